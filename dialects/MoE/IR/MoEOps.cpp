@@ -1,0 +1,477 @@
+//===- MoEOps.cpp - moe dialect operations --------------------------------===//
+//
+// Verifiers, folders and canonicalization patterns of the moe ops. Every
+// verifier message names the operand or attribute at fault.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+//===----------------------------------------------------------------------===//
+// Shape checks shared by the verifiers
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Checks operands' shapes against what an op expects. Each check names the
+/// operand, the dimension's meaning and both sizes; dynamic sizes are
+/// accepted wherever the op allows them.
+class ShapeChecker {
+public:
+  explicit ShapeChecker(Operation *op) : op(op) {}
+
+  /// Requires every dimension of `value`'s type to be static.
+  LogicalResult isStatic(Value value, StringRef name) {
+    auto type = cast<ShapedType>(value.getType());
+    if (type.hasStaticShape())
+      return success();
+    return op->emitOpError() << "'" << name << "' must have a static shape, got "
+                             << type;
+  }
+
+  /// Requires dimension `dim` of `value` to be `expected` unless either is
+  /// dynamic.
+  LogicalResult dim(Value value, StringRef name, unsigned dim, int64_t expected,
+                    StringRef meaning) {
+    int64_t actual = cast<ShapedType>(value.getType()).getDimSize(dim);
+    if (ShapedType::isDynamic(actual) || ShapedType::isDynamic(expected) ||
+        actual == expected)
+      return success();
+    return op->emitOpError() << "'" << name << "' " << meaning << " (dimension "
+                             << dim << ") is " << actual << ", expected "
+                             << expected;
+  }
+
+  /// The FFN weights of `activation`: `gate` exactly when gated; `gate`/`up`
+  /// `[(E,) F, H]`, `down` `[(E,) H, F]`, all static. `numExperts` is
+  /// std::nullopt for a dense (unstacked) FFN.
+  LogicalResult ffnWeights(Activation activation, Value gate, Value up,
+                           Value down, StringRef prefix,
+                           std::optional<int64_t> numExperts, int64_t hidden) {
+    std::string gateName = (prefix + "gate").str();
+    std::string upName = (prefix + "up").str();
+    std::string downName = (prefix + "down").str();
+    if (isGated(activation) && !gate)
+      return op->emitOpError() << "activation '"
+                               << stringifyActivation(activation)
+                               << "' needs '" << gateName << "' weights";
+    if (!isGated(activation) && gate)
+      return op->emitOpError() << "activation '"
+                               << stringifyActivation(activation)
+                               << "' takes no '" << gateName << "' weights";
+    unsigned lead = numExperts ? 1 : 0;
+    if (failed(isStatic(up, upName)) || failed(isStatic(down, downName)))
+      return failure();
+    int64_t ffn = cast<ShapedType>(up.getType()).getDimSize(lead);
+    if (numExperts &&
+        (failed(dim(up, upName, 0, *numExperts, "expert count")) ||
+         failed(dim(down, downName, 0, *numExperts, "expert count"))))
+      return failure();
+    if (failed(dim(up, upName, lead + 1, hidden, "hidden size")) ||
+        failed(dim(down, downName, lead, hidden, "hidden size")) ||
+        failed(dim(down, downName, lead + 1, ffn, "FFN width")))
+      return failure();
+    if (gate && cast<ShapedType>(gate.getType()).getShape() !=
+                    cast<ShapedType>(up.getType()).getShape())
+      return op->emitOpError() << "'" << gateName << "' shape "
+                               << gate.getType() << " differs from '" << upName
+                               << "' shape " << up.getType();
+    return success();
+  }
+
+  /// An expert-major row bundle: rows `[R,H]`, per-row tokens and weights
+  /// `[R]`, offsets `[E+1]` static with E >= 1.
+  LogicalResult rowBundle(Value rows, StringRef rowsName, Value rowToken,
+                          Value rowWeight, Value offsets, int64_t hidden) {
+    int64_t numRows = cast<ShapedType>(rows.getType()).getDimSize(0);
+    if (failed(dim(rows, rowsName, 1, hidden, "hidden size")) ||
+        failed(dim(rowToken, "row_token", 0, numRows, "row count")))
+      return failure();
+    if (rowWeight && failed(dim(rowWeight, "row_weight", 0, numRows,
+                                "row count")))
+      return failure();
+    return expertOffsets(offsets);
+  }
+
+  LogicalResult expertOffsets(Value offsets) {
+    if (failed(isStatic(offsets, "expert_offsets")))
+      return failure();
+    if (cast<ShapedType>(offsets.getType()).getDimSize(0) < 2)
+      return op->emitOpError()
+             << "'expert_offsets' must hold E+1 >= 2 entries, got "
+             << offsets.getType();
+    return success();
+  }
+
+  /// Requires a result type equal to an operand's.
+  LogicalResult sameType(Value result, Value operand, StringRef name) {
+    if (result.getType() == operand.getType())
+      return success();
+    return op->emitOpError() << "result type " << result.getType()
+                             << " must match '" << name << "' type "
+                             << operand.getType();
+  }
+
+private:
+  Operation *op;
+};
+
+int64_t dimOf(Value value, unsigned dim) {
+  return cast<ShapedType>(value.getType()).getDimSize(dim);
+}
+
+/// Requires a static hidden size (dimension 1) on an activation tensor.
+LogicalResult staticHidden(Operation *op, Value value, StringRef name) {
+  if (!ShapedType::isDynamic(dimOf(value, 1)))
+    return success();
+  return op->emitOpError() << "'" << name << "' hidden size must be static, got "
+                           << value.getType();
+}
+
+/// A correction bias `[E]` adds to the selection scores, so it needs
+/// `select_on = scores`.
+LogicalResult verifyCorrectionBias(Operation *op, RoutingAttr routing,
+                                   Value bias, int64_t numExperts) {
+  if (!bias)
+    return success();
+  if (routing.getSelectOn() != SelectionSource::scores)
+    return op->emitOpError("'correction_bias' needs select_on = scores in the "
+                           "#moe.routing attribute");
+  return ShapeChecker(op).dim(bias, "correction_bias", 0, numExperts,
+                              "expert count");
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// LayerOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LayerOp::verify() {
+  ShapeChecker check(*this);
+  if (failed(staticHidden(*this, getInput(), "input")) ||
+      failed(check.isStatic(getRouterWeight(), "router_weight")))
+    return failure();
+  int64_t hidden = getHiddenSize();
+  int64_t numExperts = getNumExperts();
+  if (failed(check.dim(getRouterWeight(), "router_weight", 1, hidden,
+                       "hidden size")))
+    return failure();
+
+  auto emitError = [&] { return emitOpError(); };
+  if (auto routing = dyn_cast<RoutingAttr>(getRouter())) {
+    if (failed(routing.verifyForExperts(emitError, numExperts)) ||
+        failed(verifyCorrectionBias(*this, routing, getCorrectionBias(),
+                                    numExperts)))
+      return failure();
+    if (CapacityAttr capacity = getCapacityAttr();
+        capacity && capacity.getDropped() == DroppedSlot::input &&
+        getScaleExpertInput())
+      return emitOpError("capacity dropped = input does not combine with "
+                         "'scale_expert_input': the weight is applied to the "
+                         "expert input, so there is none left for the "
+                         "passed-through input");
+  } else {
+    if (getCapacity())
+      return emitOpError("'capacity' applies to token-choice routing only; "
+                         "#moe.expert_choice sets its own capacity");
+    if (getCorrectionBias())
+      return emitOpError("'correction_bias' applies to token-choice routing "
+                         "only");
+  }
+
+  if (failed(check.ffnWeights(getActivation(), getExpertGate(), getExpertUp(),
+                              getExpertDown(), "expert_", numExperts, hidden)))
+    return failure();
+
+  if (getSharedUp()) {
+    if (!getSharedDown())
+      return emitOpError("'shared_up' needs 'shared_down'");
+    if (failed(check.ffnWeights(getActivation(), getSharedGate(),
+                                getSharedUp(), getSharedDown(), "shared_",
+                                std::nullopt, hidden)))
+      return failure();
+  } else if (getSharedGate() || getSharedDown() || getSharedSigmoidGate()) {
+    return emitOpError("shared expert weights need 'shared_up'");
+  }
+  if (Value sigmoidGate = getSharedSigmoidGate()) {
+    if (failed(check.dim(sigmoidGate, "shared_sigmoid_gate", 0, 1, "size")) ||
+        failed(check.dim(sigmoidGate, "shared_sigmoid_gate", 1, hidden,
+                         "hidden size")))
+      return failure();
+  }
+  return check.sameType(getOutput(), getInput(), "input");
+}
+
+namespace {
+/// A capacity no expert can reach (factor · K >= E) is dropless routing.
+template <typename OpTy>
+struct EraseUnreachableCapacity : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    CapacityAttr capacity = op.getCapacityAttr();
+    std::optional<int64_t> topK = getTopK(op);
+    if (!capacity || !topK ||
+        !capacity.neverDrops(*topK, op.getNumExperts()))
+      return failure();
+    rewriter.modifyOpInPlace(op, [&] { op.removeCapacityAttr(); });
+    return success();
+  }
+
+  static std::optional<int64_t> getTopK(LayerOp op) {
+    if (auto routing = dyn_cast<RoutingAttr>(op.getRouter()))
+      return routing.getTopK();
+    return std::nullopt;
+  }
+  static std::optional<int64_t> getTopK(DispatchOp op) {
+    int64_t k = dimOf(op.getExperts(), 1);
+    if (ShapedType::isDynamic(k))
+      return std::nullopt;
+    return k;
+  }
+};
+
+/// Group-limited routing that keeps every group selects as ungrouped routing.
+template <typename OpTy>
+struct DropTrivialGrouping : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    auto routing = dyn_cast<RoutingAttr>(getRouting(op));
+    RoutingAttr ungrouped = routing ? routing.getUngroupedIfTrivial() : nullptr;
+    if (!ungrouped)
+      return failure();
+    rewriter.modifyOpInPlace(op, [&] { setRouting(op, ungrouped); });
+    return success();
+  }
+
+  static Attribute getRouting(LayerOp op) { return op.getRouter(); }
+  static Attribute getRouting(RouteOp op) { return op.getRouting(); }
+  static void setRouting(LayerOp op, RoutingAttr attr) { op.setRouterAttr(attr); }
+  static void setRouting(RouteOp op, RoutingAttr attr) {
+    op.setRoutingAttr(attr);
+  }
+};
+} // namespace
+
+void LayerOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                          MLIRContext *context) {
+  results.add<EraseUnreachableCapacity<LayerOp>, DropTrivialGrouping<LayerOp>>(
+      context);
+}
+
+//===----------------------------------------------------------------------===//
+// RouteOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RouteOp::verify() {
+  ShapeChecker check(*this);
+  int64_t numExperts = dimOf(getLogits(), 1);
+  if (ShapedType::isDynamic(numExperts))
+    return emitOpError() << "'logits' expert count must be static, got "
+                         << getLogits().getType();
+  RoutingAttr routing = getRouting();
+  auto emitError = [&] { return emitOpError(); };
+  if (failed(routing.verifyForExperts(emitError, numExperts)) ||
+      failed(verifyCorrectionBias(*this, routing, getCorrectionBias(),
+                                  numExperts)))
+    return failure();
+  if (getWeights().getType().getShape() != getExperts().getType().getShape())
+    return emitOpError() << "'weights' shape " << getWeights().getType()
+                         << " differs from 'experts' shape "
+                         << getExperts().getType();
+  int64_t numTokens = dimOf(getLogits(), 0);
+  if (failed(check.dim(getWeights(), "weights", 0, numTokens, "token count")))
+    return failure();
+  if (dimOf(getWeights(), 1) != routing.getTopK())
+    return emitOpError() << "'weights' and 'experts' must have top_k = "
+                         << routing.getTopK() << " columns, got "
+                         << getWeights().getType();
+  return success();
+}
+
+void RouteOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                          MLIRContext *context) {
+  results.add<DropTrivialGrouping<RouteOp>>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// ExpertChoiceOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ExpertChoiceOp::verify() {
+  ShapeChecker check(*this);
+  if (failed(staticHidden(*this, getInput(), "input")))
+    return failure();
+  int64_t numExperts = dimOf(getLogits(), 1);
+  if (ShapedType::isDynamic(numExperts))
+    return emitOpError() << "'logits' expert count must be static, got "
+                         << getLogits().getType();
+  if (failed(check.dim(getLogits(), "logits", 0, dimOf(getInput(), 0),
+                       "token count")) ||
+      failed(check.rowBundle(getRows(), "rows", getRowToken(), getRowWeight(),
+                             getExpertOffsets(), dimOf(getInput(), 1))) ||
+      failed(check.dim(getExpertOffsets(), "expert_offsets", 0, numExperts + 1,
+                       "size")))
+    return failure();
+  if (getRows().getType().getElementType() !=
+      getInput().getType().getElementType())
+    return emitOpError("'rows' element type must match 'input'");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// DispatchOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DispatchOp::verify() {
+  ShapeChecker check(*this);
+  if (failed(staticHidden(*this, getInput(), "input")))
+    return failure();
+  if (getExperts().getType().getShape() != getWeights().getType().getShape())
+    return emitOpError() << "'experts' shape " << getExperts().getType()
+                         << " differs from 'weights' shape "
+                         << getWeights().getType();
+  if (failed(check.dim(getExperts(), "experts", 0, dimOf(getInput(), 0),
+                       "token count")) ||
+      failed(check.rowBundle(getRows(), "rows", getRowToken(), getRowWeight(),
+                             getExpertOffsets(), dimOf(getInput(), 1))))
+    return failure();
+  int64_t topK = dimOf(getExperts(), 1);
+  if (ShapedType::isDynamic(topK))
+    return emitOpError() << "'experts' must have a static top-k width, got "
+                         << getExperts().getType();
+  if (topK > getNumExperts())
+    return emitOpError() << "'experts' top-k width (" << topK
+                         << ") exceeds the expert count (" << getNumExperts()
+                         << ") given by 'expert_offsets'";
+  if (getRows().getType().getElementType() !=
+      getInput().getType().getElementType())
+    return emitOpError("'rows' element type must match 'input'");
+  return success();
+}
+
+void DispatchOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                             MLIRContext *context) {
+  results.add<EraseUnreachableCapacity<DispatchOp>>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// CombineOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CombineOp::verify() {
+  ShapeChecker check(*this);
+  if (failed(staticHidden(*this, getInput(), "input")) ||
+      failed(check.rowBundle(getExpertOut(), "expert_out", getRowToken(),
+                             getRowWeight(), getExpertOffsets(),
+                             dimOf(getInput(), 1))))
+    return failure();
+  if (getDropped() == DroppedSlot::input && !getRowWeight())
+    return emitOpError("dropped = input needs 'row_weight' to weight the "
+                       "passed-through input");
+  return check.sameType(getOutput(), getInput(), "input");
+}
+
+//===----------------------------------------------------------------------===//
+// ExpertMlpOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ExpertMlpOp::verify() {
+  ShapeChecker check(*this);
+  if (failed(staticHidden(*this, getRows(), "rows")) ||
+      failed(check.expertOffsets(getExpertOffsets())))
+    return failure();
+  int64_t numExperts = dimOf(getExpertOffsets(), 0) - 1;
+  int64_t hidden = dimOf(getRows(), 1);
+  if (failed(check.ffnWeights(getActivation(), getGate(), getUp(), getDown(),
+                              "", numExperts, hidden)))
+    return failure();
+  if (Value scale = getScale())
+    if (failed(check.dim(scale, "scale", 0, dimOf(getRows(), 0), "row count")))
+      return failure();
+  return check.sameType(getOutput(), getRows(), "rows");
+}
+
+//===----------------------------------------------------------------------===//
+// SharedMlpOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SharedMlpOp::verify() {
+  ShapeChecker check(*this);
+  if (failed(staticHidden(*this, getInput(), "input")))
+    return failure();
+  int64_t hidden = dimOf(getInput(), 1);
+  if (failed(check.ffnWeights(getActivation(), getGate(), getUp(), getDown(),
+                              "", std::nullopt, hidden)))
+    return failure();
+  if (Value sigmoidGate = getSigmoidGate())
+    if (failed(check.dim(sigmoidGate, "sigmoid_gate", 0, 1, "size")) ||
+        failed(check.dim(sigmoidGate, "sigmoid_gate", 1, hidden,
+                         "hidden size")))
+      return failure();
+  return check.sameType(getOutput(), getInput(), "input");
+}
+
+//===----------------------------------------------------------------------===//
+// AllToAllOp, AllToAllStartOp
+//===----------------------------------------------------------------------===//
+
+/// The row count received is known only at run time, and the group size and
+/// the per-rank split are fixed at compile time.
+static LogicalResult verifyExchangeOperands(Operation *op, Value rows,
+                                            Value sendCounts) {
+  if (!ShapedType::isDynamic(dimOf(rows, 0)))
+    return op->emitOpError() << "'rows' must have a dynamic row count (how "
+                                "many arrive is known only at run time), got "
+                             << rows.getType();
+  if (failed(staticHidden(op, rows, "rows")))
+    return failure();
+  return ShapeChecker(op).isStatic(sendCounts, "send_counts");
+}
+
+LogicalResult AllToAllOp::verify() {
+  return verifyExchangeOperands(*this, getRows(), getSendCounts());
+}
+
+LogicalResult AllToAllOp::fold(FoldAdaptor,
+                               SmallVectorImpl<OpFoldResult> &results) {
+  // A group of one rank sends everything to itself.
+  if (dimOf(getSendCounts(), 0) != 1)
+    return failure();
+  results.push_back(getRows());
+  results.push_back(getSendCounts());
+  return success();
+}
+
+LogicalResult AllToAllStartOp::verify() {
+  return verifyExchangeOperands(*this, getRows(), getSendCounts());
+}
+
+//===----------------------------------------------------------------------===//
+// RoutingStatsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RoutingStatsOp::verify() {
+  ShapeChecker check(*this);
+  int64_t numExperts = dimOf(getLogits(), 1);
+  if (ShapedType::isDynamic(numExperts))
+    return emitOpError() << "'logits' expert count must be static, got "
+                         << getLogits().getType();
+  if (failed(check.dim(getExperts(), "experts", 0, dimOf(getLogits(), 0),
+                       "token count")))
+    return failure();
+  if (dimOf(getExperts(), 1) > numExperts)
+    return emitOpError() << "'experts' top-k width (" << dimOf(getExperts(), 1)
+                         << ") exceeds the expert count (" << numExperts << ")";
+  return check.dim(getLoad(), "load", 0, numExperts, "expert count");
+}
+
+#define GET_OP_CLASSES
+#include "moe/Dialect/MoE/IR/MoEOps.cpp.inc"

@@ -1,0 +1,184 @@
+//===- MoEAttrs.td - moe dialect attributes ----------------*- tablegen -*-===//
+//
+// Enums and configuration attributes: routing variants, expert-choice and
+// capacity settings, activations.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_DIALECT_MOE_IR_MOEATTRS_TD
+#define MOE_DIALECT_MOE_IR_MOEATTRS_TD
+
+include "moe/Dialect/MoE/IR/MoEBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+class MoE_I32Enum<string name, string summary, list<I32EnumAttrCase> cases>
+    : I32EnumAttr<name, summary, cases> {
+  let cppNamespace = "::mlir::moe";
+  let genSpecializedAttr = 0;
+}
+
+class MoE_EnumAttr<EnumAttrInfo info, string mnemonic>
+    : EnumAttr<MoE_Dialect, info, mnemonic>;
+
+def MoE_ScoringFunc : MoE_I32Enum<"ScoringFunc",
+    "how router logits become scores", [
+      I32EnumAttrCase<"softmax", 0>,
+      I32EnumAttrCase<"sigmoid", 1>]>;
+def MoE_ScoringFuncAttr : MoE_EnumAttr<MoE_ScoringFunc, "scoring">;
+
+def MoE_SelectionSource : MoE_I32Enum<"SelectionSource",
+    "what top-k selects on", [
+      I32EnumAttrCase<"scores", 0>,
+      I32EnumAttrCase<"logits", 1>]>;
+
+def MoE_GroupScore : MoE_I32Enum<"GroupScore",
+    "how a group of experts is scored for group-limited routing", [
+      I32EnumAttrCase<"max", 0>,
+      I32EnumAttrCase<"top2_sum", 1>]>;
+
+def MoE_Activation : MoE_I32Enum<"Activation",
+    "the expert FFN's activation", [
+      I32EnumAttrCase<"swiglu", 0>,
+      I32EnumAttrCase<"geglu", 1>,
+      I32EnumAttrCase<"gelu", 2>,
+      I32EnumAttrCase<"relu", 3>]>;
+def MoE_ActivationAttr : MoE_EnumAttr<MoE_Activation, "activation">;
+
+def MoE_DropOrder : MoE_I32Enum<"DropOrder",
+    "which slots an expert over capacity drops", [
+      I32EnumAttrCase<"token_order", 0>,
+      I32EnumAttrCase<"lowest_weight", 1>]>;
+
+def MoE_DroppedSlot : MoE_I32Enum<"DroppedSlot",
+    "what a dropped slot contributes to the output", [
+      I32EnumAttrCase<"zero", 0>,
+      I32EnumAttrCase<"input", 1>]>;
+def MoE_DroppedSlotAttr : MoE_EnumAttr<MoE_DroppedSlot, "dropped">;
+
+//===----------------------------------------------------------------------===//
+// Configuration attributes
+//===----------------------------------------------------------------------===//
+
+class MoE_Attr<string name, string attrMnemonic, list<Trait> traits = []>
+    : AttrDef<MoE_Dialect, name, traits> {
+  let mnemonic = attrMnemonic;
+}
+
+// A double-precision float parameter printed in its shortest exact decimal
+// form. Stored as an APFloat, which (unlike double) hashes.
+class MoE_F64Parameter<string default, string desc> : APFloatParameter<desc> {
+  let defaultValue = "::llvm::APFloat(" # default # ")";
+  let parser = "::mlir::moe::parseF64Parameter($_parser)";
+  let printer = "::mlir::moe::printF64Parameter($_printer, $_self)";
+}
+
+class MoE_EnumParameter<EnumAttrInfo info, string default, string desc>
+    : DefaultValuedParameter<info.cppNamespace # "::" # info.className,
+                             info.cppNamespace # "::" # info.className
+                               # "::" # default, desc>;
+
+def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
+  let summary = "token-choice routing: how each token picks k experts";
+  let description = [{
+    Configures `moe.route` (and a `moe.layer` using token-choice routing).
+    With logits `l = x·Wgᵀ` (`[T,E]`):
+
+    * `scoring`: `softmax` (over experts) or `sigmoid` (per expert) scores `s`.
+    * `select_on`: top-k selects on the `scores` (adding the correction bias
+      when the op has one: `c = s + bias`) or on the raw `logits` (Llama 4).
+    * `n_group`, `topk_group`, `group_score`: group-limited routing. Experts
+      split into `n_group` equal groups; each group is scored by its `max`
+      selection value (DeepSeek-V2) or the sum of its top two (`top2_sum`,
+      DeepSeek-V3); only the `topk_group` best groups stay eligible.
+    * weights are the scores `s` at the selected experts (never the biased
+      `c`); `renormalize` divides them by their sum (+1e-20), then they are
+      multiplied by `scaling_factor`.
+
+    Ties in top-k go to the lower expert id.
+
+    Example (DeepSeek-V3):
+    ```mlir
+    #moe.routing<top_k = 8, scoring = sigmoid, renormalize = true,
+                 scaling_factor = 2.5, n_group = 8, topk_group = 4,
+                 group_score = top2_sum>
+    ```
+  }];
+  let parameters = (ins
+    "int64_t":$top_k,
+    MoE_EnumParameter<MoE_ScoringFunc, "softmax", "score function">:$scoring,
+    MoE_EnumParameter<MoE_SelectionSource, "scores", "what top-k ranks">:$select_on,
+    DefaultValuedParameter<"bool", "false", "renormalise the selected weights">:$renormalize,
+    MoE_F64Parameter<"1.0", "multiplies the final weights">:$scaling_factor,
+    DefaultValuedParameter<"int64_t", "1", "expert groups">:$n_group,
+    DefaultValuedParameter<"int64_t", "1", "groups kept">:$topk_group,
+    MoE_EnumParameter<MoE_GroupScore, "max", "group score rule">:$group_score
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Whether experts are grouped (group-limited routing).
+    bool isGrouped() const { return getNGroup() > 1; }
+    /// Checks the configuration against an expert count; reports through
+    /// `emitError` with the attribute's parameter names.
+    ::mlir::LogicalResult verifyForExperts(
+        ::llvm::function_ref<::mlir::InFlightDiagnostic()> emitError,
+        int64_t numExperts) const;
+    /// Keeping every group is the same as not grouping: returns the
+    /// ungrouped form of such an attribute, or null when grouping matters.
+    RoutingAttr getUngroupedIfTrivial() const;
+  }];
+}
+
+def MoE_ExpertChoiceAttr : MoE_Attr<"ExpertChoice", "expert_choice"> {
+  let summary = "expert-choice routing: each expert picks its top tokens";
+  let description = [{
+    Each expert takes its top `C = min(T, ceil(capacity_factor · T / E))`
+    tokens ranked by `softmax(l)` over experts, weighted by that probability.
+    A token may be taken by 0..E experts. Ties go to the lower token index.
+
+    Example: `#moe.expert_choice<capacity_factor = 2.0>`
+  }];
+  let parameters = (ins
+    MoE_F64Parameter<"1.0", "average experts per token">:$capacity_factor
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def MoE_CapacityAttr : MoE_Attr<"Capacity", "capacity"> {
+  let summary = "a per-expert capacity limit for token-choice dispatch";
+  let description = [{
+    Each expert keeps at most `C = ceil(factor · T · K / E)` of its slots.
+    `drop_order` picks which slots go past that: the latest in token order
+    (`token_order`) or those of lowest routing weight (`lowest_weight`, ties
+    drop the later token). `dropped` says what a dropped slot contributes:
+    nothing (`zero`), or its routing weight times the token's input
+    (`input`, as if the expert were the identity).
+
+    Without a capacity attribute dispatch is dropless and never loses a slot.
+
+    Example: `#moe.capacity<factor = 1.25, drop_order = lowest_weight>`
+  }];
+  let parameters = (ins
+    MoE_F64Parameter<"1.0", "capacity factor">:$factor,
+    MoE_EnumParameter<MoE_DropOrder, "token_order", "which slots drop">:$drop_order,
+    MoE_EnumParameter<MoE_DroppedSlot, "zero", "what a dropped slot adds">:$dropped
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// True when no expert can ever exceed the capacity with `topK` of
+    /// `numExperts` experts: C >= T for every T, i.e. factor * K >= E.
+    bool neverDrops(int64_t topK, int64_t numExperts) const {
+      return getFactor().convertToDouble() * static_cast<double>(topK) >=
+             static_cast<double>(numExperts);
+    }
+  }];
+}
+
+#endif // MOE_DIALECT_MOE_IR_MOEATTRS_TD

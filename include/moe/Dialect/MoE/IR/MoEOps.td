@@ -1,0 +1,433 @@
+//===- MoEOps.td - moe dialect operations ------------------*- tablegen -*-===//
+//
+// The whole-layer op and the stages it decomposes into: routing, dispatch,
+// the grouped expert FFN, combine, the shared expert, the expert-parallel
+// exchange and routing statistics. Semantics are those of DESIGN.md §4.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_DIALECT_MOE_IR_MOEOPS_TD
+#define MOE_DIALECT_MOE_IR_MOEOPS_TD
+
+include "moe/Dialect/MoE/IR/MoEBase.td"
+include "moe/Dialect/MoE/IR/MoEAttrs.td"
+include "moe/Dialect/MoE/IR/MoETypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+defvar MoE_Activations = 2DTensorOf<[AnyFloat]>;
+defvar MoE_Index1D = 1DTensorOf<[I32]>;
+defvar MoE_Weight1D = 1DTensorOf<[F32]>;
+
+//===----------------------------------------------------------------------===//
+// moe.layer
+//===----------------------------------------------------------------------===//
+
+def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
+  let summary = "a whole MoE FFN block: router, experts, combine, shared expert";
+  let description = [{
+    One Mixture-of-Experts block as importers emit it: the configuration as
+    attributes, the weights as operands (stacked per expert, each in the
+    checkpoint's `[out, in]` layout). `moe-decompose` expands it into
+    `moe.route`/`moe.expert_choice`, `moe.dispatch`, `moe.expert_mlp`,
+    `moe.combine` and `moe.shared_mlp`.
+
+    * `router_weight` `[E,H]` gives logits `l = x·Wgᵀ`; `router` is a
+      `#moe.routing` (token choice) or `#moe.expert_choice` attribute;
+      `correction_bias` `[E]` is DeepSeek-V3's score-correction bias.
+    * `experts(gate, up, down)`: `[E,F,H]`, `[E,F,H]`, `[E,H,F]`; `gate` is
+      present exactly for the gated activations (`swiglu`, `geglu`).
+    * `shared(gate, up, down, sigmoid_gate)`: an always-on dense FFN of width
+      `Fs` (`[Fs,H]`, `[Fs,H]`, `[H,Fs]`) added to the routed sum, scaled by
+      `sigmoid(x·w)` when `sigmoid_gate` `[1,H]` is present (Qwen2-MoE).
+    * `capacity`: an optional per-expert limit (token choice only).
+    * `scale_expert_input`: the routing weight multiplies the expert
+      *input* instead of its output (Llama 4).
+
+    Example (Mixtral-style, 8 experts, top-2):
+    ```mlir
+    %y = moe.layer %x router(%wg) experts(gate %w1, up %w3, down %w2)
+           {router = #moe.routing<top_k = 2, renormalize = true>}
+           : (tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x128x64xf32>,
+              tensor<8x128x64xf32>, tensor<8x64x128xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_Activations:$input,
+    2DTensorOf<[AnyFloat]>:$router_weight,
+    Optional<MoE_Weight1D>:$correction_bias,
+    Optional<3DTensorOf<[AnyFloat]>>:$expert_gate,
+    3DTensorOf<[AnyFloat]>:$expert_up,
+    3DTensorOf<[AnyFloat]>:$expert_down,
+    Optional<2DTensorOf<[AnyFloat]>>:$shared_gate,
+    Optional<2DTensorOf<[AnyFloat]>>:$shared_up,
+    Optional<2DTensorOf<[AnyFloat]>>:$shared_down,
+    Optional<2DTensorOf<[AnyFloat]>>:$shared_sigmoid_gate,
+    AnyAttrOf<[MoE_RoutingAttr, MoE_ExpertChoiceAttr]>:$router,
+    DefaultValuedAttr<MoE_ActivationAttr, "::mlir::moe::Activation::swiglu">:$activation,
+    OptionalAttr<MoE_CapacityAttr>:$capacity,
+    UnitAttr:$scale_expert_input
+  );
+  let results = (outs MoE_Activations:$output);
+  let assemblyFormat = [{
+    $input `router` `(` $router_weight (`,` `bias` $correction_bias^)? `)`
+    `experts` `(` (`gate` $expert_gate^ `,`)? `up` $expert_up `,` `down` $expert_down `)`
+    (`shared` `(` (`gate` $shared_gate^ `,`)? `up` $shared_up^ `,` `down` $shared_down
+        (`,` `sigmoid_gate` $shared_sigmoid_gate^)? `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumExperts() { return getRouterWeight().getType().getDimSize(0); }
+    int64_t getHiddenSize() { return getInput().getType().getDimSize(1); }
+    bool hasSharedExpert() { return static_cast<bool>(getSharedUp()); }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Routing
+//===----------------------------------------------------------------------===//
+
+def MoE_RouteOp : MoE_Op<"route", [Pure]> {
+  let summary = "token-choice routing: logits to per-token experts and weights";
+  let description = [{
+    Turns router logits `[T,E]` into, for each token, `K = top_k` expert ids
+    (`[T,K]`, i32, in decreasing order of the selection value) and their
+    routing weights (`[T,K]`, f32), following the `#moe.routing` attribute:
+    softmax or sigmoid scores, optional score-correction `bias` `[E]`
+    (DeepSeek-V3), group-limited selection, selection on raw logits
+    (Llama 4), renormalisation and scaling.
+
+    Example (DeepSeek-V3):
+    ```mlir
+    %w, %ids = moe.route %logits bias(%b)
+        {routing = #moe.routing<top_k = 8, scoring = sigmoid,
+                                renormalize = true, scaling_factor = 2.5,
+                                n_group = 8, topk_group = 4,
+                                group_score = top2_sum>}
+        : tensor<?x256xf32>, tensor<256xf32> -> tensor<?x8xf32>, tensor<?x8xi32>
+    ```
+  }];
+  let arguments = (ins
+    2DTensorOf<[F32]>:$logits,
+    Optional<MoE_Weight1D>:$correction_bias,
+    MoE_RoutingAttr:$routing
+  );
+  let results = (outs 2DTensorOf<[F32]>:$weights, 2DTensorOf<[I32]>:$experts);
+  let assemblyFormat = [{
+    $logits (`bias` `(` $correction_bias^ `)`)? attr-dict
+    `:` type($logits) (`,` type($correction_bias)^)? `->` type($weights) `,` type($experts)
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+}
+
+def MoE_ExpertChoiceOp : MoE_Op<"expert_choice", [Pure]> {
+  let summary = "expert-choice routing: each expert gathers its top tokens";
+  let description = [{
+    Each of the `E` experts takes its top `C` tokens by `softmax(l)` over
+    experts (see `#moe.expert_choice`) and gathers them into an expert-major
+    row bundle: `rows` `[E·C,H]`, `row_token`, `row_weight` (the
+    probability) and `expert_offsets` `[E+1]` (`e·C`). Routing and dispatch
+    are one op here because expert choice is expert-major by nature.
+
+    Example:
+    ```mlir
+    %rows, %tok, %w, %off = moe.expert_choice %x, %logits
+        {routing = #moe.expert_choice<capacity_factor = 2.0>}
+        : tensor<?x64xf32>, tensor<?x8xf32>
+        -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_Activations:$input,
+    2DTensorOf<[F32]>:$logits,
+    MoE_ExpertChoiceAttr:$routing
+  );
+  let results = (outs MoE_Activations:$rows, MoE_Index1D:$row_token,
+                      MoE_Weight1D:$row_weight, MoE_Index1D:$expert_offsets);
+  let assemblyFormat = [{
+    $input `,` $logits attr-dict
+    `:` type($input) `,` type($logits) `->` type(results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Dispatch and combine
+//===----------------------------------------------------------------------===//
+
+def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
+  let summary = "permute (token, slot) pairs from token-major to expert-major";
+  let description = [{
+    Sorts the `T·K` (token, slot) pairs of a token-choice route by expert
+    (stable: token order within an expert) and gathers the token rows into
+    an expert-major bundle: `rows` `[T·K,H]`, `row_token` `[T·K]`,
+    `row_weight` `[T·K]` and `expert_offsets` `[E+1]`.
+
+    Dropless by default: every slot is kept and `offsets[E] = T·K`. With a
+    `capacity` each expert keeps at most `C` slots (see `#moe.capacity`); the
+    dropped slots follow the kept ones, from `offsets[E]` on, in
+    (expert, token) order, so no slot is ever lost from the bundle.
+
+    Example:
+    ```mlir
+    %rows, %tok, %w, %off = moe.dispatch %x, %ids, %weights
+        {capacity = #moe.capacity<factor = 1.25>}
+        : tensor<?x64xf32>, tensor<?x2xi32>, tensor<?x2xf32>
+        -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_Activations:$input,
+    2DTensorOf<[I32]>:$experts,
+    2DTensorOf<[F32]>:$weights,
+    OptionalAttr<MoE_CapacityAttr>:$capacity
+  );
+  let results = (outs MoE_Activations:$rows, MoE_Index1D:$row_token,
+                      MoE_Weight1D:$row_weight, MoE_Index1D:$expert_offsets);
+  let assemblyFormat = [{
+    $input `,` $experts `,` $weights attr-dict
+    `:` type($input) `,` type($experts) `,` type($weights) `->` type(results)
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumExperts() {
+      return getExpertOffsets().getType().getDimSize(0) - 1;
+    }
+  }];
+}
+
+def MoE_CombineOp : MoE_Op<"combine", [Pure]> {
+  let summary = "weighted scatter-add of expert rows back to token order";
+  let description = [{
+    `out[t] = Σ row_weight[r] · expert_out[r]` over the kept rows
+    `r < offsets[E]` with `row_token[r] = t`; without `weights` the rows are
+    summed as they are (their weight was applied to the expert input).
+    Dropped rows (`r ≥ offsets[E]`) add nothing under `dropped = zero` and
+    `row_weight[r] · input[row_token[r]]` under `dropped = input`. `input`
+    is the layer input: it also gives the token count of the result.
+
+    Example:
+    ```mlir
+    %y = moe.combine %out tokens(%tok) weights(%w) offsets(%off) input(%x)
+        : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>,
+           tensor<?x64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_Activations:$expert_out,
+    MoE_Index1D:$row_token,
+    Optional<MoE_Weight1D>:$row_weight,
+    MoE_Index1D:$expert_offsets,
+    MoE_Activations:$input,
+    DefaultValuedAttr<MoE_DroppedSlotAttr, "::mlir::moe::DroppedSlot::zero">:$dropped
+  );
+  let results = (outs MoE_Activations:$output);
+  let assemblyFormat = [{
+    $expert_out `tokens` `(` $row_token `)` (`weights` `(` $row_weight^ `)`)?
+    `offsets` `(` $expert_offsets `)` `input` `(` $input `)` attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Expert computation
+//===----------------------------------------------------------------------===//
+
+def MoE_ExpertMlpOp : MoE_Op<"expert_mlp", [Pure, AttrSizedOperandSegments]> {
+  let summary = "the grouped expert FFN over expert-major rows";
+  let description = [{
+    Row `r` in `[offsets[e], offsets[e+1])` goes through expert `e`:
+    `swiglu`: `down(silu(gate·x) ⊙ (up·x))`, `geglu`: `down(gelu(gate·x) ⊙
+    (up·x))`, `gelu`: `down(gelu(up·x))`, `relu`: `down(relu(up·x))`, with
+    `gate`/`up` `[E,F,H]` and `down` `[E,H,F]` (GELU is the exact erf form).
+    With `scale`, row `r` is first multiplied by `scale[r]` (Llama 4 applies
+    the routing weight to the expert input). Rows at or past `offsets[E]`
+    (dropped slots) produce zeros.
+
+    Example:
+    ```mlir
+    %out = moe.expert_mlp swiglu %rows offsets(%off)
+        weights(gate %wg, up %wu, down %wd)
+        : (tensor<?x64xf32>, tensor<9xi32>, tensor<8x128x64xf32>,
+           tensor<8x128x64xf32>, tensor<8x64x128xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_Activations:$rows,
+    MoE_Index1D:$expert_offsets,
+    Optional<3DTensorOf<[AnyFloat]>>:$gate,
+    3DTensorOf<[AnyFloat]>:$up,
+    3DTensorOf<[AnyFloat]>:$down,
+    Optional<MoE_Weight1D>:$scale,
+    MoE_ActivationAttr:$activation
+  );
+  let results = (outs MoE_Activations:$output);
+  let assemblyFormat = [{
+    $activation $rows `offsets` `(` $expert_offsets `)`
+    `weights` `(` (`gate` $gate^ `,`)? `up` $up `,` `down` $down `)`
+    (`scale` `(` $scale^ `)`)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_SharedMlpOp : MoE_Op<"shared_mlp", [Pure, AttrSizedOperandSegments]> {
+  let summary = "an always-on dense FFN, optionally sigmoid-gated";
+  let description = [{
+    Applies one dense FFN (`gate`/`up` `[F,H]`, `down` `[H,F]`, activation as
+    in `moe.expert_mlp`) to every token. With `sigmoid_gate` `[1,H]` the
+    result is scaled per token by `sigmoid(x·wᵀ)` (Qwen2-MoE's
+    `shared_expert_gate`); without it, it is added as is (DeepSeek's
+    `shared_experts`).
+
+    Example:
+    ```mlir
+    %s = moe.shared_mlp swiglu %x weights(gate %g, up %u, down %d)
+        sigmoid_gate(%sg)
+        : (tensor<?x64xf32>, tensor<256x64xf32>, tensor<256x64xf32>,
+           tensor<64x256xf32>, tensor<1x64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_Activations:$input,
+    Optional<2DTensorOf<[AnyFloat]>>:$gate,
+    2DTensorOf<[AnyFloat]>:$up,
+    2DTensorOf<[AnyFloat]>:$down,
+    Optional<2DTensorOf<[AnyFloat]>>:$sigmoid_gate,
+    MoE_ActivationAttr:$activation
+  );
+  let results = (outs MoE_Activations:$output);
+  let assemblyFormat = [{
+    $activation $input `weights` `(` (`gate` $gate^ `,`)? `up` $up `,` `down` $down `)`
+    (`sigmoid_gate` `(` $sigmoid_gate^ `)`)? attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Expert-parallel exchange
+//===----------------------------------------------------------------------===//
+
+// Not Pure: a collective must run on every rank, in program order.
+def MoE_AllToAllOp : MoE_Op<"all_to_all", [
+    AllTypesMatch<["rows", "received_rows"]>,
+    AllTypesMatch<["send_counts", "received_counts"]>]> {
+  let summary = "expert-parallel exchange of expert-major rows between ranks";
+  let description = [{
+    An all-to-all-v over the `N` ranks of the expert-parallel group, with
+    `N` the leading dimension of `send_counts` `[N,G]`. The rows are sorted
+    by (destination rank, group) and `send_counts[n][g]` rows go to rank `n`
+    in group `g`. Each rank receives `received_counts[n][g]` rows from rank
+    `n` for group `g`, sorted the same way. For dispatch, `g` is the local
+    expert of the destination (`G = E/N`); sending results back uses the same
+    op with `g` the local expert of the sender, which yields rows in global
+    expert order. With `N = 1` the exchange is the identity and folds away.
+
+    Example:
+    ```mlir
+    %rows2, %counts2 = moe.all_to_all %rows, %counts
+        : tensor<?x4096xf32>, tensor<4x2xi32>
+    ```
+  }];
+  let arguments = (ins MoE_Activations:$rows, 2DTensorOf<[I32]>:$send_counts);
+  let results = (outs MoE_Activations:$received_rows,
+                      2DTensorOf<[I32]>:$received_counts);
+  let assemblyFormat = [{
+    $rows `,` $send_counts attr-dict `:` type($rows) `,` type($send_counts)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def MoE_AllToAllStartOp : MoE_Op<"all_to_all_start", [
+    TypesMatchWith<"rows match the exchange", "exchange", "rows",
+                   "::llvm::cast<::mlir::moe::ExchangeType>($_self).getRowsType()">,
+    TypesMatchWith<"counts match the exchange", "exchange", "send_counts",
+                   "::llvm::cast<::mlir::moe::ExchangeType>($_self).getCountsType()">]> {
+  let summary = "start an all-to-all exchange (async form)";
+  let description = [{
+    The asynchronous form of `moe.all_to_all`: starts the exchange and
+    returns a handle; `moe.all_to_all_wait` completes it. Expert compute
+    scheduled between the two overlaps the communication.
+
+    Example:
+    ```mlir
+    %h = moe.all_to_all_start %rows, %counts
+        : !moe.exchange<tensor<?x4096xf32>, tensor<4x2xi32>>
+    ```
+  }];
+  let arguments = (ins MoE_Activations:$rows, 2DTensorOf<[I32]>:$send_counts);
+  let results = (outs MoE_ExchangeType:$exchange);
+  let assemblyFormat = "$rows `,` $send_counts attr-dict `:` type($exchange)";
+  let hasVerifier = 1;
+}
+
+def MoE_AllToAllWaitOp : MoE_Op<"all_to_all_wait", [
+    TypesMatchWith<"rows come from the exchange", "exchange", "received_rows",
+                   "::llvm::cast<::mlir::moe::ExchangeType>($_self).getRowsType()">,
+    TypesMatchWith<"counts come from the exchange", "exchange", "received_counts",
+                   "::llvm::cast<::mlir::moe::ExchangeType>($_self).getCountsType()">]> {
+  let summary = "complete an all-to-all exchange";
+  let description = [{
+    Waits for the exchange started by `moe.all_to_all_start` and returns
+    what `moe.all_to_all` would have.
+
+    Example:
+    ```mlir
+    %rows2, %counts2 = moe.all_to_all_wait %h
+        : !moe.exchange<tensor<?x4096xf32>, tensor<4x2xi32>>
+    ```
+  }];
+  let arguments = (ins MoE_ExchangeType:$exchange);
+  let results = (outs MoE_Activations:$received_rows,
+                      2DTensorOf<[I32]>:$received_counts);
+  let assemblyFormat = "$exchange attr-dict `:` type($exchange)";
+}
+
+//===----------------------------------------------------------------------===//
+// Statistics
+//===----------------------------------------------------------------------===//
+
+def MoE_RoutingStatsOp : MoE_Op<"routing_stats", [Pure]> {
+  let summary = "how evenly a router spreads its tokens";
+  let description = [{
+    From router logits `[T,E]` and the selected experts `[T,K]`:
+
+    * `load` `[E]`: slots routed to each expert;
+    * `entropy`: entropy of the load distribution divided by `log E`
+      (1 = perfectly even, 0 = every slot on one expert);
+    * `max_share`: the largest expert's share of all slots (collapse shows
+      as 1);
+    * `confidence`: the mean over tokens of the largest router probability;
+    * `aux_loss`: the Switch/Mixtral load-balancing loss
+      `E · Σ_e (load[e]/T) · P_e`, `P_e` the mean router probability of
+      expert `e` (`K` when perfectly balanced).
+
+    Router probabilities are `softmax(l)`, or `sigmoid(l)` normalised to sum
+    1 per token with `scoring = sigmoid`.
+
+    Example:
+    ```mlir
+    %load, %h, %max, %conf, %aux = moe.routing_stats %logits, %ids softmax
+        : tensor<?x8xf32>, tensor<?x2xi32> -> tensor<8xi64>
+    ```
+  }];
+  let arguments = (ins
+    2DTensorOf<[F32]>:$logits,
+    2DTensorOf<[I32]>:$experts,
+    DefaultValuedAttr<MoE_ScoringFuncAttr, "::mlir::moe::ScoringFunc::softmax">:$scoring
+  );
+  let results = (outs 1DTensorOf<[I64]>:$load, F32:$entropy, F32:$max_share,
+                      F32:$confidence, F32:$aux_loss);
+  let assemblyFormat = [{
+    $logits `,` $experts $scoring attr-dict
+    `:` type($logits) `,` type($experts) `->` type($load)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // MOE_DIALECT_MOE_IR_MOEOPS_TD

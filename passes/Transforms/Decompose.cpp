@@ -1,0 +1,132 @@
+//===- Decompose.cpp - moe.layer into its stages --------------------------===//
+//
+// Implements `moe-decompose`: every moe.layer becomes the router GEMM,
+// routing, dispatch, the grouped expert FFN, combine and the shared expert,
+// the form that fusion, expert parallelism and lowering work on.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Transforms/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEDECOMPOSE
+#include "moe/Transforms/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+/// `l = x·Wgᵀ` in f32 (`[T,E]`): routing math is float32 whatever the
+/// activation type, and linalg.matmul extends narrower inputs.
+Value buildRouterLogits(OpBuilder &b, Location loc, Value input,
+                        Value routerWeight) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  auto weightType = cast<RankedTensorType>(routerWeight.getType());
+  Type f32 = b.getF32Type();
+  SmallVector<Value> dynamicSizes;
+  if (inputType.isDynamicDim(0))
+    dynamicSizes.push_back(tensor::DimOp::create(b, loc, input, 0));
+  SmallVector<int64_t> shape = {inputType.getDimSize(0),
+                                weightType.getDimSize(0)};
+  Value empty = tensor::EmptyOp::create(b, loc, shape, f32, dynamicSizes);
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(f32));
+  Value init = linalg::FillOp::create(b, loc, ValueRange{zero},
+                                      ValueRange{empty})
+                   .getResult(0);
+  return linalg::MatmulTransposeBOp::create(b, loc, TypeRange{init.getType()},
+                                            ValueRange{input, routerWeight},
+                                            ValueRange{init})
+      .getResult(0);
+}
+
+/// The types of an expert-major row bundle for `numExperts` experts.
+SmallVector<Type, 4> rowBundleTypes(OpBuilder &b, RankedTensorType inputType,
+                                    int64_t numExperts) {
+  int64_t dynamic = ShapedType::kDynamic;
+  return {RankedTensorType::get({dynamic, inputType.getDimSize(1)},
+                                inputType.getElementType()),
+          RankedTensorType::get({dynamic}, b.getI32Type()),
+          RankedTensorType::get({dynamic}, b.getF32Type()),
+          RankedTensorType::get({numExperts + 1}, b.getI32Type())};
+}
+
+struct DecomposeLayer : OpRewritePattern<LayerOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(LayerOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = op.getInput();
+    RankedTensorType inputType = op.getInput().getType();
+    int64_t numExperts = op.getNumExperts();
+    Value logits = buildRouterLogits(rewriter, loc, input, op.getRouterWeight());
+
+    // Route and dispatch into the expert-major row bundle.
+    SmallVector<Type, 4> bundleTypes =
+        rowBundleTypes(rewriter, inputType, numExperts);
+    ValueRange bundle;
+    if (auto routing = dyn_cast<RoutingAttr>(op.getRouter())) {
+      auto slotType = [&](Type element) {
+        return RankedTensorType::get(
+            {inputType.getDimSize(0), routing.getTopK()}, element);
+      };
+      auto route = RouteOp::create(
+          rewriter, loc, slotType(rewriter.getF32Type()),
+          slotType(rewriter.getI32Type()), logits, op.getCorrectionBias(),
+          routing);
+      bundle = DispatchOp::create(rewriter, loc, bundleTypes, input,
+                                  route.getExperts(), route.getWeights(),
+                                  op.getCapacityAttr())
+                   .getResults();
+    } else {
+      bundle = ExpertChoiceOp::create(rewriter, loc, bundleTypes, input, logits,
+                                      cast<ExpertChoiceAttr>(op.getRouter()))
+                   .getResults();
+    }
+    Value rows = bundle[0], rowToken = bundle[1], rowWeight = bundle[2],
+          offsets = bundle[3];
+
+    // The routing weight scales either the expert input or its output.
+    bool scaleInput = op.getScaleExpertInput();
+    Value expertOut = ExpertMlpOp::create(
+        rewriter, loc, rows.getType(), rows, offsets, op.getExpertGate(),
+        op.getExpertUp(), op.getExpertDown(),
+        scaleInput ? rowWeight : Value(), op.getActivation());
+    DroppedSlot dropped = op.getCapacityAttr()
+                              ? op.getCapacityAttr().getDropped()
+                              : DroppedSlot::zero;
+    Value output = CombineOp::create(rewriter, loc, inputType, expertOut,
+                                     rowToken, scaleInput ? Value() : rowWeight,
+                                     offsets, input, dropped);
+
+    if (op.hasSharedExpert()) {
+      Value shared = SharedMlpOp::create(
+          rewriter, loc, inputType, input, op.getSharedGate(),
+          op.getSharedUp(), op.getSharedDown(), op.getSharedSigmoidGate(),
+          op.getActivation());
+      output = arith::AddFOp::create(rewriter, loc, output, shared);
+    }
+    rewriter.replaceOp(op, output);
+    return success();
+  }
+};
+
+struct MoEDecomposePass
+    : public mlir::moe::impl::MoEDecomposeBase<MoEDecomposePass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateMoEDecomposePatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace
+
+void mlir::moe::populateMoEDecomposePatterns(RewritePatternSet &patterns) {
+  patterns.add<DecomposeLayer>(patterns.getContext());
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs exactly the Debian packages moec needs to build and test, skipping
+# those already present. Every entry point (Makefile targets, .ci/run) calls it
+# first, so a bare machine of the project's kind needs nothing else.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ make ccache
+  llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,36 @@
+# -*- Python -*-
+# lit configuration for the moec test suite.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "MOE"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.moe_obj_root, "test")
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%moe_src_root", config.moe_src_root))
+
+llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+# Tests run the tools just built, then LLVM's FileCheck/not/count.
+llvm_config.with_environment("PATH", config.moe_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+tools = [ToolSubst("moe-opt", unresolved="fatal")]
+llvm_config.add_tool_substitutions(tools, [config.moe_tools_dir])
+
+# Engine features for `REQUIRES:`.
+if config.moe_have_cuda:
+    config.available_features.add("cuda")
+if config.moe_have_nccl:
+    config.available_features.add("nccl")
+if config.moe_have_mpi:
+    config.available_features.add("mpi")

@@ -1,0 +1,29 @@
+//===- moe-opt.cpp - mlir-opt with the moe dialect ------------------------===//
+//
+// The driver for testing and inspecting moe passes: every upstream dialect,
+// extension and pass, plus the moe dialect and its passes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Transforms/Passes.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::registerAllPasses();
+  mlir::moe::registerMoETransformsPasses();
+
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<mlir::moe::MoEDialect>();
+
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "moec optimizer driver: the moe dialect and its passes\n",
+      registry));
+}
