@@ -149,6 +149,41 @@ LogicalResult verifyCorrectionBias(Operation *op, RoutingAttr routing,
 } // namespace
 
 //===----------------------------------------------------------------------===//
+// Custom assembly: FFN weights `gate %g, up %u, down %d`
+//===----------------------------------------------------------------------===//
+
+/// Parses `(gate %g,)? up %u, down %d`. `up`/`down` are required operands of
+/// moe.expert_mlp and optional ones (present with the group) of moe.layer's
+/// shared expert, hence the template.
+template <typename UpT, typename DownT>
+static ParseResult
+parseFfnWeights(OpAsmParser &parser,
+                std::optional<OpAsmParser::UnresolvedOperand> &gate, UpT &up,
+                DownT &down) {
+  if (succeeded(parser.parseOptionalKeyword("gate"))) {
+    OpAsmParser::UnresolvedOperand gateOperand;
+    if (parser.parseOperand(gateOperand) || parser.parseComma())
+      return failure();
+    gate = gateOperand;
+  }
+  OpAsmParser::UnresolvedOperand upOperand, downOperand;
+  if (parser.parseKeyword("up") || parser.parseOperand(upOperand) ||
+      parser.parseComma() || parser.parseKeyword("down") ||
+      parser.parseOperand(downOperand))
+    return failure();
+  up = upOperand;
+  down = downOperand;
+  return success();
+}
+
+static void printFfnWeights(OpAsmPrinter &printer, Operation *, Value gate,
+                            Value up, Value down) {
+  if (gate)
+    printer << "gate " << gate << ", ";
+  printer << "up " << up << ", down " << down;
+}
+
+//===----------------------------------------------------------------------===//
 // LayerOp
 //===----------------------------------------------------------------------===//
 

@@ -71,8 +71,9 @@ class MoE_Attr<string name, string attrMnemonic, list<Trait> traits = []>
 
 // A double-precision float parameter printed in its shortest exact decimal
 // form. Stored as an APFloat, which (unlike double) hashes.
+// An empty `default` makes the parameter required.
 class MoE_F64Parameter<string default, string desc> : APFloatParameter<desc> {
-  let defaultValue = "::llvm::APFloat(" # default # ")";
+  let defaultValue = !if(!empty(default), "", "::llvm::APFloat(" # default # ")");
   let parser = "::mlir::moe::parseF64Parameter($_parser)";
   let printer = "::mlir::moe::printF64Parameter($_printer, $_self)";
 }
@@ -144,7 +145,7 @@ def MoE_ExpertChoiceAttr : MoE_Attr<"ExpertChoice", "expert_choice"> {
     Example: `#moe.expert_choice<capacity_factor = 2.0>`
   }];
   let parameters = (ins
-    MoE_F64Parameter<"1.0", "average experts per token">:$capacity_factor
+    MoE_F64Parameter<"", "average experts per token">:$capacity_factor
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
@@ -165,7 +166,7 @@ def MoE_CapacityAttr : MoE_Attr<"Capacity", "capacity"> {
     Example: `#moe.capacity<factor = 1.25, drop_order = lowest_weight>`
   }];
   let parameters = (ins
-    MoE_F64Parameter<"1.0", "capacity factor">:$factor,
+    MoE_F64Parameter<"", "capacity factor">:$factor,
     MoE_EnumParameter<MoE_DropOrder, "token_order", "which slots drop">:$drop_order,
     MoE_EnumParameter<MoE_DroppedSlot, "zero", "what a dropped slot adds">:$dropped
   );

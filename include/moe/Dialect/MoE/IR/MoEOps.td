@@ -70,8 +70,8 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
     $input `router` `(` $router_weight (`,` `bias` $correction_bias^)? `)`
-    `experts` `(` (`gate` $expert_gate^ `,`)? `up` $expert_up `,` `down` $expert_down `)`
-    (`shared` `(` (`gate` $shared_gate^ `,`)? `up` $shared_up^ `,` `down` $shared_down
+    `experts` `(` custom<FfnWeights>($expert_gate, $expert_up, $expert_down) `)`
+    (`shared` `(` custom<FfnWeights>($shared_gate, $shared_up, $shared_down)^
         (`,` `sigmoid_gate` $shared_sigmoid_gate^)? `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
@@ -268,7 +268,7 @@ def MoE_ExpertMlpOp : MoE_Op<"expert_mlp", [Pure, AttrSizedOperandSegments]> {
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
     $activation $rows `offsets` `(` $expert_offsets `)`
-    `weights` `(` (`gate` $gate^ `,`)? `up` $up `,` `down` $down `)`
+    `weights` `(` custom<FfnWeights>($gate, $up, $down) `)`
     (`scale` `(` $scale^ `)`)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -301,7 +301,7 @@ def MoE_SharedMlpOp : MoE_Op<"shared_mlp", [Pure, AttrSizedOperandSegments]> {
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
-    $activation $input `weights` `(` (`gate` $gate^ `,`)? `up` $up `,` `down` $down `)`
+    $activation $input `weights` `(` custom<FfnWeights>($gate, $up, $down) `)`
     (`sigmoid_gate` `(` $sigmoid_gate^ `)`)? attr-dict
     `:` functional-type(operands, results)
   }];
@@ -362,7 +362,7 @@ def MoE_AllToAllStartOp : MoE_Op<"all_to_all_start", [
   }];
   let arguments = (ins MoE_Activations:$rows, 2DTensorOf<[I32]>:$send_counts);
   let results = (outs MoE_ExchangeType:$exchange);
-  let assemblyFormat = "$rows `,` $send_counts attr-dict `:` type($exchange)";
+  let assemblyFormat = "$rows `,` $send_counts attr-dict `:` qualified(type($exchange))";
   let hasVerifier = 1;
 }
 
@@ -385,7 +385,7 @@ def MoE_AllToAllWaitOp : MoE_Op<"all_to_all_wait", [
   let arguments = (ins MoE_ExchangeType:$exchange);
   let results = (outs MoE_Activations:$received_rows,
                       2DTensorOf<[I32]>:$received_counts);
-  let assemblyFormat = "$exchange attr-dict `:` type($exchange)";
+  let assemblyFormat = "$exchange attr-dict `:` qualified(type($exchange))";
 }
 
 //===----------------------------------------------------------------------===//

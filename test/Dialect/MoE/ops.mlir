@@ -1,0 +1,222 @@
+// RUN: moe-opt %s -split-input-file | moe-opt -split-input-file | FileCheck %s
+// RUN: moe-opt %s -split-input-file -mlir-print-op-generic | moe-opt -split-input-file | FileCheck %s
+// RUN: moe-opt %s -split-input-file -mlir-print-op-generic | FileCheck %s --check-prefix=GENERIC
+
+// Tests that a Mixtral-style layer (softmax top-2, renormalised, SwiGLU)
+// round-trips, with the default activation elided.
+// CHECK-LABEL: func.func @mixtral
+// CHECK-SAME: (%[[X:.*]]: tensor<?x64xf32>, %[[WG:.*]]: tensor<8x64xf32>, %[[W1:.*]]: tensor<8x128x64xf32>, %[[W3:.*]]: tensor<8x128x64xf32>, %[[W2:.*]]: tensor<8x64x128xf32>)
+// CHECK: moe.layer %[[X]] router(%[[WG]]) experts(gate %[[W1]], up %[[W3]], down %[[W2]])
+// CHECK-SAME: {router = #moe.routing<top_k = 2, renormalize = true>}
+// GENERIC-LABEL: sym_name = "mixtral"
+// GENERIC: "moe.layer"
+// GENERIC-SAME: operandSegmentSizes = array<i32: 1, 1, 0, 1, 1, 1, 0, 0, 0, 0>
+// GENERIC-SAME: router = #moe.routing<top_k = 2, renormalize = true>
+func.func @mixtral(%x: tensor<?x64xf32>, %wg: tensor<8x64xf32>,
+                   %w1: tensor<8x128x64xf32>, %w3: tensor<8x128x64xf32>,
+                   %w2: tensor<8x64x128xf32>) -> tensor<?x64xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %w1, up %w3, down %w2)
+         {router = #moe.routing<top_k = 2, renormalize = true>,
+          activation = #moe<activation swiglu>}
+         : (tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x128x64xf32>,
+            tensor<8x128x64xf32>, tensor<8x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that a DeepSeek-V3 layer round-trips: sigmoid scores, correction
+// bias, group top-2-sum routing, scaling and an ungated shared expert.
+// CHECK-LABEL: func.func @deepseek_v3
+// CHECK: moe.layer %{{[a-z0-9_]+}} router(%{{[a-z0-9_]+}}, bias %[[B:.*]]) experts(gate %{{[a-z0-9_]+}}, up %{{[a-z0-9_]+}}, down %{{[a-z0-9_]+}}) shared(gate %{{[a-z0-9_]+}}, up %{{[a-z0-9_]+}}, down %{{[a-z0-9_]+}})
+// CHECK-SAME: router = #moe.routing<top_k = 4, scoring = sigmoid, renormalize = true, scaling_factor = 2.5, n_group = 4, topk_group = 2, group_score = top2_sum>
+func.func @deepseek_v3(%x: tensor<?x32xf32>, %wg: tensor<16x32xf32>,
+                       %b: tensor<16xf32>, %g: tensor<16x24x32xf32>,
+                       %u: tensor<16x24x32xf32>, %d: tensor<16x32x24xf32>,
+                       %sg: tensor<48x32xf32>, %su: tensor<48x32xf32>,
+                       %sd: tensor<32x48xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg, bias %b) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 4, scoring = sigmoid, renormalize = true,
+                                scaling_factor = 2.5, n_group = 4, topk_group = 2,
+                                group_score = top2_sum>}
+         : (tensor<?x32xf32>, tensor<16x32xf32>, tensor<16xf32>,
+            tensor<16x24x32xf32>, tensor<16x24x32xf32>, tensor<16x32x24xf32>,
+            tensor<48x32xf32>, tensor<48x32xf32>, tensor<32x48xf32>)
+         -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that a DeepSeek-V2 layer (group-limited greedy, group max) and a
+// Qwen2-MoE layer (sigmoid-gated shared expert, bf16 weights) round-trip.
+// CHECK-LABEL: func.func @deepseek_v2
+// CHECK: moe.layer
+// CHECK-SAME: router = #moe.routing<top_k = 2, scaling_factor = 16.0, n_group = 4, topk_group = 2>
+func.func @deepseek_v2(%x: tensor<?x32xf32>, %wg: tensor<8x32xf32>,
+                       %g: tensor<8x16x32xf32>, %u: tensor<8x16x32xf32>,
+                       %d: tensor<8x32x16xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         {router = #moe.routing<top_k = 2, scaling_factor = 16.0, n_group = 4,
+                                topk_group = 2, group_score = max>}
+         : (tensor<?x32xf32>, tensor<8x32xf32>, tensor<8x16x32xf32>,
+            tensor<8x16x32xf32>, tensor<8x32x16xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+// CHECK-LABEL: func.func @qwen2_moe
+// CHECK: shared(gate %{{[a-z0-9_]+}}, up %{{[a-z0-9_]+}}, down %{{[a-z0-9_]+}}, sigmoid_gate %{{[a-z0-9_]+}})
+// CHECK-SAME: router = #moe.routing<top_k = 4>
+func.func @qwen2_moe(%x: tensor<?x32xf32>, %wg: tensor<8x32xbf16>,
+                     %g: tensor<8x16x32xbf16>, %u: tensor<8x16x32xbf16>,
+                     %d: tensor<8x32x16xbf16>, %sg: tensor<64x32xbf16>,
+                     %su: tensor<64x32xbf16>, %sd: tensor<32x64xbf16>,
+                     %seg: tensor<1x32xbf16>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd, sigmoid_gate %seg)
+         {router = #moe.routing<top_k = 4>}
+         : (tensor<?x32xf32>, tensor<8x32xbf16>, tensor<8x16x32xbf16>,
+            tensor<8x16x32xbf16>, tensor<8x32x16xbf16>, tensor<64x32xbf16>,
+            tensor<64x32xbf16>, tensor<32x64xbf16>, tensor<1x32xbf16>)
+         -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that a Llama 4 layer round-trips: top-1 on logits, sigmoid weights
+// applied to the expert input, shared expert.
+// CHECK-LABEL: func.func @llama4
+// CHECK: moe.layer
+// CHECK-SAME: router = #moe.routing<top_k = 1, scoring = sigmoid, select_on = logits>
+// CHECK-SAME: scale_expert_input
+func.func @llama4(%x: tensor<?x32xf32>, %wg: tensor<16x32xf32>,
+                  %g: tensor<16x64x32xf32>, %u: tensor<16x64x32xf32>,
+                  %d: tensor<16x32x64xf32>, %sg: tensor<64x32xf32>,
+                  %su: tensor<64x32xf32>, %sd: tensor<32x64xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 1, scoring = sigmoid, select_on = logits>,
+          scale_expert_input}
+         : (tensor<?x32xf32>, tensor<16x32xf32>, tensor<16x64x32xf32>,
+            tensor<16x64x32xf32>, tensor<16x32x64xf32>, tensor<64x32xf32>,
+            tensor<64x32xf32>, tensor<32x64xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that expert-choice routing with an ungated GELU FFN and a
+// token-choice layer with a capacity limit round-trip.
+// CHECK-LABEL: func.func @expert_choice_gelu
+// CHECK: experts(up %{{[a-z0-9_]+}}, down %{{[a-z0-9_]+}})
+// CHECK-SAME: activation = #moe<activation gelu>
+// CHECK-SAME: router = #moe.expert_choice<capacity_factor = 2.0>
+func.func @expert_choice_gelu(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                              %u: tensor<4x16x32xf32>,
+                              %d: tensor<4x32x16xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg) experts(up %u, down %d)
+         {router = #moe.expert_choice<capacity_factor = 2.0>,
+          activation = #moe<activation gelu>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x32x16xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+// CHECK-LABEL: func.func @capacity_geglu
+// CHECK: moe.layer
+// CHECK-SAME: activation = #moe<activation geglu>
+// CHECK-SAME: capacity = #moe.capacity<factor = 1.25, drop_order = lowest_weight, dropped = input>
+func.func @capacity_geglu(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                          %g: tensor<4x16x32xf32>, %u: tensor<4x16x32xf32>,
+                          %d: tensor<4x32x16xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         {router = #moe.routing<top_k = 1>, activation = #moe<activation geglu>,
+          capacity = #moe.capacity<factor = 1.25, drop_order = lowest_weight,
+                                   dropped = input>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that the decomposed stages round-trip: route with a bias, dispatch
+// with a capacity, the expert FFN, combine and the shared expert.
+// CHECK-LABEL: func.func @stages
+// CHECK: %[[W:.*]], %[[IDS:.*]] = moe.route %{{[a-z0-9_]+}} bias(%{{[a-z0-9_]+}}) {routing = #moe.routing<top_k = 2, scoring = sigmoid>}
+// CHECK: %[[ROWS:.*]], %[[TOK:.*]], %[[RW:.*]], %[[OFF:.*]] = moe.dispatch %{{[a-z0-9_]+}}, %[[IDS]], %[[W]] {capacity = #moe.capacity<factor = 1.5>}
+// CHECK: %[[OUT:.*]] = moe.expert_mlp swiglu %[[ROWS]] offsets(%[[OFF]]) weights(gate %{{[a-z0-9_]+}}, up %{{[a-z0-9_]+}}, down %{{[a-z0-9_]+}})
+// CHECK: %[[Y:.*]] = moe.combine %[[OUT]] tokens(%[[TOK]]) weights(%[[RW]]) offsets(%[[OFF]]) input(%{{[a-z0-9_]+}})
+// CHECK: moe.shared_mlp swiglu %{{[a-z0-9_]+}} weights(gate %{{[a-z0-9_]+}}, up %{{[a-z0-9_]+}}, down %{{[a-z0-9_]+}}) sigmoid_gate(%{{[a-z0-9_]+}})
+func.func @stages(%x: tensor<?x32xf32>, %l: tensor<?x8xf32>, %b: tensor<8xf32>,
+                  %g: tensor<8x16x32xf32>, %u: tensor<8x16x32xf32>,
+                  %d: tensor<8x32x16xf32>, %sg: tensor<16x32xf32>,
+                  %su: tensor<16x32xf32>, %sd: tensor<32x16xf32>,
+                  %seg: tensor<1x32xf32>) -> (tensor<?x32xf32>, tensor<?x32xf32>) {
+  %w, %ids = moe.route %l bias(%b) {routing = #moe.routing<top_k = 2, scoring = sigmoid>}
+      : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w
+      {capacity = #moe.capacity<factor = 1.5>}
+      : tensor<?x32xf32>, tensor<?x2xi32>, tensor<?x2xf32>
+      -> tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  %out = moe.expert_mlp swiglu %rows offsets(%off) weights(gate %g, up %u, down %d)
+      : (tensor<?x32xf32>, tensor<9xi32>, tensor<8x16x32xf32>,
+         tensor<8x16x32xf32>, tensor<8x32x16xf32>) -> tensor<?x32xf32>
+  %y = moe.combine %out tokens(%tok) weights(%rw) offsets(%off) input(%x)
+      : (tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>,
+         tensor<?x32xf32>) -> tensor<?x32xf32>
+  %s = moe.shared_mlp swiglu %x weights(gate %sg, up %su, down %sd) sigmoid_gate(%seg)
+      : (tensor<?x32xf32>, tensor<16x32xf32>, tensor<16x32xf32>,
+         tensor<32x16xf32>, tensor<1x32xf32>) -> tensor<?x32xf32>
+  return %y, %s : tensor<?x32xf32>, tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that expert choice, an input-scaled ReLU FFN and an unweighted
+// combine that passes dropped slots' input through round-trip.
+// CHECK-LABEL: func.func @expert_choice_stages
+// CHECK: moe.expert_choice %{{[a-z0-9_]+}}, %{{[a-z0-9_]+}} {routing = #moe.expert_choice<capacity_factor = 1.0>}
+// CHECK: moe.expert_mlp relu %{{[a-z0-9_]+}} offsets(%{{[a-z0-9_]+}}) weights(up %{{[a-z0-9_]+}}, down %{{[a-z0-9_]+}}) scale(%{{[a-z0-9_]+}})
+// CHECK: moe.combine %{{[a-z0-9_]+}} tokens(%{{[a-z0-9_]+}}) offsets(%{{[a-z0-9_]+}}) input(%{{[a-z0-9_]+}}) :
+// CHECK: moe.combine %{{[a-z0-9_]+}} tokens(%{{[a-z0-9_]+}}) weights(%{{[a-z0-9_]+}}) offsets(%{{[a-z0-9_]+}}) input(%{{[a-z0-9_]+}}) {dropped = #moe<dropped input>}
+func.func @expert_choice_stages(%x: tensor<?x32xf32>, %l: tensor<?x4xf32>,
+                                %u: tensor<4x16x32xf32>, %d: tensor<4x32x16xf32>)
+    -> (tensor<?x32xf32>, tensor<?x32xf32>) {
+  %rows, %tok, %rw, %off = moe.expert_choice %x, %l
+      {routing = #moe.expert_choice<capacity_factor = 1.0>}
+      : tensor<?x32xf32>, tensor<?x4xf32>
+      -> tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  %out = moe.expert_mlp relu %rows offsets(%off) weights(up %u, down %d) scale(%rw)
+      : (tensor<?x32xf32>, tensor<5xi32>, tensor<4x16x32xf32>,
+         tensor<4x32x16xf32>, tensor<?xf32>) -> tensor<?x32xf32>
+  %y = moe.combine %out tokens(%tok) offsets(%off) input(%x)
+      : (tensor<?x32xf32>, tensor<?xi32>, tensor<5xi32>, tensor<?x32xf32>)
+      -> tensor<?x32xf32>
+  %z = moe.combine %out tokens(%tok) weights(%rw) offsets(%off) input(%x)
+      {dropped = #moe<dropped input>}
+      : (tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>,
+         tensor<?x32xf32>) -> tensor<?x32xf32>
+  return %y, %z : tensor<?x32xf32>, tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that the expert-parallel exchange, in its blocking and async forms,
+// and routing statistics round-trip.
+// CHECK-LABEL: func.func @exchange_and_stats
+// CHECK: moe.all_to_all %{{[a-z0-9_]+}}, %{{[a-z0-9_]+}} : tensor<?x32xf32>, tensor<4x2xi32>
+// CHECK: %[[H:.*]] = moe.all_to_all_start %{{[a-z0-9_]+}}, %{{[a-z0-9_]+}} : !moe.exchange<tensor<?x32xf32>, tensor<4x2xi32>>
+// CHECK: moe.all_to_all_wait %[[H]] : !moe.exchange<tensor<?x32xf32>, tensor<4x2xi32>>
+// CHECK: moe.routing_stats %{{[a-z0-9_]+}}, %{{[a-z0-9_]+}} sigmoid : tensor<?x8xf32>, tensor<?x2xi32> -> tensor<8xi64>
+func.func @exchange_and_stats(%rows: tensor<?x32xf32>, %counts: tensor<4x2xi32>,
+                              %l: tensor<?x8xf32>, %ids: tensor<?x2xi32>)
+    -> (tensor<?x32xf32>, tensor<4x2xi32>, tensor<?x32xf32>, tensor<8xi64>, f32) {
+  %r, %c = moe.all_to_all %rows, %counts : tensor<?x32xf32>, tensor<4x2xi32>
+  %h = moe.all_to_all_start %r, %c : !moe.exchange<tensor<?x32xf32>, tensor<4x2xi32>>
+  %r2, %c2 = moe.all_to_all_wait %h : !moe.exchange<tensor<?x32xf32>, tensor<4x2xi32>>
+  %load, %ent, %max, %conf, %aux = moe.routing_stats %l, %ids sigmoid
+      : tensor<?x8xf32>, tensor<?x2xi32> -> tensor<8xi64>
+  return %r2, %c2, %r, %load, %aux : tensor<?x32xf32>, tensor<4x2xi32>, tensor<?x32xf32>, tensor<8xi64>, f32
+}
+
