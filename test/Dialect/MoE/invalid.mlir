@@ -1,0 +1,605 @@
+// RUN: moe-opt %s -split-input-file -verify-diagnostics
+
+// One case for every verifier error of the moe dialect, each naming the
+// attribute or operand at fault.
+
+// Tests that top_k below 1 is rejected.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{top_k must be at least 1, got 0}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 0>} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+// Tests that a non-positive scaling factor is rejected.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{scaling_factor must be a positive finite number}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2, scaling_factor = -1.0>} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+// Tests that n_group below 1 is rejected.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{n_group must be at least 1, got 0}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2, n_group = 0>} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+// Tests that topk_group above n_group is rejected.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{topk_group must be in [1, n_group = 2], got 3}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2, n_group = 2, topk_group = 3>} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+// Tests that selecting on logits with expert groups is rejected.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{select_on = logits does not combine with group-limited routing}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2, select_on = logits, n_group = 2>} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+// Tests that a non-positive expert-choice capacity factor is rejected.
+func.func @f(%x: tensor<?x8xf32>, %l: tensor<?x4xf32>) {
+  // expected-error @+1 {{capacity_factor must be a positive finite number}}
+  %r, %t, %w, %o = moe.expert_choice %x, %l {routing = #moe.expert_choice<capacity_factor = 0.0>} : tensor<?x8xf32>, tensor<?x4xf32> -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that a non-positive capacity factor is rejected.
+func.func @f(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{capacity factor must be a positive finite number}}
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w {capacity = #moe.capacity<factor = -2.0>} : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that top_k above the expert count is rejected.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{top_k (5) exceeds the number of experts (4)}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 5>} : tensor<?x4xf32> -> tensor<?x5xf32>, tensor<?x5xi32>
+  return
+}
+
+// -----
+
+// Tests that n_group must divide the expert count.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{n_group (3) does not divide the number of experts (4)}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2, n_group = 3, topk_group = 1>} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+// Tests that top_k must fit in the groups kept.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{top_k (3) exceeds the 2 experts in the topk_group = 2 groups kept}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 3, n_group = 4, topk_group = 2>} : tensor<?x4xf32> -> tensor<?x3xf32>, tensor<?x3xi32>
+  return
+}
+
+// -----
+
+// Tests that top2_sum group scores need two experts per group.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{group_score = top2_sum needs at least 2 experts per group, got 1}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 1, n_group = 4, topk_group = 2, group_score = top2_sum>} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// Tests that route needs a static expert count.
+func.func @f(%l: tensor<?x?xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{'logits' expert count must be static}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2>} : tensor<?x?xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+// Tests that the correction bias needs selection on scores.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{'correction_bias' needs select_on = scores}}
+  %w, %ids = moe.route %l bias(%b) {routing = #moe.routing<top_k = 2, select_on = logits>} : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+// Tests that the correction bias must have one entry per expert.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<5xf32>) {
+  // expected-error @+1 {{'correction_bias' expert count (dimension 0) is 5, expected 4}}
+  %w, %ids = moe.route %l bias(%b) {routing = #moe.routing<top_k = 2>} : tensor<?x4xf32>, tensor<5xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+// Tests that route weights and experts must have the same shape.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{'weights' shape 'tensor<?x2xf32>' differs from 'experts' shape 'tensor<?x3xi32>'}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2>} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x3xi32>
+  return
+}
+
+// -----
+
+// Tests that route results keep the token count.
+func.func @f(%l: tensor<3x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{'weights' token count (dimension 0) is 7, expected 3}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2>} : tensor<3x4xf32> -> tensor<7x2xf32>, tensor<7x2xi32>
+  return
+}
+
+// -----
+
+// Tests that route results have top_k columns.
+func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
+  // expected-error @+1 {{'weights' and 'experts' must have top_k = 2 columns}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2>} : tensor<?x4xf32> -> tensor<?x3xf32>, tensor<?x3xi32>
+  return
+}
+
+// -----
+
+// Tests that a layer needs a static hidden size.
+func.func @f(%x: tensor<?x?xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'input' hidden size must be static}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>} : (tensor<?x?xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a layer needs a static router weight.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<?x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'router_weight' must have a static shape}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the router weight's hidden size must match the input.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x9xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'router_weight' hidden size (dimension 1) is 9, expected 8}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>} : (tensor<?x8xf32>, tensor<4x9xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a layer checks its routing against the expert count.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{top_k (8) exceeds the number of experts (4)}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 8>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a capacity limit is rejected with expert-choice routing.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'capacity' applies to token-choice routing only}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.expert_choice<capacity_factor = 1.0>, capacity = #moe.capacity<factor = 1.0>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a correction bias is rejected with expert-choice routing.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %b: tensor<4xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'correction_bias' applies to token-choice routing only}}
+  %y = moe.layer %x router(%wg, bias %b) experts(gate %g, up %u, down %d) {router = #moe.expert_choice<capacity_factor = 1.0>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that passing dropped input through is rejected when weights scale the expert input.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{capacity dropped = input does not combine with 'scale_expert_input'}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 1>, capacity = #moe.capacity<factor = 1.0, dropped = input>, scale_expert_input} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a gated activation needs gate weights.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{activation 'swiglu' needs 'expert_gate' weights}}
+  %y = moe.layer %x router(%wg) experts(up %u, down %d) {router = #moe.routing<top_k = 2>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that an ungated activation takes no gate weights.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{activation 'relu' takes no 'expert_gate' weights}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>, activation = #moe<activation relu>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that expert weights need static shapes.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x?x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'expert_up' must have a static shape}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x?x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that stacked expert weights have one slice per expert.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<3x16x8xf32>, %u: tensor<3x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'expert_up' expert count (dimension 0) is 3, expected 4}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<3x16x8xf32>, tensor<3x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the down projection's width must match the up projection.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x12xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'expert_down' FFN width (dimension 2) is 12, expected 16}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x12xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that gate and up weights must have the same shape.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x12x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'expert_gate' shape 'tensor<4x12x8xf32>' differs from 'expert_up' shape 'tensor<4x16x8xf32>'}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x12x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the shared expert's hidden size must match the input.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sg: tensor<32x6xf32>, %su: tensor<32x6xf32>, %sd: tensor<8x32xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'shared_up' hidden size (dimension 1) is 6, expected 8}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd) {router = #moe.routing<top_k = 2>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<32x6xf32>, tensor<32x6xf32>, tensor<8x32xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the shared expert's sigmoid gate is one row of the hidden size.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sg: tensor<32x8xf32>, %su: tensor<32x8xf32>, %sd: tensor<8x32xf32>, %seg: tensor<2x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'shared_sigmoid_gate' size (dimension 0) is 2, expected 1}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd, sigmoid_gate %seg) {router = #moe.routing<top_k = 2>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<32x8xf32>, tensor<32x8xf32>, tensor<8x32xf32>, tensor<2x8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the layer's result type must match its input.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf16> {
+  // expected-error @+1 {{result type 'tensor<?x8xf16>' must match 'input' type 'tensor<?x8xf32>'}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf16>
+  return %y : tensor<?x8xf16>
+}
+
+// -----
+
+// Tests that shared expert weights without 'shared_up' are rejected (generic form).
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sd: tensor<8x32xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{shared expert weights need 'shared_up'}}
+  %y = "moe.layer"(%x, %wg, %u, %d, %sd) <{activation = #moe<activation relu>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 1, 1, 0, 0, 1, 0>, router = #moe.routing<top_k = 2>}> : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<8x32xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that 'shared_up' without 'shared_down' is rejected (generic form).
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %su: tensor<32x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'shared_up' needs 'shared_down'}}
+  %y = "moe.layer"(%x, %wg, %u, %d, %su) <{activation = #moe<activation relu>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 1, 1, 0, 1, 0, 0>, router = #moe.routing<top_k = 2>}> : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<32x8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that ODS type constraints name the operand.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{operand #3 must be 3D tensor of floating-point values}}
+  %y = moe.layer %x router(%wg) experts(up %u, down %d) {router = #moe.routing<top_k = 2>, activation = #moe<activation relu>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that expert choice needs a static expert count.
+func.func @f(%x: tensor<?x8xf32>, %l: tensor<?x?xf32>) {
+  // expected-error @+1 {{'logits' expert count must be static}}
+  %r, %t, %w, %o = moe.expert_choice %x, %l {routing = #moe.expert_choice<capacity_factor = 1.0>} : tensor<?x8xf32>, tensor<?x?xf32> -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that expert choice offsets have E+1 entries.
+func.func @f(%x: tensor<?x8xf32>, %l: tensor<?x4xf32>) {
+  // expected-error @+1 {{'expert_offsets' size (dimension 0) is 4, expected 5}}
+  %r, %t, %w, %o = moe.expert_choice %x, %l {routing = #moe.expert_choice<capacity_factor = 1.0>} : tensor<?x8xf32>, tensor<?x4xf32> -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// Tests that expert choice rows keep the input element type.
+func.func @f(%x: tensor<?x8xf32>, %l: tensor<?x4xf32>) {
+  // expected-error @+1 {{'rows' element type must match 'input'}}
+  %r, %t, %w, %o = moe.expert_choice %x, %l {routing = #moe.expert_choice<capacity_factor = 1.0>} : tensor<?x8xf32>, tensor<?x4xf32> -> tensor<?x8xbf16>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that expert choice logits have the input's token count.
+func.func @f(%x: tensor<3x8xf32>, %l: tensor<5x4xf32>) {
+  // expected-error @+1 {{'logits' token count (dimension 0) is 5, expected 3}}
+  %r, %t, %w, %o = moe.expert_choice %x, %l {routing = #moe.expert_choice<capacity_factor = 1.0>} : tensor<3x8xf32>, tensor<5x4xf32> -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that dispatch needs experts and weights of one shape.
+func.func @f(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x3xf32>) {
+  // expected-error @+1 {{'experts' shape 'tensor<?x2xi32>' differs from 'weights' shape 'tensor<?x3xf32>'}}
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x3xf32> -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that dispatch needs a static top-k width.
+func.func @f(%x: tensor<?x8xf32>, %ids: tensor<?x?xi32>, %w: tensor<?x?xf32>) {
+  // expected-error @+1 {{'experts' must have a static top-k width}}
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w : tensor<?x8xf32>, tensor<?x?xi32>, tensor<?x?xf32> -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that dispatch rejects a top-k width above the expert count.
+func.func @f(%x: tensor<?x8xf32>, %ids: tensor<?x5xi32>, %w: tensor<?x5xf32>) {
+  // expected-error @+1 {{'experts' top-k width (5) exceeds the expert count (4) given by 'expert_offsets'}}
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w : tensor<?x8xf32>, tensor<?x5xi32>, tensor<?x5xf32> -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that dispatch offsets hold at least two entries.
+func.func @f(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{'expert_offsets' must hold E+1 >= 2 entries}}
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+// Tests that dispatch offsets are static.
+func.func @f(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{'expert_offsets' must have a static shape}}
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
+// Tests that dispatch rows keep the hidden size.
+func.func @f(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{'rows' hidden size (dimension 1) is 9, expected 8}}
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x9xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that dispatch rows and row tokens agree on the row count.
+func.func @f(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{'row_token' row count (dimension 0) is 7, expected 6}}
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<6x8xf32>, tensor<7xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that dispatch rows keep the input element type.
+func.func @f(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{'rows' element type must match 'input'}}
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x8xf16>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that dispatch slots have the input's token count.
+func.func @f(%x: tensor<3x8xf32>, %ids: tensor<4x2xi32>, %w: tensor<4x2xf32>) {
+  // expected-error @+1 {{'experts' token count (dimension 0) is 4, expected 3}}
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w : tensor<3x8xf32>, tensor<4x2xi32>, tensor<4x2xf32> -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that combine needs row weights to pass dropped input through.
+func.func @f(%y: tensor<?x8xf32>, %t: tensor<?xi32>, %o: tensor<5xi32>, %x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{dropped = input needs 'row_weight'}}
+  %z = moe.combine %y tokens(%t) offsets(%o) input(%x) {dropped = #moe<dropped input>} : (tensor<?x8xf32>, tensor<?xi32>, tensor<5xi32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %z : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that combine's row weights have one entry per row.
+func.func @f(%y: tensor<6x8xf32>, %t: tensor<6xi32>, %w: tensor<5xf32>, %o: tensor<5xi32>, %x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'row_weight' row count (dimension 0) is 5, expected 6}}
+  %z = moe.combine %y tokens(%t) weights(%w) offsets(%o) input(%x) : (tensor<6x8xf32>, tensor<6xi32>, tensor<5xf32>, tensor<5xi32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %z : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that combine's expert rows have the input's hidden size.
+func.func @f(%y: tensor<?x4xf32>, %t: tensor<?xi32>, %o: tensor<5xi32>, %x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'expert_out' hidden size (dimension 1) is 4, expected 8}}
+  %z = moe.combine %y tokens(%t) offsets(%o) input(%x) : (tensor<?x4xf32>, tensor<?xi32>, tensor<5xi32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %z : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the expert FFN's weights match the offsets' expert count.
+func.func @f(%r: tensor<?x8xf32>, %o: tensor<3xi32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'up' expert count (dimension 0) is 4, expected 2}}
+  %y = moe.expert_mlp gelu %r offsets(%o) weights(up %u, down %d) : (tensor<?x8xf32>, tensor<3xi32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the expert FFN's input scale has one entry per row.
+func.func @f(%r: tensor<6x8xf32>, %o: tensor<5xi32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %s: tensor<7xf32>) -> tensor<6x8xf32> {
+  // expected-error @+1 {{'scale' row count (dimension 0) is 7, expected 6}}
+  %y = moe.expert_mlp relu %r offsets(%o) weights(up %u, down %d) scale(%s) : (tensor<6x8xf32>, tensor<5xi32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<7xf32>) -> tensor<6x8xf32>
+  return %y : tensor<6x8xf32>
+}
+
+// -----
+
+// Tests that the expert FFN needs a static hidden size.
+func.func @f(%r: tensor<?x?xf32>, %o: tensor<5xi32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'rows' hidden size must be static}}
+  %y = moe.expert_mlp relu %r offsets(%o) weights(up %u, down %d) : (tensor<?x?xf32>, tensor<5xi32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x?xf32>
+  return %y : tensor<?x?xf32>
+}
+
+// -----
+
+// Tests that the expert FFN's result has the rows' type.
+func.func @f(%r: tensor<?x8xf32>, %o: tensor<5xi32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xbf16> {
+  // expected-error @+1 {{result type 'tensor<?x8xbf16>' must match 'rows' type 'tensor<?x8xf32>'}}
+  %y = moe.expert_mlp relu %r offsets(%o) weights(up %u, down %d) : (tensor<?x8xf32>, tensor<5xi32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xbf16>
+  return %y : tensor<?x8xbf16>
+}
+
+// -----
+
+// Tests that the shared FFN's gate needs a gated activation.
+func.func @f(%x: tensor<?x8xf32>, %g: tensor<16x8xf32>, %u: tensor<16x8xf32>, %d: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{activation 'gelu' takes no 'gate' weights}}
+  %y = moe.shared_mlp gelu %x weights(gate %g, up %u, down %d) : (tensor<?x8xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the shared FFN's sigmoid gate matches the hidden size.
+func.func @f(%x: tensor<?x8xf32>, %g: tensor<16x8xf32>, %u: tensor<16x8xf32>, %d: tensor<8x16xf32>, %s: tensor<1x4xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'sigmoid_gate' hidden size (dimension 1) is 4, expected 8}}
+  %y = moe.shared_mlp swiglu %x weights(gate %g, up %u, down %d) sigmoid_gate(%s) : (tensor<?x8xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>, tensor<1x4xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the shared FFN's down projection returns to the hidden size.
+func.func @f(%x: tensor<?x8xf32>, %u: tensor<16x8xf32>, %d: tensor<6x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'down' hidden size (dimension 0) is 6, expected 8}}
+  %y = moe.shared_mlp relu %x weights(up %u, down %d) : (tensor<?x8xf32>, tensor<16x8xf32>, tensor<6x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the exchange needs a dynamic row count.
+func.func @f(%r: tensor<6x8xf32>, %c: tensor<2x2xi32>) {
+  // expected-error @+1 {{'rows' must have a dynamic row count}}
+  %r2, %c2 = moe.all_to_all %r, %c : tensor<6x8xf32>, tensor<2x2xi32>
+  return
+}
+
+// -----
+
+// Tests that the exchange needs static counts.
+func.func @f(%r: tensor<?x8xf32>, %c: tensor<?x2xi32>) {
+  // expected-error @+1 {{'send_counts' must have a static shape}}
+  %r2, %c2 = moe.all_to_all %r, %c : tensor<?x8xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+// Tests that the async exchange checks its operands too.
+func.func @f(%r: tensor<?x?xf32>, %c: tensor<2x2xi32>) {
+  // expected-error @+1 {{'rows' hidden size must be static}}
+  %h = moe.all_to_all_start %r, %c : !moe.exchange<tensor<?x?xf32>, tensor<2x2xi32>>
+  return
+}
+
+// -----
+
+// Tests that waiting yields the exchange's types (generic form).
+func.func @f(%h: !moe.exchange<tensor<?x8xf32>, tensor<2x2xi32>>) {
+  // expected-error @+1 {{failed to verify that rows come from the exchange}}
+  %r, %c = "moe.all_to_all_wait"(%h) : (!moe.exchange<tensor<?x8xf32>, tensor<2x2xi32>>) -> (tensor<?x4xf32>, tensor<2x2xi32>)
+  return
+}
+
+// -----
+
+// Tests that routing statistics need a static expert count.
+func.func @f(%l: tensor<?x?xf32>, %ids: tensor<?x2xi32>) {
+  // expected-error @+1 {{'logits' expert count must be static}}
+  %load, %h, %m, %c, %a = moe.routing_stats %l, %ids softmax : tensor<?x?xf32>, tensor<?x2xi32> -> tensor<4xi64>
+  return
+}
+
+// -----
+
+// Tests that routing statistics reject more slots than experts.
+func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x5xi32>) {
+  // expected-error @+1 {{'experts' top-k width (5) exceeds the expert count (4)}}
+  %load, %h, %m, %c, %a = moe.routing_stats %l, %ids softmax : tensor<?x4xf32>, tensor<?x5xi32> -> tensor<4xi64>
+  return
+}
+
+// -----
+
+// Tests that routing statistics count one load per expert.
+func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x2xi32>) {
+  // expected-error @+1 {{'load' expert count (dimension 0) is 3, expected 4}}
+  %load, %h, %m, %c, %a = moe.routing_stats %l, %ids softmax : tensor<?x4xf32>, tensor<?x2xi32> -> tensor<3xi64>
+  return
+}
+
+// -----
+
+// Tests that routing statistics take slots for the logits' tokens.
+func.func @f(%l: tensor<3x4xf32>, %ids: tensor<2x2xi32>) {
+  // expected-error @+1 {{'experts' token count (dimension 0) is 2, expected 3}}
+  %load, %h, %m, %c, %a = moe.routing_stats %l, %ids softmax : tensor<3x4xf32>, tensor<2x2xi32> -> tensor<4xi64>
+  return
+}
