@@ -63,11 +63,17 @@ void mlir::moe::printF64Parameter(AsmPrinter &printer,
     if (std::strtod(buffer, nullptr) == value)
       break;
   }
+  // MLIR float literals need a '.' in the mantissa: "2" and "1e-07" would
+  // lex as integers, so they print as "2.0" and "1.0e-07".
   StringRef text(buffer);
-  printer << text;
-  // Keep it a float literal: "2" would read back as an integer token.
-  if (std::isfinite(value) && text.find_first_of(".eE") == StringRef::npos)
-    printer << ".0";
+  if (!std::isfinite(value) || text.contains('.')) {
+    printer << text;
+    return;
+  }
+  auto [mantissa, exponent] = text.split('e');
+  printer << mantissa << ".0";
+  if (!exponent.empty())
+    printer << "e" << exponent;
 }
 
 //===----------------------------------------------------------------------===//

@@ -220,3 +220,21 @@ func.func @exchange_and_stats(%rows: tensor<?x32xf32>, %counts: tensor<4x2xi32>,
   return %r2, %c2, %r, %load, %aux : tensor<?x32xf32>, tensor<4x2xi32>, tensor<?x32xf32>, tensor<8xi64>, f32
 }
 
+
+// -----
+
+// Tests that float parameters print in their shortest exact form and read
+// back to the same value.
+// CHECK-LABEL: func.func @float_parameters
+// CHECK: moe.route %{{[a-z0-9_]+}} {routing = #moe.routing<top_k = 1, scaling_factor = 0.1>}
+// CHECK: moe.route %{{[a-z0-9_]+}} {routing = #moe.routing<top_k = 1, scaling_factor = 1.0e-07>}
+// CHECK: moe.route %{{[a-z0-9_]+}} {routing = #moe.routing<top_k = 1, scaling_factor = 3.0>}
+func.func @float_parameters(%l: tensor<?x4xf32>) {
+  %w0, %i0 = moe.route %l {routing = #moe.routing<top_k = 1, scaling_factor = 0.1>}
+      : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  %w1, %i1 = moe.route %l {routing = #moe.routing<top_k = 1, scaling_factor = 0.0000001>}
+      : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  %w2, %i2 = moe.route %l {routing = #moe.routing<top_k = 1, scaling_factor = 3.0>}
+      : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
