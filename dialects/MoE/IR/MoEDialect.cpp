@@ -76,6 +76,18 @@ void mlir::moe::printF64Parameter(AsmPrinter &printer,
     printer << "e" << exponent;
 }
 
+/// Scaling and capacity factors: a zero, negative, infinite or NaN factor
+/// has no meaning.
+static LogicalResult
+verifyPositiveFinite(function_ref<InFlightDiagnostic()> emitError,
+                     StringRef name, const APFloat &value) {
+  double number = value.convertToDouble();
+  if (number > 0.0 && std::isfinite(number))
+    return success();
+  return emitError() << name << " must be a positive finite number, got "
+                     << number;
+}
+
 //===----------------------------------------------------------------------===//
 // RoutingAttr
 //===----------------------------------------------------------------------===//
@@ -83,14 +95,12 @@ void mlir::moe::printF64Parameter(AsmPrinter &printer,
 LogicalResult
 RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t topK,
                     ScoringFunc scoring, SelectionSource selectOn,
-                    bool renormalize, APFloat scalingFactorAp,
+                    bool renormalize, APFloat scalingFactor,
                     int64_t nGroup, int64_t topkGroup, GroupScore groupScore) {
-  double scalingFactor = scalingFactorAp.convertToDouble();
   if (topK < 1)
     return emitError() << "top_k must be at least 1, got " << topK;
-  if (!(scalingFactor > 0.0) || !std::isfinite(scalingFactor))
-    return emitError() << "scaling_factor must be a positive finite number, got "
-                       << scalingFactor;
+  if (failed(verifyPositiveFinite(emitError, "scaling_factor", scalingFactor)))
+    return failure();
   if (nGroup < 1)
     return emitError() << "n_group must be at least 1, got " << nGroup;
   if (topkGroup < 1 || topkGroup > nGroup)
@@ -142,22 +152,11 @@ RoutingAttr RoutingAttr::getUngroupedIfTrivial() const {
 
 LogicalResult
 ExpertChoiceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                         APFloat capacityFactorAp) {
-  double capacityFactor = capacityFactorAp.convertToDouble();
-  if (!(capacityFactor > 0.0) || !std::isfinite(capacityFactor))
-    return emitError() << "capacity_factor must be a positive finite number, "
-                          "got "
-                       << capacityFactor;
-  return success();
+                         APFloat capacityFactor) {
+  return verifyPositiveFinite(emitError, "capacity_factor", capacityFactor);
 }
 
 LogicalResult CapacityAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                   APFloat factorAp, DropOrder,
-                                   DroppedSlot) {
-  double factor = factorAp.convertToDouble();
-  if (!(factor > 0.0) || !std::isfinite(factor))
-    return emitError() << "capacity factor must be a positive finite number, "
-                          "got "
-                       << factor;
-  return success();
+                                   APFloat factor, DropOrder, DroppedSlot) {
+  return verifyPositiveFinite(emitError, "capacity factor", factor);
 }

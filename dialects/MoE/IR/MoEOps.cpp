@@ -134,6 +134,20 @@ LogicalResult staticHidden(Operation *op, Value value, StringRef name) {
                            << value.getType();
 }
 
+/// The row bundle that expert choice and dispatch gather from `input`: the
+/// rows keep its hidden size and element type.
+LogicalResult verifyGatheredBundle(Operation *op, Value input, Value rows,
+                                   Value rowToken, Value rowWeight,
+                                   Value offsets) {
+  if (failed(ShapeChecker(op).rowBundle(rows, "rows", rowToken, rowWeight,
+                                        offsets, dimOf(input, 1))))
+    return failure();
+  if (cast<ShapedType>(rows.getType()).getElementType() !=
+      cast<ShapedType>(input.getType()).getElementType())
+    return op->emitOpError("'rows' element type must match 'input'");
+  return success();
+}
+
 /// A correction bias `[E]` adds to the selection scores, so it needs
 /// `select_on = scores`.
 LogicalResult verifyCorrectionBias(Operation *op, RoutingAttr routing,
@@ -350,15 +364,11 @@ LogicalResult ExpertChoiceOp::verify() {
                          << getLogits().getType();
   if (failed(check.dim(getLogits(), "logits", 0, dimOf(getInput(), 0),
                        "token count")) ||
-      failed(check.rowBundle(getRows(), "rows", getRowToken(), getRowWeight(),
-                             getExpertOffsets(), dimOf(getInput(), 1))) ||
-      failed(check.dim(getExpertOffsets(), "expert_offsets", 0, numExperts + 1,
-                       "size")))
+      failed(verifyGatheredBundle(*this, getInput(), getRows(), getRowToken(),
+                                  getRowWeight(), getExpertOffsets())))
     return failure();
-  if (getRows().getType().getElementType() !=
-      getInput().getType().getElementType())
-    return emitOpError("'rows' element type must match 'input'");
-  return success();
+  return check.dim(getExpertOffsets(), "expert_offsets", 0, numExperts + 1,
+                   "size");
 }
 
 //===----------------------------------------------------------------------===//
@@ -375,8 +385,8 @@ LogicalResult DispatchOp::verify() {
                          << getWeights().getType();
   if (failed(check.dim(getExperts(), "experts", 0, dimOf(getInput(), 0),
                        "token count")) ||
-      failed(check.rowBundle(getRows(), "rows", getRowToken(), getRowWeight(),
-                             getExpertOffsets(), dimOf(getInput(), 1))))
+      failed(verifyGatheredBundle(*this, getInput(), getRows(), getRowToken(),
+                                  getRowWeight(), getExpertOffsets())))
     return failure();
   int64_t topK = dimOf(getExperts(), 1);
   if (ShapedType::isDynamic(topK))
@@ -386,9 +396,6 @@ LogicalResult DispatchOp::verify() {
     return emitOpError() << "'experts' top-k width (" << topK
                          << ") exceeds the expert count (" << getNumExperts()
                          << ") given by 'expert_offsets'";
-  if (getRows().getType().getElementType() !=
-      getInput().getType().getElementType())
-    return emitOpError("'rows' element type must match 'input'");
   return success();
 }
 
