@@ -1,0 +1,356 @@
+//===- Reference.cpp - plain C++ MoE semantics (test oracle) --------------===//
+//
+// Written for obviousness, not speed: each function follows the table of
+// DESIGN.md §4 line by line.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Reference/Reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+using namespace moe::reference;
+
+namespace {
+float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+float silu(float x) { return x * sigmoid(x); }
+float gelu(float x) {
+  return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f)));
+}
+
+double dot(const float *a, const float *b, int64_t n) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i)
+    sum += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+  return sum;
+}
+
+std::vector<float> softmax(const float *logits, int64_t n) {
+  float maxLogit = *std::max_element(logits, logits + n);
+  std::vector<double> e(n);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i)
+    sum += e[i] = std::exp(static_cast<double>(logits[i] - maxLogit));
+  std::vector<float> probs(n);
+  for (int64_t i = 0; i < n; ++i)
+    probs[i] = static_cast<float>(e[i] / sum);
+  return probs;
+}
+
+/// Indices of the `k` largest values, largest first; ties to the lower index.
+std::vector<int64_t> topK(const std::vector<float> &values, int64_t k) {
+  std::vector<int64_t> order(values.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return values[a] > values[b];
+  });
+  order.resize(k);
+  return order;
+}
+
+/// Router probabilities of one token, for statistics: softmax, or sigmoid
+/// normalised to sum 1.
+std::vector<float> routerProbs(const float *logits, int64_t numExperts,
+                               Scoring scoring) {
+  if (scoring == Scoring::Softmax)
+    return softmax(logits, numExperts);
+  std::vector<float> probs(numExperts);
+  double sum = 0.0;
+  for (int64_t e = 0; e < numExperts; ++e)
+    sum += probs[e] = sigmoid(logits[e]);
+  for (float &p : probs)
+    p = static_cast<float>(p / sum);
+  return probs;
+}
+} // namespace
+
+TokenRouting moe::reference::routeTokens(const float *logits,
+                                         int64_t numTokens, int64_t numExperts,
+                                         const RoutingConfig &config,
+                                         const float *bias) {
+  TokenRouting routing;
+  routing.numTokens = numTokens;
+  routing.topK = config.topK;
+  routing.experts.reserve(numTokens * config.topK);
+  routing.weights.reserve(numTokens * config.topK);
+  const float minusInf = -std::numeric_limits<float>::infinity();
+  for (int64_t t = 0; t < numTokens; ++t) {
+    const float *l = logits + t * numExperts;
+    std::vector<float> scores(numExperts);
+    if (config.scoring == Scoring::Softmax)
+      scores = softmax(l, numExperts);
+    else
+      for (int64_t e = 0; e < numExperts; ++e)
+        scores[e] = sigmoid(l[e]);
+
+    // What top-k ranks: the raw logits, or the scores plus the bias.
+    std::vector<float> select(numExperts);
+    for (int64_t e = 0; e < numExperts; ++e)
+      select[e] = config.selectOn == SelectOn::Logits
+                      ? l[e]
+                      : scores[e] + (bias ? bias[e] : 0.0f);
+
+    if (config.nGroup > 1) {
+      int64_t perGroup = numExperts / config.nGroup;
+      std::vector<float> groupScores(config.nGroup);
+      for (int64_t g = 0; g < config.nGroup; ++g) {
+        std::vector<float> members(select.begin() + g * perGroup,
+                                   select.begin() + (g + 1) * perGroup);
+        std::vector<int64_t> best = topK(members, 2 <= perGroup ? 2 : 1);
+        groupScores[g] = config.groupScore == GroupScore::Max
+                             ? members[best[0]]
+                             : members[best[0]] + members[best[1]];
+      }
+      std::vector<int64_t> kept = topK(groupScores, config.topkGroup);
+      std::vector<bool> keep(config.nGroup, false);
+      for (int64_t g : kept)
+        keep[g] = true;
+      for (int64_t e = 0; e < numExperts; ++e)
+        if (!keep[e / perGroup])
+          select[e] = minusInf;
+    }
+
+    std::vector<int64_t> chosen = topK(select, config.topK);
+    std::vector<float> weights(config.topK);
+    for (int64_t k = 0; k < config.topK; ++k)
+      weights[k] = scores[chosen[k]];
+    if (config.renormalize) {
+      float sum = 0.0f;
+      for (float w : weights)
+        sum += w;
+      for (float &w : weights)
+        w /= sum + 1e-20f;
+    }
+    for (int64_t k = 0; k < config.topK; ++k) {
+      routing.experts.push_back(static_cast<int32_t>(chosen[k]));
+      routing.weights.push_back(weights[k] * config.scalingFactor);
+    }
+  }
+  return routing;
+}
+
+RowBundle moe::reference::dispatch(const TokenRouting &routing,
+                                   int64_t numExperts,
+                                   const std::optional<CapacityConfig> &capacity) {
+  // Slots per expert, in token order.
+  std::vector<std::vector<int64_t>> slots(numExperts);
+  int64_t numSlots = routing.numTokens * routing.topK;
+  for (int64_t s = 0; s < numSlots; ++s)
+    slots[routing.experts[s]].push_back(s);
+
+  int64_t limit = numSlots;
+  if (capacity)
+    limit = static_cast<int64_t>(std::ceil(
+        capacity->factor * static_cast<double>(numSlots) /
+        static_cast<double>(numExperts)));
+
+  RowBundle bundle;
+  bundle.expertOffsets.push_back(0);
+  std::vector<int64_t> dropped;
+  for (int64_t e = 0; e < numExperts; ++e) {
+    std::vector<int64_t> kept = slots[e];
+    if (static_cast<int64_t>(kept.size()) > limit) {
+      std::vector<bool> keep(kept.size(), false);
+      if (capacity->dropOrder == DropOrder::TokenOrder) {
+        std::fill(keep.begin(), keep.begin() + limit, true);
+      } else {
+        // Keep the heaviest; among equal weights the earlier token.
+        std::vector<float> w(kept.size());
+        for (size_t i = 0; i < kept.size(); ++i)
+          w[i] = routing.weights[kept[i]];
+        for (int64_t i : topK(w, limit))
+          keep[i] = true;
+      }
+      std::vector<int64_t> survivors;
+      for (size_t i = 0; i < kept.size(); ++i)
+        (keep[i] ? survivors : dropped).push_back(kept[i]);
+      kept = survivors;
+    }
+    for (int64_t s : kept) {
+      bundle.rowToken.push_back(static_cast<int32_t>(s / routing.topK));
+      bundle.rowWeight.push_back(routing.weights[s]);
+    }
+    bundle.expertOffsets.push_back(static_cast<int32_t>(bundle.rowToken.size()));
+  }
+  for (int64_t s : dropped) {
+    bundle.rowToken.push_back(static_cast<int32_t>(s / routing.topK));
+    bundle.rowWeight.push_back(routing.weights[s]);
+  }
+  return bundle;
+}
+
+int64_t moe::reference::expertChoiceCapacity(int64_t numTokens,
+                                             int64_t numExperts,
+                                             double capacityFactor) {
+  auto c = static_cast<int64_t>(std::ceil(
+      capacityFactor * static_cast<double>(numTokens) /
+      static_cast<double>(numExperts)));
+  return std::min(numTokens, c);
+}
+
+RowBundle moe::reference::expertChoice(const float *logits, int64_t numTokens,
+                                       int64_t numExperts,
+                                       double capacityFactor) {
+  std::vector<float> probs(numTokens * numExperts);
+  for (int64_t t = 0; t < numTokens; ++t) {
+    std::vector<float> p = softmax(logits + t * numExperts, numExperts);
+    std::copy(p.begin(), p.end(), probs.begin() + t * numExperts);
+  }
+  int64_t capacity = expertChoiceCapacity(numTokens, numExperts, capacityFactor);
+  RowBundle bundle;
+  bundle.expertOffsets.push_back(0);
+  for (int64_t e = 0; e < numExperts; ++e) {
+    std::vector<float> column(numTokens);
+    for (int64_t t = 0; t < numTokens; ++t)
+      column[t] = probs[t * numExperts + e];
+    for (int64_t t : topK(column, capacity)) {
+      bundle.rowToken.push_back(static_cast<int32_t>(t));
+      bundle.rowWeight.push_back(column[t]);
+    }
+    bundle.expertOffsets.push_back(static_cast<int32_t>(bundle.rowToken.size()));
+  }
+  return bundle;
+}
+
+void moe::reference::applyFfn(const FfnWeights &weights, Activation activation,
+                              int64_t hidden, const float *x, float *out) {
+  int64_t ffn = weights.ffnSize;
+  std::vector<float> act(ffn);
+  for (int64_t f = 0; f < ffn; ++f) {
+    float up = static_cast<float>(dot(weights.up + f * hidden, x, hidden));
+    switch (activation) {
+    case Activation::SwiGLU:
+    case Activation::GeGLU: {
+      float gate = static_cast<float>(dot(weights.gate + f * hidden, x, hidden));
+      act[f] = (activation == Activation::SwiGLU ? silu(gate) : gelu(gate)) * up;
+      break;
+    }
+    case Activation::GELU:
+      act[f] = gelu(up);
+      break;
+    case Activation::ReLU:
+      act[f] = std::max(up, 0.0f);
+      break;
+    }
+  }
+  for (int64_t h = 0; h < hidden; ++h)
+    out[h] = static_cast<float>(dot(weights.down + h * ffn, act.data(), ffn));
+}
+
+std::vector<float> moe::reference::routerLogits(const float *x, const float *w,
+                                                int64_t numTokens,
+                                                int64_t hidden,
+                                                int64_t numExperts) {
+  std::vector<float> logits(numTokens * numExperts);
+  for (int64_t t = 0; t < numTokens; ++t)
+    for (int64_t e = 0; e < numExperts; ++e)
+      logits[t * numExperts + e] =
+          static_cast<float>(dot(x + t * hidden, w + e * hidden, hidden));
+  return logits;
+}
+
+std::vector<float> moe::reference::runLayer(const LayerConfig &config,
+                                            const LayerWeights &weights,
+                                            const float *x, int64_t numTokens) {
+  int64_t hidden = config.hidden, numExperts = config.numExperts;
+  std::vector<float> logits =
+      routerLogits(x, weights.router, numTokens, hidden, numExperts);
+  RowBundle bundle =
+      config.routing
+          ? dispatch(routeTokens(logits.data(), numTokens, numExperts,
+                                 *config.routing, weights.correctionBias),
+                     numExperts, config.capacity)
+          : expertChoice(logits.data(), numTokens, numExperts,
+                         config.expertChoiceFactor);
+
+  std::vector<float> out(numTokens * hidden, 0.0f);
+  std::vector<float> row(hidden), y(hidden);
+  int64_t numKept = bundle.expertOffsets.back();
+  int64_t ffn = weights.experts.ffnSize;
+  for (int64_t e = 0; e < numExperts; ++e) {
+    FfnWeights expert{
+        weights.experts.gate ? weights.experts.gate + e * ffn * hidden : nullptr,
+        weights.experts.up + e * ffn * hidden,
+        weights.experts.down + e * hidden * ffn, ffn};
+    for (int64_t r = bundle.expertOffsets[e]; r < bundle.expertOffsets[e + 1];
+         ++r) {
+      const float *token = x + bundle.rowToken[r] * hidden;
+      float inScale = config.scaleExpertInput ? bundle.rowWeight[r] : 1.0f;
+      float outScale = config.scaleExpertInput ? 1.0f : bundle.rowWeight[r];
+      for (int64_t h = 0; h < hidden; ++h)
+        row[h] = token[h] * inScale;
+      applyFfn(expert, config.activation, hidden, row.data(), y.data());
+      float *dst = out.data() + bundle.rowToken[r] * hidden;
+      for (int64_t h = 0; h < hidden; ++h)
+        dst[h] += outScale * y[h];
+    }
+  }
+  // Dropped slots: nothing, or the input weighted as if by an identity expert.
+  if (config.capacity && config.capacity->dropped == DroppedSlot::Input)
+    for (size_t r = numKept; r < bundle.rowToken.size(); ++r) {
+      const float *token = x + bundle.rowToken[r] * hidden;
+      float *dst = out.data() + bundle.rowToken[r] * hidden;
+      for (int64_t h = 0; h < hidden; ++h)
+        dst[h] += bundle.rowWeight[r] * token[h];
+    }
+
+  if (weights.shared) {
+    for (int64_t t = 0; t < numTokens; ++t) {
+      const float *token = x + t * hidden;
+      applyFfn(*weights.shared, config.activation, hidden, token, y.data());
+      float gate = weights.sharedSigmoidGate
+                       ? sigmoid(static_cast<float>(
+                             dot(token, weights.sharedSigmoidGate, hidden)))
+                       : 1.0f;
+      for (int64_t h = 0; h < hidden; ++h)
+        out[t * hidden + h] += gate * y[h];
+    }
+  }
+  return out;
+}
+
+RoutingStats moe::reference::routingStats(const float *logits,
+                                          const TokenRouting &routing,
+                                          int64_t numExperts, Scoring scoring) {
+  RoutingStats stats;
+  stats.load.assign(numExperts, 0);
+  for (int32_t e : routing.experts)
+    ++stats.load[e];
+  int64_t numSlots = routing.numTokens * routing.topK;
+  if (routing.numTokens == 0 || numSlots == 0)
+    return stats;
+
+  double entropy = 0.0;
+  int64_t maxLoad = 0;
+  for (int64_t load : stats.load) {
+    maxLoad = std::max(maxLoad, load);
+    if (load > 0) {
+      double p = static_cast<double>(load) / numSlots;
+      entropy -= p * std::log(p);
+    }
+  }
+  stats.entropy = numExperts > 1
+                      ? static_cast<float>(entropy / std::log(numExperts))
+                      : 1.0f;
+  stats.maxShare = static_cast<float>(static_cast<double>(maxLoad) / numSlots);
+
+  std::vector<double> meanProb(numExperts, 0.0);
+  double confidence = 0.0;
+  for (int64_t t = 0; t < routing.numTokens; ++t) {
+    std::vector<float> p =
+        routerProbs(logits + t * numExperts, numExperts, scoring);
+    confidence += *std::max_element(p.begin(), p.end());
+    for (int64_t e = 0; e < numExperts; ++e)
+      meanProb[e] += p[e];
+  }
+  double tokens = static_cast<double>(routing.numTokens);
+  stats.confidence = static_cast<float>(confidence / tokens);
+  double aux = 0.0;
+  for (int64_t e = 0; e < numExperts; ++e)
+    aux += (stats.load[e] / tokens) * (meanProb[e] / tokens);
+  stats.auxLoss = static_cast<float>(numExperts * aux);
+  return stats;
+}

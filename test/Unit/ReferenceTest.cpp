@@ -1,0 +1,275 @@
+//===- ReferenceTest.cpp - the oracle against hand-computed cases ---------===//
+//
+// The reference is what every execution test trusts, so it is checked here
+// against values worked out by hand from DESIGN.md §4.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Reference/Reference.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace moe::reference;
+
+namespace {
+float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+constexpr float kTol = 1e-6f;
+
+// Tests that softmax top-2 with renormalisation (Mixtral) picks the two
+// largest logits and weights them by their renormalised probabilities.
+TEST(Routing, SoftmaxTopKRenormalised) {
+  float logits[] = {1, 3, 2, 0};
+  RoutingConfig config;
+  config.topK = 2;
+  config.renormalize = true;
+  TokenRouting r = routeTokens(logits, 1, 4, config);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{1, 2}));
+  EXPECT_NEAR(r.weights[0], 1.0f / (1.0f + std::exp(-1.0f)), kTol);
+  EXPECT_NEAR(r.weights[1], 1.0f / (1.0f + std::exp(1.0f)), kTol);
+}
+
+// Tests that without renormalisation the weights are the softmax
+// probabilities themselves (Qwen2-MoE default).
+TEST(Routing, SoftmaxTopKPlain) {
+  float logits[] = {1, 3, 2, 0};
+  RoutingConfig config;
+  config.topK = 2;
+  TokenRouting r = routeTokens(logits, 1, 4, config);
+  double z = std::exp(0.0) + std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  EXPECT_NEAR(r.weights[0], std::exp(3.0) / z, kTol);
+  EXPECT_NEAR(r.weights[1], std::exp(2.0) / z, kTol);
+}
+
+// Tests that ties in top-k go to the lower expert id.
+TEST(Routing, TiesGoToLowerId) {
+  float logits[] = {0.5f, 0.5f, 0.5f, 0.5f};
+  RoutingConfig config;
+  config.topK = 3;
+  TokenRouting r = routeTokens(logits, 1, 4, config);
+  EXPECT_EQ(r.experts, (std::vector<int32_t>{0, 1, 2}));
+}
+
+// Tests DeepSeek-V3 noaux_tc: the bias steers selection and group scores
+// (sum of the top two biased scores) but the weights are the unbiased
+// sigmoid scores, renormalised and scaled.
+TEST(Routing, DeepSeekV3) {
+  float logits[] = {0, 0, 2, -2, 1, 1, -3, 3};
+  float bias[] = {1, 0, 0, 0, 0, 0, 0, 0};
+  RoutingConfig config;
+  config.topK = 2;
+  config.scoring = Scoring::Sigmoid;
+  config.renormalize = true;
+  config.scalingFactor = 2.5f;
+  config.nGroup = 4;
+  config.topkGroup = 2;
+  config.groupScore = GroupScore::Top2Sum;
+  TokenRouting r = routeTokens(logits, 1, 8, config, bias);
+  // Groups: {1.5+0.5, s(2)+s(-2)=1, 2·s(1)=1.46, s(-3)+s(3)=1}: keep 0 and 2.
+  // Expert 7 (s = 0.95) is outside them; among {0,1,4,5} biased scores are
+  // {1.5, 0.5, 0.73, 0.73}: pick 0, then 4 (tie with 5 to the lower id).
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{0, 4}));
+  float s0 = 0.5f, s4 = sigmoid(1.0f);
+  EXPECT_NEAR(r.weights[0], 2.5f * s0 / (s0 + s4), kTol);
+  EXPECT_NEAR(r.weights[1], 2.5f * s4 / (s0 + s4), kTol);
+}
+
+// Tests DeepSeek-V2 group_limited_greedy: groups scored by their largest
+// probability; top-k only inside the kept groups; weights scaled.
+TEST(Routing, DeepSeekV2GroupLimited) {
+  float logits[] = {4, 0, 0, 0, 3, 3, 0, 0};
+  RoutingConfig config;
+  config.topK = 2;
+  config.nGroup = 2;
+  config.topkGroup = 1;
+  config.scalingFactor = 16.0f;
+  TokenRouting r = routeTokens(logits, 1, 8, config);
+  // Group 0's max (expert 0) beats group 1's, so experts 4 and 5 are out
+  // even though they beat experts 1..3.
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{0, 1}));
+  double z = std::exp(4.0) + 5 * std::exp(0.0) + 2 * std::exp(3.0);
+  EXPECT_NEAR(r.weights[0], 16.0 * std::exp(4.0) / z, 1e-5);
+  EXPECT_NEAR(r.weights[1], 16.0 / z, 1e-5);
+}
+
+// Tests Llama 4: top-1 on the raw logits, weight sigmoid of the logit.
+TEST(Routing, Llama4) {
+  float logits[] = {-1, 20, 21, 0};
+  RoutingConfig config;
+  config.topK = 1;
+  config.scoring = Scoring::Sigmoid;
+  config.selectOn = SelectOn::Logits;
+  TokenRouting r = routeTokens(logits, 1, 4, config);
+  // sigmoid(20) and sigmoid(21) both round to 1.0f: only the logits rank.
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{2}));
+  EXPECT_NEAR(r.weights[0], sigmoid(21.0f), kTol);
+}
+
+TokenRouting oneExpertEach(std::vector<int32_t> experts,
+                           std::vector<float> weights) {
+  TokenRouting r;
+  r.numTokens = static_cast<int64_t>(experts.size());
+  r.topK = 1;
+  r.experts = std::move(experts);
+  r.weights = std::move(weights);
+  return r;
+}
+
+// Tests that dropless dispatch keeps every slot of a collapsed router.
+TEST(Dispatch, DroplessCollapsed) {
+  TokenRouting r = oneExpertEach({0, 0, 0, 0, 0}, {1, 1, 1, 1, 1});
+  RowBundle b = dispatch(r, 4, std::nullopt);
+  EXPECT_EQ(b.expertOffsets, (std::vector<int32_t>{0, 5, 5, 5, 5}));
+  EXPECT_EQ(b.rowToken, (std::vector<int32_t>{0, 1, 2, 3, 4}));
+}
+
+// Tests that dispatch sorts by expert, stably in token order.
+TEST(Dispatch, ExpertMajorStable) {
+  TokenRouting r = oneExpertEach({1, 0, 1, 0}, {0.1f, 0.2f, 0.3f, 0.4f});
+  RowBundle b = dispatch(r, 2, std::nullopt);
+  EXPECT_EQ(b.expertOffsets, (std::vector<int32_t>{0, 2, 4}));
+  EXPECT_EQ(b.rowToken, (std::vector<int32_t>{1, 3, 0, 2}));
+  EXPECT_EQ(b.rowWeight, (std::vector<float>{0.2f, 0.4f, 0.1f, 0.3f}));
+}
+
+// Tests that a capacity keeps the first C slots in token order and puts the
+// dropped ones after offsets[E].
+TEST(Dispatch, CapacityTokenOrder) {
+  TokenRouting r = oneExpertEach({0, 0, 0, 0}, {0.1f, 0.9f, 0.5f, 0.9f});
+  CapacityConfig capacity; // C = ceil(1 · 4 · 1 / 2) = 2
+  RowBundle b = dispatch(r, 2, capacity);
+  EXPECT_EQ(b.expertOffsets, (std::vector<int32_t>{0, 2, 2}));
+  EXPECT_EQ(b.rowToken, (std::vector<int32_t>{0, 1, 2, 3}));
+}
+
+// Tests that lowest_weight drops the lightest slots and keeps the rest in
+// token order.
+TEST(Dispatch, CapacityLowestWeight) {
+  TokenRouting r = oneExpertEach({0, 0, 0, 0}, {0.1f, 0.9f, 0.5f, 0.9f});
+  CapacityConfig capacity;
+  capacity.dropOrder = DropOrder::LowestWeight;
+  RowBundle b = dispatch(r, 2, capacity);
+  EXPECT_EQ(b.expertOffsets, (std::vector<int32_t>{0, 2, 2}));
+  EXPECT_EQ(b.rowToken, (std::vector<int32_t>{1, 3, 0, 2}));
+}
+
+// Tests expert choice: C = min(T, ceil(cf·T/E)) tokens per expert, by
+// probability.
+TEST(ExpertChoice, TopTokensPerExpert) {
+  EXPECT_EQ(expertChoiceCapacity(5, 2, 1.0), 3);
+  EXPECT_EQ(expertChoiceCapacity(5, 2, 10.0), 5);
+  EXPECT_EQ(expertChoiceCapacity(0, 2, 1.0), 0);
+  float logits[] = {2, 0, 0, 2, 1, 0}; // tokens prefer 0, 1, 0
+  RowBundle b = expertChoice(logits, 3, 2, 1.0); // C = 2
+  EXPECT_EQ(b.expertOffsets, (std::vector<int32_t>{0, 2, 4}));
+  EXPECT_EQ(b.rowToken, (std::vector<int32_t>{0, 2, 1, 2}));
+  EXPECT_NEAR(b.rowWeight[0], sigmoid(2.0f), kTol);
+}
+
+/// A layer whose experts are identity-weighted ReLU FFNs (F = H), so expert
+/// e computes relu(x) exactly.
+struct IdentityLayer {
+  static constexpr int64_t H = 3, E = 2;
+  std::vector<float> router{1, 0, 0, 0, 1, 0};
+  std::vector<float> up, down;
+  IdentityLayer() {
+    for (int64_t e = 0; e < E; ++e)
+      for (int64_t i = 0; i < H; ++i)
+        for (int64_t j = 0; j < H; ++j) {
+          up.push_back(i == j ? 1.0f : 0.0f);
+          down.push_back(i == j ? 1.0f : 0.0f);
+        }
+  }
+  LayerWeights weights() const {
+    LayerWeights w;
+    w.router = router.data();
+    w.experts = {nullptr, up.data(), down.data(), H};
+    return w;
+  }
+};
+
+// Tests that renormalised top-2 over identity ReLU experts returns relu(x).
+TEST(Layer, RenormalisedIdentityExperts) {
+  IdentityLayer layer;
+  LayerConfig config;
+  config.hidden = 3;
+  config.numExperts = 2;
+  config.activation = Activation::ReLU;
+  config.routing = RoutingConfig{2, Scoring::Softmax, SelectOn::Scores, true};
+  float x[] = {0.5f, -1.0f, 2.0f, -0.25f, 0.75f, 1.5f};
+  std::vector<float> y = runLayer(config, layer.weights(), x, 2);
+  for (int i = 0; i < 6; ++i)
+    EXPECT_NEAR(y[i], std::max(x[i], 0.0f), kTol) << i;
+}
+
+// Tests that dropped slots add nothing, or their weight times the input.
+TEST(Layer, DroppedSlots) {
+  IdentityLayer layer;
+  LayerConfig config;
+  config.hidden = 3;
+  config.numExperts = 2;
+  config.activation = Activation::ReLU;
+  config.routing = RoutingConfig{1};
+  // Both tokens prefer expert 0; C = ceil(0.5 · 2 · 1 / 2) = 1.
+  config.capacity = CapacityConfig{0.5};
+  float x[] = {1.0f, -1.0f, 0.0f, 2.0f, -2.0f, 0.0f};
+  std::vector<float> logits = routerLogits(x, layer.router.data(), 2, 3, 2);
+  float w1 = routeTokens(logits.data(), 2, 2, *config.routing).weights[1];
+  std::vector<float> zero = runLayer(config, layer.weights(), x, 2);
+  EXPECT_NEAR(zero[3], 0.0f, kTol);
+  EXPECT_NEAR(zero[4], 0.0f, kTol);
+  config.capacity->dropped = DroppedSlot::Input;
+  std::vector<float> input = runLayer(config, layer.weights(), x, 2);
+  EXPECT_NEAR(input[3], w1 * 2.0f, kTol);
+  EXPECT_NEAR(input[4], w1 * -2.0f, kTol);
+  EXPECT_NEAR(input[0], zero[0], kTol);
+}
+
+// Tests SwiGLU and the sigmoid-gated shared expert on one hand-sized case.
+TEST(Layer, SwiGluAndGatedShared) {
+  // H = 1, F = 1: expert(x) = d · silu(g·x) · (u·x).
+  float gate[] = {2.0f}, up[] = {3.0f}, down[] = {0.5f};
+  float sGate[] = {1.0f}, sUp[] = {1.0f}, sDown[] = {1.0f}, sSig[] = {4.0f};
+  float router[] = {1.0f};
+  LayerConfig config;
+  config.hidden = 1;
+  config.numExperts = 1;
+  config.routing = RoutingConfig{1};
+  LayerWeights w;
+  w.router = router;
+  w.experts = {gate, up, down, 1};
+  w.shared = FfnWeights{sGate, sUp, sDown, 1};
+  w.sharedSigmoidGate = sSig;
+  float x[] = {0.7f};
+  std::vector<float> y = runLayer(config, w, x, 1);
+  auto silu = [](float v) { return v * sigmoid(v); };
+  float routed = 0.5f * silu(1.4f) * 2.1f; // weight 1: one expert
+  float shared = sigmoid(2.8f) * silu(0.7f) * 0.7f;
+  EXPECT_NEAR(y[0], routed + shared, kTol);
+}
+
+// Tests routing statistics on a collapsed router.
+TEST(Stats, Collapsed) {
+  float logits[] = {1, 0, 0, 1, 0, 0};
+  TokenRouting r = oneExpertEach({0, 0}, {1, 1});
+  RoutingStats s = routingStats(logits, r, 3, Scoring::Softmax);
+  EXPECT_EQ(s.load, (std::vector<int64_t>{2, 0, 0}));
+  EXPECT_NEAR(s.entropy, 0.0f, kTol);
+  EXPECT_NEAR(s.maxShare, 1.0f, kTol);
+  float p0 = std::exp(1.0f) / (std::exp(1.0f) + 2.0f);
+  EXPECT_NEAR(s.confidence, p0, kTol);
+  EXPECT_NEAR(s.auxLoss, 3.0f * p0, kTol);
+}
+
+// Tests that perfectly balanced routing has entropy 1 and aux loss K.
+TEST(Stats, Balanced) {
+  float logits[] = {0, 0, 0, 0};
+  TokenRouting r = oneExpertEach({0, 1}, {0.5f, 0.5f});
+  RoutingStats s = routingStats(logits, r, 2, Scoring::Softmax);
+  EXPECT_NEAR(s.entropy, 1.0f, kTol);
+  EXPECT_NEAR(s.maxShare, 0.5f, kTol);
+  EXPECT_NEAR(s.auxLoss, 1.0f, kTol);
+}
+} // namespace
