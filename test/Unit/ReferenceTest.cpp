@@ -76,6 +76,22 @@ TEST(Routing, DeepSeekV3) {
   EXPECT_NEAR(r.weights[1], 2.5f * s4 / (s0 + s4), kTol);
 }
 
+// Tests that experts outside the kept groups are masked with -inf, not 0:
+// with a negative bias every kept biased score is below 0.
+TEST(Routing, GroupMaskIsMinusInfinity) {
+  float logits[] = {0, 1, 5, 5};
+  float bias[] = {-1, -1, -1, -1};
+  RoutingConfig config;
+  config.topK = 1;
+  config.scoring = Scoring::Sigmoid;
+  config.nGroup = 2;
+  config.topkGroup = 1;
+  config.groupScore = GroupScore::Top2Sum;
+  TokenRouting r = routeTokens(logits, 1, 4, config, bias);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{2}));
+  EXPECT_NEAR(r.weights[0], sigmoid(5.0f), kTol);
+}
+
 // Tests DeepSeek-V2 group_limited_greedy: groups scored by their largest
 // probability; top-k only inside the kept groups; weights scaled.
 TEST(Routing, DeepSeekV2GroupLimited) {
