@@ -1,0 +1,25 @@
+//===- MoEToLinalg.h - moe stages to linalg on tensors ----------*- C++ -*-===//
+//
+// Pattern sets of `convert-moe-to-linalg`, one per op family.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_CONVERSION_MOETOLINALG_H
+#define MOE_CONVERSION_MOETOLINALG_H
+
+namespace mlir {
+class RewritePatternSet;
+
+namespace moe {
+/// moe.route and moe.expert_choice.
+void populateRouteToLinalgPatterns(RewritePatternSet &patterns);
+/// moe.dispatch and moe.combine.
+void populateDispatchToLinalgPatterns(RewritePatternSet &patterns);
+/// moe.expert_mlp and moe.shared_mlp.
+void populateFfnToLinalgPatterns(RewritePatternSet &patterns);
+/// All of the above, plus the decomposition of moe.layer.
+void populateMoEToLinalgConversionPatterns(RewritePatternSet &patterns);
+} // namespace moe
+} // namespace mlir
+
+#endif // MOE_CONVERSION_MOETOLINALG_H

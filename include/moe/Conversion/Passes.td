@@ -1,0 +1,46 @@
+//===- Passes.td - moe conversion passes -------------------*- tablegen -*-===//
+//
+// Conversions out of the moe dialect. Flags are `convert-moe-to-*`.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_CONVERSION_PASSES_TD
+#define MOE_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
+  let summary = "Lower the moe stages to linalg, scf, arith, math and tensor";
+  let description = [{
+    The first step of every code-generation path: after it, only upstream
+    dialects remain (on tensors), so upstream tiling, vectorisation and
+    bufferisation apply. `moe.layer` is decomposed on the way.
+
+    * `moe.route`: scores (softmax or sigmoid), the bias, group masks and
+      each of the K picks are `linalg.generic` ops. A pick is an argmax
+      reduction under a total order (larger value, then lower index; NaN
+      counts as -inf), so it is independent of the reduction's order.
+    * `moe.expert_choice`: softmax, then each token's rank per expert as a
+      reduction over tokens; rank < C places the token at row `e·C + rank`.
+    * `moe.dispatch`: counting, prefix sums and the scatter of slots to rows
+      are `scf.for` loops on tensors (sequential by nature); rows are
+      gathered by a `linalg.generic`. Capacity and both drop orders are
+      handled here.
+    * `moe.expert_mlp`: a loop over experts, each a pair of transposed-B
+      `linalg.matmul` ops on the expert's contiguous rows with the activation
+      between them as a `linalg.generic`.
+    * `moe.combine`: a scatter-add loop; `moe.shared_mlp`: one dense FFN.
+
+    Activations must be f32 today (weights may be narrower: the matmuls
+    extend them). Communication and statistics ops are left as they are.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+#endif // MOE_CONVERSION_PASSES_TD

@@ -1,0 +1,139 @@
+//===- FfnToLinalg.cpp - expert and shared FFNs to linalg -----------------===//
+//
+// moe.expert_mlp as a loop over experts, each a transposed-B matmul pair on
+// the expert's contiguous rows with the activation between them; and
+// moe.shared_mlp as one such FFN over all tokens.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "moe/Conversion/MoEToLinalg.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+using namespace mlir::moe::lowering;
+
+namespace {
+/// Expert `e`'s `[A,B]` slice of a stacked `[E,A,B]` weight.
+Value expertSlice(ImplicitLocOpBuilder &b, Value stacked, Value expert) {
+  if (!stacked)
+    return Value();
+  auto type = cast<RankedTensorType>(stacked.getType());
+  auto sliceType = RankedTensorType::get(type.getShape().drop_front(),
+                                         type.getElementType());
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  return tensor::ExtractSliceOp::create(
+      b, sliceType, stacked, ArrayRef<OpFoldResult>{expert, zero, zero},
+      ArrayRef<OpFoldResult>{one, b.getIndexAttr(type.getDimSize(1)),
+                             b.getIndexAttr(type.getDimSize(2))},
+      ArrayRef<OpFoldResult>{one, one, one});
+}
+
+LogicalResult checkF32(PatternRewriter &rewriter, Operation *op, Value value) {
+  if (cast<RankedTensorType>(value.getType()).getElementType().isF32())
+    return success();
+  return rewriter.notifyMatchFailure(op, "only f32 activations lower");
+}
+
+struct ExpertMlpOpLowering : OpRewritePattern<ExpertMlpOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ExpertMlpOp op,
+                                PatternRewriter &rewriter) const override {
+    if (failed(checkF32(rewriter, op, op.getRows())))
+      return failure();
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    MLIRContext *ctx = b.getContext();
+    int64_t numExperts = op.getExpertOffsets().getType().getDimSize(0) - 1;
+    int64_t hidden = op.getRows().getType().getDimSize(1);
+    Value rows = op.getRows(), offsets = op.getExpertOffsets();
+    Value output = createFilled(b, getSizes(b, rows), f32Constant(b, 0));
+    Location loc = b.getLoc();
+    auto loop = scf::ForOp::create(
+        b, indexConstant(b, 0), indexConstant(b, numExperts),
+        indexConstant(b, 1), output,
+        [&](OpBuilder &nested, Location, Value expert, ValueRange iter) {
+          ImplicitLocOpBuilder nb(loc, nested);
+          Value next = arith::AddIOp::create(nb, expert, indexConstant(nb, 1));
+          auto offsetAt = [&](Value e) -> Value {
+            return arith::IndexCastOp::create(
+                nb, nb.getIndexType(),
+                tensor::ExtractOp::create(nb, offsets, e));
+          };
+          Value start = offsetAt(expert);
+          Value count = arith::SubIOp::create(nb, offsetAt(next), start);
+          OpFoldResult zero = nb.getIndexAttr(0), one = nb.getIndexAttr(1);
+          SmallVector<OpFoldResult> rowOffsets = {start, zero};
+          SmallVector<OpFoldResult> rowSizes = {count,
+                                                nb.getIndexAttr(hidden)};
+          SmallVector<OpFoldResult> unit = {one, one};
+          Value expertRows = tensor::ExtractSliceOp::create(
+              nb, rows, rowOffsets, rowSizes, unit);
+          if (Value scale = op.getScale()) {
+            Value rowScale = tensor::ExtractSliceOp::create(
+                nb, scale, ArrayRef<OpFoldResult>{start},
+                ArrayRef<OpFoldResult>{count}, ArrayRef<OpFoldResult>{one});
+            expertRows = createElementwise(
+                nb, ValueRange{expertRows, rowScale},
+                tensor::EmptyOp::create(nb, rowSizes, nb.getF32Type()),
+                [](ImplicitLocOpBuilder &eb, ValueRange args) -> Value {
+                  return arith::MulFOp::create(eb, args[0], args[1]);
+                },
+                {AffineMap::getMultiDimIdentityMap(2, ctx),
+                 AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx)});
+          }
+          Value result = createFfn(nb, op.getActivation(), expertRows,
+                                   expertSlice(nb, op.getGate(), expert),
+                                   expertSlice(nb, op.getUp(), expert),
+                                   expertSlice(nb, op.getDown(), expert));
+          Value updated = tensor::InsertSliceOp::create(
+              nb, result, iter[0], rowOffsets, rowSizes, unit);
+          scf::YieldOp::create(nb, updated);
+        });
+    rewriter.replaceOp(op, castToType(b, loop.getResult(0),
+                                      op.getOutput().getType()));
+    return success();
+  }
+};
+
+struct SharedMlpOpLowering : OpRewritePattern<SharedMlpOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SharedMlpOp op,
+                                PatternRewriter &rewriter) const override {
+    if (failed(checkF32(rewriter, op, op.getInput())))
+      return failure();
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    MLIRContext *ctx = b.getContext();
+    Value output = createFfn(b, op.getActivation(), op.getInput(), op.getGate(),
+                             op.getUp(), op.getDown());
+    if (Value sigmoidGate = op.getSigmoidGate()) {
+      // Scale each token by sigmoid(x·w): [T,1] broadcast over H.
+      Value gate = createMatmulTransposeB(b, op.getInput(), sigmoidGate);
+      output = createElementwise(
+          b, ValueRange{output, gate},
+          tensor::EmptyOp::create(b, getSizes(b, output), b.getF32Type()),
+          [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+            return arith::MulFOp::create(nb, args[0],
+                                         createSigmoid(nb, args[1]));
+          },
+          {AffineMap::getMultiDimIdentityMap(2, ctx),
+           AffineMap::get(2, 0,
+                          {getAffineDimExpr(0, ctx), getAffineConstantExpr(0, ctx)},
+                          ctx)});
+    }
+    rewriter.replaceOp(op, castToType(b, output, op.getOutput().getType()));
+    return success();
+  }
+};
+} // namespace
+
+void mlir::moe::populateFfnToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<ExpertMlpOpLowering, SharedMlpOpLowering>(patterns.getContext());
+}

@@ -1,0 +1,277 @@
+//===- LoweringUtils.cpp - builders shared by the moe-to-linalg patterns --===//
+
+#include "LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::moe;
+using namespace mlir::moe::lowering;
+
+SmallVector<OpFoldResult> lowering::getSizes(ImplicitLocOpBuilder &b,
+                                             Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t dim = 0; dim < type.getRank(); ++dim) {
+    if (type.isDynamicDim(dim))
+      sizes.push_back(tensor::DimOp::create(b, tensor, dim).getResult());
+    else
+      sizes.push_back(b.getIndexAttr(type.getDimSize(dim)));
+  }
+  return sizes;
+}
+
+Value lowering::indexConstant(ImplicitLocOpBuilder &b, int64_t value) {
+  return arith::ConstantIndexOp::create(b, value);
+}
+
+Value lowering::f32Constant(ImplicitLocOpBuilder &b, float value) {
+  return arith::ConstantOp::create(b, b.getF32FloatAttr(value));
+}
+
+Value lowering::i32Constant(ImplicitLocOpBuilder &b, int32_t value) {
+  return arith::ConstantOp::create(b, b.getI32IntegerAttr(value));
+}
+
+Value lowering::createFilled(ImplicitLocOpBuilder &b,
+                             ArrayRef<OpFoldResult> sizes, Value value) {
+  Value empty = tensor::EmptyOp::create(b, sizes, value.getType());
+  return linalg::FillOp::create(b, ValueRange{value}, ValueRange{empty})
+      .getResult(0);
+}
+
+Value lowering::createMatmulTransposeB(ImplicitLocOpBuilder &b, Value lhs,
+                                       Value rhs) {
+  SmallVector<OpFoldResult> lhsSizes = getSizes(b, lhs);
+  SmallVector<OpFoldResult> rhsSizes = getSizes(b, rhs);
+  Value init = createFilled(b, {lhsSizes[0], rhsSizes[0]}, f32Constant(b, 0));
+  return linalg::MatmulTransposeBOp::create(b, b.getLoc(), TypeRange{init.getType()},
+                                            ValueRange{lhs, rhs},
+                                            ValueRange{init})
+      .getResult(0);
+}
+
+Value lowering::createElementwise(ImplicitLocOpBuilder &b, ValueRange inputs,
+                                  Value init, ScalarBody body,
+                                  ArrayRef<AffineMap> inputMaps) {
+  auto type = cast<RankedTensorType>(init.getType());
+  AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<AffineMap> maps;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    maps.push_back(inputMaps.empty() ? identity : inputMaps[i]);
+  maps.push_back(identity);
+  SmallVector<utils::IteratorType> iterators(type.getRank(),
+                                             utils::IteratorType::parallel);
+  Location loc = b.getLoc();
+  return linalg::GenericOp::create(
+             b, TypeRange{type}, inputs, ValueRange{init}, maps, iterators,
+             [&](OpBuilder &nested, Location, ValueRange args) {
+               ImplicitLocOpBuilder nb(loc, nested);
+               Value result = body(nb, args.drop_back());
+               linalg::YieldOp::create(nb, result);
+             })
+      .getResult(0);
+}
+
+Value lowering::createSigmoid(ImplicitLocOpBuilder &b, Value x) {
+  Value one = f32Constant(b, 1.0f);
+  Value expNeg = math::ExpOp::create(b, arith::NegFOp::create(b, x));
+  return arith::DivFOp::create(b, one, arith::AddFOp::create(b, one, expNeg));
+}
+
+static Value createGelu(ImplicitLocOpBuilder &b, Value x) {
+  // Exact GELU: 0.5 · x · (1 + erf(x / √2)).
+  Value scaled = arith::MulFOp::create(b, x, f32Constant(b, 0.70710678118654752f));
+  Value erf = math::ErfOp::create(b, scaled);
+  Value onePlus = arith::AddFOp::create(b, f32Constant(b, 1.0f), erf);
+  return arith::MulFOp::create(
+      b, arith::MulFOp::create(b, f32Constant(b, 0.5f), x), onePlus);
+}
+
+Value lowering::createActivation(ImplicitLocOpBuilder &b, Activation activation,
+                                 Value gate, Value up) {
+  switch (activation) {
+  case Activation::swiglu:
+    return arith::MulFOp::create(
+        b, arith::MulFOp::create(b, gate, createSigmoid(b, gate)), up);
+  case Activation::geglu:
+    return arith::MulFOp::create(b, createGelu(b, gate), up);
+  case Activation::gelu:
+    return createGelu(b, up);
+  case Activation::relu:
+    return arith::MaximumFOp::create(b, up, f32Constant(b, 0.0f));
+  }
+  llvm_unreachable("unknown activation");
+}
+
+Value lowering::createNaNToMinusInf(ImplicitLocOpBuilder &b, Value values) {
+  Value init = tensor::EmptyOp::create(b, getSizes(b, values), b.getF32Type());
+  return createElementwise(
+      b, values, init, [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        Value isNaN = arith::CmpFOp::create(nb, arith::CmpFPredicate::UNO,
+                                            args[0], args[0]);
+        Value minusInf =
+            f32Constant(nb, -std::numeric_limits<float>::infinity());
+        return arith::SelectOp::create(nb, isNaN, minusInf, args[0]);
+      });
+}
+
+/// A `[T,N] -> [T]` reduction over the second dimension.
+static Value createRowReduction(ImplicitLocOpBuilder &b, Value input,
+                                Value init,
+                                function_ref<Value(ImplicitLocOpBuilder &,
+                                                   Value, Value)>
+                                    combine) {
+  MLIRContext *ctx = b.getContext();
+  AffineMap full = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+  Location loc = b.getLoc();
+  return linalg::GenericOp::create(
+             b, TypeRange{init.getType()}, ValueRange{input}, ValueRange{init},
+             ArrayRef<AffineMap>{full, row},
+             ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                           utils::IteratorType::reduction},
+             [&](OpBuilder &nested, Location, ValueRange args) {
+               ImplicitLocOpBuilder nb(loc, nested);
+               linalg::YieldOp::create(nb, combine(nb, args[0], args[1]));
+             })
+      .getResult(0);
+}
+
+Value lowering::createSoftmax(ImplicitLocOpBuilder &b, Value logits) {
+  MLIRContext *ctx = b.getContext();
+  SmallVector<OpFoldResult> sizes = getSizes(b, logits);
+  Value rowMax = createRowReduction(
+      b, logits,
+      createFilled(b, {sizes[0]},
+                   f32Constant(b, -std::numeric_limits<float>::infinity())),
+      [](ImplicitLocOpBuilder &nb, Value value, Value acc) -> Value {
+        return arith::MaximumFOp::create(nb, value, acc);
+      });
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+  Value init = tensor::EmptyOp::create(b, sizes, b.getF32Type());
+  Value exps = createElementwise(
+      b, ValueRange{logits, rowMax}, init,
+      [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        return math::ExpOp::create(nb,
+                                   arith::SubFOp::create(nb, args[0], args[1]));
+      },
+      {identity, row});
+  Value rowSum = createRowReduction(
+      b, exps, createFilled(b, {sizes[0]}, f32Constant(b, 0.0f)),
+      [](ImplicitLocOpBuilder &nb, Value value, Value acc) -> Value {
+        return arith::AddFOp::create(nb, value, acc);
+      });
+  return createElementwise(
+      b, ValueRange{exps, rowSum}, init,
+      [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        return arith::DivFOp::create(nb, args[0], args[1]);
+      },
+      {identity, row});
+}
+
+Value lowering::createArgmaxExcluding(ImplicitLocOpBuilder &b, Value values,
+                                      ValueRange excluded) {
+  MLIRContext *ctx = b.getContext();
+  SmallVector<OpFoldResult> sizes = getSizes(b, values);
+  int64_t n = cast<RankedTensorType>(values.getType()).getDimSize(1);
+  Value bestValue = createFilled(
+      b, {sizes[0]}, f32Constant(b, -std::numeric_limits<float>::infinity()));
+  // Index n stands for "none yet": any candidate, even -inf, beats it.
+  Value bestIndex = createFilled(b, {sizes[0]}, i32Constant(b, n));
+  AffineMap full = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+  SmallVector<Value> inputs = {values};
+  SmallVector<AffineMap> maps = {full};
+  for (Value picked : excluded) {
+    inputs.push_back(picked);
+    maps.push_back(row);
+  }
+  maps.append({row, row});
+  Location loc = b.getLoc();
+  auto generic = linalg::GenericOp::create(
+      b, TypeRange{bestValue.getType(), bestIndex.getType()}, inputs,
+      ValueRange{bestValue, bestIndex}, maps,
+      ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                    utils::IteratorType::reduction},
+      [&](OpBuilder &nested, Location, ValueRange args) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        Value value = args[0];
+        Value current = args[args.size() - 2];
+        Value currentIndex = args[args.size() - 1];
+        Value index = arith::IndexCastOp::create(
+            nb, nb.getI32Type(), linalg::IndexOp::create(nb, 1));
+        Value greater = arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT,
+                                              value, current);
+        Value equal = arith::CmpFOp::create(nb, arith::CmpFPredicate::OEQ,
+                                            value, current);
+        Value lower = arith::CmpIOp::create(nb, arith::CmpIPredicate::slt,
+                                            index, currentIndex);
+        Value better = arith::OrIOp::create(
+            nb, greater, arith::AndIOp::create(nb, equal, lower));
+        for (Value picked : args.slice(1, excluded.size())) {
+          Value taken =
+              arith::CmpIOp::create(nb, arith::CmpIPredicate::eq, index, picked);
+          Value free = arith::XOrIOp::create(
+              nb, taken, arith::ConstantOp::create(nb, nb.getBoolAttr(true)));
+          better = arith::AndIOp::create(nb, better, free);
+        }
+        linalg::YieldOp::create(
+            nb, ValueRange{arith::SelectOp::create(nb, better, value, current),
+                           arith::SelectOp::create(nb, better, index,
+                                                   currentIndex)});
+      });
+  return generic.getResult(1);
+}
+
+Value lowering::createFfn(ImplicitLocOpBuilder &b, Activation activation,
+                          Value rows, Value gate, Value up, Value down) {
+  Value upProj = createMatmulTransposeB(b, rows, up);
+  Value init = tensor::EmptyOp::create(b, getSizes(b, upProj), b.getF32Type());
+  Value hidden;
+  if (gate) {
+    Value gateProj = createMatmulTransposeB(b, rows, gate);
+    hidden = createElementwise(
+        b, ValueRange{gateProj, upProj}, init,
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) {
+          return createActivation(nb, activation, args[0], args[1]);
+        });
+  } else {
+    hidden = createElementwise(
+        b, ValueRange{upProj}, init,
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) {
+          return createActivation(nb, activation, Value(), args[0]);
+        });
+  }
+  return createMatmulTransposeB(b, hidden, down);
+}
+
+Value lowering::createGatherRows(ImplicitLocOpBuilder &b, Value source,
+                                 Value indices) {
+  auto sourceType = cast<RankedTensorType>(source.getType());
+  SmallVector<OpFoldResult> sizes = {getSizes(b, indices)[0],
+                                     getSizes(b, source)[1]};
+  Value init = tensor::EmptyOp::create(b, sizes, sourceType.getElementType());
+  MLIRContext *ctx = b.getContext();
+  AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+  return createElementwise(
+      b, ValueRange{indices}, init,
+      [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        Value token = arith::IndexCastOp::create(nb, nb.getIndexType(), args[0]);
+        Value column = linalg::IndexOp::create(nb, 1);
+        return tensor::ExtractOp::create(nb, source, ValueRange{token, column});
+      },
+      {row});
+}
+
+Value lowering::castToType(ImplicitLocOpBuilder &b, Value value, Type type) {
+  if (value.getType() == type)
+    return value;
+  return tensor::CastOp::create(b, type, value);
+}

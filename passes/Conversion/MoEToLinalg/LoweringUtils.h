@@ -1,0 +1,72 @@
+//===- LoweringUtils.h - builders shared by the moe-to-linalg patterns ----===//
+//
+// Small IR builders the op-family lowerings share: sizes, filled tensors,
+// transposed-B matmuls, elementwise generics, scalar activations and the
+// order-independent argmax that top-k selection is built from.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_PASSES_CONVERSION_MOETOLINALG_LOWERINGUTILS_H
+#define MOE_PASSES_CONVERSION_MOETOLINALG_LOWERINGUTILS_H
+
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace mlir::moe::lowering {
+
+/// The sizes of a ranked tensor, static ones as attributes.
+SmallVector<OpFoldResult> getSizes(ImplicitLocOpBuilder &b, Value tensor);
+
+Value indexConstant(ImplicitLocOpBuilder &b, int64_t value);
+Value f32Constant(ImplicitLocOpBuilder &b, float value);
+Value i32Constant(ImplicitLocOpBuilder &b, int32_t value);
+
+/// A tensor of `sizes` filled with the scalar `value`.
+Value createFilled(ImplicitLocOpBuilder &b, ArrayRef<OpFoldResult> sizes,
+                   Value value);
+
+/// `lhs·rhsᵀ` for `lhs` `[m,k]` and `rhs` `[n,k]` into a fresh f32 `[m,n]`;
+/// narrower inputs are extended by linalg.matmul itself.
+Value createMatmulTransposeB(ImplicitLocOpBuilder &b, Value lhs, Value rhs);
+
+using ScalarBody = function_ref<Value(ImplicitLocOpBuilder &, ValueRange)>;
+
+/// An all-parallel linalg.generic over `init`'s shape. Each input is indexed
+/// by the identity map, or by `inputMaps[i]` when given.
+Value createElementwise(ImplicitLocOpBuilder &b, ValueRange inputs, Value init,
+                        ScalarBody body, ArrayRef<AffineMap> inputMaps = {});
+
+Value createSigmoid(ImplicitLocOpBuilder &b, Value x);
+/// The activation of a gated (`gate` set) or plain FFN on scalars.
+Value createActivation(ImplicitLocOpBuilder &b, Activation activation,
+                       Value gate, Value up);
+
+/// Replaces NaN by -inf so that selection order is total.
+Value createNaNToMinusInf(ImplicitLocOpBuilder &b, Value values);
+
+/// Row-wise softmax of a `[T,N]` f32 tensor.
+Value createSoftmax(ImplicitLocOpBuilder &b, Value logits);
+
+/// For each row of `values` `[T,N]`, the index (i32 `[T]`) of the largest
+/// value not among `excluded` (i32 `[T]` each), ties to the lower index.
+/// The comparison is a total order, so the result does not depend on the
+/// reduction's order.
+Value createArgmaxExcluding(ImplicitLocOpBuilder &b, Value values,
+                            ValueRange excluded);
+
+/// The FFN of DESIGN.md §4 on rows `[n,H]` with `gate`/`up` `[F,H]` and
+/// `down` `[H,F]` (gate null when ungated), in f32.
+Value createFfn(ImplicitLocOpBuilder &b, Activation activation, Value rows,
+                Value gate, Value up, Value down);
+
+/// Gathers rows of `source` `[T,H]` at `indices` (i32 `[R]`) into `[R,H]`.
+Value createGatherRows(ImplicitLocOpBuilder &b, Value source, Value indices);
+
+/// Lowered tensors are dynamic where an op's results may be static (or the
+/// other way round): reconcile with tensor.cast when the types differ.
+Value castToType(ImplicitLocOpBuilder &b, Value value, Type type);
+
+} // namespace mlir::moe::lowering
+
+#endif // MOE_PASSES_CONVERSION_MOETOLINALG_LOWERINGUTILS_H

@@ -1,0 +1,58 @@
+//===- MoEToLinalg.cpp - the convert-moe-to-linalg pass -------------------===//
+//
+// Lowers the moe stages to linalg, scf, arith, math and tensor on tensors;
+// moe.layer is decomposed on the way. The op families live in
+// RouteToLinalg.cpp, DispatchToLinalg.cpp and FfnToLinalg.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Conversion/MoEToLinalg.h"
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_CONVERTMOETOLINALG
+#include "moe/Conversion/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+void mlir::moe::populateMoEToLinalgConversionPatterns(
+    RewritePatternSet &patterns) {
+  populateMoEDecomposePatterns(patterns);
+  populateRouteToLinalgPatterns(patterns);
+  populateDispatchToLinalgPatterns(patterns);
+  populateFfnToLinalgPatterns(patterns);
+}
+
+namespace {
+struct ConvertMoEToLinalgPass
+    : public mlir::moe::impl::ConvertMoEToLinalgBase<ConvertMoEToLinalgPass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
+                           math::MathDialect, scf::SCFDialect,
+                           tensor::TensorDialect>();
+    target.addIllegalDialect<MoEDialect>();
+    // Communication and statistics are not lowered here; they stay for the
+    // passes that own them and must not be reported as failures.
+    target.addLegalOp<AllToAllOp, AllToAllStartOp, AllToAllWaitOp,
+                      RoutingStatsOp>();
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    RewritePatternSet patterns(ctx);
+    populateMoEToLinalgConversionPatterns(patterns);
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace

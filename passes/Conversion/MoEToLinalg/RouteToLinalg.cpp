@@ -1,0 +1,363 @@
+//===- RouteToLinalg.cpp - routing ops to linalg --------------------------===//
+//
+// moe.route and moe.expert_choice as linalg.generic ops on tensors: scores,
+// group masks and top-k as order-independent reductions, so later tiling
+// and vectorisation may reorder them freely.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "moe/Conversion/MoEToLinalg.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::moe;
+using namespace mlir::moe::lowering;
+
+namespace {
+AffineMap rowMap(MLIRContext *ctx) {
+  return AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+}
+AffineMap columnMap(MLIRContext *ctx) {
+  return AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
+}
+
+/// Picks `count` columns of `values` `[T,N]` per row, best first, as i32
+/// `[T]` tensors.
+SmallVector<Value> selectTopColumns(ImplicitLocOpBuilder &b, Value values,
+                                    int64_t count) {
+  SmallVector<Value> picked;
+  for (int64_t k = 0; k < count; ++k)
+    picked.push_back(createArgmaxExcluding(b, values, picked));
+  return picked;
+}
+
+/// Keeps the `topk_group` best expert groups of `select` `[T,E]` and sets
+/// every other expert to -inf.
+Value maskGroups(ImplicitLocOpBuilder &b, Value select, RoutingAttr routing,
+                 int64_t numExperts) {
+  MLIRContext *ctx = b.getContext();
+  int64_t numGroups = routing.getNGroup();
+  int64_t perGroup = numExperts / numGroups;
+  SmallVector<OpFoldResult> sizes = getSizes(b, select);
+  float minusInf = -std::numeric_limits<float>::infinity();
+
+  // Group scores [T,G]: the max, or the sum of the two largest members.
+  // View the experts as [T,G,P] and keep the two largest values seen.
+  auto selectType = cast<RankedTensorType>(select.getType());
+  Value members = tensor::ExpandShapeOp::create(
+      b,
+      RankedTensorType::get({selectType.getDimSize(0), numGroups, perGroup},
+                            b.getF32Type()),
+      select, ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+      ArrayRef<OpFoldResult>{sizes[0], b.getIndexAttr(numGroups),
+                             b.getIndexAttr(perGroup)});
+  AffineMap member = AffineMap::getMultiDimIdentityMap(3, ctx);
+  AffineMap group = AffineMap::get(
+      3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
+  SmallVector<OpFoldResult> groupSizes = {sizes[0], b.getIndexAttr(numGroups)};
+  Value first = createFilled(b, groupSizes, f32Constant(b, minusInf));
+  Location loc = b.getLoc();
+  auto topTwo = linalg::GenericOp::create(
+      b, TypeRange{first.getType(), first.getType()}, ValueRange{members},
+      ValueRange{first, first}, ArrayRef<AffineMap>{member, group, group},
+      ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                    utils::IteratorType::parallel,
+                                    utils::IteratorType::reduction},
+      [&](OpBuilder &nested, Location, ValueRange args) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        Value value = args[0], best = args[1], second = args[2];
+        Value beatsBest = arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT,
+                                                value, best);
+        Value newBest = arith::SelectOp::create(nb, beatsBest, value, best);
+        Value loser = arith::SelectOp::create(nb, beatsBest, best, value);
+        Value newSecond = arith::MaximumFOp::create(nb, second, loser);
+        linalg::YieldOp::create(nb, ValueRange{newBest, newSecond});
+      });
+  Value groupScores = topTwo.getResult(0);
+  if (routing.getGroupScore() == GroupScore::top2_sum)
+    groupScores = createElementwise(
+        b, ValueRange{topTwo.getResult(0), topTwo.getResult(1)},
+        tensor::EmptyOp::create(b, groupSizes, b.getF32Type()),
+        [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+          return arith::AddFOp::create(nb, args[0], args[1]);
+        });
+
+  SmallVector<Value> keptGroups =
+      selectTopColumns(b, groupScores, routing.getTopkGroup());
+  SmallVector<Value> inputs = {select};
+  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(2, ctx)};
+  for (Value kept : keptGroups) {
+    inputs.push_back(kept);
+    maps.push_back(rowMap(ctx));
+  }
+  return createElementwise(
+      b, inputs, tensor::EmptyOp::create(b, sizes, b.getF32Type()),
+      [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        Value expert = linalg::IndexOp::create(nb, 1);
+        Value groupOf = arith::IndexCastOp::create(
+            nb, nb.getI32Type(),
+            arith::DivUIOp::create(nb, expert, indexConstant(nb, perGroup)));
+        Value keep = arith::ConstantOp::create(nb, nb.getBoolAttr(false));
+        for (Value kept : args.drop_front())
+          keep = arith::OrIOp::create(
+              nb, keep,
+              arith::CmpIOp::create(nb, arith::CmpIPredicate::eq, groupOf,
+                                    kept));
+        return arith::SelectOp::create(nb, keep, args[0],
+                                       f32Constant(nb, minusInf));
+      },
+      maps);
+}
+
+struct RouteOpLowering : OpRewritePattern<RouteOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(RouteOp op,
+                                PatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    MLIRContext *ctx = b.getContext();
+    RoutingAttr routing = op.getRouting();
+    Value logits = op.getLogits();
+    int64_t numExperts = op.getLogits().getType().getDimSize(1);
+    int64_t topK = routing.getTopK();
+    SmallVector<OpFoldResult> sizes = getSizes(b, logits);
+    Value scratch = tensor::EmptyOp::create(b, sizes, b.getF32Type());
+
+    Value scores =
+        routing.getScoring() == ScoringFunc::softmax
+            ? createSoftmax(b, logits)
+            : createElementwise(b, logits, scratch,
+                                [](ImplicitLocOpBuilder &nb, ValueRange args) {
+                                  return createSigmoid(nb, args[0]);
+                                });
+
+    // What top-k ranks: the logits, or the scores plus the bias.
+    Value select = scores;
+    if (routing.getSelectOn() == SelectionSource::logits)
+      select = logits;
+    else if (Value bias = op.getCorrectionBias())
+      select = createElementwise(
+          b, ValueRange{scores, bias}, scratch,
+          [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+            return arith::AddFOp::create(nb, args[0], args[1]);
+          },
+          {AffineMap::getMultiDimIdentityMap(2, ctx), columnMap(ctx)});
+    select = createNaNToMinusInf(b, select);
+    if (routing.isGrouped())
+      select = maskGroups(b, select, routing, numExperts);
+
+    // Expert ids [T,K], best first.
+    SmallVector<Value> picked = selectTopColumns(b, select, topK);
+    SmallVector<OpFoldResult> slotSizes = {sizes[0], b.getIndexAttr(topK)};
+    SmallVector<AffineMap> rowMaps(picked.size(), rowMap(ctx));
+    Value experts = createElementwise(
+        b, picked, tensor::EmptyOp::create(b, slotSizes, b.getI32Type()),
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+          Value slot = linalg::IndexOp::create(nb, 1);
+          Value chosen = args[0];
+          for (int64_t k = 1; k < topK; ++k) {
+            Value isK = arith::CmpIOp::create(nb, arith::CmpIPredicate::eq,
+                                              slot, indexConstant(nb, k));
+            chosen = arith::SelectOp::create(nb, isK, args[k], chosen);
+          }
+          return chosen;
+        },
+        rowMaps);
+
+    // Weights: the unbiased scores at the chosen experts.
+    Value slotScratch = tensor::EmptyOp::create(b, slotSizes, b.getF32Type());
+    Value weights = createElementwise(
+        b, experts, slotScratch,
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+          Value token = linalg::IndexOp::create(nb, 0);
+          Value expert =
+              arith::IndexCastOp::create(nb, nb.getIndexType(), args[0]);
+          return tensor::ExtractOp::create(nb, scores,
+                                           ValueRange{token, expert});
+        });
+    double scaling = routing.getScalingFactor().convertToDouble();
+    if (routing.getRenormalize()) {
+      Value sumInit = createFilled(b, {sizes[0]}, f32Constant(b, 0));
+      Value sum = linalg::GenericOp::create(
+                      b, TypeRange{sumInit.getType()}, ValueRange{weights},
+                      ValueRange{sumInit},
+                      ArrayRef<AffineMap>{
+                          AffineMap::getMultiDimIdentityMap(2, ctx),
+                          rowMap(ctx)},
+                      ArrayRef<utils::IteratorType>{
+                          utils::IteratorType::parallel,
+                          utils::IteratorType::reduction},
+                      [&](OpBuilder &nested, Location loc, ValueRange args) {
+                        ImplicitLocOpBuilder nb(loc, nested);
+                        linalg::YieldOp::create(
+                            nb, ValueRange{arith::AddFOp::create(nb, args[0],
+                                                                 args[1])});
+                      })
+                      .getResult(0);
+      weights = createElementwise(
+          b, ValueRange{weights, sum}, slotScratch,
+          [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+            Value denominator =
+                arith::AddFOp::create(nb, args[1], f32Constant(nb, 1e-20f));
+            Value normalised = arith::DivFOp::create(nb, args[0], denominator);
+            return arith::MulFOp::create(nb, normalised,
+                                         f32Constant(nb, scaling));
+          },
+          {AffineMap::getMultiDimIdentityMap(2, ctx), rowMap(ctx)});
+    } else if (scaling != 1.0) {
+      weights = createElementwise(
+          b, weights, slotScratch,
+          [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+            return arith::MulFOp::create(nb, args[0],
+                                         f32Constant(nb, scaling));
+          });
+    }
+    rewriter.replaceOp(op, {weights, experts});
+    return success();
+  }
+};
+
+struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ExpertChoiceOp op,
+                                PatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    MLIRContext *ctx = b.getContext();
+    Value logits = op.getLogits();
+    int64_t numExperts = op.getLogits().getType().getDimSize(1);
+    Value probs = createNaNToMinusInf(b, createSoftmax(b, logits));
+    SmallVector<OpFoldResult> sizes = getSizes(b, logits);
+    Value numTokens = getValueOrCreateConstantIndexOp(b, b.getLoc(), sizes[0]);
+
+    // C = min(T, ceil(capacity_factor · T / E)).
+    double factor = op.getRouting().getCapacityFactor().convertToDouble();
+    Value tokensF64 = arith::UIToFPOp::create(
+        b, b.getF64Type(),
+        arith::IndexCastUIOp::create(b, b.getI64Type(), numTokens));
+    Value wanted = math::CeilOp::create(
+        b, arith::MulFOp::create(
+               b, tokensF64,
+               arith::ConstantOp::create(
+                   b, b.getF64FloatAttr(factor / double(numExperts)))));
+    Value capacity = arith::MinUIOp::create(
+        b,
+        arith::IndexCastUIOp::create(
+            b, b.getIndexType(),
+            arith::FPToUIOp::create(b, b.getI64Type(), wanted)),
+        numTokens);
+
+    // rank[t,e]: how many tokens expert e prefers to t (higher probability,
+    // or equal and earlier). Expert e takes token t at slot rank < C.
+    AffineMap own = AffineMap::get(
+        3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
+    AffineMap other = AffineMap::get(
+        3, 0, {getAffineDimExpr(2, ctx), getAffineDimExpr(1, ctx)}, ctx);
+    Location loc = b.getLoc();
+    Value rank =
+        linalg::GenericOp::create(
+            b, TypeRange{RankedTensorType::get(
+                   op.getLogits().getType().getShape(), b.getI32Type())},
+            ValueRange{probs, probs},
+            ValueRange{createFilled(b, sizes, i32Constant(b, 0))},
+            ArrayRef<AffineMap>{own, other, own},
+            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                          utils::IteratorType::parallel,
+                                          utils::IteratorType::reduction},
+            [&](OpBuilder &nested, Location, ValueRange args) {
+              ImplicitLocOpBuilder nb(loc, nested);
+              Value token = linalg::IndexOp::create(nb, 0);
+              Value rival = linalg::IndexOp::create(nb, 2);
+              Value greater = arith::CmpFOp::create(
+                  nb, arith::CmpFPredicate::OGT, args[1], args[0]);
+              Value equal = arith::CmpFOp::create(
+                  nb, arith::CmpFPredicate::OEQ, args[1], args[0]);
+              Value earlier = arith::CmpIOp::create(
+                  nb, arith::CmpIPredicate::ult, rival, token);
+              Value ahead = arith::OrIOp::create(
+                  nb, greater, arith::AndIOp::create(nb, equal, earlier));
+              Value one = arith::ExtUIOp::create(nb, nb.getI32Type(), ahead);
+              linalg::YieldOp::create(
+                  nb, ValueRange{arith::AddIOp::create(nb, args[2], one)});
+            })
+            .getResult(0);
+
+    // Scatter: row e·C + rank holds token t.
+    Value numRows = arith::MulIOp::create(b, capacity,
+                                          indexConstant(b, numExperts));
+    Value rowToken = createFilled(b, {numRows}, i32Constant(b, 0));
+    Value rowWeight = createFilled(b, {numRows}, f32Constant(b, 0));
+    Value zero = indexConstant(b, 0), one = indexConstant(b, 1);
+    auto tokenLoop = scf::ForOp::create(
+        b, zero, numTokens, one, ValueRange{rowToken, rowWeight},
+        [&](OpBuilder &nested, Location, Value token, ValueRange tokenIter) {
+          ImplicitLocOpBuilder nb(loc, nested);
+          auto expertLoop = scf::ForOp::create(
+              nb, zero, indexConstant(nb, numExperts), one, tokenIter,
+              [&](OpBuilder &nested2, Location, Value expert,
+                  ValueRange iter) {
+                ImplicitLocOpBuilder eb(loc, nested2);
+                Value slot = arith::IndexCastOp::create(
+                    eb, eb.getIndexType(),
+                    tensor::ExtractOp::create(eb, rank,
+                                              ValueRange{token, expert}));
+                Value taken = arith::CmpIOp::create(
+                    eb, arith::CmpIPredicate::ult, slot, capacity);
+                auto ifOp = scf::IfOp::create(
+                    eb, iter.getTypes(), taken, /*addThenBlock=*/true,
+                    /*addElseBlock=*/true);
+                {
+                  OpBuilder::InsertionGuard guard(eb);
+                  eb.setInsertionPointToStart(ifOp.thenBlock());
+                  Value row = arith::AddIOp::create(
+                      eb, arith::MulIOp::create(eb, expert, capacity), slot);
+                  Value tokenI32 = arith::IndexCastOp::create(
+                      eb, eb.getI32Type(), token);
+                  Value prob = tensor::ExtractOp::create(
+                      eb, probs, ValueRange{token, expert});
+                  Value newTokens =
+                      tensor::InsertOp::create(eb, tokenI32, iter[0], row);
+                  Value newWeights =
+                      tensor::InsertOp::create(eb, prob, iter[1], row);
+                  scf::YieldOp::create(eb, ValueRange{newTokens, newWeights});
+                  eb.setInsertionPointToStart(ifOp.elseBlock());
+                  scf::YieldOp::create(eb, iter);
+                }
+                scf::YieldOp::create(eb, ifOp.getResults());
+              });
+          scf::YieldOp::create(nb, expertLoop.getResults());
+        });
+    rowToken = tokenLoop.getResult(0);
+    rowWeight = tokenLoop.getResult(1);
+
+    Value offsets = createElementwise(
+        b, ValueRange{},
+        tensor::EmptyOp::create(b, ArrayRef<int64_t>{numExperts + 1},
+                                b.getI32Type()),
+        [&](ImplicitLocOpBuilder &nb, ValueRange) -> Value {
+          Value expert = linalg::IndexOp::create(nb, 0);
+          return arith::IndexCastOp::create(
+              nb, nb.getI32Type(), arith::MulIOp::create(nb, expert, capacity));
+        });
+    Value rows = createGatherRows(b, op.getInput(), rowToken);
+    rewriter.replaceOp(op, {castToType(b, rows, op.getRows().getType()),
+                            castToType(b, rowToken, op.getRowToken().getType()),
+                            castToType(b, rowWeight, op.getRowWeight().getType()),
+                            offsets});
+    return success();
+  }
+};
+} // namespace
+
+void mlir::moe::populateRouteToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<RouteOpLowering, ExpertChoiceOpLowering>(patterns.getContext());
+}

@@ -1,0 +1,134 @@
+// RUN: moe-opt %s -split-input-file -convert-moe-to-linalg -verify-diagnostics | FileCheck %s
+
+// Tests that softmax top-2 routing becomes linalg.generic ops: the softmax
+// reductions, two argmax picks (the second excluding the first) and the
+// renormalisation, with no moe op left.
+// CHECK-LABEL: func.func @route_softmax_top2
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: math.exp
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: %[[FIRST:.*]]:2 = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: %[[SECOND:.*]]:2 = linalg.generic {{.*}} ins(%{{.*}}, %[[FIRST]]#1 : tensor<?x8xf32>, tensor<?xi32>)
+// CHECK: linalg.generic {{.*}} ins(%[[FIRST]]#1, %[[SECOND]]#1 : tensor<?xi32>, tensor<?xi32>) outs(%{{.*}} : tensor<?x2xi32>)
+// CHECK: arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK: arith.constant 9.99999968E-21 : f32
+// CHECK-NOT: moe.
+// CHECK: return
+func.func @route_softmax_top2(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2, renormalize = true>}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return %w, %ids : tensor<?x2xf32>, tensor<?x2xi32>
+}
+
+// -----
+
+// Tests that group-limited routing views the experts as [T,G,P], scores the
+// groups by their top two, and masks the experts of the groups not kept.
+// CHECK-LABEL: func.func @route_grouped
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0], [1, 2]] output_shape [%{{.*}}, 4, 4] : tensor<?x16xf32> into tensor<?x4x4xf32>
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: arith.constant 0xFF800000 : f32
+// CHECK-NOT: moe.route
+func.func @route_grouped(%l: tensor<?x16xf32>, %b: tensor<16xf32>) -> tensor<?x4xi32> {
+  %w, %ids = moe.route %l bias(%b)
+      {routing = #moe.routing<top_k = 4, scoring = sigmoid, renormalize = true,
+                              scaling_factor = 2.5, n_group = 4, topk_group = 2,
+                              group_score = top2_sum>}
+      : tensor<?x16xf32>, tensor<16xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
+  return %ids : tensor<?x4xi32>
+}
+
+// -----
+
+// Tests that dispatch counts, prefix-sums and scatters in scf.for loops and
+// gathers the rows with a linalg.generic.
+// CHECK-LABEL: func.func @dispatch
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1]] : tensor<?x2xi32> into tensor<?xi32>
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} -> (tensor<?xi32>, tensor<?xf32>, tensor<8xi32>, tensor<8xi32>, tensor<8xi32>)
+// CHECK: linalg.generic
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<?x32xf32>
+// CHECK-NOT: moe.dispatch
+func.func @dispatch(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>)
+    -> (tensor<?x32xf32>, tensor<9xi32>) {
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w
+      : tensor<?x32xf32>, tensor<?x2xi32>, tensor<?x2xf32>
+      -> tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  return %r, %o : tensor<?x32xf32>, tensor<9xi32>
+}
+
+// -----
+
+// Tests that lowest_weight capacity ranks slots by weight with a
+// slot-by-slot reduction and a capacity computed at run time.
+// CHECK-LABEL: func.func @dispatch_lowest_weight
+// CHECK: math.ceil
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK-SAME: ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<?xi32>, tensor<?xf32>, tensor<?xi32>, tensor<?xf32>)
+func.func @dispatch_lowest_weight(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>)
+    -> tensor<?xi32> {
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w
+      {capacity = #moe.capacity<factor = 1.0, drop_order = lowest_weight>}
+      : tensor<?x32xf32>, tensor<?x2xi32>, tensor<?x2xf32>
+      -> tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  return %t : tensor<?xi32>
+}
+
+// -----
+
+// Tests that the grouped FFN is a loop over experts, each slicing its rows
+// and weights and running two transposed-B matmuls around the activation.
+// CHECK-LABEL: func.func @expert_mlp
+// CHECK: scf.for %[[E:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK: tensor.extract_slice %{{.*}}[%{{.*}}, 0] [%{{.*}}, 32] [1, 1] : tensor<?x32xf32> to tensor<?x32xf32>
+// CHECK: tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 16, 32] [1, 1, 1] : tensor<8x16x32xf32> to tensor<16x32xf32>
+// CHECK: linalg.matmul
+// CHECK: linalg.matmul
+// CHECK: linalg.generic
+// CHECK: math.exp
+// CHECK: linalg.matmul
+// CHECK: tensor.insert_slice
+func.func @expert_mlp(%rows: tensor<?x32xf32>, %off: tensor<9xi32>,
+                      %g: tensor<8x16x32xf32>, %u: tensor<8x16x32xf32>,
+                      %d: tensor<8x32x16xf32>) -> tensor<?x32xf32> {
+  %y = moe.expert_mlp swiglu %rows offsets(%off) weights(gate %g, up %u, down %d)
+      : (tensor<?x32xf32>, tensor<9xi32>, tensor<8x16x32xf32>,
+         tensor<8x16x32xf32>, tensor<8x32x16xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that a whole layer lowers (decomposed on the way) and that the
+// communication and statistics ops are left for their own passes.
+// CHECK-LABEL: func.func @layer_and_exchange
+// CHECK-NOT: moe.layer
+// CHECK: moe.all_to_all
+// CHECK: moe.routing_stats
+func.func @layer_and_exchange(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                              %u: tensor<4x16x32xf32>, %d: tensor<4x32x16xf32>,
+                              %c: tensor<2x2xi32>, %l: tensor<?x4xf32>, %ids: tensor<?x1xi32>)
+    -> (tensor<?x32xf32>, tensor<?x32xf32>, f32) {
+  %y = moe.layer %x router(%wg) experts(up %u, down %d)
+         {router = #moe.expert_choice<capacity_factor = 2.0>,
+          activation = #moe<activation gelu>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x32x16xf32>) -> tensor<?x32xf32>
+  %r, %c2 = moe.all_to_all %y, %c : tensor<?x32xf32>, tensor<2x2xi32>
+  %load, %h, %m, %conf, %aux = moe.routing_stats %l, %ids softmax
+      : tensor<?x4xf32>, tensor<?x1xi32> -> tensor<4xi64>
+  return %y, %r, %aux : tensor<?x32xf32>, tensor<?x32xf32>, f32
+}
+
+// -----
+
+// Tests that non-f32 activations are reported, not silently mis-lowered.
+func.func @bf16_rows(%rows: tensor<?x32xbf16>, %off: tensor<5xi32>,
+                     %u: tensor<4x16x32xbf16>, %d: tensor<4x32x16xbf16>) -> tensor<?x32xbf16> {
+  // expected-error @+1 {{failed to legalize operation 'moe.expert_mlp'}}
+  %y = moe.expert_mlp relu %rows offsets(%off) weights(up %u, down %d)
+      : (tensor<?x32xbf16>, tensor<5xi32>, tensor<4x16x32xbf16>,
+         tensor<4x32x16xbf16>) -> tensor<?x32xbf16>
+  return %y : tensor<?x32xbf16>
+}
