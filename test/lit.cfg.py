@@ -27,6 +27,16 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tools = [ToolSubst("moe-opt", unresolved="fatal")]
 llvm_config.add_tool_substitutions(tools, [config.moe_tools_dir])
 
+# JIT execution tests run lowered modules with Debian's mlir-runner and the
+# runner utilities (printMemrefF32, memrefCopy).
+lib_dir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
+config.substitutions.append(
+    ("%mlir_runner_libs",
+     "-shared-libs=" + ",".join(os.path.join(lib_dir, name) for name in
+                                ["libmlir_c_runner_utils.so", "libmlir_runner_utils.so"])))
+config.substitutions.append(
+    ("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
+
 # Engine features for `REQUIRES:`.
 if config.moe_have_cuda:
     config.available_features.add("cuda")

@@ -7,6 +7,7 @@
 
 #include "moe/Conversion/Passes.h"
 #include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Pipelines/Pipelines.h"
 #include "moe/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -19,6 +20,7 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::moe::registerMoETransformsPasses();
   mlir::moe::registerMoEConversionPasses();
+  mlir::moe::registerMoEPipelines();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

@@ -1,0 +1,85 @@
+//===- CPUPipeline.cpp - moe to LLVM for the CPU --------------------------===//
+//
+// The staged CPU pipeline. Why the order matters:
+// * bufferization runs on the whole module with function boundaries, so
+//   entry points take and return plain memrefs (identity layouts) that the
+//   C interface can describe;
+// * finalize-memref-to-llvm runs before convert-scf-to-cf, and
+//   expand-strided-metadata before both, as MLIR 22 requires;
+// * math-to-llvm then math-to-libm: erf (exact GELU) has no LLVM intrinsic
+//   and becomes a libm call.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Pipelines/Pipelines.h"
+#include "moe/Conversion/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm) {
+  pm.addPass(moe::createConvertMoEToLinalg());
+  // Tensor arithmetic the decomposition leaves (the shared-expert sum).
+  pm.addPass(createConvertElementwiseToLinalgPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void moe::buildMoEBufferizePipeline(OpPassManager &pm) {
+  bufferization::OneShotBufferizePassOptions options;
+  options.bufferizeFunctionBoundaries = true;
+  options.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(options));
+  bufferization::BufferDeallocationPipelineOptions deallocation;
+  bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+  pm.addPass(createCanonicalizerPass());
+}
+
+void moe::buildMoELowerBuffersToLLVMPipeline(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void moe::buildMoELowerToCPUPipeline(OpPassManager &pm) {
+  buildMoELowerToLinalgPipeline(pm);
+  buildMoEBufferizePipeline(pm);
+  buildMoELowerBuffersToLLVMPipeline(pm);
+}
+
+void moe::registerMoEPipelines() {
+  PassPipelineRegistration<>(
+      "moe-lower-to-linalg",
+      "Lower the moe dialect to linalg/scf/tensor, then canonicalize",
+      buildMoELowerToLinalgPipeline);
+  PassPipelineRegistration<>(
+      "moe-bufferize", "Bufferize a lowered module with deallocation",
+      buildMoEBufferizePipeline);
+  PassPipelineRegistration<>(
+      "moe-lower-buffers-to-llvm",
+      "Lower bufferized loops, memrefs and math to the LLVM dialect",
+      buildMoELowerBuffersToLLVMPipeline);
+  PassPipelineRegistration<>("moe-lower-to-cpu",
+                             "Lower the moe dialect to the LLVM dialect for "
+                             "the CPU (all stages)",
+                             buildMoELowerToCPUPipeline);
+}

@@ -1,0 +1,42 @@
+// RUN: moe-opt %s -moe-lower-to-cpu | FileCheck %s
+// RUN: moe-opt %s -moe-lower-to-linalg | FileCheck %s --check-prefix=LINALG
+// RUN: moe-opt %s -moe-lower-to-linalg -moe-bufferize | FileCheck %s --check-prefix=BUFFERS
+// RUN: moe-opt %s -moe-lower-to-linalg -moe-bufferize -moe-lower-buffers-to-llvm | FileCheck %s
+
+// Tests that the whole CPU pipeline leaves only the LLVM dialect, and that
+// each stage runs alone: tensors after the first, memrefs with frees after
+// the second.
+// CHECK-LABEL: llvm.func @deepseek_v3_like
+// CHECK-NOT: moe.
+// CHECK-NOT: linalg.
+// CHECK-NOT: scf.
+// CHECK-NOT: memref.
+// CHECK-NOT: tensor.
+// CHECK: llvm.call @erff
+// CHECK: llvm.return
+// LINALG-LABEL: func.func @deepseek_v3_like
+// LINALG-NOT: moe.
+// LINALG: linalg.matmul
+// LINALG: return %{{.*}} : tensor<?x32xf32>
+// BUFFERS-LABEL: func.func @deepseek_v3_like
+// BUFFERS-SAME: -> memref<?x32xf32>
+// BUFFERS-NOT: tensor.empty
+// BUFFERS: memref.dealloc
+func.func @deepseek_v3_like(%x: tensor<?x32xf32>, %wg: tensor<16x32xf32>,
+                            %b: tensor<16xf32>, %g: tensor<16x24x32xf32>,
+                            %u: tensor<16x24x32xf32>, %d: tensor<16x32x24xf32>,
+                            %sg: tensor<48x32xf32>, %su: tensor<48x32xf32>,
+                            %sd: tensor<32x48xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg, bias %b) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 4, scoring = sigmoid, renormalize = true,
+                                scaling_factor = 2.5, n_group = 4, topk_group = 2,
+                                group_score = top2_sum>,
+          activation = #moe<activation geglu>,
+          capacity = #moe.capacity<factor = 1.0, drop_order = lowest_weight, dropped = input>}
+         : (tensor<?x32xf32>, tensor<16x32xf32>, tensor<16xf32>,
+            tensor<16x24x32xf32>, tensor<16x24x32xf32>, tensor<16x32x24xf32>,
+            tensor<48x32xf32>, tensor<48x32xf32>, tensor<32x48xf32>)
+         -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
