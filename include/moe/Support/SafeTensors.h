@@ -1,0 +1,92 @@
+//===- SafeTensors.h - memory-mapped safetensors checkpoints ----*- C++ -*-===//
+//
+// Reads safetensors files (one file, or a Hugging Face shard set through its
+// model.safetensors.index.json) by memory-mapping them; tensors are views
+// into the mapping. Every malformed input is reported as an error message
+// naming the file and what is wrong, never a crash. Plain C++ (no LLVM): the
+// runtime shares it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_SUPPORT_SAFETENSORS_H
+#define MOE_SUPPORT_SAFETENSORS_H
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace moe {
+
+enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, Bool };
+
+/// "F32", "BF16", ...: the safetensors spelling.
+const char *dtypeName(DType dtype);
+size_t dtypeSize(DType dtype);
+
+/// One tensor: a view into its file's mapping.
+struct TensorView {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  const uint8_t *data = nullptr;
+  size_t bytes = 0;
+  /// The file it lives in, for messages.
+  std::string file;
+
+  int64_t numElements() const;
+  /// Converts to float32 into `out` (numElements() values). Only the float
+  /// dtypes F32, BF16 and F16 convert; returns false for the others.
+  bool copyToF32(float *out) const;
+};
+
+/// A read-only memory mapping of a whole file.
+class MappedFile {
+public:
+  static std::unique_ptr<MappedFile> open(const std::string &path,
+                                          std::string &error);
+  ~MappedFile();
+  const uint8_t *data() const { return bytes; }
+  size_t size() const { return length; }
+  const std::string &path() const { return filePath; }
+
+private:
+  MappedFile() = default;
+  const uint8_t *bytes = nullptr;
+  size_t length = 0;
+  std::string filePath;
+};
+
+/// The tensors of one checkpoint: a single .safetensors file or every shard
+/// listed by an index.
+class Checkpoint {
+public:
+  /// `path` is a .safetensors file or a model.safetensors.index.json.
+  static std::unique_ptr<Checkpoint> open(const std::string &path,
+                                          std::string &error);
+  /// Null when there is no tensor of that name.
+  const TensorView *find(const std::string &name) const;
+  const std::map<std::string, TensorView> &tensors() const { return byName; }
+
+private:
+  bool addFile(const std::string &path, std::string &error);
+  std::vector<std::unique_ptr<MappedFile>> files;
+  std::map<std::string, TensorView> byName;
+};
+
+/// Writes `tensors` (name → dtype, shape, raw little-endian bytes) as one
+/// safetensors file.
+struct TensorData {
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;
+};
+bool writeSafeTensors(const std::string &path,
+                      const std::map<std::string, TensorData> &tensors,
+                      std::string &error);
+
+} // namespace moe
+
+#endif // MOE_SUPPORT_SAFETENSORS_H

@@ -1,0 +1,339 @@
+//===- SafeTensors.cpp - memory-mapped safetensors checkpoints ------------===//
+//
+// Format: an 8-byte little-endian header length N, N bytes of JSON
+// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}},
+// then the data; offsets are relative to the end of the header.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Support/SafeTensors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <limits>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace moe;
+using json = nlohmann::json;
+
+namespace {
+struct DTypeInfo {
+  const char *name;
+  DType dtype;
+  size_t size;
+};
+constexpr DTypeInfo kDTypes[] = {
+    {"F64", DType::F64, 8},  {"F32", DType::F32, 4},  {"F16", DType::F16, 2},
+    {"BF16", DType::BF16, 2}, {"I64", DType::I64, 8}, {"I32", DType::I32, 4},
+    {"I16", DType::I16, 2},  {"I8", DType::I8, 1},    {"U8", DType::U8, 1},
+    {"BOOL", DType::Bool, 1}};
+
+const DTypeInfo *findDType(const std::string &name) {
+  for (const DTypeInfo &info : kDTypes)
+    if (name == info.name)
+      return &info;
+  return nullptr;
+}
+
+float halfToFloat(uint16_t h) {
+  uint32_t sign = (h >> 15) & 1, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  float value;
+  if (exponent == 0)
+    value = std::ldexp(static_cast<float>(mantissa), -24);
+  else if (exponent == 31)
+    value = mantissa ? std::numeric_limits<float>::quiet_NaN()
+                     : std::numeric_limits<float>::infinity();
+  else
+    value = std::ldexp(static_cast<float>(mantissa | 0x400),
+                       static_cast<int>(exponent) - 25);
+  return sign ? -value : value;
+}
+
+float bf16ToFloat(uint16_t b) {
+  uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+} // namespace
+
+const char *moe::dtypeName(DType dtype) {
+  for (const DTypeInfo &info : kDTypes)
+    if (info.dtype == dtype)
+      return info.name;
+  return "?";
+}
+
+size_t moe::dtypeSize(DType dtype) {
+  for (const DTypeInfo &info : kDTypes)
+    if (info.dtype == dtype)
+      return info.size;
+  return 0;
+}
+
+int64_t TensorView::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+bool TensorView::copyToF32(float *out) const {
+  int64_t n = numElements();
+  switch (dtype) {
+  case DType::F32:
+    std::memcpy(out, data, n * sizeof(float));
+    return true;
+  case DType::BF16:
+  case DType::F16:
+    for (int64_t i = 0; i < n; ++i) {
+      uint16_t raw;
+      std::memcpy(&raw, data + 2 * i, 2);
+      out[i] = dtype == DType::BF16 ? bf16ToFloat(raw) : halfToFloat(raw);
+    }
+    return true;
+  default:
+    return false;
+  }
+}
+
+std::unique_ptr<MappedFile> MappedFile::open(const std::string &path,
+                                             std::string &error) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) {
+    error = path + ": cannot open: " + std::strerror(errno);
+    return nullptr;
+  }
+  struct stat info;
+  if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    error = path + ": not a regular file";
+    ::close(fd);
+    return nullptr;
+  }
+  std::unique_ptr<MappedFile> file(new MappedFile());
+  file->filePath = path;
+  file->length = static_cast<size_t>(info.st_size);
+  if (file->length > 0) {
+    void *mapped = mmap(nullptr, file->length, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (mapped == MAP_FAILED) {
+      error = path + ": cannot map: " + std::strerror(errno);
+      ::close(fd);
+      return nullptr;
+    }
+    file->bytes = static_cast<const uint8_t *>(mapped);
+  }
+  ::close(fd);
+  return file;
+}
+
+MappedFile::~MappedFile() {
+  if (bytes)
+    munmap(const_cast<uint8_t *>(bytes), length);
+}
+
+std::unique_ptr<Checkpoint> Checkpoint::open(const std::string &path,
+                                             std::string &error) {
+  std::unique_ptr<Checkpoint> checkpoint(new Checkpoint());
+  auto endsWith = [&](const std::string &suffix) {
+    return path.size() >= suffix.size() &&
+           path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (!endsWith(".index.json")) {
+    if (!checkpoint->addFile(path, error))
+      return nullptr;
+    return checkpoint;
+  }
+
+  // A shard index: {"weight_map": {tensor name: shard file}}.
+  std::ifstream in(path);
+  if (!in) {
+    error = path + ": cannot open: " + std::strerror(errno);
+    return nullptr;
+  }
+  json index = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (index.is_discarded() || !index.is_object()) {
+    error = path + ": not a JSON object";
+    return nullptr;
+  }
+  auto map = index.find("weight_map");
+  if (map == index.end() || !map->is_object()) {
+    error = path + ": no \"weight_map\" object";
+    return nullptr;
+  }
+  std::string dir = path.substr(0, path.find_last_of('/') + 1);
+  std::vector<std::string> shards;
+  for (auto &[name, shard] : map->items()) {
+    if (!shard.is_string()) {
+      error = path + ": weight_map entry '" + name + "' is not a file name";
+      return nullptr;
+    }
+    shards.push_back(shard.get<std::string>());
+  }
+  std::sort(shards.begin(), shards.end());
+  shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+  for (const std::string &shard : shards)
+    if (!checkpoint->addFile(dir + shard, error))
+      return nullptr;
+  for (auto &[name, shard] : map->items())
+    if (!checkpoint->find(name)) {
+      error = path + ": tensor '" + name + "' is listed in shard '" +
+              shard.get<std::string>() + "' but not found there";
+      return nullptr;
+    }
+  return checkpoint;
+}
+
+const TensorView *Checkpoint::find(const std::string &name) const {
+  auto it = byName.find(name);
+  return it == byName.end() ? nullptr : &it->second;
+}
+
+bool Checkpoint::addFile(const std::string &path, std::string &error) {
+  std::unique_ptr<MappedFile> file = MappedFile::open(path, error);
+  if (!file)
+    return false;
+  if (file->size() < 8) {
+    error = path + ": truncated: " + std::to_string(file->size()) +
+            " bytes, shorter than the 8-byte header length";
+    return false;
+  }
+  uint64_t headerLength = 0;
+  for (int i = 7; i >= 0; --i)
+    headerLength = (headerLength << 8) | file->data()[i];
+  if (headerLength > file->size() - 8) {
+    error = path + ": header length " + std::to_string(headerLength) +
+            " runs past the end of the file (" + std::to_string(file->size()) +
+            " bytes)";
+    return false;
+  }
+  const char *headerText = reinterpret_cast<const char *>(file->data() + 8);
+  json header = json::parse(headerText, headerText + headerLength, nullptr,
+                            /*allow_exceptions=*/false);
+  if (header.is_discarded() || !header.is_object()) {
+    error = path + ": the header is not a JSON object";
+    return false;
+  }
+  const uint8_t *dataStart = file->data() + 8 + headerLength;
+  size_t dataSize = file->size() - 8 - headerLength;
+
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (auto &[name, entry] : header.items()) {
+    if (name == "__metadata__")
+      continue;
+    std::string where = path + ": tensor '" + name + "'";
+    if (!entry.is_object()) {
+      error = where + ": entry is not an object";
+      return false;
+    }
+    auto dtype = entry.find("dtype");
+    auto shape = entry.find("shape");
+    auto offsets = entry.find("data_offsets");
+    if (dtype == entry.end() || !dtype->is_string() || shape == entry.end() ||
+        !shape->is_array() || offsets == entry.end() || !offsets->is_array() ||
+        offsets->size() != 2) {
+      error = where + ": needs \"dtype\", \"shape\" and two \"data_offsets\"";
+      return false;
+    }
+    const DTypeInfo *info = findDType(dtype->get<std::string>());
+    if (!info) {
+      error = where + ": unknown dtype '" + dtype->get<std::string>() + "'";
+      return false;
+    }
+    TensorView view;
+    view.name = name;
+    view.dtype = info->dtype;
+    view.file = path;
+    uint64_t elements = 1;
+    for (const json &dim : *shape) {
+      if (!dim.is_number_unsigned()) {
+        error = where + ": shape holds a non-integer or negative size";
+        return false;
+      }
+      uint64_t size = dim.get<uint64_t>();
+      if (size != 0 && elements > (uint64_t(1) << 62) / size) {
+        error = where + ": shape is too large";
+        return false;
+      }
+      elements *= size;
+      view.shape.push_back(static_cast<int64_t>(size));
+    }
+    if (!(*offsets)[0].is_number_unsigned() ||
+        !(*offsets)[1].is_number_unsigned()) {
+      error = where + ": data_offsets must be non-negative integers";
+      return false;
+    }
+    uint64_t begin = (*offsets)[0].get<uint64_t>();
+    uint64_t end = (*offsets)[1].get<uint64_t>();
+    if (begin > end || end > dataSize) {
+      error = where + ": data_offsets [" + std::to_string(begin) + ", " +
+              std::to_string(end) + ") out of range: the data holds " +
+              std::to_string(dataSize) + " bytes";
+      return false;
+    }
+    if (end - begin != elements * info->size) {
+      error = where + ": data_offsets span " + std::to_string(end - begin) +
+              " bytes but " + std::string(info->name) + " shape needs " +
+              std::to_string(elements * info->size);
+      return false;
+    }
+    if (byName.count(name)) {
+      error = where + ": appears in more than one file";
+      return false;
+    }
+    view.data = dataStart + begin;
+    view.bytes = end - begin;
+    ranges.push_back({begin, end});
+    byName.emplace(name, std::move(view));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i].first < ranges[i - 1].second) {
+      error = path + ": tensor data overlaps at bytes [" +
+              std::to_string(ranges[i].first) + ", " +
+              std::to_string(ranges[i - 1].second) + ")";
+      return false;
+    }
+  files.push_back(std::move(file));
+  return true;
+}
+
+bool moe::writeSafeTensors(const std::string &path,
+                           const std::map<std::string, TensorData> &tensors,
+                           std::string &error) {
+  json header = json::object();
+  uint64_t offset = 0;
+  for (auto &[name, tensor] : tensors) {
+    header[name] = {{"dtype", dtypeName(tensor.dtype)},
+                    {"shape", tensor.shape},
+                    {"data_offsets", {offset, offset + tensor.bytes.size()}}};
+    offset += tensor.bytes.size();
+  }
+  std::string text = header.dump();
+  // Pad the header so the data starts 8-byte aligned.
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::ofstream out(path, std::ios::binary);
+  if (!out) {
+    error = path + ": cannot write: " + std::strerror(errno);
+    return false;
+  }
+  uint64_t length = text.size();
+  for (int i = 0; i < 8; ++i)
+    out.put(static_cast<char>((length >> (8 * i)) & 0xff));
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  for (auto &[name, tensor] : tensors)
+    out.write(reinterpret_cast<const char *>(tensor.bytes.data()),
+              static_cast<std::streamsize>(tensor.bytes.size()));
+  if (!out) {
+    error = path + ": write failed";
+    return false;
+  }
+  return true;
+}
