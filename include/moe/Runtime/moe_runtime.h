@@ -1,0 +1,53 @@
+/*===- moe_runtime.h - the C ABI of libraries compiled by moe-compile -----===*
+ *
+ * A library compiled by `moe-compile --target=cpu` exports:
+ *
+ *   const char *moe_module_manifest(void);
+ *
+ * a JSON document (format below), and for each entry point the function
+ * the manifest names:
+ *
+ *   int32_t moe_entry_<name>(const float *const *weights, const float *input,
+ *                            float *output, int64_t tokens);
+ *
+ * `weights` holds one pointer per weight slot, in manifest order, each to a
+ * dense row-major float32 tensor of the slot's shape (per-expert checkpoint
+ * tensors stacked on dimension 0); `input` and `output` are [tokens, hidden]
+ * row-major float32. Returns 0 on success.
+ *
+ * Manifest (format 1):
+ *   {"format": 1, "target": "cpu",
+ *    "entries": [{"name": "mixtral_layer0", "symbol": "moe_entry_mixtral_layer0",
+ *                 "hidden": 4096,
+ *                 "weights": [{"name": "model.layers.0.block_sparse_moe.experts.{e}.w1.weight",
+ *                              "shape": [8, 14336, 4096], "dtype": "f32",
+ *                              "layout": "stacked", "experts": [0, 8]},
+ *                             {"name": "model.layers.0.block_sparse_moe.gate.weight",
+ *                              "shape": [8, 4096], "dtype": "f32", "layout": "single"}]}]}
+ *
+ * "stacked" slots read the checkpoint tensors named by replacing "{e}" with
+ * each expert index in "experts" [begin, end) and stack them; "single" slots
+ * read one tensor of the slot's shape.
+ *===----------------------------------------------------------------------===*/
+
+#ifndef MOE_RUNTIME_MOE_RUNTIME_H
+#define MOE_RUNTIME_MOE_RUNTIME_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MOE_MANIFEST_FORMAT 1
+#define MOE_MANIFEST_SYMBOL "moe_module_manifest"
+
+typedef const char *(*moe_manifest_fn)(void);
+typedef int32_t (*moe_entry_fn)(const float *const *weights, const float *input,
+                                float *output, int64_t tokens);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOE_RUNTIME_MOE_RUNTIME_H */

@@ -1,0 +1,55 @@
+//===- Entries.h - entry points of a compiled moe module --------*- C++ -*-===//
+//
+// What moe-compile needs to know about each public function before lowering:
+// which argument is the activation input, which are weights, and under
+// which checkpoint names the weights are found (the `moe.weight` argument
+// attribute). The manifest a compiled library carries is built from this.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_TARGET_ENTRIES_H
+#define MOE_TARGET_ENTRIES_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+
+#include <string>
+
+namespace mlir::moe {
+
+/// The argument attribute naming a weight's checkpoint tensor; "{e}" in it
+/// stands for the expert index of a stacked weight.
+constexpr llvm::StringLiteral kWeightNameAttr = "moe.weight";
+
+struct EntryWeight {
+  unsigned argIndex = 0;
+  std::string name;
+  SmallVector<int64_t> shape;
+  /// Built from per-expert tensors (the name holds "{e}").
+  bool stacked = false;
+};
+
+struct EntrySignature {
+  std::string name;
+  unsigned inputArg = 0;
+  int64_t hidden = 0;
+  SmallVector<EntryWeight> weights;
+  /// The function's argument count (input and weights).
+  unsigned numArgs = 0;
+};
+
+/// Describes every public function of `module` as an entry point, or
+/// reports (at the function) why one cannot be: it needs exactly one
+/// `tensor<?xHxf32>` input, static f32 weights and a `tensor<?xHxf32>`
+/// result.
+FailureOr<SmallVector<EntrySignature>> analyzeEntries(ModuleOp module);
+
+/// The manifest JSON of moe_runtime.h.
+std::string buildManifest(ArrayRef<EntrySignature> entries, StringRef target);
+
+/// The exported forward function of an entry.
+std::string entrySymbol(StringRef entryName);
+
+} // namespace mlir::moe
+
+#endif // MOE_TARGET_ENTRIES_H
