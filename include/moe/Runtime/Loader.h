@@ -1,0 +1,89 @@
+//===- Loader.h - load compiled moe libraries and bind weights --*- C++ -*-===//
+//
+// The one loader moe-run and user programs share: it opens a library built
+// by moe-compile, reads its manifest, binds each weight slot to checkpoint
+// tensors by name (stacking per-expert tensors, converting BF16/F16 to
+// float32, reading F32 in place where it is aligned), and calls entries.
+// Plain C++ (no LLVM or MLIR).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_RUNTIME_LOADER_H
+#define MOE_RUNTIME_LOADER_H
+
+#include "moe/Runtime/moe_runtime.h"
+#include "moe/Support/SafeTensors.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace moe::runtime {
+
+struct WeightSlot {
+  /// Checkpoint name; "{e}" stands for the expert index when stacked.
+  std::string name;
+  std::vector<int64_t> shape;
+  bool stacked = false;
+  int64_t expertBegin = 0, expertEnd = 0;
+
+  /// The checkpoint name of expert `e` (stacked) or of the tensor.
+  std::string tensorName(int64_t expert) const;
+  /// The shape of one checkpoint tensor: shape without the expert dimension
+  /// when stacked.
+  std::vector<int64_t> tensorShape() const;
+};
+
+struct Entry {
+  std::string name;
+  std::string symbol;
+  int64_t hidden = 0;
+  std::vector<WeightSlot> weights;
+  moe_entry_fn function = nullptr;
+};
+
+/// A loaded library and its manifest.
+class Library {
+public:
+  static std::unique_ptr<Library> open(const std::string &path,
+                                       std::string &error);
+  ~Library();
+  const std::vector<Entry> &entries() const { return entryList; }
+  /// The entry called `name`; with an empty name, the only entry. Null (and
+  /// `error` set) otherwise.
+  const Entry *findEntry(const std::string &name, std::string &error) const;
+  const std::string &manifest() const { return manifestText; }
+
+private:
+  Library() = default;
+  void *handle = nullptr;
+  std::string manifestText;
+  std::vector<Entry> entryList;
+};
+
+/// An entry with its weights bound, ready to run.
+class BoundEntry {
+public:
+  static std::unique_ptr<BoundEntry> bind(const Entry &entry,
+                                          const Checkpoint &checkpoint,
+                                          std::string &error);
+  /// `input` and `output` are [tokens, hidden] float32.
+  bool forward(const float *input, float *output, int64_t tokens,
+               std::string &error) const;
+  const Entry &entry() const { return *boundEntry; }
+  /// Bytes of weights read in place from the mapping (not copied).
+  size_t zeroCopyBytes() const { return inPlaceBytes; }
+
+private:
+  const Entry *boundEntry = nullptr;
+  std::vector<std::vector<float>> owned;
+  std::vector<const float *> pointers;
+  size_t inPlaceBytes = 0;
+};
+
+/// "[8, 64]"
+std::string formatShape(const std::vector<int64_t> &shape);
+
+} // namespace moe::runtime
+
+#endif // MOE_RUNTIME_LOADER_H

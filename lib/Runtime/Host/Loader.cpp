@@ -1,0 +1,194 @@
+//===- Loader.cpp - load compiled moe libraries and bind weights ----------===//
+
+#include "moe/Runtime/Loader.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <dlfcn.h>
+
+using namespace moe;
+using namespace moe::runtime;
+using json = nlohmann::json;
+
+std::string runtime::formatShape(const std::vector<int64_t> &shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+std::string WeightSlot::tensorName(int64_t expert) const {
+  if (!stacked)
+    return name;
+  std::string result = name;
+  size_t at = result.find("{e}");
+  result.replace(at, 3, std::to_string(expert));
+  return result;
+}
+
+std::vector<int64_t> WeightSlot::tensorShape() const {
+  if (!stacked)
+    return shape;
+  return std::vector<int64_t>(shape.begin() + 1, shape.end());
+}
+
+namespace {
+/// Reads the manifest into entries; false with `error` on anything amiss.
+bool parseManifest(const std::string &text, std::vector<Entry> &entries,
+                   std::string &error) {
+  json manifest = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (manifest.is_discarded() || !manifest.is_object())
+    return error = "the manifest is not a JSON object", false;
+  if (manifest.value("format", 0) != MOE_MANIFEST_FORMAT)
+    return error = "unsupported manifest format (expected " +
+                   std::to_string(MOE_MANIFEST_FORMAT) + ")",
+           false;
+  try {
+    for (const json &e : manifest.at("entries")) {
+      Entry entry;
+      entry.name = e.at("name").get<std::string>();
+      entry.symbol = e.at("symbol").get<std::string>();
+      entry.hidden = e.at("hidden").get<int64_t>();
+      for (const json &w : e.at("weights")) {
+        WeightSlot slot;
+        slot.name = w.at("name").get<std::string>();
+        slot.shape = w.at("shape").get<std::vector<int64_t>>();
+        slot.stacked = w.at("layout").get<std::string>() == "stacked";
+        if (slot.stacked) {
+          slot.expertBegin = w.at("experts").at(0).get<int64_t>();
+          slot.expertEnd = w.at("experts").at(1).get<int64_t>();
+        }
+        entry.weights.push_back(std::move(slot));
+      }
+      entries.push_back(std::move(entry));
+    }
+  } catch (const json::exception &e) {
+    error = std::string("malformed manifest: ") + e.what();
+    return false;
+  }
+  return true;
+}
+} // namespace
+
+std::unique_ptr<Library> Library::open(const std::string &path,
+                                       std::string &error) {
+  std::unique_ptr<Library> library(new Library());
+  // A relative name without '/' would search the library path instead.
+  std::string file = path.find('/') == std::string::npos ? "./" + path : path;
+  library->handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!library->handle) {
+    error = path + ": cannot load: " + dlerror();
+    return nullptr;
+  }
+  auto manifest = reinterpret_cast<moe_manifest_fn>(
+      dlsym(library->handle, MOE_MANIFEST_SYMBOL));
+  if (!manifest) {
+    error = path + ": not a moe library (no " MOE_MANIFEST_SYMBOL ")";
+    return nullptr;
+  }
+  library->manifestText = manifest();
+  if (!parseManifest(library->manifestText, library->entryList, error)) {
+    error = path + ": " + error;
+    return nullptr;
+  }
+  for (Entry &entry : library->entryList) {
+    entry.function = reinterpret_cast<moe_entry_fn>(
+        dlsym(library->handle, entry.symbol.c_str()));
+    if (!entry.function) {
+      error = path + ": entry '" + entry.name + "' has no symbol " +
+              entry.symbol;
+      return nullptr;
+    }
+  }
+  return library;
+}
+
+Library::~Library() {
+  if (handle)
+    dlclose(handle);
+}
+
+const Entry *Library::findEntry(const std::string &name,
+                                std::string &error) const {
+  std::string names;
+  for (const Entry &entry : entryList) {
+    if (entry.name == name)
+      return &entry;
+    names += (names.empty() ? "" : ", ") + entry.name;
+  }
+  if (name.empty() && entryList.size() == 1)
+    return &entryList.front();
+  error = name.empty() ? "the library has several entry points (" + names +
+                             "): choose one with --entry"
+                       : "no entry point '" + name + "' (the library has: " +
+                             names + ")";
+  return nullptr;
+}
+
+std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
+                                             const Checkpoint &checkpoint,
+                                             std::string &error) {
+  std::unique_ptr<BoundEntry> bound(new BoundEntry());
+  bound->boundEntry = &entry;
+  for (const WeightSlot &slot : entry.weights) {
+    std::vector<int64_t> shape = slot.tensorShape();
+    int64_t perTensor = 1;
+    for (int64_t d : shape)
+      perTensor *= d;
+    int64_t first = slot.stacked ? slot.expertBegin : 0;
+    int64_t last = slot.stacked ? slot.expertEnd : 1;
+    std::vector<const TensorView *> views;
+    for (int64_t e = first; e < last; ++e) {
+      std::string name = slot.tensorName(e);
+      const TensorView *view = checkpoint.find(name);
+      if (!view) {
+        error = "missing weight '" + name + "': expected a F32, BF16 or F16 "
+                "tensor of shape " + formatShape(shape);
+        return nullptr;
+      }
+      if (view->shape != shape) {
+        error = "weight '" + name + "' in " + view->file + " has shape " +
+                formatShape(view->shape) + ", expected " + formatShape(shape);
+        return nullptr;
+      }
+      if (view->dtype != DType::F32 && view->dtype != DType::BF16 &&
+          view->dtype != DType::F16) {
+        error = "weight '" + name + "' in " + view->file + " has dtype " +
+                dtypeName(view->dtype) + "; F32, BF16 or F16 expected";
+        return nullptr;
+      }
+      views.push_back(view);
+    }
+    // One aligned F32 tensor is used where it lies in the mapping.
+    if (views.size() == 1 && views[0]->dtype == DType::F32 &&
+        reinterpret_cast<uintptr_t>(views[0]->data) % alignof(float) == 0) {
+      bound->pointers.push_back(
+          reinterpret_cast<const float *>(views[0]->data));
+      bound->inPlaceBytes += views[0]->bytes;
+      continue;
+    }
+    std::vector<float> buffer(perTensor * views.size());
+    for (size_t i = 0; i < views.size(); ++i)
+      views[i]->copyToF32(buffer.data() + i * perTensor);
+    bound->owned.push_back(std::move(buffer));
+    bound->pointers.push_back(bound->owned.back().data());
+  }
+  return bound;
+}
+
+bool BoundEntry::forward(const float *input, float *output, int64_t tokens,
+                         std::string &error) const {
+  if (tokens < 0) {
+    error = "negative token count";
+    return false;
+  }
+  int32_t status =
+      boundEntry->function(pointers.data(), input, output, tokens);
+  if (status != 0) {
+    error = "entry '" + boundEntry->name + "' failed with status " +
+            std::to_string(status);
+    return false;
+  }
+  return true;
+}
