@@ -161,10 +161,14 @@ mlir::moe::compileToCPUSharedLibrary(ModuleOp module,
   if (failed(entries))
     return failure();
   MLIRContext *ctx = module.getContext();
-  for (const EntrySignature &entry : *entries)
-    module.lookupSymbol<func::FuncOp>(entry.name)
-        ->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+  for (const EntrySignature &entry : *entries) {
+    auto func = module.lookupSymbol<func::FuncOp>(entry.name);
+    func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                   UnitAttr::get(ctx));
+    // The names now live in the manifest; LLVM has no use for them.
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      func.removeArgAttr(i, kWeightNameAttr);
+  }
 
   PassManager pm(ctx);
   buildMoELowerToCPUPipeline(pm);
