@@ -8,9 +8,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LayerCases.h"
+
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Pipelines/Pipelines.h"
-#include "moe/Reference/Reference.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -31,119 +34,12 @@
 #include <cmath>
 #include <cstring>
 #include <random>
-#include <sstream>
 
 using namespace moe::reference;
+using namespace moe::test;
+namespace reference = moe::reference;
 
 namespace {
-
-/// One test layer: the configuration in both the dialect's words and the
-/// reference's.
-struct LayerSpec {
-  int64_t hidden = 16, ffn = 12, numExperts = 8, sharedFfn = 0;
-  Activation activation = Activation::SwiGLU;
-  std::optional<RoutingConfig> routing = RoutingConfig{2};
-  double expertChoiceFactor = 1.0;
-  std::optional<CapacityConfig> capacity;
-  bool bias = false, sharedSigmoidGate = false, scaleExpertInput = false;
-  /// Adds this to router column 0 so that every token picks expert 0.
-  float collapseBoost = 0.0f;
-};
-
-const char *activationName(Activation a) {
-  switch (a) {
-  case Activation::SwiGLU: return "swiglu";
-  case Activation::GeGLU: return "geglu";
-  case Activation::GELU: return "gelu";
-  case Activation::ReLU: return "relu";
-  }
-  return "";
-}
-
-bool gated(Activation a) {
-  return a == Activation::SwiGLU || a == Activation::GeGLU;
-}
-
-std::string routerAttr(const LayerSpec &spec) {
-  std::ostringstream os;
-  if (!spec.routing) {
-    os << "#moe.expert_choice<capacity_factor = " << std::fixed
-       << spec.expertChoiceFactor << ">";
-    return os.str();
-  }
-  const RoutingConfig &r = *spec.routing;
-  os << "#moe.routing<top_k = " << r.topK
-     << ", scoring = " << (r.scoring == Scoring::Softmax ? "softmax" : "sigmoid")
-     << ", select_on = " << (r.selectOn == SelectOn::Scores ? "scores" : "logits")
-     << ", renormalize = " << (r.renormalize ? "true" : "false")
-     << ", scaling_factor = " << std::fixed << r.scalingFactor
-     << ", n_group = " << r.nGroup << ", topk_group = " << r.topkGroup
-     << ", group_score = " << (r.groupScore == GroupScore::Max ? "max" : "top2_sum")
-     << ">";
-  return os.str();
-}
-
-/// The moe.layer function for `spec`, arguments in the order
-/// x, router, [bias], [gate], up, down, [shared gate], [shared up, down],
-/// [shared sigmoid gate].
-std::string layerSource(const LayerSpec &spec) {
-  int64_t H = spec.hidden, F = spec.ffn, E = spec.numExperts,
-          Fs = spec.sharedFfn;
-  auto t2 = [](int64_t a, int64_t b) {
-    return "tensor<" + std::to_string(a) + "x" + std::to_string(b) + "xf32>";
-  };
-  auto t3 = [](int64_t a, int64_t b, int64_t c) {
-    return "tensor<" + std::to_string(a) + "x" + std::to_string(b) + "x" +
-           std::to_string(c) + "xf32>";
-  };
-  std::string xType = "tensor<?x" + std::to_string(H) + "xf32>";
-  std::vector<std::pair<std::string, std::string>> args = {
-      {"%x", xType}, {"%wg", t2(E, H)}};
-  if (spec.bias)
-    args.push_back({"%b", "tensor<" + std::to_string(E) + "xf32>"});
-  if (gated(spec.activation))
-    args.push_back({"%g", t3(E, F, H)});
-  args.push_back({"%u", t3(E, F, H)});
-  args.push_back({"%d", t3(E, H, F)});
-  if (Fs) {
-    if (gated(spec.activation))
-      args.push_back({"%sg", t2(Fs, H)});
-    args.push_back({"%su", t2(Fs, H)});
-    args.push_back({"%sd", t2(H, Fs)});
-    if (spec.sharedSigmoidGate)
-      args.push_back({"%ssg", t2(1, H)});
-  }
-  std::ostringstream os;
-  os << "func.func @layer(";
-  for (size_t i = 0; i < args.size(); ++i)
-    os << (i ? ", " : "") << args[i].first << ": " << args[i].second;
-  os << ") -> " << xType << " attributes {llvm.emit_c_interface} {\n";
-  os << "  %y = moe.layer %x router(%wg" << (spec.bias ? ", bias %b" : "")
-     << ") experts(" << (gated(spec.activation) ? "gate %g, " : "")
-     << "up %u, down %d)";
-  if (Fs)
-    os << " shared(" << (gated(spec.activation) ? "gate %sg, " : "")
-       << "up %su, down %sd"
-       << (spec.sharedSigmoidGate ? ", sigmoid_gate %ssg" : "") << ")";
-  os << " {router = " << routerAttr(spec)
-     << ", activation = #moe<activation " << activationName(spec.activation)
-     << ">";
-  if (spec.capacity)
-    os << ", capacity = #moe.capacity<factor = " << std::fixed
-       << spec.capacity->factor << ", drop_order = "
-       << (spec.capacity->dropOrder == DropOrder::TokenOrder ? "token_order"
-                                                             : "lowest_weight")
-       << ", dropped = "
-       << (spec.capacity->dropped == DroppedSlot::Zero ? "zero" : "input")
-       << ">";
-  if (spec.scaleExpertInput)
-    os << ", scale_expert_input";
-  os << "} : (";
-  for (size_t i = 0; i < args.size(); ++i)
-    os << (i ? ", " : "") << args[i].second;
-  os << ") -> " << xType << "\n  return %y : " << xType << "\n}\n";
-  return os.str();
-}
 
 /// A JIT-compiled layer.
 class CompiledLayer {
@@ -160,6 +56,12 @@ public:
     if (!module) {
       error = "parse failed:\n" + source;
       return;
+    }
+    // A C interface for the call below; the weight names are not needed.
+    for (auto func : module->getOps<mlir::func::FuncOp>()) {
+      func->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(&context));
+      for (unsigned i = 0; i < func.getNumArguments(); ++i)
+        func.removeArgAttr(i, "moe.weight");
     }
     mlir::PassManager pm(&context);
     mlir::moe::buildMoELowerToCPUPipeline(pm);
@@ -183,9 +85,7 @@ public:
 
   /// Runs the layer on `x` `[T,H]` with `weights` in argument order.
   std::vector<float> run(std::vector<float> &x, int64_t numTokens,
-                         int64_t hidden,
-                         std::vector<std::pair<std::vector<float> *,
-                                               std::vector<int64_t>>> &weights) {
+                         int64_t hidden, std::vector<WeightArg> &weights) {
     std::vector<std::unique_ptr<char[]>> descriptors;
     std::vector<void *> pointers;
     auto describe = [&](std::vector<float> &data,
@@ -211,8 +111,8 @@ public:
     StridedMemRefType<float, 2> result{};
     pointers.push_back(&result);
     describe(x, {numTokens, hidden});
-    for (auto &[data, shape] : weights)
-      describe(*data, shape);
+    for (WeightArg &weight : weights)
+      describe(weight.values, weight.shape);
     std::vector<void *> packed;
     for (void *&p : pointers)
       packed.push_back(&p);
@@ -233,15 +133,7 @@ private:
   std::unique_ptr<mlir::ExecutionEngine> engine;
 };
 
-std::vector<float> randomTensor(std::mt19937 &rng, size_t n, float scale) {
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = dist(rng);
-  return v;
-}
-
-/// Compiles `spec`, runs it for each token count, and compares with the
+/// Compiles `layer`, runs it for each token count, and compares with the
 /// reference.
 void checkAgainstReference(const LayerSpec &spec,
                            std::vector<int64_t> tokenCounts = {1, 37}) {
@@ -251,82 +143,21 @@ void checkAgainstReference(const LayerSpec &spec,
     return true;
   }();
   (void)initialised;
-  std::string source = layerSource(spec);
-  CompiledLayer layer(source);
-  ASSERT_TRUE(layer.error.empty()) << layer.error;
-
-  int64_t H = spec.hidden, F = spec.ffn, E = spec.numExperts,
-          Fs = spec.sharedFfn;
-  std::mt19937 rng(1234);
-  float wScale = 1.0f / std::sqrt(static_cast<float>(H));
-  std::vector<float> router = randomTensor(rng, E * H, 1.0f);
-  for (int64_t h = 0; h < H && spec.collapseBoost != 0.0f; ++h)
-    router[h] = spec.collapseBoost;
-  std::vector<float> bias = randomTensor(rng, E, 0.5f);
-  std::vector<float> gate = randomTensor(rng, E * F * H, wScale);
-  std::vector<float> up = randomTensor(rng, E * F * H, wScale);
-  std::vector<float> down = randomTensor(rng, E * H * F, wScale);
-  std::vector<float> sGate = randomTensor(rng, Fs * H, wScale);
-  std::vector<float> sUp = randomTensor(rng, Fs * H, wScale);
-  std::vector<float> sDown = randomTensor(rng, H * Fs, wScale);
-  std::vector<float> sSig = randomTensor(rng, H, wScale);
-
-  std::vector<std::pair<std::vector<float> *, std::vector<int64_t>>> weights =
-      {{&router, {E, H}}};
-  if (spec.bias)
-    weights.push_back({&bias, {E}});
-  if (gated(spec.activation))
-    weights.push_back({&gate, {E, F, H}});
-  weights.push_back({&up, {E, F, H}});
-  weights.push_back({&down, {E, H, F}});
-  if (Fs) {
-    if (gated(spec.activation))
-      weights.push_back({&sGate, {Fs, H}});
-    weights.push_back({&sUp, {Fs, H}});
-    weights.push_back({&sDown, {H, Fs}});
-    if (spec.sharedSigmoidGate)
-      weights.push_back({&sSig, {1, H}});
-  }
-
-  LayerConfig config;
-  config.hidden = H;
-  config.numExperts = E;
-  config.activation = spec.activation;
-  config.routing = spec.routing;
-  config.expertChoiceFactor = spec.expertChoiceFactor;
-  config.capacity = spec.capacity;
-  config.scaleExpertInput = spec.scaleExpertInput;
-  LayerWeights refWeights;
-  refWeights.router = router.data();
-  refWeights.correctionBias = spec.bias ? bias.data() : nullptr;
-  refWeights.experts = {gated(spec.activation) ? gate.data() : nullptr,
-                        up.data(), down.data(), F};
-  if (Fs)
-    refWeights.shared = FfnWeights{gated(spec.activation) ? sGate.data()
-                                                          : nullptr,
-                                   sUp.data(), sDown.data(), Fs};
-  refWeights.sharedSigmoidGate = spec.sharedSigmoidGate ? sSig.data() : nullptr;
-
+  TestLayer layer = makeTestLayer(spec);
+  std::string source = layer.source();
+  CompiledLayer compiled(source);
+  ASSERT_TRUE(compiled.error.empty()) << compiled.error;
+  reference::LayerConfig config = layer.referenceConfig();
+  reference::LayerWeights weights = layer.referenceWeights();
+  std::mt19937 rng(99);
   for (int64_t T : tokenCounts) {
-    std::vector<float> x = randomTensor(rng, T * H, 1.0f);
-    std::vector<float> expected = runLayer(config, refWeights, x.data(), T);
-    std::vector<float> actual = layer.run(x, T, H, weights);
+    std::vector<float> x = randomTensor(rng, T * spec.hidden, 1.0f);
+    std::vector<float> expected = reference::runLayer(config, weights, x.data(), T);
+    std::vector<float> actual = compiled.run(x, T, spec.hidden, layer.weights);
     ASSERT_EQ(actual.size(), expected.size()) << "T = " << T;
-    float maxRef = 0.0f, maxDiff = 0.0f;
-    for (size_t i = 0; i < expected.size(); ++i) {
-      maxRef = std::max(maxRef, std::fabs(expected[i]));
-      maxDiff = std::max(maxDiff, std::fabs(expected[i] - actual[i]));
-    }
-    EXPECT_LE(maxDiff, 1e-5f * std::max(maxRef, 1e-30f))
-        << "T = " << T << ", max |ref| = " << maxRef << "\n" << source;
+    EXPECT_LE(normwiseError(expected, actual), 1e-5f) << "T = " << T << "\n"
+                                                     << source;
   }
-}
-
-RoutingConfig softmaxTopK(int64_t k, bool renormalize) {
-  RoutingConfig r;
-  r.topK = k;
-  r.renormalize = renormalize;
-  return r;
 }
 
 // Tests Mixtral: softmax top-2, renormalised, SwiGLU.
@@ -360,7 +191,7 @@ TEST(CompiledLayer, DeepSeekV2GroupLimited) {
 TEST(CompiledLayer, DeepSeekV3) {
   LayerSpec spec;
   spec.numExperts = 16;
-  RoutingConfig r;
+  reference::RoutingConfig r;
   r.topK = 4;
   r.scoring = Scoring::Sigmoid;
   r.renormalize = true;
@@ -388,7 +219,7 @@ TEST(CompiledLayer, Qwen2SigmoidGatedShared) {
 // shared expert.
 TEST(CompiledLayer, Llama4InputScaling) {
   LayerSpec spec;
-  RoutingConfig r;
+  reference::RoutingConfig r;
   r.topK = 1;
   r.scoring = Scoring::Sigmoid;
   r.selectOn = SelectOn::Logits;

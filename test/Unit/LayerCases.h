@@ -1,0 +1,69 @@
+//===- LayerCases.h - test layers shared by the execution tests -*- C++ -*-===//
+//
+// A test layer in one place: its configuration (LayerSpec), the moe.layer
+// source it compiles from, seeded random weights in argument order with
+// checkpoint names, and the matching lib/Reference configuration. The JIT
+// tests and the compiled-library tests both draw from it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_TEST_UNIT_LAYERCASES_H
+#define MOE_TEST_UNIT_LAYERCASES_H
+
+#include "moe/Reference/Reference.h"
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace moe::test {
+
+struct LayerSpec {
+  int64_t hidden = 16, ffn = 12, numExperts = 8, sharedFfn = 0;
+  reference::Activation activation = reference::Activation::SwiGLU;
+  std::optional<reference::RoutingConfig> routing = reference::RoutingConfig{2};
+  double expertChoiceFactor = 1.0;
+  std::optional<reference::CapacityConfig> capacity;
+  bool bias = false, sharedSigmoidGate = false, scaleExpertInput = false;
+  /// Added to router row 0 so that every token picks expert 0.
+  float collapseBoost = 0.0f;
+};
+
+/// One weight argument: its checkpoint name ("{e}" for per-expert tensors),
+/// its full (stacked) shape and values.
+struct WeightArg {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+  bool stacked() const { return name.find("{e}") != std::string::npos; }
+};
+
+/// A layer ready to run: weights in the entry's argument order (after the
+/// input).
+struct TestLayer {
+  LayerSpec spec;
+  std::vector<WeightArg> weights;
+
+  /// The `func.func @layer` holding the moe.layer, weights named by
+  /// `moe.weight` argument attributes.
+  std::string source() const;
+  reference::LayerConfig referenceConfig() const;
+  reference::LayerWeights referenceWeights() const;
+};
+
+TestLayer makeTestLayer(const LayerSpec &spec, uint32_t seed = 1234);
+
+std::vector<float> randomTensor(std::mt19937 &rng, size_t n, float scale);
+
+/// max |expected - actual| / max |expected|: the normwise relative error.
+float normwiseError(const std::vector<float> &expected,
+                    const std::vector<float> &actual);
+
+/// Softmax top-k routing, renormalised or not.
+reference::RoutingConfig softmaxTopK(int64_t k, bool renormalize);
+
+} // namespace moe::test
+
+#endif // MOE_TEST_UNIT_LAYERCASES_H
