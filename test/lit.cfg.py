@@ -2,6 +2,7 @@
 # lit configuration for the moec test suite.
 
 import os
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -16,6 +17,8 @@ config.test_exec_root = os.path.join(config.moe_obj_root, "test")
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%moe_src_root", config.moe_src_root))
+# Test helpers are standard-library Python, run by the Python running lit.
+config.substitutions.append(("%python", sys.executable))
 
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
@@ -24,7 +27,8 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.moe_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
-tools = [ToolSubst("moe-opt", unresolved="fatal")]
+tools = [ToolSubst(name, unresolved="fatal")
+         for name in ["moe-opt", "moe-compile", "moe-run"]]
 llvm_config.add_tool_substitutions(tools, [config.moe_tools_dir])
 
 # JIT execution tests run lowered modules with Debian's mlir-runner and the

@@ -63,6 +63,8 @@ int main(int argc, char **argv) {
   registerAllExtensions(registry);
   registry.insert<moe::MoEDialect>();
   MLIRContext context(registry);
+  // The located message is enough; no IR dump after it.
+  context.printOpOnDiagnostic(false);
 
   std::string error;
   auto file = openInputFile(inputFile, &error);
