@@ -37,7 +37,8 @@ lib_dir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
 config.substitutions.append(
     ("%mlir_runner_libs",
      "-shared-libs=" + ",".join(os.path.join(lib_dir, name) for name in
-                                ["libmlir_c_runner_utils.so", "libmlir_runner_utils.so"])))
+                                ["libmlir_c_runner_utils.so", "libmlir_runner_utils.so",
+                                 "libomp.so"])))
 config.substitutions.append(
     ("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
 

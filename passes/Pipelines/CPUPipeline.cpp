@@ -7,7 +7,10 @@
 // * finalize-memref-to-llvm runs before convert-scf-to-cf, and
 //   expand-strided-metadata before both, as MLIR 22 requires;
 // * math-to-llvm then math-to-libm: erf (exact GELU) has no LLVM intrinsic
-//   and becomes a libm call.
+//   and becomes a libm call;
+// * scf.forall (the loop over experts) becomes scf.parallel and then an
+//   OpenMP parallel loop, so compiled code runs on as many threads as the
+//   OpenMP runtime is given.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +23,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -43,10 +47,12 @@ void moe::buildMoEBufferizePipeline(OpPassManager &pm) {
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createForallToParallelLoopPass());
 }
 
 void moe::buildMoELowerBuffersToLLVMPipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
@@ -57,6 +63,7 @@ void moe::buildMoELowerBuffersToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 

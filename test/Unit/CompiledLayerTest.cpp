@@ -26,6 +26,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -51,6 +52,7 @@ public:
     registry.insert<mlir::moe::MoEDialect>();
     mlir::registerBuiltinDialectTranslation(registry);
     mlir::registerLLVMDialectTranslation(registry);
+    mlir::registerOpenMPDialectTranslation(registry);
     context.appendDialectRegistry(registry);
     module = mlir::parseSourceString<mlir::ModuleOp>(source, &context);
     if (!module) {
@@ -70,7 +72,7 @@ public:
       return;
     }
     mlir::ExecutionEngineOptions options;
-    llvm::StringRef libs[] = {MOEC_C_RUNNER_UTILS};
+    llvm::StringRef libs[] = {MOEC_C_RUNNER_UTILS, MOEC_LIBOMP};
     options.sharedLibPaths = libs;
     options.transformer = mlir::makeOptimizingTransformer(2, 0, nullptr);
     auto maybeEngine = mlir::ExecutionEngine::create(*module, options);

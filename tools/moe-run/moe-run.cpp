@@ -2,7 +2,7 @@
 //
 //   moe-run LIB.so --weights W.safetensors|model.safetensors.index.json
 //                  --input X.npy [--output Y.npy] [--entry NAME]
-//                  [--repeat N] [--timing-json FILE]
+//                  [--repeat N] [--timing-json FILE] [--threads N]
 //   moe-run LIB.so --print-manifest
 //   moe-run LIB.so --generate-weights OUT.safetensors [--seed S] [--dtype f32|bf16]
 //   moe-run LIB.so --generate-input X.npy --tokens T [--seed S]
@@ -34,6 +34,7 @@ namespace {
 const char *kUsage =
     "usage: moe-run LIB.so --weights FILE --input X.npy [--output Y.npy]\n"
     "                      [--entry NAME] [--repeat N] [--timing-json FILE]\n"
+    "                      [--threads N]\n"
     "       moe-run LIB.so --print-manifest\n"
     "       moe-run LIB.so --generate-weights OUT.safetensors [--seed S] "
     "[--dtype f32|bf16]\n"
@@ -47,7 +48,7 @@ int fail(const std::string &message) {
 struct Options {
   std::string library, weights, input, output, entry, timingJson;
   std::string generateWeights, generateInput, dtype = "f32";
-  int64_t repeat = 1, tokens = -1, seed = 0;
+  int64_t repeat = 1, tokens = -1, seed = 0, threads = 0;
   bool printManifest = false;
 };
 
@@ -68,7 +69,8 @@ bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
       {"--generate-input", &options.generateInput}};
   std::map<std::string, int64_t *> ints = {{"--repeat", &options.repeat},
                                            {"--tokens", &options.tokens},
-                                           {"--seed", &options.seed}};
+                                           {"--seed", &options.seed},
+                                           {"--threads", &options.threads}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::string value;
@@ -255,6 +257,10 @@ int main(int argc, char **argv) {
                  "tokens holding them route as if every logit were -inf and "
                  "their outputs are NaN\n",
                  static_cast<long long>(nanCount));
+
+  // 0 keeps the OpenMP default (one thread per core, or OMP_NUM_THREADS).
+  if (options.threads > 0)
+    library->setNumThreads(static_cast<int32_t>(options.threads));
 
   std::vector<float> output(tokens * entry->hidden);
   std::vector<double> times;

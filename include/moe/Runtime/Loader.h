@@ -53,10 +53,13 @@ public:
   /// `error` set) otherwise.
   const Entry *findEntry(const std::string &name, std::string &error) const;
   const std::string &manifest() const { return manifestText; }
+  /// Sizes the thread team of the library's parallel loops.
+  void setNumThreads(int32_t threads) const { setThreads(threads); }
 
 private:
   Library() = default;
   void *handle = nullptr;
+  moe_set_threads_fn setThreads = nullptr;
   std::string manifestText;
   std::vector<Entry> entryList;
 };

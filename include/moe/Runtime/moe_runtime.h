@@ -13,7 +13,11 @@
  * `weights` holds one pointer per weight slot, in manifest order, each to a
  * dense row-major float32 tensor of the slot's shape (per-expert checkpoint
  * tensors stacked on dimension 0); `input` and `output` are [tokens, hidden]
- * row-major float32. Returns 0 on success.
+ * row-major float32. Returns 0 on success. And
+ *
+ *   void moe_set_num_threads(int32_t threads);
+ *
+ * which sizes the thread team of the library's parallel loops (OpenMP).
  *
  * Manifest (format 1):
  *   {"format": 1, "target": "cpu",
@@ -41,8 +45,10 @@ extern "C" {
 
 #define MOE_MANIFEST_FORMAT 1
 #define MOE_MANIFEST_SYMBOL "moe_module_manifest"
+#define MOE_SET_THREADS_SYMBOL "moe_set_num_threads"
 
 typedef const char *(*moe_manifest_fn)(void);
+typedef void (*moe_set_threads_fn)(int32_t threads);
 typedef int32_t (*moe_entry_fn)(const float *const *weights, const float *input,
                                 float *output, int64_t tokens);
 

@@ -87,6 +87,12 @@ std::unique_ptr<Library> Library::open(const std::string &path,
     error = path + ": not a moe library (no " MOE_MANIFEST_SYMBOL ")";
     return nullptr;
   }
+  library->setThreads = reinterpret_cast<moe_set_threads_fn>(
+      dlsym(library->handle, MOE_SET_THREADS_SYMBOL));
+  if (!library->setThreads) {
+    error = path + ": not a moe library (no " MOE_SET_THREADS_SYMBOL ")";
+    return nullptr;
+  }
   library->manifestText = manifest();
   if (!parseManifest(library->manifestText, library->entryList, error)) {
     error = path + ": " + error;

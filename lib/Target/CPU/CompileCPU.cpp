@@ -18,6 +18,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -121,15 +122,26 @@ LogicalResult addEntryWrapper(llvm::Module &module, const EntrySignature &entry,
   return success();
 }
 
-/// const char *moe_module_manifest(void)
-void addManifest(llvm::Module &module, const std::string &manifest) {
+/// const char *moe_module_manifest(void), and
+/// void moe_set_num_threads(int32_t), which sizes the OpenMP thread team.
+void addModuleFunctions(llvm::Module &module, const std::string &manifest) {
   llvm::LLVMContext &ctx = module.getContext();
-  auto *type =
+  auto *manifestType =
       llvm::FunctionType::get(llvm::PointerType::getUnqual(ctx), {}, false);
-  auto *fn = llvm::Function::Create(type, llvm::Function::ExternalLinkage,
-                                    MOE_MANIFEST_SYMBOL, module);
-  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", fn));
+  auto *manifestFn = llvm::Function::Create(
+      manifestType, llvm::Function::ExternalLinkage, MOE_MANIFEST_SYMBOL, module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", manifestFn));
   b.CreateRet(b.CreateGlobalString(manifest, "moe_manifest_json"));
+
+  llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
+  auto *threadsType = llvm::FunctionType::get(b.getVoidTy(), {i32}, false);
+  auto *threadsFn = llvm::Function::Create(
+      threadsType, llvm::Function::ExternalLinkage, MOE_SET_THREADS_SYMBOL, module);
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", threadsFn));
+  llvm::FunctionCallee ompSet =
+      module.getOrInsertFunction("omp_set_num_threads", threadsType);
+  b.CreateCall(ompSet, {threadsFn->getArg(0)});
+  b.CreateRetVoid();
 }
 
 std::unique_ptr<llvm::TargetMachine>
@@ -178,6 +190,7 @@ mlir::moe::compileToCPUSharedLibrary(ModuleOp module,
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
   ctx->appendDialectRegistry(registry);
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
@@ -196,7 +209,7 @@ mlir::moe::compileToCPUSharedLibrary(ModuleOp module,
   for (const EntrySignature &entry : *entries)
     if (failed(addEntryWrapper(*llvmModule, entry, module)))
       return failure();
-  addManifest(*llvmModule, buildManifest(*entries, "cpu"));
+  addModuleFunctions(*llvmModule, buildManifest(*entries, "cpu"));
 
   auto optimize = makeOptimizingTransformer(options.optLevel, /*sizeLevel=*/0,
                                             machine.get());
@@ -220,15 +233,25 @@ mlir::moe::compileToCPUSharedLibrary(ModuleOp module,
     object.keep();
   }
 
-  // Link: the object, the embedded runtime (memrefCopy), libm for erff.
+  // Link: the object, the embedded runtime (memrefCopy), LLVM's OpenMP
+  // runtime (found through the rpath), libm for erff.
   llvm::ErrorOr<std::string> linker =
       llvm::sys::findProgramByName(options.linker);
   if (!linker)
     return module.emitError("cannot find the linker driver '")
            << options.linker << "' on PATH";
   std::string output = outputPath.str();
-  SmallVector<StringRef> argv = {*linker, "-shared", "-o", output, objectPath,
-                                 MOEC_EMBEDDED_RUNTIME, "-lm", "-Wl,-z,defs"};
+  SmallVector<StringRef> argv = {*linker,
+                                 "-shared",
+                                 "-o",
+                                 output,
+                                 objectPath,
+                                 MOEC_EMBEDDED_RUNTIME,
+                                 "-L" MOEC_LIBOMP_DIR,
+                                 "-Wl,-rpath," MOEC_LIBOMP_DIR,
+                                 "-lomp",
+                                 "-lm",
+                                 "-Wl,-z,defs"};
   std::string linkError;
   int status = llvm::sys::ExecuteAndWait(*linker, argv, std::nullopt, {}, 0, 0,
                                          &linkError);

@@ -1,7 +1,8 @@
 //===- FfnToLinalg.cpp - expert and shared FFNs to linalg -----------------===//
 //
-// moe.expert_mlp as a loop over experts, each a transposed-B matmul pair on
-// the expert's contiguous rows with the activation between them; and
+// moe.expert_mlp as a parallel loop (scf.forall) over experts, each a
+// transposed-B matmul pair on the expert's contiguous rows with the
+// activation between them; and
 // moe.shared_mlp as one such FFN over all tokens.
 //
 //===----------------------------------------------------------------------===//
@@ -55,11 +56,13 @@ struct ExpertMlpOpLowering : OpRewritePattern<ExpertMlpOp> {
     Value rows = op.getRows(), offsets = op.getExpertOffsets();
     Value output = createFilled(b, getSizes(b, rows), f32Constant(b, 0));
     Location loc = b.getLoc();
-    auto loop = scf::ForOp::create(
-        b, indexConstant(b, 0), indexConstant(b, numExperts),
-        indexConstant(b, 1), output,
-        [&](OpBuilder &nested, Location, Value expert, ValueRange iter) {
+    // Experts own disjoint row ranges: an scf.forall whose iterations may
+    // run in parallel, each inserting its rows into the shared output.
+    auto loop = scf::ForallOp::create(
+        b, ArrayRef<OpFoldResult>{b.getIndexAttr(numExperts)}, output,
+        std::nullopt, [&](OpBuilder &nested, Location, ValueRange args) {
           ImplicitLocOpBuilder nb(loc, nested);
+          Value expert = args[0], shared = args[1];
           Value next = arith::AddIOp::create(nb, expert, indexConstant(nb, 1));
           auto offsetAt = [&](Value e) -> Value {
             return arith::IndexCastOp::create(
@@ -88,13 +91,15 @@ struct ExpertMlpOpLowering : OpRewritePattern<ExpertMlpOp> {
                 {AffineMap::getMultiDimIdentityMap(2, ctx),
                  AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx)});
           }
-          Value result = createFfn(nb, op.getActivation(), expertRows,
-                                   expertSlice(nb, op.getGate(), expert),
-                                   expertSlice(nb, op.getUp(), expert),
-                                   expertSlice(nb, op.getDown(), expert));
-          Value updated = tensor::InsertSliceOp::create(
-              nb, result, iter[0], rowOffsets, rowSizes, unit);
-          scf::YieldOp::create(nb, updated);
+          Value gate = expertSlice(nb, op.getGate(), expert);
+          Value up = expertSlice(nb, op.getUp(), expert);
+          Value down = expertSlice(nb, op.getDown(), expert);
+          Value result = createFfn(nb, op.getActivation(), expertRows, gate,
+                                   up, down);
+          auto inParallel = scf::InParallelOp::create(nb);
+          nb.setInsertionPointToStart(&inParallel.getRegion().front());
+          tensor::ParallelInsertSliceOp::create(nb, result, shared, rowOffsets,
+                                                rowSizes, unit);
         });
     rewriter.replaceOp(op, castToType(b, loop.getResult(0),
                                       op.getOutput().getType()));

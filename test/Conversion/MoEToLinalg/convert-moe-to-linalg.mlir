@@ -77,18 +77,22 @@ func.func @dispatch_lowest_weight(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %
 
 // -----
 
-// Tests that the grouped FFN is a loop over experts, each slicing its rows
-// and weights and running two transposed-B matmuls around the activation.
+// Tests that the grouped FFN is a parallel loop over experts, each slicing
+// its rows and weights, running two transposed-B matmuls around the
+// activation and inserting its rows into the shared output.
 // CHECK-LABEL: func.func @expert_mlp
-// CHECK: scf.for %[[E:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
-// CHECK: tensor.extract_slice %{{.*}}[%{{.*}}, 0] [%{{.*}}, 32] [1, 1] : tensor<?x32xf32> to tensor<?x32xf32>
-// CHECK: tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 16, 32] [1, 1, 1] : tensor<8x16x32xf32> to tensor<16x32xf32>
-// CHECK: linalg.matmul
-// CHECK: linalg.matmul
+// CHECK: scf.forall (%[[E:.*]]) in (8) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<?x32xf32>)
+// CHECK: %[[ROWS:.*]] = tensor.extract_slice %{{.*}}[%[[START:.*]], 0] [%[[COUNT:.*]], 32] [1, 1] : tensor<?x32xf32> to tensor<?x32xf32>
+// CHECK: %[[GATE:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 16, 32] [1, 1, 1] : tensor<8x16x32xf32> to tensor<16x32xf32>
+// CHECK: %[[UP:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 16, 32] [1, 1, 1] : tensor<8x16x32xf32> to tensor<16x32xf32>
+// CHECK: %[[DOWN:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 32, 16] [1, 1, 1] : tensor<8x32x16xf32> to tensor<32x16xf32>
+// CHECK: linalg.matmul {{.*}} ins(%[[ROWS]], %[[UP]] :
+// CHECK: linalg.matmul {{.*}} ins(%[[ROWS]], %[[GATE]] :
 // CHECK: linalg.generic
 // CHECK: math.exp
-// CHECK: linalg.matmul
-// CHECK: tensor.insert_slice
+// CHECK: %[[Y:.*]] = linalg.matmul {{.*}} ins(%{{.*}}, %[[DOWN]] :
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %[[Y]] into %[[OUT]][%[[START]], 0] [%[[COUNT]], 32] [1, 1]
 func.func @expert_mlp(%rows: tensor<?x32xf32>, %off: tensor<9xi32>,
                       %g: tensor<8x16x32xf32>, %u: tensor<8x16x32xf32>,
                       %d: tensor<8x32x16xf32>) -> tensor<?x32xf32> {
