@@ -206,16 +206,9 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
                  Value rival = linalg::IndexOp::create(nb, 1);
                  Value sameExpert = arith::CmpIOp::create(
                      nb, arith::CmpIPredicate::eq, args[0], args[2]);
-                 Value heavier = arith::CmpFOp::create(
-                     nb, arith::CmpFPredicate::OGT, args[3], args[1]);
-                 Value equal = arith::CmpFOp::create(
-                     nb, arith::CmpFPredicate::OEQ, args[3], args[1]);
-                 Value earlier = arith::CmpIOp::create(
-                     nb, arith::CmpIPredicate::ult, rival, slot);
                  Value ahead = arith::AndIOp::create(
                      nb, sameExpert,
-                     arith::OrIOp::create(
-                         nb, heavier, arith::AndIOp::create(nb, equal, earlier)));
+                     createComesBefore(nb, args[3], rival, args[1], slot));
                  Value one = arith::ExtUIOp::create(nb, nb.getI32Type(), ahead);
                  linalg::YieldOp::create(
                      nb, ValueRange{arith::AddIOp::create(nb, args[4], one)});

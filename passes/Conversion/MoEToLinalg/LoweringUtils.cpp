@@ -176,6 +176,17 @@ Value lowering::createSoftmax(ImplicitLocOpBuilder &b, Value logits) {
       {identity, row});
 }
 
+Value lowering::createComesBefore(ImplicitLocOpBuilder &b, Value value,
+                                  Value index, Value other, Value otherIndex) {
+  Value greater =
+      arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, value, other);
+  Value equal = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, value, other);
+  Value lower =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, index, otherIndex);
+  return arith::OrIOp::create(b, greater,
+                              arith::AndIOp::create(b, equal, lower));
+}
+
 Value lowering::createArgmaxExcluding(ImplicitLocOpBuilder &b, Value values,
                                       ValueRange excluded) {
   MLIRContext *ctx = b.getContext();
@@ -207,14 +218,8 @@ Value lowering::createArgmaxExcluding(ImplicitLocOpBuilder &b, Value values,
         Value currentIndex = args[args.size() - 1];
         Value index = arith::IndexCastOp::create(
             nb, nb.getI32Type(), linalg::IndexOp::create(nb, 1));
-        Value greater = arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT,
-                                              value, current);
-        Value equal = arith::CmpFOp::create(nb, arith::CmpFPredicate::OEQ,
-                                            value, current);
-        Value lower = arith::CmpIOp::create(nb, arith::CmpIPredicate::slt,
-                                            index, currentIndex);
-        Value better = arith::OrIOp::create(
-            nb, greater, arith::AndIOp::create(nb, equal, lower));
+        Value better =
+            createComesBefore(nb, value, index, current, currentIndex);
         for (Value picked : args.slice(1, excluded.size())) {
           Value taken =
               arith::CmpIOp::create(nb, arith::CmpIPredicate::eq, index, picked);

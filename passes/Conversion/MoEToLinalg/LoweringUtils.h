@@ -48,6 +48,12 @@ Value createNaNToMinusInf(ImplicitLocOpBuilder &b, Value values);
 /// Row-wise softmax of a `[T,N]` f32 tensor.
 Value createSoftmax(ImplicitLocOpBuilder &b, Value logits);
 
+/// Whether (`value`, `index`) comes before (`other`, `otherIndex`) in the
+/// selection order every top-k and rank here uses: the larger value first,
+/// equal values by the lower index. Indices compare unsigned.
+Value createComesBefore(ImplicitLocOpBuilder &b, Value value, Value index,
+                        Value other, Value otherIndex);
+
 /// For each row of `values` `[T,N]`, the index (i32 `[T]`) of the largest
 /// value not among `excluded` (i32 `[T]` each), ties to the lower index.
 /// The comparison is a total order, so the result does not depend on the

@@ -277,14 +277,8 @@ struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
               ImplicitLocOpBuilder nb(loc, nested);
               Value token = linalg::IndexOp::create(nb, 0);
               Value rival = linalg::IndexOp::create(nb, 2);
-              Value greater = arith::CmpFOp::create(
-                  nb, arith::CmpFPredicate::OGT, args[1], args[0]);
-              Value equal = arith::CmpFOp::create(
-                  nb, arith::CmpFPredicate::OEQ, args[1], args[0]);
-              Value earlier = arith::CmpIOp::create(
-                  nb, arith::CmpIPredicate::ult, rival, token);
-              Value ahead = arith::OrIOp::create(
-                  nb, greater, arith::AndIOp::create(nb, equal, earlier));
+              Value ahead =
+                  createComesBefore(nb, args[1], rival, args[0], token);
               Value one = arith::ExtUIOp::create(nb, nb.getI32Type(), ahead);
               linalg::YieldOp::create(
                   nb, ValueRange{arith::AddIOp::create(nb, args[2], one)});
