@@ -11,7 +11,6 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
@@ -99,21 +98,12 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
         })[0];
 
     // C = ceil(factor · S / E); dropless keeps up to S, i.e. everything.
-    Value capacity = numSlots;
-    if (capacityAttr) {
-      double factor = capacityAttr.getFactor().convertToDouble();
-      Value slotsF64 = arith::UIToFPOp::create(
-          b, b.getF64Type(),
-          arith::IndexCastUIOp::create(b, b.getI64Type(), numSlots));
-      Value wanted = math::CeilOp::create(
-          b, arith::MulFOp::create(
-                 b, slotsF64,
-                 arith::ConstantOp::create(
-                     b, b.getF64FloatAttr(factor / double(numExperts)))));
-      capacity = arith::IndexCastUIOp::create(
-          b, b.getIndexType(),
-          arith::FPToUIOp::create(b, b.getI64Type(), wanted));
-    }
+    Value capacity =
+        capacityAttr
+            ? createCapacity(b, numSlots,
+                             capacityAttr.getFactor().convertToDouble(),
+                             numExperts)
+            : numSlots;
     Value capacityI32 = toI32(b, capacity);
 
     // Under lowest_weight, a slot's rank among its expert's slots by weight

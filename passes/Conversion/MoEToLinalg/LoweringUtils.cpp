@@ -176,6 +176,20 @@ Value lowering::createSoftmax(ImplicitLocOpBuilder &b, Value logits) {
       {identity, row});
 }
 
+Value lowering::createCapacity(ImplicitLocOpBuilder &b, Value count,
+                               double factor, int64_t numExperts) {
+  Value countF64 = arith::UIToFPOp::create(
+      b, b.getF64Type(), arith::IndexCastUIOp::create(b, b.getI64Type(), count));
+  Value scaled = arith::MulFOp::create(
+      b, arith::ConstantOp::create(b, b.getF64FloatAttr(factor)), countF64);
+  Value perExpert = arith::DivFOp::create(
+      b, scaled,
+      arith::ConstantOp::create(b, b.getF64FloatAttr(double(numExperts))));
+  Value rounded = math::CeilOp::create(b, perExpert);
+  return arith::IndexCastUIOp::create(
+      b, b.getIndexType(), arith::FPToUIOp::create(b, b.getI64Type(), rounded));
+}
+
 Value lowering::createComesBefore(ImplicitLocOpBuilder &b, Value value,
                                   Value index, Value other, Value otherIndex) {
   Value greater =

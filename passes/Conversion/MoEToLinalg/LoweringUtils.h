@@ -48,6 +48,11 @@ Value createNaNToMinusInf(ImplicitLocOpBuilder &b, Value values);
 /// Row-wise softmax of a `[T,N]` f32 tensor.
 Value createSoftmax(ImplicitLocOpBuilder &b, Value logits);
 
+/// `ceil(factor · count / numExperts)` as an index, computed in f64 in that
+/// order (the reference's), for a run-time `count`.
+Value createCapacity(ImplicitLocOpBuilder &b, Value count, double factor,
+                     int64_t numExperts);
+
 /// Whether (`value`, `index`) comes before (`other`, `otherIndex`) in the
 /// selection order every top-k and rank here uses: the larger value first,
 /// equal values by the lower index. Indices compare unsigned.

@@ -11,7 +11,6 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
@@ -240,20 +239,11 @@ struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
     Value numTokens = getValueOrCreateConstantIndexOp(b, b.getLoc(), sizes[0]);
 
     // C = min(T, ceil(capacity_factor · T / E)).
-    double factor = op.getRouting().getCapacityFactor().convertToDouble();
-    Value tokensF64 = arith::UIToFPOp::create(
-        b, b.getF64Type(),
-        arith::IndexCastUIOp::create(b, b.getI64Type(), numTokens));
-    Value wanted = math::CeilOp::create(
-        b, arith::MulFOp::create(
-               b, tokensF64,
-               arith::ConstantOp::create(
-                   b, b.getF64FloatAttr(factor / double(numExperts)))));
     Value capacity = arith::MinUIOp::create(
         b,
-        arith::IndexCastUIOp::create(
-            b, b.getIndexType(),
-            arith::FPToUIOp::create(b, b.getI64Type(), wanted)),
+        createCapacity(b, numTokens,
+                       op.getRouting().getCapacityFactor().convertToDouble(),
+                       numExperts),
         numTokens);
 
     // rank[t,e]: how many tokens expert e prefers to t (higher probability,
