@@ -20,8 +20,56 @@ static bool isActivationType(Type type) {
          !tensor.isDynamicDim(1) && tensor.getElementType().isF32();
 }
 
-FailureOr<SmallVector<EntrySignature>> mlir::moe::analyzeEntries(ModuleOp module) {
-  SmallVector<EntrySignature> entries;
+/// Reads the optional checkpoint view of argument `i` and checks that the
+/// source shape, sliced then transposed, is the argument's shape.
+static LogicalResult readWeightView(func::FuncOp func, unsigned i,
+                                    EntryWeight &weight) {
+  auto array = [&](StringRef name) -> SmallVector<int64_t> {
+    if (auto attr = func.getArgAttrOfType<DenseI64ArrayAttr>(i, name))
+      return SmallVector<int64_t>(attr.asArrayRef());
+    return {};
+  };
+  weight.sourceShape = array(kWeightSourceShapeAttr);
+  weight.slice = array(kWeightSliceAttr);
+  weight.transpose = array(kWeightTransposeAttr);
+  if (weight.sourceShape.empty())
+    weight.sourceShape = weight.shape;
+  auto fail = [&]() {
+    return func.emitError() << "entry point @" << func.getSymName()
+                            << " argument #" << i << ": ";
+  };
+  SmallVector<int64_t> viewed = weight.sourceShape;
+  if (!weight.slice.empty()) {
+    if (weight.slice.size() != 3 || weight.slice[0] < 0 ||
+        weight.slice[0] >= static_cast<int64_t>(viewed.size()) ||
+        weight.slice[1] < 0 || weight.slice[2] < 1 ||
+        weight.slice[1] + weight.slice[2] > viewed[weight.slice[0]])
+      return fail() << kWeightSliceAttr
+                    << " must be [dim, offset, size] within the source shape";
+    viewed[weight.slice[0]] = weight.slice[2];
+  }
+  if (!weight.transpose.empty()) {
+    SmallVector<int64_t> sorted = weight.transpose;
+    llvm::sort(sorted);
+    bool isPermutation = sorted.size() == viewed.size();
+    for (size_t d = 0; isPermutation && d < sorted.size(); ++d)
+      isPermutation = sorted[d] == static_cast<int64_t>(d);
+    if (!isPermutation)
+      return fail() << kWeightTransposeAttr << " must be a permutation of "
+                    << viewed.size() << " dimensions";
+    SmallVector<int64_t> permuted;
+    for (int64_t d : weight.transpose)
+      permuted.push_back(viewed[d]);
+    viewed = permuted;
+  }
+  if (viewed != weight.shape)
+    return fail() << "the checkpoint view (source shape, slice, transpose) "
+                     "does not produce the argument's shape";
+  return success();
+}
+
+FailureOr<std::vector<EntrySignature>> mlir::moe::analyzeEntries(ModuleOp module) {
+  std::vector<EntrySignature> entries;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isPrivate() || func.isExternal())
       continue;
@@ -63,6 +111,8 @@ FailureOr<SmallVector<EntrySignature>> mlir::moe::analyzeEntries(ModuleOp module
       else
         weight.name = entry.name + ".arg" + std::to_string(i);
       weight.stacked = StringRef(weight.name).contains("{e}");
+      if (failed(readWeightView(func, i, weight)))
+        return failure();
       if (weight.stacked && tensor.getRank() < 2)
         return func.emitError() << "entry point @" << entry.name
                                 << " argument #" << i << " is named per expert ('"
@@ -97,7 +147,14 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
                               {"dtype", "f32"},
                               {"layout", weight.stacked ? "stacked" : "single"}};
       if (weight.stacked)
-        slot["experts"] = llvm::json::Array{0, weight.shape[0]};
+        slot["experts"] = llvm::json::Array{0, weight.sourceShape[0]};
+      if (weight.sourceShape != weight.shape || !weight.slice.empty() ||
+          !weight.transpose.empty())
+        slot["source_shape"] = llvm::json::Array(weight.sourceShape);
+      if (!weight.slice.empty())
+        slot["slice"] = llvm::json::Array(weight.slice);
+      if (!weight.transpose.empty())
+        slot["transpose"] = llvm::json::Array(weight.transpose);
       weights.push_back(std::move(slot));
     }
     entryArray.push_back(llvm::json::Object{{"name", entry.name},

@@ -26,12 +26,18 @@ struct WeightSlot {
   std::vector<int64_t> shape;
   bool stacked = false;
   int64_t expertBegin = 0, expertEnd = 0;
+  /// The checkpoint-side shape (stacked first) and the view from it to
+  /// `shape`: a slice [dim, offset, size], then a transpose; empty if none.
+  std::vector<int64_t> sourceShape;
+  std::vector<int64_t> slice;
+  std::vector<int64_t> transpose;
 
   /// The checkpoint name of expert `e` (stacked) or of the tensor.
   std::string tensorName(int64_t expert) const;
-  /// The shape of one checkpoint tensor: shape without the expert dimension
-  /// when stacked.
+  /// The shape of one checkpoint tensor: the source shape without the
+  /// expert dimension when stacked.
   std::vector<int64_t> tensorShape() const;
+  bool hasView() const { return !slice.empty() || !transpose.empty(); }
 };
 
 struct Entry {

@@ -31,7 +31,10 @@
  *
  * "stacked" slots read the checkpoint tensors named by replacing "{e}" with
  * each expert index in "experts" [begin, end) and stack them; "single" slots
- * read one tensor of the slot's shape.
+ * read one tensor of the slot's shape. A slot whose checkpoint layout
+ * differs also carries "source_shape" (what the checkpoint holds, stacked
+ * first), an optional "slice": [dim, offset, size] and an optional
+ * "transpose" permutation, applied in that order to give "shape".
  *===----------------------------------------------------------------------===*/
 
 #ifndef MOE_RUNTIME_MOE_RUNTIME_H

@@ -14,12 +14,20 @@
 #include "mlir/Support/LLVM.h"
 
 #include <string>
+#include <vector>
 
 namespace mlir::moe {
 
 /// The argument attribute naming a weight's checkpoint tensor; "{e}" in it
 /// stands for the expert index of a stacked weight.
 constexpr llvm::StringLiteral kWeightNameAttr = "moe.weight";
+/// Optional view of a checkpoint tensor whose layout differs from the
+/// argument's (Llama 4's fused, transposed expert weights): the shape the
+/// checkpoint holds (stacked: with the expert dimension first), a slice
+/// `[dim, offset, size]` taken from it, then a transpose permutation.
+constexpr llvm::StringLiteral kWeightSourceShapeAttr = "moe.weight_source_shape";
+constexpr llvm::StringLiteral kWeightSliceAttr = "moe.weight_slice";
+constexpr llvm::StringLiteral kWeightTransposeAttr = "moe.weight_transpose";
 
 struct EntryWeight {
   unsigned argIndex = 0;
@@ -27,13 +35,19 @@ struct EntryWeight {
   SmallVector<int64_t> shape;
   /// Built from per-expert tensors (the name holds "{e}").
   bool stacked = false;
+  /// The checkpoint-side shape (equal to `shape` without a view).
+  SmallVector<int64_t> sourceShape;
+  /// `[dim, offset, size]`, empty when the whole tensor is used.
+  SmallVector<int64_t> slice;
+  /// A permutation, empty when none.
+  SmallVector<int64_t> transpose;
 };
 
 struct EntrySignature {
   std::string name;
   unsigned inputArg = 0;
   int64_t hidden = 0;
-  SmallVector<EntryWeight> weights;
+  std::vector<EntryWeight> weights;
   /// The function's argument count (input and weights).
   unsigned numArgs = 0;
 };
@@ -42,7 +56,7 @@ struct EntrySignature {
 /// reports (at the function) why one cannot be: it needs exactly one
 /// `tensor<?xHxf32>` input, static f32 weights and a `tensor<?xHxf32>`
 /// result.
-FailureOr<SmallVector<EntrySignature>> analyzeEntries(ModuleOp module);
+FailureOr<std::vector<EntrySignature>> analyzeEntries(ModuleOp module);
 
 /// The manifest JSON of moe_runtime.h.
 std::string buildManifest(ArrayRef<EntrySignature> entries, StringRef target);

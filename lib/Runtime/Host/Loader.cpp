@@ -29,9 +29,53 @@ std::string WeightSlot::tensorName(int64_t expert) const {
 
 std::vector<int64_t> WeightSlot::tensorShape() const {
   if (!stacked)
-    return shape;
-  return std::vector<int64_t>(shape.begin() + 1, shape.end());
+    return sourceShape;
+  return std::vector<int64_t>(sourceShape.begin() + 1, sourceShape.end());
 }
+
+namespace {
+/// `source` (row-major, `sourceShape`) sliced along slice[0] from slice[1]
+/// for slice[2], then transposed by `permutation`.
+std::vector<float> applyView(const std::vector<float> &source,
+                             const std::vector<int64_t> &sourceShape,
+                             const std::vector<int64_t> &slice,
+                             const std::vector<int64_t> &permutation) {
+  size_t rank = sourceShape.size();
+  std::vector<int64_t> sliced = sourceShape;
+  if (!slice.empty())
+    sliced[slice[0]] = slice[2];
+  std::vector<int64_t> perm = permutation;
+  if (perm.empty())
+    for (size_t d = 0; d < rank; ++d)
+      perm.push_back(static_cast<int64_t>(d));
+  std::vector<int64_t> outShape(rank), sourceStrides(rank, 1);
+  for (size_t d = 0; d < rank; ++d)
+    outShape[d] = sliced[perm[d]];
+  for (size_t d = rank - 1; d-- > 0;)
+    sourceStrides[d] = sourceStrides[d + 1] * sourceShape[d + 1];
+  int64_t count = 1;
+  for (int64_t s : outShape)
+    count *= s;
+  std::vector<float> out(count);
+  std::vector<int64_t> index(rank, 0);
+  for (int64_t n = 0; n < count; ++n) {
+    int64_t offset = 0;
+    for (size_t d = 0; d < rank; ++d) {
+      int64_t i = index[d];
+      if (!slice.empty() && perm[d] == slice[0])
+        i += slice[1];
+      offset += i * sourceStrides[perm[d]];
+    }
+    out[n] = source[offset];
+    for (size_t d = rank; d-- > 0;) {
+      if (++index[d] < outShape[d])
+        break;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+} // namespace
 
 namespace {
 /// Reads the manifest into entries; false with `error` on anything amiss.
@@ -59,6 +103,10 @@ bool parseManifest(const std::string &text, std::vector<Entry> &entries,
           slot.expertBegin = w.at("experts").at(0).get<int64_t>();
           slot.expertEnd = w.at("experts").at(1).get<int64_t>();
         }
+        slot.sourceShape =
+            w.value("source_shape", slot.shape);
+        slot.slice = w.value("slice", std::vector<int64_t>{});
+        slot.transpose = w.value("transpose", std::vector<int64_t>{});
         entry.weights.push_back(std::move(slot));
       }
       entries.push_back(std::move(entry));
@@ -167,7 +215,7 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       views.push_back(view);
     }
     // One aligned F32 tensor is used where it lies in the mapping.
-    if (views.size() == 1 && views[0]->dtype == DType::F32 &&
+    if (views.size() == 1 && !slot.hasView() && views[0]->dtype == DType::F32 &&
         reinterpret_cast<uintptr_t>(views[0]->data) % alignof(float) == 0) {
       bound->pointers.push_back(
           reinterpret_cast<const float *>(views[0]->data));
@@ -177,6 +225,8 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     std::vector<float> buffer(perTensor * views.size());
     for (size_t i = 0; i < views.size(); ++i)
       views[i]->copyToF32(buffer.data() + i * perTensor);
+    if (slot.hasView())
+      buffer = applyView(buffer, slot.sourceShape, slot.slice, slot.transpose);
     bound->owned.push_back(std::move(buffer));
     bound->pointers.push_back(bound->owned.back().data());
   }

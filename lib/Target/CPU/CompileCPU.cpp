@@ -169,7 +169,7 @@ LogicalResult
 mlir::moe::compileToCPUSharedLibrary(ModuleOp module,
                                      const CPUCompileOptions &options,
                                      StringRef outputPath) {
-  FailureOr<SmallVector<EntrySignature>> entries = analyzeEntries(module);
+  FailureOr<std::vector<EntrySignature>> entries = analyzeEntries(module);
   if (failed(entries))
     return failure();
   MLIRContext *ctx = module.getContext();
@@ -179,7 +179,9 @@ mlir::moe::compileToCPUSharedLibrary(ModuleOp module,
                   UnitAttr::get(ctx));
     // The names now live in the manifest; LLVM has no use for them.
     for (unsigned i = 0; i < func.getNumArguments(); ++i)
-      func.removeArgAttr(i, kWeightNameAttr);
+      for (StringRef attr : {kWeightNameAttr, kWeightSourceShapeAttr,
+                             kWeightSliceAttr, kWeightTransposeAttr})
+        func.removeArgAttr(i, attr);
   }
 
   PassManager pm(ctx);
