@@ -1,0 +1,38 @@
+//===- HFConfig.h - import Hugging Face MoE configs -------------*- C++ -*-===//
+//
+// Reads a Hugging Face config.json (Mixtral, Qwen2-MoE, Qwen3-MoE,
+// DeepSeek-V2, DeepSeek-V3, Llama 4) and emits one entry function per MoE
+// decoder layer holding the whole-layer op with the family's routing
+// semantics, its weights named as in the family's checkpoints.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_IMPORT_HFCONFIG_H
+#define MOE_IMPORT_HFCONFIG_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <optional>
+
+namespace mlir::moe {
+
+/// The model types the importer reads, for messages.
+constexpr llvm::StringLiteral kSupportedModelTypes =
+    "mixtral, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3, llama4_text, "
+    "llama4";
+
+/// Imports `configText` (the contents of `configPath`). With `layer`, only
+/// that decoder layer, which must be an MoE layer. Errors are emitted at the
+/// config file, naming the key; returns null then.
+OwningOpRef<ModuleOp> importHFConfig(StringRef configText, StringRef configPath,
+                                     std::optional<int64_t> layer,
+                                     MLIRContext *context);
+
+/// Registers `--import-hf-config` (with `--layer`) for mlir-translate-style
+/// drivers.
+void registerImportHFConfigTranslation();
+
+} // namespace mlir::moe
+
+#endif // MOE_IMPORT_HFCONFIG_H

@@ -1,0 +1,575 @@
+//===- HFConfig.cpp - import Hugging Face MoE configs ---------------------===//
+//
+// Each family is read into a LayerPlan (sizes, routing, shared expert,
+// checkpoint naming), checked with messages that name the config keys, and
+// built into `func.func @<model_type>_layer<L>` around one moe.layer.
+// Semantics follow each family's published modeling code (DESIGN.md §4).
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Import/HFConfig.h"
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Target/Entries.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/SourceMgr.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+/// How a family names and lays out its expert weights.
+enum class ExpertNaming {
+  /// block_sparse_moe.experts.{e}.w1 (gate) / w3 (up) / w2 (down)
+  Mixtral,
+  /// experts.{e}.gate_proj / up_proj / down_proj
+  Projections,
+  /// experts.gate_up_proj [E,H,2F] and experts.down_proj [E,F,H] (Llama 4)
+  FusedTransposed,
+};
+
+struct LayerPlan {
+  std::string modelType;
+  int64_t hidden = 0, numExperts = 0, topK = 0, ffn = 0;
+  /// Shared expert width; 0 when there is none.
+  int64_t sharedFfn = 0;
+  bool sharedSigmoidGate = false;
+  bool correctionBias = false;
+  bool scaleExpertInput = false;
+  ScoringFunc scoring = ScoringFunc::softmax;
+  SelectionSource selectOn = SelectionSource::scores;
+  bool renormalize = false;
+  double scalingFactor = 1.0;
+  int64_t nGroup = 1, topkGroup = 1;
+  GroupScore groupScore = GroupScore::max;
+  ExpertNaming naming = ExpertNaming::Projections;
+  /// Checkpoint names: "{L}" is the layer index.
+  std::string prefix;        // e.g. "model.layers.{L}.mlp."
+  std::string routerName;    // relative to prefix
+  std::string sharedPrefix;  // relative to prefix, e.g. "shared_experts."
+  int64_t numLayers = 0;
+  /// Why a layer is dense, for messages; and the test.
+  std::function<bool(int64_t)> isMoELayer;
+  std::string denseRule;
+};
+
+/// Reads typed config keys, reporting at the key's line in the file.
+class ConfigReader {
+public:
+  ConfigReader(const llvm::json::Object &object, StringRef text, StringRef path,
+               MLIRContext *ctx)
+      : object(object), text(text), path(path), ctx(ctx) {}
+
+  /// The location of `"key"` in the file (its first occurrence), or the
+  /// file itself.
+  Location locate(StringRef key) const {
+    size_t at = text.find(("\"" + key + "\"").str());
+    if (at == StringRef::npos)
+      return FileLineColLoc::get(ctx, path, 1, 1);
+    StringRef before = text.take_front(at);
+    unsigned line = 1 + before.count('\n');
+    size_t lineStart = before.rfind('\n');
+    unsigned column = at - (lineStart == StringRef::npos ? 0 : lineStart + 1) + 1;
+    return FileLineColLoc::get(ctx, path, line, column);
+  }
+
+  InFlightDiagnostic error(StringRef key) const {
+    return emitError(locate(key));
+  }
+
+  FailureOr<int64_t> requireInt(StringRef key, int64_t min = 0) const {
+    const llvm::json::Value *value = object.get(key);
+    if (!value) {
+      error(key) << "config key '" << key << "' is missing";
+      return failure();
+    }
+    std::optional<int64_t> number = value->getAsInteger();
+    if (!number) {
+      error(key) << "config key '" << key << "' must be an integer";
+      return failure();
+    }
+    if (*number < min) {
+      error(key) << "config key '" << key << "' must be at least " << min
+                 << ", got " << *number;
+      return failure();
+    }
+    return *number;
+  }
+
+  FailureOr<int64_t> optionalInt(StringRef key, int64_t fallback,
+                                 int64_t min = 0) const {
+    const llvm::json::Value *value = object.get(key);
+    if (!value || value->getAsNull())
+      return fallback;
+    return requireInt(key, min);
+  }
+
+  FailureOr<double> optionalNumber(StringRef key, double fallback) const {
+    const llvm::json::Value *value = object.get(key);
+    if (!value || value->getAsNull())
+      return fallback;
+    std::optional<double> number = value->getAsNumber();
+    if (!number) {
+      error(key) << "config key '" << key << "' must be a number";
+      return failure();
+    }
+    return *number;
+  }
+
+  FailureOr<bool> optionalBool(StringRef key, bool fallback) const {
+    const llvm::json::Value *value = object.get(key);
+    if (!value || value->getAsNull())
+      return fallback;
+    std::optional<bool> flag = value->getAsBoolean();
+    if (!flag) {
+      error(key) << "config key '" << key << "' must be true or false";
+      return failure();
+    }
+    return *flag;
+  }
+
+  FailureOr<std::string> optionalString(StringRef key,
+                                        StringRef fallback) const {
+    const llvm::json::Value *value = object.get(key);
+    if (!value || value->getAsNull())
+      return fallback.str();
+    std::optional<StringRef> string = value->getAsString();
+    if (!string) {
+      error(key) << "config key '" << key << "' must be a string";
+      return failure();
+    }
+    return string->str();
+  }
+
+  FailureOr<std::vector<int64_t>> optionalIntList(StringRef key) const {
+    std::vector<int64_t> list;
+    const llvm::json::Value *value = object.get(key);
+    if (!value || value->getAsNull())
+      return list;
+    const llvm::json::Array *array = value->getAsArray();
+    if (!array) {
+      error(key) << "config key '" << key << "' must be a list of integers";
+      return failure();
+    }
+    for (const llvm::json::Value &item : *array) {
+      std::optional<int64_t> number = item.getAsInteger();
+      if (!number) {
+        error(key) << "config key '" << key << "' must be a list of integers";
+        return failure();
+      }
+      list.push_back(*number);
+    }
+    return list;
+  }
+
+  bool has(StringRef key) const { return object.get(key) != nullptr; }
+
+private:
+  const llvm::json::Object &object;
+  StringRef text;
+  StringRef path;
+  MLIRContext *ctx;
+};
+
+/// The sizes and activation every family shares.
+LogicalResult readCommon(const ConfigReader &config, LayerPlan &plan,
+                         StringRef expertsKey, StringRef ffnKey) {
+  FailureOr<int64_t> hidden = config.requireInt("hidden_size", 1);
+  FailureOr<int64_t> layers = config.requireInt("num_hidden_layers", 1);
+  FailureOr<int64_t> experts = config.requireInt(expertsKey, 1);
+  FailureOr<int64_t> topK = config.requireInt("num_experts_per_tok", 1);
+  FailureOr<int64_t> ffn = config.requireInt(ffnKey, 1);
+  FailureOr<std::string> act = config.optionalString("hidden_act", "silu");
+  if (failed(hidden) || failed(layers) || failed(experts) || failed(topK) ||
+      failed(ffn) || failed(act))
+    return failure();
+  if (*act != "silu")
+    return config.error("hidden_act")
+           << "config key 'hidden_act' is '" << *act << "'; " << plan.modelType
+           << " experts use SiLU (SwiGLU), expected 'silu'";
+  if (*topK > *experts)
+    return config.error("num_experts_per_tok")
+           << "config key 'num_experts_per_tok' (" << *topK
+           << ") exceeds '" << expertsKey << "' (" << *experts << ")";
+  plan.hidden = *hidden;
+  plan.numLayers = *layers;
+  plan.numExperts = *experts;
+  plan.topK = *topK;
+  plan.ffn = *ffn;
+  return success();
+}
+
+LogicalResult readMixtral(const ConfigReader &config, LayerPlan &plan) {
+  if (failed(readCommon(config, plan, "num_local_experts", "intermediate_size")))
+    return failure();
+  plan.renormalize = true;
+  plan.naming = ExpertNaming::Mixtral;
+  plan.prefix = "model.layers.{L}.block_sparse_moe.";
+  plan.routerName = "gate.weight";
+  plan.isMoELayer = [](int64_t) { return true; };
+  return success();
+}
+
+LogicalResult readQwen(const ConfigReader &config, LayerPlan &plan,
+                       bool sharedExpert) {
+  if (failed(readCommon(config, plan, "num_experts", "moe_intermediate_size")))
+    return failure();
+  FailureOr<bool> norm = config.optionalBool("norm_topk_prob", false);
+  FailureOr<int64_t> step = config.optionalInt("decoder_sparse_step", 1, 1);
+  FailureOr<std::vector<int64_t>> mlpOnly =
+      config.optionalIntList("mlp_only_layers");
+  if (failed(norm) || failed(step) || failed(mlpOnly))
+    return failure();
+  plan.renormalize = *norm;
+  if (sharedExpert) {
+    FailureOr<int64_t> shared =
+        config.requireInt("shared_expert_intermediate_size", 0);
+    if (failed(shared))
+      return failure();
+    plan.sharedFfn = *shared;
+    plan.sharedSigmoidGate = *shared > 0;
+    plan.sharedPrefix = "shared_expert.";
+  }
+  plan.prefix = "model.layers.{L}.mlp.";
+  plan.routerName = "gate.weight";
+  int64_t sparseStep = *step;
+  std::vector<int64_t> dense = *mlpOnly;
+  plan.isMoELayer = [sparseStep, dense](int64_t layer) {
+    return llvm::find(dense, layer) == dense.end() &&
+           (layer + 1) % sparseStep == 0;
+  };
+  plan.denseRule = "'decoder_sparse_step' = " + std::to_string(sparseStep) +
+                   " and 'mlp_only_layers'";
+  return success();
+}
+
+LogicalResult readDeepSeek(const ConfigReader &config, LayerPlan &plan,
+                           bool v3) {
+  if (failed(readCommon(config, plan, "n_routed_experts",
+                        "moe_intermediate_size")))
+    return failure();
+  FailureOr<int64_t> shared = config.optionalInt("n_shared_experts", 0);
+  FailureOr<int64_t> firstDense = config.optionalInt("first_k_dense_replace", 0);
+  FailureOr<int64_t> freq = config.optionalInt("moe_layer_freq", 1, 1);
+  FailureOr<double> scaling = config.optionalNumber("routed_scaling_factor", 1.0);
+  FailureOr<bool> norm = config.optionalBool("norm_topk_prob", false);
+  FailureOr<std::string> method =
+      config.optionalString("topk_method", v3 ? "noaux_tc" : "greedy");
+  FailureOr<std::string> scoring =
+      config.optionalString("scoring_func", v3 ? "sigmoid" : "softmax");
+  FailureOr<int64_t> nGroup = config.optionalInt("n_group", 1, 1);
+  FailureOr<int64_t> topkGroup = config.optionalInt("topk_group", 1, 1);
+  if (failed(shared) || failed(firstDense) || failed(freq) || failed(scaling) ||
+      failed(norm) || failed(method) || failed(scoring) || failed(nGroup) ||
+      failed(topkGroup))
+    return failure();
+  if (!(*scaling > 0))
+    return config.error("routed_scaling_factor")
+           << "config key 'routed_scaling_factor' must be positive";
+
+  StringRef expectedMethods = v3 ? "noaux_tc" : "greedy or group_limited_greedy";
+  bool grouped;
+  if (v3 && *method == "noaux_tc") {
+    grouped = true;
+    plan.groupScore = GroupScore::top2_sum;
+    plan.correctionBias = true;
+  } else if (!v3 && (*method == "greedy" || *method == "group_limited_greedy")) {
+    grouped = *method == "group_limited_greedy";
+    plan.groupScore = GroupScore::max;
+  } else {
+    return config.error("topk_method")
+           << "config key 'topk_method' is '" << *method << "'; "
+           << plan.modelType << " supports " << expectedMethods;
+  }
+  StringRef expectedScoring = v3 ? "sigmoid" : "softmax";
+  if (*scoring != expectedScoring)
+    return config.error("scoring_func")
+           << "config key 'scoring_func' is '" << *scoring << "'; "
+           << plan.modelType << " with topk_method '" << *method
+           << "' scores with " << expectedScoring;
+  plan.scoring = v3 ? ScoringFunc::sigmoid : ScoringFunc::softmax;
+
+  if (grouped) {
+    if (plan.numExperts % *nGroup != 0)
+      return config.error("n_group")
+             << "config key 'n_routed_experts' (" << plan.numExperts
+             << ") is not divisible by 'n_group' (" << *nGroup << ")";
+    if (*topkGroup > *nGroup)
+      return config.error("topk_group")
+             << "config key 'topk_group' (" << *topkGroup
+             << ") exceeds 'n_group' (" << *nGroup << ")";
+    int64_t reachable = *topkGroup * (plan.numExperts / *nGroup);
+    if (plan.topK > reachable)
+      return config.error("num_experts_per_tok")
+             << "config key 'num_experts_per_tok' (" << plan.topK
+             << ") exceeds the " << reachable
+             << " experts of the 'topk_group' groups kept";
+    if (v3 && plan.numExperts / *nGroup < 2)
+      return config.error("n_group")
+             << "config key 'n_group' (" << *nGroup
+             << ") leaves fewer than 2 experts per group; noaux_tc scores "
+                "groups by their top two";
+    plan.nGroup = *nGroup;
+    plan.topkGroup = *topkGroup;
+  }
+
+  // DeepSeek's weights: V2 renormalises (k > 1 and norm_topk_prob) or else
+  // scales; V3 renormalises (same condition) and always scales.
+  bool renormalize = plan.topK > 1 && *norm;
+  plan.renormalize = renormalize;
+  plan.scalingFactor = v3 || !renormalize ? *scaling : 1.0;
+  plan.sharedFfn = *shared * plan.ffn;
+  plan.sharedPrefix = "shared_experts.";
+  plan.prefix = "model.layers.{L}.mlp.";
+  plan.routerName = "gate.weight";
+  int64_t first = *firstDense, every = *freq;
+  plan.isMoELayer = [first, every](int64_t layer) {
+    return layer >= first && layer % every == 0;
+  };
+  plan.denseRule = "'first_k_dense_replace' = " + std::to_string(first) +
+                   " and 'moe_layer_freq' = " + std::to_string(every);
+  return success();
+}
+
+LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan,
+                         bool multimodal) {
+  if (failed(readCommon(config, plan, "num_local_experts", "intermediate_size")))
+    return failure();
+  FailureOr<int64_t> step = config.optionalInt("interleave_moe_layer_step", 1, 1);
+  FailureOr<std::vector<int64_t>> moeLayers = config.optionalIntList("moe_layers");
+  if (failed(step) || failed(moeLayers))
+    return failure();
+  plan.scoring = ScoringFunc::sigmoid;
+  plan.selectOn = SelectionSource::logits;
+  plan.scaleExpertInput = true;
+  plan.sharedFfn = plan.ffn;
+  plan.sharedPrefix = "shared_expert.";
+  plan.naming = ExpertNaming::FusedTransposed;
+  plan.prefix = multimodal ? "language_model.model.layers.{L}.feed_forward."
+                           : "model.layers.{L}.feed_forward.";
+  plan.routerName = "router.weight";
+  std::vector<int64_t> listed = *moeLayers;
+  int64_t every = *step;
+  if (config.has("moe_layers")) {
+    plan.isMoELayer = [listed](int64_t layer) {
+      return llvm::find(listed, layer) != listed.end();
+    };
+    plan.denseRule = "'moe_layers'";
+  } else {
+    plan.isMoELayer = [every](int64_t layer) { return (layer + 1) % every == 0; };
+    plan.denseRule = "'interleave_moe_layer_step' = " + std::to_string(every);
+  }
+  return success();
+}
+
+/// Builds `func.func @<model>_layer<L>` for one layer of `plan`.
+void buildLayer(OpBuilder &b, Location loc, const LayerPlan &plan,
+                int64_t layer) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  int64_t H = plan.hidden, E = plan.numExperts, F = plan.ffn,
+          Fs = plan.sharedFfn;
+  std::string prefix = plan.prefix;
+  prefix.replace(prefix.find("{L}"), 3, std::to_string(layer));
+
+  struct Arg {
+    Type type;
+    NamedAttrList attrs;
+  };
+  SmallVector<Arg> args;
+  auto addArg = [&](ArrayRef<int64_t> shape, StringRef name) -> unsigned {
+    Arg arg{RankedTensorType::get(shape, f32), {}};
+    if (!name.empty())
+      arg.attrs.set(kWeightNameAttr, b.getStringAttr(prefix + name.str()));
+    args.push_back(std::move(arg));
+    return args.size() - 1;
+  };
+  auto setView = [&](unsigned index, ArrayRef<int64_t> source,
+                     ArrayRef<int64_t> slice, ArrayRef<int64_t> transpose) {
+    NamedAttrList &attrs = args[index].attrs;
+    attrs.set(kWeightSourceShapeAttr, b.getDenseI64ArrayAttr(source));
+    if (!slice.empty())
+      attrs.set(kWeightSliceAttr, b.getDenseI64ArrayAttr(slice));
+    attrs.set(kWeightTransposeAttr, b.getDenseI64ArrayAttr(transpose));
+  };
+
+  unsigned input = addArg({ShapedType::kDynamic, H}, "");
+  unsigned router = addArg({E, H}, plan.routerName);
+  std::optional<unsigned> bias;
+  if (plan.correctionBias)
+    bias = addArg({E}, "gate.e_score_correction_bias");
+  unsigned gate, up, down;
+  switch (plan.naming) {
+  case ExpertNaming::Mixtral:
+    gate = addArg({E, F, H}, "experts.{e}.w1.weight");
+    up = addArg({E, F, H}, "experts.{e}.w3.weight");
+    down = addArg({E, H, F}, "experts.{e}.w2.weight");
+    break;
+  case ExpertNaming::Projections:
+    gate = addArg({E, F, H}, "experts.{e}.gate_proj.weight");
+    up = addArg({E, F, H}, "experts.{e}.up_proj.weight");
+    down = addArg({E, H, F}, "experts.{e}.down_proj.weight");
+    break;
+  case ExpertNaming::FusedTransposed:
+    // gate_up_proj [E,H,2F]: gate is columns [0,F), up [F,2F), each
+    // transposed to [E,F,H]; down_proj [E,F,H] transposed to [E,H,F].
+    gate = addArg({E, F, H}, "experts.gate_up_proj");
+    setView(gate, {E, H, 2 * F}, {2, 0, F}, {0, 2, 1});
+    up = addArg({E, F, H}, "experts.gate_up_proj");
+    setView(up, {E, H, 2 * F}, {2, F, F}, {0, 2, 1});
+    down = addArg({E, H, F}, "experts.down_proj");
+    setView(down, {E, F, H}, {}, {0, 2, 1});
+    break;
+  }
+  std::optional<unsigned> sharedGate, sharedUp, sharedDown, sharedSigmoid;
+  if (Fs > 0) {
+    sharedGate = addArg({Fs, H}, plan.sharedPrefix + "gate_proj.weight");
+    sharedUp = addArg({Fs, H}, plan.sharedPrefix + "up_proj.weight");
+    sharedDown = addArg({H, Fs}, plan.sharedPrefix + "down_proj.weight");
+    if (plan.sharedSigmoidGate)
+      sharedSigmoid = addArg({1, H}, "shared_expert_gate.weight");
+  }
+
+  SmallVector<Type> types;
+  for (const Arg &arg : args)
+    types.push_back(arg.type);
+  Type activationType = types[input];
+  std::string name = plan.modelType + "_layer" + std::to_string(layer);
+  auto func = func::FuncOp::create(
+      b, loc, name, FunctionType::get(ctx, types, {activationType}));
+  for (unsigned i = 0; i < args.size(); ++i)
+    func.setArgAttrs(i, args[i].attrs.getDictionary(ctx));
+  Block *body = func.addEntryBlock();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(body);
+  auto value = [&](std::optional<unsigned> index) -> Value {
+    return index ? body->getArgument(*index) : Value();
+  };
+  auto routing = RoutingAttr::get(
+      ctx, plan.topK, plan.scoring, plan.selectOn, plan.renormalize,
+      APFloat(plan.scalingFactor), plan.nGroup, plan.topkGroup, plan.groupScore);
+  Value output = LayerOp::create(
+      b, loc, activationType, value(input), value(router), value(bias),
+      value(gate), value(up), value(down), value(sharedGate), value(sharedUp),
+      value(sharedDown), value(sharedSigmoid), routing,
+      ActivationAttr::get(ctx, Activation::swiglu), CapacityAttr(),
+      plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr());
+  func::ReturnOp::create(b, loc, output);
+}
+} // namespace
+
+OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
+                                               StringRef configPath,
+                                               std::optional<int64_t> layer,
+                                               MLIRContext *context) {
+  context->loadDialect<MoEDialect, func::FuncDialect>();
+  Location fileLoc = FileLineColLoc::get(context, configPath, 1, 1);
+  llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(configText);
+  if (!parsed) {
+    emitError(fileLoc) << "not valid JSON: "
+                       << llvm::toString(parsed.takeError());
+    return nullptr;
+  }
+  const llvm::json::Object *root = parsed->getAsObject();
+  if (!root) {
+    emitError(fileLoc) << "the config is not a JSON object";
+    return nullptr;
+  }
+  std::optional<StringRef> modelType = root->getString("model_type");
+  if (!modelType) {
+    emitError(fileLoc) << "config key 'model_type' is missing (supported: "
+                       << kSupportedModelTypes << ")";
+    return nullptr;
+  }
+  // Multimodal Llama 4 nests the language model's config.
+  const llvm::json::Object *object = root;
+  bool multimodal = *modelType == "llama4";
+  if (multimodal) {
+    object = root->getObject("text_config");
+    if (!object) {
+      emitError(fileLoc) << "config key 'text_config' is missing: a llama4 "
+                            "config nests the language model there";
+      return nullptr;
+    }
+  }
+  ConfigReader config(*object, configText, configPath, context);
+  LayerPlan plan;
+  plan.modelType = multimodal ? "llama4" : modelType->str();
+  LogicalResult read = failure();
+  if (*modelType == "mixtral")
+    read = readMixtral(config, plan);
+  else if (*modelType == "qwen2_moe")
+    read = readQwen(config, plan, /*sharedExpert=*/true);
+  else if (*modelType == "qwen3_moe")
+    read = readQwen(config, plan, /*sharedExpert=*/false);
+  else if (*modelType == "deepseek_v2")
+    read = readDeepSeek(config, plan, /*v3=*/false);
+  else if (*modelType == "deepseek_v3")
+    read = readDeepSeek(config, plan, /*v3=*/true);
+  else if (*modelType == "llama4_text" || multimodal)
+    read = readLlama4(config, plan, multimodal);
+  else
+    ConfigReader(*root, configText, configPath, context).error("model_type")
+        << "unsupported model_type '" << *modelType
+        << "' (supported: " << kSupportedModelTypes << ")";
+  if (failed(read))
+    return nullptr;
+
+  SmallVector<int64_t> layers;
+  if (layer) {
+    if (*layer < 0 || *layer >= plan.numLayers) {
+      config.error("num_hidden_layers")
+          << "layer " << *layer << " is out of range: 'num_hidden_layers' is "
+          << plan.numLayers;
+      return nullptr;
+    }
+    if (!plan.isMoELayer(*layer)) {
+      config.error("num_hidden_layers")
+          << "layer " << *layer << " is a dense layer (by " << plan.denseRule
+          << ")";
+      return nullptr;
+    }
+    layers.push_back(*layer);
+  } else {
+    for (int64_t l = 0; l < plan.numLayers; ++l)
+      if (plan.isMoELayer(l))
+        layers.push_back(l);
+    if (layers.empty()) {
+      config.error("num_hidden_layers")
+          << "the model has no MoE layer (by " << plan.denseRule << ")";
+      return nullptr;
+    }
+  }
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+  OpBuilder b(context);
+  b.setInsertionPointToEnd(module->getBody());
+  for (int64_t l : layers)
+    buildLayer(b, fileLoc, plan, l);
+  if (failed(verify(*module)))
+    return nullptr;
+  return module;
+}
+
+void mlir::moe::registerImportHFConfigTranslation() {
+  static llvm::cl::opt<int64_t> layer(
+      "layer", llvm::cl::desc("Import only this decoder layer (an MoE layer)"),
+      llvm::cl::init(-1));
+  TranslateToMLIRRegistration registration(
+      "import-hf-config",
+      "Import the MoE layers of a Hugging Face config.json",
+      [](llvm::SourceMgr &sourceMgr, MLIRContext *context) -> OwningOpRef<Operation *> {
+        const llvm::MemoryBuffer *buffer =
+            sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
+        std::optional<int64_t> only;
+        if (layer.getNumOccurrences())
+          only = layer.getValue();
+        return importHFConfig(buffer->getBuffer(),
+                              buffer->getBufferIdentifier(), only, context);
+      });
+}
