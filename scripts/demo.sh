@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job on the CPU default: for each example MoE block, show the
-# decomposed stages, compile it into a shared library, generate seeded
-# random weights under its checkpoint names and a 37-token input, run it,
-# and print the output summary and timing.
+# The main job on the CPU default: for small versions of three model
+# families (Hugging Face config.json files in examples/configs), import one
+# MoE layer with moe-translate, show the stages moe-decompose makes of it,
+# compile it into a shared library, generate seeded random weights under the
+# checkpoint's own names and a 37-token input, run it, and print the output
+# summary, the routing statistics and the median time of 20 runs.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 cd "$(dirname "$0")/.."
@@ -10,19 +12,24 @@ bin="$build/bin"
 work="$build/demo"
 mkdir -p "$work"
 
-for model in examples/mixtral-tiny.mlir examples/deepseek-v3-tiny.mlir; do
-  name=$(basename "$model" .mlir)
-  echo "=== $model"
+run_model() {
+  local name=$1 layer=$2
+  local config="examples/configs/$name/config.json"
+  echo "=== $config, layer $layer"
+  "$bin/moe-translate" --import-hf-config "$config" --layer="$layer" -o "$work/$name.mlir"
   echo "--- stages after moe-decompose:"
-  "$bin/moe-opt" "$model" --moe-decompose --canonicalize |
+  "$bin/moe-opt" "$work/$name.mlir" --moe-decompose --canonicalize |
     sed -nE 's/.*= ((moe|linalg)\.[a-z_]+|arith\.addf) .*/\1/p' | sort | uniq -c
-  echo "--- moe-compile $model --target=cpu -o $work/$name.so"
-  "$bin/moe-compile" "$model" --target=cpu -o "$work/$name.so"
+  "$bin/moe-compile" "$work/$name.mlir" --target=cpu -o "$work/$name.so"
   "$bin/moe-run" "$work/$name.so" --generate-weights "$work/$name.safetensors" --seed 1
   "$bin/moe-run" "$work/$name.so" --generate-input "$work/$name-x.npy" --tokens 37 --seed 1
-  echo "--- moe-run"
+  echo "--- moe-run --stats"
   "$bin/moe-run" "$work/$name.so" --weights "$work/$name.safetensors" \
-    --input "$work/$name-x.npy" --output "$work/$name-y.npy" --repeat 20
+    --input "$work/$name-x.npy" --output "$work/$name-y.npy" --repeat 20 --stats
   echo
-done
+}
+
+run_model mixtral-tiny 1
+run_model deepseek-v3-tiny 1
+run_model llama4-tiny 3
 echo "demo: OK (outputs in $work)"

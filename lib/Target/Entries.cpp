@@ -77,12 +77,27 @@ FailureOr<std::vector<EntrySignature>> mlir::moe::analyzeEntries(ModuleOp module
     entry.name = func.getSymName().str();
     FunctionType type = func.getFunctionType();
     entry.numArgs = type.getNumInputs();
-    if (type.getNumResults() != 1 || !isActivationType(type.getResult(0)))
+    if (auto kind = func->getAttrOfType<StringAttr>(kEntryKindAttr)) {
+      entry.kind = kind.str();
+      if (auto of = func->getAttrOfType<StringAttr>(kStatsOfAttr))
+        entry.statsOf = of.str();
+      auto result = type.getNumResults() == 1
+                        ? dyn_cast<RankedTensorType>(type.getResult(0))
+                        : RankedTensorType();
+      if (entry.kind != "routing_stats" || !result || result.getRank() != 1 ||
+          !result.hasStaticShape() || !result.getElementType().isF32())
+        return func.emitError()
+               << "entry point @" << entry.name << " of kind '" << entry.kind
+               << "' must be 'routing_stats' returning a static 1-D f32 "
+                  "tensor";
+      entry.outputSize = result.getDimSize(0);
+    } else if (type.getNumResults() != 1 ||
+               !isActivationType(type.getResult(0))) {
       return func.emitError()
              << "entry point @" << entry.name
              << " must return one tensor<?xHxf32> (tokens x hidden), got "
              << type.getResults();
-    entry.hidden = cast<RankedTensorType>(type.getResult(0)).getDimSize(1);
+    }
     std::optional<unsigned> input;
     for (unsigned i = 0; i < type.getNumInputs(); ++i) {
       Type argType = type.getInput(i);
@@ -124,8 +139,9 @@ FailureOr<std::vector<EntrySignature>> mlir::moe::analyzeEntries(ModuleOp module
       return func.emitError() << "entry point @" << entry.name
                               << " has no tensor<?xHxf32> activation input";
     entry.inputArg = *input;
-    if (cast<RankedTensorType>(type.getInput(*input)).getDimSize(1) !=
-        entry.hidden)
+    entry.hidden = cast<RankedTensorType>(type.getInput(*input)).getDimSize(1);
+    if (entry.kind == "forward" &&
+        cast<RankedTensorType>(type.getResult(0)).getDimSize(1) != entry.hidden)
       return func.emitError() << "entry point @" << entry.name
                               << " input and result hidden sizes differ";
     entries.push_back(std::move(entry));
@@ -157,10 +173,16 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
         slot["transpose"] = llvm::json::Array(weight.transpose);
       weights.push_back(std::move(slot));
     }
-    entryArray.push_back(llvm::json::Object{{"name", entry.name},
-                                            {"symbol", entrySymbol(entry.name)},
-                                            {"hidden", entry.hidden},
-                                            {"weights", std::move(weights)}});
+    llvm::json::Object object{{"name", entry.name},
+                              {"kind", entry.kind},
+                              {"symbol", entrySymbol(entry.name)},
+                              {"hidden", entry.hidden},
+                              {"weights", std::move(weights)}};
+    if (entry.kind == "routing_stats") {
+      object["of"] = entry.statsOf;
+      object["outputs"] = entry.outputSize;
+    }
+    entryArray.push_back(std::move(object));
   }
   llvm::json::Value manifest = llvm::json::Object{
       {"format", 1}, {"target", target}, {"entries", std::move(entryArray)}};

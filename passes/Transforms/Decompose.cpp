@@ -8,6 +8,7 @@
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Transforms/Passes.h"
+#include "moe/Transforms/RouterLogits.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -21,29 +22,6 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
-/// `l = x·Wgᵀ` in f32 (`[T,E]`): routing math is float32 whatever the
-/// activation type, and linalg.matmul extends narrower inputs.
-Value buildRouterLogits(OpBuilder &b, Location loc, Value input,
-                        Value routerWeight) {
-  auto inputType = cast<RankedTensorType>(input.getType());
-  auto weightType = cast<RankedTensorType>(routerWeight.getType());
-  Type f32 = b.getF32Type();
-  SmallVector<Value> dynamicSizes;
-  if (inputType.isDynamicDim(0))
-    dynamicSizes.push_back(tensor::DimOp::create(b, loc, input, 0));
-  SmallVector<int64_t> shape = {inputType.getDimSize(0),
-                                weightType.getDimSize(0)};
-  Value empty = tensor::EmptyOp::create(b, loc, shape, f32, dynamicSizes);
-  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(f32));
-  Value init = linalg::FillOp::create(b, loc, ValueRange{zero},
-                                      ValueRange{empty})
-                   .getResult(0);
-  return linalg::MatmulTransposeBOp::create(b, loc, TypeRange{init.getType()},
-                                            ValueRange{input, routerWeight},
-                                            ValueRange{init})
-      .getResult(0);
-}
-
 /// The types of an expert-major row bundle for `numExperts` experts.
 SmallVector<Type, 4> rowBundleTypes(OpBuilder &b, RankedTensorType inputType,
                                     int64_t numExperts) {

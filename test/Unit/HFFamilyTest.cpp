@@ -178,6 +178,10 @@ void checkFamily(const Family &family, bool sharded = false) {
 
   std::vector<std::vector<float>> owned;
   reference::LayerWeights weights = family.weights(tensors, owned);
+  const runtime::Entry *statsEntry = library->findStatsEntry(entry->name);
+  ASSERT_TRUE(statsEntry) << "no routing-statistics entry";
+  auto boundStats = runtime::BoundEntry::bind(*statsEntry, *checkpoint, error);
+  ASSERT_TRUE(boundStats) << error;
   for (int64_t tokens : {1, 7, 37}) {
     std::vector<float> x = randomTensor(rng, tokens * family.config.hidden, 1.0f);
     std::vector<float> expected =
@@ -186,6 +190,23 @@ void checkFamily(const Family &family, bool sharded = false) {
     ASSERT_TRUE(bound->forward(x.data(), actual.data(), tokens, error)) << error;
     EXPECT_LE(normwiseError(expected, actual), 1e-5f)
         << family.configDir << " layer " << family.layer << ", T = " << tokens;
+
+    // The routing statistics, against the reference's on the same routing.
+    int64_t E = family.config.numExperts;
+    std::vector<float> logits = reference::routerLogits(
+        x.data(), weights.router, tokens, family.config.hidden, E);
+    reference::TokenRouting routing = reference::routeTokens(
+        logits.data(), tokens, E, *family.config.routing, weights.correctionBias);
+    reference::RoutingStats want = reference::routingStats(
+        logits.data(), routing, E, family.config.routing->scoring);
+    std::vector<float> got(E + 4);
+    ASSERT_TRUE(boundStats->forward(x.data(), got.data(), tokens, error)) << error;
+    for (int64_t e = 0; e < E; ++e)
+      EXPECT_EQ(got[e], static_cast<float>(want.load[e])) << "load of " << e;
+    EXPECT_NEAR(got[E], want.entropy, 1e-5f);
+    EXPECT_NEAR(got[E + 1], want.maxShare, 1e-6f);
+    EXPECT_NEAR(got[E + 2], want.confidence, 1e-5f);
+    EXPECT_NEAR(got[E + 3], want.auxLoss, 1e-5f * std::max(1.0f, want.auxLoss));
   }
 }
 

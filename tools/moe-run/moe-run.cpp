@@ -2,7 +2,7 @@
 //
 //   moe-run LIB.so --weights W.safetensors|model.safetensors.index.json
 //                  --input X.npy [--output Y.npy] [--entry NAME]
-//                  [--repeat N] [--timing-json FILE] [--threads N]
+//                  [--repeat N] [--timing-json FILE] [--threads N] [--stats]
 //   moe-run LIB.so --print-manifest
 //   moe-run LIB.so --generate-weights OUT.safetensors [--seed S] [--dtype f32|bf16]
 //   moe-run LIB.so --generate-input X.npy --tokens T [--seed S]
@@ -34,7 +34,7 @@ namespace {
 const char *kUsage =
     "usage: moe-run LIB.so --weights FILE --input X.npy [--output Y.npy]\n"
     "                      [--entry NAME] [--repeat N] [--timing-json FILE]\n"
-    "                      [--threads N]\n"
+    "                      [--threads N] [--stats]\n"
     "       moe-run LIB.so --print-manifest\n"
     "       moe-run LIB.so --generate-weights OUT.safetensors [--seed S] "
     "[--dtype f32|bf16]\n"
@@ -49,7 +49,7 @@ struct Options {
   std::string library, weights, input, output, entry, timingJson;
   std::string generateWeights, generateInput, dtype = "f32";
   int64_t repeat = 1, tokens = -1, seed = 0, threads = 0;
-  bool printManifest = false;
+  bool printManifest = false, stats = false;
 };
 
 bool parseInt(const std::string &text, int64_t &value) {
@@ -93,6 +93,8 @@ bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
       std::exit(0);
     } else if (arg == "--print-manifest") {
       options.printManifest = true;
+    } else if (arg == "--stats") {
+      options.stats = true;
     } else if (auto s = strings.find(arg); s != strings.end()) {
       if (!takeValue())
         return false;
@@ -180,6 +182,40 @@ int generateInput(const Entry &entry, const Options &options) {
   return 0;
 }
 
+/// Runs the entry's compiled routing-statistics entry on the same input and
+/// prints what it reports.
+bool printRoutingStats(const Library &library, const Entry &entry,
+                       const Checkpoint &checkpoint, const NpyArray &input,
+                       std::string &error) {
+  const Entry *stats = library.findStatsEntry(entry.name);
+  if (!stats)
+    return error = "entry '" + entry.name +
+                   "' has no routing statistics (it is not a token-choice "
+                   "MoE layer)",
+           false;
+  std::unique_ptr<BoundEntry> bound = BoundEntry::bind(*stats, checkpoint, error);
+  if (!bound)
+    return false;
+  std::vector<float> values(stats->outputSize);
+  if (!bound->forward(input.data.data(), values.data(), input.shape[0], error))
+    return false;
+  int64_t experts = stats->outputSize - 4;
+  int64_t largest = 0;
+  std::printf("routing: %lld experts; load per expert:",
+              static_cast<long long>(experts));
+  for (int64_t e = 0; e < experts; ++e) {
+    std::printf(" %lld", static_cast<long long>(values[e]));
+    if (values[e] > values[largest])
+      largest = e;
+  }
+  std::printf("\nrouting: entropy/log E %.4f, largest share %.4f (expert %lld), "
+              "mean router confidence %.4f, aux loss %.4f\n",
+              values[experts], values[experts + 1],
+              static_cast<long long>(largest), values[experts + 2],
+              values[experts + 3]);
+  return true;
+}
+
 void printSummary(const std::vector<float> &output, int64_t tokens,
                   int64_t hidden) {
   double sum = 0, sumSquares = 0, absSum = 0;
@@ -217,6 +253,8 @@ int main(int argc, char **argv) {
   std::unique_ptr<Library> library = Library::open(options.library, error);
   if (!library)
     return fail(error);
+  if (options.stats && (options.weights.empty() || options.input.empty()))
+    return fail("--stats runs with --weights and --input");
   if (options.printManifest) {
     std::printf("%s\n", library->manifest().c_str());
     return 0;
@@ -277,6 +315,9 @@ int main(int argc, char **argv) {
               static_cast<long long>(entry->hidden), entry->weights.size(),
               bound->zeroCopyBytes());
   printSummary(output, tokens, entry->hidden);
+  if (options.stats &&
+      !printRoutingStats(*library, *entry, *checkpoint, input, error))
+    return fail(error);
 
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());

@@ -17,6 +17,8 @@ void populateRouteToLinalgPatterns(RewritePatternSet &patterns);
 void populateDispatchToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.expert_mlp and moe.shared_mlp.
 void populateFfnToLinalgPatterns(RewritePatternSet &patterns);
+/// moe.routing_stats.
+void populateStatsToLinalgPatterns(RewritePatternSet &patterns);
 /// All of the above, plus the decomposition of moe.layer.
 void populateMoEToLinalgConversionPatterns(RewritePatternSet &patterns);
 } // namespace moe

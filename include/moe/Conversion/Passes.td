@@ -30,9 +30,11 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       `linalg.matmul` ops on the expert's contiguous rows with the activation
       between them as a `linalg.generic`.
     * `moe.combine`: a scatter-add loop; `moe.shared_mlp`: one dense FFN.
+    * `moe.routing_stats`: a counting loop for the load, reductions for the
+      router probabilities, and a loop over experts for the scalars.
 
     Activations must be f32 today (weights may be narrower: the matmuls
-    extend them). Communication and statistics ops are left as they are.
+    extend them). Communication ops are left as they are.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

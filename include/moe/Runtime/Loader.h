@@ -43,6 +43,11 @@ struct WeightSlot {
 struct Entry {
   std::string name;
   std::string symbol;
+  /// "forward" or "routing_stats".
+  std::string kind = "forward";
+  /// For routing statistics: the forward entry described, the output size.
+  std::string statsOf;
+  int64_t outputSize = 0;
   int64_t hidden = 0;
   std::vector<WeightSlot> weights;
   moe_entry_fn function = nullptr;
@@ -55,9 +60,11 @@ public:
                                        std::string &error);
   ~Library();
   const std::vector<Entry> &entries() const { return entryList; }
-  /// The entry called `name`; with an empty name, the only entry. Null (and
-  /// `error` set) otherwise.
+  /// The entry called `name`; with an empty name, the only forward entry.
+  /// Null (and `error` set) otherwise.
   const Entry *findEntry(const std::string &name, std::string &error) const;
+  /// The routing-statistics entry of forward entry `name`, or null.
+  const Entry *findStatsEntry(const std::string &name) const;
   const std::string &manifest() const { return manifestText; }
   /// Sizes the thread team of the library's parallel loops.
   void setNumThreads(int32_t threads) const { setThreads(threads); }

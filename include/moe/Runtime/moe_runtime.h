@@ -29,6 +29,11 @@
  *                             {"name": "model.layers.0.block_sparse_moe.gate.weight",
  *                              "shape": [8, 4096], "dtype": "f32", "layout": "single"}]}]}
  *
+ * Entries are of "kind" "forward", or "routing_stats" ("of": the forward
+ * entry it describes; "outputs": E+4 floats written to `output` whatever
+ * `tokens` is: the load of each expert, then entropy / log E, largest
+ * share, mean router confidence and aux loss).
+ *
  * "stacked" slots read the checkpoint tensors named by replacing "{e}" with
  * each expert index in "experts" [begin, end) and stack them; "single" slots
  * read one tensor of the slot's shape. A slot whose checkpoint layout

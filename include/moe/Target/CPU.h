@@ -24,6 +24,8 @@ struct CPUCompileOptions {
   std::string linker = "cc";
   /// Keep the intermediate object file next to the output.
   bool keepObject = false;
+  /// Add a routing-statistics entry next to each MoE layer entry.
+  bool routingStats = true;
 };
 
 /// Compiles `module` (moe dialect) into the shared library `outputPath`.

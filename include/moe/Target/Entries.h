@@ -43,8 +43,17 @@ struct EntryWeight {
   SmallVector<int64_t> transpose;
 };
 
+/// The function attribute marking an entry point's kind ("routing_stats";
+/// forward entries have none), and for statistics the entry they describe.
+constexpr llvm::StringLiteral kEntryKindAttr = "moe.entry_kind";
+constexpr llvm::StringLiteral kStatsOfAttr = "moe.stats_of";
+
 struct EntrySignature {
   std::string name;
+  /// "forward": [tokens, hidden] out; "routing_stats": `outputSize` floats.
+  std::string kind = "forward";
+  std::string statsOf;
+  int64_t outputSize = 0;
   unsigned inputArg = 0;
   int64_t hidden = 0;
   std::vector<EntryWeight> weights;
@@ -55,7 +64,7 @@ struct EntrySignature {
 /// Describes every public function of `module` as an entry point, or
 /// reports (at the function) why one cannot be: it needs exactly one
 /// `tensor<?xHxf32>` input, static f32 weights and a `tensor<?xHxf32>`
-/// result.
+/// result (a static 1-D f32 result for routing-statistics entries).
 FailureOr<std::vector<EntrySignature>> analyzeEntries(ModuleOp module);
 
 /// The manifest JSON of moe_runtime.h.

@@ -45,4 +45,42 @@ def MoEDecompose : Pass<"moe-decompose"> {
   ];
 }
 
+def MoERoutingStatsEntries : Pass<"moe-routing-stats-entries", "::mlir::ModuleOp"> {
+  let summary = "Add a routing-statistics entry point next to each MoE layer";
+  let description = [{
+    Users of a compiled layer want to see how its router spreads their
+    tokens (load per expert, balance, confidence, the aux loss) without a
+    second implementation of the routing. For every public function holding
+    one token-choice `moe.layer` whose router weight (and bias) are function
+    arguments, this pass adds `@<name>_routing_stats` taking the same input
+    and router weights (with their `moe.weight` names) and returning
+    `tensor<(E+4)xf32>`: the load of each expert, then normalised entropy,
+    largest share, mean router confidence and aux loss, as
+    `moe.routing_stats` defines them. The new function is marked
+    `moe.entry_kind = "routing_stats"` and `moe.stats_of = "<name>"`, so
+    moe-compile exports it beside the forward entry.
+
+    Before:
+    ```mlir
+    func.func @layer(%x: tensor<?x64xf32>, %wg: tensor<8x64xf32> {moe.weight = "gate.weight"}, ...) {
+      %y = moe.layer %x router(%wg) ... {router = #moe.routing<top_k = 2>}
+    ```
+    After, additionally:
+    ```mlir
+    func.func @layer_routing_stats(%x: tensor<?x64xf32>, %wg: tensor<8x64xf32> {moe.weight = "gate.weight"})
+        -> tensor<12xf32> attributes {moe.entry_kind = "routing_stats", moe.stats_of = "layer"} {
+      %l = linalg.matmul ...
+      %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2>} : ...
+      %load, %h, %max, %conf, %aux = moe.routing_stats %l, %ids softmax : ...
+      ...
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 #endif // MOE_TRANSFORMS_PASSES_TD

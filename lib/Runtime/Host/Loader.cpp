@@ -94,6 +94,14 @@ bool parseManifest(const std::string &text, std::vector<Entry> &entries,
       entry.name = e.at("name").get<std::string>();
       entry.symbol = e.at("symbol").get<std::string>();
       entry.hidden = e.at("hidden").get<int64_t>();
+      entry.kind = e.value("kind", std::string("forward"));
+      if (entry.kind == "routing_stats") {
+        entry.statsOf = e.at("of").get<std::string>();
+        entry.outputSize = e.at("outputs").get<int64_t>();
+      } else if (entry.kind != "forward") {
+        error = "unknown entry kind '" + entry.kind + "'";
+        return false;
+      }
       for (const json &w : e.at("weights")) {
         WeightSlot slot;
         slot.name = w.at("name").get<std::string>();
@@ -166,17 +174,30 @@ Library::~Library() {
 const Entry *Library::findEntry(const std::string &name,
                                 std::string &error) const {
   std::string names;
+  const Entry *onlyForward = nullptr;
+  int forwardCount = 0;
   for (const Entry &entry : entryList) {
     if (entry.name == name)
       return &entry;
+    if (entry.kind != "forward")
+      continue;
     names += (names.empty() ? "" : ", ") + entry.name;
+    onlyForward = &entry;
+    ++forwardCount;
   }
-  if (name.empty() && entryList.size() == 1)
-    return &entryList.front();
+  if (name.empty() && forwardCount == 1)
+    return onlyForward;
   error = name.empty() ? "the library has several entry points (" + names +
                              "): choose one with --entry"
                        : "no entry point '" + name + "' (the library has: " +
                              names + ")";
+  return nullptr;
+}
+
+const Entry *Library::findStatsEntry(const std::string &name) const {
+  for (const Entry &entry : entryList)
+    if (entry.kind == "routing_stats" && entry.statsOf == name)
+      return &entry;
   return nullptr;
 }
 

@@ -11,6 +11,7 @@
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Runtime/moe_runtime.h"
 #include "moe/Target/Entries.h"
+#include "moe/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -86,7 +87,8 @@ LogicalResult addEntryWrapper(llvm::Module &module, const EntrySignature &entry,
               *output = wrapper->getArg(2), *tokens = wrapper->getArg(3);
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", wrapper));
 
-  llvm::StructType *resultType = descriptorType(ctx, 2);
+  bool forward = entry.kind == "forward";
+  llvm::StructType *resultType = descriptorType(ctx, forward ? 2 : 1);
   llvm::Value *result = b.CreateAlloca(resultType);
   SmallVector<llvm::Value *> args = {result};
   unsigned weightIndex = 0;
@@ -106,14 +108,16 @@ LogicalResult addEntryWrapper(llvm::Module &module, const EntrySignature &entry,
   }
   b.CreateCall(callee, args);
 
-  // Copy [tokens, hidden] out of the returned buffer, then free it.
+  // Copy [tokens, hidden] (or the statistics) out of the returned buffer,
+  // then free it.
   llvm::Value *allocated = b.CreateLoad(ptr, b.CreateStructGEP(resultType, result, 0));
   llvm::Value *aligned = b.CreateLoad(ptr, b.CreateStructGEP(resultType, result, 1));
   llvm::Value *offset = b.CreateLoad(i64, b.CreateStructGEP(resultType, result, 2));
   llvm::Value *source =
       b.CreateInBoundsGEP(b.getFloatTy(), aligned, offset);
   llvm::Value *bytes =
-      b.CreateMul(tokens, b.getInt64(entry.hidden * sizeof(float)));
+      forward ? b.CreateMul(tokens, b.getInt64(entry.hidden * sizeof(float)))
+              : b.getInt64(entry.outputSize * sizeof(float));
   b.CreateMemCpy(output, llvm::Align(4), source, llvm::Align(4), bytes);
   llvm::FunctionCallee freeFn = module.getOrInsertFunction(
       "free", llvm::FunctionType::get(b.getVoidTy(), {ptr}, false));
@@ -169,15 +173,23 @@ LogicalResult
 mlir::moe::compileToCPUSharedLibrary(ModuleOp module,
                                      const CPUCompileOptions &options,
                                      StringRef outputPath) {
+  MLIRContext *ctx = module.getContext();
+  if (options.routingStats) {
+    PassManager statsPm(ctx);
+    statsPm.addPass(createMoERoutingStatsEntries());
+    if (failed(statsPm.run(module)))
+      return failure();
+  }
   FailureOr<std::vector<EntrySignature>> entries = analyzeEntries(module);
   if (failed(entries))
     return failure();
-  MLIRContext *ctx = module.getContext();
   for (const EntrySignature &entry : *entries) {
     auto func = module.lookupSymbol<func::FuncOp>(entry.name);
     func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                   UnitAttr::get(ctx));
     // The names now live in the manifest; LLVM has no use for them.
+    func->removeAttr(kEntryKindAttr);
+    func->removeAttr(kStatsOfAttr);
     for (unsigned i = 0; i < func.getNumArguments(); ++i)
       for (StringRef attr : {kWeightNameAttr, kWeightSourceShapeAttr,
                              kWeightSliceAttr, kWeightTransposeAttr})

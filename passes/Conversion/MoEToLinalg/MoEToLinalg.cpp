@@ -31,6 +31,7 @@ void mlir::moe::populateMoEToLinalgConversionPatterns(
   populateRouteToLinalgPatterns(patterns);
   populateDispatchToLinalgPatterns(patterns);
   populateFfnToLinalgPatterns(patterns);
+  populateStatsToLinalgPatterns(patterns);
 }
 
 namespace {
@@ -43,10 +44,9 @@ struct ConvertMoEToLinalgPass
                            math::MathDialect, scf::SCFDialect,
                            tensor::TensorDialect>();
     target.addIllegalDialect<MoEDialect>();
-    // Communication and statistics are not lowered here; they stay for the
-    // passes that own them and must not be reported as failures.
-    target.addLegalOp<AllToAllOp, AllToAllStartOp, AllToAllWaitOp,
-                      RoutingStatsOp>();
+    // Communication is not lowered here; it stays for the expert-parallel
+    // passes and must not be reported as a failure.
+    target.addLegalOp<AllToAllOp, AllToAllStartOp, AllToAllWaitOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateMoEToLinalgConversionPatterns(patterns);

@@ -104,12 +104,15 @@ func.func @expert_mlp(%rows: tensor<?x32xf32>, %off: tensor<9xi32>,
 
 // -----
 
-// Tests that a whole layer lowers (decomposed on the way) and that the
-// communication and statistics ops are left for their own passes.
+// Tests that a whole layer and routing statistics lower (the layer
+// decomposed on the way) and that the exchange is left for the
+// expert-parallel passes.
 // CHECK-LABEL: func.func @layer_and_exchange
 // CHECK-NOT: moe.layer
 // CHECK: moe.all_to_all
-// CHECK: moe.routing_stats
+// CHECK-NOT: moe.routing_stats
+// CHECK: math.log
+// CHECK: return
 func.func @layer_and_exchange(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
                               %u: tensor<4x16x32xf32>, %d: tensor<4x32x16xf32>,
                               %c: tensor<2x2xi32>, %l: tensor<?x4xf32>, %ids: tensor<?x1xi32>)

@@ -1,0 +1,199 @@
+//===- StatsToLinalg.cpp - routing statistics to linalg -------------------===//
+//
+// moe.routing_stats: the per-expert load is a counting loop; router
+// probabilities, their row maxima and column means are linalg.generic ops;
+// the scalars are folded from those in a short loop over experts. An empty
+// batch gives zeros rather than NaN.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "moe/Conversion/MoEToLinalg.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::moe;
+using namespace mlir::moe::lowering;
+
+namespace {
+/// A `[T,N] -> [N]` (`byColumn`) or `[T,N] -> [T]` reduction with `combine`.
+Value reduce(ImplicitLocOpBuilder &b, Value input, Value init, bool byColumn,
+             function_ref<Value(ImplicitLocOpBuilder &, Value, Value)> combine) {
+  MLIRContext *ctx = b.getContext();
+  AffineMap full = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap kept = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+  SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
+                                                utils::IteratorType::reduction};
+  if (byColumn) {
+    // Iterate (n, t) so the reduced dimension comes last.
+    full = AffineMap::get(2, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(0, ctx)},
+                          ctx);
+  }
+  Location loc = b.getLoc();
+  return linalg::GenericOp::create(
+             b, TypeRange{init.getType()}, ValueRange{input}, ValueRange{init},
+             ArrayRef<AffineMap>{full, kept}, iterators,
+             [&](OpBuilder &nested, Location, ValueRange args) {
+               ImplicitLocOpBuilder nb(loc, nested);
+               linalg::YieldOp::create(nb, combine(nb, args[0], args[1]));
+             })
+      .getResult(0);
+}
+
+struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(RoutingStatsOp op,
+                                PatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    MLIRContext *ctx = b.getContext();
+    Value logits = op.getLogits();
+    int64_t numExperts = op.getLogits().getType().getDimSize(1);
+    SmallVector<OpFoldResult> sizes = getSizes(b, logits);
+    Value numTokens = getValueOrCreateConstantIndexOp(b, b.getLoc(), sizes[0]);
+    Value zero = f32Constant(b, 0.0f), one = f32Constant(b, 1.0f);
+    Value c0 = indexConstant(b, 0), c1 = indexConstant(b, 1);
+
+    // Load: slots per expert.
+    Value slots = tensor::CollapseShapeOp::create(
+        b, op.getExperts(), ArrayRef<ReassociationIndices>{{0, 1}});
+    Value numSlots =
+        getValueOrCreateConstantIndexOp(b, b.getLoc(), getSizes(b, slots)[0]);
+    Location loc = b.getLoc();
+    Value load =
+        scf::ForOp::create(
+            b, c0, numSlots, c1,
+            ValueRange{createFilled(b, {b.getIndexAttr(numExperts)},
+                                    arith::ConstantOp::create(
+                                        b, b.getI64IntegerAttr(0)))},
+            [&](OpBuilder &nested, Location, Value s, ValueRange iter) {
+              ImplicitLocOpBuilder nb(loc, nested);
+              Value e = arith::IndexCastOp::create(
+                  nb, nb.getIndexType(), tensor::ExtractOp::create(nb, slots, s));
+              Value old = tensor::ExtractOp::create(nb, iter[0], e);
+              Value next = arith::AddIOp::create(
+                  nb, old, arith::ConstantOp::create(nb, nb.getI64IntegerAttr(1)));
+              scf::YieldOp::create(nb,
+                                   ValueRange{tensor::InsertOp::create(
+                                       nb, next, iter[0], e)});
+            })
+            .getResult(0);
+
+    // Router probabilities: softmax, or sigmoids normalised per token.
+    Value probs;
+    if (op.getScoring() == ScoringFunc::softmax) {
+      probs = createSoftmax(b, logits);
+    } else {
+      Value scratch = tensor::EmptyOp::create(b, sizes, b.getF32Type());
+      Value sig = createElementwise(
+          b, logits, scratch, [](ImplicitLocOpBuilder &nb, ValueRange args) {
+            return createSigmoid(nb, args[0]);
+          });
+      Value rowSum = reduce(b, sig, createFilled(b, {sizes[0]}, zero),
+                            /*byColumn=*/false,
+                            [](ImplicitLocOpBuilder &nb, Value v, Value acc) -> Value {
+                              return arith::AddFOp::create(nb, v, acc);
+                            });
+      probs = createElementwise(
+          b, ValueRange{sig, rowSum}, scratch,
+          [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+            return arith::DivFOp::create(nb, args[0], args[1]);
+          },
+          {AffineMap::getMultiDimIdentityMap(2, ctx),
+           AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx)});
+    }
+    Value rowMax = reduce(
+        b, probs,
+        createFilled(b, {sizes[0]},
+                     f32Constant(b, -std::numeric_limits<float>::infinity())),
+        /*byColumn=*/false,
+        [](ImplicitLocOpBuilder &nb, Value v, Value acc) -> Value {
+          return arith::MaximumFOp::create(nb, v, acc);
+        });
+    Value confidenceSum =
+        tensor::ExtractOp::create(
+            b,
+            linalg::ReduceOp::create(
+                b, ValueRange{rowMax},
+                ValueRange{createFilled(b, {}, zero)}, ArrayRef<int64_t>{0},
+                [](OpBuilder &nested, Location l, ValueRange args) {
+                  linalg::YieldOp::create(
+                      nested, l,
+                      ValueRange{arith::AddFOp::create(nested, l, args[0],
+                                                       args[1])});
+                })
+                .getResult(0),
+            ValueRange{});
+    Value probSums = reduce(b, probs,
+                            createFilled(b, {b.getIndexAttr(numExperts)}, zero),
+                            /*byColumn=*/true,
+                            [](ImplicitLocOpBuilder &nb, Value v, Value acc) -> Value {
+                              return arith::AddFOp::create(nb, v, acc);
+                            });
+
+    // Scalars over experts: Σ -p·log p, max load, Σ load·P.
+    auto toF32 = [&](ImplicitLocOpBuilder &nb, Value index) -> Value {
+      return arith::UIToFPOp::create(
+          nb, nb.getF32Type(),
+          arith::IndexCastUIOp::create(nb, nb.getI64Type(), index));
+    };
+    Value tokens = toF32(b, numTokens);
+    Value slotsF = toF32(b, numSlots);
+    auto sums = scf::ForOp::create(
+        b, c0, indexConstant(b, numExperts), c1,
+        ValueRange{zero, zero, zero},
+        [&](OpBuilder &nested, Location, Value e, ValueRange iter) {
+          ImplicitLocOpBuilder nb(loc, nested);
+          Value count = arith::UIToFPOp::create(
+              nb, nb.getF32Type(), tensor::ExtractOp::create(nb, load, e));
+          Value share = arith::DivFOp::create(nb, count, slotsF);
+          Value used = arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT,
+                                             count, zero);
+          Value term = arith::SelectOp::create(
+              nb, used,
+              arith::MulFOp::create(nb, share, math::LogOp::create(nb, share)),
+              zero);
+          Value entropy = arith::SubFOp::create(nb, iter[0], term);
+          Value maxLoad = arith::MaximumFOp::create(nb, iter[1], count);
+          Value aux = arith::AddFOp::create(
+              nb, iter[2],
+              arith::MulFOp::create(nb, count,
+                                    tensor::ExtractOp::create(nb, probSums, e)));
+          scf::YieldOp::create(nb, ValueRange{entropy, maxLoad, aux});
+        });
+
+    // An empty batch has no statistics: zeros, not 0/0.
+    Value empty = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, numTokens, c0);
+    auto guard = [&](Value value) -> Value {
+      return arith::SelectOp::create(b, empty, zero, value);
+    };
+    Value logE = f32Constant(b, std::log(static_cast<float>(numExperts)));
+    Value entropy =
+        numExperts > 1 ? arith::DivFOp::create(b, sums.getResult(0), logE)
+                       : one;
+    Value maxShare = arith::DivFOp::create(b, sums.getResult(1), slotsF);
+    Value confidence = arith::DivFOp::create(b, confidenceSum, tokens);
+    // E · Σ_e (load_e / T) · (Σ_t p_te / T)
+    Value aux = arith::MulFOp::create(
+        b, f32Constant(b, static_cast<float>(numExperts)),
+        arith::DivFOp::create(b, sums.getResult(2),
+                              arith::MulFOp::create(b, tokens, tokens)));
+    rewriter.replaceOp(op, {castToType(b, load, op.getLoad().getType()),
+                            guard(entropy), guard(maxShare), guard(confidence),
+                            guard(aux)});
+    return success();
+  }
+};
+} // namespace
+
+void mlir::moe::populateStatsToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<RoutingStatsOpLowering>(patterns.getContext());
+}

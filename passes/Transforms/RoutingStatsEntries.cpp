@@ -1,0 +1,141 @@
+//===- RoutingStatsEntries.cpp - statistics entry points ------------------===//
+//
+// Implements `moe-routing-stats-entries`: next to each public function with
+// one token-choice moe.layer, a function computing that layer's routing
+// statistics from the same input and router weights.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Transforms/Passes.h"
+#include "moe/Transforms/RouterLogits.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEROUTINGSTATSENTRIES
+#include "moe/Transforms/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+/// The layer whose statistics `func` can report: its only moe.layer, with
+/// token-choice routing and router weights that are function arguments.
+LayerOp findStatsLayer(func::FuncOp func) {
+  LayerOp found;
+  WalkResult walk = func.walk([&](LayerOp layer) {
+    if (found)
+      return WalkResult::interrupt();
+    found = layer;
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted() || !found || !isa<RoutingAttr>(found.getRouter()))
+    return {};
+  auto isArgument = [&](Value value) {
+    auto arg = dyn_cast_or_null<BlockArgument>(value);
+    return !value || (arg && arg.getOwner()->getParentOp() == func);
+  };
+  if (!isArgument(found.getInput()) || !isArgument(found.getRouterWeight()) ||
+      !isArgument(found.getCorrectionBias()))
+    return {};
+  return found;
+}
+
+struct MoERoutingStatsEntriesPass
+    : public mlir::moe::impl::MoERoutingStatsEntriesBase<
+          MoERoutingStatsEntriesPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<std::pair<func::FuncOp, LayerOp>> work;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (func.isPublic() && !func.isExternal() &&
+          !func->hasAttr("moe.entry_kind"))
+        if (LayerOp layer = findStatsLayer(func))
+          work.push_back({func, layer});
+    for (auto [func, layer] : work)
+      buildStatsFunction(func, layer);
+  }
+
+  void buildStatsFunction(func::FuncOp func, LayerOp layer) {
+    MLIRContext *ctx = &getContext();
+    Location loc = layer.getLoc();
+    OpBuilder b(ctx);
+    b.setInsertionPointAfter(func);
+    int64_t numExperts = layer.getNumExperts();
+
+    // Arguments: the input, the router weight, the bias, with their
+    // original attributes (checkpoint names).
+    SmallVector<Value> sources = {layer.getInput(), layer.getRouterWeight()};
+    if (Value bias = layer.getCorrectionBias())
+      sources.push_back(bias);
+    SmallVector<Type> types;
+    SmallVector<DictionaryAttr> argAttrs;
+    for (Value source : sources) {
+      types.push_back(source.getType());
+      argAttrs.push_back(
+          func.getArgAttrDict(cast<BlockArgument>(source).getArgNumber()));
+    }
+    auto resultType = RankedTensorType::get({numExperts + 4}, b.getF32Type());
+    auto stats = func::FuncOp::create(
+        b, loc, (func.getSymName() + "_routing_stats").str(),
+        FunctionType::get(ctx, types, {resultType}));
+    for (auto [i, attrs] : llvm::enumerate(argAttrs))
+      if (attrs)
+        stats.setArgAttrs(i, attrs);
+    stats->setAttr("moe.entry_kind", b.getStringAttr("routing_stats"));
+    stats->setAttr("moe.stats_of", b.getStringAttr(func.getSymName()));
+
+    Block *body = stats.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    Value input = body->getArgument(0);
+    Value logits = buildRouterLogits(b, loc, input, body->getArgument(1));
+    auto routing = cast<RoutingAttr>(layer.getRouter());
+    int64_t numTokens = layer.getInput().getType().getDimSize(0);
+    auto slotType = [&](Type element) {
+      return RankedTensorType::get({numTokens, routing.getTopK()}, element);
+    };
+    auto route = RouteOp::create(
+        b, loc, slotType(b.getF32Type()), slotType(b.getI32Type()), logits,
+        sources.size() > 2 ? body->getArgument(2) : Value(), routing);
+    auto statsOp = RoutingStatsOp::create(
+        b, loc, RankedTensorType::get({numExperts}, b.getI64Type()),
+        b.getF32Type(), b.getF32Type(), b.getF32Type(), b.getF32Type(), logits,
+        route.getExperts(),
+        ScoringFuncAttr::get(ctx, routing.getScoring()));
+
+    // [load as f32 ..., entropy, max_share, confidence, aux_loss]
+    Value loads = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{numExperts},
+                                          b.getF32Type());
+    loads = linalg::GenericOp::create(
+                b, loc, TypeRange{loads.getType()}, ValueRange{statsOp.getLoad()},
+                ValueRange{loads},
+                ArrayRef<AffineMap>{b.getMultiDimIdentityMap(1),
+                                    b.getMultiDimIdentityMap(1)},
+                ArrayRef<utils::IteratorType>{utils::IteratorType::parallel},
+                [](OpBuilder &nested, Location l, ValueRange args) {
+                  linalg::YieldOp::create(
+                      nested, l,
+                      ValueRange{arith::UIToFPOp::create(
+                          nested, l, nested.getF32Type(), args[0])});
+                })
+                .getResult(0);
+    Value scalars = tensor::FromElementsOp::create(
+        b, loc, RankedTensorType::get({4}, b.getF32Type()),
+        ValueRange{statsOp.getEntropy(), statsOp.getMaxShare(),
+                   statsOp.getConfidence(), statsOp.getAuxLoss()});
+    Value result = tensor::EmptyOp::create(
+        b, loc, ArrayRef<int64_t>{numExperts + 4}, b.getF32Type());
+    auto insert = [&](Value source, Value into, int64_t offset, int64_t size) {
+      return tensor::InsertSliceOp::create(
+          b, loc, source, into, ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(size)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    };
+    result = insert(loads, result, 0, numExperts);
+    result = insert(scalars, result, numExperts, 4);
+    func::ReturnOp::create(b, loc, result);
+  }
+};
+} // namespace

@@ -1,0 +1,48 @@
+// RUN: moe-opt %s -split-input-file -moe-routing-stats-entries | FileCheck %s
+
+// Tests that a token-choice layer gets a statistics entry taking the input,
+// the router weight and the bias with their checkpoint names, routing as the
+// layer does and packing load and the four scalars into E+4 floats.
+// CHECK-LABEL: func.func @layer(
+// CHECK-LABEL: func.func @layer_routing_stats(
+// CHECK-SAME: %[[X:.*]]: tensor<?x16xf32>, %[[WG:.*]]: tensor<8x16xf32> {moe.weight = "gate.weight"}, %[[B:.*]]: tensor<8xf32> {moe.weight = "gate.bias"})
+// CHECK-SAME: -> tensor<12xf32> attributes {moe.entry_kind = "routing_stats", moe.stats_of = "layer"}
+// CHECK: %[[L:.*]] = linalg.matmul {{.*}} ins(%[[X]], %[[WG]] :
+// CHECK: %{{.*}}, %[[IDS:.*]] = moe.route %[[L]] bias(%[[B]]) {routing = #moe.routing<top_k = 2, scoring = sigmoid, renormalize = true>}
+// CHECK: %[[LOAD:.*]], %[[H:.*]], %[[MAX:.*]], %[[CONF:.*]], %[[AUX:.*]] = moe.routing_stats %[[L]], %[[IDS]] sigmoid
+// CHECK: tensor.from_elements %[[H]], %[[MAX]], %[[CONF]], %[[AUX]] : tensor<4xf32>
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0] [8] [1] : tensor<8xf32> into tensor<12xf32>
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[8] [4] [1] : tensor<4xf32> into tensor<12xf32>
+func.func @layer(%x: tensor<?x16xf32>, %wg: tensor<8x16xf32> {moe.weight = "gate.weight"},
+                 %b: tensor<8xf32> {moe.weight = "gate.bias"},
+                 %u: tensor<8x8x16xf32>, %d: tensor<8x16x8xf32>) -> tensor<?x16xf32> {
+  %y = moe.layer %x router(%wg, bias %b) experts(up %u, down %d)
+         {router = #moe.routing<top_k = 2, scoring = sigmoid, renormalize = true>,
+          activation = #moe<activation relu>}
+         : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<8xf32>, tensor<8x8x16xf32>,
+            tensor<8x16x8xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// Tests that expert choice and private functions get no statistics entry.
+// CHECK-LABEL: func.func @expert_choice(
+// CHECK-NOT: routing_stats
+func.func @expert_choice(%x: tensor<?x16xf32>, %wg: tensor<4x16xf32>,
+                         %u: tensor<4x8x16xf32>, %d: tensor<4x16x8xf32>) -> tensor<?x16xf32> {
+  %y = moe.layer %x router(%wg) experts(up %u, down %d)
+         {router = #moe.expert_choice<capacity_factor = 1.0>,
+          activation = #moe<activation relu>}
+         : (tensor<?x16xf32>, tensor<4x16xf32>, tensor<4x8x16xf32>,
+            tensor<4x16x8xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+func.func private @helper(%x: tensor<?x16xf32>, %wg: tensor<4x16xf32>,
+                          %u: tensor<4x8x16xf32>, %d: tensor<4x16x8xf32>) -> tensor<?x16xf32> {
+  %y = moe.layer %x router(%wg) experts(up %u, down %d)
+         {router = #moe.routing<top_k = 1>, activation = #moe<activation relu>}
+         : (tensor<?x16xf32>, tensor<4x16xf32>, tensor<4x8x16xf32>,
+            tensor<4x16x8xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
