@@ -49,9 +49,9 @@ struct LayerPlan {
   GroupScore groupScore = GroupScore::max;
   ExpertNaming naming = ExpertNaming::Projections;
   /// Checkpoint names: "{L}" is the layer index.
-  std::string prefix;        // e.g. "model.layers.{L}.mlp."
-  std::string routerName;    // relative to prefix
-  std::string sharedPrefix;  // relative to prefix, e.g. "shared_experts."
+  std::string prefix;       // e.g. "model.layers.{L}.mlp."
+  std::string routerName;   // relative to prefix
+  std::string sharedPrefix; // relative to prefix, e.g. "shared_experts."
   int64_t numLayers = 0;
   /// Why a layer is dense, for messages; and the test.
   std::function<bool(int64_t)> isMoELayer;
@@ -74,7 +74,8 @@ public:
     StringRef before = text.take_front(at);
     unsigned line = 1 + before.count('\n');
     size_t lineStart = before.rfind('\n');
-    unsigned column = at - (lineStart == StringRef::npos ? 0 : lineStart + 1) + 1;
+    unsigned column =
+        at - (lineStart == StringRef::npos ? 0 : lineStart + 1) + 1;
     return FileLineColLoc::get(ctx, path, line, column);
   }
 
@@ -194,8 +195,8 @@ LogicalResult readCommon(const ConfigReader &config, LayerPlan &plan,
            << " experts use SiLU (SwiGLU), expected 'silu'";
   if (*topK > *experts)
     return config.error("num_experts_per_tok")
-           << "config key 'num_experts_per_tok' (" << *topK
-           << ") exceeds '" << expertsKey << "' (" << *experts << ")";
+           << "config key 'num_experts_per_tok' (" << *topK << ") exceeds '"
+           << expertsKey << "' (" << *experts << ")";
   plan.hidden = *hidden;
   plan.numLayers = *layers;
   plan.numExperts = *experts;
@@ -205,7 +206,8 @@ LogicalResult readCommon(const ConfigReader &config, LayerPlan &plan,
 }
 
 LogicalResult readMixtral(const ConfigReader &config, LayerPlan &plan) {
-  if (failed(readCommon(config, plan, "num_local_experts", "intermediate_size")))
+  if (failed(
+          readCommon(config, plan, "num_local_experts", "intermediate_size")))
     return failure();
   plan.renormalize = true;
   plan.naming = ExpertNaming::Mixtral;
@@ -254,9 +256,11 @@ LogicalResult readDeepSeek(const ConfigReader &config, LayerPlan &plan,
                         "moe_intermediate_size")))
     return failure();
   FailureOr<int64_t> shared = config.optionalInt("n_shared_experts", 0);
-  FailureOr<int64_t> firstDense = config.optionalInt("first_k_dense_replace", 0);
+  FailureOr<int64_t> firstDense =
+      config.optionalInt("first_k_dense_replace", 0);
   FailureOr<int64_t> freq = config.optionalInt("moe_layer_freq", 1, 1);
-  FailureOr<double> scaling = config.optionalNumber("routed_scaling_factor", 1.0);
+  FailureOr<double> scaling =
+      config.optionalNumber("routed_scaling_factor", 1.0);
   FailureOr<bool> norm = config.optionalBool("norm_topk_prob", false);
   FailureOr<std::string> method =
       config.optionalString("topk_method", v3 ? "noaux_tc" : "greedy");
@@ -272,13 +276,15 @@ LogicalResult readDeepSeek(const ConfigReader &config, LayerPlan &plan,
     return config.error("routed_scaling_factor")
            << "config key 'routed_scaling_factor' must be positive";
 
-  StringRef expectedMethods = v3 ? "noaux_tc" : "greedy or group_limited_greedy";
+  StringRef expectedMethods =
+      v3 ? "noaux_tc" : "greedy or group_limited_greedy";
   bool grouped;
   if (v3 && *method == "noaux_tc") {
     grouped = true;
     plan.groupScore = GroupScore::top2_sum;
     plan.correctionBias = true;
-  } else if (!v3 && (*method == "greedy" || *method == "group_limited_greedy")) {
+  } else if (!v3 &&
+             (*method == "greedy" || *method == "group_limited_greedy")) {
     grouped = *method == "group_limited_greedy";
     plan.groupScore = GroupScore::max;
   } else {
@@ -338,10 +344,13 @@ LogicalResult readDeepSeek(const ConfigReader &config, LayerPlan &plan,
 
 LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan,
                          bool multimodal) {
-  if (failed(readCommon(config, plan, "num_local_experts", "intermediate_size")))
+  if (failed(
+          readCommon(config, plan, "num_local_experts", "intermediate_size")))
     return failure();
-  FailureOr<int64_t> step = config.optionalInt("interleave_moe_layer_step", 1, 1);
-  FailureOr<std::vector<int64_t>> moeLayers = config.optionalIntList("moe_layers");
+  FailureOr<int64_t> step =
+      config.optionalInt("interleave_moe_layer_step", 1, 1);
+  FailureOr<std::vector<int64_t>> moeLayers =
+      config.optionalIntList("moe_layers");
   if (failed(step) || failed(moeLayers))
     return failure();
   plan.scoring = ScoringFunc::sigmoid;
@@ -361,7 +370,9 @@ LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan,
     };
     plan.denseRule = "'moe_layers'";
   } else {
-    plan.isMoELayer = [every](int64_t layer) { return (layer + 1) % every == 0; };
+    plan.isMoELayer = [every](int64_t layer) {
+      return (layer + 1) % every == 0;
+    };
     plan.denseRule = "'interleave_moe_layer_step' = " + std::to_string(every);
   }
   return success();
@@ -450,9 +461,9 @@ void buildLayer(OpBuilder &b, Location loc, const LayerPlan &plan,
   auto value = [&](std::optional<unsigned> index) -> Value {
     return index ? body->getArgument(*index) : Value();
   };
-  auto routing = RoutingAttr::get(
-      ctx, plan.topK, plan.scoring, plan.selectOn, plan.renormalize,
-      APFloat(plan.scalingFactor), plan.nGroup, plan.topkGroup, plan.groupScore);
+  auto routing = RoutingAttr::get(ctx, plan.topK, plan.scoring, plan.selectOn,
+                                  plan.renormalize, APFloat(plan.scalingFactor),
+                                  plan.nGroup, plan.topkGroup, plan.groupScore);
   Value output = LayerOp::create(
       b, loc, activationType, value(input), value(router), value(bias),
       value(gate), value(up), value(down), value(sharedGate), value(sharedUp),
@@ -464,9 +475,9 @@ void buildLayer(OpBuilder &b, Location loc, const LayerPlan &plan,
 } // namespace
 
 OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
-                                               StringRef configPath,
-                                               std::optional<int64_t> layer,
-                                               MLIRContext *context) {
+                                                StringRef configPath,
+                                                std::optional<int64_t> layer,
+                                                MLIRContext *context) {
   context->loadDialect<MoEDialect, func::FuncDialect>();
   Location fileLoc = FileLineColLoc::get(context, configPath, 1, 1);
   llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(configText);
@@ -561,9 +572,9 @@ void mlir::moe::registerImportHFConfigTranslation() {
       "layer", llvm::cl::desc("Import only this decoder layer (an MoE layer)"),
       llvm::cl::init(-1));
   TranslateToMLIRRegistration registration(
-      "import-hf-config",
-      "Import the MoE layers of a Hugging Face config.json",
-      [](llvm::SourceMgr &sourceMgr, MLIRContext *context) -> OwningOpRef<Operation *> {
+      "import-hf-config", "Import the MoE layers of a Hugging Face config.json",
+      [](llvm::SourceMgr &sourceMgr,
+         MLIRContext *context) -> OwningOpRef<Operation *> {
         const llvm::MemoryBuffer *buffer =
             sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
         std::optional<int64_t> only;

@@ -44,9 +44,8 @@ std::vector<float> softmax(const float *logits, int64_t n) {
 std::vector<int64_t> topK(const std::vector<float> &values, int64_t k) {
   std::vector<int64_t> order(values.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return values[a] > values[b];
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return values[a] > values[b]; });
   order.resize(k);
   return order;
 }
@@ -67,8 +66,8 @@ std::vector<float> routerProbs(const float *logits, int64_t numExperts,
 }
 } // namespace
 
-TokenRouting moe::reference::routeTokens(const float *logits,
-                                         int64_t numTokens, int64_t numExperts,
+TokenRouting moe::reference::routeTokens(const float *logits, int64_t numTokens,
+                                         int64_t numExperts,
                                          const RoutingConfig &config,
                                          const float *bias) {
   TokenRouting routing;
@@ -132,9 +131,9 @@ TokenRouting moe::reference::routeTokens(const float *logits,
   return routing;
 }
 
-RowBundle moe::reference::dispatch(const TokenRouting &routing,
-                                   int64_t numExperts,
-                                   const std::optional<CapacityConfig> &capacity) {
+RowBundle
+moe::reference::dispatch(const TokenRouting &routing, int64_t numExperts,
+                         const std::optional<CapacityConfig> &capacity) {
   // Slots per expert, in token order.
   std::vector<std::vector<int64_t>> slots(numExperts);
   int64_t numSlots = routing.numTokens * routing.topK;
@@ -143,9 +142,9 @@ RowBundle moe::reference::dispatch(const TokenRouting &routing,
 
   int64_t limit = numSlots;
   if (capacity)
-    limit = static_cast<int64_t>(std::ceil(
-        capacity->factor * static_cast<double>(numSlots) /
-        static_cast<double>(numExperts)));
+    limit = static_cast<int64_t>(
+        std::ceil(capacity->factor * static_cast<double>(numSlots) /
+                  static_cast<double>(numExperts)));
 
   RowBundle bundle;
   bundle.expertOffsets.push_back(0);
@@ -173,7 +172,8 @@ RowBundle moe::reference::dispatch(const TokenRouting &routing,
       bundle.rowToken.push_back(static_cast<int32_t>(s / routing.topK));
       bundle.rowWeight.push_back(routing.weights[s]);
     }
-    bundle.expertOffsets.push_back(static_cast<int32_t>(bundle.rowToken.size()));
+    bundle.expertOffsets.push_back(
+        static_cast<int32_t>(bundle.rowToken.size()));
   }
   for (int64_t s : dropped) {
     bundle.rowToken.push_back(static_cast<int32_t>(s / routing.topK));
@@ -185,9 +185,9 @@ RowBundle moe::reference::dispatch(const TokenRouting &routing,
 int64_t moe::reference::expertChoiceCapacity(int64_t numTokens,
                                              int64_t numExperts,
                                              double capacityFactor) {
-  auto c = static_cast<int64_t>(std::ceil(
-      capacityFactor * static_cast<double>(numTokens) /
-      static_cast<double>(numExperts)));
+  auto c = static_cast<int64_t>(
+      std::ceil(capacityFactor * static_cast<double>(numTokens) /
+                static_cast<double>(numExperts)));
   return std::min(numTokens, c);
 }
 
@@ -199,7 +199,8 @@ RowBundle moe::reference::expertChoice(const float *logits, int64_t numTokens,
     std::vector<float> p = softmax(logits + t * numExperts, numExperts);
     std::copy(p.begin(), p.end(), probs.begin() + t * numExperts);
   }
-  int64_t capacity = expertChoiceCapacity(numTokens, numExperts, capacityFactor);
+  int64_t capacity =
+      expertChoiceCapacity(numTokens, numExperts, capacityFactor);
   RowBundle bundle;
   bundle.expertOffsets.push_back(0);
   for (int64_t e = 0; e < numExperts; ++e) {
@@ -210,7 +211,8 @@ RowBundle moe::reference::expertChoice(const float *logits, int64_t numTokens,
       bundle.rowToken.push_back(static_cast<int32_t>(t));
       bundle.rowWeight.push_back(column[t]);
     }
-    bundle.expertOffsets.push_back(static_cast<int32_t>(bundle.rowToken.size()));
+    bundle.expertOffsets.push_back(
+        static_cast<int32_t>(bundle.rowToken.size()));
   }
   return bundle;
 }
@@ -224,8 +226,10 @@ void moe::reference::applyFfn(const FfnWeights &weights, Activation activation,
     switch (activation) {
     case Activation::SwiGLU:
     case Activation::GeGLU: {
-      float gate = static_cast<float>(dot(weights.gate + f * hidden, x, hidden));
-      act[f] = (activation == Activation::SwiGLU ? silu(gate) : gelu(gate)) * up;
+      float gate =
+          static_cast<float>(dot(weights.gate + f * hidden, x, hidden));
+      act[f] =
+          (activation == Activation::SwiGLU ? silu(gate) : gelu(gate)) * up;
       break;
     }
     case Activation::GELU:
@@ -271,10 +275,11 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
   int64_t numKept = bundle.expertOffsets.back();
   int64_t ffn = weights.experts.ffnSize;
   for (int64_t e = 0; e < numExperts; ++e) {
-    FfnWeights expert{
-        weights.experts.gate ? weights.experts.gate + e * ffn * hidden : nullptr,
-        weights.experts.up + e * ffn * hidden,
-        weights.experts.down + e * hidden * ffn, ffn};
+    FfnWeights expert{weights.experts.gate
+                          ? weights.experts.gate + e * ffn * hidden
+                          : nullptr,
+                      weights.experts.up + e * ffn * hidden,
+                      weights.experts.down + e * hidden * ffn, ffn};
     for (int64_t r = bundle.expertOffsets[e]; r < bundle.expertOffsets[e + 1];
          ++r) {
       const float *token = x + bundle.rowToken[r] * hidden;

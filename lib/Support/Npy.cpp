@@ -82,9 +82,8 @@ bool moe::readNpy(const std::string &path, NpyArray &array,
     return false;
   }
   size_t descr = findValue(header, "descr");
-  if (descr == std::string::npos ||
-      (header.compare(descr, 5, "'<f4'") != 0 &&
-       header.compare(descr, 5, "'=f4'") != 0)) {
+  if (descr == std::string::npos || (header.compare(descr, 5, "'<f4'") != 0 &&
+                                     header.compare(descr, 5, "'=f4'") != 0)) {
     error = path + ": dtype must be float32 ('<f4')";
     return false;
   }

@@ -13,10 +13,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <limits>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <limits>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,9 +31,9 @@ struct DTypeInfo {
   size_t size;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {"F64", DType::F64, 8},  {"F32", DType::F32, 4},  {"F16", DType::F16, 2},
+    {"F64", DType::F64, 8},   {"F32", DType::F32, 4}, {"F16", DType::F16, 2},
     {"BF16", DType::BF16, 2}, {"I64", DType::I64, 8}, {"I32", DType::I32, 4},
-    {"I16", DType::I16, 2},  {"I8", DType::I8, 1},    {"U8", DType::U8, 1},
+    {"I16", DType::I16, 2},   {"I8", DType::I8, 1},   {"U8", DType::U8, 1},
     {"BOOL", DType::Bool, 1}};
 
 const DTypeInfo *findDType(const std::string &name) {
@@ -44,7 +44,8 @@ const DTypeInfo *findDType(const std::string &name) {
 }
 
 float halfToFloat(uint16_t h) {
-  uint32_t sign = (h >> 15) & 1, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  uint32_t sign = (h >> 15) & 1, exponent = (h >> 10) & 0x1f,
+           mantissa = h & 0x3ff;
   float value;
   if (exponent == 0)
     value = std::ldexp(static_cast<float>(mantissa), -24);
@@ -144,7 +145,8 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string &path,
   std::unique_ptr<Checkpoint> checkpoint(new Checkpoint());
   auto endsWith = [&](const std::string &suffix) {
     return path.size() >= suffix.size() &&
-           path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+           path.compare(path.size() - suffix.size(), suffix.size(), suffix) ==
+               0;
   };
   if (!endsWith(".index.json")) {
     if (!checkpoint->addFile(path, error))

@@ -68,7 +68,8 @@ static LogicalResult readWeightView(func::FuncOp func, unsigned i,
   return success();
 }
 
-FailureOr<std::vector<EntrySignature>> mlir::moe::analyzeEntries(ModuleOp module) {
+FailureOr<std::vector<EntrySignature>>
+mlir::moe::analyzeEntries(ModuleOp module) {
   std::vector<EntrySignature> entries;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isPrivate() || func.isExternal())
@@ -129,10 +130,10 @@ FailureOr<std::vector<EntrySignature>> mlir::moe::analyzeEntries(ModuleOp module
       if (failed(readWeightView(func, i, weight)))
         return failure();
       if (weight.stacked && tensor.getRank() < 2)
-        return func.emitError() << "entry point @" << entry.name
-                                << " argument #" << i << " is named per expert ('"
-                                << weight.name
-                                << "') but has no expert dimension";
+        return func.emitError()
+               << "entry point @" << entry.name << " argument #" << i
+               << " is named per expert ('" << weight.name
+               << "') but has no expert dimension";
       entry.weights.push_back(std::move(weight));
     }
     if (!input)
@@ -158,10 +159,11 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
   for (const EntrySignature &entry : entries) {
     llvm::json::Array weights;
     for (const EntryWeight &weight : entry.weights) {
-      llvm::json::Object slot{{"name", weight.name},
-                              {"shape", llvm::json::Array(weight.shape)},
-                              {"dtype", "f32"},
-                              {"layout", weight.stacked ? "stacked" : "single"}};
+      llvm::json::Object slot{
+          {"name", weight.name},
+          {"shape", llvm::json::Array(weight.shape)},
+          {"dtype", "f32"},
+          {"layout", weight.stacked ? "stacked" : "single"}};
       if (weight.stacked)
         slot["experts"] = llvm::json::Array{0, weight.sourceShape[0]};
       if (weight.sourceShape != weight.shape || !weight.slice.empty() ||

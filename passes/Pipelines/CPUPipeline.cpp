@@ -14,8 +14,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "moe/Pipelines/Pipelines.h"
 #include "moe/Conversion/Passes.h"
+#include "moe/Pipelines/Pipelines.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -78,9 +78,9 @@ void moe::registerMoEPipelines() {
       "moe-lower-to-linalg",
       "Lower the moe dialect to linalg/scf/tensor, then canonicalize",
       buildMoELowerToLinalgPipeline);
-  PassPipelineRegistration<>(
-      "moe-bufferize", "Bufferize a lowered module with deallocation",
-      buildMoEBufferizePipeline);
+  PassPipelineRegistration<>("moe-bufferize",
+                             "Bufferize a lowered module with deallocation",
+                             buildMoEBufferizePipeline);
   PassPipelineRegistration<>(
       "moe-lower-buffers-to-llvm",
       "Lower bufferized loops, memrefs and math to the LLVM dialect",

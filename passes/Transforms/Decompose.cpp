@@ -42,7 +42,8 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     Value input = op.getInput();
     RankedTensorType inputType = op.getInput().getType();
     int64_t numExperts = op.getNumExperts();
-    Value logits = buildRouterLogits(rewriter, loc, input, op.getRouterWeight());
+    Value logits =
+        buildRouterLogits(rewriter, loc, input, op.getRouterWeight());
 
     // Route and dispatch into the expert-major row bundle.
     SmallVector<Type, 4> bundleTypes =
@@ -53,10 +54,10 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
         return RankedTensorType::get(
             {inputType.getDimSize(0), routing.getTopK()}, element);
       };
-      auto route = RouteOp::create(
-          rewriter, loc, slotType(rewriter.getF32Type()),
-          slotType(rewriter.getI32Type()), logits, op.getCorrectionBias(),
-          routing);
+      auto route =
+          RouteOp::create(rewriter, loc, slotType(rewriter.getF32Type()),
+                          slotType(rewriter.getI32Type()), logits,
+                          op.getCorrectionBias(), routing);
       bundle = DispatchOp::create(rewriter, loc, bundleTypes, input,
                                   route.getExperts(), route.getWeights(),
                                   op.getCapacityAttr())
@@ -73,8 +74,8 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     bool scaleInput = op.getScaleExpertInput();
     Value expertOut = ExpertMlpOp::create(
         rewriter, loc, rows.getType(), rows, offsets, op.getExpertGate(),
-        op.getExpertUp(), op.getExpertDown(),
-        scaleInput ? rowWeight : Value(), op.getActivation());
+        op.getExpertUp(), op.getExpertDown(), scaleInput ? rowWeight : Value(),
+        op.getActivation());
     DroppedSlot dropped = op.getCapacityAttr()
                               ? op.getCapacityAttr().getDropped()
                               : DroppedSlot::zero;
@@ -84,9 +85,8 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
 
     if (op.hasSharedExpert()) {
       Value shared = SharedMlpOp::create(
-          rewriter, loc, inputType, input, op.getSharedGate(),
-          op.getSharedUp(), op.getSharedDown(), op.getSharedSigmoidGate(),
-          op.getActivation());
+          rewriter, loc, inputType, input, op.getSharedGate(), op.getSharedUp(),
+          op.getSharedDown(), op.getSharedSigmoidGate(), op.getActivation());
       output = arith::AddFOp::create(rewriter, loc, output, shared);
     }
     rewriter.replaceOp(op, output);

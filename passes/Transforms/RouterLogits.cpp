@@ -9,7 +9,7 @@
 using namespace mlir;
 
 Value mlir::moe::buildRouterLogits(OpBuilder &b, Location loc, Value input,
-                        Value routerWeight) {
+                                   Value routerWeight) {
   auto inputType = cast<RankedTensorType>(input.getType());
   auto weightType = cast<RankedTensorType>(routerWeight.getType());
   Type f32 = b.getF32Type();
@@ -20,12 +20,11 @@ Value mlir::moe::buildRouterLogits(OpBuilder &b, Location loc, Value input,
                                 weightType.getDimSize(0)};
   Value empty = tensor::EmptyOp::create(b, loc, shape, f32, dynamicSizes);
   Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(f32));
-  Value init = linalg::FillOp::create(b, loc, ValueRange{zero},
-                                      ValueRange{empty})
-                   .getResult(0);
+  Value init =
+      linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{empty})
+          .getResult(0);
   return linalg::MatmulTransposeBOp::create(b, loc, TypeRange{init.getType()},
                                             ValueRange{input, routerWeight},
                                             ValueRange{init})
       .getResult(0);
 }
-

@@ -102,15 +102,14 @@ struct MoERoutingStatsEntriesPass
     auto statsOp = RoutingStatsOp::create(
         b, loc, RankedTensorType::get({numExperts}, b.getI64Type()),
         b.getF32Type(), b.getF32Type(), b.getF32Type(), b.getF32Type(), logits,
-        route.getExperts(),
-        ScoringFuncAttr::get(ctx, routing.getScoring()));
+        route.getExperts(), ScoringFuncAttr::get(ctx, routing.getScoring()));
 
     // [load as f32 ..., entropy, max_share, confidence, aux_loss]
     Value loads = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{numExperts},
                                           b.getF32Type());
     loads = linalg::GenericOp::create(
-                b, loc, TypeRange{loads.getType()}, ValueRange{statsOp.getLoad()},
-                ValueRange{loads},
+                b, loc, TypeRange{loads.getType()},
+                ValueRange{statsOp.getLoad()}, ValueRange{loads},
                 ArrayRef<AffineMap>{b.getMultiDimIdentityMap(1),
                                     b.getMultiDimIdentityMap(1)},
                 ArrayRef<utils::IteratorType>{utils::IteratorType::parallel},

@@ -154,11 +154,12 @@ void checkAgainstReference(const LayerSpec &spec,
   std::mt19937 rng(99);
   for (int64_t T : tokenCounts) {
     std::vector<float> x = randomTensor(rng, T * spec.hidden, 1.0f);
-    std::vector<float> expected = reference::runLayer(config, weights, x.data(), T);
+    std::vector<float> expected =
+        reference::runLayer(config, weights, x.data(), T);
     std::vector<float> actual = compiled.run(x, T, spec.hidden, layer.weights);
     ASSERT_EQ(actual.size(), expected.size()) << "T = " << T;
     EXPECT_LE(normwiseError(expected, actual), 1e-5f) << "T = " << T << "\n"
-                                                     << source;
+                                                      << source;
   }
 }
 
@@ -261,7 +262,8 @@ TEST(CompiledLayer, CollapsedRouter) {
   spec.routing = softmaxTopK(1, false);
   spec.collapseBoost = 50.0f;
   checkAgainstReference(spec, {1, 37});
-  spec.capacity = CapacityConfig{1.0, DropOrder::TokenOrder, DroppedSlot::Input};
+  spec.capacity =
+      CapacityConfig{1.0, DropOrder::TokenOrder, DroppedSlot::Input};
   checkAgainstReference(spec, {37});
 }
 

@@ -48,8 +48,8 @@ std::map<std::string, TensorData> checkpointTensors(TestLayer &layer,
   std::map<std::string, TensorData> tensors;
   for (WeightArg &weight : layer.weights) {
     int64_t experts = weight.stacked() ? weight.shape[0] : 1;
-    std::vector<int64_t> shape(weight.shape.begin() + (weight.stacked() ? 1 : 0),
-                               weight.shape.end());
+    std::vector<int64_t> shape(
+        weight.shape.begin() + (weight.stacked() ? 1 : 0), weight.shape.end());
     size_t per = weight.values.size() / experts;
     for (int64_t e = 0; e < experts; ++e) {
       std::string name = weight.name;
@@ -137,7 +137,8 @@ void checkLibrary(const std::string &caseName, const LayerSpec &spec,
     std::vector<float> expected =
         reference::runLayer(config, weights, x.data(), tokens);
     std::vector<float> actual(expected.size());
-    ASSERT_TRUE(bound->forward(x.data(), actual.data(), tokens, error)) << error;
+    ASSERT_TRUE(bound->forward(x.data(), actual.data(), tokens, error))
+        << error;
     EXPECT_LE(normwiseError(expected, actual), 1e-5f)
         << caseName << ", T = " << tokens;
   }

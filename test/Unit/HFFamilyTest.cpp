@@ -94,16 +94,16 @@ perExpertWeights(std::string prefix, std::string router, int64_t E, int64_t F,
   return [=](const TensorMap &t, std::vector<std::vector<float>> &owned) {
     reference::LayerWeights w;
     w.router = get(t, prefix + router);
-    w.correctionBias = bias ? get(t, prefix + "gate.e_score_correction_bias")
-                            : nullptr;
+    w.correctionBias =
+        bias ? get(t, prefix + "gate.e_score_correction_bias") : nullptr;
     w.experts = {stack(t, prefix + "experts.{e}." + gate, E, owned),
                  stack(t, prefix + "experts.{e}." + up, E, owned),
                  stack(t, prefix + "experts.{e}." + down, E, owned), F};
     if (sharedF)
-      w.shared = reference::FfnWeights{get(t, prefix + shared + "gate_proj.weight"),
-                                       get(t, prefix + shared + "up_proj.weight"),
-                                       get(t, prefix + shared + "down_proj.weight"),
-                                       sharedF};
+      w.shared = reference::FfnWeights{
+          get(t, prefix + shared + "gate_proj.weight"),
+          get(t, prefix + shared + "up_proj.weight"),
+          get(t, prefix + shared + "down_proj.weight"), sharedF};
     if (sigmoidGate)
       w.sharedSigmoidGate = get(t, prefix + "shared_expert_gate.weight");
     return w;
@@ -159,10 +159,13 @@ void checkFamily(const Family &family, bool sharded = false) {
     std::string index = "{\"metadata\": {}, \"weight_map\": {";
     bool firstEntry = true;
     for (int s = 0; s < 2; ++s) {
-      std::string shard = "model-0000" + std::to_string(s + 1) + "-of-00002.safetensors";
-      ASSERT_TRUE(writeSafeTensors(dir + "/" + shard, files[s], error)) << error;
+      std::string shard =
+          "model-0000" + std::to_string(s + 1) + "-of-00002.safetensors";
+      ASSERT_TRUE(writeSafeTensors(dir + "/" + shard, files[s], error))
+          << error;
       for (auto &item : files[s]) {
-        index += (firstEntry ? "\"" : ", \"") + item.first + "\": \"" + shard + "\"";
+        index +=
+            (firstEntry ? "\"" : ", \"") + item.first + "\": \"" + shard + "\"";
         firstEntry = false;
       }
     }
@@ -183,11 +186,13 @@ void checkFamily(const Family &family, bool sharded = false) {
   auto boundStats = runtime::BoundEntry::bind(*statsEntry, *checkpoint, error);
   ASSERT_TRUE(boundStats) << error;
   for (int64_t tokens : {1, 7, 37}) {
-    std::vector<float> x = randomTensor(rng, tokens * family.config.hidden, 1.0f);
+    std::vector<float> x =
+        randomTensor(rng, tokens * family.config.hidden, 1.0f);
     std::vector<float> expected =
         reference::runLayer(family.config, weights, x.data(), tokens);
     std::vector<float> actual(expected.size());
-    ASSERT_TRUE(bound->forward(x.data(), actual.data(), tokens, error)) << error;
+    ASSERT_TRUE(bound->forward(x.data(), actual.data(), tokens, error))
+        << error;
     EXPECT_LE(normwiseError(expected, actual), 1e-5f)
         << family.configDir << " layer " << family.layer << ", T = " << tokens;
 
@@ -195,12 +200,14 @@ void checkFamily(const Family &family, bool sharded = false) {
     int64_t E = family.config.numExperts;
     std::vector<float> logits = reference::routerLogits(
         x.data(), weights.router, tokens, family.config.hidden, E);
-    reference::TokenRouting routing = reference::routeTokens(
-        logits.data(), tokens, E, *family.config.routing, weights.correctionBias);
+    reference::TokenRouting routing =
+        reference::routeTokens(logits.data(), tokens, E, *family.config.routing,
+                               weights.correctionBias);
     reference::RoutingStats want = reference::routingStats(
         logits.data(), routing, E, family.config.routing->scoring);
     std::vector<float> got(E + 4);
-    ASSERT_TRUE(boundStats->forward(x.data(), got.data(), tokens, error)) << error;
+    ASSERT_TRUE(boundStats->forward(x.data(), got.data(), tokens, error))
+        << error;
     for (int64_t e = 0; e < E; ++e)
       EXPECT_EQ(got[e], static_cast<float>(want.load[e])) << "load of " << e;
     EXPECT_NEAR(got[E], want.entropy, 1e-5f);
@@ -212,10 +219,10 @@ void checkFamily(const Family &family, bool sharded = false) {
 
 // Tests Mixtral: softmax top-2 renormalised over w1/w3/w2 experts.
 TEST(HFFamily, Mixtral) {
-  checkFamily({"mixtral-tiny", 1, config(64, 8, softmaxTopK(2, true)),
-               perExpertWeights("model.layers.1.block_sparse_moe.",
-                                "gate.weight", 8, 96, "w1.weight", "w3.weight",
-                                "w2.weight")});
+  checkFamily(
+      {"mixtral-tiny", 1, config(64, 8, softmaxTopK(2, true)),
+       perExpertWeights("model.layers.1.block_sparse_moe.", "gate.weight", 8,
+                        96, "w1.weight", "w3.weight", "w2.weight")});
 }
 
 // Tests Qwen2-MoE: softmax top-4 without renorm; the shared expert scaled
@@ -279,7 +286,8 @@ TEST(HFFamily, Llama4) {
   r.scoring = reference::Scoring::Sigmoid;
   r.selectOn = reference::SelectOn::Logits;
   const int64_t H = 48, E = 8, F = 32;
-  auto weights = [=](const TensorMap &t, std::vector<std::vector<float>> &owned) {
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
     std::string prefix = "model.layers.3.feed_forward.";
     const float *gateUp = get(t, prefix + "experts.gate_up_proj");
     const float *down = get(t, prefix + "experts.down_proj");
@@ -299,12 +307,13 @@ TEST(HFFamily, Llama4) {
     w.router = get(t, prefix + "router.weight");
     w.experts = {owned[owned.size() - 3].data(), owned[owned.size() - 2].data(),
                  owned[owned.size() - 1].data(), F};
-    w.shared = reference::FfnWeights{get(t, prefix + "shared_expert.gate_proj.weight"),
-                                     get(t, prefix + "shared_expert.up_proj.weight"),
-                                     get(t, prefix + "shared_expert.down_proj.weight"),
-                                     F};
+    w.shared = reference::FfnWeights{
+        get(t, prefix + "shared_expert.gate_proj.weight"),
+        get(t, prefix + "shared_expert.up_proj.weight"),
+        get(t, prefix + "shared_expert.down_proj.weight"), F};
     return w;
   };
-  checkFamily({"llama4-tiny", 3, config(H, E, r, /*scaleInput=*/true), weights});
+  checkFamily(
+      {"llama4-tiny", 3, config(H, E, r, /*scaleInput=*/true), weights});
 }
 } // namespace

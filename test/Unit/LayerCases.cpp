@@ -12,10 +12,14 @@ using namespace moe::test;
 namespace {
 const char *activationName(Activation a) {
   switch (a) {
-  case Activation::SwiGLU: return "swiglu";
-  case Activation::GeGLU: return "geglu";
-  case Activation::GELU: return "gelu";
-  case Activation::ReLU: return "relu";
+  case Activation::SwiGLU:
+    return "swiglu";
+  case Activation::GeGLU:
+    return "geglu";
+  case Activation::GELU:
+    return "gelu";
+  case Activation::ReLU:
+    return "relu";
   }
   return "";
 }
@@ -35,7 +39,8 @@ std::string routerAttr(const LayerSpec &spec) {
   const RoutingConfig &r = *spec.routing;
   os << "#moe.routing<top_k = " << r.topK << ", scoring = "
      << (r.scoring == Scoring::Softmax ? "softmax" : "sigmoid")
-     << ", select_on = " << (r.selectOn == SelectOn::Scores ? "scores" : "logits")
+     << ", select_on = "
+     << (r.selectOn == SelectOn::Scores ? "scores" : "logits")
      << ", renormalize = " << (r.renormalize ? "true" : "false")
      << ", scaling_factor = " << r.scalingFactor << ", n_group = " << r.nGroup
      << ", topk_group = " << r.topkGroup << ", group_score = "
@@ -54,7 +59,8 @@ const WeightArg *findWeight(const std::vector<WeightArg> &weights,
                             const std::string &suffix) {
   for (const WeightArg &w : weights)
     if (w.name.size() >= suffix.size() &&
-        w.name.compare(w.name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        w.name.compare(w.name.size() - suffix.size(), suffix.size(), suffix) ==
+            0)
       return &w;
   return nullptr;
 }
@@ -149,8 +155,9 @@ std::string TestLayer::source() const {
   os << " {router = " << routerAttr(spec) << ", activation = #moe<activation "
      << activationName(spec.activation) << ">";
   if (spec.capacity)
-    os << std::fixed << ", capacity = #moe.capacity<factor = "
-       << spec.capacity->factor << ", drop_order = "
+    os << std::fixed
+       << ", capacity = #moe.capacity<factor = " << spec.capacity->factor
+       << ", drop_order = "
        << (spec.capacity->dropOrder == DropOrder::TokenOrder ? "token_order"
                                                              : "lowest_weight")
        << ", dropped = "
@@ -189,10 +196,10 @@ LayerWeights TestLayer::referenceWeights() const {
                data("experts.{e}.up_proj.weight"),
                data("experts.{e}.down_proj.weight"), spec.ffn};
   if (spec.sharedFfn)
-    w.shared = FfnWeights{data("shared_expert.gate_proj.weight"),
-                          data("shared_expert.up_proj.weight"),
-                          data("shared_expert.down_proj.weight"),
-                          spec.sharedFfn};
+    w.shared =
+        FfnWeights{data("shared_expert.gate_proj.weight"),
+                   data("shared_expert.up_proj.weight"),
+                   data("shared_expert.down_proj.weight"), spec.sharedFfn};
   w.sharedSigmoidGate = data("shared_expert_gate.weight");
   return w;
 }

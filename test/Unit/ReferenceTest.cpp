@@ -177,7 +177,7 @@ TEST(ExpertChoice, TopTokensPerExpert) {
   EXPECT_EQ(expertChoiceCapacity(5, 2, 1.0), 3);
   EXPECT_EQ(expertChoiceCapacity(5, 2, 10.0), 5);
   EXPECT_EQ(expertChoiceCapacity(0, 2, 1.0), 0);
-  float logits[] = {2, 0, 0, 2, 1, 0}; // tokens prefer 0, 1, 0
+  float logits[] = {2, 0, 0, 2, 1, 0};           // tokens prefer 0, 1, 0
   RowBundle b = expertChoice(logits, 3, 2, 1.0); // C = 2
   EXPECT_EQ(b.expertOffsets, (std::vector<int32_t>{0, 2, 4}));
   EXPECT_EQ(b.rowToken, (std::vector<int32_t>{0, 2, 1, 2}));

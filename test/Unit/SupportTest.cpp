@@ -79,8 +79,10 @@ TEST(SafeTensors, ShardIndex) {
   std::string dir = ::testing::TempDir();
   std::string one = "moe-shard-1-" + std::to_string(getpid()) + ".safetensors";
   std::string two = "moe-shard-2-" + std::to_string(getpid()) + ".safetensors";
-  ASSERT_TRUE(writeSafeTensors(dir + one, {{"x", {DType::F32, {1}, bytesOf({1})}}}, error));
-  ASSERT_TRUE(writeSafeTensors(dir + two, {{"y", {DType::F32, {1}, bytesOf({2})}}}, error));
+  ASSERT_TRUE(writeSafeTensors(
+      dir + one, {{"x", {DType::F32, {1}, bytesOf({1})}}}, error));
+  ASSERT_TRUE(writeSafeTensors(
+      dir + two, {{"y", {DType::F32, {1}, bytesOf({2})}}}, error));
   std::string index = dir + "moe-" + std::to_string(getpid()) + ".index.json";
   std::ofstream(index) << "{\"metadata\": {}, \"weight_map\": {\"x\": \"" << one
                        << "\", \"y\": \"" << two << "\"}}";
@@ -104,30 +106,39 @@ TEST(SafeTensors, MalformedFiles) {
   EXPECT_NE(openError(writeRaw("json.safetensors", "not json", 0))
                 .find("the header is not a JSON object"),
             std::string::npos);
-  EXPECT_NE(openError(writeRaw("range.safetensors",
-                               R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
-                               4))
-                .find("data_offsets [0, 8) out of range: the data holds 4 bytes"),
-            std::string::npos);
-  EXPECT_NE(openError(writeRaw("overlap.safetensors",
-                               R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                               R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                               12))
-                .find("tensor data overlaps"),
-            std::string::npos);
-  EXPECT_NE(openError(writeRaw("span.safetensors",
-                               R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})",
-                               8))
-                .find("span 8 bytes but F32 shape needs 12"),
-            std::string::npos);
-  EXPECT_NE(openError(writeRaw("dtype.safetensors",
-                               R"({"w":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})",
-                               1))
-                .find("unknown dtype 'Q4'"),
-            std::string::npos);
-  EXPECT_NE(openError(writeRaw("fields.safetensors", R"({"w":{"dtype":"F32"}})", 0))
-                .find("needs \"dtype\", \"shape\" and two \"data_offsets\""),
-            std::string::npos);
+  EXPECT_NE(
+      openError(
+          writeRaw("range.safetensors",
+                   R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+                   4))
+          .find("data_offsets [0, 8) out of range: the data holds 4 bytes"),
+      std::string::npos);
+  EXPECT_NE(
+      openError(
+          writeRaw("overlap.safetensors",
+                   R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                   R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                   12))
+          .find("tensor data overlaps"),
+      std::string::npos);
+  EXPECT_NE(
+      openError(
+          writeRaw("span.safetensors",
+                   R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})",
+                   8))
+          .find("span 8 bytes but F32 shape needs 12"),
+      std::string::npos);
+  EXPECT_NE(
+      openError(
+          writeRaw("dtype.safetensors",
+                   R"({"w":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})",
+                   1))
+          .find("unknown dtype 'Q4'"),
+      std::string::npos);
+  EXPECT_NE(
+      openError(writeRaw("fields.safetensors", R"({"w":{"dtype":"F32"}})", 0))
+          .find("needs \"dtype\", \"shape\" and two \"data_offsets\""),
+      std::string::npos);
   EXPECT_NE(openError(tempPath("absent.safetensors")).find("cannot open"),
             std::string::npos);
 }
@@ -157,18 +168,31 @@ TEST(Npy, RoundTripAndErrors) {
     out += static_cast<char>(h.size() >> 8);
     return out + h + data;
   };
-  EXPECT_NE(readError("magic.npy", "hello").find("bad magic"), std::string::npos);
-  EXPECT_NE(readError("f8.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", std::string(8, '\0')))
-                .find("dtype must be float32"),
+  EXPECT_NE(readError("magic.npy", "hello").find("bad magic"),
             std::string::npos);
-  EXPECT_NE(readError("fortran.npy", npy("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", std::string(4, '\0')))
-                .find("C order"),
-            std::string::npos);
-  EXPECT_NE(readError("short.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", std::string(4, '\0')))
-                .find("truncated data: expected 16 bytes"),
-            std::string::npos);
-  EXPECT_NE(readError("shape.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (a,), }", ""))
-                .find("cannot read the shape"),
-            std::string::npos);
+  EXPECT_NE(
+      readError("f8.npy",
+                npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }",
+                    std::string(8, '\0')))
+          .find("dtype must be float32"),
+      std::string::npos);
+  EXPECT_NE(
+      readError("fortran.npy",
+                npy("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }",
+                    std::string(4, '\0')))
+          .find("C order"),
+      std::string::npos);
+  EXPECT_NE(
+      readError("short.npy",
+                npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
+                    std::string(4, '\0')))
+          .find("truncated data: expected 16 bytes"),
+      std::string::npos);
+  EXPECT_NE(
+      readError(
+          "shape.npy",
+          npy("{'descr': '<f4', 'fortran_order': False, 'shape': (a,), }", ""))
+          .find("cannot read the shape"),
+      std::string::npos);
 }
 } // namespace

@@ -33,11 +33,13 @@ static llvm::cl::opt<std::string>
     target("target", llvm::cl::desc("Code generation target (cpu)"),
            llvm::cl::init("cpu"));
 static llvm::cl::opt<std::string>
-    mcpu("mcpu", llvm::cl::desc("CPU to tune and select features for; "
-                                "'native' is this machine"),
+    mcpu("mcpu",
+         llvm::cl::desc("CPU to tune and select features for; "
+                        "'native' is this machine"),
          llvm::cl::init("native"));
-static llvm::cl::opt<unsigned> optLevel("O", llvm::cl::desc("LLVM optimisation level"),
-                                        llvm::cl::Prefix, llvm::cl::init(3));
+static llvm::cl::opt<unsigned>
+    optLevel("O", llvm::cl::desc("LLVM optimisation level"), llvm::cl::Prefix,
+             llvm::cl::init(3));
 static llvm::cl::opt<bool> keepObject("keep-object",
                                       llvm::cl::desc("Keep OUT.so.o"),
                                       llvm::cl::init(false));

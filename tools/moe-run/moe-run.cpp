@@ -4,8 +4,8 @@
 //                  --input X.npy [--output Y.npy] [--entry NAME]
 //                  [--repeat N] [--timing-json FILE] [--threads N] [--stats]
 //   moe-run LIB.so --print-manifest
-//   moe-run LIB.so --generate-weights OUT.safetensors [--seed S] [--dtype f32|bf16]
-//   moe-run LIB.so --generate-input X.npy --tokens T [--seed S]
+//   moe-run LIB.so --generate-weights OUT.safetensors [--seed S] [--dtype
+//   f32|bf16] moe-run LIB.so --generate-input X.npy --tokens T [--seed S]
 //
 // Errors print "moe-run: error: ..." and exit 1. Plain C++: it links only
 // the moe runtime, as a user program would.
@@ -53,7 +53,8 @@ struct Options {
 };
 
 bool parseInt(const std::string &text, int64_t &value) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+  if (text.empty() ||
+      text.find_first_not_of("0123456789") != std::string::npos ||
       text.size() > 15)
     return false;
   value = std::stoll(text);
@@ -62,9 +63,12 @@ bool parseInt(const std::string &text, int64_t &value) {
 
 bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
   std::map<std::string, std::string *> strings = {
-      {"--weights", &options.weights},         {"--input", &options.input},
-      {"--output", &options.output},           {"--entry", &options.entry},
-      {"--timing-json", &options.timingJson},  {"--dtype", &options.dtype},
+      {"--weights", &options.weights},
+      {"--input", &options.input},
+      {"--output", &options.output},
+      {"--entry", &options.entry},
+      {"--timing-json", &options.timingJson},
+      {"--dtype", &options.dtype},
       {"--generate-weights", &options.generateWeights},
       {"--generate-input", &options.generateInput}};
   std::map<std::string, int64_t *> ints = {{"--repeat", &options.repeat},
@@ -103,7 +107,8 @@ bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
       if (!takeValue())
         return false;
       if (!parseInt(value, *n->second))
-        return error = arg + " takes a non-negative integer, got '" + value + "'",
+        return error =
+                   arg + " takes a non-negative integer, got '" + value + "'",
                false;
     } else if (arg.rfind("-", 0) == 0) {
       return error = "unknown option '" + arg + "'\n" + kUsage, false;
@@ -193,7 +198,8 @@ bool printRoutingStats(const Library &library, const Entry &entry,
                    "' has no routing statistics (it is not a token-choice "
                    "MoE layer)",
            false;
-  std::unique_ptr<BoundEntry> bound = BoundEntry::bind(*stats, checkpoint, error);
+  std::unique_ptr<BoundEntry> bound =
+      BoundEntry::bind(*stats, checkpoint, error);
   if (!bound)
     return false;
   std::vector<float> values(stats->outputSize);
@@ -208,11 +214,11 @@ bool printRoutingStats(const Library &library, const Entry &entry,
     if (values[e] > values[largest])
       largest = e;
   }
-  std::printf("\nrouting: entropy/log E %.4f, largest share %.4f (expert %lld), "
-              "mean router confidence %.4f, aux loss %.4f\n",
-              values[experts], values[experts + 1],
-              static_cast<long long>(largest), values[experts + 2],
-              values[experts + 3]);
+  std::printf(
+      "\nrouting: entropy/log E %.4f, largest share %.4f (expert %lld), "
+      "mean router confidence %.4f, aux loss %.4f\n",
+      values[experts], values[experts + 1], static_cast<long long>(largest),
+      values[experts + 2], values[experts + 3]);
   return true;
 }
 
@@ -234,7 +240,8 @@ void printSummary(const std::vector<float> &output, int64_t tokens,
   }
   double n = static_cast<double>(output.size() - nonFinite);
   double mean = n > 0 ? sum / n : 0.0;
-  double std = n > 0 ? std::sqrt(std::max(0.0, sumSquares / n - mean * mean)) : 0.0;
+  double std =
+      n > 0 ? std::sqrt(std::max(0.0, sumSquares / n - mean * mean)) : 0.0;
   std::printf("output: [%lld, %lld] mean %.6g std %.6g min %.6g max %.6g "
               "sum|y| %.6g",
               static_cast<long long>(tokens), static_cast<long long>(hidden),
@@ -269,10 +276,12 @@ int main(int argc, char **argv) {
 
   if (options.weights.empty() || options.input.empty())
     return fail(std::string("--weights and --input are required\n") + kUsage);
-  std::unique_ptr<Checkpoint> checkpoint = Checkpoint::open(options.weights, error);
+  std::unique_ptr<Checkpoint> checkpoint =
+      Checkpoint::open(options.weights, error);
   if (!checkpoint)
     return fail(error);
-  std::unique_ptr<BoundEntry> bound = BoundEntry::bind(*entry, *checkpoint, error);
+  std::unique_ptr<BoundEntry> bound =
+      BoundEntry::bind(*entry, *checkpoint, error);
   if (!bound)
     return fail(error);
 
@@ -307,7 +316,8 @@ int main(int argc, char **argv) {
     if (!bound->forward(input.data.data(), output.data(), tokens, error))
       return fail(error);
     auto end = std::chrono::steady_clock::now();
-    times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    times.push_back(
+        std::chrono::duration<double, std::milli>(end - start).count());
   }
   std::printf("entry %s: %lld tokens, hidden %lld, %zu weight slots "
               "(%zu bytes read in place)\n",
@@ -321,20 +331,21 @@ int main(int argc, char **argv) {
 
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());
-  double median = sorted.size() % 2
-                      ? sorted[sorted.size() / 2]
-                      : 0.5 * (sorted[sorted.size() / 2 - 1] +
-                               sorted[sorted.size() / 2]);
+  double median =
+      sorted.size() % 2
+          ? sorted[sorted.size() / 2]
+          : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
   if (options.repeat > 1)
-    std::printf("time: median %.3f ms, min %.3f ms, max %.3f ms over %lld runs\n",
-                median, sorted.front(), sorted.back(),
-                static_cast<long long>(options.repeat));
+    std::printf(
+        "time: median %.3f ms, min %.3f ms, max %.3f ms over %lld runs\n",
+        median, sorted.front(), sorted.back(),
+        static_cast<long long>(options.repeat));
   if (!options.timingJson.empty()) {
     std::ofstream json(options.timingJson);
     json << "{\"entry\": \"" << entry->name << "\", \"tokens\": " << tokens
          << ", \"repeat\": " << options.repeat << ", \"median_ms\": " << median
-         << ", \"min_ms\": " << sorted.front() << ", \"max_ms\": "
-         << sorted.back() << "}\n";
+         << ", \"min_ms\": " << sorted.front()
+         << ", \"max_ms\": " << sorted.back() << "}\n";
     if (!json)
       return fail(options.timingJson + ": cannot write");
   }

@@ -53,8 +53,7 @@ FailureOr<APFloat> mlir::moe::parseF64Parameter(AsmParser &parser) {
   return APFloat(value);
 }
 
-void mlir::moe::printF64Parameter(AsmPrinter &printer,
-                                  const APFloat &apValue) {
+void mlir::moe::printF64Parameter(AsmPrinter &printer, const APFloat &apValue) {
   double value = apValue.convertToDouble();
   // The shortest "%.*g" form that reads back to the same double.
   char buffer[32];
@@ -92,11 +91,11 @@ verifyPositiveFinite(function_ref<InFlightDiagnostic()> emitError,
 // RoutingAttr
 //===----------------------------------------------------------------------===//
 
-LogicalResult
-RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t topK,
-                    ScoringFunc scoring, SelectionSource selectOn,
-                    bool renormalize, APFloat scalingFactor,
-                    int64_t nGroup, int64_t topkGroup, GroupScore groupScore) {
+LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  int64_t topK, ScoringFunc scoring,
+                                  SelectionSource selectOn, bool renormalize,
+                                  APFloat scalingFactor, int64_t nGroup,
+                                  int64_t topkGroup, GroupScore groupScore) {
   if (topK < 1)
     return emitError() << "top_k must be at least 1, got " << topK;
   if (failed(verifyPositiveFinite(emitError, "scaling_factor", scalingFactor)))
@@ -113,8 +112,9 @@ RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t topK,
   return success();
 }
 
-LogicalResult RoutingAttr::verifyForExperts(
-    function_ref<InFlightDiagnostic()> emitError, int64_t numExperts) const {
+LogicalResult
+RoutingAttr::verifyForExperts(function_ref<InFlightDiagnostic()> emitError,
+                              int64_t numExperts) const {
   if (getTopK() > numExperts)
     return emitError() << "top_k (" << getTopK()
                        << ") exceeds the number of experts (" << numExperts

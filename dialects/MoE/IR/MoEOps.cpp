@@ -31,8 +31,8 @@ public:
     auto type = cast<ShapedType>(value.getType());
     if (type.hasStaticShape())
       return success();
-    return op->emitOpError() << "'" << name << "' must have a static shape, got "
-                             << type;
+    return op->emitOpError()
+           << "'" << name << "' must have a static shape, got " << type;
   }
 
   /// Requires dimension `dim` of `value` to be `expected` unless either is
@@ -43,9 +43,9 @@ public:
     if (ShapedType::isDynamic(actual) || ShapedType::isDynamic(expected) ||
         actual == expected)
       return success();
-    return op->emitOpError() << "'" << name << "' " << meaning << " (dimension "
-                             << dim << ") is " << actual << ", expected "
-                             << expected;
+    return op->emitOpError()
+           << "'" << name << "' " << meaning << " (dimension " << dim << ") is "
+           << actual << ", expected " << expected;
   }
 
   /// The FFN weights of `activation`: `gate` exactly when gated; `gate`/`up`
@@ -58,13 +58,13 @@ public:
     std::string upName = (prefix + "up").str();
     std::string downName = (prefix + "down").str();
     if (isGated(activation) && !gate)
-      return op->emitOpError() << "activation '"
-                               << stringifyActivation(activation)
-                               << "' needs '" << gateName << "' weights";
+      return op->emitOpError()
+             << "activation '" << stringifyActivation(activation) << "' needs '"
+             << gateName << "' weights";
     if (!isGated(activation) && gate)
-      return op->emitOpError() << "activation '"
-                               << stringifyActivation(activation)
-                               << "' takes no '" << gateName << "' weights";
+      return op->emitOpError()
+             << "activation '" << stringifyActivation(activation)
+             << "' takes no '" << gateName << "' weights";
     unsigned lead = numExperts ? 1 : 0;
     if (failed(isStatic(up, upName)) || failed(isStatic(down, downName)))
       return failure();
@@ -79,9 +79,9 @@ public:
       return failure();
     if (gate && cast<ShapedType>(gate.getType()).getShape() !=
                     cast<ShapedType>(up.getType()).getShape())
-      return op->emitOpError() << "'" << gateName << "' shape "
-                               << gate.getType() << " differs from '" << upName
-                               << "' shape " << up.getType();
+      return op->emitOpError()
+             << "'" << gateName << "' shape " << gate.getType()
+             << " differs from '" << upName << "' shape " << up.getType();
     return success();
   }
 
@@ -93,8 +93,8 @@ public:
     if (failed(dim(rows, rowsName, 1, hidden, "hidden size")) ||
         failed(dim(rowToken, "row_token", 0, numRows, "row count")))
       return failure();
-    if (rowWeight && failed(dim(rowWeight, "row_weight", 0, numRows,
-                                "row count")))
+    if (rowWeight &&
+        failed(dim(rowWeight, "row_weight", 0, numRows, "row count")))
       return failure();
     return expertOffsets(offsets);
   }
@@ -113,9 +113,9 @@ public:
   LogicalResult sameType(Value result, Value operand, StringRef name) {
     if (result.getType() == operand.getType())
       return success();
-    return op->emitOpError() << "result type " << result.getType()
-                             << " must match '" << name << "' type "
-                             << operand.getType();
+    return op->emitOpError()
+           << "result type " << result.getType() << " must match '" << name
+           << "' type " << operand.getType();
   }
 
 private:
@@ -130,7 +130,8 @@ int64_t dimOf(Value value, unsigned dim) {
 LogicalResult staticHidden(Operation *op, Value value, StringRef name) {
   if (!ShapedType::isDynamic(dimOf(value, 1)))
     return success();
-  return op->emitOpError() << "'" << name << "' hidden size must be static, got "
+  return op->emitOpError() << "'" << name
+                           << "' hidden size must be static, got "
                            << value.getType();
 }
 
@@ -241,9 +242,9 @@ LogicalResult LayerOp::verify() {
   if (getSharedUp()) {
     if (!getSharedDown())
       return emitOpError("'shared_up' needs 'shared_down'");
-    if (failed(check.ffnWeights(getActivation(), getSharedGate(),
-                                getSharedUp(), getSharedDown(), "shared_",
-                                std::nullopt, hidden)))
+    if (failed(check.ffnWeights(getActivation(), getSharedGate(), getSharedUp(),
+                                getSharedDown(), "shared_", std::nullopt,
+                                hidden)))
       return failure();
   } else if (getSharedGate() || getSharedDown() || getSharedSigmoidGate()) {
     return emitOpError("shared expert weights need 'shared_up'");
@@ -266,8 +267,7 @@ struct EraseUnreachableCapacity : OpRewritePattern<OpTy> {
                                 PatternRewriter &rewriter) const override {
     CapacityAttr capacity = op.getCapacityAttr();
     std::optional<int64_t> topK = getTopK(op);
-    if (!capacity || !topK ||
-        !capacity.neverDrops(*topK, op.getNumExperts()))
+    if (!capacity || !topK || !capacity.neverDrops(*topK, op.getNumExperts()))
       return failure();
     rewriter.modifyOpInPlace(op, [&] { op.removeCapacityAttr(); });
     return success();
@@ -287,8 +287,7 @@ struct EraseUnreachableCapacity : OpRewritePattern<OpTy> {
 };
 
 /// Group-limited routing that keeps every group selects as ungrouped routing.
-template <typename OpTy>
-struct DropTrivialGrouping : OpRewritePattern<OpTy> {
+template <typename OpTy> struct DropTrivialGrouping : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
@@ -302,7 +301,9 @@ struct DropTrivialGrouping : OpRewritePattern<OpTy> {
 
   static Attribute getRouting(LayerOp op) { return op.getRouter(); }
   static Attribute getRouting(RouteOp op) { return op.getRouting(); }
-  static void setRouting(LayerOp op, RoutingAttr attr) { op.setRouterAttr(attr); }
+  static void setRouting(LayerOp op, RoutingAttr attr) {
+    op.setRouterAttr(attr);
+  }
   static void setRouting(RouteOp op, RoutingAttr attr) {
     op.setRoutingAttr(attr);
   }
@@ -455,8 +456,8 @@ LogicalResult SharedMlpOp::verify() {
     return failure();
   if (Value sigmoidGate = getSigmoidGate())
     if (failed(check.dim(sigmoidGate, "sigmoid_gate", 0, 1, "size")) ||
-        failed(check.dim(sigmoidGate, "sigmoid_gate", 1, hidden,
-                         "hidden size")))
+        failed(
+            check.dim(sigmoidGate, "sigmoid_gate", 1, hidden, "hidden size")))
       return failure();
   return check.sameType(getOutput(), getInput(), "input");
 }

@@ -104,10 +104,10 @@ struct LayerConfig {
 };
 
 struct LayerWeights {
-  const float *router = nullptr;         // [E,H]
-  const float *correctionBias = nullptr; // [E] or null
-  FfnWeights experts;                    // stacked [E,...]
-  std::optional<FfnWeights> shared;      // dense
+  const float *router = nullptr;            // [E,H]
+  const float *correctionBias = nullptr;    // [E] or null
+  FfnWeights experts;                       // stacked [E,...]
+  std::optional<FfnWeights> shared;         // dense
   const float *sharedSigmoidGate = nullptr; // [1,H] or null
 };
 

@@ -80,9 +80,8 @@ private:
 /// An entry with its weights bound, ready to run.
 class BoundEntry {
 public:
-  static std::unique_ptr<BoundEntry> bind(const Entry &entry,
-                                          const Checkpoint &checkpoint,
-                                          std::string &error);
+  static std::unique_ptr<BoundEntry>
+  bind(const Entry &entry, const Checkpoint &checkpoint, std::string &error);
   /// `input` and `output` are [tokens, hidden] float32.
   bool forward(const float *input, float *output, int64_t tokens,
                std::string &error) const;

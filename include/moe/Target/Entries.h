@@ -25,7 +25,8 @@ constexpr llvm::StringLiteral kWeightNameAttr = "moe.weight";
 /// argument's (Llama 4's fused, transposed expert weights): the shape the
 /// checkpoint holds (stacked: with the expert dimension first), a slice
 /// `[dim, offset, size]` taken from it, then a transpose permutation.
-constexpr llvm::StringLiteral kWeightSourceShapeAttr = "moe.weight_source_shape";
+constexpr llvm::StringLiteral kWeightSourceShapeAttr =
+    "moe.weight_source_shape";
 constexpr llvm::StringLiteral kWeightSliceAttr = "moe.weight_slice";
 constexpr llvm::StringLiteral kWeightTransposeAttr = "moe.weight_transpose";
 

@@ -111,8 +111,7 @@ bool parseManifest(const std::string &text, std::vector<Entry> &entries,
           slot.expertBegin = w.at("experts").at(0).get<int64_t>();
           slot.expertEnd = w.at("experts").at(1).get<int64_t>();
         }
-        slot.sourceShape =
-            w.value("source_shape", slot.shape);
+        slot.sourceShape = w.value("source_shape", slot.shape);
         slot.slice = w.value("slice", std::vector<int64_t>{});
         slot.transpose = w.value("transpose", std::vector<int64_t>{});
         entry.weights.push_back(std::move(slot));
@@ -158,8 +157,8 @@ std::unique_ptr<Library> Library::open(const std::string &path,
     entry.function = reinterpret_cast<moe_entry_fn>(
         dlsym(library->handle, entry.symbol.c_str()));
     if (!entry.function) {
-      error = path + ": entry '" + entry.name + "' has no symbol " +
-              entry.symbol;
+      error =
+          path + ": entry '" + entry.name + "' has no symbol " + entry.symbol;
       return nullptr;
     }
   }
@@ -189,8 +188,8 @@ const Entry *Library::findEntry(const std::string &name,
     return onlyForward;
   error = name.empty() ? "the library has several entry points (" + names +
                              "): choose one with --entry"
-                       : "no entry point '" + name + "' (the library has: " +
-                             names + ")";
+                       : "no entry point '" + name +
+                             "' (the library has: " + names + ")";
   return nullptr;
 }
 
@@ -218,8 +217,10 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       std::string name = slot.tensorName(e);
       const TensorView *view = checkpoint.find(name);
       if (!view) {
-        error = "missing weight '" + name + "': expected a F32, BF16 or F16 "
-                "tensor of shape " + formatShape(shape);
+        error = "missing weight '" + name +
+                "': expected a F32, BF16 or F16 "
+                "tensor of shape " +
+                formatShape(shape);
         return nullptr;
       }
       if (view->shape != shape) {
@@ -260,8 +261,7 @@ bool BoundEntry::forward(const float *input, float *output, int64_t tokens,
     error = "negative token count";
     return false;
   }
-  int32_t status =
-      boundEntry->function(pointers.data(), input, output, tokens);
+  int32_t status = boundEntry->function(pointers.data(), input, output, tokens);
   if (status != 0) {
     error = "entry '" + boundEntry->name + "' failed with status " +
             std::to_string(status);

@@ -7,9 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "moe/Target/CPU.h"
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Runtime/moe_runtime.h"
+#include "moe/Target/CPU.h"
 #include "moe/Target/Entries.h"
 #include "moe/Transforms/Passes.h"
 
@@ -56,12 +56,12 @@ llvm::Value *buildDescriptor(llvm::IRBuilder<> &b, llvm::Value *data,
   b.CreateStore(b.getInt64(0), b.CreateStructGEP(type, desc, 2));
   llvm::Value *stride = b.getInt64(1);
   for (unsigned i = rank; i-- > 0;) {
-    b.CreateStore(sizes[i], b.CreateInBoundsGEP(type, desc,
-                                                {b.getInt32(0), b.getInt32(3),
-                                                 b.getInt32(i)}));
-    b.CreateStore(stride, b.CreateInBoundsGEP(type, desc,
-                                              {b.getInt32(0), b.getInt32(4),
-                                               b.getInt32(i)}));
+    b.CreateStore(sizes[i], b.CreateInBoundsGEP(
+                                type, desc,
+                                {b.getInt32(0), b.getInt32(3), b.getInt32(i)}));
+    b.CreateStore(
+        stride, b.CreateInBoundsGEP(
+                    type, desc, {b.getInt32(0), b.getInt32(4), b.getInt32(i)}));
     stride = b.CreateMul(stride, sizes[i]);
   }
   return desc;
@@ -72,8 +72,7 @@ llvm::Value *buildDescriptor(llvm::IRBuilder<> &b, llvm::Value *data,
 LogicalResult addEntryWrapper(llvm::Module &module, const EntrySignature &entry,
                               Operation *diagnosticsAt) {
   llvm::LLVMContext &ctx = module.getContext();
-  llvm::Function *callee =
-      module.getFunction(("_mlir_ciface_" + entry.name));
+  llvm::Function *callee = module.getFunction(("_mlir_ciface_" + entry.name));
   if (!callee)
     return diagnosticsAt->emitError()
            << "lowering produced no C interface for @" << entry.name;
@@ -99,8 +98,8 @@ LogicalResult addEntryWrapper(llvm::Module &module, const EntrySignature &entry,
       continue;
     }
     const EntryWeight &weight = entry.weights[weightIndex];
-    llvm::Value *slot = b.CreateInBoundsGEP(ptr, weights,
-                                            b.getInt64(weightIndex++));
+    llvm::Value *slot =
+        b.CreateInBoundsGEP(ptr, weights, b.getInt64(weightIndex++));
     SmallVector<llvm::Value *> sizes;
     for (int64_t size : weight.shape)
       sizes.push_back(b.getInt64(size));
@@ -110,11 +109,13 @@ LogicalResult addEntryWrapper(llvm::Module &module, const EntrySignature &entry,
 
   // Copy [tokens, hidden] (or the statistics) out of the returned buffer,
   // then free it.
-  llvm::Value *allocated = b.CreateLoad(ptr, b.CreateStructGEP(resultType, result, 0));
-  llvm::Value *aligned = b.CreateLoad(ptr, b.CreateStructGEP(resultType, result, 1));
-  llvm::Value *offset = b.CreateLoad(i64, b.CreateStructGEP(resultType, result, 2));
-  llvm::Value *source =
-      b.CreateInBoundsGEP(b.getFloatTy(), aligned, offset);
+  llvm::Value *allocated =
+      b.CreateLoad(ptr, b.CreateStructGEP(resultType, result, 0));
+  llvm::Value *aligned =
+      b.CreateLoad(ptr, b.CreateStructGEP(resultType, result, 1));
+  llvm::Value *offset =
+      b.CreateLoad(i64, b.CreateStructGEP(resultType, result, 2));
+  llvm::Value *source = b.CreateInBoundsGEP(b.getFloatTy(), aligned, offset);
   llvm::Value *bytes =
       forward ? b.CreateMul(tokens, b.getInt64(entry.hidden * sizeof(float)))
               : b.getInt64(entry.outputSize * sizeof(float));
@@ -132,15 +133,17 @@ void addModuleFunctions(llvm::Module &module, const std::string &manifest) {
   llvm::LLVMContext &ctx = module.getContext();
   auto *manifestType =
       llvm::FunctionType::get(llvm::PointerType::getUnqual(ctx), {}, false);
-  auto *manifestFn = llvm::Function::Create(
-      manifestType, llvm::Function::ExternalLinkage, MOE_MANIFEST_SYMBOL, module);
+  auto *manifestFn =
+      llvm::Function::Create(manifestType, llvm::Function::ExternalLinkage,
+                             MOE_MANIFEST_SYMBOL, module);
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", manifestFn));
   b.CreateRet(b.CreateGlobalString(manifest, "moe_manifest_json"));
 
   llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
   auto *threadsType = llvm::FunctionType::get(b.getVoidTy(), {i32}, false);
-  auto *threadsFn = llvm::Function::Create(
-      threadsType, llvm::Function::ExternalLinkage, MOE_SET_THREADS_SYMBOL, module);
+  auto *threadsFn =
+      llvm::Function::Create(threadsType, llvm::Function::ExternalLinkage,
+                             MOE_SET_THREADS_SYMBOL, module);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", threadsFn));
   llvm::FunctionCallee ompSet =
       module.getOrInsertFunction("omp_set_num_threads", threadsType);
@@ -153,7 +156,8 @@ createTargetMachine(const CPUCompileOptions &options, std::string &error) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   llvm::Triple triple(llvm::sys::getProcessTriple());
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return nullptr;
   std::string cpu = options.cpu;
@@ -169,10 +173,8 @@ createTargetMachine(const CPUCompileOptions &options, std::string &error) {
 }
 } // namespace
 
-LogicalResult
-mlir::moe::compileToCPUSharedLibrary(ModuleOp module,
-                                     const CPUCompileOptions &options,
-                                     StringRef outputPath) {
+LogicalResult mlir::moe::compileToCPUSharedLibrary(
+    ModuleOp module, const CPUCompileOptions &options, StringRef outputPath) {
   MLIRContext *ctx = module.getContext();
   if (options.routingStats) {
     PassManager statsPm(ctx);
@@ -237,8 +239,8 @@ mlir::moe::compileToCPUSharedLibrary(ModuleOp module,
     std::error_code ec;
     llvm::ToolOutputFile object(objectPath, ec, llvm::sys::fs::OF_None);
     if (ec)
-      return module.emitError("cannot write ") << objectPath << ": "
-                                               << ec.message();
+      return module.emitError("cannot write ")
+             << objectPath << ": " << ec.message();
     llvm::legacy::PassManager codegen;
     if (machine->addPassesToEmitFile(codegen, object.os(), nullptr,
                                      llvm::CodeGenFileType::ObjectFile))

@@ -28,7 +28,8 @@ Value toI32(ImplicitLocOpBuilder &b, Value index) {
 }
 
 /// `tensor[at] += delta` on an i32 tensor.
-Value incrementAt(ImplicitLocOpBuilder &b, Value tensor, Value at, Value delta) {
+Value incrementAt(ImplicitLocOpBuilder &b, Value tensor, Value at,
+                  Value delta) {
   Value old = tensor::ExtractOp::create(b, tensor, at);
   return tensor::InsertOp::create(b, arith::AddIOp::create(b, old, delta),
                                   tensor, at);
@@ -53,14 +54,13 @@ ValueRange buildLoop(
 /// Exclusive prefix sums of `counts` `[E]` into `[E+1]`, starting at `base`.
 Value prefixSums(ImplicitLocOpBuilder &b, Value counts, int64_t numExperts,
                  Value base) {
-  Value offsets =
-      tensor::EmptyOp::create(b, ArrayRef<int64_t>{numExperts + 1},
-                              b.getI32Type());
+  Value offsets = tensor::EmptyOp::create(b, ArrayRef<int64_t>{numExperts + 1},
+                                          b.getI32Type());
   offsets = tensor::InsertOp::create(b, base, offsets, indexConstant(b, 0));
   return buildLoop(b, indexConstant(b, numExperts), offsets,
                    [&](ImplicitLocOpBuilder &nb, Value e, ValueRange iter) {
-                     Value next = arith::AddIOp::create(nb, e,
-                                                        indexConstant(nb, 1));
+                     Value next =
+                         arith::AddIOp::create(nb, e, indexConstant(nb, 1));
                      Value sum = arith::AddIOp::create(
                          nb, tensor::ExtractOp::create(nb, iter[0], e),
                          tensor::ExtractOp::create(nb, counts, e));
@@ -78,12 +78,10 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
     int64_t numExperts = op.getNumExperts();
     int64_t topK = op.getExperts().getType().getDimSize(1);
     CapacityAttr capacityAttr = op.getCapacityAttr();
-    Value slotExperts =
-        tensor::CollapseShapeOp::create(b, op.getExperts(),
-                                        ArrayRef<ReassociationIndices>{{0, 1}});
-    Value slotWeights =
-        tensor::CollapseShapeOp::create(b, op.getWeights(),
-                                        ArrayRef<ReassociationIndices>{{0, 1}});
+    Value slotExperts = tensor::CollapseShapeOp::create(
+        b, op.getExperts(), ArrayRef<ReassociationIndices>{{0, 1}});
+    Value slotWeights = tensor::CollapseShapeOp::create(
+        b, op.getWeights(), ArrayRef<ReassociationIndices>{{0, 1}});
     Value numSlots = getValueOrCreateConstantIndexOp(
         b, b.getLoc(), getSizes(b, slotExperts)[0]);
     Value zeroI32 = i32Constant(b, 0), oneI32 = i32Constant(b, 1);
@@ -140,7 +138,8 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
     Value rowWeight = createFilled(b, {numSlots}, f32Constant(b, 0));
     Value seen = createFilled(b, expertSize, zeroI32);
     ValueRange scattered = buildLoop(
-        b, numSlots, ValueRange{rowToken, rowWeight, seen, keptCursor, dropCursor},
+        b, numSlots,
+        ValueRange{rowToken, rowWeight, seen, keptCursor, dropCursor},
         [&](ImplicitLocOpBuilder &nb, Value s, ValueRange iter) {
           Value e = toIndex(nb, tensor::ExtractOp::create(nb, slotExperts, s));
           Value rank = weightRank
@@ -150,10 +149,10 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
                                              rank, capacityI32);
           Value keptAt = tensor::ExtractOp::create(nb, iter[3], e);
           Value droppedAt = tensor::ExtractOp::create(nb, iter[4], e);
-          Value row = toIndex(nb, arith::SelectOp::create(nb, keep, keptAt,
-                                                          droppedAt));
-          Value token = toI32(nb, arith::DivUIOp::create(
-                                      nb, s, indexConstant(nb, topK)));
+          Value row =
+              toIndex(nb, arith::SelectOp::create(nb, keep, keptAt, droppedAt));
+          Value token =
+              toI32(nb, arith::DivUIOp::create(nb, s, indexConstant(nb, topK)));
           Value weight = tensor::ExtractOp::create(nb, slotWeights, s);
           Value keepI32 = arith::ExtUIOp::create(nb, nb.getI32Type(), keep);
           Value dropI32 = arith::SubIOp::create(nb, oneI32, keepI32);
@@ -168,10 +167,10 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
     rowWeight = scattered[1];
 
     Value rows = createGatherRows(b, op.getInput(), rowToken);
-    rewriter.replaceOp(op, {castToType(b, rows, op.getRows().getType()),
-                            castToType(b, rowToken, op.getRowToken().getType()),
-                            castToType(b, rowWeight, op.getRowWeight().getType()),
-                            offsets});
+    rewriter.replaceOp(
+        op, {castToType(b, rows, op.getRows().getType()),
+             castToType(b, rowToken, op.getRowToken().getType()),
+             castToType(b, rowWeight, op.getRowWeight().getType()), offsets});
     return success();
   }
 
@@ -225,10 +224,9 @@ struct CombineOpLowering : OpRewritePattern<CombineOp> {
                                      ValueRange{indexConstant(b, numExperts)}));
     // Dropped rows matter only when they pass their input through.
     bool passThrough = op.getDropped() == DroppedSlot::input;
-    Value numRows =
-        passThrough ? getValueOrCreateConstantIndexOp(
-                          b, b.getLoc(), getSizes(b, rowToken)[0])
-                    : numKept;
+    Value numRows = passThrough ? getValueOrCreateConstantIndexOp(
+                                      b, b.getLoc(), getSizes(b, rowToken)[0])
+                                : numKept;
     output = buildLoop(
         b, numRows, output,
         [&](ImplicitLocOpBuilder &nb, Value r, ValueRange iter) {
@@ -236,13 +234,13 @@ struct CombineOpLowering : OpRewritePattern<CombineOp> {
           Value weight =
               rowWeight ? Value(tensor::ExtractOp::create(nb, rowWeight, r))
                         : f32Constant(nb, 1.0f);
-          Value isKept = arith::CmpIOp::create(nb, arith::CmpIPredicate::ult,
-                                               r, numKept);
+          Value isKept =
+              arith::CmpIOp::create(nb, arith::CmpIPredicate::ult, r, numKept);
           return SmallVector<Value>{buildLoop(
               nb, indexConstant(nb, hidden), iter[0],
               [&](ImplicitLocOpBuilder &hb, Value h, ValueRange hiter) {
-                Value value = tensor::ExtractOp::create(hb, expertOut,
-                                                        ValueRange{r, h});
+                Value value =
+                    tensor::ExtractOp::create(hb, expertOut, ValueRange{r, h});
                 if (passThrough)
                   value = arith::SelectOp::create(
                       hb, isKept, value,

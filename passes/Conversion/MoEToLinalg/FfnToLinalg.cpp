@@ -73,8 +73,7 @@ struct ExpertMlpOpLowering : OpRewritePattern<ExpertMlpOp> {
           Value count = arith::SubIOp::create(nb, offsetAt(next), start);
           OpFoldResult zero = nb.getIndexAttr(0), one = nb.getIndexAttr(1);
           SmallVector<OpFoldResult> rowOffsets = {start, zero};
-          SmallVector<OpFoldResult> rowSizes = {count,
-                                                nb.getIndexAttr(hidden)};
+          SmallVector<OpFoldResult> rowSizes = {count, nb.getIndexAttr(hidden)};
           SmallVector<OpFoldResult> unit = {one, one};
           Value expertRows = tensor::ExtractSliceOp::create(
               nb, rows, rowOffsets, rowSizes, unit);
@@ -94,15 +93,15 @@ struct ExpertMlpOpLowering : OpRewritePattern<ExpertMlpOp> {
           Value gate = expertSlice(nb, op.getGate(), expert);
           Value up = expertSlice(nb, op.getUp(), expert);
           Value down = expertSlice(nb, op.getDown(), expert);
-          Value result = createFfn(nb, op.getActivation(), expertRows, gate,
-                                   up, down);
+          Value result =
+              createFfn(nb, op.getActivation(), expertRows, gate, up, down);
           auto inParallel = scf::InParallelOp::create(nb);
           nb.setInsertionPointToStart(&inParallel.getRegion().front());
           tensor::ParallelInsertSliceOp::create(nb, result, shared, rowOffsets,
                                                 rowSizes, unit);
         });
-    rewriter.replaceOp(op, castToType(b, loop.getResult(0),
-                                      op.getOutput().getType()));
+    rewriter.replaceOp(
+        op, castToType(b, loop.getResult(0), op.getOutput().getType()));
     return success();
   }
 };
@@ -129,9 +128,9 @@ struct SharedMlpOpLowering : OpRewritePattern<SharedMlpOp> {
                                          createSigmoid(nb, args[1]));
           },
           {AffineMap::getMultiDimIdentityMap(2, ctx),
-           AffineMap::get(2, 0,
-                          {getAffineDimExpr(0, ctx), getAffineConstantExpr(0, ctx)},
-                          ctx)});
+           AffineMap::get(
+               2, 0, {getAffineDimExpr(0, ctx), getAffineConstantExpr(0, ctx)},
+               ctx)});
     }
     rewriter.replaceOp(op, castToType(b, output, op.getOutput().getType()));
     return success();

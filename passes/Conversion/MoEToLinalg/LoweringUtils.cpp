@@ -50,9 +50,9 @@ Value lowering::createMatmulTransposeB(ImplicitLocOpBuilder &b, Value lhs,
   SmallVector<OpFoldResult> lhsSizes = getSizes(b, lhs);
   SmallVector<OpFoldResult> rhsSizes = getSizes(b, rhs);
   Value init = createFilled(b, {lhsSizes[0], rhsSizes[0]}, f32Constant(b, 0));
-  return linalg::MatmulTransposeBOp::create(b, b.getLoc(), TypeRange{init.getType()},
-                                            ValueRange{lhs, rhs},
-                                            ValueRange{init})
+  return linalg::MatmulTransposeBOp::create(
+             b, b.getLoc(), TypeRange{init.getType()}, ValueRange{lhs, rhs},
+             ValueRange{init})
       .getResult(0);
 }
 
@@ -86,7 +86,8 @@ Value lowering::createSigmoid(ImplicitLocOpBuilder &b, Value x) {
 
 static Value createGelu(ImplicitLocOpBuilder &b, Value x) {
   // Exact GELU: 0.5 · x · (1 + erf(x / √2)).
-  Value scaled = arith::MulFOp::create(b, x, f32Constant(b, 0.70710678118654752f));
+  Value scaled =
+      arith::MulFOp::create(b, x, f32Constant(b, 0.70710678118654752f));
   Value erf = math::ErfOp::create(b, scaled);
   Value onePlus = arith::AddFOp::create(b, f32Constant(b, 1.0f), erf);
   return arith::MulFOp::create(
@@ -122,11 +123,9 @@ Value lowering::createNaNToMinusInf(ImplicitLocOpBuilder &b, Value values) {
 }
 
 /// A `[T,N] -> [T]` reduction over the second dimension.
-static Value createRowReduction(ImplicitLocOpBuilder &b, Value input,
-                                Value init,
-                                function_ref<Value(ImplicitLocOpBuilder &,
-                                                   Value, Value)>
-                                    combine) {
+static Value createRowReduction(
+    ImplicitLocOpBuilder &b, Value input, Value init,
+    function_ref<Value(ImplicitLocOpBuilder &, Value, Value)> combine) {
   MLIRContext *ctx = b.getContext();
   AffineMap full = AffineMap::getMultiDimIdentityMap(2, ctx);
   AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
@@ -156,13 +155,13 @@ Value lowering::createSoftmax(ImplicitLocOpBuilder &b, Value logits) {
   AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
   AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
   Value init = tensor::EmptyOp::create(b, sizes, b.getF32Type());
-  Value exps = createElementwise(
-      b, ValueRange{logits, rowMax}, init,
-      [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-        return math::ExpOp::create(nb,
-                                   arith::SubFOp::create(nb, args[0], args[1]));
-      },
-      {identity, row});
+  Value exps =
+      createElementwise(b, ValueRange{logits, rowMax}, init,
+                        [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+                          return math::ExpOp::create(
+                              nb, arith::SubFOp::create(nb, args[0], args[1]));
+                        },
+                        {identity, row});
   Value rowSum = createRowReduction(
       b, exps, createFilled(b, {sizes[0]}, f32Constant(b, 0.0f)),
       [](ImplicitLocOpBuilder &nb, Value value, Value acc) -> Value {
@@ -179,7 +178,8 @@ Value lowering::createSoftmax(ImplicitLocOpBuilder &b, Value logits) {
 Value lowering::createCapacity(ImplicitLocOpBuilder &b, Value count,
                                double factor, int64_t numExperts) {
   Value countF64 = arith::UIToFPOp::create(
-      b, b.getF64Type(), arith::IndexCastUIOp::create(b, b.getI64Type(), count));
+      b, b.getF64Type(),
+      arith::IndexCastUIOp::create(b, b.getI64Type(), count));
   Value scaled = arith::MulFOp::create(
       b, arith::ConstantOp::create(b, b.getF64FloatAttr(factor)), countF64);
   Value perExpert = arith::DivFOp::create(
@@ -194,7 +194,8 @@ Value lowering::createComesBefore(ImplicitLocOpBuilder &b, Value value,
                                   Value index, Value other, Value otherIndex) {
   Value greater =
       arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, value, other);
-  Value equal = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, value, other);
+  Value equal =
+      arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, value, other);
   Value lower =
       arith::CmpIOp::create(b, arith::CmpIPredicate::ult, index, otherIndex);
   return arith::OrIOp::create(b, greater,
@@ -235,16 +236,16 @@ Value lowering::createArgmaxExcluding(ImplicitLocOpBuilder &b, Value values,
         Value better =
             createComesBefore(nb, value, index, current, currentIndex);
         for (Value picked : args.slice(1, excluded.size())) {
-          Value taken =
-              arith::CmpIOp::create(nb, arith::CmpIPredicate::eq, index, picked);
+          Value taken = arith::CmpIOp::create(nb, arith::CmpIPredicate::eq,
+                                              index, picked);
           Value free = arith::XOrIOp::create(
               nb, taken, arith::ConstantOp::create(nb, nb.getBoolAttr(true)));
           better = arith::AndIOp::create(nb, better, free);
         }
         linalg::YieldOp::create(
-            nb, ValueRange{arith::SelectOp::create(nb, better, value, current),
-                           arith::SelectOp::create(nb, better, index,
-                                                   currentIndex)});
+            nb, ValueRange{
+                    arith::SelectOp::create(nb, better, value, current),
+                    arith::SelectOp::create(nb, better, index, currentIndex)});
       });
   return generic.getResult(1);
 }
@@ -256,17 +257,17 @@ Value lowering::createFfn(ImplicitLocOpBuilder &b, Activation activation,
   Value hidden;
   if (gate) {
     Value gateProj = createMatmulTransposeB(b, rows, gate);
-    hidden = createElementwise(
-        b, ValueRange{gateProj, upProj}, init,
-        [&](ImplicitLocOpBuilder &nb, ValueRange args) {
-          return createActivation(nb, activation, args[0], args[1]);
-        });
+    hidden = createElementwise(b, ValueRange{gateProj, upProj}, init,
+                               [&](ImplicitLocOpBuilder &nb, ValueRange args) {
+                                 return createActivation(nb, activation,
+                                                         args[0], args[1]);
+                               });
   } else {
-    hidden = createElementwise(
-        b, ValueRange{upProj}, init,
-        [&](ImplicitLocOpBuilder &nb, ValueRange args) {
-          return createActivation(nb, activation, Value(), args[0]);
-        });
+    hidden = createElementwise(b, ValueRange{upProj}, init,
+                               [&](ImplicitLocOpBuilder &nb, ValueRange args) {
+                                 return createActivation(nb, activation,
+                                                         Value(), args[0]);
+                               });
   }
   return createMatmulTransposeB(b, hidden, down);
 }
@@ -282,7 +283,8 @@ Value lowering::createGatherRows(ImplicitLocOpBuilder &b, Value source,
   return createElementwise(
       b, ValueRange{indices}, init,
       [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-        Value token = arith::IndexCastOp::create(nb, nb.getIndexType(), args[0]);
+        Value token =
+            arith::IndexCastOp::create(nb, nb.getIndexType(), args[0]);
         Value column = linalg::IndexOp::create(nb, 1);
         return tensor::ExtractOp::create(nb, source, ValueRange{token, column});
       },

@@ -74,8 +74,8 @@ Value maskGroups(ImplicitLocOpBuilder &b, Value select, RoutingAttr routing,
       [&](OpBuilder &nested, Location, ValueRange args) {
         ImplicitLocOpBuilder nb(loc, nested);
         Value value = args[0], best = args[1], second = args[2];
-        Value beatsBest = arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT,
-                                                value, best);
+        Value beatsBest =
+            arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT, value, best);
         Value newBest = arith::SelectOp::create(nb, beatsBest, value, best);
         Value loser = arith::SelectOp::create(nb, beatsBest, best, value);
         Value newSecond = arith::MaximumFOp::create(nb, second, loser);
@@ -186,22 +186,20 @@ struct RouteOpLowering : OpRewritePattern<RouteOp> {
     double scaling = routing.getScalingFactor().convertToDouble();
     if (routing.getRenormalize()) {
       Value sumInit = createFilled(b, {sizes[0]}, f32Constant(b, 0));
-      Value sum = linalg::GenericOp::create(
-                      b, TypeRange{sumInit.getType()}, ValueRange{weights},
-                      ValueRange{sumInit},
-                      ArrayRef<AffineMap>{
-                          AffineMap::getMultiDimIdentityMap(2, ctx),
-                          rowMap(ctx)},
-                      ArrayRef<utils::IteratorType>{
-                          utils::IteratorType::parallel,
-                          utils::IteratorType::reduction},
-                      [&](OpBuilder &nested, Location loc, ValueRange args) {
-                        ImplicitLocOpBuilder nb(loc, nested);
-                        linalg::YieldOp::create(
-                            nb, ValueRange{arith::AddFOp::create(nb, args[0],
-                                                                 args[1])});
-                      })
-                      .getResult(0);
+      Value sum =
+          linalg::GenericOp::create(
+              b, TypeRange{sumInit.getType()}, ValueRange{weights},
+              ValueRange{sumInit},
+              ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx),
+                                  rowMap(ctx)},
+              ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                            utils::IteratorType::reduction},
+              [&](OpBuilder &nested, Location loc, ValueRange args) {
+                ImplicitLocOpBuilder nb(loc, nested);
+                linalg::YieldOp::create(nb, ValueRange{arith::AddFOp::create(
+                                                nb, args[0], args[1])});
+              })
+              .getResult(0);
       weights = createElementwise(
           b, ValueRange{weights, sum}, slotScratch,
           [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
@@ -216,8 +214,7 @@ struct RouteOpLowering : OpRewritePattern<RouteOp> {
       weights = createElementwise(
           b, weights, slotScratch,
           [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-            return arith::MulFOp::create(nb, args[0],
-                                         f32Constant(nb, scaling));
+            return arith::MulFOp::create(nb, args[0], f32Constant(nb, scaling));
           });
     }
     rewriter.replaceOp(op, {weights, experts});
@@ -255,8 +252,9 @@ struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
     Location loc = b.getLoc();
     Value rank =
         linalg::GenericOp::create(
-            b, TypeRange{RankedTensorType::get(
-                   op.getLogits().getType().getShape(), b.getI32Type())},
+            b,
+            TypeRange{RankedTensorType::get(op.getLogits().getType().getShape(),
+                                            b.getI32Type())},
             ValueRange{probs, probs},
             ValueRange{createFilled(b, sizes, i32Constant(b, 0))},
             ArrayRef<AffineMap>{own, other, own},
@@ -276,8 +274,8 @@ struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
             .getResult(0);
 
     // Scatter: row e·C + rank holds token t.
-    Value numRows = arith::MulIOp::create(b, capacity,
-                                          indexConstant(b, numExperts));
+    Value numRows =
+        arith::MulIOp::create(b, capacity, indexConstant(b, numExperts));
     Value rowToken = createFilled(b, {numRows}, i32Constant(b, 0));
     Value rowWeight = createFilled(b, {numRows}, f32Constant(b, 0));
     Value zero = indexConstant(b, 0), one = indexConstant(b, 1);
@@ -287,8 +285,7 @@ struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
           ImplicitLocOpBuilder nb(loc, nested);
           auto expertLoop = scf::ForOp::create(
               nb, zero, indexConstant(nb, numExperts), one, tokenIter,
-              [&](OpBuilder &nested2, Location, Value expert,
-                  ValueRange iter) {
+              [&](OpBuilder &nested2, Location, Value expert, ValueRange iter) {
                 ImplicitLocOpBuilder eb(loc, nested2);
                 Value slot = arith::IndexCastOp::create(
                     eb, eb.getIndexType(),
@@ -296,16 +293,16 @@ struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
                                               ValueRange{token, expert}));
                 Value taken = arith::CmpIOp::create(
                     eb, arith::CmpIPredicate::ult, slot, capacity);
-                auto ifOp = scf::IfOp::create(
-                    eb, iter.getTypes(), taken, /*addThenBlock=*/true,
-                    /*addElseBlock=*/true);
+                auto ifOp = scf::IfOp::create(eb, iter.getTypes(), taken,
+                                              /*addThenBlock=*/true,
+                                              /*addElseBlock=*/true);
                 {
                   OpBuilder::InsertionGuard guard(eb);
                   eb.setInsertionPointToStart(ifOp.thenBlock());
                   Value row = arith::AddIOp::create(
                       eb, arith::MulIOp::create(eb, expert, capacity), slot);
-                  Value tokenI32 = arith::IndexCastOp::create(
-                      eb, eb.getI32Type(), token);
+                  Value tokenI32 =
+                      arith::IndexCastOp::create(eb, eb.getI32Type(), token);
                   Value prob = tensor::ExtractOp::create(
                       eb, probs, ValueRange{token, expert});
                   Value newTokens =
@@ -333,10 +330,10 @@ struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
               nb, nb.getI32Type(), arith::MulIOp::create(nb, expert, capacity));
         });
     Value rows = createGatherRows(b, op.getInput(), rowToken);
-    rewriter.replaceOp(op, {castToType(b, rows, op.getRows().getType()),
-                            castToType(b, rowToken, op.getRowToken().getType()),
-                            castToType(b, rowWeight, op.getRowWeight().getType()),
-                            offsets});
+    rewriter.replaceOp(
+        op, {castToType(b, rows, op.getRows().getType()),
+             castToType(b, rowToken, op.getRowToken().getType()),
+             castToType(b, rowWeight, op.getRowWeight().getType()), offsets});
     return success();
   }
 };

@@ -25,8 +25,9 @@ using namespace mlir::moe::lowering;
 
 namespace {
 /// A `[T,N] -> [N]` (`byColumn`) or `[T,N] -> [T]` reduction with `combine`.
-Value reduce(ImplicitLocOpBuilder &b, Value input, Value init, bool byColumn,
-             function_ref<Value(ImplicitLocOpBuilder &, Value, Value)> combine) {
+Value reduce(
+    ImplicitLocOpBuilder &b, Value input, Value init, bool byColumn,
+    function_ref<Value(ImplicitLocOpBuilder &, Value, Value)> combine) {
   MLIRContext *ctx = b.getContext();
   AffineMap full = AffineMap::getMultiDimIdentityMap(2, ctx);
   AffineMap kept = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
@@ -34,8 +35,8 @@ Value reduce(ImplicitLocOpBuilder &b, Value input, Value init, bool byColumn,
                                                 utils::IteratorType::reduction};
   if (byColumn) {
     // Iterate (n, t) so the reduced dimension comes last.
-    full = AffineMap::get(2, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(0, ctx)},
-                          ctx);
+    full = AffineMap::get(
+        2, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(0, ctx)}, ctx);
   }
   Location loc = b.getLoc();
   return linalg::GenericOp::create(
@@ -71,19 +72,20 @@ struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
     Value load =
         scf::ForOp::create(
             b, c0, numSlots, c1,
-            ValueRange{createFilled(b, {b.getIndexAttr(numExperts)},
-                                    arith::ConstantOp::create(
-                                        b, b.getI64IntegerAttr(0)))},
+            ValueRange{createFilled(
+                b, {b.getIndexAttr(numExperts)},
+                arith::ConstantOp::create(b, b.getI64IntegerAttr(0)))},
             [&](OpBuilder &nested, Location, Value s, ValueRange iter) {
               ImplicitLocOpBuilder nb(loc, nested);
               Value e = arith::IndexCastOp::create(
-                  nb, nb.getIndexType(), tensor::ExtractOp::create(nb, slots, s));
+                  nb, nb.getIndexType(),
+                  tensor::ExtractOp::create(nb, slots, s));
               Value old = tensor::ExtractOp::create(nb, iter[0], e);
               Value next = arith::AddIOp::create(
-                  nb, old, arith::ConstantOp::create(nb, nb.getI64IntegerAttr(1)));
-              scf::YieldOp::create(nb,
-                                   ValueRange{tensor::InsertOp::create(
-                                       nb, next, iter[0], e)});
+                  nb, old,
+                  arith::ConstantOp::create(nb, nb.getI64IntegerAttr(1)));
+              scf::YieldOp::create(nb, ValueRange{tensor::InsertOp::create(
+                                           nb, next, iter[0], e)});
             })
             .getResult(0);
 
@@ -97,11 +99,12 @@ struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
           b, logits, scratch, [](ImplicitLocOpBuilder &nb, ValueRange args) {
             return createSigmoid(nb, args[0]);
           });
-      Value rowSum = reduce(b, sig, createFilled(b, {sizes[0]}, zero),
-                            /*byColumn=*/false,
-                            [](ImplicitLocOpBuilder &nb, Value v, Value acc) -> Value {
-                              return arith::AddFOp::create(nb, v, acc);
-                            });
+      Value rowSum =
+          reduce(b, sig, createFilled(b, {sizes[0]}, zero),
+                 /*byColumn=*/false,
+                 [](ImplicitLocOpBuilder &nb, Value v, Value acc) -> Value {
+                   return arith::AddFOp::create(nb, v, acc);
+                 });
       probs = createElementwise(
           b, ValueRange{sig, rowSum}, scratch,
           [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
@@ -118,26 +121,24 @@ struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
         [](ImplicitLocOpBuilder &nb, Value v, Value acc) -> Value {
           return arith::MaximumFOp::create(nb, v, acc);
         });
-    Value confidenceSum =
-        tensor::ExtractOp::create(
-            b,
-            linalg::ReduceOp::create(
-                b, ValueRange{rowMax},
-                ValueRange{createFilled(b, {}, zero)}, ArrayRef<int64_t>{0},
-                [](OpBuilder &nested, Location l, ValueRange args) {
-                  linalg::YieldOp::create(
-                      nested, l,
-                      ValueRange{arith::AddFOp::create(nested, l, args[0],
-                                                       args[1])});
-                })
-                .getResult(0),
-            ValueRange{});
-    Value probSums = reduce(b, probs,
-                            createFilled(b, {b.getIndexAttr(numExperts)}, zero),
-                            /*byColumn=*/true,
-                            [](ImplicitLocOpBuilder &nb, Value v, Value acc) -> Value {
-                              return arith::AddFOp::create(nb, v, acc);
-                            });
+    Value confidenceSum = tensor::ExtractOp::create(
+        b,
+        linalg::ReduceOp::create(
+            b, ValueRange{rowMax}, ValueRange{createFilled(b, {}, zero)},
+            ArrayRef<int64_t>{0},
+            [](OpBuilder &nested, Location l, ValueRange args) {
+              linalg::YieldOp::create(nested, l,
+                                      ValueRange{arith::AddFOp::create(
+                                          nested, l, args[0], args[1])});
+            })
+            .getResult(0),
+        ValueRange{});
+    Value probSums =
+        reduce(b, probs, createFilled(b, {b.getIndexAttr(numExperts)}, zero),
+               /*byColumn=*/true,
+               [](ImplicitLocOpBuilder &nb, Value v, Value acc) -> Value {
+                 return arith::AddFOp::create(nb, v, acc);
+               });
 
     // Scalars over experts: Σ -p·log p, max load, Σ load·P.
     auto toF32 = [&](ImplicitLocOpBuilder &nb, Value index) -> Value {
@@ -148,15 +149,14 @@ struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
     Value tokens = toF32(b, numTokens);
     Value slotsF = toF32(b, numSlots);
     auto sums = scf::ForOp::create(
-        b, c0, indexConstant(b, numExperts), c1,
-        ValueRange{zero, zero, zero},
+        b, c0, indexConstant(b, numExperts), c1, ValueRange{zero, zero, zero},
         [&](OpBuilder &nested, Location, Value e, ValueRange iter) {
           ImplicitLocOpBuilder nb(loc, nested);
           Value count = arith::UIToFPOp::create(
               nb, nb.getF32Type(), tensor::ExtractOp::create(nb, load, e));
           Value share = arith::DivFOp::create(nb, count, slotsF);
-          Value used = arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT,
-                                             count, zero);
+          Value used =
+              arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT, count, zero);
           Value term = arith::SelectOp::create(
               nb, used,
               arith::MulFOp::create(nb, share, math::LogOp::create(nb, share)),
@@ -165,20 +165,21 @@ struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
           Value maxLoad = arith::MaximumFOp::create(nb, iter[1], count);
           Value aux = arith::AddFOp::create(
               nb, iter[2],
-              arith::MulFOp::create(nb, count,
-                                    tensor::ExtractOp::create(nb, probSums, e)));
+              arith::MulFOp::create(
+                  nb, count, tensor::ExtractOp::create(nb, probSums, e)));
           scf::YieldOp::create(nb, ValueRange{entropy, maxLoad, aux});
         });
 
     // An empty batch has no statistics: zeros, not 0/0.
-    Value empty = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, numTokens, c0);
+    Value empty =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, numTokens, c0);
     auto guard = [&](Value value) -> Value {
       return arith::SelectOp::create(b, empty, zero, value);
     };
     Value logE = f32Constant(b, std::log(static_cast<float>(numExperts)));
-    Value entropy =
-        numExperts > 1 ? arith::DivFOp::create(b, sums.getResult(0), logE)
-                       : one;
+    Value entropy = numExperts > 1
+                        ? arith::DivFOp::create(b, sums.getResult(0), logE)
+                        : one;
     Value maxShare = arith::DivFOp::create(b, sums.getResult(1), slotsF);
     Value confidence = arith::DivFOp::create(b, confidenceSum, tokens);
     // E · Σ_e (load_e / T) · (Σ_t p_te / T)
