@@ -19,15 +19,17 @@
  *
  * which sizes the thread team of the library's parallel loops (OpenMP).
  *
- * Manifest (format 1):
- *   {"format": 1, "target": "cpu",
- *    "entries": [{"name": "mixtral_layer0", "symbol":
- *"moe_entry_mixtral_layer0", "hidden": 4096, "weights": [{"name":
- *"model.layers.0.block_sparse_moe.experts.{e}.w1.weight", "shape": [8, 14336,
- *4096], "dtype": "f32", "layout": "stacked", "experts": [0, 8]},
- *                             {"name":
- *"model.layers.0.block_sparse_moe.gate.weight", "shape": [8, 4096], "dtype":
- *"f32", "layout": "single"}]}]}
+ * Manifest (format 1), for example:
+ *
+ *   {"format": 1, "target": "cpu", "entries": [
+ *     {"name": "mixtral_layer0", "kind": "forward",
+ *      "symbol": "moe_entry_mixtral_layer0", "hidden": 4096,
+ *      "weights": [
+ *        {"name": "model.layers.0.block_sparse_moe.experts.{e}.w1.weight",
+ *         "shape": [8, 14336, 4096], "dtype": "f32", "layout": "stacked",
+ *         "experts": [0, 8]},
+ *        {"name": "model.layers.0.block_sparse_moe.gate.weight",
+ *         "shape": [8, 4096], "dtype": "f32", "layout": "single"}]}]}
  *
  * Entries are of "kind" "forward", or "routing_stats" ("of": the forward
  * entry it describes; "outputs": E+4 floats written to `output` whatever
