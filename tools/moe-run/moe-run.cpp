@@ -4,8 +4,9 @@
 //                  --input X.npy [--output Y.npy] [--entry NAME]
 //                  [--repeat N] [--timing-json FILE] [--threads N] [--stats]
 //   moe-run LIB.so --print-manifest
-//   moe-run LIB.so --generate-weights OUT.safetensors [--seed S] [--dtype
-//   f32|bf16] moe-run LIB.so --generate-input X.npy --tokens T [--seed S]
+//   moe-run LIB.so --generate-weights OUT.safetensors [--seed S]
+//                  [--dtype f32|bf16]
+//   moe-run LIB.so --generate-input X.npy --tokens T [--seed S]
 //
 // Errors print "moe-run: error: ..." and exit 1. Plain C++: it links only
 // the moe runtime, as a user program would.
