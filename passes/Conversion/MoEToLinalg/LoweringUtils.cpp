@@ -122,17 +122,21 @@ Value lowering::createNaNToMinusInf(ImplicitLocOpBuilder &b, Value values) {
       });
 }
 
-/// A `[T,N] -> [T]` reduction over the second dimension.
-static Value createRowReduction(
-    ImplicitLocOpBuilder &b, Value input, Value init,
+Value lowering::createReduction(
+    ImplicitLocOpBuilder &b, Value input, Value init, bool overRows,
     function_ref<Value(ImplicitLocOpBuilder &, Value, Value)> combine) {
   MLIRContext *ctx = b.getContext();
-  AffineMap full = AffineMap::getMultiDimIdentityMap(2, ctx);
-  AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+  // Iterate (kept, reduced): a column reduction reads the input transposed.
+  AffineMap full =
+      overRows
+          ? AffineMap::get(
+                2, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(0, ctx)}, ctx)
+          : AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap kept = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
   Location loc = b.getLoc();
   return linalg::GenericOp::create(
              b, TypeRange{init.getType()}, ValueRange{input}, ValueRange{init},
-             ArrayRef<AffineMap>{full, row},
+             ArrayRef<AffineMap>{full, kept},
              ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
                                            utils::IteratorType::reduction},
              [&](OpBuilder &nested, Location, ValueRange args) {
@@ -142,13 +146,18 @@ static Value createRowReduction(
       .getResult(0);
 }
 
+Value lowering::createAddF(ImplicitLocOpBuilder &b, Value lhs, Value rhs) {
+  return arith::AddFOp::create(b, lhs, rhs);
+}
+
 Value lowering::createSoftmax(ImplicitLocOpBuilder &b, Value logits) {
   MLIRContext *ctx = b.getContext();
   SmallVector<OpFoldResult> sizes = getSizes(b, logits);
-  Value rowMax = createRowReduction(
+  Value rowMax = createReduction(
       b, logits,
       createFilled(b, {sizes[0]},
                    f32Constant(b, -std::numeric_limits<float>::infinity())),
+      /*overRows=*/false,
       [](ImplicitLocOpBuilder &nb, Value value, Value acc) -> Value {
         return arith::MaximumFOp::create(nb, value, acc);
       });
@@ -162,11 +171,9 @@ Value lowering::createSoftmax(ImplicitLocOpBuilder &b, Value logits) {
                               nb, arith::SubFOp::create(nb, args[0], args[1]));
                         },
                         {identity, row});
-  Value rowSum = createRowReduction(
+  Value rowSum = createReduction(
       b, exps, createFilled(b, {sizes[0]}, f32Constant(b, 0.0f)),
-      [](ImplicitLocOpBuilder &nb, Value value, Value acc) -> Value {
-        return arith::AddFOp::create(nb, value, acc);
-      });
+      /*overRows=*/false, createAddF);
   return createElementwise(
       b, ValueRange{exps, rowSum}, init,
       [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {

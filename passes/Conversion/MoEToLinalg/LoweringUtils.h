@@ -45,6 +45,14 @@ Value createActivation(ImplicitLocOpBuilder &b, Activation activation,
 /// Replaces NaN by -inf so that selection order is total.
 Value createNaNToMinusInf(ImplicitLocOpBuilder &b, Value values);
 
+/// Reduces a `[T,N]` tensor into `init` with `combine(value, accumulator)`:
+/// over N into `[T]`, or over T into `[N]` when `overRows`.
+Value createReduction(
+    ImplicitLocOpBuilder &b, Value input, Value init, bool overRows,
+    function_ref<Value(ImplicitLocOpBuilder &, Value, Value)> combine);
+/// `lhs + rhs`: the combiner of sums.
+Value createAddF(ImplicitLocOpBuilder &b, Value lhs, Value rhs);
+
 /// Row-wise softmax of a `[T,N]` f32 tensor.
 Value createSoftmax(ImplicitLocOpBuilder &b, Value logits);
 

@@ -185,21 +185,9 @@ struct RouteOpLowering : OpRewritePattern<RouteOp> {
         });
     double scaling = routing.getScalingFactor().convertToDouble();
     if (routing.getRenormalize()) {
-      Value sumInit = createFilled(b, {sizes[0]}, f32Constant(b, 0));
-      Value sum =
-          linalg::GenericOp::create(
-              b, TypeRange{sumInit.getType()}, ValueRange{weights},
-              ValueRange{sumInit},
-              ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx),
-                                  rowMap(ctx)},
-              ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                            utils::IteratorType::reduction},
-              [&](OpBuilder &nested, Location loc, ValueRange args) {
-                ImplicitLocOpBuilder nb(loc, nested);
-                linalg::YieldOp::create(nb, ValueRange{arith::AddFOp::create(
-                                                nb, args[0], args[1])});
-              })
-              .getResult(0);
+      Value sum = createReduction(
+          b, weights, createFilled(b, {sizes[0]}, f32Constant(b, 0)),
+          /*overRows=*/false, createAddF);
       weights = createElementwise(
           b, ValueRange{weights, sum}, slotScratch,
           [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {

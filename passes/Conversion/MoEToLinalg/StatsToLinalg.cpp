@@ -24,31 +24,6 @@ using namespace mlir::moe;
 using namespace mlir::moe::lowering;
 
 namespace {
-/// A `[T,N] -> [N]` (`byColumn`) or `[T,N] -> [T]` reduction with `combine`.
-Value reduce(
-    ImplicitLocOpBuilder &b, Value input, Value init, bool byColumn,
-    function_ref<Value(ImplicitLocOpBuilder &, Value, Value)> combine) {
-  MLIRContext *ctx = b.getContext();
-  AffineMap full = AffineMap::getMultiDimIdentityMap(2, ctx);
-  AffineMap kept = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
-  SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
-                                                utils::IteratorType::reduction};
-  if (byColumn) {
-    // Iterate (n, t) so the reduced dimension comes last.
-    full = AffineMap::get(
-        2, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(0, ctx)}, ctx);
-  }
-  Location loc = b.getLoc();
-  return linalg::GenericOp::create(
-             b, TypeRange{init.getType()}, ValueRange{input}, ValueRange{init},
-             ArrayRef<AffineMap>{full, kept}, iterators,
-             [&](OpBuilder &nested, Location, ValueRange args) {
-               ImplicitLocOpBuilder nb(loc, nested);
-               linalg::YieldOp::create(nb, combine(nb, args[0], args[1]));
-             })
-      .getResult(0);
-}
-
 struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -99,12 +74,8 @@ struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
           b, logits, scratch, [](ImplicitLocOpBuilder &nb, ValueRange args) {
             return createSigmoid(nb, args[0]);
           });
-      Value rowSum =
-          reduce(b, sig, createFilled(b, {sizes[0]}, zero),
-                 /*byColumn=*/false,
-                 [](ImplicitLocOpBuilder &nb, Value v, Value acc) -> Value {
-                   return arith::AddFOp::create(nb, v, acc);
-                 });
+      Value rowSum = createReduction(b, sig, createFilled(b, {sizes[0]}, zero),
+                                     /*overRows=*/false, createAddF);
       probs = createElementwise(
           b, ValueRange{sig, rowSum}, scratch,
           [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
@@ -113,11 +84,11 @@ struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
           {AffineMap::getMultiDimIdentityMap(2, ctx),
            AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx)});
     }
-    Value rowMax = reduce(
+    Value rowMax = createReduction(
         b, probs,
         createFilled(b, {sizes[0]},
                      f32Constant(b, -std::numeric_limits<float>::infinity())),
-        /*byColumn=*/false,
+        /*overRows=*/false,
         [](ImplicitLocOpBuilder &nb, Value v, Value acc) -> Value {
           return arith::MaximumFOp::create(nb, v, acc);
         });
@@ -133,12 +104,9 @@ struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
             })
             .getResult(0),
         ValueRange{});
-    Value probSums =
-        reduce(b, probs, createFilled(b, {b.getIndexAttr(numExperts)}, zero),
-               /*byColumn=*/true,
-               [](ImplicitLocOpBuilder &nb, Value v, Value acc) -> Value {
-                 return arith::AddFOp::create(nb, v, acc);
-               });
+    Value probSums = createReduction(
+        b, probs, createFilled(b, {b.getIndexAttr(numExperts)}, zero),
+        /*overRows=*/true, createAddF);
 
     // Scalars over experts: Σ -p·log p, max load, Σ load·P.
     auto toF32 = [&](ImplicitLocOpBuilder &nb, Value index) -> Value {
