@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The benchmark, in one run on this machine: for each shape, the compiled
+# layer (moe-run --repeat), this machine's roofline (OpenBLAS sgemm rate and
+# read bandwidth) and PyTorch eager on the same weights and input; prints
+# the ratios (see report.py) and writes build/bench/results.json.
+#
+#   bash bench/run.sh [THREADS] [REPEAT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads=${1:-2}
+repeat=${2:-5}
+make build > /dev/null
+bash bench/install-deps.sh
+bin=$PWD/build/bin
+work=$PWD/build/bench
+mkdir -p "$work"
+g++ -O3 -march=native -fopenmp bench/roofline.cpp -o "$work/roofline" -lopenblas
+# One ceiling for every shape: the best sgemm rate over large shapes,
+# including the prefill expert GEMMs, and the streaming read bandwidth.
+roofline=$("$work/roofline" "$threads" 1024 1024 1024 512 3584 1024 128 3584 1024 \
+  1024 4096 1024)
+
+results="$work/results.jsonl"
+: > "$results"
+# config  prefix  family  E  K  H  F  Fs
+cases=(
+  "mixtral-bench model.layers.0.block_sparse_moe. mixtral 8 2 1024 3584 0"
+  "deepseek-bench model.layers.0.mlp. deepseek 64 6 1024 512 512"
+)
+for case in "${cases[@]}"; do
+  read -r config prefix family E K H F Fs <<<"$case"
+  lib="$work/$config.so"
+  "$bin/moe-translate" --import-hf-config "bench/configs/$config/config.json" --layer=0 -o "$work/$config.mlir"
+  "$bin/moe-compile" "$work/$config.mlir" --target=cpu -o "$lib"
+  [ -f "$work/$config.safetensors" ] ||
+    "$bin/moe-run" "$lib" --generate-weights "$work/$config.safetensors" --seed 1 > /dev/null
+  for phase in "prefill 512" "decode 16"; do
+    read -r name tokens <<<"$phase"
+    x="$work/$config-$tokens.npy"
+    "$bin/moe-run" "$lib" --generate-input "$x" --tokens "$tokens" --seed 2 > /dev/null
+    stats=$("$bin/moe-run" "$lib" --weights "$work/$config.safetensors" --input "$x" \
+      --output "$work/$config-$tokens-moec.npy" --threads "$threads" --repeat "$repeat" \
+      --timing-json "$work/$config-$tokens-moec.json" --stats)
+    load=$(sed -nE 's/^routing: [0-9]+ experts; load per expert: (.*)$/\1/p' <<<"$stats")
+    torch=$(/usr/bin/python3 bench/pytorch_moe.py --family "$family" --prefix "$prefix" \
+      --weights "$work/$config.safetensors" --input "$x" --experts "$E" --top-k "$K" \
+      --threads "$threads" --repeat "$repeat" --output "$work/$config-$tokens-torch.npy")
+    /usr/bin/python3 bench/report.py record --results "$results" --shape "$config $name" \
+      --tokens "$tokens" --experts "$E" --top-k "$K" --hidden "$H" --ffn "$F" --shared "$Fs" \
+      --load "$load" --moec "$work/$config-$tokens-moec.json" --roofline "$roofline" \
+      --torch "$torch" --moec-output "$work/$config-$tokens-moec.npy" \
+      --torch-output "$work/$config-$tokens-torch.npy"
+  done
+done
+/usr/bin/python3 bench/report.py table --results "$results" --threads "$threads"
