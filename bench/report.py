@@ -16,7 +16,7 @@ import numpy as np
 
 def record(args):
     moec = json.load(open(args.moec))
-    roof = json.loads(args.roofline)
+    roof = {**json.loads(args.sgemm), **json.loads(args.read)}
     torch = json.loads(args.torch)
     load = [int(v) for v in args.load.split()]
     T, E, K, H, F, Fs = args.tokens, args.experts, args.top_k, args.hidden, args.ffn, args.shared
@@ -69,7 +69,7 @@ def main():
     parser.add_argument("--shape")
     for flag in ("--tokens", "--experts", "--top-k", "--hidden", "--ffn", "--shared", "--threads"):
         parser.add_argument(flag, type=int)
-    for flag in ("--load", "--moec", "--roofline", "--torch", "--moec-output", "--torch-output"):
+    for flag in ("--load", "--moec", "--sgemm", "--read", "--torch", "--moec-output", "--torch-output"):
         parser.add_argument(flag)
     args = parser.parse_args()
     record(args) if args.mode == "record" else table(args)

@@ -11,13 +11,21 @@ threads=${1:-2}
 repeat=${2:-5}
 make build > /dev/null
 bash bench/install-deps.sh
+# OpenBLAS 0.3.21 does not recognise newer Xeons and falls back to its
+# Prescott (SSE3) kernels, a fifth of the machine's rate. Name the kernel
+# family the CPU supports, for the roofline and for PyTorch alike.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  if grep -q avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+  elif grep -q avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell
+  fi
+fi
 bin=$PWD/build/bin
 work=$PWD/build/bench
 mkdir -p "$work"
 g++ -O3 -march=native -fopenmp bench/roofline.cpp -o "$work/roofline" -lopenblas
 # One ceiling for every shape: the best sgemm rate over large shapes,
 # including the prefill expert GEMMs, and the streaming read bandwidth.
-roofline=$("$work/roofline" "$threads" 1024 1024 1024 512 3584 1024 128 3584 1024 \
+sgemm=$("$work/roofline" sgemm "$threads" 1024 1024 1024 512 3584 1024 128 3584 1024 \
   1024 4096 1024)
 
 results="$work/results.jsonl"
@@ -34,6 +42,9 @@ for case in "${cases[@]}"; do
   "$bin/moe-compile" "$work/$config.mlir" --target=cpu -o "$lib"
   [ -f "$work/$config.safetensors" ] ||
     "$bin/moe-run" "$lib" --generate-weights "$work/$config.safetensors" --seed 1 > /dev/null
+  # Read bandwidth over a buffer the size of the layer's weights.
+  weights_mb=$(( $(stat -c %s "$work/$config.safetensors") / 1000000 ))
+  read=$("$work/roofline" read "$threads" "$weights_mb")
   for phase in "prefill 512" "decode 16"; do
     read -r name tokens <<<"$phase"
     x="$work/$config-$tokens.npy"
@@ -47,7 +58,7 @@ for case in "${cases[@]}"; do
       --threads "$threads" --repeat "$repeat" --output "$work/$config-$tokens-torch.npy")
     /usr/bin/python3 bench/report.py record --results "$results" --shape "$config $name" \
       --tokens "$tokens" --experts "$E" --top-k "$K" --hidden "$H" --ffn "$F" --shared "$Fs" \
-      --load "$load" --moec "$work/$config-$tokens-moec.json" --roofline "$roofline" \
+      --load "$load" --moec "$work/$config-$tokens-moec.json" --sgemm "$sgemm" --read "$read" \
       --torch "$torch" --moec-output "$work/$config-$tokens-moec.npy" \
       --torch-output "$work/$config-$tokens-torch.npy"
   done

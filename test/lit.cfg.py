@@ -36,9 +36,9 @@ llvm_config.add_tool_substitutions(tools, [config.moe_tools_dir])
 lib_dir = os.path.join(os.path.dirname(config.llvm_tools_dir), "lib")
 config.substitutions.append(
     ("%mlir_runner_libs",
-     "-shared-libs=" + ",".join(os.path.join(lib_dir, name) for name in
-                                ["libmlir_c_runner_utils.so", "libmlir_runner_utils.so",
-                                 "libomp.so"])))
+     "-shared-libs=" + ",".join([os.path.join(lib_dir, name) for name in
+                                 ["libmlir_c_runner_utils.so", "libmlir_runner_utils.so",
+                                  "libomp.so"]] + [config.moe_embedded_runtime_so])))
 config.substitutions.append(
     ("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
 

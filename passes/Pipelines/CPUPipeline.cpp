@@ -8,6 +8,8 @@
 //   expand-strided-metadata before both, as MLIR 22 requires;
 // * math-to-llvm then math-to-libm: erf (exact GELU) has no LLVM intrinsic
 //   and becomes a libm call;
+// * x·Wᵀ matmuls on buffers call the project's micro-kernel
+//   (moe-linalg-to-ukernels) before the rest of linalg becomes loops;
 // * scf.forall (the loop over experts) becomes scf.parallel and then an
 //   OpenMP parallel loop, so compiled code runs on as many threads as the
 //   OpenMP runtime is given.
@@ -15,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Conversion/Passes.h"
+#include "moe/Transforms/Passes.h"
 #include "moe/Pipelines/Pipelines.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -51,6 +54,7 @@ void moe::buildMoEBufferizePipeline(OpPassManager &pm) {
 }
 
 void moe::buildMoELowerBuffersToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(moe::createMoELinalgToUkernels());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

@@ -72,7 +72,8 @@ public:
       return;
     }
     mlir::ExecutionEngineOptions options;
-    llvm::StringRef libs[] = {MOEC_C_RUNNER_UTILS, MOEC_LIBOMP};
+    llvm::StringRef libs[] = {MOEC_C_RUNNER_UTILS, MOEC_EMBEDDED_RUNTIME_SO,
+                              MOEC_LIBOMP};
     options.sharedLibPaths = libs;
     options.transformer = mlir::makeOptimizingTransformer(2, 0, nullptr);
     auto maybeEngine = mlir::ExecutionEngine::create(*module, options);

@@ -45,6 +45,40 @@ def MoEDecompose : Pass<"moe-decompose"> {
   ];
 }
 
+def MoELinalgToUkernels : Pass<"moe-linalg-to-ukernels", "::mlir::ModuleOp"> {
+  let summary = "Call the project's f32 matmul micro-kernel for x·Wᵀ on buffers";
+  let description = [{
+    Every linear layer of an MoE block multiplies activations by a
+    checkpoint weight in its `[out, in]` layout: `linalg.matmul` with a
+    transposed B. Lowered to loops that is a scalar triple loop; this pass
+    replaces such matmuls on f32 memrefs with unit inner strides by a call
+    to `moe_ukernel_matmul_nt_f32` (lib/Runtime/Embedded/MatmulUkernel.c, a
+    register-blocked AVX-512 kernel with a portable fallback) through the
+    MLIR C interface, the way IREE calls its ukernels. It runs after
+    bufferization and before linalg is lowered to loops; anything it does
+    not match is lowered as before.
+
+    Before:
+    ```mlir
+    linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>,
+                                   affine_map<(m, n, k) -> (n, k)>,
+                                   affine_map<(m, n, k) -> (m, n)>]
+        ins(%x, %w : memref<?x64xf32, strided<[64, 1], offset: ?>>, memref<128x64xf32, ...>)
+        outs(%y : memref<?x128xf32>)
+    ```
+    After:
+    ```mlir
+    %a = memref.cast %x : ... to memref<?x?xf32, strided<[?, 1], offset: ?>>
+    ...
+    call @moe_ukernel_matmul_nt_f32(%a, %b, %c) : (...) -> ()
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::func::FuncDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
 def MoERoutingStatsEntries : Pass<"moe-routing-stats-entries", "::mlir::ModuleOp"> {
   let summary = "Add a routing-statistics entry point next to each MoE layer";
   let description = [{
