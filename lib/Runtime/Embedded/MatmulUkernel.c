@@ -109,6 +109,9 @@ matmulPacked(const float *a, int64_t lda, const float *b, int64_t ldb,
       for (int64_t i = 0; i < kRows; ++i)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
       const float *arow = a + i0 * lda;
+      /* The full tile has its own loop so that the compiler unrolls the six
+       * rows with a constant trip count and keeps all twelve accumulators in
+       * registers; the tail tile pays for a variable count. */
       if (rows == kRows) {
         for (int64_t p = 0; p < k; ++p) {
           __m512 b0 = _mm512_load_ps(panel + p * kPanel);
