@@ -5,11 +5,12 @@
  * [out, in] layout. Generated code calls it through the MLIR C interface
  * (`moe-linalg-to-ukernels`) in place of a scalar loop nest.
  *
- * Two kernels, chosen by M:
+ * Two kernels, chosen by M, both dot products along K (A and B are both
+ * contiguous along K, so nothing is packed):
  *  - M < 8 (decode): one pass over B, each row dotted with the few A rows;
  *    B is read exactly once, which is all a memory-bound shape can ask.
- *  - M >= 8: B is packed 32 rows at a time into a K-major panel, then a
- *    6x32 register tile accumulates outer products (12 AVX-512 FMAs per k).
+ *  - M >= 8: 4x6 tiles of C, 24 vector accumulators, six B rows kept in L1
+ *    while the row tiles of A stream past them.
  * AVX-512 versions are picked at run time when the CPU has AVX-512F; the
  * portable versions compute the same sums in the same order per element.
  *===----------------------------------------------------------------------===*/
@@ -31,7 +32,6 @@ typedef struct {
   int64_t strides[2];
 } MemRef2D;
 
-enum { kPanel = 32, kRows = 6 };
 
 /* ---------------------------------------------------------------- portable */
 
@@ -83,67 +83,64 @@ matmulSmallM(const float *a, int64_t lda, const float *b, int64_t ldb,
 }
 
 /* Many rows: pack 32 rows of B K-major, then 6x32 register tiles. */
+/* A 4x6 tile of C from dot products along K: 24 vector accumulators, four
+ * rows of A and six of B loaded once per 16 values of k, no packing (both
+ * operands are contiguous along K). `MR`/`NR` are the tile's real extent;
+ * the full tile is compiled with constant bounds so it stays in registers. */
+#define MOE_DOT_TILE(NAME, MR_BOUND, NR_BOUND)                                 \
+  __attribute__((target("avx512f,fma"))) static void NAME(                     \
+      const float *a, int64_t lda, const float *b, int64_t ldb, float *c,      \
+      int64_t ldc, int64_t k, int64_t mr, int64_t nr) {                        \
+    int64_t full = k & ~(int64_t)15;                                           \
+    __mmask16 tail = (__mmask16)((1u << (k - full)) - 1u);                     \
+    __m512 acc[4][6];                                                          \
+    for (int64_t i = 0; i < MR_BOUND; ++i)                                     \
+      for (int64_t j = 0; j < NR_BOUND; ++j)                                   \
+        acc[i][j] = _mm512_setzero_ps();                                       \
+    for (int64_t p = 0; p < full; p += 16) {                                   \
+      __m512 bv[6];                                                            \
+      for (int64_t j = 0; j < NR_BOUND; ++j)                                   \
+        bv[j] = _mm512_loadu_ps(b + j * ldb + p);                              \
+      for (int64_t i = 0; i < MR_BOUND; ++i) {                                 \
+        __m512 av = _mm512_loadu_ps(a + i * lda + p);                          \
+        for (int64_t j = 0; j < NR_BOUND; ++j)                                 \
+          acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);                   \
+      }                                                                        \
+    }                                                                          \
+    if (tail) {                                                                \
+      __m512 bv[6];                                                            \
+      for (int64_t j = 0; j < NR_BOUND; ++j)                                   \
+        bv[j] = _mm512_maskz_loadu_ps(tail, b + j * ldb + full);               \
+      for (int64_t i = 0; i < MR_BOUND; ++i) {                                 \
+        __m512 av = _mm512_maskz_loadu_ps(tail, a + i * lda + full);           \
+        for (int64_t j = 0; j < NR_BOUND; ++j)                                 \
+          acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);                   \
+      }                                                                        \
+    }                                                                          \
+    for (int64_t i = 0; i < MR_BOUND; ++i)                                     \
+      for (int64_t j = 0; j < NR_BOUND; ++j)                                   \
+        c[i * ldc + j] += reduceAdd(acc[i][j]);                                \
+  }
+
+MOE_DOT_TILE(dotTileFull, 4, 6)
+MOE_DOT_TILE(dotTileEdge, mr, nr)
+#undef MOE_DOT_TILE
+
+/* Many rows: 4x6 dot-product tiles. Six rows of B (6·K floats) stay in L1
+ * while every row tile of A passes over them. */
 __attribute__((target("avx512f,fma"))) static void
-matmulPacked(const float *a, int64_t lda, const float *b, int64_t ldb,
-             float *c, int64_t ldc, int64_t m, int64_t n, int64_t k,
-             float *panel) {
-  for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
-    int64_t cols = n - j0 < kPanel ? n - j0 : kPanel;
-    /* panel[p][0..32) = B[j0 .. j0+cols)[p], zero-padded. */
-    for (int64_t jj = 0; jj < kPanel; ++jj) {
-      if (jj < cols) {
-        const float *brow = b + (j0 + jj) * ldb;
-        for (int64_t p = 0; p < k; ++p)
-          panel[p * kPanel + jj] = brow[p];
-      } else {
-        for (int64_t p = 0; p < k; ++p)
-          panel[p * kPanel + jj] = 0.0f;
-      }
-    }
-    __mmask16 lowMask = (__mmask16)(cols >= 16 ? 0xffff : (1u << cols) - 1u);
-    __mmask16 highMask =
-        (__mmask16)(cols <= 16 ? 0 : cols >= 32 ? 0xffff : (1u << (cols - 16)) - 1u);
-    for (int64_t i0 = 0; i0 < m; i0 += kRows) {
-      int64_t rows = m - i0 < kRows ? m - i0 : kRows;
-      __m512 acc[kRows][2];
-      for (int64_t i = 0; i < kRows; ++i)
-        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-      const float *arow = a + i0 * lda;
-      /* The full tile has its own loop so that the compiler unrolls the six
-       * rows with a constant trip count and keeps all twelve accumulators in
-       * registers; the tail tile pays for a variable count. */
-      if (rows == kRows) {
-        for (int64_t p = 0; p < k; ++p) {
-          __m512 b0 = _mm512_load_ps(panel + p * kPanel);
-          __m512 b1 = _mm512_load_ps(panel + p * kPanel + 16);
-          for (int64_t i = 0; i < kRows; ++i) {
-            __m512 av = _mm512_set1_ps(arow[i * lda + p]);
-            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
-          }
-        }
-      } else {
-        for (int64_t p = 0; p < k; ++p) {
-          __m512 b0 = _mm512_load_ps(panel + p * kPanel);
-          __m512 b1 = _mm512_load_ps(panel + p * kPanel + 16);
-          for (int64_t i = 0; i < rows; ++i) {
-            __m512 av = _mm512_set1_ps(arow[i * lda + p]);
-            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
-          }
-        }
-      }
-      for (int64_t i = 0; i < rows; ++i) {
-        float *crow = c + (i0 + i) * ldc + j0;
-        _mm512_mask_storeu_ps(
-            crow, lowMask,
-            _mm512_add_ps(_mm512_maskz_loadu_ps(lowMask, crow), acc[i][0]));
-        if (highMask)
-          _mm512_mask_storeu_ps(
-              crow + 16, highMask,
-              _mm512_add_ps(_mm512_maskz_loadu_ps(highMask, crow + 16),
-                            acc[i][1]));
-      }
+matmulTiled(const float *a, int64_t lda, const float *b, int64_t ldb,
+            float *c, int64_t ldc, int64_t m, int64_t n, int64_t k) {
+  for (int64_t j0 = 0; j0 < n; j0 += 6) {
+    int64_t nr = n - j0 < 6 ? n - j0 : 6;
+    for (int64_t i0 = 0; i0 < m; i0 += 4) {
+      int64_t mr = m - i0 < 4 ? m - i0 : 4;
+      const float *at = a + i0 * lda, *bt = b + j0 * ldb;
+      float *ct = c + i0 * ldc + j0;
+      if (mr == 4 && nr == 6)
+        dotTileFull(at, lda, bt, ldb, ct, ldc, k, mr, nr);
+      else
+        dotTileEdge(at, lda, bt, ldb, ct, ldc, k, mr, nr);
     }
   }
 }
@@ -169,16 +166,11 @@ void _mlir_ciface_moe_ukernel_matmul_nt_f32(MemRef2D *A, MemRef2D *B,
   int64_t lda = A->strides[0], ldb = B->strides[0], ldc = C->strides[0];
 #ifdef MOE_X86
   if (haveAvx512()) {
-    if (m < 8) {
+    if (m < 8)
       matmulSmallM(a, lda, b, ldb, c, ldc, m, n, k);
-      return;
-    }
-    float *panel = (float *)aligned_alloc(64, (size_t)k * kPanel * sizeof(float));
-    if (panel) {
-      matmulPacked(a, lda, b, ldb, c, ldc, m, n, k, panel);
-      free(panel);
-      return;
-    }
+    else
+      matmulTiled(a, lda, b, ldb, c, ldc, m, n, k);
+    return;
   }
 #endif
   matmulPortable(a, lda, b, ldb, c, ldc, m, n, k);
