@@ -192,22 +192,7 @@ TEST(CompiledLayer, DeepSeekV2GroupLimited) {
 
 // Tests DeepSeek-V3: sigmoid + bias + group top-2 sum + renorm + scaling +
 // a shared expert.
-TEST(CompiledLayer, DeepSeekV3) {
-  LayerSpec spec;
-  spec.numExperts = 16;
-  reference::RoutingConfig r;
-  r.topK = 4;
-  r.scoring = Scoring::Sigmoid;
-  r.renormalize = true;
-  r.scalingFactor = 2.5f;
-  r.nGroup = 4;
-  r.topkGroup = 2;
-  r.groupScore = GroupScore::Top2Sum;
-  spec.routing = r;
-  spec.bias = true;
-  spec.sharedFfn = 24;
-  checkAgainstReference(spec);
-}
+TEST(CompiledLayer, DeepSeekV3) { checkAgainstReference(deepSeekV3Spec()); }
 
 // Tests Qwen2-MoE: softmax top-4 without renorm and a sigmoid-gated shared
 // expert.
@@ -221,17 +206,7 @@ TEST(CompiledLayer, Qwen2SigmoidGatedShared) {
 
 // Tests Llama 4: top-1 on logits, sigmoid weight on the expert input, and a
 // shared expert.
-TEST(CompiledLayer, Llama4InputScaling) {
-  LayerSpec spec;
-  reference::RoutingConfig r;
-  r.topK = 1;
-  r.scoring = Scoring::Sigmoid;
-  r.selectOn = SelectOn::Logits;
-  spec.routing = r;
-  spec.scaleExpertInput = true;
-  spec.sharedFfn = 16;
-  checkAgainstReference(spec);
-}
+TEST(CompiledLayer, Llama4InputScaling) { checkAgainstReference(llama4Spec()); }
 
 // Tests expert choice with GELU and ReLU experts.
 TEST(CompiledLayer, ExpertChoice) {

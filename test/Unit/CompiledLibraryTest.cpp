@@ -155,34 +155,14 @@ TEST(CompiledLibrary, MixtralF32) {
 // Tests DeepSeek-V3 (bias, groups, shared expert) from BF16 weights in a
 // sharded checkpoint.
 TEST(CompiledLibrary, DeepSeekV3BF16Sharded) {
-  LayerSpec spec;
-  spec.numExperts = 16;
-  reference::RoutingConfig r;
-  r.topK = 4;
-  r.scoring = reference::Scoring::Sigmoid;
-  r.renormalize = true;
-  r.scalingFactor = 2.5f;
-  r.nGroup = 4;
-  r.topkGroup = 2;
-  r.groupScore = reference::GroupScore::Top2Sum;
-  spec.routing = r;
-  spec.bias = true;
-  spec.sharedFfn = 24;
+  LayerSpec spec = deepSeekV3Spec();
   checkLibrary("deepseek-v3", spec, {/*bf16=*/true, /*sharded=*/true});
 }
 
 // Tests Llama 4 input scaling and a capacity that passes dropped input
 // through, each in its own library.
 TEST(CompiledLibrary, Llama4AndCapacity) {
-  LayerSpec llama4;
-  reference::RoutingConfig r;
-  r.topK = 1;
-  r.scoring = reference::Scoring::Sigmoid;
-  r.selectOn = reference::SelectOn::Logits;
-  llama4.routing = r;
-  llama4.scaleExpertInput = true;
-  llama4.sharedFfn = 16;
-  checkLibrary("llama4", llama4);
+  checkLibrary("llama4", llama4Spec());
 
   LayerSpec capacity;
   capacity.routing = softmaxTopK(2, true);

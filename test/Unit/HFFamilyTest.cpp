@@ -262,15 +262,7 @@ TEST(HFFamily, DeepSeekV2) {
 // Tests DeepSeek-V3 noaux_tc: sigmoid, bias for selection only, group top-2
 // sums, renormalised and × 2.5; one shared expert.
 TEST(HFFamily, DeepSeekV3) {
-  reference::RoutingConfig r;
-  r.topK = 4;
-  r.scoring = reference::Scoring::Sigmoid;
-  r.renormalize = true;
-  r.scalingFactor = 2.5f;
-  r.nGroup = 4;
-  r.topkGroup = 2;
-  r.groupScore = reference::GroupScore::Top2Sum;
-  checkFamily({"deepseek-v3-tiny", 2, config(48, 16, r),
+  checkFamily({"deepseek-v3-tiny", 2, config(48, 16, deepSeekV3Routing()),
                perExpertWeights("model.layers.2.mlp.", "gate.weight", 16, 24,
                                 "gate_proj.weight", "up_proj.weight",
                                 "down_proj.weight", "shared_experts.", 24,
@@ -281,10 +273,7 @@ TEST(HFFamily, DeepSeekV3) {
 // fused gate_up_proj [E,H,2F] (gate first) and down_proj [E,F,H] as the
 // modeling code multiplies them (x · W), plus the shared expert.
 TEST(HFFamily, Llama4) {
-  reference::RoutingConfig r;
-  r.topK = 1;
-  r.scoring = reference::Scoring::Sigmoid;
-  r.selectOn = reference::SelectOn::Logits;
+  reference::RoutingConfig r = llama4Routing();
   const int64_t H = 48, E = 8, F = 32;
   auto weights = [=](const TensorMap &t,
                      std::vector<std::vector<float>> &owned) {

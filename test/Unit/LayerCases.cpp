@@ -92,6 +92,43 @@ RoutingConfig moe::test::softmaxTopK(int64_t k, bool renormalize) {
   return r;
 }
 
+RoutingConfig moe::test::deepSeekV3Routing() {
+  RoutingConfig r;
+  r.topK = 4;
+  r.scoring = Scoring::Sigmoid;
+  r.renormalize = true;
+  r.scalingFactor = 2.5f;
+  r.nGroup = 4;
+  r.topkGroup = 2;
+  r.groupScore = GroupScore::Top2Sum;
+  return r;
+}
+
+RoutingConfig moe::test::llama4Routing() {
+  RoutingConfig r;
+  r.topK = 1;
+  r.scoring = Scoring::Sigmoid;
+  r.selectOn = SelectOn::Logits;
+  return r;
+}
+
+LayerSpec moe::test::deepSeekV3Spec() {
+  LayerSpec spec;
+  spec.numExperts = 16;
+  spec.routing = deepSeekV3Routing();
+  spec.bias = true;
+  spec.sharedFfn = 24;
+  return spec;
+}
+
+LayerSpec moe::test::llama4Spec() {
+  LayerSpec spec;
+  spec.routing = llama4Routing();
+  spec.scaleExpertInput = true;
+  spec.sharedFfn = 16;
+  return spec;
+}
+
 TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
   TestLayer layer;
   layer.spec = spec;

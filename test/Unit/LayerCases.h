@@ -63,6 +63,15 @@ float normwiseError(const std::vector<float> &expected,
 
 /// Softmax top-k routing, renormalised or not.
 reference::RoutingConfig softmaxTopK(int64_t k, bool renormalize);
+/// DeepSeek-V3 noaux_tc: sigmoid, top-4 of 16 experts in 4 groups keeping 2
+/// (group score: top-2 sum), renormalised, × 2.5.
+reference::RoutingConfig deepSeekV3Routing();
+/// Llama 4: top-1 on the logits, sigmoid weight.
+reference::RoutingConfig llama4Routing();
+/// The DeepSeek-V3 test layer: 16 experts, correction bias, shared expert.
+LayerSpec deepSeekV3Spec();
+/// The Llama 4 test layer: weights on the expert input, shared expert.
+LayerSpec llama4Spec();
 
 } // namespace moe::test
 

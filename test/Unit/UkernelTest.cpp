@@ -38,7 +38,8 @@ void check(int64_t m, int64_t n, int64_t k) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   // Padded leading dimensions and offsets, as subviews of larger buffers.
   int64_t lda = k + 3, ldb = k + 5, ldc = n + 7, offset = 11;
-  std::vector<float> a(offset + m * lda), b(offset + n * ldb), c(offset + m * ldc);
+  std::vector<float> a(offset + m * lda), b(offset + n * ldb),
+      c(offset + m * ldc);
   for (float &v : a)
     v = dist(rng);
   for (float &v : b)
@@ -62,7 +63,8 @@ void check(int64_t m, int64_t n, int64_t k) {
     }
   // Padding between rows is untouched.
   for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = n; j < ldc && offset + i * ldc + j < int64_t(c.size()); ++j)
+    for (int64_t j = n; j < ldc && offset + i * ldc + j < int64_t(c.size());
+         ++j)
       ASSERT_EQ(c[offset + i * ldc + j], initial[offset + i * ldc + j]);
 }
 
