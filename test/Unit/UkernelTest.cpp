@@ -1,10 +1,13 @@
-//===- UkernelTest.cpp - the matmul micro-kernel against a plain loop -----===//
+//===- UkernelTest.cpp - the micro-kernels against plain loops ------------===//
 //
-// Every path of moe_ukernel_matmul_nt_f32 (few rows, packed tiles, row,
-// column and depth tails, padded leading dimensions, offsets, accumulation
-// into C) against a double-precision triple loop, relative 1e-5.
+// Every path of the three micro-kernels (row, column and depth tails of the
+// 3x8 tile, depth blocks, padded leading dimensions, offsets, gathered and
+// scattered rows, weights, each activation, accumulation into the output)
+// against double-precision loops, relative 1e-5.
 //
 //===----------------------------------------------------------------------===//
+
+#include "../../lib/Runtime/Embedded/Ukernels.h"
 
 #include <gtest/gtest.h>
 
@@ -14,80 +17,204 @@
 #include <vector>
 
 namespace {
-struct MemRef2D {
-  float *allocated;
-  float *aligned;
-  int64_t offset;
-  int64_t sizes[2];
-  int64_t strides[2];
+/// A rows×cols matrix stored at an offset with a padded leading dimension,
+/// as the subviews generated code passes.
+struct Matrix {
+  Matrix(int64_t rows, int64_t cols, std::mt19937 &rng)
+      : rows(rows), cols(cols), ld(cols + 5), data(kOffset + rows * ld + 3) {
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (float &v : data)
+      v = dist(rng);
+  }
+  MoEMemRef2D view() {
+    return {data.data(), data.data(), kOffset, {rows, cols}, {ld, 1}};
+  }
+  float operator()(int64_t r, int64_t c) const {
+    return data[kOffset + r * ld + c];
+  }
+  static constexpr int64_t kOffset = 11;
+  int64_t rows, cols, ld;
+  std::vector<float> data;
 };
-} // namespace
 
-extern "C" void _mlir_ciface_moe_ukernel_matmul_nt_f32(MemRef2D *a, MemRef2D *b,
-                                                       MemRef2D *c);
-
-namespace {
-/// A [rows, cols] view at `offset` into `data` with leading dimension `ld`.
-MemRef2D view(std::vector<float> &data, int64_t offset, int64_t rows,
-              int64_t cols, int64_t ld) {
-  return {data.data(), data.data(), offset, {rows, cols}, {ld, 1}};
+MoEMemRef1D view(std::vector<float> &v) {
+  return {v.data(), v.data(), 0, {int64_t(v.size())}, {1}};
+}
+MoEMemRef1DI32 view(std::vector<int32_t> &v) {
+  return {v.data(), v.data(), 0, {int64_t(v.size())}, {1}};
 }
 
-void check(int64_t m, int64_t n, int64_t k) {
+/// Σ a(i,:)·b(j,:) in double, and Σ|terms| for the tolerance.
+std::pair<double, double> dot(const Matrix &a, int64_t i, const Matrix &b,
+                              int64_t j) {
+  double sum = 0, scale = 0;
+  for (int64_t p = 0; p < a.cols; ++p) {
+    double term = double(a(i, p)) * b(j, p);
+    sum += term;
+    scale += std::fabs(term);
+  }
+  return {sum, scale};
+}
+
+/// Every element outside the rows×cols views is unchanged.
+void expectPaddingUntouched(const Matrix &after, const Matrix &before) {
+  for (int64_t idx = 0; idx < int64_t(after.data.size()); ++idx) {
+    int64_t rel = idx - Matrix::kOffset;
+    bool inside = rel >= 0 && rel / after.ld < after.rows &&
+                  rel % after.ld < after.cols;
+    if (!inside) {
+      ASSERT_EQ(after.data[idx], before.data[idx]) << "padding at " << idx;
+    }
+  }
+}
+
+void checkMatmul(int64_t m, int64_t n, int64_t k) {
   std::mt19937 rng(static_cast<uint32_t>(m * 1000003 + n * 1009 + k));
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  // Padded leading dimensions and offsets, as subviews of larger buffers.
-  int64_t lda = k + 3, ldb = k + 5, ldc = n + 7, offset = 11;
-  std::vector<float> a(offset + m * lda), b(offset + n * ldb),
-      c(offset + m * ldc);
-  for (float &v : a)
-    v = dist(rng);
-  for (float &v : b)
-    v = dist(rng);
-  for (float &v : c)
-    v = dist(rng);
-  std::vector<float> initial = c;
-  MemRef2D av = view(a, offset, m, k, lda), bv = view(b, offset, n, k, ldb),
-           cv = view(c, offset, m, n, ldc);
+  Matrix a(m, k, rng), b(n, k, rng), c(m, n, rng);
+  Matrix initial = c;
+  MoEMemRef2D av = a.view(), bv = b.view(), cv = c.view();
   _mlir_ciface_moe_ukernel_matmul_nt_f32(&av, &bv, &cv);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
-      double sum = initial[offset + i * ldc + j], scale = std::fabs(sum);
-      for (int64_t p = 0; p < k; ++p) {
-        double term = double(a[offset + i * lda + p]) * b[offset + j * ldb + p];
-        sum += term;
-        scale += std::fabs(term);
-      }
-      ASSERT_NEAR(c[offset + i * ldc + j], sum, 1e-5 * scale + 1e-6)
+      auto [sum, scale] = dot(a, i, b, j);
+      ASSERT_NEAR(c(i, j), initial(i, j) + sum, 1e-5 * scale + 1e-6)
           << "m=" << m << " n=" << n << " k=" << k << " at " << i << "," << j;
     }
-  // Padding between rows is untouched.
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = n; j < ldc && offset + i * ldc + j < int64_t(c.size());
-         ++j)
-      ASSERT_EQ(c[offset + i * ldc + j], initial[offset + i * ldc + j]);
+  expectPaddingUntouched(c, initial);
 }
 
-// Tests the few-rows path (M < 8) including depth tails.
-TEST(MatmulUkernel, FewRows) {
-  for (int64_t m : {1, 2, 7})
-    for (int64_t k : {1, 16, 37, 64})
-      check(m, 33, k);
+double activate(int32_t activation, double gate, double up) {
+  switch (activation) {
+  case MOE_UKERNEL_SWIGLU:
+    return gate / (1 + std::exp(-gate)) * up;
+  case MOE_UKERNEL_GEGLU:
+    return 0.5 * gate * (1 + std::erf(gate / std::sqrt(2.0))) * up;
+  case MOE_UKERNEL_GELU:
+    return 0.5 * up * (1 + std::erf(up / std::sqrt(2.0)));
+  default:
+    return up > 0 ? up : 0;
+  }
 }
 
-// Tests the packed path: full and partial 6-row tiles, full and partial
-// 32-column panels, odd depths.
-TEST(MatmulUkernel, PackedTiles) {
-  for (int64_t m : {8, 12, 13, 37})
-    for (int64_t n : {1, 31, 32, 33, 96})
-      for (int64_t k : {1, 5, 64, 100})
-        check(m, n, k);
+/// gather_gate_up on `rows` rows drawn from 50 tokens (when `flags` has
+/// tokens), n columns, depth k.
+void checkGateUp(int64_t rows, int64_t n, int64_t k, int32_t activation,
+                 int32_t flags) {
+  std::mt19937 rng(static_cast<uint32_t>(rows * 7919 + n * 31 + k + flags));
+  int64_t tokens = (flags & MOE_UKERNEL_HAS_TOKENS) ? 50 : rows;
+  Matrix x(tokens, k, rng), gate(n, k, rng), up(n, k, rng), out(rows, n, rng);
+  Matrix initial = out;
+  std::vector<int32_t> tok(rows);
+  std::vector<float> scale(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    tok[r] = int32_t((r * 17 + 3) % tokens);
+    scale[r] = 0.25f + 0.01f * float(r);
+  }
+  MoEMemRef2D xv = x.view(), gv = gate.view(), uv = up.view(),
+              ov = out.view();
+  MoEMemRef1DI32 tv = view(tok);
+  MoEMemRef1D sv = view(scale);
+  _mlir_ciface_moe_ukernel_gather_gate_up_f32(&xv, &tv, &sv, &gv, &uv, &ov,
+                                              activation, flags);
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t t = (flags & MOE_UKERNEL_HAS_TOKENS) ? tok[r] : r;
+    double s = (flags & MOE_UKERNEL_HAS_WEIGHTS) ? scale[r] : 1.0;
+    for (int64_t j = 0; j < n; ++j) {
+      auto [g, gScale] = dot(x, t, gate, j);
+      auto [u, uScale] = dot(x, t, up, j);
+      double expected = activate(activation, s * g, s * u);
+      // The activation's slope is at most ~1.2 per unit of its inputs.
+      double tol = 1e-5 * (gScale + 1) * (uScale + 1) + 1e-6;
+      ASSERT_NEAR(out(r, j), expected, tol)
+          << "rows=" << rows << " n=" << n << " k=" << k
+          << " activation=" << activation << " flags=" << flags << " at " << r
+          << "," << j;
+    }
+  }
+  expectPaddingUntouched(out, initial);
+}
+
+/// down_scatter_add of `rows` rows into 40 tokens; each token appears at
+/// most once, as within one expert.
+void checkDown(int64_t rows, int64_t n, int64_t k, int32_t flags) {
+  std::mt19937 rng(static_cast<uint32_t>(rows * 104729 + n * 13 + k + flags));
+  int64_t tokens = (flags & MOE_UKERNEL_HAS_TOKENS) ? 40 : rows;
+  ASSERT_LE(rows, tokens);
+  Matrix h(rows, k, rng), down(n, k, rng), out(tokens, n, rng);
+  Matrix initial = out;
+  std::vector<int32_t> tok(rows);
+  std::vector<float> weight(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    tok[r] = int32_t((r * 7 + 5) % tokens); // 7 is coprime with 40
+    weight[r] = 0.5f - 0.02f * float(r);
+  }
+  MoEMemRef2D hv = h.view(), dv = down.view(), ov = out.view();
+  MoEMemRef1DI32 tv = view(tok);
+  MoEMemRef1D wv = view(weight);
+  _mlir_ciface_moe_ukernel_down_scatter_add_f32(&hv, &dv, &tv, &wv, &ov, flags);
+  std::vector<double> expected(tokens * n), scale(tokens * n);
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t j = 0; j < n; ++j) {
+      expected[t * n + j] = initial(t, j);
+      scale[t * n + j] = std::fabs(initial(t, j));
+    }
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t t = (flags & MOE_UKERNEL_HAS_TOKENS) ? tok[r] : r;
+    double w = (flags & MOE_UKERNEL_HAS_WEIGHTS) ? weight[r] : 1.0;
+    for (int64_t j = 0; j < n; ++j) {
+      auto [sum, s] = dot(h, r, down, j);
+      expected[t * n + j] += w * sum;
+      scale[t * n + j] += std::fabs(w) * s;
+    }
+  }
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t j = 0; j < n; ++j)
+      ASSERT_NEAR(out(t, j), expected[t * n + j],
+                  1e-5 * scale[t * n + j] + 1e-6)
+          << "rows=" << rows << " n=" << n << " k=" << k << " flags=" << flags
+          << " at " << t << "," << j;
+  expectPaddingUntouched(out, initial);
+}
+
+// Tests full and partial 3-row tiles, full and partial 8-column tiles,
+// depth tails and more than one depth block.
+TEST(Ukernels, MatmulTiles) {
+  for (int64_t m : {1, 2, 3, 4, 8, 37})
+    for (int64_t n : {1, 7, 8, 9, 33})
+      for (int64_t k : {1, 5, 16, 100})
+        checkMatmul(m, n, k);
+  checkMatmul(5, 17, 2500); // three depth blocks, the last partial
 }
 
 // Tests that empty shapes are no-ops.
-TEST(MatmulUkernel, Empty) {
-  check(0, 8, 8);
-  check(8, 0, 8);
-  check(8, 8, 0);
+TEST(Ukernels, MatmulEmpty) {
+  checkMatmul(0, 8, 8);
+  checkMatmul(8, 0, 8);
+  checkMatmul(8, 8, 0);
+}
+
+// Tests every activation, gathered or not, scaled or not, with row and
+// column tails (four columns per tile when gated).
+TEST(Ukernels, GatherGateUp) {
+  for (int32_t activation : {MOE_UKERNEL_SWIGLU, MOE_UKERNEL_GEGLU,
+                             MOE_UKERNEL_GELU, MOE_UKERNEL_RELU})
+    for (int32_t flags = 0; flags < 4; ++flags)
+      for (int64_t rows : {1, 3, 4, 11})
+        for (int64_t n : {3, 4, 8, 13})
+          checkGateUp(rows, n, 37, activation, flags);
+  checkGateUp(7, 9, 1030, MOE_UKERNEL_SWIGLU, 3);
+  checkGateUp(0, 9, 16, MOE_UKERNEL_SWIGLU, 3);
+}
+
+// Tests the weighted scatter-add, with and without tokens and weights,
+// tails and depth blocks.
+TEST(Ukernels, DownScatterAdd) {
+  for (int32_t flags = 0; flags < 4; ++flags)
+    for (int64_t rows : {1, 2, 3, 10, 40})
+      for (int64_t n : {1, 8, 13})
+        for (int64_t k : {7, 64})
+          checkDown(rows, n, k, flags);
+  checkDown(9, 11, 2100, 3);
+  checkDown(0, 11, 16, 3);
 }
 } // namespace

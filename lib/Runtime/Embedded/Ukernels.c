@@ -1,0 +1,340 @@
+/*===- Ukernels.c - the f32 micro-kernels generated code calls ------------===*
+ *
+ * See Ukernels.h for what each entry computes. One register tile serves
+ * all three: 3 rows × 8 columns of dot products along K, 24 AVX-512
+ * accumulators, three A rows and eight B rows loaded once per 16 values of
+ * k. Both operands are contiguous along K, so nothing is packed. The eight
+ * accumulators of a row are reduced together into one vector of eight sums
+ * (a transposing add tree, 24 instructions instead of 8 full reductions),
+ * and each kernel applies its own epilogue to those sums:
+ *  - matmul_nt adds them to C;
+ *  - gather_gate_up reads its A rows through the token list, takes four
+ *    gate and the four matching up columns as the eight, and writes
+ *    act(gate, up);
+ *  - down_scatter_add scales them by the row's routing weight and adds
+ *    them into the row's token in the output (the weighted combine).
+ * The loops keep the eight B rows in L1 while the row tiles of A pass, and
+ * the linear kernels block K so that they fit. Every output element's sum
+ * is formed in the same order wherever its tile lies, so results do not
+ * depend on how the caller splits the columns among threads.
+ *
+ * AVX-512 versions are picked at run time when the CPU has AVX-512F; the
+ * portable versions compute the same values with scalar loops.
+ *===----------------------------------------------------------------------===*/
+
+#include "Ukernels.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define MOE_X86 1
+#endif
+
+enum { kTileRows = 3, kTileCols = 8 };
+
+/* Depth block of the linear kernels: eight B rows of 1024 floats (32 KiB)
+ * stay in a 48 KiB L1 beside three A rows. */
+static const int64_t kDepthBlock = 1024;
+
+static int64_t minI64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static float activate(int32_t activation, float gate, float up) {
+  switch (activation) {
+  case MOE_UKERNEL_SWIGLU:
+    return gate / (1.0f + expf(-gate)) * up;
+  case MOE_UKERNEL_GEGLU:
+    return 0.5f * gate * (1.0f + erff(gate * 0.70710678118654752f)) * up;
+  case MOE_UKERNEL_GELU:
+    return 0.5f * up * (1.0f + erff(up * 0.70710678118654752f));
+  default:
+    return up > 0.0f ? up : 0.0f;
+  }
+}
+
+static int isGated(int32_t activation) {
+  return activation == MOE_UKERNEL_SWIGLU || activation == MOE_UKERNEL_GEGLU;
+}
+
+/* Row `r` of a gathered operand: `tok[r]` with tokens, else `r`. */
+static int64_t rowOf(const MoEMemRef1DI32 *tok, int32_t flags, int64_t r) {
+  if (!(flags & MOE_UKERNEL_HAS_TOKENS))
+    return r;
+  return tok->aligned[tok->offset + r * tok->strides[0]];
+}
+
+static float weightOf(const MoEMemRef1D *w, int32_t flags, int64_t r) {
+  if (!(flags & MOE_UKERNEL_HAS_WEIGHTS))
+    return 1.0f;
+  return w->aligned[w->offset + r * w->strides[0]];
+}
+
+static float *at(const MoEMemRef2D *m, int64_t row, int64_t col) {
+  return m->aligned + m->offset + row * m->strides[0] + col;
+}
+
+/* ---------------------------------------------------------------- portable */
+
+static float dotPortable(const float *a, const float *b, int64_t k) {
+  float sum = 0.0f;
+  for (int64_t p = 0; p < k; ++p)
+    sum += a[p] * b[p];
+  return sum;
+}
+
+/* ----------------------------------------------------------------- AVX-512 */
+
+#ifdef MOE_X86
+#define MOE_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+
+/* Eight vectors to one vector of their eight horizontal sums, in a fixed
+ * order: pairs interleaved, then quadruples, then the 128-bit lanes. */
+MOE_AVX512 static inline __m256 reduceEight(const __m512 v[8]) {
+  __m512 pair[4];
+  for (int i = 0; i < 4; ++i)
+    pair[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
+                            _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  __m512 quad[2];
+  for (int i = 0; i < 2; ++i)
+    quad[i] = _mm512_add_ps(
+        _mm512_shuffle_ps(pair[2 * i], pair[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+        _mm512_shuffle_ps(pair[2 * i], pair[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  __m512 lanes =
+      _mm512_add_ps(_mm512_shuffle_f32x4(quad[0], quad[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                    _mm512_shuffle_f32x4(quad[0], quad[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  __m512 halves =
+      _mm512_add_ps(_mm512_shuffle_f32x4(lanes, lanes, _MM_SHUFFLE(2, 0, 2, 0)),
+                    _mm512_shuffle_f32x4(lanes, lanes, _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_castps512_ps256(halves);
+}
+
+/* sums[i][j] = Σ_p a[i][p]·b[j][p] over p < k, for i < MR rows and the
+ * eight columns. Inlined with a constant MR, the accumulators stay in
+ * registers. */
+MOE_AVX512 static inline __attribute__((always_inline)) void
+dotTile(int mr, const float *const a[kTileRows], const float *const b[kTileCols],
+        int64_t k, __m256 sums[kTileRows]) {
+  __m512 acc[kTileRows][kTileCols];
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < kTileCols; ++j)
+      acc[i][j] = _mm512_setzero_ps();
+  int64_t full = k & ~(int64_t)15;
+  for (int64_t p = 0; p < full; p += 16) {
+    __m512 av[kTileRows];
+    for (int i = 0; i < mr; ++i)
+      av[i] = _mm512_loadu_ps(a[i] + p);
+    for (int j = 0; j < kTileCols; ++j) {
+      __m512 bv = _mm512_loadu_ps(b[j] + p);
+      // Keep bv in a register: folded into each FMA it would be loaded MR
+      // times, and the loads, not the FMAs, would bound the loop.
+      __asm__("" : "+v"(bv));
+      for (int i = 0; i < mr; ++i)
+        acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+    }
+  }
+  if (full < k) {
+    __mmask16 tail = (__mmask16)((1u << (k - full)) - 1u);
+    __m512 av[kTileRows];
+    for (int i = 0; i < mr; ++i)
+      av[i] = _mm512_maskz_loadu_ps(tail, a[i] + full);
+    for (int j = 0; j < kTileCols; ++j) {
+      __m512 bv = _mm512_maskz_loadu_ps(tail, b[j] + full);
+      for (int i = 0; i < mr; ++i)
+        acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+    }
+  }
+  for (int i = 0; i < mr; ++i)
+    sums[i] = reduceEight(acc[i]);
+}
+
+/* dotTile with MR known at compile time in each branch. */
+MOE_AVX512 static void dotTileRows(int mr, const float *const a[kTileRows],
+                                   const float *const b[kTileCols], int64_t k,
+                                   __m256 sums[kTileRows]) {
+  if (mr == 3)
+    dotTile(3, a, b, k, sums);
+  else if (mr == 2)
+    dotTile(2, a, b, k, sums);
+  else
+    dotTile(1, a, b, k, sums);
+}
+
+/* Eight B row pointers from column `j0` of `m` (of `n` columns), depth
+ * `p0`; past the last column the last row repeats (computed, not stored). */
+static void columnRows(const MoEMemRef2D *m, int64_t j0, int64_t n, int64_t p0,
+                       const float *rows[kTileCols], int count, int firstSlot) {
+  for (int j = 0; j < count; ++j)
+    rows[firstSlot + j] = at(m, minI64(j0 + j, n - 1), p0);
+}
+
+MOE_AVX512 static void matmulAvx512(const MoEMemRef2D *A, const MoEMemRef2D *B,
+                                    const MoEMemRef2D *C) {
+  int64_t m = A->sizes[0], k = A->sizes[1], n = B->sizes[0];
+  for (int64_t p0 = 0; p0 < k; p0 += kDepthBlock) {
+    int64_t kc = minI64(kDepthBlock, k - p0);
+    for (int64_t j0 = 0; j0 < n; j0 += kTileCols) {
+      int64_t nr = minI64(kTileCols, n - j0);
+      __mmask8 store = (__mmask8)((1u << nr) - 1u);
+      const float *b[kTileCols];
+      columnRows(B, j0, n, p0, b, kTileCols, 0);
+      for (int64_t i0 = 0; i0 < m; i0 += kTileRows) {
+        int mr = (int)minI64(kTileRows, m - i0);
+        const float *a[kTileRows];
+        for (int i = 0; i < mr; ++i)
+          a[i] = at(A, i0 + i, p0);
+        __m256 sums[kTileRows];
+        dotTileRows(mr, a, b, kc, sums);
+        for (int i = 0; i < mr; ++i) {
+          float *c = at(C, i0 + i, j0);
+          _mm256_mask_storeu_ps(
+              c, store, _mm256_add_ps(_mm256_maskz_loadu_ps(store, c), sums[i]));
+        }
+      }
+    }
+  }
+}
+
+MOE_AVX512 static void gatherGateUpAvx512(const MoEMemRef2D *x,
+                                          const MoEMemRef1DI32 *tok,
+                                          const MoEMemRef1D *scale,
+                                          const MoEMemRef2D *gate,
+                                          const MoEMemRef2D *up,
+                                          const MoEMemRef2D *out,
+                                          int32_t activation, int32_t flags) {
+  int64_t rows = out->sizes[0], n = up->sizes[0], k = up->sizes[1];
+  int gated = isGated(activation);
+  // Gated: four gate columns and the same four up columns per tile.
+  int step = gated ? kTileCols / 2 : kTileCols;
+  for (int64_t j0 = 0; j0 < n; j0 += step) {
+    int nr = (int)minI64(step, n - j0);
+    const float *b[kTileCols];
+    if (gated) {
+      columnRows(gate, j0, n, 0, b, step, 0);
+      columnRows(up, j0, n, 0, b, step, step);
+    } else {
+      columnRows(up, j0, n, 0, b, step, 0);
+    }
+    for (int64_t i0 = 0; i0 < rows; i0 += kTileRows) {
+      int mr = (int)minI64(kTileRows, rows - i0);
+      const float *a[kTileRows];
+      for (int i = 0; i < mr; ++i)
+        a[i] = at(x, rowOf(tok, flags, i0 + i), 0);
+      __m256 sums[kTileRows];
+      dotTileRows(mr, a, b, k, sums);
+      for (int i = 0; i < mr; ++i) {
+        float s = weightOf(scale, flags, i0 + i), dots[kTileCols];
+        _mm256_storeu_ps(dots, sums[i]);
+        float *o = at(out, i0 + i, j0);
+        for (int j = 0; j < nr; ++j)
+          o[j] = activate(activation, gated ? s * dots[j] : 0.0f,
+                          s * dots[gated ? step + j : j]);
+      }
+    }
+  }
+}
+
+MOE_AVX512 static void downScatterAddAvx512(const MoEMemRef2D *h,
+                                            const MoEMemRef2D *down,
+                                            const MoEMemRef1DI32 *tok,
+                                            const MoEMemRef1D *weight,
+                                            const MoEMemRef2D *out,
+                                            int32_t flags) {
+  int64_t rows = h->sizes[0], k = h->sizes[1], n = down->sizes[0];
+  for (int64_t p0 = 0; p0 < k; p0 += kDepthBlock) {
+    int64_t kc = minI64(kDepthBlock, k - p0);
+    for (int64_t j0 = 0; j0 < n; j0 += kTileCols) {
+      int64_t nr = minI64(kTileCols, n - j0);
+      __mmask8 store = (__mmask8)((1u << nr) - 1u);
+      const float *b[kTileCols];
+      columnRows(down, j0, n, p0, b, kTileCols, 0);
+      for (int64_t i0 = 0; i0 < rows; i0 += kTileRows) {
+        int mr = (int)minI64(kTileRows, rows - i0);
+        const float *a[kTileRows];
+        for (int i = 0; i < mr; ++i)
+          a[i] = at(h, i0 + i, p0);
+        __m256 sums[kTileRows];
+        dotTileRows(mr, a, b, kc, sums);
+        for (int i = 0; i < mr; ++i) {
+          float *o = at(out, rowOf(tok, flags, i0 + i), j0);
+          __m256 w = _mm256_set1_ps(weightOf(weight, flags, i0 + i));
+          _mm256_mask_storeu_ps(
+              o, store,
+              _mm256_fmadd_ps(w, sums[i], _mm256_maskz_loadu_ps(store, o)));
+        }
+      }
+    }
+  }
+}
+
+static int haveAvx512(void) {
+  static int cached = -1;
+  if (cached < 0)
+    cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+  return cached;
+}
+#endif
+
+/* ------------------------------------------------------------------- entry */
+
+void _mlir_ciface_moe_ukernel_matmul_nt_f32(MoEMemRef2D *A, MoEMemRef2D *B,
+                                            MoEMemRef2D *C) {
+  int64_t m = A->sizes[0], k = A->sizes[1], n = B->sizes[0];
+  if (m == 0 || n == 0 || k == 0)
+    return;
+#ifdef MOE_X86
+  if (haveAvx512()) {
+    matmulAvx512(A, B, C);
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      *at(C, i, j) += dotPortable(at(A, i, 0), at(B, j, 0), k);
+}
+
+void _mlir_ciface_moe_ukernel_gather_gate_up_f32(
+    MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef2D *gate,
+    MoEMemRef2D *up, MoEMemRef2D *out, int32_t activation, int32_t flags) {
+  int64_t rows = out->sizes[0], n = up->sizes[0], k = up->sizes[1];
+  if (rows == 0 || n == 0)
+    return;
+#ifdef MOE_X86
+  if (haveAvx512() && k > 0) {
+    gatherGateUpAvx512(x, tok, scale, gate, up, out, activation, flags);
+    return;
+  }
+#endif
+  int gated = isGated(activation);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *a = at(x, rowOf(tok, flags, r), 0);
+    float s = weightOf(scale, flags, r);
+    for (int64_t j = 0; j < n; ++j)
+      *at(out, r, j) =
+          activate(activation, gated ? s * dotPortable(a, at(gate, j, 0), k) : 0,
+                   s * dotPortable(a, at(up, j, 0), k));
+  }
+}
+
+void _mlir_ciface_moe_ukernel_down_scatter_add_f32(MoEMemRef2D *h,
+                                                   MoEMemRef2D *down,
+                                                   MoEMemRef1DI32 *tok,
+                                                   MoEMemRef1D *weight,
+                                                   MoEMemRef2D *out,
+                                                   int32_t flags) {
+  int64_t rows = h->sizes[0], k = h->sizes[1], n = down->sizes[0];
+  if (rows == 0 || n == 0 || k == 0)
+    return;
+#ifdef MOE_X86
+  if (haveAvx512()) {
+    downScatterAddAvx512(h, down, tok, weight, out, flags);
+    return;
+  }
+#endif
+  for (int64_t r = 0; r < rows; ++r) {
+    float *o = at(out, rowOf(tok, flags, r), 0);
+    float w = weightOf(weight, flags, r);
+    for (int64_t j = 0; j < n; ++j)
+      o[j] += w * dotPortable(at(h, r, 0), at(down, j, 0), k);
+  }
+}

@@ -1,0 +1,80 @@
+/*===- Ukernels.h - the micro-kernels generated code calls ----------------===*
+ *
+ * Entry points `moe-linalg-to-ukernels` emits calls to, through the MLIR C
+ * interface (`_mlir_ciface_` + pointers to memref descriptors). All of them
+ * compute dot products of rows: every weight is in the checkpoint's
+ * `[out, in]` layout, so both operands are contiguous along the reduction.
+ *
+ *  - matmul_nt:        C[M,N] += A[M,K] · B[N,K]ᵀ
+ *  - gather_gate_up:   out[r,j] = act(s_r·(x[tok_r]·gate_j), s_r·(x[tok_r]·up_j))
+ *  - down_scatter_add: out[tok_r,j] += w_r · (h_r · down_j)
+ *
+ * `tok`, `s` and `w` are optional (flag bits); without `tok`, row r is
+ * token r. Rows of x and out given by `tok` are trusted to be in range:
+ * the compiler produces them.
+ *===----------------------------------------------------------------------===*/
+
+#ifndef MOE_RUNTIME_EMBEDDED_UKERNELS_H
+#define MOE_RUNTIME_EMBEDDED_UKERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[2];
+  int64_t strides[2];
+} MoEMemRef2D;
+
+typedef struct {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[1];
+  int64_t strides[1];
+} MoEMemRef1D;
+
+typedef struct {
+  int32_t *allocated;
+  int32_t *aligned;
+  int64_t offset;
+  int64_t sizes[1];
+  int64_t strides[1];
+} MoEMemRef1DI32;
+
+/* Flag bits of the gather/scatter kernels. */
+enum {
+  MOE_UKERNEL_HAS_TOKENS = 1, /* rows are gathered from / scattered to `tok` */
+  MOE_UKERNEL_HAS_WEIGHTS = 2 /* rows are scaled by `s` / `w` */
+};
+
+/* Activation codes: the values of the dialect's Activation enum. */
+enum {
+  MOE_UKERNEL_SWIGLU = 0,
+  MOE_UKERNEL_GEGLU = 1,
+  MOE_UKERNEL_GELU = 2,
+  MOE_UKERNEL_RELU = 3
+};
+
+void _mlir_ciface_moe_ukernel_matmul_nt_f32(MoEMemRef2D *a, MoEMemRef2D *b,
+                                            MoEMemRef2D *c);
+
+/* `gate` is read only for the gated activations (swiglu, geglu). */
+void _mlir_ciface_moe_ukernel_gather_gate_up_f32(
+    MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef2D *gate,
+    MoEMemRef2D *up, MoEMemRef2D *out, int32_t activation, int32_t flags);
+
+void _mlir_ciface_moe_ukernel_down_scatter_add_f32(
+    MoEMemRef2D *h, MoEMemRef2D *down, MoEMemRef1DI32 *tok,
+    MoEMemRef1D *weight, MoEMemRef2D *out, int32_t flags);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOE_RUNTIME_EMBEDDED_UKERNELS_H */
