@@ -8,8 +8,11 @@
 //   expand-strided-metadata before both, as MLIR 22 requires;
 // * math-to-llvm then math-to-libm: erf (exact GELU) has no LLVM intrinsic
 //   and becomes a libm call;
-// * x·Wᵀ matmuls on buffers call the project's micro-kernel
-//   (moe-linalg-to-ukernels) before the rest of linalg becomes loops;
+// * layers are decomposed and their experts fused (moe-fuse-experts)
+//   before lowering, which gives the fused experts their own parallel loops;
+// * x·Wᵀ matmuls and the fused experts' kernel-level ops on buffers call
+//   the project's micro-kernels (moe-linalg-to-ukernels) before the rest of
+//   linalg becomes loops;
 // * scf.forall (the loop over experts) becomes scf.parallel and then an
 //   OpenMP parallel loop, so compiled code runs on as many threads as the
 //   OpenMP runtime is given.
@@ -34,6 +37,8 @@
 using namespace mlir;
 
 void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm) {
+  pm.addPass(moe::createMoEDecompose());
+  pm.addPass(moe::createMoEFuseExperts());
   pm.addPass(moe::createConvertMoEToLinalg());
   // Tensor arithmetic the decomposition leaves (the shared-expert sum).
   pm.addPass(createConvertElementwiseToLinalgPass());

@@ -3,12 +3,16 @@
 // Implements `moe-linalg-to-ukernels`: transposed-B f32 matmuls on buffers
 // become calls to moe_ukernel_matmul_nt_f32 (C interface: pointers to
 // memref descriptors), which accumulates into the output as linalg.matmul
-// does.
+// does; moe.gather_gate_up and moe.down_scatter_add on buffers become calls
+// to their kernels (lib/Runtime/Embedded/Ukernels.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "moe/Transforms/Passes.h"
 
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -23,24 +27,59 @@ using namespace mlir::moe;
 
 namespace {
 constexpr StringLiteral kMatmulUkernel = "moe_ukernel_matmul_nt_f32";
+constexpr StringLiteral kGatherGateUpUkernel =
+    "moe_ukernel_gather_gate_up_f32";
+constexpr StringLiteral kDownScatterAddUkernel =
+    "moe_ukernel_down_scatter_add_f32";
+// Flag bits of the gather/scatter kernels (lib/Runtime/Embedded/Ukernels.h).
+constexpr int32_t kHasTokens = 1, kHasWeights = 2;
 
-/// The one memref type the kernel takes: rank 2, f32, unit inner stride.
-MemRefType kernelOperandType(MLIRContext *ctx) {
+/// The memref types the kernels take: rank 1 or 2, unit inner stride for
+/// matrices, any offset.
+MemRefType kernelOperandType(Type element, unsigned rank) {
+  MLIRContext *ctx = element.getContext();
   int64_t dynamic = ShapedType::kDynamic;
-  return MemRefType::get(
-      {dynamic, dynamic}, Float32Type::get(ctx),
-      StridedLayoutAttr::get(ctx, dynamic, ArrayRef<int64_t>{dynamic, 1}));
+  SmallVector<int64_t> shape(rank, dynamic), strides(rank, dynamic);
+  if (rank == 2)
+    strides[1] = 1;
+  return MemRefType::get(shape, element,
+                         StridedLayoutAttr::get(ctx, dynamic, strides));
 }
 
-/// Whether `value` is a rank-2 f32 memref whose rows are contiguous.
-bool isKernelOperand(Value value) {
+MemRefType matrixType(MLIRContext *ctx) {
+  return kernelOperandType(Float32Type::get(ctx), 2);
+}
+
+/// Whether `value` is a memref of the kernels' element type and rank whose
+/// innermost dimension is contiguous (always true of rank 1 here: a
+/// strided vector is passed with its stride).
+bool isKernelOperand(Value value, Type element, unsigned rank) {
   auto type = dyn_cast<MemRefType>(value.getType());
-  if (!type || type.getRank() != 2 || !type.getElementType().isF32())
+  if (!type || type.getRank() != rank || type.getElementType() != element)
     return false;
   SmallVector<int64_t> strides;
   int64_t offset;
   return succeeded(type.getStridesAndOffset(strides, offset)) &&
-         strides.back() == 1;
+         (rank == 1 || strides.back() == 1);
+}
+
+bool isMatrix(Value value) {
+  return isKernelOperand(value, Float32Type::get(value.getContext()), 2);
+}
+
+/// `value` cast to the kernel's type; an absent optional operand becomes an
+/// empty buffer of that type (the flags tell the kernel not to read it).
+Value kernelOperand(PatternRewriter &rewriter, Location loc, Value value,
+                    Type element, unsigned rank) {
+  MemRefType type = kernelOperandType(element, rank);
+  if (!value)
+    value = memref::AllocaOp::create(
+        rewriter, loc, MemRefType::get(SmallVector<int64_t>(rank, 0), element));
+  return memref::CastOp::create(rewriter, loc, type, value);
+}
+
+Value i32(PatternRewriter &rewriter, Location loc, int32_t value) {
+  return arith::ConstantIntOp::create(rewriter, loc, value, 32);
 }
 
 struct MatmulToUkernel : OpRewritePattern<linalg::MatmulOp> {
@@ -53,13 +92,12 @@ struct MatmulToUkernel : OpRewritePattern<linalg::MatmulOp> {
       return rewriter.notifyMatchFailure(op, "not x·Wᵀ on buffers");
     SmallVector<Value> operands = {op.getInputs()[0], op.getInputs()[1],
                                    op.getOutputs()[0]};
-    if (!llvm::all_of(operands, isKernelOperand))
+    if (!llvm::all_of(operands, isMatrix))
       return rewriter.notifyMatchFailure(op, "operands the kernel cannot take");
-    MemRefType kernelType = kernelOperandType(getContext());
     SmallVector<Value> casts;
     for (Value operand : operands)
-      casts.push_back(
-          memref::CastOp::create(rewriter, op.getLoc(), kernelType, operand));
+      casts.push_back(memref::CastOp::create(
+          rewriter, op.getLoc(), matrixType(getContext()), operand));
     func::CallOp::create(rewriter, op.getLoc(), kMatmulUkernel, TypeRange{},
                          casts);
     rewriter.eraseOp(op);
@@ -67,31 +105,114 @@ struct MatmulToUkernel : OpRewritePattern<linalg::MatmulOp> {
   }
 };
 
+/// Whether the optional 1-D operands are kernel operands when present.
+bool optionalVectorsFit(MLIRContext *ctx, Value tokens, Value weights) {
+  return (!tokens || isKernelOperand(tokens, IntegerType::get(ctx, 32), 1)) &&
+         (!weights || isKernelOperand(weights, Float32Type::get(ctx), 1));
+}
+
+int32_t flagsOf(Value tokens, Value weights) {
+  return (tokens ? kHasTokens : 0) | (weights ? kHasWeights : 0);
+}
+
+struct GatherGateUpToUkernel : OpRewritePattern<GatherGateUpOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(GatherGateUpOp op,
+                                PatternRewriter &rewriter) const override {
+    Value gate = op.getGate() ? op.getGate() : op.getUp();
+    if (!op.hasPureBufferSemantics() || !isMatrix(op.getInput()) ||
+        !isMatrix(gate) || !isMatrix(op.getUp()) || !isMatrix(op.getInit()) ||
+        !optionalVectorsFit(getContext(), op.getRowToken(), op.getScale()))
+      return rewriter.notifyMatchFailure(op, "operands the kernel cannot take");
+    Location loc = op.getLoc();
+    Type f32 = rewriter.getF32Type(), i32Type = rewriter.getI32Type();
+    SmallVector<Value> operands = {
+        kernelOperand(rewriter, loc, op.getInput(), f32, 2),
+        kernelOperand(rewriter, loc, op.getRowToken(), i32Type, 1),
+        kernelOperand(rewriter, loc, op.getScale(), f32, 1),
+        kernelOperand(rewriter, loc, gate, f32, 2),
+        kernelOperand(rewriter, loc, op.getUp(), f32, 2),
+        kernelOperand(rewriter, loc, op.getInit(), f32, 2),
+        i32(rewriter, loc, static_cast<int32_t>(op.getActivation())),
+        i32(rewriter, loc, flagsOf(op.getRowToken(), op.getScale()))};
+    func::CallOp::create(rewriter, loc, kGatherGateUpUkernel, TypeRange{},
+                         operands);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct DownScatterAddToUkernel : OpRewritePattern<DownScatterAddOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(DownScatterAddOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureBufferSemantics() || !isMatrix(op.getRows()) ||
+        !isMatrix(op.getDown()) || !isMatrix(op.getInit()) ||
+        !optionalVectorsFit(getContext(), op.getRowToken(),
+                            op.getRowWeight()))
+      return rewriter.notifyMatchFailure(op, "operands the kernel cannot take");
+    Location loc = op.getLoc();
+    Type f32 = rewriter.getF32Type(), i32Type = rewriter.getI32Type();
+    SmallVector<Value> operands = {
+        kernelOperand(rewriter, loc, op.getRows(), f32, 2),
+        kernelOperand(rewriter, loc, op.getDown(), f32, 2),
+        kernelOperand(rewriter, loc, op.getRowToken(), i32Type, 1),
+        kernelOperand(rewriter, loc, op.getRowWeight(), f32, 1),
+        kernelOperand(rewriter, loc, op.getInit(), f32, 2),
+        i32(rewriter, loc, flagsOf(op.getRowToken(), op.getRowWeight()))};
+    func::CallOp::create(rewriter, loc, kDownScatterAddUkernel, TypeRange{},
+                         operands);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// Declares `name` (C interface) once if anything calls it.
+void declareKernel(ModuleOp module, StringRef name, TypeRange inputs) {
+  bool called = false;
+  module.walk(
+      [&](func::CallOp call) { called |= call.getCallee() == name; });
+  if (!called || module.lookupSymbol(name))
+    return;
+  OpBuilder b(module.getContext());
+  b.setInsertionPointToStart(module.getBody());
+  auto decl = func::FuncOp::create(b, module.getLoc(), name,
+                                   b.getFunctionType(inputs, {}));
+  decl.setPrivate();
+  decl->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), b.getUnitAttr());
+}
+
 struct MoELinalgToUkernelsPass
     : public mlir::moe::impl::MoELinalgToUkernelsBase<MoELinalgToUkernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
-    patterns.add<MatmulToUkernel>(ctx);
+    patterns.add<MatmulToUkernel, GatherGateUpToUkernel,
+                 DownScatterAddToUkernel>(ctx);
     if (failed(applyPatternsGreedily(module, std::move(patterns))))
       return signalPassFailure();
-
-    // Declare the kernel once if anything calls it.
-    bool called = false;
-    module.walk([&](func::CallOp call) {
-      called |= call.getCallee() == kMatmulUkernel;
+    // The kernel-level ops have no other lowering.
+    WalkResult leftover = module.walk([](Operation *op) {
+      if (!isa<GatherGateUpOp, DownScatterAddOp>(op))
+        return WalkResult::advance();
+      op->emitOpError("has no micro-kernel for these operand types");
+      return WalkResult::interrupt();
     });
-    if (!called || module.lookupSymbol(kMatmulUkernel))
-      return;
-    OpBuilder b(ctx);
-    b.setInsertionPointToStart(module.getBody());
-    MemRefType type = kernelOperandType(ctx);
-    auto decl = func::FuncOp::create(b, module.getLoc(), kMatmulUkernel,
-                                     b.getFunctionType({type, type, type}, {}));
-    decl.setPrivate();
-    decl->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
-                  b.getUnitAttr());
+    if (leftover.wasInterrupted())
+      return signalPassFailure();
+
+    Type matrix = matrixType(ctx), i32Type = IntegerType::get(ctx, 32);
+    Type vector = kernelOperandType(Float32Type::get(ctx), 1);
+    Type tokens = kernelOperandType(i32Type, 1);
+    declareKernel(module, kMatmulUkernel, {matrix, matrix, matrix});
+    declareKernel(module, kGatherGateUpUkernel,
+                  {matrix, tokens, vector, matrix, matrix, matrix, i32Type,
+                   i32Type});
+    declareKernel(module, kDownScatterAddUkernel,
+                  {matrix, matrix, tokens, vector, matrix, i32Type});
   }
 };
 } // namespace

@@ -223,7 +223,7 @@ bool printRoutingStats(const Library &library, const Entry &entry,
   return true;
 }
 
-void printSummary(const std::vector<float> &output, int64_t tokens,
+void printSummary(const AlignedFloats &output, int64_t tokens,
                   int64_t hidden) {
   double sum = 0, sumSquares = 0, absSum = 0;
   float lo = INFINITY, hi = -INFINITY;
@@ -310,11 +310,13 @@ int main(int argc, char **argv) {
   if (options.threads > 0)
     library->setNumThreads(static_cast<int32_t>(options.threads));
 
-  std::vector<float> output(tokens * entry->hidden);
+  // Activations on cache lines, as the weights are (AlignedBuffer.h).
+  AlignedFloats x(input.data.begin(), input.data.end());
+  AlignedFloats output(tokens * entry->hidden);
   std::vector<double> times;
   for (int64_t r = 0; r < options.repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
-    if (!bound->forward(input.data.data(), output.data(), tokens, error))
+    if (!bound->forward(x.data(), output.data(), tokens, error))
       return fail(error);
     auto end = std::chrono::steady_clock::now();
     times.push_back(
@@ -351,7 +353,7 @@ int main(int argc, char **argv) {
       return fail(options.timingJson + ": cannot write");
   }
   if (!options.output.empty()) {
-    NpyArray result{{tokens, entry->hidden}, std::move(output)};
+    NpyArray result{{tokens, entry->hidden}, {output.begin(), output.end()}};
     if (!writeNpy(options.output, result, error))
       return fail(error);
   }

@@ -7,6 +7,7 @@
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 
+#include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/PatternMatch.h"
@@ -460,6 +461,245 @@ LogicalResult SharedMlpOp::verify() {
             check.dim(sigmoidGate, "sigmoid_gate", 1, hidden, "hidden size")))
       return failure();
   return check.sameType(getOutput(), getInput(), "input");
+}
+
+//===----------------------------------------------------------------------===//
+// FusedExpertsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult FusedExpertsOp::verify() {
+  ShapeChecker check(*this);
+  if (failed(staticHidden(*this, getInput(), "input")) ||
+      failed(check.expertOffsets(getExpertOffsets())))
+    return failure();
+  int64_t hidden = dimOf(getInput(), 1);
+  if (Value weight = getRowWeight())
+    if (failed(check.dim(weight, "row_weight", 0, dimOf(getRowToken(), 0),
+                         "row count")))
+      return failure();
+  if (failed(check.ffnWeights(getActivation(), getExpertGate(), getExpertUp(),
+                              getExpertDown(), "expert_", getNumExperts(),
+                              hidden)))
+    return failure();
+  if (hasSharedExpert() &&
+      failed(check.ffnWeights(getActivation(), getSharedGate(), getSharedUp(),
+                              getSharedDown(), "shared_", std::nullopt,
+                              hidden)))
+    return failure();
+  if (getScaleExpertInput() && !getRowWeight())
+    return emitOpError("'scale_expert_input' needs 'row_weight'");
+  return check.sameType(getOutput(), getInput(), "input");
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel-level ops: GatherGateUpOp, DownScatterAddOp
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A kernel op's operands are all tensors, with one result typed like
+/// `init`, or all buffers, with none; each operand has its rank and
+/// element type.
+LogicalResult verifyKernelOperands(Operation *op, Value init,
+                                   ArrayRef<std::pair<Value, StringRef>> named,
+                                   Type f32, Type i32) {
+  bool onTensors = isa<RankedTensorType>(init.getType());
+  for (auto [value, name] : named) {
+    if (!value)
+      continue;
+    if (isa<RankedTensorType>(value.getType()) != onTensors ||
+        !(isa<RankedTensorType, MemRefType>(value.getType())))
+      return op->emitOpError()
+             << "'" << name << "' must be a "
+             << (onTensors ? "ranked tensor" : "memref")
+             << " like 'init', got " << value.getType();
+    auto type = cast<ShapedType>(value.getType());
+    bool isIndex = name == "row_token";
+    int64_t rank = (isIndex || name == "scale" || name == "row_weight") ? 1 : 2;
+    Type element = isIndex ? i32 : f32;
+    if (type.getRank() != rank || type.getElementType() != element)
+      return op->emitOpError() << "'" << name << "' must be a rank-" << rank
+                               << " " << element << " shaped value, got "
+                               << value.getType();
+  }
+  if (onTensors != (op->getNumResults() == 1) || op->getNumResults() > 1)
+    return op->emitOpError(onTensors ? "on tensors returns one result"
+                                     : "on buffers returns no result");
+  if (onTensors && op->getResult(0).getType() != init.getType())
+    return op->emitOpError() << "result type " << op->getResult(0).getType()
+                             << " must match 'init' type " << init.getType();
+  return success();
+}
+
+/// Memory effects of a kernel op on buffers: inputs are read; `init` is
+/// written, and read too when `initIsRead`.
+void getKernelEffects(
+    Operation *op, OpOperand &init, bool initIsRead,
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  for (OpOperand &operand : op->getOpOperands()) {
+    if (!isa<MemRefType>(operand.get().getType()))
+      continue;
+    if (&operand != &init || initIsRead)
+      effects.emplace_back(MemoryEffects::Read::get(), &operand,
+                           SideEffects::DefaultResource::get());
+    if (&operand == &init)
+      effects.emplace_back(MemoryEffects::Write::get(), &operand,
+                           SideEffects::DefaultResource::get());
+  }
+}
+
+/// Rebuilds a kernel op on the buffers of its tensor operands, without
+/// results; the result is `init`'s buffer.
+LogicalResult bufferizeKernelOp(Operation *op, OpOperand &init,
+                                RewriterBase &rewriter,
+                                const bufferization::BufferizationOptions &options,
+                                bufferization::BufferizationState &state) {
+  SmallVector<Value> operands;
+  Value initBuffer;
+  for (OpOperand &operand : op->getOpOperands()) {
+    FailureOr<Value> buffer =
+        bufferization::getBuffer(rewriter, operand.get(), options, state);
+    if (failed(buffer))
+      return failure();
+    operands.push_back(*buffer);
+    if (&operand == &init)
+      initBuffer = *buffer;
+  }
+  OperationState rebuilt(op->getLoc(), op->getName(), operands, TypeRange{},
+                         op->getAttrs());
+  rewriter.setInsertionPoint(op);
+  rewriter.create(rebuilt);
+  bufferization::replaceOpWithBufferizedValues(rewriter, op, initBuffer);
+  return success();
+}
+
+/// The rows `[R,H]` (or `[R]`) dimension checks both kernel ops share.
+LogicalResult verifyPerRow(ShapeChecker &check, Value value, StringRef name,
+                           int64_t rows) {
+  return value ? check.dim(value, name, 0, rows, "row count") : success();
+}
+} // namespace
+
+LogicalResult GatherGateUpOp::verify() {
+  Builder b(getContext());
+  if (failed(verifyKernelOperands(*this, getInit(),
+                                  {{getInput(), "input"},
+                                   {getRowToken(), "row_token"},
+                                   {getScale(), "scale"},
+                                   {getGate(), "gate"},
+                                   {getUp(), "up"},
+                                   {getInit(), "init"}},
+                                  b.getF32Type(), b.getI32Type())))
+    return failure();
+  if (isGated(getActivation()) != static_cast<bool>(getGate()))
+    return emitOpError() << "activation '"
+                         << stringifyActivation(getActivation())
+                         << (getGate() ? "' takes no 'gate' weights"
+                                       : "' needs 'gate' weights");
+  ShapeChecker check(*this);
+  int64_t rows = dimOf(getInit(), 0);
+  if (failed(check.dim(getUp(), "up", 1, dimOf(getInput(), 1),
+                       "hidden size")) ||
+      failed(check.dim(getInit(), "init", 1, dimOf(getUp(), 0), "width")) ||
+      failed(verifyPerRow(check, getRowToken(), "row_token", rows)) ||
+      failed(verifyPerRow(check, getScale(), "scale", rows)))
+    return failure();
+  if (!getRowToken() &&
+      failed(check.dim(getInput(), "input", 0, rows, "row count")))
+    return failure();
+  if (Value gate = getGate())
+    if (cast<ShapedType>(gate.getType()).getShape() !=
+        cast<ShapedType>(getUp().getType()).getShape())
+      return emitOpError() << "'gate' shape " << gate.getType()
+                           << " differs from 'up' shape " << getUp().getType();
+  return success();
+}
+
+void GatherGateUpOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getKernelEffects(*this, getInitMutable(), /*initIsRead=*/false, effects);
+}
+
+bool GatherGateUpOp::bufferizesToMemoryRead(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return &operand != &getInitMutable(); // init is overwritten
+}
+
+bool GatherGateUpOp::bufferizesToMemoryWrite(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return &operand == &getInitMutable();
+}
+
+bufferization::AliasingValueList
+GatherGateUpOp::getAliasingValues(OpOperand &operand,
+                                  const bufferization::AnalysisState &) {
+  if (&operand != &getInitMutable())
+    return {};
+  return {{getResult()[0], bufferization::BufferRelation::Equivalent}};
+}
+
+LogicalResult
+GatherGateUpOp::bufferize(RewriterBase &rewriter,
+                          const bufferization::BufferizationOptions &options,
+                          bufferization::BufferizationState &state) {
+  return bufferizeKernelOp(*this, getInitMutable(), rewriter, options,
+                           state);
+}
+
+LogicalResult DownScatterAddOp::verify() {
+  Builder b(getContext());
+  if (failed(verifyKernelOperands(*this, getInit(),
+                                  {{getRows(), "rows"},
+                                   {getDown(), "down"},
+                                   {getRowToken(), "row_token"},
+                                   {getRowWeight(), "row_weight"},
+                                   {getInit(), "init"}},
+                                  b.getF32Type(), b.getI32Type())))
+    return failure();
+  ShapeChecker check(*this);
+  int64_t rows = dimOf(getRows(), 0);
+  if (failed(check.dim(getDown(), "down", 1, dimOf(getRows(), 1),
+                       "FFN width")) ||
+      failed(check.dim(getInit(), "init", 1, dimOf(getDown(), 0), "width")) ||
+      failed(verifyPerRow(check, getRowToken(), "row_token", rows)) ||
+      failed(verifyPerRow(check, getRowWeight(), "row_weight", rows)))
+    return failure();
+  if (!getRowToken())
+    return check.dim(getInit(), "init", 0, rows, "row count");
+  return success();
+}
+
+void DownScatterAddOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getKernelEffects(*this, getInitMutable(), /*initIsRead=*/true, effects);
+}
+
+bool DownScatterAddOp::bufferizesToMemoryRead(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return true; // init accumulates
+}
+
+bool DownScatterAddOp::bufferizesToMemoryWrite(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return &operand == &getInitMutable();
+}
+
+bufferization::AliasingValueList
+DownScatterAddOp::getAliasingValues(OpOperand &operand,
+                                    const bufferization::AnalysisState &) {
+  if (&operand != &getInitMutable())
+    return {};
+  return {{getResult()[0], bufferization::BufferRelation::Equivalent}};
+}
+
+LogicalResult
+DownScatterAddOp::bufferize(RewriterBase &rewriter,
+                            const bufferization::BufferizationOptions &options,
+                            bufferization::BufferizationState &state) {
+  return bufferizeKernelOp(*this, getInitMutable(), rewriter, options,
+                           state);
 }
 
 //===----------------------------------------------------------------------===//

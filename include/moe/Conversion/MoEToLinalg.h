@@ -17,6 +17,8 @@ void populateRouteToLinalgPatterns(RewritePatternSet &patterns);
 void populateDispatchToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.expert_mlp and moe.shared_mlp.
 void populateFfnToLinalgPatterns(RewritePatternSet &patterns);
+/// moe.fused_experts to moe.gather_gate_up / moe.down_scatter_add loops.
+void populateFusedExpertsToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.routing_stats.
 void populateStatsToLinalgPatterns(RewritePatternSet &patterns);
 /// All of the above, plus the decomposition of moe.layer.

@@ -3,7 +3,8 @@
 // The one loader moe-run and user programs share: it opens a library built
 // by moe-compile, reads its manifest, binds each weight slot to checkpoint
 // tensors by name (stacking per-expert tensors, converting BF16/F16 to
-// float32, reading F32 in place where it is aligned), and calls entries.
+// float32, reading F32 in place where it lies on a cache line), and calls
+// entries.
 // Plain C++ (no LLVM or MLIR).
 //
 //===----------------------------------------------------------------------===//
@@ -12,6 +13,7 @@
 #define MOE_RUNTIME_LOADER_H
 
 #include "moe/Runtime/moe_runtime.h"
+#include "moe/Support/AlignedBuffer.h"
 #include "moe/Support/SafeTensors.h"
 
 #include <memory>
@@ -91,7 +93,7 @@ public:
 
 private:
   const Entry *boundEntry = nullptr;
-  std::vector<std::vector<float>> owned;
+  std::vector<AlignedFloats> owned;
   std::vector<const float *> pointers;
   size_t inPlaceBytes = 0;
 };

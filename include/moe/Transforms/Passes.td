@@ -45,18 +45,58 @@ def MoEDecompose : Pass<"moe-decompose"> {
   ];
 }
 
+def MoEFuseExperts : Pass<"moe-fuse-experts"> {
+  let summary = "Fuse the expert FFN with its gather, its combine and the shared expert";
+  let description = [{
+    After `moe-decompose` a layer computes its experts on a gathered row
+    bundle `[T·K,H]`, keeps their output `[T·K,H]` and scatters it back in
+    `moe.combine`: two copies of the activations that a fused kernel never
+    makes. This pass replaces `moe.expert_mlp` between a `moe.dispatch` (or
+    `moe.expert_choice`) and its `moe.combine` by `moe.fused_experts`, which
+    reads each row of the layer input through `row_token` and adds the
+    weighted down projection into the output, and folds a `moe.shared_mlp`
+    added to the result into the same op, so that lowering splits the
+    columns of routed and shared experts among threads alike. The gather
+    itself becomes dead and is removed once lowered.
+
+    Left alone: a combine with `dropped = input` (its dropped rows pass the
+    gathered input through), a sigmoid-gated shared expert (Qwen2-MoE), and
+    anything whose operands do not come from one row bundle.
+
+    Before:
+    ```mlir
+    %rows, %tok, %w, %off = moe.dispatch %x, %ids, %rw : ...
+    %out = moe.expert_mlp swiglu %rows offsets(%off) weights(gate %g, up %u, down %d) : ...
+    %y = moe.combine %out tokens(%tok) weights(%w) offsets(%off) input(%x) : ...
+    %s = moe.shared_mlp swiglu %x weights(gate %sg, up %su, down %sd) : ...
+    %z = arith.addf %y, %s : tensor<?x64xf32>
+    ```
+    After:
+    ```mlir
+    %rows, %tok, %w, %off = moe.dispatch %x, %ids, %rw : ...
+    %z = moe.fused_experts swiglu %x tokens(%tok) weights(%w) offsets(%off)
+        experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd) : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def MoELinalgToUkernels : Pass<"moe-linalg-to-ukernels", "::mlir::ModuleOp"> {
-  let summary = "Call the project's f32 matmul micro-kernel for x·Wᵀ on buffers";
+  let summary = "Call the project's f32 micro-kernels for x·Wᵀ and the moe kernel-level ops on buffers";
   let description = [{
     Every linear layer of an MoE block multiplies activations by a
     checkpoint weight in its `[out, in]` layout: `linalg.matmul` with a
     transposed B. Lowered to loops that is a scalar triple loop; this pass
     replaces such matmuls on f32 memrefs with unit inner strides by a call
-    to `moe_ukernel_matmul_nt_f32` (lib/Runtime/Embedded/MatmulUkernel.c, a
-    register-blocked AVX-512 kernel with a portable fallback) through the
-    MLIR C interface, the way IREE calls its ukernels. It runs after
-    bufferization and before linalg is lowered to loops; anything it does
-    not match is lowered as before.
+    to `moe_ukernel_matmul_nt_f32`, and `moe.gather_gate_up` /
+    `moe.down_scatter_add` on buffers by calls to
+    `moe_ukernel_gather_gate_up_f32` / `moe_ukernel_down_scatter_add_f32`
+    (lib/Runtime/Embedded/Ukernels.c: register-blocked AVX-512 kernels with
+    a portable fallback), through the MLIR C interface, the way IREE calls
+    its ukernels. An absent optional operand is passed as an empty buffer
+    and a flag. It runs after bufferization and before linalg is lowered to
+    loops; a matmul it does not match is lowered as before, a kernel-level
+    op it cannot take is an error (they have no other lowering).
 
     Before:
     ```mlir
@@ -65,15 +105,19 @@ def MoELinalgToUkernels : Pass<"moe-linalg-to-ukernels", "::mlir::ModuleOp"> {
                                    affine_map<(m, n, k) -> (m, n)>]
         ins(%x, %w : memref<?x64xf32, strided<[64, 1], offset: ?>>, memref<128x64xf32, ...>)
         outs(%y : memref<?x128xf32>)
+    moe.down_scatter_add %a weights(down %d) tokens(%tok) row_weight(%w) outs(%out) : ...
     ```
     After:
     ```mlir
     %a = memref.cast %x : ... to memref<?x?xf32, strided<[?, 1], offset: ?>>
     ...
     call @moe_ukernel_matmul_nt_f32(%a, %b, %c) : (...) -> ()
+    %flags = arith.constant 3 : i32
+    call @moe_ukernel_down_scatter_add_f32(%h, %dw, %t, %rw, %o, %flags) : (...) -> ()
     ```
   }];
   let dependentDialects = [
+    "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",
     "::mlir::memref::MemRefDialect",
   ];

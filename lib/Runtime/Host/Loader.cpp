@@ -36,7 +36,7 @@ std::vector<int64_t> WeightSlot::tensorShape() const {
 namespace {
 /// `source` (row-major, `sourceShape`) sliced along slice[0] from slice[1]
 /// for slice[2], then transposed by `permutation`.
-std::vector<float> applyView(const std::vector<float> &source,
+AlignedFloats applyView(const AlignedFloats &source,
                              const std::vector<int64_t> &sourceShape,
                              const std::vector<int64_t> &slice,
                              const std::vector<int64_t> &permutation) {
@@ -56,7 +56,7 @@ std::vector<float> applyView(const std::vector<float> &source,
   int64_t count = 1;
   for (int64_t s : outShape)
     count *= s;
-  std::vector<float> out(count);
+  AlignedFloats out(count);
   std::vector<int64_t> index(rank, 0);
   for (int64_t n = 0; n < count; ++n) {
     int64_t offset = 0;
@@ -236,15 +236,18 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       }
       views.push_back(view);
     }
-    // One aligned F32 tensor is used where it lies in the mapping.
+    // One F32 tensor on a cache line is used where it lies in the mapping
+    // (see AlignedBuffer.h for why the line matters).
     if (views.size() == 1 && !slot.hasView() && views[0]->dtype == DType::F32 &&
-        reinterpret_cast<uintptr_t>(views[0]->data) % alignof(float) == 0) {
+        reinterpret_cast<uintptr_t>(views[0]->data) %
+                CacheLineAllocator<float>::kCacheLine ==
+            0) {
       bound->pointers.push_back(
           reinterpret_cast<const float *>(views[0]->data));
       bound->inPlaceBytes += views[0]->bytes;
       continue;
     }
-    std::vector<float> buffer(perTensor * views.size());
+    AlignedFloats buffer(perTensor * views.size());
     for (size_t i = 0; i < views.size(); ++i)
       views[i]->copyToF32(buffer.data() + i * perTensor);
     if (slot.hasView())

@@ -25,15 +25,9 @@ namespace {
 Value expertSlice(ImplicitLocOpBuilder &b, Value stacked, Value expert) {
   if (!stacked)
     return Value();
-  auto type = cast<RankedTensorType>(stacked.getType());
-  auto sliceType = RankedTensorType::get(type.getShape().drop_front(),
-                                         type.getElementType());
-  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-  return tensor::ExtractSliceOp::create(
-      b, sliceType, stacked, ArrayRef<OpFoldResult>{expert, zero, zero},
-      ArrayRef<OpFoldResult>{one, b.getIndexAttr(type.getDimSize(1)),
-                             b.getIndexAttr(type.getDimSize(2))},
-      ArrayRef<OpFoldResult>{one, one, one});
+  int64_t rows = cast<RankedTensorType>(stacked.getType()).getDimSize(1);
+  return extractStackedRows(b, stacked, expert, b.getIndexAttr(0),
+                            b.getIndexAttr(rows));
 }
 
 LogicalResult checkF32(PatternRewriter &rewriter, Operation *op, Value value) {
@@ -63,14 +57,7 @@ struct ExpertMlpOpLowering : OpRewritePattern<ExpertMlpOp> {
         std::nullopt, [&](OpBuilder &nested, Location, ValueRange args) {
           ImplicitLocOpBuilder nb(loc, nested);
           Value expert = args[0], shared = args[1];
-          Value next = arith::AddIOp::create(nb, expert, indexConstant(nb, 1));
-          auto offsetAt = [&](Value e) -> Value {
-            return arith::IndexCastOp::create(
-                nb, nb.getIndexType(),
-                tensor::ExtractOp::create(nb, offsets, e));
-          };
-          Value start = offsetAt(expert);
-          Value count = arith::SubIOp::create(nb, offsetAt(next), start);
+          auto [start, count] = expertRowRange(nb, offsets, expert);
           OpFoldResult zero = nb.getIndexAttr(0), one = nb.getIndexAttr(1);
           SmallVector<OpFoldResult> rowOffsets = {start, zero};
           SmallVector<OpFoldResult> rowSizes = {count, nb.getIndexAttr(hidden)};

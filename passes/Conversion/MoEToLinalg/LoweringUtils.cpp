@@ -303,3 +303,29 @@ Value lowering::castToType(ImplicitLocOpBuilder &b, Value value, Type type) {
     return value;
   return tensor::CastOp::create(b, type, value);
 }
+
+Value lowering::extractStackedRows(ImplicitLocOpBuilder &b, Value stacked,
+                                   OpFoldResult index, OpFoldResult first,
+                                   OpFoldResult count) {
+  auto type = cast<RankedTensorType>(stacked.getType());
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  std::optional<int64_t> staticCount = getConstantIntValue(count);
+  auto sliceType = RankedTensorType::get(
+      {staticCount ? *staticCount : ShapedType::kDynamic, type.getDimSize(2)},
+      type.getElementType());
+  return tensor::ExtractSliceOp::create(
+      b, sliceType, stacked, ArrayRef<OpFoldResult>{index, first, zero},
+      ArrayRef<OpFoldResult>{one, count, b.getIndexAttr(type.getDimSize(2))},
+      ArrayRef<OpFoldResult>{one, one, one});
+}
+
+std::pair<Value, Value> lowering::expertRowRange(ImplicitLocOpBuilder &b,
+                                                 Value offsets, Value expert) {
+  auto offsetAt = [&](Value e) -> Value {
+    return arith::IndexCastOp::create(b, b.getIndexType(),
+                                      tensor::ExtractOp::create(b, offsets, e));
+  };
+  Value start = offsetAt(expert);
+  Value next = arith::AddIOp::create(b, expert, indexConstant(b, 1));
+  return {start, arith::SubIOp::create(b, offsetAt(next), start)};
+}

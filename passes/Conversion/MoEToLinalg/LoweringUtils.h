@@ -82,6 +82,17 @@ Value createFfn(ImplicitLocOpBuilder &b, Activation activation, Value rows,
 /// Gathers rows of `source` `[T,H]` at `indices` (i32 `[R]`) into `[R,H]`.
 Value createGatherRows(ImplicitLocOpBuilder &b, Value source, Value indices);
 
+/// Rows `[first, first+count)` of matrix `index` of a stacked `[N,A,B]`
+/// tensor, as an `[count,B]` slice.
+Value extractStackedRows(ImplicitLocOpBuilder &b, Value stacked,
+                         OpFoldResult index, OpFoldResult first,
+                         OpFoldResult count);
+
+/// `[start, end)` of expert `expert` (an index) from i32 `expert_offsets`,
+/// as indices: the start and the row count.
+std::pair<Value, Value> expertRowRange(ImplicitLocOpBuilder &b, Value offsets,
+                                       Value expert);
+
 /// Lowered tensors are dynamic where an op's results may be static (or the
 /// other way round): reconcile with tensor.cast when the types differ.
 Value castToType(ImplicitLocOpBuilder &b, Value value, Type type);

@@ -2,7 +2,8 @@
 //
 // Lowers the moe stages to linalg, scf, arith, math and tensor on tensors;
 // moe.layer is decomposed on the way. The op families live in
-// RouteToLinalg.cpp, DispatchToLinalg.cpp and FfnToLinalg.cpp.
+// RouteToLinalg.cpp, DispatchToLinalg.cpp, FfnToLinalg.cpp,
+// FusedExpertsToLinalg.cpp and StatsToLinalg.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +32,7 @@ void mlir::moe::populateMoEToLinalgConversionPatterns(
   populateRouteToLinalgPatterns(patterns);
   populateDispatchToLinalgPatterns(patterns);
   populateFfnToLinalgPatterns(patterns);
+  populateFusedExpertsToLinalgPatterns(patterns);
   populateStatsToLinalgPatterns(patterns);
 }
 
@@ -47,6 +49,8 @@ struct ConvertMoEToLinalgPass
     // Communication is not lowered here; it stays for the expert-parallel
     // passes and must not be reported as a failure.
     target.addLegalOp<AllToAllOp, AllToAllStartOp, AllToAllWaitOp>();
+    // The kernel-level ops are what moe.fused_experts lowers to.
+    target.addLegalOp<GatherGateUpOp, DownScatterAddOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateMoEToLinalgConversionPatterns(patterns);

@@ -12,6 +12,8 @@
 include "moe/Dialect/MoE/IR/MoEBase.td"
 include "moe/Dialect/MoE/IR/MoEAttrs.td"
 include "moe/Dialect/MoE/IR/MoETypes.td"
+include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 defvar MoE_Activations = 2DTensorOf<[AnyFloat]>;
@@ -304,6 +306,160 @@ def MoE_SharedMlpOp : MoE_Op<"shared_mlp", [Pure, AttrSizedOperandSegments]> {
     $activation $input `weights` `(` custom<FfnWeights>($gate, $up, $down) `)`
     (`sigmoid_gate` `(` $sigmoid_gate^ `)`)? attr-dict
     `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Fused expert computation
+//===----------------------------------------------------------------------===//
+
+def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments]> {
+  let summary = "expert FFNs on gathered tokens, combined into token order";
+  let description = [{
+    What `moe-fuse-experts` makes of `moe.expert_mlp` between a dispatch
+    and its `moe.combine` (and of a `moe.shared_mlp` added to the result):
+    for each kept row `r < offsets[E]` of expert `e`,
+    `out[row_token[r]] += w_r · FFN_e(x[row_token[r]])`, plus, with
+    `shared`, `FFN_shared(x[t])` for every token. No row bundle is
+    gathered and no per-row result is kept: lowering reads each row's input
+    through `row_token` and adds the down projection into the output.
+
+    `row_weight` scales the expert output; with `scale_expert_input` it
+    scales the expert input instead (Llama 4), and is required. Without
+    `row_weight` rows are summed as they are. Weights are laid out as in
+    `moe.expert_mlp` and `moe.shared_mlp`.
+
+    Example:
+    ```mlir
+    %y = moe.fused_experts swiglu %x tokens(%tok) weights(%w) offsets(%off)
+        experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd)
+        : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>,
+           tensor<8x128x64xf32>, tensor<8x128x64xf32>, tensor<8x64x128xf32>,
+           tensor<256x64xf32>, tensor<256x64xf32>, tensor<64x256xf32>)
+        -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_Activations:$input,
+    MoE_Index1D:$row_token,
+    Optional<MoE_Weight1D>:$row_weight,
+    MoE_Index1D:$expert_offsets,
+    Optional<3DTensorOf<[AnyFloat]>>:$expert_gate,
+    3DTensorOf<[AnyFloat]>:$expert_up,
+    3DTensorOf<[AnyFloat]>:$expert_down,
+    Optional<2DTensorOf<[AnyFloat]>>:$shared_gate,
+    Optional<2DTensorOf<[AnyFloat]>>:$shared_up,
+    Optional<2DTensorOf<[AnyFloat]>>:$shared_down,
+    MoE_ActivationAttr:$activation,
+    UnitAttr:$scale_expert_input
+  );
+  let results = (outs MoE_Activations:$output);
+  let assemblyFormat = [{
+    $activation $input `tokens` `(` $row_token `)`
+    (`weights` `(` $row_weight^ `)`)? `offsets` `(` $expert_offsets `)`
+    `experts` `(` custom<FfnWeights>($expert_gate, $expert_up, $expert_down) `)`
+    (`shared` `(` custom<FfnWeights>($shared_gate, $shared_up, $shared_down)^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumExperts() {
+      return getExpertOffsets().getType().getDimSize(0) - 1;
+    }
+    bool hasSharedExpert() { return static_cast<bool>(getSharedUp()); }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel-level ops (from lowering moe.fused_experts)
+//===----------------------------------------------------------------------===//
+
+// Destination-style and bufferizable, on tensors or on buffers (then without
+// results), like linalg ops. `moe-linalg-to-ukernels` turns the buffer form
+// into micro-kernel calls.
+class MoE_KernelOp<string mnemonic, list<Trait> traits = []>
+    : MoE_Op<mnemonic, !listconcat(traits, [
+        AttrSizedOperandSegments,
+        DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+        DestinationStyleOpInterface,
+        DeclareOpInterfaceMethods<BufferizableOpInterface,
+            ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+             "getAliasingValues", "bufferize"]>])> {
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() {
+      return MutableOperandRange(getInitMutable());
+    }
+  }];
+}
+
+def MoE_GatherGateUpOp : MoE_KernelOp<"gather_gate_up"> {
+  let summary = "activated gate/up projections of rows gathered by token";
+  let description = [{
+    `init[r, j] = act(s_r · (x[t_r]·gate[j]), s_r · (x[t_r]·up[j]))` for
+    every row `r` of `init` `[R,N]`, with `t_r = row_token[r]` (or `r`
+    without `row_token`) and `s_r = scale[r]` (or 1). `gate`/`up` are
+    `[N,H]` slices of the projections; `gate` is present exactly for the
+    gated activations. `init` is overwritten, not read. This is the first
+    half of an expert FFN with the token gather in its prologue and the
+    activation in its epilogue.
+
+    Example:
+    ```mlir
+    %a = moe.gather_gate_up swiglu %x tokens(%tok) weights(gate %g, up %u)
+        outs(%init)
+        : (tensor<?x64xf32>, tensor<?xi32>, tensor<32x64xf32>,
+           tensor<32x64xf32>, tensor<?x32xf32>) -> tensor<?x32xf32>
+    ```
+  }];
+  let arguments = (ins
+    AnyShaped:$input,
+    Optional<AnyShaped>:$row_token,
+    Optional<AnyShaped>:$scale,
+    Optional<AnyShaped>:$gate,
+    AnyShaped:$up,
+    AnyShaped:$init,
+    MoE_ActivationAttr:$activation
+  );
+  let assemblyFormat = [{
+    $activation $input (`tokens` `(` $row_token^ `)`)?
+    (`scale` `(` $scale^ `)`)?
+    `weights` `(` (`gate` $gate^ `,`)? `up` $up `)`
+    `outs` `(` $init `)` attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_DownScatterAddOp : MoE_KernelOp<"down_scatter_add"> {
+  let summary = "down projection of rows, weighted and added into their tokens";
+  let description = [{
+    `init[t_r, j] += w_r · (rows[r]·down[j])` for every row `r` of `rows`
+    `[R,F]`, with `t_r = row_token[r]` (or `r`) and `w_r = row_weight[r]`
+    (or 1); `down` is an `[N,F]` slice of the projection and `init` is
+    `[T,N]`. Rows must name distinct tokens (one expert's rows do), so the
+    order of the additions is that of the rows. This is the second half of
+    an expert FFN with the weighted combine in its epilogue.
+
+    Example:
+    ```mlir
+    %y = moe.down_scatter_add %a weights(down %d) tokens(%tok)
+        row_weight(%w) outs(%acc)
+        : (tensor<?x128xf32>, tensor<16x128xf32>, tensor<?xi32>,
+           tensor<?xf32>, tensor<?x16xf32>) -> tensor<?x16xf32>
+    ```
+  }];
+  let arguments = (ins
+    AnyShaped:$rows,
+    AnyShaped:$down,
+    Optional<AnyShaped>:$row_token,
+    Optional<AnyShaped>:$row_weight,
+    AnyShaped:$init
+  );
+  let assemblyFormat = [{
+    $rows `weights` `(` `down` $down `)` (`tokens` `(` $row_token^ `)`)?
+    (`row_weight` `(` $row_weight^ `)`)? `outs` `(` $init `)`
+    attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

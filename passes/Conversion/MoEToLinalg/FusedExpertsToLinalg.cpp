@@ -1,0 +1,226 @@
+//===- FusedExpertsToLinalg.cpp - moe.fused_experts to kernel-level ops ---===//
+//
+// moe.fused_experts becomes two phases, each an scf.forall over column
+// chunks of a projection's output with the experts in order inside:
+//
+//  1. `[rows, F]` activations: per chunk of F, per expert, one
+//     moe.gather_gate_up on the expert's rows (read from the layer input
+//     through row_token); the shared expert likewise on all tokens;
+//  2. the output `[T,H]`: per chunk of H, per expert, one
+//     moe.down_scatter_add of the expert's activations into its tokens,
+//     then the shared expert's.
+//
+// Splitting columns rather than experts keeps the threads' work equal
+// however the router spread the tokens, lets the shared expert use every
+// thread, and gives each thread its own output columns: the scatter-add
+// needs no atomics, and each output element is summed in expert order
+// whatever the thread count.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "moe/Conversion/MoEToLinalg.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+using namespace mlir::moe::lowering;
+
+namespace {
+/// Output columns per parallel iteration: a multiple of the kernels' 8
+/// (gated: 4) columns per tile, small enough that the projections of a
+/// 1024-wide layer give every thread of a small machine several chunks.
+constexpr int64_t kColumnChunk = 64;
+
+using ChunkBody = function_ref<Value(ImplicitLocOpBuilder &, Value first,
+                                     Value count, Value chunk)>;
+
+/// `body` on each chunk of kColumnChunk columns of `dest` `[R,N]`, in
+/// parallel (scf.forall), each result inserted back in place.
+Value forEachColumnChunk(ImplicitLocOpBuilder &b, Value dest, ChunkBody body) {
+  int64_t width = cast<RankedTensorType>(dest.getType()).getDimSize(1);
+  int64_t numChunks = (width + kColumnChunk - 1) / kColumnChunk;
+  Location loc = b.getLoc();
+  auto loop = scf::ForallOp::create(
+      b, ArrayRef<OpFoldResult>{b.getIndexAttr(numChunks)}, dest,
+      std::nullopt, [&](OpBuilder &nested, Location, ValueRange args) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        Value first = arith::MulIOp::create(nb, args[0],
+                                            indexConstant(nb, kColumnChunk));
+        Value count = arith::MinSIOp::create(
+            nb, indexConstant(nb, kColumnChunk),
+            arith::SubIOp::create(nb, indexConstant(nb, width), first));
+        SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), first};
+        SmallVector<OpFoldResult> sizes = {getSizes(nb, args[1])[0], count};
+        SmallVector<OpFoldResult> unit(2, nb.getIndexAttr(1));
+        Value chunk = tensor::ExtractSliceOp::create(nb, args[1], offsets,
+                                                     sizes, unit);
+        Value result = body(nb, first, count, chunk);
+        auto inParallel = scf::InParallelOp::create(nb);
+        nb.setInsertionPointToStart(&inParallel.getRegion().front());
+        tensor::ParallelInsertSliceOp::create(nb, result, args[1], offsets,
+                                              sizes, unit);
+      });
+  return loop.getResult(0);
+}
+
+/// `body(expert, start, count, acc)` for each expert in order, threading
+/// `init` through (scf.for).
+Value forEachExpert(
+    ImplicitLocOpBuilder &b, Value offsets, int64_t numExperts, Value init,
+    function_ref<Value(ImplicitLocOpBuilder &, Value, Value, Value, Value)>
+        body) {
+  Location loc = b.getLoc();
+  auto loop = scf::ForOp::create(
+      b, indexConstant(b, 0), indexConstant(b, numExperts),
+      indexConstant(b, 1), ValueRange{init},
+      [&](OpBuilder &nested, Location, Value expert, ValueRange args) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        auto [start, count] = expertRowRange(nb, offsets, expert);
+        scf::YieldOp::create(nb, body(nb, expert, start, count, args[0]));
+      });
+  return loop.getResult(0);
+}
+
+Value slice1D(ImplicitLocOpBuilder &b, Value value, Value start, Value count) {
+  if (!value)
+    return Value();
+  return tensor::ExtractSliceOp::create(
+      b, value, ArrayRef<OpFoldResult>{start}, ArrayRef<OpFoldResult>{count},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+}
+
+Value rowsSlice(ImplicitLocOpBuilder &b, Value value, Value start,
+                Value count) {
+  return tensor::ExtractSliceOp::create(
+      b, value, ArrayRef<OpFoldResult>{start, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{count, getSizes(b, value)[1]},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+}
+
+/// Rows `[first, first+count)` of a dense `[N,B]` weight.
+Value weightRows(ImplicitLocOpBuilder &b, Value weight, Value first,
+                 Value count) {
+  if (!weight)
+    return Value();
+  return rowsSlice(b, weight, first, count);
+}
+
+/// Rows `[first, first+count)` of expert `expert`'s matrix of a stacked
+/// weight.
+Value expertWeightRows(ImplicitLocOpBuilder &b, Value stacked, Value expert,
+                       Value first, Value count) {
+  if (!stacked)
+    return Value();
+  return extractStackedRows(b, stacked, expert, first, count);
+}
+
+Value emptyActivations(ImplicitLocOpBuilder &b, OpFoldResult rows,
+                       Value up) {
+  int64_t width = cast<RankedTensorType>(up.getType()).getDimSize(
+      cast<RankedTensorType>(up.getType()).getRank() - 2);
+  return tensor::EmptyOp::create(
+      b, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(width)}, b.getF32Type());
+}
+
+struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(FusedExpertsOp op,
+                                PatternRewriter &rewriter) const override {
+    // The kernels are f32 throughout.
+    for (Value value : op->getOperands())
+      if (auto type = dyn_cast<RankedTensorType>(value.getType());
+          type && isa<FloatType>(type.getElementType()) &&
+          !type.getElementType().isF32())
+        return rewriter.notifyMatchFailure(op, "only f32 lowers");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Value input = op.getInput(), rowToken = op.getRowToken(),
+          offsets = op.getExpertOffsets();
+    Activation activation = op.getActivation();
+    int64_t numExperts = op.getNumExperts();
+    bool scaleInput = op.getScaleExpertInput();
+    Value inputScale = scaleInput ? op.getRowWeight() : Value();
+    Value outputWeight = scaleInput ? Value() : op.getRowWeight();
+
+    // Phase 1: the gated activations of every kept row, then of every
+    // token for the shared expert.
+    Value routedAct = forEachColumnChunk(
+        b, emptyActivations(b, getSizes(b, rowToken)[0], op.getExpertUp()),
+        [&](ImplicitLocOpBuilder &cb, Value first, Value width, Value chunk) {
+          return forEachExpert(
+              cb, offsets, numExperts, chunk,
+              [&](ImplicitLocOpBuilder &eb, Value expert, Value start,
+                  Value count, Value acc) -> Value {
+                Value dest = rowsSlice(eb, acc, start, count);
+                Value rows = GatherGateUpOp::create(
+                                 eb, dest.getType(), input,
+                                 slice1D(eb, rowToken, start, count),
+                                 slice1D(eb, inputScale, start, count),
+                                 expertWeightRows(eb, op.getExpertGate(),
+                                                  expert, first, width),
+                                 expertWeightRows(eb, op.getExpertUp(), expert,
+                                                  first, width),
+                                 dest, activation)
+                                 .getResult()[0];
+                return tensor::InsertSliceOp::create(
+                    eb, rows, acc,
+                    ArrayRef<OpFoldResult>{start, eb.getIndexAttr(0)},
+                    getSizes(eb, rows),
+                    ArrayRef<OpFoldResult>{eb.getIndexAttr(1),
+                                           eb.getIndexAttr(1)});
+              });
+        });
+    Value sharedAct;
+    if (op.hasSharedExpert())
+      sharedAct = forEachColumnChunk(
+          b, emptyActivations(b, getSizes(b, input)[0], op.getSharedUp()),
+          [&](ImplicitLocOpBuilder &cb, Value first, Value width,
+              Value chunk) -> Value {
+            return GatherGateUpOp::create(
+                       cb, chunk.getType(), input, Value(), Value(),
+                       weightRows(cb, op.getSharedGate(), first, width),
+                       weightRows(cb, op.getSharedUp(), first, width), chunk,
+                       activation)
+                .getResult()[0];
+          });
+
+    // Phase 2: the down projections, added into the tokens' outputs.
+    Value output = forEachColumnChunk(
+        b, createFilled(b, getSizes(b, input), f32Constant(b, 0)),
+        [&](ImplicitLocOpBuilder &cb, Value first, Value width, Value chunk) {
+          Value result = forEachExpert(
+              cb, offsets, numExperts, chunk,
+              [&](ImplicitLocOpBuilder &eb, Value expert, Value start,
+                  Value count, Value acc) -> Value {
+                return DownScatterAddOp::create(
+                           eb, acc.getType(),
+                           rowsSlice(eb, routedAct, start, count),
+                           expertWeightRows(eb, op.getExpertDown(), expert,
+                                            first, width),
+                           slice1D(eb, rowToken, start, count),
+                           slice1D(eb, outputWeight, start, count), acc)
+                    .getResult()[0];
+              });
+          if (sharedAct)
+            result = DownScatterAddOp::create(
+                         cb, result.getType(), sharedAct,
+                         weightRows(cb, op.getSharedDown(), first, width),
+                         Value(), Value(), result)
+                         .getResult()[0];
+          return result;
+        });
+    rewriter.replaceOp(op, castToType(b, output, op.getOutput().getType()));
+    return success();
+  }
+};
+} // namespace
+
+void mlir::moe::populateFusedExpertsToLinalgPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<FusedExpertsOpLowering>(patterns.getContext());
+}
