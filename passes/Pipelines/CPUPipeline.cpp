@@ -20,8 +20,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Conversion/Passes.h"
-#include "moe/Transforms/Passes.h"
 #include "moe/Pipelines/Pipelines.h"
+#include "moe/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -36,9 +36,11 @@
 
 using namespace mlir;
 
-void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm) {
+void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
+                                        const MoELoweringOptions &options) {
   pm.addPass(moe::createMoEDecompose());
-  pm.addPass(moe::createMoEFuseExperts());
+  if (options.fuseExperts)
+    pm.addPass(moe::createMoEFuseExperts());
   pm.addPass(moe::createConvertMoEToLinalg());
   // Tensor arithmetic the decomposition leaves (the shared-expert sum).
   pm.addPass(createConvertElementwiseToLinalgPass());
@@ -76,17 +78,20 @@ void moe::buildMoELowerBuffersToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
-void moe::buildMoELowerToCPUPipeline(OpPassManager &pm) {
-  buildMoELowerToLinalgPipeline(pm);
+void moe::buildMoELowerToCPUPipeline(OpPassManager &pm,
+                                     const MoELoweringOptions &options) {
+  buildMoELowerToLinalgPipeline(pm, options);
   buildMoEBufferizePipeline(pm);
   buildMoELowerBuffersToLLVMPipeline(pm);
 }
 
 void moe::registerMoEPipelines() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<MoELoweringOptions>(
       "moe-lower-to-linalg",
       "Lower the moe dialect to linalg/scf/tensor, then canonicalize",
-      buildMoELowerToLinalgPipeline);
+      [](OpPassManager &pm, const MoELoweringOptions &options) {
+        buildMoELowerToLinalgPipeline(pm, options);
+      });
   PassPipelineRegistration<>("moe-bufferize",
                              "Bufferize a lowered module with deallocation",
                              buildMoEBufferizePipeline);
@@ -94,8 +99,10 @@ void moe::registerMoEPipelines() {
       "moe-lower-buffers-to-llvm",
       "Lower bufferized loops, memrefs and math to the LLVM dialect",
       buildMoELowerBuffersToLLVMPipeline);
-  PassPipelineRegistration<>("moe-lower-to-cpu",
-                             "Lower the moe dialect to the LLVM dialect for "
-                             "the CPU (all stages)",
-                             buildMoELowerToCPUPipeline);
+  PassPipelineRegistration<MoELoweringOptions>(
+      "moe-lower-to-cpu",
+      "Lower the moe dialect to the LLVM dialect for the CPU (all stages)",
+      [](OpPassManager &pm, const MoELoweringOptions &options) {
+        buildMoELowerToCPUPipeline(pm, options);
+      });
 }

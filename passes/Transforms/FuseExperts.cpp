@@ -91,17 +91,17 @@ struct FuseSharedExpert : OpRewritePattern<arith::AddFOp> {
       auto shared = add->getOperand(1 - i).getDefiningOp<SharedMlpOp>();
       // A sigmoid-gated shared expert (Qwen2-MoE) scales its whole output
       // by a per-token gate and stays as it is.
-      if (!fused || !shared || fused.hasSharedExpert() ||
-          !fused->hasOneUse() || !shared->hasOneUse() ||
-          shared.getSigmoidGate() || shared.getInput() != fused.getInput() ||
+      if (!fused || !shared || fused.hasSharedExpert() || !fused->hasOneUse() ||
+          !shared->hasOneUse() || shared.getSigmoidGate() ||
+          shared.getInput() != fused.getInput() ||
           shared.getActivation() != fused.getActivation())
         continue;
       rewriter.replaceOpWithNewOp<FusedExpertsOp>(
           add, add.getType(), fused.getInput(), fused.getRowToken(),
-          fused.getRowWeight(), fused.getExpertOffsets(),
-          fused.getExpertGate(), fused.getExpertUp(), fused.getExpertDown(),
-          shared.getGate(), shared.getUp(), shared.getDown(),
-          fused.getActivation(), fused.getScaleExpertInput());
+          fused.getRowWeight(), fused.getExpertOffsets(), fused.getExpertGate(),
+          fused.getExpertUp(), fused.getExpertDown(), shared.getGate(),
+          shared.getUp(), shared.getDown(), fused.getActivation(),
+          fused.getScaleExpertInput());
       rewriter.eraseOp(fused);
       rewriter.eraseOp(shared);
       return success();

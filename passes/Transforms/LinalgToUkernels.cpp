@@ -27,8 +27,7 @@ using namespace mlir::moe;
 
 namespace {
 constexpr StringLiteral kMatmulUkernel = "moe_ukernel_matmul_nt_f32";
-constexpr StringLiteral kGatherGateUpUkernel =
-    "moe_ukernel_gather_gate_up_f32";
+constexpr StringLiteral kGatherGateUpUkernel = "moe_ukernel_gather_gate_up_f32";
 constexpr StringLiteral kDownScatterAddUkernel =
     "moe_ukernel_down_scatter_add_f32";
 // Flag bits of the gather/scatter kernels (lib/Runtime/Embedded/Ukernels.h).
@@ -150,8 +149,7 @@ struct DownScatterAddToUkernel : OpRewritePattern<DownScatterAddOp> {
                                 PatternRewriter &rewriter) const override {
     if (!op.hasPureBufferSemantics() || !isMatrix(op.getRows()) ||
         !isMatrix(op.getDown()) || !isMatrix(op.getInit()) ||
-        !optionalVectorsFit(getContext(), op.getRowToken(),
-                            op.getRowWeight()))
+        !optionalVectorsFit(getContext(), op.getRowToken(), op.getRowWeight()))
       return rewriter.notifyMatchFailure(op, "operands the kernel cannot take");
     Location loc = op.getLoc();
     Type f32 = rewriter.getF32Type(), i32Type = rewriter.getI32Type();
@@ -172,8 +170,7 @@ struct DownScatterAddToUkernel : OpRewritePattern<DownScatterAddOp> {
 /// Declares `name` (C interface) once if anything calls it.
 void declareKernel(ModuleOp module, StringRef name, TypeRange inputs) {
   bool called = false;
-  module.walk(
-      [&](func::CallOp call) { called |= call.getCallee() == name; });
+  module.walk([&](func::CallOp call) { called |= call.getCallee() == name; });
   if (!called || module.lookupSymbol(name))
     return;
   OpBuilder b(module.getContext());
@@ -190,8 +187,9 @@ struct MoELinalgToUkernelsPass
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
-    patterns.add<MatmulToUkernel, GatherGateUpToUkernel,
-                 DownScatterAddToUkernel>(ctx);
+    patterns
+        .add<MatmulToUkernel, GatherGateUpToUkernel, DownScatterAddToUkernel>(
+            ctx);
     if (failed(applyPatternsGreedily(module, std::move(patterns))))
       return signalPassFailure();
     // The kernel-level ops have no other lowering.
@@ -208,9 +206,9 @@ struct MoELinalgToUkernelsPass
     Type vector = kernelOperandType(Float32Type::get(ctx), 1);
     Type tokens = kernelOperandType(i32Type, 1);
     declareKernel(module, kMatmulUkernel, {matrix, matrix, matrix});
-    declareKernel(module, kGatherGateUpUkernel,
-                  {matrix, tokens, vector, matrix, matrix, matrix, i32Type,
-                   i32Type});
+    declareKernel(
+        module, kGatherGateUpUkernel,
+        {matrix, tokens, vector, matrix, matrix, matrix, i32Type, i32Type});
     declareKernel(module, kDownScatterAddUkernel,
                   {matrix, matrix, tokens, vector, matrix, i32Type});
   }

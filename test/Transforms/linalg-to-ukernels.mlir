@@ -48,3 +48,48 @@ func.func @not_matched(%x: memref<4x8xf32>, %w: memref<8x16xf32>, %wt: memref<16
       ins(%t, %tw : tensor<4x8xf32>, tensor<16x8xf32>) outs(%ty : tensor<4x16xf32>) -> tensor<4x16xf32>
   return %r : tensor<4x16xf32>
 }
+
+// -----
+
+// Tests that the kernel-level ops on buffers call their micro-kernels with
+// the activation code (0: swiglu, 3: relu) and flag bits (1: tokens, 2:
+// weights); an absent
+// optional operand is passed as an empty buffer and the ungated kernel gets
+// `up` in the gate position.
+// CHECK-DAG: func.func private @moe_ukernel_gather_gate_up_f32(memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?xi32, strided<[?], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, i32, i32) attributes {llvm.emit_c_interface}
+// CHECK-DAG: func.func private @moe_ukernel_down_scatter_add_f32(memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?xi32, strided<[?], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, i32) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func @kernel_ops
+// CHECK-SAME: (%[[X:[a-z0-9]+]]: memref<?x64xf32>, %[[TOK:[a-z0-9]+]]: memref<?xi32, strided<[1], offset: ?>>, %[[W:[a-z0-9]+]]: memref<?xf32, strided<[1], offset: ?>>, %[[G:[a-z0-9]+]]: memref<?x64xf32, strided<[64, 1], offset: ?>>, %[[U:[a-z0-9]+]]: memref<?x64xf32, strided<[64, 1], offset: ?>>, %[[A:[a-z0-9]+]]: memref<?x?xf32, strided<[128, 1], offset: ?>>, %[[D:[a-z0-9]+]]: memref<?x128xf32, strided<[128, 1], offset: ?>>, %[[O:[a-z0-9]+]]: memref<?x?xf32, strided<[64, 1], offset: ?>>)
+// CHECK-DAG: %[[C0:.*]] = arith.constant 0 : i32
+// CHECK-DAG: %[[C1:.*]] = arith.constant 1 : i32
+// CHECK-DAG: %[[C3:.*]] = arith.constant 3 : i32
+// CHECK: %[[NOSCALE:.*]] = memref.alloca() : memref<0xf32>
+// CHECK: %[[NOSCALECAST:.*]] = memref.cast %[[NOSCALE]]
+// CHECK: call @moe_ukernel_gather_gate_up_f32(%{{.*}}, %{{.*}}, %[[NOSCALECAST]], %{{.*}}, %{{.*}}, %{{.*}}, %[[C0]], %[[C1]])
+// CHECK: call @moe_ukernel_down_scatter_add_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[C3]])
+// CHECK: memref.alloca() : memref<0xi32>
+// CHECK: %[[UP1:.*]] = memref.cast %[[U]]
+// CHECK: %[[UP2:.*]] = memref.cast %[[U]]
+// CHECK: call @moe_ukernel_gather_gate_up_f32(%{{.*}}, %{{.*}}, %{{.*}}, %[[UP1]], %[[UP2]], %{{.*}}, %[[C3]], %[[C0]])
+// CHECK-NOT: moe.gather_gate_up
+// CHECK-NOT: moe.down_scatter_add
+func.func @kernel_ops(%x: memref<?x64xf32>, %tok: memref<?xi32, strided<[1], offset: ?>>,
+                      %w: memref<?xf32, strided<[1], offset: ?>>,
+                      %g: memref<?x64xf32, strided<[64, 1], offset: ?>>,
+                      %u: memref<?x64xf32, strided<[64, 1], offset: ?>>,
+                      %a: memref<?x?xf32, strided<[128, 1], offset: ?>>,
+                      %d: memref<?x128xf32, strided<[128, 1], offset: ?>>,
+                      %o: memref<?x?xf32, strided<[64, 1], offset: ?>>) {
+  moe.gather_gate_up swiglu %x tokens(%tok) weights(gate %g, up %u) outs(%a)
+      : (memref<?x64xf32>, memref<?xi32, strided<[1], offset: ?>>,
+         memref<?x64xf32, strided<[64, 1], offset: ?>>, memref<?x64xf32, strided<[64, 1], offset: ?>>,
+         memref<?x?xf32, strided<[128, 1], offset: ?>>) -> ()
+  moe.down_scatter_add %a weights(down %d) tokens(%tok) row_weight(%w) outs(%o)
+      : (memref<?x?xf32, strided<[128, 1], offset: ?>>, memref<?x128xf32, strided<[128, 1], offset: ?>>,
+         memref<?xi32, strided<[1], offset: ?>>, memref<?xf32, strided<[1], offset: ?>>,
+         memref<?x?xf32, strided<[64, 1], offset: ?>>) -> ()
+  moe.gather_gate_up relu %x weights(up %u) outs(%a)
+      : (memref<?x64xf32>, memref<?x64xf32, strided<[64, 1], offset: ?>>,
+         memref<?x?xf32, strided<[128, 1], offset: ?>>) -> ()
+  return
+}

@@ -42,10 +42,10 @@ namespace reference = moe::reference;
 
 namespace {
 
-/// A JIT-compiled layer.
+/// A JIT-compiled layer, lowered with or without moe-fuse-experts.
 class CompiledLayer {
 public:
-  explicit CompiledLayer(const std::string &source) {
+  CompiledLayer(const std::string &source, bool fuseExperts) {
     mlir::DialectRegistry registry;
     mlir::registerAllDialects(registry);
     mlir::registerAllExtensions(registry);
@@ -66,7 +66,9 @@ public:
         func.removeArgAttr(i, "moe.weight");
     }
     mlir::PassManager pm(&context);
-    mlir::moe::buildMoELowerToCPUPipeline(pm);
+    mlir::moe::MoELoweringOptions lowering;
+    lowering.fuseExperts = fuseExperts;
+    mlir::moe::buildMoELowerToCPUPipeline(pm, lowering);
     if (mlir::failed(pm.run(*module))) {
       error = "lowering failed:\n" + source;
       return;
@@ -139,7 +141,8 @@ private:
 /// Compiles `layer`, runs it for each token count, and compares with the
 /// reference.
 void checkAgainstReference(const LayerSpec &spec,
-                           std::vector<int64_t> tokenCounts = {1, 37}) {
+                           std::vector<int64_t> tokenCounts = {1, 37},
+                           bool fuseExperts = true) {
   static bool initialised = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -148,7 +151,7 @@ void checkAgainstReference(const LayerSpec &spec,
   (void)initialised;
   TestLayer layer = makeTestLayer(spec);
   std::string source = layer.source();
-  CompiledLayer compiled(source);
+  CompiledLayer compiled(source, fuseExperts);
   ASSERT_TRUE(compiled.error.empty()) << compiled.error;
   reference::LayerConfig config = layer.referenceConfig();
   reference::LayerWeights weights = layer.referenceWeights();
@@ -241,6 +244,22 @@ TEST(CompiledLayer, CollapsedRouter) {
   spec.capacity =
       CapacityConfig{1.0, DropOrder::TokenOrder, DroppedSlot::Input};
   checkAgainstReference(spec, {37});
+}
+
+// Tests the unfused lowering (each stage on its own: row bundle, grouped
+// FFN, combine, shared expert), which the fused path replaces, on the
+// layers whose stages fusion would otherwise take over.
+TEST(CompiledLayer, UnfusedStages) {
+  LayerSpec mixtral;
+  mixtral.routing = softmaxTopK(2, true);
+  checkAgainstReference(mixtral, {1, 37}, /*fuseExperts=*/false);
+  checkAgainstReference(deepSeekV3Spec(), {37}, /*fuseExperts=*/false);
+  checkAgainstReference(llama4Spec(), {37}, /*fuseExperts=*/false);
+  LayerSpec choice;
+  choice.routing.reset();
+  choice.expertChoiceFactor = 2.0;
+  choice.activation = Activation::GELU;
+  checkAgainstReference(choice, {37}, /*fuseExperts=*/false);
 }
 
 // Tests a batch where some experts get no token (few tokens, many experts).

@@ -60,8 +60,8 @@ std::pair<double, double> dot(const Matrix &a, int64_t i, const Matrix &b,
 void expectPaddingUntouched(const Matrix &after, const Matrix &before) {
   for (int64_t idx = 0; idx < int64_t(after.data.size()); ++idx) {
     int64_t rel = idx - Matrix::kOffset;
-    bool inside = rel >= 0 && rel / after.ld < after.rows &&
-                  rel % after.ld < after.cols;
+    bool inside =
+        rel >= 0 && rel / after.ld < after.rows && rel % after.ld < after.cols;
     if (!inside) {
       ASSERT_EQ(after.data[idx], before.data[idx]) << "padding at " << idx;
     }
@@ -110,8 +110,7 @@ void checkGateUp(int64_t rows, int64_t n, int64_t k, int32_t activation,
     tok[r] = int32_t((r * 17 + 3) % tokens);
     scale[r] = 0.25f + 0.01f * float(r);
   }
-  MoEMemRef2D xv = x.view(), gv = gate.view(), uv = up.view(),
-              ov = out.view();
+  MoEMemRef2D xv = x.view(), gv = gate.view(), uv = up.view(), ov = out.view();
   MoEMemRef1DI32 tv = view(tok);
   MoEMemRef1D sv = view(scale);
   _mlir_ciface_moe_ukernel_gather_gate_up_f32(&xv, &tv, &sv, &gv, &uv, &ov,

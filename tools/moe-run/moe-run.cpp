@@ -223,8 +223,7 @@ bool printRoutingStats(const Library &library, const Entry &entry,
   return true;
 }
 
-void printSummary(const AlignedFloats &output, int64_t tokens,
-                  int64_t hidden) {
+void printSummary(const AlignedFloats &output, int64_t tokens, int64_t hidden) {
   double sum = 0, sumSquares = 0, absSum = 0;
   float lo = INFINITY, hi = -INFINITY;
   int64_t nonFinite = 0;

@@ -168,6 +168,34 @@ LogicalResult verifyCorrectionBias(Operation *op, RoutingAttr routing,
 // Custom assembly: FFN weights `gate %g, up %u, down %d`
 //===----------------------------------------------------------------------===//
 
+/// Parses `(gate %g,)? up %u` (moe.gather_gate_up, and the start of
+/// FfnWeights). `up` is a required or an optional operand, hence the
+/// template.
+template <typename UpT>
+static ParseResult
+parseGateUpWeights(OpAsmParser &parser,
+                   std::optional<OpAsmParser::UnresolvedOperand> &gate,
+                   UpT &up) {
+  if (succeeded(parser.parseOptionalKeyword("gate"))) {
+    OpAsmParser::UnresolvedOperand gateOperand;
+    if (parser.parseOperand(gateOperand) || parser.parseComma())
+      return failure();
+    gate = gateOperand;
+  }
+  OpAsmParser::UnresolvedOperand upOperand;
+  if (parser.parseKeyword("up") || parser.parseOperand(upOperand))
+    return failure();
+  up = upOperand;
+  return success();
+}
+
+static void printGateUpWeights(OpAsmPrinter &printer, Operation *, Value gate,
+                               Value up) {
+  if (gate)
+    printer << "gate " << gate << ", ";
+  printer << "up " << up;
+}
+
 /// Parses `(gate %g,)? up %u, down %d`. `up`/`down` are required operands of
 /// moe.expert_mlp and optional ones (present with the group) of moe.layer's
 /// shared expert, hence the template.
@@ -176,27 +204,18 @@ static ParseResult
 parseFfnWeights(OpAsmParser &parser,
                 std::optional<OpAsmParser::UnresolvedOperand> &gate, UpT &up,
                 DownT &down) {
-  if (succeeded(parser.parseOptionalKeyword("gate"))) {
-    OpAsmParser::UnresolvedOperand gateOperand;
-    if (parser.parseOperand(gateOperand) || parser.parseComma())
-      return failure();
-    gate = gateOperand;
-  }
-  OpAsmParser::UnresolvedOperand upOperand, downOperand;
-  if (parser.parseKeyword("up") || parser.parseOperand(upOperand) ||
-      parser.parseComma() || parser.parseKeyword("down") ||
-      parser.parseOperand(downOperand))
+  OpAsmParser::UnresolvedOperand downOperand;
+  if (parseGateUpWeights(parser, gate, up) || parser.parseComma() ||
+      parser.parseKeyword("down") || parser.parseOperand(downOperand))
     return failure();
-  up = upOperand;
   down = downOperand;
   return success();
 }
 
-static void printFfnWeights(OpAsmPrinter &printer, Operation *, Value gate,
+static void printFfnWeights(OpAsmPrinter &printer, Operation *op, Value gate,
                             Value up, Value down) {
-  if (gate)
-    printer << "gate " << gate << ", ";
-  printer << "up " << up << ", down " << down;
+  printGateUpWeights(printer, op, gate, up);
+  printer << ", down " << down;
 }
 
 //===----------------------------------------------------------------------===//
@@ -508,18 +527,17 @@ LogicalResult verifyKernelOperands(Operation *op, Value init,
       continue;
     if (isa<RankedTensorType>(value.getType()) != onTensors ||
         !(isa<RankedTensorType, MemRefType>(value.getType())))
-      return op->emitOpError()
-             << "'" << name << "' must be a "
-             << (onTensors ? "ranked tensor" : "memref")
-             << " like 'init', got " << value.getType();
+      return op->emitOpError() << "'" << name << "' must be a "
+                               << (onTensors ? "ranked tensor" : "memref")
+                               << " like 'init', got " << value.getType();
     auto type = cast<ShapedType>(value.getType());
     bool isIndex = name == "row_token";
     int64_t rank = (isIndex || name == "scale" || name == "row_weight") ? 1 : 2;
     Type element = isIndex ? i32 : f32;
     if (type.getRank() != rank || type.getElementType() != element)
-      return op->emitOpError() << "'" << name << "' must be a rank-" << rank
-                               << " " << element << " shaped value, got "
-                               << value.getType();
+      return op->emitOpError()
+             << "'" << name << "' must be a rank-" << rank << " " << element
+             << " shaped value, got " << value.getType();
   }
   if (onTensors != (op->getNumResults() == 1) || op->getNumResults() > 1)
     return op->emitOpError(onTensors ? "on tensors returns one result"
@@ -550,10 +568,10 @@ void getKernelEffects(
 
 /// Rebuilds a kernel op on the buffers of its tensor operands, without
 /// results; the result is `init`'s buffer.
-LogicalResult bufferizeKernelOp(Operation *op, OpOperand &init,
-                                RewriterBase &rewriter,
-                                const bufferization::BufferizationOptions &options,
-                                bufferization::BufferizationState &state) {
+LogicalResult
+bufferizeKernelOp(Operation *op, OpOperand &init, RewriterBase &rewriter,
+                  const bufferization::BufferizationOptions &options,
+                  bufferization::BufferizationState &state) {
   SmallVector<Value> operands;
   Value initBuffer;
   for (OpOperand &operand : op->getOpOperands()) {
@@ -598,8 +616,8 @@ LogicalResult GatherGateUpOp::verify() {
                                        : "' needs 'gate' weights");
   ShapeChecker check(*this);
   int64_t rows = dimOf(getInit(), 0);
-  if (failed(check.dim(getUp(), "up", 1, dimOf(getInput(), 1),
-                       "hidden size")) ||
+  if (failed(
+          check.dim(getUp(), "up", 1, dimOf(getInput(), 1), "hidden size")) ||
       failed(check.dim(getInit(), "init", 1, dimOf(getUp(), 0), "width")) ||
       failed(verifyPerRow(check, getRowToken(), "row_token", rows)) ||
       failed(verifyPerRow(check, getScale(), "scale", rows)))
@@ -643,8 +661,7 @@ LogicalResult
 GatherGateUpOp::bufferize(RewriterBase &rewriter,
                           const bufferization::BufferizationOptions &options,
                           bufferization::BufferizationState &state) {
-  return bufferizeKernelOp(*this, getInitMutable(), rewriter, options,
-                           state);
+  return bufferizeKernelOp(*this, getInitMutable(), rewriter, options, state);
 }
 
 LogicalResult DownScatterAddOp::verify() {
@@ -659,8 +676,8 @@ LogicalResult DownScatterAddOp::verify() {
     return failure();
   ShapeChecker check(*this);
   int64_t rows = dimOf(getRows(), 0);
-  if (failed(check.dim(getDown(), "down", 1, dimOf(getRows(), 1),
-                       "FFN width")) ||
+  if (failed(
+          check.dim(getDown(), "down", 1, dimOf(getRows(), 1), "FFN width")) ||
       failed(check.dim(getInit(), "init", 1, dimOf(getDown(), 0), "width")) ||
       failed(verifyPerRow(check, getRowToken(), "row_token", rows)) ||
       failed(verifyPerRow(check, getRowWeight(), "row_weight", rows)))
@@ -698,8 +715,7 @@ LogicalResult
 DownScatterAddOp::bufferize(RewriterBase &rewriter,
                             const bufferization::BufferizationOptions &options,
                             bufferization::BufferizationState &state) {
-  return bufferizeKernelOp(*this, getInitMutable(), rewriter, options,
-                           state);
+  return bufferizeKernelOp(*this, getInitMutable(), rewriter, options, state);
 }
 
 //===----------------------------------------------------------------------===//

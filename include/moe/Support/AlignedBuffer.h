@@ -1,4 +1,5 @@
-//===- AlignedBuffer.h - float buffers the micro-kernels read fast -*- C++ -*-===//
+//===- AlignedBuffer.h - float buffers the micro-kernels read fast -*- C++
+//-*-===//
 //
 // The micro-kernels load rows in 64-byte vectors; a row that does not start
 // on a cache line makes every load straddle two lines, which costs a fifth

@@ -97,15 +97,16 @@ MOE_AVX512 static inline __m256 reduceEight(const __m512 v[8]) {
                             _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
   __m512 quad[2];
   for (int i = 0; i < 2; ++i)
-    quad[i] = _mm512_add_ps(
-        _mm512_shuffle_ps(pair[2 * i], pair[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-        _mm512_shuffle_ps(pair[2 * i], pair[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-  __m512 lanes =
-      _mm512_add_ps(_mm512_shuffle_f32x4(quad[0], quad[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                    _mm512_shuffle_f32x4(quad[0], quad[1], _MM_SHUFFLE(3, 1, 3, 1)));
-  __m512 halves =
-      _mm512_add_ps(_mm512_shuffle_f32x4(lanes, lanes, _MM_SHUFFLE(2, 0, 2, 0)),
-                    _mm512_shuffle_f32x4(lanes, lanes, _MM_SHUFFLE(3, 1, 3, 1)));
+    quad[i] = _mm512_add_ps(_mm512_shuffle_ps(pair[2 * i], pair[2 * i + 1],
+                                              _MM_SHUFFLE(1, 0, 1, 0)),
+                            _mm512_shuffle_ps(pair[2 * i], pair[2 * i + 1],
+                                              _MM_SHUFFLE(3, 2, 3, 2)));
+  __m512 lanes = _mm512_add_ps(
+      _mm512_shuffle_f32x4(quad[0], quad[1], _MM_SHUFFLE(2, 0, 2, 0)),
+      _mm512_shuffle_f32x4(quad[0], quad[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  __m512 halves = _mm512_add_ps(
+      _mm512_shuffle_f32x4(lanes, lanes, _MM_SHUFFLE(2, 0, 2, 0)),
+      _mm512_shuffle_f32x4(lanes, lanes, _MM_SHUFFLE(3, 1, 3, 1)));
   return _mm512_castps512_ps256(halves);
 }
 
@@ -136,8 +137,8 @@ MOE_AVX512 static inline __m128 exp4(__m128 x) {
  * eight columns. Inlined with a constant MR, the accumulators stay in
  * registers. */
 MOE_AVX512 static inline __attribute__((always_inline)) void
-dotTile(int mr, const float *const a[kTileRows], const float *const b[kTileCols],
-        int64_t k, __m256 sums[kTileRows]) {
+dotTile(int mr, const float *const a[kTileRows],
+        const float *const b[kTileCols], int64_t k, __m256 sums[kTileRows]) {
   __m512 acc[kTileRows][kTileCols];
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < kTileCols; ++j)
@@ -211,20 +212,19 @@ MOE_AVX512 static void matmulAvx512(const MoEMemRef2D *A, const MoEMemRef2D *B,
         for (int i = 0; i < mr; ++i) {
           float *c = at(C, i0 + i, j0);
           _mm256_mask_storeu_ps(
-              c, store, _mm256_add_ps(_mm256_maskz_loadu_ps(store, c), sums[i]));
+              c, store,
+              _mm256_add_ps(_mm256_maskz_loadu_ps(store, c), sums[i]));
         }
       }
     }
   }
 }
 
-MOE_AVX512 static void gatherGateUpAvx512(const MoEMemRef2D *x,
-                                          const MoEMemRef1DI32 *tok,
-                                          const MoEMemRef1D *scale,
-                                          const MoEMemRef2D *gate,
-                                          const MoEMemRef2D *up,
-                                          const MoEMemRef2D *out,
-                                          int32_t activation, int32_t flags) {
+MOE_AVX512 static void
+gatherGateUpAvx512(const MoEMemRef2D *x, const MoEMemRef1DI32 *tok,
+                   const MoEMemRef1D *scale, const MoEMemRef2D *gate,
+                   const MoEMemRef2D *up, const MoEMemRef2D *out,
+                   int32_t activation, int32_t flags) {
   int64_t rows = out->sizes[0], n = up->sizes[0], k = up->sizes[1];
   int gated = isGated(activation);
   // Gated: four gate columns and the same four up columns per tile.
@@ -253,9 +253,11 @@ MOE_AVX512 static void gatherGateUpAvx512(const MoEMemRef2D *x,
           __m256 scaled = _mm256_mul_ps(sums[i], _mm256_set1_ps(s));
           __m128 g = _mm256_castps256_ps128(scaled);
           __m128 u = _mm256_extractf128_ps(scaled, 1);
-          __m128 silu = _mm_div_ps(
-              g, _mm_add_ps(_mm_set1_ps(1.0f), exp4(_mm_sub_ps(_mm_setzero_ps(), g))));
-          _mm_mask_storeu_ps(o, (__mmask8)((1u << nr) - 1u), _mm_mul_ps(silu, u));
+          __m128 silu =
+              _mm_div_ps(g, _mm_add_ps(_mm_set1_ps(1.0f),
+                                       exp4(_mm_sub_ps(_mm_setzero_ps(), g))));
+          _mm_mask_storeu_ps(o, (__mmask8)((1u << nr) - 1u),
+                             _mm_mul_ps(silu, u));
           continue;
         }
         _mm256_storeu_ps(dots, sums[i]);
@@ -267,12 +269,10 @@ MOE_AVX512 static void gatherGateUpAvx512(const MoEMemRef2D *x,
   }
 }
 
-MOE_AVX512 static void downScatterAddAvx512(const MoEMemRef2D *h,
-                                            const MoEMemRef2D *down,
-                                            const MoEMemRef1DI32 *tok,
-                                            const MoEMemRef1D *weight,
-                                            const MoEMemRef2D *out,
-                                            int32_t flags) {
+MOE_AVX512 static void
+downScatterAddAvx512(const MoEMemRef2D *h, const MoEMemRef2D *down,
+                     const MoEMemRef1DI32 *tok, const MoEMemRef1D *weight,
+                     const MoEMemRef2D *out, int32_t flags) {
   int64_t rows = h->sizes[0], k = h->sizes[1], n = down->sizes[0];
   for (int64_t p0 = 0; p0 < k; p0 += kDepthBlock) {
     int64_t kc = minI64(kDepthBlock, k - p0);
@@ -303,7 +303,8 @@ MOE_AVX512 static void downScatterAddAvx512(const MoEMemRef2D *h,
 static int haveAvx512(void) {
   static int cached = -1;
   if (cached < 0)
-    cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+    cached =
+        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
   return cached;
 }
 #endif
@@ -343,18 +344,15 @@ void _mlir_ciface_moe_ukernel_gather_gate_up_f32(
     const float *a = at(x, rowOf(tok, flags, r), 0);
     float s = weightOf(scale, flags, r);
     for (int64_t j = 0; j < n; ++j)
-      *at(out, r, j) =
-          activate(activation, gated ? s * dotPortable(a, at(gate, j, 0), k) : 0,
-                   s * dotPortable(a, at(up, j, 0), k));
+      *at(out, r, j) = activate(
+          activation, gated ? s * dotPortable(a, at(gate, j, 0), k) : 0,
+          s * dotPortable(a, at(up, j, 0), k));
   }
 }
 
-void _mlir_ciface_moe_ukernel_down_scatter_add_f32(MoEMemRef2D *h,
-                                                   MoEMemRef2D *down,
-                                                   MoEMemRef1DI32 *tok,
-                                                   MoEMemRef1D *weight,
-                                                   MoEMemRef2D *out,
-                                                   int32_t flags) {
+void _mlir_ciface_moe_ukernel_down_scatter_add_f32(
+    MoEMemRef2D *h, MoEMemRef2D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
+    MoEMemRef2D *out, int32_t flags) {
   int64_t rows = h->sizes[0], k = h->sizes[1], n = down->sizes[0];
   if (rows == 0 || n == 0 || k == 0)
     return;

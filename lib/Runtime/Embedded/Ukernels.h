@@ -6,7 +6,8 @@
  * `[out, in]` layout, so both operands are contiguous along the reduction.
  *
  *  - matmul_nt:        C[M,N] += A[M,K] · B[N,K]ᵀ
- *  - gather_gate_up:   out[r,j] = act(s_r·(x[tok_r]·gate_j), s_r·(x[tok_r]·up_j))
+ *  - gather_gate_up:   out[r,j] = act(s_r·(x[tok_r]·gate_j),
+ *s_r·(x[tok_r]·up_j))
  *  - down_scatter_add: out[tok_r,j] += w_r · (h_r · down_j)
  *
  * `tok`, `s` and `w` are optional (flag bits); without `tok`, row r is
@@ -70,8 +71,8 @@ void _mlir_ciface_moe_ukernel_gather_gate_up_f32(
     MoEMemRef2D *up, MoEMemRef2D *out, int32_t activation, int32_t flags);
 
 void _mlir_ciface_moe_ukernel_down_scatter_add_f32(
-    MoEMemRef2D *h, MoEMemRef2D *down, MoEMemRef1DI32 *tok,
-    MoEMemRef1D *weight, MoEMemRef2D *out, int32_t flags);
+    MoEMemRef2D *h, MoEMemRef2D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
+    MoEMemRef2D *out, int32_t flags);
 
 #ifdef __cplusplus
 }

@@ -37,9 +37,9 @@ namespace {
 /// `source` (row-major, `sourceShape`) sliced along slice[0] from slice[1]
 /// for slice[2], then transposed by `permutation`.
 AlignedFloats applyView(const AlignedFloats &source,
-                             const std::vector<int64_t> &sourceShape,
-                             const std::vector<int64_t> &slice,
-                             const std::vector<int64_t> &permutation) {
+                        const std::vector<int64_t> &sourceShape,
+                        const std::vector<int64_t> &slice,
+                        const std::vector<int64_t> &permutation) {
   size_t rank = sourceShape.size();
   std::vector<int64_t> sliced = sourceShape;
   if (!slice.empty())

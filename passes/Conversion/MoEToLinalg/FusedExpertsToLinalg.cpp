@@ -46,19 +46,19 @@ Value forEachColumnChunk(ImplicitLocOpBuilder &b, Value dest, ChunkBody body) {
   int64_t numChunks = (width + kColumnChunk - 1) / kColumnChunk;
   Location loc = b.getLoc();
   auto loop = scf::ForallOp::create(
-      b, ArrayRef<OpFoldResult>{b.getIndexAttr(numChunks)}, dest,
-      std::nullopt, [&](OpBuilder &nested, Location, ValueRange args) {
+      b, ArrayRef<OpFoldResult>{b.getIndexAttr(numChunks)}, dest, std::nullopt,
+      [&](OpBuilder &nested, Location, ValueRange args) {
         ImplicitLocOpBuilder nb(loc, nested);
-        Value first = arith::MulIOp::create(nb, args[0],
-                                            indexConstant(nb, kColumnChunk));
+        Value first =
+            arith::MulIOp::create(nb, args[0], indexConstant(nb, kColumnChunk));
         Value count = arith::MinSIOp::create(
             nb, indexConstant(nb, kColumnChunk),
             arith::SubIOp::create(nb, indexConstant(nb, width), first));
         SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), first};
         SmallVector<OpFoldResult> sizes = {getSizes(nb, args[1])[0], count};
         SmallVector<OpFoldResult> unit(2, nb.getIndexAttr(1));
-        Value chunk = tensor::ExtractSliceOp::create(nb, args[1], offsets,
-                                                     sizes, unit);
+        Value chunk =
+            tensor::ExtractSliceOp::create(nb, args[1], offsets, sizes, unit);
         Value result = body(nb, first, count, chunk);
         auto inParallel = scf::InParallelOp::create(nb);
         nb.setInsertionPointToStart(&inParallel.getRegion().front());
@@ -76,8 +76,8 @@ Value forEachExpert(
         body) {
   Location loc = b.getLoc();
   auto loop = scf::ForOp::create(
-      b, indexConstant(b, 0), indexConstant(b, numExperts),
-      indexConstant(b, 1), ValueRange{init},
+      b, indexConstant(b, 0), indexConstant(b, numExperts), indexConstant(b, 1),
+      ValueRange{init},
       [&](OpBuilder &nested, Location, Value expert, ValueRange args) {
         ImplicitLocOpBuilder nb(loc, nested);
         auto [start, count] = expertRowRange(nb, offsets, expert);
@@ -119,10 +119,10 @@ Value expertWeightRows(ImplicitLocOpBuilder &b, Value stacked, Value expert,
   return extractStackedRows(b, stacked, expert, first, count);
 }
 
-Value emptyActivations(ImplicitLocOpBuilder &b, OpFoldResult rows,
-                       Value up) {
-  int64_t width = cast<RankedTensorType>(up.getType()).getDimSize(
-      cast<RankedTensorType>(up.getType()).getRank() - 2);
+Value emptyActivations(ImplicitLocOpBuilder &b, OpFoldResult rows, Value up) {
+  int64_t width =
+      cast<RankedTensorType>(up.getType())
+          .getDimSize(cast<RankedTensorType>(up.getType()).getRank() - 2);
   return tensor::EmptyOp::create(
       b, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(width)}, b.getF32Type());
 }

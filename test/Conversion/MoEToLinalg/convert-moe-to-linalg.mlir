@@ -139,3 +139,57 @@ func.func @bf16_rows(%rows: tensor<?x32xbf16>, %off: tensor<5xi32>,
          tensor<4x32x16xbf16>) -> tensor<?x32xbf16>
   return %y : tensor<?x32xbf16>
 }
+
+// -----
+
+// Tests that moe.fused_experts becomes three column-parallel loops: the
+// routed gate/up projections (per 64-column chunk, experts in order, rows
+// read through their tokens), the shared expert's on every token, then the
+// down projections added into the output, routed experts then the shared
+// one. No row bundle or per-row output is built.
+// CHECK-LABEL: func.func @fused_experts
+// CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<?x64xf32>, %[[TOK:[a-z0-9]+]]: tensor<?xi32>, %[[W:[a-z0-9]+]]: tensor<?xf32>, %[[OFF:[a-z0-9]+]]: tensor<9xi32>, %[[G:[a-z0-9]+]]: tensor<8x320x64xf32>, %[[U:[a-z0-9]+]]: tensor<8x320x64xf32>, %[[D:[a-z0-9]+]]: tensor<8x64x320xf32>, %[[SG:[a-z0-9]+]]: tensor<96x64xf32>, %[[SU:[a-z0-9]+]]: tensor<96x64xf32>, %[[SD:[a-z0-9]+]]: tensor<64x96xf32>)
+// CHECK: %[[ACT:.*]] = scf.forall (%{{.*}}) in (5) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<?x320xf32>)
+// CHECK: scf.for %[[E:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK-DAG: %[[GE:.*]] = tensor.extract_slice %[[G]][%[[E]], %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x320x64xf32> to tensor<?x64xf32>
+// CHECK-DAG: %[[UE:.*]] = tensor.extract_slice %[[U]][%[[E]], %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x320x64xf32> to tensor<?x64xf32>
+// CHECK-DAG: %[[TE:.*]] = tensor.extract_slice %[[TOK]][%{{.*}}] [%{{.*}}] [1] : tensor<?xi32> to tensor<?xi32>
+// CHECK: moe.gather_gate_up swiglu %[[X]] tokens(%[[TE]]) weights(gate %[[GE]], up %[[UE]]) outs(%{{.*}})
+// CHECK: tensor.parallel_insert_slice
+// CHECK: %[[SACT:.*]] = scf.forall (%{{.*}}) in (2) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<?x96xf32>)
+// CHECK: moe.gather_gate_up swiglu %[[X]] weights(gate %{{.*}}, up %{{.*}}) outs(%{{.*}})
+// CHECK: %[[ZERO:.*]] = linalg.fill
+// CHECK: scf.forall (%{{.*}}) in (1) shared_outs(%{{.*}} = %[[ZERO]]) -> (tensor<?x64xf32>)
+// CHECK: %[[ROUTED:.*]] = scf.for
+// CHECK-DAG: %[[WE:.*]] = tensor.extract_slice %[[W]][%{{.*}}] [%{{.*}}] [1] : tensor<?xf32> to tensor<?xf32>
+// CHECK-DAG: %[[DE:.*]] = tensor.extract_slice %[[D]][%{{.*}}, %{{.*}}, 0] [1, %{{.*}}, 320] [1, 1, 1] : tensor<8x64x320xf32> to tensor<?x320xf32>
+// CHECK-DAG: %[[AE:.*]] = tensor.extract_slice %[[ACT]][%{{.*}}, 0] [%{{.*}}, 320] [1, 1] : tensor<?x320xf32> to tensor<?x320xf32>
+// CHECK: moe.down_scatter_add %[[AE]] weights(down %[[DE]]) tokens(%{{.*}}) row_weight(%[[WE]]) outs(%{{.*}})
+// CHECK: moe.down_scatter_add %[[SACT]] weights(down %{{.*}}) outs(%[[ROUTED]])
+// CHECK-NOT: moe.fused_experts
+func.func @fused_experts(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %w: tensor<?xf32>, %off: tensor<9xi32>,
+                         %g: tensor<8x320x64xf32>, %u: tensor<8x320x64xf32>, %d: tensor<8x64x320xf32>,
+                         %sg: tensor<96x64xf32>, %su: tensor<96x64xf32>, %sd: tensor<64x96xf32>) -> tensor<?x64xf32> {
+  %y = moe.fused_experts swiglu %x tokens(%tok) weights(%w) offsets(%off)
+      experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd)
+      : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>,
+         tensor<8x320x64xf32>, tensor<8x320x64xf32>, tensor<8x64x320xf32>,
+         tensor<96x64xf32>, tensor<96x64xf32>, tensor<64x96xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that with the weight on the expert input (Llama 4) the rows are
+// scaled in the gate/up kernel and added unweighted.
+// CHECK-LABEL: func.func @fused_scaled_input
+// CHECK: moe.gather_gate_up relu %{{.*}} tokens(%{{.*}}) scale(%{{.*}}) weights(up %{{.*}}) outs
+// CHECK: moe.down_scatter_add %{{.*}} weights(down %{{.*}}) tokens(%{{.*}}) outs
+func.func @fused_scaled_input(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %w: tensor<?xf32>, %off: tensor<3xi32>,
+                              %u: tensor<2x32x64xf32>, %d: tensor<2x64x32xf32>) -> tensor<?x64xf32> {
+  %y = moe.fused_experts relu %x tokens(%tok) weights(%w) offsets(%off)
+      experts(up %u, down %d) {scale_expert_input}
+      : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<3xi32>,
+         tensor<2x32x64xf32>, tensor<2x64x32xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

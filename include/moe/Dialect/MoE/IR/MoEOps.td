@@ -425,7 +425,7 @@ def MoE_GatherGateUpOp : MoE_KernelOp<"gather_gate_up"> {
   let assemblyFormat = [{
     $activation $input (`tokens` `(` $row_token^ `)`)?
     (`scale` `(` $scale^ `)`)?
-    `weights` `(` (`gate` $gate^ `,`)? `up` $up `)`
+    `weights` `(` custom<GateUpWeights>($gate, $up) `)`
     `outs` `(` $init `)` attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
