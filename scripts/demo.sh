@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the CPU default: for small versions of three model
 # families (Hugging Face config.json files in examples/configs), import one
-# MoE layer with moe-translate, show the stages moe-decompose makes of it,
-# compile it into a shared library, generate seeded random weights under the
+# MoE layer with moe-translate, show the stages moe-decompose makes of it
+# and what moe-fuse-experts leaves of them, compile it into a shared library, generate seeded random weights under the
 # checkpoint's own names and a 37-token input, run it, and print the output
 # summary, the routing statistics and the median time of 20 runs.
 set -euo pipefail
@@ -17,9 +17,13 @@ run_model() {
   local config="examples/configs/$name/config.json"
   echo "=== $config, layer $layer"
   "$bin/moe-translate" --import-hf-config "$config" --layer="$layer" -o "$work/$name.mlir"
+  local stages='s/.*= ((moe|linalg)\.[a-z_]+|arith\.addf) .*/\1/p'
   echo "--- stages after moe-decompose:"
   "$bin/moe-opt" "$work/$name.mlir" --moe-decompose --canonicalize |
-    sed -nE 's/.*= ((moe|linalg)\.[a-z_]+|arith\.addf) .*/\1/p' | sort | uniq -c
+    sed -nE "$stages" | sort | uniq -c
+  echo "--- after moe-fuse-experts:"
+  "$bin/moe-opt" "$work/$name.mlir" --moe-decompose --moe-fuse-experts --canonicalize |
+    sed -nE "$stages" | sort | uniq -c
   "$bin/moe-compile" "$work/$name.mlir" --target=cpu -o "$work/$name.so"
   "$bin/moe-run" "$work/$name.so" --generate-weights "$work/$name.safetensors" --seed 1
   "$bin/moe-run" "$work/$name.so" --generate-input "$work/$name-x.npy" --tokens 37 --seed 1
