@@ -515,29 +515,37 @@ LogicalResult FusedExpertsOp::verify() {
 //===----------------------------------------------------------------------===//
 
 namespace {
+/// One operand of a kernel op: what it is called, its rank, and whether it
+/// holds token indices (i32) rather than values (f32).
+struct KernelOperand {
+  Value value;
+  StringRef name;
+  int64_t rank;
+  bool isIndex = false;
+};
+
 /// A kernel op's operands are all tensors, with one result typed like
 /// `init`, or all buffers, with none; each operand has its rank and
 /// element type.
 LogicalResult verifyKernelOperands(Operation *op, Value init,
-                                   ArrayRef<std::pair<Value, StringRef>> named,
-                                   Type f32, Type i32) {
+                                   ArrayRef<KernelOperand> operands) {
+  Builder b(op->getContext());
   bool onTensors = isa<RankedTensorType>(init.getType());
-  for (auto [value, name] : named) {
+  for (const KernelOperand &operand : operands) {
+    Value value = operand.value;
     if (!value)
       continue;
     if (isa<RankedTensorType>(value.getType()) != onTensors ||
         !(isa<RankedTensorType, MemRefType>(value.getType())))
-      return op->emitOpError() << "'" << name << "' must be a "
+      return op->emitOpError() << "'" << operand.name << "' must be a "
                                << (onTensors ? "ranked tensor" : "memref")
                                << " like 'init', got " << value.getType();
     auto type = cast<ShapedType>(value.getType());
-    bool isIndex = name == "row_token";
-    int64_t rank = (isIndex || name == "scale" || name == "row_weight") ? 1 : 2;
-    Type element = isIndex ? i32 : f32;
-    if (type.getRank() != rank || type.getElementType() != element)
+    Type element = operand.isIndex ? Type(b.getI32Type()) : b.getF32Type();
+    if (type.getRank() != operand.rank || type.getElementType() != element)
       return op->emitOpError()
-             << "'" << name << "' must be a rank-" << rank << " " << element
-             << " shaped value, got " << value.getType();
+             << "'" << operand.name << "' must be a rank-" << operand.rank
+             << " " << element << " shaped value, got " << value.getType();
   }
   if (onTensors != (op->getNumResults() == 1) || op->getNumResults() > 1)
     return op->emitOpError(onTensors ? "on tensors returns one result"
@@ -599,15 +607,13 @@ LogicalResult verifyPerRow(ShapeChecker &check, Value value, StringRef name,
 } // namespace
 
 LogicalResult GatherGateUpOp::verify() {
-  Builder b(getContext());
   if (failed(verifyKernelOperands(*this, getInit(),
-                                  {{getInput(), "input"},
-                                   {getRowToken(), "row_token"},
-                                   {getScale(), "scale"},
-                                   {getGate(), "gate"},
-                                   {getUp(), "up"},
-                                   {getInit(), "init"}},
-                                  b.getF32Type(), b.getI32Type())))
+                                  {{getInput(), "input", 2},
+                                   {getRowToken(), "row_token", 1, true},
+                                   {getScale(), "scale", 1},
+                                   {getGate(), "gate", 2},
+                                   {getUp(), "up", 2},
+                                   {getInit(), "init", 2}})))
     return failure();
   if (isGated(getActivation()) != static_cast<bool>(getGate()))
     return emitOpError() << "activation '"
@@ -665,14 +671,12 @@ GatherGateUpOp::bufferize(RewriterBase &rewriter,
 }
 
 LogicalResult DownScatterAddOp::verify() {
-  Builder b(getContext());
   if (failed(verifyKernelOperands(*this, getInit(),
-                                  {{getRows(), "rows"},
-                                   {getDown(), "down"},
-                                   {getRowToken(), "row_token"},
-                                   {getRowWeight(), "row_weight"},
-                                   {getInit(), "init"}},
-                                  b.getF32Type(), b.getI32Type())))
+                                  {{getRows(), "rows", 2},
+                                   {getDown(), "down", 2},
+                                   {getRowToken(), "row_token", 1, true},
+                                   {getRowWeight(), "row_weight", 1},
+                                   {getInit(), "init", 2}})))
     return failure();
   ShapeChecker check(*this);
   int64_t rows = dimOf(getRows(), 0);
