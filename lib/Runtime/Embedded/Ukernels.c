@@ -7,7 +7,8 @@
  * accumulators of a row are reduced together into one vector of eight sums
  * (a transposing add tree, 24 instructions instead of 8 full reductions),
  * and each kernel applies its own epilogue to those sums:
- *  - matmul_nt adds them to C;
+ *  - matmul_nt adds them to C (it is down_scatter_add without tokens or
+ *    weights);
  *  - gather_gate_up reads its A rows through the token list, takes four
  *    gate and the four matching up columns as the eight, and writes
  *    act(gate, up);
@@ -192,34 +193,6 @@ static void columnRows(const MoEMemRef2D *m, int64_t j0, int64_t n, int64_t p0,
     rows[firstSlot + j] = at(m, minI64(j0 + j, n - 1), p0);
 }
 
-MOE_AVX512 static void matmulAvx512(const MoEMemRef2D *A, const MoEMemRef2D *B,
-                                    const MoEMemRef2D *C) {
-  int64_t m = A->sizes[0], k = A->sizes[1], n = B->sizes[0];
-  for (int64_t p0 = 0; p0 < k; p0 += kDepthBlock) {
-    int64_t kc = minI64(kDepthBlock, k - p0);
-    for (int64_t j0 = 0; j0 < n; j0 += kTileCols) {
-      int64_t nr = minI64(kTileCols, n - j0);
-      __mmask8 store = (__mmask8)((1u << nr) - 1u);
-      const float *b[kTileCols];
-      columnRows(B, j0, n, p0, b, kTileCols, 0);
-      for (int64_t i0 = 0; i0 < m; i0 += kTileRows) {
-        int mr = (int)minI64(kTileRows, m - i0);
-        const float *a[kTileRows];
-        for (int i = 0; i < mr; ++i)
-          a[i] = at(A, i0 + i, p0);
-        __m256 sums[kTileRows];
-        dotTileRows(mr, a, b, kc, sums);
-        for (int i = 0; i < mr; ++i) {
-          float *c = at(C, i0 + i, j0);
-          _mm256_mask_storeu_ps(
-              c, store,
-              _mm256_add_ps(_mm256_maskz_loadu_ps(store, c), sums[i]));
-        }
-      }
-    }
-  }
-}
-
 MOE_AVX512 static void
 gatherGateUpAvx512(const MoEMemRef2D *x, const MoEMemRef1DI32 *tok,
                    const MoEMemRef1D *scale, const MoEMemRef2D *gate,
@@ -311,20 +284,11 @@ static int haveAvx512(void) {
 
 /* ------------------------------------------------------------------- entry */
 
+/* C += A·Bᵀ is down_scatter_add without tokens or weights: row r adds into
+ * row r with weight 1, which the kernel's FMA adds exactly. */
 void _mlir_ciface_moe_ukernel_matmul_nt_f32(MoEMemRef2D *A, MoEMemRef2D *B,
                                             MoEMemRef2D *C) {
-  int64_t m = A->sizes[0], k = A->sizes[1], n = B->sizes[0];
-  if (m == 0 || n == 0 || k == 0)
-    return;
-#ifdef MOE_X86
-  if (haveAvx512()) {
-    matmulAvx512(A, B, C);
-    return;
-  }
-#endif
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j)
-      *at(C, i, j) += dotPortable(at(A, i, 0), at(B, j, 0), k);
+  _mlir_ciface_moe_ukernel_down_scatter_add_f32(A, B, NULL, NULL, C, 0);
 }
 
 void _mlir_ciface_moe_ukernel_gather_gate_up_f32(
