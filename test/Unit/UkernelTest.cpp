@@ -3,7 +3,8 @@
 // Every path of the three micro-kernels (row, column and depth tails of the
 // 3x8 tile, depth blocks, padded leading dimensions, offsets, gathered and
 // scattered rows, weights, each activation, accumulation into the output)
-// against double-precision loops, relative 1e-5.
+// against double-precision loops, relative 1e-5, for each instruction set
+// the CPU runs (portable C, AVX2, AVX-512).
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace {
@@ -175,9 +177,46 @@ void checkDown(int64_t rows, int64_t n, int64_t k, int32_t flags) {
   expectPaddingUntouched(out, initial);
 }
 
+/// Runs each test on one instruction set; skipped where the CPU lacks it.
+class UkernelsOnIsa : public ::testing::TestWithParam<MoEUkernelIsa> {
+protected:
+  void SetUp() override {
+    if (!moe_ukernel_use_isa(GetParam()))
+      GTEST_SKIP() << "this CPU does not run it";
+  }
+  void TearDown() override {
+    // Back to the best the CPU runs, as without the test.
+    if (!moe_ukernel_use_isa(MOE_UKERNEL_ISA_AVX512) &&
+        !moe_ukernel_use_isa(MOE_UKERNEL_ISA_AVX2))
+      moe_ukernel_use_isa(MOE_UKERNEL_ISA_PORTABLE);
+  }
+};
+
+std::string isaName(const ::testing::TestParamInfo<MoEUkernelIsa> &info) {
+  switch (info.param) {
+  case MOE_UKERNEL_ISA_AVX512:
+    return "Avx512";
+  case MOE_UKERNEL_ISA_AVX2:
+    return "Avx2";
+  default:
+    return "Portable";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(, UkernelsOnIsa,
+                         ::testing::Values(MOE_UKERNEL_ISA_PORTABLE,
+                                           MOE_UKERNEL_ISA_AVX2,
+                                           MOE_UKERNEL_ISA_AVX512),
+                         isaName);
+
+// Tests that an instruction set that does not exist is refused.
+TEST(Ukernels, UnknownIsaRefused) {
+  EXPECT_EQ(moe_ukernel_use_isa(static_cast<MoEUkernelIsa>(7)), 0);
+}
+
 // Tests full and partial 3-row tiles, full and partial 8-column tiles,
 // depth tails and more than one depth block.
-TEST(Ukernels, MatmulTiles) {
+TEST_P(UkernelsOnIsa, MatmulTiles) {
   for (int64_t m : {1, 2, 3, 4, 8, 37})
     for (int64_t n : {1, 7, 8, 9, 33})
       for (int64_t k : {1, 5, 16, 100})
@@ -186,7 +225,7 @@ TEST(Ukernels, MatmulTiles) {
 }
 
 // Tests that empty shapes are no-ops.
-TEST(Ukernels, MatmulEmpty) {
+TEST_P(UkernelsOnIsa, MatmulEmpty) {
   checkMatmul(0, 8, 8);
   checkMatmul(8, 0, 8);
   checkMatmul(8, 8, 0);
@@ -194,7 +233,7 @@ TEST(Ukernels, MatmulEmpty) {
 
 // Tests every activation, gathered or not, scaled or not, with row and
 // column tails (four columns per tile when gated).
-TEST(Ukernels, GatherGateUp) {
+TEST_P(UkernelsOnIsa, GatherGateUp) {
   for (int32_t activation : {MOE_UKERNEL_SWIGLU, MOE_UKERNEL_GEGLU,
                              MOE_UKERNEL_GELU, MOE_UKERNEL_RELU})
     for (int32_t flags = 0; flags < 4; ++flags)
@@ -207,7 +246,7 @@ TEST(Ukernels, GatherGateUp) {
 
 // Tests the weighted scatter-add, with and without tokens and weights,
 // tails and depth blocks.
-TEST(Ukernels, DownScatterAdd) {
+TEST_P(UkernelsOnIsa, DownScatterAdd) {
   for (int32_t flags = 0; flags < 4; ++flags)
     for (int64_t rows : {1, 2, 3, 10, 40})
       for (int64_t n : {1, 8, 13})

@@ -1,12 +1,16 @@
 /*===- Ukernels.c - the f32 micro-kernels generated code calls ------------===*
  *
  * See Ukernels.h for what each entry computes. One register tile serves
- * all three: 3 rows × 8 columns of dot products along K, 24 AVX-512
- * accumulators, three A rows and eight B rows loaded once per 16 values of
- * k. Both operands are contiguous along K, so nothing is packed. The eight
- * accumulators of a row are reduced together into one vector of eight sums
- * (a transposing add tree, 24 instructions instead of 8 full reductions),
- * and each kernel applies its own epilogue to those sums:
+ * all three: 3 rows × 8 columns of dot products along K. Both operands are
+ * contiguous along K, so nothing is packed. Each instruction set supplies
+ * the tile (and two small epilogues); the loops around it are shared:
+ *  - AVX-512: 24 accumulators, three A rows and eight B rows loaded once
+ *    per 16 values of k; a row's eight accumulators are reduced together
+ *    (a transposing add tree, 24 instructions instead of 8 reductions);
+ *  - AVX2 + FMA: the same tile as two 3×4 halves of 8-float vectors (12
+ *    accumulators, 16 registers in all);
+ *  - portable C: scalar loops, for other CPUs.
+ * Each kernel applies its own epilogue to a tile's sums:
  *  - matmul_nt adds them to C (it is down_scatter_add without tokens or
  *    weights);
  *  - gather_gate_up reads its A rows through the token list, takes four
@@ -17,18 +21,22 @@
  * The loops keep the eight B rows in L1 while the row tiles of A pass, and
  * the linear kernels block K so that they fit. Meanwhile the first eight
  * row tiles prefetch the next B tile into L2, one row each: weights come
- * from L3 or memory, and the first pass over a tile would otherwise wait. Every output element's sum
- * is formed in the same order wherever its tile lies, so results do not
- * depend on how the caller splits the columns among threads.
+ * from L3 or memory, and the first pass over a tile would otherwise wait.
+ * Every output element's sum is formed in the same order wherever its tile
+ * lies, so results do not depend on how the caller splits the columns
+ * among threads.
  *
- * AVX-512 versions are picked at run time when the CPU has AVX-512F; the
- * portable versions compute the same values with scalar loops.
+ * The instruction set is picked once, at the first call: the best the CPU
+ * has, or the one MOE_UKERNEL_ISA names (see moe_ukernel_use_isa).
  *===----------------------------------------------------------------------===*/
 
 #include "Ukernels.h"
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -77,19 +85,190 @@ static float *at(const MoEMemRef2D *m, int64_t row, int64_t col) {
   return m->aligned + m->offset + row * m->strides[0] + col;
 }
 
+/* What an instruction set supplies: the register tile and the two
+ * epilogues that run once per tile row. The loops around them are shared
+ * (gatherGateUp, downScatterAdd). */
+typedef struct {
+  /* sums[i][j] = Σ_p a[i][p]·b[j][p] over p < k, for i < mr and the eight
+   * columns; `prefetch`, if not null, is a row to request into L2 over the
+   * same depth (see prefetchRow). */
+  void (*dot)(int mr, const float *const a[kTileRows],
+              const float *const b[kTileCols], int64_t k,
+              float sums[kTileRows][kTileCols], const float *prefetch);
+  /* out[j] = silu(s·g_j)·s·u_j for j < count, from g = sums[0..3] and
+   * u = sums[4..7]. */
+  void (*swiglu)(const float sums[kTileCols], float s, float *out, int count);
+  /* out[j] += w·sums[j] for j < count. */
+  void (*addScaled)(const float sums[kTileCols], float w, float *out,
+                    int count);
+} Isa;
+
 /* ---------------------------------------------------------------- portable */
 
-static float dotPortable(const float *a, const float *b, int64_t k) {
-  float sum = 0.0f;
-  for (int64_t p = 0; p < k; ++p)
-    sum += a[p] * b[p];
-  return sum;
+static void dotPortable(int mr, const float *const a[kTileRows],
+                        const float *const b[kTileCols], int64_t k,
+                        float sums[kTileRows][kTileCols],
+                        const float *prefetch) {
+  (void)prefetch;
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < kTileCols; ++j) {
+      float sum = 0.0f;
+      for (int64_t p = 0; p < k; ++p)
+        sum += a[i][p] * b[j][p];
+      sums[i][j] = sum;
+    }
 }
+
+static void swigluPortable(const float sums[kTileCols], float s, float *out,
+                           int count) {
+  for (int j = 0; j < count; ++j)
+    out[j] =
+        activate(MOE_UKERNEL_SWIGLU, s * sums[j], s * sums[kTileCols / 2 + j]);
+}
+
+static void addScaledPortable(const float sums[kTileCols], float w, float *out,
+                              int count) {
+  for (int j = 0; j < count; ++j)
+    out[j] += w * sums[j];
+}
+
+static const Isa kPortable = {dotPortable, swigluPortable, addScaledPortable};
+
+#ifdef MOE_X86
+#define MOE_AVX2 __attribute__((target("avx2,fma")))
+#define MOE_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+
+/* ---------------------------------------------- epilogues, AVX2 and AVX-512 */
+
+/* A mask of the first `count` (0..8) of eight lanes. */
+MOE_AVX2 static inline __m256i firstLanes(int count) {
+  static const int32_t kOnesThenZeros[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                             0,  0,  0,  0,  0,  0,  0,  0};
+  return _mm256_loadu_si256((const __m256i *)(kOnesThenZeros + 8 - count));
+}
+
+/* e^x for four floats (Cephes' expf: x = n·ln2 + r, |r| <= ln2/2, a
+ * degree-5 polynomial in r, then 2^n through the exponent bits), within
+ * 2 ulp; inputs are clamped to where e^x is a normal float. The SwiGLU
+ * epilogue runs once per output, so libm's scalar expf would cost a fifth
+ * of the kernel's time. */
+MOE_AVX2 static inline __m128 exp4(__m128 x) {
+  x = _mm_min_ps(_mm_max_ps(x, _mm_set1_ps(-87.3f)), _mm_set1_ps(88.7f));
+  __m128 n = _mm_round_ps(_mm_mul_ps(x, _mm_set1_ps(1.44269504088896341f)),
+                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m128 r = _mm_fnmadd_ps(n, _mm_set1_ps(0.693359375f), x);
+  r = _mm_fnmadd_ps(n, _mm_set1_ps(-2.12194440e-4f), r);
+  __m128 p = _mm_set1_ps(1.9875691500e-4f);
+  p = _mm_fmadd_ps(p, r, _mm_set1_ps(1.3981999507e-3f));
+  p = _mm_fmadd_ps(p, r, _mm_set1_ps(8.3334519073e-3f));
+  p = _mm_fmadd_ps(p, r, _mm_set1_ps(4.1665795894e-2f));
+  p = _mm_fmadd_ps(p, r, _mm_set1_ps(1.6666665459e-1f));
+  p = _mm_fmadd_ps(p, r, _mm_set1_ps(5.0000001201e-1f));
+  p = _mm_fmadd_ps(p, _mm_mul_ps(r, r), _mm_add_ps(r, _mm_set1_ps(1.0f)));
+  __m128i bits = _mm_slli_epi32(
+      _mm_add_epi32(_mm_cvtps_epi32(n), _mm_set1_epi32(127)), 23);
+  return _mm_mul_ps(p, _mm_castsi128_ps(bits));
+}
+
+/* silu(g)·u = g / (1 + e^-g) · u on the four gate/up pairs. */
+MOE_AVX2 static void swigluSimd(const float sums[kTileCols], float s,
+                                float *out, int count) {
+  __m128 g = _mm_mul_ps(_mm_loadu_ps(sums), _mm_set1_ps(s));
+  __m128 u = _mm_mul_ps(_mm_loadu_ps(sums + 4), _mm_set1_ps(s));
+  __m128 silu = _mm_div_ps(
+      g, _mm_add_ps(_mm_set1_ps(1.0f), exp4(_mm_sub_ps(_mm_setzero_ps(), g))));
+  _mm_maskstore_ps(out, _mm256_castsi256_si128(firstLanes(count)),
+                   _mm_mul_ps(silu, u));
+}
+
+MOE_AVX2 static void addScaledSimd(const float sums[kTileCols], float w,
+                                   float *out, int count) {
+  __m256i lanes = firstLanes(count);
+  __m256 sum = _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_loadu_ps(sums),
+                               _mm256_maskload_ps(out, lanes));
+  _mm256_maskstore_ps(out, lanes, sum);
+}
+
+/* -------------------------------------------------------------------- AVX2 */
+
+/* Four vectors to one vector of their four horizontal sums. */
+MOE_AVX2 static inline __m128 reduceFour(const __m256 v[4]) {
+  __m256 sums =
+      _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  return _mm_add_ps(_mm256_castps256_ps128(sums),
+                    _mm256_extractf128_ps(sums, 1));
+}
+
+/* Half of the tile, four columns: 12 accumulators, three A vectors and one
+ * B vector fill the 16 registers. */
+MOE_AVX2 static inline __attribute__((always_inline)) void
+dotHalfAvx2(int mr, const float *const a[kTileRows], const float *const b[4],
+            int64_t k, __m128 sums[kTileRows], const float *prefetch) {
+  __m256 acc[kTileRows][4];
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < 4; ++j)
+      acc[i][j] = _mm256_setzero_ps();
+  int64_t full = k & ~(int64_t)7;
+  for (int64_t p = 0; p < full; p += 8) {
+    __m256 av[kTileRows];
+    for (int i = 0; i < mr; ++i)
+      av[i] = _mm256_loadu_ps(a[i] + p);
+    if (prefetch)
+      _mm_prefetch((const char *)(prefetch + p), _MM_HINT_T1);
+    for (int j = 0; j < 4; ++j) {
+      __m256 bv = _mm256_loadu_ps(b[j] + p);
+      __asm__("" : "+x"(bv)); // as in dotTileAvx512
+      for (int i = 0; i < mr; ++i)
+        acc[i][j] = _mm256_fmadd_ps(av[i], bv, acc[i][j]);
+    }
+  }
+  if (full < k) {
+    __m256i tail = firstLanes((int)(k - full));
+    __m256 av[kTileRows];
+    for (int i = 0; i < mr; ++i)
+      av[i] = _mm256_maskload_ps(a[i] + full, tail);
+    for (int j = 0; j < 4; ++j) {
+      __m256 bv = _mm256_maskload_ps(b[j] + full, tail);
+      for (int i = 0; i < mr; ++i)
+        acc[i][j] = _mm256_fmadd_ps(av[i], bv, acc[i][j]);
+    }
+  }
+  for (int i = 0; i < mr; ++i)
+    sums[i] = reduceFour(acc[i]);
+}
+
+/* The 3×8 tile as two halves, MR and prefetching constant in each branch.
+ * The first half prefetches: it covers the whole depth. */
+MOE_AVX2 static void dotAvx2(int mr, const float *const a[kTileRows],
+                             const float *const b[kTileCols], int64_t k,
+                             float sums[kTileRows][kTileCols],
+                             const float *prefetch) {
+  for (int half = 0; half < 2; ++half) {
+    const float *const *bh = b + 4 * half;
+    const float *pf = half == 0 ? prefetch : NULL;
+    __m128 part[kTileRows];
+    if (pf && mr == 3)
+      dotHalfAvx2(3, a, bh, k, part, pf);
+    else if (pf && mr == 2)
+      dotHalfAvx2(2, a, bh, k, part, pf);
+    else if (pf)
+      dotHalfAvx2(1, a, bh, k, part, pf);
+    else if (mr == 3)
+      dotHalfAvx2(3, a, bh, k, part, NULL);
+    else if (mr == 2)
+      dotHalfAvx2(2, a, bh, k, part, NULL);
+    else
+      dotHalfAvx2(1, a, bh, k, part, NULL);
+    for (int i = 0; i < mr; ++i)
+      _mm_storeu_ps(sums[i] + 4 * half, part[i]);
+  }
+}
+
+static const Isa kAvx2 = {dotAvx2, swigluSimd, addScaledSimd};
 
 /* ----------------------------------------------------------------- AVX-512 */
 
-#ifdef MOE_X86
-#define MOE_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+/* ----------------------------------------------------------------- AVX-512 */
 
 /* Eight vectors to one vector of their eight horizontal sums, in a fixed
  * order: pairs interleaved, then quadruples, then the 128-bit lanes. */
@@ -113,37 +292,12 @@ MOE_AVX512 static inline __m256 reduceEight(const __m512 v[8]) {
   return _mm512_castps512_ps256(halves);
 }
 
-/* e^x for four floats (Cephes' expf: x = n·ln2 + r, |r| <= ln2/2, a
- * degree-5 polynomial in r, then 2^n through the exponent bits), within
- * 2 ulp; inputs are clamped to where e^x is a normal float. The SwiGLU
- * epilogue runs once per output, so libm's scalar expf would cost a fifth
- * of the kernel's time. */
-MOE_AVX512 static inline __m128 exp4(__m128 x) {
-  x = _mm_min_ps(_mm_max_ps(x, _mm_set1_ps(-87.3f)), _mm_set1_ps(88.7f));
-  __m128 n = _mm_round_ps(_mm_mul_ps(x, _mm_set1_ps(1.44269504088896341f)),
-                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m128 r = _mm_fnmadd_ps(n, _mm_set1_ps(0.693359375f), x);
-  r = _mm_fnmadd_ps(n, _mm_set1_ps(-2.12194440e-4f), r);
-  __m128 p = _mm_set1_ps(1.9875691500e-4f);
-  p = _mm_fmadd_ps(p, r, _mm_set1_ps(1.3981999507e-3f));
-  p = _mm_fmadd_ps(p, r, _mm_set1_ps(8.3334519073e-3f));
-  p = _mm_fmadd_ps(p, r, _mm_set1_ps(4.1665795894e-2f));
-  p = _mm_fmadd_ps(p, r, _mm_set1_ps(1.6666665459e-1f));
-  p = _mm_fmadd_ps(p, r, _mm_set1_ps(5.0000001201e-1f));
-  p = _mm_fmadd_ps(p, _mm_mul_ps(r, r), _mm_add_ps(r, _mm_set1_ps(1.0f)));
-  __m128i bits = _mm_slli_epi32(
-      _mm_add_epi32(_mm_cvtps_epi32(n), _mm_set1_epi32(127)), 23);
-  return _mm_mul_ps(p, _mm_castsi128_ps(bits));
-}
-
-/* sums[i][j] = Σ_p a[i][p]·b[j][p] over p < k, for i < MR rows and the
- * eight columns. Inlined with a constant MR, the accumulators stay in
- * registers. With `prefetch`, the row's cache lines over the same depth are
- * requested into L2 as the loop goes (one per 16 values of k). */
+/* The 3×8 tile (see Isa::dot) with a constant MR when inlined, so the
+ * accumulators stay in registers. */
 MOE_AVX512 static inline __attribute__((always_inline)) void
-dotTile(int mr, const float *const a[kTileRows],
-        const float *const b[kTileCols], int64_t k, __m256 sums[kTileRows],
-        const float *prefetch) {
+dotTileAvx512(int mr, const float *const a[kTileRows],
+              const float *const b[kTileCols], int64_t k,
+              __m256 sums[kTileRows], const float *prefetch) {
   __m512 acc[kTileRows][kTileCols];
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < kTileCols; ++j)
@@ -179,27 +333,31 @@ dotTile(int mr, const float *const a[kTileRows],
     sums[i] = reduceEight(acc[i]);
 }
 
-/* dotTile with MR and whether it prefetches known at compile time in each
+/* dotTileAvx512 with MR and whether it prefetches constant in each
  * branch: a prefetch check left in the loop costs more than it saves. */
-MOE_AVX512 static void dotTileRows(int mr, const float *const a[kTileRows],
-                                   const float *const b[kTileCols], int64_t k,
-                                   __m256 sums[kTileRows],
-                                   const float *prefetch) {
-  if (prefetch) {
-    if (mr == 3)
-      dotTile(3, a, b, k, sums, prefetch);
-    else if (mr == 2)
-      dotTile(2, a, b, k, sums, prefetch);
-    else
-      dotTile(1, a, b, k, sums, prefetch);
-  } else if (mr == 3) {
-    dotTile(3, a, b, k, sums, NULL);
-  } else if (mr == 2) {
-    dotTile(2, a, b, k, sums, NULL);
-  } else {
-    dotTile(1, a, b, k, sums, NULL);
-  }
+MOE_AVX512 static void dotAvx512(int mr, const float *const a[kTileRows],
+                                 const float *const b[kTileCols], int64_t k,
+                                 float sums[kTileRows][kTileCols],
+                                 const float *prefetch) {
+  __m256 part[kTileRows];
+  if (prefetch && mr == 3)
+    dotTileAvx512(3, a, b, k, part, prefetch);
+  else if (prefetch && mr == 2)
+    dotTileAvx512(2, a, b, k, part, prefetch);
+  else if (prefetch)
+    dotTileAvx512(1, a, b, k, part, prefetch);
+  else if (mr == 3)
+    dotTileAvx512(3, a, b, k, part, NULL);
+  else if (mr == 2)
+    dotTileAvx512(2, a, b, k, part, NULL);
+  else
+    dotTileAvx512(1, a, b, k, part, NULL);
+  for (int i = 0; i < mr; ++i)
+    _mm256_storeu_ps(sums[i], part[i]);
 }
+
+static const Isa kAvx512 = {dotAvx512, swigluSimd, addScaledSimd};
+#endif
 
 /* The B row that row tile `rowTile` prefetches while it computes: row
  * tiles 0..7 each fetch one of the next B tile's eight rows, so a B tile
@@ -230,11 +388,13 @@ static void tileRows(const MoEMemRef2D *gate, const MoEMemRef2D *up, int gated,
   }
 }
 
-MOE_AVX512 static void
-gatherGateUpAvx512(const MoEMemRef2D *x, const MoEMemRef1DI32 *tok,
-                   const MoEMemRef1D *scale, const MoEMemRef2D *gate,
-                   const MoEMemRef2D *up, const MoEMemRef2D *out,
-                   int32_t activation, int32_t flags) {
+/* ------------------------------------------------------------ shared loops */
+
+static void gatherGateUp(const Isa *isa, const MoEMemRef2D *x,
+                         const MoEMemRef1DI32 *tok, const MoEMemRef1D *scale,
+                         const MoEMemRef2D *gate, const MoEMemRef2D *up,
+                         const MoEMemRef2D *out, int32_t activation,
+                         int32_t flags) {
   int64_t rows = out->sizes[0], n = up->sizes[0], k = up->sizes[1];
   int gated = isGated(activation);
   // Gated: four gate columns and the same four up columns per tile.
@@ -251,43 +411,33 @@ gatherGateUpAvx512(const MoEMemRef2D *x, const MoEMemRef1DI32 *tok,
       const float *a[kTileRows];
       for (int i = 0; i < mr; ++i)
         a[i] = at(x, rowOf(tok, flags, i0 + i), 0);
-      __m256 sums[kTileRows];
-      dotTileRows(mr, a, b, k, sums,
-                  prefetchRow(hasNext ? next : NULL, i0 / kTileRows));
+      float sums[kTileRows][kTileCols];
+      isa->dot(mr, a, b, k, sums,
+               prefetchRow(hasNext ? next : NULL, i0 / kTileRows));
       for (int i = 0; i < mr; ++i) {
-        float s = weightOf(scale, flags, i0 + i), dots[kTileCols];
+        float s = weightOf(scale, flags, i0 + i);
         float *o = at(out, i0 + i, j0);
         if (activation == MOE_UKERNEL_SWIGLU) {
-          // silu(g)·u = g / (1 + e^-g) · u on the four gate/up pairs.
-          __m256 scaled = _mm256_mul_ps(sums[i], _mm256_set1_ps(s));
-          __m128 g = _mm256_castps256_ps128(scaled);
-          __m128 u = _mm256_extractf128_ps(scaled, 1);
-          __m128 silu =
-              _mm_div_ps(g, _mm_add_ps(_mm_set1_ps(1.0f),
-                                       exp4(_mm_sub_ps(_mm_setzero_ps(), g))));
-          _mm_mask_storeu_ps(o, (__mmask8)((1u << nr) - 1u),
-                             _mm_mul_ps(silu, u));
+          isa->swiglu(sums[i], s, o, nr);
           continue;
         }
-        _mm256_storeu_ps(dots, sums[i]);
         for (int j = 0; j < nr; ++j)
-          o[j] = activate(activation, gated ? s * dots[j] : 0.0f,
-                          s * dots[gated ? step + j : j]);
+          o[j] = activate(activation, gated ? s * sums[i][j] : 0.0f,
+                          s * sums[i][gated ? step + j : j]);
       }
     }
   }
 }
 
-MOE_AVX512 static void
-downScatterAddAvx512(const MoEMemRef2D *h, const MoEMemRef2D *down,
-                     const MoEMemRef1DI32 *tok, const MoEMemRef1D *weight,
-                     const MoEMemRef2D *out, int32_t flags) {
+static void downScatterAdd(const Isa *isa, const MoEMemRef2D *h,
+                           const MoEMemRef2D *down, const MoEMemRef1DI32 *tok,
+                           const MoEMemRef1D *weight, const MoEMemRef2D *out,
+                           int32_t flags) {
   int64_t rows = h->sizes[0], k = h->sizes[1], n = down->sizes[0];
   for (int64_t p0 = 0; p0 < k; p0 += kDepthBlock) {
     int64_t kc = minI64(kDepthBlock, k - p0);
     for (int64_t j0 = 0; j0 < n; j0 += kTileCols) {
-      int64_t nr = minI64(kTileCols, n - j0);
-      __mmask8 store = (__mmask8)((1u << nr) - 1u);
+      int nr = (int)minI64(kTileCols, n - j0);
       const float *b[kTileCols], *next[kTileCols];
       columnRows(down, j0, n, p0, b, kTileCols, 0);
       // The next tile: the next columns, or the next depth block's first.
@@ -302,29 +452,82 @@ downScatterAddAvx512(const MoEMemRef2D *h, const MoEMemRef2D *down,
         const float *a[kTileRows];
         for (int i = 0; i < mr; ++i)
           a[i] = at(h, i0 + i, p0);
-        __m256 sums[kTileRows];
-        dotTileRows(mr, a, b, kc, sums,
-                    prefetchRow(np < k ? next : NULL, i0 / kTileRows));
-        for (int i = 0; i < mr; ++i) {
-          float *o = at(out, rowOf(tok, flags, i0 + i), j0);
-          __m256 w = _mm256_set1_ps(weightOf(weight, flags, i0 + i));
-          _mm256_mask_storeu_ps(
-              o, store,
-              _mm256_fmadd_ps(w, sums[i], _mm256_maskz_loadu_ps(store, o)));
-        }
+        float sums[kTileRows][kTileCols];
+        isa->dot(mr, a, b, kc, sums,
+                 prefetchRow(np < k ? next : NULL, i0 / kTileRows));
+        for (int i = 0; i < mr; ++i)
+          isa->addScaled(sums[i], weightOf(weight, flags, i0 + i),
+                         at(out, rowOf(tok, flags, i0 + i), j0), nr);
       }
     }
   }
 }
 
-static int haveAvx512(void) {
-  static int cached = -1;
-  if (cached < 0)
-    cached =
-        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
-  return cached;
-}
+/* ------------------------------------------------------ instruction set */
+
+static const char *const kIsaNames[] = {"portable", "avx2", "avx512"};
+
+static int cpuRuns(MoEUkernelIsa isa) {
+  switch (isa) {
+  case MOE_UKERNEL_ISA_PORTABLE:
+    return 1;
+#ifdef MOE_X86
+  case MOE_UKERNEL_ISA_AVX2:
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  case MOE_UKERNEL_ISA_AVX512:
+    return __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
 #endif
+  default:
+    return 0;
+  }
+}
+
+static const Isa *isaTable(MoEUkernelIsa isa) {
+#ifdef MOE_X86
+  if (isa == MOE_UKERNEL_ISA_AVX512)
+    return &kAvx512;
+  if (isa == MOE_UKERNEL_ISA_AVX2)
+    return &kAvx2;
+#endif
+  return &kPortable;
+}
+
+static const Isa *selectedIsa = NULL;
+
+int moe_ukernel_use_isa(MoEUkernelIsa isa) {
+  if (!cpuRuns(isa))
+    return 0;
+  __atomic_store_n(&selectedIsa, isaTable(isa), __ATOMIC_RELEASE);
+  return 1;
+}
+
+/* The best the CPU runs, or the one MOE_UKERNEL_ISA names. */
+static const Isa *currentIsa(void) {
+  const Isa *isa = __atomic_load_n(&selectedIsa, __ATOMIC_ACQUIRE);
+  if (isa)
+    return isa;
+  MoEUkernelIsa pick = cpuRuns(MOE_UKERNEL_ISA_AVX512) ? MOE_UKERNEL_ISA_AVX512
+                       : cpuRuns(MOE_UKERNEL_ISA_AVX2)
+                           ? MOE_UKERNEL_ISA_AVX2
+                           : MOE_UKERNEL_ISA_PORTABLE;
+  const char *asked = getenv("MOE_UKERNEL_ISA");
+  if (asked && *asked) {
+    int found = 0;
+    for (int i = 0; i < 3; ++i)
+      if (!strcmp(asked, kIsaNames[i]) && cpuRuns((MoEUkernelIsa)i)) {
+        pick = (MoEUkernelIsa)i;
+        found = 1;
+      }
+    if (!found)
+      fprintf(stderr,
+              "moe ukernels: MOE_UKERNEL_ISA=%s is not one this CPU runs "
+              "(portable, avx2, avx512); using %s\n",
+              asked, kIsaNames[pick]);
+  }
+  moe_ukernel_use_isa(pick);
+  return isaTable(pick);
+}
 
 /* ------------------------------------------------------------------- entry */
 
@@ -338,42 +541,15 @@ void _mlir_ciface_moe_ukernel_matmul_nt_f32(MoEMemRef2D *A, MoEMemRef2D *B,
 void _mlir_ciface_moe_ukernel_gather_gate_up_f32(
     MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef2D *gate,
     MoEMemRef2D *up, MoEMemRef2D *out, int32_t activation, int32_t flags) {
-  int64_t rows = out->sizes[0], n = up->sizes[0], k = up->sizes[1];
-  if (rows == 0 || n == 0)
+  if (out->sizes[0] == 0 || up->sizes[0] == 0)
     return;
-#ifdef MOE_X86
-  if (haveAvx512() && k > 0) {
-    gatherGateUpAvx512(x, tok, scale, gate, up, out, activation, flags);
-    return;
-  }
-#endif
-  int gated = isGated(activation);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *a = at(x, rowOf(tok, flags, r), 0);
-    float s = weightOf(scale, flags, r);
-    for (int64_t j = 0; j < n; ++j)
-      *at(out, r, j) = activate(
-          activation, gated ? s * dotPortable(a, at(gate, j, 0), k) : 0,
-          s * dotPortable(a, at(up, j, 0), k));
-  }
+  gatherGateUp(currentIsa(), x, tok, scale, gate, up, out, activation, flags);
 }
 
 void _mlir_ciface_moe_ukernel_down_scatter_add_f32(
     MoEMemRef2D *h, MoEMemRef2D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
     MoEMemRef2D *out, int32_t flags) {
-  int64_t rows = h->sizes[0], k = h->sizes[1], n = down->sizes[0];
-  if (rows == 0 || n == 0 || k == 0)
+  if (h->sizes[0] == 0 || h->sizes[1] == 0 || down->sizes[0] == 0)
     return;
-#ifdef MOE_X86
-  if (haveAvx512()) {
-    downScatterAddAvx512(h, down, tok, weight, out, flags);
-    return;
-  }
-#endif
-  for (int64_t r = 0; r < rows; ++r) {
-    float *o = at(out, rowOf(tok, flags, r), 0);
-    float w = weightOf(weight, flags, r);
-    for (int64_t j = 0; j < n; ++j)
-      o[j] += w * dotPortable(at(h, r, 0), at(down, j, 0), k);
-  }
+  downScatterAdd(currentIsa(), h, down, tok, weight, out, flags);
 }

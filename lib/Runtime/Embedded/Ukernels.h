@@ -62,6 +62,19 @@ enum {
   MOE_UKERNEL_RELU = 3
 };
 
+/* The code the kernels run: the best the CPU has (AVX-512, else AVX2 with
+ * FMA, else portable C), unless the environment's MOE_UKERNEL_ISA names
+ * another the CPU runs ("portable", "avx2", "avx512"; read at the first
+ * call) or this is called (tests compare them). Returns 0, changing
+ * nothing, if the CPU cannot run `isa`. */
+typedef enum {
+  MOE_UKERNEL_ISA_PORTABLE = 0,
+  MOE_UKERNEL_ISA_AVX2 = 1,
+  MOE_UKERNEL_ISA_AVX512 = 2
+} MoEUkernelIsa;
+
+int moe_ukernel_use_isa(MoEUkernelIsa isa);
+
 void _mlir_ciface_moe_ukernel_matmul_nt_f32(MoEMemRef2D *a, MoEMemRef2D *b,
                                             MoEMemRef2D *c);
 

@@ -1,4 +1,7 @@
 // RUN: moe-opt %s -moe-lower-to-cpu | %mlir_runner -e main -entry-point-result=void %mlir_runner_libs | FileCheck %s
+// The micro-kernels' other instruction sets compute the same numbers.
+// RUN: moe-opt %s -moe-lower-to-cpu | env MOE_UKERNEL_ISA=avx2 %mlir_runner -e main -entry-point-result=void %mlir_runner_libs | FileCheck %s
+// RUN: moe-opt %s -moe-lower-to-cpu | env MOE_UKERNEL_ISA=portable %mlir_runner -e main -entry-point-result=void %mlir_runner_libs | FileCheck %s
 
 // Tests that a compiled top-2 renormalised SwiGLU layer computes the right
 // numbers. All experts are equal (gate rows 0.25, up rows 0.5, down rows
