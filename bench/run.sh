@@ -2,7 +2,9 @@
 # The benchmark, in one run on this machine: for each shape, the compiled
 # layer (moe-run --repeat), this machine's roofline (OpenBLAS sgemm rate and
 # read bandwidth) and PyTorch eager on the same weights and input; prints
-# the ratios (see report.py) and writes build/bench/results.json.
+# the ratios (see report.py) and writes build/bench/results.json; then one
+# core's rate in each micro-kernel and instruction set (bench/ukernels.c)
+# beside OpenBLAS's on one core.
 #
 #   bash bench/run.sh [THREADS] [REPEAT]
 set -euo pipefail
@@ -64,3 +66,10 @@ for case in "${cases[@]}"; do
   done
 done
 /usr/bin/python3 bench/report.py table --results "$results" --threads "$threads"
+
+# Where a kernel change shows first: one core, each instruction set.
+gcc -O3 bench/ukernels.c lib/Runtime/Embedded/Ukernels.c -o "$work/ukernels" -lm
+echo
+one=$("$work/roofline" sgemm 1 128 3584 1024 1024 1024 1024)
+echo "One core: OpenBLAS sgemm $(sed -nE 's/.*"sgemm_gflops": ([0-9.]+).*/\1/p' <<<"$one") GFLOP/s; moec micro-kernels:"
+"$work/ukernels"
