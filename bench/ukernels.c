@@ -68,9 +68,9 @@ static void expertKernels(const char *isa, int E, int64_t F, int64_t H,
         MoEMemRef2D ov = {act, act, e * M * F + f0, {M, cols}, {F, 1}};
         MoEMemRef1DI32 tv = {tok, tok, e * M, {M}, {1}};
         MoEMemRef1D none = {weight, weight, 0, {0}, {1}};
-        _mlir_ciface_moe_ukernel_gather_gate_up_f32(
-            &xv, &tv, &none, &gv, &uv, &ov, MOE_UKERNEL_SWIGLU,
-            MOE_UKERNEL_HAS_TOKENS);
+        _mlir_ciface_moe_ukernel_gather_gate_up_f32(&xv, &tv, &none, &gv, &uv,
+                                                    &ov, MOE_UKERNEL_SWIGLU,
+                                                    MOE_UKERNEL_HAS_TOKENS);
       }
     double mid = seconds();
     for (int64_t h0 = 0; h0 < H; h0 += kChunk)
@@ -96,8 +96,7 @@ static void expertKernels(const char *isa, int E, int64_t F, int64_t H,
          (long)F, (long)H, (long)M, 2 * flops / bestGateUp / 1e9,
          flops / bestDown / 1e9);
   free(tok);
-  free(x), free(gate), free(up), free(down), free(act), free(weight),
-      free(out);
+  free(x), free(gate), free(up), free(down), free(act), free(weight), free(out);
 }
 
 /* C[M,N] += A·Bᵀ with every operand in L2: the tile's own rate. */
@@ -126,8 +125,8 @@ int main(int argc, char **argv) {
     if (!moe_ukernel_use_isa((MoEUkernelIsa)isa))
       continue;
     if (argc == 5) {
-      expertKernels(kIsaNames[isa], atoi(argv[1]), atol(argv[2]),
-                    atol(argv[3]), atol(argv[4]));
+      expertKernels(kIsaNames[isa], atoi(argv[1]), atol(argv[2]), atol(argv[3]),
+                    atol(argv[4]));
       continue;
     }
     hotMatmul(kIsaNames[isa]);
