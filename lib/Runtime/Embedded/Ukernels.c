@@ -19,11 +19,11 @@
  *  - down_scatter_add scales them by the row's routing weight and adds
  *    them into the row's token in the output (the weighted combine).
  * The loops keep the eight B rows in L1 while the row tiles of A pass, and
- * the linear kernels block K so that they fit. Meanwhile the prefetch the next
- *B tile into L2, a share each: weights come from L3 or memory, and the first
- *pass over a tile would otherwise wait. Every output element's sum is formed in
- *the same order wherever its tile lies, so results do not depend on how the
- *caller splits the columns among threads.
+ * the linear kernels block K so that they fit. Meanwhile the row tiles
+ * prefetch the next B tile into L2, a share each: weights come from L3 or
+ * memory, and the first pass over a tile would otherwise wait. Every output
+ * element's sum is formed in the same order wherever its tile lies, so
+ * results do not depend on how the caller splits the columns among threads.
  *
  * The instruction set is picked once, at the first call: the best the CPU
  * has, or the one MOE_UKERNEL_ISA names (see moe_ukernel_use_isa).
@@ -85,7 +85,8 @@ static float *at(const MoEMemRef2D *m, int64_t row, int64_t col) {
 }
 
 /* Part of a B row to request into L2 while a tile computes: `depth` floats
- * from `row`, one cache line per 16 values of k (see prefetchSpan). */
+ * from `row`, each line as the tile's loop over k reaches its offset (see
+ * prefetchSpan). */
 typedef struct {
   const float *row;
   int64_t depth;
@@ -274,8 +275,6 @@ static const Isa kAvx2 = {dotAvx2, swigluSimd, addScaledSimd};
 
 /* ----------------------------------------------------------------- AVX-512 */
 
-/* ----------------------------------------------------------------- AVX-512 */
-
 /* Eight vectors to one vector of their eight horizontal sums, in a fixed
  * order: pairs interleaved, then quadruples, then the 128-bit lanes. */
 MOE_AVX512 static inline __m256 reduceEight(const __m512 v[8]) {
@@ -381,7 +380,7 @@ static Span prefetchSpan(const float *const next[kTileCols], int64_t depth,
   if (!next)
     return none;
   if (rowTiles <= kTileCols)
-    return rowTile < kTileCols ? (Span){next[rowTile], depth} : none;
+    return (Span){next[rowTile], depth};
   // Row j goes to the row tiles r with r·8 / rowTiles == j, in segments.
   int64_t j = rowTile * kTileCols / rowTiles;
   int64_t first = (j * rowTiles + kTileCols - 1) / kTileCols;
@@ -542,7 +541,7 @@ static const Isa *currentIsa(void) {
   const char *asked = getenv("MOE_UKERNEL_ISA");
   if (asked && *asked) {
     int found = 0;
-    for (int i = 0; i < 3; ++i)
+    for (int i = 0; i < (int)(sizeof kIsaNames / sizeof *kIsaNames); ++i)
       if (!strcmp(asked, kIsaNames[i]) && cpuRuns((MoEUkernelIsa)i)) {
         pick = (MoEUkernelIsa)i;
         found = 1;
