@@ -1,10 +1,10 @@
 //===- UkernelTest.cpp - the micro-kernels against plain loops ------------===//
 //
-// Every path of the three micro-kernels (row, column and depth tails of the
-// 3x8 tile, depth blocks, padded leading dimensions, offsets, gathered and
-// scattered rows, weights, each activation, accumulation into the output)
-// against double-precision loops, relative 1e-5, for each instruction set
-// the CPU runs (portable C, AVX2, AVX-512).
+// Every path of the micro-kernels (row, column and depth tails of the 3x8
+// tile and of the packed 6x64 tile, depth and row blocks, padded leading
+// dimensions, offsets, gathered and scattered rows, weights, each activation,
+// accumulation into the output) against double-precision loops, relative 1e-5,
+// for each instruction set the CPU runs (portable C, AVX2, AVX-512).
 //
 //===----------------------------------------------------------------------===//
 
@@ -45,6 +45,30 @@ MoEMemRef1D view(std::vector<float> &v) {
 MoEMemRef1DI32 view(std::vector<int32_t> &v) {
   return {v.data(), v.data(), 0, {int64_t(v.size())}, {1}};
 }
+
+/// `w` `[N,K]` as packed panels `[P,K,PANEL]` (Ukernels.h), zero past N,
+/// stored at an offset.
+struct Panels {
+  explicit Panels(const Matrix &w)
+      : count((w.rows + MOE_UKERNEL_PANEL - 1) / MOE_UKERNEL_PANEL),
+        depth(w.cols), data(kOffset + count * depth * MOE_UKERNEL_PANEL, 0.0f) {
+    for (int64_t n = 0; n < w.rows; ++n)
+      for (int64_t p = 0; p < depth; ++p)
+        data[kOffset +
+             ((n / MOE_UKERNEL_PANEL) * depth + p) * MOE_UKERNEL_PANEL +
+             n % MOE_UKERNEL_PANEL] = w(n, p);
+  }
+  MoEMemRef3D view() {
+    return {data.data(),
+            data.data(),
+            kOffset,
+            {count, depth, MOE_UKERNEL_PANEL},
+            {depth * MOE_UKERNEL_PANEL, MOE_UKERNEL_PANEL, 1}};
+  }
+  static constexpr int64_t kOffset = 16;
+  int64_t count, depth;
+  std::vector<float> data;
+};
 
 /// Σ a(i,:)·b(j,:) in double, and Σ|terms| for the tolerance.
 std::pair<double, double> dot(const Matrix &a, int64_t i, const Matrix &b,
@@ -101,7 +125,7 @@ double activate(int32_t activation, double gate, double up) {
 /// gather_gate_up on `rows` rows drawn from 50 tokens (when `flags` has
 /// tokens), n columns, depth k.
 void checkGateUp(int64_t rows, int64_t n, int64_t k, int32_t activation,
-                 int32_t flags) {
+                 int32_t flags, bool packed = false) {
   std::mt19937 rng(static_cast<uint32_t>(rows * 7919 + n * 31 + k + flags));
   int64_t tokens = (flags & MOE_UKERNEL_HAS_TOKENS) ? 50 : rows;
   Matrix x(tokens, k, rng), gate(n, k, rng), up(n, k, rng), out(rows, n, rng);
@@ -115,8 +139,15 @@ void checkGateUp(int64_t rows, int64_t n, int64_t k, int32_t activation,
   MoEMemRef2D xv = x.view(), gv = gate.view(), uv = up.view(), ov = out.view();
   MoEMemRef1DI32 tv = view(tok);
   MoEMemRef1D sv = view(scale);
-  _mlir_ciface_moe_ukernel_gather_gate_up_f32(&xv, &tv, &sv, &gv, &uv, &ov,
-                                              activation, flags);
+  if (packed) {
+    Panels gatePanels(gate), upPanels(up);
+    MoEMemRef3D gp = gatePanels.view(), up3 = upPanels.view();
+    _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(&xv, &tv, &sv, &gp, &up3,
+                                                       &ov, activation, flags);
+  } else {
+    _mlir_ciface_moe_ukernel_gather_gate_up_f32(&xv, &tv, &sv, &gv, &uv, &ov,
+                                                activation, flags);
+  }
   for (int64_t r = 0; r < rows; ++r) {
     int64_t t = (flags & MOE_UKERNEL_HAS_TOKENS) ? tok[r] : r;
     double s = (flags & MOE_UKERNEL_HAS_WEIGHTS) ? scale[r] : 1.0;
@@ -137,7 +168,8 @@ void checkGateUp(int64_t rows, int64_t n, int64_t k, int32_t activation,
 
 /// down_scatter_add of `rows` rows into 40 tokens; each token appears at
 /// most once, as within one expert.
-void checkDown(int64_t rows, int64_t n, int64_t k, int32_t flags) {
+void checkDown(int64_t rows, int64_t n, int64_t k, int32_t flags,
+               bool packed = false) {
   std::mt19937 rng(static_cast<uint32_t>(rows * 104729 + n * 13 + k + flags));
   int64_t tokens = (flags & MOE_UKERNEL_HAS_TOKENS) ? 40 : rows;
   ASSERT_LE(rows, tokens);
@@ -152,7 +184,15 @@ void checkDown(int64_t rows, int64_t n, int64_t k, int32_t flags) {
   MoEMemRef2D hv = h.view(), dv = down.view(), ov = out.view();
   MoEMemRef1DI32 tv = view(tok);
   MoEMemRef1D wv = view(weight);
-  _mlir_ciface_moe_ukernel_down_scatter_add_f32(&hv, &dv, &tv, &wv, &ov, flags);
+  if (packed) {
+    Panels downPanels(down);
+    MoEMemRef3D dp = downPanels.view();
+    _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(&hv, &dp, &tv, &wv,
+                                                         &ov, flags);
+  } else {
+    _mlir_ciface_moe_ukernel_down_scatter_add_f32(&hv, &dv, &tv, &wv, &ov,
+                                                  flags);
+  }
   std::vector<double> expected(tokens * n), scale(tokens * n);
   for (int64_t t = 0; t < tokens; ++t)
     for (int64_t j = 0; j < n; ++j) {
@@ -254,5 +294,29 @@ TEST_P(UkernelsOnIsa, DownScatterAdd) {
           checkDown(rows, n, k, flags);
   checkDown(9, 11, 2100, 3);
   checkDown(0, 11, 16, 3);
+}
+// The packed kernels: row tails of the 6-row tile and of 48-row blocks,
+// panel tails (32 columns; gated tiles take one gate and one up panel,
+// others two panels), depth blocks of 128.
+TEST_P(UkernelsOnIsa, GatherGateUpPacked) {
+  for (int32_t activation : {MOE_UKERNEL_SWIGLU, MOE_UKERNEL_GEGLU,
+                             MOE_UKERNEL_GELU, MOE_UKERNEL_RELU})
+    for (int32_t flags = 0; flags < 4; ++flags)
+      for (int64_t rows : {1, 6, 7, 50})
+        for (int64_t n : {3, 32, 45, 70})
+          checkGateUp(rows, n, 37, activation, flags, /*packed=*/true);
+  for (int64_t k : {128, 130, 300})
+    checkGateUp(13, 40, k, MOE_UKERNEL_SWIGLU, 3, /*packed=*/true);
+  checkGateUp(0, 9, 16, MOE_UKERNEL_SWIGLU, 3, /*packed=*/true);
+}
+
+TEST_P(UkernelsOnIsa, DownScatterAddPacked) {
+  for (int32_t flags = 0; flags < 4; ++flags)
+    for (int64_t rows : {1, 5, 6, 40})
+      for (int64_t n : {1, 32, 33, 64, 70})
+        for (int64_t k : {7, 129})
+          checkDown(rows, n, k, flags, /*packed=*/true);
+  checkDown(9, 11, 300, 3, /*packed=*/true);
+  checkDown(0, 11, 16, 3, /*packed=*/true);
 }
 } // namespace

@@ -44,6 +44,13 @@
 
 enum { kTileRows = 3, kTileCols = 8 };
 
+/* Packed weights (see Ukernels.h): panels of kPanel columns; the packed
+ * tile is kPanelRows rows by two panels. Rows go in blocks of kRowBlock
+ * and depth in blocks of kPanelDepth: two panels' depth block (32 KiB) stay
+ * in L1 while the block's row tiles pass. */
+enum { kPanel = MOE_UKERNEL_PANEL, kPanelRows = 6, kRowBlock = 48 };
+static const int64_t kPanelDepth = 128;
+
 /* Depth block of the linear kernels: eight B rows of 1024 floats (32 KiB)
  * stay in a 48 KiB L1 beside three A rows. */
 static const int64_t kDepthBlock = 1024;
@@ -101,12 +108,19 @@ typedef struct {
   void (*dot)(int mr, const float *const a[kTileRows],
               const float *const b[kTileCols], int64_t k,
               float sums[kTileRows][kTileCols], Span prefetch);
-  /* out[j] = silu(s·g_j)·s·u_j for j < count, from g = sums[0..3] and
-   * u = sums[4..7]. */
-  void (*swiglu)(const float sums[kTileCols], float s, float *out, int count);
+  /* out[j] = silu(s·g[j])·s·u[j] for j < count. */
+  void (*swiglu)(const float *g, const float *u, float s, float *out,
+                 int64_t count);
   /* out[j] += w·sums[j] for j < count. */
   void (*addScaled)(const float sums[kTileCols], float w, float *out,
                     int count);
+  /* The packed tile: acc[i][c] (from zero when `fresh`, else from acc)
+   * += Σ_p a[i][p]·b0[p·kPanel + c] for c < kPanel, and b1 likewise into
+   * acc[i][kPanel + c], for p < k and i < mr; meanwhile one line of
+   * `prefetch` per step of p. */
+  void (*panelDot)(int mr, const float *const a[kPanelRows], const float *b0,
+                   const float *b1, int64_t k,
+                   float acc[kPanelRows][2 * kPanel], int fresh, Span prefetch);
 } Isa;
 
 /* ---------------------------------------------------------------- portable */
@@ -124,11 +138,10 @@ static void dotPortable(int mr, const float *const a[kTileRows],
     }
 }
 
-static void swigluPortable(const float sums[kTileCols], float s, float *out,
-                           int count) {
-  for (int j = 0; j < count; ++j)
-    out[j] =
-        activate(MOE_UKERNEL_SWIGLU, s * sums[j], s * sums[kTileCols / 2 + j]);
+static void swigluPortable(const float *g, const float *u, float s, float *out,
+                           int64_t count) {
+  for (int64_t j = 0; j < count; ++j)
+    out[j] = activate(MOE_UKERNEL_SWIGLU, s * g[j], s * u[j]);
 }
 
 static void addScaledPortable(const float sums[kTileCols], float w, float *out,
@@ -137,7 +150,23 @@ static void addScaledPortable(const float sums[kTileCols], float w, float *out,
     out[j] += w * sums[j];
 }
 
-static const Isa kPortable = {dotPortable, swigluPortable, addScaledPortable};
+static void panelDotPortable(int mr, const float *const a[kPanelRows],
+                             const float *b0, const float *b1, int64_t k,
+                             float acc[kPanelRows][2 * kPanel], int fresh,
+                             Span prefetch) {
+  (void)prefetch;
+  for (int i = 0; i < mr; ++i)
+    for (int c = 0; c < 2 * kPanel; ++c) {
+      const float *b = c < kPanel ? b0 + c : b1 + c - kPanel;
+      float sum = fresh ? 0.0f : acc[i][c];
+      for (int64_t p = 0; p < k; ++p)
+        sum += a[i][p] * b[p * kPanel];
+      acc[i][c] = sum;
+    }
+}
+
+static const Isa kPortable = {dotPortable, swigluPortable, addScaledPortable,
+                              panelDotPortable};
 
 #ifdef MOE_X86
 #define MOE_AVX2 __attribute__((target("avx2,fma")))
@@ -175,15 +204,19 @@ MOE_AVX2 static inline __m128 exp4(__m128 x) {
   return _mm_mul_ps(p, _mm_castsi128_ps(bits));
 }
 
-/* silu(g)·u = g / (1 + e^-g) · u on the four gate/up pairs. */
-MOE_AVX2 static void swigluSimd(const float sums[kTileCols], float s,
-                                float *out, int count) {
-  __m128 g = _mm_mul_ps(_mm_loadu_ps(sums), _mm_set1_ps(s));
-  __m128 u = _mm_mul_ps(_mm_loadu_ps(sums + 4), _mm_set1_ps(s));
-  __m128 silu = _mm_div_ps(
-      g, _mm_add_ps(_mm_set1_ps(1.0f), exp4(_mm_sub_ps(_mm_setzero_ps(), g))));
-  _mm_maskstore_ps(out, _mm256_castsi256_si128(firstLanes(count)),
-                   _mm_mul_ps(silu, u));
+/* silu(g)·u = g / (1 + e^-g) · u, four at a time. */
+MOE_AVX2 static void swigluSimd(const float *gate, const float *up, float s,
+                                float *out, int64_t count) {
+  for (int64_t j = 0; j < count; j += 4) {
+    __m128i lanes =
+        _mm256_castsi256_si128(firstLanes((int)minI64(4, count - j)));
+    __m128 g = _mm_mul_ps(_mm_maskload_ps(gate + j, lanes), _mm_set1_ps(s));
+    __m128 u = _mm_mul_ps(_mm_maskload_ps(up + j, lanes), _mm_set1_ps(s));
+    __m128 silu =
+        _mm_div_ps(g, _mm_add_ps(_mm_set1_ps(1.0f),
+                                 exp4(_mm_sub_ps(_mm_setzero_ps(), g))));
+    _mm_maskstore_ps(out + j, lanes, _mm_mul_ps(silu, u));
+  }
 }
 
 MOE_AVX2 static void addScaledSimd(const float sums[kTileCols], float w,
@@ -271,7 +304,74 @@ MOE_AVX2 static void dotAvx2(int mr, const float *const a[kTileRows],
   }
 }
 
-static const Isa kAvx2 = {dotAvx2, swigluSimd, addScaledSimd};
+/* Columns [16h, 16h + 16) of one panel `b` on up to six rows: twelve
+ * accumulators, two B vectors and a broadcast (AVX2's 6×16 sgemm tile). */
+MOE_AVX2 static inline __attribute__((always_inline)) void
+panelQuarterAvx2(int mr, const float *const a[kPanelRows], const float *b,
+                 int64_t k, float acc[kPanelRows][2 * kPanel], int col,
+                 int fresh, Span prefetch) {
+  __m256 sum[kPanelRows][2];
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < 2; ++j)
+      sum[i][j] =
+          fresh ? _mm256_setzero_ps() : _mm256_loadu_ps(acc[i] + col + 8 * j);
+  int64_t p = 0;
+  for (int64_t end = minI64(prefetch.depth / 16, k); p < end; ++p) {
+    _mm_prefetch((const char *)(prefetch.row + 16 * p), _MM_HINT_T1);
+    __m256 b0 = _mm256_loadu_ps(b + p * kPanel),
+           b1 = _mm256_loadu_ps(b + p * kPanel + 8);
+    for (int i = 0; i < mr; ++i) {
+      __m256 av = _mm256_broadcast_ss(a[i] + p);
+      sum[i][0] = _mm256_fmadd_ps(av, b0, sum[i][0]);
+      sum[i][1] = _mm256_fmadd_ps(av, b1, sum[i][1]);
+    }
+  }
+  for (; p < k; ++p) {
+    __m256 b0 = _mm256_loadu_ps(b + p * kPanel),
+           b1 = _mm256_loadu_ps(b + p * kPanel + 8);
+    for (int i = 0; i < mr; ++i) {
+      __m256 av = _mm256_broadcast_ss(a[i] + p);
+      sum[i][0] = _mm256_fmadd_ps(av, b0, sum[i][0]);
+      sum[i][1] = _mm256_fmadd_ps(av, b1, sum[i][1]);
+    }
+  }
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < 2; ++j)
+      _mm256_storeu_ps(acc[i] + col + 8 * j, sum[i][j]);
+}
+
+/* The packed tile in four passes of 16 columns; the first prefetches. */
+MOE_AVX2 static void panelDotAvx2(int mr, const float *const a[kPanelRows],
+                                  const float *b0, const float *b1, int64_t k,
+                                  float acc[kPanelRows][2 * kPanel], int fresh,
+                                  Span prefetch) {
+  for (int quarter = 0; quarter < 4; ++quarter) {
+    const float *b = (quarter < 2 ? b0 : b1) + 16 * (quarter % 2);
+    Span pf = quarter == 0 ? prefetch : (Span){NULL, 0};
+    int col = 16 * quarter;
+    switch (mr) {
+    case 6:
+      panelQuarterAvx2(6, a, b, k, acc, col, fresh, pf);
+      break;
+    case 5:
+      panelQuarterAvx2(5, a, b, k, acc, col, fresh, pf);
+      break;
+    case 4:
+      panelQuarterAvx2(4, a, b, k, acc, col, fresh, pf);
+      break;
+    case 3:
+      panelQuarterAvx2(3, a, b, k, acc, col, fresh, pf);
+      break;
+    case 2:
+      panelQuarterAvx2(2, a, b, k, acc, col, fresh, pf);
+      break;
+    default:
+      panelQuarterAvx2(1, a, b, k, acc, col, fresh, pf);
+    }
+  }
+}
+
+static const Isa kAvx2 = {dotAvx2, swigluSimd, addScaledSimd, panelDotAvx2};
 
 /* ----------------------------------------------------------------- AVX-512 */
 
@@ -364,7 +464,115 @@ MOE_AVX512 static void dotAvx512(int mr, const float *const a[kTileRows],
     _mm256_storeu_ps(sums[i], part[i]);
 }
 
-static const Isa kAvx512 = {dotAvx512, swigluSimd, addScaledSimd};
+/* exp4's e^x for sixteen floats. */
+MOE_AVX512 static inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)),
+                    _mm512_set1_ps(88.7f));
+  __m512 n = _mm512_roundscale_ps(
+      _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r),
+                      _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  __m512i bits = _mm512_slli_epi32(
+      _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+/* swigluSimd sixteen at a time. */
+MOE_AVX512 static void swigluAvx512(const float *gate, const float *up, float s,
+                                    float *out, int64_t count) {
+  for (int64_t j = 0; j < count; j += 16) {
+    __mmask16 lanes = (__mmask16)((1u << minI64(16, count - j)) - 1u);
+    __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, gate + j),
+                             _mm512_set1_ps(s));
+    __m512 u =
+        _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, up + j), _mm512_set1_ps(s));
+    __m512 silu = _mm512_div_ps(
+        g, _mm512_add_ps(_mm512_set1_ps(1.0f),
+                         exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+    _mm512_mask_storeu_ps(out + j, lanes, _mm512_mul_ps(silu, u));
+  }
+}
+
+/* One step of p on the packed tile: four B vectors (both panels), kept in
+ * registers, times each row's broadcast value. */
+MOE_AVX512 static inline __attribute__((always_inline)) void
+panelStepAvx512(int mr, const float *const a[kPanelRows], const float *b0,
+                const float *b1, int64_t p, __m512 acc[kPanelRows][4]) {
+  __m512 v0 = _mm512_loadu_ps(b0 + p * kPanel);
+  __m512 v1 = _mm512_loadu_ps(b0 + p * kPanel + 16);
+  __m512 v2 = _mm512_loadu_ps(b1 + p * kPanel);
+  __m512 v3 = _mm512_loadu_ps(b1 + p * kPanel + 16);
+  __asm__("" : "+v"(v0), "+v"(v1), "+v"(v2), "+v"(v3)); // as in stepAvx512
+  for (int i = 0; i < mr; ++i) {
+    __m512 av = _mm512_set1_ps(a[i][p]);
+    acc[i][0] = _mm512_fmadd_ps(av, v0, acc[i][0]);
+    acc[i][1] = _mm512_fmadd_ps(av, v1, acc[i][1]);
+    acc[i][2] = _mm512_fmadd_ps(av, v2, acc[i][2]);
+    acc[i][3] = _mm512_fmadd_ps(av, v3, acc[i][3]);
+  }
+}
+
+/* 6 rows × 64 columns: 24 accumulators, four B vectors and a broadcast. */
+MOE_AVX512 static inline __attribute__((always_inline)) void
+panelTileAvx512(int mr, const float *const a[kPanelRows], const float *b0,
+                const float *b1, int64_t k, float acc[kPanelRows][2 * kPanel],
+                int fresh, Span prefetch) {
+  __m512 sum[kPanelRows][4];
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < 4; ++j)
+      sum[i][j] =
+          fresh ? _mm512_setzero_ps() : _mm512_loadu_ps(acc[i] + 16 * j);
+  int64_t p = 0;
+  // Two loops, so that neither tests whether to prefetch.
+  for (int64_t end = minI64(prefetch.depth / 16, k); p < end; ++p) {
+    _mm_prefetch((const char *)(prefetch.row + 16 * p), _MM_HINT_T1);
+    panelStepAvx512(mr, a, b0, b1, p, sum);
+  }
+  for (; p < k; ++p)
+    panelStepAvx512(mr, a, b0, b1, p, sum);
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < 4; ++j)
+      _mm512_storeu_ps(acc[i] + 16 * j, sum[i][j]);
+}
+
+/* panelTileAvx512 with MR constant in each branch. */
+MOE_AVX512 static void panelDotAvx512(int mr, const float *const a[kPanelRows],
+                                      const float *b0, const float *b1,
+                                      int64_t k,
+                                      float acc[kPanelRows][2 * kPanel],
+                                      int fresh, Span prefetch) {
+  switch (mr) {
+  case 6:
+    panelTileAvx512(6, a, b0, b1, k, acc, fresh, prefetch);
+    break;
+  case 5:
+    panelTileAvx512(5, a, b0, b1, k, acc, fresh, prefetch);
+    break;
+  case 4:
+    panelTileAvx512(4, a, b0, b1, k, acc, fresh, prefetch);
+    break;
+  case 3:
+    panelTileAvx512(3, a, b0, b1, k, acc, fresh, prefetch);
+    break;
+  case 2:
+    panelTileAvx512(2, a, b0, b1, k, acc, fresh, prefetch);
+    break;
+  default:
+    panelTileAvx512(1, a, b0, b1, k, acc, fresh, prefetch);
+  }
+}
+
+static const Isa kAvx512 = {dotAvx512, swigluAvx512, addScaledSimd,
+                            panelDotAvx512};
 #endif
 
 /* The share of the next B tile (rows `next`, `depth` floats each) that row
@@ -445,7 +653,7 @@ static void gatherGateUp(const Isa *isa, const MoEMemRef2D *x,
         float s = weightOf(scale, flags, i0 + i);
         float *o = at(out, i0 + i, j0);
         if (activation == MOE_UKERNEL_SWIGLU) {
-          isa->swiglu(sums[i], s, o, nr);
+          isa->swiglu(sums[i], sums[i] + kTileCols / 2, s, o, nr);
           continue;
         }
         for (int j = 0; j < nr; ++j)
@@ -485,6 +693,117 @@ static void downScatterAdd(const Isa *isa, const MoEMemRef2D *h,
         for (int i = 0; i < mr; ++i)
           isa->addScaled(sums[i], weightOf(weight, flags, i0 + i),
                          at(out, rowOf(tok, flags, i0 + i), j0), nr);
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------ packed weights */
+
+/* Panel q of a packed weight, from depth p. */
+static const float *panelAt(const MoEMemRef3D *m, int64_t q, int64_t p) {
+  return m->aligned + m->offset + q * m->strides[0] + p * kPanel;
+}
+
+/* The two panels of pair `q`: the gate and up panel q when `second` is
+ * given, else panels 2q and 2q+1 of `first` (the last alone repeats). */
+static void pairPanels(const MoEMemRef3D *first, const MoEMemRef3D *second,
+                       int64_t q, int64_t p, const float *b[2]) {
+  if (second) {
+    b[0] = panelAt(first, q, p);
+    b[1] = panelAt(second, q, p);
+    return;
+  }
+  b[0] = panelAt(first, 2 * q, p);
+  b[1] = panelAt(first, minI64(2 * q + 1, first->sizes[0] - 1), p);
+}
+
+/* What a packed kernel does with a finished tile row. */
+typedef struct {
+  const MoEMemRef1DI32 *tok; /* down: the row's token in `out` */
+  const MoEMemRef1D *rowScale;
+  const MoEMemRef2D *out;
+  int32_t activation; /* gate/up: the activation; down: -1 */
+  int32_t flags;
+} Epilogue;
+
+static void finishRow(const Isa *isa, const Epilogue *e, int64_t r,
+                      const float acc[2 * kPanel], int64_t col, int64_t width) {
+  float s = weightOf(e->rowScale, e->flags, r);
+  if (e->activation < 0) {
+    float *o = at(e->out, rowOf(e->tok, e->flags, r), col);
+    for (int64_t j = 0; j < width; j += kTileCols)
+      isa->addScaled(acc + j, s, o + j, (int)minI64(kTileCols, width - j));
+    return;
+  }
+  float *o = at(e->out, r, col);
+  if (!isGated(e->activation)) {
+    for (int64_t j = 0; j < width; ++j)
+      o[j] = activate(e->activation, 0.0f, s * acc[j]);
+    return;
+  }
+  if (e->activation == MOE_UKERNEL_SWIGLU) {
+    isa->swiglu(acc, acc + kPanel, s, o, width);
+    return;
+  }
+  for (int64_t j = 0; j < width; ++j)
+    o[j] = activate(e->activation, s * acc[j], s * acc[kPanel + j]);
+}
+
+/* rows × n outputs from A rows (x[tok[r]] when `gather`, else x[r]) and
+ * the panel pairs of b0/b1. Pairs outside, then blocks of rows, blocks of
+ * depth and row tiles; while the tiles of a block pass, they prefetch the
+ * next depth block (or the next pair's first) into L2, a share each. */
+static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
+                         const MoEMemRef1DI32 *gatherTok, int64_t rows,
+                         const MoEMemRef3D *b0, const MoEMemRef3D *b1,
+                         int64_t n, const Epilogue *epilogue) {
+  int64_t k = x->sizes[1], width = b1 ? kPanel : 2 * kPanel;
+  int64_t pairs = (n + width - 1) / width;
+  for (int64_t q = 0; q < pairs; ++q) {
+    int64_t cols = minI64(width, n - q * width);
+    for (int64_t r0 = 0; r0 < rows; r0 += kRowBlock) {
+      int64_t blockRows = minI64(kRowBlock, rows - r0);
+      int64_t tiles = (blockRows + kPanelRows - 1) / kPanelRows;
+      float acc[kRowBlock / kPanelRows][kPanelRows][2 * kPanel];
+      for (int64_t p0 = 0; p0 < k; p0 += kPanelDepth) {
+        int64_t kc = minI64(kPanelDepth, k - p0);
+        const float *b[2], *next[2] = {NULL, NULL};
+        pairPanels(b0, b1, q, p0, b);
+        int64_t nextDepth = 0;
+        if (p0 + kPanelDepth < k) {
+          pairPanels(b0, b1, q, p0 + kPanelDepth, next);
+          nextDepth = minI64(kPanelDepth, k - p0 - kPanelDepth);
+        } else if (q + 1 < pairs && r0 + kRowBlock >= rows) {
+          pairPanels(b0, b1, q + 1, 0, next);
+          nextDepth = minI64(kPanelDepth, k);
+        }
+        // Lines of the next block, both panels, dealt out over the tiles.
+        int64_t lines = nextDepth * kPanel / 16;
+        for (int64_t t = 0; t < tiles; ++t) {
+          int mr = (int)minI64(kPanelRows, blockRows - t * kPanelRows);
+          const float *a[kPanelRows];
+          for (int i = 0; i < mr; ++i)
+            a[i] = at(x,
+                      rowOf(gatherTok, gatherTok ? MOE_UKERNEL_HAS_TOKENS : 0,
+                            r0 + t * kPanelRows + i),
+                      p0);
+          int64_t first = 2 * lines * t / tiles,
+                  last = 2 * lines * (t + 1) / tiles;
+          Span prefetch = {NULL, 0};
+          if (next[0] && first < lines)
+            prefetch = (Span){next[0] + 16 * first,
+                              16 * (minI64(last, lines) - first)};
+          else if (next[0])
+            prefetch =
+                (Span){next[1] + 16 * (first - lines), 16 * (last - first)};
+          isa->panelDot(mr, a, b[0], b[1], kc, acc[t], p0 == 0, prefetch);
+          if (p0 + kc < k)
+            continue;
+          for (int i = 0; i < mr; ++i)
+            finishRow(isa, epilogue, r0 + t * kPanelRows + i, acc[t][i],
+                      q * width, cols);
+        }
       }
     }
   }
@@ -579,4 +898,25 @@ void _mlir_ciface_moe_ukernel_down_scatter_add_f32(
   if (h->sizes[0] == 0 || h->sizes[1] == 0 || down->sizes[0] == 0)
     return;
   downScatterAdd(currentIsa(), h, down, tok, weight, out, flags);
+}
+
+void _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(
+    MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef3D *gate,
+    MoEMemRef3D *up, MoEMemRef2D *out, int32_t activation, int32_t flags) {
+  if (out->sizes[0] == 0 || out->sizes[1] == 0)
+    return;
+  Epilogue epilogue = {NULL, scale, out, activation, flags};
+  packedPanels(currentIsa(), x, (flags & MOE_UKERNEL_HAS_TOKENS) ? tok : NULL,
+               out->sizes[0], isGated(activation) ? gate : up,
+               isGated(activation) ? up : NULL, out->sizes[1], &epilogue);
+}
+
+void _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(
+    MoEMemRef2D *h, MoEMemRef3D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
+    MoEMemRef2D *out, int32_t flags) {
+  if (h->sizes[0] == 0 || out->sizes[1] == 0)
+    return;
+  Epilogue epilogue = {tok, weight, out, -1, flags};
+  packedPanels(currentIsa(), h, NULL, h->sizes[0], down, NULL, out->sizes[1],
+               &epilogue);
 }

@@ -36,6 +36,14 @@ typedef struct {
   float *allocated;
   float *aligned;
   int64_t offset;
+  int64_t sizes[3];
+  int64_t strides[3];
+} MoEMemRef3D;
+
+typedef struct {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
   int64_t sizes[1];
   int64_t strides[1];
 } MoEMemRef1D;
@@ -85,6 +93,23 @@ void _mlir_ciface_moe_ukernel_gather_gate_up_f32(
 
 void _mlir_ciface_moe_ukernel_down_scatter_add_f32(
     MoEMemRef2D *h, MoEMemRef2D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
+    MoEMemRef2D *out, int32_t flags);
+
+/* Packed weights: `[P, K, MOE_UKERNEL_PANEL]` panels of a `[N, K]` weight,
+ * element [q, p, c] = W[q·PANEL + c, p] (zero past N), as
+ * `linalg.pack inner_dims_pos = [0] inner_tiles = [PANEL]` gives; each
+ * panel's `[K, PANEL]` is dense (strides[1] = PANEL, strides[2] = 1). One
+ * step of the tile then reads consecutive memory, and the sums need no
+ * reduction across lanes. `out` is `[R, N]` (gate/up) or `[T, N]`
+ * (down): its width says how many of the panels' columns are real. */
+#define MOE_UKERNEL_PANEL 32
+
+void _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(
+    MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef3D *gate,
+    MoEMemRef3D *up, MoEMemRef2D *out, int32_t activation, int32_t flags);
+
+void _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(
+    MoEMemRef2D *h, MoEMemRef3D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
     MoEMemRef2D *out, int32_t flags);
 
 #ifdef __cplusplus
