@@ -32,12 +32,16 @@ static LogicalResult readWeightView(func::FuncOp func, unsigned i,
   weight.sourceShape = array(kWeightSourceShapeAttr);
   weight.slice = array(kWeightSliceAttr);
   weight.transpose = array(kWeightTransposeAttr);
-  if (weight.sourceShape.empty())
-    weight.sourceShape = weight.shape;
+  weight.pack = array(kWeightPackAttr);
   auto fail = [&]() {
     return func.emitError() << "entry point @" << func.getSymName()
                             << " argument #" << i << ": ";
   };
+  // Panels hide N's exact size: a packed weight names its source.
+  if (weight.sourceShape.empty() && !weight.pack.empty())
+    return fail() << kWeightPackAttr << " needs " << kWeightSourceShapeAttr;
+  if (weight.sourceShape.empty())
+    weight.sourceShape = weight.shape;
   SmallVector<int64_t> viewed = weight.sourceShape;
   if (!weight.slice.empty()) {
     if (weight.slice.size() != 3 || weight.slice[0] < 0 ||
@@ -62,9 +66,18 @@ static LogicalResult readWeightView(func::FuncOp func, unsigned i,
       permuted.push_back(viewed[d]);
     viewed = permuted;
   }
+  if (!weight.pack.empty()) {
+    if (weight.pack.size() != 2 || weight.pack[0] < 0 ||
+        weight.pack[0] >= static_cast<int64_t>(viewed.size()) ||
+        weight.pack[1] < 1)
+      return fail() << kWeightPackAttr << " must be [dim, panel width]";
+    int64_t &packedDim = viewed[weight.pack[0]];
+    packedDim = (packedDim + weight.pack[1] - 1) / weight.pack[1];
+    viewed.push_back(weight.pack[1]);
+  }
   if (viewed != weight.shape)
-    return fail() << "the checkpoint view (source shape, slice, transpose) "
-                     "does not produce the argument's shape";
+    return fail() << "the checkpoint view (source shape, slice, transpose, "
+                     "pack) does not produce the argument's shape";
   return success();
 }
 
@@ -167,12 +180,14 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
       if (weight.stacked)
         slot["experts"] = llvm::json::Array{0, weight.sourceShape[0]};
       if (weight.sourceShape != weight.shape || !weight.slice.empty() ||
-          !weight.transpose.empty())
+          !weight.transpose.empty() || !weight.pack.empty())
         slot["source_shape"] = llvm::json::Array(weight.sourceShape);
       if (!weight.slice.empty())
         slot["slice"] = llvm::json::Array(weight.slice);
       if (!weight.transpose.empty())
         slot["transpose"] = llvm::json::Array(weight.transpose);
+      if (!weight.pack.empty())
+        slot["pack"] = llvm::json::Array(weight.pack);
       weights.push_back(std::move(slot));
     }
     llvm::json::Object object{{"name", entry.name},

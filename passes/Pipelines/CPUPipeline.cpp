@@ -10,6 +10,9 @@
 //   and becomes a libm call;
 // * layers are decomposed and their experts fused (moe-fuse-experts)
 //   before lowering, which gives the fused experts their own parallel loops;
+//   their weights are then packed in panels (moe-pack-weights), which
+//   changes the entry points' weight arguments: moe-compile reads the entry
+//   signatures after this stage;
 // * x·Wᵀ matmuls and the fused experts' kernel-level ops on buffers call
 //   the project's micro-kernels (moe-linalg-to-ukernels) before the rest of
 //   linalg becomes loops;
@@ -39,8 +42,10 @@ using namespace mlir;
 void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
                                         const MoELoweringOptions &options) {
   pm.addPass(moe::createMoEDecompose());
-  if (options.fuseExperts)
+  if (options.fuseExperts) {
     pm.addPass(moe::createMoEFuseExperts());
+    pm.addPass(moe::createMoEPackWeights());
+  }
   pm.addPass(moe::createConvertMoEToLinalg());
   // Tensor arithmetic the decomposition leaves (the shared-expert sum).
   pm.addPass(createConvertElementwiseToLinalgPass());

@@ -4,7 +4,8 @@
 // become calls to moe_ukernel_matmul_nt_f32 (C interface: pointers to
 // memref descriptors), which accumulates into the output as linalg.matmul
 // does; moe.gather_gate_up and moe.down_scatter_add on buffers become calls
-// to their kernels (lib/Runtime/Embedded/Ukernels.h).
+// to their kernels (lib/Runtime/Embedded/Ukernels.h), the packed kernels
+// when their weights are packed panels.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,6 +31,12 @@ constexpr StringLiteral kMatmulUkernel = "moe_ukernel_matmul_nt_f32";
 constexpr StringLiteral kGatherGateUpUkernel = "moe_ukernel_gather_gate_up_f32";
 constexpr StringLiteral kDownScatterAddUkernel =
     "moe_ukernel_down_scatter_add_f32";
+constexpr StringLiteral kGatherGateUpPackedUkernel =
+    "moe_ukernel_gather_gate_up_packed_f32";
+constexpr StringLiteral kDownScatterAddPackedUkernel =
+    "moe_ukernel_down_scatter_add_packed_f32";
+// The packed kernels' panel width (MOE_UKERNEL_PANEL).
+constexpr int64_t kPanel = 32;
 // Flag bits of the gather/scatter kernels (lib/Runtime/Embedded/Ukernels.h).
 constexpr int32_t kHasTokens = 1, kHasWeights = 2;
 
@@ -66,6 +73,30 @@ bool isMatrix(Value value) {
   return isKernelOperand(value, Float32Type::get(value.getContext()), 2);
 }
 
+/// The packed kernels' weight type: `[P, K, kPanel]` f32 panels, each
+/// dense, the panels at any stride and offset.
+MemRefType panelsType(MLIRContext *ctx) {
+  int64_t dynamic = ShapedType::kDynamic;
+  return MemRefType::get(
+      {dynamic, dynamic, kPanel}, Float32Type::get(ctx),
+      StridedLayoutAttr::get(ctx, dynamic, {dynamic, kPanel, 1}));
+}
+
+bool isPanels(Value value) {
+  auto type = dyn_cast<MemRefType>(value.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return type && type.getRank() == 3 && type.getElementType().isF32() &&
+         type.getDimSize(2) == kPanel &&
+         succeeded(type.getStridesAndOffset(strides, offset)) &&
+         strides[1] == kPanel && strides[2] == 1;
+}
+
+/// A weight operand: `[N, K]` rows, or packed panels.
+bool isWeight(Value value, bool packed) {
+  return packed ? isPanels(value) : isMatrix(value);
+}
+
 /// `value` cast to the kernel's type; an absent optional operand becomes an
 /// empty buffer of that type (the flags tell the kernel not to read it).
 Value kernelOperand(PatternRewriter &rewriter, Location loc, Value value,
@@ -79,6 +110,14 @@ Value kernelOperand(PatternRewriter &rewriter, Location loc, Value value,
 
 Value i32(PatternRewriter &rewriter, Location loc, int32_t value) {
   return arith::ConstantIntOp::create(rewriter, loc, value, 32);
+}
+
+Value weightOperand(PatternRewriter &rewriter, Location loc, Value value,
+                    bool packed) {
+  if (!packed)
+    return kernelOperand(rewriter, loc, value, rewriter.getF32Type(), 2);
+  return memref::CastOp::create(rewriter, loc,
+                                panelsType(rewriter.getContext()), value);
 }
 
 struct MatmulToUkernel : OpRewritePattern<linalg::MatmulOp> {
@@ -120,8 +159,10 @@ struct GatherGateUpToUkernel : OpRewritePattern<GatherGateUpOp> {
   LogicalResult matchAndRewrite(GatherGateUpOp op,
                                 PatternRewriter &rewriter) const override {
     Value gate = op.getGate() ? op.getGate() : op.getUp();
+    bool packed = cast<MemRefType>(op.getUp().getType()).getRank() == 3;
     if (!op.hasPureBufferSemantics() || !isMatrix(op.getInput()) ||
-        !isMatrix(gate) || !isMatrix(op.getUp()) || !isMatrix(op.getInit()) ||
+        !isWeight(gate, packed) || !isWeight(op.getUp(), packed) ||
+        !isMatrix(op.getInit()) ||
         !optionalVectorsFit(getContext(), op.getRowToken(), op.getScale()))
       return rewriter.notifyMatchFailure(op, "operands the kernel cannot take");
     Location loc = op.getLoc();
@@ -130,13 +171,15 @@ struct GatherGateUpToUkernel : OpRewritePattern<GatherGateUpOp> {
         kernelOperand(rewriter, loc, op.getInput(), f32, 2),
         kernelOperand(rewriter, loc, op.getRowToken(), i32Type, 1),
         kernelOperand(rewriter, loc, op.getScale(), f32, 1),
-        kernelOperand(rewriter, loc, gate, f32, 2),
-        kernelOperand(rewriter, loc, op.getUp(), f32, 2),
+        weightOperand(rewriter, loc, gate, packed),
+        weightOperand(rewriter, loc, op.getUp(), packed),
         kernelOperand(rewriter, loc, op.getInit(), f32, 2),
         i32(rewriter, loc, static_cast<int32_t>(op.getActivation())),
         i32(rewriter, loc, flagsOf(op.getRowToken(), op.getScale()))};
-    func::CallOp::create(rewriter, loc, kGatherGateUpUkernel, TypeRange{},
-                         operands);
+    func::CallOp::create(rewriter, loc,
+                         packed ? kGatherGateUpPackedUkernel
+                                : kGatherGateUpUkernel,
+                         TypeRange{}, operands);
     rewriter.eraseOp(op);
     return success();
   }
@@ -147,21 +190,24 @@ struct DownScatterAddToUkernel : OpRewritePattern<DownScatterAddOp> {
 
   LogicalResult matchAndRewrite(DownScatterAddOp op,
                                 PatternRewriter &rewriter) const override {
+    bool packed = cast<MemRefType>(op.getDown().getType()).getRank() == 3;
     if (!op.hasPureBufferSemantics() || !isMatrix(op.getRows()) ||
-        !isMatrix(op.getDown()) || !isMatrix(op.getInit()) ||
+        !isWeight(op.getDown(), packed) || !isMatrix(op.getInit()) ||
         !optionalVectorsFit(getContext(), op.getRowToken(), op.getRowWeight()))
       return rewriter.notifyMatchFailure(op, "operands the kernel cannot take");
     Location loc = op.getLoc();
     Type f32 = rewriter.getF32Type(), i32Type = rewriter.getI32Type();
     SmallVector<Value> operands = {
         kernelOperand(rewriter, loc, op.getRows(), f32, 2),
-        kernelOperand(rewriter, loc, op.getDown(), f32, 2),
+        weightOperand(rewriter, loc, op.getDown(), packed),
         kernelOperand(rewriter, loc, op.getRowToken(), i32Type, 1),
         kernelOperand(rewriter, loc, op.getRowWeight(), f32, 1),
         kernelOperand(rewriter, loc, op.getInit(), f32, 2),
         i32(rewriter, loc, flagsOf(op.getRowToken(), op.getRowWeight()))};
-    func::CallOp::create(rewriter, loc, kDownScatterAddUkernel, TypeRange{},
-                         operands);
+    func::CallOp::create(rewriter, loc,
+                         packed ? kDownScatterAddPackedUkernel
+                                : kDownScatterAddUkernel,
+                         TypeRange{}, operands);
     rewriter.eraseOp(op);
     return success();
   }
@@ -211,6 +257,12 @@ struct MoELinalgToUkernelsPass
         {matrix, tokens, vector, matrix, matrix, matrix, i32Type, i32Type});
     declareKernel(module, kDownScatterAddUkernel,
                   {matrix, matrix, tokens, vector, matrix, i32Type});
+    Type panels = panelsType(ctx);
+    declareKernel(
+        module, kGatherGateUpPackedUkernel,
+        {matrix, tokens, vector, panels, panels, matrix, i32Type, i32Type});
+    declareKernel(module, kDownScatterAddPackedUkernel,
+                  {matrix, panels, tokens, vector, matrix, i32Type});
   }
 };
 } // namespace

@@ -69,6 +69,9 @@ public:
     unsigned lead = numExperts ? 1 : 0;
     if (failed(isStatic(up, upName)) || failed(isStatic(down, downName)))
       return failure();
+    if (cast<ShapedType>(up.getType()).getRank() == lead + 3)
+      return packedFfnWeights(gate, up, down, gateName, upName, downName,
+                              numExperts, hidden);
     int64_t ffn = cast<ShapedType>(up.getType()).getDimSize(lead);
     if (numExperts &&
         (failed(dim(up, upName, 0, *numExperts, "expert count")) ||
@@ -80,6 +83,39 @@ public:
       return failure();
     if (gate && cast<ShapedType>(gate.getType()).getShape() !=
                     cast<ShapedType>(up.getType()).getShape())
+      return op->emitOpError()
+             << "'" << gateName << "' shape " << gate.getType()
+             << " differs from '" << upName << "' shape " << up.getType();
+    return success();
+  }
+
+  /// Packed FFN weights (see moe.fused_experts): gate/up
+  /// `[(E,) ceil(F/P), H, P]`, down `[(E,) ceil(H/P), F, P]`.
+  LogicalResult packedFfnWeights(Value gate, Value up, Value down,
+                                 StringRef gateName, StringRef upName,
+                                 StringRef downName,
+                                 std::optional<int64_t> numExperts,
+                                 int64_t hidden) {
+    unsigned lead = numExperts ? 1 : 0;
+    auto upType = cast<ShapedType>(up.getType());
+    auto downType = cast<ShapedType>(down.getType());
+    if (downType.getRank() != lead + 3)
+      return op->emitOpError() << "'" << upName << "' is packed but '"
+                               << downName << "' is not: " << down.getType();
+    int64_t panel = upType.getDimSize(lead + 2);
+    int64_t ffn = downType.getDimSize(lead + 1);
+    auto panels = [&](int64_t width) { return (width + panel - 1) / panel; };
+    if (numExperts &&
+        (failed(dim(up, upName, 0, *numExperts, "expert count")) ||
+         failed(dim(down, downName, 0, *numExperts, "expert count"))))
+      return failure();
+    if (failed(dim(down, downName, lead + 2, panel, "panel width")) ||
+        failed(dim(up, upName, lead + 1, hidden, "hidden size")) ||
+        failed(dim(up, upName, lead, panels(ffn), "panel count")) ||
+        failed(dim(down, downName, lead, panels(hidden), "panel count")))
+      return failure();
+    if (gate &&
+        cast<ShapedType>(gate.getType()).getShape() != upType.getShape())
       return op->emitOpError()
              << "'" << gateName << "' shape " << gate.getType()
              << " differs from '" << upName << "' shape " << up.getType();
@@ -599,6 +635,26 @@ bufferizeKernelOp(Operation *op, OpOperand &init, RewriterBase &rewriter,
   return success();
 }
 
+/// A kernel op's weight in packed panels `[ceil(N/P), K, P]` (rank 3)
+/// rather than `[N, K]`.
+bool isPackedWeight(Value weight) {
+  return cast<ShapedType>(weight.getType()).getRank() == 3;
+}
+
+/// `init`'s width N against the weight's `[N, K]` rows or the
+/// `ceil(N/P)` panels of a packed weight.
+LogicalResult verifyKernelWidth(ShapeChecker &check, Value weight,
+                                StringRef name, Value init) {
+  int64_t width = dimOf(init, 1);
+  if (!isPackedWeight(weight))
+    return check.dim(init, "init", 1, dimOf(weight, 0), "width");
+  int64_t panel = dimOf(weight, 2);
+  if (ShapedType::isDynamic(width) || ShapedType::isDynamic(panel))
+    return success();
+  return check.dim(weight, name, 0, (width + panel - 1) / panel,
+                   "panel count for init's width");
+}
+
 /// The rows `[R,H]` (or `[R]`) dimension checks both kernel ops share.
 LogicalResult verifyPerRow(ShapeChecker &check, Value value, StringRef name,
                            int64_t rows) {
@@ -607,12 +663,13 @@ LogicalResult verifyPerRow(ShapeChecker &check, Value value, StringRef name,
 } // namespace
 
 LogicalResult GatherGateUpOp::verify() {
+  int64_t weightRank = isPackedWeight(getUp()) ? 3 : 2;
   if (failed(verifyKernelOperands(*this, getInit(),
                                   {{getInput(), "input", 2},
                                    {getRowToken(), "row_token", 1, true},
                                    {getScale(), "scale", 1},
-                                   {getGate(), "gate", 2},
-                                   {getUp(), "up", 2},
+                                   {getGate(), "gate", weightRank},
+                                   {getUp(), "up", weightRank},
                                    {getInit(), "init", 2}})))
     return failure();
   if (isGated(getActivation()) != static_cast<bool>(getGate()))
@@ -624,7 +681,7 @@ LogicalResult GatherGateUpOp::verify() {
   int64_t rows = dimOf(getInit(), 0);
   if (failed(
           check.dim(getUp(), "up", 1, dimOf(getInput(), 1), "hidden size")) ||
-      failed(check.dim(getInit(), "init", 1, dimOf(getUp(), 0), "width")) ||
+      failed(verifyKernelWidth(check, getUp(), "up", getInit())) ||
       failed(verifyPerRow(check, getRowToken(), "row_token", rows)) ||
       failed(verifyPerRow(check, getScale(), "scale", rows)))
     return failure();
@@ -671,18 +728,19 @@ GatherGateUpOp::bufferize(RewriterBase &rewriter,
 }
 
 LogicalResult DownScatterAddOp::verify() {
-  if (failed(verifyKernelOperands(*this, getInit(),
-                                  {{getRows(), "rows", 2},
-                                   {getDown(), "down", 2},
-                                   {getRowToken(), "row_token", 1, true},
-                                   {getRowWeight(), "row_weight", 1},
-                                   {getInit(), "init", 2}})))
+  if (failed(verifyKernelOperands(
+          *this, getInit(),
+          {{getRows(), "rows", 2},
+           {getDown(), "down", isPackedWeight(getDown()) ? 3 : 2},
+           {getRowToken(), "row_token", 1, true},
+           {getRowWeight(), "row_weight", 1},
+           {getInit(), "init", 2}})))
     return failure();
   ShapeChecker check(*this);
   int64_t rows = dimOf(getRows(), 0);
   if (failed(
           check.dim(getDown(), "down", 1, dimOf(getRows(), 1), "FFN width")) ||
-      failed(check.dim(getInit(), "init", 1, dimOf(getDown(), 0), "width")) ||
+      failed(verifyKernelWidth(check, getDown(), "down", getInit())) ||
       failed(verifyPerRow(check, getRowToken(), "row_token", rows)) ||
       failed(verifyPerRow(check, getRowWeight(), "row_weight", rows)))
     return failure();

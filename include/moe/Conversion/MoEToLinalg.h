@@ -19,6 +19,8 @@ void populateDispatchToLinalgPatterns(RewritePatternSet &patterns);
 void populateFfnToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.fused_experts to moe.gather_gate_up / moe.down_scatter_add loops.
 void populateFusedExpertsToLinalgPatterns(RewritePatternSet &patterns);
+/// linalg.pack as pad, expand_shape and transpose (they bufferize).
+void populatePackToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.routing_stats.
 void populateStatsToLinalgPatterns(RewritePatternSet &patterns);
 /// All of the above, plus the decomposition of moe.layer.

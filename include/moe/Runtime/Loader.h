@@ -33,13 +33,20 @@ struct WeightSlot {
   std::vector<int64_t> sourceShape;
   std::vector<int64_t> slice;
   std::vector<int64_t> transpose;
+  /// [dim, P]: after the view, packed along `dim` in panels of P (as
+  /// linalg.pack, zero past the end); empty if not packed.
+  std::vector<int64_t> pack;
 
   /// The checkpoint name of expert `e` (stacked) or of the tensor.
   std::string tensorName(int64_t expert) const;
   /// The shape of one checkpoint tensor: the source shape without the
   /// expert dimension when stacked.
   std::vector<int64_t> tensorShape() const;
-  bool hasView() const { return !slice.empty() || !transpose.empty(); }
+  /// The shape after slice and transpose, before any pack.
+  std::vector<int64_t> viewShape() const;
+  bool hasView() const {
+    return !slice.empty() || !transpose.empty() || !pack.empty();
+  }
 };
 
 struct Entry {

@@ -29,6 +29,10 @@ constexpr llvm::StringLiteral kWeightSourceShapeAttr =
     "moe.weight_source_shape";
 constexpr llvm::StringLiteral kWeightSliceAttr = "moe.weight_slice";
 constexpr llvm::StringLiteral kWeightTransposeAttr = "moe.weight_transpose";
+/// `[dim, P]`: the argument holds the viewed weight packed along `dim` in
+/// panels of P (`moe-pack-weights`; linalg.pack with inner_dims_pos =
+/// [dim], inner_tiles = [P], zero padding), which the runtime does at bind.
+constexpr llvm::StringLiteral kWeightPackAttr = "moe.weight_pack";
 
 struct EntryWeight {
   unsigned argIndex = 0;
@@ -42,6 +46,8 @@ struct EntryWeight {
   SmallVector<int64_t> slice;
   /// A permutation, empty when none.
   SmallVector<int64_t> transpose;
+  /// `[dim, P]` after the view, empty when not packed.
+  SmallVector<int64_t> pack;
 };
 
 /// The function attribute marking an entry point's kind ("routing_stats";

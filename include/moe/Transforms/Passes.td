@@ -81,6 +81,45 @@ def MoEFuseExperts : Pass<"moe-fuse-experts"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def MoEPackWeights : Pass<"moe-pack-weights", "::mlir::ModuleOp"> {
+  let summary = "Pack the fused experts' weights into the micro-kernels' panels";
+  let description = [{
+    The packed micro-kernels read a weight `[N, K]` as panels of P
+    columns, `[ceil(N/P), K, P]` (zero past N), so that each step of their
+    register tile loads consecutive memory and needs no reduction across
+    vector lanes. This pass gives every `moe.fused_experts` packed weights:
+
+    * a weight the runtime binds (a public function's argument with a
+      `moe.weight` name, used only as fused-expert weights) changes type
+      and gets `moe.weight_pack = array<i64: dim, P>` (and, if it had
+      none, `moe.weight_source_shape`: panels hide N's exact size): the
+      runtime packs it once, at bind time, as `linalg.pack` would;
+    * any other weight is packed where it is defined, by `linalg.pack`
+      (lowered to loops by `convert-moe-to-linalg`).
+
+    Before:
+    ```mlir
+    func.func @layer(%x: tensor<?x64xf32>, %up: tensor<8x128x64xf32> {moe.weight = "up.{e}"}, ...) {
+      %y = moe.fused_experts gelu %x ... experts(up %up, down %down) : ...
+    ```
+    After:
+    ```mlir
+    func.func @layer(%x: tensor<?x64xf32>,
+        %up: tensor<8x4x64x32xf32> {moe.weight = "up.{e}", moe.weight_pack = array<i64: 1, 32>,
+                                    moe.weight_source_shape = array<i64: 8, 128, 64>}, ...) {
+      %y = moe.fused_experts gelu %x ... experts(up %up, down %down) : ...
+    ```
+  }];
+  let options = [
+    Option<"panelWidth", "panel-width", "int64_t", "32",
+           "Columns per panel (the micro-kernels take 32)">,
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def MoELinalgToUkernels : Pass<"moe-linalg-to-ukernels", "::mlir::ModuleOp"> {
   let summary = "Call the project's f32 micro-kernels for x·Wᵀ and the moe kernel-level ops on buffers";
   let description = [{

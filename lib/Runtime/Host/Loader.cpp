@@ -27,6 +27,18 @@ std::string WeightSlot::tensorName(int64_t expert) const {
   return result;
 }
 
+std::vector<int64_t> WeightSlot::viewShape() const {
+  std::vector<int64_t> sliced = sourceShape;
+  if (!slice.empty())
+    sliced[slice[0]] = slice[2];
+  if (transpose.empty())
+    return sliced;
+  std::vector<int64_t> out;
+  for (int64_t d : transpose)
+    out.push_back(sliced[d]);
+  return out;
+}
+
 std::vector<int64_t> WeightSlot::tensorShape() const {
   if (!stacked)
     return sourceShape;
@@ -75,6 +87,27 @@ AlignedFloats applyView(const AlignedFloats &source,
   }
   return out;
 }
+
+/// `source` (row-major, `shape`) packed along `dim` in panels of `panel`:
+/// [.., ceil(N/panel), .., panel] with N = shape[dim], zero past N, as
+/// linalg.pack with inner_dims_pos = [dim], inner_tiles = [panel] gives.
+AlignedFloats applyPack(const AlignedFloats &source,
+                        const std::vector<int64_t> &shape, int64_t dim,
+                        int64_t panel) {
+  int64_t outer = 1, inner = 1, n = shape[dim];
+  for (int64_t d = 0; d < dim; ++d)
+    outer *= shape[d];
+  for (size_t d = dim + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+  int64_t panels = (n + panel - 1) / panel;
+  AlignedFloats out(outer * panels * inner * panel, 0.0f);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t i = 0; i < inner; ++i)
+        out[((o * panels + j / panel) * inner + i) * panel + j % panel] =
+            source[(o * n + j) * inner + i];
+  return out;
+}
 } // namespace
 
 namespace {
@@ -114,6 +147,7 @@ bool parseManifest(const std::string &text, std::vector<Entry> &entries,
         slot.sourceShape = w.value("source_shape", slot.shape);
         slot.slice = w.value("slice", std::vector<int64_t>{});
         slot.transpose = w.value("transpose", std::vector<int64_t>{});
+        slot.pack = w.value("pack", std::vector<int64_t>{});
         entry.weights.push_back(std::move(slot));
       }
       entries.push_back(std::move(entry));
@@ -250,8 +284,27 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     AlignedFloats buffer(perTensor * views.size());
     for (size_t i = 0; i < views.size(); ++i)
       views[i]->copyToF32(buffer.data() + i * perTensor);
-    if (slot.hasView())
+    if (!slot.slice.empty() || !slot.transpose.empty())
       buffer = applyView(buffer, slot.sourceShape, slot.slice, slot.transpose);
+    if (!slot.pack.empty()) {
+      std::vector<int64_t> viewed = slot.viewShape();
+      if (slot.pack.size() != 2 || slot.pack[0] < 0 ||
+          slot.pack[0] >= static_cast<int64_t>(viewed.size()) ||
+          slot.pack[1] < 1) {
+        error = "weight slot '" + slot.name + "': malformed pack in manifest";
+        return nullptr;
+      }
+      buffer = applyPack(buffer, viewed, slot.pack[0], slot.pack[1]);
+    }
+    int64_t expected = 1;
+    for (int64_t d : slot.shape)
+      expected *= d;
+    if (static_cast<int64_t>(buffer.size()) != expected) {
+      error = "weight slot '" + slot.name + "': its view gives " +
+              std::to_string(buffer.size()) + " values, the manifest's shape " +
+              formatShape(slot.shape) + " holds " + std::to_string(expected);
+      return nullptr;
+    }
     bound->owned.push_back(std::move(buffer));
     bound->pointers.push_back(bound->owned.back().data());
   }

@@ -182,6 +182,12 @@ LogicalResult mlir::moe::compileToCPUSharedLibrary(
     if (failed(statsPm.run(module)))
       return failure();
   }
+  // The tensor stage packs weights (moe-pack-weights), which changes the
+  // entry points' weight arguments: read the signatures after it.
+  PassManager linalgPm(ctx);
+  buildMoELowerToLinalgPipeline(linalgPm);
+  if (failed(linalgPm.run(module)))
+    return failure();
   FailureOr<std::vector<EntrySignature>> entries = analyzeEntries(module);
   if (failed(entries))
     return failure();
@@ -193,13 +199,15 @@ LogicalResult mlir::moe::compileToCPUSharedLibrary(
     func->removeAttr(kEntryKindAttr);
     func->removeAttr(kStatsOfAttr);
     for (unsigned i = 0; i < func.getNumArguments(); ++i)
-      for (StringRef attr : {kWeightNameAttr, kWeightSourceShapeAttr,
-                             kWeightSliceAttr, kWeightTransposeAttr})
+      for (StringRef attr :
+           {kWeightNameAttr, kWeightSourceShapeAttr, kWeightSliceAttr,
+            kWeightTransposeAttr, kWeightPackAttr})
         func.removeArgAttr(i, attr);
   }
 
   PassManager pm(ctx);
-  buildMoELowerToCPUPipeline(pm);
+  buildMoEBufferizePipeline(pm);
+  buildMoELowerBuffersToLLVMPipeline(pm);
   if (failed(pm.run(module)))
     return failure();
 

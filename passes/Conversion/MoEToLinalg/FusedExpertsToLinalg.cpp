@@ -22,6 +22,7 @@
 #include "moe/Conversion/MoEToLinalg.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
@@ -102,27 +103,55 @@ Value rowsSlice(ImplicitLocOpBuilder &b, Value value, Value start,
       ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
 }
 
-/// Rows `[first, first+count)` of a dense `[N,B]` weight.
+/// The panels holding rows `[first, first+count)` of a packed weight
+/// `[(E,) ceil(N/P), K, P]` (of expert `expert` when stacked), as
+/// `[ceil(count/P), K, P]`; `first` is a multiple of P (kColumnChunk is).
+Value panelSlice(ImplicitLocOpBuilder &b, Value packed, Value expert,
+                 Value first, Value count) {
+  auto type = cast<RankedTensorType>(packed.getType());
+  int64_t rank = type.getRank(), depth = type.getDimSize(rank - 2),
+          panel = type.getDimSize(rank - 1);
+  Value panelWidth = indexConstant(b, panel);
+  SmallVector<OpFoldResult> offsets, sizes;
+  if (expert) {
+    offsets.push_back(expert);
+    sizes.push_back(b.getIndexAttr(1));
+  }
+  offsets.append({arith::DivUIOp::create(b, first, panelWidth).getResult(),
+                  b.getIndexAttr(0), b.getIndexAttr(0)});
+  sizes.append({arith::CeilDivUIOp::create(b, count, panelWidth).getResult(),
+                b.getIndexAttr(depth), b.getIndexAttr(panel)});
+  SmallVector<OpFoldResult> unit(rank, b.getIndexAttr(1));
+  auto sliceType = RankedTensorType::get({ShapedType::kDynamic, depth, panel},
+                                         type.getElementType());
+  return tensor::ExtractSliceOp::create(b, sliceType, packed, offsets, sizes,
+                                        unit);
+}
+
+/// Rows `[first, first+count)` of a dense `[N,B]` weight, or their panels
+/// when packed.
 Value weightRows(ImplicitLocOpBuilder &b, Value weight, Value first,
                  Value count) {
   if (!weight)
     return Value();
+  if (cast<RankedTensorType>(weight.getType()).getRank() == 3)
+    return panelSlice(b, weight, Value(), first, count);
   return rowsSlice(b, weight, first, count);
 }
 
 /// Rows `[first, first+count)` of expert `expert`'s matrix of a stacked
-/// weight.
+/// weight, or their panels when packed.
 Value expertWeightRows(ImplicitLocOpBuilder &b, Value stacked, Value expert,
                        Value first, Value count) {
   if (!stacked)
     return Value();
+  if (cast<RankedTensorType>(stacked.getType()).getRank() == 4)
+    return panelSlice(b, stacked, expert, first, count);
   return extractStackedRows(b, stacked, expert, first, count);
 }
 
-Value emptyActivations(ImplicitLocOpBuilder &b, OpFoldResult rows, Value up) {
-  int64_t width =
-      cast<RankedTensorType>(up.getType())
-          .getDimSize(cast<RankedTensorType>(up.getType()).getRank() - 2);
+Value emptyActivations(ImplicitLocOpBuilder &b, OpFoldResult rows,
+                       int64_t width) {
   return tensor::EmptyOp::create(
       b, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(width)}, b.getF32Type());
 }
@@ -138,6 +167,10 @@ struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
           type && isa<FloatType>(type.getElementType()) &&
           !type.getElementType().isF32())
         return rewriter.notifyMatchFailure(op, "only f32 lowers");
+    // Packed column chunks start on a panel.
+    if (op.isPacked() && kColumnChunk % op.getPanelWidth() != 0)
+      return rewriter.notifyMatchFailure(
+          op, "panel width does not divide the column chunk");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Value input = op.getInput(), rowToken = op.getRowToken(),
           offsets = op.getExpertOffsets();
@@ -150,7 +183,7 @@ struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
     // Phase 1: the gated activations of every kept row, then of every
     // token for the shared expert.
     Value routedAct = forEachColumnChunk(
-        b, emptyActivations(b, getSizes(b, rowToken)[0], op.getExpertUp()),
+        b, emptyActivations(b, getSizes(b, rowToken)[0], op.getFfnWidth()),
         [&](ImplicitLocOpBuilder &cb, Value first, Value width, Value chunk) {
           return forEachExpert(
               cb, offsets, numExperts, chunk,
@@ -178,7 +211,14 @@ struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
     Value sharedAct;
     if (op.hasSharedExpert())
       sharedAct = forEachColumnChunk(
-          b, emptyActivations(b, getSizes(b, input)[0], op.getSharedUp()),
+          b,
+          emptyActivations(
+              b, getSizes(b, input)[0],
+              op.isPacked()
+                  ? cast<RankedTensorType>(op.getSharedDown().getType())
+                        .getDimSize(1)
+                  : cast<RankedTensorType>(op.getSharedUp().getType())
+                        .getDimSize(0)),
           [&](ImplicitLocOpBuilder &cb, Value first, Value width,
               Value chunk) -> Value {
             return GatherGateUpOp::create(
@@ -218,7 +258,24 @@ struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
     return success();
   }
 };
+
+/// linalg.pack (of weights packed in the graph) as pad + expand_shape +
+/// transpose.
+struct PackOpLowering : OpRewritePattern<linalg::PackOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::PackOp op,
+                                PatternRewriter &rewriter) const override {
+    if (failed(linalg::lowerPack(rewriter, op)))
+      return rewriter.notifyMatchFailure(op, "linalg::lowerPack failed");
+    return success();
+  }
+};
 } // namespace
+
+void mlir::moe::populatePackToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<PackOpLowering>(patterns.getContext());
+}
 
 void mlir::moe::populateFusedExpertsToLinalgPatterns(
     RewritePatternSet &patterns) {

@@ -33,6 +33,7 @@ void mlir::moe::populateMoEToLinalgConversionPatterns(
   populateDispatchToLinalgPatterns(patterns);
   populateFfnToLinalgPatterns(patterns);
   populateFusedExpertsToLinalgPatterns(patterns);
+  populatePackToLinalgPatterns(patterns);
   populateStatsToLinalgPatterns(patterns);
 }
 
@@ -51,6 +52,9 @@ struct ConvertMoEToLinalgPass
     target.addLegalOp<AllToAllOp, AllToAllStartOp, AllToAllWaitOp>();
     // The kernel-level ops are what moe.fused_experts lowers to.
     target.addLegalOp<GatherGateUpOp, DownScatterAddOp>();
+    // Weights packed in the graph (moe-pack-weights) become pad, reshape
+    // and transpose, which bufferize.
+    target.addIllegalOp<linalg::PackOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateMoEToLinalgConversionPatterns(patterns);

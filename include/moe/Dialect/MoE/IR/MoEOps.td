@@ -328,7 +328,11 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
     `row_weight` scales the expert output; with `scale_expert_input` it
     scales the expert input instead (Llama 4), and is required. Without
     `row_weight` rows are summed as they are. Weights are laid out as in
-    `moe.expert_mlp` and `moe.shared_mlp`.
+    `moe.expert_mlp` and `moe.shared_mlp`, or all packed (`moe-pack-weights`)
+    in panels of P columns, as `linalg.pack` with `inner_dims_pos` the
+    output dimension and `inner_tiles = [P]` gives: gate/up
+    `[E, ceil(F/P), H, P]`, down `[E, ceil(H/P), F, P]`, shared experts
+    likewise without E.
 
     Example:
     ```mlir
@@ -345,12 +349,12 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
     MoE_Index1D:$row_token,
     Optional<MoE_Weight1D>:$row_weight,
     MoE_Index1D:$expert_offsets,
-    Optional<3DTensorOf<[AnyFloat]>>:$expert_gate,
-    3DTensorOf<[AnyFloat]>:$expert_up,
-    3DTensorOf<[AnyFloat]>:$expert_down,
-    Optional<2DTensorOf<[AnyFloat]>>:$shared_gate,
-    Optional<2DTensorOf<[AnyFloat]>>:$shared_up,
-    Optional<2DTensorOf<[AnyFloat]>>:$shared_down,
+    Optional<TensorRankOf<[AnyFloat], [3, 4]>>:$expert_gate,
+    TensorRankOf<[AnyFloat], [3, 4]>:$expert_up,
+    TensorRankOf<[AnyFloat], [3, 4]>:$expert_down,
+    Optional<TensorRankOf<[AnyFloat], [2, 3]>>:$shared_gate,
+    Optional<TensorRankOf<[AnyFloat], [2, 3]>>:$shared_up,
+    Optional<TensorRankOf<[AnyFloat], [2, 3]>>:$shared_down,
     MoE_ActivationAttr:$activation,
     UnitAttr:$scale_expert_input
   );
@@ -368,6 +372,14 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
       return getExpertOffsets().getType().getDimSize(0) - 1;
     }
     bool hasSharedExpert() { return static_cast<bool>(getSharedUp()); }
+    /// Whether the weights are packed in panels, and their width.
+    bool isPacked() { return getExpertUp().getType().getRank() == 4; }
+    int64_t getPanelWidth() { return getExpertUp().getType().getDimSize(3); }
+    /// F, the width of the expert FFN (down's depth when packed).
+    int64_t getFfnWidth() {
+      return isPacked() ? getExpertDown().getType().getDimSize(2)
+                        : getExpertUp().getType().getDimSize(1);
+    }
   }];
 }
 
@@ -400,7 +412,8 @@ def MoE_GatherGateUpOp : MoE_KernelOp<"gather_gate_up"> {
     `init[r, j] = act(s_r · (x[t_r]·gate[j]), s_r · (x[t_r]·up[j]))` for
     every row `r` of `init` `[R,N]`, with `t_r = row_token[r]` (or `r`
     without `row_token`) and `s_r = scale[r]` (or 1). `gate`/`up` are
-    `[N,H]` slices of the projections; `gate` is present exactly for the
+    `[N,H]` slices of the projections, or packed `[ceil(N/P),H,P]` panels
+    (see `moe.fused_experts`); `gate` is present exactly for the
     gated activations. `init` is overwritten, not read. This is the first
     half of an expert FFN with the token gather in its prologue and the
     activation in its epilogue.
@@ -436,8 +449,8 @@ def MoE_DownScatterAddOp : MoE_KernelOp<"down_scatter_add"> {
   let description = [{
     `init[t_r, j] += w_r · (rows[r]·down[j])` for every row `r` of `rows`
     `[R,F]`, with `t_r = row_token[r]` (or `r`) and `w_r = row_weight[r]`
-    (or 1); `down` is an `[N,F]` slice of the projection and `init` is
-    `[T,N]`. Rows must name distinct tokens (one expert's rows do), so the
+    (or 1); `down` is an `[N,F]` slice of the projection (or packed
+    `[ceil(N/P),F,P]` panels) and `init` is `[T,N]`. Rows must name distinct tokens (one expert's rows do), so the
     order of the additions is that of the rows. This is the second half of
     an expert FFN with the weighted combine in its epilogue.
 
