@@ -99,6 +99,32 @@ typedef struct {
   int64_t depth;
 } Span;
 
+/* A packed tile's prefetch: `perStep` lines at each of the first `steps`
+ * steps of p, so that a share larger than the depth block (few row tiles:
+ * decode) is still requested in full. */
+typedef struct {
+  const float *row;
+  int64_t lines, perStep, steps;
+} PanelPrefetch;
+
+static PanelPrefetch panelPrefetch(Span span, int64_t k) {
+  int64_t lines = span.depth / 16;
+  if (lines == 0 || k == 0)
+    return (PanelPrefetch){NULL, 0, 0, 0};
+  int64_t perStep = (lines + k - 1) / k;
+  return (PanelPrefetch){span.row, lines, perStep,
+                         (lines + perStep - 1) / perStep};
+}
+
+#ifdef MOE_X86
+static inline void prefetchLines(PanelPrefetch pf, int64_t step) {
+  int64_t first = step * pf.perStep;
+  int64_t last = minI64(first + pf.perStep, pf.lines);
+  for (int64_t l = first; l < last; ++l)
+    _mm_prefetch((const char *)(pf.row + 16 * l), _MM_HINT_T1);
+}
+#endif
+
 /* What an instruction set supplies: the register tile and the two
  * epilogues that run once per tile row. The loops around them are shared
  * (gatherGateUp, downScatterAdd). */
@@ -116,8 +142,8 @@ typedef struct {
                     int count);
   /* The packed tile: acc[i][c] (from zero when `fresh`, else from acc)
    * += Σ_p a[i][p]·b0[p·kPanel + c] for c < kPanel, and b1 likewise into
-   * acc[i][kPanel + c], for p < k and i < mr; meanwhile one line of
-   * `prefetch` per step of p. */
+   * acc[i][kPanel + c], for p < k and i < mr; meanwhile it prefetches
+   * `prefetch`, spread over the steps of p. */
   void (*panelDot)(int mr, const float *const a[kPanelRows], const float *b0,
                    const float *b1, int64_t k,
                    float acc[kPanelRows][2 * kPanel], int fresh, Span prefetch);
@@ -316,8 +342,9 @@ panelQuarterAvx2(int mr, const float *const a[kPanelRows], const float *b,
       sum[i][j] =
           fresh ? _mm256_setzero_ps() : _mm256_loadu_ps(acc[i] + col + 8 * j);
   int64_t p = 0;
-  for (int64_t end = minI64(prefetch.depth / 16, k); p < end; ++p) {
-    _mm_prefetch((const char *)(prefetch.row + 16 * p), _MM_HINT_T1);
+  PanelPrefetch pf = panelPrefetch(prefetch, k);
+  for (; p < pf.steps; ++p) {
+    prefetchLines(pf, p);
     __m256 b0 = _mm256_loadu_ps(b + p * kPanel),
            b1 = _mm256_loadu_ps(b + p * kPanel + 8);
     for (int i = 0; i < mr; ++i) {
@@ -533,8 +560,16 @@ panelTileAvx512(int mr, const float *const a[kPanelRows], const float *b0,
           fresh ? _mm512_setzero_ps() : _mm512_loadu_ps(acc[i] + 16 * j);
   int64_t p = 0;
   // Two loops, so that neither tests whether to prefetch.
-  for (int64_t end = minI64(prefetch.depth / 16, k); p < end; ++p) {
-    _mm_prefetch((const char *)(prefetch.row + 16 * p), _MM_HINT_T1);
+  // Separate loops, so that the common one has no test (prefill: a line
+  // per step) and none has when there is nothing to prefetch.
+  PanelPrefetch pf = panelPrefetch(prefetch, k);
+  if (pf.perStep == 1)
+    for (; p < pf.steps; ++p) {
+      _mm_prefetch((const char *)(pf.row + 16 * p), _MM_HINT_T1);
+      panelStepAvx512(mr, a, b0, b1, p, sum);
+    }
+  for (; p < pf.steps; ++p) {
+    prefetchLines(pf, p);
     panelStepAvx512(mr, a, b0, b1, p, sum);
   }
   for (; p < k; ++p)
