@@ -330,6 +330,19 @@ MOE_AVX2 static void dotAvx2(int mr, const float *const a[kTileRows],
   }
 }
 
+/* One step of p on 16 columns of a panel. */
+MOE_AVX2 static inline __attribute__((always_inline)) void
+panelStepAvx2(int mr, const float *const a[kPanelRows], const float *b,
+              int64_t p, __m256 sum[kPanelRows][2]) {
+  __m256 b0 = _mm256_loadu_ps(b + p * kPanel),
+         b1 = _mm256_loadu_ps(b + p * kPanel + 8);
+  for (int i = 0; i < mr; ++i) {
+    __m256 av = _mm256_broadcast_ss(a[i] + p);
+    sum[i][0] = _mm256_fmadd_ps(av, b0, sum[i][0]);
+    sum[i][1] = _mm256_fmadd_ps(av, b1, sum[i][1]);
+  }
+}
+
 /* Columns [16h, 16h + 16) of one panel `b` on up to six rows: twelve
  * accumulators, two B vectors and a broadcast (AVX2's 6×16 sgemm tile). */
 MOE_AVX2 static inline __attribute__((always_inline)) void
@@ -342,25 +355,19 @@ panelQuarterAvx2(int mr, const float *const a[kPanelRows], const float *b,
       sum[i][j] =
           fresh ? _mm256_setzero_ps() : _mm256_loadu_ps(acc[i] + col + 8 * j);
   int64_t p = 0;
+  // As in panelTileAvx512.
   PanelPrefetch pf = panelPrefetch(prefetch, k);
+  if (pf.perStep == 1)
+    for (; p < pf.steps; ++p) {
+      _mm_prefetch((const char *)(pf.row + 16 * p), _MM_HINT_T1);
+      panelStepAvx2(mr, a, b, p, sum);
+    }
   for (; p < pf.steps; ++p) {
     prefetchLines(pf, p);
-    __m256 b0 = _mm256_loadu_ps(b + p * kPanel),
-           b1 = _mm256_loadu_ps(b + p * kPanel + 8);
-    for (int i = 0; i < mr; ++i) {
-      __m256 av = _mm256_broadcast_ss(a[i] + p);
-      sum[i][0] = _mm256_fmadd_ps(av, b0, sum[i][0]);
-      sum[i][1] = _mm256_fmadd_ps(av, b1, sum[i][1]);
-    }
+    panelStepAvx2(mr, a, b, p, sum);
   }
   for (; p < k; ++p) {
-    __m256 b0 = _mm256_loadu_ps(b + p * kPanel),
-           b1 = _mm256_loadu_ps(b + p * kPanel + 8);
-    for (int i = 0; i < mr; ++i) {
-      __m256 av = _mm256_broadcast_ss(a[i] + p);
-      sum[i][0] = _mm256_fmadd_ps(av, b0, sum[i][0]);
-      sum[i][1] = _mm256_fmadd_ps(av, b1, sum[i][1]);
-    }
+    panelStepAvx2(mr, a, b, p, sum);
   }
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < 2; ++j)

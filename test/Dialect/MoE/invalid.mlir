@@ -801,3 +801,38 @@ func.func @f(%h: tensor<2x4xf32>, %d: tensor<8x4xf32>, %o: tensor<3x8xf32>) {
   %y = moe.down_scatter_add %h weights(down %d) outs(%o) : (tensor<2x4xf32>, tensor<8x4xf32>, tensor<3x8xf32>) -> tensor<3x8xf32>
   return
 }
+
+// -----
+
+func.func @packed_down_not_packed(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %off: tensor<9xi32>,
+                                  %u: tensor<8x2x64x32xf32>, %d: tensor<8x64x40xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'expert_up' is packed but 'expert_down' is not}}
+  %y = moe.fused_experts gelu %x tokens(%tok) offsets(%off) experts(up %u, down %d) : (tensor<?x64xf32>, tensor<?xi32>, tensor<9xi32>, tensor<8x2x64x32xf32>, tensor<8x64x40xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @packed_panel_count(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %off: tensor<9xi32>,
+                              %u: tensor<8x3x64x32xf32>, %d: tensor<8x2x40x32xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'expert_up' panel count (dimension 1) is 3, expected 2}}
+  %y = moe.fused_experts gelu %x tokens(%tok) offsets(%off) experts(up %u, down %d) : (tensor<?x64xf32>, tensor<?xi32>, tensor<9xi32>, tensor<8x3x64x32xf32>, tensor<8x2x40x32xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @packed_panel_width(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %off: tensor<9xi32>,
+                              %u: tensor<8x2x64x32xf32>, %d: tensor<8x4x40x16xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'expert_down' panel width (dimension 3) is 16, expected 32}}
+  %y = moe.fused_experts gelu %x tokens(%tok) offsets(%off) experts(up %u, down %d) : (tensor<?x64xf32>, tensor<?xi32>, tensor<9xi32>, tensor<8x2x64x32xf32>, tensor<8x4x40x16xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+func.func @packed_kernel_width(%x: tensor<?x64xf32>, %u: tensor<2x64x32xf32>, %init: tensor<?x80xf32>) -> tensor<?x80xf32> {
+  // expected-error @+1 {{'up' panel count for init's width (dimension 0) is 2, expected 3}}
+  %a = moe.gather_gate_up gelu %x weights(up %u) outs(%init) : (tensor<?x64xf32>, tensor<2x64x32xf32>, tensor<?x80xf32>) -> tensor<?x80xf32>
+  return %a : tensor<?x80xf32>
+}
