@@ -159,7 +159,7 @@ struct GatherGateUpToUkernel : OpRewritePattern<GatherGateUpOp> {
   LogicalResult matchAndRewrite(GatherGateUpOp op,
                                 PatternRewriter &rewriter) const override {
     Value gate = op.getGate() ? op.getGate() : op.getUp();
-    bool packed = cast<MemRefType>(op.getUp().getType()).getRank() == 3;
+    bool packed = cast<ShapedType>(op.getUp().getType()).getRank() == 3;
     if (!op.hasPureBufferSemantics() || !isMatrix(op.getInput()) ||
         !isWeight(gate, packed) || !isWeight(op.getUp(), packed) ||
         !isMatrix(op.getInit()) ||
@@ -190,7 +190,7 @@ struct DownScatterAddToUkernel : OpRewritePattern<DownScatterAddOp> {
 
   LogicalResult matchAndRewrite(DownScatterAddOp op,
                                 PatternRewriter &rewriter) const override {
-    bool packed = cast<MemRefType>(op.getDown().getType()).getRank() == 3;
+    bool packed = cast<ShapedType>(op.getDown().getType()).getRank() == 3;
     if (!op.hasPureBufferSemantics() || !isMatrix(op.getRows()) ||
         !isWeight(op.getDown(), packed) || !isMatrix(op.getInit()) ||
         !optionalVectorsFit(getContext(), op.getRowToken(), op.getRowWeight()))

@@ -1,4 +1,4 @@
-// RUN: moe-opt %s -moe-linalg-to-ukernels -verify-diagnostics
+// RUN: moe-opt %s -split-input-file -moe-linalg-to-ukernels -verify-diagnostics
 
 // Tests that a kernel-level op the micro-kernels cannot take (here a weight
 // slice whose rows are not contiguous) is a located error: it has no other
@@ -9,4 +9,27 @@ func.func @strided_weight(%x: memref<?x64xf32>, %u: memref<16x64xf32, strided<[1
   moe.gather_gate_up relu %x weights(up %u) outs(%a)
       : (memref<?x64xf32>, memref<16x64xf32, strided<[128, 2]>>, memref<?x16xf32>) -> ()
   return
+}
+
+// -----
+
+// Tests that packed panels whose rows are not dense (stride 64, not 32)
+// are refused the same way.
+func.func @strided_panels(%h: memref<?x40xf32>, %d: memref<2x40x32xf32, strided<[2560, 64, 1]>>,
+                          %o: memref<?x64xf32>) {
+  // expected-error @+1 {{'moe.down_scatter_add' op has no micro-kernel for these operand types}}
+  moe.down_scatter_add %h weights(down %d) outs(%o)
+      : (memref<?x40xf32>, memref<2x40x32xf32, strided<[2560, 64, 1]>>, memref<?x64xf32>) -> ()
+  return
+}
+
+// -----
+
+// Tests that a kernel op still on tensors (packed weights) is reported,
+// not taken.
+func.func @on_tensors(%x: tensor<?x64xf32>, %u: tensor<2x64x32xf32>, %a: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'moe.gather_gate_up' op has no micro-kernel for these operand types}}
+  %r = moe.gather_gate_up relu %x weights(up %u) outs(%a)
+      : (tensor<?x64xf32>, tensor<2x64x32xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
 }

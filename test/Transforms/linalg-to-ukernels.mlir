@@ -93,3 +93,28 @@ func.func @kernel_ops(%x: memref<?x64xf32>, %tok: memref<?xi32, strided<[1], off
          memref<?x?xf32, strided<[128, 1], offset: ?>>) -> ()
   return
 }
+
+// -----
+
+// Tests that kernel ops on packed panels ([P, K, 32], each panel dense)
+// call the packed kernels with the panels cast to their C-interface type.
+// CHECK-LABEL: func.func @packed_kernel_ops
+// CHECK: %[[GP:.*]] = memref.cast %{{.*}} : memref<2x64x32xf32, strided<[2048, 32, 1], offset: ?>> to memref<?x?x32xf32, strided<[?, 32, 1], offset: ?>>
+// CHECK: %[[UP:.*]] = memref.cast %{{.*}} : memref<2x64x32xf32, strided<[2048, 32, 1], offset: ?>> to memref<?x?x32xf32, strided<[?, 32, 1], offset: ?>>
+// CHECK: call @moe_ukernel_gather_gate_up_packed_f32(%{{.*}}, %{{.*}}, %{{.*}}, %[[GP]], %[[UP]], %{{.*}}, %{{.*}}, %{{.*}})
+// CHECK: %[[DP:.*]] = memref.cast %{{.*}} : memref<2x40x32xf32> to memref<?x?x32xf32, strided<[?, 32, 1], offset: ?>>
+// CHECK: call @moe_ukernel_down_scatter_add_packed_f32(%{{.*}}, %[[DP]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}})
+// CHECK-NOT: moe.gather_gate_up
+// CHECK-NOT: moe.down_scatter_add
+func.func @packed_kernel_ops(%x: memref<?x64xf32>, %tok: memref<?xi32>,
+                             %g: memref<2x64x32xf32, strided<[2048, 32, 1], offset: ?>>,
+                             %u: memref<2x64x32xf32, strided<[2048, 32, 1], offset: ?>>,
+                             %a: memref<?x40xf32>, %d: memref<2x40x32xf32>, %o: memref<?x64xf32>) {
+  moe.gather_gate_up swiglu %x tokens(%tok) weights(gate %g, up %u) outs(%a)
+      : (memref<?x64xf32>, memref<?xi32>,
+         memref<2x64x32xf32, strided<[2048, 32, 1], offset: ?>>, memref<2x64x32xf32, strided<[2048, 32, 1], offset: ?>>,
+         memref<?x40xf32>) -> ()
+  moe.down_scatter_add %a weights(down %d) tokens(%tok) outs(%o)
+      : (memref<?x40xf32>, memref<2x40x32xf32>, memref<?xi32>, memref<?x64xf32>) -> ()
+  return
+}
