@@ -116,6 +116,41 @@ static PanelPrefetch panelPrefetch(Span span, int64_t k) {
                          (lines + perStep - 1) / perStep};
 }
 
+/* Runs `call` with `rows` the constant 1..kPanelRows that `mr` is: an
+ * inlined packed tile then keeps its accumulators in registers. */
+#define WITH_CONSTANT_ROWS(mr, rows, call)                                     \
+  switch (mr) {                                                                \
+  case 6: {                                                                    \
+    enum { rows = 6 };                                                         \
+    call;                                                                      \
+    break;                                                                     \
+  }                                                                            \
+  case 5: {                                                                    \
+    enum { rows = 5 };                                                         \
+    call;                                                                      \
+    break;                                                                     \
+  }                                                                            \
+  case 4: {                                                                    \
+    enum { rows = 4 };                                                         \
+    call;                                                                      \
+    break;                                                                     \
+  }                                                                            \
+  case 3: {                                                                    \
+    enum { rows = 3 };                                                         \
+    call;                                                                      \
+    break;                                                                     \
+  }                                                                            \
+  case 2: {                                                                    \
+    enum { rows = 2 };                                                         \
+    call;                                                                      \
+    break;                                                                     \
+  }                                                                            \
+  default: {                                                                   \
+    enum { rows = 1 };                                                         \
+    call;                                                                      \
+  }                                                                            \
+  }
+
 #ifdef MOE_X86
 static inline void prefetchLines(PanelPrefetch pf, int64_t step) {
   int64_t first = step * pf.perStep;
@@ -366,9 +401,8 @@ panelQuarterAvx2(int mr, const float *const a[kPanelRows], const float *b,
     prefetchLines(pf, p);
     panelStepAvx2(mr, a, b, p, sum);
   }
-  for (; p < k; ++p) {
+  for (; p < k; ++p)
     panelStepAvx2(mr, a, b, p, sum);
-  }
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < 2; ++j)
       _mm256_storeu_ps(acc[i] + col + 8 * j, sum[i][j]);
@@ -383,25 +417,8 @@ MOE_AVX2 static void panelDotAvx2(int mr, const float *const a[kPanelRows],
     const float *b = (quarter < 2 ? b0 : b1) + 16 * (quarter % 2);
     Span pf = quarter == 0 ? prefetch : (Span){NULL, 0};
     int col = 16 * quarter;
-    switch (mr) {
-    case 6:
-      panelQuarterAvx2(6, a, b, k, acc, col, fresh, pf);
-      break;
-    case 5:
-      panelQuarterAvx2(5, a, b, k, acc, col, fresh, pf);
-      break;
-    case 4:
-      panelQuarterAvx2(4, a, b, k, acc, col, fresh, pf);
-      break;
-    case 3:
-      panelQuarterAvx2(3, a, b, k, acc, col, fresh, pf);
-      break;
-    case 2:
-      panelQuarterAvx2(2, a, b, k, acc, col, fresh, pf);
-      break;
-    default:
-      panelQuarterAvx2(1, a, b, k, acc, col, fresh, pf);
-    }
+    WITH_CONSTANT_ROWS(mr, rows,
+                       panelQuarterAvx2(rows, a, b, k, acc, col, fresh, pf))
   }
 }
 
@@ -566,7 +583,6 @@ panelTileAvx512(int mr, const float *const a[kPanelRows], const float *b0,
       sum[i][j] =
           fresh ? _mm512_setzero_ps() : _mm512_loadu_ps(acc[i] + 16 * j);
   int64_t p = 0;
-  // Two loops, so that neither tests whether to prefetch.
   // Separate loops, so that the common one has no test (prefill: a line
   // per step) and none has when there is nothing to prefetch.
   PanelPrefetch pf = panelPrefetch(prefetch, k);
@@ -592,25 +608,8 @@ MOE_AVX512 static void panelDotAvx512(int mr, const float *const a[kPanelRows],
                                       int64_t k,
                                       float acc[kPanelRows][2 * kPanel],
                                       int fresh, Span prefetch) {
-  switch (mr) {
-  case 6:
-    panelTileAvx512(6, a, b0, b1, k, acc, fresh, prefetch);
-    break;
-  case 5:
-    panelTileAvx512(5, a, b0, b1, k, acc, fresh, prefetch);
-    break;
-  case 4:
-    panelTileAvx512(4, a, b0, b1, k, acc, fresh, prefetch);
-    break;
-  case 3:
-    panelTileAvx512(3, a, b0, b1, k, acc, fresh, prefetch);
-    break;
-  case 2:
-    panelTileAvx512(2, a, b0, b1, k, acc, fresh, prefetch);
-    break;
-  default:
-    panelTileAvx512(1, a, b0, b1, k, acc, fresh, prefetch);
-  }
+  WITH_CONSTANT_ROWS(mr, rows,
+                     panelTileAvx512(rows, a, b0, b1, k, acc, fresh, prefetch))
 }
 
 static const Isa kAvx512 = {dotAvx512, swigluAvx512, addScaledSimd,

@@ -46,23 +46,17 @@ std::vector<int64_t> WeightSlot::tensorShape() const {
 }
 
 namespace {
-/// `source` (row-major, `sourceShape`) sliced along slice[0] from slice[1]
-/// for slice[2], then transposed by `permutation`.
-AlignedFloats applyView(const AlignedFloats &source,
-                        const std::vector<int64_t> &sourceShape,
-                        const std::vector<int64_t> &slice,
-                        const std::vector<int64_t> &permutation) {
+/// `source` (row-major, the slot's source shape) sliced along slice[0]
+/// from slice[1] for slice[2], then transposed: the slot's view shape.
+AlignedFloats applyView(const AlignedFloats &source, const WeightSlot &slot) {
+  const std::vector<int64_t> &sourceShape = slot.sourceShape,
+                             &slice = slot.slice;
   size_t rank = sourceShape.size();
-  std::vector<int64_t> sliced = sourceShape;
-  if (!slice.empty())
-    sliced[slice[0]] = slice[2];
-  std::vector<int64_t> perm = permutation;
+  std::vector<int64_t> perm = slot.transpose;
   if (perm.empty())
     for (size_t d = 0; d < rank; ++d)
       perm.push_back(static_cast<int64_t>(d));
-  std::vector<int64_t> outShape(rank), sourceStrides(rank, 1);
-  for (size_t d = 0; d < rank; ++d)
-    outShape[d] = sliced[perm[d]];
+  std::vector<int64_t> outShape = slot.viewShape(), sourceStrides(rank, 1);
   for (size_t d = rank - 1; d-- > 0;)
     sourceStrides[d] = sourceStrides[d + 1] * sourceShape[d + 1];
   int64_t count = 1;
@@ -285,7 +279,7 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     for (size_t i = 0; i < views.size(); ++i)
       views[i]->copyToF32(buffer.data() + i * perTensor);
     if (!slot.slice.empty() || !slot.transpose.empty())
-      buffer = applyView(buffer, slot.sourceShape, slot.slice, slot.transpose);
+      buffer = applyView(buffer, slot);
     if (!slot.pack.empty()) {
       std::vector<int64_t> viewed = slot.viewShape();
       if (slot.pack.size() != 2 || slot.pack[0] < 0 ||
