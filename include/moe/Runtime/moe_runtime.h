@@ -41,7 +41,10 @@
  * read one tensor of the slot's shape. A slot whose checkpoint layout
  * differs also carries "source_shape" (what the checkpoint holds, stacked
  * first), an optional "slice": [dim, offset, size] and an optional
- * "transpose" permutation, applied in that order to give "shape".
+ * "transpose" permutation, applied in that order; a slot of packed
+ * weights then has "pack": [dim, P]: the viewed tensor packed along `dim`
+ * in panels of P (zero past its end), as linalg.pack with inner_dims_pos =
+ * [dim], inner_tiles = [P] gives. The result is "shape".
  *===----------------------------------------------------------------------===*/
 
 #ifndef MOE_RUNTIME_MOE_RUNTIME_H
