@@ -16,9 +16,10 @@
 // * x·Wᵀ matmuls and the fused experts' kernel-level ops on buffers call
 //   the project's micro-kernels (moe-linalg-to-ukernels) before the rest of
 //   linalg becomes loops;
-// * scf.forall (the loop over experts) becomes scf.parallel and then an
-//   OpenMP parallel loop, so compiled code runs on as many threads as the
-//   OpenMP runtime is given.
+// * scf.forall (the fused experts' column chunks) becomes scf.parallel and
+//   then an OpenMP parallel loop, so compiled code runs on as many threads
+//   as the OpenMP runtime is given; moe.num_workers, which sizes the
+//   chunks, becomes that thread count.
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,6 +68,7 @@ void moe::buildMoEBufferizePipeline(OpPassManager &pm) {
 
 void moe::buildMoELowerBuffersToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(moe::createMoELinalgToUkernels());
+  pm.addPass(moe::createMoENumWorkersToOpenMP());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

@@ -4,7 +4,8 @@
 // RUN: moe-opt %s -moe-lower-to-linalg -moe-bufferize -moe-lower-buffers-to-llvm | FileCheck %s
 
 // Tests that the whole CPU pipeline leaves only the LLVM dialect, and that
-// each stage runs alone: tensors after the first, memrefs with frees after
+// each stage runs alone: tensors after the first (of the moe dialect only
+// the worker count that sizes the parallel loops), memrefs with frees after
 // the second.
 // CHECK-LABEL: llvm.func @deepseek_v3_like
 // CHECK-NOT: moe.
@@ -15,8 +16,11 @@
 // CHECK: llvm.call @erff
 // CHECK: llvm.return
 // LINALG-LABEL: func.func @deepseek_v3_like
-// LINALG-NOT: moe.
+// LINALG-NOT: moe.{{layer|route|dispatch|expert_mlp|combine|shared_mlp}}
+// LINALG: moe.num_workers
+// LINALG: scf.forall
 // LINALG: linalg.matmul
+// LINALG-NOT: moe.{{layer|route|dispatch|expert_mlp|combine|shared_mlp}}
 // LINALG: return %{{.*}} : tensor<?x32xf32>
 // BUFFERS-LABEL: func.func @deepseek_v3_like
 // BUFFERS-SAME: -> memref<?x32xf32>

@@ -162,6 +162,32 @@ def MoELinalgToUkernels : Pass<"moe-linalg-to-ukernels", "::mlir::ModuleOp"> {
   ];
 }
 
+def MoENumWorkersToOpenMP : Pass<"moe-num-workers-to-openmp", "::mlir::ModuleOp"> {
+  let summary = "Make moe.num_workers the OpenMP runtime's thread count";
+  let description = [{
+    On the CPU the parallel loops (`scf.forall`) become OpenMP loops, run
+    on as many threads as the OpenMP runtime is given (`moe_set_threads`,
+    `OMP_NUM_THREADS`). This pass replaces each `moe.num_workers` by a call
+    to `omp_get_max_threads()`, at least 1, so that work divided into that
+    many parts gives each thread one.
+
+    Before:
+    ```mlir
+    %n = moe.num_workers
+    ```
+    After:
+    ```mlir
+    %t = call @omp_get_max_threads() : () -> i32
+    %i = arith.index_cast %t : i32 to index
+    %n = arith.maxsi %i, %c1 : index
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+  ];
+}
+
 def MoERoutingStatsEntries : Pass<"moe-routing-stats-entries", "::mlir::ModuleOp"> {
   let summary = "Add a routing-statistics entry point next to each MoE layer";
   let description = [{

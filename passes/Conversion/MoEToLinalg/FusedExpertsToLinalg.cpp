@@ -14,7 +14,7 @@
 // however the router spread the tokens, lets the shared expert use every
 // thread, and gives each thread its own output columns: the scatter-add
 // needs no atomics, and each output element is summed in expert order
-// whatever the thread count.
+// whatever the thread count. Each worker gets one chunk (moe.num_workers).
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,41 +32,27 @@ using namespace mlir::moe;
 using namespace mlir::moe::lowering;
 
 namespace {
-/// Output columns per parallel iteration: a multiple of the kernels' 8
-/// (gated: 4) columns per tile, small enough that the projections of a
-/// 1024-wide layer give every thread of a small machine several chunks.
-constexpr int64_t kColumnChunk = 64;
+/// Column chunks are multiples of this: the kernels' tile of two 32-wide
+/// panels (gated: a gate and an up panel).
+constexpr int64_t kColumnGranule = 64;
 
 using ChunkBody = function_ref<Value(ImplicitLocOpBuilder &, Value first,
                                      Value count, Value chunk)>;
 
-/// `body` on each chunk of kColumnChunk columns of `dest` `[R,N]`, in
-/// parallel (scf.forall), each result inserted back in place.
+/// `body` on each column chunk of `dest` `[R,N]`, in parallel, one chunk
+/// per worker in multiples of kColumnGranule (forEachWorkerPart): a kernel
+/// call then covers as many columns as it can, so it reads its rows once
+/// for all of them and prefetches each next panel pair while it computes
+/// (measured on one core: DeepSeek-style down projection 109 → 131
+/// GFLOP/s from 64- to 512-column chunks).
 Value forEachColumnChunk(ImplicitLocOpBuilder &b, Value dest, ChunkBody body) {
-  int64_t width = cast<RankedTensorType>(dest.getType()).getDimSize(1);
-  int64_t numChunks = (width + kColumnChunk - 1) / kColumnChunk;
-  Location loc = b.getLoc();
-  auto loop = scf::ForallOp::create(
-      b, ArrayRef<OpFoldResult>{b.getIndexAttr(numChunks)}, dest, std::nullopt,
-      [&](OpBuilder &nested, Location, ValueRange args) {
-        ImplicitLocOpBuilder nb(loc, nested);
-        Value first =
-            arith::MulIOp::create(nb, args[0], indexConstant(nb, kColumnChunk));
-        Value count = arith::MinSIOp::create(
-            nb, indexConstant(nb, kColumnChunk),
-            arith::SubIOp::create(nb, indexConstant(nb, width), first));
-        SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), first};
-        SmallVector<OpFoldResult> sizes = {getSizes(nb, args[1])[0], count};
-        SmallVector<OpFoldResult> unit(2, nb.getIndexAttr(1));
-        Value chunk =
-            tensor::ExtractSliceOp::create(nb, args[1], offsets, sizes, unit);
-        Value result = body(nb, first, count, chunk);
-        auto inParallel = scf::InParallelOp::create(nb);
-        nb.setInsertionPointToStart(&inParallel.getRegion().front());
-        tensor::ParallelInsertSliceOp::create(nb, result, args[1], offsets,
-                                              sizes, unit);
-      });
-  return loop.getResult(0);
+  return forEachWorkerPart(b, dest, /*dim=*/1, kColumnGranule,
+                           [&](ImplicitLocOpBuilder &nb, Value first,
+                               Value count, ValueRange parts) {
+                             return SmallVector<Value>{
+                                 body(nb, first, count, parts[0])};
+                           })
+      .front();
 }
 
 /// `body(expert, start, count, acc)` for each expert in order, threading
@@ -105,7 +91,8 @@ Value rowsSlice(ImplicitLocOpBuilder &b, Value value, Value start,
 
 /// The panels holding rows `[first, first+count)` of a packed weight
 /// `[(E,) ceil(N/P), K, P]` (of expert `expert` when stacked), as
-/// `[ceil(count/P), K, P]`; `first` is a multiple of P (kColumnChunk is).
+/// `[ceil(count/P), K, P]`; `first` is a multiple of P (the column chunks
+/// are).
 Value panelSlice(ImplicitLocOpBuilder &b, Value packed, Value expert,
                  Value first, Value count) {
   auto type = cast<RankedTensorType>(packed.getType());
@@ -168,7 +155,7 @@ struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
           !type.getElementType().isF32())
         return rewriter.notifyMatchFailure(op, "only f32 lowers");
     // Packed column chunks start on a panel.
-    if (op.isPacked() && kColumnChunk % op.getPanelWidth() != 0)
+    if (op.isPacked() && kColumnGranule % op.getPanelWidth() != 0)
       return rewriter.notifyMatchFailure(
           op, "panel width does not divide the column chunk");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);

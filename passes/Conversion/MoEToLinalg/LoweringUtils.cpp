@@ -5,7 +5,9 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "moe/Dialect/MoE/IR/MoEOps.h"
 
 #include <limits>
 
@@ -328,4 +330,51 @@ std::pair<Value, Value> lowering::expertRowRange(ImplicitLocOpBuilder &b,
   Value start = offsetAt(expert);
   Value next = arith::AddIOp::create(b, expert, indexConstant(b, 1));
   return {start, arith::SubIOp::create(b, offsetAt(next), start)};
+}
+
+SmallVector<Value> lowering::forEachWorkerPart(ImplicitLocOpBuilder &b,
+                                               ValueRange dests, unsigned dim,
+                                               int64_t granule, PartBody body) {
+  Value extent = getValueOrCreateConstantIndexOp(b, b.getLoc(),
+                                                 getSizes(b, dests[0])[dim]);
+  Value step = indexConstant(b, granule);
+  Value perWorker =
+      arith::CeilDivUIOp::create(b, extent, NumWorkersOp::create(b));
+  // Never zero-sized parts, and at least one part, so that an empty extent
+  // still yields its dests.
+  Value partSize = arith::MaxUIOp::create(
+      b,
+      arith::MulIOp::create(b, arith::CeilDivUIOp::create(b, perWorker, step),
+                            step),
+      step);
+  Value numParts = arith::MaxUIOp::create(
+      b, arith::CeilDivUIOp::create(b, extent, partSize), indexConstant(b, 1));
+  Location loc = b.getLoc();
+  auto loop = scf::ForallOp::create(
+      b, ArrayRef<OpFoldResult>{numParts}, dests, std::nullopt,
+      [&](OpBuilder &nested, Location, ValueRange args) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        Value first = arith::MulIOp::create(nb, args[0], partSize);
+        Value count = arith::MinSIOp::create(
+            nb, partSize, arith::SubIOp::create(nb, extent, first));
+        SmallVector<SmallVector<OpFoldResult>> offsets, sizes, strides;
+        SmallVector<Value> parts;
+        for (Value dest : args.drop_front()) {
+          SmallVector<OpFoldResult> destSizes = getSizes(nb, dest);
+          offsets.emplace_back(destSizes.size(), nb.getIndexAttr(0));
+          offsets.back()[dim] = first;
+          sizes.push_back(destSizes);
+          sizes.back()[dim] = count;
+          strides.emplace_back(destSizes.size(), nb.getIndexAttr(1));
+          parts.push_back(tensor::ExtractSliceOp::create(
+              nb, dest, offsets.back(), sizes.back(), strides.back()));
+        }
+        SmallVector<Value> results = body(nb, first, count, parts);
+        auto inParallel = scf::InParallelOp::create(nb);
+        nb.setInsertionPointToStart(&inParallel.getRegion().front());
+        for (auto [i, result] : llvm::enumerate(results))
+          tensor::ParallelInsertSliceOp::create(
+              nb, result, args[1 + i], offsets[i], sizes[i], strides[i]);
+      });
+  return SmallVector<Value>(loop.getResults());
 }

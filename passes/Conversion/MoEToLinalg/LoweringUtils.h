@@ -93,6 +93,18 @@ Value extractStackedRows(ImplicitLocOpBuilder &b, Value stacked,
 std::pair<Value, Value> expertRowRange(ImplicitLocOpBuilder &b, Value offsets,
                                        Value expert);
 
+using PartBody = function_ref<SmallVector<Value>(
+    ImplicitLocOpBuilder &, Value first, Value count, ValueRange parts)>;
+
+/// `body` on each part of dimension `dim` of `dests` (tensors of one extent
+/// there), in parallel (scf.forall), its results inserted back in place;
+/// returns the filled `dests`. There is one part per worker
+/// (moe.num_workers), rounded up to a multiple of `granule`: the fewest
+/// parts that keep every worker busy, so each does its share in one go.
+SmallVector<Value> forEachWorkerPart(ImplicitLocOpBuilder &b, ValueRange dests,
+                                     unsigned dim, int64_t granule,
+                                     PartBody body);
+
 /// Lowered tensors are dynamic where an op's results may be static (or the
 /// other way round): reconcile with tensor.cast when the types differ.
 Value castToType(ImplicitLocOpBuilder &b, Value value, Type type);

@@ -50,8 +50,9 @@ struct ConvertMoEToLinalgPass
     // Communication is not lowered here; it stays for the expert-parallel
     // passes and must not be reported as a failure.
     target.addLegalOp<AllToAllOp, AllToAllStartOp, AllToAllWaitOp>();
-    // The kernel-level ops are what moe.fused_experts lowers to.
-    target.addLegalOp<GatherGateUpOp, DownScatterAddOp>();
+    // The kernel-level ops and the worker count are what moe.fused_experts
+    // lowers to.
+    target.addLegalOp<GatherGateUpOp, DownScatterAddOp, NumWorkersOp>();
     // Weights packed in the graph (moe-pack-weights) become pad, reshape
     // and transpose, which bufferize.
     target.addIllegalOp<linalg::PackOp>();

@@ -2,7 +2,9 @@
 //
 // moe.route and moe.expert_choice as linalg.generic ops on tensors: scores,
 // group masks and top-k as order-independent reductions, so later tiling
-// and vectorisation may reorder them freely.
+// and vectorisation may reorder them freely. moe.route runs them in one
+// parallel loop over parts of the tokens, with the router GEMM that feeds
+// it moved in when nothing else reads the logits.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,7 +15,9 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/TilingInterface.h"
 
 #include <limits>
 
@@ -117,95 +121,151 @@ Value maskGroups(ImplicitLocOpBuilder &b, Value select, RoutingAttr routing,
       maps);
 }
 
+/// Token-choice routing of the rows of `logits` `[T,E]`: the routing
+/// weights (f32) and expert ids (i32), both `[T,K]`.
+std::pair<Value, Value> routeRows(ImplicitLocOpBuilder &b, RouteOp op,
+                                  Value logits) {
+  MLIRContext *ctx = b.getContext();
+  RoutingAttr routing = op.getRouting();
+  int64_t numExperts = op.getLogits().getType().getDimSize(1);
+  int64_t topK = routing.getTopK();
+  SmallVector<OpFoldResult> sizes = getSizes(b, logits);
+  Value scratch = tensor::EmptyOp::create(b, sizes, b.getF32Type());
+
+  Value scores =
+      routing.getScoring() == ScoringFunc::softmax
+          ? createSoftmax(b, logits)
+          : createElementwise(b, logits, scratch,
+                              [](ImplicitLocOpBuilder &nb, ValueRange args) {
+                                return createSigmoid(nb, args[0]);
+                              });
+
+  // What top-k ranks: the logits, or the scores plus the bias.
+  Value select = scores;
+  if (routing.getSelectOn() == SelectionSource::logits)
+    select = logits;
+  else if (Value bias = op.getCorrectionBias())
+    select = createElementwise(
+        b, ValueRange{scores, bias}, scratch,
+        [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+          return arith::AddFOp::create(nb, args[0], args[1]);
+        },
+        {AffineMap::getMultiDimIdentityMap(2, ctx), columnMap(ctx)});
+  select = createNaNToMinusInf(b, select);
+  if (routing.isGrouped())
+    select = maskGroups(b, select, routing, numExperts);
+
+  // Expert ids [T,K], best first.
+  SmallVector<Value> picked = selectTopColumns(b, select, topK);
+  SmallVector<OpFoldResult> slotSizes = {sizes[0], b.getIndexAttr(topK)};
+  SmallVector<AffineMap> rowMaps(picked.size(), rowMap(ctx));
+  Value experts = createElementwise(
+      b, picked, tensor::EmptyOp::create(b, slotSizes, b.getI32Type()),
+      [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        Value slot = linalg::IndexOp::create(nb, 1);
+        Value chosen = args[0];
+        for (int64_t k = 1; k < topK; ++k) {
+          Value isK = arith::CmpIOp::create(nb, arith::CmpIPredicate::eq, slot,
+                                            indexConstant(nb, k));
+          chosen = arith::SelectOp::create(nb, isK, args[k], chosen);
+        }
+        return chosen;
+      },
+      rowMaps);
+
+  // Weights: the unbiased scores at the chosen experts.
+  Value slotScratch = tensor::EmptyOp::create(b, slotSizes, b.getF32Type());
+  Value weights = createElementwise(
+      b, experts, slotScratch,
+      [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        Value token = linalg::IndexOp::create(nb, 0);
+        Value expert =
+            arith::IndexCastOp::create(nb, nb.getIndexType(), args[0]);
+        return tensor::ExtractOp::create(nb, scores, ValueRange{token, expert});
+      });
+  double scaling = routing.getScalingFactor().convertToDouble();
+  if (routing.getRenormalize()) {
+    Value sum = createReduction(b, weights,
+                                createFilled(b, {sizes[0]}, f32Constant(b, 0)),
+                                /*overRows=*/false, createAddF);
+    weights = createElementwise(
+        b, ValueRange{weights, sum}, slotScratch,
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+          Value denominator =
+              arith::AddFOp::create(nb, args[1], f32Constant(nb, 1e-20f));
+          Value normalised = arith::DivFOp::create(nb, args[0], denominator);
+          return arith::MulFOp::create(nb, normalised,
+                                       f32Constant(nb, scaling));
+        },
+        {AffineMap::getMultiDimIdentityMap(2, ctx), rowMap(ctx)});
+  } else if (scaling != 1.0) {
+    weights = createElementwise(
+        b, weights, slotScratch,
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+          return arith::MulFOp::create(nb, args[0], f32Constant(nb, scaling));
+        });
+  }
+  return {weights, experts};
+}
+
+/// Computes `slice` from slices of its producer's operands when nothing
+/// but `slice`, `replaced` (an op being replaced) and tensor.dim (which
+/// folds to the producer's init) uses the producer, so
+/// that each part of the routing loop computes its own tokens' logits; the
+/// producer's own producers (the GEMM's zero fill) likewise.
+Value fuseProducerInto(ImplicitLocOpBuilder &b, tensor::ExtractSliceOp slice,
+                       Operation *replaced) {
+  auto producer = dyn_cast<OpResult>(slice.getSource());
+  if (!producer || !isa<TilingInterface>(producer.getOwner()) ||
+      !llvm::all_of(producer.getUsers(), [&](Operation *user) {
+        return user == slice || user == replaced || isa<tensor::DimOp>(user);
+      }))
+    return slice;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(slice);
+  FailureOr<TilingResult> tiled =
+      tensor::replaceExtractSliceWithTiledProducer(b, slice, producer);
+  if (failed(tiled))
+    return slice;
+  for (Operation *generated : tiled->generatedSlices)
+    if (auto operandSlice = dyn_cast<tensor::ExtractSliceOp>(generated))
+      operandSlice.getResult().replaceAllUsesExcept(
+          fuseProducerInto(b, operandSlice, producer.getOwner()), operandSlice);
+  return tiled->tiledValues.front();
+}
+
+/// moe.route in one parallel loop over parts of the tokens: each part
+/// computes its router logits (the GEMM fused in), scores, top-k and
+/// weights, the whole router as one kernel per worker.
 struct RouteOpLowering : OpRewritePattern<RouteOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(RouteOp op,
                                 PatternRewriter &rewriter) const override {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    MLIRContext *ctx = b.getContext();
-    RoutingAttr routing = op.getRouting();
     Value logits = op.getLogits();
+    int64_t topK = op.getRouting().getTopK();
+    OpFoldResult numTokens = getSizes(b, logits)[0];
+    SmallVector<OpFoldResult> slotSizes = {numTokens, b.getIndexAttr(topK)};
+    SmallVector<Value> dests = {
+        tensor::EmptyOp::create(b, slotSizes, b.getF32Type()),
+        tensor::EmptyOp::create(b, slotSizes, b.getI32Type())};
     int64_t numExperts = op.getLogits().getType().getDimSize(1);
-    int64_t topK = routing.getTopK();
-    SmallVector<OpFoldResult> sizes = getSizes(b, logits);
-    Value scratch = tensor::EmptyOp::create(b, sizes, b.getF32Type());
-
-    Value scores =
-        routing.getScoring() == ScoringFunc::softmax
-            ? createSoftmax(b, logits)
-            : createElementwise(b, logits, scratch,
-                                [](ImplicitLocOpBuilder &nb, ValueRange args) {
-                                  return createSigmoid(nb, args[0]);
-                                });
-
-    // What top-k ranks: the logits, or the scores plus the bias.
-    Value select = scores;
-    if (routing.getSelectOn() == SelectionSource::logits)
-      select = logits;
-    else if (Value bias = op.getCorrectionBias())
-      select = createElementwise(
-          b, ValueRange{scores, bias}, scratch,
-          [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-            return arith::AddFOp::create(nb, args[0], args[1]);
-          },
-          {AffineMap::getMultiDimIdentityMap(2, ctx), columnMap(ctx)});
-    select = createNaNToMinusInf(b, select);
-    if (routing.isGrouped())
-      select = maskGroups(b, select, routing, numExperts);
-
-    // Expert ids [T,K], best first.
-    SmallVector<Value> picked = selectTopColumns(b, select, topK);
-    SmallVector<OpFoldResult> slotSizes = {sizes[0], b.getIndexAttr(topK)};
-    SmallVector<AffineMap> rowMaps(picked.size(), rowMap(ctx));
-    Value experts = createElementwise(
-        b, picked, tensor::EmptyOp::create(b, slotSizes, b.getI32Type()),
-        [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-          Value slot = linalg::IndexOp::create(nb, 1);
-          Value chosen = args[0];
-          for (int64_t k = 1; k < topK; ++k) {
-            Value isK = arith::CmpIOp::create(nb, arith::CmpIPredicate::eq,
-                                              slot, indexConstant(nb, k));
-            chosen = arith::SelectOp::create(nb, isK, args[k], chosen);
-          }
-          return chosen;
-        },
-        rowMaps);
-
-    // Weights: the unbiased scores at the chosen experts.
-    Value slotScratch = tensor::EmptyOp::create(b, slotSizes, b.getF32Type());
-    Value weights = createElementwise(
-        b, experts, slotScratch,
-        [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-          Value token = linalg::IndexOp::create(nb, 0);
-          Value expert =
-              arith::IndexCastOp::create(nb, nb.getIndexType(), args[0]);
-          return tensor::ExtractOp::create(nb, scores,
-                                           ValueRange{token, expert});
+    SmallVector<Value> results = forEachWorkerPart(
+        b, dests, /*dim=*/0, /*granule=*/1,
+        [&](ImplicitLocOpBuilder &pb, Value first, Value count,
+            ValueRange) -> SmallVector<Value> {
+          auto rows = tensor::ExtractSliceOp::create(
+              pb, logits, ArrayRef<OpFoldResult>{first, pb.getIndexAttr(0)},
+              ArrayRef<OpFoldResult>{count, pb.getIndexAttr(numExperts)},
+              ArrayRef<OpFoldResult>{pb.getIndexAttr(1), pb.getIndexAttr(1)});
+          auto [weights, experts] =
+              routeRows(pb, op, fuseProducerInto(pb, rows, op));
+          return {weights, experts};
         });
-    double scaling = routing.getScalingFactor().convertToDouble();
-    if (routing.getRenormalize()) {
-      Value sum = createReduction(
-          b, weights, createFilled(b, {sizes[0]}, f32Constant(b, 0)),
-          /*overRows=*/false, createAddF);
-      weights = createElementwise(
-          b, ValueRange{weights, sum}, slotScratch,
-          [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-            Value denominator =
-                arith::AddFOp::create(nb, args[1], f32Constant(nb, 1e-20f));
-            Value normalised = arith::DivFOp::create(nb, args[0], denominator);
-            return arith::MulFOp::create(nb, normalised,
-                                         f32Constant(nb, scaling));
-          },
-          {AffineMap::getMultiDimIdentityMap(2, ctx), rowMap(ctx)});
-    } else if (scaling != 1.0) {
-      weights = createElementwise(
-          b, weights, slotScratch,
-          [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-            return arith::MulFOp::create(nb, args[0], f32Constant(nb, scaling));
-          });
-    }
-    rewriter.replaceOp(op, {weights, experts});
+    rewriter.replaceOp(op,
+                       {castToType(b, results[0], op.getWeights().getType()),
+                        castToType(b, results[1], op.getExperts().getType())});
     return success();
   }
 };

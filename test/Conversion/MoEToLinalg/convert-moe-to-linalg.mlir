@@ -2,8 +2,14 @@
 
 // Tests that softmax top-2 routing becomes linalg.generic ops: the softmax
 // reductions, two argmax picks (the second excluding the first) and the
-// renormalisation, with no moe op left.
+// renormalisation, with no moe op left but the worker count: they run in
+// one parallel loop over parts of the tokens, one part per worker.
 // CHECK-LABEL: func.func @route_softmax_top2
+// CHECK-SAME: (%[[L:.*]]: tensor<?x8xf32>)
+// CHECK: %[[WORKERS:.*]] = moe.num_workers
+// CHECK: arith.ceildivui %{{.*}}, %[[WORKERS]] : index
+// CHECK: %[[LOOP:.*]]:2 = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+// CHECK: tensor.extract_slice %[[L]][%{{.*}}, 0] [%{{.*}}, 8] [1, 1] : tensor<?x8xf32> to tensor<?x8xf32>
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
 // CHECK: math.exp
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
@@ -12,8 +18,10 @@
 // CHECK: linalg.generic {{.*}} ins(%[[FIRST]]#1, %[[SECOND]]#1 : tensor<?xi32>, tensor<?xi32>) outs(%{{.*}} : tensor<?x2xi32>)
 // CHECK: arith.addf %{{.*}}, %{{.*}} : f32
 // CHECK: arith.constant 9.99999968E-21 : f32
+// CHECK: scf.forall.in_parallel
+// CHECK-COUNT-2: tensor.parallel_insert_slice
 // CHECK-NOT: moe.
-// CHECK: return
+// CHECK: return %[[LOOP]]#0, %[[LOOP]]#1
 func.func @route_softmax_top2(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
   %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2, renormalize = true>}
       : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
@@ -143,23 +151,31 @@ func.func @bf16_rows(%rows: tensor<?x32xbf16>, %off: tensor<5xi32>,
 // -----
 
 // Tests that moe.fused_experts becomes three column-parallel loops: the
-// routed gate/up projections (per 64-column chunk, experts in order, rows
+// routed gate/up projections (one column chunk per worker, experts in order, rows
 // read through their tokens), the shared expert's on every token, then the
 // down projections added into the output, routed experts then the shared
 // one. No row bundle or per-row output is built.
 // CHECK-LABEL: func.func @fused_experts
 // CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<?x64xf32>, %[[TOK:[a-z0-9]+]]: tensor<?xi32>, %[[W:[a-z0-9]+]]: tensor<?xf32>, %[[OFF:[a-z0-9]+]]: tensor<9xi32>, %[[G:[a-z0-9]+]]: tensor<8x320x64xf32>, %[[U:[a-z0-9]+]]: tensor<8x320x64xf32>, %[[D:[a-z0-9]+]]: tensor<8x64x320xf32>, %[[SG:[a-z0-9]+]]: tensor<96x64xf32>, %[[SU:[a-z0-9]+]]: tensor<96x64xf32>, %[[SD:[a-z0-9]+]]: tensor<64x96xf32>)
-// CHECK: %[[ACT:.*]] = scf.forall (%{{.*}}) in (5) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<?x320xf32>)
+// One column chunk per worker, in multiples of 64 columns:
+// CHECK: %[[WORKERS:.*]] = moe.num_workers
+// CHECK: %[[PER:.*]] = arith.ceildivui %[[F:.*]], %[[WORKERS]] : index
+// CHECK: %[[GRANULES:.*]] = arith.ceildivui %[[PER]], %[[C64:.*]] : index
+// CHECK: %[[ROUNDED:.*]] = arith.muli %[[GRANULES]], %[[C64]] : index
+// CHECK: %[[CHUNK:.*]] = arith.maxui %[[ROUNDED]], %[[C64]] : index
+// CHECK: %[[N:.*]] = arith.ceildivui %[[F]], %[[CHUNK]] : index
+// CHECK: %[[CHUNKS:.*]] = arith.maxui %[[N]], %{{.*}} : index
+// CHECK: %[[ACT:.*]] = scf.forall (%{{.*}}) in (%[[CHUNKS]]) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<?x320xf32>)
 // CHECK: scf.for %[[E:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
 // CHECK-DAG: %[[GE:.*]] = tensor.extract_slice %[[G]][%[[E]], %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x320x64xf32> to tensor<?x64xf32>
 // CHECK-DAG: %[[UE:.*]] = tensor.extract_slice %[[U]][%[[E]], %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x320x64xf32> to tensor<?x64xf32>
 // CHECK-DAG: %[[TE:.*]] = tensor.extract_slice %[[TOK]][%{{.*}}] [%{{.*}}] [1] : tensor<?xi32> to tensor<?xi32>
 // CHECK: moe.gather_gate_up swiglu %[[X]] tokens(%[[TE]]) weights(gate %[[GE]], up %[[UE]]) outs(%{{.*}})
 // CHECK: tensor.parallel_insert_slice
-// CHECK: %[[SACT:.*]] = scf.forall (%{{.*}}) in (2) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<?x96xf32>)
+// CHECK: %[[SACT:.*]] = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<?x96xf32>)
 // CHECK: moe.gather_gate_up swiglu %[[X]] weights(gate %{{.*}}, up %{{.*}}) outs(%{{.*}})
 // CHECK: %[[ZERO:.*]] = linalg.fill
-// CHECK: scf.forall (%{{.*}}) in (1) shared_outs(%{{.*}} = %[[ZERO]]) -> (tensor<?x64xf32>)
+// CHECK: scf.forall (%{{.*}}) in (%{{.*}}) shared_outs(%{{.*}} = %[[ZERO]]) -> (tensor<?x64xf32>)
 // CHECK: %[[ROUTED:.*]] = scf.for
 // CHECK-DAG: %[[WE:.*]] = tensor.extract_slice %[[W]][%{{.*}}] [%{{.*}}] [1] : tensor<?xf32> to tensor<?xf32>
 // CHECK-DAG: %[[DE:.*]] = tensor.extract_slice %[[D]][%{{.*}}, %{{.*}}, 0] [1, %{{.*}}, 320] [1, 1, 1] : tensor<8x64x320xf32> to tensor<?x320xf32>

@@ -292,3 +292,16 @@ func.func @kernel_ops(%x: tensor<?x32xf32>, %tok: tensor<?xi32>, %s: tensor<?xf3
       : (memref<?x16xf32>, memref<32x16xf32>, memref<?x32xf32>) -> ()
   return %h, %y : tensor<?x16xf32>, tensor<?x32xf32>
 }
+
+// -----
+
+// Tests that the worker count round-trips.
+// CHECK-LABEL: func.func @num_workers
+// CHECK: %[[N:.*]] = moe.num_workers
+// CHECK: return %[[N]] : index
+// GENERIC: sym_name = "num_workers"
+// GENERIC: "moe.num_workers"() : () -> index
+func.func @num_workers() -> index {
+  %n = moe.num_workers
+  return %n : index
+}

@@ -477,6 +477,29 @@ def MoE_DownScatterAddOp : MoE_KernelOp<"down_scatter_add"> {
   let hasVerifier = 1;
 }
 
+// Pure: the count is fixed for the length of one call of the function.
+def MoE_NumWorkersOp : MoE_Op<"num_workers", [Pure]> {
+  let summary = "how many workers the function's parallel loops run on";
+  let description = [{
+    The number of workers (threads on the CPU) that an `scf.forall` in the
+    enclosing function is spread over, at least 1. Lowering divides work
+    into this many equal parts when fewer, larger parts run faster than
+    many small ones (the fused experts' column chunks: each kernel call
+    then keeps its rows in cache across more output columns).
+    `moe-num-workers-to-openmp` makes it `omp_get_max_threads()`.
+
+    Example:
+    ```mlir
+    %n = moe.num_workers
+    ```
+  }];
+  let results = (outs Index:$result);
+  let assemblyFormat = "attr-dict";
+  let builders = [OpBuilder<(ins), [{
+    build($_builder, $_state, $_builder.getIndexType());
+  }]>];
+}
+
 //===----------------------------------------------------------------------===//
 // Expert-parallel exchange
 //===----------------------------------------------------------------------===//
