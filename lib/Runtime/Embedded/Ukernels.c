@@ -158,6 +158,35 @@ static inline void prefetchLines(PanelPrefetch pf, int64_t step) {
   for (int64_t l = first; l < last; ++l)
     _mm_prefetch((const char *)(pf.row + 16 * l), _MM_HINT_T1);
 }
+
+/* `step` for each p < k (a packed tile's steps over one depth block),
+ * requesting the lines of `pf` (PanelPrefetch) on the way: one every
+ * second step while there are at most half as many lines as steps (fewer
+ * requests in flight at a time: +6% on one core at 48 rows per expert,
+ * weights from memory), else one per step, else several (decode). Separate
+ * loops, so that none tests more than its bound. */
+#define PANEL_STEPS_PREFETCHING(pf, k, p, step)                                \
+  do {                                                                         \
+    p = 0;                                                                     \
+    if (pf.perStep == 1 && 2 * pf.steps <= k)                                  \
+      for (; p < 2 * pf.steps; ++p) {                                          \
+        _mm_prefetch((const char *)(pf.row + 8 * p), _MM_HINT_T1);             \
+        step;                                                                  \
+        ++p;                                                                   \
+        step;                                                                  \
+      }                                                                        \
+    else if (pf.perStep == 1)                                                  \
+      for (; p < pf.steps; ++p) {                                              \
+        _mm_prefetch((const char *)(pf.row + 16 * p), _MM_HINT_T1);            \
+        step;                                                                  \
+      }                                                                        \
+    for (; p < pf.steps; ++p) {                                                \
+      prefetchLines(pf, p);                                                    \
+      step;                                                                    \
+    }                                                                          \
+    for (; p < k; ++p)                                                         \
+      step;                                                                    \
+  } while (0)
 #endif
 
 /* What an instruction set supplies: the register tile and the two
@@ -389,20 +418,9 @@ panelQuarterAvx2(int mr, const float *const a[kPanelRows], const float *b,
     for (int j = 0; j < 2; ++j)
       sum[i][j] =
           fresh ? _mm256_setzero_ps() : _mm256_loadu_ps(acc[i] + col + 8 * j);
-  int64_t p = 0;
-  // As in panelTileAvx512.
+  int64_t p;
   PanelPrefetch pf = panelPrefetch(prefetch, k);
-  if (pf.perStep == 1)
-    for (; p < pf.steps; ++p) {
-      _mm_prefetch((const char *)(pf.row + 16 * p), _MM_HINT_T1);
-      panelStepAvx2(mr, a, b, p, sum);
-    }
-  for (; p < pf.steps; ++p) {
-    prefetchLines(pf, p);
-    panelStepAvx2(mr, a, b, p, sum);
-  }
-  for (; p < k; ++p)
-    panelStepAvx2(mr, a, b, p, sum);
+  PANEL_STEPS_PREFETCHING(pf, k, p, panelStepAvx2(mr, a, b, p, sum));
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < 2; ++j)
       _mm256_storeu_ps(acc[i] + col + 8 * j, sum[i][j]);
@@ -582,21 +600,9 @@ panelTileAvx512(int mr, const float *const a[kPanelRows], const float *b0,
     for (int j = 0; j < 4; ++j)
       sum[i][j] =
           fresh ? _mm512_setzero_ps() : _mm512_loadu_ps(acc[i] + 16 * j);
-  int64_t p = 0;
-  // Separate loops, so that the common one has no test (prefill: a line
-  // per step) and none has when there is nothing to prefetch.
+  int64_t p;
   PanelPrefetch pf = panelPrefetch(prefetch, k);
-  if (pf.perStep == 1)
-    for (; p < pf.steps; ++p) {
-      _mm_prefetch((const char *)(pf.row + 16 * p), _MM_HINT_T1);
-      panelStepAvx512(mr, a, b0, b1, p, sum);
-    }
-  for (; p < pf.steps; ++p) {
-    prefetchLines(pf, p);
-    panelStepAvx512(mr, a, b0, b1, p, sum);
-  }
-  for (; p < k; ++p)
-    panelStepAvx512(mr, a, b0, b1, p, sum);
+  PANEL_STEPS_PREFETCHING(pf, k, p, panelStepAvx512(mr, a, b0, b1, p, sum));
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < 4; ++j)
       _mm512_storeu_ps(acc[i] + 16 * j, sum[i][j]);
