@@ -1,8 +1,8 @@
 /*===- ukernels.c - one core's rate in each micro-kernel ------------------===*
  *
  * Times the two expert kernels on one thread, the way the compiled layer
- * walks them (64-column chunks outside, experts inside), over a full set of
- * expert weights, so that the weights arrive from L3 or memory as in a
+ * walks them (a thread's column chunk outside, experts inside), over a full set
+ *of expert weights, so that the weights arrive from L3 or memory as in a
  * forward pass; and the plain matmul on a block that stays in cache. Each
  * instruction set the CPU runs gets a row: this is where a kernel change is
  * measured before the whole layer is.
@@ -57,7 +57,15 @@ static float *packed(const float *w, int64_t E, int64_t N, int64_t K) {
 }
 
 static const char *const kIsaNames[] = {"portable", "avx2", "avx512"};
-enum { kChunk = 64, kTokens = 512, kRepeat = 3 };
+enum { kTokens = 512, kRepeat = 3 };
+
+/* The columns one thread's kernel calls cover in the compiled layer at
+ * bench/run.sh's two threads: one chunk per thread, in multiples of 64
+ * (forEachWorkerPart in passes/Conversion/MoEToLinalg). */
+static int64_t columnChunk(int64_t width) {
+  const int64_t threads = 2, granule = 64;
+  return ((width + threads - 1) / threads + granule - 1) / granule * granule;
+}
 
 /* One chunk's gate/up and down calls on expert e's weights, `[N, K]`
  * rows (w0: offset) or packed panels (p0: offset). */
@@ -137,21 +145,22 @@ static void expertKernels(const char *isa, int pack, int E, int64_t F,
     for (int64_t i = 0; i < M; ++i)
       tok[e * M + i] = (int32_t)((i * 7 + e * 3) % kTokens);
   double bestGateUp = 1e30, bestDown = 1e30;
+  int64_t chunkF = columnChunk(F), chunkH = columnChunk(H);
   for (int r = 0; r < kRepeat; ++r) {
     double start = seconds();
-    for (int64_t f0 = 0; f0 < F; f0 += kChunk)
+    for (int64_t f0 = 0; f0 < F; f0 += chunkF)
       for (int e = 0; e < E; ++e)
         gateUpCall(pack, x, H, F, gate, up, e * F * H + f0 * H,
                    (e * panelsF + f0 / MOE_UKERNEL_PANEL) * H *
                        MOE_UKERNEL_PANEL,
-                   F - f0 < kChunk ? F - f0 : kChunk, act, e * M * F + f0, tok,
+                   F - f0 < chunkF ? F - f0 : chunkF, act, e * M * F + f0, tok,
                    e * M, M, weight);
     double mid = seconds();
-    for (int64_t h0 = 0; h0 < H; h0 += kChunk)
+    for (int64_t h0 = 0; h0 < H; h0 += chunkH)
       for (int e = 0; e < E; ++e)
         downCall(pack, act, e * M * F, M, F, down, e * H * F + h0 * F,
                  (e * panelsH + h0 / MOE_UKERNEL_PANEL) * F * MOE_UKERNEL_PANEL,
-                 H - h0 < kChunk ? H - h0 : kChunk, out, h0, H, tok, weight,
+                 H - h0 < chunkH ? H - h0 : chunkH, out, h0, H, tok, weight,
                  e * M);
     double end = seconds();
     if (mid - start < bestGateUp)

@@ -202,8 +202,7 @@ typedef struct {
   void (*swiglu)(const float *g, const float *u, float s, float *out,
                  int64_t count);
   /* out[j] += w·sums[j] for j < count. */
-  void (*addScaled)(const float sums[kTileCols], float w, float *out,
-                    int count);
+  void (*addScaled)(const float *sums, float w, float *out, int64_t count);
   /* The packed tile: acc[i][c] (from zero when `fresh`, else from acc)
    * += Σ_p a[i][p]·b0[p·kPanel + c] for c < kPanel, and b1 likewise into
    * acc[i][kPanel + c], for p < k and i < mr; meanwhile it prefetches
@@ -234,9 +233,9 @@ static void swigluPortable(const float *g, const float *u, float s, float *out,
     out[j] = activate(MOE_UKERNEL_SWIGLU, s * g[j], s * u[j]);
 }
 
-static void addScaledPortable(const float sums[kTileCols], float w, float *out,
-                              int count) {
-  for (int j = 0; j < count; ++j)
+static void addScaledPortable(const float *sums, float w, float *out,
+                              int64_t count) {
+  for (int64_t j = 0; j < count; ++j)
     out[j] += w * sums[j];
 }
 
@@ -309,12 +308,15 @@ MOE_AVX2 static void swigluSimd(const float *gate, const float *up, float s,
   }
 }
 
-MOE_AVX2 static void addScaledSimd(const float sums[kTileCols], float w,
-                                   float *out, int count) {
-  __m256i lanes = firstLanes(count);
-  __m256 sum = _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_loadu_ps(sums),
-                               _mm256_maskload_ps(out, lanes));
-  _mm256_maskstore_ps(out, lanes, sum);
+MOE_AVX2 static void addScaledSimd(const float *sums, float w, float *out,
+                                   int64_t count) {
+  for (int64_t j = 0; j < count; j += 8) {
+    __m256i lanes = firstLanes((int)minI64(8, count - j));
+    __m256 sum =
+        _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_maskload_ps(sums + j, lanes),
+                        _mm256_maskload_ps(out + j, lanes));
+    _mm256_maskstore_ps(out + j, lanes, sum);
+  }
 }
 
 /* -------------------------------------------------------------------- AVX2 */
@@ -609,16 +611,24 @@ panelTileAvx512(int mr, const float *const a[kPanelRows], const float *b0,
 }
 
 /* panelTileAvx512 with MR constant in each branch. */
-MOE_AVX512 static void panelDotAvx512(int mr, const float *const a[kPanelRows],
-                                      const float *b0, const float *b1,
-                                      int64_t k,
-                                      float acc[kPanelRows][2 * kPanel],
-                                      int fresh, Span prefetch) {
-  WITH_CONSTANT_ROWS(mr, rows,
-                     panelTileAvx512(rows, a, b0, b1, k, acc, fresh, prefetch))
+MOE_AVX512 static void
+panelDotAvx512(int mr, const float *const a[kPanelRows], const float *b0,
+               const float *b1, int64_t k, float acc[kPanelRows][2 * kPanel],
+               int fresh, Span prefetch){WITH_CONSTANT_ROWS(
+    mr, rows, panelTileAvx512(rows, a, b0, b1, k, acc, fresh, prefetch))}
+
+MOE_AVX512 static void addScaledAvx512(const float *sums, float w, float *out,
+                                       int64_t count) {
+  for (int64_t j = 0; j < count; j += 16) {
+    __mmask16 lanes = (__mmask16)((1u << minI64(16, count - j)) - 1u);
+    __m512 sum = _mm512_fmadd_ps(_mm512_set1_ps(w),
+                                 _mm512_maskz_loadu_ps(lanes, sums + j),
+                                 _mm512_maskz_loadu_ps(lanes, out + j));
+    _mm512_mask_storeu_ps(out + j, lanes, sum);
+  }
 }
 
-static const Isa kAvx512 = {dotAvx512, swigluAvx512, addScaledSimd,
+static const Isa kAvx512 = {dotAvx512, swigluAvx512, addScaledAvx512,
                             panelDotAvx512};
 #endif
 
@@ -778,9 +788,7 @@ static void finishRow(const Isa *isa, const Epilogue *e, int64_t r,
                       const float acc[2 * kPanel], int64_t col, int64_t width) {
   float s = weightOf(e->rowScale, e->flags, r);
   if (e->activation < 0) {
-    float *o = at(e->out, rowOf(e->tok, e->flags, r), col);
-    for (int64_t j = 0; j < width; j += kTileCols)
-      isa->addScaled(acc + j, s, o + j, (int)minI64(kTileCols, width - j));
+    isa->addScaled(acc, s, at(e->out, rowOf(e->tok, e->flags, r), col), width);
     return;
   }
   float *o = at(e->out, r, col);
@@ -795,6 +803,20 @@ static void finishRow(const Isa *isa, const Epilogue *e, int64_t r,
   }
   for (int64_t j = 0; j < width; ++j)
     o[j] = activate(e->activation, s * acc[j], s * acc[kPanel + j]);
+}
+
+/* Requests the output lines that finishRow will update for rows
+ * [r0, r0 + mr), columns [col, col + width): issued as a tile starts its
+ * last depth block, they arrive while it computes (scattered token rows
+ * would otherwise miss in cache at the epilogue). */
+static void prefetchOutputRows(const Epilogue *e, int64_t r0, int mr,
+                               int64_t col, int64_t width) {
+  for (int i = 0; i < mr; ++i) {
+    int64_t row = e->activation < 0 ? rowOf(e->tok, e->flags, r0 + i) : r0 + i;
+    const float *o = at(e->out, row, col);
+    for (int64_t j = 0; j < width; j += 16)
+      __builtin_prefetch(o + j, 1, 3);
+  }
 }
 
 /* rows × n outputs from A rows (x[tok[r]] when `gather`, else x[r]) and
@@ -844,6 +866,9 @@ static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
           else if (next[0])
             prefetch =
                 (Span){next[1] + 16 * (first - lines), 16 * (last - first)};
+          if (p0 + kc >= k)
+            prefetchOutputRows(epilogue, r0 + t * kPanelRows, mr, q * width,
+                               cols);
           isa->panelDot(mr, a, b[0], b[1], kc, acc[t], p0 == 0, prefetch);
           if (p0 + kc < k)
             continue;
