@@ -13,6 +13,7 @@
 // CHECK-NOT: scf.
 // CHECK-NOT: memref.
 // CHECK-NOT: tensor.
+// CHECK: llvm.call @omp_get_max_threads()
 // CHECK: llvm.call @erff
 // CHECK: llvm.return
 // LINALG-LABEL: func.func @deepseek_v3_like

@@ -4,7 +4,9 @@
 // tile and of the packed 6x64 tile, depth and row blocks, padded leading
 // dimensions, offsets, gathered and scattered rows, weights, each activation,
 // accumulation into the output) against double-precision loops, relative 1e-5,
-// for each instruction set the CPU runs (portable C, AVX2, AVX-512).
+// for each instruction set the CPU runs (portable C, AVX2, AVX-512). The
+// packed kernels on bf16 panels must give the very bits of the f32 ones on
+// the same weights rounded to bf16.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +16,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -120,6 +123,111 @@ double activate(int32_t activation, double gate, double up) {
   default:
     return up > 0 ? up : 0;
   }
+}
+
+/// Rounds to the nearest bf16, ties to even (as checkpoints are stored).
+uint16_t toBF16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return uint16_t(bits >> 16);
+}
+
+float fromBF16(uint16_t half) {
+  uint32_t bits = uint32_t(half) << 16;
+  float value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+/// Rounds every value of `m` to bf16, in place.
+void roundToBF16(Matrix &m) {
+  for (float &v : m.data)
+    v = fromBF16(toBF16(v));
+}
+
+/// `panels` in bf16 (their values already bf16, so exact), same layout.
+struct BF16Panels {
+  explicit BF16Panels(const Panels &panels)
+      : count(panels.count), depth(panels.depth), data(panels.data.size()) {
+    for (size_t i = 0; i < data.size(); ++i)
+      data[i] = toBF16(panels.data[i]);
+  }
+  MoEMemRef3DBF16 view() {
+    return {data.data(),
+            data.data(),
+            Panels::kOffset,
+            {count, depth, MOE_UKERNEL_PANEL},
+            {depth * MOE_UKERNEL_PANEL, MOE_UKERNEL_PANEL, 1}};
+  }
+  int64_t count, depth;
+  std::vector<uint16_t> data;
+};
+
+void expectSameBits(const Matrix &f32, const Matrix &bf16,
+                    const std::string &what) {
+  ASSERT_EQ(f32.data.size(), bf16.data.size());
+  for (size_t i = 0; i < f32.data.size(); ++i)
+    ASSERT_EQ(f32.data[i], bf16.data[i]) << what << " at " << i;
+}
+
+/// The packed gate/up kernel on bf16 panels against the f32 one on the same
+/// (rounded) weights.
+void checkGateUpBF16(int64_t rows, int64_t n, int64_t k, int32_t activation,
+                     int32_t flags) {
+  std::mt19937 rng(static_cast<uint32_t>(rows * 7 + n * 131 + k + flags));
+  Matrix x(50, k, rng), gate(n, k, rng), up(n, k, rng), out(rows, n, rng);
+  roundToBF16(gate);
+  roundToBF16(up);
+  Matrix viaF32 = out;
+  std::vector<int32_t> tok(rows);
+  std::vector<float> scale(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    tok[r] = int32_t((r * 17 + 3) % 50);
+    scale[r] = 0.25f + 0.01f * float(r);
+  }
+  MoEMemRef2D xv = x.view(), ov = out.view(), fv = viaF32.view();
+  MoEMemRef1DI32 tv = view(tok);
+  MoEMemRef1D sv = view(scale);
+  Panels gateF32(gate), upF32(up);
+  BF16Panels gateBF16(gateF32), upBF16(upF32);
+  MoEMemRef3D g32 = gateF32.view(), u32 = upF32.view();
+  MoEMemRef3DBF16 g16 = gateBF16.view(), u16 = upBF16.view();
+  _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(&xv, &tv, &sv, &g32, &u32,
+                                                     &fv, activation, flags);
+  _mlir_ciface_moe_ukernel_gather_gate_up_packed_bf16(&xv, &tv, &sv, &g16, &u16,
+                                                      &ov, activation, flags);
+  expectSameBits(viaF32, out,
+                 "rows=" + std::to_string(rows) + " n=" + std::to_string(n) +
+                     " k=" + std::to_string(k));
+}
+
+/// The packed down kernel on bf16 panels against the f32 one.
+void checkDownBF16(int64_t rows, int64_t n, int64_t k, int32_t flags) {
+  std::mt19937 rng(static_cast<uint32_t>(rows * 3 + n * 101 + k + flags));
+  Matrix h(rows, k, rng), down(n, k, rng), out(40, n, rng);
+  roundToBF16(down);
+  Matrix viaF32 = out;
+  std::vector<int32_t> tok(rows);
+  std::vector<float> weight(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    tok[r] = int32_t((r * 7 + 5) % 40);
+    weight[r] = 0.5f - 0.02f * float(r);
+  }
+  MoEMemRef2D hv = h.view(), ov = out.view(), fv = viaF32.view();
+  MoEMemRef1DI32 tv = view(tok);
+  MoEMemRef1D wv = view(weight);
+  Panels downF32(down);
+  BF16Panels downBF16(downF32);
+  MoEMemRef3D d32 = downF32.view();
+  MoEMemRef3DBF16 d16 = downBF16.view();
+  _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(&hv, &d32, &tv, &wv, &fv,
+                                                       flags);
+  _mlir_ciface_moe_ukernel_down_scatter_add_packed_bf16(&hv, &d16, &tv, &wv,
+                                                        &ov, flags);
+  expectSameBits(viaF32, out,
+                 "rows=" + std::to_string(rows) + " n=" + std::to_string(n) +
+                     " k=" + std::to_string(k));
 }
 
 /// gather_gate_up on `rows` rows drawn from 50 tokens (when `flags` has
@@ -318,5 +426,26 @@ TEST_P(UkernelsOnIsa, DownScatterAddPacked) {
           checkDown(rows, n, k, flags, /*packed=*/true);
   checkDown(9, 11, 300, 3, /*packed=*/true);
   checkDown(0, 11, 16, 3, /*packed=*/true);
+}
+// bf16 panels: the same tails and blocks, and decode's few rows (several
+// prefetched lines per step).
+TEST_P(UkernelsOnIsa, GatherGateUpPackedBF16) {
+  for (int32_t activation : {MOE_UKERNEL_SWIGLU, MOE_UKERNEL_GELU})
+    for (int32_t flags = 0; flags < 4; ++flags)
+      for (int64_t rows : {1, 7, 50})
+        for (int64_t n : {3, 45, 70})
+          checkGateUpBF16(rows, n, 37, activation, flags);
+  for (int64_t k : {128, 300})
+    checkGateUpBF16(2, 64, k, MOE_UKERNEL_SWIGLU, 3);
+  checkGateUpBF16(0, 9, 16, MOE_UKERNEL_SWIGLU, 3);
+}
+
+TEST_P(UkernelsOnIsa, DownScatterAddPackedBF16) {
+  for (int32_t flags = 0; flags < 4; ++flags)
+    for (int64_t rows : {1, 6, 40})
+      for (int64_t n : {1, 33, 70})
+        for (int64_t k : {7, 129})
+          checkDownBF16(rows, n, k, flags);
+  checkDownBF16(3, 64, 600, 3);
 }
 } // namespace

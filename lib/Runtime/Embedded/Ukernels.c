@@ -51,6 +51,17 @@ enum { kTileRows = 3, kTileCols = 8 };
 enum { kPanel = MOE_UKERNEL_PANEL, kPanelRows = 6, kRowBlock = 48 };
 static const int64_t kPanelDepth = 128;
 
+/* The element type of packed weights: f32, or bf16 (the upper half of an
+ * f32: widening is a shift, and products and sums stay f32). */
+typedef enum { kPanelF32 = 0, kPanelBf16 = 1 } PanelElement;
+
+static float bf16ToF32(uint16_t half) {
+  uint32_t bits = (uint32_t)half << 16;
+  float value;
+  memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
 /* Depth block of the linear kernels: eight B rows of 1024 floats (32 KiB)
  * stay in a 48 KiB L1 beside three A rows. */
 static const int64_t kDepthBlock = 1024;
@@ -99,21 +110,27 @@ typedef struct {
   int64_t depth;
 } Span;
 
+/* Consecutive cache lines for a packed tile to request into L2 while it
+ * computes (its share of the next depth block). */
+typedef struct {
+  const char *start;
+  int64_t lines;
+} Lines;
+
 /* A packed tile's prefetch: `perStep` lines at each of the first `steps`
  * steps of p, so that a share larger than the depth block (few row tiles:
  * decode) is still requested in full. */
 typedef struct {
-  const float *row;
+  const char *start;
   int64_t lines, perStep, steps;
 } PanelPrefetch;
 
-static PanelPrefetch panelPrefetch(Span span, int64_t k) {
-  int64_t lines = span.depth / 16;
-  if (lines == 0 || k == 0)
+static PanelPrefetch panelPrefetch(Lines share, int64_t k) {
+  if (share.lines == 0 || k == 0)
     return (PanelPrefetch){NULL, 0, 0, 0};
-  int64_t perStep = (lines + k - 1) / k;
-  return (PanelPrefetch){span.row, lines, perStep,
-                         (lines + perStep - 1) / perStep};
+  int64_t perStep = (share.lines + k - 1) / k;
+  return (PanelPrefetch){share.start, share.lines, perStep,
+                         (share.lines + perStep - 1) / perStep};
 }
 
 /* Runs `call` with `rows` the constant 1..kPanelRows that `mr` is: an
@@ -156,7 +173,7 @@ static inline void prefetchLines(PanelPrefetch pf, int64_t step) {
   int64_t first = step * pf.perStep;
   int64_t last = minI64(first + pf.perStep, pf.lines);
   for (int64_t l = first; l < last; ++l)
-    _mm_prefetch((const char *)(pf.row + 16 * l), _MM_HINT_T1);
+    _mm_prefetch(pf.start + 64 * l, _MM_HINT_T1);
 }
 
 /* `step` for each p < k (a packed tile's steps over one depth block),
@@ -170,14 +187,14 @@ static inline void prefetchLines(PanelPrefetch pf, int64_t step) {
     p = 0;                                                                     \
     if (pf.perStep == 1 && 2 * pf.steps <= k)                                  \
       for (; p < 2 * pf.steps; ++p) {                                          \
-        _mm_prefetch((const char *)(pf.row + 8 * p), _MM_HINT_T1);             \
+        _mm_prefetch(pf.start + 32 * p, _MM_HINT_T1);                          \
         step;                                                                  \
         ++p;                                                                   \
         step;                                                                  \
       }                                                                        \
     else if (pf.perStep == 1)                                                  \
       for (; p < pf.steps; ++p) {                                              \
-        _mm_prefetch((const char *)(pf.row + 16 * p), _MM_HINT_T1);            \
+        _mm_prefetch(pf.start + 64 * p, _MM_HINT_T1);                          \
         step;                                                                  \
       }                                                                        \
     for (; p < pf.steps; ++p) {                                                \
@@ -206,10 +223,12 @@ typedef struct {
   /* The packed tile: acc[i][c] (from zero when `fresh`, else from acc)
    * += Σ_p a[i][p]·b0[p·kPanel + c] for c < kPanel, and b1 likewise into
    * acc[i][kPanel + c], for p < k and i < mr; meanwhile it prefetches
-   * `prefetch`, spread over the steps of p. */
-  void (*panelDot)(int mr, const float *const a[kPanelRows], const float *b0,
-                   const float *b1, int64_t k,
-                   float acc[kPanelRows][2 * kPanel], int fresh, Span prefetch);
+   * `prefetch`, spread over the steps of p. One per PanelElement: b0 and b1
+   * hold f32, or bf16 widened to f32 in registers (exact). */
+  void (*panelDot[2])(int mr, const float *const a[kPanelRows], const void *b0,
+                      const void *b1, int64_t k,
+                      float acc[kPanelRows][2 * kPanel], int fresh,
+                      Lines prefetch);
 } Isa;
 
 /* ---------------------------------------------------------------- portable */
@@ -239,23 +258,44 @@ static void addScaledPortable(const float *sums, float w, float *out,
     out[j] += w * sums[j];
 }
 
-static void panelDotPortable(int mr, const float *const a[kPanelRows],
-                             const float *b0, const float *b1, int64_t k,
-                             float acc[kPanelRows][2 * kPanel], int fresh,
-                             Span prefetch) {
-  (void)prefetch;
+static inline void panelTilePortable(int mr, const float *const a[kPanelRows],
+                                     const void *b0, const void *b1, int64_t k,
+                                     float acc[kPanelRows][2 * kPanel],
+                                     int fresh, PanelElement element) {
   for (int i = 0; i < mr; ++i)
     for (int c = 0; c < 2 * kPanel; ++c) {
-      const float *b = c < kPanel ? b0 + c : b1 + c - kPanel;
+      const void *b = c < kPanel ? b0 : b1;
+      int64_t col = c % kPanel;
       float sum = fresh ? 0.0f : acc[i][c];
       for (int64_t p = 0; p < k; ++p)
-        sum += a[i][p] * b[p * kPanel];
+        sum +=
+            a[i][p] * (element == kPanelBf16
+                           ? bf16ToF32(((const uint16_t *)b)[p * kPanel + col])
+                           : ((const float *)b)[p * kPanel + col]);
       acc[i][c] = sum;
     }
 }
 
-static const Isa kPortable = {dotPortable, swigluPortable, addScaledPortable,
-                              panelDotPortable};
+static void panelDotPortable(int mr, const float *const a[kPanelRows],
+                             const void *b0, const void *b1, int64_t k,
+                             float acc[kPanelRows][2 * kPanel], int fresh,
+                             Lines prefetch) {
+  (void)prefetch;
+  panelTilePortable(mr, a, b0, b1, k, acc, fresh, kPanelF32);
+}
+
+static void panelDotPortableBf16(int mr, const float *const a[kPanelRows],
+                                 const void *b0, const void *b1, int64_t k,
+                                 float acc[kPanelRows][2 * kPanel], int fresh,
+                                 Lines prefetch) {
+  (void)prefetch;
+  panelTilePortable(mr, a, b0, b1, k, acc, fresh, kPanelBf16);
+}
+
+static const Isa kPortable = {dotPortable,
+                              swigluPortable,
+                              addScaledPortable,
+                              {panelDotPortable, panelDotPortableBf16}};
 
 #ifdef MOE_X86
 #define MOE_AVX2 __attribute__((target("avx2,fma")))
@@ -396,12 +436,22 @@ MOE_AVX2 static void dotAvx2(int mr, const float *const a[kTileRows],
   }
 }
 
+/* Eight panel values from element `i` of `b`, as f32. */
+MOE_AVX2 static inline __attribute__((always_inline)) __m256
+panelLoadAvx2(const void *b, int64_t i, PanelElement element) {
+  if (element == kPanelF32)
+    return _mm256_loadu_ps((const float *)b + i);
+  __m128i half = _mm_loadu_si128((const __m128i *)((const uint16_t *)b + i));
+  return _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_cvtepu16_epi32(half), 16));
+}
+
 /* One step of p on 16 columns of a panel. */
 MOE_AVX2 static inline __attribute__((always_inline)) void
-panelStepAvx2(int mr, const float *const a[kPanelRows], const float *b,
-              int64_t p, __m256 sum[kPanelRows][2]) {
-  __m256 b0 = _mm256_loadu_ps(b + p * kPanel),
-         b1 = _mm256_loadu_ps(b + p * kPanel + 8);
+panelStepAvx2(int mr, const float *const a[kPanelRows], const void *b,
+              int64_t p, __m256 sum[kPanelRows][2], PanelElement element) {
+  __m256 b0 = panelLoadAvx2(b, p * kPanel, element),
+         b1 = panelLoadAvx2(b, p * kPanel + 8, element);
   for (int i = 0; i < mr; ++i) {
     __m256 av = _mm256_broadcast_ss(a[i] + p);
     sum[i][0] = _mm256_fmadd_ps(av, b0, sum[i][0]);
@@ -412,9 +462,9 @@ panelStepAvx2(int mr, const float *const a[kPanelRows], const float *b,
 /* Columns [16h, 16h + 16) of one panel `b` on up to six rows: twelve
  * accumulators, two B vectors and a broadcast (AVX2's 6×16 sgemm tile). */
 MOE_AVX2 static inline __attribute__((always_inline)) void
-panelQuarterAvx2(int mr, const float *const a[kPanelRows], const float *b,
+panelQuarterAvx2(int mr, const float *const a[kPanelRows], const void *b,
                  int64_t k, float acc[kPanelRows][2 * kPanel], int col,
-                 int fresh, Span prefetch) {
+                 int fresh, Lines prefetch, PanelElement element) {
   __m256 sum[kPanelRows][2];
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < 2; ++j)
@@ -422,27 +472,44 @@ panelQuarterAvx2(int mr, const float *const a[kPanelRows], const float *b,
           fresh ? _mm256_setzero_ps() : _mm256_loadu_ps(acc[i] + col + 8 * j);
   int64_t p;
   PanelPrefetch pf = panelPrefetch(prefetch, k);
-  PANEL_STEPS_PREFETCHING(pf, k, p, panelStepAvx2(mr, a, b, p, sum));
+  PANEL_STEPS_PREFETCHING(pf, k, p, panelStepAvx2(mr, a, b, p, sum, element));
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < 2; ++j)
       _mm256_storeu_ps(acc[i] + col + 8 * j, sum[i][j]);
 }
 
 /* The packed tile in four passes of 16 columns; the first prefetches. */
-MOE_AVX2 static void panelDotAvx2(int mr, const float *const a[kPanelRows],
-                                  const float *b0, const float *b1, int64_t k,
-                                  float acc[kPanelRows][2 * kPanel], int fresh,
-                                  Span prefetch) {
+MOE_AVX2 static inline __attribute__((always_inline)) void
+panelTileAvx2(int mr, const float *const a[kPanelRows], const void *b0,
+              const void *b1, int64_t k, float acc[kPanelRows][2 * kPanel],
+              int fresh, Lines prefetch, PanelElement element) {
+  size_t size = element == kPanelBf16 ? 2 : 4;
   for (int quarter = 0; quarter < 4; ++quarter) {
-    const float *b = (quarter < 2 ? b0 : b1) + 16 * (quarter % 2);
-    Span pf = quarter == 0 ? prefetch : (Span){NULL, 0};
+    const char *b =
+        (const char *)(quarter < 2 ? b0 : b1) + 16 * (quarter % 2) * size;
+    Lines pf = quarter == 0 ? prefetch : (Lines){NULL, 0};
     int col = 16 * quarter;
-    WITH_CONSTANT_ROWS(mr, rows,
-                       panelQuarterAvx2(rows, a, b, k, acc, col, fresh, pf))
+    WITH_CONSTANT_ROWS(
+        mr, rows, panelQuarterAvx2(rows, a, b, k, acc, col, fresh, pf, element))
   }
 }
 
-static const Isa kAvx2 = {dotAvx2, swigluSimd, addScaledSimd, panelDotAvx2};
+MOE_AVX2 static void panelDotAvx2(int mr, const float *const a[kPanelRows],
+                                  const void *b0, const void *b1, int64_t k,
+                                  float acc[kPanelRows][2 * kPanel], int fresh,
+                                  Lines prefetch) {
+  panelTileAvx2(mr, a, b0, b1, k, acc, fresh, prefetch, kPanelF32);
+}
+
+MOE_AVX2 static void panelDotAvx2Bf16(int mr, const float *const a[kPanelRows],
+                                      const void *b0, const void *b1, int64_t k,
+                                      float acc[kPanelRows][2 * kPanel],
+                                      int fresh, Lines prefetch) {
+  panelTileAvx2(mr, a, b0, b1, k, acc, fresh, prefetch, kPanelBf16);
+}
+
+static const Isa kAvx2 = {
+    dotAvx2, swigluSimd, addScaledSimd, {panelDotAvx2, panelDotAvx2Bf16}};
 
 /* ----------------------------------------------------------------- AVX-512 */
 
@@ -573,15 +640,26 @@ MOE_AVX512 static void swigluAvx512(const float *gate, const float *up, float s,
   }
 }
 
+/* Sixteen panel values from element `i` of `b`, as f32. */
+MOE_AVX512 static inline __attribute__((always_inline)) __m512
+panelLoadAvx512(const void *b, int64_t i, PanelElement element) {
+  if (element == kPanelF32)
+    return _mm512_loadu_ps((const float *)b + i);
+  __m256i half = _mm256_loadu_si256((const __m256i *)((const uint16_t *)b + i));
+  return _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16));
+}
+
 /* One step of p on the packed tile: four B vectors (both panels), kept in
  * registers, times each row's broadcast value. */
 MOE_AVX512 static inline __attribute__((always_inline)) void
-panelStepAvx512(int mr, const float *const a[kPanelRows], const float *b0,
-                const float *b1, int64_t p, __m512 acc[kPanelRows][4]) {
-  __m512 v0 = _mm512_loadu_ps(b0 + p * kPanel);
-  __m512 v1 = _mm512_loadu_ps(b0 + p * kPanel + 16);
-  __m512 v2 = _mm512_loadu_ps(b1 + p * kPanel);
-  __m512 v3 = _mm512_loadu_ps(b1 + p * kPanel + 16);
+panelStepAvx512(int mr, const float *const a[kPanelRows], const void *b0,
+                const void *b1, int64_t p, __m512 acc[kPanelRows][4],
+                PanelElement element) {
+  __m512 v0 = panelLoadAvx512(b0, p * kPanel, element);
+  __m512 v1 = panelLoadAvx512(b0, p * kPanel + 16, element);
+  __m512 v2 = panelLoadAvx512(b1, p * kPanel, element);
+  __m512 v3 = panelLoadAvx512(b1, p * kPanel + 16, element);
   __asm__("" : "+v"(v0), "+v"(v1), "+v"(v2), "+v"(v3)); // as in stepAvx512
   for (int i = 0; i < mr; ++i) {
     __m512 av = _mm512_set1_ps(a[i][p]);
@@ -594,9 +672,9 @@ panelStepAvx512(int mr, const float *const a[kPanelRows], const float *b0,
 
 /* 6 rows × 64 columns: 24 accumulators, four B vectors and a broadcast. */
 MOE_AVX512 static inline __attribute__((always_inline)) void
-panelTileAvx512(int mr, const float *const a[kPanelRows], const float *b0,
-                const float *b1, int64_t k, float acc[kPanelRows][2 * kPanel],
-                int fresh, Span prefetch) {
+panelTileAvx512(int mr, const float *const a[kPanelRows], const void *b0,
+                const void *b1, int64_t k, float acc[kPanelRows][2 * kPanel],
+                int fresh, Lines prefetch, PanelElement element) {
   __m512 sum[kPanelRows][4];
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < 4; ++j)
@@ -604,18 +682,30 @@ panelTileAvx512(int mr, const float *const a[kPanelRows], const float *b0,
           fresh ? _mm512_setzero_ps() : _mm512_loadu_ps(acc[i] + 16 * j);
   int64_t p;
   PanelPrefetch pf = panelPrefetch(prefetch, k);
-  PANEL_STEPS_PREFETCHING(pf, k, p, panelStepAvx512(mr, a, b0, b1, p, sum));
+  PANEL_STEPS_PREFETCHING(pf, k, p,
+                          panelStepAvx512(mr, a, b0, b1, p, sum, element));
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < 4; ++j)
       _mm512_storeu_ps(acc[i] + 16 * j, sum[i][j]);
 }
 
-/* panelTileAvx512 with MR constant in each branch. */
-MOE_AVX512 static void
-panelDotAvx512(int mr, const float *const a[kPanelRows], const float *b0,
-               const float *b1, int64_t k, float acc[kPanelRows][2 * kPanel],
-               int fresh, Span prefetch){WITH_CONSTANT_ROWS(
-    mr, rows, panelTileAvx512(rows, a, b0, b1, k, acc, fresh, prefetch))}
+/* panelTileAvx512 with MR constant in each branch, per element type. */
+MOE_AVX512 static void panelDotAvx512(int mr, const float *const a[kPanelRows],
+                                      const void *b0, const void *b1, int64_t k,
+                                      float acc[kPanelRows][2 * kPanel],
+                                      int fresh, Lines prefetch){
+    WITH_CONSTANT_ROWS(mr, rows,
+                       panelTileAvx512(rows, a, b0, b1, k, acc, fresh, prefetch,
+                                       kPanelF32))}
+
+MOE_AVX512
+    static void panelDotAvx512Bf16(int mr, const float *const a[kPanelRows],
+                                   const void *b0, const void *b1, int64_t k,
+                                   float acc[kPanelRows][2 * kPanel], int fresh,
+                                   Lines prefetch){
+        WITH_CONSTANT_ROWS(mr, rows,
+                           panelTileAvx512(rows, a, b0, b1, k, acc, fresh,
+                                           prefetch, kPanelBf16))}
 
 MOE_AVX512 static void addScaledAvx512(const float *sums, float w, float *out,
                                        int64_t count) {
@@ -628,8 +718,10 @@ MOE_AVX512 static void addScaledAvx512(const float *sums, float w, float *out,
   }
 }
 
-static const Isa kAvx512 = {dotAvx512, swigluAvx512, addScaledAvx512,
-                            panelDotAvx512};
+static const Isa kAvx512 = {dotAvx512,
+                            swigluAvx512,
+                            addScaledAvx512,
+                            {panelDotAvx512, panelDotAvx512Bf16}};
 #endif
 
 /* The share of the next B tile (rows `next`, `depth` floats each) that row
@@ -757,22 +849,44 @@ static void downScatterAdd(const Isa *isa, const MoEMemRef2D *h,
 
 /* ------------------------------------------------------ packed weights */
 
+/* A packed weight of either element type: panel q at depth p starts at
+ * base + (q·stride + p·kPanel)·size bytes. */
+typedef struct {
+  const char *base;
+  int64_t stride, count;
+  PanelElement element;
+} Panels;
+
+static Panels f32Panels(const MoEMemRef3D *m) {
+  return (Panels){(const char *)(m->aligned + m->offset), m->strides[0],
+                  m->sizes[0], kPanelF32};
+}
+
+static Panels bf16Panels(const MoEMemRef3DBF16 *m) {
+  return (Panels){(const char *)(m->aligned + m->offset), m->strides[0],
+                  m->sizes[0], kPanelBf16};
+}
+
+static int64_t elementSize(PanelElement element) {
+  return element == kPanelBf16 ? 2 : 4;
+}
+
 /* Panel q of a packed weight, from depth p. */
-static const float *panelAt(const MoEMemRef3D *m, int64_t q, int64_t p) {
-  return m->aligned + m->offset + q * m->strides[0] + p * kPanel;
+static const char *panelAt(const Panels *m, int64_t q, int64_t p) {
+  return m->base + (q * m->stride + p * kPanel) * elementSize(m->element);
 }
 
 /* The two panels of pair `q`: the gate and up panel q when `second` is
  * given, else panels 2q and 2q+1 of `first` (the last alone repeats). */
-static void pairPanels(const MoEMemRef3D *first, const MoEMemRef3D *second,
-                       int64_t q, int64_t p, const float *b[2]) {
+static void pairPanels(const Panels *first, const Panels *second, int64_t q,
+                       int64_t p, const char *b[2]) {
   if (second) {
     b[0] = panelAt(first, q, p);
     b[1] = panelAt(second, q, p);
     return;
   }
   b[0] = panelAt(first, 2 * q, p);
-  b[1] = panelAt(first, minI64(2 * q + 1, first->sizes[0] - 1), p);
+  b[1] = panelAt(first, minI64(2 * q + 1, first->count - 1), p);
 }
 
 /* What a packed kernel does with a finished tile row. */
@@ -825,9 +939,10 @@ static void prefetchOutputRows(const Epilogue *e, int64_t r0, int mr,
  * next depth block (or the next pair's first) into L2, a share each. */
 static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
                          const MoEMemRef1DI32 *gatherTok, int64_t rows,
-                         const MoEMemRef3D *b0, const MoEMemRef3D *b1,
-                         int64_t n, const Epilogue *epilogue) {
+                         const Panels *b0, const Panels *b1, int64_t n,
+                         const Epilogue *epilogue) {
   int64_t k = x->sizes[1], width = b1 ? kPanel : 2 * kPanel;
+  int64_t lineValues = 64 / elementSize(b0->element);
   int64_t pairs = (n + width - 1) / width;
   for (int64_t q = 0; q < pairs; ++q) {
     int64_t cols = minI64(width, n - q * width);
@@ -837,7 +952,7 @@ static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
       float acc[kRowBlock / kPanelRows][kPanelRows][2 * kPanel];
       for (int64_t p0 = 0; p0 < k; p0 += kPanelDepth) {
         int64_t kc = minI64(kPanelDepth, k - p0);
-        const float *b[2], *next[2] = {NULL, NULL};
+        const char *b[2], *next[2] = {NULL, NULL};
         pairPanels(b0, b1, q, p0, b);
         int64_t nextDepth = 0;
         if (p0 + kPanelDepth < k) {
@@ -848,7 +963,7 @@ static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
           nextDepth = minI64(kPanelDepth, k);
         }
         // Lines of the next block, both panels, dealt out over the tiles.
-        int64_t lines = nextDepth * kPanel / 16;
+        int64_t lines = nextDepth * kPanel / lineValues;
         for (int64_t t = 0; t < tiles; ++t) {
           int mr = (int)minI64(kPanelRows, blockRows - t * kPanelRows);
           const float *a[kPanelRows];
@@ -859,17 +974,17 @@ static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
                       p0);
           int64_t first = 2 * lines * t / tiles,
                   last = 2 * lines * (t + 1) / tiles;
-          Span prefetch = {NULL, 0};
+          Lines prefetch = {NULL, 0};
           if (next[0] && first < lines)
-            prefetch = (Span){next[0] + 16 * first,
-                              16 * (minI64(last, lines) - first)};
-          else if (next[0])
             prefetch =
-                (Span){next[1] + 16 * (first - lines), 16 * (last - first)};
+                (Lines){next[0] + 64 * first, minI64(last, lines) - first};
+          else if (next[0])
+            prefetch = (Lines){next[1] + 64 * (first - lines), last - first};
           if (p0 + kc >= k)
             prefetchOutputRows(epilogue, r0 + t * kPanelRows, mr, q * width,
                                cols);
-          isa->panelDot(mr, a, b[0], b[1], kc, acc[t], p0 == 0, prefetch);
+          isa->panelDot[b0->element](mr, a, b[0], b[1], kc, acc[t], p0 == 0,
+                                     prefetch);
           if (p0 + kc < k)
             continue;
           for (int i = 0; i < mr; ++i)
@@ -972,9 +1087,11 @@ void _mlir_ciface_moe_ukernel_down_scatter_add_f32(
   downScatterAdd(currentIsa(), h, down, tok, weight, out, flags);
 }
 
-void _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(
-    MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef3D *gate,
-    MoEMemRef3D *up, MoEMemRef2D *out, int32_t activation, int32_t flags) {
+/* The packed kernels on either element type of panels. */
+static void gatherGateUpPacked(MoEMemRef2D *x, MoEMemRef1DI32 *tok,
+                               MoEMemRef1D *scale, const Panels *gate,
+                               const Panels *up, MoEMemRef2D *out,
+                               int32_t activation, int32_t flags) {
   if (out->sizes[0] == 0 || out->sizes[1] == 0)
     return;
   Epilogue epilogue = {NULL, scale, out, activation, flags};
@@ -983,12 +1100,41 @@ void _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(
                isGated(activation) ? up : NULL, out->sizes[1], &epilogue);
 }
 
-void _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(
-    MoEMemRef2D *h, MoEMemRef3D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
-    MoEMemRef2D *out, int32_t flags) {
+static void downScatterAddPacked(MoEMemRef2D *h, const Panels *down,
+                                 MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
+                                 MoEMemRef2D *out, int32_t flags) {
   if (h->sizes[0] == 0 || out->sizes[1] == 0)
     return;
   Epilogue epilogue = {tok, weight, out, -1, flags};
   packedPanels(currentIsa(), h, NULL, h->sizes[0], down, NULL, out->sizes[1],
                &epilogue);
+}
+
+void _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(
+    MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef3D *gate,
+    MoEMemRef3D *up, MoEMemRef2D *out, int32_t activation, int32_t flags) {
+  Panels g = f32Panels(gate), u = f32Panels(up);
+  gatherGateUpPacked(x, tok, scale, &g, &u, out, activation, flags);
+}
+
+void _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(
+    MoEMemRef2D *h, MoEMemRef3D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
+    MoEMemRef2D *out, int32_t flags) {
+  Panels d = f32Panels(down);
+  downScatterAddPacked(h, &d, tok, weight, out, flags);
+}
+
+void _mlir_ciface_moe_ukernel_gather_gate_up_packed_bf16(
+    MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale,
+    MoEMemRef3DBF16 *gate, MoEMemRef3DBF16 *up, MoEMemRef2D *out,
+    int32_t activation, int32_t flags) {
+  Panels g = bf16Panels(gate), u = bf16Panels(up);
+  gatherGateUpPacked(x, tok, scale, &g, &u, out, activation, flags);
+}
+
+void _mlir_ciface_moe_ukernel_down_scatter_add_packed_bf16(
+    MoEMemRef2D *h, MoEMemRef3DBF16 *down, MoEMemRef1DI32 *tok,
+    MoEMemRef1D *weight, MoEMemRef2D *out, int32_t flags) {
+  Panels d = bf16Panels(down);
+  downScatterAddPacked(h, &d, tok, weight, out, flags);
 }

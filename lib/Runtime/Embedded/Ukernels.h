@@ -40,6 +40,15 @@ typedef struct {
   int64_t strides[3];
 } MoEMemRef3D;
 
+/* Packed bf16 weights: each element the upper 16 bits of an f32. */
+typedef struct {
+  uint16_t *allocated;
+  uint16_t *aligned;
+  int64_t offset;
+  int64_t sizes[3];
+  int64_t strides[3];
+} MoEMemRef3DBF16;
+
 typedef struct {
   float *allocated;
   float *aligned;
@@ -111,6 +120,19 @@ void _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(
 void _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(
     MoEMemRef2D *h, MoEMemRef3D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
     MoEMemRef2D *out, int32_t flags);
+
+/* The same on bf16 panels: activations, products and sums stay f32 (each
+ * weight is widened exactly), so the results are those of the f32 kernels
+ * on the weights rounded to bf16; the weights take half the memory and
+ * half the bandwidth. */
+void _mlir_ciface_moe_ukernel_gather_gate_up_packed_bf16(
+    MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale,
+    MoEMemRef3DBF16 *gate, MoEMemRef3DBF16 *up, MoEMemRef2D *out,
+    int32_t activation, int32_t flags);
+
+void _mlir_ciface_moe_ukernel_down_scatter_add_packed_bf16(
+    MoEMemRef2D *h, MoEMemRef3DBF16 *down, MoEMemRef1DI32 *tok,
+    MoEMemRef1D *weight, MoEMemRef2D *out, int32_t flags);
 
 #ifdef __cplusplus
 }
