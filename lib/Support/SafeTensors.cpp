@@ -58,13 +58,23 @@ float halfToFloat(uint16_t h) {
   return sign ? -value : value;
 }
 
-float bf16ToFloat(uint16_t b) {
+} // namespace
+
+float moe::bf16ToFloat(uint16_t b) {
   uint32_t bits = static_cast<uint32_t>(b) << 16;
   float value;
   std::memcpy(&value, &bits, sizeof(value));
   return value;
 }
-} // namespace
+
+uint16_t moe::floatToBF16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  if ((bits & 0x7fffffffu) > 0x7f800000u) // NaN: keep it a quiet NaN
+    return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
 
 const char *moe::dtypeName(DType dtype) {
   for (const DTypeInfo &info : kDTypes)

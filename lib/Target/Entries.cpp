@@ -125,16 +125,19 @@ mlir::moe::analyzeEntries(ModuleOp module) {
         continue;
       }
       auto tensor = dyn_cast<RankedTensorType>(argType);
+      bool packed = static_cast<bool>(func.getArgAttr(i, kWeightPackAttr));
       if (!tensor || !tensor.hasStaticShape() ||
-          !tensor.getElementType().isF32())
+          !(tensor.getElementType().isF32() ||
+            (packed && tensor.getElementType().isBF16())))
         return func.emitError()
                << "entry point @" << entry.name << " argument #" << i
-               << " must be a static f32 weight tensor or the "
-                  "tensor<?xHxf32> input, got "
+               << " must be a static f32 weight tensor (bf16 when packed) "
+                  "or the tensor<?xHxf32> input, got "
                << argType;
       EntryWeight weight;
       weight.argIndex = i;
       weight.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
+      weight.dtype = tensor.getElementType().isBF16() ? "bf16" : "f32";
       if (auto name = func.getArgAttrOfType<StringAttr>(i, kWeightNameAttr))
         weight.name = name.str();
       else
@@ -175,7 +178,7 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
       llvm::json::Object slot{
           {"name", weight.name},
           {"shape", llvm::json::Array(weight.shape)},
-          {"dtype", "f32"},
+          {"dtype", weight.dtype},
           {"layout", weight.stacked ? "stacked" : "single"}};
       if (weight.stacked)
         slot["experts"] = llvm::json::Array{0, weight.sourceShape[0]};

@@ -45,7 +45,9 @@ void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
   pm.addPass(moe::createMoEDecompose());
   if (options.fuseExperts) {
     pm.addPass(moe::createMoEFuseExperts());
-    pm.addPass(moe::createMoEPackWeights());
+    moe::MoEPackWeightsOptions pack;
+    pack.weightType = options.weightType;
+    pm.addPass(moe::createMoEPackWeights(pack));
   }
   pm.addPass(moe::createConvertMoEToLinalg());
   // Tensor arithmetic the decomposition leaves (the shared-expert sum).

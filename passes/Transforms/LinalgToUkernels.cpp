@@ -5,7 +5,7 @@
 // memref descriptors), which accumulates into the output as linalg.matmul
 // does; moe.gather_gate_up and moe.down_scatter_add on buffers become calls
 // to their kernels (lib/Runtime/Embedded/Ukernels.h), the packed kernels
-// when their weights are packed panels.
+// when their weights are packed panels (of f32 or bf16).
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,6 +35,10 @@ constexpr StringLiteral kGatherGateUpPackedUkernel =
     "moe_ukernel_gather_gate_up_packed_f32";
 constexpr StringLiteral kDownScatterAddPackedUkernel =
     "moe_ukernel_down_scatter_add_packed_f32";
+constexpr StringLiteral kGatherGateUpBF16Ukernel =
+    "moe_ukernel_gather_gate_up_packed_bf16";
+constexpr StringLiteral kDownScatterAddBF16Ukernel =
+    "moe_ukernel_down_scatter_add_packed_bf16";
 // The packed kernels' panel width (MOE_UKERNEL_PANEL).
 constexpr int64_t kPanel = 32;
 // Flag bits of the gather/scatter kernels (lib/Runtime/Embedded/Ukernels.h).
@@ -73,28 +77,47 @@ bool isMatrix(Value value) {
   return isKernelOperand(value, Float32Type::get(value.getContext()), 2);
 }
 
-/// The packed kernels' weight type: `[P, K, kPanel]` f32 panels, each
-/// dense, the panels at any stride and offset.
-MemRefType panelsType(MLIRContext *ctx) {
+/// How a kernel op holds a weight: `[N, K]` f32 rows, or packed panels of
+/// f32 or of bf16 (each has its kernels).
+enum class WeightForm { Rows, F32Panels, BF16Panels };
+
+WeightForm weightFormOf(Value weight) {
+  auto type = cast<ShapedType>(weight.getType());
+  if (type.getRank() != 3)
+    return WeightForm::Rows;
+  return type.getElementType().isBF16() ? WeightForm::BF16Panels
+                                        : WeightForm::F32Panels;
+}
+
+Type panelElement(MLIRContext *ctx, WeightForm form) {
+  if (form == WeightForm::BF16Panels)
+    return BFloat16Type::get(ctx);
+  return Float32Type::get(ctx);
+}
+
+/// The packed kernels' weight type: `[P, K, kPanel]` panels, each dense,
+/// the panels at any stride and offset.
+MemRefType panelsType(MLIRContext *ctx, WeightForm form) {
   int64_t dynamic = ShapedType::kDynamic;
   return MemRefType::get(
-      {dynamic, dynamic, kPanel}, Float32Type::get(ctx),
+      {dynamic, dynamic, kPanel}, panelElement(ctx, form),
       StridedLayoutAttr::get(ctx, dynamic, {dynamic, kPanel, 1}));
 }
 
-bool isPanels(Value value) {
+bool isPanels(Value value, WeightForm form) {
   auto type = dyn_cast<MemRefType>(value.getType());
   SmallVector<int64_t> strides;
   int64_t offset;
-  return type && type.getRank() == 3 && type.getElementType().isF32() &&
+  return type && type.getRank() == 3 &&
+         type.getElementType() == panelElement(value.getContext(), form) &&
          type.getDimSize(2) == kPanel &&
          succeeded(type.getStridesAndOffset(strides, offset)) &&
          strides[1] == kPanel && strides[2] == 1;
 }
 
-/// A weight operand: `[N, K]` rows, or packed panels.
-bool isWeight(Value value, bool packed) {
-  return packed ? isPanels(value) : isMatrix(value);
+/// A weight operand held as `form`.
+bool isWeight(Value value, WeightForm form) {
+  return form == WeightForm::Rows ? isMatrix(value) : isPanels(value, form);
 }
 
 /// `value` cast to the kernel's type; an absent optional operand becomes an
@@ -113,11 +136,11 @@ Value i32(PatternRewriter &rewriter, Location loc, int32_t value) {
 }
 
 Value weightOperand(PatternRewriter &rewriter, Location loc, Value value,
-                    bool packed) {
-  if (!packed)
+                    WeightForm form) {
+  if (form == WeightForm::Rows)
     return kernelOperand(rewriter, loc, value, rewriter.getF32Type(), 2);
   return memref::CastOp::create(rewriter, loc,
-                                panelsType(rewriter.getContext()), value);
+                                panelsType(rewriter.getContext(), form), value);
 }
 
 struct MatmulToUkernel : OpRewritePattern<linalg::MatmulOp> {
@@ -159,9 +182,9 @@ struct GatherGateUpToUkernel : OpRewritePattern<GatherGateUpOp> {
   LogicalResult matchAndRewrite(GatherGateUpOp op,
                                 PatternRewriter &rewriter) const override {
     Value gate = op.getGate() ? op.getGate() : op.getUp();
-    bool packed = cast<ShapedType>(op.getUp().getType()).getRank() == 3;
+    WeightForm form = weightFormOf(op.getUp());
     if (!op.hasPureBufferSemantics() || !isMatrix(op.getInput()) ||
-        !isWeight(gate, packed) || !isWeight(op.getUp(), packed) ||
+        !isWeight(gate, form) || !isWeight(op.getUp(), form) ||
         !isMatrix(op.getInit()) ||
         !optionalVectorsFit(getContext(), op.getRowToken(), op.getScale()))
       return rewriter.notifyMatchFailure(op, "operands the kernel cannot take");
@@ -171,15 +194,16 @@ struct GatherGateUpToUkernel : OpRewritePattern<GatherGateUpOp> {
         kernelOperand(rewriter, loc, op.getInput(), f32, 2),
         kernelOperand(rewriter, loc, op.getRowToken(), i32Type, 1),
         kernelOperand(rewriter, loc, op.getScale(), f32, 1),
-        weightOperand(rewriter, loc, gate, packed),
-        weightOperand(rewriter, loc, op.getUp(), packed),
+        weightOperand(rewriter, loc, gate, form),
+        weightOperand(rewriter, loc, op.getUp(), form),
         kernelOperand(rewriter, loc, op.getInit(), f32, 2),
         i32(rewriter, loc, static_cast<int32_t>(op.getActivation())),
         i32(rewriter, loc, flagsOf(op.getRowToken(), op.getScale()))};
-    func::CallOp::create(rewriter, loc,
-                         packed ? kGatherGateUpPackedUkernel
-                                : kGatherGateUpUkernel,
-                         TypeRange{}, operands);
+    StringRef kernel = form == WeightForm::Rows ? kGatherGateUpUkernel
+                       : form == WeightForm::F32Panels
+                           ? kGatherGateUpPackedUkernel
+                           : kGatherGateUpBF16Ukernel;
+    func::CallOp::create(rewriter, loc, kernel, TypeRange{}, operands);
     rewriter.eraseOp(op);
     return success();
   }
@@ -190,24 +214,25 @@ struct DownScatterAddToUkernel : OpRewritePattern<DownScatterAddOp> {
 
   LogicalResult matchAndRewrite(DownScatterAddOp op,
                                 PatternRewriter &rewriter) const override {
-    bool packed = cast<ShapedType>(op.getDown().getType()).getRank() == 3;
+    WeightForm form = weightFormOf(op.getDown());
     if (!op.hasPureBufferSemantics() || !isMatrix(op.getRows()) ||
-        !isWeight(op.getDown(), packed) || !isMatrix(op.getInit()) ||
+        !isWeight(op.getDown(), form) || !isMatrix(op.getInit()) ||
         !optionalVectorsFit(getContext(), op.getRowToken(), op.getRowWeight()))
       return rewriter.notifyMatchFailure(op, "operands the kernel cannot take");
     Location loc = op.getLoc();
     Type f32 = rewriter.getF32Type(), i32Type = rewriter.getI32Type();
     SmallVector<Value> operands = {
         kernelOperand(rewriter, loc, op.getRows(), f32, 2),
-        weightOperand(rewriter, loc, op.getDown(), packed),
+        weightOperand(rewriter, loc, op.getDown(), form),
         kernelOperand(rewriter, loc, op.getRowToken(), i32Type, 1),
         kernelOperand(rewriter, loc, op.getRowWeight(), f32, 1),
         kernelOperand(rewriter, loc, op.getInit(), f32, 2),
         i32(rewriter, loc, flagsOf(op.getRowToken(), op.getRowWeight()))};
-    func::CallOp::create(rewriter, loc,
-                         packed ? kDownScatterAddPackedUkernel
-                                : kDownScatterAddUkernel,
-                         TypeRange{}, operands);
+    StringRef kernel = form == WeightForm::Rows ? kDownScatterAddUkernel
+                       : form == WeightForm::F32Panels
+                           ? kDownScatterAddPackedUkernel
+                           : kDownScatterAddBF16Ukernel;
+    func::CallOp::create(rewriter, loc, kernel, TypeRange{}, operands);
     rewriter.eraseOp(op);
     return success();
   }
@@ -257,12 +282,18 @@ struct MoELinalgToUkernelsPass
         {matrix, tokens, vector, matrix, matrix, matrix, i32Type, i32Type});
     declareKernel(module, kDownScatterAddUkernel,
                   {matrix, matrix, tokens, vector, matrix, i32Type});
-    Type panels = panelsType(ctx);
-    declareKernel(
-        module, kGatherGateUpPackedUkernel,
-        {matrix, tokens, vector, panels, panels, matrix, i32Type, i32Type});
-    declareKernel(module, kDownScatterAddPackedUkernel,
-                  {matrix, panels, tokens, vector, matrix, i32Type});
+    for (auto [form, gateUp, down] :
+         {std::tuple(WeightForm::F32Panels, kGatherGateUpPackedUkernel,
+                     kDownScatterAddPackedUkernel),
+          std::tuple(WeightForm::BF16Panels, kGatherGateUpBF16Ukernel,
+                     kDownScatterAddBF16Ukernel)}) {
+      Type panels = panelsType(ctx, form);
+      declareKernel(
+          module, gateUp,
+          {matrix, tokens, vector, panels, panels, matrix, i32Type, i32Type});
+      declareKernel(module, down,
+                    {matrix, panels, tokens, vector, matrix, i32Type});
+    }
   }
 };
 } // namespace

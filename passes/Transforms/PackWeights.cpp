@@ -3,8 +3,8 @@
 // Implements `moe-pack-weights`: every moe.fused_experts gets its weights
 // packed in panels of P output columns, `[(E,) ceil(N/P), K, P]`, the
 // layout the packed micro-kernels stream. Weights the runtime binds are
-// packed by the runtime once (the argument changes type and records how);
-// others by linalg.pack in the graph.
+// packed by the runtime once (the argument changes type and records how),
+// in bf16 when asked; others by linalg.pack in the graph.
 //
 //===----------------------------------------------------------------------===//
 
@@ -63,6 +63,12 @@ struct MoEPackWeightsPass
       getOperation().emitError("moe-pack-weights: panel-width must be >= 1");
       return signalPassFailure();
     }
+    if (weightType != "f32" && weightType != "bf16") {
+      getOperation().emitError("moe-pack-weights: weight-type must be f32 "
+                               "or bf16, not '")
+          << weightType << "'";
+      return signalPassFailure();
+    }
     SmallVector<FusedExpertsOp> ops;
     getOperation().walk([&](FusedExpertsOp op) {
       if (!op.isPacked())
@@ -89,9 +95,12 @@ struct MoEPackWeightsPass
       if (func && func.isPublic() && arg.getOwner()->isEntryBlock() &&
           func.getArgAttr(arg.getArgNumber(), kWeightNameAttr) &&
           llvm::all_of(arg.getUses(), isFusedExpertWeight)) {
-        arg.setType(packedTy);
+        RankedTensorType boundTy = packedTy;
+        if (weightType == "bf16")
+          boundTy = packedTy.clone(BFloat16Type::get(func.getContext()));
+        arg.setType(boundTy);
         SmallVector<Type> inputs(func.getArgumentTypes());
-        inputs[arg.getArgNumber()] = packedTy;
+        inputs[arg.getArgNumber()] = boundTy;
         func.setFunctionType(FunctionType::get(
             func.getContext(), inputs, func.getFunctionType().getResults()));
         unsigned i = arg.getArgNumber();
@@ -116,9 +125,16 @@ struct MoEPackWeightsPass
                                          packedTy.getElementType());
     Value zero =
         arith::ConstantOp::create(b, loc, b.getZeroAttr(type.getElementType()));
-    return linalg::PackOp::create(b, loc, weight, dest, {dim},
-                                  {b.getIndexAttr(panelWidth)}, zero)
-        .getResult();
+    Value packedWeight =
+        linalg::PackOp::create(b, loc, weight, dest, {dim},
+                               {b.getIndexAttr(panelWidth)}, zero)
+            .getResult();
+    if (weightType != "bf16")
+      return packedWeight;
+    // Every weight of an op in one element type: the kernels take one.
+    return arith::TruncFOp::create(
+        b, loc, packedTy.clone(BFloat16Type::get(b.getContext())),
+        packedWeight);
   }
 };
 } // namespace

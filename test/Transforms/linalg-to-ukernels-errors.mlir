@@ -33,3 +33,15 @@ func.func @on_tensors(%x: tensor<?x64xf32>, %u: tensor<2x64x32xf32>, %a: tensor<
       : (tensor<?x64xf32>, tensor<2x64x32xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
 }
+
+// -----
+
+// Tests that gate and up panels of different element types (one kernel
+// takes one) are refused the same way.
+func.func @mixed_panels(%x: memref<?x64xf32>, %g: memref<2x64x32xf32>, %u: memref<2x64x32xbf16>,
+                        %a: memref<?x64xf32>) {
+  // expected-error @+1 {{'moe.gather_gate_up' op has no micro-kernel for these operand types}}
+  moe.gather_gate_up swiglu %x weights(gate %g, up %u) outs(%a)
+      : (memref<?x64xf32>, memref<2x64x32xf32>, memref<2x64x32xbf16>, memref<?x64xf32>) -> ()
+  return
+}

@@ -118,3 +118,26 @@ func.func @packed_kernel_ops(%x: memref<?x64xf32>, %tok: memref<?xi32>,
       : (memref<?x40xf32>, memref<2x40x32xf32>, memref<?xi32>, memref<?x64xf32>) -> ()
   return
 }
+
+// -----
+
+// Tests that kernel ops on bf16 panels call the bf16 kernels, the panels
+// cast to their bf16 C-interface type, activations staying f32.
+// CHECK-DAG: func.func private @moe_ukernel_gather_gate_up_packed_bf16(memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?xi32, strided<[?], offset: ?>>, memref<?xf32, strided<[?], offset: ?>>, memref<?x?x32xbf16, strided<[?, 32, 1], offset: ?>>, memref<?x?x32xbf16, strided<[?, 32, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, i32, i32) attributes {llvm.emit_c_interface}
+// CHECK-DAG: func.func private @moe_ukernel_down_scatter_add_packed_bf16(
+// CHECK-LABEL: func.func @bf16_kernel_ops
+// The up panels stand in for the absent gate, as in f32.
+// CHECK: %[[GP:.*]] = memref.cast %{{.*}} : memref<2x64x32xbf16> to memref<?x?x32xbf16, strided<[?, 32, 1], offset: ?>>
+// CHECK: %[[UP:.*]] = memref.cast %{{.*}} : memref<2x64x32xbf16> to memref<?x?x32xbf16, strided<[?, 32, 1], offset: ?>>
+// CHECK: call @moe_ukernel_gather_gate_up_packed_bf16(%{{.*}}, %{{.*}}, %{{.*}}, %[[GP]], %[[UP]], %{{.*}}, %{{.*}}, %{{.*}})
+// CHECK: %[[DP:.*]] = memref.cast %{{.*}} : memref<2x40x32xbf16> to memref<?x?x32xbf16, strided<[?, 32, 1], offset: ?>>
+// CHECK: call @moe_ukernel_down_scatter_add_packed_bf16(%{{.*}}, %[[DP]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}})
+func.func @bf16_kernel_ops(%x: memref<?x64xf32>, %tok: memref<?xi32>,
+                           %u: memref<2x64x32xbf16>, %a: memref<?x40xf32>,
+                           %d: memref<2x40x32xbf16>, %o: memref<?x64xf32>) {
+  moe.gather_gate_up gelu %x tokens(%tok) weights(up %u) outs(%a)
+      : (memref<?x64xf32>, memref<?xi32>, memref<2x64x32xbf16>, memref<?x40xf32>) -> ()
+  moe.down_scatter_add %a weights(down %d) tokens(%tok) outs(%o)
+      : (memref<?x40xf32>, memref<2x40x32xbf16>, memref<?xi32>, memref<?x64xf32>) -> ()
+  return
+}

@@ -76,6 +76,8 @@ std::map<std::string, TensorData> checkpointTensors(TestLayer &layer,
 struct Options {
   bool bf16 = false;
   bool sharded = false;
+  /// moe-compile --weight-type: the expert weights the library keeps.
+  std::string weightType = "f32";
 };
 
 void checkLibrary(const std::string &caseName, const LayerSpec &spec,
@@ -85,7 +87,8 @@ void checkLibrary(const std::string &caseName, const LayerSpec &spec,
   std::string library = scratch(caseName + ".so");
   std::ofstream(source) << layer.source();
   std::string command = std::string(MOEC_MOE_COMPILE) + " " + source +
-                        " --target=cpu -o " + library;
+                        " --target=cpu --weight-type=" + options.weightType +
+                        " -o " + library;
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
 
   std::map<std::string, TensorData> tensors =
@@ -157,6 +160,19 @@ TEST(CompiledLibrary, MixtralF32) {
 TEST(CompiledLibrary, DeepSeekV3BF16Sharded) {
   LayerSpec spec = deepSeekV3Spec();
   checkLibrary("deepseek-v3", spec, {/*bf16=*/true, /*sharded=*/true});
+}
+
+// Tests a library that keeps its expert weights in bf16 panels, bound from
+// a BF16 checkpoint: the values are the checkpoint's, so the layer matches
+// the reference as closely as in f32; DeepSeek-V3 also has a shared expert
+// and the router stays f32.
+TEST(CompiledLibrary, DeepSeekV3BF16Panels) {
+  checkLibrary("deepseek-v3-bf16-panels", deepSeekV3Spec(),
+               {/*bf16=*/true, /*sharded=*/false, /*weightType=*/"bf16"});
+  LayerSpec mixtral;
+  mixtral.routing = softmaxTopK(2, true);
+  checkLibrary("mixtral-bf16-panels", mixtral,
+               {/*bf16=*/true, /*sharded=*/false, /*weightType=*/"bf16"});
 }
 
 // Tests Llama 4 input scaling and a capacity that passes dropped input

@@ -40,6 +40,12 @@ static llvm::cl::opt<std::string>
 static llvm::cl::opt<unsigned>
     optLevel("O", llvm::cl::desc("LLVM optimisation level"), llvm::cl::Prefix,
              llvm::cl::init(3));
+static llvm::cl::opt<std::string> weightType(
+    "weight-type",
+    llvm::cl::desc("Element type the expert weights are kept in at run "
+                   "time: f32, or bf16 (half the memory and bandwidth; "
+                   "activations and sums stay f32)"),
+    llvm::cl::init("f32"));
 static llvm::cl::opt<bool> keepObject("keep-object",
                                       llvm::cl::desc("Keep OUT.so.o"),
                                       llvm::cl::init(false));
@@ -52,6 +58,11 @@ int main(int argc, char **argv) {
   if (target != "cpu") {
     llvm::WithColor::error(llvm::errs(), "moe-compile")
         << "unknown --target '" << target << "' (supported: cpu)\n";
+    return 1;
+  }
+  if (weightType != "f32" && weightType != "bf16") {
+    llvm::WithColor::error(llvm::errs(), "moe-compile")
+        << "unknown --weight-type '" << weightType << "' (f32 or bf16)\n";
     return 1;
   }
   if (optLevel > 3) {
@@ -85,6 +96,7 @@ int main(int argc, char **argv) {
   options.cpu = mcpu;
   options.optLevel = optLevel;
   options.keepObject = keepObject;
+  options.weightType = weightType;
   if (failed(moe::compileToCPUSharedLibrary(*module, options, outputFile)))
     return 1;
   return 0;

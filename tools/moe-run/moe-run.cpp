@@ -152,9 +152,7 @@ int generateWeights(const Entry &entry, const Options &options) {
         if (data.dtype == DType::F32) {
           std::memcpy(data.bytes.data() + 4 * i, &v, 4);
         } else {
-          uint32_t bits;
-          std::memcpy(&bits, &v, 4);
-          uint16_t high = static_cast<uint16_t>((bits + 0x8000u) >> 16);
+          uint16_t high = floatToBF16(v);
           std::memcpy(data.bytes.data() + 2 * i, &high, 2);
         }
       }

@@ -22,6 +22,12 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
                      "expert (moe-fuse-experts); off lowers each stage on "
                      "its own, as a reference path"),
       llvm::cl::init(true)};
+  Option<std::string> weightType{
+      *this, "weight-type",
+      llvm::cl::desc("Element type the fused experts' bound weights are "
+                     "kept in: f32, or bf16 (half the memory and "
+                     "bandwidth; f32 arithmetic) (moe-pack-weights)"),
+      llvm::cl::init("f32")};
 };
 
 /// moe → linalg/scf/tensor (decomposed, experts fused unless disabled),

@@ -36,6 +36,9 @@ struct WeightSlot {
   /// [dim, P]: after the view, packed along `dim` in panels of P (as
   /// linalg.pack, zero past the end); empty if not packed.
   std::vector<int64_t> pack;
+  /// What the compiled code reads: "f32", or "bf16" (packed slots only;
+  /// rounded to nearest even at bind time).
+  std::string dtype = "f32";
 
   /// The checkpoint name of expert `e` (stacked) or of the tensor.
   std::string tensorName(int64_t expert) const;

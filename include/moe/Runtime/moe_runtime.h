@@ -11,8 +11,9 @@
  *                            float *output, int64_t tokens);
  *
  * `weights` holds one pointer per weight slot, in manifest order, each to a
- * dense row-major float32 tensor of the slot's shape (per-expert checkpoint
- * tensors stacked on dimension 0); `input` and `output` are [tokens, hidden]
+ * dense row-major tensor of the slot's shape and dtype (float32, or bf16
+ * for a "bf16" slot; per-expert checkpoint tensors stacked on dimension 0),
+ * 64-byte aligned for speed; `input` and `output` are [tokens, hidden]
  * row-major float32. Returns 0 on success. And
  *
  *   void moe_set_num_threads(int32_t threads);
@@ -44,7 +45,10 @@
  * "transpose" permutation, applied in that order; a slot of packed
  * weights then has "pack": [dim, P]: the viewed tensor packed along `dim`
  * in panels of P (zero past its end), as linalg.pack with inner_dims_pos =
- * [dim], inner_tiles = [P] gives. The result is "shape".
+ * [dim], inner_tiles = [P] gives. The result is "shape", in "dtype": "f32",
+ * or "bf16" for packed slots (`moe-compile --weight-type=bf16`): each value
+ * the upper 16 bits of an f32, rounded to nearest even at bind time, and
+ * the weight pointer of such a slot points at those 16-bit values.
  *===----------------------------------------------------------------------===*/
 
 #ifndef MOE_RUNTIME_MOE_RUNTIME_H

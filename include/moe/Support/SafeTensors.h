@@ -25,6 +25,10 @@ enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, Bool };
 /// "F32", "BF16", ...: the safetensors spelling.
 const char *dtypeName(DType dtype);
 size_t dtypeSize(DType dtype);
+/// bf16 is the upper half of an f32: widening is exact; narrowing rounds to
+/// nearest, ties to even (NaN stays NaN).
+float bf16ToFloat(uint16_t b);
+uint16_t floatToBF16(float value);
 
 /// One tensor: a view into its file's mapping.
 struct TensorView {

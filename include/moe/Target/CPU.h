@@ -26,6 +26,8 @@ struct CPUCompileOptions {
   bool keepObject = false;
   /// Add a routing-statistics entry next to each MoE layer entry.
   bool routingStats = true;
+  /// The fused experts' bound weights in memory: "f32" or "bf16".
+  std::string weightType = "f32";
 };
 
 /// Compiles `module` (moe dialect) into the shared library `outputPath`.

@@ -48,6 +48,8 @@ struct EntryWeight {
   SmallVector<int64_t> transpose;
   /// `[dim, P]` after the view, empty when not packed.
   SmallVector<int64_t> pack;
+  /// The element type the runtime binds: "f32", or "bf16" (packed only).
+  std::string dtype = "f32";
 };
 
 /// The function attribute marking an entry point's kind ("routing_stats";

@@ -97,6 +97,14 @@ def MoEPackWeights : Pass<"moe-pack-weights", "::mlir::ModuleOp"> {
     * any other weight is packed where it is defined, by `linalg.pack`
       (lowered to loops by `convert-moe-to-linalg`).
 
+    With `weight-type=bf16` the weights the runtime binds become bf16
+    panels (the runtime rounds them to nearest even at bind time, or keeps
+    a bf16 checkpoint's values): half the memory and half the bandwidth,
+    which decode is bound by. Activations, products and sums stay f32, so
+    the layer computes what it would in f32 on the rounded weights.
+    Weights packed in the graph are rounded there (`arith.truncf`), so
+    that every weight of an op has one element type.
+
     Before:
     ```mlir
     func.func @layer(%x: tensor<?x64xf32>, %up: tensor<8x128x64xf32> {moe.weight = "up.{e}"}, ...) {
@@ -113,6 +121,8 @@ def MoEPackWeights : Pass<"moe-pack-weights", "::mlir::ModuleOp"> {
   let options = [
     Option<"panelWidth", "panel-width", "int64_t", "32",
            "Columns per panel (the micro-kernels take 32)">,
+    Option<"weightType", "weight-type", "std::string", "\"f32\"",
+           "Element type of the panels the runtime binds: f32 or bf16">,
   ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect",

@@ -220,6 +220,8 @@ typedef struct {
                  int64_t count);
   /* out[j] += w·sums[j] for j < count. */
   void (*addScaled)(const float *sums, float w, float *out, int64_t count);
+  /* out[j] = in[j] widened from bf16, for j < count. */
+  void (*widenBf16)(const uint16_t *in, float *out, int64_t count);
   /* The packed tile: acc[i][c] (from zero when `fresh`, else from acc)
    * += Σ_p a[i][p]·b0[p·kPanel + c] for c < kPanel, and b1 likewise into
    * acc[i][kPanel + c], for p < k and i < mr; meanwhile it prefetches
@@ -258,6 +260,11 @@ static void addScaledPortable(const float *sums, float w, float *out,
     out[j] += w * sums[j];
 }
 
+static void widenBf16Portable(const uint16_t *in, float *out, int64_t count) {
+  for (int64_t j = 0; j < count; ++j)
+    out[j] = bf16ToF32(in[j]);
+}
+
 static inline void panelTilePortable(int mr, const float *const a[kPanelRows],
                                      const void *b0, const void *b1, int64_t k,
                                      float acc[kPanelRows][2 * kPanel],
@@ -292,10 +299,12 @@ static void panelDotPortableBf16(int mr, const float *const a[kPanelRows],
   panelTilePortable(mr, a, b0, b1, k, acc, fresh, kPanelBf16);
 }
 
-static const Isa kPortable = {dotPortable,
-                              swigluPortable,
-                              addScaledPortable,
-                              {panelDotPortable, panelDotPortableBf16}};
+static const Isa kPortable = {
+    .dot = dotPortable,
+    .swiglu = swigluPortable,
+    .addScaled = addScaledPortable,
+    .widenBf16 = widenBf16Portable,
+    .panelDot = {panelDotPortable, panelDotPortableBf16}};
 
 #ifdef MOE_X86
 #define MOE_AVX2 __attribute__((target("avx2,fma")))
@@ -494,6 +503,15 @@ panelTileAvx2(int mr, const float *const a[kPanelRows], const void *b0,
   }
 }
 
+MOE_AVX2 static void widenBf16Avx2(const uint16_t *in, float *out,
+                                   int64_t count) {
+  int64_t j = 0;
+  for (; j + 8 <= count; j += 8)
+    _mm256_storeu_ps(out + j, panelLoadAvx2(in, j, kPanelBf16));
+  for (; j < count; ++j)
+    out[j] = bf16ToF32(in[j]);
+}
+
 MOE_AVX2 static void panelDotAvx2(int mr, const float *const a[kPanelRows],
                                   const void *b0, const void *b1, int64_t k,
                                   float acc[kPanelRows][2 * kPanel], int fresh,
@@ -508,8 +526,11 @@ MOE_AVX2 static void panelDotAvx2Bf16(int mr, const float *const a[kPanelRows],
   panelTileAvx2(mr, a, b0, b1, k, acc, fresh, prefetch, kPanelBf16);
 }
 
-static const Isa kAvx2 = {
-    dotAvx2, swigluSimd, addScaledSimd, {panelDotAvx2, panelDotAvx2Bf16}};
+static const Isa kAvx2 = {.dot = dotAvx2,
+                          .swiglu = swigluSimd,
+                          .addScaled = addScaledSimd,
+                          .widenBf16 = widenBf16Avx2,
+                          .panelDot = {panelDotAvx2, panelDotAvx2Bf16}};
 
 /* ----------------------------------------------------------------- AVX-512 */
 
@@ -689,6 +710,15 @@ panelTileAvx512(int mr, const float *const a[kPanelRows], const void *b0,
       _mm512_storeu_ps(acc[i] + 16 * j, sum[i][j]);
 }
 
+MOE_AVX512 static void widenBf16Avx512(const uint16_t *in, float *out,
+                                       int64_t count) {
+  int64_t j = 0;
+  for (; j + 16 <= count; j += 16)
+    _mm512_storeu_ps(out + j, panelLoadAvx512(in, j, kPanelBf16));
+  for (; j < count; ++j)
+    out[j] = bf16ToF32(in[j]);
+}
+
 /* panelTileAvx512 with MR constant in each branch, per element type. */
 MOE_AVX512 static void panelDotAvx512(int mr, const float *const a[kPanelRows],
                                       const void *b0, const void *b1, int64_t k,
@@ -718,10 +748,11 @@ MOE_AVX512 static void addScaledAvx512(const float *sums, float w, float *out,
   }
 }
 
-static const Isa kAvx512 = {dotAvx512,
-                            swigluAvx512,
-                            addScaledAvx512,
-                            {panelDotAvx512, panelDotAvx512Bf16}};
+static const Isa kAvx512 = {.dot = dotAvx512,
+                            .swiglu = swigluAvx512,
+                            .addScaled = addScaledAvx512,
+                            .widenBf16 = widenBf16Avx512,
+                            .panelDot = {panelDotAvx512, panelDotAvx512Bf16}};
 #endif
 
 /* The share of the next B tile (rows `next`, `depth` floats each) that row
@@ -950,6 +981,7 @@ static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
       int64_t blockRows = minI64(kRowBlock, rows - r0);
       int64_t tiles = (blockRows + kPanelRows - 1) / kPanelRows;
       float acc[kRowBlock / kPanelRows][kPanelRows][2 * kPanel];
+      float widened[2][kPanelDepth * kPanel];
       for (int64_t p0 = 0; p0 < k; p0 += kPanelDepth) {
         int64_t kc = minI64(kPanelDepth, k - p0);
         const char *b[2], *next[2] = {NULL, NULL};
@@ -961,6 +993,18 @@ static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
         } else if (q + 1 < pairs && r0 + kRowBlock >= rows) {
           pairPanels(b0, b1, q + 1, 0, next);
           nextDepth = minI64(kPanelDepth, k);
+        }
+        // bf16 weights shared by several row tiles are widened once per
+        // block, into an f32 block the tiles then read from L1; a lone
+        // tile (decode) widens in registers, where the time goes to memory.
+        const void *tileB[2] = {b[0], b[1]};
+        PanelElement tileElement = b0->element;
+        if (tileElement == kPanelBf16 && tiles > 1) {
+          for (int j = 0; j < 2; ++j) {
+            isa->widenBf16((const uint16_t *)b[j], widened[j], kc * kPanel);
+            tileB[j] = widened[j];
+          }
+          tileElement = kPanelF32;
         }
         // Lines of the next block, both panels, dealt out over the tiles.
         int64_t lines = nextDepth * kPanel / lineValues;
@@ -983,8 +1027,8 @@ static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
           if (p0 + kc >= k)
             prefetchOutputRows(epilogue, r0 + t * kPanelRows, mr, q * width,
                                cols);
-          isa->panelDot[b0->element](mr, a, b[0], b[1], kc, acc[t], p0 == 0,
-                                     prefetch);
+          isa->panelDot[tileElement](mr, a, tileB[0], tileB[1], kc, acc[t],
+                                     p0 == 0, prefetch);
           if (p0 + kc < k)
             continue;
           for (int i = 0; i < mr; ++i)

@@ -102,6 +102,17 @@ AlignedFloats applyPack(const AlignedFloats &source,
             source[(o * n + j) * inner + i];
   return out;
 }
+
+/// `source` rounded to bf16 (nearest, ties to even), two values to each
+/// float of the result: the storage of a "bf16" slot, still cache-line
+/// aligned.
+AlignedFloats narrowToBF16(const AlignedFloats &source) {
+  AlignedFloats out((source.size() + 1) / 2, 0.0f);
+  auto *halves = reinterpret_cast<uint16_t *>(out.data());
+  for (size_t i = 0; i < source.size(); ++i)
+    halves[i] = floatToBF16(source[i]);
+  return out;
+}
 } // namespace
 
 namespace {
@@ -142,6 +153,13 @@ bool parseManifest(const std::string &text, std::vector<Entry> &entries,
         slot.slice = w.value("slice", std::vector<int64_t>{});
         slot.transpose = w.value("transpose", std::vector<int64_t>{});
         slot.pack = w.value("pack", std::vector<int64_t>{});
+        slot.dtype = w.value("dtype", std::string("f32"));
+        if (slot.dtype != "f32" &&
+            !(slot.dtype == "bf16" && !slot.pack.empty())) {
+          error = "weight slot '" + slot.name + "': dtype '" + slot.dtype +
+                  "' is not one the runtime binds (f32, or bf16 when packed)";
+          return false;
+        }
         entry.weights.push_back(std::move(slot));
       }
       entries.push_back(std::move(entry));
@@ -299,6 +317,8 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
               formatShape(slot.shape) + " holds " + std::to_string(expected);
       return nullptr;
     }
+    if (slot.dtype == "bf16")
+      buffer = narrowToBF16(buffer);
     bound->owned.push_back(std::move(buffer));
     bound->pointers.push_back(bound->owned.back().data());
   }

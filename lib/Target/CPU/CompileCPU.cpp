@@ -185,7 +185,9 @@ LogicalResult mlir::moe::compileToCPUSharedLibrary(
   // The tensor stage packs weights (moe-pack-weights), which changes the
   // entry points' weight arguments: read the signatures after it.
   PassManager linalgPm(ctx);
-  buildMoELowerToLinalgPipeline(linalgPm);
+  MoELoweringOptions lowering;
+  lowering.weightType = options.weightType;
+  buildMoELowerToLinalgPipeline(linalgPm, lowering);
   if (failed(linalgPm.run(module)))
     return failure();
   FailureOr<std::vector<EntrySignature>> entries = analyzeEntries(module);

@@ -148,12 +148,20 @@ struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
 
   LogicalResult matchAndRewrite(FusedExpertsOp op,
                                 PatternRewriter &rewriter) const override {
-    // The kernels are f32 throughout.
-    for (Value value : op->getOperands())
-      if (auto type = dyn_cast<RankedTensorType>(value.getType());
-          type && isa<FloatType>(type.getElementType()) &&
-          !type.getElementType().isF32())
-        return rewriter.notifyMatchFailure(op, "only f32 lowers");
+    // The kernels compute in f32; packed weights may be held in bf16.
+    SmallVector<Value> weights = {op.getExpertGate(), op.getExpertUp(),
+                                  op.getExpertDown(), op.getSharedGate(),
+                                  op.getSharedUp(),   op.getSharedDown()};
+    for (Value value : op->getOperands()) {
+      auto type = dyn_cast<RankedTensorType>(value.getType());
+      if (!type || !isa<FloatType>(type.getElementType()) ||
+          type.getElementType().isF32())
+        continue;
+      if (!(op.isPacked() && type.getElementType().isBF16() &&
+            llvm::is_contained(weights, value)))
+        return rewriter.notifyMatchFailure(
+            op, "only f32, and bf16 packed weights, lower");
+    }
     // Packed column chunks start on a panel.
     if (op.isPacked() && kColumnGranule % op.getPanelWidth() != 0)
       return rewriter.notifyMatchFailure(

@@ -669,6 +669,25 @@ func.func @f(%x: tensor<?x8xf32>, %tok: tensor<?xi64>, %u: tensor<4x8xf32>, %a: 
 
 // -----
 
+// Tests that bf16 weights are taken only as packed panels: [N, K] rows of
+// a kernel op are f32.
+func.func @f(%x: tensor<?x8xf32>, %u: tensor<4x8xbf16>, %a: tensor<?x4xf32>) {
+  // expected-error @+1 {{'up' must be a rank-2 'f32' shaped value, got 'tensor<4x8xbf16>'}}
+  %h = moe.gather_gate_up relu %x weights(up %u) outs(%a) : (tensor<?x8xf32>, tensor<4x8xbf16>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+// Tests that packed panels are f32 or bf16, nothing else.
+func.func @f(%h: tensor<?x8xf32>, %d: tensor<1x8x32xf16>, %o: tensor<?x4xf32>) {
+  // expected-error @+1 {{'down' must be a rank-3 'f32' or bf16 shaped value, got 'tensor<1x8x32xf16>'}}
+  %y = moe.down_scatter_add %h weights(down %d) outs(%o) : (tensor<?x8xf32>, tensor<1x8x32xf16>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
 // Tests that a kernel-level op on buffers returns nothing.
 func.func @f(%x: memref<?x8xf32>, %u: memref<4x8xf32>, %a: memref<?x4xf32>) {
   // expected-error @+1 {{on buffers returns no result}}
