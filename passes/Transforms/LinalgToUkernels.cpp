@@ -18,6 +18,8 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <array>
+
 namespace mlir::moe {
 #define GEN_PASS_DEF_MOELINALGTOUKERNELS
 #include "moe/Transforms/Passes.h.inc"
@@ -78,7 +80,7 @@ bool isMatrix(Value value) {
 }
 
 /// How a kernel op holds a weight: `[N, K]` f32 rows, or packed panels of
-/// f32 or of bf16 (each has its kernels).
+/// f32 or of bf16 (each has its kernels, in this order: see kernelFor).
 enum class WeightForm { Rows, F32Panels, BF16Panels };
 
 WeightForm weightFormOf(Value weight) {
@@ -113,6 +115,11 @@ bool isPanels(Value value, WeightForm form) {
          type.getDimSize(2) == kPanel &&
          succeeded(type.getStridesAndOffset(strides, offset)) &&
          strides[1] == kPanel && strides[2] == 1;
+}
+
+/// The kernel of an op for its weights' form: `names` per WeightForm.
+StringRef kernelFor(WeightForm form, std::array<StringRef, 3> names) {
+  return names[static_cast<size_t>(form)];
 }
 
 /// A weight operand held as `form`.
@@ -199,11 +206,11 @@ struct GatherGateUpToUkernel : OpRewritePattern<GatherGateUpOp> {
         kernelOperand(rewriter, loc, op.getInit(), f32, 2),
         i32(rewriter, loc, static_cast<int32_t>(op.getActivation())),
         i32(rewriter, loc, flagsOf(op.getRowToken(), op.getScale()))};
-    StringRef kernel = form == WeightForm::Rows ? kGatherGateUpUkernel
-                       : form == WeightForm::F32Panels
-                           ? kGatherGateUpPackedUkernel
-                           : kGatherGateUpBF16Ukernel;
-    func::CallOp::create(rewriter, loc, kernel, TypeRange{}, operands);
+    func::CallOp::create(
+        rewriter, loc,
+        kernelFor(form, {kGatherGateUpUkernel, kGatherGateUpPackedUkernel,
+                         kGatherGateUpBF16Ukernel}),
+        TypeRange{}, operands);
     rewriter.eraseOp(op);
     return success();
   }
@@ -228,11 +235,11 @@ struct DownScatterAddToUkernel : OpRewritePattern<DownScatterAddOp> {
         kernelOperand(rewriter, loc, op.getRowWeight(), f32, 1),
         kernelOperand(rewriter, loc, op.getInit(), f32, 2),
         i32(rewriter, loc, flagsOf(op.getRowToken(), op.getRowWeight()))};
-    StringRef kernel = form == WeightForm::Rows ? kDownScatterAddUkernel
-                       : form == WeightForm::F32Panels
-                           ? kDownScatterAddPackedUkernel
-                           : kDownScatterAddBF16Ukernel;
-    func::CallOp::create(rewriter, loc, kernel, TypeRange{}, operands);
+    func::CallOp::create(
+        rewriter, loc,
+        kernelFor(form, {kDownScatterAddUkernel, kDownScatterAddPackedUkernel,
+                         kDownScatterAddBF16Ukernel}),
+        TypeRange{}, operands);
     rewriter.eraseOp(op);
     return success();
   }

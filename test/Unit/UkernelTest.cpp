@@ -164,79 +164,73 @@ struct BF16Panels {
   std::vector<uint16_t> data;
 };
 
-void expectSameBits(const Matrix &f32, const Matrix &bf16,
+void expectSameBits(const Matrix &expected, const Matrix &actual,
                     const std::string &what) {
-  ASSERT_EQ(f32.data.size(), bf16.data.size());
-  for (size_t i = 0; i < f32.data.size(); ++i)
-    ASSERT_EQ(f32.data[i], bf16.data[i]) << what << " at " << i;
+  ASSERT_EQ(expected.data.size(), actual.data.size());
+  for (size_t i = 0; i < expected.data.size(); ++i)
+    ASSERT_EQ(expected.data[i], actual.data[i]) << what << " at " << i;
 }
 
-/// The packed gate/up kernel on bf16 panels against the f32 one on the same
-/// (rounded) weights.
-void checkGateUpBF16(int64_t rows, int64_t n, int64_t k, int32_t activation,
-                     int32_t flags) {
-  std::mt19937 rng(static_cast<uint32_t>(rows * 7 + n * 131 + k + flags));
-  Matrix x(50, k, rng), gate(n, k, rng), up(n, k, rng), out(rows, n, rng);
-  roundToBF16(gate);
-  roundToBF16(up);
-  Matrix viaF32 = out;
-  std::vector<int32_t> tok(rows);
-  std::vector<float> scale(rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    tok[r] = int32_t((r * 17 + 3) % 50);
-    scale[r] = 0.25f + 0.01f * float(r);
+/// How a test hands its weights to the kernels.
+enum class Weights { Rows, F32Panels, BF16Panels };
+
+void gateUpKernel(Weights weights, MoEMemRef2D &x, MoEMemRef1DI32 &tok,
+                  MoEMemRef1D &scale, Matrix &gate, Matrix &up,
+                  MoEMemRef2D &out, int32_t activation, int32_t flags) {
+  if (weights == Weights::Rows) {
+    MoEMemRef2D gv = gate.view(), uv = up.view();
+    _mlir_ciface_moe_ukernel_gather_gate_up_f32(&x, &tok, &scale, &gv, &uv,
+                                                &out, activation, flags);
+    return;
   }
-  MoEMemRef2D xv = x.view(), ov = out.view(), fv = viaF32.view();
-  MoEMemRef1DI32 tv = view(tok);
-  MoEMemRef1D sv = view(scale);
-  Panels gateF32(gate), upF32(up);
-  BF16Panels gateBF16(gateF32), upBF16(upF32);
-  MoEMemRef3D g32 = gateF32.view(), u32 = upF32.view();
-  MoEMemRef3DBF16 g16 = gateBF16.view(), u16 = upBF16.view();
-  _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(&xv, &tv, &sv, &g32, &u32,
-                                                     &fv, activation, flags);
-  _mlir_ciface_moe_ukernel_gather_gate_up_packed_bf16(&xv, &tv, &sv, &g16, &u16,
-                                                      &ov, activation, flags);
-  expectSameBits(viaF32, out,
-                 "rows=" + std::to_string(rows) + " n=" + std::to_string(n) +
-                     " k=" + std::to_string(k));
+  Panels gatePanels(gate), upPanels(up);
+  if (weights == Weights::F32Panels) {
+    MoEMemRef3D gv = gatePanels.view(), uv = upPanels.view();
+    _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(
+        &x, &tok, &scale, &gv, &uv, &out, activation, flags);
+    return;
+  }
+  BF16Panels gateBF16(gatePanels), upBF16(upPanels);
+  MoEMemRef3DBF16 gv = gateBF16.view(), uv = upBF16.view();
+  _mlir_ciface_moe_ukernel_gather_gate_up_packed_bf16(
+      &x, &tok, &scale, &gv, &uv, &out, activation, flags);
 }
 
-/// The packed down kernel on bf16 panels against the f32 one.
-void checkDownBF16(int64_t rows, int64_t n, int64_t k, int32_t flags) {
-  std::mt19937 rng(static_cast<uint32_t>(rows * 3 + n * 101 + k + flags));
-  Matrix h(rows, k, rng), down(n, k, rng), out(40, n, rng);
-  roundToBF16(down);
-  Matrix viaF32 = out;
-  std::vector<int32_t> tok(rows);
-  std::vector<float> weight(rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    tok[r] = int32_t((r * 7 + 5) % 40);
-    weight[r] = 0.5f - 0.02f * float(r);
+void downKernel(Weights weights, MoEMemRef2D &h, Matrix &down,
+                MoEMemRef1DI32 &tok, MoEMemRef1D &weight, MoEMemRef2D &out,
+                int32_t flags) {
+  if (weights == Weights::Rows) {
+    MoEMemRef2D dv = down.view();
+    _mlir_ciface_moe_ukernel_down_scatter_add_f32(&h, &dv, &tok, &weight, &out,
+                                                  flags);
+    return;
   }
-  MoEMemRef2D hv = h.view(), ov = out.view(), fv = viaF32.view();
-  MoEMemRef1DI32 tv = view(tok);
-  MoEMemRef1D wv = view(weight);
-  Panels downF32(down);
-  BF16Panels downBF16(downF32);
-  MoEMemRef3D d32 = downF32.view();
-  MoEMemRef3DBF16 d16 = downBF16.view();
-  _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(&hv, &d32, &tv, &wv, &fv,
-                                                       flags);
-  _mlir_ciface_moe_ukernel_down_scatter_add_packed_bf16(&hv, &d16, &tv, &wv,
-                                                        &ov, flags);
-  expectSameBits(viaF32, out,
-                 "rows=" + std::to_string(rows) + " n=" + std::to_string(n) +
-                     " k=" + std::to_string(k));
+  Panels downPanels(down);
+  if (weights == Weights::F32Panels) {
+    MoEMemRef3D dv = downPanels.view();
+    _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(&h, &dv, &tok, &weight,
+                                                         &out, flags);
+    return;
+  }
+  BF16Panels downBF16(downPanels);
+  MoEMemRef3DBF16 dv = downBF16.view();
+  _mlir_ciface_moe_ukernel_down_scatter_add_packed_bf16(&h, &dv, &tok, &weight,
+                                                        &out, flags);
 }
 
 /// gather_gate_up on `rows` rows drawn from 50 tokens (when `flags` has
 /// tokens), n columns, depth k.
+/// bf16 panels hold weights rounded to bf16 (as the f32 matrices then do),
+/// and must also give the very bits of the f32 panels' kernel.
 void checkGateUp(int64_t rows, int64_t n, int64_t k, int32_t activation,
-                 int32_t flags, bool packed = false) {
+                 int32_t flags, Weights weights = Weights::Rows) {
   std::mt19937 rng(static_cast<uint32_t>(rows * 7919 + n * 31 + k + flags));
   int64_t tokens = (flags & MOE_UKERNEL_HAS_TOKENS) ? 50 : rows;
   Matrix x(tokens, k, rng), gate(n, k, rng), up(n, k, rng), out(rows, n, rng);
+  if (weights == Weights::BF16Panels) {
+    roundToBF16(gate);
+    roundToBF16(up);
+  }
   Matrix initial = out;
   std::vector<int32_t> tok(rows);
   std::vector<float> scale(rows);
@@ -244,17 +238,18 @@ void checkGateUp(int64_t rows, int64_t n, int64_t k, int32_t activation,
     tok[r] = int32_t((r * 17 + 3) % tokens);
     scale[r] = 0.25f + 0.01f * float(r);
   }
-  MoEMemRef2D xv = x.view(), gv = gate.view(), uv = up.view(), ov = out.view();
+  MoEMemRef2D xv = x.view(), ov = out.view();
   MoEMemRef1DI32 tv = view(tok);
   MoEMemRef1D sv = view(scale);
-  if (packed) {
-    Panels gatePanels(gate), upPanels(up);
-    MoEMemRef3D gp = gatePanels.view(), up3 = upPanels.view();
-    _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(&xv, &tv, &sv, &gp, &up3,
-                                                       &ov, activation, flags);
-  } else {
-    _mlir_ciface_moe_ukernel_gather_gate_up_f32(&xv, &tv, &sv, &gv, &uv, &ov,
-                                                activation, flags);
+  gateUpKernel(weights, xv, tv, sv, gate, up, ov, activation, flags);
+  if (weights == Weights::BF16Panels) {
+    Matrix viaF32 = initial;
+    MoEMemRef2D fv = viaF32.view();
+    gateUpKernel(Weights::F32Panels, xv, tv, sv, gate, up, fv, activation,
+                 flags);
+    expectSameBits(viaF32, out,
+                   "bf16 gate/up rows=" + std::to_string(rows) +
+                       " n=" + std::to_string(n) + " k=" + std::to_string(k));
   }
   for (int64_t r = 0; r < rows; ++r) {
     int64_t t = (flags & MOE_UKERNEL_HAS_TOKENS) ? tok[r] : r;
@@ -277,11 +272,13 @@ void checkGateUp(int64_t rows, int64_t n, int64_t k, int32_t activation,
 /// down_scatter_add of `rows` rows into 40 tokens; each token appears at
 /// most once, as within one expert.
 void checkDown(int64_t rows, int64_t n, int64_t k, int32_t flags,
-               bool packed = false) {
+               Weights weights = Weights::Rows) {
   std::mt19937 rng(static_cast<uint32_t>(rows * 104729 + n * 13 + k + flags));
   int64_t tokens = (flags & MOE_UKERNEL_HAS_TOKENS) ? 40 : rows;
   ASSERT_LE(rows, tokens);
   Matrix h(rows, k, rng), down(n, k, rng), out(tokens, n, rng);
+  if (weights == Weights::BF16Panels)
+    roundToBF16(down);
   Matrix initial = out;
   std::vector<int32_t> tok(rows);
   std::vector<float> weight(rows);
@@ -289,17 +286,17 @@ void checkDown(int64_t rows, int64_t n, int64_t k, int32_t flags,
     tok[r] = int32_t((r * 7 + 5) % tokens); // 7 is coprime with 40
     weight[r] = 0.5f - 0.02f * float(r);
   }
-  MoEMemRef2D hv = h.view(), dv = down.view(), ov = out.view();
+  MoEMemRef2D hv = h.view(), ov = out.view();
   MoEMemRef1DI32 tv = view(tok);
   MoEMemRef1D wv = view(weight);
-  if (packed) {
-    Panels downPanels(down);
-    MoEMemRef3D dp = downPanels.view();
-    _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(&hv, &dp, &tv, &wv,
-                                                         &ov, flags);
-  } else {
-    _mlir_ciface_moe_ukernel_down_scatter_add_f32(&hv, &dv, &tv, &wv, &ov,
-                                                  flags);
+  downKernel(weights, hv, down, tv, wv, ov, flags);
+  if (weights == Weights::BF16Panels) {
+    Matrix viaF32 = initial;
+    MoEMemRef2D fv = viaF32.view();
+    downKernel(Weights::F32Panels, hv, down, tv, wv, fv, flags);
+    expectSameBits(viaF32, out,
+                   "bf16 down rows=" + std::to_string(rows) +
+                       " n=" + std::to_string(n) + " k=" + std::to_string(k));
   }
   std::vector<double> expected(tokens * n), scale(tokens * n);
   for (int64_t t = 0; t < tokens; ++t)
@@ -412,10 +409,10 @@ TEST_P(UkernelsOnIsa, GatherGateUpPacked) {
     for (int32_t flags = 0; flags < 4; ++flags)
       for (int64_t rows : {1, 6, 7, 50})
         for (int64_t n : {3, 32, 45, 70})
-          checkGateUp(rows, n, 37, activation, flags, /*packed=*/true);
+          checkGateUp(rows, n, 37, activation, flags, Weights::F32Panels);
   for (int64_t k : {128, 130, 300})
-    checkGateUp(13, 40, k, MOE_UKERNEL_SWIGLU, 3, /*packed=*/true);
-  checkGateUp(0, 9, 16, MOE_UKERNEL_SWIGLU, 3, /*packed=*/true);
+    checkGateUp(13, 40, k, MOE_UKERNEL_SWIGLU, 3, Weights::F32Panels);
+  checkGateUp(0, 9, 16, MOE_UKERNEL_SWIGLU, 3, Weights::F32Panels);
 }
 
 TEST_P(UkernelsOnIsa, DownScatterAddPacked) {
@@ -423,10 +420,11 @@ TEST_P(UkernelsOnIsa, DownScatterAddPacked) {
     for (int64_t rows : {1, 5, 6, 40})
       for (int64_t n : {1, 32, 33, 64, 70})
         for (int64_t k : {7, 129})
-          checkDown(rows, n, k, flags, /*packed=*/true);
-  checkDown(9, 11, 300, 3, /*packed=*/true);
-  checkDown(0, 11, 16, 3, /*packed=*/true);
+          checkDown(rows, n, k, flags, Weights::F32Panels);
+  checkDown(9, 11, 300, 3, Weights::F32Panels);
+  checkDown(0, 11, 16, 3, Weights::F32Panels);
 }
+
 // bf16 panels: the same tails and blocks, and decode's few rows (several
 // prefetched lines per step).
 TEST_P(UkernelsOnIsa, GatherGateUpPackedBF16) {
@@ -434,10 +432,10 @@ TEST_P(UkernelsOnIsa, GatherGateUpPackedBF16) {
     for (int32_t flags = 0; flags < 4; ++flags)
       for (int64_t rows : {1, 7, 50})
         for (int64_t n : {3, 45, 70})
-          checkGateUpBF16(rows, n, 37, activation, flags);
+          checkGateUp(rows, n, 37, activation, flags, Weights::BF16Panels);
   for (int64_t k : {128, 300})
-    checkGateUpBF16(2, 64, k, MOE_UKERNEL_SWIGLU, 3);
-  checkGateUpBF16(0, 9, 16, MOE_UKERNEL_SWIGLU, 3);
+    checkGateUp(2, 64, k, MOE_UKERNEL_SWIGLU, 3, Weights::BF16Panels);
+  checkGateUp(0, 9, 16, MOE_UKERNEL_SWIGLU, 3, Weights::BF16Panels);
 }
 
 TEST_P(UkernelsOnIsa, DownScatterAddPackedBF16) {
@@ -445,7 +443,7 @@ TEST_P(UkernelsOnIsa, DownScatterAddPackedBF16) {
     for (int64_t rows : {1, 6, 40})
       for (int64_t n : {1, 33, 70})
         for (int64_t k : {7, 129})
-          checkDownBF16(rows, n, k, flags);
-  checkDownBF16(3, 64, 600, 3);
+          checkDown(rows, n, k, flags, Weights::BF16Panels);
+  checkDown(3, 64, 600, 3, Weights::BF16Panels);
 }
 } // namespace

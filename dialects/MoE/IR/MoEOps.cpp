@@ -552,19 +552,17 @@ LogicalResult FusedExpertsOp::verify() {
 
 namespace {
 /// One operand of a kernel op: what it is called, its rank, and whether it
-/// holds token indices (i32) rather than values (f32), or is a packed
-/// weight (f32 or bf16 panels).
+/// holds token indices (i32) rather than values (f32).
 struct KernelOperand {
   Value value;
   StringRef name;
   int64_t rank;
   bool isIndex = false;
-  bool isPanels = false;
 };
 
 /// A kernel op's operands are all tensors, with one result typed like
 /// `init`, or all buffers, with none; each operand has its rank and
-/// element type.
+/// element type (rank 3 is a weight in packed panels, which may be bf16).
 LogicalResult verifyKernelOperands(Operation *op, Value init,
                                    ArrayRef<KernelOperand> operands) {
   Builder b(op->getContext());
@@ -580,12 +578,13 @@ LogicalResult verifyKernelOperands(Operation *op, Value init,
                                << " like 'init', got " << value.getType();
     auto type = cast<ShapedType>(value.getType());
     Type element = operand.isIndex ? Type(b.getI32Type()) : b.getF32Type();
-    bool bf16Panels = operand.isPanels && type.getElementType().isBF16();
+    bool panels = operand.rank == 3;
+    bool bf16Panels = panels && type.getElementType().isBF16();
     if (type.getRank() != operand.rank ||
         (type.getElementType() != element && !bf16Panels))
       return op->emitOpError()
              << "'" << operand.name << "' must be a rank-" << operand.rank
-             << " " << element << (operand.isPanels ? " or bf16" : "")
+             << " " << element << (panels ? " or bf16" : "")
              << " shaped value, got " << value.getType();
   }
   if (onTensors != (op->getNumResults() == 1) || op->getNumResults() > 1)
@@ -669,14 +668,13 @@ LogicalResult verifyPerRow(ShapeChecker &check, Value value, StringRef name,
 
 LogicalResult GatherGateUpOp::verify() {
   int64_t weightRank = isPackedWeight(getUp()) ? 3 : 2;
-  if (failed(verifyKernelOperands(
-          *this, getInit(),
-          {{getInput(), "input", 2},
-           {getRowToken(), "row_token", 1, true},
-           {getScale(), "scale", 1},
-           {getGate(), "gate", weightRank, false, weightRank == 3},
-           {getUp(), "up", weightRank, false, weightRank == 3},
-           {getInit(), "init", 2}})))
+  if (failed(verifyKernelOperands(*this, getInit(),
+                                  {{getInput(), "input", 2},
+                                   {getRowToken(), "row_token", 1, true},
+                                   {getScale(), "scale", 1},
+                                   {getGate(), "gate", weightRank},
+                                   {getUp(), "up", weightRank},
+                                   {getInit(), "init", 2}})))
     return failure();
   if (isGated(getActivation()) != static_cast<bool>(getGate()))
     return emitOpError() << "activation '"
@@ -737,8 +735,7 @@ LogicalResult DownScatterAddOp::verify() {
   if (failed(verifyKernelOperands(
           *this, getInit(),
           {{getRows(), "rows", 2},
-           {getDown(), "down", isPackedWeight(getDown()) ? 3 : 2, false,
-            isPackedWeight(getDown())},
+           {getDown(), "down", isPackedWeight(getDown()) ? 3 : 2},
            {getRowToken(), "row_token", 1, true},
            {getRowWeight(), "row_weight", 1},
            {getInit(), "init", 2}})))

@@ -152,17 +152,21 @@ Value lowering::createAddF(ImplicitLocOpBuilder &b, Value lhs, Value rhs) {
   return arith::AddFOp::create(b, lhs, rhs);
 }
 
-Value lowering::createSoftmax(ImplicitLocOpBuilder &b, Value logits) {
-  MLIRContext *ctx = b.getContext();
-  SmallVector<OpFoldResult> sizes = getSizes(b, logits);
-  Value rowMax = createReduction(
-      b, logits,
-      createFilled(b, {sizes[0]},
+Value lowering::createRowMax(ImplicitLocOpBuilder &b, Value values) {
+  return createReduction(
+      b, values,
+      createFilled(b, {getSizes(b, values)[0]},
                    f32Constant(b, -std::numeric_limits<float>::infinity())),
       /*overRows=*/false,
       [](ImplicitLocOpBuilder &nb, Value value, Value acc) -> Value {
         return arith::MaximumFOp::create(nb, value, acc);
       });
+}
+
+Value lowering::createSoftmax(ImplicitLocOpBuilder &b, Value logits) {
+  MLIRContext *ctx = b.getContext();
+  SmallVector<OpFoldResult> sizes = getSizes(b, logits);
+  Value rowMax = createRowMax(b, logits);
   AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
   AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
   Value init = tensor::EmptyOp::create(b, sizes, b.getF32Type());

@@ -53,6 +53,9 @@ Value createReduction(
 /// `lhs + rhs`: the combiner of sums.
 Value createAddF(ImplicitLocOpBuilder &b, Value lhs, Value rhs);
 
+/// The largest value of each row of `values` `[T,N]` (f32), as `[T]`.
+Value createRowMax(ImplicitLocOpBuilder &b, Value values);
+
 /// Row-wise softmax of a `[T,N]` f32 tensor.
 Value createSoftmax(ImplicitLocOpBuilder &b, Value logits);
 

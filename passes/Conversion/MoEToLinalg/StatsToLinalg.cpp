@@ -17,8 +17,6 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
-#include <limits>
-
 using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::lowering;
@@ -84,14 +82,7 @@ struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
           {AffineMap::getMultiDimIdentityMap(2, ctx),
            AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx)});
     }
-    Value rowMax = createReduction(
-        b, probs,
-        createFilled(b, {sizes[0]},
-                     f32Constant(b, -std::numeric_limits<float>::infinity())),
-        /*overRows=*/false,
-        [](ImplicitLocOpBuilder &nb, Value v, Value acc) -> Value {
-          return arith::MaximumFOp::create(nb, v, acc);
-        });
+    Value rowMax = createRowMax(b, probs);
     Value confidenceSum = tensor::ExtractOp::create(
         b,
         linalg::ReduceOp::create(
