@@ -5,22 +5,44 @@
 // built into `func.func @<model_type>_layer<L>` around one moe.layer.
 // Semantics follow each family's published modeling code (DESIGN.md §4).
 //
+// The config is untrusted input: its size and nesting are bounded before
+// the recursive JSON parser sees it, every key read is type- and
+// range-checked against moe::limits, and sizes derived from several keys
+// use checked products, all before anything is built.
+//
 //===----------------------------------------------------------------------===//
 
 #include "moe/Import/HFConfig.h"
 #include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Support/Limits.h"
 #include "moe/Target/Entries.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <cfloat>
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::moe;
+namespace limits = ::moe::limits;
+
+// What the key bounds alone guarantee, so that only the expert weights'
+// E*F*H needs a run-time check against kMaxTensorElements.
+static_assert(limits::kMaxExperts * limits::kMaxHidden <=
+                  limits::kMaxTensorElements,
+              "a router weight [E, H] within the key bounds fits the limit");
+static_assert(limits::kMaxFfn * limits::kMaxHidden <=
+                  limits::kMaxTensorElements,
+              "a shared expert weight [F, H] within the bounds fits the limit");
 
 namespace {
 /// How a family names and lays out its expert weights.
@@ -36,6 +58,8 @@ enum class ExpertNaming {
 struct LayerPlan {
   std::string modelType;
   int64_t hidden = 0, numExperts = 0, topK = 0, ffn = 0;
+  /// The keys `numExperts` and `ffn` came from, for messages.
+  std::string expertsKey, ffnKey;
   /// Shared expert width; 0 when there is none.
   int64_t sharedFfn = 0;
   bool sharedSigmoidGate = false;
@@ -58,77 +82,211 @@ struct LayerPlan {
   std::string denseRule;
 };
 
-/// Reads typed config keys, reporting at the key's line in the file.
+/// A number for messages: to 15 digits, so that 4096.0 reads 4096 and 0.1
+/// reads 0.1.
+std::string formatNumber(double number) {
+  std::string out;
+  llvm::raw_string_ostream(out) << llvm::format("%.15g", number);
+  return out;
+}
+
+/// A string from the config for messages: quoted, cut short, with control
+/// and non-ASCII bytes escaped so that a config cannot drive the terminal.
+std::string quote(StringRef text) {
+  constexpr size_t kShown = 64;
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  os << '\'';
+  llvm::printEscapedString(text.take_front(kShown), os);
+  if (text.size() > kShown)
+    os << "...";
+  os << '\'';
+  return out;
+}
+
+/// A config value for messages: integers exactly, lists and objects by kind.
+std::string describe(const llvm::json::Value &value) {
+  switch (value.kind()) {
+  case llvm::json::Value::Null:
+    return "null";
+  case llvm::json::Value::Boolean:
+    return *value.getAsBoolean() ? "true" : "false";
+  case llvm::json::Value::Number: {
+    double number = *value.getAsNumber();
+    if (std::optional<uint64_t> positive = value.getAsUINT64())
+      return std::to_string(*positive);
+    // getAsInteger is safe below zero only (see checkInteger).
+    if (number < 0)
+      if (std::optional<int64_t> negative = value.getAsInteger())
+        return std::to_string(*negative);
+    return formatNumber(number);
+  }
+  case llvm::json::Value::String:
+    return quote(*value.getAsString());
+  case llvm::json::Value::Array:
+    return "a list";
+  case llvm::json::Value::Object:
+    return "an object";
+  }
+  llvm_unreachable("unknown JSON kind");
+}
+
+enum class Range { Inside, NotInteger, Below, Above };
+
+/// Where `value` falls against [min, max], setting `out` when inside.
+/// Integral numbers only; 4096.0 counts, as for llvm::json's getAsInteger.
+/// The bounds are compared on the double first: getAsInteger converts a
+/// double of 2^63 with undefined behaviour, and below 2^53 (every bound
+/// here) the comparison is exact.
+Range checkInteger(const llvm::json::Value &value, int64_t min, int64_t max,
+                   int64_t &out) {
+  assert(max < (int64_t(1) << 53) && "bounds must be exact as doubles");
+  std::optional<double> number = value.getAsNumber();
+  if (!number || !std::isfinite(*number) || std::trunc(*number) != *number)
+    return Range::NotInteger;
+  if (*number < double(min))
+    return Range::Below;
+  if (*number > double(max))
+    return Range::Above;
+  out = *value.getAsInteger();
+  return Range::Inside;
+}
+
+/// The location of byte `at` of `text`, the contents of `path`. The
+/// diagnostic handler prints the source line with the message: a line longer
+/// than a screenful (a minified or hostile config) gets column 0, which it
+/// does not print.
+Location locateOffset(StringRef text, size_t at, StringRef path,
+                      MLIRContext *ctx) {
+  constexpr size_t kMaxShownLine = 1024;
+  StringRef before = text.take_front(at);
+  unsigned line = 1 + before.count('\n');
+  size_t lineStart = before.rfind('\n');
+  lineStart = lineStart == StringRef::npos ? 0 : lineStart + 1;
+  size_t lineEnd = std::min(text.find('\n', at), text.size());
+  unsigned column =
+      lineEnd - lineStart > kMaxShownLine ? 0 : at - lineStart + 1;
+  return FileLineColLoc::get(ctx, path, line, column);
+}
+
+/// Reads typed members of one config object, reporting at the key's line in
+/// the file.
 class ConfigReader {
 public:
-  ConfigReader(const llvm::json::Object &object, StringRef text, StringRef path,
-               MLIRContext *ctx)
-      : object(object), text(text), path(path), ctx(ctx) {}
+  /// `start` is the offset of the object's `{` in `text`.
+  ConfigReader(const llvm::json::Object &object, StringRef text, size_t start,
+               StringRef path, MLIRContext *ctx)
+      : object(object), text(text), start(start), path(path), ctx(ctx) {}
 
-  /// The location of `"key"` in the file (its first occurrence), or the
-  /// file itself.
-  Location locate(StringRef key) const {
-    size_t at = text.find(("\"" + key + "\"").str());
+  /// The offset of the object's member `key` in the text, or npos. The last
+  /// one: llvm::json keeps the last of repeated keys, as Python does. Keys of
+  /// nested objects and strings that are values are skipped.
+  size_t find(StringRef key) const {
+    size_t found = StringRef::npos;
+    int depth = 0;
+    for (size_t i = start; i < text.size(); ++i) {
+      char c = text[i];
+      if (c == '"') {
+        size_t open = i;
+        for (++i; i < text.size() && text[i] != '"'; ++i)
+          if (text[i] == '\\')
+            ++i;
+        size_t next = text.find_first_not_of(" \t\r\n", i + 1);
+        if (depth == 1 && text.slice(open + 1, i) == key &&
+            next != StringRef::npos && text[next] == ':')
+          found = open;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if ((c == '}' || c == ']') && --depth == 0) {
+        break;
+      }
+    }
+    return found;
+  }
+
+  /// The offset of member `key`'s value, or npos.
+  size_t findValue(StringRef key) const {
+    size_t at = find(key);
     if (at == StringRef::npos)
-      return FileLineColLoc::get(ctx, path, 1, 1);
-    StringRef before = text.take_front(at);
-    unsigned line = 1 + before.count('\n');
-    size_t lineStart = before.rfind('\n');
-    unsigned column =
-        at - (lineStart == StringRef::npos ? 0 : lineStart + 1) + 1;
-    return FileLineColLoc::get(ctx, path, line, column);
+      return at;
+    size_t colon = text.find(':', at + key.size() + 2);
+    return text.find_first_not_of(" \t\r\n", colon + 1);
+  }
+
+  /// The location of member `key`, or of the object itself.
+  Location locate(StringRef key) const {
+    size_t at = find(key);
+    return locateOffset(text, at == StringRef::npos ? start : at, path, ctx);
   }
 
   InFlightDiagnostic error(StringRef key) const {
     return emitError(locate(key));
   }
 
-  FailureOr<int64_t> requireInt(StringRef key, int64_t min = 0) const {
+  /// Member `key`, or null when it is missing or JSON null (HF's "unset").
+  const llvm::json::Value *get(StringRef key) const {
+    const llvm::json::Value *value = object.get(key);
+    return value && !value->getAsNull() ? value : nullptr;
+  }
+
+  bool has(StringRef key) const { return get(key) != nullptr; }
+
+  /// Integer `key` in [min, max], where `max` is moec's limit for it.
+  FailureOr<int64_t> requireInt(StringRef key, int64_t min, int64_t max) const {
     const llvm::json::Value *value = object.get(key);
     if (!value) {
       error(key) << "config key '" << key << "' is missing";
       return failure();
     }
-    std::optional<int64_t> number = value->getAsInteger();
-    if (!number) {
-      error(key) << "config key '" << key << "' must be an integer";
-      return failure();
-    }
-    if (*number < min) {
+    int64_t number = 0;
+    switch (checkInteger(*value, min, max, number)) {
+    case Range::Inside:
+      return number;
+    case Range::NotInteger:
+      error(key) << "config key '" << key << "' must be an integer, got "
+                 << describe(*value);
+      break;
+    case Range::Below:
       error(key) << "config key '" << key << "' must be at least " << min
-                 << ", got " << *number;
-      return failure();
+                 << ", got " << describe(*value);
+      break;
+    case Range::Above:
+      error(key) << "config key '" << key << "' is " << describe(*value)
+                 << "; moec supports at most " << max;
+      break;
     }
-    return *number;
+    return failure();
   }
 
-  FailureOr<int64_t> optionalInt(StringRef key, int64_t fallback,
-                                 int64_t min = 0) const {
-    const llvm::json::Value *value = object.get(key);
-    if (!value || value->getAsNull())
+  FailureOr<int64_t> optionalInt(StringRef key, int64_t fallback, int64_t min,
+                                 int64_t max) const {
+    if (!has(key))
       return fallback;
-    return requireInt(key, min);
+    return requireInt(key, min, max);
   }
 
+  /// A finite number.
   FailureOr<double> optionalNumber(StringRef key, double fallback) const {
-    const llvm::json::Value *value = object.get(key);
-    if (!value || value->getAsNull())
+    const llvm::json::Value *value = get(key);
+    if (!value)
       return fallback;
     std::optional<double> number = value->getAsNumber();
-    if (!number) {
-      error(key) << "config key '" << key << "' must be a number";
+    if (!number || !std::isfinite(*number)) {
+      error(key) << "config key '" << key << "' must be a finite number, got "
+                 << describe(*value);
       return failure();
     }
     return *number;
   }
 
   FailureOr<bool> optionalBool(StringRef key, bool fallback) const {
-    const llvm::json::Value *value = object.get(key);
-    if (!value || value->getAsNull())
+    const llvm::json::Value *value = get(key);
+    if (!value)
       return fallback;
     std::optional<bool> flag = value->getAsBoolean();
     if (!flag) {
-      error(key) << "config key '" << key << "' must be true or false";
+      error(key) << "config key '" << key << "' must be true or false, got "
+                 << describe(*value);
       return failure();
     }
     return *flag;
@@ -136,43 +294,64 @@ public:
 
   FailureOr<std::string> optionalString(StringRef key,
                                         StringRef fallback) const {
-    const llvm::json::Value *value = object.get(key);
-    if (!value || value->getAsNull())
+    const llvm::json::Value *value = get(key);
+    if (!value)
       return fallback.str();
     std::optional<StringRef> string = value->getAsString();
     if (!string) {
-      error(key) << "config key '" << key << "' must be a string";
+      error(key) << "config key '" << key << "' must be a string, got "
+                 << describe(*value);
       return failure();
     }
     return string->str();
   }
 
-  FailureOr<std::vector<int64_t>> optionalIntList(StringRef key) const {
-    std::vector<int64_t> list;
-    const llvm::json::Value *value = object.get(key);
-    if (!value || value->getAsNull())
-      return list;
+  /// A list of decoder layer indexes, each in [0, numLayers), at most
+  /// kMaxLayers long.
+  FailureOr<std::vector<int64_t>> optionalLayerList(StringRef key,
+                                                    int64_t numLayers) const {
+    std::vector<int64_t> layers;
+    const llvm::json::Value *value = get(key);
+    if (!value)
+      return layers;
     const llvm::json::Array *array = value->getAsArray();
     if (!array) {
-      error(key) << "config key '" << key << "' must be a list of integers";
+      error(key) << "config key '" << key
+                 << "' must be a list of layer indexes, got "
+                 << describe(*value);
       return failure();
     }
-    for (const llvm::json::Value &item : *array) {
-      std::optional<int64_t> number = item.getAsInteger();
-      if (!number) {
-        error(key) << "config key '" << key << "' must be a list of integers";
+    if (array->size() > size_t(limits::kMaxLayers)) {
+      error(key) << "config key '" << key << "' lists " << array->size()
+                 << " layers; moec supports at most " << limits::kMaxLayers;
+      return failure();
+    }
+    for (auto [index, item] : llvm::enumerate(*array)) {
+      int64_t layer = 0;
+      switch (checkInteger(item, 0, numLayers - 1, layer)) {
+      case Range::Inside:
+        layers.push_back(layer);
+        continue;
+      case Range::NotInteger:
+        error(key) << "config key '" << key
+                   << "' must be a list of layer indexes, got "
+                   << describe(item) << " at index " << index;
+        return failure();
+      case Range::Below:
+      case Range::Above:
+        error(key) << "config key '" << key << "' lists layer "
+                   << describe(item)
+                   << ", out of range: 'num_hidden_layers' is " << numLayers;
         return failure();
       }
-      list.push_back(*number);
     }
-    return list;
+    return layers;
   }
-
-  bool has(StringRef key) const { return object.get(key) != nullptr; }
 
 private:
   const llvm::json::Object &object;
   StringRef text;
+  size_t start;
   StringRef path;
   MLIRContext *ctx;
 };
@@ -180,28 +359,45 @@ private:
 /// The sizes and activation every family shares.
 LogicalResult readCommon(const ConfigReader &config, LayerPlan &plan,
                          StringRef expertsKey, StringRef ffnKey) {
-  FailureOr<int64_t> hidden = config.requireInt("hidden_size", 1);
-  FailureOr<int64_t> layers = config.requireInt("num_hidden_layers", 1);
-  FailureOr<int64_t> experts = config.requireInt(expertsKey, 1);
-  FailureOr<int64_t> topK = config.requireInt("num_experts_per_tok", 1);
-  FailureOr<int64_t> ffn = config.requireInt(ffnKey, 1);
+  FailureOr<int64_t> hidden =
+      config.requireInt("hidden_size", 1, limits::kMaxHidden);
+  FailureOr<int64_t> layers =
+      config.requireInt("num_hidden_layers", 1, limits::kMaxLayers);
+  FailureOr<int64_t> experts =
+      config.requireInt(expertsKey, 1, limits::kMaxExperts);
+  FailureOr<int64_t> topK =
+      config.requireInt("num_experts_per_tok", 1, limits::kMaxExperts);
+  FailureOr<int64_t> ffn = config.requireInt(ffnKey, 1, limits::kMaxFfn);
   FailureOr<std::string> act = config.optionalString("hidden_act", "silu");
   if (failed(hidden) || failed(layers) || failed(experts) || failed(topK) ||
       failed(ffn) || failed(act))
     return failure();
   if (*act != "silu")
     return config.error("hidden_act")
-           << "config key 'hidden_act' is '" << *act << "'; " << plan.modelType
-           << " experts use SiLU (SwiGLU), expected 'silu'";
+           << "config key 'hidden_act' is " << quote(*act) << "; "
+           << plan.modelType << " experts use SiLU (SwiGLU), expected 'silu'";
   if (*topK > *experts)
     return config.error("num_experts_per_tok")
            << "config key 'num_experts_per_tok' (" << *topK << ") exceeds '"
            << expertsKey << "' (" << *experts << ")";
+  // Gate, up and down each stack E*F*H elements (Llama 4's fused
+  // gate_up_proj twice that, checked with the family).
+  int64_t elements;
+  if (!limits::checkedProduct({*experts, *ffn, *hidden},
+                              limits::kMaxTensorElements, elements))
+    return config.error(ffnKey)
+           << "config keys '" << expertsKey << "' (" << *experts << ") * '"
+           << ffnKey << "' (" << *ffn << ") * 'hidden_size' (" << *hidden
+           << ") give one expert weight more elements than moec supports (at "
+              "most "
+           << limits::kMaxTensorElements << ")";
   plan.hidden = *hidden;
   plan.numLayers = *layers;
   plan.numExperts = *experts;
   plan.topK = *topK;
   plan.ffn = *ffn;
+  plan.expertsKey = expertsKey.str();
+  plan.ffnKey = ffnKey.str();
   return success();
 }
 
@@ -222,15 +418,16 @@ LogicalResult readQwen(const ConfigReader &config, LayerPlan &plan,
   if (failed(readCommon(config, plan, "num_experts", "moe_intermediate_size")))
     return failure();
   FailureOr<bool> norm = config.optionalBool("norm_topk_prob", false);
-  FailureOr<int64_t> step = config.optionalInt("decoder_sparse_step", 1, 1);
+  FailureOr<int64_t> step =
+      config.optionalInt("decoder_sparse_step", 1, 1, limits::kMaxLayers);
   FailureOr<std::vector<int64_t>> mlpOnly =
-      config.optionalIntList("mlp_only_layers");
+      config.optionalLayerList("mlp_only_layers", plan.numLayers);
   if (failed(norm) || failed(step) || failed(mlpOnly))
     return failure();
   plan.renormalize = *norm;
   if (sharedExpert) {
-    FailureOr<int64_t> shared =
-        config.requireInt("shared_expert_intermediate_size", 0);
+    FailureOr<int64_t> shared = config.requireInt(
+        "shared_expert_intermediate_size", 0, limits::kMaxFfn);
     if (failed(shared))
       return failure();
     plan.sharedFfn = *shared;
@@ -255,10 +452,12 @@ LogicalResult readDeepSeek(const ConfigReader &config, LayerPlan &plan,
   if (failed(readCommon(config, plan, "n_routed_experts",
                         "moe_intermediate_size")))
     return failure();
-  FailureOr<int64_t> shared = config.optionalInt("n_shared_experts", 0);
+  FailureOr<int64_t> shared =
+      config.optionalInt("n_shared_experts", 0, 0, limits::kMaxExperts);
   FailureOr<int64_t> firstDense =
-      config.optionalInt("first_k_dense_replace", 0);
-  FailureOr<int64_t> freq = config.optionalInt("moe_layer_freq", 1, 1);
+      config.optionalInt("first_k_dense_replace", 0, 0, limits::kMaxLayers);
+  FailureOr<int64_t> freq =
+      config.optionalInt("moe_layer_freq", 1, 1, limits::kMaxLayers);
   FailureOr<double> scaling =
       config.optionalNumber("routed_scaling_factor", 1.0);
   FailureOr<bool> norm = config.optionalBool("norm_topk_prob", false);
@@ -266,15 +465,22 @@ LogicalResult readDeepSeek(const ConfigReader &config, LayerPlan &plan,
       config.optionalString("topk_method", v3 ? "noaux_tc" : "greedy");
   FailureOr<std::string> scoring =
       config.optionalString("scoring_func", v3 ? "sigmoid" : "softmax");
-  FailureOr<int64_t> nGroup = config.optionalInt("n_group", 1, 1);
-  FailureOr<int64_t> topkGroup = config.optionalInt("topk_group", 1, 1);
+  FailureOr<int64_t> nGroup =
+      config.optionalInt("n_group", 1, 1, limits::kMaxExperts);
+  FailureOr<int64_t> topkGroup =
+      config.optionalInt("topk_group", 1, 1, limits::kMaxExperts);
   if (failed(shared) || failed(firstDense) || failed(freq) || failed(scaling) ||
       failed(norm) || failed(method) || failed(scoring) || failed(nGroup) ||
       failed(topkGroup))
     return failure();
-  if (!(*scaling > 0))
+  // The factor multiplies f32 routing weights: a normal f32 keeps them
+  // finite and nonzero.
+  if (!(*scaling >= FLT_MIN && *scaling <= FLT_MAX))
     return config.error("routed_scaling_factor")
-           << "config key 'routed_scaling_factor' must be positive";
+           << "config key 'routed_scaling_factor' must be positive and within "
+              "f32 ("
+           << formatNumber(FLT_MIN) << " to " << formatNumber(FLT_MAX)
+           << "), got " << formatNumber(*scaling);
 
   StringRef expectedMethods =
       v3 ? "noaux_tc" : "greedy or group_limited_greedy";
@@ -289,13 +495,13 @@ LogicalResult readDeepSeek(const ConfigReader &config, LayerPlan &plan,
     plan.groupScore = GroupScore::max;
   } else {
     return config.error("topk_method")
-           << "config key 'topk_method' is '" << *method << "'; "
+           << "config key 'topk_method' is " << quote(*method) << "; "
            << plan.modelType << " supports " << expectedMethods;
   }
   StringRef expectedScoring = v3 ? "sigmoid" : "softmax";
   if (*scoring != expectedScoring)
     return config.error("scoring_func")
-           << "config key 'scoring_func' is '" << *scoring << "'; "
+           << "config key 'scoring_func' is " << quote(*scoring) << "; "
            << plan.modelType << " with topk_method '" << *method
            << "' scores with " << expectedScoring;
   plan.scoring = v3 ? ScoringFunc::sigmoid : ScoringFunc::softmax;
@@ -309,7 +515,9 @@ LogicalResult readDeepSeek(const ConfigReader &config, LayerPlan &plan,
       return config.error("topk_group")
              << "config key 'topk_group' (" << *topkGroup
              << ") exceeds 'n_group' (" << *nGroup << ")";
-    int64_t reachable = *topkGroup * (plan.numExperts / *nGroup);
+    int64_t reachable = 0;
+    if (!limits::checkedMul(*topkGroup, plan.numExperts / *nGroup, reachable))
+      llvm_unreachable("topk_group <= n_group bounds the product by E");
     if (plan.topK > reachable)
       return config.error("num_experts_per_tok")
              << "config key 'num_experts_per_tok' (" << plan.topK
@@ -324,12 +532,20 @@ LogicalResult readDeepSeek(const ConfigReader &config, LayerPlan &plan,
     plan.topkGroup = *topkGroup;
   }
 
+  // DeepSeek's shared experts are one MLP n_shared_experts times as wide.
+  if (!limits::checkedMul(*shared, plan.ffn, plan.sharedFfn) ||
+      plan.sharedFfn > limits::kMaxFfn)
+    return config.error("n_shared_experts")
+           << "config keys 'n_shared_experts' (" << *shared
+           << ") * 'moe_intermediate_size' (" << plan.ffn
+           << ") give a shared expert wider than moec supports (at most "
+           << limits::kMaxFfn << ")";
+
   // DeepSeek's weights: V2 renormalises (k > 1 and norm_topk_prob) or else
   // scales; V3 renormalises (same condition) and always scales.
   bool renormalize = plan.topK > 1 && *norm;
   plan.renormalize = renormalize;
   plan.scalingFactor = v3 || !renormalize ? *scaling : 1.0;
-  plan.sharedFfn = *shared * plan.ffn;
   plan.sharedPrefix = "shared_experts.";
   plan.prefix = "model.layers.{L}.mlp.";
   plan.routerName = "gate.weight";
@@ -348,11 +564,22 @@ LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan,
           readCommon(config, plan, "num_local_experts", "intermediate_size")))
     return failure();
   FailureOr<int64_t> step =
-      config.optionalInt("interleave_moe_layer_step", 1, 1);
+      config.optionalInt("interleave_moe_layer_step", 1, 1, limits::kMaxLayers);
   FailureOr<std::vector<int64_t>> moeLayers =
-      config.optionalIntList("moe_layers");
+      config.optionalLayerList("moe_layers", plan.numLayers);
   if (failed(step) || failed(moeLayers))
     return failure();
+  // gate_up_proj is one [E, H, 2F] tensor.
+  int64_t elements;
+  if (!limits::checkedProduct({plan.numExperts, plan.hidden, 2, plan.ffn},
+                              limits::kMaxTensorElements, elements))
+    return config.error("intermediate_size")
+           << "config keys 'num_local_experts' (" << plan.numExperts
+           << ") * 'hidden_size' (" << plan.hidden << ") * 2 * "
+           << "'intermediate_size' (" << plan.ffn
+           << ") give experts.gate_up_proj more elements than moec supports "
+              "(at most "
+           << limits::kMaxTensorElements << ")";
   plan.scoring = ScoringFunc::sigmoid;
   plan.selectOn = SelectionSource::logits;
   plan.scaleExpertInput = true;
@@ -364,6 +591,8 @@ LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan,
   plan.routerName = "router.weight";
   std::vector<int64_t> listed = *moeLayers;
   int64_t every = *step;
+  // Like Llama4TextConfig, an unset (or null) 'moe_layers' falls back to
+  // the interleave step.
   if (config.has("moe_layers")) {
     plan.isMoELayer = [listed](int64_t layer) {
       return llvm::find(listed, layer) != listed.end();
@@ -414,7 +643,7 @@ void buildLayer(OpBuilder &b, Location loc, const LayerPlan &plan,
   std::optional<unsigned> bias;
   if (plan.correctionBias)
     bias = addArg({E}, "gate.e_score_correction_bias");
-  unsigned gate, up, down;
+  unsigned gate = 0, up = 0, down = 0;
   switch (plan.naming) {
   case ExpertNaming::Mixtral:
     gate = addArg({E, F, H}, "experts.{e}.w1.weight");
@@ -430,6 +659,7 @@ void buildLayer(OpBuilder &b, Location loc, const LayerPlan &plan,
     // gate_up_proj [E,H,2F]: gate is columns [0,F), up [F,2F), each
     // transposed to [E,F,H]; down_proj [E,F,H] transposed to [E,H,F].
     gate = addArg({E, F, H}, "experts.gate_up_proj");
+    // 2 * F cannot overflow: F <= kMaxFfn.
     setView(gate, {E, H, 2 * F}, {2, 0, F}, {0, 2, 1});
     up = addArg({E, F, H}, "experts.gate_up_proj");
     setView(up, {E, H, 2 * F}, {2, F, F}, {0, 2, 1});
@@ -479,38 +709,80 @@ OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
                                                 std::optional<int64_t> layer,
                                                 MLIRContext *context) {
   context->loadDialect<MoEDialect, func::FuncDialect>();
-  Location fileLoc = FileLineColLoc::get(context, configPath, 1, 1);
+  Location fileLoc = locateOffset(configText, 0, configPath, context);
+  // llvm::json::parse recurses once per nesting level (and so does the
+  // value's destructor): bound the text and its depth before it runs.
+  if (configText.size() > size_t(limits::kMaxJsonBytes)) {
+    emitError(fileLoc) << "the config is " << configText.size()
+                       << " bytes; moec supports at most "
+                       << limits::kMaxJsonBytes;
+    return nullptr;
+  }
+  if (limits::jsonNestingDepth(configText.data(), configText.size()) >
+      limits::kMaxJsonDepth) {
+    emitError(fileLoc) << "the config nests arrays and objects more than "
+                       << limits::kMaxJsonDepth
+                       << " levels deep; moec supports at most "
+                       << limits::kMaxJsonDepth;
+    return nullptr;
+  }
   llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(configText);
   if (!parsed) {
-    emitError(fileLoc) << "not valid JSON: "
-                       << llvm::toString(parsed.takeError());
+    // "[line:column, byte=offset]: what" (ParseError keeps its fields
+    // private); reported at the offset, counted as for config keys.
+    std::string message = llvm::toString(parsed.takeError());
+    StringRef what = message;
+    size_t byte = what.find("byte="), close = what.find("]: ");
+    size_t at = 0;
+    if (what.starts_with("[") && byte < close && close != StringRef::npos &&
+        !what.slice(byte + 5, close).getAsInteger(10, at) &&
+        at <= configText.size())
+      what = what.drop_front(close + 3);
+    else
+      at = 0;
+    emitError(locateOffset(configText, at, configPath, context))
+        << "not valid JSON: " << what;
     return nullptr;
   }
   const llvm::json::Object *root = parsed->getAsObject();
   if (!root) {
-    emitError(fileLoc) << "the config is not a JSON object";
+    emitError(fileLoc) << "the config is not a JSON object, got "
+                       << describe(*parsed);
     return nullptr;
   }
-  std::optional<StringRef> modelType = root->getString("model_type");
-  if (!modelType) {
-    emitError(fileLoc) << "config key 'model_type' is missing (supported: "
-                       << kSupportedModelTypes << ")";
+  size_t objectStart = configText.find_first_not_of(" \t\r\n");
+  ConfigReader rootReader(*root, configText, objectStart, configPath, context);
+  if (!rootReader.has("model_type")) {
+    rootReader.error("model_type")
+        << "config key 'model_type' is missing (supported: "
+        << kSupportedModelTypes << ")";
     return nullptr;
   }
+  FailureOr<std::string> modelType =
+      rootReader.optionalString("model_type", "");
+  if (failed(modelType))
+    return nullptr;
   // Multimodal Llama 4 nests the language model's config.
   const llvm::json::Object *object = root;
   bool multimodal = *modelType == "llama4";
   if (multimodal) {
-    object = root->getObject("text_config");
+    const llvm::json::Value *textConfig = rootReader.get("text_config");
+    object = textConfig ? textConfig->getAsObject() : nullptr;
     if (!object) {
-      emitError(fileLoc) << "config key 'text_config' is missing: a llama4 "
-                            "config nests the language model there";
+      rootReader.error("text_config")
+          << "config key 'text_config' "
+          << (textConfig ? "must be an object, got " + describe(*textConfig)
+                         : std::string("is missing"))
+          << ": a llama4 config nests the language model there";
       return nullptr;
     }
+    // A key spelled with escapes is not found: report at the root then.
+    if (size_t at = rootReader.findValue("text_config"); at != StringRef::npos)
+      objectStart = at;
   }
-  ConfigReader config(*object, configText, configPath, context);
+  ConfigReader config(*object, configText, objectStart, configPath, context);
   LayerPlan plan;
-  plan.modelType = multimodal ? "llama4" : modelType->str();
+  plan.modelType = multimodal ? "llama4" : *modelType;
   LogicalResult read = failure();
   if (*modelType == "mixtral")
     read = readMixtral(config, plan);
@@ -525,12 +797,14 @@ OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
   else if (*modelType == "llama4_text" || multimodal)
     read = readLlama4(config, plan, multimodal);
   else
-    ConfigReader(*root, configText, configPath, context).error("model_type")
-        << "unsupported model_type '" << *modelType
-        << "' (supported: " << kSupportedModelTypes << ")";
+    rootReader.error("model_type")
+        << "unsupported model_type " << quote(*modelType)
+        << " (supported: " << kSupportedModelTypes << ")";
   if (failed(read))
     return nullptr;
 
+  // num_hidden_layers is bounded by now, so neither loop below nor the
+  // functions built can run away.
   SmallVector<int64_t> layers;
   if (layer) {
     if (*layer < 0 || *layer >= plan.numLayers) {

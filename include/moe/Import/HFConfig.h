@@ -23,8 +23,10 @@ constexpr llvm::StringLiteral kSupportedModelTypes =
     "llama4";
 
 /// Imports `configText` (the contents of `configPath`). With `layer`, only
-/// that decoder layer, which must be an MoE layer. Errors are emitted at the
-/// config file, naming the key; returns null then.
+/// that decoder layer, which must be an MoE layer. The text is untrusted:
+/// its size, nesting and every size key are bounded by moe::limits before
+/// anything is built. Errors are emitted at the key's line in the config
+/// file, naming the key and value; returns null then.
 OwningOpRef<ModuleOp> importHFConfig(StringRef configText, StringRef configPath,
                                      std::optional<int64_t> layer,
                                      MLIRContext *context);
