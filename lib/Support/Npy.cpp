@@ -111,8 +111,7 @@ private:
       return false;
     char quote = text[at];
     size_t close = text.find(quote, at + 1);
-    if (close == std::string::npos ||
-        text.find('\\', at + 1) < close)
+    if (close == std::string::npos || text.find('\\', at + 1) < close)
       return false;
     out = text.substr(at + 1, close - at - 1);
     at = close + 1;
@@ -131,8 +130,7 @@ private:
       consume('L'); // Python 2 longs, as old numpy wrote them
       if (digits.empty())
         return fail("'shape' must hold non-negative integers", problem);
-      if (digits.size() > 18 ||
-          std::stoll(digits) > limits::kMaxTensorElements)
+      if (digits.size() > 18 || std::stoll(digits) > limits::kMaxTensorElements)
         return fail("dimension " + digits + " exceeds the limit " +
                         std::to_string(limits::kMaxTensorElements),
                     problem);
@@ -167,8 +165,8 @@ bool moe::parseNpy(const uint8_t *data, size_t size, const std::string &name,
   }
   int major = data[6], minor = data[7];
   if (major < 1 || major > 3 || minor != 0) {
-    error = name + ": unsupported .npy version " + std::to_string(major) +
-            "." + std::to_string(minor) + " (1.0, 2.0 and 3.0 are read)";
+    error = name + ": unsupported .npy version " + std::to_string(major) + "." +
+            std::to_string(minor) + " (1.0, 2.0 and 3.0 are read)";
     return false;
   }
   size_t lengthSize = major == 1 ? 2 : 4;
@@ -247,8 +245,7 @@ bool moe::readNpy(const std::string &path, NpyArray &array,
 bool moe::writeNpy(const std::string &path, const NpyArray &array,
                    std::string &error) {
   int64_t count;
-  if (!limits::checkedProduct(array.shape, limits::kMaxTensorElements,
-                              count) ||
+  if (!limits::checkedProduct(array.shape, limits::kMaxTensorElements, count) ||
       static_cast<size_t>(count) != array.data.size()) {
     error = path + ": shape " + formatTuple(array.shape) + " does not hold " +
             std::to_string(array.data.size()) + " values";

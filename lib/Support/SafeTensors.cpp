@@ -18,10 +18,10 @@
 #include <fcntl.h>
 #include <fstream>
 #include <limits>
-#include <utility>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 
 using namespace moe;
 using json = nlohmann::json;
@@ -179,8 +179,7 @@ json parseBoundedJson(const char *text, size_t size, const std::string &what,
 /// folder are followed: the Hugging Face cache links every shard to a blob
 /// outside the snapshot folder.
 bool normalizeShardName(const std::string &shard, std::string &normal) {
-  if (shard.empty() || shard[0] == '/' ||
-      shard.find('\0') != std::string::npos)
+  if (shard.empty() || shard[0] == '/' || shard.find('\0') != std::string::npos)
     return false;
   normal.clear();
   size_t begin = 0;

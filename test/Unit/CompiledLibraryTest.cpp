@@ -227,14 +227,12 @@ std::string manifestError(const std::string &text) {
 TEST(Manifest, ValidParses) {
   std::vector<runtime::Entry> entries;
   std::string error;
-  ASSERT_TRUE(
-      runtime::parseManifest(validManifest().dump(), entries, error))
+  ASSERT_TRUE(runtime::parseManifest(validManifest().dump(), entries, error))
       << error;
   ASSERT_EQ(entries.size(), 2u);
   const runtime::WeightSlot &viewed = entries[0].weights[2];
   EXPECT_EQ(viewed.viewShape(), (std::vector<int64_t>{4, 6, 8}));
-  EXPECT_EQ(entries[0].weights[1].tensorShape(),
-            (std::vector<int64_t>{6, 8}));
+  EXPECT_EQ(entries[0].weights[1].tensorShape(), (std::vector<int64_t>{6, 8}));
   EXPECT_EQ(entries[0].weights[1].tensorName(3), "e.3.w1");
   EXPECT_EQ(entries[1].outputSize, 8);
   EXPECT_EQ(entries[1].statsOf, "tiny");
@@ -267,8 +265,7 @@ TEST(Manifest, RefusesMalformed) {
        "entry #0: name '' must be 1 to 1024 letters"},
       {"odd name", [](json &m) { m["entries"][0]["name"] = "a\"b"; },
        "entry #0: name 'a\"b' must be"},
-      {"symbol",
-       [](json &m) { m["entries"][0]["symbol"] = "free"; },
+      {"symbol", [](json &m) { m["entries"][0]["symbol"] = "free"; },
        "entry 'tiny': symbol 'free' is not 'moe_entry_tiny'"},
       {"kind", [](json &m) { m["entries"][0]["kind"] = "backward"; },
        "entry 'tiny': unknown kind 'backward'"},
@@ -278,11 +275,9 @@ TEST(Manifest, RefusesMalformed) {
        "\"hidden\" is 262145, not in [1, 262144]"},
       {"hidden float", [](json &m) { m["entries"][0]["hidden"] = 8.5; },
        "\"hidden\" must be an integer, got 8.5"},
-      {"hidden wraps",
-       [](json &m) { m["entries"][0]["hidden"] = UINT64_MAX; },
+      {"hidden wraps", [](json &m) { m["entries"][0]["hidden"] = UINT64_MAX; },
        "\"hidden\" must be an integer, got 18446744073709551615"},
-      {"duplicate",
-       [](json &m) { m["entries"].push_back(m["entries"][0]); },
+      {"duplicate", [](json &m) { m["entries"].push_back(m["entries"][0]); },
        "entry 'tiny': appears twice"},
       {"stats of", [](json &m) { m["entries"][1]["of"] = "nope"; },
        "entry 'tiny_routing_stats': \"of\" names no forward entry: 'nope'"},
@@ -291,8 +286,7 @@ TEST(Manifest, RefusesMalformed) {
        "\"of\" names no forward entry"},
       {"stats outputs", [](json &m) { m["entries"][1]["outputs"] = 4; },
        "\"outputs\" is 4, not in [5, 65540]"},
-      {"stats outputs big",
-       [](json &m) { m["entries"][1]["outputs"] = 65541; },
+      {"stats outputs big", [](json &m) { m["entries"][1]["outputs"] = 65541; },
        "\"outputs\" is 65541"},
       {"stats outputs missing",
        [](json &m) { m["entries"][1].erase("outputs"); },
@@ -318,40 +312,63 @@ TEST(Manifest, RefusesMalformed) {
       {"stacked without {e}", [w](json &m) { w(m, 1)["name"] = "e.w1"; },
        "entry 'tiny' weight 'e.w1': a stacked name must hold \"{e}\" "
        "exactly once"},
-      {"stacked with two {e}",
-       [w](json &m) { w(m, 1)["name"] = "e.{e}.{e}"; }, "exactly once"},
+      {"stacked with two {e}", [w](json &m) { w(m, 1)["name"] = "e.{e}.{e}"; },
+       "exactly once"},
       {"single with {e}", [w](json &m) { w(m, 0)["name"] = "g.{e}"; },
        "a single tensor's name holds \"{e}\""},
       {"no shape", [w](json &m) { w(m, 0).erase("shape"); },
        slot0 + "needs a list \"shape\""},
       {"rank", [w](json &m) { w(m, 0)["shape"] = std::vector<int>(9, 1); },
        slot0 + "\"shape\" has 9 items, more than 8"},
-      {"zero size", [w](json &m) { w(m, 0)["shape"] = {0, 8}; },
+      {"zero size",
+       [w](json &m) {
+         w(m, 0)["shape"] = {0, 8};
+       },
        slot0 + "\"shape\" [0, 8] has a size 0 outside [1, 1099511627776]"},
-      {"negative size", [w](json &m) { w(m, 0)["shape"] = {-4, 8}; },
+      {"negative size",
+       [w](json &m) {
+         w(m, 0)["shape"] = {-4, 8};
+       },
        "has a size -4 outside"},
       {"elements",
-       [w](json &m) { w(m, 0)["shape"] = {int64_t(1) << 21, 1 << 20}; },
+       [w](json &m) {
+         w(m, 0)["shape"] = {int64_t(1) << 21, 1 << 20};
+       },
        slot0 + "\"shape\" [2097152, 1048576] holds more than 1099511627776 "
                "elements"},
-      {"float size", [w](json &m) { w(m, 0)["shape"] = {1.5, 8}; },
+      {"float size",
+       [w](json &m) {
+         w(m, 0)["shape"] = {1.5, 8};
+       },
        slot0 + "\"shape\" must hold integers, got 1.5"},
       {"dtype", [w](json &m) { w(m, 0)["dtype"] = "f16"; },
        slot0 + "dtype 'f16' is not one the runtime binds"},
       {"bf16 unpacked", [w](json &m) { w(m, 0)["dtype"] = "bf16"; },
        slot0 + "dtype 'bf16' is not one the runtime binds"},
-      {"experts empty", [w](json &m) { w(m, 1)["experts"] = {1, 1}; },
+      {"experts empty",
+       [w](json &m) {
+         w(m, 1)["experts"] = {1, 1};
+       },
        slot1 + "\"experts\" must be [begin, end) with 0 <= begin < end <= "
                "65536, got [1, 1]"},
-      {"experts negative", [w](json &m) { w(m, 1)["experts"] = {-1, 3}; },
+      {"experts negative",
+       [w](json &m) {
+         w(m, 1)["experts"] = {-1, 3};
+       },
        "\"experts\" must be [begin, end)"},
-      {"experts many", [w](json &m) { w(m, 1)["experts"] = {0, 65537}; },
+      {"experts many",
+       [w](json &m) {
+         w(m, 1)["experts"] = {0, 65537};
+       },
        "\"experts\" must be [begin, end)"},
       {"experts short", [w](json &m) { w(m, 1)["experts"] = {4}; },
        "\"experts\" must be [begin, end)"},
       {"experts missing", [w](json &m) { w(m, 1).erase("experts"); },
        slot1 + "needs a list \"experts\""},
-      {"experts vs source", [w](json &m) { w(m, 1)["experts"] = {0, 5}; },
+      {"experts vs source",
+       [w](json &m) {
+         w(m, 1)["experts"] = {0, 5};
+       },
        slot1 + "stacked source shape [4, 6, 8] must lead with the 5 experts "
                "of [0, 5]"},
       {"stacked rank 1",
@@ -362,45 +379,81 @@ TEST(Manifest, RefusesMalformed) {
          w(m, 1)["shape"] = {4};
        },
        "stacked source shape [4] must lead with the 4 experts"},
-      {"source size", [w](json &m) { w(m, 1)["source_shape"] = {4, 0, 8}; },
+      {"source size",
+       [w](json &m) {
+         w(m, 1)["source_shape"] = {4, 0, 8};
+       },
        "\"source_shape\" [4, 0, 8] has a size 0"},
-      {"slice dim", [w](json &m) { w(m, 2)["slice"] = {3, 0, 1}; },
+      {"slice dim",
+       [w](json &m) {
+         w(m, 2)["slice"] = {3, 0, 1};
+       },
        slot2 + "\"slice\" [3, 0, 1] is not [dim, offset, size] within the "
                "source shape [4, 8, 12]"},
-      {"slice past end", [w](json &m) { w(m, 2)["slice"] = {2, 7, 6}; },
+      {"slice past end",
+       [w](json &m) {
+         w(m, 2)["slice"] = {2, 7, 6};
+       },
        "\"slice\" [2, 7, 6] is not"},
-      {"slice offset", [w](json &m) { w(m, 2)["slice"] = {2, -1, 6}; },
+      {"slice offset",
+       [w](json &m) {
+         w(m, 2)["slice"] = {2, -1, 6};
+       },
        "\"slice\" [2, -1, 6] is not"},
-      {"slice size", [w](json &m) { w(m, 2)["slice"] = {2, 0, 0}; },
+      {"slice size",
+       [w](json &m) {
+         w(m, 2)["slice"] = {2, 0, 0};
+       },
        "\"slice\" [2, 0, 0] is not"},
       {"slice overflow",
-       [w](json &m) { w(m, 2)["slice"] = {2, INT64_MAX, 6}; },
+       [w](json &m) {
+         w(m, 2)["slice"] = {2, INT64_MAX, 6};
+       },
        "\"slice\" [2, 9223372036854775807, 6] is not"},
       {"slice empty", [w](json &m) { w(m, 2)["slice"] = json::array(); },
        slot2 + "\"slice\" must be [dim, offset, size], got []"},
-      {"transpose rank", [w](json &m) { w(m, 2)["transpose"] = {0, 1}; },
+      {"transpose rank",
+       [w](json &m) {
+         w(m, 2)["transpose"] = {0, 1};
+       },
        slot2 + "\"transpose\" [0, 1] is not a permutation of 3 dimensions"},
       {"transpose repeat",
-       [w](json &m) { w(m, 2)["transpose"] = {0, 0, 1}; },
+       [w](json &m) {
+         w(m, 2)["transpose"] = {0, 0, 1};
+       },
        "\"transpose\" [0, 0, 1] is not a permutation"},
       {"transpose range",
-       [w](json &m) { w(m, 2)["transpose"] = {0, 1, 5}; },
+       [w](json &m) {
+         w(m, 2)["transpose"] = {0, 1, 5};
+       },
        "\"transpose\" [0, 1, 5] is not a permutation"},
       {"transpose negative",
-       [w](json &m) { w(m, 2)["transpose"] = {-1, 0, 1}; },
+       [w](json &m) {
+         w(m, 2)["transpose"] = {-1, 0, 1};
+       },
        "\"transpose\" [-1, 0, 1] is not a permutation"},
-      {"pack dim", [w](json &m) { w(m, 2)["pack"] = {3, 32}; },
+      {"pack dim",
+       [w](json &m) {
+         w(m, 2)["pack"] = {3, 32};
+       },
        slot2 + "\"pack\" [3, 32] is not [dim, panel width] within rank 3"},
-      {"pack width", [w](json &m) { w(m, 2)["pack"] = {1, 0}; },
+      {"pack width",
+       [w](json &m) {
+         w(m, 2)["pack"] = {1, 0};
+       },
        "\"pack\" [1, 0] is not"},
       {"pack short", [w](json &m) { w(m, 2)["pack"] = {1}; },
        slot2 + "\"pack\" must be [dim, panel width], got [1]"},
       {"view vs shape",
-       [w](json &m) { w(m, 2)["shape"] = {4, 1, 8, 31}; },
+       [w](json &m) {
+         w(m, 2)["shape"] = {4, 1, 8, 31};
+       },
        slot2 + "source shape [4, 8, 12] with its slice, transpose and pack "
                "gives [4, 1, 8, 32], not the shape [4, 1, 8, 31]"},
       {"plain vs shape",
-       [w](json &m) { w(m, 0)["source_shape"] = {4, 9}; },
+       [w](json &m) {
+         w(m, 0)["source_shape"] = {4, 9};
+       },
        slot0 + "source shape [4, 9] with its slice, transpose and pack gives "
                "[4, 9], not the shape [4, 8]"},
   };
@@ -431,8 +484,8 @@ TEST(CompiledLibrary, EntriesRunByKind) {
                         " --target=cpu -o " + library;
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   std::string error, weightsPath = scratch("kinds.safetensors");
-  ASSERT_TRUE(writeSafeTensors(weightsPath, checkpointTensors(layer, false),
-                               error))
+  ASSERT_TRUE(
+      writeSafeTensors(weightsPath, checkpointTensors(layer, false), error))
       << error;
   auto lib = runtime::Library::open(library, error);
   ASSERT_TRUE(lib) << error;
@@ -441,8 +494,9 @@ TEST(CompiledLibrary, EntriesRunByKind) {
   const runtime::Entry *stats = lib->findStatsEntry(entry->name);
   ASSERT_TRUE(stats);
   EXPECT_EQ(lib->findEntry(stats->name, error), nullptr);
-  EXPECT_EQ(error, "'" + stats->name + "' is the routing-statistics entry of '" +
-                       entry->name + "', not a forward entry");
+  EXPECT_EQ(error, "'" + stats->name +
+                       "' is the routing-statistics entry of '" + entry->name +
+                       "', not a forward entry");
 
   auto checkpoint = Checkpoint::open(weightsPath, error);
   ASSERT_TRUE(checkpoint) << error;
@@ -473,8 +527,8 @@ TEST(CompiledLibrary, EntriesRunByKind) {
   EXPECT_NE(error.find("token count -1 is not in [0, 2147483648]"),
             std::string::npos)
       << error;
-  EXPECT_FALSE(bound->forward(x.data(), y.data(), limits::kMaxTokens + 1,
-                              error));
+  EXPECT_FALSE(
+      bound->forward(x.data(), y.data(), limits::kMaxTokens + 1, error));
   EXPECT_TRUE(bound->forward(x.data(), y.data(), 5, error)) << error;
 
   EXPECT_FALSE(lib->setNumThreads(0, error));
@@ -487,16 +541,14 @@ TEST(CompiledLibrary, EntriesRunByKind) {
 TEST(CompiledLibrary, MissingWeightNamesFiles) {
   std::vector<runtime::Entry> entries;
   std::string error;
-  ASSERT_TRUE(
-      runtime::parseManifest(validManifest().dump(), entries, error))
+  ASSERT_TRUE(runtime::parseManifest(validManifest().dump(), entries, error))
       << error;
   std::string path = scratch("empty.safetensors");
   ASSERT_TRUE(writeSafeTensors(
       path, {{"other", {DType::F32, {1}, std::vector<uint8_t>(4)}}}, error));
   auto checkpoint = Checkpoint::open(path, error);
   ASSERT_TRUE(checkpoint) << error;
-  EXPECT_EQ(runtime::BoundEntry::bind(entries[0], *checkpoint, error),
-            nullptr);
+  EXPECT_EQ(runtime::BoundEntry::bind(entries[0], *checkpoint, error), nullptr);
   EXPECT_EQ(error, "missing weight 'gate': expected a F32, BF16 or F16 tensor "
                    "of shape [4, 8]; searched " +
                        path);

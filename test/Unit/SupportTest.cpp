@@ -153,23 +153,24 @@ TEST(SafeTensors, MalformedFiles) {
                                4))
                 .find("rank 9 exceeds the limit 8"),
             std::string::npos);
-  EXPECT_NE(openError(writeRaw("elements.safetensors",
-                               R"({"w":{"dtype":"F64","shape":)"
-                               R"([4611686018427387904],"data_offsets":[0,0]}})",
-                               0))
-                .find("dimension 4611686018427387904 exceeds the limit"),
-            std::string::npos);
+  EXPECT_NE(
+      openError(writeRaw("elements.safetensors",
+                         R"({"w":{"dtype":"F64","shape":)"
+                         R"([4611686018427387904],"data_offsets":[0,0]}})",
+                         0))
+          .find("dimension 4611686018427387904 exceeds the limit"),
+      std::string::npos);
   EXPECT_NE(openError(writeRaw("product.safetensors",
                                R"({"w":{"dtype":"F64","shape":)"
                                R"([1048576,1048576,2],"data_offsets":[0,0]}})",
                                0))
                 .find("shape holds more than 1099511627776 elements"),
             std::string::npos);
-  EXPECT_NE(openError(writeRaw("deep.safetensors",
-                               std::string(200, '[') + std::string(200, ']'),
-                               0))
-                .find("the header nests deeper than 128 levels"),
-            std::string::npos);
+  EXPECT_NE(
+      openError(writeRaw("deep.safetensors",
+                         std::string(200, '[') + std::string(200, ']'), 0))
+          .find("the header nests deeper than 128 levels"),
+      std::string::npos);
 }
 
 // Tests that MappedFile (so every checkpoint read) refuses a FIFO at once.
@@ -200,9 +201,9 @@ TEST(SafeTensors, ShardIndexIsChecked) {
   auto checkpoint = Checkpoint::open(
       withMap(R"("x": "./a.safetensors", "y": "b.safetensors")"), error);
   ASSERT_TRUE(checkpoint) << error;
-  EXPECT_EQ(checkpoint->filePaths(),
-            (std::vector<std::string>{dir + "a.safetensors",
-                                      dir + "b.safetensors"}));
+  EXPECT_EQ(
+      checkpoint->filePaths(),
+      (std::vector<std::string>{dir + "a.safetensors", dir + "b.safetensors"}));
   EXPECT_EQ(checkpoint->path(), index);
 
   for (const char *shard :
@@ -305,8 +306,7 @@ std::string parseError(const std::string &image) {
 // the declared size is checked against the real one before allocating.
 TEST(Npy, ParseFromMemory) {
   auto header = [](const std::string &shape) {
-    return "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape +
-           ", }";
+    return "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
   };
   float values[2] = {1.5f, -2.0f};
   std::string two(reinterpret_cast<const char *>(values), 8);

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -98,8 +99,7 @@ const OptionSpec kOptions[] = {
     {"--output", "Y.npy", kRun, &Options::output, nullptr, nullptr, 0, 0,
      "write the output (default: none)"},
     {"--entry", "NAME", kRun | kGenerate, &Options::entry, nullptr, nullptr, 0,
-     0,
-     "the forward entry, also for --generate-* (default: the only one)"},
+     0, "the forward entry, also for --generate-* (default: the only one)"},
     {"--stats", nullptr, kRun, nullptr, nullptr, &Options::stats, 0, 0,
      "also print the routing statistics (default: off)"},
     {"--repeat", "N", kRun, nullptr, &Options::repeat, nullptr, 1,
@@ -122,12 +122,12 @@ const OptionSpec kOptions[] = {
      "GENERATING (with --generate-weights or --generate-input)"},
     {"--seed", "S", kGenerate, nullptr, &Options::seed, nullptr, 0, UINT32_MAX,
      "seed of the generated data (default: 0)"},
-    {"--dtype", "f32|bf16", kGenerateWeights, &Options::dtype, nullptr,
-     nullptr, 0, 0, "dtype of the generated weights (default: f32)"},
+    {"--dtype", "f32|bf16", kGenerateWeights, &Options::dtype, nullptr, nullptr,
+     0, 0, "dtype of the generated weights (default: f32)"},
     {"--help", nullptr, kAllModes, nullptr, nullptr, &Options::help, 0, 0,
      "print this help and exit (also -h)", "GENERAL"},
-    {"--version", nullptr, kAllModes, nullptr, nullptr, &Options::version, 0,
-     0, "print the version and exit"},
+    {"--version", nullptr, kAllModes, nullptr, nullptr, &Options::version, 0, 0,
+     "print the version and exit"},
 };
 
 std::string helpText() {
@@ -191,8 +191,8 @@ bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
       arg = "--help";
     if (arg.rfind("-", 0) != 0 || arg == "-") {
       if (!options.library.empty())
-        return error = "unexpected argument '" + arg +
-                       "' (the library is '" + options.library + "')",
+        return error = "unexpected argument '" + arg + "' (the library is '" +
+                       options.library + "')",
                false;
       options.library = arg;
       continue;
@@ -253,12 +253,13 @@ bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
   for (const std::string &name : options.given)
     for (const OptionSpec &option : kOptions)
       if (name == option.name && !(option.modes & options.mode))
-        return error = name + ": does not apply to " +
-                       modeName(options.mode) + " (see --help)",
+        return error = name + ": does not apply to " + modeName(options.mode) +
+                       " (see --help)",
                false;
   if (options.library.empty())
     return error = "no library given (see --help)", false;
-  if (options.mode == kRun && (options.weights.empty() || options.input.empty()))
+  if (options.mode == kRun &&
+      (options.weights.empty() || options.input.empty()))
     return error = "--weights and --input are required to run an entry (or "
                    "choose --print-manifest, --generate-weights or "
                    "--generate-input; see --help)",
@@ -448,6 +449,31 @@ void printSummary(const AlignedFloats &output, int64_t tokens, int64_t hidden) {
   std::printf("\n");
 }
 
+/// OpenMP aborts the process on a team it cannot create: without
+/// --threads, hold OMP_NUM_THREADS (a list, one count per nesting level)
+/// to --threads' bound.
+bool checkOmpNumThreads(std::string &error) {
+  const char *value = std::getenv("OMP_NUM_THREADS");
+  if (!value || !*value)
+    return true;
+  std::string text = value;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    size_t end = std::min(text.find(',', begin), text.size());
+    std::string item = text.substr(begin, end - begin);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    int64_t threads;
+    if (!parseInt(item, 1, limits::kMaxThreads, threads))
+      return error = "OMP_NUM_THREADS: must be integers from 1 to " +
+                     std::to_string(limits::kMaxThreads) + ", got '" + text +
+                     "'",
+             false;
+    begin = end + 1;
+  }
+  return true;
+}
+
 /// The forward entry --entry names (or the only one), with a pointer to
 /// --stats when it names a statistics entry.
 const Entry *selectEntry(const Library &library, const Options &options,
@@ -458,8 +484,8 @@ const Entry *selectEntry(const Library &library, const Options &options,
   error = options.library + ": " + error;
   for (const Entry &other : library.entries())
     if (other.name == options.entry && other.kind == "routing_stats")
-      error += "; its statistics print with --entry " + other.statsOf +
-               " --stats";
+      error +=
+          "; its statistics print with --entry " + other.statsOf + " --stats";
   return nullptr;
 }
 
@@ -528,6 +554,8 @@ int run(int argc, char **argv) {
 
   if (options.threads > 0 && !library->setNumThreads(options.threads, error))
     return fail("--threads: " + error);
+  if (!options.threads && !checkOmpNumThreads(error))
+    return fail(error);
 
   // Activations on cache lines, as the weights are (AlignedBuffer.h). The
   // input's size is the file's; the output's is the same.

@@ -4,8 +4,8 @@
 // model.safetensors.index.json) by memory-mapping them; tensors are views
 // into the mapping. Every malformed input is reported as an error message
 // naming the file and what is wrong, never a crash: headers and indexes are
-// bounded in size and JSON depth, shapes in rank and elements (Limits.h). Plain C++ (no LLVM): the
-// runtime shares it.
+// bounded in size and JSON depth, shapes in rank and elements (Limits.h). Plain
+// C++ (no LLVM): the runtime shares it.
 //
 //===----------------------------------------------------------------------===//
 

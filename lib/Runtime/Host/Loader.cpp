@@ -150,8 +150,8 @@ public:
     if (it == object.end())
       return fail(where, std::string("needs an integer \"") + key + "\"");
     if (!isInt64(*it))
-      return fail(where, std::string("\"") + key + "\" must be an integer, got " +
-                             brief(*it));
+      return fail(where, std::string("\"") + key +
+                             "\" must be an integer, got " + brief(*it));
     out = it->get<int64_t>();
     if (out < lo || out > hi)
       return fail(where, std::string("\"") + key + "\" is " +
@@ -193,8 +193,8 @@ public:
                              brief(*it));
     if (it->size() > maxSize)
       return fail(where, std::string("\"") + key + "\" has " +
-                             std::to_string(it->size()) +
-                             " items, more than " + std::to_string(maxSize));
+                             std::to_string(it->size()) + " items, more than " +
+                             std::to_string(maxSize));
     for (const json &item : *it) {
       if (!isInt64(item))
         return fail(where, std::string("\"") + key +
@@ -209,15 +209,14 @@ public:
                   const std::string &where) {
     for (int64_t d : shape)
       if (d < 1 || d > limits::kMaxTensorElements)
-        return fail(where, std::string("\"") + key + "\" " +
-                               formatShape(shape) + " has a size " +
-                               std::to_string(d) + " outside [1, " +
-                               std::to_string(limits::kMaxTensorElements) +
-                               "]");
+        return fail(where,
+                    std::string("\"") + key + "\" " + formatShape(shape) +
+                        " has a size " + std::to_string(d) + " outside [1, " +
+                        std::to_string(limits::kMaxTensorElements) + "]");
     int64_t count;
     if (!limits::checkedProduct(shape, limits::kMaxTensorElements, count))
-      return fail(where, std::string("\"") + key + "\" " +
-                             formatShape(shape) + " holds more than " +
+      return fail(where, std::string("\"") + key + "\" " + formatShape(shape) +
+                             " holds more than " +
                              std::to_string(limits::kMaxTensorElements) +
                              " elements");
     return true;
@@ -260,10 +259,10 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
     return fail(where, "layout '" + layout + "' is not 'stacked' or 'single'");
   slot.stacked = layout == "stacked";
   size_t first = slot.name.find("{e}");
-  size_t marks = first == std::string::npos
-                     ? 0
-                     : 1 + (slot.name.find("{e}", first + 3) !=
-                            std::string::npos);
+  size_t marks =
+      first == std::string::npos
+          ? 0
+          : 1 + (slot.name.find("{e}", first + 3) != std::string::npos);
   if (slot.stacked && marks != 1)
     return fail(where, "a stacked name must hold \"{e}\" exactly once");
   if (!slot.stacked && marks != 0)
@@ -322,9 +321,8 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
   std::vector<int64_t> viewed = source;
   if (!slot.slice.empty()) {
     const std::vector<int64_t> &slice = slot.slice;
-    if (slice[0] < 0 || slice[0] >= rank ||
-        slice[1] < 0 || slice[2] < 1 || slice[2] > source[slice[0]] ||
-        slice[1] > source[slice[0]] - slice[2])
+    if (slice[0] < 0 || slice[0] >= rank || slice[1] < 0 || slice[2] < 1 ||
+        slice[2] > source[slice[0]] || slice[1] > source[slice[0]] - slice[2])
       return fail(where, "\"slice\" " + formatShape(slice) +
                              " is not [dim, offset, size] within the source "
                              "shape " +
@@ -333,8 +331,7 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
   }
   if (w.contains("transpose")) {
     std::vector<bool> seen(rank, false);
-    bool isPermutation =
-        static_cast<int64_t>(slot.transpose.size()) == rank;
+    bool isPermutation = static_cast<int64_t>(slot.transpose.size()) == rank;
     for (int64_t d : slot.transpose) {
       isPermutation = isPermutation && d >= 0 && d < rank && !seen[d];
       if (isPermutation)
@@ -415,13 +412,13 @@ bool runtime::parseManifest(const std::string &text,
   ManifestReader reader(error);
   if (text.size() > static_cast<size_t>(limits::kMaxJsonBytes))
     return reader.fail("", std::to_string(text.size()) +
-                                       " bytes exceed the limit " +
-                                       std::to_string(limits::kMaxJsonBytes));
+                               " bytes exceed the limit " +
+                               std::to_string(limits::kMaxJsonBytes));
   if (limits::jsonNestingDepth(text.data(), text.size()) >
       limits::kMaxJsonDepth)
     return reader.fail("", "nests deeper than " +
-                                       std::to_string(limits::kMaxJsonDepth) +
-                                       " levels");
+                               std::to_string(limits::kMaxJsonDepth) +
+                               " levels");
   json manifest = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (manifest.is_discarded() || !manifest.is_object())
     return reader.fail("", "not a JSON object");
@@ -587,9 +584,8 @@ std::string searched(const Checkpoint &checkpoint) {
     return "searched " + files[0];
   const std::string &index = checkpoint.path();
   std::string dir = index.substr(0, index.find_last_of('/') + 1);
-  std::string text = "searched the " + std::to_string(files.size()) +
-                     " shard" + (files.size() == 1 ? "" : "s") + " of " +
-                     index;
+  std::string text = "searched the " + std::to_string(files.size()) + " shard" +
+                     (files.size() == 1 ? "" : "s") + " of " + index;
   constexpr size_t kListed = 3;
   for (size_t i = 0; i < files.size() && i < kListed; ++i)
     text += (i ? ", " : ": ") + files[i].substr(dir.size());
@@ -700,10 +696,10 @@ bool checkStatus(const Entry &entry, int32_t status, std::string &error) {
 bool BoundEntry::forward(const float *input, float *output, int64_t tokens,
                          std::string &error) const {
   return checkCall(*boundEntry, "forward", tokens, error) &&
-         checkStatus(*boundEntry,
-                     boundEntry->function(pointers.data(), input, output,
-                                          tokens),
-                     error);
+         checkStatus(
+             *boundEntry,
+             boundEntry->function(pointers.data(), input, output, tokens),
+             error);
 }
 
 bool BoundEntry::routingStats(const float *input, int64_t tokens,
