@@ -138,7 +138,7 @@ public:
     return text.size() > 40 ? text.substr(0, 37) + "..." : text;
   }
 
-  bool isInt64(const json &value) {
+  static bool isInt64(const json &value) {
     return value.is_number_integer() &&
            !(value.is_number_unsigned() &&
              value.get<uint64_t>() > uint64_t(INT64_MAX));
@@ -176,8 +176,8 @@ public:
     return true;
   }
 
-  /// A list of at most `maxSize` integers; `present` says whether there
-  /// was one (an absent list is empty).
+  /// A list of at most `maxSize` integers; an absent one is empty unless
+  /// `required`.
   bool readIntList(const json &object, const char *key, size_t maxSize,
                    std::vector<int64_t> &out, const std::string &where,
                    bool required = false) {
