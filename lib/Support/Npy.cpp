@@ -3,131 +3,267 @@
 // Format: "\x93NUMPY", major and minor version, a little-endian header length
 // (2 bytes in version 1, 4 in versions 2 and 3), then a Python dict literal
 // {'descr': '<f4', 'fortran_order': False, 'shape': (T, H), } padded with
-// spaces and a newline, then the data.
+// spaces and ending in a newline, then the data: exactly the bytes the shape
+// needs.
 //
 //===----------------------------------------------------------------------===//
 
 #include "moe/Support/Npy.h"
+#include "moe/Support/Limits.h"
+#include "moe/Support/SafeTensors.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <new>
 
 using namespace moe;
 
 namespace {
-/// The text after `'key':` in a header dict, or npos.
-size_t findValue(const std::string &header, const std::string &key) {
-  size_t at = header.find("'" + key + "'");
-  if (at == std::string::npos)
-    return at;
-  at = header.find(':', at);
-  if (at == std::string::npos)
-    return at;
-  return header.find_first_not_of(' ', at + 1);
+std::string formatTuple(const std::vector<int64_t> &shape) {
+  std::string text = "(";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + (shape.size() == 1 ? ",)" : ")");
 }
 
-bool parseShape(const std::string &header, std::vector<int64_t> &shape) {
-  size_t at = findValue(header, "shape");
-  if (at == std::string::npos || header[at] != '(')
-    return false;
-  size_t close = header.find(')', at);
-  if (close == std::string::npos)
-    return false;
-  std::string inside = header.substr(at + 1, close - at - 1);
-  std::stringstream items(inside);
-  std::string item;
-  while (std::getline(items, item, ',')) {
-    size_t first = item.find_first_not_of(' ');
-    if (first == std::string::npos)
-      continue; // the trailing comma of a 1-tuple
-    size_t last = item.find_last_not_of(' ');
-    std::string digits = item.substr(first, last - first + 1);
-    if (digits.empty() || digits.size() > 18 ||
-        digits.find_first_not_of("0123456789") != std::string::npos)
-      return false;
-    shape.push_back(std::stoll(digits));
+/// The header dict, parsed strictly as numpy writes it: the three keys
+/// exactly once, string / bool / int-tuple values, nothing else. A lenient
+/// search for "'shape'" would also find it inside another value.
+class HeaderParser {
+public:
+  explicit HeaderParser(const std::string &text) : text(text) {}
+
+  bool parse(std::string &descr, bool &fortranOrder,
+             std::vector<int64_t> &shape, std::string &problem) {
+    bool seenDescr = false, seenFortran = false, seenShape = false;
+    skipSpaces();
+    if (!consume('{'))
+      return fail("expected '{'", problem);
+    skipSpaces();
+    while (!consume('}')) {
+      std::string key;
+      if (!quoted(key))
+        return fail("expected a quoted key or '}'", problem);
+      skipSpaces();
+      if (!consume(':'))
+        return fail("expected ':' after '" + key + "'", problem);
+      skipSpaces();
+      bool &seen = key == "descr"           ? seenDescr
+                   : key == "fortran_order" ? seenFortran
+                                            : seenShape;
+      if (key != "descr" && key != "fortran_order" && key != "shape")
+        return fail("unexpected key '" + key + "'", problem);
+      if (seen)
+        return fail("duplicate key '" + key + "'", problem);
+      seen = true;
+      if (key == "descr") {
+        if (!quoted(descr))
+          return fail("'descr' must be a quoted string", problem);
+      } else if (key == "fortran_order") {
+        std::string word;
+        while (at < text.size() && std::isalpha(uint8_t(text[at])))
+          word += text[at++];
+        if (word != "True" && word != "False")
+          return fail("'fortran_order' must be True or False", problem);
+        fortranOrder = word == "True";
+      } else if (!tuple(shape, problem)) {
+        return false;
+      }
+      skipSpaces();
+      if (consume(','))
+        skipSpaces();
+      else if (at >= text.size() || text[at] != '}')
+        return fail("expected ',' or '}'", problem);
+    }
+    if (!seenDescr || !seenFortran || !seenShape)
+      return fail(std::string("missing key '") +
+                      (!seenDescr     ? "descr"
+                       : !seenFortran ? "fortran_order"
+                                      : "shape") +
+                      "'",
+                  problem);
+    skipSpaces();
+    if (at + 1 != text.size() || text[at] != '\n')
+      return fail("expected spaces and a newline after the dict", problem);
+    return true;
   }
+
+private:
+  bool fail(const std::string &what, std::string &problem) const {
+    problem = what + " at header byte " + std::to_string(at);
+    return false;
+  }
+  void skipSpaces() {
+    while (at < text.size() && text[at] == ' ')
+      ++at;
+  }
+  bool consume(char c) {
+    if (at >= text.size() || text[at] != c)
+      return false;
+    ++at;
+    return true;
+  }
+  /// 'text' or "text", without escapes (no key or dtype needs one).
+  bool quoted(std::string &out) {
+    if (at >= text.size() || (text[at] != '\'' && text[at] != '"'))
+      return false;
+    char quote = text[at];
+    size_t close = text.find(quote, at + 1);
+    if (close == std::string::npos || text.find('\\', at + 1) < close)
+      return false;
+    out = text.substr(at + 1, close - at - 1);
+    at = close + 1;
+    return true;
+  }
+  /// (), (N,) or (N, M, ...): each size bounded, the rank too.
+  bool tuple(std::vector<int64_t> &shape, std::string &problem) {
+    if (!consume('('))
+      return fail("'shape' must be a tuple", problem);
+    skipSpaces();
+    while (!consume(')')) {
+      size_t begin = at;
+      while (at < text.size() && std::isdigit(uint8_t(text[at])))
+        ++at;
+      std::string digits = text.substr(begin, at - begin);
+      consume('L'); // Python 2 longs, as old numpy wrote them
+      if (digits.empty())
+        return fail("'shape' must hold non-negative integers", problem);
+      if (digits.size() > 18 || std::stoll(digits) > limits::kMaxTensorElements)
+        return fail("dimension " + digits + " exceeds the limit " +
+                        std::to_string(limits::kMaxTensorElements),
+                    problem);
+      if (shape.size() == limits::kMaxRank)
+        return fail("'shape' has more than " +
+                        std::to_string(limits::kMaxRank) + " dimensions",
+                    problem);
+      shape.push_back(std::stoll(digits));
+      skipSpaces();
+      if (consume(','))
+        skipSpaces();
+      else if (at >= text.size() || text[at] != ')')
+        return fail("expected ',' or ')' in 'shape'", problem);
+    }
+    return true;
+  }
+
+  const std::string &text;
+  size_t at = 0;
+};
+} // namespace
+
+bool moe::parseNpy(const uint8_t *data, size_t size, const std::string &name,
+                   NpyArray &array, std::string &error) {
+  if (size < 6 || std::memcmp(data, "\x93NUMPY", 6) != 0) {
+    error = name + ": not a .npy file (bad magic)";
+    return false;
+  }
+  if (size < 8) {
+    error = name + ": truncated header: " + std::to_string(size) + " bytes";
+    return false;
+  }
+  int major = data[6], minor = data[7];
+  if (major < 1 || major > 3 || minor != 0) {
+    error = name + ": unsupported .npy version " + std::to_string(major) + "." +
+            std::to_string(minor) + " (1.0, 2.0 and 3.0 are read)";
+    return false;
+  }
+  size_t lengthSize = major == 1 ? 2 : 4;
+  if (size < 6 + 2 + lengthSize) {
+    error = name + ": truncated header: " + std::to_string(size) + " bytes";
+    return false;
+  }
+  uint64_t headerLength = 0;
+  for (size_t i = lengthSize; i-- > 0;)
+    headerLength = (headerLength << 8) | data[8 + i];
+  size_t headerStart = 8 + lengthSize;
+  if (headerLength > size - headerStart) {
+    error = name + ": header length " + std::to_string(headerLength) +
+            " runs past the end of the file (" + std::to_string(size) +
+            " bytes)";
+    return false;
+  }
+  std::string header(reinterpret_cast<const char *>(data) + headerStart,
+                     headerLength);
+  std::string descr, problem;
+  bool fortranOrder = false;
+  std::vector<int64_t> shape;
+  if (!HeaderParser(header).parse(descr, fortranOrder, shape, problem)) {
+    error = name + ": malformed header: " + problem;
+    return false;
+  }
+  if (descr != "<f4" && descr != "=f4") {
+    error = name + ": dtype must be float32 ('<f4'), got '" + descr + "'";
+    return false;
+  }
+  if (fortranOrder) {
+    error = name + ": array must be in C order (fortran_order False)";
+    return false;
+  }
+  int64_t count;
+  if (!limits::checkedProduct(shape, limits::kMaxTensorElements, count)) {
+    error = name + ": shape " + formatTuple(shape) + " holds more than " +
+            std::to_string(limits::kMaxTensorElements) + " elements";
+    return false;
+  }
+  // Checked against the real size before the buffer exists, so a small
+  // file cannot make us allocate what its header claims.
+  uint64_t needed = static_cast<uint64_t>(count) * sizeof(float);
+  uint64_t present = size - headerStart - headerLength;
+  if (present < needed) {
+    error = name + ": truncated data: expected " + std::to_string(needed) +
+            " bytes for shape " + formatTuple(shape) + ", the file holds " +
+            std::to_string(present);
+    return false;
+  }
+  if (present > needed) {
+    error = name + ": " + std::to_string(present - needed) +
+            " bytes of trailing data after the " + std::to_string(needed) +
+            " bytes of shape " + formatTuple(shape);
+    return false;
+  }
+  try {
+    array.data.resize(count);
+  } catch (const std::bad_alloc &) {
+    error = name + ": out of memory for " + std::to_string(needed) +
+            " bytes of data";
+    return false;
+  }
+  array.shape = shape;
+  if (count)
+    std::memcpy(array.data.data(), data + headerStart + headerLength, needed);
   return true;
 }
-} // namespace
 
 bool moe::readNpy(const std::string &path, NpyArray &array,
                   std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": cannot open: " + std::strerror(errno);
-    return false;
-  }
-  char magic[8];
-  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) {
-    error = path + ": not a .npy file (bad magic)";
-    return false;
-  }
-  int major = static_cast<unsigned char>(magic[6]);
-  uint32_t headerLength = 0;
-  unsigned char lengthBytes[4] = {0, 0, 0, 0};
-  int lengthSize = major == 1 ? 2 : 4;
-  if (major < 1 || major > 3 ||
-      !in.read(reinterpret_cast<char *>(lengthBytes), lengthSize)) {
-    error = path + ": unsupported .npy version " + std::to_string(major);
-    return false;
-  }
-  for (int i = lengthSize - 1; i >= 0; --i)
-    headerLength = (headerLength << 8) | lengthBytes[i];
-  std::string header(headerLength, '\0');
-  if (!in.read(header.data(), headerLength)) {
-    error = path + ": truncated header";
-    return false;
-  }
-  size_t descr = findValue(header, "descr");
-  if (descr == std::string::npos || (header.compare(descr, 5, "'<f4'") != 0 &&
-                                     header.compare(descr, 5, "'=f4'") != 0)) {
-    error = path + ": dtype must be float32 ('<f4')";
-    return false;
-  }
-  size_t fortran = findValue(header, "fortran_order");
-  if (fortran == std::string::npos ||
-      header.compare(fortran, 5, "False") != 0) {
-    error = path + ": array must be in C order (fortran_order False)";
-    return false;
-  }
-  array.shape.clear();
-  if (!parseShape(header, array.shape)) {
-    error = path + ": cannot read the shape";
-    return false;
-  }
-  int64_t count = 1;
-  for (int64_t d : array.shape) {
-    if (d != 0 && count > (int64_t(1) << 40) / d) {
-      error = path + ": shape is too large";
-      return false;
-    }
-    count *= d;
-  }
-  array.data.resize(count);
-  if (!in.read(reinterpret_cast<char *>(array.data.data()),
-               static_cast<std::streamsize>(count * sizeof(float)))) {
-    error = path + ": truncated data: expected " +
-            std::to_string(count * sizeof(float)) + " bytes";
-    return false;
-  }
-  return true;
+  std::unique_ptr<MappedFile> file = MappedFile::open(path, error);
+  return file && parseNpy(file->data(), file->size(), path, array, error);
 }
 
 bool moe::writeNpy(const std::string &path, const NpyArray &array,
                    std::string &error) {
-  std::string shape = "(";
-  for (size_t i = 0; i < array.shape.size(); ++i)
-    shape += std::to_string(array.shape[i]) + ", ";
-  if (array.shape.size() > 1)
-    shape.resize(shape.size() - 2);
-  else if (array.shape.size() == 1)
-    shape.resize(shape.size() - 1);
-  shape += ")";
-  std::string header =
-      "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  int64_t count;
+  if (!limits::checkedProduct(array.shape, limits::kMaxTensorElements, count) ||
+      static_cast<size_t>(count) != array.data.size()) {
+    error = path + ": shape " + formatTuple(array.shape) + " does not hold " +
+            std::to_string(array.data.size()) + " values";
+    return false;
+  }
+  return writeNpy(path, array.shape, array.data.data(), error);
+}
+
+bool moe::writeNpy(const std::string &path, const std::vector<int64_t> &shape,
+                   const float *data, std::string &error) {
+  int64_t count;
+  if (shape.size() > limits::kMaxRank ||
+      !limits::checkedProduct(shape, limits::kMaxTensorElements, count)) {
+    error = path + ": cannot write shape " + formatTuple(shape);
+    return false;
+  }
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " +
+                       formatTuple(shape) + ", }";
   // Pad so that magic + length + header is a multiple of 64, ending in \n.
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
@@ -142,8 +278,8 @@ bool moe::writeNpy(const std::string &path, const NpyArray &array,
   out.put(static_cast<char>(length & 0xff));
   out.put(static_cast<char>(length >> 8));
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  out.write(reinterpret_cast<const char *>(array.data.data()),
-            static_cast<std::streamsize>(array.data.size() * sizeof(float)));
+  out.write(reinterpret_cast<const char *>(data),
+            static_cast<std::streamsize>(count * sizeof(float)));
   if (!out) {
     error = path + ": write failed";
     return false;

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Support/SafeTensors.h"
+#include "moe/Support/Limits.h"
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 
 using namespace moe;
 using json = nlohmann::json;
@@ -118,14 +120,12 @@ bool TensorView::copyToF32(float *out) const {
 
 std::unique_ptr<MappedFile> MappedFile::open(const std::string &path,
                                              std::string &error) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) {
-    error = path + ": cannot open: " + std::strerror(errno);
+  int fd = limits::openRegularFile(path, error);
+  if (fd < 0)
     return nullptr;
-  }
   struct stat info;
-  if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    error = path + ": not a regular file";
+  if (fstat(fd, &info) != 0) {
+    error = path + ": cannot stat: " + std::strerror(errno);
     ::close(fd);
     return nullptr;
   }
@@ -150,9 +150,56 @@ MappedFile::~MappedFile() {
     munmap(const_cast<uint8_t *>(bytes), length);
 }
 
+namespace {
+/// JSON `text` of `size` bytes parsed, after the bounds every JSON document
+/// moec reads must meet; discarded (with `error`) when it does not.
+json parseBoundedJson(const char *text, size_t size, const std::string &what,
+                      std::string &error) {
+  if (size > static_cast<uint64_t>(limits::kMaxJsonBytes)) {
+    error = what + " of " + std::to_string(size) + " bytes exceeds the limit " +
+            std::to_string(limits::kMaxJsonBytes);
+    return json(json::value_t::discarded);
+  }
+  if (limits::jsonNestingDepth(text, size) > limits::kMaxJsonDepth) {
+    error = what + " nests deeper than " +
+            std::to_string(limits::kMaxJsonDepth) + " levels";
+    return json(json::value_t::discarded);
+  }
+  json parsed = json::parse(text, text + size, nullptr,
+                            /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object())
+    error = what + " is not a JSON object";
+  return parsed.is_object() ? parsed : json(json::value_t::discarded);
+}
+
+/// A shard name from an index, relative to the index's folder: "." and
+/// empty components dropped, so that one file has one spelling. False for
+/// names that could leave the folder (absolute, or with a ".." component)
+/// or that the OS would cut short (a NUL byte). Symbolic links inside the
+/// folder are followed: the Hugging Face cache links every shard to a blob
+/// outside the snapshot folder.
+bool normalizeShardName(const std::string &shard, std::string &normal) {
+  if (shard.empty() || shard[0] == '/' || shard.find('\0') != std::string::npos)
+    return false;
+  normal.clear();
+  size_t begin = 0;
+  while (begin <= shard.size()) {
+    size_t end = std::min(shard.find('/', begin), shard.size());
+    std::string part = shard.substr(begin, end - begin);
+    if (part == "..")
+      return false;
+    if (!part.empty() && part != ".")
+      normal += (normal.empty() ? "" : "/") + part;
+    begin = end + 1;
+  }
+  return !normal.empty();
+}
+} // namespace
+
 std::unique_ptr<Checkpoint> Checkpoint::open(const std::string &path,
                                              std::string &error) {
   std::unique_ptr<Checkpoint> checkpoint(new Checkpoint());
+  checkpoint->sourcePath = path;
   auto endsWith = [&](const std::string &suffix) {
     return path.size() >= suffix.size() &&
            path.compare(path.size() - suffix.size(), suffix.size(), suffix) ==
@@ -165,42 +212,63 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string &path,
   }
 
   // A shard index: {"weight_map": {tensor name: shard file}}.
-  std::ifstream in(path);
-  if (!in) {
-    error = path + ": cannot open: " + std::strerror(errno);
+  std::unique_ptr<MappedFile> file = MappedFile::open(path, error);
+  if (!file)
     return nullptr;
-  }
-  json index = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (index.is_discarded() || !index.is_object()) {
-    error = path + ": not a JSON object";
+  json index = parseBoundedJson(reinterpret_cast<const char *>(file->data()),
+                                file->size(), path + ": the index", error);
+  if (index.is_discarded())
     return nullptr;
-  }
   auto map = index.find("weight_map");
   if (map == index.end() || !map->is_object()) {
     error = path + ": no \"weight_map\" object";
     return nullptr;
   }
   std::string dir = path.substr(0, path.find_last_of('/') + 1);
+  std::vector<std::pair<std::string, std::string>> listed; // tensor, shard
   std::vector<std::string> shards;
   for (auto &[name, shard] : map->items()) {
     if (!shard.is_string()) {
       error = path + ": weight_map entry '" + name + "' is not a file name";
       return nullptr;
     }
-    shards.push_back(shard.get<std::string>());
+    std::string normal;
+    if (!normalizeShardName(shard.get<std::string>(), normal)) {
+      error = path + ": weight_map entry '" + name + "': shard '" +
+              shard.get<std::string>() +
+              "' must be a relative path inside the index's folder (no "
+              "absolute path, no '..')";
+      return nullptr;
+    }
+    listed.emplace_back(name, normal);
+    shards.push_back(normal);
   }
   std::sort(shards.begin(), shards.end());
   shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
   for (const std::string &shard : shards)
     if (!checkpoint->addFile(dir + shard, error))
       return nullptr;
-  for (auto &[name, shard] : map->items())
-    if (!checkpoint->find(name)) {
-      error = path + ": tensor '" + name + "' is listed in shard '" +
-              shard.get<std::string>() + "' but not found there";
+  for (const auto &[name, shard] : listed) {
+    const TensorView *view = checkpoint->find(name);
+    if (!view) {
+      error = path + ": tensor '" + name + "' is listed in shard '" + shard +
+              "' but not found there";
       return nullptr;
     }
+    if (view->file != dir + shard) {
+      error = path + ": tensor '" + name + "' is listed in shard '" + shard +
+              "' but is held by shard '" + view->file.substr(dir.size()) + "'";
+      return nullptr;
+    }
+  }
   return checkpoint;
+}
+
+std::vector<std::string> Checkpoint::filePaths() const {
+  std::vector<std::string> paths;
+  for (const std::unique_ptr<MappedFile> &file : files)
+    paths.push_back(file->path());
+  return paths;
 }
 
 const TensorView *Checkpoint::find(const std::string &name) const {
@@ -227,12 +295,10 @@ bool Checkpoint::addFile(const std::string &path, std::string &error) {
     return false;
   }
   const char *headerText = reinterpret_cast<const char *>(file->data() + 8);
-  json header = json::parse(headerText, headerText + headerLength, nullptr,
-                            /*allow_exceptions=*/false);
-  if (header.is_discarded() || !header.is_object()) {
-    error = path + ": the header is not a JSON object";
+  json header =
+      parseBoundedJson(headerText, headerLength, path + ": the header", error);
+  if (header.is_discarded())
     return false;
-  }
   const uint8_t *dataStart = file->data() + 8 + headerLength;
   size_t dataSize = file->size() - 8 - headerLength;
 
@@ -263,20 +329,33 @@ bool Checkpoint::addFile(const std::string &path, std::string &error) {
     view.name = name;
     view.dtype = info->dtype;
     view.file = path;
-    uint64_t elements = 1;
+    if (shape->size() > limits::kMaxRank) {
+      error = where + ": rank " + std::to_string(shape->size()) +
+              " exceeds the limit " + std::to_string(limits::kMaxRank);
+      return false;
+    }
     for (const json &dim : *shape) {
       if (!dim.is_number_unsigned()) {
         error = where + ": shape holds a non-integer or negative size";
         return false;
       }
       uint64_t size = dim.get<uint64_t>();
-      if (size != 0 && elements > (uint64_t(1) << 62) / size) {
-        error = where + ": shape is too large";
+      if (size > static_cast<uint64_t>(limits::kMaxTensorElements)) {
+        error = where + ": dimension " + std::to_string(size) +
+                " exceeds the limit " +
+                std::to_string(limits::kMaxTensorElements);
         return false;
       }
-      elements *= size;
       view.shape.push_back(static_cast<int64_t>(size));
     }
+    int64_t count;
+    if (!limits::checkedProduct(view.shape, limits::kMaxTensorElements,
+                                count)) {
+      error = where + ": shape holds more than " +
+              std::to_string(limits::kMaxTensorElements) + " elements";
+      return false;
+    }
+    uint64_t elements = static_cast<uint64_t>(count);
     if (!(*offsets)[0].is_number_unsigned() ||
         !(*offsets)[1].is_number_unsigned()) {
       error = where + ": data_offsets must be non-negative integers";

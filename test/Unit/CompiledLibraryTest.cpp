@@ -4,19 +4,24 @@
 // its weights as safetensors under checkpoint names (per-expert tensors,
 // F32 or BF16, one file or a shard set), bind them with the runtime loader,
 // run, and compare with lib/Reference (normwise relative error <= 1e-5).
+// Also the loader's guards: every malformed manifest parseManifest must
+// refuse, and entries callable only the way their kind allows.
 //
 //===----------------------------------------------------------------------===//
 
 #include "LayerCases.h"
 
 #include "moe/Runtime/Loader.h"
+#include "moe/Support/Limits.h"
 #include "moe/Support/SafeTensors.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <unistd.h>
 
 using namespace moe;
@@ -185,5 +190,367 @@ TEST(CompiledLibrary, Llama4AndCapacity) {
   capacity.capacity = reference::CapacityConfig{
       0.75, reference::DropOrder::LowestWeight, reference::DroppedSlot::Input};
   checkLibrary("capacity", capacity);
+}
+} // namespace
+
+namespace {
+using json = nlohmann::json;
+
+/// A valid manifest: a forward entry with a single, a stacked and a viewed
+/// (slice, transpose, pack) slot, and its statistics entry.
+json validManifest() {
+  return json::parse(R"({"format": 1, "target": "cpu", "entries": [
+    {"name": "tiny", "kind": "forward", "symbol": "moe_entry_tiny",
+     "hidden": 8, "weights": [
+      {"name": "gate", "shape": [4, 8], "dtype": "f32", "layout": "single"},
+      {"name": "e.{e}.w1", "shape": [4, 1, 8, 32], "dtype": "bf16",
+       "layout": "stacked", "experts": [0, 4], "source_shape": [4, 6, 8],
+       "pack": [1, 32]},
+      {"name": "gate_up", "shape": [4, 1, 8, 32], "layout": "single",
+       "source_shape": [4, 8, 12], "slice": [2, 6, 6],
+       "transpose": [0, 2, 1], "pack": [1, 32]}]},
+    {"name": "tiny_routing_stats", "kind": "routing_stats",
+     "symbol": "moe_entry_tiny_routing_stats", "hidden": 8, "of": "tiny",
+     "outputs": 8, "weights": [
+      {"name": "gate", "shape": [4, 8], "layout": "single"}]}]})");
+}
+
+std::string manifestError(const std::string &text) {
+  std::vector<runtime::Entry> entries;
+  std::string error;
+  EXPECT_FALSE(runtime::parseManifest(text, entries, error)) << text;
+  EXPECT_TRUE(entries.empty());
+  return error;
+}
+
+// Tests that the valid manifest reads, with every field where it belongs.
+TEST(Manifest, ValidParses) {
+  std::vector<runtime::Entry> entries;
+  std::string error;
+  ASSERT_TRUE(runtime::parseManifest(validManifest().dump(), entries, error))
+      << error;
+  ASSERT_EQ(entries.size(), 2u);
+  const runtime::WeightSlot &viewed = entries[0].weights[2];
+  EXPECT_EQ(viewed.viewShape(), (std::vector<int64_t>{4, 6, 8}));
+  EXPECT_EQ(entries[0].weights[1].tensorShape(), (std::vector<int64_t>{6, 8}));
+  EXPECT_EQ(entries[0].weights[1].tensorName(3), "e.3.w1");
+  EXPECT_EQ(entries[1].outputSize, 8);
+  EXPECT_EQ(entries[1].statsOf, "tiny");
+}
+
+// Tests that parseManifest refuses each malformed manifest with a message
+// naming the entry, the weight and the problem, before anything uses it.
+TEST(Manifest, RefusesMalformed) {
+  struct Case {
+    const char *what;
+    std::function<void(json &)> edit;
+    std::string message;
+  };
+  const std::string slot0 = "entry 'tiny' weight 'gate': ";
+  const std::string slot1 = "entry 'tiny' weight 'e.{e}.w1': ";
+  const std::string slot2 = "entry 'tiny' weight 'gate_up': ";
+  json &(*w)(json &, int) = [](json &m, int i) -> json & {
+    return m["entries"][0]["weights"][i];
+  };
+  std::vector<Case> cases = {
+      {"format", [](json &m) { m["format"] = 2; },
+       "\"format\" is 2, not in [1, 1]"},
+      {"format type", [](json &m) { m["format"] = "1"; },
+       "\"format\" must be an integer, got \"1\""},
+      {"no entries", [](json &m) { m["entries"] = json::array(); },
+       "needs a non-empty list \"entries\""},
+      {"entry type", [](json &m) { m["entries"][0] = 3; },
+       "entry #0: is not an object"},
+      {"empty name", [](json &m) { m["entries"][0]["name"] = ""; },
+       "entry #0: name '' must be 1 to 1024 letters"},
+      {"odd name", [](json &m) { m["entries"][0]["name"] = "a\"b"; },
+       "entry #0: name 'a\"b' must be"},
+      {"symbol", [](json &m) { m["entries"][0]["symbol"] = "free"; },
+       "entry 'tiny': symbol 'free' is not 'moe_entry_tiny'"},
+      {"kind", [](json &m) { m["entries"][0]["kind"] = "backward"; },
+       "entry 'tiny': unknown kind 'backward'"},
+      {"hidden 0", [](json &m) { m["entries"][0]["hidden"] = 0; },
+       "entry 'tiny': \"hidden\" is 0, not in [1, 262144]"},
+      {"hidden big", [](json &m) { m["entries"][0]["hidden"] = 262145; },
+       "\"hidden\" is 262145, not in [1, 262144]"},
+      {"hidden float", [](json &m) { m["entries"][0]["hidden"] = 8.5; },
+       "\"hidden\" must be an integer, got 8.5"},
+      {"hidden wraps", [](json &m) { m["entries"][0]["hidden"] = UINT64_MAX; },
+       "\"hidden\" must be an integer, got 18446744073709551615"},
+      {"duplicate", [](json &m) { m["entries"].push_back(m["entries"][0]); },
+       "entry 'tiny': appears twice"},
+      {"stats of", [](json &m) { m["entries"][1]["of"] = "nope"; },
+       "entry 'tiny_routing_stats': \"of\" names no forward entry: 'nope'"},
+      {"stats of stats",
+       [](json &m) { m["entries"][1]["of"] = "tiny_routing_stats"; },
+       "\"of\" names no forward entry"},
+      {"stats outputs", [](json &m) { m["entries"][1]["outputs"] = 4; },
+       "\"outputs\" is 4, not in [5, 65540]"},
+      {"stats outputs big", [](json &m) { m["entries"][1]["outputs"] = 65541; },
+       "\"outputs\" is 65541"},
+      {"stats outputs missing",
+       [](json &m) { m["entries"][1].erase("outputs"); },
+       "needs an integer \"outputs\""},
+      {"stats hidden", [](json &m) { m["entries"][1]["hidden"] = 16; },
+       "hidden 16 differs from entry 'tiny' hidden 8"},
+      {"second stats",
+       [](json &m) {
+         json second = m["entries"][1];
+         second["name"] = "other";
+         second["symbol"] = "moe_entry_other";
+         m["entries"].push_back(second);
+       },
+       "entry 'tiny' has a second statistics entry 'other'"},
+      {"weights", [](json &m) { m["entries"][0]["weights"] = 1; },
+       "entry 'tiny': needs a list \"weights\""},
+      {"weight type", [w](json &m) { w(m, 0) = "gate"; },
+       "entry 'tiny' weight #0: is not an object"},
+      {"weight name", [w](json &m) { w(m, 0)["name"] = ""; },
+       "entry 'tiny' weight #0: has an empty name"},
+      {"layout", [w](json &m) { w(m, 0)["layout"] = "packed"; },
+       slot0 + "layout 'packed' is not 'stacked' or 'single'"},
+      {"stacked without {e}", [w](json &m) { w(m, 1)["name"] = "e.w1"; },
+       "entry 'tiny' weight 'e.w1': a stacked name must hold \"{e}\" "
+       "exactly once"},
+      {"stacked with two {e}", [w](json &m) { w(m, 1)["name"] = "e.{e}.{e}"; },
+       "exactly once"},
+      {"single with {e}", [w](json &m) { w(m, 0)["name"] = "g.{e}"; },
+       "a single tensor's name holds \"{e}\""},
+      {"no shape", [w](json &m) { w(m, 0).erase("shape"); },
+       slot0 + "needs a list \"shape\""},
+      {"rank", [w](json &m) { w(m, 0)["shape"] = std::vector<int>(9, 1); },
+       slot0 + "\"shape\" has 9 items, more than 8"},
+      {"zero size",
+       [w](json &m) {
+         w(m, 0)["shape"] = {0, 8};
+       },
+       slot0 + "\"shape\" [0, 8] has a size 0 outside [1, 1099511627776]"},
+      {"negative size",
+       [w](json &m) {
+         w(m, 0)["shape"] = {-4, 8};
+       },
+       "has a size -4 outside"},
+      {"elements",
+       [w](json &m) {
+         w(m, 0)["shape"] = {int64_t(1) << 21, 1 << 20};
+       },
+       slot0 + "\"shape\" [2097152, 1048576] holds more than 1099511627776 "
+               "elements"},
+      {"float size",
+       [w](json &m) {
+         w(m, 0)["shape"] = {1.5, 8};
+       },
+       slot0 + "\"shape\" must hold integers, got 1.5"},
+      {"dtype", [w](json &m) { w(m, 0)["dtype"] = "f16"; },
+       slot0 + "dtype 'f16' is not one the runtime binds"},
+      {"bf16 unpacked", [w](json &m) { w(m, 0)["dtype"] = "bf16"; },
+       slot0 + "dtype 'bf16' is not one the runtime binds"},
+      {"experts empty",
+       [w](json &m) {
+         w(m, 1)["experts"] = {1, 1};
+       },
+       slot1 + "\"experts\" must be [begin, end) with 0 <= begin < end <= "
+               "65536, got [1, 1]"},
+      {"experts negative",
+       [w](json &m) {
+         w(m, 1)["experts"] = {-1, 3};
+       },
+       "\"experts\" must be [begin, end)"},
+      {"experts many",
+       [w](json &m) {
+         w(m, 1)["experts"] = {0, 65537};
+       },
+       "\"experts\" must be [begin, end)"},
+      {"experts short", [w](json &m) { w(m, 1)["experts"] = {4}; },
+       "\"experts\" must be [begin, end)"},
+      {"experts missing", [w](json &m) { w(m, 1).erase("experts"); },
+       slot1 + "needs a list \"experts\""},
+      {"experts vs source",
+       [w](json &m) {
+         w(m, 1)["experts"] = {0, 5};
+       },
+       slot1 + "stacked source shape [4, 6, 8] must lead with the 5 experts "
+               "of [0, 5]"},
+      {"stacked rank 1",
+       [w](json &m) {
+         w(m, 1)["source_shape"] = {4};
+         w(m, 1).erase("pack");
+         w(m, 1)["dtype"] = "f32";
+         w(m, 1)["shape"] = {4};
+       },
+       "stacked source shape [4] must lead with the 4 experts"},
+      {"source size",
+       [w](json &m) {
+         w(m, 1)["source_shape"] = {4, 0, 8};
+       },
+       "\"source_shape\" [4, 0, 8] has a size 0"},
+      {"slice dim",
+       [w](json &m) {
+         w(m, 2)["slice"] = {3, 0, 1};
+       },
+       slot2 + "\"slice\" [3, 0, 1] is not [dim, offset, size] within the "
+               "source shape [4, 8, 12]"},
+      {"slice past end",
+       [w](json &m) {
+         w(m, 2)["slice"] = {2, 7, 6};
+       },
+       "\"slice\" [2, 7, 6] is not"},
+      {"slice offset",
+       [w](json &m) {
+         w(m, 2)["slice"] = {2, -1, 6};
+       },
+       "\"slice\" [2, -1, 6] is not"},
+      {"slice size",
+       [w](json &m) {
+         w(m, 2)["slice"] = {2, 0, 0};
+       },
+       "\"slice\" [2, 0, 0] is not"},
+      {"slice overflow",
+       [w](json &m) {
+         w(m, 2)["slice"] = {2, INT64_MAX, 6};
+       },
+       "\"slice\" [2, 9223372036854775807, 6] is not"},
+      {"slice empty", [w](json &m) { w(m, 2)["slice"] = json::array(); },
+       slot2 + "\"slice\" must be [dim, offset, size], got []"},
+      {"transpose rank",
+       [w](json &m) {
+         w(m, 2)["transpose"] = {0, 1};
+       },
+       slot2 + "\"transpose\" [0, 1] is not a permutation of 3 dimensions"},
+      {"transpose repeat",
+       [w](json &m) {
+         w(m, 2)["transpose"] = {0, 0, 1};
+       },
+       "\"transpose\" [0, 0, 1] is not a permutation"},
+      {"transpose range",
+       [w](json &m) {
+         w(m, 2)["transpose"] = {0, 1, 5};
+       },
+       "\"transpose\" [0, 1, 5] is not a permutation"},
+      {"transpose negative",
+       [w](json &m) {
+         w(m, 2)["transpose"] = {-1, 0, 1};
+       },
+       "\"transpose\" [-1, 0, 1] is not a permutation"},
+      {"pack dim",
+       [w](json &m) {
+         w(m, 2)["pack"] = {3, 32};
+       },
+       slot2 + "\"pack\" [3, 32] is not [dim, panel width] within rank 3"},
+      {"pack width",
+       [w](json &m) {
+         w(m, 2)["pack"] = {1, 0};
+       },
+       "\"pack\" [1, 0] is not"},
+      {"pack short", [w](json &m) { w(m, 2)["pack"] = {1}; },
+       slot2 + "\"pack\" must be [dim, panel width], got [1]"},
+      {"view vs shape",
+       [w](json &m) {
+         w(m, 2)["shape"] = {4, 1, 8, 31};
+       },
+       slot2 + "source shape [4, 8, 12] with its slice, transpose and pack "
+               "gives [4, 1, 8, 32], not the shape [4, 1, 8, 31]"},
+      {"plain vs shape",
+       [w](json &m) {
+         w(m, 0)["source_shape"] = {4, 9};
+       },
+       slot0 + "source shape [4, 9] with its slice, transpose and pack gives "
+               "[4, 9], not the shape [4, 8]"},
+  };
+  for (const Case &c : cases) {
+    json manifest = validManifest();
+    c.edit(manifest);
+    std::string error = manifestError(manifest.dump());
+    EXPECT_NE(error.find(c.message), std::string::npos)
+        << c.what << "\n  expected: " << c.message << "\n  got: " << error;
+  }
+  EXPECT_EQ(manifestError("{not json"), "not a JSON object");
+  EXPECT_EQ(manifestError("[]"), "not a JSON object");
+  EXPECT_EQ(manifestError(std::string(200, '[') + std::string(200, ']')),
+            "nests deeper than 128 levels");
+}
+
+// Tests that entries run only as their kind allows: a statistics entry
+// through routingStats, sized from the manifest (run as a forward entry it
+// wrote E + 4 floats into a [T, hidden] buffer), a forward entry through
+// forward; and that the thread count and token count are bounded.
+TEST(CompiledLibrary, EntriesRunByKind) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  TestLayer layer = makeTestLayer(spec);
+  std::string source = scratch("kinds.mlir"), library = scratch("kinds.so");
+  std::ofstream(source) << layer.source();
+  std::string command = std::string(MOEC_MOE_COMPILE) + " " + source +
+                        " --target=cpu -o " + library;
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::string error, weightsPath = scratch("kinds.safetensors");
+  ASSERT_TRUE(
+      writeSafeTensors(weightsPath, checkpointTensors(layer, false), error))
+      << error;
+  auto lib = runtime::Library::open(library, error);
+  ASSERT_TRUE(lib) << error;
+  const runtime::Entry *entry = lib->findEntry("", error);
+  ASSERT_TRUE(entry) << error;
+  const runtime::Entry *stats = lib->findStatsEntry(entry->name);
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(lib->findEntry(stats->name, error), nullptr);
+  EXPECT_EQ(error, "'" + stats->name +
+                       "' is the routing-statistics entry of '" + entry->name +
+                       "', not a forward entry");
+
+  auto checkpoint = Checkpoint::open(weightsPath, error);
+  ASSERT_TRUE(checkpoint) << error;
+  auto bound = runtime::BoundEntry::bind(*entry, *checkpoint, error);
+  ASSERT_TRUE(bound) << error;
+  auto boundStats = runtime::BoundEntry::bind(*stats, *checkpoint, error);
+  ASSERT_TRUE(boundStats) << error;
+
+  std::mt19937 rng(3);
+  std::vector<float> x = randomTensor(rng, 5 * spec.hidden, 1.0f);
+  std::vector<float> y(x.size()), values;
+  EXPECT_FALSE(boundStats->forward(x.data(), y.data(), 5, error));
+  EXPECT_EQ(error, "entry '" + stats->name +
+                       "' is of kind 'routing_stats', not 'forward'");
+  EXPECT_FALSE(bound->routingStats(x.data(), 5, values, error));
+  EXPECT_EQ(error, "entry '" + entry->name +
+                       "' is of kind 'forward', not 'routing_stats'");
+  for (int64_t tokens : {0, 5}) {
+    ASSERT_TRUE(boundStats->routingStats(x.data(), tokens, values, error))
+        << error;
+    ASSERT_EQ(values.size(), static_cast<size_t>(spec.numExperts + 4));
+    float load = 0;
+    for (int64_t e = 0; e < spec.numExperts; ++e)
+      load += values[e];
+    EXPECT_EQ(load, 2.0f * tokens); // top-2: each token loads two experts
+  }
+  EXPECT_FALSE(bound->forward(x.data(), y.data(), -1, error));
+  EXPECT_NE(error.find("token count -1 is not in [0, 2147483648]"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(
+      bound->forward(x.data(), y.data(), limits::kMaxTokens + 1, error));
+  EXPECT_TRUE(bound->forward(x.data(), y.data(), 5, error)) << error;
+
+  EXPECT_FALSE(lib->setNumThreads(0, error));
+  EXPECT_EQ(error, "thread count 0 is not in [1, 1024]");
+  EXPECT_FALSE(lib->setNumThreads(100000, error));
+  EXPECT_TRUE(lib->setNumThreads(1, error)) << error;
+}
+
+// Tests that a missing weight names the files searched.
+TEST(CompiledLibrary, MissingWeightNamesFiles) {
+  std::vector<runtime::Entry> entries;
+  std::string error;
+  ASSERT_TRUE(runtime::parseManifest(validManifest().dump(), entries, error))
+      << error;
+  std::string path = scratch("empty.safetensors");
+  ASSERT_TRUE(writeSafeTensors(
+      path, {{"other", {DType::F32, {1}, std::vector<uint8_t>(4)}}}, error));
+  auto checkpoint = Checkpoint::open(path, error);
+  ASSERT_TRUE(checkpoint) << error;
+  EXPECT_EQ(runtime::BoundEntry::bind(entries[0], *checkpoint, error), nullptr);
+  EXPECT_EQ(error, "missing weight 'gate': expected a F32, BF16 or F16 tensor "
+                   "of shape [4, 8]; searched " +
+                       path);
 }
 } // namespace

@@ -1,7 +1,8 @@
 //===- SupportTest.cpp - safetensors and .npy readers ---------------------===//
 //
 // Round trips, dtype conversion, and one case for each kind of malformed
-// input: each must come back as an error naming the problem.
+// input (files, shard indexes, .npy images in memory, FIFOs): each must come
+// back as an error naming the problem.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,9 +11,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace moe;
@@ -141,6 +144,85 @@ TEST(SafeTensors, MalformedFiles) {
       std::string::npos);
   EXPECT_NE(openError(tempPath("absent.safetensors")).find("cannot open"),
             std::string::npos);
+
+  // Shapes are bounded in rank, size and elements; elements * dtype size
+  // could overflow before.
+  EXPECT_NE(openError(writeRaw("rank.safetensors",
+                               R"({"w":{"dtype":"F32","shape":[1,1,1,1,1,1,)"
+                               R"(1,1,1],"data_offsets":[0,4]}})",
+                               4))
+                .find("rank 9 exceeds the limit 8"),
+            std::string::npos);
+  EXPECT_NE(
+      openError(writeRaw("elements.safetensors",
+                         R"({"w":{"dtype":"F64","shape":)"
+                         R"([4611686018427387904],"data_offsets":[0,0]}})",
+                         0))
+          .find("dimension 4611686018427387904 exceeds the limit"),
+      std::string::npos);
+  EXPECT_NE(openError(writeRaw("product.safetensors",
+                               R"({"w":{"dtype":"F64","shape":)"
+                               R"([1048576,1048576,2],"data_offsets":[0,0]}})",
+                               0))
+                .find("shape holds more than 1099511627776 elements"),
+            std::string::npos);
+  EXPECT_NE(
+      openError(writeRaw("deep.safetensors",
+                         std::string(200, '[') + std::string(200, ']'), 0))
+          .find("the header nests deeper than 128 levels"),
+      std::string::npos);
+}
+
+// Tests that MappedFile (so every checkpoint read) refuses a FIFO at once.
+TEST(SafeTensors, RefusesFifo) {
+  std::string fifo = tempPath("fifo.safetensors");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_NE(openError(fifo).find("not a regular file (a FIFO)"),
+            std::string::npos);
+  std::remove(fifo.c_str());
+}
+
+// Tests that an index keeps its shards inside its folder and names the
+// shard that holds each tensor.
+TEST(SafeTensors, ShardIndexIsChecked) {
+  std::string error;
+  std::string dir = tempPath("ckpt") + "/";
+  ASSERT_TRUE(mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST);
+  ASSERT_TRUE(writeSafeTensors(
+      dir + "a.safetensors", {{"x", {DType::F32, {1}, bytesOf({1})}}}, error));
+  ASSERT_TRUE(writeSafeTensors(
+      dir + "b.safetensors", {{"y", {DType::F32, {1}, bytesOf({2})}}}, error));
+  std::string index = dir + "model.safetensors.index.json";
+  auto withMap = [&](const std::string &map) {
+    std::ofstream(index) << "{\"weight_map\": {" << map << "}}";
+    return index;
+  };
+  // Spellings of the same relative path are one shard.
+  auto checkpoint = Checkpoint::open(
+      withMap(R"("x": "./a.safetensors", "y": "b.safetensors")"), error);
+  ASSERT_TRUE(checkpoint) << error;
+  EXPECT_EQ(
+      checkpoint->filePaths(),
+      (std::vector<std::string>{dir + "a.safetensors", dir + "b.safetensors"}));
+  EXPECT_EQ(checkpoint->path(), index);
+
+  for (const char *shard :
+       {"../a.safetensors", "/etc/passwd", "sub/../a.safetensors", "", ".",
+        "..", "a.safetensors/.."})
+    EXPECT_NE(openError(withMap(std::string(R"("x": ")") + shard + "\""))
+                  .find("must be a relative path inside the index's folder"),
+              std::string::npos)
+        << shard;
+  EXPECT_NE(
+      openError(withMap(R"("x": "b.safetensors", "y": "a.safetensors")"))
+          .find("tensor 'x' is listed in shard 'b.safetensors' but is held by "
+                "shard 'a.safetensors'"),
+      std::string::npos);
+  EXPECT_NE(openError(withMap(R"("x": 3)")).find("is not a file name"),
+            std::string::npos);
+  std::ofstream(index) << std::string(200, '[') << std::string(200, ']');
+  EXPECT_NE(openError(index).find("the index nests deeper than 128 levels"),
+            std::string::npos);
 }
 
 // Tests that .npy arrays round-trip and that bad ones are refused.
@@ -162,7 +244,7 @@ TEST(Npy, RoundTripAndErrors) {
     return message;
   };
   auto npy = [](const std::string &header, const std::string &data) {
-    std::string h = header;
+    std::string h = header + "\n";
     std::string out = std::string("\x93NUMPY\x01\x00", 8);
     out += static_cast<char>(h.size() & 0xff);
     out += static_cast<char>(h.size() >> 8);
@@ -186,13 +268,139 @@ TEST(Npy, RoundTripAndErrors) {
       readError("short.npy",
                 npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
                     std::string(4, '\0')))
-          .find("truncated data: expected 16 bytes"),
+          .find("truncated data: expected 16 bytes for shape (4,), the file "
+                "holds 4"),
       std::string::npos);
   EXPECT_NE(
       readError(
           "shape.npy",
           npy("{'descr': '<f4', 'fortran_order': False, 'shape': (a,), }", ""))
-          .find("cannot read the shape"),
+          .find("malformed header: 'shape' must hold non-negative integers"),
       std::string::npos);
+}
+
+/// A whole .npy image: version 1.0 header `dict` (a newline appended) and
+/// `data`.
+std::string npyImage(const std::string &dict, const std::string &data,
+                     int lengthDelta = 0) {
+  std::string header = dict + "\n";
+  size_t length = header.size() + lengthDelta;
+  std::string out = std::string("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(length & 0xff);
+  out += static_cast<char>((length >> 8) & 0xff);
+  return out + header + data;
+}
+
+/// parseNpy's error for `image`, which must be refused.
+std::string parseError(const std::string &image) {
+  NpyArray array;
+  std::string error;
+  EXPECT_FALSE(parseNpy(reinterpret_cast<const uint8_t *>(image.data()),
+                        image.size(), "x.npy", array, error));
+  EXPECT_EQ(error.rfind("x.npy: ", 0), 0u) << error;
+  return error;
+}
+
+// Tests parseNpy on images in memory: a valid one of each rank reads back;
+// each way a header or the data can be wrong is an error naming it, and
+// the declared size is checked against the real one before allocating.
+TEST(Npy, ParseFromMemory) {
+  auto header = [](const std::string &shape) {
+    return "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  };
+  float values[2] = {1.5f, -2.0f};
+  std::string two(reinterpret_cast<const char *>(values), 8);
+  for (const char *shape : {"(2,)", "(1, 2)", "(2, 1, 1)", "(2L,)"}) {
+    std::string image = npyImage(header(shape), two);
+    NpyArray array;
+    std::string error;
+    ASSERT_TRUE(parseNpy(reinterpret_cast<const uint8_t *>(image.data()),
+                         image.size(), "x.npy", array, error))
+        << shape << ": " << error;
+    EXPECT_EQ(array.data, (std::vector<float>{1.5f, -2.0f}));
+  }
+  // A scalar: shape () holds one value; an empty array holds none.
+  NpyArray scalar;
+  std::string error, scalarImage = npyImage(header("()"), two.substr(0, 4));
+  ASSERT_TRUE(parseNpy(reinterpret_cast<const uint8_t *>(scalarImage.data()),
+                       scalarImage.size(), "x.npy", scalar, error))
+      << error;
+  EXPECT_TRUE(scalar.shape.empty() && scalar.data.size() == 1);
+  std::string emptyImage = npyImage(header("(0, 8)"), "");
+  ASSERT_TRUE(parseNpy(reinterpret_cast<const uint8_t *>(emptyImage.data()),
+                       emptyImage.size(), "x.npy", scalar, error))
+      << error;
+  EXPECT_EQ(scalar.shape, (std::vector<int64_t>{0, 8}));
+
+  struct Case {
+    std::string image, message;
+  };
+  std::vector<Case> cases = {
+      {"", "not a .npy file (bad magic)"},
+      {std::string("\x93NUMPY\x01", 7), "truncated header: 7 bytes"},
+      {std::string("\x93NUMPY\x04\x00\x00\x00", 10),
+       "unsupported .npy version 4.0"},
+      {std::string("\x93NUMPY\x01\x01\x00\x00", 10),
+       "unsupported .npy version 1.1"},
+      // The 1 KiB file whose header claims 25.6 GB.
+      {npyImage(header("(100000000, 64)"), std::string(1024, '\0')),
+       "truncated data: expected 25600000000 bytes for shape (100000000, 64), "
+       "the file holds 1024"},
+      {npyImage(header("(2,)"), two + "junk"),
+       "4 bytes of trailing data after the 8 bytes of shape (2,)"},
+      {npyImage(header("(2,)"), two, 1000),
+       "header length 1058 runs past the end of the file (76 bytes)"},
+      {npyImage(header("(2,)"), two, -1),
+       "malformed header: expected spaces and a newline after the dict"},
+      {npyImage(header("(1, 1, 1, 1, 1, 1, 1, 1, 1)"), two),
+       "'shape' has more than 8 dimensions"},
+      {npyImage(header("(2199023255552,)"), ""),
+       "dimension 2199023255552 exceeds the limit 1099511627776"},
+      {npyImage(header("(1048576, 1048576, 2)"), ""),
+       "shape (1048576, 1048576, 2) holds more than 1099511627776 elements"},
+      {npyImage(header("(99999999999999999999,)"), ""),
+       "dimension 99999999999999999999 exceeds the limit"},
+      {npyImage(header("(-1,)"), ""), "'shape' must hold non-negative"},
+      {npyImage(header("(2,,)"), ""), "'shape' must hold non-negative"},
+      {npyImage(header("[2]"), ""), "'shape' must be a tuple"},
+      {npyImage("{'descr': '<f4', 'shape': (2,), }", two),
+       "missing key 'fortran_order'"},
+      {npyImage("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, "
+                "'shape': (2,), }",
+                two),
+       "duplicate key 'descr'"},
+      {npyImage("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), "
+                "'extra': 1, }",
+                two),
+       "unexpected key 'extra'"},
+      // A key-like string inside a value is not the key.
+      {npyImage("{'descr': \"'shape': (2,)\", 'fortran_order': False, "
+                "'shape': (2,), }",
+                two),
+       "dtype must be float32 ('<f4'), got ''shape': (2,)'"},
+      {npyImage("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }",
+                two),
+       "'fortran_order' must be True or False"},
+      {npyImage("not a dict", two), "malformed header: expected '{'"},
+  };
+  for (const Case &c : cases)
+    EXPECT_NE(parseError(c.image).find(c.message), std::string::npos)
+        << "expected: " << c.message << "\ngot: " << parseError(c.image);
+}
+
+// Tests that readNpy refuses a FIFO at once (it blocked forever) and a
+// directory.
+TEST(Npy, RefusesNonRegularFiles) {
+  std::string fifo = tempPath("fifo.npy");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  NpyArray array;
+  std::string error;
+  EXPECT_FALSE(readNpy(fifo, array, error));
+  EXPECT_NE(error.find("not a regular file (a FIFO)"), std::string::npos)
+      << error;
+  EXPECT_FALSE(readNpy(::testing::TempDir(), array, error));
+  EXPECT_NE(error.find("not a regular file (a directory)"), std::string::npos)
+      << error;
+  std::remove(fifo.c_str());
 }
 } // namespace

@@ -8,12 +8,17 @@
 //                  [--dtype f32|bf16]
 //   moe-run LIB.so --generate-input X.npy --tokens T [--seed S]
 //
-// Errors print "moe-run: error: ..." and exit 1. Plain C++: it links only
-// the moe runtime, as a user program would.
+// Errors print "moe-run: error: ..." and exit 1, whatever fails: a bad
+// option or file, or an exception (out of memory included), which main
+// turns into the same message. Every integer option is range-checked, the
+// modes are exclusive and an option that does not apply to the chosen mode
+// is an error rather than ignored. Plain C++: it links only the moe
+// runtime, as a user program would.
 //
 //===----------------------------------------------------------------------===//
 
 #include "moe/Runtime/Loader.h"
+#include "moe/Support/Limits.h"
 #include "moe/Support/Npy.h"
 #include "moe/Support/SafeTensors.h"
 
@@ -21,63 +26,177 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <map>
+#include <new>
 #include <random>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+// main's handler is what keeps an escaping exception from aborting; it
+// needs exceptions compiled in (LLVM's options could turn them off).
+#ifndef __cpp_exceptions
+#error "moe-run needs C++ exceptions: its top-level handler catches them"
+#endif
 
 using namespace moe;
 using namespace moe::runtime;
 
 namespace {
-const char *kUsage =
-    "usage: moe-run LIB.so --weights FILE --input X.npy [--output Y.npy]\n"
-    "                      [--entry NAME] [--repeat N] [--timing-json FILE]\n"
-    "                      [--threads N] [--stats]\n"
-    "       moe-run LIB.so --print-manifest\n"
-    "       moe-run LIB.so --generate-weights OUT.safetensors [--seed S] "
-    "[--dtype f32|bf16]\n"
-    "       moe-run LIB.so --generate-input X.npy --tokens T [--seed S]\n";
-
 int fail(const std::string &message) {
   std::fprintf(stderr, "moe-run: error: %s\n", message.c_str());
   return 1;
 }
 
+/// What one call does; exactly one mode per call.
+enum Mode : unsigned {
+  kRun = 1,
+  kPrintManifest = 2,
+  kGenerateWeights = 4,
+  kGenerateInput = 8,
+};
+
 struct Options {
   std::string library, weights, input, output, entry, timingJson;
   std::string generateWeights, generateInput, dtype = "f32";
-  int64_t repeat = 1, tokens = -1, seed = 0, threads = 0;
-  bool printManifest = false, stats = false;
+  int64_t repeat = 1, tokens = 0, seed = 0, threads = 0;
+  bool printManifest = false, stats = false, help = false, version = false;
+  /// The options given, by name, in order.
+  std::vector<std::string> given;
+  Mode mode = kRun;
 };
 
-bool parseInt(const std::string &text, int64_t &value) {
-  if (text.empty() ||
-      text.find_first_not_of("0123456789") != std::string::npos ||
-      text.size() > 15)
+/// One option: its value (text, integer in [min, max], or none: a flag),
+/// the modes it applies to, and its line in --help.
+struct OptionSpec {
+  const char *name;
+  const char *value; // the value's name in --help; null for a flag
+  unsigned modes;
+  std::string Options::*text;
+  int64_t Options::*number;
+  bool Options::*flag;
+  int64_t min, max;
+  const char *help;
+  /// Starts a group in --help.
+  const char *section = nullptr;
+};
+
+constexpr unsigned kAllModes =
+    kRun | kPrintManifest | kGenerateWeights | kGenerateInput;
+constexpr unsigned kGenerate = kGenerateWeights | kGenerateInput;
+
+const OptionSpec kOptions[] = {
+    {"--weights", "FILE", kRun, &Options::weights, nullptr, nullptr, 0, 0,
+     "a .safetensors file or a model.safetensors.index.json",
+     "RUNNING AN ENTRY"},
+    {"--input", "X.npy", kRun, &Options::input, nullptr, nullptr, 0, 0,
+     "float32 [tokens, hidden]"},
+    {"--output", "Y.npy", kRun, &Options::output, nullptr, nullptr, 0, 0,
+     "write the output (default: none)"},
+    {"--entry", "NAME", kRun | kGenerate, &Options::entry, nullptr, nullptr, 0,
+     0, "the forward entry, also for --generate-* (default: the only one)"},
+    {"--stats", nullptr, kRun, nullptr, nullptr, &Options::stats, 0, 0,
+     "also print the routing statistics (default: off)"},
+    {"--repeat", "N", kRun, nullptr, &Options::repeat, nullptr, 1,
+     limits::kMaxRepeat, "runs to time (default: 1)"},
+    {"--timing-json", "FILE", kRun, &Options::timingJson, nullptr, nullptr, 0,
+     0, "write the run times as JSON (default: none)"},
+    {"--threads", "N", kRun, nullptr, &Options::threads, nullptr, 1,
+     limits::kMaxThreads,
+     "OpenMP threads (default: OMP_NUM_THREADS, or one per core)"},
+    {"--print-manifest", nullptr, kPrintManifest, nullptr, nullptr,
+     &Options::printManifest, 0, 0, "print the library's manifest (JSON)",
+     "OTHER MODES"},
+    {"--generate-weights", "OUT.safetensors", kGenerateWeights,
+     &Options::generateWeights, nullptr, nullptr, 0, 0,
+     "random weights under the checkpoint names"},
+    {"--generate-input", "X.npy", kGenerateInput, &Options::generateInput,
+     nullptr, nullptr, 0, 0, "a random input of --tokens rows"},
+    {"--tokens", "T", kGenerateInput, nullptr, &Options::tokens, nullptr, 0,
+     limits::kMaxTokens, "rows of the generated input (required)",
+     "GENERATING (with --generate-weights or --generate-input)"},
+    {"--seed", "S", kGenerate, nullptr, &Options::seed, nullptr, 0, UINT32_MAX,
+     "seed of the generated data (default: 0)"},
+    {"--dtype", "f32|bf16", kGenerateWeights, &Options::dtype, nullptr, nullptr,
+     0, 0, "dtype of the generated weights (default: f32)"},
+    {"--help", nullptr, kAllModes, nullptr, nullptr, &Options::help, 0, 0,
+     "print this help and exit (also -h)", "GENERAL"},
+    {"--version", nullptr, kAllModes, nullptr, nullptr, &Options::version, 0, 0,
+     "print the version and exit"},
+};
+
+std::string helpText() {
+  std::string text =
+      "OVERVIEW: runs a library compiled by moe-compile on safetensors "
+      "weights and .npy\nactivations, or writes weights and inputs for it.\n\n"
+      "USAGE: moe-run LIB.so --weights FILE --input X.npy [options]\n"
+      "       moe-run LIB.so --print-manifest\n"
+      "       moe-run LIB.so --generate-weights OUT.safetensors [options]\n"
+      "       moe-run LIB.so --generate-input X.npy --tokens T [options]\n";
+  for (const OptionSpec &option : kOptions) {
+    if (option.section)
+      text += std::string("\n") + option.section + ":\n";
+    std::string left = std::string("  ") + option.name;
+    if (option.value)
+      left += std::string(" ") + option.value;
+    std::string help = option.help;
+    if (option.number)
+      help.insert(std::min(help.find(" ("), help.size()),
+                  ", " + std::to_string(option.min) + " to " +
+                      std::to_string(option.max));
+    constexpr size_t kColumn = 22;
+    if (left.size() >= kColumn)
+      left += "\n";
+    left.resize(left.back() == '\n' ? left.size() + kColumn : kColumn, ' ');
+    text += left + help + "\n";
+  }
+  return text;
+}
+
+/// The mode's name in messages.
+const char *modeName(Mode mode) {
+  switch (mode) {
+  case kPrintManifest:
+    return "--print-manifest";
+  case kGenerateWeights:
+    return "--generate-weights";
+  case kGenerateInput:
+    return "--generate-input";
+  default:
+    return "a run (--weights and --input)";
+  }
+}
+
+/// `text` as an integer in [min, max]: digits only, so "-1", "1e3", "0x10"
+/// and values past int64 are refused rather than cut short.
+bool parseInt(const std::string &text, int64_t min, int64_t max,
+              int64_t &value) {
+  if (text.empty() || text.size() > 18 ||
+      text.find_first_not_of("0123456789") != std::string::npos)
     return false;
   value = std::stoll(text);
-  return true;
+  return value >= min && value <= max;
 }
 
 bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
-  std::map<std::string, std::string *> strings = {
-      {"--weights", &options.weights},
-      {"--input", &options.input},
-      {"--output", &options.output},
-      {"--entry", &options.entry},
-      {"--timing-json", &options.timingJson},
-      {"--dtype", &options.dtype},
-      {"--generate-weights", &options.generateWeights},
-      {"--generate-input", &options.generateInput}};
-  std::map<std::string, int64_t *> ints = {{"--repeat", &options.repeat},
-                                           {"--tokens", &options.tokens},
-                                           {"--seed", &options.seed},
-                                           {"--threads", &options.threads}};
+  std::set<std::string> seen;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "-h")
+      arg = "--help";
+    if (arg.rfind("-", 0) != 0 || arg == "-") {
+      if (!options.library.empty())
+        return error = "unexpected argument '" + arg + "' (the library is '" +
+                       options.library + "')",
+               false;
+      options.library = arg;
+      continue;
+    }
     std::string value;
     size_t eq = arg.find('=');
     bool inlineValue = arg.rfind("--", 0) == 0 && eq != std::string::npos;
@@ -85,60 +204,105 @@ bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
       value = arg.substr(eq + 1);
       arg = arg.substr(0, eq);
     }
-    auto takeValue = [&]() -> bool {
+    const OptionSpec *option = nullptr;
+    for (const OptionSpec &candidate : kOptions)
+      if (arg == candidate.name)
+        option = &candidate;
+    if (!option)
+      return error = "unknown option '" + arg + "' (see --help)", false;
+    if (!seen.insert(arg).second)
+      return error = arg + ": given more than once", false;
+    options.given.push_back(arg);
+    if (option->flag) {
       if (inlineValue)
-        return true;
+        return error = arg + ": takes no value, got '" + value + "'", false;
+      options.*option->flag = true;
+      continue;
+    }
+    if (!inlineValue) {
       if (i + 1 >= argc)
-        return error = arg + " needs a value", false;
+        return error = arg + ": needs a value (" + option->value + ")", false;
       value = argv[++i];
-      return true;
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    } else if (arg == "--print-manifest") {
-      options.printManifest = true;
-    } else if (arg == "--stats") {
-      options.stats = true;
-    } else if (auto s = strings.find(arg); s != strings.end()) {
-      if (!takeValue())
-        return false;
-      *s->second = value;
-    } else if (auto n = ints.find(arg); n != ints.end()) {
-      if (!takeValue())
-        return false;
-      if (!parseInt(value, *n->second))
-        return error =
-                   arg + " takes a non-negative integer, got '" + value + "'",
-               false;
-    } else if (arg.rfind("-", 0) == 0) {
-      return error = "unknown option '" + arg + "'\n" + kUsage, false;
-    } else if (options.library.empty()) {
-      options.library = arg;
-    } else {
-      return error = "unexpected argument '" + arg + "'", false;
+    }
+    if (option->text) {
+      if (value.empty())
+        return error = arg + ": needs a value (" + option->value + ")", false;
+      options.*option->text = value;
+    } else if (!parseInt(value, option->min, option->max,
+                         options.*option->number)) {
+      return error = arg + ": must be an integer from " +
+                     std::to_string(option->min) + " to " +
+                     std::to_string(option->max) + ", got '" + value + "'",
+             false;
     }
   }
+  if (options.help || options.version)
+    return true;
+
+  std::vector<std::string> modes;
+  if (options.printManifest)
+    modes.push_back("--print-manifest"), options.mode = kPrintManifest;
+  if (!options.generateWeights.empty())
+    modes.push_back("--generate-weights"), options.mode = kGenerateWeights;
+  if (!options.generateInput.empty())
+    modes.push_back("--generate-input"), options.mode = kGenerateInput;
+  if (modes.size() > 1)
+    return error = modes[0] + " and " + modes[1] +
+                   " are different modes: give one at a time",
+           false;
+  for (const std::string &name : options.given)
+    for (const OptionSpec &option : kOptions)
+      if (name == option.name && !(option.modes & options.mode))
+        return error = name + ": does not apply to " + modeName(options.mode) +
+                       " (see --help)",
+               false;
   if (options.library.empty())
-    return error = std::string("no library given\n") + kUsage, false;
-  if (options.repeat < 1)
-    return error = "--repeat must be at least 1", false;
+    return error = "no library given (see --help)", false;
+  if (options.mode == kRun &&
+      (options.weights.empty() || options.input.empty()))
+    return error = "--weights and --input are required to run an entry (or "
+                   "choose --print-manifest, --generate-weights or "
+                   "--generate-input; see --help)",
+           false;
+  if (options.mode == kGenerateInput && !seen.count("--tokens"))
+    return error = "--generate-input: needs --tokens T", false;
+  if (options.mode == kGenerateWeights && options.dtype != "f32" &&
+      options.dtype != "bf16")
+    return error = "--dtype: must be f32 or bf16, got '" + options.dtype + "'",
+           false;
   return true;
+}
+
+/// Runs `allocate`, turning a failed allocation into an error that names
+/// what was being allocated and its size.
+template <typename F>
+bool allocate(const std::string &what, uint64_t bytes, std::string &error,
+              F &&allocate) {
+  try {
+    allocate();
+    return true;
+  } catch (const std::bad_alloc &) {
+  } catch (const std::length_error &) {
+  }
+  error = "out of memory allocating " + what + " (" + std::to_string(bytes) +
+          " bytes)";
+  return false;
 }
 
 /// Uniform(-1/√fan_in, 1/√fan_in) per tensor, fan_in its last dimension:
 /// the scale of nn.Linear's initialisation, so activations stay O(1).
 int generateWeights(const Entry &entry, const Options &options) {
-  if (options.dtype != "f32" && options.dtype != "bf16")
-    return fail("--dtype must be f32 or bf16, got '" + options.dtype + "'");
   std::mt19937 rng(static_cast<uint32_t>(options.seed));
   std::map<std::string, TensorData> tensors;
+  std::string error;
   for (const WeightSlot &slot : entry.weights) {
+    // The manifest's shapes are validated: positive, product bounded.
     std::vector<int64_t> shape = slot.tensorShape();
     int64_t count = 1;
     for (int64_t d : shape)
       count *= d;
-    float bound = 1.0f / std::sqrt(static_cast<float>(shape.back()));
+    int64_t fanIn = shape.empty() ? 1 : shape.back();
+    float bound = 1.0f / std::sqrt(static_cast<float>(fanIn));
     std::uniform_real_distribution<float> dist(-bound, bound);
     int64_t first = slot.stacked ? slot.expertBegin : 0;
     int64_t last = slot.stacked ? slot.expertEnd : 1;
@@ -146,7 +310,10 @@ int generateWeights(const Entry &entry, const Options &options) {
       TensorData data;
       data.shape = shape;
       data.dtype = options.dtype == "f32" ? DType::F32 : DType::BF16;
-      data.bytes.resize(count * dtypeSize(data.dtype));
+      uint64_t bytes = count * dtypeSize(data.dtype);
+      if (!allocate("weight '" + slot.tensorName(e) + "'", bytes, error,
+                    [&] { data.bytes.resize(bytes); }))
+        return fail(error);
       for (int64_t i = 0; i < count; ++i) {
         float v = dist(rng);
         if (data.dtype == DType::F32) {
@@ -159,7 +326,6 @@ int generateWeights(const Entry &entry, const Options &options) {
       tensors[slot.tensorName(e)] = std::move(data);
     }
   }
-  std::string error;
   if (!writeSafeTensors(options.generateWeights, tensors, error))
     return fail(error);
   std::printf("wrote %zu tensors for entry '%s' to %s\n", tensors.size(),
@@ -168,15 +334,24 @@ int generateWeights(const Entry &entry, const Options &options) {
 }
 
 int generateInput(const Entry &entry, const Options &options) {
-  if (options.tokens < 0)
-    return fail("--generate-input needs --tokens T");
+  int64_t count;
+  if (!limits::checkedMul(options.tokens, entry.hidden, count) ||
+      count > limits::kMaxTensorElements)
+    return fail("--tokens: " + std::to_string(options.tokens) +
+                " tokens of hidden size " + std::to_string(entry.hidden) +
+                " exceed the limit of " +
+                std::to_string(limits::kMaxTensorElements) + " values");
   std::mt19937 rng(static_cast<uint32_t>(options.seed) + 1);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   NpyArray array{{options.tokens, entry.hidden}, {}};
-  array.data.resize(options.tokens * entry.hidden);
+  std::string error;
+  if (!allocate("the input [" + std::to_string(options.tokens) + ", " +
+                    std::to_string(entry.hidden) + "]",
+                uint64_t(count) * sizeof(float), error,
+                [&] { array.data.resize(count); }))
+    return fail(error);
   for (float &v : array.data)
     v = dist(rng);
-  std::string error;
   if (!writeNpy(options.generateInput, array, error))
     return fail(error);
   std::printf("wrote input [%lld, %lld] to %s\n",
@@ -186,25 +361,9 @@ int generateInput(const Entry &entry, const Options &options) {
   return 0;
 }
 
-/// Runs the entry's compiled routing-statistics entry on the same input and
-/// prints what it reports.
-bool printRoutingStats(const Library &library, const Entry &entry,
-                       const Checkpoint &checkpoint, const NpyArray &input,
-                       std::string &error) {
-  const Entry *stats = library.findStatsEntry(entry.name);
-  if (!stats)
-    return error = "entry '" + entry.name +
-                   "' has no routing statistics (it is not a token-choice "
-                   "MoE layer)",
-           false;
-  std::unique_ptr<BoundEntry> bound =
-      BoundEntry::bind(*stats, checkpoint, error);
-  if (!bound)
-    return false;
-  std::vector<float> values(stats->outputSize);
-  if (!bound->forward(input.data.data(), values.data(), input.shape[0], error))
-    return false;
-  int64_t experts = stats->outputSize - 4;
+/// Prints what a compiled routing-statistics entry reports.
+void printRoutingStats(const std::vector<float> &values) {
+  int64_t experts = static_cast<int64_t>(values.size()) - 4;
   int64_t largest = 0;
   std::printf("routing: %lld experts; load per expert:",
               static_cast<long long>(experts));
@@ -218,7 +377,48 @@ bool printRoutingStats(const Library &library, const Entry &entry,
       "mean router confidence %.4f, aux loss %.4f\n",
       values[experts], values[experts + 1], static_cast<long long>(largest),
       values[experts + 2], values[experts + 3]);
-  return true;
+}
+
+/// "1 token", "2 tokens".
+std::string count(int64_t n, const char *noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
+/// Warns about NaN and infinite input values, which the layer does not
+/// reject. What it says is what the compiled code does (measured on
+/// softmax and sigmoid routing, with and without a capacity).
+void warnNonFinite(const NpyArray &input, int64_t tokens, int64_t hidden) {
+  int64_t nans = 0, infs = 0, nanTokens = 0, infTokens = 0;
+  for (int64_t t = 0; t < tokens; ++t) {
+    int64_t rowNans = 0, rowInfs = 0;
+    for (int64_t h = 0; h < hidden; ++h) {
+      float v = input.data[t * hidden + h];
+      rowNans += std::isnan(v);
+      rowInfs += std::isinf(v);
+    }
+    nans += rowNans;
+    infs += rowInfs;
+    nanTokens += rowNans > 0;
+    infTokens += rowInfs > 0;
+  }
+  const char *others = "; other tokens are unaffected unless a capacity "
+                       "makes them compete with it for expert slots";
+  if (nans)
+    std::fprintf(stderr,
+                 "moe-run: warning: the input holds %s in %s; such a token "
+                 "routes as if every logit were -inf and its output is "
+                 "NaN%s\n",
+                 count(nans, "NaN value").c_str(),
+                 count(nanTokens, "token").c_str(), others);
+  if (infs)
+    std::fprintf(stderr,
+                 "moe-run: warning: the input holds %s in %s; such a token's "
+                 "router logits are infinite or NaN (softmax scoring then "
+                 "routes it as a NaN token, sigmoid scoring on saturated "
+                 "scores) and inf - inf or 0 * inf in its expert products "
+                 "make its output NaN%s\n",
+                 count(infs, "infinite value").c_str(),
+                 count(infTokens, "token").c_str(), others);
 }
 
 void printSummary(const AlignedFloats &output, int64_t tokens, int64_t hidden) {
@@ -248,32 +448,80 @@ void printSummary(const AlignedFloats &output, int64_t tokens, int64_t hidden) {
     std::printf(" non-finite %lld", static_cast<long long>(nonFinite));
   std::printf("\n");
 }
-} // namespace
 
-int main(int argc, char **argv) {
+/// OpenMP aborts the process on a team it cannot create: without
+/// --threads, hold OMP_NUM_THREADS (a list, one count per nesting level)
+/// to --threads' bound.
+bool checkOmpNumThreads(std::string &error) {
+  const char *value = std::getenv("OMP_NUM_THREADS");
+  if (!value || !*value)
+    return true;
+  std::string text = value;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    size_t end = std::min(text.find(',', begin), text.size());
+    std::string item = text.substr(begin, end - begin);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    int64_t threads;
+    if (!parseInt(item, 1, limits::kMaxThreads, threads))
+      return error = "OMP_NUM_THREADS: must be integers from 1 to " +
+                     std::to_string(limits::kMaxThreads) + ", got '" + text +
+                     "'",
+             false;
+    begin = end + 1;
+  }
+  return true;
+}
+
+/// The forward entry --entry names (or the only one), with a pointer to
+/// --stats when it names a statistics entry.
+const Entry *selectEntry(const Library &library, const Options &options,
+                         std::string &error) {
+  const Entry *entry = library.findEntry(options.entry, error);
+  if (entry)
+    return entry;
+  error = options.library + ": " + error;
+  for (const Entry &other : library.entries())
+    if (other.name == options.entry && other.kind == "routing_stats")
+      error +=
+          "; its statistics print with --entry " + other.statsOf + " --stats";
+  return nullptr;
+}
+
+int run(int argc, char **argv) {
   Options options;
   std::string error;
   if (!parseArgs(argc, argv, options, error))
     return fail(error);
+  if (options.help) {
+    std::fputs(helpText().c_str(), stdout);
+    return 0;
+  }
+  if (options.version) {
+    std::printf("moe-run (moec) %s\n", MOEC_VERSION);
+    return 0;
+  }
   std::unique_ptr<Library> library = Library::open(options.library, error);
   if (!library)
     return fail(error);
-  if (options.stats && (options.weights.empty() || options.input.empty()))
-    return fail("--stats runs with --weights and --input");
-  if (options.printManifest) {
+  if (options.mode == kPrintManifest) {
     std::printf("%s\n", library->manifest().c_str());
     return 0;
   }
-  const Entry *entry = library->findEntry(options.entry, error);
+  const Entry *entry = selectEntry(*library, options, error);
   if (!entry)
     return fail(error);
-  if (!options.generateWeights.empty())
+  if (options.mode == kGenerateWeights)
     return generateWeights(*entry, options);
-  if (!options.generateInput.empty())
+  if (options.mode == kGenerateInput)
     return generateInput(*entry, options);
 
-  if (options.weights.empty() || options.input.empty())
-    return fail(std::string("--weights and --input are required\n") + kUsage);
+  const Entry *statsEntry = nullptr;
+  if (options.stats && !(statsEntry = library->findStatsEntry(entry->name)))
+    return fail("--stats: entry '" + entry->name +
+                "' has no routing statistics (it is not a token-choice MoE "
+                "layer)");
   std::unique_ptr<Checkpoint> checkpoint =
       Checkpoint::open(options.weights, error);
   if (!checkpoint)
@@ -281,6 +529,10 @@ int main(int argc, char **argv) {
   std::unique_ptr<BoundEntry> bound =
       BoundEntry::bind(*entry, *checkpoint, error);
   if (!bound)
+    return fail(error);
+  std::unique_ptr<BoundEntry> boundStats;
+  if (statsEntry &&
+      !(boundStats = BoundEntry::bind(*statsEntry, *checkpoint, error)))
     return fail(error);
 
   NpyArray input;
@@ -294,22 +546,27 @@ int main(int argc, char **argv) {
                 std::to_string(input.shape[1]) + " does not match entry '" +
                 entry->name + "' hidden size " + std::to_string(entry->hidden));
   int64_t tokens = input.shape[0];
-  int64_t nanCount = std::count_if(input.data.begin(), input.data.end(),
-                                   [](float v) { return std::isnan(v); });
-  if (nanCount)
-    std::fprintf(stderr,
-                 "moe-run: warning: the input holds %lld NaN values; the "
-                 "tokens holding them route as if every logit were -inf and "
-                 "their outputs are NaN\n",
-                 static_cast<long long>(nanCount));
+  if (tokens > limits::kMaxTokens)
+    return fail(options.input + ": " + std::to_string(tokens) +
+                " tokens exceed the limit " +
+                std::to_string(limits::kMaxTokens));
+  warnNonFinite(input, tokens, entry->hidden);
 
-  // 0 keeps the OpenMP default (one thread per core, or OMP_NUM_THREADS).
-  if (options.threads > 0)
-    library->setNumThreads(static_cast<int32_t>(options.threads));
+  if (options.threads > 0 && !library->setNumThreads(options.threads, error))
+    return fail("--threads: " + error);
+  if (!options.threads && !checkOmpNumThreads(error))
+    return fail(error);
 
-  // Activations on cache lines, as the weights are (AlignedBuffer.h).
-  AlignedFloats x(input.data.begin(), input.data.end());
-  AlignedFloats output(tokens * entry->hidden);
+  // Activations on cache lines, as the weights are (AlignedBuffer.h). The
+  // input's size is the file's; the output's is the same.
+  uint64_t bytes = input.data.size() * sizeof(float);
+  std::string shape = formatShape(input.shape);
+  AlignedFloats x, output;
+  if (!allocate("a copy of the input " + shape, bytes, error,
+                [&] { x.assign(input.data.begin(), input.data.end()); }) ||
+      !allocate("the output " + shape, bytes, error,
+                [&] { output.resize(input.data.size()); }))
+    return fail(error);
   std::vector<double> times;
   for (int64_t r = 0; r < options.repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
@@ -325,9 +582,12 @@ int main(int argc, char **argv) {
               static_cast<long long>(entry->hidden), entry->weights.size(),
               bound->zeroCopyBytes());
   printSummary(output, tokens, entry->hidden);
-  if (options.stats &&
-      !printRoutingStats(*library, *entry, *checkpoint, input, error))
-    return fail(error);
+  if (boundStats) {
+    std::vector<float> values;
+    if (!boundStats->routingStats(x.data(), tokens, values, error))
+      return fail(error);
+    printRoutingStats(values);
+  }
 
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());
@@ -341,6 +601,7 @@ int main(int argc, char **argv) {
         median, sorted.front(), sorted.back(),
         static_cast<long long>(options.repeat));
   if (!options.timingJson.empty()) {
+    // Entry names are letters, digits and _.$- (parseManifest): no escaping.
     std::ofstream json(options.timingJson);
     json << "{\"entry\": \"" << entry->name << "\", \"tokens\": " << tokens
          << ", \"repeat\": " << options.repeat << ", \"median_ms\": " << median
@@ -349,10 +610,23 @@ int main(int argc, char **argv) {
     if (!json)
       return fail(options.timingJson + ": cannot write");
   }
-  if (!options.output.empty()) {
-    NpyArray result{{tokens, entry->hidden}, {output.begin(), output.end()}};
-    if (!writeNpy(options.output, result, error))
-      return fail(error);
-  }
+  if (!options.output.empty() &&
+      !writeNpy(options.output, input.shape, output.data(), error))
+    return fail(error);
   return 0;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  // Anything that escapes (std::bad_alloc from an allocation not guarded
+  // above included) is an error message, never std::terminate's abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc &) {
+    return fail("out of memory");
+  } catch (const std::exception &e) {
+    return fail(std::string("unexpected exception: ") + e.what());
+  } catch (...) {
+    return fail("unexpected exception");
+  }
 }

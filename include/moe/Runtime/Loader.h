@@ -4,7 +4,11 @@
 // by moe-compile, reads its manifest, binds each weight slot to checkpoint
 // tensors by name (stacking per-expert tensors, converting BF16/F16 to
 // float32, reading F32 in place where it lies on a cache line), and calls
-// entries.
+// entries. A library's manifest is validated whole before any of it is used
+// (every index, shape and size it gives is bounded and checked), and an
+// entry can only be called the way its kind allows: forward entries through
+// `forward`, routing statistics through `routingStats`, sized from the
+// manifest. Errors come back as messages, never as exceptions.
 // Plain C++ (no LLVM or MLIR).
 //
 //===----------------------------------------------------------------------===//
@@ -57,7 +61,9 @@ struct Entry {
   std::string symbol;
   /// "forward" or "routing_stats".
   std::string kind = "forward";
-  /// For routing statistics: the forward entry described, the output size.
+  /// For routing statistics: the forward entry described, and the floats
+  /// written (E + 4: each expert's load, entropy / log E, largest share,
+  /// mean router confidence, aux loss).
   std::string statsOf;
   int64_t outputSize = 0;
   int64_t hidden = 0;
@@ -72,14 +78,17 @@ public:
                                        std::string &error);
   ~Library();
   const std::vector<Entry> &entries() const { return entryList; }
-  /// The entry called `name`; with an empty name, the only forward entry.
-  /// Null (and `error` set) otherwise.
+  /// The forward entry called `name`; with an empty name, the only forward
+  /// entry. Null (and `error` set) otherwise, also when `name` is a
+  /// routing-statistics entry.
   const Entry *findEntry(const std::string &name, std::string &error) const;
   /// The routing-statistics entry of forward entry `name`, or null.
   const Entry *findStatsEntry(const std::string &name) const;
   const std::string &manifest() const { return manifestText; }
-  /// Sizes the thread team of the library's parallel loops.
-  void setNumThreads(int32_t threads) const { setThreads(threads); }
+  /// Sizes the thread team of the library's parallel loops: 1 to
+  /// limits::kMaxThreads (OpenMP aborts the process on a team it cannot
+  /// create); false with `error` otherwise.
+  bool setNumThreads(int64_t threads, std::string &error) const;
 
 private:
   Library() = default;
@@ -92,11 +101,19 @@ private:
 /// An entry with its weights bound, ready to run.
 class BoundEntry {
 public:
+  /// Null with `error` on a missing or mismatched weight, or when memory
+  /// for a converted weight cannot be had (the message names the slot).
   static std::unique_ptr<BoundEntry>
   bind(const Entry &entry, const Checkpoint &checkpoint, std::string &error);
-  /// `input` and `output` are [tokens, hidden] float32.
+  /// Runs a forward entry: `input` and `output` are [tokens, hidden]
+  /// float32, 0 <= tokens <= limits::kMaxTokens. Refuses any other kind of
+  /// entry (a statistics entry writes E + 4 floats, not [tokens, hidden]).
   bool forward(const float *input, float *output, int64_t tokens,
                std::string &error) const;
+  /// Runs a routing-statistics entry on [tokens, hidden] `input`; `values`
+  /// gets the manifest's "outputs" floats. Refuses any other kind of entry.
+  bool routingStats(const float *input, int64_t tokens,
+                    std::vector<float> &values, std::string &error) const;
   const Entry &entry() const { return *boundEntry; }
   /// Bytes of weights read in place from the mapping (not copied).
   size_t zeroCopyBytes() const { return inPlaceBytes; }
@@ -107,6 +124,13 @@ private:
   std::vector<const float *> pointers;
   size_t inPlaceBytes = 0;
 };
+
+/// Reads manifest `text` (moe_runtime.h) into `entries`, validating all of
+/// it first: false with `error` ("entry 'x' weight 'y': ...") on anything
+/// the loader could not use safely. Library::open calls it; exposed so
+/// that it can be tested without a library.
+bool parseManifest(const std::string &text, std::vector<Entry> &entries,
+                   std::string &error);
 
 /// "[8, 64]"
 std::string formatShape(const std::vector<int64_t> &shape);

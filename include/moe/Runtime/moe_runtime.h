@@ -49,6 +49,19 @@
  * or "bf16" for packed slots (`moe-compile --weight-type=bf16`): each value
  * the upper 16 bits of an f32, rounded to nearest even at bind time, and
  * the weight pointer of such a slot points at those 16-bit values.
+ *
+ * The loader (moe/Runtime/Loader.h) checks all of a manifest before using
+ * any of it and refuses a library whose manifest breaks these rules: entry
+ * names of letters, digits, '_', '.', '$' or '-', each once, and "symbol"
+ * exactly "moe_entry_<name>"; "hidden" in [1, 2^18]; a "routing_stats"
+ * entry's "of" naming a forward entry of the same hidden size (one
+ * statistics entry per forward entry) and "outputs" in [5, 2^16 + 4];
+ * slot names non-empty, holding "{e}" once when stacked and never when
+ * single; "experts" with 0 <= begin < end <= 2^16, the stacked source
+ * shape leading with end - begin; shapes of rank <= 8 with positive sizes
+ * and at most 2^40 elements; "slice" within the source shape, "transpose"
+ * a permutation of its rank, "pack" a dimension of it and P >= 1; and the
+ * source shape, viewed, giving exactly "shape".
  *===----------------------------------------------------------------------===*/
 
 #ifndef MOE_RUNTIME_MOE_RUNTIME_H

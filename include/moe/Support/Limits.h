@@ -41,6 +41,8 @@ constexpr int64_t kMaxThreads = 1024;
 constexpr size_t kMaxJsonDepth = 128;
 /// Bytes of a JSON document read whole (config, shard index, manifest).
 constexpr int64_t kMaxJsonBytes = int64_t(1) << 28; // 256 MiB
+/// Timed runs of one moe-run call (--repeat): one time kept per run.
+constexpr int64_t kMaxRepeat = 1000000;
 
 /// a * b into `out`; false (out untouched) on int64 overflow or a negative
 /// operand.

@@ -3,8 +3,9 @@
 // Reads safetensors files (one file, or a Hugging Face shard set through its
 // model.safetensors.index.json) by memory-mapping them; tensors are views
 // into the mapping. Every malformed input is reported as an error message
-// naming the file and what is wrong, never a crash. Plain C++ (no LLVM): the
-// runtime shares it.
+// naming the file and what is wrong, never a crash: headers and indexes are
+// bounded in size and JSON depth, shapes in rank and elements (Limits.h). Plain
+// C++ (no LLVM): the runtime shares it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,7 +47,8 @@ struct TensorView {
   bool copyToF32(float *out) const;
 };
 
-/// A read-only memory mapping of a whole file.
+/// A read-only memory mapping of a whole regular file (a FIFO, device or
+/// directory is refused without blocking).
 class MappedFile {
 public:
   static std::unique_ptr<MappedFile> open(const std::string &path,
@@ -67,15 +69,24 @@ private:
 /// listed by an index.
 class Checkpoint {
 public:
-  /// `path` is a .safetensors file or a model.safetensors.index.json.
+  /// `path` is a .safetensors file or a model.safetensors.index.json. An
+  /// index names each shard by a path relative to the index's folder that
+  /// stays inside it (no absolute path, no ".." component; symbolic links
+  /// are followed, as the Hugging Face cache needs), and each tensor by the
+  /// shard that holds it.
   static std::unique_ptr<Checkpoint> open(const std::string &path,
                                           std::string &error);
   /// Null when there is no tensor of that name.
   const TensorView *find(const std::string &name) const;
   const std::map<std::string, TensorView> &tensors() const { return byName; }
+  /// What `open` was given: the file, or the index.
+  const std::string &path() const { return sourcePath; }
+  /// The files searched for tensors: the file, or every shard.
+  std::vector<std::string> filePaths() const;
 
 private:
   bool addFile(const std::string &path, std::string &error);
+  std::string sourcePath;
   std::vector<std::unique_ptr<MappedFile>> files;
   std::map<std::string, TensorView> byName;
 };

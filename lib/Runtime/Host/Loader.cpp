@@ -1,11 +1,16 @@
 //===- Loader.cpp - load compiled moe libraries and bind weights ----------===//
 
 #include "moe/Runtime/Loader.h"
+#include "moe/Support/Limits.h"
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <dlfcn.h>
+#include <new>
+#include <unistd.h>
 
 using namespace moe;
 using namespace moe::runtime;
@@ -116,64 +121,363 @@ AlignedFloats narrowToBF16(const AlignedFloats &source) {
 } // namespace
 
 namespace {
-/// Reads the manifest into entries; false with `error` on anything amiss.
-bool parseManifest(const std::string &text, std::vector<Entry> &entries,
-                   std::string &error) {
-  json manifest = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (manifest.is_discarded() || !manifest.is_object())
-    return error = "the manifest is not a JSON object", false;
-  if (manifest.value("format", 0) != MOE_MANIFEST_FORMAT)
-    return error = "unsupported manifest format (expected " +
-                   std::to_string(MOE_MANIFEST_FORMAT) + ")",
-           false;
-  try {
-    for (const json &e : manifest.at("entries")) {
-      Entry entry;
-      entry.name = e.at("name").get<std::string>();
-      entry.symbol = e.at("symbol").get<std::string>();
-      entry.hidden = e.at("hidden").get<int64_t>();
-      entry.kind = e.value("kind", std::string("forward"));
-      if (entry.kind == "routing_stats") {
-        entry.statsOf = e.at("of").get<std::string>();
-        entry.outputSize = e.at("outputs").get<int64_t>();
-      } else if (entry.kind != "forward") {
-        error = "unknown entry kind '" + entry.kind + "'";
-        return false;
-      }
-      for (const json &w : e.at("weights")) {
-        WeightSlot slot;
-        slot.name = w.at("name").get<std::string>();
-        slot.shape = w.at("shape").get<std::vector<int64_t>>();
-        slot.stacked = w.at("layout").get<std::string>() == "stacked";
-        if (slot.stacked) {
-          slot.expertBegin = w.at("experts").at(0).get<int64_t>();
-          slot.expertEnd = w.at("experts").at(1).get<int64_t>();
-        }
-        slot.sourceShape = w.value("source_shape", slot.shape);
-        slot.slice = w.value("slice", std::vector<int64_t>{});
-        slot.transpose = w.value("transpose", std::vector<int64_t>{});
-        slot.pack = w.value("pack", std::vector<int64_t>{});
-        slot.dtype = w.value("dtype", std::string("f32"));
-        if (slot.dtype != "f32" &&
-            !(slot.dtype == "bf16" && !slot.pack.empty())) {
-          error = "weight slot '" + slot.name + "': dtype '" + slot.dtype +
-                  "' is not one the runtime binds (f32, or bf16 when packed)";
-          return false;
-        }
-        entry.weights.push_back(std::move(slot));
-      }
-      entries.push_back(std::move(entry));
-    }
-  } catch (const json::exception &e) {
-    error = std::string("malformed manifest: ") + e.what();
+/// What the manifest says, read strictly: nlohmann's get<int64_t>() would
+/// truncate 2.5 and wrap 2^64 - 1, and value() throws on a wrong type.
+/// Each reader sets `error` to "<where>: <what>" and returns false.
+class ManifestReader {
+public:
+  explicit ManifestReader(std::string &error) : error(error) {}
+
+  bool fail(const std::string &where, const std::string &what) {
+    error = where.empty() ? what : where + ": " + what;
     return false;
+  }
+
+  static std::string brief(const json &value) {
+    std::string text = value.dump();
+    return text.size() > 40 ? text.substr(0, 37) + "..." : text;
+  }
+
+  static bool isInt64(const json &value) {
+    return value.is_number_integer() &&
+           !(value.is_number_unsigned() &&
+             value.get<uint64_t>() > uint64_t(INT64_MAX));
+  }
+
+  bool readInt(const json &object, const char *key, int64_t lo, int64_t hi,
+               int64_t &out, const std::string &where) {
+    auto it = object.find(key);
+    if (it == object.end())
+      return fail(where, std::string("needs an integer \"") + key + "\"");
+    if (!isInt64(*it))
+      return fail(where, std::string("\"") + key +
+                             "\" must be an integer, got " + brief(*it));
+    out = it->get<int64_t>();
+    if (out < lo || out > hi)
+      return fail(where, std::string("\"") + key + "\" is " +
+                             std::to_string(out) + ", not in [" +
+                             std::to_string(lo) + ", " + std::to_string(hi) +
+                             "]");
+    return true;
+  }
+
+  /// A string; `fallback` (when given) if the key is absent.
+  bool readString(const json &object, const char *key, std::string &out,
+                  const std::string &where, const char *fallback = nullptr) {
+    auto it = object.find(key);
+    if (it == object.end() && fallback) {
+      out = fallback;
+      return true;
+    }
+    if (it == object.end() || !it->is_string())
+      return fail(where, std::string("needs a string \"") + key + "\"" +
+                             (it == object.end() ? "" : ", got " + brief(*it)));
+    out = it->get<std::string>();
+    return true;
+  }
+
+  /// A list of at most `maxSize` integers; an absent one is empty unless
+  /// `required`.
+  bool readIntList(const json &object, const char *key, size_t maxSize,
+                   std::vector<int64_t> &out, const std::string &where,
+                   bool required = false) {
+    out.clear();
+    auto it = object.find(key);
+    if (it == object.end()) {
+      if (required)
+        return fail(where, std::string("needs a list \"") + key + "\"");
+      return true;
+    }
+    if (!it->is_array())
+      return fail(where, std::string("\"") + key + "\" must be a list, got " +
+                             brief(*it));
+    if (it->size() > maxSize)
+      return fail(where, std::string("\"") + key + "\" has " +
+                             std::to_string(it->size()) + " items, more than " +
+                             std::to_string(maxSize));
+    for (const json &item : *it) {
+      if (!isInt64(item))
+        return fail(where, std::string("\"") + key +
+                               "\" must hold integers, got " + brief(item));
+      out.push_back(item.get<int64_t>());
+    }
+    return true;
+  }
+
+  /// Rank, each size and the product bounded; sizes positive.
+  bool checkShape(const std::vector<int64_t> &shape, const char *key,
+                  const std::string &where) {
+    for (int64_t d : shape)
+      if (d < 1 || d > limits::kMaxTensorElements)
+        return fail(where,
+                    std::string("\"") + key + "\" " + formatShape(shape) +
+                        " has a size " + std::to_string(d) + " outside [1, " +
+                        std::to_string(limits::kMaxTensorElements) + "]");
+    int64_t count;
+    if (!limits::checkedProduct(shape, limits::kMaxTensorElements, count))
+      return fail(where, std::string("\"") + key + "\" " + formatShape(shape) +
+                             " holds more than " +
+                             std::to_string(limits::kMaxTensorElements) +
+                             " elements");
+    return true;
+  }
+
+  bool readSlot(const json &w, const std::string &entryWhere, size_t index,
+                WeightSlot &slot);
+  bool readEntry(const json &e, size_t index, Entry &entry);
+
+private:
+  std::string &error;
+};
+
+/// Entry names become symbols ("moe_entry_<name>") and JSON strings
+/// (--timing-json): no quotes, spaces or control characters.
+bool isSaneName(const std::string &name) {
+  if (name.empty() || name.size() > 1024)
+    return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' &&
+        c != '$' && c != '-')
+      return false;
+  return true;
+}
+
+bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
+                              size_t index, WeightSlot &slot) {
+  std::string where = entryWhere + " weight #" + std::to_string(index);
+  if (!w.is_object())
+    return fail(where, "is not an object");
+  if (!readString(w, "name", slot.name, where))
+    return false;
+  if (slot.name.empty())
+    return fail(where, "has an empty name");
+  where = entryWhere + " weight '" + slot.name + "'";
+  std::string layout;
+  if (!readString(w, "layout", layout, where))
+    return false;
+  if (layout != "stacked" && layout != "single")
+    return fail(where, "layout '" + layout + "' is not 'stacked' or 'single'");
+  slot.stacked = layout == "stacked";
+  size_t first = slot.name.find("{e}");
+  size_t marks =
+      first == std::string::npos
+          ? 0
+          : 1 + (slot.name.find("{e}", first + 3) != std::string::npos);
+  if (slot.stacked && marks != 1)
+    return fail(where, "a stacked name must hold \"{e}\" exactly once");
+  if (!slot.stacked && marks != 0)
+    return fail(where, "a single tensor's name holds \"{e}\"");
+
+  if (!readIntList(w, "shape", limits::kMaxRank, slot.shape, where,
+                   /*required=*/true) ||
+      !checkShape(slot.shape, "shape", where))
+    return false;
+  if (!readString(w, "dtype", slot.dtype, where, "f32"))
+    return false;
+  if (!readIntList(w, "source_shape", limits::kMaxRank, slot.sourceShape,
+                   where) ||
+      !readIntList(w, "slice", 3, slot.slice, where) ||
+      !readIntList(w, "transpose", limits::kMaxRank, slot.transpose, where) ||
+      !readIntList(w, "pack", 2, slot.pack, where))
+    return false;
+  // Present means applied: an empty list is malformed, not "none".
+  if (w.contains("slice") && slot.slice.size() != 3)
+    return fail(where, "\"slice\" must be [dim, offset, size], got " +
+                           formatShape(slot.slice));
+  if (w.contains("pack") && slot.pack.size() != 2)
+    return fail(where, "\"pack\" must be [dim, panel width], got " +
+                           formatShape(slot.pack));
+  if (slot.dtype != "f32" && !(slot.dtype == "bf16" && !slot.pack.empty()))
+    return fail(where, "dtype '" + slot.dtype +
+                           "' is not one the runtime binds (f32, or bf16 when "
+                           "packed)");
+  if (!w.contains("source_shape"))
+    slot.sourceShape = slot.shape;
+  else if (!checkShape(slot.sourceShape, "source_shape", where))
+    return false;
+  const std::vector<int64_t> &source = slot.sourceShape;
+
+  if (slot.stacked) {
+    std::vector<int64_t> experts;
+    if (!readIntList(w, "experts", 2, experts, where, /*required=*/true))
+      return false;
+    if (experts.size() != 2 || experts[0] < 0 || experts[0] >= experts[1] ||
+        experts[1] > limits::kMaxExperts)
+      return fail(where, "\"experts\" must be [begin, end) with 0 <= begin < "
+                         "end <= " +
+                             std::to_string(limits::kMaxExperts) + ", got " +
+                             formatShape(experts));
+    slot.expertBegin = experts[0];
+    slot.expertEnd = experts[1];
+    if (source.size() < 2 || source[0] != slot.expertEnd - slot.expertBegin)
+      return fail(where, "stacked source shape " + formatShape(source) +
+                             " must lead with the " +
+                             std::to_string(slot.expertEnd - slot.expertBegin) +
+                             " experts of " + formatShape(experts) +
+                             " and hold a tensor's dimensions after them");
+  }
+
+  int64_t rank = static_cast<int64_t>(source.size());
+  std::vector<int64_t> viewed = source;
+  if (!slot.slice.empty()) {
+    const std::vector<int64_t> &slice = slot.slice;
+    if (slice[0] < 0 || slice[0] >= rank || slice[1] < 0 || slice[2] < 1 ||
+        slice[2] > source[slice[0]] || slice[1] > source[slice[0]] - slice[2])
+      return fail(where, "\"slice\" " + formatShape(slice) +
+                             " is not [dim, offset, size] within the source "
+                             "shape " +
+                             formatShape(source));
+    viewed[slice[0]] = slice[2];
+  }
+  if (w.contains("transpose")) {
+    std::vector<bool> seen(rank, false);
+    bool isPermutation = static_cast<int64_t>(slot.transpose.size()) == rank;
+    for (int64_t d : slot.transpose) {
+      isPermutation = isPermutation && d >= 0 && d < rank && !seen[d];
+      if (isPermutation)
+        seen[d] = true;
+    }
+    if (!isPermutation)
+      return fail(where, "\"transpose\" " + formatShape(slot.transpose) +
+                             " is not a permutation of " +
+                             std::to_string(rank) + " dimensions");
+    std::vector<int64_t> permuted;
+    for (int64_t d : slot.transpose)
+      permuted.push_back(viewed[d]);
+    viewed = permuted;
+  }
+  if (!slot.pack.empty()) {
+    const std::vector<int64_t> &pack = slot.pack;
+    if (pack[0] < 0 || pack[0] >= rank || pack[1] < 1 ||
+        pack[1] > limits::kMaxTensorElements)
+      return fail(where, "\"pack\" " + formatShape(pack) +
+                             " is not [dim, panel width] within rank " +
+                             std::to_string(rank));
+    viewed[pack[0]] = (viewed[pack[0]] + pack[1] - 1) / pack[1];
+    viewed.push_back(pack[1]);
+  }
+  if (viewed != slot.shape)
+    return fail(where, "source shape " + formatShape(source) +
+                           " with its slice, transpose and pack gives " +
+                           formatShape(viewed) + ", not the shape " +
+                           formatShape(slot.shape));
+  return true;
+}
+
+bool ManifestReader::readEntry(const json &e, size_t index, Entry &entry) {
+  std::string where = "entry #" + std::to_string(index);
+  if (!e.is_object())
+    return fail(where, "is not an object");
+  if (!readString(e, "name", entry.name, where))
+    return false;
+  if (!isSaneName(entry.name))
+    return fail(where, "name '" + entry.name +
+                           "' must be 1 to 1024 letters, digits, '_', '.', "
+                           "'$' or '-'");
+  where = "entry '" + entry.name + "'";
+  if (!readString(e, "symbol", entry.symbol, where))
+    return false;
+  // The ABI names the function after the entry; any other symbol could be
+  // anything the library links, libc included.
+  if (entry.symbol != "moe_entry_" + entry.name)
+    return fail(where, "symbol '" + entry.symbol + "' is not 'moe_entry_" +
+                           entry.name + "'");
+  if (!readString(e, "kind", entry.kind, where, "forward") ||
+      !readInt(e, "hidden", 1, limits::kMaxHidden, entry.hidden, where))
+    return false;
+  if (entry.kind == "routing_stats") {
+    if (!readString(e, "of", entry.statsOf, where) ||
+        !readInt(e, "outputs", 5, limits::kMaxExperts + 4, entry.outputSize,
+                 where))
+      return false;
+  } else if (entry.kind != "forward") {
+    return fail(where, "unknown kind '" + entry.kind +
+                           "' (expected 'forward' or 'routing_stats')");
+  }
+  auto weights = e.find("weights");
+  if (weights == e.end() || !weights->is_array())
+    return fail(where, "needs a list \"weights\"");
+  for (size_t i = 0; i < weights->size(); ++i) {
+    WeightSlot slot;
+    if (!readSlot((*weights)[i], where, i, slot))
+      return false;
+    entry.weights.push_back(std::move(slot));
   }
   return true;
 }
 } // namespace
 
+bool runtime::parseManifest(const std::string &text,
+                            std::vector<Entry> &entries, std::string &error) {
+  ManifestReader reader(error);
+  if (text.size() > static_cast<size_t>(limits::kMaxJsonBytes))
+    return reader.fail("", std::to_string(text.size()) +
+                               " bytes exceed the limit " +
+                               std::to_string(limits::kMaxJsonBytes));
+  if (limits::jsonNestingDepth(text.data(), text.size()) >
+      limits::kMaxJsonDepth)
+    return reader.fail("", "nests deeper than " +
+                               std::to_string(limits::kMaxJsonDepth) +
+                               " levels");
+  json manifest = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (manifest.is_discarded() || !manifest.is_object())
+    return reader.fail("", "not a JSON object");
+  int64_t format;
+  if (!reader.readInt(manifest, "format", MOE_MANIFEST_FORMAT,
+                      MOE_MANIFEST_FORMAT, format, ""))
+    return false;
+  auto list = manifest.find("entries");
+  if (list == manifest.end() || !list->is_array() || list->empty())
+    return reader.fail("", "needs a non-empty list \"entries\"");
+  std::vector<Entry> parsed;
+  try {
+    for (size_t i = 0; i < list->size(); ++i) {
+      Entry entry;
+      if (!reader.readEntry((*list)[i], i, entry))
+        return false;
+      for (const Entry &other : parsed)
+        if (other.name == entry.name)
+          return reader.fail("entry '" + entry.name + "'", "appears twice");
+      parsed.push_back(std::move(entry));
+    }
+  } catch (const std::exception &e) {
+    // The readers check every type first; this is only a safety net.
+    return reader.fail("", std::string("malformed: ") + e.what());
+  }
+  for (const Entry &stats : parsed) {
+    if (stats.kind != "routing_stats")
+      continue;
+    std::string where = "entry '" + stats.name + "'";
+    const Entry *of = nullptr;
+    for (const Entry &entry : parsed)
+      if (entry.kind == "forward" && entry.name == stats.statsOf)
+        of = &entry;
+    if (!of)
+      return reader.fail(where, "\"of\" names no forward entry: '" +
+                                    stats.statsOf + "'");
+    if (of->hidden != stats.hidden)
+      return reader.fail(where, "hidden " + std::to_string(stats.hidden) +
+                                    " differs from entry '" + of->name +
+                                    "' hidden " + std::to_string(of->hidden));
+    for (const Entry &other : parsed)
+      if (&other != &stats && other.kind == "routing_stats" &&
+          other.statsOf == stats.statsOf)
+        return reader.fail(where, "entry '" + stats.statsOf +
+                                      "' has a second statistics entry '" +
+                                      other.name + "'");
+  }
+  entries = std::move(parsed);
+  return true;
+}
+
 std::unique_ptr<Library> Library::open(const std::string &path,
                                        std::string &error) {
+  // dlopen would block on a FIFO like any open(); refuse anything but a
+  // regular file first.
+  int fd = limits::openRegularFile(path, error);
+  if (fd < 0)
+    return nullptr;
+  ::close(fd);
   std::unique_ptr<Library> library(new Library());
   // A relative name without '/' would search the library path instead.
   std::string file = path.find('/') == std::string::npos ? "./" + path : path;
@@ -194,9 +498,19 @@ std::unique_ptr<Library> Library::open(const std::string &path,
     error = path + ": not a moe library (no " MOE_SET_THREADS_SYMBOL ")";
     return nullptr;
   }
-  library->manifestText = manifest();
+  const char *text = manifest();
+  size_t length =
+      text ? strnlen(text, static_cast<size_t>(limits::kMaxJsonBytes) + 1) : 0;
+  if (!text || length > static_cast<size_t>(limits::kMaxJsonBytes)) {
+    error = path + ": manifest: " +
+            (text ? "longer than " + std::to_string(limits::kMaxJsonBytes) +
+                        " bytes"
+                  : std::string(MOE_MANIFEST_SYMBOL "() returned null"));
+    return nullptr;
+  }
+  library->manifestText.assign(text, length);
   if (!parseManifest(library->manifestText, library->entryList, error)) {
-    error = path + ": " + error;
+    error = path + ": manifest: " + error;
     return nullptr;
   }
   for (Entry &entry : library->entryList) {
@@ -222,10 +536,15 @@ const Entry *Library::findEntry(const std::string &name,
   const Entry *onlyForward = nullptr;
   int forwardCount = 0;
   for (const Entry &entry : entryList) {
-    if (entry.name == name)
-      return &entry;
+    if (entry.name == name && entry.kind != "forward") {
+      error = "'" + name + "' is the routing-statistics entry of '" +
+              entry.statsOf + "', not a forward entry";
+      return nullptr;
+    }
     if (entry.kind != "forward")
       continue;
+    if (entry.name == name)
+      return &entry;
     names += (names.empty() ? "" : ", ") + entry.name;
     onlyForward = &entry;
     ++forwardCount;
@@ -246,12 +565,43 @@ const Entry *Library::findStatsEntry(const std::string &name) const {
   return nullptr;
 }
 
+bool Library::setNumThreads(int64_t threads, std::string &error) const {
+  if (threads < 1 || threads > limits::kMaxThreads) {
+    error = "thread count " + std::to_string(threads) + " is not in [1, " +
+            std::to_string(limits::kMaxThreads) + "]";
+    return false;
+  }
+  setThreads(static_cast<int32_t>(threads));
+  return true;
+}
+
+namespace {
+/// Where a missing weight was looked for: the file, or the index and its
+/// first shards.
+std::string searched(const Checkpoint &checkpoint) {
+  std::vector<std::string> files = checkpoint.filePaths();
+  if (files.size() == 1 && files[0] == checkpoint.path())
+    return "searched " + files[0];
+  const std::string &index = checkpoint.path();
+  std::string dir = index.substr(0, index.find_last_of('/') + 1);
+  std::string text = "searched the " + std::to_string(files.size()) + " shard" +
+                     (files.size() == 1 ? "" : "s") + " of " + index;
+  constexpr size_t kListed = 3;
+  for (size_t i = 0; i < files.size() && i < kListed; ++i)
+    text += (i ? ", " : ": ") + files[i].substr(dir.size());
+  if (files.size() > kListed)
+    text += " and " + std::to_string(files.size() - kListed) + " more";
+  return text;
+}
+} // namespace
+
 std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
                                              const Checkpoint &checkpoint,
                                              std::string &error) {
   std::unique_ptr<BoundEntry> bound(new BoundEntry());
   bound->boundEntry = &entry;
   for (const WeightSlot &slot : entry.weights) {
+    // Shapes are bounded by parseManifest: these products cannot overflow.
     std::vector<int64_t> shape = slot.tensorShape();
     int64_t perTensor = 1;
     for (int64_t d : shape)
@@ -264,9 +614,8 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       const TensorView *view = checkpoint.find(name);
       if (!view) {
         error = "missing weight '" + name +
-                "': expected a F32, BF16 or F16 "
-                "tensor of shape " +
-                formatShape(shape);
+                "': expected a F32, BF16 or F16 tensor of shape " +
+                formatShape(shape) + "; " + searched(checkpoint);
         return nullptr;
       }
       if (view->shape != shape) {
@@ -293,49 +642,74 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       bound->inPlaceBytes += views[0]->bytes;
       continue;
     }
-    AlignedFloats buffer(perTensor * views.size());
-    for (size_t i = 0; i < views.size(); ++i)
-      views[i]->copyToF32(buffer.data() + i * perTensor);
-    if (!slot.slice.empty() || !slot.transpose.empty())
-      buffer = applyView(buffer, slot);
-    if (!slot.pack.empty()) {
-      std::vector<int64_t> viewed = slot.viewShape();
-      if (slot.pack.size() != 2 || slot.pack[0] < 0 ||
-          slot.pack[0] >= static_cast<int64_t>(viewed.size()) ||
-          slot.pack[1] < 1) {
-        error = "weight slot '" + slot.name + "': malformed pack in manifest";
-        return nullptr;
-      }
-      buffer = applyPack(buffer, viewed, slot.pack[0], slot.pack[1]);
-    }
-    int64_t expected = 1;
-    for (int64_t d : slot.shape)
-      expected *= d;
-    if (static_cast<int64_t>(buffer.size()) != expected) {
-      error = "weight slot '" + slot.name + "': its view gives " +
-              std::to_string(buffer.size()) + " values, the manifest's shape " +
-              formatShape(slot.shape) + " holds " + std::to_string(expected);
+    int64_t values = perTensor * static_cast<int64_t>(views.size());
+    try {
+      AlignedFloats buffer(values);
+      for (size_t i = 0; i < views.size(); ++i)
+        views[i]->copyToF32(buffer.data() + i * perTensor);
+      if (!slot.slice.empty() || !slot.transpose.empty())
+        buffer = applyView(buffer, slot);
+      if (!slot.pack.empty())
+        buffer =
+            applyPack(buffer, slot.viewShape(), slot.pack[0], slot.pack[1]);
+      if (slot.dtype == "bf16")
+        buffer = narrowToBF16(buffer);
+      bound->owned.push_back(std::move(buffer));
+    } catch (const std::bad_alloc &) {
+      error = "weight slot '" + slot.name + "': out of memory binding " +
+              formatShape(slot.shape) + " (" + std::to_string(values * 4) +
+              " bytes as float32)";
       return nullptr;
     }
-    if (slot.dtype == "bf16")
-      buffer = narrowToBF16(buffer);
-    bound->owned.push_back(std::move(buffer));
     bound->pointers.push_back(bound->owned.back().data());
   }
   return bound;
 }
 
-bool BoundEntry::forward(const float *input, float *output, int64_t tokens,
-                         std::string &error) const {
-  if (tokens < 0) {
-    error = "negative token count";
+namespace {
+bool checkCall(const Entry &entry, const char *kind, int64_t tokens,
+               std::string &error) {
+  if (entry.kind != kind) {
+    error = "entry '" + entry.name + "' is of kind '" + entry.kind +
+            "', not '" + kind + "'";
     return false;
   }
-  int32_t status = boundEntry->function(pointers.data(), input, output, tokens);
+  if (tokens < 0 || tokens > limits::kMaxTokens) {
+    error = "entry '" + entry.name + "': token count " +
+            std::to_string(tokens) + " is not in [0, " +
+            std::to_string(limits::kMaxTokens) + "]";
+    return false;
+  }
+  return true;
+}
+
+bool checkStatus(const Entry &entry, int32_t status, std::string &error) {
   if (status != 0) {
-    error = "entry '" + boundEntry->name + "' failed with status " +
+    error = "entry '" + entry.name + "' failed with status " +
             std::to_string(status);
     return false;
   }
   return true;
+}
+} // namespace
+
+bool BoundEntry::forward(const float *input, float *output, int64_t tokens,
+                         std::string &error) const {
+  return checkCall(*boundEntry, "forward", tokens, error) &&
+         checkStatus(
+             *boundEntry,
+             boundEntry->function(pointers.data(), input, output, tokens),
+             error);
+}
+
+bool BoundEntry::routingStats(const float *input, int64_t tokens,
+                              std::vector<float> &values,
+                              std::string &error) const {
+  if (!checkCall(*boundEntry, "routing_stats", tokens, error))
+    return false;
+  values.assign(boundEntry->outputSize, 0.0f);
+  return checkStatus(
+      *boundEntry,
+      boundEntry->function(pointers.data(), input, values.data(), tokens),
+      error);
 }
