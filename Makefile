@@ -1,14 +1,22 @@
 # moec entry points. Each target first installs what the project needs
 # (scripts/install-deps.sh skips what is already there), then builds.
 #
-#   make demo    set up, build and run the main job on the CPU default
-#   make check   set up, build and run every test
-#   make docs    regenerate docs/ from the ODS
+#   make demo            set up, build and run the main job on the CPU default
+#   make check           set up, build and run every test: check-release,
+#                        check-sanitize and fuzz (what .ci/run calls)
+#   make check-release   the lit and unit tests on the release build (build/)
+#   make check-sanitize  the same tests built with ASan + UBSan (build-asan/)
+#   make fuzz            each libFuzzer target for FUZZ_SECONDS (build-fuzz/)
+#   make docs            regenerate docs/ from the ODS
 
 BUILD ?= build
+SAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
+SANITIZERS = address,undefined
 
-.PHONY: all deps build check demo docs clean
+.PHONY: all deps build check check-release check-sanitize fuzz demo docs clean
 
 all: build
 
@@ -21,8 +29,24 @@ $(BUILD)/build.ninja: | deps
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD)
 
-check: build
+check: check-release check-sanitize fuzz
+
+check-release: build
 	cmake --build $(BUILD) --target check-moe check-docs
+
+$(SAN_BUILD)/build.ninja: | deps
+	cmake -S . -B $(SAN_BUILD) -G Ninja -DMOEC_SANITIZE=$(SANITIZERS) $(CMAKE_FLAGS)
+
+check-sanitize: deps $(SAN_BUILD)/build.ninja
+	cmake --build $(SAN_BUILD) --target check-moe
+
+$(FUZZ_BUILD)/build.ninja: | deps
+	CC=clang-22 CXX=clang++-22 cmake -S . -B $(FUZZ_BUILD) -G Ninja \
+	  -DMOEC_SANITIZE=$(SANITIZERS) -DMOEC_FUZZERS=ON $(CMAKE_FLAGS)
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) --target moe-fuzzers
+	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)
@@ -31,4 +55,4 @@ docs: build
 	cmake --build $(BUILD) --target moe-docs
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)

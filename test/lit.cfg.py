@@ -49,3 +49,7 @@ if config.moe_have_nccl:
     config.available_features.add("nccl")
 if config.moe_have_mpi:
     config.available_features.add("mpi")
+
+sys.path.insert(0, os.path.dirname(__file__))
+import sanitizers
+sanitizers.configure(config, config.moe_sanitize, config.moe_src_root)

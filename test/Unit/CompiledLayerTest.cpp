@@ -33,6 +33,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <cstring>
 #include <random>
 
@@ -77,7 +78,11 @@ public:
     llvm::StringRef libs[] = {MOEC_C_RUNNER_UTILS, MOEC_EMBEDDED_RUNTIME_SO,
                               MOEC_LIBOMP};
     options.sharedLibPaths = libs;
-    options.transformer = mlir::makeOptimizingTransformer(2, 0, nullptr);
+    // `transformer` is a function_ref: the function it refers to must
+    // outlive ExecutionEngine::create, so it is a named local.
+    std::function<llvm::Error(llvm::Module *)> optimize =
+        mlir::makeOptimizingTransformer(2, 0, nullptr);
+    options.transformer = optimize;
     auto maybeEngine = mlir::ExecutionEngine::create(*module, options);
     if (!maybeEngine) {
       error = llvm::toString(maybeEngine.takeError());

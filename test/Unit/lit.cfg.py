@@ -3,6 +3,7 @@
 # folder whose name ends in "Tests".
 
 import os
+import sys
 
 import lit.formats
 
@@ -11,3 +12,7 @@ config.suffixes = []
 config.test_source_root = config.moe_unit_obj_root
 config.test_exec_root = config.moe_unit_obj_root
 config.test_format = lit.formats.GoogleTest(".", "Tests")
+
+sys.path.insert(0, os.path.join(config.moe_src_root, "test"))
+import sanitizers
+sanitizers.configure(config, config.moe_sanitize, config.moe_src_root)

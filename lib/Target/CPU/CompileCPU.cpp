@@ -278,6 +278,8 @@ LogicalResult mlir::moe::compileToCPUSharedLibrary(
                                  "-lomp",
                                  "-lm",
                                  "-Wl,-z,defs"};
+  if (*MOEC_EMBEDDED_RUNTIME_LINK_FLAGS)
+    argv.push_back(MOEC_EMBEDDED_RUNTIME_LINK_FLAGS);
   std::string linkError;
   int status = llvm::sys::ExecuteAndWait(*linker, argv, std::nullopt, {}, 0, 0,
                                          &linkError);

@@ -1,0 +1,4 @@
+func.func @num_workers() -> index {
+  %n = moe.num_workers
+  return %n : index
+}
