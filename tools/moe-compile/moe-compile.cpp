@@ -160,8 +160,9 @@ int main(int argc, char **argv) {
   registry.insert<moe::MoEDialect>();
   MLIRContext context(registry);
   // The located message is enough; no IR dump after it, unless asked for.
-  if (!cl::getRegisteredOptions()["mlir-print-op-on-diagnostic"]
-           ->getNumOccurrences())
+  cl::Option *printOp =
+      cl::getRegisteredOptions().lookup("mlir-print-op-on-diagnostic");
+  if (!printOp || !printOp->getNumOccurrences())
     context.printOpOnDiagnostic(false);
 
   std::string error;

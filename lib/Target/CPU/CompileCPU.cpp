@@ -277,6 +277,11 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   if (!machine)
     return module.emitError("no target machine for this host: ") << error;
 
+  // The entry points as written, checked before lowering: a wrong input or
+  // result type is reported at the function, not at the first op that
+  // cannot lower it. (Packing changes their weights: read again below.)
+  if (failed(analyzeEntries(module)))
+    return failure();
   if (options.routingStats &&
       failed(runPipeline(
           module, options, "routing statistics entries",
