@@ -126,19 +126,19 @@ func.func @capacity(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
 
 // -----
 
-// Tests that a bf16 checkpoint's router GEMM still produces f32 logits, and
-// that a static token count needs no tensor.dim.
+// Tests that the router GEMM of bf16 activations still produces f32
+// logits, and that a static token count needs no tensor.dim.
 // CHECK-LABEL: func.func @bf16_static
 // CHECK-NOT: tensor.dim
 // CHECK: tensor.empty() : tensor<5x8xf32>
-// CHECK: linalg.matmul {{.*}} ins(%{{.*}}, %{{.*}} : tensor<5x32xbf16>, tensor<8x32xbf16>) outs(%{{.*}} : tensor<5x8xf32>)
+// CHECK: linalg.matmul {{.*}} ins(%{{.*}}, %{{.*}} : tensor<5x32xbf16>, tensor<8x32xf32>) outs(%{{.*}} : tensor<5x8xf32>)
 // CHECK: moe.route {{.*}} : tensor<5x8xf32> -> tensor<5x2xf32>, tensor<5x2xi32>
-func.func @bf16_static(%x: tensor<5x32xbf16>, %wg: tensor<8x32xbf16>,
-                       %g: tensor<8x16x32xbf16>, %u: tensor<8x16x32xbf16>,
-                       %d: tensor<8x32x16xbf16>) -> tensor<5x32xbf16> {
+func.func @bf16_static(%x: tensor<5x32xbf16>, %wg: tensor<8x32xf32>,
+                       %g: tensor<8x16x32xf32>, %u: tensor<8x16x32xf32>,
+                       %d: tensor<8x32x16xf32>) -> tensor<5x32xbf16> {
   %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
          {router = #moe.routing<top_k = 2>}
-         : (tensor<5x32xbf16>, tensor<8x32xbf16>, tensor<8x16x32xbf16>,
-            tensor<8x16x32xbf16>, tensor<8x32x16xbf16>) -> tensor<5x32xbf16>
+         : (tensor<5x32xbf16>, tensor<8x32xf32>, tensor<8x16x32xf32>,
+            tensor<8x16x32xf32>, tensor<8x32x16xf32>) -> tensor<5x32xbf16>
   return %y : tensor<5x32xbf16>
 }

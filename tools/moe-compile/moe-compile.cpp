@@ -1,103 +1,195 @@
 //===- moe-compile.cpp - moe modules to deployable shared libraries -------===//
 //
 //   moe-compile IN.mlir --target=cpu -o OUT.so [--mcpu=native|NAME] [-O0..3]
+//               [--emit=mlir|llvm|asm|obj|so] [--mlir-print-ir-after-all ...]
 //
 // The library exports the C ABI of moe_runtime.h and needs no libMLIR or
-// libLLVM at run time.
+// libLLVM at run time. Every option is checked here, before the compile
+// starts, so that a bad value is one clear error rather than LLVM's.
 //
 //===----------------------------------------------------------------------===//
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Target/CPU.h"
+#include "moe/Tools/ToolMain.h"
 
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
-#include "mlir/Support/FileUtilities.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/WithColor.h"
+#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
+namespace cl = llvm::cl;
 
-static llvm::cl::opt<std::string> inputFile(llvm::cl::Positional,
-                                            llvm::cl::desc("<input.mlir>"),
-                                            llvm::cl::Required);
-static llvm::cl::opt<std::string> outputFile("o", llvm::cl::desc("Output .so"),
-                                             llvm::cl::value_desc("file"),
-                                             llvm::cl::Required);
-static llvm::cl::opt<std::string>
-    target("target", llvm::cl::desc("Code generation target (cpu)"),
-           llvm::cl::init("cpu"));
-static llvm::cl::opt<std::string>
+static cl::OptionCategory toolCategory("moe-compile options");
+static cl::OptionCategory mlirCategory(
+    "moe-compile: MLIR debugging options",
+    "MLIR's debugging options, applied to every pass manager of the compile");
+
+// Not cl::Required: --mcpu=help needs no input.
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
+                                      cl::cat(toolCategory));
+static cl::opt<std::string>
+    outputFile("o",
+               cl::desc("Output file; '-' is stdout, for the text forms of "
+                        "--emit (default: -)"),
+               cl::value_desc("file"), cl::init("-"), cl::cat(toolCategory));
+static cl::opt<std::string>
+    emit("emit",
+         cl::desc("What to write: mlir (the module lowered to the LLVM "
+                  "dialect), llvm (optimised LLVM IR with the C entry points "
+                  "and the manifest), asm, obj, or so (the shared library) "
+                  "(default: so)"),
+         cl::value_desc("form"), cl::init("so"), cl::cat(toolCategory));
+static cl::opt<std::string>
+    target("target", cl::desc("Code generation target: cpu (default: cpu)"),
+           cl::value_desc("name"), cl::init("cpu"), cl::cat(toolCategory));
+static cl::opt<std::string>
     mcpu("mcpu",
-         llvm::cl::desc("CPU to tune and select features for; "
-                        "'native' is this machine"),
-         llvm::cl::init("native"));
-static llvm::cl::opt<unsigned>
-    optLevel("O", llvm::cl::desc("LLVM optimisation level"), llvm::cl::Prefix,
-             llvm::cl::init(3));
-static llvm::cl::opt<std::string> weightType(
+         cl::desc("CPU to tune and select features for: native (this "
+                  "machine), a name LLVM knows, or help to list them "
+                  "(default: native)"),
+         cl::value_desc("cpu"), cl::init("native"), cl::cat(toolCategory));
+static cl::opt<unsigned>
+    optLevel("O", cl::desc("LLVM optimisation level, 0 to 3 (default: 3)"),
+             cl::value_desc("level"), cl::Prefix, cl::init(3),
+             cl::cat(toolCategory));
+static cl::opt<std::string> weightType(
     "weight-type",
-    llvm::cl::desc("Element type the expert weights are kept in at run "
-                   "time: f32, or bf16 (half the memory and bandwidth; "
-                   "activations and sums stay f32)"),
-    llvm::cl::init("f32"));
-static llvm::cl::opt<bool> keepObject("keep-object",
-                                      llvm::cl::desc("Keep OUT.so.o"),
-                                      llvm::cl::init(false));
+    cl::desc("Element type the expert weights are kept in at run time: f32, "
+             "or bf16 (half the memory and bandwidth; activations and sums "
+             "stay f32) (default: f32)"),
+    cl::value_desc("type"), cl::init("f32"), cl::cat(toolCategory));
+static cl::opt<bool>
+    keepObject("keep-object",
+               cl::desc("With --emit=so, keep the object file OUT.so.o "
+                        "(default: off)"),
+               cl::init(false), cl::cat(toolCategory));
+
+static int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "moe-compile") << message << "\n";
+  return 1;
+}
+
+/// The error for an --mcpu LLVM does not know: the closest names when there
+/// are any, else a few common ones.
+static int unknownCPU(llvm::StringRef cpu,
+                      const std::vector<std::string> &known) {
+  std::vector<std::pair<unsigned, llvm::StringRef>> near;
+  for (llvm::StringRef name : known) {
+    unsigned distance = cpu.edit_distance(name, /*AllowReplacements=*/true,
+                                          /*MaxEditDistance=*/3);
+    if (distance <= 3 && distance < cpu.size())
+      near.push_back({distance, name});
+  }
+  llvm::stable_sort(near, llvm::less_first());
+  std::vector<std::string> suggestions;
+  for (auto &[distance, name] : near)
+    if (suggestions.size() < 3)
+      suggestions.push_back(name.str());
+  if (suggestions.empty())
+    for (std::string name :
+         {llvm::sys::getHostCPUName().str(), std::string("x86-64-v2"),
+          std::string("x86-64-v3"), std::string("x86-64-v4"),
+          std::string("neoverse-n1"), std::string("neoverse-v2")})
+      if (suggestions.size() < 4 && llvm::is_contained(known, name) &&
+          !llvm::is_contained(suggestions, name))
+        suggestions.push_back(name);
+  std::string list;
+  llvm::raw_string_ostream os(list);
+  llvm::interleaveComma(suggestions, os);
+  return fail("unknown --mcpu '" + cpu + "' (try --mcpu=native" +
+              (list.empty() ? "" : ", or one of: " + list) +
+              "; --mcpu=help lists all " + llvm::Twine(known.size()) + ")");
+}
 
 int main(int argc, char **argv) {
+  moe::initTool("moe-compile");
   llvm::InitLLVM init(argc, argv);
-  llvm::cl::ParseCommandLineOptions(
-      argc, argv, "moec: compile a moe-dialect module into a shared library\n");
+  registerPassManagerCLOptions();
+  registerMLIRContextCLOptions();
+  registerAsmPrinterCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  moe::hideLibraryOptions({&toolCategory}, &mlirCategory);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "moec: compile a moe-dialect module into a shared library (or, with "
+      "--emit, an earlier form)\n");
 
-  if (target != "cpu") {
-    llvm::WithColor::error(llvm::errs(), "moe-compile")
-        << "unknown --target '" << target << "' (supported: cpu)\n";
-    return 1;
+  if (target != "cpu")
+    return fail("unknown --target '" + target + "' (supported: cpu)");
+  if (weightType != "f32" && weightType != "bf16")
+    return fail("unknown --weight-type '" + weightType + "' (f32 or bf16)");
+  if (optLevel > 3)
+    return fail("-O" + llvm::Twine(optLevel) +
+                " is not an optimisation level (0-3)");
+  std::optional<moe::CPUEmitKind> emitKind = moe::parseCPUEmitKind(emit);
+  if (!emitKind)
+    return fail("unknown --emit '" + emit + "' (mlir, llvm, asm, obj or so)");
+  if (mcpu == "help") {
+    for (const std::string &name : moe::getKnownCPUs())
+      llvm::outs() << name << "\n";
+    return 0;
   }
-  if (weightType != "f32" && weightType != "bf16") {
-    llvm::WithColor::error(llvm::errs(), "moe-compile")
-        << "unknown --weight-type '" << weightType << "' (f32 or bf16)\n";
-    return 1;
-  }
-  if (optLevel > 3) {
-    llvm::WithColor::error(llvm::errs(), "moe-compile")
-        << "-O" << optLevel << " is not an optimisation level (0-3)\n";
-    return 1;
-  }
+  if (!moe::isKnownCPU(mcpu))
+    return unknownCPU(mcpu, moe::getKnownCPUs());
+  if (inputFile.empty())
+    return fail("no input file (moe-compile IN.mlir -o OUT.so; --help "
+                "lists the options)");
+  if (outputFile == "-" && !moe::isTextEmitKind(*emitKind))
+    return fail("--emit=" + emit +
+                " writes a binary file, not stdout: give one with -o FILE");
+
+  DefaultTimingManager timingManager;
+  applyDefaultTimingManagerCLOptions(timingManager);
+  TimingScope timing = timingManager.getRootScope();
 
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registry.insert<moe::MoEDialect>();
   MLIRContext context(registry);
-  // The located message is enough; no IR dump after it.
-  context.printOpOnDiagnostic(false);
+  // The located message is enough; no IR dump after it, unless asked for.
+  cl::Option *printOp =
+      cl::getRegisteredOptions().lookup("mlir-print-op-on-diagnostic");
+  if (!printOp || !printOp->getNumOccurrences())
+    context.printOpOnDiagnostic(false);
 
   std::string error;
-  auto file = openInputFile(inputFile, &error);
-  if (!file) {
-    llvm::WithColor::error(llvm::errs(), "moe-compile") << error << "\n";
-    return 1;
-  }
+  std::unique_ptr<llvm::MemoryBuffer> file =
+      moe::readInputFile(inputFile, error);
+  if (!file)
+    return fail(error);
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  TimingScope parseTiming = timing.nest("parse");
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return 1;
+  parseTiming.stop();
 
   moe::CPUCompileOptions options;
   options.cpu = mcpu;
   options.optLevel = optLevel;
   options.keepObject = keepObject;
   options.weightType = weightType;
-  if (failed(moe::compileToCPUSharedLibrary(*module, options, outputFile)))
+  options.emit = *emitKind;
+  options.configurePassManager = [](PassManager &pm) {
+    return applyPassManagerCLOptions(pm);
+  };
+  options.timing = &timing;
+  if (failed(moe::compileForCPU(*module, options, outputFile)))
     return 1;
   return 0;
 }

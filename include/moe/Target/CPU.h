@@ -2,7 +2,8 @@
 //
 // The in-process path behind `moe-compile --target=cpu`: lower with
 // moe-lower-to-cpu, translate to LLVM IR, add the C entry wrappers and the
-// manifest, optimise, emit an object and link a shared library.
+// manifest, optimise, emit an object and link a shared library; or stop
+// after any of these stages and write what it has (`--emit`).
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,10 +12,39 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
+#include "mlir/Support/Timing.h"
 
+#include <functional>
+#include <optional>
 #include <string>
+#include <vector>
+
+namespace mlir {
+class PassManager;
+} // namespace mlir
 
 namespace mlir::moe {
+
+/// What the compile writes (moe-compile --emit).
+enum class CPUEmitKind {
+  /// The module lowered to the LLVM dialect, as text. The C entry wrappers
+  /// and the manifest are added in LLVM IR, so only their
+  /// `_mlir_ciface_<entry>` callees are here.
+  MLIR,
+  /// The optimised LLVM IR, entry wrappers and manifest included, as text.
+  LLVMIR,
+  /// Target assembly.
+  Assembly,
+  /// An object file.
+  Object,
+  /// The linked shared library.
+  SharedLibrary,
+};
+
+/// The `--emit` spellings: mlir, llvm, asm, obj, so.
+std::optional<CPUEmitKind> parseCPUEmitKind(StringRef name);
+/// Whether the form is text (and so may go to stdout).
+bool isTextEmitKind(CPUEmitKind kind);
 
 struct CPUCompileOptions {
   /// LLVM CPU name; "native" is the host.
@@ -28,13 +58,27 @@ struct CPUCompileOptions {
   bool routingStats = true;
   /// The fused experts' bound weights in memory: "f32" or "bf16".
   std::string weightType = "f32";
+  /// What to write to `outputPath`.
+  CPUEmitKind emit = CPUEmitKind::SharedLibrary;
+  /// Called on every PassManager the compile creates, before it runs: the
+  /// tools apply MLIR's command-line options (--mlir-print-ir-after-all,
+  /// --mlir-pass-statistics, ...) here. May be empty.
+  std::function<LogicalResult(PassManager &)> configurePassManager;
+  /// When set (--mlir-timing), each stage and its passes are timed in a
+  /// scope nested here.
+  TimingScope *timing = nullptr;
 };
 
-/// Compiles `module` (moe dialect) into the shared library `outputPath`.
-/// Errors are emitted as diagnostics on the module.
-LogicalResult compileToCPUSharedLibrary(ModuleOp module,
-                                        const CPUCompileOptions &options,
-                                        StringRef outputPath);
+/// Whether `cpu` is "native" or a CPU LLVM knows for this host's target.
+bool isKnownCPU(StringRef cpu);
+/// The CPU names LLVM knows for this host's target, sorted.
+std::vector<std::string> getKnownCPUs();
+
+/// Compiles `module` (moe dialect) and writes `options.emit` to
+/// `outputPath` ("-" is stdout, for the text forms). Errors are emitted as
+/// diagnostics on the module.
+LogicalResult compileForCPU(ModuleOp module, const CPUCompileOptions &options,
+                            StringRef outputPath);
 
 } // namespace mlir::moe
 

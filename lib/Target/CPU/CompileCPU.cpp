@@ -1,9 +1,10 @@
 //===- CompileCPU.cpp - moe modules to shared libraries for the CPU -------===//
 //
-// Lower, translate, wrap, optimise, emit, link. The wrappers give each
-// entry a plain C signature (moe_runtime.h): they build the memref
-// descriptors the lowered function expects, call it, copy the result into
-// the caller's buffer and free it.
+// Lower, translate, wrap, optimise, emit, link; `--emit` stops after any
+// stage and writes what it has. The wrappers give each entry a plain C
+// signature (moe_runtime.h): they build the memref descriptors the lowered
+// function expects, call it, copy the result into the caller's buffer and
+// free it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,9 +22,11 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Program.h"
@@ -151,15 +154,39 @@ void addModuleFunctions(llvm::Module &module, const std::string &manifest) {
   b.CreateRetVoid();
 }
 
-std::unique_ptr<llvm::TargetMachine>
-createTargetMachine(const CPUCompileOptions &options, std::string &error) {
+/// This host's target; null with `error` when LLVM has none for it.
+const llvm::Target *lookupHostTarget(llvm::Triple &triple, std::string &error) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
-  llvm::Triple triple(llvm::sys::getProcessTriple());
-  const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(triple, error);
+  triple = llvm::Triple(llvm::sys::getProcessTriple());
+  return llvm::TargetRegistry::lookupTarget(triple, error);
+}
+
+/// The host target's generic subtarget: it knows the CPU names without
+/// warning about any.
+std::unique_ptr<llvm::MCSubtargetInfo> hostSubtargetInfo() {
+  llvm::Triple triple;
+  std::string error;
+  const llvm::Target *target = lookupHostTarget(triple, error);
   if (!target)
     return nullptr;
+  return std::unique_ptr<llvm::MCSubtargetInfo>(
+      target->createMCSubtargetInfo(triple, "", ""));
+}
+
+std::unique_ptr<llvm::TargetMachine>
+createTargetMachine(const CPUCompileOptions &options, std::string &error) {
+  llvm::Triple triple;
+  const llvm::Target *target = lookupHostTarget(triple, error);
+  if (!target)
+    return nullptr;
+  // LLVM only warns about a CPU it does not know, then fails later with
+  // "LLVM ERROR: 64-bit code requested on a subtarget that doesn't support
+  // it".
+  if (!isKnownCPU(options.cpu)) {
+    error = "unknown CPU '" + options.cpu + "'";
+    return nullptr;
+  }
   std::string cpu = options.cpu;
   std::string features;
   if (cpu == "native") {
@@ -171,24 +198,103 @@ createTargetMachine(const CPUCompileOptions &options, std::string &error) {
   return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
       triple, cpu, features, targetOptions, llvm::Reloc::PIC_));
 }
+
+/// A text output, "-" being stdout; removed again unless kept.
+std::unique_ptr<llvm::ToolOutputFile> openOutput(StringRef path,
+                                                 llvm::sys::fs::OpenFlags flags,
+                                                 Operation *diagnosticsAt) {
+  std::error_code ec;
+  auto file = std::make_unique<llvm::ToolOutputFile>(path, ec, flags);
+  if (ec) {
+    diagnosticsAt->emitError("cannot write ") << path << ": " << ec.message();
+    return nullptr;
+  }
+  return file;
+}
+
+/// Runs the passes `build` adds on `module` in a pass manager of its own,
+/// set up as the caller asked (MLIR's command-line options, timing).
+LogicalResult runPipeline(ModuleOp module, const CPUCompileOptions &options,
+                          StringRef stage,
+                          function_ref<void(PassManager &)> build) {
+  // The pass timers nest in `timing`, which must outlive the pass manager.
+  TimingScope timing =
+      options.timing ? options.timing->nest(stage) : TimingScope();
+  PassManager pm(module.getContext());
+  build(pm);
+  if (timing)
+    pm.enableTiming(timing);
+  if (options.configurePassManager && failed(options.configurePassManager(pm)))
+    return failure();
+  return pm.run(module);
+}
 } // namespace
 
-LogicalResult mlir::moe::compileToCPUSharedLibrary(
-    ModuleOp module, const CPUCompileOptions &options, StringRef outputPath) {
+std::optional<CPUEmitKind> mlir::moe::parseCPUEmitKind(StringRef name) {
+  return llvm::StringSwitch<std::optional<CPUEmitKind>>(name)
+      .Case("mlir", CPUEmitKind::MLIR)
+      .Case("llvm", CPUEmitKind::LLVMIR)
+      .Case("asm", CPUEmitKind::Assembly)
+      .Case("obj", CPUEmitKind::Object)
+      .Case("so", CPUEmitKind::SharedLibrary)
+      .Default(std::nullopt);
+}
+
+bool mlir::moe::isTextEmitKind(CPUEmitKind kind) {
+  return kind == CPUEmitKind::MLIR || kind == CPUEmitKind::LLVMIR ||
+         kind == CPUEmitKind::Assembly;
+}
+
+bool mlir::moe::isKnownCPU(StringRef cpu) {
+  if (cpu == "native")
+    return true;
+  std::unique_ptr<llvm::MCSubtargetInfo> info = hostSubtargetInfo();
+  return info && info->isCPUStringValid(cpu);
+}
+
+std::vector<std::string> mlir::moe::getKnownCPUs() {
+  std::vector<std::string> names;
+  if (std::unique_ptr<llvm::MCSubtargetInfo> info = hostSubtargetInfo())
+    for (const llvm::SubtargetSubTypeKV &cpu :
+         info->getAllProcessorDescriptions())
+      names.push_back(cpu.Key);
+  llvm::sort(names);
+  return names;
+}
+
+LogicalResult mlir::moe::compileForCPU(ModuleOp module,
+                                       const CPUCompileOptions &options,
+                                       StringRef outputPath) {
   MLIRContext *ctx = module.getContext();
-  if (options.routingStats) {
-    PassManager statsPm(ctx);
-    statsPm.addPass(createMoERoutingStatsEntries());
-    if (failed(statsPm.run(module)))
-      return failure();
-  }
+  bool toStdout = outputPath == "-";
+  if (toStdout && !isTextEmitKind(options.emit))
+    return module.emitError("cannot write a binary form (object or shared "
+                            "library) to stdout; give an output file");
+  // Fail on the CPU before the long part of the compile.
+  std::string error;
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createTargetMachine(options, error);
+  if (!machine)
+    return module.emitError("no target machine for this host: ") << error;
+
+  // The entry points as written, checked before lowering: a wrong input or
+  // result type is reported at the function, not at the first op that
+  // cannot lower it. (Packing changes their weights: read again below.)
+  if (failed(analyzeEntries(module)))
+    return failure();
+  if (options.routingStats &&
+      failed(runPipeline(
+          module, options, "routing statistics entries",
+          [](PassManager &pm) { pm.addPass(createMoERoutingStatsEntries()); })))
+    return failure();
   // The tensor stage packs weights (moe-pack-weights), which changes the
   // entry points' weight arguments: read the signatures after it.
-  PassManager linalgPm(ctx);
   MoELoweringOptions lowering;
   lowering.weightType = options.weightType;
-  buildMoELowerToLinalgPipeline(linalgPm, lowering);
-  if (failed(linalgPm.run(module)))
+  if (failed(
+          runPipeline(module, options, "lower to linalg", [&](PassManager &pm) {
+            buildMoELowerToLinalgPipeline(pm, lowering);
+          })))
     return failure();
   FailureOr<std::vector<EntrySignature>> entries = analyzeEntries(module);
   if (failed(entries))
@@ -207,12 +313,27 @@ LogicalResult mlir::moe::compileToCPUSharedLibrary(
         func.removeArgAttr(i, attr);
   }
 
-  PassManager pm(ctx);
-  buildMoEBufferizePipeline(pm);
-  buildMoELowerBuffersToLLVMPipeline(pm);
-  if (failed(pm.run(module)))
+  if (failed(runPipeline(module, options, "lower to the LLVM dialect",
+                         [](PassManager &pm) {
+                           buildMoEBufferizePipeline(pm);
+                           buildMoELowerBuffersToLLVMPipeline(pm);
+                         })))
     return failure();
+  auto nestTiming = [&](StringRef stage) {
+    return options.timing ? options.timing->nest(stage) : TimingScope();
+  };
 
+  if (options.emit == CPUEmitKind::MLIR) {
+    std::unique_ptr<llvm::ToolOutputFile> output =
+        openOutput(outputPath, llvm::sys::fs::OF_Text, module);
+    if (!output)
+      return failure();
+    module.print(output->os());
+    output->keep();
+    return success();
+  }
+
+  TimingScope translateTiming = nestTiming("translate to LLVM IR");
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
@@ -223,12 +344,6 @@ LogicalResult mlir::moe::compileToCPUSharedLibrary(
       translateModuleToLLVMIR(module, llvmContext, "moe");
   if (!llvmModule)
     return module.emitError("translation to LLVM IR failed");
-
-  std::string error;
-  std::unique_ptr<llvm::TargetMachine> machine =
-      createTargetMachine(options, error);
-  if (!machine)
-    return module.emitError("no target machine for this host: ") << error;
   llvmModule->setTargetTriple(machine->getTargetTriple());
   llvmModule->setDataLayout(machine->createDataLayout());
 
@@ -236,36 +351,61 @@ LogicalResult mlir::moe::compileToCPUSharedLibrary(
     if (failed(addEntryWrapper(*llvmModule, entry, module)))
       return failure();
   addModuleFunctions(*llvmModule, buildManifest(*entries, "cpu"));
+  translateTiming.stop();
 
+  TimingScope optimizeTiming = nestTiming("LLVM optimisation");
   auto optimize = makeOptimizingTransformer(options.optLevel, /*sizeLevel=*/0,
                                             machine.get());
   if (llvm::Error err = optimize(llvmModule.get()))
     return module.emitError("LLVM optimisation failed: ")
            << llvm::toString(std::move(err));
+  optimizeTiming.stop();
 
-  // Object file next to the output.
-  std::string objectPath = (outputPath + ".o").str();
-  {
-    std::error_code ec;
-    llvm::ToolOutputFile object(objectPath, ec, llvm::sys::fs::OF_None);
-    if (ec)
-      return module.emitError("cannot write ")
-             << objectPath << ": " << ec.message();
-    llvm::legacy::PassManager codegen;
-    if (machine->addPassesToEmitFile(codegen, object.os(), nullptr,
-                                     llvm::CodeGenFileType::ObjectFile))
-      return module.emitError("the target cannot emit object files");
-    codegen.run(*llvmModule);
-    object.keep();
+  if (options.emit == CPUEmitKind::LLVMIR) {
+    std::unique_ptr<llvm::ToolOutputFile> output =
+        openOutput(outputPath, llvm::sys::fs::OF_Text, module);
+    if (!output)
+      return failure();
+    llvmModule->print(output->os(), nullptr);
+    output->keep();
+    return success();
   }
+
+  // Assembly or an object file; for a library, the object next to it.
+  bool assembly = options.emit == CPUEmitKind::Assembly;
+  bool library = options.emit == CPUEmitKind::SharedLibrary;
+  std::string objectPath =
+      library ? (outputPath + ".o").str() : outputPath.str();
+  {
+    TimingScope codegenTiming = nestTiming("code generation");
+    std::unique_ptr<llvm::ToolOutputFile> object = openOutput(
+        objectPath, assembly ? llvm::sys::fs::OF_Text : llvm::sys::fs::OF_None,
+        module);
+    if (!object)
+      return failure();
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, object->os(), nullptr,
+                                     assembly
+                                         ? llvm::CodeGenFileType::AssemblyFile
+                                         : llvm::CodeGenFileType::ObjectFile))
+      return module.emitError("the target cannot emit ")
+             << (assembly ? "assembly" : "object files");
+    codegen.run(*llvmModule);
+    object->keep();
+  }
+  if (!library)
+    return success();
 
   // Link: the object, the embedded runtime (memrefCopy), LLVM's OpenMP
   // runtime (found through the rpath), libm for erff.
+  TimingScope linkTiming = nestTiming("link");
   llvm::ErrorOr<std::string> linker =
       llvm::sys::findProgramByName(options.linker);
-  if (!linker)
+  if (!linker) {
+    llvm::sys::fs::remove(objectPath);
     return module.emitError("cannot find the linker driver '")
            << options.linker << "' on PATH";
+  }
   std::string output = outputPath.str();
   SmallVector<StringRef> argv = {*linker,
                                  "-shared",

@@ -140,11 +140,11 @@ func.func @layer_and_exchange(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
 
 // Tests that non-f32 activations are reported, not silently mis-lowered.
 func.func @bf16_rows(%rows: tensor<?x32xbf16>, %off: tensor<5xi32>,
-                     %u: tensor<4x16x32xbf16>, %d: tensor<4x32x16xbf16>) -> tensor<?x32xbf16> {
+                     %u: tensor<4x16x32xf32>, %d: tensor<4x32x16xf32>) -> tensor<?x32xbf16> {
   // expected-error @+1 {{failed to legalize operation 'moe.expert_mlp'}}
   %y = moe.expert_mlp relu %rows offsets(%off) weights(up %u, down %d)
-      : (tensor<?x32xbf16>, tensor<5xi32>, tensor<4x16x32xbf16>,
-         tensor<4x32x16xbf16>) -> tensor<?x32xbf16>
+      : (tensor<?x32xbf16>, tensor<5xi32>, tensor<4x16x32xf32>,
+         tensor<4x32x16xf32>) -> tensor<?x32xbf16>
   return %y : tensor<?x32xbf16>
 }
 

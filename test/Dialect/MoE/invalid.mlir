@@ -855,3 +855,70 @@ func.func @packed_kernel_width(%x: tensor<?x64xf32>, %u: tensor<2x64x32xf32>, %i
   %a = moe.gather_gate_up gelu %x weights(up %u) outs(%init) : (tensor<?x64xf32>, tensor<2x64x32xf32>, tensor<?x80xf32>) -> tensor<?x80xf32>
   return %a : tensor<?x80xf32>
 }
+
+// -----
+
+// Tests that bf16 expert weights written into a moe.layer are rejected with
+// the way to get them: f32 in the IR, bf16 from moe-compile.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xbf16>, %u: tensor<4x16x8xbf16>, %d: tensor<4x8x16xbf16>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op 'expert_gate' weights must be f32 (got bf16); to run with bf16 weights keep f32 in the IR and compile with --weight-type=bf16}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xbf16>, tensor<4x16x8xbf16>, tensor<4x8x16xbf16>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a moe.layer router weight must be f32 too.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xbf16>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'router_weight' weights must be f32 (got bf16)}}
+  %y = moe.layer %x router(%wg) experts(up %u, down %d) {router = #moe.routing<top_k = 2>, activation = #moe<activation relu>} : (tensor<?x8xf32>, tensor<4x8xbf16>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a moe.layer shared expert's weights must be f32 (any other
+// float type: the hint is the same).
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %su: tensor<32x8xf16>, %sd: tensor<8x32xf16>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'shared_up' weights must be f32 (got f16); to run with bf16 weights keep f32 in the IR and compile with --weight-type=bf16}}
+  %y = moe.layer %x router(%wg) experts(up %u, down %d) shared(up %su, down %sd) {router = #moe.routing<top_k = 2>, activation = #moe<activation relu>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<32x8xf16>, tensor<8x32xf16>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a moe.expert_mlp's weights must be f32.
+func.func @f(%r: tensor<?x8xf32>, %o: tensor<5xi32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xbf16>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.expert_mlp' op 'down' weights must be f32 (got bf16); to run with bf16 weights keep f32 in the IR and compile with --weight-type=bf16}}
+  %y = moe.expert_mlp relu %r offsets(%o) weights(up %u, down %d) : (tensor<?x8xf32>, tensor<5xi32>, tensor<4x16x8xf32>, tensor<4x8x16xbf16>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a moe.shared_mlp's weights, its sigmoid gate included, must be
+// f32.
+func.func @f(%x: tensor<?x8xf32>, %u: tensor<16x8xf32>, %d: tensor<8x16xf32>, %sg: tensor<1x8xbf16>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.shared_mlp' op 'sigmoid_gate' weights must be f32 (got bf16)}}
+  %y = moe.shared_mlp relu %x weights(up %u, down %d) sigmoid_gate(%sg) : (tensor<?x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>, tensor<1x8xbf16>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that moe.fused_experts takes bf16 weights only as packed panels
+// (what moe-pack-weights makes of them), not in the checkpoint layout.
+func.func @f(%x: tensor<?x8xf32>, %tok: tensor<?xi32>, %off: tensor<3xi32>, %u: tensor<2x4x8xbf16>, %d: tensor<2x8x4xbf16>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.fused_experts' op 'expert_up' weights must be f32 (got bf16); to run with bf16 weights keep f32 in the IR and compile with --weight-type=bf16}}
+  %y = moe.fused_experts relu %x tokens(%tok) offsets(%off) experts(up %u, down %d) : (tensor<?x8xf32>, tensor<?xi32>, tensor<3xi32>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that packed moe.fused_experts weights are f32 or bf16 panels.
+func.func @f(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %off: tensor<9xi32>, %u: tensor<8x2x64x32xf16>, %d: tensor<8x2x40x32xf16>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'moe.fused_experts' op 'expert_up' packed weights must be f32 or bf16 panels (got f16)}}
+  %y = moe.fused_experts gelu %x tokens(%tok) offsets(%off) experts(up %u, down %d) : (tensor<?x64xf32>, tensor<?xi32>, tensor<9xi32>, tensor<8x2x64x32xf16>, tensor<8x2x40x32xf16>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

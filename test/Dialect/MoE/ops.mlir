@@ -50,7 +50,7 @@ func.func @deepseek_v3(%x: tensor<?x32xf32>, %wg: tensor<16x32xf32>,
 // -----
 
 // Tests that a DeepSeek-V2 layer (group-limited greedy, group max) and a
-// Qwen2-MoE layer (sigmoid-gated shared expert, bf16 weights) round-trip.
+// Qwen2-MoE layer (sigmoid-gated shared expert) round-trip.
 // CHECK-LABEL: func.func @deepseek_v2
 // CHECK: moe.layer
 // CHECK-SAME: router = #moe.routing<top_k = 2, scaling_factor = 16.0, n_group = 4, topk_group = 2>
@@ -67,17 +67,17 @@ func.func @deepseek_v2(%x: tensor<?x32xf32>, %wg: tensor<8x32xf32>,
 // CHECK-LABEL: func.func @qwen2_moe
 // CHECK: shared(gate %{{[a-z0-9_]+}}, up %{{[a-z0-9_]+}}, down %{{[a-z0-9_]+}}, sigmoid_gate %{{[a-z0-9_]+}})
 // CHECK-SAME: router = #moe.routing<top_k = 4>
-func.func @qwen2_moe(%x: tensor<?x32xf32>, %wg: tensor<8x32xbf16>,
-                     %g: tensor<8x16x32xbf16>, %u: tensor<8x16x32xbf16>,
-                     %d: tensor<8x32x16xbf16>, %sg: tensor<64x32xbf16>,
-                     %su: tensor<64x32xbf16>, %sd: tensor<32x64xbf16>,
-                     %seg: tensor<1x32xbf16>) -> tensor<?x32xf32> {
+func.func @qwen2_moe(%x: tensor<?x32xf32>, %wg: tensor<8x32xf32>,
+                     %g: tensor<8x16x32xf32>, %u: tensor<8x16x32xf32>,
+                     %d: tensor<8x32x16xf32>, %sg: tensor<64x32xf32>,
+                     %su: tensor<64x32xf32>, %sd: tensor<32x64xf32>,
+                     %seg: tensor<1x32xf32>) -> tensor<?x32xf32> {
   %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
          shared(gate %sg, up %su, down %sd, sigmoid_gate %seg)
          {router = #moe.routing<top_k = 4>}
-         : (tensor<?x32xf32>, tensor<8x32xbf16>, tensor<8x16x32xbf16>,
-            tensor<8x16x32xbf16>, tensor<8x32x16xbf16>, tensor<64x32xbf16>,
-            tensor<64x32xbf16>, tensor<32x64xbf16>, tensor<1x32xbf16>)
+         : (tensor<?x32xf32>, tensor<8x32xf32>, tensor<8x16x32xf32>,
+            tensor<8x16x32xf32>, tensor<8x32x16xf32>, tensor<64x32xf32>,
+            tensor<64x32xf32>, tensor<32x64xf32>, tensor<1x32xf32>)
          -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }

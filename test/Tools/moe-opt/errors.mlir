@@ -5,7 +5,7 @@
 // Malformed input makes moe-opt fail with a located error and a non-zero
 // exit (checked by `not`), never a crash; passes do not run on it.
 
-// MISSING: cannot open input file '{{.*}}errors.mlir.missing': No such file or directory
+// MISSING: moe-opt: error: {{.*}}errors.mlir.missing: cannot open: No such file or directory
 
 // Tests that a syntax error names the file, line and column.
 // CHECK: errors.mlir:[[@LINE+2]]:32: error: expected ')' to end operand list
