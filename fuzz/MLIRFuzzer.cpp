@@ -31,7 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ctx->getDiagEngine().registerHandler([](mlir::Diagnostic &) {});
     return ctx;
   }();
-  llvm::StringRef text(reinterpret_cast<const char *>(data), size);
+  // MLIR's lexer reads to a NUL past the end, as every file it is given
+  // through a MemoryBuffer has: the fuzz input needs one too.
+  std::string text(reinterpret_cast<const char *>(data), size);
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(text, context, "fuzz.mlir");
   if (!module) // parsing verifies
