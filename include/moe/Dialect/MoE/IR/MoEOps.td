@@ -45,6 +45,10 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     * `scale_expert_input`: the routing weight multiplies the expert
       *input* instead of its output (Llama 4).
 
+    Weights are f32. The verifier (rather than the operand types) says so,
+    to point at what a bf16 weight most likely wants: f32 in the IR and
+    `moe-compile --weight-type=bf16`, which keeps bf16 panels at run time.
+
     Example (Mixtral-style, 8 experts, top-2):
     ```mlir
     %y = moe.layer %x router(%wg) experts(gate %w1, up %w3, down %w2)
