@@ -28,7 +28,10 @@ bool limits::checkedProduct(const std::vector<int64_t> &sizes, int64_t max,
   return true;
 }
 
-size_t limits::jsonNestingDepth(const char *text, size_t size, size_t stopAt) {
+namespace {
+/// The deepest nesting in `text`, stopping once it exceeds `stopAt`; `mlir`
+/// adds MLIR's `//` comments and angle brackets to JSON's syntax.
+size_t nestingDepth(const char *text, size_t size, size_t stopAt, bool mlir) {
   size_t depth = 0, deepest = 0;
   bool inString = false;
   for (size_t i = 0; i < size; ++i) {
@@ -40,16 +43,32 @@ size_t limits::jsonNestingDepth(const char *text, size_t size, size_t stopAt) {
         inString = false;
       continue;
     }
+    char next = i + 1 < size ? text[i + 1] : '\0';
     if (c == '"') {
       inString = true;
-    } else if (c == '[' || c == '{') {
+    } else if (mlir && c == '/' && next == '/') {
+      while (i < size && text[i] != '\n')
+        ++i;
+    } else if (c == '[' || c == '{' || c == '(' || (mlir && c == '<')) {
       if (++depth > deepest && (deepest = depth) > stopAt)
         return deepest;
-    } else if ((c == ']' || c == '}') && depth > 0) {
+    } else if ((c == ']' || c == '}' || c == ')' ||
+                (mlir && c == '>' && next != '=' &&
+                 (i == 0 || text[i - 1] != '-'))) &&
+               depth > 0) {
       --depth;
     }
   }
   return deepest;
+}
+} // namespace
+
+size_t limits::jsonNestingDepth(const char *text, size_t size, size_t stopAt) {
+  return nestingDepth(text, size, stopAt, /*mlir=*/false);
+}
+
+size_t limits::mlirNestingDepth(const char *text, size_t size, size_t stopAt) {
+  return nestingDepth(text, size, stopAt, /*mlir=*/true);
 }
 
 int limits::openRegularFile(const std::string &path, std::string &error) {

@@ -230,6 +230,24 @@ mlir::moe::readInputFile(StringRef path, std::string &error, int64_t maxBytes) {
   return std::move(*buffer);
 }
 
+std::unique_ptr<llvm::MemoryBuffer>
+mlir::moe::readMLIRInputFile(StringRef path, std::string &error) {
+  std::unique_ptr<llvm::MemoryBuffer> buffer = readInputFile(path, error);
+  if (!buffer)
+    return nullptr;
+  size_t depth = ::moe::limits::mlirNestingDepth(buffer->getBufferStart(),
+                                                 buffer->getBufferSize());
+  if (depth > ::moe::limits::kMaxMLIRDepth) {
+    error = (buffer->getBufferIdentifier() +
+             ": nests brackets more than " +
+             llvm::Twine(::moe::limits::kMaxMLIRDepth) +
+             " levels deep; moec reads MLIR nested at most that deep")
+                .str();
+    return nullptr;
+  }
+  return buffer;
+}
+
 std::unique_ptr<llvm::ToolOutputFile>
 mlir::moe::createOutputFile(StringRef path, std::string &error) {
   std::error_code ec;

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "moe/Support/Limits.h"
 #include "moe/Support/Npy.h"
 #include "moe/Support/SafeTensors.h"
 
@@ -226,6 +227,28 @@ TEST(SafeTensors, ShardIndexIsChecked) {
 }
 
 // Tests that .npy arrays round-trip and that bad ones are refused.
+// Tests that the nesting scanners count what the parsers recurse on and
+// nothing else: brackets in strings and MLIR comments, and the `>` of `->`
+// and `>=`, are not nesting.
+TEST(Limits, NestingDepth) {
+  auto json = [](const std::string &text) {
+    return limits::jsonNestingDepth(text.data(), text.size());
+  };
+  auto mlir = [](const std::string &text) {
+    return limits::mlirNestingDepth(text.data(), text.size());
+  };
+  EXPECT_EQ(json("{}"), 1u);
+  EXPECT_EQ(json("{\"a\": [[1], {\"b\": 2}]}"), 3u);
+  EXPECT_EQ(json("[\"[[[\\\"[[\"]"), 1u);
+  EXPECT_EQ(json(std::string(1000, '[')), limits::kMaxJsonDepth + 1);
+  EXPECT_EQ(mlir("tensor<?x8xf32>"), 1u);
+  EXPECT_EQ(mlir("(tensor<8xf32>) -> tensor<8xf32>"), 2u);
+  EXPECT_EQ(mlir("affine_set<(d0) : (d0 >= 0)>"), 2u);
+  EXPECT_EQ(mlir("// [[[[[\n{}"), 1u);
+  EXPECT_EQ(mlir("\"<<<<\" [ ]"), 1u);
+  EXPECT_EQ(mlir(std::string(1000, '<')), limits::kMaxMLIRDepth + 1);
+}
+
 TEST(Npy, RoundTripAndErrors) {
   NpyArray array{{3, 2}, {1, 2, 3, 4, 5, 6}};
   std::string path = tempPath("a.npy"), error;

@@ -167,7 +167,7 @@ int main(int argc, char **argv) {
 
   std::string error;
   std::unique_ptr<llvm::MemoryBuffer> file =
-      moe::readInputFile(inputFile, error);
+      moe::readMLIRInputFile(inputFile, error);
   if (!file)
     return fail(error);
   llvm::SourceMgr sourceMgr;

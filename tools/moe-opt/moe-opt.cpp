@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
 
   std::string error;
   std::unique_ptr<llvm::MemoryBuffer> input =
-      mlir::moe::readInputFile(inputFile, error);
+      mlir::moe::readMLIRInputFile(inputFile, error);
   if (!input) {
     llvm::WithColor::error(llvm::errs(), "moe-opt") << error << "\n";
     return 1;

@@ -41,6 +41,10 @@ constexpr int64_t kMaxThreads = 1024;
 constexpr size_t kMaxJsonDepth = 128;
 /// Bytes of a JSON document read whole (config, shard index, manifest).
 constexpr int64_t kMaxJsonBytes = int64_t(1) << 28; // 256 MiB
+/// Nesting of brackets, braces, parentheses and angle brackets in MLIR
+/// text given to a tool: MLIR's parser recurses per level (and overflows
+/// the stack near 10000 nested arrays).
+constexpr size_t kMaxMLIRDepth = 512;
 /// Timed runs of one moe-run call (--repeat): one time kept per run.
 constexpr int64_t kMaxRepeat = 1000000;
 
@@ -57,6 +61,11 @@ bool checkedProduct(const std::vector<int64_t> &sizes, int64_t max,
 /// recursive parser sees untrusted text.
 size_t jsonNestingDepth(const char *text, size_t size,
                         size_t stopAt = kMaxJsonDepth);
+
+/// The same for MLIR text: strings and `//` comments skipped, `<`...`>`
+/// counted as brackets (the `>` of `->` and `>=` is not a closing one).
+size_t mlirNestingDepth(const char *text, size_t size,
+                        size_t stopAt = kMaxMLIRDepth);
 
 /// Opens `path` for reading only if it is a regular file: FIFOs, sockets,
 /// devices and directories are refused without blocking. Returns the file

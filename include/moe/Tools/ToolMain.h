@@ -48,6 +48,12 @@ void hideLibraryOptions(ArrayRef<const llvm::cl::OptionCategory *> keep,
 std::unique_ptr<llvm::MemoryBuffer>
 readInputFile(StringRef path, std::string &error, int64_t maxBytes = INT64_MAX);
 
+/// readInputFile for MLIR text, refused when it nests deeper than
+/// limits::kMaxMLIRDepth (MLIR's parser recurses per level and would
+/// overflow the stack).
+std::unique_ptr<llvm::MemoryBuffer> readMLIRInputFile(StringRef path,
+                                                      std::string &error);
+
 /// Opens the output file `path`, "-" being stdout; it is removed again
 /// unless kept (ToolOutputFile). Returns null with `error` naming the file.
 std::unique_ptr<llvm::ToolOutputFile> createOutputFile(StringRef path,
