@@ -9,6 +9,7 @@
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Pipelines/Pipelines.h"
+#include "moe/Support/Limits.h"
 #include "moe/Transforms/Passes.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -34,6 +35,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // MLIR's lexer reads to a NUL past the end, as every file it is given
   // through a MemoryBuffer has: the fuzz input needs one too.
   std::string text(reinterpret_cast<const char *>(data), size);
+  // The tools refuse deeper text before parsing (readMLIRInputFile): MLIR's
+  // parser recurses per level.
+  if (moe::limits::mlirNestingDepth(text.data(), text.size()) >
+      moe::limits::kMaxMLIRDepth)
+    return 0;
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(text, context, "fuzz.mlir");
   if (!module) // parsing verifies
