@@ -41,7 +41,7 @@ static float *filled(int64_t count, unsigned seed) {
   return p;
 }
 
-/* `[E, N, K]` → `[E, P, K, PANEL]` panels, zero past N (Ukernels.h). */
+/* `[E, N, K]` → `[E, P, K, PANEL]` panels, zero past N (KernelABI.h). */
 static float *packed(const float *w, int64_t E, int64_t N, int64_t K) {
   int64_t P = (N + MOE_UKERNEL_PANEL - 1) / MOE_UKERNEL_PANEL;
   float *out = filled(E * P * K * MOE_UKERNEL_PANEL, 0);

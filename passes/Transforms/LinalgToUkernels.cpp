@@ -5,13 +5,15 @@
 // memref descriptors), which accumulates into the output as linalg.matmul
 // does; moe.gather_gate_up and moe.down_scatter_add on buffers become calls
 // to their kernels (lib/Runtime/Embedded/Ukernels.h), the packed kernels
-// when their weights are packed panels (of f32 or bf16).
+// when their weights are packed panels (of f32 or bf16). Every value the
+// calls and the kernels must agree on comes from moe/Runtime/KernelABI.h.
 //
 //===----------------------------------------------------------------------===//
 
 #include "moe/Transforms/Passes.h"
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Runtime/KernelABI.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -29,22 +31,31 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
-constexpr StringLiteral kMatmulUkernel = "moe_ukernel_matmul_nt_f32";
-constexpr StringLiteral kGatherGateUpUkernel = "moe_ukernel_gather_gate_up_f32";
+// The kernels' symbols, flag bits, activation codes and panel width are
+// moe/Runtime/KernelABI.h's, which the kernels are compiled with.
+constexpr StringLiteral kMatmulUkernel =
+    MOE_UKERNEL_NAME(MOE_UKERNEL_MATMUL_NT_F32);
+constexpr StringLiteral kGatherGateUpUkernel =
+    MOE_UKERNEL_NAME(MOE_UKERNEL_GATHER_GATE_UP_F32);
 constexpr StringLiteral kDownScatterAddUkernel =
-    "moe_ukernel_down_scatter_add_f32";
+    MOE_UKERNEL_NAME(MOE_UKERNEL_DOWN_SCATTER_ADD_F32);
 constexpr StringLiteral kGatherGateUpPackedUkernel =
-    "moe_ukernel_gather_gate_up_packed_f32";
+    MOE_UKERNEL_NAME(MOE_UKERNEL_GATHER_GATE_UP_PACKED_F32);
 constexpr StringLiteral kDownScatterAddPackedUkernel =
-    "moe_ukernel_down_scatter_add_packed_f32";
+    MOE_UKERNEL_NAME(MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_F32);
 constexpr StringLiteral kGatherGateUpBF16Ukernel =
-    "moe_ukernel_gather_gate_up_packed_bf16";
+    MOE_UKERNEL_NAME(MOE_UKERNEL_GATHER_GATE_UP_PACKED_BF16);
 constexpr StringLiteral kDownScatterAddBF16Ukernel =
-    "moe_ukernel_down_scatter_add_packed_bf16";
-// The packed kernels' panel width (MOE_UKERNEL_PANEL).
-constexpr int64_t kPanel = 32;
-// Flag bits of the gather/scatter kernels (lib/Runtime/Embedded/Ukernels.h).
-constexpr int32_t kHasTokens = 1, kHasWeights = 2;
+    MOE_UKERNEL_NAME(MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_BF16);
+constexpr int64_t kPanel = MOE_UKERNEL_PANEL;
+
+// gather_gate_up takes the Activation value itself as its code.
+static_assert(static_cast<int32_t>(Activation::swiglu) == MOE_UKERNEL_SWIGLU);
+static_assert(static_cast<int32_t>(Activation::geglu) == MOE_UKERNEL_GEGLU);
+static_assert(static_cast<int32_t>(Activation::gelu) == MOE_UKERNEL_GELU);
+static_assert(static_cast<int32_t>(Activation::relu) == MOE_UKERNEL_RELU);
+static_assert(getMaxEnumValForActivation() == MOE_UKERNEL_RELU,
+              "an Activation without a kernel code in KernelABI.h");
 
 /// The memref types the kernels take: rank 1 or 2, unit inner stride for
 /// matrices, any offset.
@@ -180,7 +191,8 @@ bool optionalVectorsFit(MLIRContext *ctx, Value tokens, Value weights) {
 }
 
 int32_t flagsOf(Value tokens, Value weights) {
-  return (tokens ? kHasTokens : 0) | (weights ? kHasWeights : 0);
+  return (tokens ? MOE_UKERNEL_HAS_TOKENS : 0) |
+         (weights ? MOE_UKERNEL_HAS_WEIGHTS : 0);
 }
 
 struct GatherGateUpToUkernel : OpRewritePattern<GatherGateUpOp> {

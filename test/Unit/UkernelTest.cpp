@@ -49,7 +49,7 @@ MoEMemRef1DI32 view(std::vector<int32_t> &v) {
   return {v.data(), v.data(), 0, {int64_t(v.size())}, {1}};
 }
 
-/// `w` `[N,K]` as packed panels `[P,K,PANEL]` (Ukernels.h), zero past N,
+/// `w` `[N,K]` as packed panels `[P,K,PANEL]` (KernelABI.h), zero past N,
 /// stored at an offset.
 struct Panels {
   explicit Panels(const Matrix &w)

@@ -45,10 +45,13 @@
  * "transpose" permutation, applied in that order; a slot of packed
  * weights then has "pack": [dim, P]: the viewed tensor packed along `dim`
  * in panels of P (zero past its end), as linalg.pack with inner_dims_pos =
- * [dim], inner_tiles = [P] gives. The result is "shape", in "dtype": "f32",
- * or "bf16" for packed slots (`moe-compile --weight-type=bf16`): each value
- * the upper 16 bits of an f32, rounded to nearest even at bind time, and
- * the weight pointer of such a slot points at those 16-bit values.
+ * [dim], inner_tiles = [P] gives (in the libraries moe-compile makes, P
+ * is the micro-kernels' panel width, MOE_UKERNEL_PANEL in
+ * moe/Runtime/KernelABI.h; the loader packs to the P the manifest names).
+ * The result is "shape", in "dtype": "f32", or "bf16" for packed slots
+ * (`moe-compile --weight-type=bf16`): each value the upper 16 bits of an
+ * f32, rounded to nearest even at bind time, and the weight pointer of
+ * such a slot points at those 16-bit values.
  *
  * The loader (moe/Runtime/Loader.h) checks all of a manifest before using
  * any of it and refuses a library whose manifest breaks these rules: entry

@@ -119,8 +119,11 @@ def MoEPackWeights : Pass<"moe-pack-weights", "::mlir::ModuleOp"> {
     ```
   }];
   let options = [
-    Option<"panelWidth", "panel-width", "int64_t", "32",
-           "Columns per panel (the micro-kernels take 32)">,
+    // The default is the micro-kernels' width, 32 (MOE_UKERNEL_PANEL in
+    // moe/Runtime/KernelABI.h, which Passes.h includes for the generated
+    // options); moe-linalg-to-ukernels finds no kernel for other widths.
+    Option<"panelWidth", "panel-width", "int64_t", "MOE_UKERNEL_PANEL",
+           "Columns per panel (the kernels take only MOE_UKERNEL_PANEL, the default)">,
     Option<"weightType", "weight-type", "std::string", "\"f32\"",
            "Element type of the panels the runtime binds: f32 or bf16">,
   ];

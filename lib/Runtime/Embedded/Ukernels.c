@@ -1110,12 +1110,13 @@ static const Isa *currentIsa(void) {
 
 /* C += A·Bᵀ is down_scatter_add without tokens or weights: row r adds into
  * row r with weight 1, which the kernel's FMA adds exactly. */
-void _mlir_ciface_moe_ukernel_matmul_nt_f32(MoEMemRef2D *A, MoEMemRef2D *B,
-                                            MoEMemRef2D *C) {
-  _mlir_ciface_moe_ukernel_down_scatter_add_f32(A, B, NULL, NULL, C, 0);
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_MATMUL_NT_F32)(MoEMemRef2D *A,
+                                                   MoEMemRef2D *B,
+                                                   MoEMemRef2D *C) {
+  MOE_UKERNEL_CIFACE(MOE_UKERNEL_DOWN_SCATTER_ADD_F32)(A, B, NULL, NULL, C, 0);
 }
 
-void _mlir_ciface_moe_ukernel_gather_gate_up_f32(
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_GATHER_GATE_UP_F32)(
     MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef2D *gate,
     MoEMemRef2D *up, MoEMemRef2D *out, int32_t activation, int32_t flags) {
   if (out->sizes[0] == 0 || up->sizes[0] == 0)
@@ -1123,7 +1124,7 @@ void _mlir_ciface_moe_ukernel_gather_gate_up_f32(
   gatherGateUp(currentIsa(), x, tok, scale, gate, up, out, activation, flags);
 }
 
-void _mlir_ciface_moe_ukernel_down_scatter_add_f32(
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_DOWN_SCATTER_ADD_F32)(
     MoEMemRef2D *h, MoEMemRef2D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
     MoEMemRef2D *out, int32_t flags) {
   if (h->sizes[0] == 0 || h->sizes[1] == 0 || down->sizes[0] == 0)
@@ -1154,21 +1155,21 @@ static void downScatterAddPacked(MoEMemRef2D *h, const Panels *down,
                &epilogue);
 }
 
-void _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_GATHER_GATE_UP_PACKED_F32)(
     MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef3D *gate,
     MoEMemRef3D *up, MoEMemRef2D *out, int32_t activation, int32_t flags) {
   Panels g = f32Panels(gate), u = f32Panels(up);
   gatherGateUpPacked(x, tok, scale, &g, &u, out, activation, flags);
 }
 
-void _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_F32)(
     MoEMemRef2D *h, MoEMemRef3D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
     MoEMemRef2D *out, int32_t flags) {
   Panels d = f32Panels(down);
   downScatterAddPacked(h, &d, tok, weight, out, flags);
 }
 
-void _mlir_ciface_moe_ukernel_gather_gate_up_packed_bf16(
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_GATHER_GATE_UP_PACKED_BF16)(
     MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale,
     MoEMemRef3DBF16 *gate, MoEMemRef3DBF16 *up, MoEMemRef2D *out,
     int32_t activation, int32_t flags) {
@@ -1176,7 +1177,7 @@ void _mlir_ciface_moe_ukernel_gather_gate_up_packed_bf16(
   gatherGateUpPacked(x, tok, scale, &g, &u, out, activation, flags);
 }
 
-void _mlir_ciface_moe_ukernel_down_scatter_add_packed_bf16(
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_BF16)(
     MoEMemRef2D *h, MoEMemRef3DBF16 *down, MoEMemRef1DI32 *tok,
     MoEMemRef1D *weight, MoEMemRef2D *out, int32_t flags) {
   Panels d = bf16Panels(down);

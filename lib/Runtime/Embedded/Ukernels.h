@@ -12,11 +12,15 @@
  *
  * `tok`, `s` and `w` are optional (flag bits); without `tok`, row r is
  * token r. Rows of x and out given by `tok` are trusted to be in range:
- * the compiler produces them.
+ * the compiler produces them. The symbols, the flag bits, the activation
+ * codes and the panel width are moe/Runtime/KernelABI.h's, shared with
+ * the compiler.
  *===----------------------------------------------------------------------===*/
 
 #ifndef MOE_RUNTIME_EMBEDDED_UKERNELS_H
 #define MOE_RUNTIME_EMBEDDED_UKERNELS_H
+
+#include "moe/Runtime/KernelABI.h"
 
 #include <stdint.h>
 
@@ -65,20 +69,6 @@ typedef struct {
   int64_t strides[1];
 } MoEMemRef1DI32;
 
-/* Flag bits of the gather/scatter kernels. */
-enum {
-  MOE_UKERNEL_HAS_TOKENS = 1, /* rows are gathered from / scattered to `tok` */
-  MOE_UKERNEL_HAS_WEIGHTS = 2 /* rows are scaled by `s` / `w` */
-};
-
-/* Activation codes: the values of the dialect's Activation enum. */
-enum {
-  MOE_UKERNEL_SWIGLU = 0,
-  MOE_UKERNEL_GEGLU = 1,
-  MOE_UKERNEL_GELU = 2,
-  MOE_UKERNEL_RELU = 3
-};
-
 /* The code the kernels run: the best the CPU has (AVX-512, else AVX2 with
  * FMA, else portable C), unless the environment's MOE_UKERNEL_ISA names
  * another the CPU runs ("portable", "avx2", "avx512"; read at the first
@@ -92,32 +82,31 @@ typedef enum {
 
 int moe_ukernel_use_isa(MoEUkernelIsa isa);
 
-void _mlir_ciface_moe_ukernel_matmul_nt_f32(MoEMemRef2D *a, MoEMemRef2D *b,
-                                            MoEMemRef2D *c);
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_MATMUL_NT_F32)(MoEMemRef2D *a,
+                                                   MoEMemRef2D *b,
+                                                   MoEMemRef2D *c);
 
 /* `gate` is read only for the gated activations (swiglu, geglu). */
-void _mlir_ciface_moe_ukernel_gather_gate_up_f32(
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_GATHER_GATE_UP_F32)(
     MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef2D *gate,
     MoEMemRef2D *up, MoEMemRef2D *out, int32_t activation, int32_t flags);
 
-void _mlir_ciface_moe_ukernel_down_scatter_add_f32(
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_DOWN_SCATTER_ADD_F32)(
     MoEMemRef2D *h, MoEMemRef2D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
     MoEMemRef2D *out, int32_t flags);
 
-/* Packed weights: `[P, K, MOE_UKERNEL_PANEL]` panels of a `[N, K]` weight,
- * element [q, p, c] = W[q·PANEL + c, p] (zero past N), as
- * `linalg.pack inner_dims_pos = [0] inner_tiles = [PANEL]` gives; each
- * panel's `[K, PANEL]` is dense (strides[1] = PANEL, strides[2] = 1). One
- * step of the tile then reads consecutive memory, and the sums need no
- * reduction across lanes. `out` is `[R, N]` (gate/up) or `[T, N]`
- * (down): its width says how many of the panels' columns are real. */
-#define MOE_UKERNEL_PANEL 32
+/* Packed weights: `[P, K, MOE_UKERNEL_PANEL]` panels of a `[N, K]` weight
+ * (KernelABI.h), each panel's `[K, PANEL]` dense (strides[1] = PANEL,
+ * strides[2] = 1). One step of the tile then reads consecutive memory, and
+ * the sums need no reduction across lanes. `out` is `[R, N]` (gate/up) or
+ * `[T, N]` (down): its width says how many of the panels' columns are
+ * real. */
 
-void _mlir_ciface_moe_ukernel_gather_gate_up_packed_f32(
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_GATHER_GATE_UP_PACKED_F32)(
     MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef3D *gate,
     MoEMemRef3D *up, MoEMemRef2D *out, int32_t activation, int32_t flags);
 
-void _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_F32)(
     MoEMemRef2D *h, MoEMemRef3D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
     MoEMemRef2D *out, int32_t flags);
 
@@ -125,12 +114,12 @@ void _mlir_ciface_moe_ukernel_down_scatter_add_packed_f32(
  * weight is widened exactly), so the results are those of the f32 kernels
  * on the weights rounded to bf16; the weights take half the memory and
  * half the bandwidth. */
-void _mlir_ciface_moe_ukernel_gather_gate_up_packed_bf16(
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_GATHER_GATE_UP_PACKED_BF16)(
     MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale,
     MoEMemRef3DBF16 *gate, MoEMemRef3DBF16 *up, MoEMemRef2D *out,
     int32_t activation, int32_t flags);
 
-void _mlir_ciface_moe_ukernel_down_scatter_add_packed_bf16(
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_BF16)(
     MoEMemRef2D *h, MoEMemRef3DBF16 *down, MoEMemRef1DI32 *tok,
     MoEMemRef1D *weight, MoEMemRef2D *out, int32_t flags);
 

@@ -20,6 +20,7 @@
 
 #include "LoweringUtils.h"
 #include "moe/Conversion/MoEToLinalg.h"
+#include "moe/Runtime/KernelABI.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -32,9 +33,9 @@ using namespace mlir::moe;
 using namespace mlir::moe::lowering;
 
 namespace {
-/// Column chunks are multiples of this: the kernels' tile of two 32-wide
-/// panels (gated: a gate and an up panel).
-constexpr int64_t kColumnGranule = 64;
+/// Column chunks are multiples of this: the kernels' tile of two panels
+/// (gated: a gate and an up panel).
+constexpr int64_t kColumnGranule = 2 * MOE_UKERNEL_PANEL;
 
 using ChunkBody = function_ref<Value(ImplicitLocOpBuilder &, Value first,
                                      Value count, Value chunk)>;

@@ -1,0 +1,73 @@
+/*===- KernelABI.h - what generated code and the micro-kernels agree on ---===*
+ *
+ * The one home of every value that the compiler writes into generated code
+ * and the micro-kernels (lib/Runtime/Embedded/Ukernels.c) read back: the
+ * kernels' symbols, the panel width of packed weights, the flag bits and
+ * the activation codes. Plain C, included by the C kernels
+ * (Embedded/Ukernels.h) and by the C++ passes (moe-pack-weights,
+ * moe-linalg-to-ukernels, convert-moe-to-linalg), so that no value is kept
+ * equal by hand; IREE keeps its ukernels' flags the same way
+ * (runtime/src/iree/builtins/ukernel/exported_bits.h).
+ *
+ * Changing a value changes the ABI between the code moe-compile emits and
+ * the kernels it links into each library (and the shared copy JIT tests
+ * load): both must come from the same copy of this file. A library
+ * compiled earlier keeps working, as it embeds its own kernels and its
+ * manifest states its panel width ("pack": [dim, P]), which the loader
+ * reads rather than assumes.
+ *===----------------------------------------------------------------------===*/
+
+#ifndef MOE_RUNTIME_KERNELABI_H
+#define MOE_RUNTIME_KERNELABI_H
+
+/* Kernel symbols. moe-linalg-to-ukernels declares each as a private
+ * func.func with `llvm.emit_c_interface`, so generated code calls
+ * `_mlir_ciface_<name>` with pointers to memref descriptors, which
+ * Ukernels.c defines. They are tokens so that the C side declares and
+ * defines the functions with them (MOE_UKERNEL_CIFACE) and the compiler
+ * spells the same names as strings (MOE_UKERNEL_NAME). */
+#define MOE_UKERNEL_MATMUL_NT_F32 moe_ukernel_matmul_nt_f32
+#define MOE_UKERNEL_GATHER_GATE_UP_F32 moe_ukernel_gather_gate_up_f32
+#define MOE_UKERNEL_DOWN_SCATTER_ADD_F32 moe_ukernel_down_scatter_add_f32
+#define MOE_UKERNEL_GATHER_GATE_UP_PACKED_F32                                  \
+  moe_ukernel_gather_gate_up_packed_f32
+#define MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_F32                                \
+  moe_ukernel_down_scatter_add_packed_f32
+#define MOE_UKERNEL_GATHER_GATE_UP_PACKED_BF16                                 \
+  moe_ukernel_gather_gate_up_packed_bf16
+#define MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_BF16                               \
+  moe_ukernel_down_scatter_add_packed_bf16
+
+/* The name generated code calls, as a string: MOE_UKERNEL_NAME(
+ * MOE_UKERNEL_MATMUL_NT_F32) is "moe_ukernel_matmul_nt_f32". */
+#define MOE_UKERNEL_NAME(symbol) MOE_UKERNEL_STRINGIFY_(symbol)
+#define MOE_UKERNEL_STRINGIFY_(name) #name
+
+/* The C function behind it: _mlir_ciface_moe_ukernel_matmul_nt_f32. */
+#define MOE_UKERNEL_CIFACE(symbol) MOE_UKERNEL_PASTE_(_mlir_ciface_, symbol)
+#define MOE_UKERNEL_PASTE_(prefix, name) prefix##name
+
+/* Packed weights: `[P, K, MOE_UKERNEL_PANEL]` panels of a `[N, K]` weight,
+ * element [q, p, c] = W[q·PANEL + c, p] (zero past N), as
+ * `linalg.pack inner_dims_pos = [0] inner_tiles = [PANEL]` gives; stacked
+ * expert weights `[E, N, K]` become `[E, P, K, PANEL]`. moe-pack-weights
+ * packs to this width (its default), moe-linalg-to-ukernels calls the
+ * packed kernels on panels of this width only, and the kernels' tile is
+ * two panels wide. */
+#define MOE_UKERNEL_PANEL 32
+
+/* Flag bits of the gather/scatter kernels' `flags` argument: rows are
+ * gathered from / scattered to the token list `tok` (HAS_TOKENS); rows are
+ * scaled by `s` (gather_gate_up) / `w` (down_scatter_add) (HAS_WEIGHTS). */
+#define MOE_UKERNEL_HAS_TOKENS 1
+#define MOE_UKERNEL_HAS_WEIGHTS 2
+
+/* Activation codes of gather_gate_up's `activation` argument: the values
+ * of the dialect's Activation enum, which the compiler passes as they are
+ * (LinalgToUkernels.cpp asserts that they match). */
+#define MOE_UKERNEL_SWIGLU 0
+#define MOE_UKERNEL_GEGLU 1
+#define MOE_UKERNEL_GELU 2
+#define MOE_UKERNEL_RELU 3
+
+#endif /* MOE_RUNTIME_KERNELABI_H */
