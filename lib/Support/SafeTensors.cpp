@@ -271,6 +271,13 @@ std::vector<std::string> Checkpoint::filePaths() const {
   return paths;
 }
 
+size_t Checkpoint::mappedBytes() const {
+  size_t bytes = 0;
+  for (const std::unique_ptr<MappedFile> &file : files)
+    bytes += file->size();
+  return bytes;
+}
+
 const TensorView *Checkpoint::find(const std::string &name) const {
   auto it = byName.find(name);
   return it == byName.end() ? nullptr : &it->second;

@@ -1,6 +1,7 @@
 //===- Entries.cpp - entry points of a compiled moe module ----------------===//
 
 #include "moe/Target/Entries.h"
+#include "moe/Runtime/moe_runtime.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -204,8 +205,10 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
     }
     entryArray.push_back(std::move(object));
   }
-  llvm::json::Value manifest = llvm::json::Object{
-      {"format", 1}, {"target", target}, {"entries", std::move(entryArray)}};
+  llvm::json::Value manifest =
+      llvm::json::Object{{"format", MOE_MANIFEST_FORMAT},
+                         {"target", target},
+                         {"entries", std::move(entryArray)}};
   std::string text;
   llvm::raw_string_ostream os(text);
   os << manifest;

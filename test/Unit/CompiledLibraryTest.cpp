@@ -5,7 +5,8 @@
 // F32 or BF16, one file or a shard set), bind them with the runtime loader,
 // run, and compare with lib/Reference (normwise relative error <= 1e-5).
 // Also the loader's guards: every malformed manifest parseManifest must
-// refuse, and entries callable only the way their kind allows.
+// refuse, a library of another format or target, and entries callable only
+// the way their kind allows; what a bind reports; and batch invariance.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,10 +19,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <numeric>
 #include <unistd.h>
 
 using namespace moe;
@@ -180,6 +184,156 @@ TEST(CompiledLibrary, DeepSeekV3BF16Panels) {
                {/*bf16=*/true, /*sharded=*/false, /*weightType=*/"bf16"});
 }
 
+/// Compiles `layer` with moe-compile into a scratch library; empty (and
+/// a failure recorded) if it does not compile.
+std::string compileLayer(const std::string &caseName, const TestLayer &layer,
+                         const std::string &weightType = "f32") {
+  std::string source = scratch(caseName + ".mlir");
+  std::string library = scratch(caseName + ".so");
+  std::ofstream(source) << layer.source();
+  std::string command = std::string(MOEC_MOE_COMPILE) + " " + source +
+                        " --target=cpu --weight-type=" + weightType + " -o " +
+                        library;
+  if (std::system(command.c_str()) != 0) {
+    ADD_FAILURE() << command;
+    return "";
+  }
+  return library;
+}
+
+// Tests that a bind reports what it cost: the entry's slots, the bytes of
+// the checkpoint file mapped, and each slot's bytes either read in place
+// (an F32 tensor on a cache line, used unpacked) or allocated by the
+// loader (packed panels, bf16 halves, F32 widened from BF16), never both;
+// from a BF16 checkpoint nothing is read in place.
+TEST(CompiledLibrary, BindReportsCost) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  TestLayer layer = makeTestLayer(spec);
+  for (const char *weightType : {"f32", "bf16"}) {
+    std::string library =
+        compileLayer(std::string("bind-") + weightType, layer, weightType);
+    ASSERT_FALSE(library.empty());
+    std::string error;
+    auto lib = runtime::Library::open(library, error);
+    ASSERT_TRUE(lib) << error;
+    const runtime::Entry *entry = lib->findEntry("", error);
+    ASSERT_TRUE(entry) << error;
+    // What the compiled code reads, slot by slot: the most the bind holds.
+    size_t slotBytes = 0;
+    for (const runtime::WeightSlot &slot : entry->weights) {
+      size_t count = 1;
+      for (int64_t d : slot.shape)
+        count *= static_cast<size_t>(d);
+      slotBytes += slot.dtype == "bf16" ? (count + 1) / 2 * 4 : count * 4;
+    }
+    for (bool bf16 : {false, true}) {
+      std::string what = std::string(weightType) + " library, " +
+                         (bf16 ? "BF16" : "F32") + " checkpoint";
+      std::string path = scratch(std::string("bind-") + weightType +
+                                 (bf16 ? "-bf16" : "-f32") + ".safetensors");
+      ASSERT_TRUE(writeSafeTensors(path, checkpointTensors(layer, bf16), error))
+          << error;
+      auto checkpoint = Checkpoint::open(path, error);
+      ASSERT_TRUE(checkpoint) << error;
+      auto bound = runtime::BoundEntry::bind(*entry, *checkpoint, error);
+      ASSERT_TRUE(bound) << error;
+      const runtime::BindStats &stats = bound->bindStats();
+      std::ifstream file(path, std::ios::binary | std::ios::ate);
+      EXPECT_EQ(stats.slots, entry->weights.size()) << what;
+      EXPECT_EQ(stats.mappedBytes, static_cast<size_t>(file.tellg())) << what;
+      EXPECT_EQ(stats.inPlaceBytes + stats.packedBytes, slotBytes) << what;
+      EXPECT_EQ(bound->zeroCopyBytes(), stats.inPlaceBytes) << what;
+      if (bf16) {
+        EXPECT_EQ(stats.inPlaceBytes, 0u) << what;
+      }
+      EXPECT_GT(stats.packedBytes, 0u) << what; // the expert panels
+      EXPECT_GT(stats.seconds, 0.0) << what;
+      EXPECT_GT(stats.peakResidentBytes, stats.packedBytes) << what;
+      EXPECT_GE(runtime::peakResidentBytes(), stats.peakResidentBytes);
+    }
+  }
+}
+
+// Tests batch invariance: a token's output is the same bits whatever else
+// is in its batch and wherever in the batch it sits. The batch decides
+// which of a kernel's row tiles (6 rows, with tails) a token's rows fall
+// in and how many rows each expert has; every output element must still be
+// summed in the same order. A Mixtral-style layer (8 experts, top-2) with
+// H = 256 and F = 384 has two depth blocks of 128 in the gate and up
+// projections, three in down, and six 64-column chunks to spread over the
+// threads. One 512-token input runs whole, then shuffled into batches of
+// 1, 3 (the last holds 2), 8, 16, 64 and 512 tokens, on 1 and 2 threads:
+// each token's row must match its row in the first run (memcmp).
+TEST(CompiledLibrary, BatchInvariance) {
+  LayerSpec spec;
+  spec.hidden = 256;
+  spec.ffn = 384;
+  spec.routing = softmaxTopK(2, true);
+  TestLayer layer = makeTestLayer(spec);
+  std::string library = compileLayer("batch-invariance", layer);
+  ASSERT_FALSE(library.empty());
+  std::string error, weightsPath = scratch("batch-invariance.safetensors");
+  ASSERT_TRUE(
+      writeSafeTensors(weightsPath, checkpointTensors(layer, false), error))
+      << error;
+  auto lib = runtime::Library::open(library, error);
+  ASSERT_TRUE(lib) << error;
+  const runtime::Entry *entry = lib->findEntry("", error);
+  ASSERT_TRUE(entry) << error;
+  auto checkpoint = Checkpoint::open(weightsPath, error);
+  ASSERT_TRUE(checkpoint) << error;
+  auto bound = runtime::BoundEntry::bind(*entry, *checkpoint, error);
+  ASSERT_TRUE(bound) << error;
+
+  constexpr int64_t kTokens = 512;
+  const int64_t hidden = spec.hidden;
+  const size_t rowBytes = hidden * sizeof(float);
+  std::mt19937 rng(11);
+  std::vector<float> input = randomTensor(rng, kTokens * hidden, 1.0f);
+  AlignedFloats whole(input.begin(), input.end()), expected(input.size());
+  ASSERT_TRUE(lib->setNumThreads(1, error)) << error;
+  ASSERT_TRUE(bound->forward(whole.data(), expected.data(), kTokens, error))
+      << error;
+  float largest = 0;
+  for (float v : expected) {
+    ASSERT_TRUE(std::isfinite(v));
+    largest = std::max(largest, std::fabs(v));
+  }
+  ASSERT_GT(largest, 0.0f);
+
+  for (int64_t threads : {1, 2}) {
+    ASSERT_TRUE(lib->setNumThreads(threads, error)) << error;
+    for (int64_t batch : {1, 3, 8, 16, 64, 512}) {
+      std::vector<int64_t> order(kTokens);
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), rng);
+      AlignedFloats x(batch * hidden), y(batch * hidden);
+      int64_t differing = 0, firstToken = -1;
+      for (int64_t begin = 0; begin < kTokens; begin += batch) {
+        int64_t tokens = std::min(batch, kTokens - begin);
+        for (int64_t i = 0; i < tokens; ++i)
+          std::memcpy(x.data() + i * hidden,
+                      whole.data() + order[begin + i] * hidden, rowBytes);
+        ASSERT_TRUE(bound->forward(x.data(), y.data(), tokens, error)) << error;
+        for (int64_t i = 0; i < tokens; ++i) {
+          int64_t token = order[begin + i];
+          if (std::memcmp(y.data() + i * hidden,
+                          expected.data() + token * hidden, rowBytes) != 0) {
+            ++differing;
+            if (firstToken < 0)
+              firstToken = token;
+          }
+        }
+      }
+      EXPECT_EQ(differing, 0)
+          << differing << " of " << kTokens << " tokens differ in batches of "
+          << batch << " on " << threads << " thread(s), token " << firstToken
+          << " first";
+    }
+  }
+}
+
 // Tests Llama 4 input scaling and a capacity that passes dropped input
 // through, each in its own library.
 TEST(CompiledLibrary, Llama4AndCapacity) {
@@ -253,10 +407,12 @@ TEST(Manifest, RefusesMalformed) {
     return m["entries"][0]["weights"][i];
   };
   std::vector<Case> cases = {
-      {"format", [](json &m) { m["format"] = 2; },
-       "\"format\" is 2, not in [1, 1]"},
       {"format type", [](json &m) { m["format"] = "1"; },
        "\"format\" must be an integer, got \"1\""},
+      {"no target", [](json &m) { m.erase("target"); },
+       "needs a string \"target\""},
+      {"target type", [](json &m) { m["target"] = 1; },
+       "needs a string \"target\", got 1"},
       {"no entries", [](json &m) { m["entries"] = json::array(); },
        "needs a non-empty list \"entries\""},
       {"entry type", [](json &m) { m["entries"][0] = 3; },
@@ -468,6 +624,67 @@ TEST(Manifest, RefusesMalformed) {
   EXPECT_EQ(manifestError("[]"), "not a JSON object");
   EXPECT_EQ(manifestError(std::string(200, '[') + std::string(200, ']')),
             "nests deeper than 128 levels");
+}
+
+// Tests that a manifest of another format or target is refused as such,
+// before its entries are read (they may follow other rules), naming what
+// the manifest says and what this loader runs, and flagged as foreign
+// rather than malformed; a malformed "format" or "target" is not foreign.
+TEST(Manifest, RefusesOtherFormatOrTarget) {
+  struct Case {
+    const char *what;
+    std::function<void(json &)> edit;
+    std::string message;
+    bool foreign;
+  };
+  std::vector<Case> cases = {
+      {"format 2", [](json &m) { m["format"] = 2; },
+       "manifest format 2; this loader reads format 1", true},
+      {"format 0, entries of another shape",
+       [](json &m) {
+         m["format"] = 0;
+         m["entries"] = "elsewhere";
+       },
+       "manifest format 0; this loader reads format 1", true},
+      {"cuda", [](json &m) { m["target"] = "cuda"; },
+       "built for target 'cuda'; this loader runs 'cpu' libraries", true},
+      {"rocm without entries",
+       [](json &m) {
+         m["target"] = "rocm";
+         m.erase("entries");
+       },
+       "built for target 'rocm'; this loader runs 'cpu' libraries", true},
+      {"long target", [](json &m) { m["target"] = std::string(100, 'x'); },
+       "built for target '" + std::string(37, 'x') +
+           "...'; this loader runs 'cpu' libraries",
+       true},
+      {"format text", [](json &m) { m["format"] = "2"; },
+       "\"format\" must be an integer, got \"2\"", false},
+      {"no format", [](json &m) { m.erase("format"); },
+       "needs an integer \"format\"", false},
+      {"target null", [](json &m) { m["target"] = nullptr; },
+       "needs a string \"target\", got null", false},
+  };
+  for (const Case &c : cases) {
+    json manifest = validManifest();
+    c.edit(manifest);
+    std::vector<runtime::Entry> entries;
+    std::string error;
+    bool foreign = !c.foreign;
+    EXPECT_FALSE(
+        runtime::parseManifest(manifest.dump(), entries, error, &foreign))
+        << c.what;
+    EXPECT_EQ(error, c.message) << c.what;
+    EXPECT_EQ(foreign, c.foreign) << c.what;
+    EXPECT_TRUE(entries.empty()) << c.what;
+  }
+  std::vector<runtime::Entry> entries;
+  std::string error;
+  bool foreign = true;
+  EXPECT_TRUE(
+      runtime::parseManifest(validManifest().dump(), entries, error, &foreign))
+      << error;
+  EXPECT_FALSE(foreign);
 }
 
 // Tests that entries run only as their kind allows: a statistics entry

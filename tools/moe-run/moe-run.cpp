@@ -30,6 +30,7 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <new>
 #include <random>
@@ -105,7 +106,7 @@ const OptionSpec kOptions[] = {
     {"--repeat", "N", kRun, nullptr, &Options::repeat, nullptr, 1,
      limits::kMaxRepeat, "runs to time (default: 1)"},
     {"--timing-json", "FILE", kRun, &Options::timingJson, nullptr, nullptr, 0,
-     0, "write the run times as JSON (default: none)"},
+     0, "write the run times and bind costs as JSON (default: none)"},
     {"--threads", "N", kRun, nullptr, &Options::threads, nullptr, 1,
      limits::kMaxThreads,
      "OpenMP threads (default: OMP_NUM_THREADS, or one per core)"},
@@ -449,6 +450,33 @@ void printSummary(const AlignedFloats &output, int64_t tokens, int64_t hidden) {
   std::printf("\n");
 }
 
+/// "0 B", "512 B", "1.2 MB", "14 MB": decimal units, two or three
+/// significant digits (exact counts go to --timing-json).
+std::string formatBytes(size_t bytes) {
+  static const char *const kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+  double value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 999.5 && unit + 1 < std::size(kUnits)) {
+    value /= 1000;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, unit && value < 9.95 ? "%.1f %s" : "%.0f %s",
+                value, kUnits[unit]);
+  return text;
+}
+
+/// "0.021 ms" under a second (a small layer binds in microseconds), "3.21 s"
+/// from there.
+std::string formatSeconds(double seconds) {
+  char text[32];
+  if (seconds < 1)
+    std::snprintf(text, sizeof text, "%.3f ms", seconds * 1000);
+  else
+    std::snprintf(text, sizeof text, "%.2f s", seconds);
+  return text;
+}
+
 /// OpenMP aborts the process on a team it cannot create: without
 /// --threads, hold OMP_NUM_THREADS (a list, one count per nesting level)
 /// to --threads' bound.
@@ -530,6 +558,16 @@ int run(int argc, char **argv) {
       BoundEntry::bind(*entry, *checkpoint, error);
   if (!bound)
     return fail(error);
+  // What binding the forward entry cost (the statistics entry, bound next,
+  // reads the same router tensors again).
+  const BindStats &bind = bound->bindStats();
+  std::printf("bound %zu weight slots in %s: %s mapped, %s read in place, "
+              "%s packed; peak resident %s\n",
+              bind.slots, formatSeconds(bind.seconds).c_str(),
+              formatBytes(bind.mappedBytes).c_str(),
+              formatBytes(bind.inPlaceBytes).c_str(),
+              formatBytes(bind.packedBytes).c_str(),
+              formatBytes(bind.peakResidentBytes).c_str());
   std::unique_ptr<BoundEntry> boundStats;
   if (statsEntry &&
       !(boundStats = BoundEntry::bind(*statsEntry, *checkpoint, error)))
@@ -600,13 +638,27 @@ int run(int argc, char **argv) {
         "time: median %.3f ms, min %.3f ms, max %.3f ms over %lld runs\n",
         median, sorted.front(), sorted.back(),
         static_cast<long long>(options.repeat));
+  size_t peakResident = peakResidentBytes();
+  std::printf("memory: peak resident %s\n", formatBytes(peakResident).c_str());
   if (!options.timingJson.empty()) {
     // Entry names are letters, digits and _.$- (parseManifest): no escaping.
+    // A median too short for the clock has no rate; JSON has no infinity.
     std::ofstream json(options.timingJson);
     json << "{\"entry\": \"" << entry->name << "\", \"tokens\": " << tokens
          << ", \"repeat\": " << options.repeat << ", \"median_ms\": " << median
          << ", \"min_ms\": " << sorted.front()
-         << ", \"max_ms\": " << sorted.back() << "}\n";
+         << ", \"max_ms\": " << sorted.back() << ", \"tokens_per_s\": ";
+    if (median > 0)
+      json << tokens / (median / 1000.0);
+    else
+      json << (tokens ? "null" : "0");
+    json << ", \"bind_s\": " << bind.seconds
+         << ", \"bound_slots\": " << bind.slots
+         << ", \"mapped_bytes\": " << bind.mappedBytes
+         << ", \"in_place_bytes\": " << bind.inPlaceBytes
+         << ", \"packed_bytes\": " << bind.packedBytes
+         << ", \"bind_peak_rss_bytes\": " << bind.peakResidentBytes
+         << ", \"peak_rss_bytes\": " << peakResident << "}\n";
     if (!json)
       return fail(options.timingJson + ": cannot write");
   }

@@ -98,6 +98,27 @@ private:
   std::vector<Entry> entryList;
 };
 
+/// What binding an entry cost, for reports (moe-run prints it and writes
+/// it to --timing-json).
+struct BindStats {
+  /// Weight slots bound (the entry's).
+  size_t slots = 0;
+  /// Wall time of BoundEntry::bind, in seconds.
+  double seconds = 0;
+  /// Bytes of the checkpoint's files mapped (all of them, shared by every
+  /// entry bound from the checkpoint; mapped is not resident: pages are
+  /// read in as the bind and the entry touch them).
+  size_t mappedBytes = 0;
+  /// Bytes of weights read in place from the mapping (not copied).
+  size_t inPlaceBytes = 0;
+  /// Bytes the loader allocated and holds for the weights it could not read
+  /// in place: stacked, converted to f32 or bf16, viewed or packed.
+  size_t packedBytes = 0;
+  /// The process's peak resident memory right after the bind
+  /// (peakResidentBytes()): the transient copies of packing show here.
+  size_t peakResidentBytes = 0;
+};
+
 /// An entry with its weights bound, ready to run.
 class BoundEntry {
 public:
@@ -115,22 +136,32 @@ public:
   bool routingStats(const float *input, int64_t tokens,
                     std::vector<float> &values, std::string &error) const;
   const Entry &entry() const { return *boundEntry; }
+  /// What the bind cost: its time and the bytes mapped, read in place and
+  /// allocated.
+  const BindStats &bindStats() const { return stats; }
   /// Bytes of weights read in place from the mapping (not copied).
-  size_t zeroCopyBytes() const { return inPlaceBytes; }
+  size_t zeroCopyBytes() const { return stats.inPlaceBytes; }
 
 private:
   const Entry *boundEntry = nullptr;
   std::vector<AlignedFloats> owned;
   std::vector<const float *> pointers;
-  size_t inPlaceBytes = 0;
+  BindStats stats;
 };
 
 /// Reads manifest `text` (moe_runtime.h) into `entries`, validating all of
 /// it first: false with `error` ("entry 'x' weight 'y': ...") on anything
-/// the loader could not use safely. Library::open calls it; exposed so
-/// that it can be tested without a library.
+/// the loader could not use safely. A manifest of another "format" or
+/// "target" is refused first, naming both sides ("built for target 'cuda';
+/// this loader runs 'cpu' libraries"), with `*foreign` (when given) set:
+/// the library is not malformed, only not one this loader runs. Library::open
+/// calls it; exposed so that it can be tested without a library.
 bool parseManifest(const std::string &text, std::vector<Entry> &entries,
-                   std::string &error);
+                   std::string &error, bool *foreign = nullptr);
+
+/// The process's peak resident memory so far in bytes (getrusage's
+/// ru_maxrss), or 0 where the system does not say.
+size_t peakResidentBytes();
 
 /// "[8, 64]"
 std::string formatShape(const std::vector<int64_t> &shape);

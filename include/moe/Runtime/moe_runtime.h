@@ -54,7 +54,9 @@
  * such a slot points at those 16-bit values.
  *
  * The loader (moe/Runtime/Loader.h) checks all of a manifest before using
- * any of it and refuses a library whose manifest breaks these rules: entry
+ * any of it and refuses a library whose manifest breaks these rules:
+ * "format" MOE_MANIFEST_FORMAT and "target" MOE_MANIFEST_TARGET (a library
+ * of another format or target is refused as such, naming both); entry
  * names of letters, digits, '_', '.', '$' or '-', each once, and "symbol"
  * exactly "moe_entry_<name>"; "hidden" in [1, 2^18]; a "routing_stats"
  * entry's "of" naming a forward entry of the same hidden size (one
@@ -77,6 +79,8 @@ extern "C" {
 #endif
 
 #define MOE_MANIFEST_FORMAT 1
+/* The "target" of the libraries this runtime loads and runs. */
+#define MOE_MANIFEST_TARGET "cpu"
 #define MOE_MANIFEST_SYMBOL "moe_module_manifest"
 #define MOE_SET_THREADS_SYMBOL "moe_set_num_threads"
 

@@ -83,6 +83,8 @@ public:
   const std::string &path() const { return sourcePath; }
   /// The files searched for tensors: the file, or every shard.
   std::vector<std::string> filePaths() const;
+  /// Bytes mapped: the sizes of those files.
+  size_t mappedBytes() const;
 
 private:
   bool addFile(const std::string &path, std::string &error);

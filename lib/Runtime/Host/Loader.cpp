@@ -6,10 +6,12 @@
 #include <nlohmann/json.hpp>
 
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <dlfcn.h>
 #include <new>
+#include <sys/resource.h>
 #include <unistd.h>
 
 using namespace moe;
@@ -408,8 +410,11 @@ bool ManifestReader::readEntry(const json &e, size_t index, Entry &entry) {
 } // namespace
 
 bool runtime::parseManifest(const std::string &text,
-                            std::vector<Entry> &entries, std::string &error) {
+                            std::vector<Entry> &entries, std::string &error,
+                            bool *foreign) {
   ManifestReader reader(error);
+  if (foreign)
+    *foreign = false;
   if (text.size() > static_cast<size_t>(limits::kMaxJsonBytes))
     return reader.fail("", std::to_string(text.size()) +
                                " bytes exceed the limit " +
@@ -422,10 +427,33 @@ bool runtime::parseManifest(const std::string &text,
   json manifest = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (manifest.is_discarded() || !manifest.is_object())
     return reader.fail("", "not a JSON object");
+  // Format first: another format may say its target differently, or not
+  // at all. Both are checked before anything else is read, so that a
+  // library of another format or target is named as such rather than
+  // reported as malformed by the rules of this one.
   int64_t format;
-  if (!reader.readInt(manifest, "format", MOE_MANIFEST_FORMAT,
-                      MOE_MANIFEST_FORMAT, format, ""))
+  if (!reader.readInt(manifest, "format", INT64_MIN, INT64_MAX, format, ""))
     return false;
+  if (format != MOE_MANIFEST_FORMAT) {
+    if (foreign)
+      *foreign = true;
+    return reader.fail("", "manifest format " + std::to_string(format) +
+                               "; this loader reads format " +
+                               std::to_string(MOE_MANIFEST_FORMAT));
+  }
+  std::string target;
+  if (!reader.readString(manifest, "target", target, ""))
+    return false;
+  if (target != MOE_MANIFEST_TARGET) {
+    if (foreign)
+      *foreign = true;
+    // The target is echoed: keep a hostile one short.
+    std::string shown =
+        target.size() > 40 ? target.substr(0, 37) + "..." : target;
+    return reader.fail("", "built for target '" + shown +
+                               "'; this loader runs '" MOE_MANIFEST_TARGET
+                               "' libraries");
+  }
   auto list = manifest.find("entries");
   if (list == manifest.end() || !list->is_array() || list->empty())
     return reader.fail("", "needs a non-empty list \"entries\"");
@@ -509,8 +537,12 @@ std::unique_ptr<Library> Library::open(const std::string &path,
     return nullptr;
   }
   library->manifestText.assign(text, length);
-  if (!parseManifest(library->manifestText, library->entryList, error)) {
-    error = path + ": manifest: " + error;
+  bool foreign;
+  if (!parseManifest(library->manifestText, library->entryList, error,
+                     &foreign)) {
+    // A library for another target or format is sound, just not ours:
+    // say that, not that its manifest is broken.
+    error = path + (foreign ? ": " : ": manifest: ") + error;
     return nullptr;
   }
   for (Entry &entry : library->entryList) {
@@ -595,11 +627,23 @@ std::string searched(const Checkpoint &checkpoint) {
 }
 } // namespace
 
+size_t runtime::peakResidentBytes() {
+  struct rusage usage;
+  if (getrusage(RUSAGE_SELF, &usage) != 0 || usage.ru_maxrss < 0)
+    return 0;
+  // Linux counts kilobytes (macOS would count bytes).
+  return static_cast<size_t>(usage.ru_maxrss) * 1024;
+}
+
 std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
                                              const Checkpoint &checkpoint,
                                              std::string &error) {
+  auto start = std::chrono::steady_clock::now();
   std::unique_ptr<BoundEntry> bound(new BoundEntry());
   bound->boundEntry = &entry;
+  BindStats &stats = bound->stats;
+  stats.slots = entry.weights.size();
+  stats.mappedBytes = checkpoint.mappedBytes();
   for (const WeightSlot &slot : entry.weights) {
     // Shapes are bounded by parseManifest: these products cannot overflow.
     std::vector<int64_t> shape = slot.tensorShape();
@@ -639,7 +683,7 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
             0) {
       bound->pointers.push_back(
           reinterpret_cast<const float *>(views[0]->data));
-      bound->inPlaceBytes += views[0]->bytes;
+      stats.inPlaceBytes += views[0]->bytes;
       continue;
     }
     int64_t values = perTensor * static_cast<int64_t>(views.size());
@@ -654,6 +698,7 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
             applyPack(buffer, slot.viewShape(), slot.pack[0], slot.pack[1]);
       if (slot.dtype == "bf16")
         buffer = narrowToBF16(buffer);
+      stats.packedBytes += buffer.size() * sizeof(float);
       bound->owned.push_back(std::move(buffer));
     } catch (const std::bad_alloc &) {
       error = "weight slot '" + slot.name + "': out of memory binding " +
@@ -663,6 +708,10 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     }
     bound->pointers.push_back(bound->owned.back().data());
   }
+  stats.peakResidentBytes = peakResidentBytes();
+  stats.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   return bound;
 }
 
