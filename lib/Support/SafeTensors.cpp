@@ -100,22 +100,35 @@ int64_t TensorView::numElements() const {
 }
 
 bool TensorView::copyToF32(float *out) const {
-  int64_t n = numElements();
+  return copyToF32(out, 0, numElements());
+}
+
+bool TensorView::copyToF32(float *out, int64_t begin, int64_t count) const {
   switch (dtype) {
   case DType::F32:
-    std::memcpy(out, data, n * sizeof(float));
+    std::memcpy(out, data + 4 * begin, count * sizeof(float));
     return true;
   case DType::BF16:
   case DType::F16:
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = 0; i < count; ++i) {
       uint16_t raw;
-      std::memcpy(&raw, data + 2 * i, 2);
+      std::memcpy(&raw, data + 2 * (begin + i), 2);
       out[i] = dtype == DType::BF16 ? bf16ToFloat(raw) : halfToFloat(raw);
     }
     return true;
   default:
     return false;
   }
+}
+
+void TensorView::releasePages() const {
+  uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
+  // The mapping is private and never written: dropped pages read back
+  // from the file. Advice only: a failure leaves them resident.
+  if (end > begin)
+    (void)madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
 }
 
 std::unique_ptr<MappedFile> MappedFile::open(const std::string &path,

@@ -45,6 +45,12 @@ struct TensorView {
   /// Converts to float32 into `out` (numElements() values). Only the float
   /// dtypes F32, BF16 and F16 convert; returns false for the others.
   bool copyToF32(float *out) const;
+  /// The same for the `count` elements from element `begin` on.
+  bool copyToF32(float *out, int64_t begin, int64_t count) const;
+  /// Gives the memory pages wholly inside this tensor back to the kernel: a
+  /// tensor copied into a buffer of its own need not stay resident twice.
+  /// A later read maps the pages from the file again.
+  void releasePages() const;
 };
 
 /// A read-only memory mapping of a whole regular file (a FIFO, device or

@@ -110,6 +110,44 @@ AlignedFloats applyPack(const AlignedFloats &source,
   return out;
 }
 
+/// The tensors `views` (each row-major `shape`) stacked, then packed along
+/// `dim` of each in panels of `panel`, as f32 or rounded to bf16: what
+/// applyPack (then narrowToBF16) gives on their stacked copy, built a row at
+/// a time straight from the mapping, so that no unpacked copy exists and
+/// each tensor's pages are released once read. Resident memory while
+/// binding stays near the packed weights' size.
+AlignedFloats packFromViews(const std::vector<const TensorView *> &views,
+                            const std::vector<int64_t> &shape, int64_t dim,
+                            int64_t panel, bool bf16) {
+  int64_t outer = 1, inner = 1, n = shape[dim];
+  for (int64_t d = 0; d < dim; ++d)
+    outer *= shape[d];
+  for (size_t d = dim + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+  int64_t panels = (n + panel - 1) / panel;
+  int64_t perTensor = outer * panels * inner * panel;
+  int64_t total = perTensor * static_cast<int64_t>(views.size());
+  AlignedFloats out(bf16 ? (total + 1) / 2 : total, 0.0f);
+  auto *halves = reinterpret_cast<uint16_t *>(out.data());
+  std::vector<float> row(inner);
+  for (size_t t = 0; t < views.size(); ++t) {
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t j = 0; j < n; ++j) {
+        views[t]->copyToF32(row.data(), (o * n + j) * inner, inner);
+        int64_t at = t * perTensor +
+                     (o * panels + j / panel) * inner * panel + j % panel;
+        if (bf16)
+          for (int64_t i = 0; i < inner; ++i)
+            halves[at + i * panel] = floatToBF16(row[i]);
+        else
+          for (int64_t i = 0; i < inner; ++i)
+            out[at + i * panel] = row[i];
+      }
+    views[t]->releasePages();
+  }
+  return out;
+}
+
 /// `source` rounded to bf16 (nearest, ties to even), two values to each
 /// float of the result: the storage of a "bf16" slot, still cache-line
 /// aligned.
@@ -687,10 +725,26 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       continue;
     }
     int64_t values = perTensor * static_cast<int64_t>(views.size());
+    // A pack inside each tensor (not across experts) without a view reads
+    // each tensor once into its panels.
+    bool packEachTensor = !slot.pack.empty() && slot.slice.empty() &&
+                          slot.transpose.empty() &&
+                          (!slot.stacked || slot.pack[0] >= 1);
     try {
+      if (packEachTensor) {
+        AlignedFloats packed = packFromViews(
+            views, shape, slot.pack[0] - (slot.stacked ? 1 : 0), slot.pack[1],
+            slot.dtype == "bf16");
+        stats.packedBytes += packed.size() * sizeof(float);
+        bound->owned.push_back(std::move(packed));
+        bound->pointers.push_back(bound->owned.back().data());
+        continue;
+      }
       AlignedFloats buffer(values);
-      for (size_t i = 0; i < views.size(); ++i)
+      for (size_t i = 0; i < views.size(); ++i) {
         views[i]->copyToF32(buffer.data() + i * perTensor);
+        views[i]->releasePages();
+      }
       if (!slot.slice.empty() || !slot.transpose.empty())
         buffer = applyView(buffer, slot);
       if (!slot.pack.empty())
