@@ -16,6 +16,20 @@ bash bench/install-deps.sh
 # OpenBLAS 0.3.21 does not recognise newer Xeons and falls back to its
 # Prescott (SSE3) kernels, a fifth of the machine's rate. Name the kernel
 # family the CPU supports, for the roofline and for PyTorch alike.
+# A family inherited from the environment is kept only if this CPU runs
+# it: AVX-512 kernels on an AVX2-only CPU die with SIGILL.
+case "${OPENBLAS_CORETYPE:-}" in
+  SkylakeX|Cooperlake|SapphireRapids)
+    if ! grep -q avx512f /proc/cpuinfo; then
+      echo "bench: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE needs AVX-512, which this CPU lacks; choosing again" >&2
+      unset OPENBLAS_CORETYPE
+    fi ;;
+  Haswell|Zen)
+    if ! grep -q avx2 /proc/cpuinfo; then
+      echo "bench: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE needs AVX2, which this CPU lacks; choosing again" >&2
+      unset OPENBLAS_CORETYPE
+    fi ;;
+esac
 if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
   if grep -q avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
   elif grep -q avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell
