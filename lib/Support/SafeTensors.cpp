@@ -123,7 +123,8 @@ bool TensorView::copyToF32(float *out, int64_t begin, int64_t count) const {
 
 void TensorView::releasePages() const {
   uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  uintptr_t begin =
+      (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
   uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
   // The mapping is private and never written: dropped pages read back
   // from the file. Advice only: a failure leaves them resident.

@@ -11,7 +11,7 @@ using namespace mlir;
 using namespace mlir::moe;
 
 std::string mlir::moe::entrySymbol(StringRef entryName) {
-  return ("moe_entry_" + entryName).str();
+  return (MOE_ENTRY_SYMBOL_PREFIX + entryName).str();
 }
 
 /// `tensor<?xHxf32>` with H static.
@@ -99,8 +99,9 @@ mlir::moe::analyzeEntries(ModuleOp module) {
       auto result = type.getNumResults() == 1
                         ? dyn_cast<RankedTensorType>(type.getResult(0))
                         : RankedTensorType();
-      if (entry.kind != "routing_stats" || !result || result.getRank() != 1 ||
-          !result.hasStaticShape() || !result.getElementType().isF32())
+      if (entry.kind != MOE_ENTRY_KIND_ROUTING_STATS || !result ||
+          result.getRank() != 1 || !result.hasStaticShape() ||
+          !result.getElementType().isF32())
         return func.emitError()
                << "entry point @" << entry.name << " of kind '" << entry.kind
                << "' must be 'routing_stats' returning a static 1-D f32 "
@@ -158,7 +159,7 @@ mlir::moe::analyzeEntries(ModuleOp module) {
                               << " has no tensor<?xHxf32> activation input";
     entry.inputArg = *input;
     entry.hidden = cast<RankedTensorType>(type.getInput(*input)).getDimSize(1);
-    if (entry.kind == "forward" &&
+    if (entry.kind == MOE_ENTRY_KIND_FORWARD &&
         cast<RankedTensorType>(type.getResult(0)).getDimSize(1) != entry.hidden)
       return func.emitError() << "entry point @" << entry.name
                               << " input and result hidden sizes differ";
@@ -199,7 +200,7 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
                               {"symbol", entrySymbol(entry.name)},
                               {"hidden", entry.hidden},
                               {"weights", std::move(weights)}};
-    if (entry.kind == "routing_stats") {
+    if (entry.kind == MOE_ENTRY_KIND_ROUTING_STATS) {
       object["of"] = entry.statsOf;
       object["outputs"] = entry.outputSize;
     }

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Runtime/moe_runtime.h"
 #include "moe/Transforms/Passes.h"
 #include "moe/Transforms/RouterLogits.h"
 
@@ -77,14 +78,16 @@ struct MoERoutingStatsEntriesPass
       argAttrs.push_back(
           func.getArgAttrDict(cast<BlockArgument>(source).getArgNumber()));
     }
-    auto resultType = RankedTensorType::get({numExperts + 4}, b.getF32Type());
+    auto resultType = RankedTensorType::get(
+        {numExperts + MOE_ROUTING_STATS_SUMMARIES}, b.getF32Type());
     auto stats = func::FuncOp::create(
         b, loc, (func.getSymName() + "_routing_stats").str(),
         FunctionType::get(ctx, types, {resultType}));
     for (auto [i, attrs] : llvm::enumerate(argAttrs))
       if (attrs)
         stats.setArgAttrs(i, attrs);
-    stats->setAttr("moe.entry_kind", b.getStringAttr("routing_stats"));
+    stats->setAttr("moe.entry_kind",
+                   b.getStringAttr(MOE_ENTRY_KIND_ROUTING_STATS));
     stats->setAttr("moe.stats_of", b.getStringAttr(func.getSymName()));
 
     Block *body = stats.addEntryBlock();
@@ -125,7 +128,8 @@ struct MoERoutingStatsEntriesPass
         ValueRange{statsOp.getEntropy(), statsOp.getMaxShare(),
                    statsOp.getConfidence(), statsOp.getAuxLoss()});
     Value result = tensor::EmptyOp::create(
-        b, loc, ArrayRef<int64_t>{numExperts + 4}, b.getF32Type());
+        b, loc, ArrayRef<int64_t>{numExperts + MOE_ROUTING_STATS_SUMMARIES},
+        b.getF32Type());
     auto insert = [&](Value source, Value into, int64_t offset, int64_t size) {
       return tensor::InsertSliceOp::create(
           b, loc, source, into, ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},

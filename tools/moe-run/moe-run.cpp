@@ -364,7 +364,8 @@ int generateInput(const Entry &entry, const Options &options) {
 
 /// Prints what a compiled routing-statistics entry reports.
 void printRoutingStats(const std::vector<float> &values) {
-  int64_t experts = static_cast<int64_t>(values.size()) - 4;
+  int64_t experts =
+      static_cast<int64_t>(values.size()) - MOE_ROUTING_STATS_SUMMARIES;
   int64_t largest = 0;
   std::printf("routing: %lld experts; load per expert:",
               static_cast<long long>(experts));
@@ -511,7 +512,8 @@ const Entry *selectEntry(const Library &library, const Options &options,
     return entry;
   error = options.library + ": " + error;
   for (const Entry &other : library.entries())
-    if (other.name == options.entry && other.kind == "routing_stats")
+    if (other.name == options.entry &&
+        other.kind == MOE_ENTRY_KIND_ROUTING_STATS)
       error +=
           "; its statistics print with --entry " + other.statsOf + " --stats";
   return nullptr;

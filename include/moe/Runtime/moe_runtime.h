@@ -83,6 +83,14 @@ extern "C" {
 #define MOE_MANIFEST_TARGET "cpu"
 #define MOE_MANIFEST_SYMBOL "moe_module_manifest"
 #define MOE_SET_THREADS_SYMBOL "moe_set_num_threads"
+/* Entry symbols are this prefix and the entry's name. */
+#define MOE_ENTRY_SYMBOL_PREFIX "moe_entry_"
+/* Entry kinds in the manifest. */
+#define MOE_ENTRY_KIND_FORWARD "forward"
+#define MOE_ENTRY_KIND_ROUTING_STATS "routing_stats"
+/* A routing-statistics entry writes E loads and then this many summaries
+ * (entropy / log E, largest share, mean router confidence, aux loss). */
+#define MOE_ROUTING_STATS_SUMMARIES 4
 
 typedef const char *(*moe_manifest_fn)(void);
 typedef void (*moe_set_threads_fn)(int32_t threads);

@@ -12,6 +12,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
+#include "moe/Runtime/moe_runtime.h"
 
 #include <string>
 #include <vector>
@@ -60,7 +61,7 @@ constexpr llvm::StringLiteral kStatsOfAttr = "moe.stats_of";
 struct EntrySignature {
   std::string name;
   /// "forward": [tokens, hidden] out; "routing_stats": `outputSize` floats.
-  std::string kind = "forward";
+  std::string kind = MOE_ENTRY_KIND_FORWARD;
   std::string statsOf;
   int64_t outputSize = 0;
   unsigned inputArg = 0;

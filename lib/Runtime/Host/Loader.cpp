@@ -134,8 +134,8 @@ AlignedFloats packFromViews(const std::vector<const TensorView *> &views,
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t j = 0; j < n; ++j) {
         views[t]->copyToF32(row.data(), (o * n + j) * inner, inner);
-        int64_t at = t * perTensor +
-                     (o * panels + j / panel) * inner * panel + j % panel;
+        int64_t at = t * perTensor + (o * panels + j / panel) * inner * panel +
+                     j % panel;
         if (bf16)
           for (int64_t i = 0; i < inner; ++i)
             halves[at + i * panel] = floatToBF16(row[i]);
@@ -419,18 +419,19 @@ bool ManifestReader::readEntry(const json &e, size_t index, Entry &entry) {
     return false;
   // The ABI names the function after the entry; any other symbol could be
   // anything the library links, libc included.
-  if (entry.symbol != "moe_entry_" + entry.name)
+  if (entry.symbol != MOE_ENTRY_SYMBOL_PREFIX + entry.name)
     return fail(where, "symbol '" + entry.symbol + "' is not 'moe_entry_" +
                            entry.name + "'");
-  if (!readString(e, "kind", entry.kind, where, "forward") ||
+  if (!readString(e, "kind", entry.kind, where, MOE_ENTRY_KIND_FORWARD) ||
       !readInt(e, "hidden", 1, limits::kMaxHidden, entry.hidden, where))
     return false;
-  if (entry.kind == "routing_stats") {
+  if (entry.kind == MOE_ENTRY_KIND_ROUTING_STATS) {
     if (!readString(e, "of", entry.statsOf, where) ||
-        !readInt(e, "outputs", 5, limits::kMaxExperts + 4, entry.outputSize,
-                 where))
+        !readInt(e, "outputs", 1 + MOE_ROUTING_STATS_SUMMARIES,
+                 limits::kMaxExperts + MOE_ROUTING_STATS_SUMMARIES,
+                 entry.outputSize, where))
       return false;
-  } else if (entry.kind != "forward") {
+  } else if (entry.kind != MOE_ENTRY_KIND_FORWARD) {
     return fail(where, "unknown kind '" + entry.kind +
                            "' (expected 'forward' or 'routing_stats')");
   }
@@ -511,12 +512,12 @@ bool runtime::parseManifest(const std::string &text,
     return reader.fail("", std::string("malformed: ") + e.what());
   }
   for (const Entry &stats : parsed) {
-    if (stats.kind != "routing_stats")
+    if (stats.kind != MOE_ENTRY_KIND_ROUTING_STATS)
       continue;
     std::string where = "entry '" + stats.name + "'";
     const Entry *of = nullptr;
     for (const Entry &entry : parsed)
-      if (entry.kind == "forward" && entry.name == stats.statsOf)
+      if (entry.kind == MOE_ENTRY_KIND_FORWARD && entry.name == stats.statsOf)
         of = &entry;
     if (!of)
       return reader.fail(where, "\"of\" names no forward entry: '" +
@@ -526,7 +527,7 @@ bool runtime::parseManifest(const std::string &text,
                                     " differs from entry '" + of->name +
                                     "' hidden " + std::to_string(of->hidden));
     for (const Entry &other : parsed)
-      if (&other != &stats && other.kind == "routing_stats" &&
+      if (&other != &stats && other.kind == MOE_ENTRY_KIND_ROUTING_STATS &&
           other.statsOf == stats.statsOf)
         return reader.fail(where, "entry '" + stats.statsOf +
                                       "' has a second statistics entry '" +
@@ -606,12 +607,12 @@ const Entry *Library::findEntry(const std::string &name,
   const Entry *onlyForward = nullptr;
   int forwardCount = 0;
   for (const Entry &entry : entryList) {
-    if (entry.name == name && entry.kind != "forward") {
+    if (entry.name == name && entry.kind != MOE_ENTRY_KIND_FORWARD) {
       error = "'" + name + "' is the routing-statistics entry of '" +
               entry.statsOf + "', not a forward entry";
       return nullptr;
     }
-    if (entry.kind != "forward")
+    if (entry.kind != MOE_ENTRY_KIND_FORWARD)
       continue;
     if (entry.name == name)
       return &entry;
@@ -630,7 +631,7 @@ const Entry *Library::findEntry(const std::string &name,
 
 const Entry *Library::findStatsEntry(const std::string &name) const {
   for (const Entry &entry : entryList)
-    if (entry.kind == "routing_stats" && entry.statsOf == name)
+    if (entry.kind == MOE_ENTRY_KIND_ROUTING_STATS && entry.statsOf == name)
       return &entry;
   return nullptr;
 }
@@ -732,9 +733,9 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
                           (!slot.stacked || slot.pack[0] >= 1);
     try {
       if (packEachTensor) {
-        AlignedFloats packed = packFromViews(
-            views, shape, slot.pack[0] - (slot.stacked ? 1 : 0), slot.pack[1],
-            slot.dtype == "bf16");
+        AlignedFloats packed =
+            packFromViews(views, shape, slot.pack[0] - (slot.stacked ? 1 : 0),
+                          slot.pack[1], slot.dtype == "bf16");
         stats.packedBytes += packed.size() * sizeof(float);
         bound->owned.push_back(std::move(packed));
         bound->pointers.push_back(bound->owned.back().data());
@@ -798,7 +799,7 @@ bool checkStatus(const Entry &entry, int32_t status, std::string &error) {
 
 bool BoundEntry::forward(const float *input, float *output, int64_t tokens,
                          std::string &error) const {
-  return checkCall(*boundEntry, "forward", tokens, error) &&
+  return checkCall(*boundEntry, MOE_ENTRY_KIND_FORWARD, tokens, error) &&
          checkStatus(
              *boundEntry,
              boundEntry->function(pointers.data(), input, output, tokens),
@@ -808,7 +809,7 @@ bool BoundEntry::forward(const float *input, float *output, int64_t tokens,
 bool BoundEntry::routingStats(const float *input, int64_t tokens,
                               std::vector<float> &values,
                               std::string &error) const {
-  if (!checkCall(*boundEntry, "routing_stats", tokens, error))
+  if (!checkCall(*boundEntry, MOE_ENTRY_KIND_ROUTING_STATS, tokens, error))
     return false;
   values.assign(boundEntry->outputSize, 0.0f);
   return checkStatus(

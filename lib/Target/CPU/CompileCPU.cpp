@@ -89,7 +89,7 @@ LogicalResult addEntryWrapper(llvm::Module &module, const EntrySignature &entry,
               *output = wrapper->getArg(2), *tokens = wrapper->getArg(3);
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", wrapper));
 
-  bool forward = entry.kind == "forward";
+  bool forward = entry.kind == MOE_ENTRY_KIND_FORWARD;
   llvm::StructType *resultType = descriptorType(ctx, forward ? 2 : 1);
   llvm::Value *result = b.CreateAlloca(resultType);
   SmallVector<llvm::Value *> args = {result};
