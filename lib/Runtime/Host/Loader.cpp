@@ -89,24 +89,38 @@ AlignedFloats applyView(const AlignedFloats &source, const WeightSlot &slot) {
   return out;
 }
 
-/// `source` (row-major, `shape`) packed along `dim` in panels of `panel`:
+/// A row-major tensor of `shape` packed along `dim` in panels of `panel`:
 /// [.., ceil(N/panel), .., panel] with N = shape[dim], zero past N, as
 /// linalg.pack with inner_dims_pos = [dim], inner_tiles = [panel] gives.
+/// Source row (o, j) (o over the dims before `dim`, j along it) holds
+/// `inner` values, which go to `at(o, j) + i * panel`.
+struct PackGeometry {
+  PackGeometry(const std::vector<int64_t> &shape, int64_t dim, int64_t panel)
+      : n(shape[dim]), panel(panel) {
+    for (int64_t d = 0; d < dim; ++d)
+      outer *= shape[d];
+    for (size_t d = dim + 1; d < shape.size(); ++d)
+      inner *= shape[d];
+    panels = (n + panel - 1) / panel;
+  }
+  int64_t packedSize() const { return outer * panels * inner * panel; }
+  int64_t at(int64_t o, int64_t j) const {
+    return (o * panels + j / panel) * inner * panel + j % panel;
+  }
+  int64_t outer = 1, inner = 1, n, panel, panels;
+};
+
+/// `source` (row-major, `shape`) packed along `dim` (PackGeometry).
 AlignedFloats applyPack(const AlignedFloats &source,
                         const std::vector<int64_t> &shape, int64_t dim,
                         int64_t panel) {
-  int64_t outer = 1, inner = 1, n = shape[dim];
-  for (int64_t d = 0; d < dim; ++d)
-    outer *= shape[d];
-  for (size_t d = dim + 1; d < shape.size(); ++d)
-    inner *= shape[d];
-  int64_t panels = (n + panel - 1) / panel;
-  AlignedFloats out(outer * panels * inner * panel, 0.0f);
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t j = 0; j < n; ++j)
-      for (int64_t i = 0; i < inner; ++i)
-        out[((o * panels + j / panel) * inner + i) * panel + j % panel] =
-            source[(o * n + j) * inner + i];
+  PackGeometry pack(shape, dim, panel);
+  AlignedFloats out(pack.packedSize(), 0.0f);
+  for (int64_t o = 0; o < pack.outer; ++o)
+    for (int64_t j = 0; j < pack.n; ++j)
+      for (int64_t i = 0; i < pack.inner; ++i)
+        out[pack.at(o, j) + i * panel] =
+            source[(o * pack.n + j) * pack.inner + i];
   return out;
 }
 
@@ -119,28 +133,23 @@ AlignedFloats applyPack(const AlignedFloats &source,
 AlignedFloats packFromViews(const std::vector<const TensorView *> &views,
                             const std::vector<int64_t> &shape, int64_t dim,
                             int64_t panel, bool bf16) {
-  int64_t outer = 1, inner = 1, n = shape[dim];
-  for (int64_t d = 0; d < dim; ++d)
-    outer *= shape[d];
-  for (size_t d = dim + 1; d < shape.size(); ++d)
-    inner *= shape[d];
-  int64_t panels = (n + panel - 1) / panel;
-  int64_t perTensor = outer * panels * inner * panel;
+  PackGeometry pack(shape, dim, panel);
+  int64_t perTensor = pack.packedSize();
   int64_t total = perTensor * static_cast<int64_t>(views.size());
   AlignedFloats out(bf16 ? (total + 1) / 2 : total, 0.0f);
   auto *halves = reinterpret_cast<uint16_t *>(out.data());
-  std::vector<float> row(inner);
+  std::vector<float> row(pack.inner);
   for (size_t t = 0; t < views.size(); ++t) {
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t j = 0; j < n; ++j) {
-        views[t]->copyToF32(row.data(), (o * n + j) * inner, inner);
-        int64_t at = t * perTensor + (o * panels + j / panel) * inner * panel +
-                     j % panel;
+    for (int64_t o = 0; o < pack.outer; ++o)
+      for (int64_t j = 0; j < pack.n; ++j) {
+        views[t]->copyToF32(row.data(), (o * pack.n + j) * pack.inner,
+                            pack.inner);
+        int64_t at = t * perTensor + pack.at(o, j);
         if (bf16)
-          for (int64_t i = 0; i < inner; ++i)
+          for (int64_t i = 0; i < pack.inner; ++i)
             halves[at + i * panel] = floatToBF16(row[i]);
         else
-          for (int64_t i = 0; i < inner; ++i)
+          for (int64_t i = 0; i < pack.inner; ++i)
             out[at + i * panel] = row[i];
       }
     views[t]->releasePages();
