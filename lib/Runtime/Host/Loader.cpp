@@ -182,10 +182,11 @@ public:
     return false;
   }
 
-  static std::string brief(const json &value) {
-    std::string text = value.dump();
+  /// Manifest text echoed in a message, kept short (it may be hostile).
+  static std::string clip(const std::string &text) {
     return text.size() > 40 ? text.substr(0, 37) + "..." : text;
   }
+  static std::string brief(const json &value) { return clip(value.dump()); }
 
   static bool isInt64(const json &value) {
     return value.is_number_integer() &&
@@ -367,7 +368,6 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
   }
 
   int64_t rank = static_cast<int64_t>(source.size());
-  std::vector<int64_t> viewed = source;
   if (!slot.slice.empty()) {
     const std::vector<int64_t> &slice = slot.slice;
     if (slice[0] < 0 || slice[0] >= rank || slice[1] < 0 || slice[2] < 1 ||
@@ -376,7 +376,6 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
                              " is not [dim, offset, size] within the source "
                              "shape " +
                              formatShape(source));
-    viewed[slice[0]] = slice[2];
   }
   if (w.contains("transpose")) {
     std::vector<bool> seen(rank, false);
@@ -390,11 +389,9 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
       return fail(where, "\"transpose\" " + formatShape(slot.transpose) +
                              " is not a permutation of " +
                              std::to_string(rank) + " dimensions");
-    std::vector<int64_t> permuted;
-    for (int64_t d : slot.transpose)
-      permuted.push_back(viewed[d]);
-    viewed = permuted;
   }
+  // Slice and transpose are valid: the loader's own view shape applies.
+  std::vector<int64_t> viewed = slot.viewShape();
   if (!slot.pack.empty()) {
     const std::vector<int64_t> &pack = slot.pack;
     if (pack[0] < 0 || pack[0] >= rank || pack[1] < 1 ||
@@ -495,10 +492,7 @@ bool runtime::parseManifest(const std::string &text,
   if (target != MOE_MANIFEST_TARGET) {
     if (foreign)
       *foreign = true;
-    // The target is echoed: keep a hostile one short.
-    std::string shown =
-        target.size() > 40 ? target.substr(0, 37) + "..." : target;
-    return reader.fail("", "built for target '" + shown +
+    return reader.fail("", "built for target '" + ManifestReader::clip(target) +
                                "'; this loader runs '" MOE_MANIFEST_TARGET
                                "' libraries");
   }
@@ -741,27 +735,25 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
                           slot.transpose.empty() &&
                           (!slot.stacked || slot.pack[0] >= 1);
     try {
+      AlignedFloats buffer;
       if (packEachTensor) {
-        AlignedFloats packed =
+        buffer =
             packFromViews(views, shape, slot.pack[0] - (slot.stacked ? 1 : 0),
                           slot.pack[1], slot.dtype == "bf16");
-        stats.packedBytes += packed.size() * sizeof(float);
-        bound->owned.push_back(std::move(packed));
-        bound->pointers.push_back(bound->owned.back().data());
-        continue;
+      } else {
+        buffer = AlignedFloats(values);
+        for (size_t i = 0; i < views.size(); ++i) {
+          views[i]->copyToF32(buffer.data() + i * perTensor);
+          views[i]->releasePages();
+        }
+        if (!slot.slice.empty() || !slot.transpose.empty())
+          buffer = applyView(buffer, slot);
+        if (!slot.pack.empty())
+          buffer =
+              applyPack(buffer, slot.viewShape(), slot.pack[0], slot.pack[1]);
+        if (slot.dtype == "bf16")
+          buffer = narrowToBF16(buffer);
       }
-      AlignedFloats buffer(values);
-      for (size_t i = 0; i < views.size(); ++i) {
-        views[i]->copyToF32(buffer.data() + i * perTensor);
-        views[i]->releasePages();
-      }
-      if (!slot.slice.empty() || !slot.transpose.empty())
-        buffer = applyView(buffer, slot);
-      if (!slot.pack.empty())
-        buffer =
-            applyPack(buffer, slot.viewShape(), slot.pack[0], slot.pack[1]);
-      if (slot.dtype == "bf16")
-        buffer = narrowToBF16(buffer);
       stats.packedBytes += buffer.size() * sizeof(float);
       bound->owned.push_back(std::move(buffer));
     } catch (const std::bad_alloc &) {
