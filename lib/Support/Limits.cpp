@@ -71,7 +71,8 @@ size_t limits::mlirNestingDepth(const char *text, size_t size, size_t stopAt) {
   return nestingDepth(text, size, stopAt, /*mlir=*/true);
 }
 
-int limits::openRegularFile(const std::string &path, std::string &error) {
+int limits::openRegularFile(const std::string &path, std::string &error,
+                            int64_t *size) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
   // writer forever.
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -95,6 +96,8 @@ int limits::openRegularFile(const std::string &path, std::string &error) {
     ::close(fd);
     return -1;
   }
+  if (size)
+    *size = static_cast<int64_t>(info.st_size);
   // Reads of a regular file never block; clear the flag for plain reads.
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   return fd;

@@ -19,7 +19,6 @@
 #include <fstream>
 #include <limits>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
 
@@ -134,18 +133,13 @@ void TensorView::releasePages() const {
 
 std::unique_ptr<MappedFile> MappedFile::open(const std::string &path,
                                              std::string &error) {
-  int fd = limits::openRegularFile(path, error);
+  int64_t size;
+  int fd = limits::openRegularFile(path, error, &size);
   if (fd < 0)
     return nullptr;
-  struct stat info;
-  if (fstat(fd, &info) != 0) {
-    error = path + ": cannot stat: " + std::strerror(errno);
-    ::close(fd);
-    return nullptr;
-  }
   std::unique_ptr<MappedFile> file(new MappedFile());
   file->filePath = path;
-  file->length = static_cast<size_t>(info.st_size);
+  file->length = static_cast<size_t>(size);
   if (file->length > 0) {
     void *mapped = mmap(nullptr, file->length, PROT_READ, MAP_PRIVATE, fd, 0);
     if (mapped == MAP_FAILED) {

@@ -23,7 +23,6 @@
 #include <exception>
 #include <new>
 #include <stdexcept>
-#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace mlir;
@@ -207,21 +206,16 @@ mlir::moe::readInputFile(StringRef path, std::string &error, int64_t maxBytes) {
     return llvm::MemoryBuffer::getMemBufferCopy(data, "<stdin>");
   }
 
-  int fd = ::moe::limits::openRegularFile(path.str(), error);
+  int64_t size;
+  int fd = ::moe::limits::openRegularFile(path.str(), error, &size);
   if (fd < 0)
     return nullptr;
-  struct stat info;
-  if (fstat(fd, &info) != 0) {
-    error = (path + ": cannot stat: " + std::strerror(errno)).str();
+  if (size > maxBytes) {
     ::close(fd);
-    return nullptr;
-  }
-  if (info.st_size > maxBytes) {
-    ::close(fd);
-    return tooLarge(path, info.st_size);
+    return tooLarge(path, size);
   }
   llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
-      llvm::MemoryBuffer::getOpenFile(fd, path, info.st_size);
+      llvm::MemoryBuffer::getOpenFile(fd, path, size);
   ::close(fd);
   if (!buffer) {
     error = (path + ": cannot read: " + buffer.getError().message()).str();
@@ -238,8 +232,7 @@ mlir::moe::readMLIRInputFile(StringRef path, std::string &error) {
   size_t depth = ::moe::limits::mlirNestingDepth(buffer->getBufferStart(),
                                                  buffer->getBufferSize());
   if (depth > ::moe::limits::kMaxMLIRDepth) {
-    error = (buffer->getBufferIdentifier() +
-             ": nests brackets more than " +
+    error = (buffer->getBufferIdentifier() + ": nests brackets more than " +
              llvm::Twine(::moe::limits::kMaxMLIRDepth) +
              " levels deep; moec reads MLIR nested at most that deep")
                 .str();

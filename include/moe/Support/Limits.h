@@ -24,10 +24,10 @@ namespace moe::limits {
 
 /// Model sizes (HF config keys, moe.layer shapes). DeepSeek-V3 has hidden
 /// 7168, 256 experts, 61 layers; Mixtral-8x22B intermediate 16384.
-constexpr int64_t kMaxHidden = int64_t(1) << 18;       // 262144
-constexpr int64_t kMaxExperts = int64_t(1) << 16;      // 65536
-constexpr int64_t kMaxFfn = int64_t(1) << 20;          // 1048576
-constexpr int64_t kMaxLayers = 4096;                   // decoder layers
+constexpr int64_t kMaxHidden = int64_t(1) << 18;  // 262144
+constexpr int64_t kMaxExperts = int64_t(1) << 16; // 65536
+constexpr int64_t kMaxFfn = int64_t(1) << 20;     // 1048576
+constexpr int64_t kMaxLayers = 4096;              // decoder layers
 /// Elements in one weight tensor, and in one stacked weight slot.
 constexpr int64_t kMaxTensorElements = int64_t(1) << 40;
 /// Tokens in one call; an input's rows.
@@ -69,8 +69,10 @@ size_t mlirNestingDepth(const char *text, size_t size,
 
 /// Opens `path` for reading only if it is a regular file: FIFOs, sockets,
 /// devices and directories are refused without blocking. Returns the file
-/// descriptor, or -1 with `error` naming the path and the reason.
-int openRegularFile(const std::string &path, std::string &error);
+/// descriptor (and its size in `size`, when given), or -1 with `error`
+/// naming the path and the reason.
+int openRegularFile(const std::string &path, std::string &error,
+                    int64_t *size = nullptr);
 
 } // namespace moe::limits
 
