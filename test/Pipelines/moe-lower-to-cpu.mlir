@@ -1,12 +1,14 @@
 // RUN: moe-opt %s -moe-lower-to-cpu | FileCheck %s
 // RUN: moe-opt %s -moe-lower-to-linalg | FileCheck %s --check-prefix=LINALG
-// RUN: moe-opt %s -moe-lower-to-linalg -moe-bufferize | FileCheck %s --check-prefix=BUFFERS
-// RUN: moe-opt %s -moe-lower-to-linalg -moe-bufferize -moe-lower-buffers-to-llvm | FileCheck %s
+// RUN: moe-opt %s -moe-lower-to-linalg -moe-cpu-prepare-kernels | FileCheck %s --check-prefix=KERNELS
+// RUN: moe-opt %s -moe-lower-to-linalg -moe-cpu-prepare-kernels -moe-bufferize | FileCheck %s --check-prefix=BUFFERS
+// RUN: moe-opt %s -moe-lower-to-linalg -moe-cpu-prepare-kernels -moe-bufferize -moe-cpu-lower-to-llvm | FileCheck %s
 
 // Tests that the whole CPU pipeline leaves only the LLVM dialect, and that
 // each stage runs alone: tensors after the first (of the moe dialect only
-// the worker count that sizes the parallel loops), memrefs with frees after
-// the second.
+// the kernel layer and the routing's worker count), the kernels packed and
+// split among threads after the second, memrefs with frees after the
+// third.
 // CHECK-LABEL: llvm.func @deepseek_v3_like
 // CHECK-NOT: moe.
 // CHECK-NOT: linalg.
@@ -44,4 +46,27 @@ func.func @deepseek_v3_like(%x: tensor<?x32xf32>, %wg: tensor<16x32xf32>,
             tensor<48x32xf32>, tensor<48x32xf32>, tensor<32x48xf32>)
          -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
+}
+
+// Tests that the CPU's tensor stage packs a fused layer's bound weights in
+// 32-column panels and splits each kernel's columns among the threads.
+// KERNELS-LABEL: func.func @mixtral_like
+// KERNELS-SAME: tensor<8x4x64x32xf32> {moe.weight = "w1.{e}", moe.weight_pack = array<i64: 1, 32>, moe.weight_source_shape = array<i64: 8, 128, 64>}
+// KERNELS: moe.num_workers
+// KERNELS: scf.forall
+// KERNELS: moe.gather_gate_up swiglu {{.*}} layout <panels = 32>
+// KERNELS: scf.forall
+// KERNELS: moe.down_scatter_add {{.*}} layout <panels = 32>
+// CHECK-LABEL: llvm.func @mixtral_like
+// CHECK: llvm.call @moe_ukernel_gather_gate_up_packed_f32
+// CHECK: llvm.call @moe_ukernel_down_scatter_add_packed_f32
+func.func @mixtral_like(%x: tensor<?x64xf32>, %wg: tensor<8x64xf32> {moe.weight = "gate"},
+                        %w1: tensor<8x128x64xf32> {moe.weight = "w1.{e}"},
+                        %w3: tensor<8x128x64xf32> {moe.weight = "w3.{e}"},
+                        %w2: tensor<8x64x128xf32> {moe.weight = "w2.{e}"}) -> tensor<?x64xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %w1, up %w3, down %w2)
+         {router = #moe.routing<top_k = 2, renormalize = true>}
+         : (tensor<?x64xf32>, tensor<8x64xf32>, tensor<8x128x64xf32>,
+            tensor<8x128x64xf32>, tensor<8x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
 }

@@ -4,15 +4,16 @@
 // Tests that the first stage decomposes the layer and, by default, fuses
 // its experts: the gated projections read the input through the row
 // tokens and the down projections add into the output, so the gathered row
-// bundle is gone. With fuse-experts=false each stage is lowered on its own:
-// a parallel loop over experts on the gathered rows, with matmuls.
+// bundle is gone: grouped kernel ops in the checkpoint's row layout, not
+// yet split among threads nor packed (a target's stage does that). With
+// fuse-experts=false each stage is lowered on its own: a parallel loop over
+// experts on the gathered rows, with matmuls.
 // FUSED-LABEL: func.func @mixtral
 // FUSED-NOT: moe.layer
-// FUSED: scf.forall
-// FUSED: moe.gather_gate_up swiglu %{{.*}} tokens(%{{.*}})
-// FUSED: scf.forall
-// FUSED: moe.down_scatter_add
+// FUSED: moe.gather_gate_up swiglu %{{.*}} tokens(%{{.*}}) offsets(%{{.*}}) weights(gate %{{.*}}, up %{{.*}}) layout <rows>
+// FUSED: moe.down_scatter_add %{{.*}} offsets(%{{.*}}) {{.*}} layout <rows>
 // FUSED-NOT: moe.fused_experts
+// FUSED-NOT: moe.num_workers
 // STAGES-LABEL: func.func @mixtral
 // STAGES-NOT: moe.gather_gate_up
 // STAGES: scf.forall (%{{.*}}) in (8)

@@ -15,6 +15,7 @@
 #include "moe/Conversion/Passes.h"
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Pipelines/Pipelines.h"
+#include "moe/Target/CPU/Passes.h"
 #include "moe/Tools/ToolMain.h"
 #include "moe/Transforms/Passes.h"
 
@@ -64,6 +65,7 @@ int main(int argc, char **argv) {
   registerAllPasses();
   mlir::moe::registerMoETransformsPasses();
   mlir::moe::registerMoEConversionPasses();
+  mlir::moe::registerMoECPUPasses();
   mlir::moe::registerMoEPipelines();
 
   DialectRegistry registry;

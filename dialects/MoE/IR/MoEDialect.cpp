@@ -32,6 +32,10 @@ void MoEDialect::initialize() {
 #define GET_OP_LIST
 #include "moe/Dialect/MoE/IR/MoEOps.cpp.inc"
       >();
+  addOperations<
+#define GET_OP_LIST
+#include "moe/Dialect/MoE/IR/MoEKernelOps.cpp.inc"
+      >();
   addAttributes<
 #define GET_ATTRDEF_LIST
 #include "moe/Dialect/MoE/IR/MoEAttrs.cpp.inc"
@@ -159,4 +163,58 @@ ExpertChoiceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 LogicalResult CapacityAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    APFloat factor, DropOrder, DroppedSlot) {
   return verifyPositiveFinite(emitError, "capacity factor", factor);
+}
+
+//===----------------------------------------------------------------------===//
+// WeightLayoutAttr
+//===----------------------------------------------------------------------===//
+
+// Wider panels than this are no register tile's or load's width.
+static constexpr int64_t kMaxPanelWidth = 1024;
+
+static InFlightDiagnostic badPanelWidth(InFlightDiagnostic diag,
+                                        int64_t panelWidth) {
+  return std::move(diag << "panel width must be in [1, " << kMaxPanelWidth
+                        << "], got " << panelWidth);
+}
+
+LogicalResult
+WeightLayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                         int64_t panelWidth) {
+  // 0 is the row layout.
+  if (panelWidth < 0 || panelWidth > kMaxPanelWidth)
+    return badPanelWidth(emitError(), panelWidth);
+  return success();
+}
+
+/// `<rows>` or `<panels = P>`.
+Attribute WeightLayoutAttr::parse(AsmParser &parser, Type) {
+  StringRef kind;
+  if (parser.parseLess() || parser.parseKeyword(&kind))
+    return {};
+  int64_t panelWidth = 0;
+  if (kind == "panels") {
+    SMLoc at = parser.getCurrentLocation();
+    if (parser.parseEqual() || parser.parseInteger(panelWidth))
+      return {};
+    if (panelWidth < 1) {
+      badPanelWidth(parser.emitError(at), panelWidth);
+      return {};
+    }
+  } else if (kind != "rows") {
+    parser.emitError(parser.getCurrentLocation(),
+                     "expected 'rows' or 'panels = P', got '")
+        << kind << "'";
+    return {};
+  }
+  if (parser.parseGreater())
+    return {};
+  return parser.getChecked<WeightLayoutAttr>(parser.getContext(), panelWidth);
+}
+
+void WeightLayoutAttr::print(AsmPrinter &printer) const {
+  if (isPanels())
+    printer << "<panels = " << getPanelWidth() << ">";
+  else
+    printer << "<rows>";
 }

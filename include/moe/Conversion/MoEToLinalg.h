@@ -17,10 +17,8 @@ void populateRouteToLinalgPatterns(RewritePatternSet &patterns);
 void populateDispatchToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.expert_mlp and moe.shared_mlp.
 void populateFfnToLinalgPatterns(RewritePatternSet &patterns);
-/// moe.fused_experts to moe.gather_gate_up / moe.down_scatter_add loops.
+/// moe.fused_experts to the grouped moe.gather_gate_up / moe.down_scatter_add.
 void populateFusedExpertsToLinalgPatterns(RewritePatternSet &patterns);
-/// linalg.pack as pad, expand_shape and transpose (they bufferize).
-void populatePackToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.routing_stats.
 void populateStatsToLinalgPatterns(RewritePatternSet &patterns);
 /// All of the above, plus the decomposition of moe.layer.

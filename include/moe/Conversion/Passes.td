@@ -13,8 +13,10 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
   let summary = "Lower the moe stages to linalg, scf, arith, math and tensor";
   let description = [{
     The first step of every code-generation path: after it, only upstream
-    dialects remain (on tensors), so upstream tiling, vectorisation and
-    bufferisation apply. `moe.layer` is decomposed on the way.
+    dialects and the moe kernel layer (`moe.gather_gate_up`,
+    `moe.down_scatter_add`, which tile through TilingInterface) remain, on
+    tensors, so upstream tiling, vectorisation and bufferisation apply.
+    `moe.layer` is decomposed on the way.
 
     * `moe.route`: scores (softmax or sigmoid), the bias, group masks and
       each of the K picks are `linalg.generic` ops. A pick is an argmax
@@ -30,6 +32,11 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       `linalg.matmul` ops on the expert's contiguous rows with the activation
       between them as a `linalg.generic`.
     * `moe.combine`: a scatter-add loop; `moe.shared_mlp`: one dense FFN.
+    * `moe.fused_experts`: one grouped `moe.gather_gate_up` over every kept
+      row (gather, input scaling and activation fused) and one grouped
+      `moe.down_scatter_add` (weighted scatter-add into the tokens), plus
+      the shared expert's, in the weights' own layout; how they are split
+      among threads or blocks is the target's (CPU: `moe-cpu-*`).
     * `moe.routing_stats`: a counting loop for the load, reductions for the
       router probabilities, and a loop over experts for the scalars.
 

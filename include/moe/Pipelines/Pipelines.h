@@ -1,7 +1,8 @@
 //===- Pipelines.h - named moe lowering pipelines ---------------*- C++ -*-===//
 //
-// Staged pipelines from the moe dialect to the LLVM dialect. Each stage is
-// also registered on its own so it can be run and tested alone.
+// Staged pipelines from the moe dialect to the LLVM dialect: the stages
+// every target shares, then each target's own. Each stage is also
+// registered on its own so it can be run and tested alone.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,21 +25,30 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
       llvm::cl::init(true)};
   Option<std::string> weightType{
       *this, "weight-type",
-      llvm::cl::desc("Element type the fused experts' bound weights are "
-                     "kept in: f32, or bf16 (half the memory and "
-                     "bandwidth; f32 arithmetic) (moe-pack-weights)"),
+      llvm::cl::desc("Element type the expert kernels' bound weights are "
+                     "kept in on the CPU: f32, or bf16 (half the memory and "
+                     "bandwidth; f32 arithmetic) (moe-cpu-pack-weights)"),
       llvm::cl::init("f32")};
 };
 
-/// moe → linalg/scf/tensor (decomposed, experts fused unless disabled),
-/// then canonicalize and CSE (`moe-lower-to-linalg`).
+// Shared by every target (Pipelines.cpp).
+
+/// moe → the kernel layer and linalg/scf/tensor (decomposed, experts fused
+/// unless disabled), then canonicalize and CSE (`moe-lower-to-linalg`).
 void buildMoELowerToLinalgPipeline(OpPassManager &pm,
                                    const MoELoweringOptions &options = {});
 /// Tensors → buffers with deallocation (`moe-bufferize`).
 void buildMoEBufferizePipeline(OpPassManager &pm);
-/// Buffers and loops → LLVM dialect (`moe-lower-buffers-to-llvm`).
-void buildMoELowerBuffersToLLVMPipeline(OpPassManager &pm);
-/// All three stages (`moe-lower-to-cpu`).
+
+// The CPU target (CPUPipeline.cpp).
+
+/// The expert kernels packed and split among threads, on tensors
+/// (`moe-cpu-prepare-kernels`).
+void buildMoECPUPrepareKernelsPipeline(OpPassManager &pm,
+                                       const MoELoweringOptions &options = {});
+/// Buffers, kernels and loops → LLVM dialect (`moe-cpu-lower-to-llvm`).
+void buildMoECPULowerToLLVMPipeline(OpPassManager &pm);
+/// All four stages (`moe-lower-to-cpu`).
 void buildMoELowerToCPUPipeline(OpPassManager &pm,
                                 const MoELoweringOptions &options = {});
 

@@ -4,8 +4,8 @@
  * and the micro-kernels (lib/Runtime/Embedded/Ukernels.c) read back: the
  * kernels' symbols, the panel width of packed weights, the flag bits and
  * the activation codes. Plain C, included by the C kernels
- * (Embedded/Ukernels.h) and by the C++ passes (moe-pack-weights,
- * moe-linalg-to-ukernels, convert-moe-to-linalg), so that no value is kept
+ * (Embedded/Ukernels.h) and by the C++ passes (moe-cpu-pack-weights,
+ * moe-cpu-lower-to-ukernels, convert-moe-to-linalg), so that no value is kept
  * equal by hand; IREE keeps its ukernels' flags the same way
  * (runtime/src/iree/builtins/ukernel/exported_bits.h).
  *
@@ -20,7 +20,7 @@
 #ifndef MOE_RUNTIME_KERNELABI_H
 #define MOE_RUNTIME_KERNELABI_H
 
-/* Kernel symbols. moe-linalg-to-ukernels declares each as a private
+/* Kernel symbols. moe-cpu-lower-to-ukernels declares each as a private
  * func.func with `llvm.emit_c_interface`, so generated code calls
  * `_mlir_ciface_<name>` with pointers to memref descriptors, which
  * Ukernels.c defines. They are tokens so that the C side declares and
@@ -50,8 +50,8 @@
 /* Packed weights: `[P, K, MOE_UKERNEL_PANEL]` panels of a `[N, K]` weight,
  * element [q, p, c] = W[q·PANEL + c, p] (zero past N), as
  * `linalg.pack inner_dims_pos = [0] inner_tiles = [PANEL]` gives; stacked
- * expert weights `[E, N, K]` become `[E, P, K, PANEL]`. moe-pack-weights
- * packs to this width (its default), moe-linalg-to-ukernels calls the
+ * expert weights `[E, N, K]` become `[E, P, K, PANEL]`. moe-cpu-pack-weights
+ * packs to this width (its default), moe-cpu-lower-to-ukernels calls the
  * packed kernels on panels of this width only, and the kernels' tile is
  * two panels wide. */
 #define MOE_UKERNEL_PANEL 32
@@ -64,7 +64,7 @@
 
 /* Activation codes of gather_gate_up's `activation` argument: the values
  * of the dialect's Activation enum, which the compiler passes as they are
- * (LinalgToUkernels.cpp asserts that they match). */
+ * (passes/Target/CPU/LowerToUkernels.cpp asserts that they match). */
 #define MOE_UKERNEL_SWIGLU 0
 #define MOE_UKERNEL_GEGLU 1
 #define MOE_UKERNEL_GELU 2

@@ -1,6 +1,6 @@
 /*===- Ukernels.h - the micro-kernels generated code calls ----------------===*
  *
- * Entry points `moe-linalg-to-ukernels` emits calls to, through the MLIR C
+ * Entry points `moe-cpu-lower-to-ukernels` emits calls to, through the MLIR C
  * interface (`_mlir_ciface_` + pointers to memref descriptors). All of them
  * compute dot products of rows: every weight is in the checkpoint's
  * `[out, in]` layout, so both operands are contiguous along the reduction.

@@ -287,13 +287,15 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
           module, options, "routing statistics entries",
           [](PassManager &pm) { pm.addPass(createMoERoutingStatsEntries()); })))
     return failure();
-  // The tensor stage packs weights (moe-pack-weights), which changes the
-  // entry points' weight arguments: read the signatures after it.
+  // The CPU's tensor stage packs weights (moe-cpu-pack-weights), which
+  // changes the entry points' weight arguments: read the signatures after
+  // it.
   MoELoweringOptions lowering;
   lowering.weightType = options.weightType;
   if (failed(
           runPipeline(module, options, "lower to linalg", [&](PassManager &pm) {
             buildMoELowerToLinalgPipeline(pm, lowering);
+            buildMoECPUPrepareKernelsPipeline(pm, lowering);
           })))
     return failure();
   FailureOr<std::vector<EntrySignature>> entries = analyzeEntries(module);
@@ -316,7 +318,7 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   if (failed(runPipeline(module, options, "lower to the LLVM dialect",
                          [](PassManager &pm) {
                            buildMoEBufferizePipeline(pm);
-                           buildMoELowerBuffersToLLVMPipeline(pm);
+                           buildMoECPULowerToLLVMPipeline(pm);
                          })))
     return failure();
   auto nestTiming = [&](StringRef stage) {

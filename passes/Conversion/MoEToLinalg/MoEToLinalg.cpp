@@ -33,7 +33,6 @@ void mlir::moe::populateMoEToLinalgConversionPatterns(
   populateDispatchToLinalgPatterns(patterns);
   populateFfnToLinalgPatterns(patterns);
   populateFusedExpertsToLinalgPatterns(patterns);
-  populatePackToLinalgPatterns(patterns);
   populateStatsToLinalgPatterns(patterns);
 }
 
@@ -50,12 +49,9 @@ struct ConvertMoEToLinalgPass
     // Communication is not lowered here; it stays for the expert-parallel
     // passes and must not be reported as a failure.
     target.addLegalOp<AllToAllOp, AllToAllStartOp, AllToAllWaitOp>();
-    // The kernel-level ops and the worker count are what moe.fused_experts
-    // lowers to.
+    // The kernel layer is what moe.fused_experts lowers to; routing
+    // splits its tokens among workers.
     target.addLegalOp<GatherGateUpOp, DownScatterAddOp, NumWorkersOp>();
-    // Weights packed in the graph (moe-pack-weights) become pad, reshape
-    // and transpose, which bufferize.
-    target.addIllegalOp<linalg::PackOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateMoEToLinalgConversionPatterns(patterns);

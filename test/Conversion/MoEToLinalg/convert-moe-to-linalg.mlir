@@ -150,38 +150,21 @@ func.func @bf16_rows(%rows: tensor<?x32xbf16>, %off: tensor<5xi32>,
 
 // -----
 
-// Tests that moe.fused_experts becomes three column-parallel loops: the
-// routed gate/up projections (one column chunk per worker, experts in order, rows
-// read through their tokens), the shared expert's on every token, then the
-// down projections added into the output, routed experts then the shared
-// one. No row bundle or per-row output is built.
+// Tests that moe.fused_experts becomes the kernel layer in the weights'
+// own row layout: one grouped gather_gate_up over every kept row (read
+// through its token, with its expert's weights), the shared expert's on
+// every token, then the down projections added into a zeroed output,
+// routed experts (grouped) then the shared one. No row bundle or per-row
+// output is built, and nothing is split among threads (a target does that).
 // CHECK-LABEL: func.func @fused_experts
 // CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<?x64xf32>, %[[TOK:[a-z0-9]+]]: tensor<?xi32>, %[[W:[a-z0-9]+]]: tensor<?xf32>, %[[OFF:[a-z0-9]+]]: tensor<9xi32>, %[[G:[a-z0-9]+]]: tensor<8x320x64xf32>, %[[U:[a-z0-9]+]]: tensor<8x320x64xf32>, %[[D:[a-z0-9]+]]: tensor<8x64x320xf32>, %[[SG:[a-z0-9]+]]: tensor<96x64xf32>, %[[SU:[a-z0-9]+]]: tensor<96x64xf32>, %[[SD:[a-z0-9]+]]: tensor<64x96xf32>)
-// One column chunk per worker, in multiples of 64 columns:
-// CHECK: %[[WORKERS:.*]] = moe.num_workers
-// CHECK: %[[PER:.*]] = arith.ceildivui %[[F:.*]], %[[WORKERS]] : index
-// CHECK: %[[GRANULES:.*]] = arith.ceildivui %[[PER]], %[[C64:.*]] : index
-// CHECK: %[[ROUNDED:.*]] = arith.muli %[[GRANULES]], %[[C64]] : index
-// CHECK: %[[CHUNK:.*]] = arith.maxui %[[ROUNDED]], %[[C64]] : index
-// CHECK: %[[N:.*]] = arith.ceildivui %[[F]], %[[CHUNK]] : index
-// CHECK: %[[CHUNKS:.*]] = arith.maxui %[[N]], %{{.*}} : index
-// CHECK: %[[ACT:.*]] = scf.forall (%{{.*}}) in (%[[CHUNKS]]) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<?x320xf32>)
-// CHECK: scf.for %[[E:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
-// CHECK-DAG: %[[GE:.*]] = tensor.extract_slice %[[G]][%[[E]], %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x320x64xf32> to tensor<?x64xf32>
-// CHECK-DAG: %[[UE:.*]] = tensor.extract_slice %[[U]][%[[E]], %{{.*}}, 0] [1, %{{.*}}, 64] [1, 1, 1] : tensor<8x320x64xf32> to tensor<?x64xf32>
-// CHECK-DAG: %[[TE:.*]] = tensor.extract_slice %[[TOK]][%{{.*}}] [%{{.*}}] [1] : tensor<?xi32> to tensor<?xi32>
-// CHECK: moe.gather_gate_up swiglu %[[X]] tokens(%[[TE]]) weights(gate %[[GE]], up %[[UE]]) outs(%{{.*}})
-// CHECK: tensor.parallel_insert_slice
-// CHECK: %[[SACT:.*]] = scf.forall (%{{.*}}) in (%{{.*}}) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<?x96xf32>)
-// CHECK: moe.gather_gate_up swiglu %[[X]] weights(gate %{{.*}}, up %{{.*}}) outs(%{{.*}})
+// CHECK-NOT: scf.forall
+// CHECK-NOT: moe.num_workers
+// CHECK: %[[ACT:.*]] = moe.gather_gate_up swiglu %[[X]] tokens(%[[TOK]]) offsets(%[[OFF]]) weights(gate %[[G]], up %[[U]]) layout <rows> outs(%{{.*}}) : ({{.*}}) -> tensor<?x320xf32>
+// CHECK: %[[SACT:.*]] = moe.gather_gate_up swiglu %[[X]] weights(gate %[[SG]], up %[[SU]]) layout <rows> outs(%{{.*}}) : ({{.*}}) -> tensor<?x96xf32>
 // CHECK: %[[ZERO:.*]] = linalg.fill
-// CHECK: scf.forall (%{{.*}}) in (%{{.*}}) shared_outs(%{{.*}} = %[[ZERO]]) -> (tensor<?x64xf32>)
-// CHECK: %[[ROUTED:.*]] = scf.for
-// CHECK-DAG: %[[WE:.*]] = tensor.extract_slice %[[W]][%{{.*}}] [%{{.*}}] [1] : tensor<?xf32> to tensor<?xf32>
-// CHECK-DAG: %[[DE:.*]] = tensor.extract_slice %[[D]][%{{.*}}, %{{.*}}, 0] [1, %{{.*}}, 320] [1, 1, 1] : tensor<8x64x320xf32> to tensor<?x320xf32>
-// CHECK-DAG: %[[AE:.*]] = tensor.extract_slice %[[ACT]][%{{.*}}, 0] [%{{.*}}, 320] [1, 1] : tensor<?x320xf32> to tensor<?x320xf32>
-// CHECK: moe.down_scatter_add %[[AE]] weights(down %[[DE]]) tokens(%{{.*}}) row_weight(%[[WE]]) outs(%{{.*}})
-// CHECK: moe.down_scatter_add %[[SACT]] weights(down %{{.*}}) outs(%[[ROUTED]])
+// CHECK: %[[ROUTED:.*]] = moe.down_scatter_add %[[ACT]] offsets(%[[OFF]]) weights(down %[[D]]) tokens(%[[TOK]]) row_weight(%[[W]]) layout <rows> outs(%[[ZERO]])
+// CHECK: moe.down_scatter_add %[[SACT]] weights(down %[[SD]]) layout <rows> outs(%[[ROUTED]])
 // CHECK-NOT: moe.fused_experts
 func.func @fused_experts(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %w: tensor<?xf32>, %off: tensor<9xi32>,
                          %g: tensor<8x320x64xf32>, %u: tensor<8x320x64xf32>, %d: tensor<8x64x320xf32>,
@@ -199,8 +182,8 @@ func.func @fused_experts(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %w: tensor<?
 // Tests that with the weight on the expert input (Llama 4) the rows are
 // scaled in the gate/up kernel and added unweighted.
 // CHECK-LABEL: func.func @fused_scaled_input
-// CHECK: moe.gather_gate_up relu %{{.*}} tokens(%{{.*}}) scale(%{{.*}}) weights(up %{{.*}}) outs
-// CHECK: moe.down_scatter_add %{{.*}} weights(down %{{.*}}) tokens(%{{.*}}) outs
+// CHECK: moe.gather_gate_up relu %{{.*}} tokens(%{{.*}}) scale(%{{.*}}) offsets(%{{.*}}) weights(up %{{.*}}) layout <rows> outs
+// CHECK: moe.down_scatter_add %{{.*}} offsets(%{{.*}}) weights(down %{{.*}}) tokens(%{{.*}}) layout <rows> outs
 func.func @fused_scaled_input(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %w: tensor<?xf32>, %off: tensor<3xi32>,
                               %u: tensor<2x32x64xf32>, %d: tensor<2x64x32xf32>) -> tensor<?x64xf32> {
   %y = moe.fused_experts relu %x tokens(%tok) weights(%w) offsets(%off)

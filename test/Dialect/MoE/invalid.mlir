@@ -651,178 +651,6 @@ func.func @f(%x: tensor<?x8xf32>, %tok: tensor<?xi32>, %off: tensor<3xi32>, %u: 
 
 // -----
 
-// Tests that a kernel-level op takes tensors or buffers, not both.
-func.func @f(%x: memref<?x8xf32>, %u: tensor<4x8xf32>, %a: tensor<?x4xf32>) {
-  // expected-error @+1 {{'input' must be a ranked tensor like 'init', got 'memref<?x8xf32>'}}
-  %h = moe.gather_gate_up relu %x weights(up %u) outs(%a) : (memref<?x8xf32>, tensor<4x8xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
-  return
-}
-
-// -----
-
-// Tests that kernel-level operands have their rank and element type.
-func.func @f(%x: tensor<?x8xf32>, %tok: tensor<?xi64>, %u: tensor<4x8xf32>, %a: tensor<?x4xf32>) {
-  // expected-error @+1 {{'row_token' must be a rank-1 'i32' shaped value, got 'tensor<?xi64>'}}
-  %h = moe.gather_gate_up relu %x tokens(%tok) weights(up %u) outs(%a) : (tensor<?x8xf32>, tensor<?xi64>, tensor<4x8xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
-  return
-}
-
-// -----
-
-// Tests that bf16 weights are taken only as packed panels: [N, K] rows of
-// a kernel op are f32.
-func.func @f(%x: tensor<?x8xf32>, %u: tensor<4x8xbf16>, %a: tensor<?x4xf32>) {
-  // expected-error @+1 {{'up' must be a rank-2 'f32' shaped value, got 'tensor<4x8xbf16>'}}
-  %h = moe.gather_gate_up relu %x weights(up %u) outs(%a) : (tensor<?x8xf32>, tensor<4x8xbf16>, tensor<?x4xf32>) -> tensor<?x4xf32>
-  return
-}
-
-// -----
-
-// Tests that packed panels are f32 or bf16, nothing else.
-func.func @f(%h: tensor<?x8xf32>, %d: tensor<1x8x32xf16>, %o: tensor<?x4xf32>) {
-  // expected-error @+1 {{'down' must be a rank-3 'f32' or bf16 shaped value, got 'tensor<1x8x32xf16>'}}
-  %y = moe.down_scatter_add %h weights(down %d) outs(%o) : (tensor<?x8xf32>, tensor<1x8x32xf16>, tensor<?x4xf32>) -> tensor<?x4xf32>
-  return
-}
-
-// -----
-
-// Tests that a kernel-level op on buffers returns nothing.
-func.func @f(%x: memref<?x8xf32>, %u: memref<4x8xf32>, %a: memref<?x4xf32>) {
-  // expected-error @+1 {{on buffers returns no result}}
-  %h = moe.gather_gate_up relu %x weights(up %u) outs(%a) : (memref<?x8xf32>, memref<4x8xf32>, memref<?x4xf32>) -> tensor<?x4xf32>
-  return
-}
-
-// -----
-
-// Tests that a kernel-level op on tensors returns the init's type.
-func.func @f(%x: tensor<?x8xf32>, %u: tensor<4x8xf32>, %a: tensor<?x4xf32>) {
-  // expected-error @+1 {{result type 'tensor<3x4xf32>' must match 'init' type 'tensor<?x4xf32>'}}
-  %h = moe.gather_gate_up relu %x weights(up %u) outs(%a) : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<?x4xf32>) -> tensor<3x4xf32>
-  return
-}
-
-// -----
-
-// Tests that moe.gather_gate_up has gate weights exactly when gated.
-func.func @f(%x: tensor<?x8xf32>, %u: tensor<4x8xf32>, %a: tensor<?x4xf32>) {
-  // expected-error @+1 {{activation 'swiglu' needs 'gate' weights}}
-  %h = moe.gather_gate_up swiglu %x weights(up %u) outs(%a) : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
-  return
-}
-
-// -----
-
-// Tests that an ungated moe.gather_gate_up takes no gate weights.
-func.func @f(%x: tensor<?x8xf32>, %u: tensor<4x8xf32>, %a: tensor<?x4xf32>) {
-  // expected-error @+1 {{activation 'gelu' takes no 'gate' weights}}
-  %h = moe.gather_gate_up gelu %x weights(gate %u, up %u) outs(%a) : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
-  return
-}
-
-// -----
-
-// Tests that moe.gather_gate_up weights have the input's hidden size.
-func.func @f(%x: tensor<?x8xf32>, %u: tensor<4x6xf32>, %a: tensor<?x4xf32>) {
-  // expected-error @+1 {{'up' hidden size (dimension 1) is 6, expected 8}}
-  %h = moe.gather_gate_up relu %x weights(up %u) outs(%a) : (tensor<?x8xf32>, tensor<4x6xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
-  return
-}
-
-// -----
-
-// Tests that moe.gather_gate_up writes as many columns as it projects to.
-func.func @f(%x: tensor<?x8xf32>, %u: tensor<4x8xf32>, %a: tensor<?x5xf32>) {
-  // expected-error @+1 {{'init' width (dimension 1) is 5, expected 4}}
-  %h = moe.gather_gate_up relu %x weights(up %u) outs(%a) : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<?x5xf32>) -> tensor<?x5xf32>
-  return
-}
-
-// -----
-
-// Tests that moe.gather_gate_up has one token per row.
-func.func @f(%x: tensor<?x8xf32>, %tok: tensor<3xi32>, %u: tensor<4x8xf32>, %a: tensor<2x4xf32>) {
-  // expected-error @+1 {{'row_token' row count (dimension 0) is 3, expected 2}}
-  %h = moe.gather_gate_up relu %x tokens(%tok) weights(up %u) outs(%a) : (tensor<?x8xf32>, tensor<3xi32>, tensor<4x8xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
-  return
-}
-
-// -----
-
-// Tests that moe.gather_gate_up has one scale per row.
-func.func @f(%x: tensor<?x8xf32>, %s: tensor<3xf32>, %u: tensor<4x8xf32>, %a: tensor<2x4xf32>) {
-  // expected-error @+1 {{'scale' row count (dimension 0) is 3, expected 2}}
-  %h = moe.gather_gate_up relu %x scale(%s) weights(up %u) outs(%a) : (tensor<?x8xf32>, tensor<3xf32>, tensor<4x8xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
-  return
-}
-
-// -----
-
-// Tests that without tokens moe.gather_gate_up reads one input row per row.
-func.func @f(%x: tensor<3x8xf32>, %u: tensor<4x8xf32>, %a: tensor<2x4xf32>) {
-  // expected-error @+1 {{'input' row count (dimension 0) is 3, expected 2}}
-  %h = moe.gather_gate_up relu %x weights(up %u) outs(%a) : (tensor<3x8xf32>, tensor<4x8xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
-  return
-}
-
-// -----
-
-// Tests that moe.gather_gate_up gate and up slices agree.
-func.func @f(%x: tensor<?x8xf32>, %g: tensor<?x8xf32>, %u: tensor<4x8xf32>, %a: tensor<?x4xf32>) {
-  // expected-error @+1 {{'gate' shape 'tensor<?x8xf32>' differs from 'up' shape 'tensor<4x8xf32>'}}
-  %h = moe.gather_gate_up swiglu %x weights(gate %g, up %u) outs(%a) : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<4x8xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
-  return
-}
-
-// -----
-
-// Tests that moe.down_scatter_add weights have the rows' FFN width.
-func.func @f(%h: tensor<?x4xf32>, %d: tensor<8x5xf32>, %o: tensor<?x8xf32>) {
-  // expected-error @+1 {{'down' FFN width (dimension 1) is 5, expected 4}}
-  %y = moe.down_scatter_add %h weights(down %d) outs(%o) : (tensor<?x4xf32>, tensor<8x5xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
-  return
-}
-
-// -----
-
-// Tests that moe.down_scatter_add adds into as many columns as it projects to.
-func.func @f(%h: tensor<?x4xf32>, %d: tensor<8x4xf32>, %o: tensor<?x7xf32>) {
-  // expected-error @+1 {{'init' width (dimension 1) is 7, expected 8}}
-  %y = moe.down_scatter_add %h weights(down %d) outs(%o) : (tensor<?x4xf32>, tensor<8x4xf32>, tensor<?x7xf32>) -> tensor<?x7xf32>
-  return
-}
-
-// -----
-
-// Tests that moe.down_scatter_add has one token per row.
-func.func @f(%h: tensor<2x4xf32>, %d: tensor<8x4xf32>, %tok: tensor<3xi32>, %o: tensor<?x8xf32>) {
-  // expected-error @+1 {{'row_token' row count (dimension 0) is 3, expected 2}}
-  %y = moe.down_scatter_add %h weights(down %d) tokens(%tok) outs(%o) : (tensor<2x4xf32>, tensor<8x4xf32>, tensor<3xi32>, tensor<?x8xf32>) -> tensor<?x8xf32>
-  return
-}
-
-// -----
-
-// Tests that moe.down_scatter_add has one weight per row.
-func.func @f(%h: tensor<2x4xf32>, %d: tensor<8x4xf32>, %w: tensor<3xf32>, %o: tensor<2x8xf32>) {
-  // expected-error @+1 {{'row_weight' row count (dimension 0) is 3, expected 2}}
-  %y = moe.down_scatter_add %h weights(down %d) row_weight(%w) outs(%o) : (tensor<2x4xf32>, tensor<8x4xf32>, tensor<3xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
-  return
-}
-
-// -----
-
-// Tests that without tokens moe.down_scatter_add adds row r into row r.
-func.func @f(%h: tensor<2x4xf32>, %d: tensor<8x4xf32>, %o: tensor<3x8xf32>) {
-  // expected-error @+1 {{'init' row count (dimension 0) is 3, expected 2}}
-  %y = moe.down_scatter_add %h weights(down %d) outs(%o) : (tensor<2x4xf32>, tensor<8x4xf32>, tensor<3x8xf32>) -> tensor<3x8xf32>
-  return
-}
-
-// -----
-
 func.func @packed_down_not_packed(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %off: tensor<9xi32>,
                                   %u: tensor<8x2x64x32xf32>, %d: tensor<8x64x40xf32>) -> tensor<?x64xf32> {
   // expected-error @+1 {{'expert_up' is packed but 'expert_down' is not}}
@@ -846,14 +674,6 @@ func.func @packed_panel_width(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %off: t
   // expected-error @+1 {{'expert_down' panel width (dimension 3) is 16, expected 32}}
   %y = moe.fused_experts gelu %x tokens(%tok) offsets(%off) experts(up %u, down %d) : (tensor<?x64xf32>, tensor<?xi32>, tensor<9xi32>, tensor<8x2x64x32xf32>, tensor<8x4x40x16xf32>) -> tensor<?x64xf32>
   return %y : tensor<?x64xf32>
-}
-
-// -----
-
-func.func @packed_kernel_width(%x: tensor<?x64xf32>, %u: tensor<2x64x32xf32>, %init: tensor<?x80xf32>) -> tensor<?x80xf32> {
-  // expected-error @+1 {{'up' panel count for init's width (dimension 0) is 2, expected 3}}
-  %a = moe.gather_gate_up gelu %x weights(up %u) outs(%init) : (tensor<?x64xf32>, tensor<2x64x32xf32>, tensor<?x80xf32>) -> tensor<?x80xf32>
-  return %a : tensor<?x80xf32>
 }
 
 // -----
@@ -907,7 +727,7 @@ func.func @f(%x: tensor<?x8xf32>, %u: tensor<16x8xf32>, %d: tensor<8x16xf32>, %s
 // -----
 
 // Tests that moe.fused_experts takes bf16 weights only as packed panels
-// (what moe-pack-weights makes of them), not in the checkpoint layout.
+// (what moe-cpu-pack-weights makes of them), not in the checkpoint layout.
 func.func @f(%x: tensor<?x8xf32>, %tok: tensor<?xi32>, %off: tensor<3xi32>, %u: tensor<2x4x8xbf16>, %d: tensor<2x8x4xbf16>) -> tensor<?x8xf32> {
   // expected-error @+1 {{'moe.fused_experts' op 'expert_up' weights must be f32 (got bf16); to run with bf16 weights keep f32 in the IR and compile with --weight-type=bf16}}
   %y = moe.fused_experts relu %x tokens(%tok) offsets(%off) experts(up %u, down %d) : (tensor<?x8xf32>, tensor<?xi32>, tensor<3xi32>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>) -> tensor<?x8xf32>

@@ -268,33 +268,6 @@ func.func @fused_experts(%x: tensor<?x32xf32>, %tok: tensor<?xi32>, %w: tensor<?
 
 // -----
 
-// Tests that the kernel-level ops round-trip on tensors and on buffers,
-// with every optional operand present or absent.
-// CHECK-LABEL: func.func @kernel_ops
-// CHECK: moe.gather_gate_up swiglu %{{[a-z0-9_]+}} tokens(%{{[a-z0-9_]+}}) scale(%{{[a-z0-9_]+}}) weights(gate %{{[a-z0-9_]+}}, up %{{[a-z0-9_]+}}) outs(%{{[a-z0-9_]+}}) : ({{.*}}) -> tensor<?x16xf32>
-// CHECK: moe.down_scatter_add %{{[a-z0-9_]+}} weights(down %{{[a-z0-9_]+}}) tokens(%{{[a-z0-9_]+}}) row_weight(%{{[a-z0-9_]+}}) outs(%{{[a-z0-9_]+}}) : ({{.*}}) -> tensor<?x32xf32>
-// CHECK: moe.gather_gate_up gelu %{{[a-z0-9_]+}} weights(up %{{[a-z0-9_]+}}) outs(%{{[a-z0-9_]+}}) : ({{.*}}) -> ()
-// CHECK: moe.down_scatter_add %{{[a-z0-9_]+}} weights(down %{{[a-z0-9_]+}}) outs(%{{[a-z0-9_]+}}) : ({{.*}}) -> ()
-func.func @kernel_ops(%x: tensor<?x32xf32>, %tok: tensor<?xi32>, %s: tensor<?xf32>,
-                      %g: tensor<16x32xf32>, %u: tensor<16x32xf32>, %a: tensor<?x16xf32>,
-                      %d: tensor<32x16xf32>, %out: tensor<?x32xf32>,
-                      %xb: memref<?x32xf32>, %ub: memref<16x32xf32>, %ab: memref<?x16xf32>,
-                      %db: memref<32x16xf32>, %ob: memref<?x32xf32>) -> (tensor<?x16xf32>, tensor<?x32xf32>) {
-  %h = moe.gather_gate_up swiglu %x tokens(%tok) scale(%s) weights(gate %g, up %u) outs(%a)
-      : (tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<16x32xf32>,
-         tensor<16x32xf32>, tensor<?x16xf32>) -> tensor<?x16xf32>
-  %y = moe.down_scatter_add %h weights(down %d) tokens(%tok) row_weight(%s) outs(%out)
-      : (tensor<?x16xf32>, tensor<32x16xf32>, tensor<?xi32>, tensor<?xf32>,
-         tensor<?x32xf32>) -> tensor<?x32xf32>
-  moe.gather_gate_up gelu %xb weights(up %ub) outs(%ab)
-      : (memref<?x32xf32>, memref<16x32xf32>, memref<?x16xf32>) -> ()
-  moe.down_scatter_add %ab weights(down %db) outs(%ob)
-      : (memref<?x16xf32>, memref<32x16xf32>, memref<?x32xf32>) -> ()
-  return %h, %y : tensor<?x16xf32>, tensor<?x32xf32>
-}
-
-// -----
-
 // Tests that the worker count round-trips.
 // CHECK-LABEL: func.func @num_workers
 // CHECK: %[[N:.*]] = moe.num_workers

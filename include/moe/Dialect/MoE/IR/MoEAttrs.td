@@ -42,7 +42,7 @@ def MoE_GroupScore : MoE_I32Enum<"GroupScore",
       I32EnumAttrCase<"top2_sum", 1>]>;
 
 // The values are the micro-kernels' activation codes (MOE_UKERNEL_* in
-// moe/Runtime/KernelABI.h): moe-linalg-to-ukernels passes them as they are
+// moe/Runtime/KernelABI.h): moe-cpu-lower-to-ukernels passes them as they are
 // and asserts that they match.
 def MoE_Activation : MoE_I32Enum<"Activation",
     "the expert FFN's activation", [
@@ -181,6 +181,46 @@ def MoE_CapacityAttr : MoE_Attr<"Capacity", "capacity"> {
     bool neverDrops(int64_t topK, int64_t numExperts) const {
       return getFactor().convertToDouble() * static_cast<double>(topK) >=
              static_cast<double>(numExperts);
+    }
+  }];
+}
+
+def MoE_WeightLayoutAttr : MoE_Attr<"WeightLayout", "weight_layout"> {
+  let summary = "how a kernel-level op holds a weight: checkpoint rows or packed panels";
+  let description = [{
+    The layout of the weight operands of `moe.gather_gate_up` and
+    `moe.down_scatter_add`, for a weight `W` of `N` output rows over depth
+    `K` (one expert's; a grouped op stacks `E` of them first):
+
+    * `rows`: the checkpoint's own `[N, K]` (`nn.Linear`'s `[out, in]`);
+    * `panels = P`: `[ceil(N/P), K, P]`, element `[q, p, c] = W[q·P + c, p]`
+      (zero past `N`), as `linalg.pack inner_dims_pos = [0]
+      inner_tiles = [P]` gives: a step along `K` reads `P` consecutive
+      output columns, which is what register tiles and tensor-core loads
+      stream.
+
+    The element type is the weight operand's own (f32, bf16 or f16);
+    activations and accumulation are f32 whatever it is. Targets choose a
+    layout (the CPU packs in panels of `MOE_UKERNEL_PANEL`); the ops'
+    semantics do not depend on it.
+
+    Examples: `#moe.weight_layout<rows>`, `#moe.weight_layout<panels = 32>`
+  }];
+  let parameters = (ins "int64_t":$panel_width);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The checkpoint's row-major layout.
+    static WeightLayoutAttr getRows(::mlir::MLIRContext *context) {
+      return get(context, 0);
+    }
+    bool isPanels() const { return getPanelWidth() > 0; }
+    /// The rank of one expert's weight in this layout (2 or 3).
+    int64_t getWeightRank() const { return isPanels() ? 3 : 2; }
+    /// The units a grouped op's column dimension is tiled in: output
+    /// columns, or panels of them.
+    int64_t getColumnsPerUnit() const {
+      return isPanels() ? getPanelWidth() : 1;
     }
   }];
 }

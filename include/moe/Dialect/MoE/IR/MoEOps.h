@@ -1,6 +1,7 @@
 //===- MoEOps.h - moe dialect operations ------------------------*- C++ -*-===//
 //
-// The moe dialect's operations, with its dialect, attributes and types.
+// The moe dialect's graph operations, with its dialect, attributes and
+// types, and the kernel layer (MoEKernelOps.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,5 +22,8 @@
 
 #define GET_OP_CLASSES
 #include "moe/Dialect/MoE/IR/MoEOps.h.inc"
+
+// The kernel layer, for users of all the dialect's ops.
+#include "moe/Dialect/MoE/IR/MoEKernelOps.h"
 
 #endif // MOE_DIALECT_MOE_IR_MOEOPS_H

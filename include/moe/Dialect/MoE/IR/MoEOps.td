@@ -12,8 +12,6 @@
 include "moe/Dialect/MoE/IR/MoEBase.td"
 include "moe/Dialect/MoE/IR/MoEAttrs.td"
 include "moe/Dialect/MoE/IR/MoETypes.td"
-include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
-include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 defvar MoE_Activations = 2DTensorOf<[AnyFloat]>;
@@ -332,7 +330,7 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
     `row_weight` scales the expert output; with `scale_expert_input` it
     scales the expert input instead (Llama 4), and is required. Without
     `row_weight` rows are summed as they are. Weights are laid out as in
-    `moe.expert_mlp` and `moe.shared_mlp`, or all packed (`moe-pack-weights`)
+    `moe.expert_mlp` and `moe.shared_mlp`, or all packed (`moe-cpu-pack-weights`)
     in panels of P columns, as `linalg.pack` with `inner_dims_pos` the
     output dimension and `inner_tiles = [P]` gives: gate/up
     `[E, ceil(F/P), H, P]`, down `[E, ceil(H/P), F, P]`, shared experts
@@ -387,100 +385,6 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
   }];
 }
 
-//===----------------------------------------------------------------------===//
-// Kernel-level ops (from lowering moe.fused_experts)
-//===----------------------------------------------------------------------===//
-
-// Destination-style and bufferizable, on tensors or on buffers (then without
-// results), like linalg ops. `moe-linalg-to-ukernels` turns the buffer form
-// into micro-kernel calls.
-class MoE_KernelOp<string mnemonic, list<Trait> traits = []>
-    : MoE_Op<mnemonic, !listconcat(traits, [
-        AttrSizedOperandSegments,
-        DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
-        DestinationStyleOpInterface,
-        DeclareOpInterfaceMethods<BufferizableOpInterface,
-            ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
-             "getAliasingValues", "bufferize"]>])> {
-  let results = (outs Variadic<AnyRankedTensor>:$result);
-  let extraClassDeclaration = [{
-    MutableOperandRange getDpsInitsMutable() {
-      return MutableOperandRange(getInitMutable());
-    }
-  }];
-}
-
-def MoE_GatherGateUpOp : MoE_KernelOp<"gather_gate_up"> {
-  let summary = "activated gate/up projections of rows gathered by token";
-  let description = [{
-    `init[r, j] = act(s_r · (x[t_r]·gate[j]), s_r · (x[t_r]·up[j]))` for
-    every row `r` of `init` `[R,N]`, with `t_r = row_token[r]` (or `r`
-    without `row_token`) and `s_r = scale[r]` (or 1). `gate`/`up` are
-    `[N,H]` slices of the projections, or packed `[ceil(N/P),H,P]` panels
-    (see `moe.fused_experts`); `gate` is present exactly for the
-    gated activations. `init` is overwritten, not read. This is the first
-    half of an expert FFN with the token gather in its prologue and the
-    activation in its epilogue.
-
-    Example:
-    ```mlir
-    %a = moe.gather_gate_up swiglu %x tokens(%tok) weights(gate %g, up %u)
-        outs(%init)
-        : (tensor<?x64xf32>, tensor<?xi32>, tensor<32x64xf32>,
-           tensor<32x64xf32>, tensor<?x32xf32>) -> tensor<?x32xf32>
-    ```
-  }];
-  let arguments = (ins
-    AnyShaped:$input,
-    Optional<AnyShaped>:$row_token,
-    Optional<AnyShaped>:$scale,
-    Optional<AnyShaped>:$gate,
-    AnyShaped:$up,
-    AnyShaped:$init,
-    MoE_ActivationAttr:$activation
-  );
-  let assemblyFormat = [{
-    $activation $input (`tokens` `(` $row_token^ `)`)?
-    (`scale` `(` $scale^ `)`)?
-    `weights` `(` custom<GateUpWeights>($gate, $up) `)`
-    `outs` `(` $init `)` attr-dict `:` functional-type(operands, results)
-  }];
-  let hasVerifier = 1;
-}
-
-def MoE_DownScatterAddOp : MoE_KernelOp<"down_scatter_add"> {
-  let summary = "down projection of rows, weighted and added into their tokens";
-  let description = [{
-    `init[t_r, j] += w_r · (rows[r]·down[j])` for every row `r` of `rows`
-    `[R,F]`, with `t_r = row_token[r]` (or `r`) and `w_r = row_weight[r]`
-    (or 1); `down` is an `[N,F]` slice of the projection (or packed
-    `[ceil(N/P),F,P]` panels) and `init` is `[T,N]`. Rows must name distinct tokens (one expert's rows do), so the
-    order of the additions is that of the rows. This is the second half of
-    an expert FFN with the weighted combine in its epilogue.
-
-    Example:
-    ```mlir
-    %y = moe.down_scatter_add %a weights(down %d) tokens(%tok)
-        row_weight(%w) outs(%acc)
-        : (tensor<?x128xf32>, tensor<16x128xf32>, tensor<?xi32>,
-           tensor<?xf32>, tensor<?x16xf32>) -> tensor<?x16xf32>
-    ```
-  }];
-  let arguments = (ins
-    AnyShaped:$rows,
-    AnyShaped:$down,
-    Optional<AnyShaped>:$row_token,
-    Optional<AnyShaped>:$row_weight,
-    AnyShaped:$init
-  );
-  let assemblyFormat = [{
-    $rows `weights` `(` `down` $down `)` (`tokens` `(` $row_token^ `)`)?
-    (`row_weight` `(` $row_weight^ `)`)? `outs` `(` $init `)`
-    attr-dict `:` functional-type(operands, results)
-  }];
-  let hasVerifier = 1;
-}
-
 // Pure: the count is fixed for the length of one call of the function.
 def MoE_NumWorkersOp : MoE_Op<"num_workers", [Pure]> {
   let summary = "how many workers the function's parallel loops run on";
@@ -490,7 +394,7 @@ def MoE_NumWorkersOp : MoE_Op<"num_workers", [Pure]> {
     into this many equal parts when fewer, larger parts run faster than
     many small ones (the fused experts' column chunks: each kernel call
     then keeps its rows in cache across more output columns).
-    `moe-num-workers-to-openmp` makes it `omp_get_max_threads()`.
+    `moe-cpu-num-workers-to-openmp` makes it `omp_get_max_threads()`.
 
     Example:
     ```mlir

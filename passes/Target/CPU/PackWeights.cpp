@@ -1,25 +1,25 @@
-//===- PackWeights.cpp - fused-expert weights in panels -------------------===//
+//===- PackWeights.cpp - expert kernel weights in panels ------------------===//
 //
-// Implements `moe-pack-weights`: every moe.fused_experts gets its weights
-// packed in panels of P output columns, `[(E,) ceil(N/P), K, P]`, the
-// layout the packed micro-kernels stream. Weights the runtime binds are
-// packed by the runtime once (the argument changes type and records how),
-// in bf16 when asked; others by linalg.pack in the graph.
+// Implements `moe-cpu-pack-weights`: every expert kernel op in the rows
+// layout gets its weights packed in panels of P output columns,
+// `[(E,) ceil(N/P), K, P]`, the layout the packed micro-kernels stream.
+// Weights the runtime binds are packed by the runtime once (the argument
+// changes type and records how), in bf16 when asked; others by linalg.pack
+// in the graph, lowered here to pad, reshape and transpose.
 //
 //===----------------------------------------------------------------------===//
 
+#include "moe/Target/CPU/Passes.h"
+
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Target/Entries.h"
-#include "moe/Transforms/Passes.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/IR/PatternMatch.h"
 
 namespace mlir::moe {
-#define GEN_PASS_DEF_MOEPACKWEIGHTS
-#include "moe/Transforms/Passes.h.inc"
+#define GEN_PASS_DEF_MOECPUPACKWEIGHTS
+#include "moe/Target/CPU/Passes.h.inc"
 } // namespace mlir::moe
 
 using namespace mlir;
@@ -35,54 +35,82 @@ RankedTensorType packedType(RankedTensorType type, int64_t panel) {
   return RankedTensorType::get(shape, type.getElementType());
 }
 
-/// The fused-expert weight operands of `op`, present ones only.
-SmallVector<OpOperand *> weightOperands(FusedExpertsOp op) {
+/// The weight operands of an expert kernel op, present ones only.
+SmallVector<OpOperand *> weightOperands(Operation *op) {
   SmallVector<OpOperand *> operands;
-  for (OpOperand *operand :
-       {&op.getExpertUpMutable(), &op.getExpertDownMutable()})
-    operands.push_back(operand);
-  for (MutableOperandRange range :
-       {op.getExpertGateMutable(), op.getSharedGateMutable(),
-        op.getSharedUpMutable(), op.getSharedDownMutable()})
-    if (!range.empty())
-      operands.push_back(&range[0]);
+  if (auto gateUp = dyn_cast<GatherGateUpOp>(op)) {
+    if (!gateUp.getGateMutable().empty())
+      operands.push_back(&gateUp.getGateMutable()[0]);
+    operands.push_back(&gateUp.getUpMutable());
+  } else if (auto down = dyn_cast<DownScatterAddOp>(op)) {
+    operands.push_back(&down.getDownMutable());
+  }
   return operands;
 }
 
-bool isFusedExpertWeight(OpOperand &use) {
-  auto op = dyn_cast<FusedExpertsOp>(use.getOwner());
-  return op && llvm::is_contained(weightOperands(op), &use);
+bool isKernelWeight(OpOperand &use) {
+  return llvm::is_contained(weightOperands(use.getOwner()), &use);
 }
 
-struct MoEPackWeightsPass
-    : public mlir::moe::impl::MoEPackWeightsBase<MoEPackWeightsPass> {
-  using MoEPackWeightsBase::MoEPackWeightsBase;
+WeightLayoutAttr layoutOf(Operation *op) {
+  if (auto gateUp = dyn_cast<GatherGateUpOp>(op))
+    return gateUp.getLayout();
+  return cast<DownScatterAddOp>(op).getLayout();
+}
+
+void setLayout(Operation *op, WeightLayoutAttr layout) {
+  if (auto gateUp = dyn_cast<GatherGateUpOp>(op))
+    return gateUp.setLayoutAttr(layout);
+  cast<DownScatterAddOp>(op).setLayoutAttr(layout);
+}
+
+struct MoECPUPackWeightsPass
+    : public mlir::moe::impl::MoECPUPackWeightsBase<MoECPUPackWeightsPass> {
+  using MoECPUPackWeightsBase::MoECPUPackWeightsBase;
 
   void runOnOperation() override {
     if (panelWidth < 1) {
-      getOperation().emitError("moe-pack-weights: panel-width must be >= 1");
+      getOperation().emitError(
+          "moe-cpu-pack-weights: panel-width must be >= 1");
       return signalPassFailure();
     }
     if (weightType != "f32" && weightType != "bf16") {
-      getOperation().emitError("moe-pack-weights: weight-type must be f32 "
-                               "or bf16, not '")
+      getOperation().emitError("moe-cpu-pack-weights: weight-type must be "
+                               "f32 or bf16, not '")
           << weightType << "'";
       return signalPassFailure();
     }
-    SmallVector<FusedExpertsOp> ops;
-    getOperation().walk([&](FusedExpertsOp op) {
-      if (!op.isPacked())
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<GatherGateUpOp, DownScatterAddOp>(op) &&
+          !layoutOf(op).isPanels())
         ops.push_back(op);
     });
+    auto panels = WeightLayoutAttr::get(&getContext(), panelWidth);
     DenseMap<Value, Value> packed;
-    for (FusedExpertsOp op : ops)
+    for (Operation *op : ops) {
       for (OpOperand *operand : weightOperands(op)) {
         Value &done = packed[operand->get()];
         if (!done)
           done = pack(operand->get());
         operand->set(done);
       }
+      setLayout(op, panels);
+    }
+    // Packs in the graph become pad, reshape and transpose, which
+    // bufferize.
+    IRRewriter rewriter(&getContext());
+    for (linalg::PackOp pack : graphPacks) {
+      rewriter.setInsertionPoint(pack);
+      if (failed(linalg::lowerPack(rewriter, pack))) {
+        pack.emitOpError("could not be lowered to pad, reshape and transpose");
+        return signalPassFailure();
+      }
+    }
   }
+
+  /// The linalg.pack ops this pass put in the graph.
+  SmallVector<linalg::PackOp> graphPacks;
 
   /// `weight` packed: the argument itself retyped when the runtime binds
   /// it, else a linalg.pack right after its definition.
@@ -94,7 +122,7 @@ struct MoEPackWeightsPass
       auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
       if (func && func.isPublic() && arg.getOwner()->isEntryBlock() &&
           func.getArgAttr(arg.getArgNumber(), kWeightNameAttr) &&
-          llvm::all_of(arg.getUses(), isFusedExpertWeight)) {
+          llvm::all_of(arg.getUses(), isKernelWeight)) {
         RankedTensorType boundTy = packedTy;
         if (weightType == "bf16")
           boundTy = packedTy.clone(BFloat16Type::get(func.getContext()));
@@ -125,10 +153,10 @@ struct MoEPackWeightsPass
                                          packedTy.getElementType());
     Value zero =
         arith::ConstantOp::create(b, loc, b.getZeroAttr(type.getElementType()));
-    Value packedWeight =
-        linalg::PackOp::create(b, loc, weight, dest, {dim},
-                               {b.getIndexAttr(panelWidth)}, zero)
-            .getResult();
+    auto packOp = linalg::PackOp::create(b, loc, weight, dest, {dim},
+                                         {b.getIndexAttr(panelWidth)}, zero);
+    graphPacks.push_back(packOp);
+    Value packedWeight = packOp.getResult();
     if (weightType != "bf16")
       return packedWeight;
     // Every weight of an op in one element type: the kernels take one.

@@ -1,4 +1,4 @@
-// RUN: moe-opt %s -split-input-file -moe-linalg-to-ukernels | FileCheck %s
+// RUN: moe-opt %s -split-input-file -moe-cpu-lower-to-ukernels | FileCheck %s
 
 // Tests that x·Wᵀ on f32 buffers with contiguous rows calls the micro-kernel
 // (declared once, with a C interface) and that the operands are cast to its
@@ -80,15 +80,15 @@ func.func @kernel_ops(%x: memref<?x64xf32>, %tok: memref<?xi32, strided<[1], off
                       %a: memref<?x?xf32, strided<[128, 1], offset: ?>>,
                       %d: memref<?x128xf32, strided<[128, 1], offset: ?>>,
                       %o: memref<?x?xf32, strided<[64, 1], offset: ?>>) {
-  moe.gather_gate_up swiglu %x tokens(%tok) weights(gate %g, up %u) outs(%a)
+  moe.gather_gate_up swiglu %x tokens(%tok) weights(gate %g, up %u) layout <rows> outs(%a)
       : (memref<?x64xf32>, memref<?xi32, strided<[1], offset: ?>>,
          memref<?x64xf32, strided<[64, 1], offset: ?>>, memref<?x64xf32, strided<[64, 1], offset: ?>>,
          memref<?x?xf32, strided<[128, 1], offset: ?>>) -> ()
-  moe.down_scatter_add %a weights(down %d) tokens(%tok) row_weight(%w) outs(%o)
+  moe.down_scatter_add %a weights(down %d) tokens(%tok) row_weight(%w) layout <rows> outs(%o)
       : (memref<?x?xf32, strided<[128, 1], offset: ?>>, memref<?x128xf32, strided<[128, 1], offset: ?>>,
          memref<?xi32, strided<[1], offset: ?>>, memref<?xf32, strided<[1], offset: ?>>,
          memref<?x?xf32, strided<[64, 1], offset: ?>>) -> ()
-  moe.gather_gate_up relu %x weights(up %u) outs(%a)
+  moe.gather_gate_up relu %x weights(up %u) layout <rows> outs(%a)
       : (memref<?x64xf32>, memref<?x64xf32, strided<[64, 1], offset: ?>>,
          memref<?x?xf32, strided<[128, 1], offset: ?>>) -> ()
   return
@@ -110,11 +110,11 @@ func.func @packed_kernel_ops(%x: memref<?x64xf32>, %tok: memref<?xi32>,
                              %g: memref<2x64x32xf32, strided<[2048, 32, 1], offset: ?>>,
                              %u: memref<2x64x32xf32, strided<[2048, 32, 1], offset: ?>>,
                              %a: memref<?x40xf32>, %d: memref<2x40x32xf32>, %o: memref<?x64xf32>) {
-  moe.gather_gate_up swiglu %x tokens(%tok) weights(gate %g, up %u) outs(%a)
+  moe.gather_gate_up swiglu %x tokens(%tok) weights(gate %g, up %u) layout <panels = 32> outs(%a)
       : (memref<?x64xf32>, memref<?xi32>,
          memref<2x64x32xf32, strided<[2048, 32, 1], offset: ?>>, memref<2x64x32xf32, strided<[2048, 32, 1], offset: ?>>,
          memref<?x40xf32>) -> ()
-  moe.down_scatter_add %a weights(down %d) tokens(%tok) outs(%o)
+  moe.down_scatter_add %a weights(down %d) tokens(%tok) layout <panels = 32> outs(%o)
       : (memref<?x40xf32>, memref<2x40x32xf32>, memref<?xi32>, memref<?x64xf32>) -> ()
   return
 }
@@ -135,9 +135,36 @@ func.func @packed_kernel_ops(%x: memref<?x64xf32>, %tok: memref<?xi32>,
 func.func @bf16_kernel_ops(%x: memref<?x64xf32>, %tok: memref<?xi32>,
                            %u: memref<2x64x32xbf16>, %a: memref<?x40xf32>,
                            %d: memref<2x40x32xbf16>, %o: memref<?x64xf32>) {
-  moe.gather_gate_up gelu %x tokens(%tok) weights(up %u) outs(%a)
+  moe.gather_gate_up gelu %x tokens(%tok) weights(up %u) layout <panels = 32> outs(%a)
       : (memref<?x64xf32>, memref<?xi32>, memref<2x64x32xbf16>, memref<?x40xf32>) -> ()
-  moe.down_scatter_add %a weights(down %d) tokens(%tok) outs(%o)
+  moe.down_scatter_add %a weights(down %d) tokens(%tok) layout <panels = 32> outs(%o)
       : (memref<?x40xf32>, memref<2x40x32xbf16>, memref<?xi32>, memref<?x64xf32>) -> ()
+  return
+}
+
+// -----
+
+// Tests that a grouped kernel op on buffers becomes a loop over its
+// experts in order, each expert's rows [offsets[e], offsets[e+1]) and its
+// matrix of the stacked weights a subview, then the kernel call.
+// CHECK-LABEL: func.func @grouped
+// CHECK-SAME: %[[OFF:[a-z0-9]+]]: memref<3xi32>
+// CHECK: scf.for %[[E:.*]] = %c0 to %c2 step %c1 {
+// CHECK: %[[FIRST:.*]] = memref.load %[[OFF]][%[[E]]] : memref<3xi32>
+// CHECK: %[[NEXT:.*]] = arith.addi %[[E]], %c1
+// CHECK: memref.load %[[OFF]][%[[NEXT]]] : memref<3xi32>
+// CHECK: memref.subview %{{.*}}[%[[E]], 0, 0, 0] [1, 2, 64, 32] [1, 1, 1, 1] : memref<2x2x64x32xf32> to memref<2x64x32xf32, strided<[2048, 32, 1], offset: ?>>
+// CHECK: call @moe_ukernel_gather_gate_up_packed_f32
+// CHECK: scf.for
+// CHECK: call @moe_ukernel_down_scatter_add_packed_f32
+// CHECK-NOT: moe.gather_gate_up
+// CHECK-NOT: moe.down_scatter_add
+func.func @grouped(%x: memref<?x64xf32>, %tok: memref<?xi32>, %off: memref<3xi32>,
+                   %u: memref<2x2x64x32xf32>, %a: memref<?x40xf32>,
+                   %d: memref<2x2x40x32xf32>, %o: memref<?x64xf32>) {
+  moe.gather_gate_up gelu %x tokens(%tok) offsets(%off) weights(up %u) layout <panels = 32> outs(%a)
+      : (memref<?x64xf32>, memref<?xi32>, memref<3xi32>, memref<2x2x64x32xf32>, memref<?x40xf32>) -> ()
+  moe.down_scatter_add %a offsets(%off) weights(down %d) tokens(%tok) layout <panels = 32> outs(%o)
+      : (memref<?x40xf32>, memref<3xi32>, memref<2x2x40x32xf32>, memref<?xi32>, memref<?x64xf32>) -> ()
   return
 }

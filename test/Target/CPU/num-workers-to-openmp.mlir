@@ -1,4 +1,4 @@
-// RUN: moe-opt %s -split-input-file -moe-num-workers-to-openmp | FileCheck %s
+// RUN: moe-opt %s -split-input-file -moe-cpu-num-workers-to-openmp | FileCheck %s
 
 // Tests that each worker count becomes the OpenMP runtime's thread count,
 // at least 1, with omp_get_max_threads declared once.

@@ -1,16 +1,17 @@
-//===- LinalgToUkernels.cpp - matmuls to the project's micro-kernel -------===//
+//===- LowerToUkernels.cpp - CPU micro-kernel calls -----------------------===//
 //
-// Implements `moe-linalg-to-ukernels`: transposed-B f32 matmuls on buffers
-// become calls to moe_ukernel_matmul_nt_f32 (C interface: pointers to
-// memref descriptors), which accumulates into the output as linalg.matmul
-// does; moe.gather_gate_up and moe.down_scatter_add on buffers become calls
-// to their kernels (lib/Runtime/Embedded/Ukernels.h), the packed kernels
-// when their weights are packed panels (of f32 or bf16). Every value the
-// calls and the kernels must agree on comes from moe/Runtime/KernelABI.h.
+// Implements `moe-cpu-lower-to-ukernels`: transposed-B f32 matmuls on
+// buffers become calls to moe_ukernel_matmul_nt_f32 (C interface: pointers
+// to memref descriptors), which accumulates into the output as
+// linalg.matmul does; a grouped moe.gather_gate_up / moe.down_scatter_add
+// on buffers becomes a loop over its experts, and each ungrouped one a call
+// to its kernel (lib/Runtime/Embedded/Ukernels.h), the packed kernels when
+// its weights are panels (of f32 or bf16). Every value the calls and the
+// kernels must agree on comes from moe/Runtime/KernelABI.h.
 //
 //===----------------------------------------------------------------------===//
 
-#include "moe/Transforms/Passes.h"
+#include "moe/Target/CPU/Passes.h"
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Runtime/KernelABI.h"
@@ -23,8 +24,8 @@
 #include <array>
 
 namespace mlir::moe {
-#define GEN_PASS_DEF_MOELINALGTOUKERNELS
-#include "moe/Transforms/Passes.h.inc"
+#define GEN_PASS_DEF_MOECPULOWERTOUKERNELS
+#include "moe/Target/CPU/Passes.h.inc"
 } // namespace mlir::moe
 
 using namespace mlir;
@@ -94,12 +95,12 @@ bool isMatrix(Value value) {
 /// f32 or of bf16 (each has its kernels, in this order: see kernelFor).
 enum class WeightForm { Rows, F32Panels, BF16Panels };
 
-WeightForm weightFormOf(Value weight) {
-  auto type = cast<ShapedType>(weight.getType());
-  if (type.getRank() != 3)
+WeightForm weightFormOf(WeightLayoutAttr layout, Value weight) {
+  if (!layout.isPanels())
     return WeightForm::Rows;
-  return type.getElementType().isBF16() ? WeightForm::BF16Panels
-                                        : WeightForm::F32Panels;
+  return cast<ShapedType>(weight.getType()).getElementType().isBF16()
+             ? WeightForm::BF16Panels
+             : WeightForm::F32Panels;
 }
 
 Type panelElement(MLIRContext *ctx, WeightForm form) {
@@ -195,14 +196,125 @@ int32_t flagsOf(Value tokens, Value weights) {
          (weights ? MOE_UKERNEL_HAS_WEIGHTS : 0);
 }
 
+/// Expert `expert`'s matrix of a stacked weight `[E, ...]` on buffers, as
+/// a rank-reduced subview.
+Value expertWeight(OpBuilder &b, Location loc, Value stacked, Value expert) {
+  if (!stacked)
+    return stacked;
+  auto type = cast<MemRefType>(stacked.getType());
+  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0)),
+      sizes, strides(type.getRank(), b.getIndexAttr(1));
+  offsets[0] = expert;
+  sizes.push_back(b.getIndexAttr(1));
+  for (int64_t d = 1; d < type.getRank(); ++d)
+    sizes.push_back(memref::getMixedSize(b, loc, stacked, d));
+  auto reduced = memref::SubViewOp::inferRankReducedResultType(
+      type.getShape().drop_front(), type, offsets, sizes, strides);
+  return memref::SubViewOp::create(b, loc, cast<MemRefType>(reduced), stacked,
+                                   offsets, sizes, strides);
+}
+
+/// Rows `[start, start+count)` of a `[R]` or `[R, X]` buffer.
+Value rowRange(OpBuilder &b, Location loc, Value value, Value start,
+               Value count) {
+  if (!value)
+    return value;
+  auto type = cast<MemRefType>(value.getType());
+  SmallVector<OpFoldResult> offsets = {start}, sizes = {count},
+                            strides(type.getRank(), b.getIndexAttr(1));
+  if (type.getRank() == 2) {
+    offsets.push_back(b.getIndexAttr(0));
+    sizes.push_back(memref::getMixedSize(b, loc, value, 1));
+  }
+  return memref::SubViewOp::create(b, loc, value, offsets, sizes, strides);
+}
+
+/// A grouped expert kernel on buffers as a loop over its experts in order,
+/// each an ungrouped op on the expert's rows and weights: the kernels take
+/// one weight matrix. `build(b, expert, start, count)` makes the op.
+void forEachExpert(
+    PatternRewriter &rewriter, Operation *op, Value offsets,
+    function_ref<void(OpBuilder &, Location, Value, Value, Value)> build) {
+  Location loc = op->getLoc();
+  int64_t numExperts = cast<MemRefType>(offsets.getType()).getDimSize(0) - 1;
+  auto loadOffset = [&](OpBuilder &b, Value index) -> Value {
+    Value offset = memref::LoadOp::create(b, loc, offsets, index);
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), offset);
+  };
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  Value end = arith::ConstantIndexOp::create(rewriter, loc, numExperts);
+  scf::ForOp::create(
+      rewriter, loc, zero, end, one, ValueRange{},
+      [&](OpBuilder &b, Location, Value expert, ValueRange) {
+        Value start = loadOffset(b, expert);
+        Value next = arith::AddIOp::create(b, loc, expert, one);
+        Value count =
+            arith::SubIOp::create(b, loc, loadOffset(b, next), start);
+        build(b, loc, expert, start, count);
+        scf::YieldOp::create(b, loc);
+      });
+}
+
+/// Expert `expert`'s part of a grouped gather_gate_up: its rows and its
+/// weights.
+void buildExpertOp(OpBuilder &b, Location loc, GatherGateUpOp op, Value expert,
+                   Value start, Value count) {
+  // Without tokens, row r reads input row r.
+  Value input = op.getRowToken()
+                    ? op.getInput()
+                    : rowRange(b, loc, op.getInput(), start, count);
+  GatherGateUpOp::create(b, loc, TypeRange{}, input,
+                         rowRange(b, loc, op.getRowToken(), start, count),
+                         rowRange(b, loc, op.getScale(), start, count), Value(),
+                         expertWeight(b, loc, op.getGate(), expert),
+                         expertWeight(b, loc, op.getUp(), expert),
+                         rowRange(b, loc, op.getInit(), start, count),
+                         op.getActivation(), op.getLayout());
+}
+
+/// Expert `expert`'s part of a grouped down_scatter_add.
+void buildExpertOp(OpBuilder &b, Location loc, DownScatterAddOp op,
+                   Value expert, Value start, Value count) {
+  // Without tokens, row r adds into output row r.
+  Value init = op.getRowToken()
+                   ? op.getInit()
+                   : rowRange(b, loc, op.getInit(), start, count);
+  DownScatterAddOp::create(b, loc, TypeRange{},
+                           rowRange(b, loc, op.getRows(), start, count),
+                           Value(), expertWeight(b, loc, op.getDown(), expert),
+                           rowRange(b, loc, op.getRowToken(), start, count),
+                           rowRange(b, loc, op.getRowWeight(), start, count),
+                           init, op.getLayout());
+}
+
+template <typename KernelOp>
+struct GroupedToExpertLoop : OpRewritePattern<KernelOp> {
+  using OpRewritePattern<KernelOp>::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(KernelOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureBufferSemantics() || !op.isGrouped())
+      return rewriter.notifyMatchFailure(op, "not grouped on buffers");
+    forEachExpert(rewriter, op, op.getExpertOffsets(),
+                  [&](OpBuilder &b, Location loc, Value expert, Value start,
+                      Value count) {
+                    buildExpertOp(b, loc, op, expert, start, count);
+                  });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct GatherGateUpToUkernel : OpRewritePattern<GatherGateUpOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(GatherGateUpOp op,
                                 PatternRewriter &rewriter) const override {
     Value gate = op.getGate() ? op.getGate() : op.getUp();
-    WeightForm form = weightFormOf(op.getUp());
-    if (!op.hasPureBufferSemantics() || !isMatrix(op.getInput()) ||
+    WeightForm form = weightFormOf(op.getLayout(), op.getUp());
+    if (!op.hasPureBufferSemantics() || op.isGrouped() ||
+        !isMatrix(op.getInput()) ||
         !isWeight(gate, form) || !isWeight(op.getUp(), form) ||
         !isMatrix(op.getInit()) ||
         !optionalVectorsFit(getContext(), op.getRowToken(), op.getScale()))
@@ -233,8 +345,9 @@ struct DownScatterAddToUkernel : OpRewritePattern<DownScatterAddOp> {
 
   LogicalResult matchAndRewrite(DownScatterAddOp op,
                                 PatternRewriter &rewriter) const override {
-    WeightForm form = weightFormOf(op.getDown());
-    if (!op.hasPureBufferSemantics() || !isMatrix(op.getRows()) ||
+    WeightForm form = weightFormOf(op.getLayout(), op.getDown());
+    if (!op.hasPureBufferSemantics() || op.isGrouped() ||
+        !isMatrix(op.getRows()) ||
         !isWeight(op.getDown(), form) || !isMatrix(op.getInit()) ||
         !optionalVectorsFit(getContext(), op.getRowToken(), op.getRowWeight()))
       return rewriter.notifyMatchFailure(op, "operands the kernel cannot take");
@@ -271,15 +384,15 @@ void declareKernel(ModuleOp module, StringRef name, TypeRange inputs) {
   decl->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), b.getUnitAttr());
 }
 
-struct MoELinalgToUkernelsPass
-    : public mlir::moe::impl::MoELinalgToUkernelsBase<MoELinalgToUkernelsPass> {
+struct MoECPULowerToUkernelsPass
+    : public mlir::moe::impl::MoECPULowerToUkernelsBase<MoECPULowerToUkernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
-    patterns
-        .add<MatmulToUkernel, GatherGateUpToUkernel, DownScatterAddToUkernel>(
-            ctx);
+    patterns.add<MatmulToUkernel, GroupedToExpertLoop<GatherGateUpOp>,
+                 GroupedToExpertLoop<DownScatterAddOp>, GatherGateUpToUkernel,
+                 DownScatterAddToUkernel>(ctx);
     if (failed(applyPatternsGreedily(module, std::move(patterns))))
       return signalPassFailure();
     // The kernel-level ops have no other lowering.

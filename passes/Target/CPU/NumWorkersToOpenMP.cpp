@@ -1,12 +1,12 @@
 //===- NumWorkersToOpenMP.cpp - moe.num_workers on the CPU ----------------===//
 //
-// Implements `moe-num-workers-to-openmp`: moe.num_workers becomes the
+// Implements `moe-cpu-num-workers-to-openmp`: moe.num_workers becomes the
 // OpenMP runtime's thread count, the number of threads the OpenMP loops
 // that scf.forall becomes will run on.
 //
 //===----------------------------------------------------------------------===//
 
-#include "moe/Transforms/Passes.h"
+#include "moe/Target/CPU/Passes.h"
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 
@@ -15,8 +15,8 @@
 #include "mlir/IR/Builders.h"
 
 namespace mlir::moe {
-#define GEN_PASS_DEF_MOENUMWORKERSTOOPENMP
-#include "moe/Transforms/Passes.h.inc"
+#define GEN_PASS_DEF_MOECPUNUMWORKERSTOOPENMP
+#include "moe/Target/CPU/Passes.h.inc"
 } // namespace mlir::moe
 
 using namespace mlir;
@@ -25,9 +25,9 @@ using namespace mlir::moe;
 namespace {
 constexpr StringLiteral kThreadCount = "omp_get_max_threads";
 
-struct MoENumWorkersToOpenMPPass
-    : public mlir::moe::impl::MoENumWorkersToOpenMPBase<
-          MoENumWorkersToOpenMPPass> {
+struct MoECPUNumWorkersToOpenMPPass
+    : public mlir::moe::impl::MoECPUNumWorkersToOpenMPBase<
+          MoECPUNumWorkersToOpenMPPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<NumWorkersOp> ops;

@@ -1,4 +1,4 @@
-// RUN: moe-opt %s -split-input-file -moe-linalg-to-ukernels -verify-diagnostics
+// RUN: moe-opt %s -split-input-file -moe-cpu-lower-to-ukernels -verify-diagnostics
 
 // Tests that a kernel-level op the micro-kernels cannot take (here a weight
 // slice whose rows are not contiguous) is a located error: it has no other
@@ -6,7 +6,7 @@
 func.func @strided_weight(%x: memref<?x64xf32>, %u: memref<16x64xf32, strided<[128, 2]>>,
                           %a: memref<?x16xf32>) {
   // expected-error @+1 {{'moe.gather_gate_up' op has no micro-kernel for these operand types}}
-  moe.gather_gate_up relu %x weights(up %u) outs(%a)
+  moe.gather_gate_up relu %x weights(up %u) layout <rows> outs(%a)
       : (memref<?x64xf32>, memref<16x64xf32, strided<[128, 2]>>, memref<?x16xf32>) -> ()
   return
 }
@@ -18,7 +18,7 @@ func.func @strided_weight(%x: memref<?x64xf32>, %u: memref<16x64xf32, strided<[1
 func.func @strided_panels(%h: memref<?x40xf32>, %d: memref<2x40x32xf32, strided<[2560, 64, 1]>>,
                           %o: memref<?x64xf32>) {
   // expected-error @+1 {{'moe.down_scatter_add' op has no micro-kernel for these operand types}}
-  moe.down_scatter_add %h weights(down %d) outs(%o)
+  moe.down_scatter_add %h weights(down %d) layout <panels = 32> outs(%o)
       : (memref<?x40xf32>, memref<2x40x32xf32, strided<[2560, 64, 1]>>, memref<?x64xf32>) -> ()
   return
 }
@@ -29,19 +29,18 @@ func.func @strided_panels(%h: memref<?x40xf32>, %d: memref<2x40x32xf32, strided<
 // not taken.
 func.func @on_tensors(%x: tensor<?x64xf32>, %u: tensor<2x64x32xf32>, %a: tensor<?x64xf32>) -> tensor<?x64xf32> {
   // expected-error @+1 {{'moe.gather_gate_up' op has no micro-kernel for these operand types}}
-  %r = moe.gather_gate_up relu %x weights(up %u) outs(%a)
+  %r = moe.gather_gate_up relu %x weights(up %u) layout <panels = 32> outs(%a)
       : (tensor<?x64xf32>, tensor<2x64x32xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
   return %r : tensor<?x64xf32>
 }
 
 // -----
 
-// Tests that gate and up panels of different element types (one kernel
-// takes one) are refused the same way.
-func.func @mixed_panels(%x: memref<?x64xf32>, %g: memref<2x64x32xf32>, %u: memref<2x64x32xbf16>,
-                        %a: memref<?x64xf32>) {
+// Tests that bf16 weights in the rows layout (the CPU kernels take bf16
+// only as panels) are refused the same way.
+func.func @bf16_rows(%x: memref<?x64xf32>, %u: memref<16x64xbf16>, %a: memref<?x16xf32>) {
   // expected-error @+1 {{'moe.gather_gate_up' op has no micro-kernel for these operand types}}
-  moe.gather_gate_up swiglu %x weights(gate %g, up %u) outs(%a)
-      : (memref<?x64xf32>, memref<2x64x32xf32>, memref<2x64x32xbf16>, memref<?x64xf32>) -> ()
+  moe.gather_gate_up relu %x weights(up %u) layout <rows> outs(%a)
+      : (memref<?x64xf32>, memref<16x64xbf16>, memref<?x16xf32>) -> ()
   return
 }

@@ -1,0 +1,198 @@
+//===- OpVerification.h - checks shared by the moe op verifiers -*- C++ -*-===//
+//
+// Private to dialects/MoE/IR: the shape checks and custom assembly pieces
+// that the graph ops (MoEOps.cpp) and the kernel ops (MoEKernelOps.cpp)
+// share. Every message names the operand at fault.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_DIALECTS_MOE_IR_OPVERIFICATION_H
+#define MOE_DIALECTS_MOE_IR_OPVERIFICATION_H
+
+#include "moe/Dialect/MoE/IR/MoEAttrs.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/Operation.h"
+
+#include <optional>
+
+namespace mlir::moe::detail {
+/// Checks operands' shapes against what an op expects. Each check names the
+/// operand, the dimension's meaning and both sizes; dynamic sizes are
+/// accepted wherever the op allows them.
+class ShapeChecker {
+public:
+  explicit ShapeChecker(Operation *op) : op(op) {}
+
+  /// Requires every dimension of `value`'s type to be static.
+  LogicalResult isStatic(Value value, StringRef name) {
+    auto type = cast<ShapedType>(value.getType());
+    if (type.hasStaticShape())
+      return success();
+    return op->emitOpError()
+           << "'" << name << "' must have a static shape, got " << type;
+  }
+
+  /// Requires dimension `dim` of `value` to be `expected` unless either is
+  /// dynamic.
+  LogicalResult dim(Value value, StringRef name, unsigned dim, int64_t expected,
+                    StringRef meaning) {
+    int64_t actual = cast<ShapedType>(value.getType()).getDimSize(dim);
+    if (ShapedType::isDynamic(actual) || ShapedType::isDynamic(expected) ||
+        actual == expected)
+      return success();
+    return op->emitOpError()
+           << "'" << name << "' " << meaning << " (dimension " << dim << ") is "
+           << actual << ", expected " << expected;
+  }
+
+  /// The FFN weights of `activation`: `gate` exactly when gated; `gate`/`up`
+  /// `[(E,) F, H]`, `down` `[(E,) H, F]`, all static. `numExperts` is
+  /// std::nullopt for a dense (unstacked) FFN.
+  LogicalResult ffnWeights(Activation activation, Value gate, Value up,
+                           Value down, StringRef prefix,
+                           std::optional<int64_t> numExperts, int64_t hidden) {
+    std::string gateName = (prefix + "gate").str();
+    std::string upName = (prefix + "up").str();
+    std::string downName = (prefix + "down").str();
+    if (isGated(activation) && !gate)
+      return op->emitOpError()
+             << "activation '" << stringifyActivation(activation) << "' needs '"
+             << gateName << "' weights";
+    if (!isGated(activation) && gate)
+      return op->emitOpError()
+             << "activation '" << stringifyActivation(activation)
+             << "' takes no '" << gateName << "' weights";
+    unsigned lead = numExperts ? 1 : 0;
+    if (failed(isStatic(up, upName)) || failed(isStatic(down, downName)))
+      return failure();
+    if (cast<ShapedType>(up.getType()).getRank() == lead + 3)
+      return packedFfnWeights(gate, up, down, gateName, upName, downName,
+                              numExperts, hidden);
+    int64_t ffn = cast<ShapedType>(up.getType()).getDimSize(lead);
+    if (numExperts &&
+        (failed(dim(up, upName, 0, *numExperts, "expert count")) ||
+         failed(dim(down, downName, 0, *numExperts, "expert count"))))
+      return failure();
+    if (failed(dim(up, upName, lead + 1, hidden, "hidden size")) ||
+        failed(dim(down, downName, lead, hidden, "hidden size")) ||
+        failed(dim(down, downName, lead + 1, ffn, "FFN width")))
+      return failure();
+    if (gate && cast<ShapedType>(gate.getType()).getShape() !=
+                    cast<ShapedType>(up.getType()).getShape())
+      return op->emitOpError()
+             << "'" << gateName << "' shape " << gate.getType()
+             << " differs from '" << upName << "' shape " << up.getType();
+    return success();
+  }
+
+  /// Packed FFN weights (see moe.fused_experts): gate/up
+  /// `[(E,) ceil(F/P), H, P]`, down `[(E,) ceil(H/P), F, P]`.
+  LogicalResult packedFfnWeights(Value gate, Value up, Value down,
+                                 StringRef gateName, StringRef upName,
+                                 StringRef downName,
+                                 std::optional<int64_t> numExperts,
+                                 int64_t hidden) {
+    unsigned lead = numExperts ? 1 : 0;
+    auto upType = cast<ShapedType>(up.getType());
+    auto downType = cast<ShapedType>(down.getType());
+    if (downType.getRank() != lead + 3)
+      return op->emitOpError() << "'" << upName << "' is packed but '"
+                               << downName << "' is not: " << down.getType();
+    int64_t panel = upType.getDimSize(lead + 2);
+    int64_t ffn = downType.getDimSize(lead + 1);
+    auto panels = [&](int64_t width) { return (width + panel - 1) / panel; };
+    if (numExperts &&
+        (failed(dim(up, upName, 0, *numExperts, "expert count")) ||
+         failed(dim(down, downName, 0, *numExperts, "expert count"))))
+      return failure();
+    if (failed(dim(down, downName, lead + 2, panel, "panel width")) ||
+        failed(dim(up, upName, lead + 1, hidden, "hidden size")) ||
+        failed(dim(up, upName, lead, panels(ffn), "panel count")) ||
+        failed(dim(down, downName, lead, panels(hidden), "panel count")))
+      return failure();
+    if (gate &&
+        cast<ShapedType>(gate.getType()).getShape() != upType.getShape())
+      return op->emitOpError()
+             << "'" << gateName << "' shape " << gate.getType()
+             << " differs from '" << upName << "' shape " << up.getType();
+    return success();
+  }
+
+  /// An expert-major row bundle: rows `[R,H]`, per-row tokens and weights
+  /// `[R]`, offsets `[E+1]` static with E >= 1.
+  LogicalResult rowBundle(Value rows, StringRef rowsName, Value rowToken,
+                          Value rowWeight, Value offsets, int64_t hidden) {
+    int64_t numRows = cast<ShapedType>(rows.getType()).getDimSize(0);
+    if (failed(dim(rows, rowsName, 1, hidden, "hidden size")) ||
+        failed(dim(rowToken, "row_token", 0, numRows, "row count")))
+      return failure();
+    if (rowWeight &&
+        failed(dim(rowWeight, "row_weight", 0, numRows, "row count")))
+      return failure();
+    return expertOffsets(offsets);
+  }
+
+  LogicalResult expertOffsets(Value offsets) {
+    if (failed(isStatic(offsets, "expert_offsets")))
+      return failure();
+    if (cast<ShapedType>(offsets.getType()).getDimSize(0) < 2)
+      return op->emitOpError()
+             << "'expert_offsets' must hold E+1 >= 2 entries, got "
+             << offsets.getType();
+    return success();
+  }
+
+  /// Requires a result type equal to an operand's.
+  LogicalResult sameType(Value result, Value operand, StringRef name) {
+    if (result.getType() == operand.getType())
+      return success();
+    return op->emitOpError()
+           << "result type " << result.getType() << " must match '" << name
+           << "' type " << operand.getType();
+  }
+
+private:
+  Operation *op;
+};
+
+inline int64_t dimOf(Value value, unsigned dim) {
+  return cast<ShapedType>(value.getType()).getDimSize(dim);
+}
+
+//===----------------------------------------------------------------------===//
+// Custom assembly: `(gate %g,)? up %u`
+//===----------------------------------------------------------------------===//
+
+/// Parses `(gate %g,)? up %u` (moe.gather_gate_up, and the start of
+/// FfnWeights). `up` is a required or an optional operand, hence the
+/// template.
+template <typename UpT>
+inline ParseResult
+parseGateUpWeights(OpAsmParser &parser,
+                   std::optional<OpAsmParser::UnresolvedOperand> &gate,
+                   UpT &up) {
+  if (succeeded(parser.parseOptionalKeyword("gate"))) {
+    OpAsmParser::UnresolvedOperand gateOperand;
+    if (parser.parseOperand(gateOperand) || parser.parseComma())
+      return failure();
+    gate = gateOperand;
+  }
+  OpAsmParser::UnresolvedOperand upOperand;
+  if (parser.parseKeyword("up") || parser.parseOperand(upOperand))
+    return failure();
+  up = upOperand;
+  return success();
+}
+
+inline void printGateUpWeights(OpAsmPrinter &printer, Operation *, Value gate,
+                               Value up) {
+  if (gate)
+    printer << "gate " << gate << ", ";
+  printer << "up " << up;
+}
+
+} // namespace mlir::moe::detail
+
+#endif // MOE_DIALECTS_MOE_IR_OPVERIFICATION_H

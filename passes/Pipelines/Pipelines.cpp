@@ -1,0 +1,83 @@
+//===- Pipelines.cpp - the target-neutral stages and their registration ---===//
+//
+// The stages every target shares: the moe dialect to the kernel layer and
+// linalg on tensors (`moe-lower-to-linalg`), then tensors to buffers
+// (`moe-bufferize`). Targets add their own stages around them
+// (CPUPipeline.cpp). Why the order matters:
+// * layers are decomposed and their experts fused (moe-fuse-experts)
+//   before lowering, which turns the fused experts into the grouped kernel
+//   ops (moe.gather_gate_up, moe.down_scatter_add) in the checkpoint's
+//   row layout: a target then packs, tiles and lowers them its own way;
+// * bufferization runs on the whole module with function boundaries, so
+//   entry points take and return plain memrefs (identity layouts) that the
+//   C interface can describe.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Conversion/Passes.h"
+#include "moe/Pipelines/Pipelines.h"
+#include "moe/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
+                                        const MoELoweringOptions &options) {
+  pm.addPass(moe::createMoEDecompose());
+  if (options.fuseExperts)
+    pm.addPass(moe::createMoEFuseExperts());
+  pm.addPass(moe::createConvertMoEToLinalg());
+  // Tensor arithmetic the decomposition leaves (the shared-expert sum).
+  pm.addPass(createConvertElementwiseToLinalgPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void moe::buildMoEBufferizePipeline(OpPassManager &pm) {
+  bufferization::OneShotBufferizePassOptions options;
+  options.bufferizeFunctionBoundaries = true;
+  options.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(options));
+  bufferization::BufferDeallocationPipelineOptions deallocation;
+  bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+  pm.addPass(createCanonicalizerPass());
+}
+
+void moe::registerMoEPipelines() {
+  PassPipelineRegistration<MoELoweringOptions>(
+      "moe-lower-to-linalg",
+      "Lower the moe dialect to the kernel layer and linalg/scf/tensor "
+      "(every target's first stage)",
+      [](OpPassManager &pm, const MoELoweringOptions &options) {
+        buildMoELowerToLinalgPipeline(pm, options);
+      });
+  PassPipelineRegistration<>("moe-bufferize",
+                             "Bufferize a lowered module with deallocation",
+                             buildMoEBufferizePipeline);
+  PassPipelineRegistration<MoELoweringOptions>(
+      "moe-cpu-prepare-kernels",
+      "CPU: pack the expert kernels' weights and split their columns among "
+      "threads (on tensors, after moe-lower-to-linalg)",
+      [](OpPassManager &pm, const MoELoweringOptions &options) {
+        buildMoECPUPrepareKernelsPipeline(pm, options);
+      });
+  PassPipelineRegistration<>(
+      "moe-cpu-lower-to-llvm",
+      "CPU: lower bufferized loops, kernels, memrefs and math to the LLVM "
+      "dialect (after moe-bufferize)",
+      buildMoECPULowerToLLVMPipeline);
+  PassPipelineRegistration<MoELoweringOptions>(
+      "moe-lower-to-cpu",
+      "Lower the moe dialect to the LLVM dialect for the CPU (all stages)",
+      [](OpPassManager &pm, const MoELoweringOptions &options) {
+        buildMoELowerToCPUPipeline(pm, options);
+      });
+}
