@@ -249,3 +249,31 @@ func.func @f(%x: tensor<?x64xf32>, %u: tensor<40x64xf32>, %init: tensor<?x40xf32
   %a = moe.gather_gate_up gelu %x weights(up %u) layout <columns> outs(%init) : (tensor<?x64xf32>, tensor<40x64xf32>, tensor<?x40xf32>) -> tensor<?x40xf32>
   return
 }
+
+// -----
+
+// Tests that a kernel op on tensors returns its updated destination.
+func.func @f(%x: tensor<?x8xf32>, %u: tensor<4x8xf32>, %a: tensor<?x4xf32>) {
+  // expected-error @+1 {{on tensors returns one result}}
+  moe.gather_gate_up relu %x weights(up %u) layout <rows> outs(%a) : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<?x4xf32>) -> ()
+  return
+}
+
+// -----
+
+// Tests that activations are f32 whatever the weights hold.
+func.func @f(%x: tensor<?x8xf16>, %u: tensor<4x8xf16>, %a: tensor<?x4xf32>) {
+  // expected-error @+1 {{'input' must be a rank-2 shaped value of f32, got 'tensor<?x8xf16>'}}
+  %h = moe.gather_gate_up relu %x weights(up %u) layout <rows> outs(%a) : (tensor<?x8xf16>, tensor<4x8xf16>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+// Tests that the expert count is static (the stacked weights' first
+// dimension).
+func.func @f(%h: tensor<?x4xf32>, %off: tensor<?xi32>, %d: tensor<2x8x4xf32>, %o: tensor<?x8xf32>) {
+  // expected-error @+1 {{'expert_offsets' must have a static shape, got 'tensor<?xi32>'}}
+  %y = moe.down_scatter_add %h offsets(%off) weights(down %d) layout <rows> outs(%o) : (tensor<?x4xf32>, tensor<?xi32>, tensor<2x8x4xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  return
+}
