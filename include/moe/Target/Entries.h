@@ -65,6 +65,12 @@ struct EntryWeight {
   std::string dtype = "f32";
 };
 
+/// The module attribute saying which dtype the checkpoint stores ("bf16",
+/// "f16" or "f32"; moe-translate --import-hf-config records the config's
+/// torch_dtype): `moe-compile --weight-type=auto` keeps bf16 panels for a
+/// bf16 checkpoint.
+constexpr llvm::StringLiteral kCheckpointDTypeAttr = "moe.checkpoint_dtype";
+
 /// The function attribute marking an entry point's kind ("routing_stats";
 /// forward entries have none), and for statistics the entry they describe.
 constexpr llvm::StringLiteral kEntryKindAttr = "moe.entry_kind";

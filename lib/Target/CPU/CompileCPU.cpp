@@ -145,6 +145,20 @@ std::vector<std::string> mlir::moe::getKnownCPUs() {
   return names;
 }
 
+FailureOr<std::string> mlir::moe::resolveWeightType(ModuleOp module,
+                                                    StringRef requested) {
+  Attribute attr = module->getAttr(kCheckpointDTypeAttr);
+  auto dtype = dyn_cast_or_null<StringAttr>(attr);
+  if (attr && (!dtype || !llvm::is_contained({"bf16", "f16", "f32"},
+                                             dtype.getValue())))
+    return module.emitError()
+           << kCheckpointDTypeAttr << " must be \"bf16\", \"f16\" or \"f32\", got "
+           << attr;
+  if (requested != "auto")
+    return requested.str();
+  return std::string(dtype && dtype.getValue() == "bf16" ? "bf16" : "f32");
+}
+
 LogicalResult mlir::moe::compileForCPU(ModuleOp module,
                                        const CPUCompileOptions &options,
                                        StringRef outputPath) {
@@ -172,8 +186,14 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
     return failure();
   // The tensor stage packs weights (moe-pack-weights), which changes the
   // entry points' weight arguments: read the signatures after it.
+  FailureOr<std::string> weightType =
+      resolveWeightType(module, options.weightType);
+  if (failed(weightType))
+    return failure();
+  // Resolved: the rest of the compile has no use for it.
+  module->removeAttr(kCheckpointDTypeAttr);
   MoELoweringOptions lowering;
-  lowering.weightType = options.weightType;
+  lowering.weightType = *weightType;
   if (failed(
           runPipeline(module, options, "lower to linalg", [&](PassManager &pm) {
             buildMoELowerToLinalgPipeline(pm, lowering);
