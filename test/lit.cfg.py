@@ -53,3 +53,8 @@ if config.moe_have_mpi:
 sys.path.insert(0, os.path.dirname(__file__))
 import sanitizers
 sanitizers.configure(config, config.moe_sanitize, config.moe_src_root)
+# C test programs that load a compiled library are built as it is: with the
+# sanitizers' runtimes in a sanitizer build.
+config.substitutions.append(
+    ("%sanitize_cflags",
+     "-fsanitize=" + config.moe_sanitize if config.moe_sanitize else ""))

@@ -23,6 +23,7 @@
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
@@ -702,6 +703,29 @@ void buildLayer(OpBuilder &b, Location loc, const LayerPlan &plan,
       plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr());
   func::ReturnOp::create(b, loc, output);
 }
+
+/// The dtype the checkpoint stores, as moec names it ("bf16", "f16",
+/// "f32"): `torch_dtype`, or transformers 5's `dtype`, of the language
+/// model's config, else of the root (multimodal Llama 4). None when absent
+/// or another value ("auto", an FP8 type): --weight-type=auto then keeps
+/// f32. A value that is not a string is an error at its key.
+FailureOr<std::optional<std::string>>
+readCheckpointDType(const ConfigReader &config, const ConfigReader &root) {
+  for (const ConfigReader *reader : {&config, &root})
+    for (StringRef key : {"torch_dtype", "dtype"}) {
+      if (!reader->has(key))
+        continue;
+      FailureOr<std::string> name = reader->optionalString(key, "");
+      if (failed(name))
+        return failure();
+      return llvm::StringSwitch<std::optional<std::string>>(*name)
+          .Case("bfloat16", std::string("bf16"))
+          .Case("float16", std::string("f16"))
+          .Case("float32", std::string("f32"))
+          .Default(std::nullopt);
+    }
+  return std::optional<std::string>();
+}
 } // namespace
 
 OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
@@ -802,6 +826,10 @@ OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
         << " (supported: " << kSupportedModelTypes << ")";
   if (failed(read))
     return nullptr;
+  FailureOr<std::optional<std::string>> checkpointDType =
+      readCheckpointDType(config, rootReader);
+  if (failed(checkpointDType))
+    return nullptr;
 
   // num_hidden_layers is bounded by now, so neither loop below nor the
   // functions built can run away.
@@ -836,6 +864,9 @@ OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
   b.setInsertionPointToEnd(module->getBody());
   for (int64_t l : layers)
     buildLayer(b, fileLoc, plan, l);
+  if (*checkpointDType)
+    (*module)->setAttr(kCheckpointDTypeAttr,
+                       b.getStringAttr(**checkpointDType));
   if (failed(verify(*module)))
     return nullptr;
   return module;

@@ -1,17 +1,30 @@
 //===- Entries.cpp - entry points of a compiled moe module ----------------===//
+//
+// Reads a module's public functions as entry points (before and after
+// lowering), writes the manifest, and generates each entry's ABI v2
+// functions in LLVM IR around the lowered function's C interface. The
+// generated init checks the weights against the slots read here, so the
+// rules a caller must meet come from the compile, not from the caller.
+//
+//===----------------------------------------------------------------------===//
 
 #include "moe/Target/Entries.h"
 #include "moe/Runtime/moe_runtime.h"
+#include "moe/Support/Limits.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/JSON.h"
+
+#include <cstddef>
 
 using namespace mlir;
 using namespace mlir::moe;
 
-std::string mlir::moe::entrySymbol(StringRef entryName) {
-  return (MOE_ENTRY_SYMBOL_PREFIX + entryName).str();
+std::string mlir::moe::entrySymbol(StringRef entryName, StringRef suffix) {
+  return (MOE_ENTRY_SYMBOL_PREFIX + entryName + suffix).str();
 }
 
 /// `tensor<?xHxf32>` with H static.
@@ -79,6 +92,40 @@ static LogicalResult readWeightView(func::FuncOp func, unsigned i,
   if (viewed != weight.shape)
     return fail() << "the checkpoint view (source shape, slice, transpose, "
                      "pack) does not produce the argument's shape";
+  return success();
+}
+
+/// Reads the expert range of stacked argument `i`: `moe.experts`, or all
+/// of its experts.
+static LogicalResult readExpertRange(func::FuncOp func, unsigned i,
+                                     EntryWeight &weight) {
+  Attribute attr = func.getArgAttr(i, kWeightExpertsAttr);
+  if (!attr) {
+    weight.expertEnd = weight.stacked ? weight.sourceShape[0] : 0;
+    return success();
+  }
+  auto fail = [&]() {
+    return func.emitError() << "entry point @" << func.getSymName()
+                            << " argument #" << i << ": " << kWeightExpertsAttr
+                            << " ";
+  };
+  if (!weight.stacked)
+    return fail() << "applies to per-expert weights (named with \"{e}\"), not "
+                     "to '"
+                  << weight.name << "'";
+  auto range = dyn_cast<DenseI64ArrayAttr>(attr);
+  if (!range || range.size() != 2)
+    return fail() << "must be array<i64: begin, end>, got " << attr;
+  int64_t begin = range[0], end = range[1];
+  if (begin < 0 || begin >= end || end > ::moe::limits::kMaxExperts)
+    return fail() << "[" << begin << ", " << end
+                  << ") must satisfy 0 <= begin < end <= "
+                  << ::moe::limits::kMaxExperts;
+  if (end - begin != weight.sourceShape[0])
+    return fail() << "[" << begin << ", " << end << ") holds " << end - begin
+                  << " experts but the weight has " << weight.sourceShape[0];
+  weight.expertBegin = begin;
+  weight.expertEnd = end;
   return success();
 }
 
@@ -152,6 +199,8 @@ mlir::moe::analyzeEntries(ModuleOp module) {
                << "entry point @" << entry.name << " argument #" << i
                << " is named per expert ('" << weight.name
                << "') but has no expert dimension";
+      if (failed(readExpertRange(func, i, weight)))
+        return failure();
       entry.weights.push_back(std::move(weight));
     }
     if (!input)
@@ -183,7 +232,8 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
           {"dtype", weight.dtype},
           {"layout", weight.stacked ? "stacked" : "single"}};
       if (weight.stacked)
-        slot["experts"] = llvm::json::Array{0, weight.sourceShape[0]};
+        slot["experts"] =
+            llvm::json::Array{weight.expertBegin, weight.expertEnd};
       if (weight.sourceShape != weight.shape || !weight.slice.empty() ||
           !weight.transpose.empty() || !weight.pack.empty())
         slot["source_shape"] = llvm::json::Array(weight.sourceShape);
@@ -195,9 +245,13 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
         slot["pack"] = llvm::json::Array(weight.pack);
       weights.push_back(std::move(slot));
     }
+    llvm::json::Object symbols{
+        {"init", entrySymbol(entry.name, MOE_ENTRY_INIT_SUFFIX)},
+        {"forward", entrySymbol(entry.name, MOE_ENTRY_FORWARD_SUFFIX)},
+        {"destroy", entrySymbol(entry.name, MOE_ENTRY_DESTROY_SUFFIX)}};
     llvm::json::Object object{{"name", entry.name},
                               {"kind", entry.kind},
-                              {"symbol", entrySymbol(entry.name)},
+                              {"symbols", std::move(symbols)},
                               {"hidden", entry.hidden},
                               {"weights", std::move(weights)}};
     if (entry.kind == MOE_ENTRY_KIND_ROUTING_STATS) {
@@ -214,4 +268,341 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
   llvm::raw_string_ostream os(text);
   os << manifest;
   return text;
+}
+
+//===----------------------------------------------------------------------===//
+// The ABI v2 functions, in LLVM IR
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The memref descriptor struct {allocated, aligned, offset, sizes, strides}.
+llvm::StructType *descriptorType(llvm::LLVMContext &ctx, unsigned rank) {
+  llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
+  llvm::Type *dims = llvm::ArrayType::get(i64, rank);
+  return llvm::StructType::get(ctx, {ptr, ptr, i64, dims, dims});
+}
+
+/// A stack descriptor of a dense row-major buffer.
+llvm::Value *buildDescriptor(llvm::IRBuilder<> &b, llvm::Value *data,
+                             ArrayRef<llvm::Value *> sizes) {
+  llvm::LLVMContext &ctx = b.getContext();
+  unsigned rank = sizes.size();
+  llvm::StructType *type = descriptorType(ctx, rank);
+  llvm::Value *desc = b.CreateAlloca(type);
+  b.CreateStore(data, b.CreateStructGEP(type, desc, 0));
+  b.CreateStore(data, b.CreateStructGEP(type, desc, 1));
+  b.CreateStore(b.getInt64(0), b.CreateStructGEP(type, desc, 2));
+  llvm::Value *stride = b.getInt64(1);
+  for (unsigned i = rank; i-- > 0;) {
+    b.CreateStore(sizes[i], b.CreateInBoundsGEP(
+                                type, desc,
+                                {b.getInt32(0), b.getInt32(3), b.getInt32(i)}));
+    b.CreateStore(
+        stride, b.CreateInBoundsGEP(
+                    type, desc, {b.getInt32(0), b.getInt32(4), b.getInt32(i)}));
+    stride = b.CreateMul(stride, sizes[i]);
+  }
+  return desc;
+}
+
+/// Builds one generated function: fields of the C structs are read at their
+/// offsets in moe_runtime.h (the compiler and the library share the host's
+/// C layout), and each check that fails returns its status.
+class FunctionBuilder {
+public:
+  FunctionBuilder(llvm::Function *function)
+      : function(function), ctx(function->getContext()),
+        b(llvm::BasicBlock::Create(ctx, "entry", function)) {}
+
+  /// The field of type `type` at byte `offset` of the struct at `base`.
+  llvm::Value *load(llvm::Type *type, llvm::Value *base, size_t offset) {
+    return b.CreateLoad(type, fieldAddress(base, offset));
+  }
+  llvm::Value *fieldAddress(llvm::Value *base, size_t offset) {
+    return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), base, offset);
+  }
+  llvm::Value *isNull(llvm::Value *pointer) {
+    return b.CreateIsNull(pointer);
+  }
+  /// Returns `status` when `failed` holds; continues otherwise.
+  void failIf(llvm::Value *failed, int32_t status) {
+    llvm::BasicBlock *fail = llvm::BasicBlock::Create(ctx, "fail", function);
+    llvm::BasicBlock *next = llvm::BasicBlock::Create(ctx, "ok", function);
+    b.CreateCondBr(failed, fail, next);
+    b.SetInsertPoint(fail);
+    b.CreateRet(b.getInt32(status));
+    b.SetInsertPoint(next);
+  }
+
+  llvm::Function *function;
+  llvm::LLVMContext &ctx;
+  llvm::IRBuilder<> b;
+};
+
+/// The generated state: the free hook and its user pointer (null: the
+/// runtime's free), the thread count, then one pointer per weight slot.
+struct StateLayout {
+  static constexpr size_t kFree = 0, kUser = 8, kThreads = 16, kWeights = 24;
+  static size_t bytes(size_t weights) { return kWeights + 8 * weights; }
+};
+
+int32_t slotDType(const EntryWeight &weight) {
+  return weight.dtype == "bf16" ? MOE_DTYPE_BF16 : MOE_DTYPE_F32;
+}
+
+/// int32_t <entry>_init(const moe_context *ctx,
+///                      const moe_weight_buffer *weights,
+///                      int64_t num_weights, void **state)
+void addInit(llvm::Module &module, const EntrySignature &entry) {
+  llvm::LLVMContext &ctx = module.getContext();
+  llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
+  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
+  auto *type = llvm::FunctionType::get(i32, {ptr, ptr, i64, ptr}, false);
+  auto *function = llvm::Function::Create(
+      type, llvm::Function::ExternalLinkage,
+      entrySymbol(entry.name, MOE_ENTRY_INIT_SUFFIX), module);
+  FunctionBuilder f(function);
+  llvm::IRBuilder<> &b = f.b;
+  llvm::Value *context = function->getArg(0), *weights = function->getArg(1),
+              *count = function->getArg(2), *stateOut = function->getArg(3);
+
+  f.failIf(f.isNull(stateOut), MOE_STATUS_INVALID_ARGUMENT);
+  b.CreateStore(llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(ctx)),
+                stateOut);
+  f.failIf(f.isNull(context), MOE_STATUS_INVALID_ARGUMENT);
+  f.failIf(b.CreateICmpNE(
+               f.load(i32, context, offsetof(moe_context, abi_version)),
+               b.getInt32(MOE_ABI_VERSION)),
+           MOE_STATUS_ABI_VERSION);
+  f.failIf(b.CreateICmpNE(f.load(i32, context, offsetof(moe_context, target)),
+                          b.getInt32(MOE_TARGET_CPU)),
+           MOE_STATUS_WRONG_TARGET);
+  llvm::Value *rank = f.load(i32, context, offsetof(moe_context, rank));
+  llvm::Value *size = f.load(i32, context, offsetof(moe_context, size));
+  f.failIf(b.CreateOr(b.CreateICmpSLT(rank, b.getInt32(0)),
+                      b.CreateICmpSGE(rank, size)),
+           MOE_STATUS_INVALID_ARGUMENT);
+  llvm::Value *threads =
+      f.load(i32, context, offsetof(moe_context, num_threads));
+  f.failIf(b.CreateICmpUGT(threads, b.getInt32(::moe::limits::kMaxThreads)),
+           MOE_STATUS_INVALID_ARGUMENT);
+  llvm::Value *alloc = f.load(ptr, context, offsetof(moe_context, alloc));
+  llvm::Value *freeHook = f.load(ptr, context, offsetof(moe_context, free));
+  llvm::Value *user = f.load(ptr, context, offsetof(moe_context, user));
+  f.failIf(b.CreateICmpNE(f.isNull(alloc), f.isNull(freeHook)),
+           MOE_STATUS_INVALID_ARGUMENT);
+
+  // The weights, slot by slot, against what the entry was compiled for.
+  size_t slots = entry.weights.size();
+  f.failIf(b.CreateICmpNE(count, b.getInt64(slots)), MOE_STATUS_WEIGHT_COUNT);
+  if (slots)
+    f.failIf(f.isNull(weights), MOE_STATUS_INVALID_ARGUMENT);
+  SmallVector<llvm::Value *> data;
+  for (auto [i, weight] : llvm::enumerate(entry.weights)) {
+    llvm::Value *buffer = f.fieldAddress(weights, i * sizeof(moe_weight_buffer));
+    llvm::Value *pointer =
+        f.load(ptr, buffer, offsetof(moe_weight_buffer, data));
+    f.failIf(f.isNull(pointer), MOE_STATUS_INVALID_ARGUMENT);
+    f.failIf(b.CreateICmpNE(
+                 f.load(i32, buffer, offsetof(moe_weight_buffer, dtype)),
+                 b.getInt32(slotDType(weight))),
+             MOE_STATUS_WEIGHT_DTYPE);
+    f.failIf(b.CreateICmpNE(
+                 f.load(i32, buffer, offsetof(moe_weight_buffer, rank)),
+                 b.getInt32(weight.shape.size())),
+             MOE_STATUS_WEIGHT_SHAPE);
+    llvm::Value *differs = b.getFalse();
+    for (auto [d, extent] : llvm::enumerate(weight.shape))
+      differs = b.CreateOr(
+          differs, b.CreateICmpNE(
+                       f.load(i64, buffer,
+                              offsetof(moe_weight_buffer, shape) + 8 * d),
+                       b.getInt64(extent)));
+    f.failIf(differs, MOE_STATUS_WEIGHT_SHAPE);
+    data.push_back(pointer);
+  }
+
+  // The state, through the context's hook or malloc.
+  llvm::Value *bytes = b.getInt64(StateLayout::bytes(slots));
+  llvm::BasicBlock *hook = llvm::BasicBlock::Create(ctx, "hook", function);
+  llvm::BasicBlock *plain = llvm::BasicBlock::Create(ctx, "malloc", function);
+  llvm::BasicBlock *allocated =
+      llvm::BasicBlock::Create(ctx, "allocated", function);
+  b.CreateCondBr(f.isNull(alloc), plain, hook);
+  b.SetInsertPoint(hook);
+  auto *allocType = llvm::FunctionType::get(ptr, {ptr, i64, i64}, false);
+  llvm::Value *fromHook = b.CreateCall(allocType, alloc,
+                                       {user, bytes, b.getInt64(alignof(void *))});
+  b.CreateBr(allocated);
+  b.SetInsertPoint(plain);
+  llvm::FunctionCallee malloc = module.getOrInsertFunction(
+      "malloc", llvm::FunctionType::get(ptr, {i64}, false));
+  llvm::Value *fromMalloc = b.CreateCall(malloc, {bytes});
+  b.CreateBr(allocated);
+  b.SetInsertPoint(allocated);
+  llvm::PHINode *state = b.CreatePHI(ptr, 2);
+  state->addIncoming(fromHook, hook);
+  state->addIncoming(fromMalloc, plain);
+  f.failIf(f.isNull(state), MOE_STATUS_OUT_OF_MEMORY);
+  b.CreateStore(freeHook, f.fieldAddress(state, StateLayout::kFree));
+  b.CreateStore(user, f.fieldAddress(state, StateLayout::kUser));
+  b.CreateStore(threads, f.fieldAddress(state, StateLayout::kThreads));
+  for (auto [i, pointer] : llvm::enumerate(data))
+    b.CreateStore(pointer, f.fieldAddress(state, StateLayout::kWeights + 8 * i));
+  b.CreateStore(state, stateOut);
+  b.CreateRet(b.getInt32(MOE_STATUS_OK));
+}
+
+/// int32_t <entry>_forward(void *state, const moe_forward_args *args)
+LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
+                         Operation *diagnosticsAt) {
+  llvm::LLVMContext &ctx = module.getContext();
+  llvm::Function *callee = module.getFunction("_mlir_ciface_" + entry.name);
+  if (!callee)
+    return diagnosticsAt->emitError()
+           << "lowering produced no C interface for @" << entry.name;
+  llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
+  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
+  auto *type = llvm::FunctionType::get(i32, {ptr, ptr}, false);
+  auto *function = llvm::Function::Create(
+      type, llvm::Function::ExternalLinkage,
+      entrySymbol(entry.name, MOE_ENTRY_FORWARD_SUFFIX), module);
+  FunctionBuilder f(function);
+  llvm::IRBuilder<> &b = f.b;
+  llvm::Value *state = function->getArg(0), *args = function->getArg(1);
+
+  f.failIf(b.CreateOr(f.isNull(state), f.isNull(args)),
+           MOE_STATUS_INVALID_ARGUMENT);
+  f.failIf(b.CreateICmpSLT(
+               f.load(i64, args, offsetof(moe_forward_args, struct_size)),
+               b.getInt64(MOE_FORWARD_ARGS_MIN_SIZE)),
+           MOE_STATUS_INVALID_ARGUMENT);
+  static_assert(offsetof(moe_forward_args, tokens) + sizeof(int64_t) ==
+                    MOE_FORWARD_ARGS_MIN_SIZE,
+                "forward reads input, output and tokens");
+  llvm::Value *input = f.load(ptr, args, offsetof(moe_forward_args, input));
+  llvm::Value *output = f.load(ptr, args, offsetof(moe_forward_args, output));
+  llvm::Value *tokens = f.load(i64, args, offsetof(moe_forward_args, tokens));
+  f.failIf(b.CreateICmpSLT(tokens, b.getInt64(0)),
+           MOE_STATUS_INVALID_ARGUMENT);
+  // A buffer is needed where it is read or written: the input and a
+  // forward entry's output for any token, the statistics always.
+  bool forward = entry.kind == MOE_ENTRY_KIND_FORWARD;
+  llvm::Value *anyTokens = b.CreateICmpSGT(tokens, b.getInt64(0));
+  llvm::Value *missing = b.CreateAnd(anyTokens, f.isNull(input));
+  missing = b.CreateOr(missing, forward
+                                    ? b.CreateAnd(anyTokens, f.isNull(output))
+                                    : f.isNull(output));
+  f.failIf(missing, MOE_STATUS_INVALID_ARGUMENT);
+
+  // The thread count of init, for this thread's next parallel regions.
+  llvm::Value *threads = f.load(i32, state, StateLayout::kThreads);
+  llvm::BasicBlock *setThreads =
+      llvm::BasicBlock::Create(ctx, "set_threads", function);
+  llvm::BasicBlock *run = llvm::BasicBlock::Create(ctx, "run", function);
+  b.CreateCondBr(b.CreateICmpSGT(threads, b.getInt32(0)), setThreads, run);
+  b.SetInsertPoint(setThreads);
+  llvm::FunctionCallee ompSet = module.getOrInsertFunction(
+      "omp_set_num_threads",
+      llvm::FunctionType::get(b.getVoidTy(), {i32}, false));
+  b.CreateCall(ompSet, {threads});
+  b.CreateBr(run);
+  b.SetInsertPoint(run);
+
+  llvm::StructType *resultType = descriptorType(ctx, forward ? 2 : 1);
+  llvm::Value *result = b.CreateAlloca(resultType);
+  SmallVector<llvm::Value *> callArgs = {result};
+  unsigned weightIndex = 0;
+  for (unsigned i = 0; i < entry.numArgs; ++i) {
+    if (i == entry.inputArg) {
+      callArgs.push_back(
+          buildDescriptor(b, input, {tokens, b.getInt64(entry.hidden)}));
+      continue;
+    }
+    const EntryWeight &weight = entry.weights[weightIndex];
+    llvm::Value *pointer =
+        f.load(ptr, state, StateLayout::kWeights + 8 * weightIndex++);
+    SmallVector<llvm::Value *> sizes;
+    for (int64_t size : weight.shape)
+      sizes.push_back(b.getInt64(size));
+    callArgs.push_back(buildDescriptor(b, pointer, sizes));
+  }
+  b.CreateCall(callee, callArgs);
+
+  // Copy [tokens, hidden] (or the statistics) out of the returned buffer,
+  // then free it.
+  llvm::Value *allocated =
+      b.CreateLoad(ptr, b.CreateStructGEP(resultType, result, 0));
+  llvm::Value *aligned =
+      b.CreateLoad(ptr, b.CreateStructGEP(resultType, result, 1));
+  llvm::Value *offset =
+      b.CreateLoad(i64, b.CreateStructGEP(resultType, result, 2));
+  llvm::Value *source = b.CreateInBoundsGEP(b.getFloatTy(), aligned, offset);
+  llvm::Value *bytes =
+      forward ? b.CreateMul(tokens, b.getInt64(entry.hidden * sizeof(float)))
+              : b.getInt64(entry.outputSize * sizeof(float));
+  b.CreateMemCpy(output, llvm::Align(4), source, llvm::Align(4), bytes);
+  llvm::FunctionCallee freeFn = module.getOrInsertFunction(
+      "free", llvm::FunctionType::get(b.getVoidTy(), {ptr}, false));
+  b.CreateCall(freeFn, {allocated});
+  b.CreateRet(b.getInt32(MOE_STATUS_OK));
+  return success();
+}
+
+/// void <entry>_destroy(void *state)
+void addDestroy(llvm::Module &module, const EntrySignature &entry) {
+  llvm::LLVMContext &ctx = module.getContext();
+  llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
+  auto *voidType = llvm::Type::getVoidTy(ctx);
+  auto *function = llvm::Function::Create(
+      llvm::FunctionType::get(voidType, {ptr}, false),
+      llvm::Function::ExternalLinkage,
+      entrySymbol(entry.name, MOE_ENTRY_DESTROY_SUFFIX), module);
+  FunctionBuilder f(function);
+  llvm::IRBuilder<> &b = f.b;
+  llvm::Value *state = function->getArg(0);
+  llvm::BasicBlock *done = llvm::BasicBlock::Create(ctx, "done", function);
+  llvm::BasicBlock *release = llvm::BasicBlock::Create(ctx, "release", function);
+  b.CreateCondBr(f.isNull(state), done, release);
+  b.SetInsertPoint(done);
+  b.CreateRetVoid();
+  b.SetInsertPoint(release);
+  llvm::Value *freeHook = f.load(ptr, state, StateLayout::kFree);
+  llvm::Value *user = f.load(ptr, state, StateLayout::kUser);
+  llvm::BasicBlock *hook = llvm::BasicBlock::Create(ctx, "hook", function);
+  llvm::BasicBlock *plain = llvm::BasicBlock::Create(ctx, "free", function);
+  b.CreateCondBr(f.isNull(freeHook), plain, hook);
+  b.SetInsertPoint(hook);
+  b.CreateCall(llvm::FunctionType::get(voidType, {ptr, ptr}, false), freeHook,
+               {user, state});
+  b.CreateRetVoid();
+  b.SetInsertPoint(plain);
+  llvm::FunctionCallee freeFn = module.getOrInsertFunction(
+      "free", llvm::FunctionType::get(voidType, {ptr}, false));
+  b.CreateCall(freeFn, {state});
+  b.CreateRetVoid();
+}
+} // namespace
+
+LogicalResult mlir::moe::addEntryFunctions(llvm::Module &module,
+                                           const EntrySignature &entry,
+                                           Operation *diagnosticsAt) {
+  if (failed(addForward(module, entry, diagnosticsAt)))
+    return failure();
+  addInit(module, entry);
+  addDestroy(module, entry);
+  return success();
+}
+
+void mlir::moe::addManifestFunction(llvm::Module &module, StringRef manifest) {
+  llvm::LLVMContext &ctx = module.getContext();
+  auto *type =
+      llvm::FunctionType::get(llvm::PointerType::getUnqual(ctx), {}, false);
+  auto *function = llvm::Function::Create(
+      type, llvm::Function::ExternalLinkage, MOE_MANIFEST_SYMBOL, module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", function));
+  b.CreateRet(b.CreateGlobalString(manifest, "moe_manifest_json"));
 }

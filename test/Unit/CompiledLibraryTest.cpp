@@ -25,6 +25,8 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <memory>
 #include <numeric>
 #include <unistd.h>
 
@@ -89,6 +91,28 @@ struct Options {
   std::string weightType = "f32";
 };
 
+/// Runs `bound` at 1 and 37 tokens against the reference of `layer`
+/// (normwise relative error <= 1e-5; every output finite).
+void expectReference(const TestLayer &layer, const runtime::BoundEntry &bound,
+                     const std::string &what) {
+  reference::LayerConfig config = layer.referenceConfig();
+  reference::LayerWeights weights = layer.referenceWeights();
+  std::mt19937 rng(7);
+  std::string error;
+  for (int64_t tokens : {1, 37}) {
+    std::vector<float> x = randomTensor(rng, tokens * layer.spec.hidden, 1.0f);
+    std::vector<float> expected =
+        reference::runLayer(config, weights, x.data(), tokens);
+    std::vector<float> actual(expected.size());
+    ASSERT_TRUE(bound.forward(x.data(), actual.data(), tokens, error))
+        << error;
+    for (float v : actual)
+      ASSERT_TRUE(std::isfinite(v)) << what << ", T = " << tokens;
+    EXPECT_LE(normwiseError(expected, actual), 1e-5f)
+        << what << ", T = " << tokens;
+  }
+}
+
 void checkLibrary(const std::string &caseName, const LayerSpec &spec,
                   Options options = {}) {
   TestLayer layer = makeTestLayer(spec);
@@ -140,20 +164,7 @@ void checkLibrary(const std::string &caseName, const LayerSpec &spec,
   ASSERT_TRUE(checkpoint) << error;
   auto bound = runtime::BoundEntry::bind(*entry, *checkpoint, error);
   ASSERT_TRUE(bound) << error;
-
-  reference::LayerConfig config = layer.referenceConfig();
-  reference::LayerWeights weights = layer.referenceWeights();
-  std::mt19937 rng(7);
-  for (int64_t tokens : {1, 37}) {
-    std::vector<float> x = randomTensor(rng, tokens * spec.hidden, 1.0f);
-    std::vector<float> expected =
-        reference::runLayer(config, weights, x.data(), tokens);
-    std::vector<float> actual(expected.size());
-    ASSERT_TRUE(bound->forward(x.data(), actual.data(), tokens, error))
-        << error;
-    EXPECT_LE(normwiseError(expected, actual), 1e-5f)
-        << caseName << ", T = " << tokens;
-  }
+  expectReference(layer, *bound, caseName);
 }
 
 // Tests Mixtral-style routing through a compiled library with per-expert
@@ -225,7 +236,7 @@ TEST(CompiledLibrary, BindReportsCost) {
       size_t count = 1;
       for (int64_t d : slot.shape)
         count *= static_cast<size_t>(d);
-      slotBytes += slot.dtype == "bf16" ? (count + 1) / 2 * 4 : count * 4;
+      slotBytes += slot.dtype == "bf16" ? count * 2 : count * 4;
     }
     for (bool bf16 : {false, true}) {
       std::string what = std::string(weightType) + " library, " +
@@ -283,8 +294,17 @@ TEST(CompiledLibrary, BatchInvariance) {
   ASSERT_TRUE(entry) << error;
   auto checkpoint = Checkpoint::open(weightsPath, error);
   ASSERT_TRUE(checkpoint) << error;
-  auto bound = runtime::BoundEntry::bind(*entry, *checkpoint, error);
-  ASSERT_TRUE(bound) << error;
+  // The thread count is the context's, given at bind.
+  auto bindOn = [&](int32_t threads) {
+    moe_context context;
+    moe_context_init_cpu(&context);
+    context.num_threads = threads;
+    auto bound = runtime::BoundEntry::bind(*entry, *checkpoint, error, &context);
+    EXPECT_TRUE(bound) << error;
+    return bound;
+  };
+  auto bound = bindOn(1);
+  ASSERT_TRUE(bound);
 
   constexpr int64_t kTokens = 512;
   const int64_t hidden = spec.hidden;
@@ -292,7 +312,6 @@ TEST(CompiledLibrary, BatchInvariance) {
   std::mt19937 rng(11);
   std::vector<float> input = randomTensor(rng, kTokens * hidden, 1.0f);
   AlignedFloats whole(input.begin(), input.end()), expected(input.size());
-  ASSERT_TRUE(lib->setNumThreads(1, error)) << error;
   ASSERT_TRUE(bound->forward(whole.data(), expected.data(), kTokens, error))
       << error;
   float largest = 0;
@@ -302,8 +321,9 @@ TEST(CompiledLibrary, BatchInvariance) {
   }
   ASSERT_GT(largest, 0.0f);
 
-  for (int64_t threads : {1, 2}) {
-    ASSERT_TRUE(lib->setNumThreads(threads, error)) << error;
+  for (int32_t threads : {1, 2}) {
+    bound = bindOn(threads);
+    ASSERT_TRUE(bound);
     for (int64_t batch : {1, 3, 8, 16, 64, 512}) {
       std::vector<int64_t> order(kTokens);
       std::iota(order.begin(), order.end(), 0);
@@ -345,6 +365,390 @@ TEST(CompiledLibrary, Llama4AndCapacity) {
       0.75, reference::DropOrder::LowestWeight, reference::DroppedSlot::Input};
   checkLibrary("capacity", capacity);
 }
+
+// Tests a weight argument that covers a subset of the checkpoint's experts
+// (`moe.experts = array<i64: 3, 11>`, as a rank of expert parallelism
+// holds): the manifest says [3, 11), the loader stacks exactly experts 3 to
+// 10 (the others hold NaN, which would reach the output if read), and the
+// layer matches the reference of those eight experts.
+TEST(CompiledLibrary, ExpertSubset) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  TestLayer layer = makeTestLayer(spec);
+  constexpr int64_t kBegin = 3, kCheckpointExperts = 16;
+  std::string source = layer.source();
+  int marked = 0;
+  for (size_t at = 0; (at = source.find("{moe.weight = \"", at)) !=
+                      std::string::npos;
+       at += 20) {
+    size_t end = source.find('"', at + 15);
+    if (source.substr(at, end - at).find("{e}") == std::string::npos)
+      continue;
+    source.insert(at + 1, "moe.experts = array<i64: 3, 11>, ");
+    ++marked;
+  }
+  ASSERT_EQ(marked, 3); // gate, up, down
+  std::string sourcePath = scratch("subset.mlir"),
+              library = scratch("subset.so");
+  std::ofstream(sourcePath) << source;
+  std::string command = std::string(MOEC_MOE_COMPILE) + " " + sourcePath +
+                        " --target=cpu -o " + library;
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+
+  // The layer's experts under checkpoint indices 3..10; NaN elsewhere.
+  std::map<std::string, TensorData> tensors;
+  for (auto &[name, data] : checkpointTensors(layer, false)) {
+    size_t dot = name.find(".experts.");
+    if (dot == std::string::npos) {
+      tensors[name] = data;
+      continue;
+    }
+    size_t begin = dot + 9, end = name.find('.', begin);
+    int64_t e = std::stoll(name.substr(begin, end - begin));
+    auto renamed = [&](int64_t index) {
+      return name.substr(0, begin) + std::to_string(index) + name.substr(end);
+    };
+    tensors[renamed(e + kBegin)] = data;
+    if (e == 0) {
+      TensorData poison = data;
+      float nan = std::nanf("");
+      for (size_t i = 0; i + 4 <= poison.bytes.size(); i += 4)
+        std::memcpy(poison.bytes.data() + i, &nan, 4);
+      for (int64_t other = 0; other < kCheckpointExperts; ++other)
+        if (other < kBegin || other >= kBegin + spec.numExperts)
+          tensors[renamed(other)] = poison;
+    }
+  }
+  std::string error, weightsPath = scratch("subset.safetensors");
+  ASSERT_TRUE(writeSafeTensors(weightsPath, tensors, error)) << error;
+
+  auto lib = runtime::Library::open(library, error);
+  ASSERT_TRUE(lib) << error;
+  const runtime::Entry *entry = lib->findEntry("", error);
+  ASSERT_TRUE(entry) << error;
+  int stacked = 0;
+  for (const runtime::WeightSlot &slot : entry->weights)
+    if (slot.stacked) {
+      ++stacked;
+      EXPECT_EQ(slot.expertBegin, kBegin) << slot.name;
+      EXPECT_EQ(slot.expertEnd, kBegin + spec.numExperts) << slot.name;
+    }
+  EXPECT_EQ(stacked, 3);
+  EXPECT_NE(lib->manifest().find("\"experts\":[3,11]"), std::string::npos)
+      << lib->manifest();
+  auto checkpoint = Checkpoint::open(weightsPath, error);
+  ASSERT_TRUE(checkpoint) << error;
+  auto bound = runtime::BoundEntry::bind(*entry, *checkpoint, error);
+  ASSERT_TRUE(bound) << error;
+  // NaN in the output would mean an expert outside [3, 11) was read.
+  expectReference(layer, *bound, "experts [3, 11)");
+}
+
+/// An allocator hook that counts what it hands out and gets back.
+struct CountingAllocator {
+  int64_t allocations = 0, frees = 0;
+  std::vector<size_t> sizes, alignments;
+  static void *alloc(void *user, size_t bytes, size_t alignment) {
+    auto *self = static_cast<CountingAllocator *>(user);
+    ++self->allocations;
+    self->sizes.push_back(bytes);
+    self->alignments.push_back(alignment);
+    return std::aligned_alloc(alignment, (bytes + alignment - 1) / alignment *
+                                             alignment);
+  }
+  static void free(void *user, void *pointer) {
+    ++static_cast<CountingAllocator *>(user)->frees;
+    std::free(pointer);
+  }
+};
+
+/// A compiled Mixtral-style library with its checkpoint, for the ABI tests.
+struct ABIFixture {
+  TestLayer layer = makeTestLayer([] {
+    LayerSpec spec;
+    spec.routing = softmaxTopK(2, true);
+    return spec;
+  }());
+  std::unique_ptr<runtime::Library> lib;
+  const runtime::Entry *entry = nullptr;
+  std::unique_ptr<Checkpoint> checkpoint;
+
+  explicit ABIFixture(const std::string &name) {
+    std::string library = compileLayer(name, layer);
+    std::string error, path = scratch(name + ".safetensors");
+    EXPECT_TRUE(writeSafeTensors(path, checkpointTensors(layer, false), error))
+        << error;
+    lib = runtime::Library::open(library, error);
+    EXPECT_TRUE(lib) << error;
+    if (lib)
+      entry = lib->findEntry("", error);
+    checkpoint = Checkpoint::open(path, error);
+    EXPECT_TRUE(checkpoint) << error;
+  }
+};
+
+/// Zeroed buffers of each slot's shape and dtype, and their descriptions.
+struct SlotBuffers {
+  std::vector<AlignedFloats> storage;
+  std::vector<moe_weight_buffer> buffers;
+  explicit SlotBuffers(const runtime::Entry &entry) {
+    for (const runtime::WeightSlot &slot : entry.weights) {
+      size_t count = 1;
+      for (int64_t d : slot.shape)
+        count *= static_cast<size_t>(d);
+      storage.emplace_back(count, 0.0f);
+      moe_weight_buffer buffer{};
+      buffer.data = storage.back().data();
+      buffer.dtype = slot.dtype == "bf16" ? MOE_DTYPE_BF16 : MOE_DTYPE_F32;
+      buffer.rank = static_cast<int32_t>(slot.shape.size());
+      for (size_t d = 0; d < slot.shape.size(); ++d)
+        buffer.shape[d] = slot.shape[d];
+      buffers.push_back(buffer);
+    }
+  }
+};
+
+// Tests the generated functions called directly, as a C program would:
+// init with the weights the entry was compiled for, forward (against the
+// loader's bound entry on the same weights), destroy; and that forward
+// refuses a null state or arguments, a struct_size below the fields it
+// reads, a negative token count and null buffers, each with its status.
+TEST(ABI, InitForwardDestroy) {
+  ABIFixture fixture("abi-calls");
+  ASSERT_TRUE(fixture.entry);
+  const runtime::Entry &entry = *fixture.entry;
+  ASSERT_TRUE(entry.init && entry.forward && entry.destroy);
+
+  // A C program's own weights: zeroed buffers of the compiled shapes. The
+  // bound entry (the loader's buffers) runs the checkpoint's below.
+  std::string error;
+  auto bound = runtime::BoundEntry::bind(entry, *fixture.checkpoint, error);
+  ASSERT_TRUE(bound) << error;
+  SlotBuffers slots(entry);
+  moe_context context;
+  moe_context_init_cpu(&context);
+  void *state = reinterpret_cast<void *>(1);
+  ASSERT_EQ(entry.init(&context, slots.buffers.data(),
+                       static_cast<int64_t>(slots.buffers.size()), &state),
+            MOE_STATUS_OK);
+  ASSERT_NE(state, nullptr);
+
+  std::mt19937 rng(9);
+  const int64_t tokens = 5, hidden = fixture.layer.spec.hidden;
+  std::vector<float> x = randomTensor(rng, tokens * hidden, 1.0f);
+  std::vector<float> y(x.size(), 1.0f);
+  moe_forward_args args{};
+  args.struct_size = sizeof(moe_forward_args);
+  args.input = x.data();
+  args.output = y.data();
+  args.tokens = tokens;
+  EXPECT_EQ(entry.forward(state, &args), MOE_STATUS_OK);
+  // Zero weights: uniform routing over zero experts gives zeros.
+  for (float v : y)
+    EXPECT_EQ(v, 0.0f);
+  // The bound entry on the checkpoint's weights gives the reference.
+  std::vector<float> expected = reference::runLayer(
+      fixture.layer.referenceConfig(), fixture.layer.referenceWeights(),
+      x.data(), tokens);
+  ASSERT_TRUE(bound->forward(x.data(), y.data(), tokens, error)) << error;
+  EXPECT_LE(normwiseError(expected, y), 1e-5f);
+
+  auto forwardWith = [&](void *s, const moe_forward_args *a) {
+    return entry.forward(s, a);
+  };
+  EXPECT_EQ(forwardWith(nullptr, &args), MOE_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(forwardWith(state, nullptr), MOE_STATUS_INVALID_ARGUMENT);
+  moe_forward_args bad = args;
+  bad.struct_size = MOE_FORWARD_ARGS_MIN_SIZE - 8;
+  EXPECT_EQ(forwardWith(state, &bad), MOE_STATUS_INVALID_ARGUMENT);
+  bad = args;
+  bad.struct_size = MOE_FORWARD_ARGS_MIN_SIZE; // an older caller: fine
+  EXPECT_EQ(forwardWith(state, &bad), MOE_STATUS_OK);
+  bad = args;
+  bad.tokens = -1;
+  EXPECT_EQ(forwardWith(state, &bad), MOE_STATUS_INVALID_ARGUMENT);
+  bad = args;
+  bad.input = nullptr;
+  EXPECT_EQ(forwardWith(state, &bad), MOE_STATUS_INVALID_ARGUMENT);
+  bad = args;
+  bad.output = nullptr;
+  EXPECT_EQ(forwardWith(state, &bad), MOE_STATUS_INVALID_ARGUMENT);
+  bad = args; // no tokens: no buffer is touched
+  bad.tokens = 0;
+  bad.input = nullptr;
+  bad.output = nullptr;
+  EXPECT_EQ(forwardWith(state, &bad), MOE_STATUS_OK);
+  entry.destroy(state);
+  entry.destroy(nullptr);
+  EXPECT_STREQ(moe_status_string(MOE_STATUS_OK), "success");
+  EXPECT_STREQ(moe_status_string(-5), "unknown status");
+}
+
+// Tests that init checks its context and each weight buffer against what
+// the entry was compiled for, returning the named status and leaving the
+// state null, never crashing: count, dtype, rank, shape, null data; an
+// ABI version, target or rank it does not run, half an allocator hook; and
+// that the loader reports a refused init with the status's message.
+TEST(ABI, InitRefusesMismatch) {
+  ABIFixture fixture("abi-refuse");
+  ASSERT_TRUE(fixture.entry);
+  const runtime::Entry &entry = *fixture.entry;
+  moe_context good;
+  moe_context_init_cpu(&good);
+  // The last slot is a packed expert weight: its dtype and shape are the
+  // compile's (f32 panels [E, N/32, K, 32]).
+  size_t last = entry.weights.size() - 1;
+  ASSERT_FALSE(entry.weights[last].pack.empty());
+  struct Case {
+    const char *what;
+    std::function<void(moe_context &, SlotBuffers &, int64_t &)> edit;
+    int32_t status;
+  };
+  std::vector<Case> cases = {
+      {"count", [](moe_context &, SlotBuffers &, int64_t &n) { --n; },
+       MOE_STATUS_WEIGHT_COUNT},
+      {"count over", [](moe_context &, SlotBuffers &, int64_t &n) { ++n; },
+       MOE_STATUS_WEIGHT_COUNT},
+      {"dtype bf16",
+       [&](moe_context &, SlotBuffers &s, int64_t &) {
+         s.buffers[last].dtype = MOE_DTYPE_BF16;
+       },
+       MOE_STATUS_WEIGHT_DTYPE},
+      {"dtype unknown",
+       [&](moe_context &, SlotBuffers &s, int64_t &) {
+         s.buffers[0].dtype = 99;
+       },
+       MOE_STATUS_WEIGHT_DTYPE},
+      {"rank",
+       [&](moe_context &, SlotBuffers &s, int64_t &) {
+         s.buffers[last].rank -= 1;
+       },
+       MOE_STATUS_WEIGHT_SHAPE},
+      {"shape",
+       [&](moe_context &, SlotBuffers &s, int64_t &) {
+         s.buffers[last].shape[0] += 1;
+       },
+       MOE_STATUS_WEIGHT_SHAPE},
+      {"shape inner",
+       [&](moe_context &, SlotBuffers &s, int64_t &) {
+         s.buffers[0].shape[1] = 7;
+       },
+       MOE_STATUS_WEIGHT_SHAPE},
+      {"null data",
+       [&](moe_context &, SlotBuffers &s, int64_t &) {
+         s.buffers[1].data = nullptr;
+       },
+       MOE_STATUS_INVALID_ARGUMENT},
+      {"abi version",
+       [](moe_context &c, SlotBuffers &, int64_t &) { c.abi_version = 1; },
+       MOE_STATUS_ABI_VERSION},
+      {"cuda", [](moe_context &c, SlotBuffers &,
+                  int64_t &) { c.target = MOE_TARGET_CUDA; },
+       MOE_STATUS_WRONG_TARGET},
+      {"rank past size",
+       [](moe_context &c, SlotBuffers &, int64_t &) { c.rank = 1; },
+       MOE_STATUS_INVALID_ARGUMENT},
+      {"threads",
+       [](moe_context &c, SlotBuffers &, int64_t &) { c.num_threads = -2; },
+       MOE_STATUS_INVALID_ARGUMENT},
+      {"half a hook",
+       [](moe_context &c, SlotBuffers &, int64_t &) {
+         c.alloc = CountingAllocator::alloc;
+       },
+       MOE_STATUS_INVALID_ARGUMENT},
+  };
+  for (const Case &c : cases) {
+    moe_context context = good;
+    SlotBuffers slots(entry);
+    int64_t count = static_cast<int64_t>(slots.buffers.size());
+    c.edit(context, slots, count);
+    void *state = reinterpret_cast<void *>(1);
+    EXPECT_EQ(entry.init(&context, slots.buffers.data(), count, &state),
+              c.status)
+        << c.what;
+    EXPECT_EQ(state, nullptr) << c.what;
+    EXPECT_STRNE(moe_status_string(c.status), "unknown status");
+  }
+  SlotBuffers slots(entry);
+  void *state = reinterpret_cast<void *>(1);
+  EXPECT_EQ(entry.init(nullptr, slots.buffers.data(),
+                       static_cast<int64_t>(slots.buffers.size()), &state),
+            MOE_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(state, nullptr);
+  EXPECT_EQ(entry.init(&good, slots.buffers.data(),
+                       static_cast<int64_t>(slots.buffers.size()), nullptr),
+            MOE_STATUS_INVALID_ARGUMENT);
+
+  // Through the loader: the context is checked first, by name.
+  std::string error;
+  moe_context cuda = good;
+  cuda.target = MOE_TARGET_CUDA;
+  EXPECT_EQ(runtime::BoundEntry::bind(entry, *fixture.checkpoint, error, &cuda),
+            nullptr);
+  EXPECT_EQ(error,
+            "context: target 1; this loader runs CPU libraries (MOE_TARGET_CPU)");
+  // A manifest that disagrees with the compiled code reaches init, which
+  // refuses: the checks are the compile's, not the manifest's.
+  runtime::Entry lying = entry;
+  lying.weights[last].dtype = "bf16";
+  EXPECT_EQ(runtime::BoundEntry::bind(lying, *fixture.checkpoint, error),
+            nullptr);
+  EXPECT_EQ(error, "entry '" + entry.name +
+                       "': init failed: a weight buffer's dtype is not its "
+                       "slot's (status 5)");
+}
+
+// Tests that the loader places the weights it packs, and init its state,
+// through the context's allocator hook (64-byte aligned), gives every
+// allocation back when the bound entry goes, and that the context's thread
+// count reaches forward: outputs are the same bits on 1 and 2 threads.
+TEST(ABI, AllocatorHookAndThreads) {
+  ABIFixture fixture("abi-hook");
+  ASSERT_TRUE(fixture.entry);
+  const runtime::Entry &entry = *fixture.entry;
+  std::mt19937 rng(13);
+  const int64_t tokens = 37, hidden = fixture.layer.spec.hidden;
+  std::vector<float> x = randomTensor(rng, tokens * hidden, 1.0f);
+  std::vector<std::vector<float>> outputs;
+  for (int32_t threads : {1, 2}) {
+    CountingAllocator counter;
+    moe_context context;
+    moe_context_init_cpu(&context);
+    context.num_threads = threads;
+    context.alloc = CountingAllocator::alloc;
+    context.free = CountingAllocator::free;
+    context.user = &counter;
+    std::string error;
+    {
+      auto bound =
+          runtime::BoundEntry::bind(entry, *fixture.checkpoint, error, &context);
+      ASSERT_TRUE(bound) << error;
+      const runtime::BindStats &stats = bound->bindStats();
+      size_t packedSlots = 0;
+      for (const runtime::WeightSlot &slot : entry.weights)
+        packedSlots += !slot.pack.empty();
+      EXPECT_GT(packedSlots, 0u);
+      // Each slot not read in place (the packed ones at least), then the
+      // state.
+      ASSERT_GE(counter.allocations, static_cast<int64_t>(packedSlots) + 1);
+      size_t weightBytes = 0;
+      for (size_t i = 0; i + 1 < counter.sizes.size(); ++i) {
+        weightBytes += counter.sizes[i];
+        EXPECT_EQ(counter.alignments[i], 64u);
+      }
+      EXPECT_EQ(weightBytes, stats.packedBytes);
+      EXPECT_EQ(bound->context().num_threads, threads);
+      std::vector<float> y(x.size());
+      ASSERT_TRUE(bound->forward(x.data(), y.data(), tokens, error)) << error;
+      outputs.push_back(std::move(y));
+      EXPECT_EQ(counter.frees, 0);
+    }
+    EXPECT_EQ(counter.frees, counter.allocations);
+  }
+  EXPECT_EQ(std::memcmp(outputs[0].data(), outputs[1].data(),
+                        outputs[0].size() * sizeof(float)),
+            0);
+}
 } // namespace
 
 namespace {
@@ -353,8 +757,11 @@ using json = nlohmann::json;
 /// A valid manifest: a forward entry with a single, a stacked and a viewed
 /// (slice, transpose, pack) slot, and its statistics entry.
 json validManifest() {
-  return json::parse(R"({"format": 1, "target": "cpu", "entries": [
-    {"name": "tiny", "kind": "forward", "symbol": "moe_entry_tiny",
+  return json::parse(R"({"format": 2, "target": "cpu", "entries": [
+    {"name": "tiny", "kind": "forward",
+     "symbols": {"init": "moe_entry_tiny_init",
+                 "forward": "moe_entry_tiny_forward",
+                 "destroy": "moe_entry_tiny_destroy"},
      "hidden": 8, "weights": [
       {"name": "gate", "shape": [4, 8], "dtype": "f32", "layout": "single"},
       {"name": "e.{e}.w1", "shape": [4, 1, 8, 32], "dtype": "bf16",
@@ -364,7 +771,10 @@ json validManifest() {
        "source_shape": [4, 8, 12], "slice": [2, 6, 6],
        "transpose": [0, 2, 1], "pack": [1, 32]}]},
     {"name": "tiny_routing_stats", "kind": "routing_stats",
-     "symbol": "moe_entry_tiny_routing_stats", "hidden": 8, "of": "tiny",
+     "symbols": {"init": "moe_entry_tiny_routing_stats_init",
+                 "forward": "moe_entry_tiny_routing_stats_forward",
+                 "destroy": "moe_entry_tiny_routing_stats_destroy"},
+     "hidden": 8, "of": "tiny",
      "outputs": 8, "weights": [
       {"name": "gate", "shape": [4, 8], "layout": "single"}]}]})");
 }
@@ -421,8 +831,24 @@ TEST(Manifest, RefusesMalformed) {
        "entry #0: name '' must be 1 to 1024 letters"},
       {"odd name", [](json &m) { m["entries"][0]["name"] = "a\"b"; },
        "entry #0: name 'a\"b' must be"},
-      {"symbol", [](json &m) { m["entries"][0]["symbol"] = "free"; },
-       "entry 'tiny': symbol 'free' is not 'moe_entry_tiny'"},
+      {"init symbol",
+       [](json &m) { m["entries"][0]["symbols"]["init"] = "free"; },
+       "entry 'tiny': init symbol 'free' is not 'moe_entry_tiny_init'"},
+      {"forward symbol",
+       [](json &m) {
+         m["entries"][0]["symbols"]["forward"] = "moe_entry_tiny_init";
+       },
+       "entry 'tiny': forward symbol 'moe_entry_tiny_init' is not "
+       "'moe_entry_tiny_forward'"},
+      {"destroy symbol missing",
+       [](json &m) { m["entries"][0]["symbols"].erase("destroy"); },
+       "entry 'tiny' symbols: needs a string \"destroy\""},
+      {"format 1 symbol",
+       [](json &m) {
+         m["entries"][0].erase("symbols");
+         m["entries"][0]["symbol"] = "moe_entry_tiny";
+       },
+       "entry 'tiny': needs an object \"symbols\" (init, forward, destroy)"},
       {"kind", [](json &m) { m["entries"][0]["kind"] = "backward"; },
        "entry 'tiny': unknown kind 'backward'"},
       {"hidden 0", [](json &m) { m["entries"][0]["hidden"] = 0; },
@@ -453,7 +879,9 @@ TEST(Manifest, RefusesMalformed) {
        [](json &m) {
          json second = m["entries"][1];
          second["name"] = "other";
-         second["symbol"] = "moe_entry_other";
+         for (const char *suffix : {"init", "forward", "destroy"})
+           second["symbols"][suffix] =
+               std::string("moe_entry_other_") + suffix;
          m["entries"].push_back(second);
        },
        "entry 'tiny' has a second statistics entry 'other'"},
@@ -638,14 +1066,23 @@ TEST(Manifest, RefusesOtherFormatOrTarget) {
     bool foreign;
   };
   std::vector<Case> cases = {
-      {"format 2", [](json &m) { m["format"] = 2; },
-       "manifest format 2; this loader reads format 1", true},
+      {"format 1",
+       [](json &m) {
+         m["format"] = 1;
+         for (json &entry : m["entries"]) {
+           entry.erase("symbols");
+           entry["symbol"] = "moe_entry_" + entry["name"].get<std::string>();
+         }
+       },
+       "built for manifest format 1; rebuild it with this moe-compile", true},
+      {"format 3", [](json &m) { m["format"] = 3; },
+       "manifest format 3; this loader reads format 2", true},
       {"format 0, entries of another shape",
        [](json &m) {
          m["format"] = 0;
          m["entries"] = "elsewhere";
        },
-       "manifest format 0; this loader reads format 1", true},
+       "manifest format 0; this loader reads format 2", true},
       {"cuda", [](json &m) { m["target"] = "cuda"; },
        "built for target 'cuda'; this loader runs 'cpu' libraries", true},
       {"rocm without entries",
@@ -690,7 +1127,8 @@ TEST(Manifest, RefusesOtherFormatOrTarget) {
 // Tests that entries run only as their kind allows: a statistics entry
 // through routingStats, sized from the manifest (run as a forward entry it
 // wrote E + 4 floats into a [T, hidden] buffer), a forward entry through
-// forward; and that the thread count and token count are bounded.
+// forward; and that the context's thread count and the token count are
+// bounded.
 TEST(CompiledLibrary, EntriesRunByKind) {
   LayerSpec spec;
   spec.routing = softmaxTopK(2, true);
@@ -748,10 +1186,15 @@ TEST(CompiledLibrary, EntriesRunByKind) {
       bound->forward(x.data(), y.data(), limits::kMaxTokens + 1, error));
   EXPECT_TRUE(bound->forward(x.data(), y.data(), 5, error)) << error;
 
-  EXPECT_FALSE(lib->setNumThreads(0, error));
-  EXPECT_EQ(error, "thread count 0 is not in [1, 1024]");
-  EXPECT_FALSE(lib->setNumThreads(100000, error));
-  EXPECT_TRUE(lib->setNumThreads(1, error)) << error;
+  for (int32_t threads : {-1, 100000}) {
+    moe_context context;
+    moe_context_init_cpu(&context);
+    context.num_threads = threads;
+    EXPECT_EQ(runtime::BoundEntry::bind(*entry, *checkpoint, error, &context),
+              nullptr);
+    EXPECT_EQ(error, "thread count " + std::to_string(threads) +
+                         " is not in [0, 1024]");
+  }
 }
 
 // Tests that a missing weight names the files searched.

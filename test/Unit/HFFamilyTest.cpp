@@ -3,7 +3,9 @@
 // config.json → moe-translate → moe-compile → weights under the family's
 // checkpoint names (in the family's own layout) → runtime loader, compared
 // with lib/Reference configured by hand from each family's published
-// modeling code (not from the importer), at odd token counts. Tolerance:
+// modeling code (not from the importer), at odd token counts; the
+// checkpoint stored as the config says (bfloat16) and the library keeping
+// bf16 panels (--weight-type=auto). Tolerance:
 // normwise relative error ≤ 1e-5.
 //
 //===----------------------------------------------------------------------===//
@@ -124,6 +126,13 @@ void checkFamily(const Family &family, bool sharded = false) {
   const runtime::Entry *entry = library->findEntry("", error);
   ASSERT_TRUE(entry) << error;
 
+  // --weight-type=auto (the default) follows the config's torch_dtype:
+  // the expert weights are bf16 panels, the router stays f32.
+  bool bf16Panels = false;
+  for (const runtime::WeightSlot &slot : entry->weights)
+    bf16Panels = bf16Panels || (!slot.pack.empty() && slot.dtype == "bf16");
+  EXPECT_TRUE(bf16Panels) << family.configDir;
+
   // Random checkpoint tensors under every name the manifest asks for, in
   // the checkpoint's own shapes.
   std::mt19937 rng(11);
@@ -141,9 +150,16 @@ void checkFamily(const Family &family, bool sharded = false) {
       for (int64_t d : shape)
         count *= d;
       float scale = 1.0f / std::sqrt(static_cast<float>(shape.back()));
+      // Stored as the config's torch_dtype says (bfloat16, every tiny
+      // config): the reference sees the values the checkpoint holds.
       Tensor tensor{shape, randomTensor(rng, count, scale)};
-      TensorData data{DType::F32, shape, std::vector<uint8_t>(count * 4)};
-      std::memcpy(data.bytes.data(), tensor.values.data(), count * 4);
+      TensorData data{DType::BF16, shape, std::vector<uint8_t>(count * 2)};
+      for (int64_t i = 0; i < count; ++i) {
+        uint16_t half = floatToBF16(tensor.values[i]);
+        uint32_t bits = static_cast<uint32_t>(half) << 16;
+        std::memcpy(&tensor.values[i], &bits, 4);
+        std::memcpy(data.bytes.data() + 2 * i, &half, 2);
+      }
       files[sharded ? tensors.size() % 2 : 0][tensorName] = std::move(data);
       tensors[tensorName] = std::move(tensor);
     }

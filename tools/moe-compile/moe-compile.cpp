@@ -1,7 +1,8 @@
 //===- moe-compile.cpp - moe modules to deployable shared libraries -------===//
 //
 //   moe-compile IN.mlir --target=cpu -o OUT.so [--mcpu=native|NAME] [-O0..3]
-//               [--emit=mlir|llvm|asm|obj|so] [--mlir-print-ir-after-all ...]
+//               [--weight-type=auto|f32|bf16] [--emit=mlir|llvm|asm|obj|so]
+//               [--mlir-print-ir-after-all ...]
 //
 // The library exports the C ABI of moe_runtime.h and needs no libMLIR or
 // libLLVM at run time. Every option is checked here, before the compile
@@ -66,10 +67,13 @@ static cl::opt<unsigned>
              cl::cat(toolCategory));
 static cl::opt<std::string> weightType(
     "weight-type",
-    cl::desc("Element type the expert weights are kept in at run time: f32, "
-             "or bf16 (half the memory and bandwidth; activations and sums "
-             "stay f32) (default: f32)"),
-    cl::value_desc("type"), cl::init("f32"), cl::cat(toolCategory));
+    cl::desc("Element type the expert weights are kept in at run time: "
+             "auto (bf16 when the module's moe.checkpoint_dtype, recorded by "
+             "moe-translate from the config's torch_dtype, is bf16; f32 for "
+             "f16 and f32 checkpoints and when none is recorded), f32, or "
+             "bf16 (half the memory and bandwidth; activations and sums stay "
+             "f32) (default: auto)"),
+    cl::value_desc("type"), cl::init("auto"), cl::cat(toolCategory));
 static cl::opt<bool>
     keepObject("keep-object",
                cl::desc("With --emit=so, keep the object file OUT.so.o "
@@ -128,8 +132,9 @@ int main(int argc, char **argv) {
 
   if (target != "cpu")
     return fail("unknown --target '" + target + "' (supported: cpu)");
-  if (weightType != "f32" && weightType != "bf16")
-    return fail("unknown --weight-type '" + weightType + "' (f32 or bf16)");
+  if (weightType != "auto" && weightType != "f32" && weightType != "bf16")
+    return fail("unknown --weight-type '" + weightType +
+                "' (auto, f32 or bf16)");
   if (optLevel > 3)
     return fail("-O" + llvm::Twine(optLevel) +
                 " is not an optimisation level (0-3)");

@@ -64,7 +64,8 @@ enum Mode : unsigned {
 
 struct Options {
   std::string library, weights, input, output, entry, timingJson;
-  std::string generateWeights, generateInput, dtype = "f32";
+  /// Empty: the dtype the library's packed slots hold.
+  std::string generateWeights, generateInput, dtype;
   int64_t repeat = 1, tokens = 0, seed = 0, threads = 0;
   bool printManifest = false, stats = false, help = false, version = false;
   /// The options given, by name, in order.
@@ -124,7 +125,9 @@ const OptionSpec kOptions[] = {
     {"--seed", "S", kGenerate, nullptr, &Options::seed, nullptr, 0, UINT32_MAX,
      "seed of the generated data (default: 0)"},
     {"--dtype", "f32|bf16", kGenerateWeights, &Options::dtype, nullptr, nullptr,
-     0, 0, "dtype of the generated weights (default: f32)"},
+     0, 0,
+     "dtype of the generated weights (default: bf16 when the library keeps "
+     "bf16 panels, else f32)"},
     {"--help", nullptr, kAllModes, nullptr, nullptr, &Options::help, 0, 0,
      "print this help and exit (also -h)", "GENERAL"},
     {"--version", nullptr, kAllModes, nullptr, nullptr, &Options::version, 0, 0,
@@ -267,8 +270,8 @@ bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
            false;
   if (options.mode == kGenerateInput && !seen.count("--tokens"))
     return error = "--generate-input: needs --tokens T", false;
-  if (options.mode == kGenerateWeights && options.dtype != "f32" &&
-      options.dtype != "bf16")
+  if (options.mode == kGenerateWeights && !options.dtype.empty() &&
+      options.dtype != "f32" && options.dtype != "bf16")
     return error = "--dtype: must be f32 or bf16, got '" + options.dtype + "'",
            false;
   return true;
@@ -294,6 +297,12 @@ bool allocate(const std::string &what, uint64_t bytes, std::string &error,
 /// the scale of nn.Linear's initialisation, so activations stay O(1).
 int generateWeights(const Entry &entry, const Options &options) {
   std::mt19937 rng(static_cast<uint32_t>(options.seed));
+  // Without --dtype, what the library keeps: a checkpoint of bf16 values
+  // binds in place of rounding, as a real checkpoint would.
+  bool bf16 = options.dtype == "bf16";
+  if (options.dtype.empty())
+    for (const WeightSlot &slot : entry.weights)
+      bf16 = bf16 || slot.dtype == "bf16";
   std::map<std::string, TensorData> tensors;
   std::string error;
   for (const WeightSlot &slot : entry.weights) {
@@ -310,7 +319,7 @@ int generateWeights(const Entry &entry, const Options &options) {
     for (int64_t e = first; e < last; ++e) {
       TensorData data;
       data.shape = shape;
-      data.dtype = options.dtype == "f32" ? DType::F32 : DType::BF16;
+      data.dtype = bf16 ? DType::BF16 : DType::F32;
       uint64_t bytes = count * dtypeSize(data.dtype);
       if (!allocate("weight '" + slot.tensorName(e) + "'", bytes, error,
                     [&] { data.bytes.resize(bytes); }))
@@ -556,8 +565,14 @@ int run(int argc, char **argv) {
       Checkpoint::open(options.weights, error);
   if (!checkpoint)
     return fail(error);
+  if (!options.threads && !checkOmpNumThreads(error))
+    return fail(error);
+  // The thread count travels in the context (0: OpenMP's default).
+  moe_context context;
+  moe_context_init_cpu(&context);
+  context.num_threads = static_cast<int32_t>(options.threads);
   std::unique_ptr<BoundEntry> bound =
-      BoundEntry::bind(*entry, *checkpoint, error);
+      BoundEntry::bind(*entry, *checkpoint, error, &context);
   if (!bound)
     return fail(error);
   // What binding the forward entry cost (the statistics entry, bound next,
@@ -572,7 +587,8 @@ int run(int argc, char **argv) {
               formatBytes(bind.peakResidentBytes).c_str());
   std::unique_ptr<BoundEntry> boundStats;
   if (statsEntry &&
-      !(boundStats = BoundEntry::bind(*statsEntry, *checkpoint, error)))
+      !(boundStats =
+            BoundEntry::bind(*statsEntry, *checkpoint, error, &context)))
     return fail(error);
 
   NpyArray input;
@@ -591,11 +607,6 @@ int run(int argc, char **argv) {
                 " tokens exceed the limit " +
                 std::to_string(limits::kMaxTokens));
   warnNonFinite(input, tokens, entry->hidden);
-
-  if (options.threads > 0 && !library->setNumThreads(options.threads, error))
-    return fail("--threads: " + error);
-  if (!options.threads && !checkOmpNumThreads(error))
-    return fail(error);
 
   // Activations on cache lines, as the weights are (AlignedBuffer.h). The
   // input's size is the file's; the output's is the same.

@@ -2,9 +2,12 @@
 //
 // The one loader moe-run and user programs share: it opens a library built
 // by moe-compile, reads its manifest, binds each weight slot to checkpoint
-// tensors by name (stacking per-expert tensors, converting BF16/F16 to
-// float32, reading F32 in place where it lies on a cache line), and calls
-// entries. A library's manifest is validated whole before any of it is used
+// tensors by name (stacking per-expert tensors of the slot's expert range,
+// converting BF16/F16 to float32 or rounding to bf16, packing, reading F32
+// in place where it lies on a cache line) into buffers it allocates through
+// the context's allocator hook, hands them to the entry's init (ABI v2,
+// moe_runtime.h) and calls forward; the state is destroyed with the bound
+// entry. A library's manifest is validated whole before any of it is used
 // (every index, shape and size it gives is bounded and checked), and an
 // entry can only be called the way its kind allows: forward entries through
 // `forward`, routing statistics through `routingStats`, sized from the
@@ -58,7 +61,8 @@ struct WeightSlot {
 
 struct Entry {
   std::string name;
-  std::string symbol;
+  /// The ABI v2 functions: "moe_entry_<name>_init", "_forward", "_destroy".
+  std::string initSymbol, forwardSymbol, destroySymbol;
   /// "forward" or "routing_stats".
   std::string kind = "forward";
   /// For routing statistics: the forward entry described, and the floats
@@ -68,7 +72,9 @@ struct Entry {
   int64_t outputSize = 0;
   int64_t hidden = 0;
   std::vector<WeightSlot> weights;
-  moe_entry_fn function = nullptr;
+  moe_entry_init_fn init = nullptr;
+  moe_entry_forward_fn forward = nullptr;
+  moe_entry_destroy_fn destroy = nullptr;
 };
 
 /// A loaded library and its manifest.
@@ -85,15 +91,10 @@ public:
   /// The routing-statistics entry of forward entry `name`, or null.
   const Entry *findStatsEntry(const std::string &name) const;
   const std::string &manifest() const { return manifestText; }
-  /// Sizes the thread team of the library's parallel loops: 1 to
-  /// limits::kMaxThreads (OpenMP aborts the process on a team it cannot
-  /// create); false with `error` otherwise.
-  bool setNumThreads(int64_t threads, std::string &error) const;
 
 private:
   Library() = default;
   void *handle = nullptr;
-  moe_set_threads_fn setThreads = nullptr;
   std::string manifestText;
   std::vector<Entry> entryList;
 };
@@ -111,21 +112,57 @@ struct BindStats {
   size_t mappedBytes = 0;
   /// Bytes of weights read in place from the mapping (not copied).
   size_t inPlaceBytes = 0;
-  /// Bytes the loader allocated and holds for the weights it could not read
-  /// in place: stacked, converted to f32 or bf16, viewed or packed.
+  /// Bytes the loader allocated (through the context's hook) and holds for
+  /// the weights it could not read in place: stacked, converted to f32 or
+  /// bf16, viewed or packed.
   size_t packedBytes = 0;
   /// The process's peak resident memory right after the bind
   /// (peakResidentBytes()): the transient copies of packing show here.
   size_t peakResidentBytes = 0;
 };
 
-/// An entry with its weights bound, ready to run.
+/// Memory the loader owns for one bound weight: from the context's
+/// allocator hook, or the runtime's aligned allocation (AlignedBuffer.h)
+/// without one; given back the same way.
+class WeightBuffer {
+public:
+  /// `bytes` zeroed bytes, 64-byte aligned; empty (data() null) when the
+  /// memory cannot be had.
+  static WeightBuffer allocate(const moe_context &context, size_t bytes);
+  WeightBuffer() = default;
+  WeightBuffer(WeightBuffer &&other) noexcept { *this = std::move(other); }
+  WeightBuffer &operator=(WeightBuffer &&other) noexcept;
+  WeightBuffer(const WeightBuffer &) = delete;
+  WeightBuffer &operator=(const WeightBuffer &) = delete;
+  ~WeightBuffer() { reset(); }
+  void *data() const { return pointer; }
+  size_t size() const { return bytes; }
+
+private:
+  void reset();
+  void *pointer = nullptr;
+  size_t bytes = 0;
+  void (*freeHook)(void *, void *) = nullptr;
+  void *user = nullptr;
+};
+
+/// An entry with its weights bound and its state initialised, ready to
+/// run; destroying it destroys the state, then frees the weights.
 class BoundEntry {
 public:
-  /// Null with `error` on a missing or mismatched weight, or when memory
-  /// for a converted weight cannot be had (the message names the slot).
-  static std::unique_ptr<BoundEntry>
-  bind(const Entry &entry, const Checkpoint &checkpoint, std::string &error);
+  /// Binds `entry`'s weights from `checkpoint` and calls its init with
+  /// `context` (moe_context_init_cpu()'s when null): buffers are allocated
+  /// through the context's hook, and the context's thread count sizes each
+  /// forward's thread team. Null with `error` on a missing or mismatched
+  /// weight, when memory for a converted weight cannot be had (the message
+  /// names the slot), on a context out of range, or when init refuses
+  /// (its status and moe_status_string). The checkpoint must outlive the
+  /// bound entry (weights may be read in place).
+  static std::unique_ptr<BoundEntry> bind(const Entry &entry,
+                                          const Checkpoint &checkpoint,
+                                          std::string &error,
+                                          const moe_context *context = nullptr);
+  ~BoundEntry();
   /// Runs a forward entry: `input` and `output` are [tokens, hidden]
   /// float32, 0 <= tokens <= limits::kMaxTokens. Refuses any other kind of
   /// entry (a statistics entry writes E + 4 floats, not [tokens, hidden]).
@@ -142,10 +179,15 @@ public:
   /// Bytes of weights read in place from the mapping (not copied).
   size_t zeroCopyBytes() const { return stats.inPlaceBytes; }
 
+  /// The context init was given.
+  const moe_context &context() const { return boundContext; }
+
 private:
+  BoundEntry() = default;
   const Entry *boundEntry = nullptr;
-  std::vector<AlignedFloats> owned;
-  std::vector<const float *> pointers;
+  moe_context boundContext;
+  std::vector<WeightBuffer> owned;
+  void *state = nullptr;
   BindStats stats;
 };
 
@@ -153,7 +195,8 @@ private:
 /// it first: false with `error` ("entry 'x' weight 'y': ...") on anything
 /// the loader could not use safely. A manifest of another "format" or
 /// "target" is refused first, naming both sides ("built for target 'cuda';
-/// this loader runs 'cpu' libraries"), with `*foreign` (when given) set:
+/// this loader runs 'cpu' libraries"; format 1: "built for manifest format
+/// 1; rebuild it with this moe-compile"), with `*foreign` (when given) set:
 /// the library is not malformed, only not one this loader runs. Library::open
 /// calls it; exposed so that it can be tested without a library.
 bool parseManifest(const std::string &text, std::vector<Entry> &entries,

@@ -1,30 +1,57 @@
 /*===- moe_runtime.h - the C ABI of libraries compiled by moe-compile -----===*
  *
- * A library compiled by `moe-compile --target=cpu` exports:
+ * ABI version 2, manifest format 2. A library compiled by
+ * `moe-compile --target=cpu` exports:
  *
  *   const char *moe_module_manifest(void);
  *
- * a JSON document (format below), and for each entry point the function
- * the manifest names:
+ * a JSON document (format below), and for each entry point three functions,
+ * named in the manifest:
  *
- *   int32_t moe_entry_<name>(const float *const *weights, const float *input,
- *                            float *output, int64_t tokens);
+ *   int32_t moe_entry_<name>_init(const moe_context *ctx,
+ *                                 const moe_weight_buffer *weights,
+ *                                 int64_t num_weights, void **state);
+ *   int32_t moe_entry_<name>_forward(void *state,
+ *                                    const moe_forward_args *args);
+ *   void    moe_entry_<name>_destroy(void *state);
  *
- * `weights` holds one pointer per weight slot, in manifest order, each to a
- * dense row-major tensor of the slot's shape and dtype (float32, or bf16
- * for a "bf16" slot; per-expert checkpoint tensors stacked on dimension 0),
- * 64-byte aligned for speed; `input` and `output` are [tokens, hidden]
- * row-major float32. Returns 0 on success. And
+ * `init` checks the context (abi_version MOE_ABI_VERSION, target
+ * MOE_TARGET_CPU, 0 <= rank < size, 0 <= num_threads <= 1024, both
+ * allocator hooks or neither), then the weights against what the entry was
+ * compiled for: `num_weights` must be the entry's slot count and each
+ * buffer, in manifest order, must have the slot's dtype, rank and shape and
+ * non-null data. Any mismatch returns its MOE_STATUS_* (never crashes) and
+ * leaves `*state` NULL. On success `*state` holds a state allocated through
+ * the context's hook (malloc without one) that keeps the weight pointers,
+ * the thread count and the free hook: the weights must outlive the state,
+ * the context need not. `forward` runs the entry: `args->input` and
+ * `args->output` are [tokens, hidden] row-major float32 (a routing-
+ * statistics entry writes its "outputs" floats to `output` whatever
+ * `tokens` is), 0 <= tokens; a null state or args, a `struct_size` below
+ * MOE_FORWARD_ARGS_MIN_SIZE, a negative token count or a null buffer that
+ * would be read or written is MOE_STATUS_INVALID_ARGUMENT. With a thread
+ * count, forward sizes the OpenMP team of the calling thread to it first
+ * (0: OpenMP's default, OMP_NUM_THREADS or one per core); each output
+ * element is summed in the same order on any count, so results are the
+ * same bits. `destroy` frees the state (NULL is allowed). A state may be
+ * used by one forward at a time; distinct states are independent.
+ * moe_status_string() names every status.
  *
- *   void moe_set_num_threads(int32_t threads);
+ * Weights are typed (moe_weight_buffer): MOE_DTYPE_F32 values, or
+ * MOE_DTYPE_BF16 16-bit values (the upper half of an f32, what a "bf16"
+ * slot holds), each buffer a dense row-major tensor of the slot's "shape";
+ * 64-byte aligned for speed (moe/Support/AlignedBuffer.h). The loader
+ * (moe/Runtime/Loader.h) builds them from checkpoints; a program with its
+ * own weights may call the functions directly, filling a context with
+ * moe_context_init_cpu().
  *
- * which sizes the thread team of the library's parallel loops (OpenMP).
+ * Manifest (format 2), for example:
  *
- * Manifest (format 1), for example:
- *
- *   {"format": 1, "target": "cpu", "entries": [
- *     {"name": "mixtral_layer0", "kind": "forward",
- *      "symbol": "moe_entry_mixtral_layer0", "hidden": 4096,
+ *   {"format": 2, "target": "cpu", "entries": [
+ *     {"name": "mixtral_layer0", "kind": "forward", "hidden": 4096,
+ *      "symbols": {"init": "moe_entry_mixtral_layer0_init",
+ *                  "forward": "moe_entry_mixtral_layer0_forward",
+ *                  "destroy": "moe_entry_mixtral_layer0_destroy"},
  *      "weights": [
  *        {"name": "model.layers.0.block_sparse_moe.experts.{e}.w1.weight",
  *         "shape": [8, 14336, 4096], "dtype": "f32", "layout": "stacked",
@@ -38,64 +65,200 @@
  * share, mean router confidence and aux loss).
  *
  * "stacked" slots read the checkpoint tensors named by replacing "{e}" with
- * each expert index in "experts" [begin, end) and stack them; "single" slots
- * read one tensor of the slot's shape. A slot whose checkpoint layout
- * differs also carries "source_shape" (what the checkpoint holds, stacked
- * first), an optional "slice": [dim, offset, size] and an optional
- * "transpose" permutation, applied in that order; a slot of packed
- * weights then has "pack": [dim, P]: the viewed tensor packed along `dim`
- * in panels of P (zero past its end), as linalg.pack with inner_dims_pos =
- * [dim], inner_tiles = [P] gives (in the libraries moe-compile makes, P
- * is the micro-kernels' panel width, MOE_UKERNEL_PANEL in
- * moe/Runtime/KernelABI.h; the loader packs to the P the manifest names).
- * The result is "shape", in "dtype": "f32", or "bf16" for packed slots
- * (`moe-compile --weight-type=bf16`): each value the upper 16 bits of an
- * f32, rounded to nearest even at bind time, and the weight pointer of
- * such a slot points at those 16-bit values.
+ * each expert index in "experts" [begin, end) and stack them; the range is
+ * the weight argument's `moe.experts = array<i64: begin, end>` attribute
+ * (default [0, E)): a rank of expert parallelism binds only its experts.
+ * "single" slots read one tensor of the slot's shape. A slot whose
+ * checkpoint layout differs also carries "source_shape" (what the
+ * checkpoint holds, stacked first), an optional "slice": [dim, offset,
+ * size] and an optional "transpose" permutation, applied in that order; a
+ * slot of packed weights then has "pack": [dim, P]: the viewed tensor
+ * packed along `dim` in panels of P (zero past its end), as linalg.pack
+ * with inner_dims_pos = [dim], inner_tiles = [P] gives (in the libraries
+ * moe-compile makes, P is the micro-kernels' panel width, MOE_UKERNEL_PANEL
+ * in moe/Runtime/KernelABI.h; the loader packs to the P the manifest
+ * names). The result is "shape", in "dtype": "f32", or "bf16" for packed
+ * slots (`moe-compile --weight-type=bf16`, or `auto` on a bf16
+ * checkpoint): each value the upper 16 bits of an f32, rounded to nearest
+ * even at bind time.
  *
- * The loader (moe/Runtime/Loader.h) checks all of a manifest before using
- * any of it and refuses a library whose manifest breaks these rules:
- * "format" MOE_MANIFEST_FORMAT and "target" MOE_MANIFEST_TARGET (a library
- * of another format or target is refused as such, naming both); entry
- * names of letters, digits, '_', '.', '$' or '-', each once, and "symbol"
- * exactly "moe_entry_<name>"; "hidden" in [1, 2^18]; a "routing_stats"
- * entry's "of" naming a forward entry of the same hidden size (one
- * statistics entry per forward entry) and "outputs" in [5, 2^16 + 4];
- * slot names non-empty, holding "{e}" once when stacked and never when
- * single; "experts" with 0 <= begin < end <= 2^16, the stacked source
- * shape leading with end - begin; shapes of rank <= 8 with positive sizes
- * and at most 2^40 elements; "slice" within the source shape, "transpose"
- * a permutation of its rank, "pack" a dimension of it and P >= 1; and the
- * source shape, viewed, giving exactly "shape".
+ * The loader checks all of a manifest before using any of it and refuses a
+ * library whose manifest breaks these rules: "format" MOE_MANIFEST_FORMAT
+ * and "target" MOE_MANIFEST_TARGET, checked first (a library of another
+ * format or target is refused as such, naming both; one of format 1 is
+ * told to be rebuilt); entry names of letters, digits, '_', '.', '$' or
+ * '-', each once, and "symbols" exactly "moe_entry_<name>_init", "_forward"
+ * and "_destroy"; "hidden" in [1, 2^18]; a "routing_stats" entry's "of"
+ * naming a forward entry of the same hidden size (one statistics entry per
+ * forward entry) and "outputs" in [5, 2^16 + 4]; slot names non-empty,
+ * holding "{e}" once when stacked and never when single; "experts" with 0
+ * <= begin < end <= 2^16, the stacked source shape leading with end -
+ * begin; shapes of rank <= 8 with positive sizes and at most 2^40
+ * elements; "slice" within the source shape, "transpose" a permutation of
+ * its rank, "pack" a dimension of it and P >= 1; and the source shape,
+ * viewed, giving exactly "shape".
  *===----------------------------------------------------------------------===*/
 
 #ifndef MOE_RUNTIME_MOE_RUNTIME_H
 #define MOE_RUNTIME_MOE_RUNTIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define MOE_MANIFEST_FORMAT 1
+/* The version a context states (moe_context.abi_version) and the manifest
+ * format of the libraries this runtime loads. */
+#define MOE_ABI_VERSION 2
+#define MOE_MANIFEST_FORMAT 2
 /* The "target" of the libraries this runtime loads and runs. */
 #define MOE_MANIFEST_TARGET "cpu"
 #define MOE_MANIFEST_SYMBOL "moe_module_manifest"
-#define MOE_SET_THREADS_SYMBOL "moe_set_num_threads"
-/* Entry symbols are this prefix and the entry's name. */
+/* Entry symbols are this prefix, the entry's name and one suffix. */
 #define MOE_ENTRY_SYMBOL_PREFIX "moe_entry_"
+#define MOE_ENTRY_INIT_SUFFIX "_init"
+#define MOE_ENTRY_FORWARD_SUFFIX "_forward"
+#define MOE_ENTRY_DESTROY_SUFFIX "_destroy"
 /* Entry kinds in the manifest. */
 #define MOE_ENTRY_KIND_FORWARD "forward"
 #define MOE_ENTRY_KIND_ROUTING_STATS "routing_stats"
 /* A routing-statistics entry writes E loads and then this many summaries
  * (entropy / log E, largest share, mean router confidence, aux loss). */
 #define MOE_ROUTING_STATS_SUMMARIES 4
+/* The largest rank of a weight buffer (and of a manifest shape). */
+#define MOE_MAX_RANK 8
+
+/* moe_context.target */
+enum { MOE_TARGET_CPU = 0, MOE_TARGET_CUDA = 1 };
+
+/* moe_weight_buffer.dtype */
+enum { MOE_DTYPE_F32 = 1, MOE_DTYPE_BF16 = 2, MOE_DTYPE_F16 = 3 };
+
+/* What init and forward return. */
+enum {
+  MOE_STATUS_OK = 0,
+  /* A null pointer, a negative count, a struct_size too small, a context
+   * field out of range. */
+  MOE_STATUS_INVALID_ARGUMENT = 1,
+  /* The context states another ABI version. */
+  MOE_STATUS_ABI_VERSION = 2,
+  /* The context is for another target than the library's. */
+  MOE_STATUS_WRONG_TARGET = 3,
+  /* num_weights is not the entry's slot count. */
+  MOE_STATUS_WEIGHT_COUNT = 4,
+  /* A weight buffer's dtype is not its slot's. */
+  MOE_STATUS_WEIGHT_DTYPE = 5,
+  /* A weight buffer's rank or shape is not its slot's. */
+  MOE_STATUS_WEIGHT_SHAPE = 6,
+  /* The state could not be allocated. */
+  MOE_STATUS_OUT_OF_MEMORY = 7,
+};
+
+/* What a library runs on and with. Fill it with moe_context_init_cpu(),
+ * then change what differs. */
+typedef struct moe_context {
+  /* MOE_ABI_VERSION. */
+  int32_t abi_version;
+  /* MOE_TARGET_*: the library's target. */
+  int32_t target;
+  /* Device index (0 on the CPU). */
+  int32_t device;
+  /* This process's rank among `size` ranks of expert parallelism (0 of 1
+   * alone). */
+  int32_t rank;
+  int32_t size;
+  /* Threads of each forward's parallel loops, 0 to 1024; 0 leaves OpenMP's
+   * default (OMP_NUM_THREADS, or one per core). */
+  int32_t num_threads;
+  /* The device stream (cudaStream_t); NULL on the CPU. */
+  void *stream;
+  /* The communicator of the ranks (MPI_Comm *, ncclComm_t); NULL alone. */
+  void *communicator;
+  /* Where states and bound weights are placed: both hooks, or neither (the
+   * runtime's aligned host allocation). `alloc` returns `bytes` aligned to
+   * `alignment` (a power of two), or NULL; memory the loader fills must be
+   * writable from the host (pinned or managed memory for a device). */
+  void *(*alloc)(void *user, size_t bytes, size_t alignment);
+  void (*free)(void *user, void *pointer);
+  void *user;
+} moe_context;
+
+/* One weight slot's tensor, dense and row-major. */
+typedef struct moe_weight_buffer {
+  const void *data;
+  /* MOE_DTYPE_*; a BF16 buffer holds 16-bit values, not floats. */
+  int32_t dtype;
+  int32_t rank;
+  int64_t shape[MOE_MAX_RANK];
+} moe_weight_buffer;
+
+/* A forward call's arguments. `struct_size` is sizeof(moe_forward_args) as
+ * the caller knows it: fields are only ever added at the end, a library
+ * reads a field only when struct_size covers it, and a field a caller
+ * does not give counts as NULL or 0. */
+typedef struct moe_forward_args {
+  int64_t struct_size;
+  const float *input;
+  float *output;
+  int64_t tokens;
+  /* Token ids, [tokens], for routing that needs them (hash routing); NULL
+   * today, and unread by the layers moec compiles now. */
+  const int32_t *token_ids;
+} moe_forward_args;
+
+/* The struct_size every forward needs: input, output and tokens. */
+#define MOE_FORWARD_ARGS_MIN_SIZE 32
 
 typedef const char *(*moe_manifest_fn)(void);
-typedef void (*moe_set_threads_fn)(int32_t threads);
-typedef int32_t (*moe_entry_fn)(const float *const *weights, const float *input,
-                                float *output, int64_t tokens);
+typedef int32_t (*moe_entry_init_fn)(const moe_context *ctx,
+                                     const moe_weight_buffer *weights,
+                                     int64_t num_weights, void **state);
+typedef int32_t (*moe_entry_forward_fn)(void *state,
+                                        const moe_forward_args *args);
+typedef void (*moe_entry_destroy_fn)(void *state);
+
+/* A CPU context: this ABI, rank 0 of 1, OpenMP's thread count, the
+ * runtime's allocation. */
+static inline void moe_context_init_cpu(moe_context *ctx) {
+  ctx->abi_version = MOE_ABI_VERSION;
+  ctx->target = MOE_TARGET_CPU;
+  ctx->device = 0;
+  ctx->rank = 0;
+  ctx->size = 1;
+  ctx->num_threads = 0;
+  ctx->stream = NULL;
+  ctx->communicator = NULL;
+  ctx->alloc = NULL;
+  ctx->free = NULL;
+  ctx->user = NULL;
+}
+
+/* What a status means, in a few words. */
+static inline const char *moe_status_string(int32_t status) {
+  switch (status) {
+  case MOE_STATUS_OK:
+    return "success";
+  case MOE_STATUS_INVALID_ARGUMENT:
+    return "invalid argument (a null pointer, a negative token count, a "
+           "struct_size too small or a context field out of range)";
+  case MOE_STATUS_ABI_VERSION:
+    return "the context's abi_version is not the library's";
+  case MOE_STATUS_WRONG_TARGET:
+    return "the context's target is not the library's";
+  case MOE_STATUS_WEIGHT_COUNT:
+    return "wrong number of weight buffers";
+  case MOE_STATUS_WEIGHT_DTYPE:
+    return "a weight buffer's dtype is not its slot's";
+  case MOE_STATUS_WEIGHT_SHAPE:
+    return "a weight buffer's rank or shape is not its slot's";
+  case MOE_STATUS_OUT_OF_MEMORY:
+    return "out of memory";
+  default:
+    return "unknown status";
+  }
+}
 
 #ifdef __cplusplus
 }

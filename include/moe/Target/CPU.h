@@ -56,8 +56,10 @@ struct CPUCompileOptions {
   bool keepObject = false;
   /// Add a routing-statistics entry next to each MoE layer entry.
   bool routingStats = true;
-  /// The fused experts' bound weights in memory: "f32" or "bf16".
-  std::string weightType = "f32";
+  /// The fused experts' bound weights in memory: "f32", "bf16", or "auto":
+  /// bf16 when the module says its checkpoint stores bf16
+  /// (moe.checkpoint_dtype), else f32 (resolveWeightType).
+  std::string weightType = "auto";
   /// What to write to `outputPath`.
   CPUEmitKind emit = CPUEmitKind::SharedLibrary;
   /// Called on every PassManager the compile creates, before it runs: the
@@ -73,6 +75,13 @@ struct CPUCompileOptions {
 bool isKnownCPU(StringRef cpu);
 /// The CPU names LLVM knows for this host's target, sorted.
 std::vector<std::string> getKnownCPUs();
+
+/// The weight type `requested` ("auto", "f32" or "bf16") means for
+/// `module`: "auto" is "bf16" when its `moe.checkpoint_dtype` is "bf16" and
+/// "f32" otherwise (an f16 or f32 checkpoint, or none recorded); a
+/// `moe.checkpoint_dtype` that is not "bf16", "f16" or "f32" is an error at
+/// the module.
+FailureOr<std::string> resolveWeightType(ModuleOp module, StringRef requested);
 
 /// Compiles `module` (moe dialect) and writes `options.emit` to
 /// `outputPath` ("-" is stdout, for the text forms). Errors are emitted as

@@ -3,7 +3,9 @@
 // What moe-compile needs to know about each public function before lowering:
 // which argument is the activation input, which are weights, and under
 // which checkpoint names the weights are found (the `moe.weight` argument
-// attribute). The manifest a compiled library carries is built from this.
+// attribute). The manifest a compiled library carries is built from this,
+// and so are the C functions of ABI v2 (moe_runtime.h) each entry exports:
+// init checks its weights against the slots recorded here.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +15,10 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
 #include "moe/Runtime/moe_runtime.h"
+
+namespace llvm {
+class Module;
+} // namespace llvm
 
 #include <string>
 #include <vector>
@@ -31,9 +37,13 @@ constexpr llvm::StringLiteral kWeightSourceShapeAttr =
 constexpr llvm::StringLiteral kWeightSliceAttr = "moe.weight_slice";
 constexpr llvm::StringLiteral kWeightTransposeAttr = "moe.weight_transpose";
 /// `[dim, P]`: the argument holds the viewed weight packed along `dim` in
-/// panels of P (`moe-pack-weights`; linalg.pack with inner_dims_pos =
+/// panels of P (`moe-cpu-pack-weights`; linalg.pack with inner_dims_pos =
 /// [dim], inner_tiles = [P], zero padding), which the runtime does at bind.
 constexpr llvm::StringLiteral kWeightPackAttr = "moe.weight_pack";
+/// `array<i64: begin, end>` on a stacked weight: it holds experts
+/// [begin, end) of the checkpoint (the experts of one rank of expert
+/// parallelism); without it, [0, E).
+constexpr llvm::StringLiteral kWeightExpertsAttr = "moe.experts";
 
 struct EntryWeight {
   unsigned argIndex = 0;
@@ -41,6 +51,8 @@ struct EntryWeight {
   SmallVector<int64_t> shape;
   /// Built from per-expert tensors (the name holds "{e}").
   bool stacked = false;
+  /// The checkpoint's experts a stacked weight holds: [begin, end).
+  int64_t expertBegin = 0, expertEnd = 0;
   /// The checkpoint-side shape (equal to `shape` without a view).
   SmallVector<int64_t> sourceShape;
   /// `[dim, offset, size]`, empty when the whole tensor is used.
@@ -52,6 +64,12 @@ struct EntryWeight {
   /// The element type the runtime binds: "f32", or "bf16" (packed only).
   std::string dtype = "f32";
 };
+
+/// The module attribute saying which dtype the checkpoint stores ("bf16",
+/// "f16" or "f32"; moe-translate --import-hf-config records the config's
+/// torch_dtype): `moe-compile --weight-type=auto` keeps bf16 panels for a
+/// bf16 checkpoint.
+constexpr llvm::StringLiteral kCheckpointDTypeAttr = "moe.checkpoint_dtype";
 
 /// The function attribute marking an entry point's kind ("routing_stats";
 /// forward entries have none), and for statistics the entry they describe.
@@ -80,8 +98,23 @@ FailureOr<std::vector<EntrySignature>> analyzeEntries(ModuleOp module);
 /// The manifest JSON of moe_runtime.h.
 std::string buildManifest(ArrayRef<EntrySignature> entries, StringRef target);
 
-/// The exported forward function of an entry.
-std::string entrySymbol(StringRef entryName);
+/// The exported functions of an entry: MOE_ENTRY_SYMBOL_PREFIX, the name
+/// and MOE_ENTRY_{INIT,FORWARD,DESTROY}_SUFFIX.
+std::string entrySymbol(StringRef entryName, StringRef suffix);
+
+/// Adds the ABI v2 functions of `entry` to `module` (LLVM IR, host C
+/// calling convention): `_init` checks the context and each weight buffer's
+/// dtype and shape against the entry's slots and keeps the pointers in a
+/// state; `_forward` builds the memref descriptors of
+/// `_mlir_ciface_<entry>` from the state and the arguments, calls it and
+/// copies the result out; `_destroy` frees the state. Errors (no C
+/// interface for the entry) are emitted at `diagnosticsAt`.
+LogicalResult addEntryFunctions(llvm::Module &module,
+                                const EntrySignature &entry,
+                                Operation *diagnosticsAt);
+
+/// Adds `const char *moe_module_manifest(void)` returning `manifest`.
+void addManifestFunction(llvm::Module &module, StringRef manifest);
 
 } // namespace mlir::moe
 

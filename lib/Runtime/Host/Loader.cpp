@@ -12,7 +12,9 @@
 #include <dlfcn.h>
 #include <new>
 #include <sys/resource.h>
+#include <tuple>
 #include <unistd.h>
+#include <utility>
 
 using namespace moe;
 using namespace moe::runtime;
@@ -125,19 +127,19 @@ AlignedFloats applyPack(const AlignedFloats &source,
 }
 
 /// The tensors `views` (each row-major `shape`) stacked, then packed along
-/// `dim` of each in panels of `panel`, as f32 or rounded to bf16: what
-/// applyPack (then narrowToBF16) gives on their stacked copy, built a row at
-/// a time straight from the mapping, so that no unpacked copy exists and
-/// each tensor's pages are released once read. Resident memory while
-/// binding stays near the packed weights' size.
-AlignedFloats packFromViews(const std::vector<const TensorView *> &views,
-                            const std::vector<int64_t> &shape, int64_t dim,
-                            int64_t panel, bool bf16) {
+/// `dim` of each in panels of `panel`, as f32 or rounded to bf16, into
+/// `out` (zeroed, of the packed size): what applyPack (then narrowing to
+/// bf16) gives on their stacked copy, built a row at a time straight from
+/// the mapping, so that no unpacked copy exists and each tensor's pages are
+/// released once read. Resident memory while binding stays near the packed
+/// weights' size.
+void packFromViews(const std::vector<const TensorView *> &views,
+                   const std::vector<int64_t> &shape, int64_t dim,
+                   int64_t panel, bool bf16, void *out) {
   PackGeometry pack(shape, dim, panel);
   int64_t perTensor = pack.packedSize();
-  int64_t total = perTensor * static_cast<int64_t>(views.size());
-  AlignedFloats out(bf16 ? (total + 1) / 2 : total, 0.0f);
-  auto *halves = reinterpret_cast<uint16_t *>(out.data());
+  auto *halves = static_cast<uint16_t *>(out);
+  auto *floats = static_cast<float *>(out);
   std::vector<float> row(pack.inner);
   for (size_t t = 0; t < views.size(); ++t) {
     for (int64_t o = 0; o < pack.outer; ++o)
@@ -150,22 +152,22 @@ AlignedFloats packFromViews(const std::vector<const TensorView *> &views,
             halves[at + i * panel] = floatToBF16(row[i]);
         else
           for (int64_t i = 0; i < pack.inner; ++i)
-            out[at + i * panel] = row[i];
+            floats[at + i * panel] = row[i];
       }
     views[t]->releasePages();
   }
-  return out;
 }
 
-/// `source` rounded to bf16 (nearest, ties to even), two values to each
-/// float of the result: the storage of a "bf16" slot, still cache-line
-/// aligned.
-AlignedFloats narrowToBF16(const AlignedFloats &source) {
-  AlignedFloats out((source.size() + 1) / 2, 0.0f);
-  auto *halves = reinterpret_cast<uint16_t *>(out.data());
+/// `source` written to `out` as the slot stores it: f32 copied, or each
+/// value rounded to bf16 (nearest, ties to even).
+void storeAs(const AlignedFloats &source, bool bf16, void *out) {
+  if (!bf16) {
+    std::memcpy(out, source.data(), source.size() * sizeof(float));
+    return;
+  }
+  auto *halves = static_cast<uint16_t *>(out);
   for (size_t i = 0; i < source.size(); ++i)
     halves[i] = floatToBF16(source[i]);
-  return out;
 }
 } // namespace
 
@@ -280,7 +282,7 @@ private:
   std::string &error;
 };
 
-/// Entry names become symbols ("moe_entry_<name>") and JSON strings
+/// Entry names become symbols ("moe_entry_<name>_init") and JSON strings
 /// (--timing-json): no quotes, spaces or control characters.
 bool isSaneName(const std::string &name) {
   if (name.empty() || name.size() > 1024)
@@ -421,13 +423,24 @@ bool ManifestReader::readEntry(const json &e, size_t index, Entry &entry) {
                            "' must be 1 to 1024 letters, digits, '_', '.', "
                            "'$' or '-'");
   where = "entry '" + entry.name + "'";
-  if (!readString(e, "symbol", entry.symbol, where))
-    return false;
-  // The ABI names the function after the entry; any other symbol could be
+  // The ABI names the functions after the entry; any other symbol could be
   // anything the library links, libc included.
-  if (entry.symbol != MOE_ENTRY_SYMBOL_PREFIX + entry.name)
-    return fail(where, "symbol '" + entry.symbol + "' is not 'moe_entry_" +
-                           entry.name + "'");
+  auto symbols = e.find("symbols");
+  if (symbols == e.end() || !symbols->is_object())
+    return fail(where, "needs an object \"symbols\" (init, forward, destroy)");
+  std::string prefix = MOE_ENTRY_SYMBOL_PREFIX + entry.name;
+  for (auto [key, suffix, symbol] :
+       {std::make_tuple("init", MOE_ENTRY_INIT_SUFFIX, &entry.initSymbol),
+        std::make_tuple("forward", MOE_ENTRY_FORWARD_SUFFIX,
+                        &entry.forwardSymbol),
+        std::make_tuple("destroy", MOE_ENTRY_DESTROY_SUFFIX,
+                        &entry.destroySymbol)}) {
+    if (!readString(*symbols, key, *symbol, where + " symbols"))
+      return false;
+    if (*symbol != prefix + suffix)
+      return fail(where, std::string(key) + " symbol '" + clip(*symbol) +
+                             "' is not '" + prefix + suffix + "'");
+  }
   if (!readString(e, "kind", entry.kind, where, MOE_ENTRY_KIND_FORWARD) ||
       !readInt(e, "hidden", 1, limits::kMaxHidden, entry.hidden, where))
     return false;
@@ -482,6 +495,9 @@ bool runtime::parseManifest(const std::string &text,
   if (format != MOE_MANIFEST_FORMAT) {
     if (foreign)
       *foreign = true;
+    if (format == 1)
+      return reader.fail("", "built for manifest format 1; rebuild it with "
+                             "this moe-compile");
     return reader.fail("", "manifest format " + std::to_string(format) +
                                "; this loader reads format " +
                                std::to_string(MOE_MANIFEST_FORMAT));
@@ -562,12 +578,6 @@ std::unique_ptr<Library> Library::open(const std::string &path,
     error = path + ": not a moe library (no " MOE_MANIFEST_SYMBOL ")";
     return nullptr;
   }
-  library->setThreads = reinterpret_cast<moe_set_threads_fn>(
-      dlsym(library->handle, MOE_SET_THREADS_SYMBOL));
-  if (!library->setThreads) {
-    error = path + ": not a moe library (no " MOE_SET_THREADS_SYMBOL ")";
-    return nullptr;
-  }
   const char *text = manifest();
   size_t length =
       text ? strnlen(text, static_cast<size_t>(limits::kMaxJsonBytes) + 1) : 0;
@@ -588,12 +598,18 @@ std::unique_ptr<Library> Library::open(const std::string &path,
     return nullptr;
   }
   for (Entry &entry : library->entryList) {
-    entry.function = reinterpret_cast<moe_entry_fn>(
-        dlsym(library->handle, entry.symbol.c_str()));
-    if (!entry.function) {
-      error =
-          path + ": entry '" + entry.name + "' has no symbol " + entry.symbol;
-      return nullptr;
+    for (auto [symbol, function] :
+         {std::make_pair(&entry.initSymbol,
+                         reinterpret_cast<void **>(&entry.init)),
+          std::make_pair(&entry.forwardSymbol,
+                         reinterpret_cast<void **>(&entry.forward)),
+          std::make_pair(&entry.destroySymbol,
+                         reinterpret_cast<void **>(&entry.destroy))}) {
+      *function = dlsym(library->handle, symbol->c_str());
+      if (!*function) {
+        error = path + ": entry '" + entry.name + "' has no symbol " + *symbol;
+        return nullptr;
+      }
     }
   }
   return library;
@@ -639,16 +655,6 @@ const Entry *Library::findStatsEntry(const std::string &name) const {
   return nullptr;
 }
 
-bool Library::setNumThreads(int64_t threads, std::string &error) const {
-  if (threads < 1 || threads > limits::kMaxThreads) {
-    error = "thread count " + std::to_string(threads) + " is not in [1, " +
-            std::to_string(limits::kMaxThreads) + "]";
-    return false;
-  }
-  setThreads(static_cast<int32_t>(threads));
-  return true;
-}
-
 namespace {
 /// Where a missing weight was looked for: the file, or the index and its
 /// first shards.
@@ -677,15 +683,110 @@ size_t runtime::peakResidentBytes() {
   return static_cast<size_t>(usage.ru_maxrss) * 1024;
 }
 
+WeightBuffer WeightBuffer::allocate(const moe_context &context, size_t bytes) {
+  constexpr size_t kAlignment = CacheLineAllocator<float>::kCacheLine;
+  WeightBuffer buffer;
+  size_t size = bytes ? bytes : 1;
+  if (context.alloc) {
+    buffer.pointer = context.alloc(context.user, size, kAlignment);
+    buffer.freeHook = context.free;
+    buffer.user = context.user;
+  } else {
+    try {
+      buffer.pointer = CacheLineAllocator<unsigned char>().allocate(size);
+    } catch (const std::bad_alloc &) {
+    }
+  }
+  if (buffer.pointer) {
+    std::memset(buffer.pointer, 0, size);
+    buffer.bytes = bytes;
+  }
+  return buffer;
+}
+
+WeightBuffer &WeightBuffer::operator=(WeightBuffer &&other) noexcept {
+  if (this != &other) {
+    reset();
+    std::swap(pointer, other.pointer);
+    std::swap(bytes, other.bytes);
+    std::swap(freeHook, other.freeHook);
+    std::swap(user, other.user);
+  }
+  return *this;
+}
+
+void WeightBuffer::reset() {
+  if (pointer) {
+    if (freeHook)
+      freeHook(user, pointer);
+    else
+      CacheLineAllocator<unsigned char>().deallocate(
+          static_cast<unsigned char *>(pointer), bytes);
+  }
+  pointer = nullptr;
+  bytes = 0;
+}
+
+namespace {
+/// The context a bind runs with: checked as the generated init checks it,
+/// so that a bad one is a message naming the field rather than a status.
+bool checkContext(const moe_context &context, std::string &error) {
+  if (context.abi_version != MOE_ABI_VERSION) {
+    error = "context: abi_version " + std::to_string(context.abi_version) +
+            "; this runtime is version " + std::to_string(MOE_ABI_VERSION);
+    return false;
+  }
+  if (context.target != MOE_TARGET_CPU) {
+    error = "context: target " + std::to_string(context.target) +
+            "; this loader runs CPU libraries (MOE_TARGET_CPU)";
+    return false;
+  }
+  if (context.num_threads < 0 || context.num_threads > limits::kMaxThreads) {
+    error = "thread count " + std::to_string(context.num_threads) +
+            " is not in [0, " + std::to_string(limits::kMaxThreads) + "]";
+    return false;
+  }
+  if (context.size < 1 || context.rank < 0 || context.rank >= context.size) {
+    error = "context: rank " + std::to_string(context.rank) + " of " +
+            std::to_string(context.size) + " ranks";
+    return false;
+  }
+  if (!context.alloc != !context.free) {
+    error = "context: give both allocator hooks (alloc and free) or neither";
+    return false;
+  }
+  return true;
+}
+
+moe_weight_buffer describe(const WeightSlot &slot, const void *data) {
+  moe_weight_buffer buffer{};
+  buffer.data = data;
+  buffer.dtype = slot.dtype == "bf16" ? MOE_DTYPE_BF16 : MOE_DTYPE_F32;
+  buffer.rank = static_cast<int32_t>(slot.shape.size());
+  for (size_t d = 0; d < slot.shape.size(); ++d)
+    buffer.shape[d] = slot.shape[d];
+  return buffer;
+}
+} // namespace
+
 std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
                                              const Checkpoint &checkpoint,
-                                             std::string &error) {
+                                             std::string &error,
+                                             const moe_context *context) {
   auto start = std::chrono::steady_clock::now();
   std::unique_ptr<BoundEntry> bound(new BoundEntry());
   bound->boundEntry = &entry;
+  if (context)
+    bound->boundContext = *context;
+  else
+    moe_context_init_cpu(&bound->boundContext);
+  const moe_context &ctx = bound->boundContext;
+  if (!checkContext(ctx, error))
+    return nullptr;
   BindStats &stats = bound->stats;
   stats.slots = entry.weights.size();
   stats.mappedBytes = checkpoint.mappedBytes();
+  std::vector<moe_weight_buffer> buffers;
   for (const WeightSlot &slot : entry.weights) {
     // Shapes are bounded by parseManifest: these products cannot overflow.
     std::vector<int64_t> shape = slot.tensorShape();
@@ -719,56 +820,80 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     }
     // One F32 tensor on a cache line is used where it lies in the mapping
     // (see AlignedBuffer.h for why the line matters).
-    if (views.size() == 1 && !slot.hasView() && views[0]->dtype == DType::F32 &&
+    if (views.size() == 1 && !slot.hasView() && slot.dtype == "f32" &&
+        views[0]->dtype == DType::F32 &&
         reinterpret_cast<uintptr_t>(views[0]->data) %
                 CacheLineAllocator<float>::kCacheLine ==
             0) {
-      bound->pointers.push_back(
-          reinterpret_cast<const float *>(views[0]->data));
+      buffers.push_back(describe(slot, views[0]->data));
       stats.inPlaceBytes += views[0]->bytes;
       continue;
     }
     int64_t values = perTensor * static_cast<int64_t>(views.size());
+    bool bf16 = slot.dtype == "bf16";
+    int64_t stored = 1;
+    for (int64_t d : slot.shape)
+      stored *= d;
+    size_t bytes = static_cast<size_t>(stored) * (bf16 ? 2 : 4);
+    auto outOfMemory = [&] {
+      error = "weight slot '" + slot.name + "': out of memory binding " +
+              formatShape(slot.shape) + " (" + std::to_string(bytes) +
+              " bytes as " + slot.dtype + ")";
+      return nullptr;
+    };
+    WeightBuffer buffer = WeightBuffer::allocate(ctx, bytes);
+    if (!buffer.data())
+      return outOfMemory();
     // A pack inside each tensor (not across experts) without a view reads
     // each tensor once into its panels.
     bool packEachTensor = !slot.pack.empty() && slot.slice.empty() &&
                           slot.transpose.empty() &&
                           (!slot.stacked || slot.pack[0] >= 1);
     try {
-      AlignedFloats buffer;
       if (packEachTensor) {
-        buffer =
-            packFromViews(views, shape, slot.pack[0] - (slot.stacked ? 1 : 0),
-                          slot.pack[1], slot.dtype == "bf16");
+        packFromViews(views, shape, slot.pack[0] - (slot.stacked ? 1 : 0),
+                      slot.pack[1], bf16, buffer.data());
       } else {
-        buffer = AlignedFloats(values);
+        AlignedFloats source(values);
         for (size_t i = 0; i < views.size(); ++i) {
-          views[i]->copyToF32(buffer.data() + i * perTensor);
+          views[i]->copyToF32(source.data() + i * perTensor);
           views[i]->releasePages();
         }
         if (!slot.slice.empty() || !slot.transpose.empty())
-          buffer = applyView(buffer, slot);
+          source = applyView(source, slot);
         if (!slot.pack.empty())
-          buffer =
-              applyPack(buffer, slot.viewShape(), slot.pack[0], slot.pack[1]);
-        if (slot.dtype == "bf16")
-          buffer = narrowToBF16(buffer);
+          source =
+              applyPack(source, slot.viewShape(), slot.pack[0], slot.pack[1]);
+        storeAs(source, bf16, buffer.data());
       }
-      stats.packedBytes += buffer.size() * sizeof(float);
-      bound->owned.push_back(std::move(buffer));
     } catch (const std::bad_alloc &) {
-      error = "weight slot '" + slot.name + "': out of memory binding " +
-              formatShape(slot.shape) + " (" + std::to_string(values * 4) +
-              " bytes as float32)";
-      return nullptr;
+      return outOfMemory();
     }
-    bound->pointers.push_back(bound->owned.back().data());
+    stats.packedBytes += buffer.size();
+    buffers.push_back(describe(slot, buffer.data()));
+    bound->owned.push_back(std::move(buffer));
+  }
+  int32_t status = entry.init(&ctx, buffers.data(),
+                              static_cast<int64_t>(buffers.size()),
+                              &bound->state);
+  if (status != MOE_STATUS_OK) {
+    bound->state = nullptr;
+    error = "entry '" + entry.name + "': init failed: " +
+            moe_status_string(status) + " (status " + std::to_string(status) +
+            ")";
+    return nullptr;
   }
   stats.peakResidentBytes = peakResidentBytes();
   stats.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   return bound;
+}
+
+BoundEntry::~BoundEntry() {
+  // The state first: it points into the weights.
+  if (state)
+    boundEntry->destroy(state);
 }
 
 namespace {
@@ -788,10 +913,17 @@ bool checkCall(const Entry &entry, const char *kind, int64_t tokens,
   return true;
 }
 
-bool checkStatus(const Entry &entry, int32_t status, std::string &error) {
-  if (status != 0) {
-    error = "entry '" + entry.name + "' failed with status " +
-            std::to_string(status);
+bool call(const Entry &entry, void *state, const float *input, float *output,
+          int64_t tokens, std::string &error) {
+  moe_forward_args args{};
+  args.struct_size = sizeof(moe_forward_args);
+  args.input = input;
+  args.output = output;
+  args.tokens = tokens;
+  int32_t status = entry.forward(state, &args);
+  if (status != MOE_STATUS_OK) {
+    error = "entry '" + entry.name + "' failed: " + moe_status_string(status) +
+            " (status " + std::to_string(status) + ")";
     return false;
   }
   return true;
@@ -801,10 +933,7 @@ bool checkStatus(const Entry &entry, int32_t status, std::string &error) {
 bool BoundEntry::forward(const float *input, float *output, int64_t tokens,
                          std::string &error) const {
   return checkCall(*boundEntry, MOE_ENTRY_KIND_FORWARD, tokens, error) &&
-         checkStatus(
-             *boundEntry,
-             boundEntry->function(pointers.data(), input, output, tokens),
-             error);
+         call(*boundEntry, state, input, output, tokens, error);
 }
 
 bool BoundEntry::routingStats(const float *input, int64_t tokens,
@@ -813,8 +942,5 @@ bool BoundEntry::routingStats(const float *input, int64_t tokens,
   if (!checkCall(*boundEntry, MOE_ENTRY_KIND_ROUTING_STATS, tokens, error))
     return false;
   values.assign(boundEntry->outputSize, 0.0f);
-  return checkStatus(
-      *boundEntry,
-      boundEntry->function(pointers.data(), input, values.data(), tokens),
-      error);
+  return call(*boundEntry, state, input, values.data(), tokens, error);
 }

@@ -1,10 +1,9 @@
 //===- CompileCPU.cpp - moe modules to shared libraries for the CPU -------===//
 //
 // Lower, translate, wrap, optimise, emit, link; `--emit` stops after any
-// stage and writes what it has. The wrappers give each entry a plain C
-// signature (moe_runtime.h): they build the memref descriptors the lowered
-// function expects, call it, copy the result into the caller's buffer and
-// free it.
+// stage and writes what it has. Each entry gets the C functions of ABI v2
+// (moe_runtime.h: init, forward, destroy; Entries.cpp generates them),
+// around the C interface of the lowered function.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,7 +22,6 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/StringSwitch.h"
-#include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/MCSubtargetInfo.h"
@@ -39,121 +37,6 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
-/// The memref descriptor struct {allocated, aligned, offset, sizes, strides}.
-llvm::StructType *descriptorType(llvm::LLVMContext &ctx, unsigned rank) {
-  llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
-  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
-  llvm::Type *dims = llvm::ArrayType::get(i64, rank);
-  return llvm::StructType::get(ctx, {ptr, ptr, i64, dims, dims});
-}
-
-/// A stack descriptor of a dense row-major buffer.
-llvm::Value *buildDescriptor(llvm::IRBuilder<> &b, llvm::Value *data,
-                             ArrayRef<llvm::Value *> sizes) {
-  llvm::LLVMContext &ctx = b.getContext();
-  unsigned rank = sizes.size();
-  llvm::StructType *type = descriptorType(ctx, rank);
-  llvm::Value *desc = b.CreateAlloca(type);
-  b.CreateStore(data, b.CreateStructGEP(type, desc, 0));
-  b.CreateStore(data, b.CreateStructGEP(type, desc, 1));
-  b.CreateStore(b.getInt64(0), b.CreateStructGEP(type, desc, 2));
-  llvm::Value *stride = b.getInt64(1);
-  for (unsigned i = rank; i-- > 0;) {
-    b.CreateStore(sizes[i], b.CreateInBoundsGEP(
-                                type, desc,
-                                {b.getInt32(0), b.getInt32(3), b.getInt32(i)}));
-    b.CreateStore(
-        stride, b.CreateInBoundsGEP(
-                    type, desc, {b.getInt32(0), b.getInt32(4), b.getInt32(i)}));
-    stride = b.CreateMul(stride, sizes[i]);
-  }
-  return desc;
-}
-
-/// int32_t moe_entry_<name>(const float *const *weights, const float *input,
-///                          float *output, int64_t tokens)
-LogicalResult addEntryWrapper(llvm::Module &module, const EntrySignature &entry,
-                              Operation *diagnosticsAt) {
-  llvm::LLVMContext &ctx = module.getContext();
-  llvm::Function *callee = module.getFunction(("_mlir_ciface_" + entry.name));
-  if (!callee)
-    return diagnosticsAt->emitError()
-           << "lowering produced no C interface for @" << entry.name;
-  llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
-  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
-  llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
-  auto *type = llvm::FunctionType::get(i32, {ptr, ptr, ptr, i64}, false);
-  auto *wrapper = llvm::Function::Create(type, llvm::Function::ExternalLinkage,
-                                         entrySymbol(entry.name), module);
-  llvm::Value *weights = wrapper->getArg(0), *input = wrapper->getArg(1),
-              *output = wrapper->getArg(2), *tokens = wrapper->getArg(3);
-  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", wrapper));
-
-  bool forward = entry.kind == MOE_ENTRY_KIND_FORWARD;
-  llvm::StructType *resultType = descriptorType(ctx, forward ? 2 : 1);
-  llvm::Value *result = b.CreateAlloca(resultType);
-  SmallVector<llvm::Value *> args = {result};
-  unsigned weightIndex = 0;
-  for (unsigned i = 0; i < entry.numArgs; ++i) {
-    if (i == entry.inputArg) {
-      args.push_back(
-          buildDescriptor(b, input, {tokens, b.getInt64(entry.hidden)}));
-      continue;
-    }
-    const EntryWeight &weight = entry.weights[weightIndex];
-    llvm::Value *slot =
-        b.CreateInBoundsGEP(ptr, weights, b.getInt64(weightIndex++));
-    SmallVector<llvm::Value *> sizes;
-    for (int64_t size : weight.shape)
-      sizes.push_back(b.getInt64(size));
-    args.push_back(buildDescriptor(b, b.CreateLoad(ptr, slot), sizes));
-  }
-  b.CreateCall(callee, args);
-
-  // Copy [tokens, hidden] (or the statistics) out of the returned buffer,
-  // then free it.
-  llvm::Value *allocated =
-      b.CreateLoad(ptr, b.CreateStructGEP(resultType, result, 0));
-  llvm::Value *aligned =
-      b.CreateLoad(ptr, b.CreateStructGEP(resultType, result, 1));
-  llvm::Value *offset =
-      b.CreateLoad(i64, b.CreateStructGEP(resultType, result, 2));
-  llvm::Value *source = b.CreateInBoundsGEP(b.getFloatTy(), aligned, offset);
-  llvm::Value *bytes =
-      forward ? b.CreateMul(tokens, b.getInt64(entry.hidden * sizeof(float)))
-              : b.getInt64(entry.outputSize * sizeof(float));
-  b.CreateMemCpy(output, llvm::Align(4), source, llvm::Align(4), bytes);
-  llvm::FunctionCallee freeFn = module.getOrInsertFunction(
-      "free", llvm::FunctionType::get(b.getVoidTy(), {ptr}, false));
-  b.CreateCall(freeFn, {allocated});
-  b.CreateRet(b.getInt32(0));
-  return success();
-}
-
-/// const char *moe_module_manifest(void), and
-/// void moe_set_num_threads(int32_t), which sizes the OpenMP thread team.
-void addModuleFunctions(llvm::Module &module, const std::string &manifest) {
-  llvm::LLVMContext &ctx = module.getContext();
-  auto *manifestType =
-      llvm::FunctionType::get(llvm::PointerType::getUnqual(ctx), {}, false);
-  auto *manifestFn =
-      llvm::Function::Create(manifestType, llvm::Function::ExternalLinkage,
-                             MOE_MANIFEST_SYMBOL, module);
-  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", manifestFn));
-  b.CreateRet(b.CreateGlobalString(manifest, "moe_manifest_json"));
-
-  llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
-  auto *threadsType = llvm::FunctionType::get(b.getVoidTy(), {i32}, false);
-  auto *threadsFn =
-      llvm::Function::Create(threadsType, llvm::Function::ExternalLinkage,
-                             MOE_SET_THREADS_SYMBOL, module);
-  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", threadsFn));
-  llvm::FunctionCallee ompSet =
-      module.getOrInsertFunction("omp_set_num_threads", threadsType);
-  b.CreateCall(ompSet, {threadsFn->getArg(0)});
-  b.CreateRetVoid();
-}
-
 /// This host's target; null with `error` when LLVM has none for it.
 const llvm::Target *lookupHostTarget(llvm::Triple &triple, std::string &error) {
   llvm::InitializeNativeTarget();
@@ -262,6 +145,20 @@ std::vector<std::string> mlir::moe::getKnownCPUs() {
   return names;
 }
 
+FailureOr<std::string> mlir::moe::resolveWeightType(ModuleOp module,
+                                                    StringRef requested) {
+  Attribute attr = module->getAttr(kCheckpointDTypeAttr);
+  auto dtype = dyn_cast_or_null<StringAttr>(attr);
+  if (attr && (!dtype || !llvm::is_contained({"bf16", "f16", "f32"},
+                                             dtype.getValue())))
+    return module.emitError()
+           << kCheckpointDTypeAttr << " must be \"bf16\", \"f16\" or \"f32\", got "
+           << attr;
+  if (requested != "auto")
+    return requested.str();
+  return std::string(dtype && dtype.getValue() == "bf16" ? "bf16" : "f32");
+}
+
 LogicalResult mlir::moe::compileForCPU(ModuleOp module,
                                        const CPUCompileOptions &options,
                                        StringRef outputPath) {
@@ -287,11 +184,17 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
           module, options, "routing statistics entries",
           [](PassManager &pm) { pm.addPass(createMoERoutingStatsEntries()); })))
     return failure();
+  FailureOr<std::string> weightType =
+      resolveWeightType(module, options.weightType);
+  if (failed(weightType))
+    return failure();
+  // Resolved: the rest of the compile has no use for it.
+  module->removeAttr(kCheckpointDTypeAttr);
   // The CPU's tensor stage packs weights (moe-cpu-pack-weights), which
   // changes the entry points' weight arguments: read the signatures after
   // it.
   MoELoweringOptions lowering;
-  lowering.weightType = options.weightType;
+  lowering.weightType = *weightType;
   if (failed(
           runPipeline(module, options, "lower to linalg", [&](PassManager &pm) {
             buildMoELowerToLinalgPipeline(pm, lowering);
@@ -311,7 +214,7 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
     for (unsigned i = 0; i < func.getNumArguments(); ++i)
       for (StringRef attr :
            {kWeightNameAttr, kWeightSourceShapeAttr, kWeightSliceAttr,
-            kWeightTransposeAttr, kWeightPackAttr})
+            kWeightTransposeAttr, kWeightPackAttr, kWeightExpertsAttr})
         func.removeArgAttr(i, attr);
   }
 
@@ -350,9 +253,10 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   llvmModule->setDataLayout(machine->createDataLayout());
 
   for (const EntrySignature &entry : *entries)
-    if (failed(addEntryWrapper(*llvmModule, entry, module)))
+    if (failed(addEntryFunctions(*llvmModule, entry, module)))
       return failure();
-  addModuleFunctions(*llvmModule, buildManifest(*entries, "cpu"));
+  addManifestFunction(*llvmModule,
+                      buildManifest(*entries, MOE_MANIFEST_TARGET));
   translateTiming.stop();
 
   TimingScope optimizeTiming = nestTiming("LLVM optimisation");
