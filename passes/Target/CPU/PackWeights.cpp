@@ -89,6 +89,15 @@ struct MoECPUPackWeightsPass
     auto panels = WeightLayoutAttr::get(&getContext(), panelWidth);
     DenseMap<Value, Value> packed;
     for (Operation *op : ops) {
+      // Panels are sized at compile time (and the runtime packs bound
+      // weights to the shape the manifest states).
+      for (OpOperand *operand : weightOperands(op))
+        if (!cast<ShapedType>(operand->get().getType()).hasStaticShape()) {
+          op->emitOpError("moe-cpu-pack-weights: weights must have a static "
+                          "shape to be packed, got ")
+              << operand->get().getType();
+          return signalPassFailure();
+        }
       for (OpOperand *operand : weightOperands(op)) {
         Value &done = packed[operand->get()];
         if (!done)

@@ -48,3 +48,4 @@ func.func @in_graph(%x: tensor<?x16xf32>, %tok: tensor<?xi32>, %off: tensor<5xi3
   %z = moe.fused_experts gelu %y tokens(%tok) offsets(%off) experts(up %u, down %d) shared(up %su, down %sd) : (tensor<?x16xf32>, tensor<?xi32>, tensor<5xi32>, tensor<4x8x16xf32>, tensor<4x16x8xf32>, tensor<40x16xf32>, tensor<16x40xf32>) -> tensor<?x16xf32>
   return %z, %sd : tensor<?x16xf32>, tensor<16x40xf32>
 }
+

@@ -10,6 +10,8 @@
 // moe-cpu-pack-weights' panel width defaults to the micro-kernels'.
 #include "moe/Runtime/KernelABI.h"
 
+#include "moe/Dialect/MoE/IR/MoEDialect.h"
+
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"

@@ -64,6 +64,7 @@ def MoECPUPackWeights : Pass<"moe-cpu-pack-weights", "::mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
+    "::mlir::moe::MoEDialect",
     "::mlir::tensor::TensorDialect",
   ];
 }
@@ -107,6 +108,7 @@ def MoECPUDistributeColumns : Pass<"moe-cpu-distribute-columns"> {
   let dependentDialects = [
     "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect",
+    "::mlir::moe::MoEDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
   ];
