@@ -77,6 +77,23 @@ TEST(SafeTensors, RoundTripAndConversion) {
   EXPECT_EQ(checkpoint->find("missing"), nullptr);
 }
 
+// Tests that written files start their data on a cache line (the header
+// padded with spaces), so a tensor whose size is a multiple of 64 bytes
+// lies on one too and f32 tensors can be used in place.
+TEST(SafeTensors, DataStartsOnACacheLine) {
+  std::map<std::string, TensorData> tensors;
+  tensors["a"] = {DType::F32, {16}, bytesOf(std::vector<float>(16, 1.0f))};
+  tensors["b"] = {DType::F32, {16}, bytesOf(std::vector<float>(16, 2.0f))};
+  std::string path = tempPath("aligned.safetensors"), error;
+  ASSERT_TRUE(writeSafeTensors(path, tensors, error)) << error;
+  auto checkpoint = Checkpoint::open(path, error);
+  ASSERT_TRUE(checkpoint) << error;
+  for (const char *name : {"a", "b"})
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(checkpoint->find(name)->data) % 64,
+              0u)
+        << name;
+}
+
 // Tests that a shard index gathers the tensors of every shard.
 TEST(SafeTensors, ShardIndex) {
   std::string error;
