@@ -58,34 +58,27 @@ LogicalResult verifyCorrectionBias(Operation *op, RoutingAttr routing,
                               "expert count");
 }
 
-/// A weight operand for verifyF32Weights; `packed` when it holds panels.
+/// A weight operand for verifyF32Weights.
 struct NamedWeight {
   Value value;
   StringRef name;
-  bool packed = false;
 };
 
-/// The weights of the user-level ops are f32: moe-compile keeps them so, or
-/// packs the experts' into bf16 panels itself (--weight-type=bf16), and the
-/// runtime binds f32 checkpoint tensors (or those panels) only. A bf16
-/// tensor written into the IR would otherwise fail far downstream, at an
-/// op the user never wrote. Packed weights (moe.fused_experts after
-/// moe-cpu-pack-weights) may be bf16 panels.
+/// The weights of the graph ops are f32: moe-compile keeps them so, or
+/// gives the kernel layer bf16 panels itself (--weight-type=bf16, on the
+/// CPU moe-cpu-pack-weights), and the runtime binds checkpoint tensors to
+/// them. A bf16 tensor written into the IR would otherwise fail far
+/// downstream, at an op the user never wrote.
 LogicalResult verifyF32Weights(Operation *op, ArrayRef<NamedWeight> weights) {
   for (const NamedWeight &weight : weights) {
     if (!weight.value)
       continue;
     Type element = cast<ShapedType>(weight.value.getType()).getElementType();
-    if (element.isF32() || (weight.packed && element.isBF16()))
+    if (element.isF32())
       continue;
     // Printed bare: a type in a diagnostic would be quoted.
     std::string got;
     llvm::raw_string_ostream(got) << element;
-    if (weight.packed)
-      return op->emitOpError()
-             << "'" << weight.name
-             << "' packed weights must be f32 or bf16 panels (got " << got
-             << ")";
     return op->emitOpError()
            << "'" << weight.name << "' weights must be f32 (got " << got
            << "); to run with bf16 weights keep f32 in the IR and compile "
@@ -411,18 +404,12 @@ LogicalResult FusedExpertsOp::verify() {
   if (failed(staticHidden(*this, getInput(), "input")) ||
       failed(check.expertOffsets(getExpertOffsets())))
     return failure();
-  // Panels have one dimension more than the checkpoint layout.
-  auto packed = [](Value weight, int64_t panelRank) {
-    return weight && cast<ShapedType>(weight.getType()).getRank() == panelRank;
-  };
-  if (failed(verifyF32Weights(
-          *this,
-          {{getExpertGate(), "expert_gate", packed(getExpertGate(), 4)},
-           {getExpertUp(), "expert_up", packed(getExpertUp(), 4)},
-           {getExpertDown(), "expert_down", packed(getExpertDown(), 4)},
-           {getSharedGate(), "shared_gate", packed(getSharedGate(), 3)},
-           {getSharedUp(), "shared_up", packed(getSharedUp(), 3)},
-           {getSharedDown(), "shared_down", packed(getSharedDown(), 3)}})))
+  if (failed(verifyF32Weights(*this, {{getExpertGate(), "expert_gate"},
+                                      {getExpertUp(), "expert_up"},
+                                      {getExpertDown(), "expert_down"},
+                                      {getSharedGate(), "shared_gate"},
+                                      {getSharedUp(), "shared_up"},
+                                      {getSharedDown(), "shared_down"}})))
     return failure();
   int64_t hidden = dimOf(getInput(), 1);
   if (Value weight = getRowWeight())

@@ -67,9 +67,6 @@ public:
     unsigned lead = numExperts ? 1 : 0;
     if (failed(isStatic(up, upName)) || failed(isStatic(down, downName)))
       return failure();
-    if (cast<ShapedType>(up.getType()).getRank() == lead + 3)
-      return packedFfnWeights(gate, up, down, gateName, upName, downName,
-                              numExperts, hidden);
     int64_t ffn = cast<ShapedType>(up.getType()).getDimSize(lead);
     if (numExperts &&
         (failed(dim(up, upName, 0, *numExperts, "expert count")) ||
@@ -81,39 +78,6 @@ public:
       return failure();
     if (gate && cast<ShapedType>(gate.getType()).getShape() !=
                     cast<ShapedType>(up.getType()).getShape())
-      return op->emitOpError()
-             << "'" << gateName << "' shape " << gate.getType()
-             << " differs from '" << upName << "' shape " << up.getType();
-    return success();
-  }
-
-  /// Packed FFN weights (see moe.fused_experts): gate/up
-  /// `[(E,) ceil(F/P), H, P]`, down `[(E,) ceil(H/P), F, P]`.
-  LogicalResult packedFfnWeights(Value gate, Value up, Value down,
-                                 StringRef gateName, StringRef upName,
-                                 StringRef downName,
-                                 std::optional<int64_t> numExperts,
-                                 int64_t hidden) {
-    unsigned lead = numExperts ? 1 : 0;
-    auto upType = cast<ShapedType>(up.getType());
-    auto downType = cast<ShapedType>(down.getType());
-    if (downType.getRank() != lead + 3)
-      return op->emitOpError() << "'" << upName << "' is packed but '"
-                               << downName << "' is not: " << down.getType();
-    int64_t panel = upType.getDimSize(lead + 2);
-    int64_t ffn = downType.getDimSize(lead + 1);
-    auto panels = [&](int64_t width) { return (width + panel - 1) / panel; };
-    if (numExperts &&
-        (failed(dim(up, upName, 0, *numExperts, "expert count")) ||
-         failed(dim(down, downName, 0, *numExperts, "expert count"))))
-      return failure();
-    if (failed(dim(down, downName, lead + 2, panel, "panel width")) ||
-        failed(dim(up, upName, lead + 1, hidden, "hidden size")) ||
-        failed(dim(up, upName, lead, panels(ffn), "panel count")) ||
-        failed(dim(down, downName, lead, panels(hidden), "panel count")))
-      return failure();
-    if (gate &&
-        cast<ShapedType>(gate.getType()).getShape() != upType.getShape())
       return op->emitOpError()
              << "'" << gateName << "' shape " << gate.getType()
              << " differs from '" << upName << "' shape " << up.getType();

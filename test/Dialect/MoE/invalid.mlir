@@ -651,33 +651,6 @@ func.func @f(%x: tensor<?x8xf32>, %tok: tensor<?xi32>, %off: tensor<3xi32>, %u: 
 
 // -----
 
-func.func @packed_down_not_packed(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %off: tensor<9xi32>,
-                                  %u: tensor<8x2x64x32xf32>, %d: tensor<8x64x40xf32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{'expert_up' is packed but 'expert_down' is not}}
-  %y = moe.fused_experts gelu %x tokens(%tok) offsets(%off) experts(up %u, down %d) : (tensor<?x64xf32>, tensor<?xi32>, tensor<9xi32>, tensor<8x2x64x32xf32>, tensor<8x64x40xf32>) -> tensor<?x64xf32>
-  return %y : tensor<?x64xf32>
-}
-
-// -----
-
-func.func @packed_panel_count(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %off: tensor<9xi32>,
-                              %u: tensor<8x3x64x32xf32>, %d: tensor<8x2x40x32xf32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{'expert_up' panel count (dimension 1) is 3, expected 2}}
-  %y = moe.fused_experts gelu %x tokens(%tok) offsets(%off) experts(up %u, down %d) : (tensor<?x64xf32>, tensor<?xi32>, tensor<9xi32>, tensor<8x3x64x32xf32>, tensor<8x2x40x32xf32>) -> tensor<?x64xf32>
-  return %y : tensor<?x64xf32>
-}
-
-// -----
-
-func.func @packed_panel_width(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %off: tensor<9xi32>,
-                              %u: tensor<8x2x64x32xf32>, %d: tensor<8x4x40x16xf32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{'expert_down' panel width (dimension 3) is 16, expected 32}}
-  %y = moe.fused_experts gelu %x tokens(%tok) offsets(%off) experts(up %u, down %d) : (tensor<?x64xf32>, tensor<?xi32>, tensor<9xi32>, tensor<8x2x64x32xf32>, tensor<8x4x40x16xf32>) -> tensor<?x64xf32>
-  return %y : tensor<?x64xf32>
-}
-
-// -----
-
 // Tests that bf16 expert weights written into a moe.layer are rejected with
 // the way to get them: f32 in the IR, bf16 from moe-compile.
 func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xbf16>, %u: tensor<4x16x8xbf16>, %d: tensor<4x8x16xbf16>) -> tensor<?x8xf32> {
@@ -726,19 +699,11 @@ func.func @f(%x: tensor<?x8xf32>, %u: tensor<16x8xf32>, %d: tensor<8x16xf32>, %s
 
 // -----
 
-// Tests that moe.fused_experts takes bf16 weights only as packed panels
-// (what moe-cpu-pack-weights makes of them), not in the checkpoint layout.
+// Tests that moe.fused_experts takes f32 weights (bf16 panels are the
+// kernel layer's, made by moe-cpu-pack-weights).
 func.func @f(%x: tensor<?x8xf32>, %tok: tensor<?xi32>, %off: tensor<3xi32>, %u: tensor<2x4x8xbf16>, %d: tensor<2x8x4xbf16>) -> tensor<?x8xf32> {
   // expected-error @+1 {{'moe.fused_experts' op 'expert_up' weights must be f32 (got bf16); to run with bf16 weights keep f32 in the IR and compile with --weight-type=bf16}}
   %y = moe.fused_experts relu %x tokens(%tok) offsets(%off) experts(up %u, down %d) : (tensor<?x8xf32>, tensor<?xi32>, tensor<3xi32>, tensor<2x4x8xbf16>, tensor<2x8x4xbf16>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
 
-// -----
-
-// Tests that packed moe.fused_experts weights are f32 or bf16 panels.
-func.func @f(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %off: tensor<9xi32>, %u: tensor<8x2x64x32xf16>, %d: tensor<8x2x40x32xf16>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{'moe.fused_experts' op 'expert_up' packed weights must be f32 or bf16 panels (got f16)}}
-  %y = moe.fused_experts gelu %x tokens(%tok) offsets(%off) experts(up %u, down %d) : (tensor<?x64xf32>, tensor<?xi32>, tensor<9xi32>, tensor<8x2x64x32xf16>, tensor<8x2x40x32xf16>) -> tensor<?x64xf32>
-  return %y : tensor<?x64xf32>
-}

@@ -1,4 +1,4 @@
-// RUN: moe-opt %s -split-input-file -convert-moe-to-linalg -moe-cpu-distribute-columns -canonicalize | FileCheck %s
+// RUN: moe-opt %s -split-input-file -moe-cpu-distribute-columns -canonicalize | FileCheck %s
 
 // Tests that each expert kernel's columns are split into one chunk per
 // worker, each a multiple of two 32-column panels (2 panels of the
@@ -30,11 +30,12 @@
 // CHECK: %[[DQ:.*]] = tensor.extract_slice %[[D]][0, %[[Q2]], 0, 0] [8, %{{.*}}, 320, 32] [1, 1, 1, 1]
 // CHECK: moe.down_scatter_add %[[ACT]] offsets(%{{.*}}) weights(down %[[DQ]]) {{.*}} layout <panels = 32>
 func.func @fused_experts(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %w: tensor<?xf32>, %off: tensor<9xi32>,
-                         %g: tensor<8x10x64x32xf32>, %u: tensor<8x10x64x32xf32>, %d: tensor<8x2x320x32xf32>) -> tensor<?x64xf32> {
-  %y = moe.fused_experts swiglu %x tokens(%tok) weights(%w) offsets(%off)
-      experts(gate %g, up %u, down %d)
-      : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>,
-         tensor<8x10x64x32xf32>, tensor<8x10x64x32xf32>, tensor<8x2x320x32xf32>) -> tensor<?x64xf32>
+                         %g: tensor<8x10x64x32xf32>, %u: tensor<8x10x64x32xf32>, %d: tensor<8x2x320x32xf32>,
+                         %a: tensor<?x320xf32>, %o: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %h = moe.gather_gate_up swiglu %x tokens(%tok) offsets(%off) weights(gate %g, up %u) layout <panels = 32> outs(%a)
+      : (tensor<?x64xf32>, tensor<?xi32>, tensor<9xi32>, tensor<8x10x64x32xf32>, tensor<8x10x64x32xf32>, tensor<?x320xf32>) -> tensor<?x320xf32>
+  %y = moe.down_scatter_add %h offsets(%off) weights(down %d) tokens(%tok) row_weight(%w) layout <panels = 32> outs(%o)
+      : (tensor<?x320xf32>, tensor<9xi32>, tensor<8x2x320x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
   return %y : tensor<?x64xf32>
 }
 

@@ -330,11 +330,9 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
     `row_weight` scales the expert output; with `scale_expert_input` it
     scales the expert input instead (Llama 4), and is required. Without
     `row_weight` rows are summed as they are. Weights are laid out as in
-    `moe.expert_mlp` and `moe.shared_mlp`, or all packed (`moe-cpu-pack-weights`)
-    in panels of P columns, as `linalg.pack` with `inner_dims_pos` the
-    output dimension and `inner_tiles = [P]` gives: gate/up
-    `[E, ceil(F/P), H, P]`, down `[E, ceil(H/P), F, P]`, shared experts
-    likewise without E.
+    `moe.expert_mlp` and `moe.shared_mlp` (the checkpoint's); a target
+    chooses another layout on the kernel layer it lowers to
+    (`#moe.weight_layout`).
 
     Example:
     ```mlir
@@ -351,12 +349,12 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
     MoE_Index1D:$row_token,
     Optional<MoE_Weight1D>:$row_weight,
     MoE_Index1D:$expert_offsets,
-    Optional<TensorRankOf<[AnyFloat], [3, 4]>>:$expert_gate,
-    TensorRankOf<[AnyFloat], [3, 4]>:$expert_up,
-    TensorRankOf<[AnyFloat], [3, 4]>:$expert_down,
-    Optional<TensorRankOf<[AnyFloat], [2, 3]>>:$shared_gate,
-    Optional<TensorRankOf<[AnyFloat], [2, 3]>>:$shared_up,
-    Optional<TensorRankOf<[AnyFloat], [2, 3]>>:$shared_down,
+    Optional<3DTensorOf<[AnyFloat]>>:$expert_gate,
+    3DTensorOf<[AnyFloat]>:$expert_up,
+    3DTensorOf<[AnyFloat]>:$expert_down,
+    Optional<2DTensorOf<[AnyFloat]>>:$shared_gate,
+    Optional<2DTensorOf<[AnyFloat]>>:$shared_up,
+    Optional<2DTensorOf<[AnyFloat]>>:$shared_down,
     MoE_ActivationAttr:$activation,
     UnitAttr:$scale_expert_input
   );
@@ -374,14 +372,8 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
       return getExpertOffsets().getType().getDimSize(0) - 1;
     }
     bool hasSharedExpert() { return static_cast<bool>(getSharedUp()); }
-    /// Whether the weights are packed in panels, and their width.
-    bool isPacked() { return getExpertUp().getType().getRank() == 4; }
-    int64_t getPanelWidth() { return getExpertUp().getType().getDimSize(3); }
-    /// F, the width of the expert FFN (down's depth when packed).
-    int64_t getFfnWidth() {
-      return isPacked() ? getExpertDown().getType().getDimSize(2)
-                        : getExpertUp().getType().getDimSize(1);
-    }
+    /// F, the width of the expert FFN.
+    int64_t getFfnWidth() { return getExpertUp().getType().getDimSize(1); }
   }];
 }
 
