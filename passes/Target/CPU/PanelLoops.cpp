@@ -463,8 +463,8 @@ void buildPanelLoops(PatternRewriter &rewriter, Operation *op,
                         [&](OpBuilder &wb0, Location loc) {
                           ImplicitLocOpBuilder wb(loc, wb0);
                           SmallVector<Value, 2> blocks;
-                          for (auto [j, source] :
-                               llvm::enumerate(ArrayRef<Value>{tile0, tile1})) {
+                          Value sources[2] = {tile0, tile1};
+                          for (int64_t j = 0; j < 2; ++j) {
                             Value block = subview(
                                 wb, widened,
                                 {wb.getIndexAttr(j), wb.getIndexAttr(0),
@@ -472,7 +472,7 @@ void buildPanelLoops(PatternRewriter &rewriter, Operation *op,
                                 {wb.getIndexAttr(1), kc,
                                  wb.getIndexAttr(kPanel)},
                                 {ShapedType::kDynamic, kPanel});
-                            Value src = source;
+                            Value src = sources[j];
                             scf::ForOp::create(
                                 wb, zero, kc, one, ValueRange{},
                                 [&](OpBuilder &xb0, Location loc, Value p,
