@@ -11,6 +11,8 @@
 //   value-based;
 // * x·Wᵀ matmuls and the kernels on buffers call the micro-kernels
 //   (moe-cpu-lower-to-ukernels) before the rest of linalg becomes loops;
+//   with epilogues=generated the kernels on panels become loops around the
+//   register tiles there, their epilogues' exp/erf already polynomials;
 // * scf.forall becomes scf.parallel and then an OpenMP parallel loop, so
 //   compiled code runs on as many threads as the OpenMP runtime is given;
 //   moe.num_workers, which sizes the chunks, becomes that thread count;
@@ -32,6 +34,8 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
+#include <cstdlib>
+
 using namespace mlir;
 
 void moe::buildMoECPUPrepareKernelsPipeline(
@@ -44,9 +48,17 @@ void moe::buildMoECPUPrepareKernelsPipeline(
   pm.addPass(createCSEPass());
 }
 
-void moe::buildMoECPULowerToLLVMPipeline(OpPassManager &pm) {
+void moe::buildMoECPULowerToLLVMPipeline(OpPassManager &pm,
+                                         const MoELoweringOptions &options) {
   pm.addPass(createForallToParallelLoopPass());
-  pm.addPass(moe::createMoECPULowerToUkernels());
+  moe::MoECPULowerToUkernelsOptions ukernels;
+  ukernels.epilogues = options.epilogues;
+  // While the generated epilogues are tuned, moe-compile (which passes no
+  // pipeline options) takes the mode from the environment.
+  const char *fromEnvironment = std::getenv("MOE_CPU_EPILOGUES");
+  if (!options.epilogues.hasValue() && fromEnvironment && *fromEnvironment)
+    ukernels.epilogues = fromEnvironment;
+  pm.addPass(moe::createMoECPULowerToUkernels(ukernels));
   pm.addPass(moe::createMoECPUNumWorkersToOpenMP());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createConvertSCFToOpenMPPass());
@@ -69,5 +81,5 @@ void moe::buildMoELowerToCPUPipeline(OpPassManager &pm,
   buildMoELowerToLinalgPipeline(pm, options);
   buildMoECPUPrepareKernelsPipeline(pm, options);
   buildMoEBufferizePipeline(pm);
-  buildMoECPULowerToLLVMPipeline(pm);
+  buildMoECPULowerToLLVMPipeline(pm, options);
 }

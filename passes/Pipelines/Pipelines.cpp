@@ -69,11 +69,13 @@ void moe::registerMoEPipelines() {
       [](OpPassManager &pm, const MoELoweringOptions &options) {
         buildMoECPUPrepareKernelsPipeline(pm, options);
       });
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<MoELoweringOptions>(
       "moe-cpu-lower-to-llvm",
       "CPU: lower bufferized loops, kernels, memrefs and math to the LLVM "
       "dialect (after moe-bufferize)",
-      buildMoECPULowerToLLVMPipeline);
+      [](OpPassManager &pm, const MoELoweringOptions &options) {
+        buildMoECPULowerToLLVMPipeline(pm, options);
+      });
   PassPipelineRegistration<MoELoweringOptions>(
       "moe-lower-to-cpu",
       "Lower the moe dialect to the LLVM dialect for the CPU (all stages)",

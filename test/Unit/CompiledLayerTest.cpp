@@ -46,7 +46,8 @@ namespace {
 /// A JIT-compiled layer, lowered with or without moe-fuse-experts.
 class CompiledLayer {
 public:
-  CompiledLayer(const std::string &source, bool fuseExperts) {
+  CompiledLayer(const std::string &source, bool fuseExperts,
+                const std::string &epilogues) {
     mlir::DialectRegistry registry;
     mlir::registerAllDialects(registry);
     mlir::registerAllExtensions(registry);
@@ -69,6 +70,7 @@ public:
     mlir::PassManager pm(&context);
     mlir::moe::MoELoweringOptions lowering;
     lowering.fuseExperts = fuseExperts;
+    lowering.epilogues = epilogues;
     mlir::moe::buildMoELowerToCPUPipeline(pm, lowering);
     if (mlir::failed(pm.run(*module))) {
       error = "lowering failed:\n" + source;
@@ -143,6 +145,10 @@ private:
   std::unique_ptr<mlir::ExecutionEngine> engine;
 };
 
+/// The epilogue mode the running test compiles with (CompiledLayerTest's
+/// parameter).
+std::string epilogueMode = "kernel";
+
 /// Compiles `layer`, runs it for each token count, and compares with the
 /// reference.
 void checkAgainstReference(const LayerSpec &spec,
@@ -156,7 +162,7 @@ void checkAgainstReference(const LayerSpec &spec,
   (void)initialised;
   TestLayer layer = makeTestLayer(spec);
   std::string source = layer.source();
-  CompiledLayer compiled(source, fuseExperts);
+  CompiledLayer compiled(source, fuseExperts, epilogueMode);
   ASSERT_TRUE(compiled.error.empty()) << compiled.error;
   reference::LayerConfig config = layer.referenceConfig();
   reference::LayerWeights weights = layer.referenceWeights();
@@ -173,14 +179,28 @@ void checkAgainstReference(const LayerSpec &spec,
 }
 
 // Tests Mixtral: softmax top-2, renormalised, SwiGLU.
-TEST(CompiledLayer, MixtralSoftmaxTop2Renormalised) {
+/// Each layer compiled with each epilogue mode of moe-cpu-lower-to-ukernels:
+/// the C loops and epilogues (kernel) and the generated ones.
+class CompiledLayerTest : public ::testing::TestWithParam<const char *> {
+protected:
+  void SetUp() override { epilogueMode = GetParam(); }
+  void TearDown() override { epilogueMode = "kernel"; }
+};
+
+INSTANTIATE_TEST_SUITE_P(, CompiledLayerTest,
+                         ::testing::Values("kernel", "generated"),
+                         [](const ::testing::TestParamInfo<const char *> &info) {
+                           return std::string(info.param);
+                         });
+
+TEST_P(CompiledLayerTest, MixtralSoftmaxTop2Renormalised) {
   LayerSpec spec;
   spec.routing = softmaxTopK(2, true);
   checkAgainstReference(spec, {1, 37, 64});
 }
 
 // Tests softmax top-k without renormalisation (Qwen2-MoE default), GeGLU.
-TEST(CompiledLayer, SoftmaxTopKPlainGeGlu) {
+TEST_P(CompiledLayerTest, SoftmaxTopKPlainGeGlu) {
   LayerSpec spec;
   spec.routing = softmaxTopK(3, false);
   spec.activation = Activation::GeGLU;
@@ -188,7 +208,7 @@ TEST(CompiledLayer, SoftmaxTopKPlainGeGlu) {
 }
 
 // Tests DeepSeek-V2 group-limited greedy with a scaling factor.
-TEST(CompiledLayer, DeepSeekV2GroupLimited) {
+TEST_P(CompiledLayerTest, DeepSeekV2GroupLimited) {
   LayerSpec spec;
   spec.routing = softmaxTopK(3, false);
   spec.routing->nGroup = 4;
@@ -200,11 +220,11 @@ TEST(CompiledLayer, DeepSeekV2GroupLimited) {
 
 // Tests DeepSeek-V3: sigmoid + bias + group top-2 sum + renorm + scaling +
 // a shared expert.
-TEST(CompiledLayer, DeepSeekV3) { checkAgainstReference(deepSeekV3Spec()); }
+TEST_P(CompiledLayerTest, DeepSeekV3) { checkAgainstReference(deepSeekV3Spec()); }
 
 // Tests Qwen2-MoE: softmax top-4 without renorm and a sigmoid-gated shared
 // expert.
-TEST(CompiledLayer, Qwen2SigmoidGatedShared) {
+TEST_P(CompiledLayerTest, Qwen2SigmoidGatedShared) {
   LayerSpec spec;
   spec.routing = softmaxTopK(4, false);
   spec.sharedFfn = 20;
@@ -214,10 +234,10 @@ TEST(CompiledLayer, Qwen2SigmoidGatedShared) {
 
 // Tests Llama 4: top-1 on logits, sigmoid weight on the expert input, and a
 // shared expert.
-TEST(CompiledLayer, Llama4InputScaling) { checkAgainstReference(llama4Spec()); }
+TEST_P(CompiledLayerTest, Llama4InputScaling) { checkAgainstReference(llama4Spec()); }
 
 // Tests expert choice with GELU and ReLU experts.
-TEST(CompiledLayer, ExpertChoice) {
+TEST_P(CompiledLayerTest, ExpertChoice) {
   LayerSpec spec;
   spec.routing.reset();
   spec.expertChoiceFactor = 2.0;
@@ -229,7 +249,7 @@ TEST(CompiledLayer, ExpertChoice) {
 }
 
 // Tests each capacity drop order with each dropped-slot policy.
-TEST(CompiledLayer, CapacityPolicies) {
+TEST_P(CompiledLayerTest, CapacityPolicies) {
   for (DropOrder order : {DropOrder::TokenOrder, DropOrder::LowestWeight})
     for (DroppedSlot dropped : {DroppedSlot::Zero, DroppedSlot::Input}) {
       LayerSpec spec;
@@ -241,7 +261,7 @@ TEST(CompiledLayer, CapacityPolicies) {
 
 // Tests a collapsed router (every token on expert 0, the others empty):
 // dropless keeps every token; a capacity drops most.
-TEST(CompiledLayer, CollapsedRouter) {
+TEST_P(CompiledLayerTest, CollapsedRouter) {
   LayerSpec spec;
   spec.routing = softmaxTopK(1, false);
   spec.collapseBoost = 50.0f;
@@ -254,7 +274,7 @@ TEST(CompiledLayer, CollapsedRouter) {
 // Tests the unfused lowering (each stage on its own: row bundle, grouped
 // FFN, combine, shared expert), which the fused path replaces, on the
 // layers whose stages fusion would otherwise take over.
-TEST(CompiledLayer, UnfusedStages) {
+TEST_P(CompiledLayerTest, UnfusedStages) {
   LayerSpec mixtral;
   mixtral.routing = softmaxTopK(2, true);
   checkAgainstReference(mixtral, {1, 37}, /*fuseExperts=*/false);
@@ -268,7 +288,7 @@ TEST(CompiledLayer, UnfusedStages) {
 }
 
 // Tests a batch where some experts get no token (few tokens, many experts).
-TEST(CompiledLayer, SomeExpertsEmpty) {
+TEST_P(CompiledLayerTest, SomeExpertsEmpty) {
   LayerSpec spec;
   spec.numExperts = 32;
   spec.routing = softmaxTopK(2, true);

@@ -446,4 +446,82 @@ TEST_P(UkernelsOnIsa, DownScatterAddPackedBF16) {
           checkDown(rows, n, k, flags, Weights::BF16Panels);
   checkDown(3, 64, 600, 3, Weights::BF16Panels);
 }
+
+/// One call of the register tile alone: `mr` rows of x picked through a
+/// row index list (out of order, as tokens), `kc` steps of depth from
+/// `p0`, on f32 or bf16 panels, from zero or accumulating, against a
+/// double-precision loop.
+void checkTile(int mr, int64_t kc, bool bf16, bool fresh) {
+  constexpr int64_t kPanel = MOE_UKERNEL_PANEL;
+  std::mt19937 rng(unsigned(mr * 1000 + kc * 10 + bf16 * 2 + fresh));
+  Matrix x(9, kc + 7, rng);
+  int64_t p0 = 5;
+  std::vector<int32_t> rows = {7, 2, 8, 0, 5, 3};
+  rows.resize(mr);
+  MoEMemRef1DI32 rowView = view(rows);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> panel[2];
+  std::vector<uint16_t> panelBF16[2];
+  for (int j = 0; j < 2; ++j) {
+    for (int64_t i = 0; i < 3 + kc * kPanel; ++i) {
+      float v = dist(rng);
+      panelBF16[j].push_back(toBF16(v));
+      panel[j].push_back(bf16 ? fromBF16(panelBF16[j].back()) : v);
+    }
+  }
+  std::vector<float> acc(MOE_UKERNEL_TILE_ROWS * 2 * kPanel + 4);
+  for (float &v : acc)
+    v = dist(rng);
+  std::vector<float> initial = acc;
+  MoEMemRef2D accView = {acc.data(), acc.data(), 4,
+                         {mr, 2 * kPanel}, {2 * kPanel, 1}};
+  MoEMemRef2D xView = x.view();
+  // A prefetch of lines that exist (the next block, here the panel itself).
+  auto address = int64_t(reinterpret_cast<intptr_t>(panel[0].data()));
+  if (bf16) {
+    MoEMemRef2DBF16 b[2];
+    for (int j = 0; j < 2; ++j)
+      b[j] = {panelBF16[j].data(), panelBF16[j].data(), 3, {kc, kPanel},
+              {kPanel, 1}};
+    MOE_UKERNEL_CIFACE(MOE_UKERNEL_TILE_BF16)(&xView, &rowView, p0, &b[0],
+                                              &b[1], &accView, fresh, address,
+                                              kc * kPanel * 2 / 64);
+  } else {
+    MoEMemRef2D b[2];
+    for (int j = 0; j < 2; ++j)
+      b[j] = {panel[j].data(), panel[j].data(), 3, {kc, kPanel}, {kPanel, 1}};
+    MOE_UKERNEL_CIFACE(MOE_UKERNEL_TILE_F32)(&xView, &rowView, p0, &b[0], &b[1],
+                                             &accView, fresh, address,
+                                             kc * kPanel * 4 / 64);
+  }
+  for (int i = 0; i < MOE_UKERNEL_TILE_ROWS; ++i)
+    for (int64_t c = 0; c < 2 * kPanel; ++c) {
+      size_t at = 4 + i * 2 * kPanel + c;
+      if (i >= mr) {
+        ASSERT_EQ(acc[at], initial[at]) << "row " << i << " past mr written";
+        continue;
+      }
+      double sum = fresh ? 0.0 : initial[at], scale = std::fabs(sum);
+      for (int64_t p = 0; p < kc; ++p) {
+        double term = double(x(rows[i], p0 + p)) *
+                      panel[c / kPanel][3 + p * kPanel + c % kPanel];
+        sum += term;
+        scale += std::fabs(term);
+      }
+      ASSERT_NEAR(acc[at], sum, 1e-5 * scale + 1e-6)
+          << "mr=" << mr << " kc=" << kc << " bf16=" << bf16
+          << " fresh=" << fresh << " at " << i << "," << c;
+    }
+}
+
+// Tests the register tile alone: every row count up to the tile's, depth
+// tails and a full depth block, f32 and bf16 panels, fresh and
+// accumulating, rows read through an index list.
+TEST_P(UkernelsOnIsa, Tile) {
+  for (int mr = 1; mr <= MOE_UKERNEL_TILE_ROWS; ++mr)
+    for (int64_t kc : {1, 7, MOE_UKERNEL_TILE_DEPTH})
+      for (bool bf16 : {false, true})
+        for (bool fresh : {false, true})
+          checkTile(mr, kc, bf16, fresh);
+}
 } // namespace

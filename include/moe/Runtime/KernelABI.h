@@ -37,6 +37,9 @@
   moe_ukernel_gather_gate_up_packed_bf16
 #define MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_BF16                               \
   moe_ukernel_down_scatter_add_packed_bf16
+/* The register tiles alone, on f32 or bf16 panels (Ukernels.h). */
+#define MOE_UKERNEL_TILE_F32 moe_ukernel_tile_f32
+#define MOE_UKERNEL_TILE_BF16 moe_ukernel_tile_bf16
 
 /* The name generated code calls, as a string: MOE_UKERNEL_NAME(
  * MOE_UKERNEL_MATMUL_NT_F32) is "moe_ukernel_matmul_nt_f32". */
@@ -55,6 +58,16 @@
  * packed kernels on panels of this width only, and the kernels' tile is
  * two panels wide. */
 #define MOE_UKERNEL_PANEL 32
+
+/* The register tile and the blocks around it: a tile is up to TILE_ROWS
+ * rows by two panels; rows go in blocks of ROW_BLOCK and depth in blocks
+ * of TILE_DEPTH, so that the two panels' depth block (32 KiB of f32) stays
+ * in L1 while the block's row tiles pass. The loops around the tile (C in
+ * the `kernel` epilogue mode, generated in the `generated` one) use these;
+ * the tile itself takes any mr up to TILE_ROWS and any depth. */
+#define MOE_UKERNEL_TILE_ROWS 6
+#define MOE_UKERNEL_ROW_BLOCK 48
+#define MOE_UKERNEL_TILE_DEPTH 128
 
 /* Flag bits of the gather/scatter kernels' `flags` argument: rows are
  * gathered from / scattered to the token list `tok` (HAS_TOKENS); rows are

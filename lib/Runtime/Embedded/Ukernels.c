@@ -25,48 +25,28 @@
  * element's sum is formed in the same order wherever its tile lies, so
  * results do not depend on how the caller splits the columns among threads.
  *
+ * The packed kernels (the `kernel` epilogue mode of moe-cpu-lower-to-ukernels)
+ * run the register tiles of Tile*.c in the loops and epilogues below; in
+ * the `generated` mode the compiler emits those loops and epilogues itself
+ * and calls the tiles through Tiles.c.
+ *
  * The instruction set is picked once, at the first call: the best the CPU
- * has, or the one MOE_UKERNEL_ISA names (see moe_ukernel_use_isa).
+ * has, or the one MOE_UKERNEL_ISA names (Tiles.c, moe_ukernel_use_isa).
  *===----------------------------------------------------------------------===*/
 
-#include "Ukernels.h"
+#include "Tiles.h"
 
 #include <math.h>
 #include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define MOE_X86 1
-#endif
 
 enum { kTileRows = 3, kTileCols = 8 };
 
-/* Packed weights (see Ukernels.h): panels of kPanel columns; the packed
- * tile is kPanelRows rows by two panels. Rows go in blocks of kRowBlock
- * and depth in blocks of kPanelDepth: two panels' depth block (32 KiB) stay
- * in L1 while the block's row tiles pass. */
-enum { kPanel = MOE_UKERNEL_PANEL, kPanelRows = 6, kRowBlock = 48 };
-static const int64_t kPanelDepth = 128;
-
-/* The element type of packed weights: f32, or bf16 (the upper half of an
- * f32: widening is a shift, and products and sums stay f32). */
-typedef enum { kPanelF32 = 0, kPanelBf16 = 1 } PanelElement;
-
-static float bf16ToF32(uint16_t half) {
-  uint32_t bits = (uint32_t)half << 16;
-  float value;
-  memcpy(&value, &bits, sizeof value);
-  return value;
-}
 
 /* Depth block of the linear kernels: eight B rows of 1024 floats (32 KiB)
  * stay in a 48 KiB L1 beside three A rows. */
 static const int64_t kDepthBlock = 1024;
 
-static int64_t minI64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 static float activate(int32_t activation, float gate, float up) {
   switch (activation) {
@@ -110,102 +90,6 @@ typedef struct {
   int64_t depth;
 } Span;
 
-/* Consecutive cache lines for a packed tile to request into L2 while it
- * computes (its share of the next depth block). */
-typedef struct {
-  const char *start;
-  int64_t lines;
-} Lines;
-
-/* A packed tile's prefetch: `perStep` lines at each of the first `steps`
- * steps of p, so that a share larger than the depth block (few row tiles:
- * decode) is still requested in full. */
-typedef struct {
-  const char *start;
-  int64_t lines, perStep, steps;
-} PanelPrefetch;
-
-static PanelPrefetch panelPrefetch(Lines share, int64_t k) {
-  if (share.lines == 0 || k == 0)
-    return (PanelPrefetch){NULL, 0, 0, 0};
-  int64_t perStep = (share.lines + k - 1) / k;
-  return (PanelPrefetch){share.start, share.lines, perStep,
-                         (share.lines + perStep - 1) / perStep};
-}
-
-/* Runs `call` with `rows` the constant 1..kPanelRows that `mr` is: an
- * inlined packed tile then keeps its accumulators in registers. */
-#define WITH_CONSTANT_ROWS(mr, rows, call)                                     \
-  switch (mr) {                                                                \
-  case 6: {                                                                    \
-    enum { rows = 6 };                                                         \
-    call;                                                                      \
-    break;                                                                     \
-  }                                                                            \
-  case 5: {                                                                    \
-    enum { rows = 5 };                                                         \
-    call;                                                                      \
-    break;                                                                     \
-  }                                                                            \
-  case 4: {                                                                    \
-    enum { rows = 4 };                                                         \
-    call;                                                                      \
-    break;                                                                     \
-  }                                                                            \
-  case 3: {                                                                    \
-    enum { rows = 3 };                                                         \
-    call;                                                                      \
-    break;                                                                     \
-  }                                                                            \
-  case 2: {                                                                    \
-    enum { rows = 2 };                                                         \
-    call;                                                                      \
-    break;                                                                     \
-  }                                                                            \
-  default: {                                                                   \
-    enum { rows = 1 };                                                         \
-    call;                                                                      \
-  }                                                                            \
-  }
-
-#ifdef MOE_X86
-static inline void prefetchLines(PanelPrefetch pf, int64_t step) {
-  int64_t first = step * pf.perStep;
-  int64_t last = minI64(first + pf.perStep, pf.lines);
-  for (int64_t l = first; l < last; ++l)
-    _mm_prefetch(pf.start + 64 * l, _MM_HINT_T1);
-}
-
-/* `step` for each p < k (a packed tile's steps over one depth block),
- * requesting the lines of `pf` (PanelPrefetch) on the way: one every
- * second step while there are at most half as many lines as steps (fewer
- * requests in flight at a time: +6% on one core at 48 rows per expert,
- * weights from memory), else one per step, else several (decode). Separate
- * loops, so that none tests more than its bound. */
-#define PANEL_STEPS_PREFETCHING(pf, k, p, step)                                \
-  do {                                                                         \
-    p = 0;                                                                     \
-    if (pf.perStep == 1 && 2 * pf.steps <= k)                                  \
-      for (; p < 2 * pf.steps; ++p) {                                          \
-        _mm_prefetch(pf.start + 32 * p, _MM_HINT_T1);                          \
-        step;                                                                  \
-        ++p;                                                                   \
-        step;                                                                  \
-      }                                                                        \
-    else if (pf.perStep == 1)                                                  \
-      for (; p < pf.steps; ++p) {                                              \
-        _mm_prefetch(pf.start + 64 * p, _MM_HINT_T1);                          \
-        step;                                                                  \
-      }                                                                        \
-    for (; p < pf.steps; ++p) {                                                \
-      prefetchLines(pf, p);                                                    \
-      step;                                                                    \
-    }                                                                          \
-    for (; p < k; ++p)                                                         \
-      step;                                                                    \
-  } while (0)
-#endif
-
 /* What an instruction set supplies: the register tile and the two
  * epilogues that run once per tile row. The loops around them are shared
  * (gatherGateUp, downScatterAdd). */
@@ -220,17 +104,6 @@ typedef struct {
                  int64_t count);
   /* out[j] += w·sums[j] for j < count. */
   void (*addScaled)(const float *sums, float w, float *out, int64_t count);
-  /* out[j] = in[j] widened from bf16, for j < count. */
-  void (*widenBf16)(const uint16_t *in, float *out, int64_t count);
-  /* The packed tile: acc[i][c] (from zero when `fresh`, else from acc)
-   * += Σ_p a[i][p]·b0[p·kPanel + c] for c < kPanel, and b1 likewise into
-   * acc[i][kPanel + c], for p < k and i < mr; meanwhile it prefetches
-   * `prefetch`, spread over the steps of p. One per PanelElement: b0 and b1
-   * hold f32, or bf16 widened to f32 in registers (exact). */
-  void (*panelDot[2])(int mr, const float *const a[kPanelRows], const void *b0,
-                      const void *b1, int64_t k,
-                      float acc[kPanelRows][2 * kPanel], int fresh,
-                      Lines prefetch);
 } Isa;
 
 /* ---------------------------------------------------------------- portable */
@@ -260,55 +133,13 @@ static void addScaledPortable(const float *sums, float w, float *out,
     out[j] += w * sums[j];
 }
 
-static void widenBf16Portable(const uint16_t *in, float *out, int64_t count) {
-  for (int64_t j = 0; j < count; ++j)
-    out[j] = bf16ToF32(in[j]);
-}
-
-static inline void panelTilePortable(int mr, const float *const a[kPanelRows],
-                                     const void *b0, const void *b1, int64_t k,
-                                     float acc[kPanelRows][2 * kPanel],
-                                     int fresh, PanelElement element) {
-  for (int i = 0; i < mr; ++i)
-    for (int c = 0; c < 2 * kPanel; ++c) {
-      const void *b = c < kPanel ? b0 : b1;
-      int64_t col = c % kPanel;
-      float sum = fresh ? 0.0f : acc[i][c];
-      for (int64_t p = 0; p < k; ++p)
-        sum +=
-            a[i][p] * (element == kPanelBf16
-                           ? bf16ToF32(((const uint16_t *)b)[p * kPanel + col])
-                           : ((const float *)b)[p * kPanel + col]);
-      acc[i][c] = sum;
-    }
-}
-
-static void panelDotPortable(int mr, const float *const a[kPanelRows],
-                             const void *b0, const void *b1, int64_t k,
-                             float acc[kPanelRows][2 * kPanel], int fresh,
-                             Lines prefetch) {
-  (void)prefetch;
-  panelTilePortable(mr, a, b0, b1, k, acc, fresh, kPanelF32);
-}
-
-static void panelDotPortableBf16(int mr, const float *const a[kPanelRows],
-                                 const void *b0, const void *b1, int64_t k,
-                                 float acc[kPanelRows][2 * kPanel], int fresh,
-                                 Lines prefetch) {
-  (void)prefetch;
-  panelTilePortable(mr, a, b0, b1, k, acc, fresh, kPanelBf16);
-}
 
 static const Isa kPortable = {
     .dot = dotPortable,
     .swiglu = swigluPortable,
-    .addScaled = addScaledPortable,
-    .widenBf16 = widenBf16Portable,
-    .panelDot = {panelDotPortable, panelDotPortableBf16}};
+    .addScaled = addScaledPortable};
 
 #ifdef MOE_X86
-#define MOE_AVX2 __attribute__((target("avx2,fma")))
-#define MOE_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
 
 /* ---------------------------------------------- epilogues, AVX2 and AVX-512 */
 
@@ -444,93 +275,9 @@ MOE_AVX2 static void dotAvx2(int mr, const float *const a[kTileRows],
       _mm_storeu_ps(sums[i] + 4 * half, part[i]);
   }
 }
-
-/* Eight panel values from element `i` of `b`, as f32. */
-MOE_AVX2 static inline __attribute__((always_inline)) __m256
-panelLoadAvx2(const void *b, int64_t i, PanelElement element) {
-  if (element == kPanelF32)
-    return _mm256_loadu_ps((const float *)b + i);
-  __m128i half = _mm_loadu_si128((const __m128i *)((const uint16_t *)b + i));
-  return _mm256_castsi256_ps(
-      _mm256_slli_epi32(_mm256_cvtepu16_epi32(half), 16));
-}
-
-/* One step of p on 16 columns of a panel. */
-MOE_AVX2 static inline __attribute__((always_inline)) void
-panelStepAvx2(int mr, const float *const a[kPanelRows], const void *b,
-              int64_t p, __m256 sum[kPanelRows][2], PanelElement element) {
-  __m256 b0 = panelLoadAvx2(b, p * kPanel, element),
-         b1 = panelLoadAvx2(b, p * kPanel + 8, element);
-  for (int i = 0; i < mr; ++i) {
-    __m256 av = _mm256_broadcast_ss(a[i] + p);
-    sum[i][0] = _mm256_fmadd_ps(av, b0, sum[i][0]);
-    sum[i][1] = _mm256_fmadd_ps(av, b1, sum[i][1]);
-  }
-}
-
-/* Columns [16h, 16h + 16) of one panel `b` on up to six rows: twelve
- * accumulators, two B vectors and a broadcast (AVX2's 6×16 sgemm tile). */
-MOE_AVX2 static inline __attribute__((always_inline)) void
-panelQuarterAvx2(int mr, const float *const a[kPanelRows], const void *b,
-                 int64_t k, float acc[kPanelRows][2 * kPanel], int col,
-                 int fresh, Lines prefetch, PanelElement element) {
-  __m256 sum[kPanelRows][2];
-  for (int i = 0; i < mr; ++i)
-    for (int j = 0; j < 2; ++j)
-      sum[i][j] =
-          fresh ? _mm256_setzero_ps() : _mm256_loadu_ps(acc[i] + col + 8 * j);
-  int64_t p;
-  PanelPrefetch pf = panelPrefetch(prefetch, k);
-  PANEL_STEPS_PREFETCHING(pf, k, p, panelStepAvx2(mr, a, b, p, sum, element));
-  for (int i = 0; i < mr; ++i)
-    for (int j = 0; j < 2; ++j)
-      _mm256_storeu_ps(acc[i] + col + 8 * j, sum[i][j]);
-}
-
-/* The packed tile in four passes of 16 columns; the first prefetches. */
-MOE_AVX2 static inline __attribute__((always_inline)) void
-panelTileAvx2(int mr, const float *const a[kPanelRows], const void *b0,
-              const void *b1, int64_t k, float acc[kPanelRows][2 * kPanel],
-              int fresh, Lines prefetch, PanelElement element) {
-  size_t size = element == kPanelBf16 ? 2 : 4;
-  for (int quarter = 0; quarter < 4; ++quarter) {
-    const char *b =
-        (const char *)(quarter < 2 ? b0 : b1) + 16 * (quarter % 2) * size;
-    Lines pf = quarter == 0 ? prefetch : (Lines){NULL, 0};
-    int col = 16 * quarter;
-    WITH_CONSTANT_ROWS(
-        mr, rows, panelQuarterAvx2(rows, a, b, k, acc, col, fresh, pf, element))
-  }
-}
-
-MOE_AVX2 static void widenBf16Avx2(const uint16_t *in, float *out,
-                                   int64_t count) {
-  int64_t j = 0;
-  for (; j + 8 <= count; j += 8)
-    _mm256_storeu_ps(out + j, panelLoadAvx2(in, j, kPanelBf16));
-  for (; j < count; ++j)
-    out[j] = bf16ToF32(in[j]);
-}
-
-MOE_AVX2 static void panelDotAvx2(int mr, const float *const a[kPanelRows],
-                                  const void *b0, const void *b1, int64_t k,
-                                  float acc[kPanelRows][2 * kPanel], int fresh,
-                                  Lines prefetch) {
-  panelTileAvx2(mr, a, b0, b1, k, acc, fresh, prefetch, kPanelF32);
-}
-
-MOE_AVX2 static void panelDotAvx2Bf16(int mr, const float *const a[kPanelRows],
-                                      const void *b0, const void *b1, int64_t k,
-                                      float acc[kPanelRows][2 * kPanel],
-                                      int fresh, Lines prefetch) {
-  panelTileAvx2(mr, a, b0, b1, k, acc, fresh, prefetch, kPanelBf16);
-}
-
 static const Isa kAvx2 = {.dot = dotAvx2,
                           .swiglu = swigluSimd,
-                          .addScaled = addScaledSimd,
-                          .widenBf16 = widenBf16Avx2,
-                          .panelDot = {panelDotAvx2, panelDotAvx2Bf16}};
+                          .addScaled = addScaledSimd};
 
 /* ----------------------------------------------------------------- AVX-512 */
 
@@ -660,83 +407,6 @@ MOE_AVX512 static void swigluAvx512(const float *gate, const float *up, float s,
     _mm512_mask_storeu_ps(out + j, lanes, _mm512_mul_ps(silu, u));
   }
 }
-
-/* Sixteen panel values from element `i` of `b`, as f32. */
-MOE_AVX512 static inline __attribute__((always_inline)) __m512
-panelLoadAvx512(const void *b, int64_t i, PanelElement element) {
-  if (element == kPanelF32)
-    return _mm512_loadu_ps((const float *)b + i);
-  __m256i half = _mm256_loadu_si256((const __m256i *)((const uint16_t *)b + i));
-  return _mm512_castsi512_ps(
-      _mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16));
-}
-
-/* One step of p on the packed tile: four B vectors (both panels), kept in
- * registers, times each row's broadcast value. */
-MOE_AVX512 static inline __attribute__((always_inline)) void
-panelStepAvx512(int mr, const float *const a[kPanelRows], const void *b0,
-                const void *b1, int64_t p, __m512 acc[kPanelRows][4],
-                PanelElement element) {
-  __m512 v0 = panelLoadAvx512(b0, p * kPanel, element);
-  __m512 v1 = panelLoadAvx512(b0, p * kPanel + 16, element);
-  __m512 v2 = panelLoadAvx512(b1, p * kPanel, element);
-  __m512 v3 = panelLoadAvx512(b1, p * kPanel + 16, element);
-  __asm__("" : "+v"(v0), "+v"(v1), "+v"(v2), "+v"(v3)); // as in stepAvx512
-  for (int i = 0; i < mr; ++i) {
-    __m512 av = _mm512_set1_ps(a[i][p]);
-    acc[i][0] = _mm512_fmadd_ps(av, v0, acc[i][0]);
-    acc[i][1] = _mm512_fmadd_ps(av, v1, acc[i][1]);
-    acc[i][2] = _mm512_fmadd_ps(av, v2, acc[i][2]);
-    acc[i][3] = _mm512_fmadd_ps(av, v3, acc[i][3]);
-  }
-}
-
-/* 6 rows × 64 columns: 24 accumulators, four B vectors and a broadcast. */
-MOE_AVX512 static inline __attribute__((always_inline)) void
-panelTileAvx512(int mr, const float *const a[kPanelRows], const void *b0,
-                const void *b1, int64_t k, float acc[kPanelRows][2 * kPanel],
-                int fresh, Lines prefetch, PanelElement element) {
-  __m512 sum[kPanelRows][4];
-  for (int i = 0; i < mr; ++i)
-    for (int j = 0; j < 4; ++j)
-      sum[i][j] =
-          fresh ? _mm512_setzero_ps() : _mm512_loadu_ps(acc[i] + 16 * j);
-  int64_t p;
-  PanelPrefetch pf = panelPrefetch(prefetch, k);
-  PANEL_STEPS_PREFETCHING(pf, k, p,
-                          panelStepAvx512(mr, a, b0, b1, p, sum, element));
-  for (int i = 0; i < mr; ++i)
-    for (int j = 0; j < 4; ++j)
-      _mm512_storeu_ps(acc[i] + 16 * j, sum[i][j]);
-}
-
-MOE_AVX512 static void widenBf16Avx512(const uint16_t *in, float *out,
-                                       int64_t count) {
-  int64_t j = 0;
-  for (; j + 16 <= count; j += 16)
-    _mm512_storeu_ps(out + j, panelLoadAvx512(in, j, kPanelBf16));
-  for (; j < count; ++j)
-    out[j] = bf16ToF32(in[j]);
-}
-
-/* panelTileAvx512 with MR constant in each branch, per element type. */
-MOE_AVX512 static void panelDotAvx512(int mr, const float *const a[kPanelRows],
-                                      const void *b0, const void *b1, int64_t k,
-                                      float acc[kPanelRows][2 * kPanel],
-                                      int fresh, Lines prefetch){
-    WITH_CONSTANT_ROWS(mr, rows,
-                       panelTileAvx512(rows, a, b0, b1, k, acc, fresh, prefetch,
-                                       kPanelF32))}
-
-MOE_AVX512
-    static void panelDotAvx512Bf16(int mr, const float *const a[kPanelRows],
-                                   const void *b0, const void *b1, int64_t k,
-                                   float acc[kPanelRows][2 * kPanel], int fresh,
-                                   Lines prefetch){
-        WITH_CONSTANT_ROWS(mr, rows,
-                           panelTileAvx512(rows, a, b0, b1, k, acc, fresh,
-                                           prefetch, kPanelBf16))}
-
 MOE_AVX512 static void addScaledAvx512(const float *sums, float w, float *out,
                                        int64_t count) {
   for (int64_t j = 0; j < count; j += 16) {
@@ -750,9 +420,7 @@ MOE_AVX512 static void addScaledAvx512(const float *sums, float w, float *out,
 
 static const Isa kAvx512 = {.dot = dotAvx512,
                             .swiglu = swigluAvx512,
-                            .addScaled = addScaledAvx512,
-                            .widenBf16 = widenBf16Avx512,
-                            .panelDot = {panelDotAvx512, panelDotAvx512Bf16}};
+                            .addScaled = addScaledAvx512};
 #endif
 
 /* The share of the next B tile (rows `next`, `depth` floats each) that row
@@ -974,25 +642,26 @@ static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
                          const Epilogue *epilogue) {
   int64_t k = x->sizes[1], width = b1 ? kPanel : 2 * kPanel;
   int64_t lineValues = 64 / elementSize(b0->element);
+  const MoETiles *isaTiles = moeSelectedTiles();
   int64_t pairs = (n + width - 1) / width;
   for (int64_t q = 0; q < pairs; ++q) {
     int64_t cols = minI64(width, n - q * width);
-    for (int64_t r0 = 0; r0 < rows; r0 += kRowBlock) {
-      int64_t blockRows = minI64(kRowBlock, rows - r0);
+    for (int64_t r0 = 0; r0 < rows; r0 += MOE_UKERNEL_ROW_BLOCK) {
+      int64_t blockRows = minI64(MOE_UKERNEL_ROW_BLOCK, rows - r0);
       int64_t tiles = (blockRows + kPanelRows - 1) / kPanelRows;
-      float acc[kRowBlock / kPanelRows][kPanelRows][2 * kPanel];
-      float widened[2][kPanelDepth * kPanel];
-      for (int64_t p0 = 0; p0 < k; p0 += kPanelDepth) {
-        int64_t kc = minI64(kPanelDepth, k - p0);
+      float acc[MOE_UKERNEL_ROW_BLOCK / kPanelRows][kPanelRows][2 * kPanel];
+      float widened[2][MOE_UKERNEL_TILE_DEPTH * kPanel];
+      for (int64_t p0 = 0; p0 < k; p0 += MOE_UKERNEL_TILE_DEPTH) {
+        int64_t kc = minI64(MOE_UKERNEL_TILE_DEPTH, k - p0);
         const char *b[2], *next[2] = {NULL, NULL};
         pairPanels(b0, b1, q, p0, b);
         int64_t nextDepth = 0;
-        if (p0 + kPanelDepth < k) {
-          pairPanels(b0, b1, q, p0 + kPanelDepth, next);
-          nextDepth = minI64(kPanelDepth, k - p0 - kPanelDepth);
-        } else if (q + 1 < pairs && r0 + kRowBlock >= rows) {
+        if (p0 + MOE_UKERNEL_TILE_DEPTH < k) {
+          pairPanels(b0, b1, q, p0 + MOE_UKERNEL_TILE_DEPTH, next);
+          nextDepth = minI64(MOE_UKERNEL_TILE_DEPTH, k - p0 - MOE_UKERNEL_TILE_DEPTH);
+        } else if (q + 1 < pairs && r0 + MOE_UKERNEL_ROW_BLOCK >= rows) {
           pairPanels(b0, b1, q + 1, 0, next);
-          nextDepth = minI64(kPanelDepth, k);
+          nextDepth = minI64(MOE_UKERNEL_TILE_DEPTH, k);
         }
         // bf16 weights shared by several row tiles are widened once per
         // block, into an f32 block the tiles then read from L1; a lone
@@ -1001,7 +670,7 @@ static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
         PanelElement tileElement = b0->element;
         if (tileElement == kPanelBf16 && tiles > 1) {
           for (int j = 0; j < 2; ++j) {
-            isa->widenBf16((const uint16_t *)b[j], widened[j], kc * kPanel);
+            isaTiles->widenBf16((const uint16_t *)b[j], widened[j], kc * kPanel);
             tileB[j] = widened[j];
           }
           tileElement = kPanelF32;
@@ -1027,7 +696,7 @@ static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
           if (p0 + kc >= k)
             prefetchOutputRows(epilogue, r0 + t * kPanelRows, mr, q * width,
                                cols);
-          isa->panelDot[tileElement](mr, a, tileB[0], tileB[1], kc, acc[t],
+          isaTiles->tile[tileElement](mr, a, tileB[0], tileB[1], kc, acc[t],
                                      p0 == 0, prefetch);
           if (p0 + kc < k)
             continue;
@@ -1042,24 +711,6 @@ static void packedPanels(const Isa *isa, const MoEMemRef2D *x,
 
 /* ------------------------------------------------------ instruction set */
 
-static const char *const kIsaNames[] = {"portable", "avx2", "avx512"};
-
-static int cpuRuns(MoEUkernelIsa isa) {
-  switch (isa) {
-  case MOE_UKERNEL_ISA_PORTABLE:
-    return 1;
-#ifdef MOE_X86
-  case MOE_UKERNEL_ISA_AVX2:
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  case MOE_UKERNEL_ISA_AVX512:
-    return __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
-#endif
-  default:
-    return 0;
-  }
-}
-
 static const Isa *isaTable(MoEUkernelIsa isa) {
 #ifdef MOE_X86
   if (isa == MOE_UKERNEL_ISA_AVX512)
@@ -1070,41 +721,8 @@ static const Isa *isaTable(MoEUkernelIsa isa) {
   return &kPortable;
 }
 
-static const Isa *selectedIsa = NULL;
-
-int moe_ukernel_use_isa(MoEUkernelIsa isa) {
-  if (!cpuRuns(isa))
-    return 0;
-  __atomic_store_n(&selectedIsa, isaTable(isa), __ATOMIC_RELEASE);
-  return 1;
-}
-
-/* The best the CPU runs, or the one MOE_UKERNEL_ISA names. */
-static const Isa *currentIsa(void) {
-  const Isa *isa = __atomic_load_n(&selectedIsa, __ATOMIC_ACQUIRE);
-  if (isa)
-    return isa;
-  MoEUkernelIsa pick = cpuRuns(MOE_UKERNEL_ISA_AVX512) ? MOE_UKERNEL_ISA_AVX512
-                       : cpuRuns(MOE_UKERNEL_ISA_AVX2)
-                           ? MOE_UKERNEL_ISA_AVX2
-                           : MOE_UKERNEL_ISA_PORTABLE;
-  const char *asked = getenv("MOE_UKERNEL_ISA");
-  if (asked && *asked) {
-    int found = 0;
-    for (int i = 0; i < (int)(sizeof kIsaNames / sizeof *kIsaNames); ++i)
-      if (!strcmp(asked, kIsaNames[i]) && cpuRuns((MoEUkernelIsa)i)) {
-        pick = (MoEUkernelIsa)i;
-        found = 1;
-      }
-    if (!found)
-      fprintf(stderr,
-              "moe ukernels: MOE_UKERNEL_ISA=%s is not one this CPU runs "
-              "(portable, avx2, avx512); using %s\n",
-              asked, kIsaNames[pick]);
-  }
-  moe_ukernel_use_isa(pick);
-  return isaTable(pick);
-}
+/* The selected instruction set's loops' helpers (Tiles.c selects). */
+static const Isa *currentIsa(void) { return isaTable(moeSelectedIsa()); }
 
 /* ------------------------------------------------------------------- entry */
 

@@ -44,6 +44,15 @@ typedef struct {
   int64_t strides[3];
 } MoEMemRef3D;
 
+/* bf16 panels at a depth (the register tiles' weights). */
+typedef struct {
+  uint16_t *allocated;
+  uint16_t *aligned;
+  int64_t offset;
+  int64_t sizes[2];
+  int64_t strides[2];
+} MoEMemRef2DBF16;
+
 /* Packed bf16 weights: each element the upper 16 bits of an f32. */
 typedef struct {
   uint16_t *allocated;
@@ -122,6 +131,29 @@ void MOE_UKERNEL_CIFACE(MOE_UKERNEL_GATHER_GATE_UP_PACKED_BF16)(
 void MOE_UKERNEL_CIFACE(MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_BF16)(
     MoEMemRef2D *h, MoEMemRef3DBF16 *down, MoEMemRef1DI32 *tok,
     MoEMemRef1D *weight, MoEMemRef2D *out, int32_t flags);
+
+/* The register tiles alone (Tiles.c; the `generated` epilogue mode calls
+ * them from loops and epilogues the compiler emits). For i < mr =
+ * rows.sizes[0] (1..MOE_UKERNEL_TILE_ROWS), c < MOE_UKERNEL_PANEL and
+ * p < kc = b0.sizes[0]:
+ *   acc[i][c]         (+)= Σ_p x[rows[i], p0 + p] · b0[p, c]
+ *   acc[i][PANEL + c] (+)= Σ_p x[rows[i], p0 + p] · b1[p, c]
+ * from zero when `fresh`. `rows` holds the tile's row indices into x (the
+ * tokens of gathered rows, or consecutive rows): an indirect-GEMM tile, as
+ * XNNPACK's IGEMM takes row pointers. b0/b1 are panels at a depth, each
+ * `[kc, PANEL]` dense; acc is `[mr, 2·PANEL]` dense. bf16 panels are
+ * widened exactly in registers. Meanwhile the tile requests the
+ * `prefetchLines` cache lines from byte address `prefetchAddress` (0:
+ * none) into L2, spread over its steps. */
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_TILE_F32)(
+    MoEMemRef2D *x, MoEMemRef1DI32 *rows, int64_t p0, MoEMemRef2D *b0,
+    MoEMemRef2D *b1, MoEMemRef2D *acc, int32_t fresh, int64_t prefetchAddress,
+    int64_t prefetchLines);
+
+void MOE_UKERNEL_CIFACE(MOE_UKERNEL_TILE_BF16)(
+    MoEMemRef2D *x, MoEMemRef1DI32 *rows, int64_t p0, MoEMemRef2DBF16 *b0,
+    MoEMemRef2DBF16 *b1, MoEMemRef2D *acc, int32_t fresh,
+    int64_t prefetchAddress, int64_t prefetchLines);
 
 #ifdef __cplusplus
 }

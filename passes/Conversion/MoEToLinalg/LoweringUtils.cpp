@@ -80,38 +80,6 @@ Value lowering::createElementwise(ImplicitLocOpBuilder &b, ValueRange inputs,
       .getResult(0);
 }
 
-Value lowering::createSigmoid(ImplicitLocOpBuilder &b, Value x) {
-  Value one = f32Constant(b, 1.0f);
-  Value expNeg = math::ExpOp::create(b, arith::NegFOp::create(b, x));
-  return arith::DivFOp::create(b, one, arith::AddFOp::create(b, one, expNeg));
-}
-
-static Value createGelu(ImplicitLocOpBuilder &b, Value x) {
-  // Exact GELU: 0.5 · x · (1 + erf(x / √2)).
-  Value scaled =
-      arith::MulFOp::create(b, x, f32Constant(b, 0.70710678118654752f));
-  Value erf = math::ErfOp::create(b, scaled);
-  Value onePlus = arith::AddFOp::create(b, f32Constant(b, 1.0f), erf);
-  return arith::MulFOp::create(
-      b, arith::MulFOp::create(b, f32Constant(b, 0.5f), x), onePlus);
-}
-
-Value lowering::createActivation(ImplicitLocOpBuilder &b, Activation activation,
-                                 Value gate, Value up) {
-  switch (activation) {
-  case Activation::swiglu:
-    return arith::MulFOp::create(
-        b, arith::MulFOp::create(b, gate, createSigmoid(b, gate)), up);
-  case Activation::geglu:
-    return arith::MulFOp::create(b, createGelu(b, gate), up);
-  case Activation::gelu:
-    return createGelu(b, up);
-  case Activation::relu:
-    return arith::MaximumFOp::create(b, up, f32Constant(b, 0.0f));
-  }
-  llvm_unreachable("unknown activation");
-}
-
 Value lowering::createNaNToMinusInf(ImplicitLocOpBuilder &b, Value values) {
   Value init = tensor::EmptyOp::create(b, getSizes(b, values), b.getF32Type());
   return createElementwise(

@@ -1,7 +1,8 @@
 //===- LoweringUtils.h - builders shared by the moe-to-linalg patterns ----===//
 //
 // Small IR builders the op-family lowerings share: sizes, filled tensors,
-// transposed-B matmuls, elementwise generics, scalar activations and the
+// transposed-B matmuls, elementwise generics (the activations are
+// ActivationBuilder.h's) and the
 // order-independent argmax that top-k selection is built from.
 //
 //===----------------------------------------------------------------------===//
@@ -10,6 +11,7 @@
 #define MOE_PASSES_CONVERSION_MOETOLINALG_LOWERINGUTILS_H
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Dialect/MoE/Utils/ActivationBuilder.h"
 
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -37,10 +39,6 @@ using ScalarBody = function_ref<Value(ImplicitLocOpBuilder &, ValueRange)>;
 Value createElementwise(ImplicitLocOpBuilder &b, ValueRange inputs, Value init,
                         ScalarBody body, ArrayRef<AffineMap> inputMaps = {});
 
-Value createSigmoid(ImplicitLocOpBuilder &b, Value x);
-/// The activation of a gated (`gate` set) or plain FFN on scalars.
-Value createActivation(ImplicitLocOpBuilder &b, Activation activation,
-                       Value gate, Value up);
 
 /// Replaces NaN by -inf so that selection order is total.
 Value createNaNToMinusInf(ImplicitLocOpBuilder &b, Value values);

@@ -386,10 +386,18 @@ void declareKernel(ModuleOp module, StringRef name, TypeRange inputs) {
 
 struct MoECPULowerToUkernelsPass
     : public mlir::moe::impl::MoECPULowerToUkernelsBase<MoECPULowerToUkernelsPass> {
+  using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
+    if (epilogues != "kernel" && epilogues != "generated") {
+      module.emitError("unknown epilogues '")
+          << epilogues << "' (kernel or generated)";
+      return signalPassFailure();
+    }
     RewritePatternSet patterns(ctx);
+    if (epilogues == "generated")
+      populateMoECPUPanelLoopPatterns(patterns);
     patterns.add<MatmulToUkernel, GroupedToExpertLoop<GatherGateUpOp>,
                  GroupedToExpertLoop<DownScatterAddOp>, GatherGateUpToUkernel,
                  DownScatterAddToUkernel>(ctx);
@@ -405,6 +413,7 @@ struct MoECPULowerToUkernelsPass
     if (leftover.wasInterrupted())
       return signalPassFailure();
 
+    declareMoECPUTiles(module);
     Type matrix = matrixType(ctx), i32Type = IntegerType::get(ctx, 32);
     Type vector = kernelOperandType(Float32Type::get(ctx), 1);
     Type tokens = kernelOperandType(i32Type, 1);

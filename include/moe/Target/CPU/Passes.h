@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -24,6 +25,13 @@
 namespace mlir::moe {
 #define GEN_PASS_DECL
 #include "moe/Target/CPU/Passes.h.inc"
+
+/// The `generated` epilogue mode of moe-cpu-lower-to-ukernels: ungrouped
+/// expert kernels on packed panels become loops around the register tile
+/// and generated epilogues (PanelLoops.cpp).
+void populateMoECPUPanelLoopPatterns(RewritePatternSet &patterns);
+/// Declares the register tiles (C interface) if anything calls them.
+void declareMoECPUTiles(ModuleOp module);
 
 #define GEN_PASS_REGISTRATION
 #include "moe/Target/CPU/Passes.h.inc"

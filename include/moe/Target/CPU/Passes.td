@@ -134,6 +134,25 @@ def MoECPULowerToUkernels : Pass<"moe-cpu-lower-to-ukernels", "::mlir::ModuleOp"
     an expert kernel it cannot take is an error (the CPU has no other
     lowering for them).
 
+    With `epilogues=generated`, an expert kernel on packed panels (f32 or
+    bf16) is instead lowered here to the loops Ukernels.c runs in C, as
+    generated code: panel pairs (gated: gate panel q and up panel q), row
+    blocks of MOE_UKERNEL_ROW_BLOCK, depth blocks of MOE_UKERNEL_TILE_DEPTH
+    and row tiles of MOE_UKERNEL_TILE_ROWS, each a call of the register
+    tile alone (`moe_ukernel_tile_f32` / `_bf16`, an indirect-GEMM tile:
+    the tile's row indices are a subview of the row tokens, or consecutive
+    rows) into an accumulator scratch (`memref.alloca` above the expert
+    loop), with its share of the next block's lines to
+    prefetch. After a tile's last depth block the epilogue runs as
+    generated code: `out[r, c] = act(s_r·g, s_r·u)` with the activation
+    built by ActivationBuilder.h (the lowering to linalg builds the same),
+    or `out[t_r, c] += w_r·acc` (math.fma). exp and erf in the epilogue are
+    expanded to MLIR's polynomial approximations, so that LLVM vectorises
+    the epilogue loops. bf16 panels that several row tiles share are widened
+    once per depth block (`arith.extf` into an f32 block). The mode exists
+    while the generated path is tuned against the C one (`kernel`, the
+    default).
+
     Before:
     ```mlir
     linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>,
@@ -152,9 +171,16 @@ def MoECPULowerToUkernels : Pass<"moe-cpu-lower-to-ukernels", "::mlir::ModuleOp"
     call @moe_ukernel_down_scatter_add_f32(%h, %dw, %t, %rw, %o, %flags) : (...) -> ()
     ```
   }];
+  let options = [
+    Option<"epilogues", "epilogues", "std::string", "\"kernel\"",
+           "Who runs the loops and epilogues around the register tiles of "
+           "kernels on panels: kernel (Ukernels.c's C) or generated (scf "
+           "loops calling moe_ukernel_tile_*, epilogues as generated code)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",
+    "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
   ];

@@ -1,0 +1,32 @@
+//===- ActivationBuilder.h - the expert activations as arith/math ops -----===//
+//
+// The one place the compiler spells the math of the Activation enum (and
+// of the sigmoid routers and shared-expert gates use): the moe-to-linalg
+// lowering builds it inside linalg.generic bodies, the CPU target's
+// generated epilogues (moe-cpu-lower-to-ukernels, epilogues=generated)
+// inside the loops after the register tiles. lib/Reference holds the other,
+// independent copy the tests compare against.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOE_DIALECT_MOE_UTILS_ACTIVATIONBUILDER_H
+#define MOE_DIALECT_MOE_UTILS_ACTIVATIONBUILDER_H
+
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace mlir::moe {
+
+/// 1 / (1 + e^-x) on an f32 scalar.
+Value createSigmoid(ImplicitLocOpBuilder &b, Value x);
+
+/// The activation of a gated (`gate` set) or plain FFN on f32 scalars:
+/// silu(gate)·up, gelu(gate)·up (exact GELU, through math.erf), gelu(up),
+/// max(up, 0).
+Value createActivation(ImplicitLocOpBuilder &b, Activation activation,
+                       Value gate, Value up);
+
+} // namespace mlir::moe
+
+#endif // MOE_DIALECT_MOE_UTILS_ACTIVATIONBUILDER_H
