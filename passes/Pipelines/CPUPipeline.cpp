@@ -34,8 +34,6 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
-#include <cstdlib>
-
 using namespace mlir;
 
 void moe::buildMoECPUPrepareKernelsPipeline(
@@ -53,11 +51,6 @@ void moe::buildMoECPULowerToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createForallToParallelLoopPass());
   moe::MoECPULowerToUkernelsOptions ukernels;
   ukernels.epilogues = options.epilogues;
-  // While the generated epilogues are tuned, moe-compile (which passes no
-  // pipeline options) takes the mode from the environment.
-  const char *fromEnvironment = std::getenv("MOE_CPU_EPILOGUES");
-  if (!options.epilogues.hasValue() && fromEnvironment && *fromEnvironment)
-    ukernels.epilogues = fromEnvironment;
   pm.addPass(moe::createMoECPULowerToUkernels(ukernels));
   pm.addPass(moe::createMoECPUNumWorkersToOpenMP());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());

@@ -33,9 +33,8 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
       *this, "epilogues",
       llvm::cl::desc("Loops and epilogues around the CPU register tiles: "
                      "kernel (the C of Ukernels.c) or generated "
-                     "(moe-cpu-lower-to-ukernels); unset, the environment's "
-                     "MOE_CPU_EPILOGUES, else kernel (while the generated "
-                     "path is tuned)"),
+                     "(moe-cpu-lower-to-ukernels; moe-compile "
+                     "--cpu-epilogues)"),
       llvm::cl::init("kernel")};
 };
 

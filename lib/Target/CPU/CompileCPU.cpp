@@ -195,6 +195,7 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   // it.
   MoELoweringOptions lowering;
   lowering.weightType = *weightType;
+  lowering.epilogues = options.epilogues;
   if (failed(
           runPipeline(module, options, "lower to linalg", [&](PassManager &pm) {
             buildMoELowerToLinalgPipeline(pm, lowering);
@@ -219,9 +220,9 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   }
 
   if (failed(runPipeline(module, options, "lower to the LLVM dialect",
-                         [](PassManager &pm) {
+                         [&](PassManager &pm) {
                            buildMoEBufferizePipeline(pm);
-                           buildMoECPULowerToLLVMPipeline(pm);
+                           buildMoECPULowerToLLVMPipeline(pm, lowering);
                          })))
     return failure();
   auto nestTiming = [&](StringRef stage) {
