@@ -1,6 +1,7 @@
 //===- Loader.cpp - load compiled moe libraries and bind weights ----------===//
 
 #include "moe/Runtime/Loader.h"
+#include "moe/Support/Json.h"
 #include "moe/Support/Limits.h"
 
 #include <nlohmann/json.hpp>
@@ -473,18 +474,11 @@ bool runtime::parseManifest(const std::string &text,
   ManifestReader reader(error);
   if (foreign)
     *foreign = false;
-  if (text.size() > static_cast<size_t>(limits::kMaxJsonBytes))
-    return reader.fail("", std::to_string(text.size()) +
-                               " bytes exceed the limit " +
-                               std::to_string(limits::kMaxJsonBytes));
-  if (limits::jsonNestingDepth(text.data(), text.size()) >
-      limits::kMaxJsonDepth)
-    return reader.fail("", "nests deeper than " +
-                               std::to_string(limits::kMaxJsonDepth) +
-                               " levels");
-  json manifest = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (manifest.is_discarded() || !manifest.is_object())
-    return reader.fail("", "not a JSON object");
+  std::string parseError;
+  json manifest =
+      parseBoundedJson(text.data(), text.size(), /*what=*/"", parseError);
+  if (manifest.is_discarded())
+    return reader.fail("", parseError);
   // Format first: another format may say its target differently, or not
   // at all. Both are checked before anything else is read, so that a
   // library of another format or target is named as such rather than
