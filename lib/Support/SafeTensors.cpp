@@ -121,15 +121,16 @@ bool TensorView::copyToF32(float *out, int64_t begin, int64_t count) const {
   }
 }
 
-void TensorView::releasePages() const {
+void TensorView::releasePages(size_t begin, size_t end) const {
   uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  uintptr_t begin =
-      (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
-  uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
+  uintptr_t start = reinterpret_cast<uintptr_t>(data);
+  uintptr_t lo =
+      std::max((start + begin) / page * page, (start + page - 1) / page * page);
+  uintptr_t hi = (start + std::min(end, bytes)) / page * page;
   // The mapping is private and never written: dropped pages read back
   // from the file. Advice only: a failure leaves them resident.
-  if (end > begin)
-    (void)madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+  if (hi > lo)
+    (void)madvise(reinterpret_cast<void *>(lo), hi - lo, MADV_DONTNEED);
 }
 
 std::unique_ptr<MappedFile> MappedFile::open(const std::string &path,
