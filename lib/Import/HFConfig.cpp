@@ -14,6 +14,7 @@
 
 #include "moe/Import/HFConfig.h"
 #include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Support/Json.h"
 #include "moe/Support/Limits.h"
 #include "moe/Target/Entries.h"
 
@@ -736,18 +737,10 @@ OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
   Location fileLoc = locateOffset(configText, 0, configPath, context);
   // llvm::json::parse recurses once per nesting level (and so does the
   // value's destructor): bound the text and its depth before it runs.
-  if (configText.size() > size_t(limits::kMaxJsonBytes)) {
-    emitError(fileLoc) << "the config is " << configText.size()
-                       << " bytes; moec supports at most "
-                       << limits::kMaxJsonBytes;
-    return nullptr;
-  }
-  if (limits::jsonNestingDepth(configText.data(), configText.size()) >
-      limits::kMaxJsonDepth) {
-    emitError(fileLoc) << "the config nests arrays and objects more than "
-                       << limits::kMaxJsonDepth
-                       << " levels deep; moec supports at most "
-                       << limits::kMaxJsonDepth;
+  std::string tooLarge =
+      ::moe::checkJsonBounds(configText.data(), configText.size(), "the config");
+  if (!tooLarge.empty()) {
+    emitError(fileLoc) << tooLarge;
     return nullptr;
   }
   llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(configText);
@@ -765,12 +758,12 @@ OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
     else
       at = 0;
     emitError(locateOffset(configText, at, configPath, context))
-        << "not valid JSON: " << what;
+        << ::moe::jsonParseError("the config", at, what.str());
     return nullptr;
   }
   const llvm::json::Object *root = parsed->getAsObject();
   if (!root) {
-    emitError(fileLoc) << "the config is not a JSON object, got "
+    emitError(fileLoc) << "the config: not a JSON object, got "
                        << describe(*parsed);
     return nullptr;
   }

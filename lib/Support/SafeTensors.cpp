@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Support/SafeTensors.h"
+#include "moe/Support/Json.h"
 #include "moe/Support/Limits.h"
 
 #include <nlohmann/json.hpp>
@@ -120,15 +121,16 @@ bool TensorView::copyToF32(float *out, int64_t begin, int64_t count) const {
   }
 }
 
-void TensorView::releasePages() const {
+void TensorView::releasePages(size_t begin, size_t end) const {
   uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  uintptr_t begin =
-      (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
-  uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
+  uintptr_t start = reinterpret_cast<uintptr_t>(data);
+  uintptr_t lo =
+      std::max((start + begin) / page * page, (start + page - 1) / page * page);
+  uintptr_t hi = (start + std::min(end, bytes)) / page * page;
   // The mapping is private and never written: dropped pages read back
   // from the file. Advice only: a failure leaves them resident.
-  if (end > begin)
-    (void)madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+  if (hi > lo)
+    (void)madvise(reinterpret_cast<void *>(lo), hi - lo, MADV_DONTNEED);
 }
 
 std::unique_ptr<MappedFile> MappedFile::open(const std::string &path,
@@ -159,27 +161,6 @@ MappedFile::~MappedFile() {
 }
 
 namespace {
-/// JSON `text` of `size` bytes parsed, after the bounds every JSON document
-/// moec reads must meet; discarded (with `error`) when it does not.
-json parseBoundedJson(const char *text, size_t size, const std::string &what,
-                      std::string &error) {
-  if (size > static_cast<uint64_t>(limits::kMaxJsonBytes)) {
-    error = what + " of " + std::to_string(size) + " bytes exceeds the limit " +
-            std::to_string(limits::kMaxJsonBytes);
-    return json(json::value_t::discarded);
-  }
-  if (limits::jsonNestingDepth(text, size) > limits::kMaxJsonDepth) {
-    error = what + " nests deeper than " +
-            std::to_string(limits::kMaxJsonDepth) + " levels";
-    return json(json::value_t::discarded);
-  }
-  json parsed = json::parse(text, text + size, nullptr,
-                            /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || !parsed.is_object())
-    error = what + " is not a JSON object";
-  return parsed.is_object() ? parsed : json(json::value_t::discarded);
-}
-
 /// A shard name from an index, relative to the index's folder: "." and
 /// empty components dropped, so that one file has one spelling. False for
 /// names that could leave the folder (absolute, or with a ".." component)

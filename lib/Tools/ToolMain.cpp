@@ -240,15 +240,3 @@ mlir::moe::readMLIRInputFile(StringRef path, std::string &error) {
   }
   return buffer;
 }
-
-std::unique_ptr<llvm::ToolOutputFile>
-mlir::moe::createOutputFile(StringRef path, std::string &error) {
-  std::error_code ec;
-  auto file =
-      std::make_unique<llvm::ToolOutputFile>(path, ec, llvm::sys::fs::OF_None);
-  if (ec) {
-    error = (path + ": cannot write: " + ec.message()).str();
-    return nullptr;
-  }
-  return file;
-}

@@ -117,7 +117,9 @@ struct BindStats {
   /// bf16, viewed or packed.
   size_t packedBytes = 0;
   /// The process's peak resident memory right after the bind
-  /// (peakResidentBytes()): the transient copies of packing show here.
+  /// (peakResidentBytes()): the weights bound plus the mapped pages not yet
+  /// released (slots are packed straight from the mapping, with no
+  /// full-size copy, viewed slots included).
   size_t peakResidentBytes = 0;
 };
 

@@ -50,7 +50,14 @@ struct TensorView {
   /// Gives the memory pages wholly inside this tensor back to the kernel: a
   /// tensor copied into a buffer of its own need not stay resident twice.
   /// A later read maps the pages from the file again.
-  void releasePages() const;
+  void releasePages() const { releasePages(0, bytes); }
+  /// The same for the pages of bytes [begin, end) of the tensor, read in
+  /// order: the page holding byte `begin` is given back too (its bytes
+  /// before `begin` are taken as read), the page holding byte `end` is not
+  /// (it is still being read); pages reaching outside the tensor never are.
+  /// Releasing [0, a), [a, b), ... [z, bytes) as a reader passes them gives
+  /// back what releasePages() does.
+  void releasePages(size_t begin, size_t end) const;
 };
 
 /// A read-only memory mapping of a whole regular file (a FIFO, device or

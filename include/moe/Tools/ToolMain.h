@@ -5,16 +5,19 @@
 // (never an abort), `--version` names moec and the LLVM it was built
 // against, `--help` shows the tool's own options rather than every LLVM
 // backend's, and input files are read only when they are regular files.
+// Outputs are opened with createOutputFile (Support/OutputFile.h, shared
+// with moe-compile's library).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef MOE_TOOLS_TOOLMAIN_H
 #define MOE_TOOLS_TOOLMAIN_H
 
+#include "moe/Support/OutputFile.h"
+
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/ToolOutputFile.h"
 
 #include <cstdint>
 #include <memory>
@@ -53,11 +56,6 @@ readInputFile(StringRef path, std::string &error, int64_t maxBytes = INT64_MAX);
 /// overflow the stack).
 std::unique_ptr<llvm::MemoryBuffer> readMLIRInputFile(StringRef path,
                                                       std::string &error);
-
-/// Opens the output file `path`, "-" being stdout; it is removed again
-/// unless kept (ToolOutputFile). Returns null with `error` naming the file.
-std::unique_ptr<llvm::ToolOutputFile> createOutputFile(StringRef path,
-                                                       std::string &error);
 
 } // namespace mlir::moe
 

@@ -1,10 +1,12 @@
 //===- Loader.cpp - load compiled moe libraries and bind weights ----------===//
 
 #include "moe/Runtime/Loader.h"
+#include "moe/Support/Json.h"
 #include "moe/Support/Limits.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdint>
@@ -55,47 +57,12 @@ std::vector<int64_t> WeightSlot::tensorShape() const {
 }
 
 namespace {
-/// `source` (row-major, the slot's source shape) sliced along slice[0]
-/// from slice[1] for slice[2], then transposed: the slot's view shape.
-AlignedFloats applyView(const AlignedFloats &source, const WeightSlot &slot) {
-  const std::vector<int64_t> &sourceShape = slot.sourceShape,
-                             &slice = slot.slice;
-  size_t rank = sourceShape.size();
-  std::vector<int64_t> perm = slot.transpose;
-  if (perm.empty())
-    for (size_t d = 0; d < rank; ++d)
-      perm.push_back(static_cast<int64_t>(d));
-  std::vector<int64_t> outShape = slot.viewShape(), sourceStrides(rank, 1);
-  for (size_t d = rank - 1; d-- > 0;)
-    sourceStrides[d] = sourceStrides[d + 1] * sourceShape[d + 1];
-  int64_t count = 1;
-  for (int64_t s : outShape)
-    count *= s;
-  AlignedFloats out(count);
-  std::vector<int64_t> index(rank, 0);
-  for (int64_t n = 0; n < count; ++n) {
-    int64_t offset = 0;
-    for (size_t d = 0; d < rank; ++d) {
-      int64_t i = index[d];
-      if (!slice.empty() && perm[d] == slice[0])
-        i += slice[1];
-      offset += i * sourceStrides[perm[d]];
-    }
-    out[n] = source[offset];
-    for (size_t d = rank; d-- > 0;) {
-      if (++index[d] < outShape[d])
-        break;
-      index[d] = 0;
-    }
-  }
-  return out;
-}
-
 /// A row-major tensor of `shape` packed along `dim` in panels of `panel`:
 /// [.., ceil(N/panel), .., panel] with N = shape[dim], zero past N, as
 /// linalg.pack with inner_dims_pos = [dim], inner_tiles = [panel] gives.
-/// Source row (o, j) (o over the dims before `dim`, j along it) holds
-/// `inner` values, which go to `at(o, j) + i * panel`.
+/// Element (o, j, i) (o over the dims before `dim`, j along it, i over the
+/// dims after it) goes to `at(o, j) + i * panel`. Panels of 1 along dim 0
+/// are the row-major tensor itself.
 struct PackGeometry {
   PackGeometry(const std::vector<int64_t> &shape, int64_t dim, int64_t panel)
       : n(shape[dim]), panel(panel) {
@@ -112,62 +79,133 @@ struct PackGeometry {
   int64_t outer = 1, inner = 1, n, panel, panels;
 };
 
-/// `source` (row-major, `shape`) packed along `dim` (PackGeometry).
-AlignedFloats applyPack(const AlignedFloats &source,
-                        const std::vector<int64_t> &shape, int64_t dim,
-                        int64_t panel) {
-  PackGeometry pack(shape, dim, panel);
-  AlignedFloats out(pack.packedSize(), 0.0f);
-  for (int64_t o = 0; o < pack.outer; ++o)
-    for (int64_t j = 0; j < pack.n; ++j)
-      for (int64_t i = 0; i < pack.inner; ++i)
-        out[pack.at(o, j) + i * panel] =
-            source[(o * pack.n + j) * pack.inner + i];
-  return out;
-}
+/// Values of a row read at once, and bytes of a tensor read between two
+/// releases of its pages: small next to any weight worth releasing.
+constexpr int64_t kRowSegment = 16384;
+constexpr size_t kReleaseBytes = size_t(8) << 20;
 
-/// The tensors `views` (each row-major `shape`) stacked, then packed along
-/// `dim` of each in panels of `panel`, as f32 or rounded to bf16, into
-/// `out` (zeroed, of the packed size): what applyPack (then narrowing to
-/// bf16) gives on their stacked copy, built a row at a time straight from
-/// the mapping, so that no unpacked copy exists and each tensor's pages are
-/// released once read. Resident memory while binding stays near the packed
-/// weights' size.
-void packFromViews(const std::vector<const TensorView *> &views,
-                   const std::vector<int64_t> &shape, int64_t dim,
-                   int64_t panel, bool bf16, void *out) {
-  PackGeometry pack(shape, dim, panel);
-  int64_t perTensor = pack.packedSize();
+/// The slot's checkpoint tensors `tensors` (stacked along the source's
+/// first dimension when the slot is stacked) seen through the slot's slice
+/// and transpose, packed along its pack dimension (PackGeometry; a slot
+/// without a pack is the row-major view, panels of 1 along dim 0), as f32
+/// or rounded to bf16, into `out` (zeroed, of the slot's size). Read
+/// straight from the mapping in the source's order, a segment of a row at a
+/// time, and each tensor's pages are released as the reads pass them: no
+/// copy of the source, of the view or of the unpacked weight exists, so
+/// that resident memory while binding stays near the bound weights' size
+/// (a Llama 4 gate_up_proj sliced to gate and transposed included).
+void packSlot(const WeightSlot &slot,
+              const std::vector<const TensorView *> &tensors, bool bf16,
+              void *out) {
+  const std::vector<int64_t> &source = slot.sourceShape;
+  size_t rank = source.size();
+  std::vector<int64_t> perm = slot.transpose;
+  if (perm.empty())
+    for (size_t d = 0; d < rank; ++d)
+      perm.push_back(static_cast<int64_t>(d));
+  std::vector<int64_t> view = slot.viewShape();
+  size_t packDim = slot.pack.empty() ? 0 : static_cast<size_t>(slot.pack[0]);
+  int64_t panel = slot.pack.empty() ? 1 : slot.pack[1];
+  PackGeometry pack(view, static_cast<int64_t>(packDim), panel);
+  int64_t panelBlock = pack.inner * panel;
+
+  // Where an index along view dimension d moves an element in `out`:
+  // linearly by stride[d], except along the packed dimension (panel, then
+  // place in it).
+  std::vector<int64_t> stride(rank, 0);
+  for (size_t d = rank, after = 1; d-- > packDim + 1;) {
+    stride[d] = static_cast<int64_t>(after) * panel;
+    after *= view[d];
+  }
+  for (size_t d = packDim, before = 1; d-- > 0;) {
+    stride[d] = static_cast<int64_t>(before) * pack.panels * panelBlock;
+    before *= view[d];
+  }
+  auto place = [&](size_t d, int64_t i) {
+    return d == packDim ? (i / panel) * panelBlock + i % panel : i * stride[d];
+  };
+
+  // Each source dimension: the view dimension it becomes, the first index
+  // the slice keeps and how many; elements of one tensor between indices.
+  std::vector<size_t> viewDim(rank);
+  for (size_t d = 0; d < rank; ++d)
+    viewDim[perm[d]] = d;
+  std::vector<int64_t> first(rank, 0), count(rank), elementStride(rank, 1);
+  for (size_t s = 0; s < rank; ++s)
+    count[s] = view[viewDim[s]];
+  if (!slot.slice.empty())
+    first[slot.slice[0]] = slot.slice[1];
+  size_t tensorDims = slot.stacked ? 1 : 0;
+  for (size_t s = rank - 1; s-- > tensorDims;)
+    elementStride[s] = elementStride[s + 1] * source[s + 1];
+
   auto *halves = static_cast<uint16_t *>(out);
   auto *floats = static_cast<float *>(out);
-  std::vector<float> row(pack.inner);
-  for (size_t t = 0; t < views.size(); ++t) {
-    for (int64_t o = 0; o < pack.outer; ++o)
-      for (int64_t j = 0; j < pack.n; ++j) {
-        views[t]->copyToF32(row.data(), (o * pack.n + j) * pack.inner,
-                            pack.inner);
-        int64_t at = t * perTensor + pack.at(o, j);
+  size_t last = rank - 1, lastView = viewDim[last];
+  std::vector<float> row(std::min(count[last], kRowSegment));
+  // The index (relative to the slice) of every source dimension but the
+  // last, odometer-style; the tensor is index 0 of a stacked source.
+  std::vector<int64_t> index(rank, 0);
+  const TensorView *tensor = nullptr;
+  size_t released = 0, readEnd = 0;
+  while (true) {
+    const TensorView *current = tensors[slot.stacked ? first[0] + index[0] : 0];
+    if (current != tensor) {
+      if (tensor)
+        tensor->releasePages(released, tensor->bytes);
+      tensor = current;
+      released = 0;
+    }
+    int64_t base = 0, element = 0;
+    for (size_t s = 0; s < last; ++s) {
+      base += place(viewDim[s], index[s]);
+      if (s >= tensorDims)
+        element += (first[s] + index[s]) * elementStride[s];
+    }
+    for (int64_t begin = 0; begin < count[last]; begin += kRowSegment) {
+      int64_t n = std::min(kRowSegment, count[last] - begin);
+      tensor->copyToF32(row.data(), element + first[last] + begin, n);
+      readEnd = static_cast<size_t>(element + first[last] + begin + n) *
+                dtypeSize(tensor->dtype);
+      // Consecutive values of the row go `step` apart, or fill a panel
+      // and then move to the next one when the row runs along the packed
+      // dimension.
+      int64_t at = base + place(lastView, begin);
+      if (lastView == packDim) {
+        int64_t j = begin % panel;
+        for (int64_t k = 0; k < n; ++k) {
+          if (bf16)
+            halves[at] = floatToBF16(row[k]);
+          else
+            floats[at] = row[k];
+          if (++j == panel) {
+            j = 0;
+            at += panelBlock - panel + 1;
+          } else {
+            ++at;
+          }
+        }
+      } else {
+        int64_t step = stride[lastView];
         if (bf16)
-          for (int64_t i = 0; i < pack.inner; ++i)
-            halves[at + i * panel] = floatToBF16(row[i]);
+          for (int64_t k = 0; k < n; ++k, at += step)
+            halves[at] = floatToBF16(row[k]);
         else
-          for (int64_t i = 0; i < pack.inner; ++i)
-            floats[at + i * panel] = row[i];
+          for (int64_t k = 0; k < n; ++k, at += step)
+            floats[at] = row[k];
       }
-    views[t]->releasePages();
+    }
+    if (readEnd >= released + kReleaseBytes) {
+      tensor->releasePages(released, readEnd);
+      released = readEnd;
+    }
+    size_t s = last;
+    while (s-- > 0 && ++index[s] == count[s])
+      index[s] = 0;
+    if (s == static_cast<size_t>(-1))
+      break;
   }
-}
-
-/// `source` written to `out` as the slot stores it: f32 copied, or each
-/// value rounded to bf16 (nearest, ties to even).
-void storeAs(const AlignedFloats &source, bool bf16, void *out) {
-  if (!bf16) {
-    std::memcpy(out, source.data(), source.size() * sizeof(float));
-    return;
-  }
-  auto *halves = static_cast<uint16_t *>(out);
-  for (size_t i = 0; i < source.size(); ++i)
-    halves[i] = floatToBF16(source[i]);
+  tensor->releasePages(released, tensor->bytes);
 }
 } // namespace
 
@@ -473,18 +511,11 @@ bool runtime::parseManifest(const std::string &text,
   ManifestReader reader(error);
   if (foreign)
     *foreign = false;
-  if (text.size() > static_cast<size_t>(limits::kMaxJsonBytes))
-    return reader.fail("", std::to_string(text.size()) +
-                               " bytes exceed the limit " +
-                               std::to_string(limits::kMaxJsonBytes));
-  if (limits::jsonNestingDepth(text.data(), text.size()) >
-      limits::kMaxJsonDepth)
-    return reader.fail("", "nests deeper than " +
-                               std::to_string(limits::kMaxJsonDepth) +
-                               " levels");
-  json manifest = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (manifest.is_discarded() || !manifest.is_object())
-    return reader.fail("", "not a JSON object");
+  std::string parseError;
+  json manifest =
+      parseBoundedJson(text.data(), text.size(), /*what=*/"", parseError);
+  if (manifest.is_discarded())
+    return reader.fail("", parseError);
   // Format first: another format may say its target differently, or not
   // at all. Both are checked before anything else is read, so that a
   // library of another format or target is named as such rather than
@@ -790,9 +821,6 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
   for (const WeightSlot &slot : entry.weights) {
     // Shapes are bounded by parseManifest: these products cannot overflow.
     std::vector<int64_t> shape = slot.tensorShape();
-    int64_t perTensor = 1;
-    for (int64_t d : shape)
-      perTensor *= d;
     int64_t first = slot.stacked ? slot.expertBegin : 0;
     int64_t last = slot.stacked ? slot.expertEnd : 1;
     std::vector<const TensorView *> views;
@@ -829,7 +857,6 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       stats.inPlaceBytes += views[0]->bytes;
       continue;
     }
-    int64_t values = perTensor * static_cast<int64_t>(views.size());
     bool bf16 = slot.dtype == "bf16";
     int64_t stored = 1;
     for (int64_t d : slot.shape)
@@ -844,28 +871,8 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     WeightBuffer buffer = WeightBuffer::allocate(ctx, bytes);
     if (!buffer.data())
       return outOfMemory();
-    // A pack inside each tensor (not across experts) without a view reads
-    // each tensor once into its panels.
-    bool packEachTensor = !slot.pack.empty() && slot.slice.empty() &&
-                          slot.transpose.empty() &&
-                          (!slot.stacked || slot.pack[0] >= 1);
     try {
-      if (packEachTensor) {
-        packFromViews(views, shape, slot.pack[0] - (slot.stacked ? 1 : 0),
-                      slot.pack[1], bf16, buffer.data());
-      } else {
-        AlignedFloats source(values);
-        for (size_t i = 0; i < views.size(); ++i) {
-          views[i]->copyToF32(source.data() + i * perTensor);
-          views[i]->releasePages();
-        }
-        if (!slot.slice.empty() || !slot.transpose.empty())
-          source = applyView(source, slot);
-        if (!slot.pack.empty())
-          source =
-              applyPack(source, slot.viewShape(), slot.pack[0], slot.pack[1]);
-        storeAs(source, bf16, buffer.data());
-      }
+      packSlot(slot, views, bf16, buffer.data());
     } catch (const std::bad_alloc &) {
       return outOfMemory();
     }

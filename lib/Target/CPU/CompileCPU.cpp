@@ -9,6 +9,7 @@
 
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Runtime/moe_runtime.h"
+#include "moe/Support/OutputFile.h"
 #include "moe/Target/CPU.h"
 #include "moe/Target/Entries.h"
 #include "moe/Transforms/Passes.h"
@@ -80,19 +81,6 @@ createTargetMachine(const CPUCompileOptions &options, std::string &error) {
   llvm::TargetOptions targetOptions;
   return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
       triple, cpu, features, targetOptions, llvm::Reloc::PIC_));
-}
-
-/// A text output, "-" being stdout; removed again unless kept.
-std::unique_ptr<llvm::ToolOutputFile> openOutput(StringRef path,
-                                                 llvm::sys::fs::OpenFlags flags,
-                                                 Operation *diagnosticsAt) {
-  std::error_code ec;
-  auto file = std::make_unique<llvm::ToolOutputFile>(path, ec, flags);
-  if (ec) {
-    diagnosticsAt->emitError("cannot write ") << path << ": " << ec.message();
-    return nullptr;
-  }
-  return file;
 }
 
 /// Runs the passes `build` adds on `module` in a pass manager of its own,
@@ -231,9 +219,9 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
 
   if (options.emit == CPUEmitKind::MLIR) {
     std::unique_ptr<llvm::ToolOutputFile> output =
-        openOutput(outputPath, llvm::sys::fs::OF_Text, module);
+        createOutputFile(outputPath, error, llvm::sys::fs::OF_Text);
     if (!output)
-      return failure();
+      return module.emitError(error);
     module.print(output->os());
     output->keep();
     return success();
@@ -270,9 +258,9 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
 
   if (options.emit == CPUEmitKind::LLVMIR) {
     std::unique_ptr<llvm::ToolOutputFile> output =
-        openOutput(outputPath, llvm::sys::fs::OF_Text, module);
+        createOutputFile(outputPath, error, llvm::sys::fs::OF_Text);
     if (!output)
-      return failure();
+      return module.emitError(error);
     llvmModule->print(output->os(), nullptr);
     output->keep();
     return success();
@@ -285,11 +273,11 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
       library ? (outputPath + ".o").str() : outputPath.str();
   {
     TimingScope codegenTiming = nestTiming("code generation");
-    std::unique_ptr<llvm::ToolOutputFile> object = openOutput(
-        objectPath, assembly ? llvm::sys::fs::OF_Text : llvm::sys::fs::OF_None,
-        module);
+    std::unique_ptr<llvm::ToolOutputFile> object = createOutputFile(
+        objectPath, error,
+        assembly ? llvm::sys::fs::OF_Text : llvm::sys::fs::OF_None);
     if (!object)
-      return failure();
+      return module.emitError(error);
     llvm::legacy::PassManager codegen;
     if (machine->addPassesToEmitFile(codegen, object->os(), nullptr,
                                      assembly
