@@ -82,7 +82,10 @@ done
 /usr/bin/python3 bench/report.py table --results "$results" --threads "$threads"
 
 # Where a kernel change shows first: one core, each instruction set.
-gcc -O3 -Iinclude bench/ukernels.c lib/Runtime/Embedded/Ukernels.c -o "$work/ukernels" -lm
+gcc -O3 -Iinclude bench/ukernels.c lib/Runtime/Embedded/Ukernels.c \
+  lib/Runtime/Embedded/Tiles.c lib/Runtime/Embedded/TilePortable.c \
+  lib/Runtime/Embedded/TileAvx2.c lib/Runtime/Embedded/TileAvx512.c \
+  -o "$work/ukernels" -lm
 echo
 one=$("$work/roofline" sgemm 1 128 3584 1024 1024 1024 1024)
 echo "One core: OpenBLAS sgemm $(sed -nE 's/.*"sgemm_gflops": ([0-9.]+).*/\1/p' <<<"$one") GFLOP/s; moec micro-kernels:"

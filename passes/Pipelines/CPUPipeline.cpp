@@ -9,10 +9,10 @@
 // * the kernels' columns are split among threads (scf.forall over column
 //   chunks, moe-cpu-distribute-columns) on tensors, where tiling is
 //   value-based;
-// * x·Wᵀ matmuls and the kernels on buffers call the micro-kernels
-//   (moe-cpu-lower-to-ukernels) before the rest of linalg becomes loops;
-//   with epilogues=generated the kernels on panels become loops around the
-//   register tiles there, their epilogues' exp/erf already polynomials;
+// * the kernels on buffers become generated loops and epilogues around
+//   the register tiles, and x·Wᵀ matmuls calls of the matmul micro-kernel
+//   (moe-cpu-lower-to-ukernels), before the rest of linalg becomes loops;
+//   the epilogues' exp/erf are polynomials by then;
 // * scf.forall becomes scf.parallel and then an OpenMP parallel loop, so
 //   compiled code runs on as many threads as the OpenMP runtime is given;
 //   moe.num_workers, which sizes the chunks, becomes that thread count;
@@ -46,17 +46,16 @@ void moe::buildMoECPUPrepareKernelsPipeline(
   pm.addPass(createCSEPass());
 }
 
-void moe::buildMoECPULowerToLLVMPipeline(OpPassManager &pm,
-                                         const MoELoweringOptions &options) {
+void moe::buildMoECPULowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createForallToParallelLoopPass());
-  moe::MoECPULowerToUkernelsOptions ukernels;
-  ukernels.epilogues = options.epilogues;
-  pm.addPass(moe::createMoECPULowerToUkernels(ukernels));
+  pm.addPass(moe::createMoECPULowerToUkernels());
   pm.addPass(moe::createMoECPUNumWorkersToOpenMP());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  // Vector ops of the generated epilogues' bf16 widening.
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertMathToLLVMPass());
@@ -74,5 +73,5 @@ void moe::buildMoELowerToCPUPipeline(OpPassManager &pm,
   buildMoELowerToLinalgPipeline(pm, options);
   buildMoECPUPrepareKernelsPipeline(pm, options);
   buildMoEBufferizePipeline(pm);
-  buildMoECPULowerToLLVMPipeline(pm, options);
+  buildMoECPULowerToLLVMPipeline(pm);
 }

@@ -69,13 +69,11 @@ void moe::registerMoEPipelines() {
       [](OpPassManager &pm, const MoELoweringOptions &options) {
         buildMoECPUPrepareKernelsPipeline(pm, options);
       });
-  PassPipelineRegistration<MoELoweringOptions>(
+  PassPipelineRegistration<>(
       "moe-cpu-lower-to-llvm",
       "CPU: lower bufferized loops, kernels, memrefs and math to the LLVM "
       "dialect (after moe-bufferize)",
-      [](OpPassManager &pm, const MoELoweringOptions &options) {
-        buildMoECPULowerToLLVMPipeline(pm, options);
-      });
+      buildMoECPULowerToLLVMPipeline);
   PassPipelineRegistration<MoELoweringOptions>(
       "moe-lower-to-cpu",
       "Lower the moe dialect to the LLVM dialect for the CPU (all stages)",

@@ -58,8 +58,7 @@ func.func @deepseek_v3_like(%x: tensor<?x32xf32>, %wg: tensor<16x32xf32>,
 // KERNELS: scf.forall
 // KERNELS: moe.down_scatter_add {{.*}} layout <panels = 32>
 // CHECK-LABEL: llvm.func @mixtral_like
-// CHECK: llvm.call @moe_ukernel_gather_gate_up_packed_f32
-// CHECK: llvm.call @moe_ukernel_down_scatter_add_packed_f32
+// CHECK: llvm.call @moe_ukernel_tile_f32
 func.func @mixtral_like(%x: tensor<?x64xf32>, %wg: tensor<8x64xf32> {moe.weight = "gate"},
                         %w1: tensor<8x128x64xf32> {moe.weight = "w1.{e}"},
                         %w3: tensor<8x128x64xf32> {moe.weight = "w3.{e}"},

@@ -46,8 +46,7 @@ namespace {
 /// A JIT-compiled layer, lowered with or without moe-fuse-experts.
 class CompiledLayer {
 public:
-  CompiledLayer(const std::string &source, bool fuseExperts,
-                const std::string &epilogues) {
+  CompiledLayer(const std::string &source, bool fuseExperts) {
     mlir::DialectRegistry registry;
     mlir::registerAllDialects(registry);
     mlir::registerAllExtensions(registry);
@@ -70,7 +69,6 @@ public:
     mlir::PassManager pm(&context);
     mlir::moe::MoELoweringOptions lowering;
     lowering.fuseExperts = fuseExperts;
-    lowering.epilogues = epilogues;
     mlir::moe::buildMoELowerToCPUPipeline(pm, lowering);
     if (mlir::failed(pm.run(*module))) {
       error = "lowering failed:\n" + source;
@@ -145,10 +143,6 @@ private:
   std::unique_ptr<mlir::ExecutionEngine> engine;
 };
 
-/// The epilogue mode the running test compiles with (CompiledLayerTest's
-/// parameter).
-std::string epilogueMode = "kernel";
-
 /// Compiles `layer`, runs it for each token count, and compares with the
 /// reference.
 void checkAgainstReference(const LayerSpec &spec,
@@ -162,7 +156,7 @@ void checkAgainstReference(const LayerSpec &spec,
   (void)initialised;
   TestLayer layer = makeTestLayer(spec);
   std::string source = layer.source();
-  CompiledLayer compiled(source, fuseExperts, epilogueMode);
+  CompiledLayer compiled(source, fuseExperts);
   ASSERT_TRUE(compiled.error.empty()) << compiled.error;
   reference::LayerConfig config = layer.referenceConfig();
   reference::LayerWeights weights = layer.referenceWeights();
@@ -179,28 +173,14 @@ void checkAgainstReference(const LayerSpec &spec,
 }
 
 // Tests Mixtral: softmax top-2, renormalised, SwiGLU.
-/// Each layer compiled with each epilogue mode of moe-cpu-lower-to-ukernels:
-/// the C loops and epilogues (kernel) and the generated ones.
-class CompiledLayerTest : public ::testing::TestWithParam<const char *> {
-protected:
-  void SetUp() override { epilogueMode = GetParam(); }
-  void TearDown() override { epilogueMode = "kernel"; }
-};
-
-INSTANTIATE_TEST_SUITE_P(, CompiledLayerTest,
-                         ::testing::Values("kernel", "generated"),
-                         [](const ::testing::TestParamInfo<const char *> &info) {
-                           return std::string(info.param);
-                         });
-
-TEST_P(CompiledLayerTest, MixtralSoftmaxTop2Renormalised) {
+TEST(CompiledLayer, MixtralSoftmaxTop2Renormalised) {
   LayerSpec spec;
   spec.routing = softmaxTopK(2, true);
   checkAgainstReference(spec, {1, 37, 64});
 }
 
 // Tests softmax top-k without renormalisation (Qwen2-MoE default), GeGLU.
-TEST_P(CompiledLayerTest, SoftmaxTopKPlainGeGlu) {
+TEST(CompiledLayer, SoftmaxTopKPlainGeGlu) {
   LayerSpec spec;
   spec.routing = softmaxTopK(3, false);
   spec.activation = Activation::GeGLU;
@@ -208,7 +188,7 @@ TEST_P(CompiledLayerTest, SoftmaxTopKPlainGeGlu) {
 }
 
 // Tests DeepSeek-V2 group-limited greedy with a scaling factor.
-TEST_P(CompiledLayerTest, DeepSeekV2GroupLimited) {
+TEST(CompiledLayer, DeepSeekV2GroupLimited) {
   LayerSpec spec;
   spec.routing = softmaxTopK(3, false);
   spec.routing->nGroup = 4;
@@ -220,11 +200,11 @@ TEST_P(CompiledLayerTest, DeepSeekV2GroupLimited) {
 
 // Tests DeepSeek-V3: sigmoid + bias + group top-2 sum + renorm + scaling +
 // a shared expert.
-TEST_P(CompiledLayerTest, DeepSeekV3) { checkAgainstReference(deepSeekV3Spec()); }
+TEST(CompiledLayer, DeepSeekV3) { checkAgainstReference(deepSeekV3Spec()); }
 
 // Tests Qwen2-MoE: softmax top-4 without renorm and a sigmoid-gated shared
 // expert.
-TEST_P(CompiledLayerTest, Qwen2SigmoidGatedShared) {
+TEST(CompiledLayer, Qwen2SigmoidGatedShared) {
   LayerSpec spec;
   spec.routing = softmaxTopK(4, false);
   spec.sharedFfn = 20;
@@ -234,10 +214,10 @@ TEST_P(CompiledLayerTest, Qwen2SigmoidGatedShared) {
 
 // Tests Llama 4: top-1 on logits, sigmoid weight on the expert input, and a
 // shared expert.
-TEST_P(CompiledLayerTest, Llama4InputScaling) { checkAgainstReference(llama4Spec()); }
+TEST(CompiledLayer, Llama4InputScaling) { checkAgainstReference(llama4Spec()); }
 
 // Tests expert choice with GELU and ReLU experts.
-TEST_P(CompiledLayerTest, ExpertChoice) {
+TEST(CompiledLayer, ExpertChoice) {
   LayerSpec spec;
   spec.routing.reset();
   spec.expertChoiceFactor = 2.0;
@@ -249,7 +229,7 @@ TEST_P(CompiledLayerTest, ExpertChoice) {
 }
 
 // Tests each capacity drop order with each dropped-slot policy.
-TEST_P(CompiledLayerTest, CapacityPolicies) {
+TEST(CompiledLayer, CapacityPolicies) {
   for (DropOrder order : {DropOrder::TokenOrder, DropOrder::LowestWeight})
     for (DroppedSlot dropped : {DroppedSlot::Zero, DroppedSlot::Input}) {
       LayerSpec spec;
@@ -261,7 +241,7 @@ TEST_P(CompiledLayerTest, CapacityPolicies) {
 
 // Tests a collapsed router (every token on expert 0, the others empty):
 // dropless keeps every token; a capacity drops most.
-TEST_P(CompiledLayerTest, CollapsedRouter) {
+TEST(CompiledLayer, CollapsedRouter) {
   LayerSpec spec;
   spec.routing = softmaxTopK(1, false);
   spec.collapseBoost = 50.0f;
@@ -274,7 +254,7 @@ TEST_P(CompiledLayerTest, CollapsedRouter) {
 // Tests the unfused lowering (each stage on its own: row bundle, grouped
 // FFN, combine, shared expert), which the fused path replaces, on the
 // layers whose stages fusion would otherwise take over.
-TEST_P(CompiledLayerTest, UnfusedStages) {
+TEST(CompiledLayer, UnfusedStages) {
   LayerSpec mixtral;
   mixtral.routing = softmaxTopK(2, true);
   checkAgainstReference(mixtral, {1, 37}, /*fuseExperts=*/false);
@@ -288,7 +268,7 @@ TEST_P(CompiledLayerTest, UnfusedStages) {
 }
 
 // Tests a batch where some experts get no token (few tokens, many experts).
-TEST_P(CompiledLayerTest, SomeExpertsEmpty) {
+TEST(CompiledLayer, SomeExpertsEmpty) {
   LayerSpec spec;
   spec.numExperts = 32;
   spec.routing = softmaxTopK(2, true);

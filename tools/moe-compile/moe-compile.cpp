@@ -1,8 +1,7 @@
 //===- moe-compile.cpp - moe modules to deployable shared libraries -------===//
 //
 //   moe-compile IN.mlir --target=cpu -o OUT.so [--mcpu=native|NAME] [-O0..3]
-//               [--weight-type=auto|f32|bf16] [--cpu-epilogues=kernel|generated]
-//               [--emit=mlir|llvm|asm|obj|so]
+//               [--weight-type=auto|f32|bf16] [--emit=mlir|llvm|asm|obj|so]
 //               [--mlir-print-ir-after-all ...]
 //
 // The library exports the C ABI of moe_runtime.h and needs no libMLIR or
@@ -75,14 +74,6 @@ static cl::opt<std::string> weightType(
              "bf16 (half the memory and bandwidth; activations and sums stay "
              "f32) (default: auto)"),
     cl::value_desc("type"), cl::init("auto"), cl::cat(toolCategory));
-static cl::opt<std::string> cpuEpilogues(
-    "cpu-epilogues",
-    cl::desc("Who runs the loops and epilogues around the CPU register tiles "
-             "of the expert kernels: kernel (the C micro-kernels) or "
-             "generated (compiler-generated loops, gather, activation and "
-             "scatter-add; slower on some shapes while it is tuned, see "
-             "bench/RESULTS.md) (default: kernel)"),
-    cl::value_desc("mode"), cl::init("kernel"), cl::cat(toolCategory));
 static cl::opt<bool>
     keepObject("keep-object",
                cl::desc("With --emit=so, keep the object file OUT.so.o "
@@ -144,9 +135,6 @@ int main(int argc, char **argv) {
   if (weightType != "auto" && weightType != "f32" && weightType != "bf16")
     return fail("unknown --weight-type '" + weightType +
                 "' (auto, f32 or bf16)");
-  if (cpuEpilogues != "kernel" && cpuEpilogues != "generated")
-    return fail("unknown --cpu-epilogues '" + cpuEpilogues +
-                "' (kernel or generated)");
   if (optLevel > 3)
     return fail("-O" + llvm::Twine(optLevel) +
                 " is not an optimisation level (0-3)");
@@ -201,7 +189,6 @@ int main(int argc, char **argv) {
   options.optLevel = optLevel;
   options.keepObject = keepObject;
   options.weightType = weightType;
-  options.epilogues = cpuEpilogues;
   options.emit = *emitKind;
   options.configurePassManager = [](PassManager &pm) {
     return applyPassManagerCLOptions(pm);

@@ -29,13 +29,6 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
                      "kept in on the CPU: f32, or bf16 (half the memory and "
                      "bandwidth; f32 arithmetic) (moe-cpu-pack-weights)"),
       llvm::cl::init("f32")};
-  Option<std::string> epilogues{
-      *this, "epilogues",
-      llvm::cl::desc("Loops and epilogues around the CPU register tiles: "
-                     "kernel (the C of Ukernels.c) or generated "
-                     "(moe-cpu-lower-to-ukernels; moe-compile "
-                     "--cpu-epilogues)"),
-      llvm::cl::init("kernel")};
 };
 
 // Shared by every target (Pipelines.cpp).
@@ -54,8 +47,7 @@ void buildMoEBufferizePipeline(OpPassManager &pm);
 void buildMoECPUPrepareKernelsPipeline(OpPassManager &pm,
                                        const MoELoweringOptions &options = {});
 /// Buffers, kernels and loops → LLVM dialect (`moe-cpu-lower-to-llvm`).
-void buildMoECPULowerToLLVMPipeline(OpPassManager &pm,
-                                    const MoELoweringOptions &options = {});
+void buildMoECPULowerToLLVMPipeline(OpPassManager &pm);
 /// All four stages (`moe-lower-to-cpu`).
 void buildMoELowerToCPUPipeline(OpPassManager &pm,
                                 const MoELoweringOptions &options = {});

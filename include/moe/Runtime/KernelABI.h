@@ -1,11 +1,11 @@
 /*===- KernelABI.h - what generated code and the micro-kernels agree on ---===*
  *
  * The one home of every value that the compiler writes into generated code
- * and the micro-kernels (lib/Runtime/Embedded/Ukernels.c) read back: the
- * kernels' symbols, the panel width of packed weights, the flag bits and
- * the activation codes. Plain C, included by the C kernels
- * (Embedded/Ukernels.h) and by the C++ passes (moe-cpu-pack-weights,
- * moe-cpu-lower-to-ukernels, convert-moe-to-linalg), so that no value is kept
+ * and the micro-kernels (lib/Runtime/Embedded/) read back: the kernels'
+ * symbols, the panel width of packed weights and the tile's blocking.
+ * Plain C, included by the C kernels (Embedded/Ukernels.h) and by the C++
+ * passes (moe-cpu-pack-weights, moe-cpu-distribute-columns,
+ * moe-cpu-lower-to-ukernels), so that no value is kept
  * equal by hand; IREE keeps its ukernels' flags the same way
  * (runtime/src/iree/builtins/ukernel/exported_bits.h).
  *
@@ -26,18 +26,9 @@
  * Ukernels.c defines. They are tokens so that the C side declares and
  * defines the functions with them (MOE_UKERNEL_CIFACE) and the compiler
  * spells the same names as strings (MOE_UKERNEL_NAME). */
+/* The router's x·Wᵀ matmul. */
 #define MOE_UKERNEL_MATMUL_NT_F32 moe_ukernel_matmul_nt_f32
-#define MOE_UKERNEL_GATHER_GATE_UP_F32 moe_ukernel_gather_gate_up_f32
-#define MOE_UKERNEL_DOWN_SCATTER_ADD_F32 moe_ukernel_down_scatter_add_f32
-#define MOE_UKERNEL_GATHER_GATE_UP_PACKED_F32                                  \
-  moe_ukernel_gather_gate_up_packed_f32
-#define MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_F32                                \
-  moe_ukernel_down_scatter_add_packed_f32
-#define MOE_UKERNEL_GATHER_GATE_UP_PACKED_BF16                                 \
-  moe_ukernel_gather_gate_up_packed_bf16
-#define MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_BF16                               \
-  moe_ukernel_down_scatter_add_packed_bf16
-/* The register tiles alone, on f32 or bf16 panels (Ukernels.h). */
+/* The expert kernels' register tiles, on f32 or bf16 panels (Ukernels.h). */
 #define MOE_UKERNEL_TILE_F32 moe_ukernel_tile_f32
 #define MOE_UKERNEL_TILE_BF16 moe_ukernel_tile_bf16
 
@@ -55,32 +46,17 @@
  * `linalg.pack inner_dims_pos = [0] inner_tiles = [PANEL]` gives; stacked
  * expert weights `[E, N, K]` become `[E, P, K, PANEL]`. moe-cpu-pack-weights
  * packs to this width (its default), moe-cpu-lower-to-ukernels calls the
- * packed kernels on panels of this width only, and the kernels' tile is
- * two panels wide. */
+ * tiles on panels of this width only, and a tile is two panels wide. */
 #define MOE_UKERNEL_PANEL 32
 
 /* The register tile and the blocks around it: a tile is up to TILE_ROWS
  * rows by two panels; rows go in blocks of ROW_BLOCK and depth in blocks
  * of TILE_DEPTH, so that the two panels' depth block (32 KiB of f32) stays
- * in L1 while the block's row tiles pass. The loops around the tile (C in
- * the `kernel` epilogue mode, generated in the `generated` one) use these;
- * the tile itself takes any mr up to TILE_ROWS and any depth. */
+ * in L1 while the block's row tiles pass. The loops moe-cpu-lower-to-
+ * ukernels generates around the tile use these; the tile itself takes any
+ * mr up to TILE_ROWS and any depth. */
 #define MOE_UKERNEL_TILE_ROWS 6
 #define MOE_UKERNEL_ROW_BLOCK 48
 #define MOE_UKERNEL_TILE_DEPTH 128
-
-/* Flag bits of the gather/scatter kernels' `flags` argument: rows are
- * gathered from / scattered to the token list `tok` (HAS_TOKENS); rows are
- * scaled by `s` (gather_gate_up) / `w` (down_scatter_add) (HAS_WEIGHTS). */
-#define MOE_UKERNEL_HAS_TOKENS 1
-#define MOE_UKERNEL_HAS_WEIGHTS 2
-
-/* Activation codes of gather_gate_up's `activation` argument: the values
- * of the dialect's Activation enum, which the compiler passes as they are
- * (passes/Target/CPU/LowerToUkernels.cpp asserts that they match). */
-#define MOE_UKERNEL_SWIGLU 0
-#define MOE_UKERNEL_GEGLU 1
-#define MOE_UKERNEL_GELU 2
-#define MOE_UKERNEL_RELU 3
 
 #endif /* MOE_RUNTIME_KERNELABI_H */

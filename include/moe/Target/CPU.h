@@ -60,9 +60,6 @@ struct CPUCompileOptions {
   /// bf16 when the module says its checkpoint stores bf16
   /// (moe.checkpoint_dtype), else f32 (resolveWeightType).
   std::string weightType = "auto";
-  /// Who runs the loops and epilogues around the register tiles: "kernel"
-  /// (the C micro-kernels) or "generated" (moe-cpu-lower-to-ukernels).
-  std::string epilogues = "kernel";
   /// What to write to `outputPath`.
   CPUEmitKind emit = CPUEmitKind::SharedLibrary;
   /// Called on every PassManager the compile creates, before it runs: the

@@ -67,15 +67,6 @@ panelTileAvx2(int mr, const float *const a[kPanelRows], const void *b0,
   }
 }
 
-MOE_AVX2 static void widenBf16Avx2(const uint16_t *in, float *out,
-                                   int64_t count) {
-  int64_t j = 0;
-  for (; j + 8 <= count; j += 8)
-    _mm256_storeu_ps(out + j, panelLoadAvx2(in, j, kPanelBf16));
-  for (; j < count; ++j)
-    out[j] = bf16ToF32(in[j]);
-}
-
 MOE_AVX2 static void tileAvx2(int mr, const float *const a[kPanelRows],
                                   const void *b0, const void *b1, int64_t k,
                                   float acc[kPanelRows][2 * kPanel], int fresh,
@@ -90,6 +81,5 @@ MOE_AVX2 static void tileAvx2Bf16(int mr, const float *const a[kPanelRows],
   panelTileAvx2(mr, a, b0, b1, k, acc, fresh, prefetch, kPanelBf16);
 }
 
-const MoETiles moeTilesAvx2 = {.tile = {tileAvx2, tileAvx2Bf16},
-                               .widenBf16 = widenBf16Avx2};
+const MoETiles moeTilesAvx2 = {.tile = {tileAvx2, tileAvx2Bf16}};
 #endif

@@ -57,15 +57,6 @@ panelTileAvx512(int mr, const float *const a[kPanelRows], const void *b0,
       _mm512_storeu_ps(acc[i] + 16 * j, sum[i][j]);
 }
 
-MOE_AVX512 static void widenBf16Avx512(const uint16_t *in, float *out,
-                                       int64_t count) {
-  int64_t j = 0;
-  for (; j + 16 <= count; j += 16)
-    _mm512_storeu_ps(out + j, panelLoadAvx512(in, j, kPanelBf16));
-  for (; j < count; ++j)
-    out[j] = bf16ToF32(in[j]);
-}
-
 /* panelTileAvx512 with MR constant in each branch, per element type. */
 MOE_AVX512 static void tileAvx512(int mr, const float *const a[kPanelRows],
                                   const void *b0, const void *b1, int64_t k,
@@ -86,6 +77,5 @@ MOE_AVX512 static void tileAvx512Bf16(int mr, const float *const a[kPanelRows],
                                      kPanelBf16))
 }
 
-const MoETiles moeTilesAvx512 = {.tile = {tileAvx512, tileAvx512Bf16},
-                                 .widenBf16 = widenBf16Avx512};
+const MoETiles moeTilesAvx512 = {.tile = {tileAvx512, tileAvx512Bf16}};
 #endif

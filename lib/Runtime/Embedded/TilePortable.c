@@ -6,11 +6,6 @@
 
 #include "Tiles.h"
 
-static void widenBf16Portable(const uint16_t *in, float *out, int64_t count) {
-  for (int64_t j = 0; j < count; ++j)
-    out[j] = bf16ToF32(in[j]);
-}
-
 static inline void panelTilePortable(int mr, const float *const a[kPanelRows],
                                      const void *b0, const void *b1, int64_t k,
                                      float acc[kPanelRows][2 * kPanel],
@@ -46,4 +41,4 @@ static void tilePortableBf16(int mr, const float *const a[kPanelRows],
 }
 
 const MoETiles moeTilesPortable = {
-    .tile = {tilePortable, tilePortableBf16}, .widenBf16 = widenBf16Portable};
+    .tile = {tilePortable, tilePortableBf16}};

@@ -2,8 +2,8 @@
  *
  * Picks the instruction set once, at the first call: the best the CPU has,
  * or the one MOE_UKERNEL_ISA names (moe_ukernel_use_isa), for the tiles and
- * for Ukernels.c's loops alike. Defines the tile entry points generated
- * code calls (`moe_ukernel_tile_*`, Ukernels.h): the compiler emits the
+ * the router's matmul kernel (Ukernels.c) alike. Defines the tile entry
+ * points generated code calls (`moe_ukernel_tile_*`, Ukernels.h): the compiler emits the
  * loops over panel pairs, row blocks and depth blocks, the epilogues and
  * the prefetch policy's arithmetic; here a call only finds its rows and
  * runs one tile, as IREE's mmt4d tile functions do.

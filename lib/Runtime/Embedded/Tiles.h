@@ -1,8 +1,8 @@
 /*===- Tiles.h - the register tiles, inside the embedded runtime ----------===*
  *
  * What the per-ISA tile files (TilePortable.c, TileAvx2.c, TileAvx512.c),
- * the file that selects among them (Tiles.c) and the C loops of the
- * `kernel` epilogue mode (Ukernels.c) share. Not part of the ABI: generated
+ * the file that selects among them (Tiles.c) and the router's matmul
+ * kernel (Ukernels.c) share. Not part of the ABI: generated
  * code calls the tiles through Tiles.c's entry points (Ukernels.h).
  *
  * The tile (MoETileFn): for i < mr (at most MOE_UKERNEL_TILE_ROWS) and
@@ -149,23 +149,23 @@ typedef void (*MoETileFn)(int mr, const float *const a[kPanelRows],
                           float acc[kPanelRows][2 * kPanel], int fresh,
                           Lines prefetch);
 
-/* What an instruction set supplies: the tile on each element type, and
- * out[j] = in[j] widened from bf16 for j < count (bf16 panels that several
- * row tiles share are widened once, into an f32 block the tiles read from
- * L1). */
+/* What an instruction set supplies: the tile on each element type. */
 typedef struct {
   MoETileFn tile[2];
-  void (*widenBf16)(const uint16_t *in, float *out, int64_t count);
 } MoETiles;
 
-extern const MoETiles moeTilesPortable;
+/* Internal to the embedded runtime: hidden, so that a compiled library
+ * exports only the C ABI and the kernels generated code calls. */
+#define MOE_INTERNAL __attribute__((visibility("hidden")))
+
+MOE_INTERNAL extern const MoETiles moeTilesPortable;
 #ifdef MOE_X86
-extern const MoETiles moeTilesAvx2, moeTilesAvx512;
+MOE_INTERNAL extern const MoETiles moeTilesAvx2, moeTilesAvx512;
 #endif
 
 /* The instruction set the kernels run (see moe_ukernel_use_isa) and its
  * tiles; picked at the first call. */
-MoEUkernelIsa moeSelectedIsa(void);
-const MoETiles *moeSelectedTiles(void);
+MOE_INTERNAL MoEUkernelIsa moeSelectedIsa(void);
+MOE_INTERNAL const MoETiles *moeSelectedTiles(void);
 
 #endif /* MOE_RUNTIME_EMBEDDED_TILES_H */

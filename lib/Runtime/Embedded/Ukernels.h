@@ -1,20 +1,17 @@
 /*===- Ukernels.h - the micro-kernels generated code calls ----------------===*
  *
  * Entry points `moe-cpu-lower-to-ukernels` emits calls to, through the MLIR C
- * interface (`_mlir_ciface_` + pointers to memref descriptors). All of them
- * compute dot products of rows: every weight is in the checkpoint's
- * `[out, in]` layout, so both operands are contiguous along the reduction.
+ * interface (`_mlir_ciface_` + pointers to memref descriptors):
  *
- *  - matmul_nt:        C[M,N] += A[M,K] · B[N,K]ᵀ
- *  - gather_gate_up:   out[r,j] = act(s_r·(x[tok_r]·gate_j),
- *s_r·(x[tok_r]·up_j))
- *  - down_scatter_add: out[tok_r,j] += w_r · (h_r · down_j)
+ *  - matmul_nt: C[M,N] += A[M,K] · B[N,K]ᵀ (the router GEMM; both operands
+ *    in the checkpoint's `[out, in]` layout, contiguous along K);
+ *  - tile_f32 / tile_bf16: the register tile of the expert kernels on
+ *    packed panels (below). The gather, the input scaling, the activation
+ *    and the weighted scatter-add around it are generated code.
  *
- * `tok`, `s` and `w` are optional (flag bits); without `tok`, row r is
- * token r. Rows of x and out given by `tok` are trusted to be in range:
- * the compiler produces them. The symbols, the flag bits, the activation
- * codes and the panel width are moe/Runtime/KernelABI.h's, shared with
- * the compiler.
+ * Row indices given to a tile are trusted to be in range: the compiler
+ * produces them. The symbols, the panel width and the tile's blocking are
+ * moe/Runtime/KernelABI.h's, shared with the compiler.
  *===----------------------------------------------------------------------===*/
 
 #ifndef MOE_RUNTIME_EMBEDDED_UKERNELS_H
@@ -36,14 +33,6 @@ typedef struct {
   int64_t strides[2];
 } MoEMemRef2D;
 
-typedef struct {
-  float *allocated;
-  float *aligned;
-  int64_t offset;
-  int64_t sizes[3];
-  int64_t strides[3];
-} MoEMemRef3D;
-
 /* bf16 panels at a depth (the register tiles' weights). */
 typedef struct {
   uint16_t *allocated;
@@ -52,23 +41,6 @@ typedef struct {
   int64_t sizes[2];
   int64_t strides[2];
 } MoEMemRef2DBF16;
-
-/* Packed bf16 weights: each element the upper 16 bits of an f32. */
-typedef struct {
-  uint16_t *allocated;
-  uint16_t *aligned;
-  int64_t offset;
-  int64_t sizes[3];
-  int64_t strides[3];
-} MoEMemRef3DBF16;
-
-typedef struct {
-  float *allocated;
-  float *aligned;
-  int64_t offset;
-  int64_t sizes[1];
-  int64_t strides[1];
-} MoEMemRef1D;
 
 typedef struct {
   int32_t *allocated;
@@ -95,45 +67,8 @@ void MOE_UKERNEL_CIFACE(MOE_UKERNEL_MATMUL_NT_F32)(MoEMemRef2D *a,
                                                    MoEMemRef2D *b,
                                                    MoEMemRef2D *c);
 
-/* `gate` is read only for the gated activations (swiglu, geglu). */
-void MOE_UKERNEL_CIFACE(MOE_UKERNEL_GATHER_GATE_UP_F32)(
-    MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef2D *gate,
-    MoEMemRef2D *up, MoEMemRef2D *out, int32_t activation, int32_t flags);
-
-void MOE_UKERNEL_CIFACE(MOE_UKERNEL_DOWN_SCATTER_ADD_F32)(
-    MoEMemRef2D *h, MoEMemRef2D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
-    MoEMemRef2D *out, int32_t flags);
-
-/* Packed weights: `[P, K, MOE_UKERNEL_PANEL]` panels of a `[N, K]` weight
- * (KernelABI.h), each panel's `[K, PANEL]` dense (strides[1] = PANEL,
- * strides[2] = 1). One step of the tile then reads consecutive memory, and
- * the sums need no reduction across lanes. `out` is `[R, N]` (gate/up) or
- * `[T, N]` (down): its width says how many of the panels' columns are
- * real. */
-
-void MOE_UKERNEL_CIFACE(MOE_UKERNEL_GATHER_GATE_UP_PACKED_F32)(
-    MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale, MoEMemRef3D *gate,
-    MoEMemRef3D *up, MoEMemRef2D *out, int32_t activation, int32_t flags);
-
-void MOE_UKERNEL_CIFACE(MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_F32)(
-    MoEMemRef2D *h, MoEMemRef3D *down, MoEMemRef1DI32 *tok, MoEMemRef1D *weight,
-    MoEMemRef2D *out, int32_t flags);
-
-/* The same on bf16 panels: activations, products and sums stay f32 (each
- * weight is widened exactly), so the results are those of the f32 kernels
- * on the weights rounded to bf16; the weights take half the memory and
- * half the bandwidth. */
-void MOE_UKERNEL_CIFACE(MOE_UKERNEL_GATHER_GATE_UP_PACKED_BF16)(
-    MoEMemRef2D *x, MoEMemRef1DI32 *tok, MoEMemRef1D *scale,
-    MoEMemRef3DBF16 *gate, MoEMemRef3DBF16 *up, MoEMemRef2D *out,
-    int32_t activation, int32_t flags);
-
-void MOE_UKERNEL_CIFACE(MOE_UKERNEL_DOWN_SCATTER_ADD_PACKED_BF16)(
-    MoEMemRef2D *h, MoEMemRef3DBF16 *down, MoEMemRef1DI32 *tok,
-    MoEMemRef1D *weight, MoEMemRef2D *out, int32_t flags);
-
-/* The register tiles alone (Tiles.c; the `generated` epilogue mode calls
- * them from loops and epilogues the compiler emits). For i < mr =
+/* The register tiles (Tiles.c), which moe-cpu-lower-to-ukernels calls
+ * from the loops and epilogues it generates around them. For i < mr =
  * rows.sizes[0] (1..MOE_UKERNEL_TILE_ROWS), c < MOE_UKERNEL_PANEL and
  * p < kc = b0.sizes[0]:
  *   acc[i][c]         (+)= Σ_p x[rows[i], p0 + p] · b0[p, c]

@@ -183,7 +183,6 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   // it.
   MoELoweringOptions lowering;
   lowering.weightType = *weightType;
-  lowering.epilogues = options.epilogues;
   if (failed(
           runPipeline(module, options, "lower to linalg", [&](PassManager &pm) {
             buildMoELowerToLinalgPipeline(pm, lowering);
@@ -208,9 +207,9 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   }
 
   if (failed(runPipeline(module, options, "lower to the LLVM dialect",
-                         [&](PassManager &pm) {
+                         [](PassManager &pm) {
                            buildMoEBufferizePipeline(pm);
-                           buildMoECPULowerToLLVMPipeline(pm, lowering);
+                           buildMoECPULowerToLLVMPipeline(pm);
                          })))
     return failure();
   auto nestTiming = [&](StringRef stage) {

@@ -1,4 +1,4 @@
-// RUN: moe-opt %s -split-input-file -moe-cpu-lower-to-ukernels=epilogues=generated | FileCheck %s
+// RUN: moe-opt %s -split-input-file -moe-cpu-lower-to-ukernels | FileCheck %s
 
 // Tests that a gated gather_gate_up on f32 panels becomes loops over panel
 // pairs, row blocks of 48, depth blocks of 128 and tiles of 6 rows, each
@@ -82,7 +82,8 @@ func.func @down(%h: memref<?x40xf32>, %d: memref<3x40x32xf32>, %tok: memref<?xi3
 // -----
 
 // Tests that on bf16 panels a block of several row tiles widens both
-// panels once (arith.extf into an f32 block) and calls the f32 tile, and a
+// panels once into an f32 block (32 lanes at a time, as integers: zero-
+// extend, shift left 16, the bits as f32) and calls the f32 tile, and a
 // lone tile (decode) calls the bf16 tile, which widens in registers; GELU's
 // erf is a polynomial too.
 // CHECK-DAG: func.func private @moe_ukernel_tile_bf16(memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?xi32, strided<[?], offset: ?>>, index, memref<?x32xbf16, strided<[32, 1], offset: ?>>, memref<?x32xbf16, strided<[32, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, i32, i64, i64) attributes {llvm.emit_c_interface}
@@ -91,7 +92,12 @@ func.func @down(%h: memref<?x40xf32>, %d: memref<3x40x32xf32>, %tok: memref<?xi3
 // CHECK-DAG: %[[WIDE:.*]] = memref.alloca() : memref<2x128x32xf32>
 // CHECK: %[[SHARED:.*]] = arith.cmpi sgt
 // CHECK: scf.if %[[SHARED]]
-// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: %[[HALF:.*]] = vector.load %{{.*}} : memref<?x32xbf16, strided<[32, 1], offset: ?>>, vector<32xbf16>
+// CHECK: %[[BITS:.*]] = arith.bitcast %[[HALF]] : vector<32xbf16> to vector<32xi16>
+// CHECK: %[[WIDE32:.*]] = arith.extui %[[BITS]] : vector<32xi16> to vector<32xi32>
+// CHECK: %[[SHIFTED:.*]] = arith.shli %[[WIDE32]], %{{.*}} : vector<32xi32>
+// CHECK: %[[F:.*]] = arith.bitcast %[[SHIFTED]] : vector<32xi32> to vector<32xf32>
+// CHECK: vector.store %[[F]], %{{.*}} : memref<?x32xf32, strided<[32, 1]>>, vector<32xf32>
 // CHECK: call @moe_ukernel_tile_f32
 // CHECK: } else {
 // CHECK: call @moe_ukernel_tile_bf16

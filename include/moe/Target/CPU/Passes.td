@@ -115,74 +115,74 @@ def MoECPUDistributeColumns : Pass<"moe-cpu-distribute-columns"> {
 }
 
 def MoECPULowerToUkernels : Pass<"moe-cpu-lower-to-ukernels", "::mlir::ModuleOp"> {
-  let summary = "Call the CPU micro-kernels for x·Wᵀ and the expert kernels on buffers";
+  let summary = "Generate the expert kernels' loops and epilogues around the CPU register tiles; call the router's matmul kernel";
   let description = [{
-    Every linear layer of an MoE block multiplies activations by a
-    checkpoint weight in its `[out, in]` layout: `linalg.matmul` with a
-    transposed B. Lowered to loops that is a scalar triple loop; this pass
-    replaces such matmuls on f32 memrefs with unit inner strides by a call
-    to `moe_ukernel_matmul_nt_f32`. A grouped `moe.gather_gate_up` /
-    `moe.down_scatter_add` on buffers becomes a loop over its experts, each
-    expert's rows and weights a subview, and every ungrouped one a call to
-    its kernel (`moe_ukernel_gather_gate_up_*` /
-    `moe_ukernel_down_scatter_add_*`, on rows or on f32 or bf16 panels),
-    through the MLIR C interface, the way IREE calls its ukernels (the
-    kernels: lib/Runtime/Embedded/Ukernels.c; symbols, flags and codes:
-    moe/Runtime/KernelABI.h). An absent optional operand is passed as an
-    empty buffer and a flag. It runs after bufferization and before linalg
-    is lowered to loops; a matmul it does not match is lowered as before,
-    an expert kernel it cannot take is an error (the CPU has no other
-    lowering for them).
+    The expert math comes out of this lowering; only the innermost register
+    tiles are C (lib/Runtime/Embedded/Tile*.c, one file per instruction
+    set, selected at run time by Tiles.c):
 
-    With `epilogues=generated`, an expert kernel on packed panels (f32 or
-    bf16) is instead lowered here to the loops Ukernels.c runs in C, as
-    generated code: panel pairs (gated: gate panel q and up panel q), row
-    blocks of MOE_UKERNEL_ROW_BLOCK, depth blocks of MOE_UKERNEL_TILE_DEPTH
-    and row tiles of MOE_UKERNEL_TILE_ROWS, each a call of the register
-    tile alone (`moe_ukernel_tile_f32` / `_bf16`, an indirect-GEMM tile:
-    the tile's row indices are a subview of the row tokens, or consecutive
-    rows) into an accumulator scratch (`memref.alloca` above the expert
-    loop), with its share of the next block's lines to
-    prefetch. After a tile's last depth block the epilogue runs as
-    generated code: `out[r, c] = act(s_r·g, s_r·u)` with the activation
-    built by ActivationBuilder.h (the lowering to linalg builds the same),
-    or `out[t_r, c] += w_r·acc` (math.fma). exp and erf in the epilogue are
-    expanded to MLIR's polynomial approximations, so that LLVM vectorises
-    the epilogue loops. bf16 panels that several row tiles share are widened
-    once per depth block (`arith.extf` into an f32 block). The mode exists
-    while the generated path is tuned against the C one (`kernel`, the
-    default).
+    * a grouped `moe.gather_gate_up` / `moe.down_scatter_add` on buffers
+      becomes a loop over its experts, each expert's rows and weights a
+      subview;
+    * each expert's op on packed panels (f32 or bf16, `#moe.weight_layout<
+      panels = 32>`) becomes generated loops: panel pairs (gated: gate
+      panel q and up panel q), row blocks of MOE_UKERNEL_ROW_BLOCK, depth
+      blocks of MOE_UKERNEL_TILE_DEPTH and row tiles of
+      MOE_UKERNEL_TILE_ROWS, each a call of the register tile
+      (`moe_ukernel_tile_f32` / `_bf16`, an indirect-GEMM tile: the tile's
+      row indices are a subview of the row tokens — the gather — or
+      consecutive rows) into an accumulator scratch (`memref.alloca` above
+      the expert loop), with its share of the next block's lines to
+      prefetch;
+    * after a tile's last depth block the epilogue runs as generated code:
+      `out[r, c] = act(s_r·g, s_r·u)` with the activation built by
+      ActivationBuilder.h (the one copy of that math in the compiler; the
+      unfused lowering builds the same), or the weighted scatter-add
+      `out[t_r, c] += w_r·acc` (math.fma). exp and erf are expanded to
+      MLIR's polynomial approximations, so that LLVM vectorises the
+      epilogue loops; bf16 panels that several row tiles share are widened
+      once per depth block (vector ops: zero-extend and shift);
+    * every other x·Wᵀ `linalg.matmul` on f32 memrefs with unit inner
+      strides (the router) becomes a call to `moe_ukernel_matmul_nt_f32`,
+      through the MLIR C interface, the way IREE calls its ukernels.
+
+    Symbols, the panel width and the tile's blocking are
+    moe/Runtime/KernelABI.h's. It runs after bufferization and before
+    linalg is lowered to loops; a matmul it does not match is lowered as
+    before, an expert kernel it cannot take (rows layout, other panel
+    widths, non-dense panels) is an error.
 
     Before:
     ```mlir
-    linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>,
-                                   affine_map<(m, n, k) -> (n, k)>,
-                                   affine_map<(m, n, k) -> (m, n)>]
-        ins(%x, %w : memref<?x64xf32, strided<[64, 1], offset: ?>>, memref<128x64xf32, ...>)
-        outs(%y : memref<?x128xf32>)
-    moe.down_scatter_add %a weights(down %d) tokens(%tok) row_weight(%w) layout <rows> outs(%out) : ...
+    moe.down_scatter_add %a weights(down %d) tokens(%tok) row_weight(%w)
+        layout <panels = 32> outs(%out) : ...
     ```
-    After:
+    After (abridged):
     ```mlir
-    %a = memref.cast %x : ... to memref<?x?xf32, strided<[?, 1], offset: ?>>
-    ...
-    call @moe_ukernel_matmul_nt_f32(%a, %b, %c) : (...) -> ()
-    %flags = arith.constant 3 : i32
-    call @moe_ukernel_down_scatter_add_f32(%h, %dw, %t, %rw, %o, %flags) : (...) -> ()
+    scf.for %q = %c0 to %pairs step %c1 {
+      scf.for %r0 = %c0 to %rows step %c48 {
+        scf.for %p0 = %c0 to %depth step %c128 {
+          scf.for %t = %c0 to %tiles step %c1 {
+            call @moe_ukernel_tile_f32(%h, %rowsOfTile, %p0, %b0, %b1, %acc, %fresh, %next, %lines) : ...
+            scf.if %last {
+              scf.for %i ... { scf.for %c ... {
+                %v = math.fma %w, %sum, %old : f32
+                memref.store %v, %out[%token, %col] : ...
+              } }
+            }
+          }
+        }
+      }
+    }
     ```
   }];
-  let options = [
-    Option<"epilogues", "epilogues", "std::string", "\"kernel\"",
-           "Who runs the loops and epilogues around the register tiles of "
-           "kernels on panels: kernel (Ukernels.c's C) or generated (scf "
-           "loops calling moe_ukernel_tile_*, epilogues as generated code)">,
-  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",
     "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
   ];
 }
 

@@ -41,9 +41,6 @@ def MoE_GroupScore : MoE_I32Enum<"GroupScore",
       I32EnumAttrCase<"max", 0>,
       I32EnumAttrCase<"top2_sum", 1>]>;
 
-// The values are the micro-kernels' activation codes (MOE_UKERNEL_* in
-// moe/Runtime/KernelABI.h): moe-cpu-lower-to-ukernels passes them as they are
-// and asserts that they match.
 def MoE_Activation : MoE_I32Enum<"Activation",
     "the expert FFN's activation", [
       I32EnumAttrCase<"swiglu", 0>,

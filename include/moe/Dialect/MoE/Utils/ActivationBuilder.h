@@ -3,7 +3,7 @@
 // The one place the compiler spells the math of the Activation enum (and
 // of the sigmoid routers and shared-expert gates use): the moe-to-linalg
 // lowering builds it inside linalg.generic bodies, the CPU target's
-// generated epilogues (moe-cpu-lower-to-ukernels, epilogues=generated)
+// generated epilogues (moe-cpu-lower-to-ukernels)
 // inside the loops after the register tiles. lib/Reference holds the other,
 // independent copy the tests compare against.
 //
