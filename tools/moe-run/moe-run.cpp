@@ -3,6 +3,7 @@
 //   moe-run LIB.so --weights W.safetensors|model.safetensors.index.json
 //                  --input X.npy [--output Y.npy] [--entry NAME]
 //                  [--repeat N] [--timing-json FILE] [--threads N] [--stats]
+//                  [--stats-json FILE]
 //   moe-run LIB.so --print-manifest
 //   moe-run LIB.so --generate-weights OUT.safetensors [--seed S]
 //                  [--dtype f32|bf16]
@@ -63,7 +64,7 @@ enum Mode : unsigned {
 };
 
 struct Options {
-  std::string library, weights, input, output, entry, timingJson;
+  std::string library, weights, input, output, entry, timingJson, statsJson;
   /// Empty: the dtype the library's packed slots hold.
   std::string generateWeights, generateInput, dtype;
   int64_t repeat = 1, tokens = 0, seed = 0, threads = 0;
@@ -104,6 +105,9 @@ const OptionSpec kOptions[] = {
      0, "the forward entry, also for --generate-* (default: the only one)"},
     {"--stats", nullptr, kRun, nullptr, nullptr, &Options::stats, 0, 0,
      "also print the routing statistics (default: off)"},
+    {"--stats-json", "FILE", kRun, &Options::statsJson, nullptr, nullptr, 0, 0,
+     "write the routing statistics as JSON: each expert's load and the "
+     "summaries (default: none)"},
     {"--repeat", "N", kRun, nullptr, &Options::repeat, nullptr, 1,
      limits::kMaxRepeat, "runs to time (default: 1)"},
     {"--timing-json", "FILE", kRun, &Options::timingJson, nullptr, nullptr, 0,
@@ -372,22 +376,63 @@ int generateInput(const Entry &entry, const Options &options) {
 }
 
 /// Prints what a compiled routing-statistics entry reports.
+/// The expert with the largest load (the lowest such id) in a routing
+/// statistics entry's output.
+int64_t largestExpert(const std::vector<float> &values, int64_t experts) {
+  int64_t largest = 0;
+  for (int64_t e = 0; e < experts; ++e)
+    if (values[e] > values[largest])
+      largest = e;
+  return largest;
+}
+
 void printRoutingStats(const std::vector<float> &values) {
   int64_t experts =
       static_cast<int64_t>(values.size()) - MOE_ROUTING_STATS_SUMMARIES;
-  int64_t largest = 0;
+  int64_t largest = largestExpert(values, experts);
   std::printf("routing: %lld experts; load per expert:",
               static_cast<long long>(experts));
-  for (int64_t e = 0; e < experts; ++e) {
+  for (int64_t e = 0; e < experts; ++e)
     std::printf(" %lld", static_cast<long long>(values[e]));
-    if (values[e] > values[largest])
-      largest = e;
-  }
   std::printf(
       "\nrouting: entropy/log E %.4f, largest share %.4f (expert %lld), "
       "mean router confidence %.4f, aux loss %.4f\n",
       values[experts], values[experts + 1], static_cast<long long>(largest),
       values[experts + 2], values[experts + 3]);
+}
+
+/// The routing statistics as JSON, for tools that place experts by load
+/// (each expert's load, the summaries as printRoutingStats names them; a
+/// summary that is not finite, as with no tokens, is null).
+bool writeRoutingStatsJson(const std::string &path, const std::string &entry,
+                           int64_t tokens, const std::vector<float> &values,
+                           std::string &error) {
+  int64_t experts =
+      static_cast<int64_t>(values.size()) - MOE_ROUTING_STATS_SUMMARIES;
+  auto number = [](float value) {
+    if (!std::isfinite(value))
+      return std::string("null");
+    char text[32];
+    std::snprintf(text, sizeof text, "%.9g", static_cast<double>(value));
+    return std::string(text);
+  };
+  int64_t largest = largestExpert(values, experts);
+  // Entry names are letters, digits and _.$- (parseManifest): no escaping.
+  std::ofstream json(path);
+  json << "{\"entry\": \"" << entry << "\", \"tokens\": " << tokens
+       << ", \"experts\": " << experts << ", \"load\": [";
+  for (int64_t e = 0; e < experts; ++e)
+    json << (e ? ", " : "") << static_cast<long long>(values[e]);
+  json << "], \"entropy_over_log_e\": " << number(values[experts])
+       << ", \"largest_share\": " << number(values[experts + 1])
+       << ", \"largest_expert\": " << largest
+       << ", \"mean_router_confidence\": " << number(values[experts + 2])
+       << ", \"aux_loss\": " << number(values[experts + 3]) << "}\n";
+  if (!json) {
+    error = path + ": cannot write";
+    return false;
+  }
+  return true;
 }
 
 /// "1 token", "2 tokens".
@@ -557,8 +602,10 @@ int run(int argc, char **argv) {
     return generateInput(*entry, options);
 
   const Entry *statsEntry = nullptr;
-  if (options.stats && !(statsEntry = library->findStatsEntry(entry->name)))
-    return fail("--stats: entry '" + entry->name +
+  bool wantStats = options.stats || !options.statsJson.empty();
+  if (wantStats && !(statsEntry = library->findStatsEntry(entry->name)))
+    return fail(std::string(options.stats ? "--stats" : "--stats-json") +
+                ": entry '" + entry->name +
                 "' has no routing statistics (it is not a token-choice MoE "
                 "layer)");
   std::unique_ptr<Checkpoint> checkpoint =
@@ -637,7 +684,12 @@ int run(int argc, char **argv) {
     std::vector<float> values;
     if (!boundStats->routingStats(x.data(), tokens, values, error))
       return fail(error);
-    printRoutingStats(values);
+    if (options.stats)
+      printRoutingStats(values);
+    if (!options.statsJson.empty() &&
+        !writeRoutingStatsJson(options.statsJson, entry->name, tokens, values,
+                               error))
+      return fail(error);
   }
 
   std::vector<double> sorted = times;
