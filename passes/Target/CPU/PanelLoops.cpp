@@ -198,6 +198,15 @@ void approximateMath(ArrayRef<Operation *> ops) {
   (void)applyOpPatternsGreedily(math, std::move(patterns), config);
 }
 
+/// The output row of kernel row `r`: its token for the scatter-add, else
+/// `r` itself.
+Value outputRow(ImplicitLocOpBuilder &b, const PanelKernel &k, Value r) {
+  if (!k.scatterTok)
+    return r;
+  return arith::IndexCastOp::create(b, b.getIndexType(),
+                                    memref::LoadOp::create(b, k.scatterTok, r));
+}
+
 /// The epilogue of rows [row0, row0 + mr) of tile `t` after its last depth
 /// block, columns [col, col + cols) of pair q.
 void buildEpilogue(ImplicitLocOpBuilder &b, const PanelKernel &k, Value acc,
@@ -211,11 +220,7 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const PanelKernel &k, Value acc,
         Value r = add(rb, row0, i);
         Value s = k.rowScale ? memref::LoadOp::create(rb, k.rowScale, r)
                              : Value();
-        Value outRow = r;
-        if (k.scatterTok)
-          outRow = arith::IndexCastOp::create(
-              rb, rb.getIndexType(),
-              memref::LoadOp::create(rb, k.scatterTok, r));
+        Value outRow = outputRow(rb, k, r);
         scf::ForOp::create(
             rb, zero, cols, one, ValueRange{},
             [&](OpBuilder &cb, Location loc, Value c, ValueRange) {
@@ -257,8 +262,7 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const PanelKernel &k, Value acc,
 
 /// Requests the output lines the epilogue of rows [row0, row0 + mr) will
 /// write, as a tile starts its last depth block: scattered token rows
-/// would otherwise miss in cache at the epilogue (as the C loops'
-/// prefetchOutputRows).
+/// would otherwise miss in cache at the epilogue.
 void prefetchOutputRows(ImplicitLocOpBuilder &b, const PanelKernel &k,
                         Value row0, Value mr, Value col, Value cols) {
   Value zero = idx(b, 0), one = idx(b, 1);
@@ -266,11 +270,7 @@ void prefetchOutputRows(ImplicitLocOpBuilder &b, const PanelKernel &k,
       b, zero, mr, one, ValueRange{},
       [&](OpBuilder &nb, Location loc, Value i, ValueRange) {
         ImplicitLocOpBuilder rb(loc, nb);
-        Value row = add(rb, row0, i);
-        if (k.scatterTok)
-          row = arith::IndexCastOp::create(
-              rb, rb.getIndexType(),
-              memref::LoadOp::create(rb, k.scatterTok, row));
+        Value row = outputRow(rb, k, add(rb, row0, i));
         scf::ForOp::create(
             rb, zero, cols, idx(rb, kLineBytes / 4), ValueRange{},
             [&](OpBuilder &cb, Location loc, Value j, ValueRange) {
@@ -554,16 +554,12 @@ bool panelsFit(Value b0, Value b1) {
          (!b1 || isPanelsOf(b1, element));
 }
 
-bool isGatedActivation(Activation activation) {
-  return activation == Activation::swiglu || activation == Activation::geglu;
-}
-
 struct GatherGateUpToPanelLoops : OpRewritePattern<GatherGateUpOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(GatherGateUpOp op,
                                 PatternRewriter &rewriter) const override {
-    bool gated = isGatedActivation(op.getActivation());
+    bool gated = isGated(op.getActivation());
     Value b0 = gated ? op.getGate() : op.getUp();
     Value b1 = gated ? op.getUp() : Value();
     if (!op.hasPureBufferSemantics() || op.isGrouped() ||
