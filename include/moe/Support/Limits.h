@@ -47,6 +47,8 @@ constexpr int64_t kMaxJsonBytes = int64_t(1) << 28; // 256 MiB
 constexpr size_t kMaxMLIRDepth = 512;
 /// Timed runs of one moe-run call (--repeat): one time kept per run.
 constexpr int64_t kMaxRepeat = 1000000;
+/// Ranks of expert parallelism (--ep-size, placement files, mpirun -np).
+constexpr int64_t kMaxRanks = int64_t(1) << 16;
 
 /// a * b into `out`; false (out untouched) on int64 overflow or a negative
 /// operand.
