@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What the benchmark needs beyond the build: OpenBLAS (the sgemm roofline)
-# and Debian's PyTorch and NumPy (the eager peer). Not needed for tests.
+# and Debian's PyTorch and NumPy (the eager peer), Matplotlib (the scaling
+# plot of the expert-parallel cost model). Not needed for tests.
 set -euo pipefail
-packages=(libopenblas-dev python3-torch python3-numpy)
+packages=(libopenblas-dev python3-torch python3-numpy python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

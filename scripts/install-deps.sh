@@ -4,11 +4,12 @@
 # first, so a bare machine of the project's kind needs nothing else.
 set -euo pipefail
 
-# clang-22 and its runtimes build the libFuzzer targets (make fuzz).
+# clang-22 and its runtimes build the libFuzzer targets (make fuzz); OpenMPI
+# is the CPU communicator of expert parallelism and runs its tests (mpirun).
 packages=(
   cmake ninja-build g++ make ccache python3 libgtest-dev nlohmann-json3-dev
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools libomp-22-dev
-  clang-22 libclang-rt-22-dev
+  clang-22 libclang-rt-22-dev openmpi-bin libopenmpi-dev
 )
 
 missing=()
