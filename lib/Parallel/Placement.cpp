@@ -7,6 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
 
 using namespace moe;
 using nlohmann::json;
@@ -152,6 +155,37 @@ ExpertPlacement moe::parsePlacementJson(const std::string &text,
   if (std::string problem = placement.verify(); !problem.empty())
     return fail(problem);
   return placement;
+}
+
+ExpertPlacement moe::readPlacementFile(const std::string &path,
+                                       std::string &error) {
+  int64_t size = 0;
+  int fd = limits::openRegularFile(path, error, &size);
+  if (fd < 0)
+    return {};
+  std::string text;
+  if (size > limits::kMaxJsonBytes) {
+    ::close(fd);
+    error = path + ": " + std::to_string(size) + " bytes exceed the limit " +
+            std::to_string(limits::kMaxJsonBytes);
+    return {};
+  }
+  text.resize(static_cast<size_t>(size));
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t got = ::read(fd, &text[done], text.size() - done);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0) {
+      error = path + ": cannot read: " +
+              (got < 0 ? std::strerror(errno) : "the file shrank");
+      ::close(fd);
+      return {};
+    }
+    done += static_cast<size_t>(got);
+  }
+  ::close(fd);
+  return parsePlacementJson(text, path, error);
 }
 
 bool moe::isPlacementRule(const std::string &name) {

@@ -6,6 +6,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Dialect/MoE/IR/PlacementAttr.h"
+#include "moe/Support/Limits.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -217,4 +219,63 @@ void WeightLayoutAttr::print(AsmPrinter &printer) const {
     printer << "<panels = " << getPanelWidth() << ">";
   else
     printer << "<rows>";
+}
+
+//===----------------------------------------------------------------------===//
+// PlacementAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+PlacementAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      int64_t experts, int64_t slots, ArrayRef<int64_t> table) {
+  if (slots < 1 || slots > ::moe::limits::kMaxExperts)
+    return emitError() << "placement 'slots' must be in [1, "
+                       << ::moe::limits::kMaxExperts << "], got " << slots;
+  if (table.empty() || table.size() % slots != 0)
+    return emitError() << "placement 'table' must hold 'slots' (" << slots
+                       << ") entries per rank, got " << table.size();
+  ::moe::ExpertPlacement placement;
+  placement.numExperts = experts;
+  for (size_t r = 0; r < table.size() / slots; ++r) {
+    std::vector<int64_t> &onRank = placement.rankExperts.emplace_back();
+    bool ended = false;
+    for (size_t s = 0; s < static_cast<size_t>(slots); ++s) {
+      int64_t e = table[r * slots + s];
+      if (e == -1) {
+        ended = true;
+        continue;
+      }
+      if (ended)
+        return emitError() << "placement 'table': rank " << r
+                           << " has an expert after an empty slot";
+      onRank.push_back(e);
+    }
+  }
+  if (std::string problem = placement.verify(); !problem.empty())
+    return emitError() << "placement: " << problem;
+  if (placement.slotsPerRank() != slots)
+    return emitError() << "placement 'slots' is " << slots
+                       << " but no rank fills more than "
+                       << placement.slotsPerRank();
+  return success();
+}
+
+::moe::ExpertPlacement mlir::moe::toPlacement(PlacementAttr attr) {
+  ::moe::ExpertPlacement placement;
+  placement.numExperts = attr.getExperts();
+  int64_t slots = attr.getSlots();
+  for (int64_t r = 0; r < attr.getRanks(); ++r) {
+    std::vector<int64_t> &experts = placement.rankExperts.emplace_back();
+    for (int64_t s = 0; s < slots; ++s)
+      if (int64_t e = attr.getTable()[r * slots + s]; e >= 0)
+        experts.push_back(e);
+  }
+  return placement;
+}
+
+PlacementAttr
+mlir::moe::getPlacementAttr(MLIRContext *context,
+                            const ::moe::ExpertPlacement &placement) {
+  return PlacementAttr::get(context, placement.numExperts,
+                            placement.slotsPerRank(), placement.table());
 }

@@ -552,3 +552,112 @@ LogicalResult DownScatterAddOp::getResultTilePosition(
 
 #define GET_OP_CLASSES
 #include "moe/Dialect/MoE/IR/MoEKernelOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Exchanges
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The communicator, as a resource: every exchange writes it, so that no
+/// exchange is erased, merged or moved past another.
+struct ExchangeResource
+    : public SideEffects::Resource::Base<ExchangeResource> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(ExchangeResource)
+  StringRef getName() final { return "moe.exchange"; }
+};
+
+void getExchangeEffects(
+    Operation *op, OpOperand &init,
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  effects.emplace_back(MemoryEffects::Write::get(), ExchangeResource::get());
+  getKernelEffects(op, init, /*initIsRead=*/false, effects);
+}
+
+LogicalResult verifyCounts(Operation *op, Value counts, StringRef name,
+                           int64_t ranks, int64_t slots) {
+  auto type = cast<ShapedType>(counts.getType());
+  if (type.getRank() != 2 || !type.hasStaticShape() ||
+      !type.getElementType().isInteger(32))
+    return op->emitOpError() << "'" << name
+                             << "' must be a static [ranks, slots] of i32, got "
+                             << type;
+  if (ranks >= 0 && (type.getDimSize(0) != ranks || type.getDimSize(1) != slots))
+    return op->emitOpError() << "'" << name << "' type " << type
+                             << " differs from 'send_counts'";
+  return success();
+}
+
+LogicalResult verifyExchangeResult(Operation *op) {
+  auto dps = cast<DestinationStyleOpInterface>(op);
+  if (dps.hasPureTensorSemantics() || dps.hasPureBufferSemantics())
+    return success();
+  return op->emitOpError() << "takes tensors or buffers, not both";
+}
+} // namespace
+
+LogicalResult ExchangeCountsOp::verify() {
+  if (failed(verifyExchangeResult(*this)) ||
+      failed(verifyCounts(*this, getSendCounts(), "send_counts", -1, -1)))
+    return failure();
+  auto send = cast<ShapedType>(getSendCounts().getType());
+  return verifyCounts(*this, getInit(), "init", send.getDimSize(0),
+                      send.getDimSize(1));
+}
+
+LogicalResult ExchangeRowsOp::verify() {
+  if (failed(verifyExchangeResult(*this)) ||
+      failed(verifyCounts(*this, getSendCounts(), "send_counts", -1, -1)))
+    return failure();
+  auto send = cast<ShapedType>(getSendCounts().getType());
+  if (failed(verifyCounts(*this, getReceivedCounts(), "received_counts",
+                          send.getDimSize(0), send.getDimSize(1))))
+    return failure();
+  auto rows = cast<ShapedType>(getRows().getType());
+  auto init = cast<ShapedType>(getInit().getType());
+  if (rows.getRank() != 2 || init.getRank() != 2 ||
+      rows.isDynamicDim(1) || rows.getDimSize(1) != init.getDimSize(1) ||
+      rows.getElementType() != init.getElementType())
+    return emitOpError() << "'rows' " << rows << " and 'init' " << init
+                         << " must be [rows, H] of one element type and a "
+                            "static H";
+  return success();
+}
+
+void ExchangeCountsOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getExchangeEffects(*this, getInitMutable(), effects);
+}
+
+void ExchangeRowsOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getExchangeEffects(*this, getInitMutable(), effects);
+}
+
+#define MOE_EXCHANGE_BUFFERIZATION(Op)                                         \
+  bool Op::bufferizesToMemoryRead(OpOperand &operand,                          \
+                                  const bufferization::AnalysisState &) {      \
+    return &operand != &getInitMutable();                                      \
+  }                                                                            \
+  bool Op::bufferizesToMemoryWrite(OpOperand &operand,                         \
+                                   const bufferization::AnalysisState &) {     \
+    return &operand == &getInitMutable();                                      \
+  }                                                                            \
+  bufferization::AliasingValueList Op::getAliasingValues(                      \
+      OpOperand &operand, const bufferization::AnalysisState &) {              \
+    if (&operand != &getInitMutable())                                         \
+      return {};                                                               \
+    return {{getResult()[0], bufferization::BufferRelation::Equivalent}};      \
+  }                                                                            \
+  LogicalResult Op::bufferize(                                                 \
+      RewriterBase &rewriter,                                                  \
+      const bufferization::BufferizationOptions &options,                      \
+      bufferization::BufferizationState &state) {                              \
+    return bufferizeKernelOp(*this, getInitMutable(), rewriter, options,       \
+                             state);                                           \
+  }
+MOE_EXCHANGE_BUFFERIZATION(ExchangeCountsOp)
+MOE_EXCHANGE_BUFFERIZATION(ExchangeRowsOp)
+#undef MOE_EXCHANGE_BUFFERIZATION

@@ -465,6 +465,14 @@ LogicalResult AllToAllStartOp::verify() {
   return verifyExchangeOperands(*this, getRows(), getSendCounts());
 }
 
+LogicalResult ReceivedOrderOp::verify() {
+  ShapeChecker check(*this);
+  if (failed(check.isStatic(getCounts(), "counts")))
+    return failure();
+  return check.dim(getOffsets(), "offsets", 0, dimOf(getCounts(), 1) + 1,
+                   "slot count + 1");
+}
+
 //===----------------------------------------------------------------------===//
 // RoutingStatsOp
 //===----------------------------------------------------------------------===//

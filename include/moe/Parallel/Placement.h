@@ -64,6 +64,8 @@ ExpertPlacement roundRobinPlacement(int64_t numExperts, int64_t numRanks);
 ExpertPlacement parsePlacementJson(const std::string &text,
                                    const std::string &what,
                                    std::string &error);
+/// Reads and parses a placement file; errors name `path`.
+ExpertPlacement readPlacementFile(const std::string &path, std::string &error);
 /// Whether `name` is a placement rule rather than a file.
 bool isPlacementRule(const std::string &name);
 /// The placement of rule `name` ("contiguous" or "round-robin"); `error`

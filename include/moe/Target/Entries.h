@@ -44,6 +44,12 @@ constexpr llvm::StringLiteral kWeightPackAttr = "moe.weight_pack";
 /// [begin, end) of the checkpoint (the experts of one rank of expert
 /// parallelism); without it, [0, E).
 constexpr llvm::StringLiteral kWeightExpertsAttr = "moe.experts";
+/// `#moe.placement` on a stacked weight of expert parallelism
+/// (`moe-expert-parallel`): it holds, on rank r, the experts of r's slots,
+/// zero past the last (its leading dimension is the placement's slots).
+constexpr llvm::StringLiteral kWeightPlacementAttr = "moe.placement";
+/// The function attribute giving the ranks an entry was compiled for.
+constexpr llvm::StringLiteral kEpSizeAttr = "moe.ep_size";
 
 struct EntryWeight {
   unsigned argIndex = 0;

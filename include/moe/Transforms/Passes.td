@@ -118,5 +118,68 @@ def MoERoutingStatsEntries : Pass<"moe-routing-stats-entries", "::mlir::ModuleOp
     "::mlir::tensor::TensorDialect",
   ];
 }
+def MoEExpertParallel : Pass<"moe-expert-parallel", "::mlir::func::FuncOp"> {
+  let summary = "Shard the experts of each MoE layer over ranks and exchange their rows";
+  let description = [{
+    Expert parallelism: each of `ep-size` ranks holds some of a layer's
+    experts (the `placement`: `contiguous` blocks, `round-robin`, or a JSON
+    file `{"experts": E, "ranks": [[...], ...]}` that may replicate
+    experts), routes its own share of the tokens, sends each (token, expert)
+    row to the rank computing it, computes the rows it receives, and sends
+    the results back to be combined. Runs after `moe-decompose`, on a
+    `moe.route`, `moe.dispatch`, `moe.expert_mlp`, `moe.combine` chain whose
+    expert weights are function arguments: they become each rank's `[G,...]`
+    experts (`G` the most a rank holds), marked `moe.placement` for the
+    loader, which binds the rank's own experts only. The function is marked
+    `moe.ep_size`.
+
+    The rewrite: `moe.place` maps the routed experts to physical experts
+    (rank, slot; a replicated expert's tokens alternate over its replicas);
+    the dispatch sorts rows by them, so its offsets give the send counts
+    `[N,G]`; `moe.all_to_all` delivers the rows, `moe.received_order` puts
+    them in slot order for a `moe.fused_experts` on the local experts, and a
+    second `moe.all_to_all` returns the results in the dispatch's order for
+    the combine. With `scale_expert_input` (Llama 4) the routing weights
+    travel with the rows.
+
+    Refused with an error: an ep-size or placement that cannot serve the
+    layer (more ranks than experts without replicas, a placement of another
+    expert count or rank count), expert-choice routing, expert weights that
+    are not function arguments, and a capacity unless every rank holds
+    exactly `E/N` experts without replicas (a rank then drops per expert as
+    a single process would on its tokens alone).
+
+    Before:
+    ```mlir
+    %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2>} : ...
+    %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w : ...
+    %out = moe.expert_mlp swiglu %rows offsets(%off) weights(gate %g, up %u, down %d) : ...
+    %y = moe.combine %out tokens(%tok) weights(%rw) offsets(%off) input(%x) : ...
+    ```
+    After (`ep-size=2`, 8 experts):
+    ```mlir
+    %r = moe.rank
+    %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2>} : ...
+    %p = moe.place %ids rank(%r) {placement = #moe.placement<...>} : ...
+    %rows, %tok, %rw, %off = moe.dispatch %x, %p, %w : ... tensor<9xi32>
+    %sc = tensor.generate { ... %off[n*4+g+1] - %off[n*4+g] ... } : tensor<2x4xi32>
+    %in, %rc = moe.all_to_all %rows, %sc : ...
+    %order, %loff = moe.received_order %rc : ...
+    %o = moe.fused_experts swiglu %in tokens(%order) offsets(%loff) experts(gate %g, up %u, down %d) : ...
+    %back, %c = moe.all_to_all %o, %rc : ...
+    %y = moe.combine %back tokens(%tok) weights(%rw) offsets(%off) input(%x) : ...
+    ```
+  }];
+  let options = [
+    Option<"epSize", "ep-size", "int64_t", "1",
+           "ranks of expert parallelism (1: leave the function alone)">,
+    Option<"placementSpec", "placement", "std::string", "\"contiguous\"",
+           "contiguous, round-robin, or a placement JSON file">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
 
 #endif // MOE_TRANSFORMS_PASSES_TD

@@ -1,6 +1,7 @@
 //===- MoEAttrs.h - moe dialect attributes and enums ------------*- C++ -*-===//
 //
-// Routing, expert-choice and capacity attributes and the enums they use.
+// Routing, expert-choice, capacity, weight layout and placement attributes
+// and the enums they use.
 //
 //===----------------------------------------------------------------------===//
 

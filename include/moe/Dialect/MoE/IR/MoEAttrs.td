@@ -222,4 +222,34 @@ def MoE_WeightLayoutAttr : MoE_Attr<"WeightLayout", "weight_layout"> {
   }];
 }
 
+def MoE_PlacementAttr : MoE_Attr<"Placement", "placement"> {
+  let summary = "which experts each rank of expert parallelism holds";
+  let description = [{
+    `N = table size / slots` ranks each hold up to `slots` experts (`G`);
+    `table[r·G + s]` is the expert in rank `r`'s slot `s` (its physical
+    expert `r·G + s`), or -1 for an empty slot. Every expert of
+    `[0, experts)` is on at least one rank and at most once per rank; an
+    expert on several ranks is replicated, and the tokens routed to it are
+    spread over its replicas in rank order by `(source rank + token) mod
+    replicas` (moe/Parallel/Placement.h keeps that rule).
+
+    Example (10 experts, contiguous on 4 ranks):
+    `#moe.placement<experts = 10, slots = 3,
+                    table = [0, 1, 2, 3, 4, 5, 6, 7, -1, 8, 9, -1]>`
+  }];
+  let parameters = (ins "int64_t":$experts, "int64_t":$slots,
+                        ArrayRefParameter<"int64_t">:$table);
+  let assemblyFormat = [{
+    `<` `experts` `=` $experts `,` `slots` `=` $slots `,` `table` `=` `[`
+    $table `]` `>`
+  }];
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// N, the ranks of expert parallelism.
+    int64_t getRanks() const {
+      return static_cast<int64_t>(getTable().size()) / getSlots();
+    }
+  }];
+}
+
 #endif // MOE_DIALECT_MOE_IR_MOEATTRS_TD

@@ -3,9 +3,11 @@
 // The kernel layer between the graph ops (MoEOps.td) and a target: the two
 // halves of a group of expert FFNs, with the token gather, the input
 // scaling and the activation fused into the first and the weighted
-// scatter-add into tokens fused into the second. convert-moe-to-linalg
-// makes them of moe.fused_experts; each target tiles them (TilingInterface)
-// and lowers the tiles its own way (CPU: moe-cpu-* passes).
+// scatter-add into tokens fused into the second; and the exchanges of rows
+// between ranks. convert-moe-to-linalg makes them of moe.fused_experts and
+// moe.all_to_all; each target tiles the kernels (TilingInterface) and lowers
+// the tiles its own way (CPU: moe-cpu-* passes); convert-moe-to-runtime
+// turns the exchanges into calls of the runtime's communicator.
 //
 //===----------------------------------------------------------------------===//
 
@@ -145,6 +147,70 @@ def MoE_DownScatterAddOp : MoE_KernelOp<"down_scatter_add"> {
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Exchanges between ranks
+//===----------------------------------------------------------------------===//
+
+// Destination-style and bufferizable like the kernels; every one is a
+// collective that each rank runs in program order, so it has an effect on
+// the exchange resource on tensors too (never erased, merged or reordered).
+class MoE_ExchangeOp<string mnemonic, list<Trait> traits = []>
+    : MoE_Op<mnemonic, !listconcat(traits, [
+        DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+        DestinationStyleOpInterface,
+        DeclareOpInterfaceMethods<BufferizableOpInterface,
+            ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+             "getAliasingValues", "bufferize"]>])> {
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() {
+      return MutableOperandRange(getInitMutable());
+    }
+  }];
+  let assemblyFormat = [{
+    operands attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_ExchangeCountsOp : MoE_ExchangeOp<"exchange_counts"> {
+  let summary = "all-to-all of the row counts of an exchange";
+  let description = [{
+    Every rank sends row `n` of `send_counts` `[N,G]` to rank `n` and
+    receives rank `n`'s row for it into row `n` of `init` `[N,G]` (i32):
+    what `moe.all_to_all` does first, so that each rank can size its
+    receive buffer. Lowering calls the runtime's communicator.
+
+    Example:
+    ```mlir
+    %rc = moe.exchange_counts %sc, %init
+        : (tensor<4x2xi32>, tensor<4x2xi32>) -> tensor<4x2xi32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$send_counts, AnyShaped:$init);
+}
+
+def MoE_ExchangeRowsOp : MoE_ExchangeOp<"exchange_rows"> {
+  let summary = "all-to-all-v of rows between ranks";
+  let description = [{
+    `rows` `[R,H]` are sorted by destination rank; the first
+    `Σ_g send_counts[n][g]` rows after those of the ranks before `n` go to
+    rank `n`. `init` `[R',H]` receives, in source-rank order,
+    `Σ_g received_counts[n][g]` rows from each rank `n`
+    (`received_counts` is what `moe.exchange_counts` returned, and `R'`
+    their sum). Rows past the sent ones are not read.
+
+    Example:
+    ```mlir
+    %r = moe.exchange_rows %rows, %sc, %rc, %init
+        : (tensor<?x64xf32>, tensor<4x2xi32>, tensor<4x2xi32>,
+           tensor<?x64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$rows, AnyShaped:$send_counts,
+                       AnyShaped:$received_counts, AnyShaped:$init);
 }
 
 #endif // MOE_DIALECT_MOE_IR_MOEKERNELOPS_TD

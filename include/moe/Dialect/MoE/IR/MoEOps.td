@@ -435,6 +435,74 @@ def MoE_AllToAllOp : MoE_Op<"all_to_all", [
   let hasFolder = 1;
 }
 
+def MoE_RankOp : MoE_Op<"rank", [Pure]> {
+  let summary = "this process's rank in the expert-parallel group";
+  let description = [{
+    The rank, in `[0, N)`, of the process running the function among the
+    `N` ranks of expert parallelism (0 alone). Pure: it is fixed for the
+    length of a call. Lowering reads it from the communicator the library
+    was given (`moe_context`).
+
+    Example:
+    ```mlir
+    %r = moe.rank
+    ```
+  }];
+  let results = (outs Index:$result);
+  let assemblyFormat = "attr-dict";
+  let builders = [OpBuilder<(ins), [{
+    build($_builder, $_state, $_builder.getIndexType());
+  }]>];
+}
+
+def MoE_PlaceOp : MoE_Op<"place", [Pure,
+    AllTypesMatch<["experts", "physical_experts"]>]> {
+  let summary = "routed experts to the physical experts that compute them";
+  let description = [{
+    Maps each selected expert id `e` of token `t` (`[T,K]`) to the physical
+    expert `r·G + s` (rank `r`, slot `s` of `#moe.placement`) that computes
+    it: its only replica, or, for a replicated expert with replicas
+    `p_0 < ... < p_{m-1}`, `p_{(rank + t) mod m}` with `rank` the sending
+    rank. Dispatching by the physical ids sorts rows by destination rank and
+    slot, the order `moe.all_to_all` sends them in.
+
+    Example:
+    ```mlir
+    %p = moe.place %ids rank(%r)
+        {placement = #moe.placement<experts = 4, slots = 2,
+                                    table = [0, 1, 2, 3]>}
+        : tensor<?x2xi32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[I32]>:$experts, Index:$rank,
+                       MoE_PlacementAttr:$placement);
+  let results = (outs 2DTensorOf<[I32]>:$physical_experts);
+  let assemblyFormat = "$experts `rank` `(` $rank `)` attr-dict `:` type($experts)";
+}
+
+def MoE_ReceivedOrderOp : MoE_Op<"received_order", [Pure]> {
+  let summary = "the expert-major order of rows an exchange delivered";
+  let description = [{
+    `moe.all_to_all` delivers rows sorted by (source rank, slot), with
+    `counts[n][g]` rows from rank `n` for local slot `g` (`[N,G]`). This op
+    gives the same rows in (slot, source rank) order, what a grouped expert
+    op reads: `order[i]` is the received row at expert-major position `i`
+    and `offsets` `[G+1]` the prefix sums of the slots' row counts.
+
+    Example:
+    ```mlir
+    %order, %off = moe.received_order %counts
+        : tensor<4x2xi32> -> tensor<?xi32>, tensor<3xi32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[I32]>:$counts);
+  let results = (outs MoE_Index1D:$order, MoE_Index1D:$offsets);
+  let assemblyFormat = [{
+    $counts attr-dict `:` type($counts) `->` type($order) `,` type($offsets)
+  }];
+  let hasVerifier = 1;
+}
+
 def MoE_AllToAllStartOp : MoE_Op<"all_to_all_start", [
     TypesMatchWith<"rows match the exchange", "exchange", "rows",
                    "::llvm::cast<::mlir::moe::ExchangeType>($_self).getRowsType()">,
