@@ -1,6 +1,6 @@
 /*===- run_entry.c - a C program calling a compiled entry directly --------===*
  *
- * What the ABI v2 functions of moe_runtime.h ask of a C program with its
+ * What the ABI v3 functions of moe_runtime.h ask of a C program with its
  * own weights (no loader, no checkpoint): open the library, fill a context,
  * describe each weight buffer, init, forward, destroy. Built against
  * test/Tools/moe-run/Inputs/tiny.mlir (hidden 8, 4 experts, F 6, f32

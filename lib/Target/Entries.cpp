@@ -1,7 +1,7 @@
 //===- Entries.cpp - entry points of a compiled moe module ----------------===//
 //
 // Reads a module's public functions as entry points (before and after
-// lowering), writes the manifest, and generates each entry's ABI v2
+// lowering), writes the manifest, and generates each entry's ABI v3
 // functions in LLVM IR around the lowered function's C interface. The
 // generated init checks the weights against the slots read here, so the
 // rules a caller must meet come from the compile, not from the caller.
@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Target/Entries.h"
+#include "moe/Dialect/MoE/IR/PlacementAttr.h"
+#include "moe/Runtime/KernelABI.h"
 #include "moe/Runtime/moe_runtime.h"
 #include "moe/Support/Limits.h"
 
@@ -98,7 +100,28 @@ static LogicalResult readWeightView(func::FuncOp func, unsigned i,
 /// Reads the expert range of stacked argument `i`: `moe.experts`, or all
 /// of its experts.
 static LogicalResult readExpertRange(func::FuncOp func, unsigned i,
-                                     EntryWeight &weight) {
+                                     int64_t ranks, EntryWeight &weight) {
+  if (auto placement = func.getArgAttrOfType<PlacementAttr>(
+          i, kWeightPlacementAttr)) {
+    auto fail = [&]() {
+      return func.emitError() << "entry point @" << func.getSymName()
+                              << " argument #" << i << ": "
+                              << kWeightPlacementAttr << " ";
+    };
+    if (!weight.stacked || func.getArgAttr(i, kWeightExpertsAttr))
+      return fail() << "applies to per-expert weights without "
+                    << kWeightExpertsAttr;
+    if (placement.getRanks() != ranks)
+      return fail() << "places experts on " << placement.getRanks()
+                    << " ranks but the function's " << kEpSizeAttr << " is "
+                    << ranks;
+    if (placement.getSlots() != weight.sourceShape[0])
+      return fail() << "has " << placement.getSlots()
+                    << " slots per rank but the weight holds "
+                    << weight.sourceShape[0] << " experts";
+    weight.placement = toPlacement(placement).rankExperts;
+    return success();
+  }
   Attribute attr = func.getArgAttr(i, kWeightExpertsAttr);
   if (!attr) {
     weight.expertEnd = weight.stacked ? weight.sourceShape[0] : 0;
@@ -139,6 +162,16 @@ mlir::moe::analyzeEntries(ModuleOp module) {
     entry.name = func.getSymName().str();
     FunctionType type = func.getFunctionType();
     entry.numArgs = type.getNumInputs();
+    if (Attribute ranks = func->getAttr(kEpSizeAttr)) {
+      auto value = dyn_cast<IntegerAttr>(ranks);
+      if (!value || value.getInt() < 1 ||
+          value.getInt() > ::moe::limits::kMaxRanks)
+        return func.emitError() << "entry point @" << entry.name << ": "
+                                << kEpSizeAttr << " must be an integer in [1, "
+                                << ::moe::limits::kMaxRanks << "], got "
+                                << ranks;
+      entry.ranks = value.getInt();
+    }
     if (auto kind = func->getAttrOfType<StringAttr>(kEntryKindAttr)) {
       entry.kind = kind.str();
       if (auto of = func->getAttrOfType<StringAttr>(kStatsOfAttr))
@@ -199,7 +232,7 @@ mlir::moe::analyzeEntries(ModuleOp module) {
                << "entry point @" << entry.name << " argument #" << i
                << " is named per expert ('" << weight.name
                << "') but has no expert dimension";
-      if (failed(readExpertRange(func, i, weight)))
+      if (failed(readExpertRange(func, i, entry.ranks, weight)))
         return failure();
       entry.weights.push_back(std::move(weight));
     }
@@ -231,9 +264,15 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
           {"shape", llvm::json::Array(weight.shape)},
           {"dtype", weight.dtype},
           {"layout", weight.stacked ? "stacked" : "single"}};
-      if (weight.stacked)
+      if (!weight.placement.empty()) {
+        llvm::json::Array ranks;
+        for (const std::vector<int64_t> &experts : weight.placement)
+          ranks.push_back(llvm::json::Array(experts));
+        slot["placement"] = std::move(ranks);
+      } else if (weight.stacked) {
         slot["experts"] =
             llvm::json::Array{weight.expertBegin, weight.expertEnd};
+      }
       if (weight.sourceShape != weight.shape || !weight.slice.empty() ||
           !weight.transpose.empty() || !weight.pack.empty())
         slot["source_shape"] = llvm::json::Array(weight.sourceShape);
@@ -254,6 +293,8 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
                               {"symbols", std::move(symbols)},
                               {"hidden", entry.hidden},
                               {"weights", std::move(weights)}};
+    if (entry.ranks > 1)
+      object["ranks"] = entry.ranks;
     if (entry.kind == MOE_ENTRY_KIND_ROUTING_STATS) {
       object["of"] = entry.statsOf;
       object["outputs"] = entry.outputSize;
@@ -271,7 +312,7 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
 }
 
 //===----------------------------------------------------------------------===//
-// The ABI v2 functions, in LLVM IR
+// The ABI v3 functions, in LLVM IR
 //===----------------------------------------------------------------------===//
 
 namespace {
@@ -341,9 +382,11 @@ public:
 };
 
 /// The generated state: the free hook and its user pointer (null: the
-/// runtime's free), the thread count, then one pointer per weight slot.
+/// runtime's free), the thread count, the communicator, then one pointer
+/// per weight slot.
 struct StateLayout {
-  static constexpr size_t kFree = 0, kUser = 8, kThreads = 16, kWeights = 24;
+  static constexpr size_t kFree = 0, kUser = 8, kThreads = 16, kComm = 24,
+                          kWeights = 32;
   static size_t bytes(size_t weights) { return kWeights + 8 * weights; }
 };
 
@@ -388,6 +431,22 @@ void addInit(llvm::Module &module, const EntrySignature &entry) {
       f.load(i32, context, offsetof(moe_context, num_threads));
   f.failIf(b.CreateICmpUGT(threads, b.getInt32(::moe::limits::kMaxThreads)),
            MOE_STATUS_INVALID_ARGUMENT);
+  // A library of expert parallelism runs on its ranks only, with their
+  // communicator.
+  llvm::Value *communicator =
+      f.load(ptr, context, offsetof(moe_context, communicator));
+  if (entry.ranks > 1) {
+    f.failIf(b.CreateOr(f.isNull(communicator),
+                        b.CreateICmpNE(size, b.getInt32(entry.ranks))),
+             MOE_STATUS_RANKS);
+    llvm::Value *commRank =
+        f.load(i32, communicator, offsetof(moe_communicator, rank));
+    llvm::Value *commSize =
+        f.load(i32, communicator, offsetof(moe_communicator, size));
+    f.failIf(b.CreateOr(b.CreateICmpNE(commRank, rank),
+                        b.CreateICmpNE(commSize, size)),
+             MOE_STATUS_RANKS);
+  }
   llvm::Value *alloc = f.load(ptr, context, offsetof(moe_context, alloc));
   llvm::Value *freeHook = f.load(ptr, context, offsetof(moe_context, free));
   llvm::Value *user = f.load(ptr, context, offsetof(moe_context, user));
@@ -449,6 +508,7 @@ void addInit(llvm::Module &module, const EntrySignature &entry) {
   b.CreateStore(freeHook, f.fieldAddress(state, StateLayout::kFree));
   b.CreateStore(user, f.fieldAddress(state, StateLayout::kUser));
   b.CreateStore(threads, f.fieldAddress(state, StateLayout::kThreads));
+  b.CreateStore(communicator, f.fieldAddress(state, StateLayout::kComm));
   for (auto [i, pointer] : llvm::enumerate(data))
     b.CreateStore(pointer, f.fieldAddress(state, StateLayout::kWeights + 8 * i));
   b.CreateStore(state, stateOut);
@@ -530,6 +590,14 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
       sizes.push_back(b.getInt64(size));
     callArgs.push_back(buildDescriptor(b, pointer, sizes));
   }
+  // The exchanges inside use this call's communicator (Exchange.c).
+  bool exchanges = entry.ranks > 1;
+  if (exchanges) {
+    llvm::FunctionCallee begin = module.getOrInsertFunction(
+        MOE_RT_FORWARD_BEGIN,
+        llvm::FunctionType::get(b.getVoidTy(), {ptr}, false));
+    b.CreateCall(begin, {f.load(ptr, state, StateLayout::kComm)});
+  }
   b.CreateCall(callee, callArgs);
 
   // Copy [tokens, hidden] (or the statistics) out of the returned buffer,
@@ -540,13 +608,26 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
       b.CreateLoad(ptr, b.CreateStructGEP(resultType, result, 1));
   llvm::Value *offset =
       b.CreateLoad(i64, b.CreateStructGEP(resultType, result, 2));
+  llvm::FunctionCallee freeFn = module.getOrInsertFunction(
+      "free", llvm::FunctionType::get(b.getVoidTy(), {ptr}, false));
+  if (exchanges) {
+    llvm::FunctionCallee end = module.getOrInsertFunction(
+        MOE_RT_FORWARD_END, llvm::FunctionType::get(i32, {}, false));
+    llvm::Value *status = b.CreateCall(end);
+    llvm::BasicBlock *failed = llvm::BasicBlock::Create(ctx, "failed", function);
+    llvm::BasicBlock *copy = llvm::BasicBlock::Create(ctx, "copy", function);
+    b.CreateCondBr(b.CreateICmpNE(status, b.getInt32(MOE_STATUS_OK)), failed,
+                   copy);
+    b.SetInsertPoint(failed);
+    b.CreateCall(freeFn, {allocated});
+    b.CreateRet(status);
+    b.SetInsertPoint(copy);
+  }
   llvm::Value *source = b.CreateInBoundsGEP(b.getFloatTy(), aligned, offset);
   llvm::Value *bytes =
       forward ? b.CreateMul(tokens, b.getInt64(entry.hidden * sizeof(float)))
               : b.getInt64(entry.outputSize * sizeof(float));
   b.CreateMemCpy(output, llvm::Align(4), source, llvm::Align(4), bytes);
-  llvm::FunctionCallee freeFn = module.getOrInsertFunction(
-      "free", llvm::FunctionType::get(b.getVoidTy(), {ptr}, false));
   b.CreateCall(freeFn, {allocated});
   b.CreateRet(b.getInt32(MOE_STATUS_OK));
   return success();

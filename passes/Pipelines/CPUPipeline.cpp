@@ -13,6 +13,9 @@
 //   the register tiles, and x·Wᵀ matmuls calls of the matmul micro-kernel
 //   (moe-cpu-lower-to-ukernels), before the rest of linalg becomes loops;
 //   the epilogues' exp/erf are polynomials by then;
+// * exchanges between ranks on buffers become calls of the runtime's
+//   communicator (convert-moe-to-runtime) first, as they leave memref ops
+//   that expand-strided-metadata lowers;
 // * scf.forall becomes scf.parallel and then an OpenMP parallel loop, so
 //   compiled code runs on as many threads as the OpenMP runtime is given;
 //   moe.num_workers, which sizes the chunks, becomes that thread count;
@@ -23,6 +26,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "moe/Conversion/Passes.h"
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Target/CPU/Passes.h"
 
@@ -47,6 +51,7 @@ void moe::buildMoECPUPrepareKernelsPipeline(
 }
 
 void moe::buildMoECPULowerToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(moe::createConvertMoEToRuntime());
   pm.addPass(createForallToParallelLoopPass());
   pm.addPass(moe::createMoECPULowerToUkernels());
   pm.addPass(moe::createMoECPUNumWorkersToOpenMP());

@@ -4,7 +4,9 @@
 // linalg on tensors (`moe-lower-to-linalg`), then tensors to buffers
 // (`moe-bufferize`). Targets add their own stages around them
 // (CPUPipeline.cpp). Why the order matters:
-// * layers are decomposed and their experts fused (moe-fuse-experts)
+// * layers are decomposed, sharded over ranks (moe-expert-parallel: the
+//   experts of each rank become a moe.fused_experts between exchanges) and
+//   their experts fused (moe-fuse-experts)
 //   before lowering, which turns the fused experts into the grouped kernel
 //   ops (moe.gather_gate_up, moe.down_scatter_add) in the checkpoint's
 //   row layout: a target then packs, tiles and lowers them its own way;
@@ -31,6 +33,12 @@ using namespace mlir;
 void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
                                         const MoELoweringOptions &options) {
   pm.addPass(moe::createMoEDecompose());
+  if (options.epSize != 1) {
+    moe::MoEExpertParallelOptions parallel;
+    parallel.epSize = options.epSize;
+    parallel.placementSpec = options.placement;
+    pm.addNestedPass<func::FuncOp>(moe::createMoEExpertParallel(parallel));
+  }
   if (options.fuseExperts)
     pm.addPass(moe::createMoEFuseExperts());
   pm.addPass(moe::createConvertMoEToLinalg());

@@ -757,7 +757,7 @@ using json = nlohmann::json;
 /// A valid manifest: a forward entry with a single, a stacked and a viewed
 /// (slice, transpose, pack) slot, and its statistics entry.
 json validManifest() {
-  return json::parse(R"({"format": 2, "target": "cpu", "entries": [
+  return json::parse(R"({"format": 3, "target": "cpu", "entries": [
     {"name": "tiny", "kind": "forward",
      "symbols": {"init": "moe_entry_tiny_init",
                  "forward": "moe_entry_tiny_forward",
@@ -1075,14 +1075,16 @@ TEST(Manifest, RefusesOtherFormatOrTarget) {
          }
        },
        "built for manifest format 1; rebuild it with this moe-compile", true},
-      {"format 3", [](json &m) { m["format"] = 3; },
-       "manifest format 3; this loader reads format 2", true},
+      {"format 4", [](json &m) { m["format"] = 4; },
+       "manifest format 4; this loader reads format 3", true},
+      {"format 2, ABI v2", [](json &m) { m["format"] = 2; },
+       "manifest format 2; this loader reads format 3", true},
       {"format 0, entries of another shape",
        [](json &m) {
          m["format"] = 0;
          m["entries"] = "elsewhere";
        },
-       "manifest format 0; this loader reads format 2", true},
+       "manifest format 0; this loader reads format 3", true},
       {"cuda", [](json &m) { m["target"] = "cuda"; },
        "built for target 'cuda'; this loader runs 'cpu' libraries", true},
       {"rocm without entries",

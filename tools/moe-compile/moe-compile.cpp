@@ -2,6 +2,7 @@
 //
 //   moe-compile IN.mlir --target=cpu -o OUT.so [--mcpu=native|NAME] [-O0..3]
 //               [--weight-type=auto|f32|bf16] [--emit=mlir|llvm|asm|obj|so]
+//               [--ep-size=N [--placement=contiguous|round-robin|FILE]]
 //               [--mlir-print-ir-after-all ...]
 //
 // The library exports the C ABI of moe_runtime.h and needs no libMLIR or
@@ -74,6 +75,18 @@ static cl::opt<std::string> weightType(
              "bf16 (half the memory and bandwidth; activations and sums stay "
              "f32) (default: auto)"),
     cl::value_desc("type"), cl::init("auto"), cl::cat(toolCategory));
+static cl::opt<int64_t> epSize(
+    "ep-size",
+    cl::desc("Shard each MoE layer's experts over N ranks of expert "
+             "parallelism; run the library under mpirun -np N (default: 1)"),
+    cl::value_desc("N"), cl::init(1), cl::cat(toolCategory));
+static cl::opt<std::string> placement(
+    "placement",
+    cl::desc("With --ep-size: which rank holds which experts: contiguous, "
+             "round-robin, or a placement JSON file (moe-plan place writes "
+             "one; it may replicate experts) (default: contiguous)"),
+    cl::value_desc("rule|file"), cl::init("contiguous"),
+    cl::cat(toolCategory));
 static cl::opt<bool>
     keepObject("keep-object",
                cl::desc("With --emit=so, keep the object file OUT.so.o "
@@ -135,6 +148,11 @@ int main(int argc, char **argv) {
   if (weightType != "auto" && weightType != "f32" && weightType != "bf16")
     return fail("unknown --weight-type '" + weightType +
                 "' (auto, f32 or bf16)");
+  // The upper bound is the placement's: moe-expert-parallel checks it.
+  if (epSize < 1)
+    return fail("--ep-size " + llvm::Twine(epSize) + " must be at least 1");
+  if (placement.getNumOccurrences() && epSize == 1)
+    return fail("--placement needs --ep-size above 1");
   if (optLevel > 3)
     return fail("-O" + llvm::Twine(optLevel) +
                 " is not an optimisation level (0-3)");
@@ -189,6 +207,8 @@ int main(int argc, char **argv) {
   options.optLevel = optLevel;
   options.keepObject = keepObject;
   options.weightType = weightType;
+  options.epSize = epSize;
+  options.placement = placement;
   options.emit = *emitKind;
   options.configurePassManager = [](PassManager &pm) {
     return applyPassManagerCLOptions(pm);

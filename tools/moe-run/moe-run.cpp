@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Runtime/Loader.h"
+#include "moe/Runtime/MPICommunicator.h"
 #include "moe/Support/Limits.h"
 #include "moe/Support/Npy.h"
 #include "moe/Support/SafeTensors.h"
@@ -50,8 +51,12 @@ using namespace moe;
 using namespace moe::runtime;
 
 namespace {
+/// "rank R: " under mpirun, so that each rank's errors say whose they are.
+std::string rankPrefix;
+
 int fail(const std::string &message) {
-  std::fprintf(stderr, "moe-run: error: %s\n", message.c_str());
+  std::fprintf(stderr, "moe-run: error: %s%s\n", rankPrefix.c_str(),
+               message.c_str());
   return 1;
 }
 
@@ -67,7 +72,7 @@ struct Options {
   std::string library, weights, input, output, entry, timingJson, statsJson;
   /// Empty: the dtype the library's packed slots hold.
   std::string generateWeights, generateInput, dtype;
-  int64_t repeat = 1, tokens = 0, seed = 0, threads = 0;
+  int64_t repeat = 1, tokens = 0, seed = 0, threads = 0, commTimeout = 60;
   bool printManifest = false, stats = false, help = false, version = false;
   /// The options given, by name, in order.
   std::vector<std::string> given;
@@ -115,6 +120,10 @@ const OptionSpec kOptions[] = {
     {"--threads", "N", kRun, nullptr, &Options::threads, nullptr, 1,
      limits::kMaxThreads,
      "OpenMP threads (default: OMP_NUM_THREADS, or one per core)"},
+    {"--comm-timeout", "S", kRun, nullptr, &Options::commTimeout, nullptr, 1,
+     86400,
+     "under mpirun: seconds an exchange may wait for the other ranks before "
+     "every rank stops with an error (default: 60)"},
     {"--print-manifest", nullptr, kPrintManifest, nullptr, nullptr,
      &Options::printManifest, 0, 0, "print the library's manifest (JSON)",
      "OTHER MODES"},
@@ -318,9 +327,12 @@ int generateWeights(const Entry &entry, const Options &options) {
     int64_t fanIn = shape.empty() ? 1 : shape.back();
     float bound = 1.0f / std::sqrt(static_cast<float>(fanIn));
     std::uniform_real_distribution<float> dist(-bound, bound);
-    int64_t first = slot.stacked ? slot.expertBegin : 0;
-    int64_t last = slot.stacked ? slot.expertEnd : 1;
-    for (int64_t e = first; e < last; ++e) {
+    // Every expert any rank binds (each rank's under expert parallelism).
+    std::set<int64_t> experts;
+    for (int32_t r = 0; r < std::max<int64_t>(1, entry.ranks); ++r)
+      for (int64_t e : slot.expertsOf(r))
+        experts.insert(e);
+    for (int64_t e : experts) {
       TensorData data;
       data.shape = shape;
       data.dtype = bf16 ? DType::BF16 : DType::F32;
@@ -614,46 +626,102 @@ int run(int argc, char **argv) {
     return fail(error);
   if (!options.threads && !checkOmpNumThreads(error))
     return fail(error);
+
+  // Under mpirun (or for a library of several ranks): one rank of expert
+  // parallelism. Each rank binds its own experts and runs its share of the
+  // tokens; rank 0 gathers the output and the reports.
+  std::unique_ptr<MPICommunicator> comm;
+  if (entry->ranks > 1 || launchedByMPI()) {
+    comm = MPICommunicator::create(static_cast<double>(options.commTimeout),
+                                   error);
+    if (!comm)
+      return fail(entry->ranks > 1 ? "entry '" + entry->name +
+                                         "' was compiled for " +
+                                         std::to_string(entry->ranks) +
+                                         " ranks: " + error
+                                   : error);
+    if (comm->size() > 1)
+      rankPrefix = "rank " + std::to_string(comm->rank()) + ": ";
+    if (entry->ranks > 1 && comm->size() != entry->ranks)
+      return fail("entry '" + entry->name + "' was compiled for " +
+                  std::to_string(entry->ranks) +
+                  " ranks of expert parallelism, not " +
+                  std::to_string(comm->size()) + " (mpirun -np " +
+                  std::to_string(entry->ranks) + ")");
+  }
+  bool lead = !comm || comm->rank() == 0;
+  // A rank that fails before the exchanges tells the others, which stop
+  // too, rather than wait for it.
+  auto failTogether = [&](const std::string &message) {
+    int status = fail(message);
+    if (comm && comm->size() > 1)
+      comm->allAgree(false);
+    return status;
+  };
+  auto agree = [&]() {
+    if (comm && comm->size() > 1 && !comm->allAgree(true))
+      return false;
+    return true;
+  };
+
   // The thread count travels in the context (0: OpenMP's default).
   moe_context context;
   moe_context_init_cpu(&context);
   context.num_threads = static_cast<int32_t>(options.threads);
+  if (comm) {
+    context.rank = comm->rank();
+    context.size = comm->size();
+    context.communicator = comm->get();
+  }
   std::unique_ptr<BoundEntry> bound =
       BoundEntry::bind(*entry, *checkpoint, error, &context);
   if (!bound)
-    return fail(error);
+    return failTogether(error);
   // What binding the forward entry cost (the statistics entry, bound next,
   // reads the same router tensors again).
   const BindStats &bind = bound->bindStats();
-  std::printf("bound %zu weight slots in %s: %s mapped, %s read in place, "
-              "%s packed; peak resident %s\n",
-              bind.slots, formatSeconds(bind.seconds).c_str(),
-              formatBytes(bind.mappedBytes).c_str(),
-              formatBytes(bind.inPlaceBytes).c_str(),
-              formatBytes(bind.packedBytes).c_str(),
-              formatBytes(bind.peakResidentBytes).c_str());
+  if (lead)
+    std::printf("bound %zu weight slots in %s: %s mapped, %s read in place, "
+                "%s packed; peak resident %s\n",
+                bind.slots, formatSeconds(bind.seconds).c_str(),
+                formatBytes(bind.mappedBytes).c_str(),
+                formatBytes(bind.inPlaceBytes).c_str(),
+                formatBytes(bind.packedBytes).c_str(),
+                formatBytes(bind.peakResidentBytes).c_str());
   std::unique_ptr<BoundEntry> boundStats;
-  if (statsEntry &&
+  if (statsEntry && lead &&
       !(boundStats =
-            BoundEntry::bind(*statsEntry, *checkpoint, error, &context)))
-    return fail(error);
+            BoundEntry::bind(*statsEntry, *checkpoint, error, nullptr)))
+    return failTogether(error);
 
   NpyArray input;
   if (!readNpy(options.input, input, error))
-    return fail(error);
+    return failTogether(error);
   if (input.shape.size() != 2)
-    return fail(options.input + ": input must be [tokens, hidden], got " +
-                formatShape(input.shape));
+    return failTogether(options.input + ": input must be [tokens, hidden], got " +
+                        formatShape(input.shape));
   if (input.shape[1] != entry->hidden)
-    return fail(options.input + ": input hidden size " +
-                std::to_string(input.shape[1]) + " does not match entry '" +
-                entry->name + "' hidden size " + std::to_string(entry->hidden));
+    return failTogether(options.input + ": input hidden size " +
+                        std::to_string(input.shape[1]) +
+                        " does not match entry '" + entry->name +
+                        "' hidden size " + std::to_string(entry->hidden));
   int64_t tokens = input.shape[0];
   if (tokens > limits::kMaxTokens)
-    return fail(options.input + ": " + std::to_string(tokens) +
-                " tokens exceed the limit " +
-                std::to_string(limits::kMaxTokens));
-  warnNonFinite(input, tokens, entry->hidden);
+    return failTogether(options.input + ": " + std::to_string(tokens) +
+                        " tokens exceed the limit " +
+                        std::to_string(limits::kMaxTokens));
+  if (lead)
+    warnNonFinite(input, tokens, entry->hidden);
+  if (!agree())
+    return fail("stopping: another rank failed before the exchanges");
+
+  // This rank's tokens: T/N each, the first T mod N ranks one more.
+  int64_t first = 0, count = tokens;
+  if (comm) {
+    int64_t ranks = comm->size(), rank = comm->rank();
+    count = tokens / ranks + (rank < tokens % ranks);
+    first = rank * (tokens / ranks) + std::min(rank, tokens % ranks);
+  }
 
   // Activations on cache lines, as the weights are (AlignedBuffer.h). The
   // input's size is the file's; the output's is the same.
@@ -665,21 +733,39 @@ int run(int argc, char **argv) {
       !allocate("the output " + shape, bytes, error,
                 [&] { output.resize(input.data.size()); }))
     return fail(error);
+  float *myInput = x.data() + first * entry->hidden;
+  float *myOutput = output.data() + first * entry->hidden;
   std::vector<double> times;
   for (int64_t r = 0; r < options.repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
-    if (!bound->forward(x.data(), output.data(), tokens, error))
+    if (!bound->forward(myInput, myOutput, count, error)) {
+      // The others may be waiting on this rank's exchange: stop them all.
+      if (comm && comm->size() > 1) {
+        fail(error + (comm->lastError().empty() ? "" : ": " + comm->lastError()));
+        comm->abort(1);
+      }
       return fail(error);
+    }
     auto end = std::chrono::steady_clock::now();
     times.push_back(
         std::chrono::duration<double, std::milli>(end - start).count());
   }
-  std::printf("entry %s: %lld tokens, hidden %lld, %zu weight slots "
-              "(%zu bytes read in place)\n",
-              entry->name.c_str(), static_cast<long long>(tokens),
-              static_cast<long long>(entry->hidden), entry->weights.size(),
-              bound->zeroCopyBytes());
-  printSummary(output, tokens, entry->hidden);
+  if (comm && comm->size() > 1) {
+    std::vector<char> gathered;
+    if (!comm->gather(myOutput, count * entry->hidden * sizeof(float),
+                      gathered, error))
+      return fail(error);
+    if (lead)
+      std::memcpy(output.data(), gathered.data(), gathered.size());
+  }
+  if (lead) {
+    std::printf("entry %s: %lld tokens, hidden %lld, %zu weight slots "
+                "(%zu bytes read in place)\n",
+                entry->name.c_str(), static_cast<long long>(tokens),
+                static_cast<long long>(entry->hidden), entry->weights.size(),
+                bound->zeroCopyBytes());
+    printSummary(output, tokens, entry->hidden);
+  }
   if (boundStats) {
     std::vector<float> values;
     if (!boundStats->routingStats(x.data(), tokens, values, error))
@@ -698,13 +784,34 @@ int run(int argc, char **argv) {
       sorted.size() % 2
           ? sorted[sorted.size() / 2]
           : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
+  size_t peakResident = peakResidentBytes();
+  // Each rank's share, time, weights read and memory, on rank 0.
+  const int kReportFields = 5;
+  std::vector<double> mine = {static_cast<double>(count), median,
+                              static_cast<double>(bind.readBytes),
+                              static_cast<double>(peakResident), bind.seconds};
+  std::vector<double> reports = mine;
+  if (comm && comm->size() > 1 && !comm->gatherDoubles(mine, reports, error))
+    return fail(error);
+  if (!lead)
+    return 0;
   if (options.repeat > 1)
     std::printf(
         "time: median %.3f ms, min %.3f ms, max %.3f ms over %lld runs\n",
         median, sorted.front(), sorted.back(),
         static_cast<long long>(options.repeat));
-  size_t peakResident = peakResidentBytes();
   std::printf("memory: peak resident %s\n", formatBytes(peakResident).c_str());
+  size_t ranks = reports.size() / kReportFields;
+  if (ranks > 1)
+    for (size_t r = 0; r < ranks; ++r) {
+      const double *report = &reports[r * kReportFields];
+      std::printf("rank %zu: %lld tokens, weights read %s, peak resident %s, "
+                  "forward median %.3f ms\n",
+                  r, static_cast<long long>(report[0]),
+                  formatBytes(static_cast<size_t>(report[2])).c_str(),
+                  formatBytes(static_cast<size_t>(report[3])).c_str(),
+                  report[1]);
+    }
   if (!options.timingJson.empty()) {
     // Entry names are letters, digits and _.$- (parseManifest): no escaping.
     // A median too short for the clock has no rate; JSON has no infinity.
@@ -722,8 +829,19 @@ int run(int argc, char **argv) {
          << ", \"mapped_bytes\": " << bind.mappedBytes
          << ", \"in_place_bytes\": " << bind.inPlaceBytes
          << ", \"packed_bytes\": " << bind.packedBytes
+         << ", \"read_bytes\": " << bind.readBytes
          << ", \"bind_peak_rss_bytes\": " << bind.peakResidentBytes
-         << ", \"peak_rss_bytes\": " << peakResident << "}\n";
+         << ", \"peak_rss_bytes\": " << peakResident << ", \"ranks\": [";
+    for (size_t r = 0; r < ranks; ++r) {
+      const double *report = &reports[r * kReportFields];
+      json << (r ? ", " : "") << "{\"rank\": " << r
+           << ", \"tokens\": " << static_cast<int64_t>(report[0])
+           << ", \"median_ms\": " << report[1]
+           << ", \"read_bytes\": " << static_cast<int64_t>(report[2])
+           << ", \"peak_rss_bytes\": " << static_cast<int64_t>(report[3])
+           << ", \"bind_s\": " << report[4] << "}";
+    }
+    json << "]}\n";
     if (!json)
       return fail(options.timingJson + ": cannot write");
   }

@@ -19,6 +19,9 @@ void populateDispatchToLinalgPatterns(RewritePatternSet &patterns);
 void populateFfnToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.fused_experts to the grouped moe.gather_gate_up / moe.down_scatter_add.
 void populateFusedExpertsToLinalgPatterns(RewritePatternSet &patterns);
+/// moe.place, moe.received_order and moe.all_to_all (to the exchange ops of
+/// the kernel layer).
+void populateExchangeToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.routing_stats.
 void populateStatsToLinalgPatterns(RewritePatternSet &patterns);
 /// All of the above, plus the decomposition of moe.layer.

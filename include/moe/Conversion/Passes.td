@@ -51,5 +51,35 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     "::mlir::tensor::TensorDialect",
   ];
 }
+def ConvertMoEToRuntime : Pass<"convert-moe-to-runtime", "::mlir::ModuleOp"> {
+  let summary = "Lower the exchanges between ranks to calls of the runtime's communicator";
+  let description = [{
+    After bufferization, `moe.exchange_counts` and `moe.exchange_rows` on
+    buffers become calls of the embedded runtime (`Exchange.c`; symbols
+    and signatures in `moe/Runtime/KernelABI.h`), which move the bytes
+    through the `moe_communicator` the library's context gave (MPI on the
+    CPU); `moe.rank` becomes the communicator's rank. Buffers are passed as
+    addresses (row-major; a strided one is copied first), with the rank and
+    slot counts and the bytes of a row.
+
+    Before:
+    ```mlir
+    moe.exchange_rows %rows, %sc, %rc, %recv
+        : (memref<?x64xf32>, memref<2x4xi32>, memref<2x4xi32>, memref<?x64xf32>) -> ()
+    ```
+    After:
+    ```mlir
+    %p = memref.extract_aligned_pointer_as_index %rows : memref<?x64xf32> -> index
+    ...
+    call @moe_rt_exchange_rows(%rows_addr, %sc_addr, %recv_addr, %rc_addr, %c2, %c4, %c256)
+        : (i64, i64, i64, i64, i64, i64, i64) -> ()
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
 
 #endif // MOE_CONVERSION_PASSES_TD

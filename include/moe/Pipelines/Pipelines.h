@@ -29,6 +29,17 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
                      "kept in on the CPU: f32, or bf16 (half the memory and "
                      "bandwidth; f32 arithmetic) (moe-cpu-pack-weights)"),
       llvm::cl::init("f32")};
+  Option<int64_t> epSize{
+      *this, "ep-size",
+      llvm::cl::desc("Ranks of expert parallelism the layers are sharded "
+                     "over (moe-expert-parallel; 1: none)"),
+      llvm::cl::init(1)};
+  Option<std::string> placement{
+      *this, "placement",
+      llvm::cl::desc("Which rank holds which experts: contiguous, "
+                     "round-robin, or a placement JSON file "
+                     "(moe-expert-parallel)"),
+      llvm::cl::init("contiguous")};
 };
 
 // Shared by every target (Pipelines.cpp).

@@ -59,4 +59,24 @@
 #define MOE_UKERNEL_ROW_BLOCK 48
 #define MOE_UKERNEL_TILE_DEPTH 128
 
+/* The exchanges of expert parallelism (Embedded/Exchange.c). Generated
+ * forward functions of an entry compiled for several ranks call BEGIN with
+ * the context's communicator before the lowered function and END after it
+ * (its MOE_STATUS_*); in between, convert-moe-to-runtime's calls use that
+ * communicator. Plain C calling convention, addresses as int64:
+ *   int32_t RANK(void);
+ *   void EXCHANGE_COUNTS(int64_t send, int64_t recv, int64_t ranks,
+ *                        int64_t slots);               // i32 [ranks, slots]
+ *   void EXCHANGE_ROWS(int64_t rows, int64_t send_counts, int64_t recv,
+ *                      int64_t recv_counts, int64_t ranks, int64_t slots,
+ *                      int64_t row_bytes);
+ * A failed exchange zeroes what it would have received and makes END
+ * return MOE_STATUS_COMMUNICATION, so the rest of the call runs on no
+ * rows and ends. */
+#define MOE_RT_FORWARD_BEGIN "moe_rt_forward_begin"
+#define MOE_RT_FORWARD_END "moe_rt_forward_end"
+#define MOE_RT_RANK "moe_rt_rank"
+#define MOE_RT_EXCHANGE_COUNTS "moe_rt_exchange_counts"
+#define MOE_RT_EXCHANGE_ROWS "moe_rt_exchange_rows"
+
 #endif /* MOE_RUNTIME_KERNELABI_H */

@@ -5,7 +5,7 @@
 // tensors by name (stacking per-expert tensors of the slot's expert range,
 // converting BF16/F16 to float32 or rounding to bf16, packing, reading F32
 // in place where it lies on a cache line) into buffers it allocates through
-// the context's allocator hook, hands them to the entry's init (ABI v2,
+// the context's allocator hook, hands them to the entry's init (ABI v3,
 // moe_runtime.h) and calls forward; the state is destroyed with the bound
 // entry. A library's manifest is validated whole before any of it is used
 // (every index, shape and size it gives is bounded and checked), and an
@@ -35,6 +35,9 @@ struct WeightSlot {
   std::vector<int64_t> shape;
   bool stacked = false;
   int64_t expertBegin = 0, expertEnd = 0;
+  /// Expert parallelism: the experts of each rank's slots (a stacked slot
+  /// then holds the given rank's, zero past them); empty otherwise.
+  std::vector<std::vector<int64_t>> placement;
   /// The checkpoint-side shape (stacked first) and the view from it to
   /// `shape`: a slice [dim, offset, size], then a transpose; empty if none.
   std::vector<int64_t> sourceShape;
@@ -49,6 +52,11 @@ struct WeightSlot {
 
   /// The checkpoint name of expert `e` (stacked) or of the tensor.
   std::string tensorName(int64_t expert) const;
+  /// The checkpoint experts `rank` binds, in slot order ({0} for a single
+  /// tensor, whose name has no expert).
+  std::vector<int64_t> expertsOf(int32_t rank) const;
+  /// The stacked slots of a placement: the most experts a rank holds.
+  int64_t placementSlots() const;
   /// The shape of one checkpoint tensor: the source shape without the
   /// expert dimension when stacked.
   std::vector<int64_t> tensorShape() const;
@@ -61,7 +69,7 @@ struct WeightSlot {
 
 struct Entry {
   std::string name;
-  /// The ABI v2 functions: "moe_entry_<name>_init", "_forward", "_destroy".
+  /// The ABI v3 functions: "moe_entry_<name>_init", "_forward", "_destroy".
   std::string initSymbol, forwardSymbol, destroySymbol;
   /// "forward" or "routing_stats".
   std::string kind = "forward";
@@ -71,6 +79,8 @@ struct Entry {
   std::string statsOf;
   int64_t outputSize = 0;
   int64_t hidden = 0;
+  /// The ranks of expert parallelism it was compiled for ("ranks").
+  int64_t ranks = 1;
   std::vector<WeightSlot> weights;
   moe_entry_init_fn init = nullptr;
   moe_entry_forward_fn forward = nullptr;
@@ -110,6 +120,9 @@ struct BindStats {
   /// entry bound from the checkpoint; mapped is not resident: pages are
   /// read in as the bind and the entry touch them).
   size_t mappedBytes = 0;
+  /// Bytes of the checkpoint tensors the entry bound (a rank of expert
+  /// parallelism reads its experts' only).
+  size_t readBytes = 0;
   /// Bytes of weights read in place from the mapping (not copied).
   size_t inPlaceBytes = 0;
   /// Bytes the loader allocated (through the context's hook) and holds for

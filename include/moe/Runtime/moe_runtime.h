@@ -1,6 +1,6 @@
 /*===- moe_runtime.h - the C ABI of libraries compiled by moe-compile -----===*
  *
- * ABI version 2, manifest format 2. A library compiled by
+ * ABI version 3, manifest format 3. A library compiled by
  * `moe-compile --target=cpu` exports:
  *
  *   const char *moe_module_manifest(void);
@@ -111,8 +111,8 @@ extern "C" {
 
 /* The version a context states (moe_context.abi_version) and the manifest
  * format of the libraries this runtime loads. */
-#define MOE_ABI_VERSION 2
-#define MOE_MANIFEST_FORMAT 2
+#define MOE_ABI_VERSION 3
+#define MOE_MANIFEST_FORMAT 3
 /* The "target" of the libraries this runtime loads and runs. */
 #define MOE_MANIFEST_TARGET "cpu"
 #define MOE_MANIFEST_SYMBOL "moe_module_manifest"
@@ -154,7 +154,41 @@ enum {
   MOE_STATUS_WEIGHT_SHAPE = 6,
   /* The state could not be allocated. */
   MOE_STATUS_OUT_OF_MEMORY = 7,
+  /* The context's ranks are not those the library was compiled for (its
+   * "ranks"), or it has no communicator for them. */
+  MOE_STATUS_RANKS = 8,
+  /* An exchange with the other ranks failed or timed out; the
+   * communicator's error_message says why. The output is not written. */
+  MOE_STATUS_COMMUNICATION = 9,
 };
+
+/* How a library of expert parallelism moves rows between ranks. The host
+ * implements it on a real engine (MPI on the CPU:
+ * moe/Runtime/MPICommunicator.h) and passes it in the context; a library
+ * calls it from the thread running forward, every rank the same calls in the
+ * same order (collectives). Each call returns MOE_STATUS_OK or
+ * MOE_STATUS_COMMUNICATION, never blocks past the implementation's deadline,
+ * and after a failure error_message() says why. */
+typedef struct moe_communicator {
+  /* This process's rank among `size`. */
+  int32_t rank;
+  int32_t size;
+  /* The implementation's own state, passed back to each function. */
+  void *impl;
+  /* Starts an all-to-all-v of bytes: send_bytes[r] bytes at send +
+   * send_offsets[r] go to rank r, and recv_bytes[r] bytes from rank r land
+   * at recv + recv_offsets[r] (arrays of `size`). The buffers and arrays
+   * must stay untouched until wait returns; *request names the exchange. */
+  int32_t (*all_to_all_start)(void *impl, const void *send,
+                              const int64_t *send_bytes,
+                              const int64_t *send_offsets, void *recv,
+                              const int64_t *recv_bytes,
+                              const int64_t *recv_offsets, void **request);
+  /* Completes the exchange `request` (and frees it, even on failure). */
+  int32_t (*wait)(void *impl, void *request);
+  /* The last failure in words (never NULL). */
+  const char *(*error_message)(void *impl);
+} moe_communicator;
 
 /* What a library runs on and with. Fill it with moe_context_init_cpu(),
  * then change what differs. */
@@ -174,8 +208,9 @@ typedef struct moe_context {
   int32_t num_threads;
   /* The device stream (cudaStream_t); NULL on the CPU. */
   void *stream;
-  /* The communicator of the ranks (MPI_Comm *, ncclComm_t); NULL alone. */
-  void *communicator;
+  /* The communicator of the ranks; NULL alone. A library compiled for N > 1
+   * ranks needs one whose rank and size are the context's, and size N. */
+  const moe_communicator *communicator;
   /* Where states and bound weights are placed: both hooks, or neither (the
    * runtime's aligned host allocation). `alloc` returns `bytes` aligned to
    * `alignment` (a power of two), or NULL; memory the loader fills must be
@@ -255,6 +290,11 @@ static inline const char *moe_status_string(int32_t status) {
     return "a weight buffer's rank or shape is not its slot's";
   case MOE_STATUS_OUT_OF_MEMORY:
     return "out of memory";
+  case MOE_STATUS_RANKS:
+    return "the context's ranks or communicator do not match the ranks the "
+           "library was compiled for";
+  case MOE_STATUS_COMMUNICATION:
+    return "an exchange with the other ranks failed";
   default:
     return "unknown status";
   }

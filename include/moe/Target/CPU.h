@@ -60,6 +60,10 @@ struct CPUCompileOptions {
   /// bf16 when the module says its checkpoint stores bf16
   /// (moe.checkpoint_dtype), else f32 (resolveWeightType).
   std::string weightType = "auto";
+  /// Expert parallelism: the ranks the layers are sharded over (1: none)
+  /// and which rank holds which experts (moe-expert-parallel).
+  int64_t epSize = 1;
+  std::string placement = "contiguous";
   /// What to write to `outputPath`.
   CPUEmitKind emit = CPUEmitKind::SharedLibrary;
   /// Called on every PassManager the compile creates, before it runs: the

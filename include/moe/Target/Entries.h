@@ -4,7 +4,7 @@
 // which argument is the activation input, which are weights, and under
 // which checkpoint names the weights are found (the `moe.weight` argument
 // attribute). The manifest a compiled library carries is built from this,
-// and so are the C functions of ABI v2 (moe_runtime.h) each entry exports:
+// and so are the C functions of ABI v3 (moe_runtime.h) each entry exports:
 // init checks its weights against the slots recorded here.
 //
 //===----------------------------------------------------------------------===//
@@ -59,6 +59,8 @@ struct EntryWeight {
   bool stacked = false;
   /// The checkpoint's experts a stacked weight holds: [begin, end).
   int64_t expertBegin = 0, expertEnd = 0;
+  /// Expert parallelism: each rank's experts, slot by slot; empty without.
+  std::vector<std::vector<int64_t>> placement;
   /// The checkpoint-side shape (equal to `shape` without a view).
   SmallVector<int64_t> sourceShape;
   /// `[dim, offset, size]`, empty when the whole tensor is used.
@@ -90,6 +92,8 @@ struct EntrySignature {
   int64_t outputSize = 0;
   unsigned inputArg = 0;
   int64_t hidden = 0;
+  /// The ranks of expert parallelism it runs on (`moe.ep_size`).
+  int64_t ranks = 1;
   std::vector<EntryWeight> weights;
   /// The function's argument count (input and weights).
   unsigned numArgs = 0;
@@ -108,7 +112,7 @@ std::string buildManifest(ArrayRef<EntrySignature> entries, StringRef target);
 /// and MOE_ENTRY_{INIT,FORWARD,DESTROY}_SUFFIX.
 std::string entrySymbol(StringRef entryName, StringRef suffix);
 
-/// Adds the ABI v2 functions of `entry` to `module` (LLVM IR, host C
+/// Adds the ABI v3 functions of `entry` to `module` (LLVM IR, host C
 /// calling convention): `_init` checks the context and each weight buffer's
 /// dtype and shape against the entry's slots and keeps the pointers in a
 /// state; `_forward` builds the memref descriptors of

@@ -38,6 +38,24 @@ std::string WeightSlot::tensorName(int64_t expert) const {
   return result;
 }
 
+std::vector<int64_t> WeightSlot::expertsOf(int32_t rank) const {
+  if (!stacked)
+    return {0};
+  if (!placement.empty())
+    return placement[static_cast<size_t>(rank)];
+  std::vector<int64_t> experts;
+  for (int64_t e = expertBegin; e < expertEnd; ++e)
+    experts.push_back(e);
+  return experts;
+}
+
+int64_t WeightSlot::placementSlots() const {
+  size_t most = 0;
+  for (const std::vector<int64_t> &experts : placement)
+    most = std::max(most, experts.size());
+  return static_cast<int64_t>(most);
+}
+
 std::vector<int64_t> WeightSlot::viewShape() const {
   std::vector<int64_t> sliced = sourceShape;
   if (!slice.empty())
@@ -312,6 +330,35 @@ public:
     return true;
   }
 
+  /// "placement": one list of experts per rank, each at most the slots.
+  bool readPlacement(const json &w, WeightSlot &slot,
+                     const std::string &where) {
+    const json &ranks = w["placement"];
+    if (!ranks.is_array() || ranks.empty() ||
+        ranks.size() > static_cast<size_t>(limits::kMaxRanks))
+      return fail(where, "\"placement\" must list the experts of 1 to " +
+                             std::to_string(limits::kMaxRanks) + " ranks");
+    for (size_t r = 0; r < ranks.size(); ++r) {
+      std::vector<int64_t> experts;
+      json holder = {{"experts", ranks[r]}};
+      if (!readIntList(holder, "experts", limits::kMaxExperts, experts,
+                       where + " placement rank " + std::to_string(r),
+                       /*required=*/true))
+        return false;
+      if (experts.empty())
+        return fail(where, "placement rank " + std::to_string(r) +
+                               " holds no expert");
+      for (int64_t e : experts)
+        if (e < 0 || e >= limits::kMaxExperts)
+          return fail(where, "placement rank " + std::to_string(r) +
+                                 ": expert " + std::to_string(e) +
+                                 " is not in [0, " +
+                                 std::to_string(limits::kMaxExperts) + ")");
+      slot.placement.push_back(std::move(experts));
+    }
+    return true;
+  }
+
   bool readSlot(const json &w, const std::string &entryWhere, size_t index,
                 WeightSlot &slot);
   bool readEntry(const json &e, size_t index, Entry &entry);
@@ -387,7 +434,16 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
     return false;
   const std::vector<int64_t> &source = slot.sourceShape;
 
-  if (slot.stacked) {
+  if (slot.stacked && w.contains("placement")) {
+    if (!readPlacement(w, slot, where))
+      return false;
+    if (source.size() < 2 || source[0] != slot.placementSlots())
+      return fail(where, "stacked source shape " + formatShape(source) +
+                             " must lead with the placement's " +
+                             std::to_string(slot.placementSlots()) +
+                             " slots and hold a tensor's dimensions after "
+                             "them");
+  } else if (slot.stacked) {
     std::vector<int64_t> experts;
     if (!readIntList(w, "experts", 2, experts, where, /*required=*/true))
       return false;
@@ -405,6 +461,8 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
                              std::to_string(slot.expertEnd - slot.expertBegin) +
                              " experts of " + formatShape(experts) +
                              " and hold a tensor's dimensions after them");
+  } else if (w.contains("placement")) {
+    return fail(where, "a single tensor has no \"placement\"");
   }
 
   int64_t rank = static_cast<int64_t>(source.size());
@@ -480,7 +538,9 @@ bool ManifestReader::readEntry(const json &e, size_t index, Entry &entry) {
                              "' is not '" + prefix + suffix + "'");
   }
   if (!readString(e, "kind", entry.kind, where, MOE_ENTRY_KIND_FORWARD) ||
-      !readInt(e, "hidden", 1, limits::kMaxHidden, entry.hidden, where))
+      !readInt(e, "hidden", 1, limits::kMaxHidden, entry.hidden, where) ||
+      (e.contains("ranks") &&
+       !readInt(e, "ranks", 1, limits::kMaxRanks, entry.ranks, where)))
     return false;
   if (entry.kind == MOE_ENTRY_KIND_ROUTING_STATS) {
     if (!readString(e, "of", entry.statsOf, where) ||
@@ -499,6 +559,13 @@ bool ManifestReader::readEntry(const json &e, size_t index, Entry &entry) {
     WeightSlot slot;
     if (!readSlot((*weights)[i], where, i, slot))
       return false;
+    if (!slot.placement.empty() &&
+        static_cast<int64_t>(slot.placement.size()) != entry.ranks)
+      return fail(where + " weight '" + slot.name + "'",
+                  "\"placement\" lists " +
+                      std::to_string(slot.placement.size()) +
+                      " ranks but the entry has \"ranks\" " +
+                      std::to_string(entry.ranks));
     entry.weights.push_back(std::move(slot));
   }
   return true;
@@ -782,6 +849,15 @@ bool checkContext(const moe_context &context, std::string &error) {
             std::to_string(context.size) + " ranks";
     return false;
   }
+  if (context.communicator && (context.communicator->rank != context.rank ||
+                               context.communicator->size != context.size)) {
+    error = "context: the communicator is rank " +
+            std::to_string(context.communicator->rank) + " of " +
+            std::to_string(context.communicator->size) +
+            ", the context rank " + std::to_string(context.rank) + " of " +
+            std::to_string(context.size);
+    return false;
+  }
   if (!context.alloc != !context.free) {
     error = "context: give both allocator hooks (alloc and free) or neither";
     return false;
@@ -814,6 +890,16 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
   const moe_context &ctx = bound->boundContext;
   if (!checkContext(ctx, error))
     return nullptr;
+  if (entry.ranks != 1 && (entry.ranks != ctx.size || !ctx.communicator)) {
+    error = "entry '" + entry.name + "' was compiled for " +
+            std::to_string(entry.ranks) + " ranks of expert parallelism; " +
+            (entry.ranks != ctx.size
+                 ? "this process is one of " + std::to_string(ctx.size) +
+                       " (run it under mpirun -np " +
+                       std::to_string(entry.ranks) + ")"
+                 : std::string("the context has no communicator"));
+    return nullptr;
+  }
   BindStats &stats = bound->stats;
   stats.slots = entry.weights.size();
   stats.mappedBytes = checkpoint.mappedBytes();
@@ -821,10 +907,8 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
   for (const WeightSlot &slot : entry.weights) {
     // Shapes are bounded by parseManifest: these products cannot overflow.
     std::vector<int64_t> shape = slot.tensorShape();
-    int64_t first = slot.stacked ? slot.expertBegin : 0;
-    int64_t last = slot.stacked ? slot.expertEnd : 1;
     std::vector<const TensorView *> views;
-    for (int64_t e = first; e < last; ++e) {
+    for (int64_t e : slot.expertsOf(ctx.rank)) {
       std::string name = slot.tensorName(e);
       const TensorView *view = checkpoint.find(name);
       if (!view) {
@@ -845,6 +929,7 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
         return nullptr;
       }
       views.push_back(view);
+      stats.readBytes += view->bytes;
     }
     // One F32 tensor on a cache line is used where it lies in the mapping
     // (see AlignedBuffer.h for why the line matters).
@@ -871,8 +956,16 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     WeightBuffer buffer = WeightBuffer::allocate(ctx, bytes);
     if (!buffer.data())
       return outOfMemory();
+    // A rank with fewer experts than the placement's slots leaves the last
+    // ones zero: no row is ever sent to them.
+    WeightSlot filled = slot;
+    if (slot.stacked &&
+        static_cast<int64_t>(views.size()) < slot.sourceShape[0]) {
+      std::memset(buffer.data(), 0, bytes);
+      filled.sourceShape[0] = static_cast<int64_t>(views.size());
+    }
     try {
-      packSlot(slot, views, bf16, buffer.data());
+      packSlot(filled, views, bf16, buffer.data());
     } catch (const std::bad_alloc &) {
       return outOfMemory();
     }

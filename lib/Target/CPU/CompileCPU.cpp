@@ -1,7 +1,7 @@
 //===- CompileCPU.cpp - moe modules to shared libraries for the CPU -------===//
 //
 // Lower, translate, wrap, optimise, emit, link; `--emit` stops after any
-// stage and writes what it has. Each entry gets the C functions of ABI v2
+// stage and writes what it has. Each entry gets the C functions of ABI v3
 // (moe_runtime.h: init, forward, destroy; Entries.cpp generates them),
 // around the C interface of the lowered function.
 //
@@ -183,6 +183,8 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   // it.
   MoELoweringOptions lowering;
   lowering.weightType = *weightType;
+  lowering.epSize = options.epSize;
+  lowering.placement = options.placement;
   if (failed(
           runPipeline(module, options, "lower to linalg", [&](PassManager &pm) {
             buildMoELowerToLinalgPipeline(pm, lowering);
@@ -199,10 +201,12 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
     // The names now live in the manifest; LLVM has no use for them.
     func->removeAttr(kEntryKindAttr);
     func->removeAttr(kStatsOfAttr);
+    func->removeAttr(kEpSizeAttr);
     for (unsigned i = 0; i < func.getNumArguments(); ++i)
       for (StringRef attr :
            {kWeightNameAttr, kWeightSourceShapeAttr, kWeightSliceAttr,
-            kWeightTransposeAttr, kWeightPackAttr, kWeightExpertsAttr})
+            kWeightTransposeAttr, kWeightPackAttr, kWeightExpertsAttr,
+            kWeightPlacementAttr})
         func.removeArgAttr(i, attr);
   }
 

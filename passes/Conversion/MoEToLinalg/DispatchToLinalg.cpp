@@ -20,35 +20,12 @@ using namespace mlir::moe;
 using namespace mlir::moe::lowering;
 
 namespace {
-Value toIndex(ImplicitLocOpBuilder &b, Value i32) {
-  return arith::IndexCastOp::create(b, b.getIndexType(), i32);
-}
-Value toI32(ImplicitLocOpBuilder &b, Value index) {
-  return arith::IndexCastOp::create(b, b.getI32Type(), index);
-}
-
 /// `tensor[at] += delta` on an i32 tensor.
 Value incrementAt(ImplicitLocOpBuilder &b, Value tensor, Value at,
                   Value delta) {
   Value old = tensor::ExtractOp::create(b, tensor, at);
   return tensor::InsertOp::create(b, arith::AddIOp::create(b, old, delta),
                                   tensor, at);
-}
-
-/// A loop `for i in [0, upper)` carrying `iterArgs`; `body` returns the
-/// next values.
-ValueRange buildLoop(
-    ImplicitLocOpBuilder &b, Value upper, ValueRange iterArgs,
-    function_ref<SmallVector<Value>(ImplicitLocOpBuilder &, Value, ValueRange)>
-        body) {
-  Location loc = b.getLoc();
-  auto loop = scf::ForOp::create(
-      b, indexConstant(b, 0), upper, indexConstant(b, 1), iterArgs,
-      [&](OpBuilder &nested, Location, Value i, ValueRange iter) {
-        ImplicitLocOpBuilder nb(loc, nested);
-        scf::YieldOp::create(nb, body(nb, i, iter));
-      });
-  return loop.getResults();
 }
 
 /// Exclusive prefix sums of `counts` `[E]` into `[E+1]`, starting at `base`.

@@ -28,6 +28,28 @@ SmallVector<OpFoldResult> lowering::getSizes(ImplicitLocOpBuilder &b,
   return sizes;
 }
 
+Value lowering::toIndex(ImplicitLocOpBuilder &b, Value i32) {
+  return arith::IndexCastOp::create(b, b.getIndexType(), i32);
+}
+
+Value lowering::toI32(ImplicitLocOpBuilder &b, Value index) {
+  return arith::IndexCastOp::create(b, b.getI32Type(), index);
+}
+
+ValueRange lowering::buildLoop(
+    ImplicitLocOpBuilder &b, Value upper, ValueRange iterArgs,
+    function_ref<SmallVector<Value>(ImplicitLocOpBuilder &, Value, ValueRange)>
+        body) {
+  Location loc = b.getLoc();
+  auto loop = scf::ForOp::create(
+      b, indexConstant(b, 0), upper, indexConstant(b, 1), iterArgs,
+      [&](OpBuilder &nested, Location, Value i, ValueRange iter) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        scf::YieldOp::create(nb, body(nb, i, iter));
+      });
+  return loop.getResults();
+}
+
 Value lowering::indexConstant(ImplicitLocOpBuilder &b, int64_t value) {
   return arith::ConstantIndexOp::create(b, value);
 }

@@ -24,6 +24,17 @@ Value indexConstant(ImplicitLocOpBuilder &b, int64_t value);
 Value f32Constant(ImplicitLocOpBuilder &b, float value);
 Value i32Constant(ImplicitLocOpBuilder &b, int32_t value);
 
+/// i32 <-> index casts.
+Value toIndex(ImplicitLocOpBuilder &b, Value i32);
+Value toI32(ImplicitLocOpBuilder &b, Value index);
+
+/// A loop `for i in [0, upper)` carrying `iterArgs`; `body` returns the
+/// next values.
+ValueRange buildLoop(
+    ImplicitLocOpBuilder &b, Value upper, ValueRange iterArgs,
+    function_ref<SmallVector<Value>(ImplicitLocOpBuilder &, Value, ValueRange)>
+        body);
+
 /// A tensor of `sizes` filled with the scalar `value`.
 Value createFilled(ImplicitLocOpBuilder &b, ArrayRef<OpFoldResult> sizes,
                    Value value);

@@ -3,7 +3,7 @@
 // Lowers the moe stages to linalg, scf, arith, math and tensor on tensors;
 // moe.layer is decomposed on the way. The op families live in
 // RouteToLinalg.cpp, DispatchToLinalg.cpp, FfnToLinalg.cpp,
-// FusedExpertsToLinalg.cpp and StatsToLinalg.cpp.
+// FusedExpertsToLinalg.cpp, StatsToLinalg.cpp and ExchangeToLinalg.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,6 +34,7 @@ void mlir::moe::populateMoEToLinalgConversionPatterns(
   populateFfnToLinalgPatterns(patterns);
   populateFusedExpertsToLinalgPatterns(patterns);
   populateStatsToLinalgPatterns(patterns);
+  populateExchangeToLinalgPatterns(patterns);
 }
 
 namespace {
@@ -46,12 +47,14 @@ struct ConvertMoEToLinalgPass
                            math::MathDialect, scf::SCFDialect,
                            tensor::TensorDialect>();
     target.addIllegalDialect<MoEDialect>();
-    // Communication is not lowered here; it stays for the expert-parallel
-    // passes and must not be reported as a failure.
-    target.addLegalOp<AllToAllOp, AllToAllStartOp, AllToAllWaitOp>();
-    // The kernel layer is what moe.fused_experts lowers to; routing
-    // splits its tokens among workers.
-    target.addLegalOp<GatherGateUpOp, DownScatterAddOp, NumWorkersOp>();
+    // The async exchange is not lowered yet; it stays for later passes and
+    // must not be reported as a failure.
+    target.addLegalOp<AllToAllStartOp, AllToAllWaitOp>();
+    // The kernel layer is what moe.fused_experts and moe.all_to_all lower
+    // to; routing splits its tokens among workers; the rank is the
+    // runtime's.
+    target.addLegalOp<GatherGateUpOp, DownScatterAddOp, ExchangeCountsOp,
+                      ExchangeRowsOp, NumWorkersOp, RankOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateMoEToLinalgConversionPatterns(patterns);
