@@ -113,11 +113,16 @@ func.func @expert_mlp(%rows: tensor<?x32xf32>, %off: tensor<9xi32>,
 // -----
 
 // Tests that a whole layer and routing statistics lower (the layer
-// decomposed on the way) and that the exchange is left for the
-// expert-parallel passes.
+// decomposed on the way) and that the exchange becomes the kernel layer's:
+// the counts, a buffer of the rows they announce, the rows.
 // CHECK-LABEL: func.func @layer_and_exchange
 // CHECK-NOT: moe.layer
-// CHECK: moe.all_to_all
+// CHECK-NOT: moe.all_to_all
+// CHECK: %[[RC:.*]] = moe.exchange_counts %{{.*}}, %{{.*}} : (tensor<2x2xi32>, tensor<2x2xi32>) -> tensor<2x2xi32>
+// CHECK: %[[TOTAL:.*]] = scf.for
+// CHECK: tensor.extract %[[RC]]
+// CHECK: %[[BUF:.*]] = tensor.empty(%[[TOTAL]]) : tensor<?x32xf32>
+// CHECK: moe.exchange_rows %{{.*}}, %{{.*}}, %[[RC]], %[[BUF]] : (tensor<?x32xf32>, tensor<2x2xi32>, tensor<2x2xi32>, tensor<?x32xf32>) -> tensor<?x32xf32>
 // CHECK-NOT: moe.routing_stats
 // CHECK: math.log
 // CHECK: return
