@@ -92,23 +92,38 @@ TokenRouting moe::reference::routeTokens(const float *logits, int64_t numTokens,
                       ? l[e]
                       : scores[e] + (bias ? bias[e] : 0.0f);
 
+    // Group- or rank-limited: score each group (rank) over its members in
+    // expert order, keep the best, mask the rest with -inf. Contiguous
+    // groups are ranks with expertRanks[e] = e / (E / n_group).
+    std::vector<int64_t> groupOf;
+    int64_t numGroups = 0, kept = 0;
     if (config.nGroup > 1) {
-      int64_t perGroup = numExperts / config.nGroup;
-      std::vector<float> groupScores(config.nGroup);
-      for (int64_t g = 0; g < config.nGroup; ++g) {
-        std::vector<float> members(select.begin() + g * perGroup,
-                                   select.begin() + (g + 1) * perGroup);
-        std::vector<int64_t> best = topK(members, 2 <= perGroup ? 2 : 1);
+      for (int64_t e = 0; e < numExperts; ++e)
+        groupOf.push_back(e / (numExperts / config.nGroup));
+      numGroups = config.nGroup;
+      kept = config.topkGroup;
+    } else if (config.rankLimit > 0) {
+      groupOf = config.expertRanks;
+      numGroups = *std::max_element(groupOf.begin(), groupOf.end()) + 1;
+      kept = config.rankLimit;
+    }
+    if (numGroups > 0) {
+      std::vector<float> groupScores(numGroups);
+      for (int64_t g = 0; g < numGroups; ++g) {
+        std::vector<float> members;
+        for (int64_t e = 0; e < numExperts; ++e)
+          if (groupOf[e] == g)
+            members.push_back(select[e]);
+        std::vector<int64_t> best = topK(members, members.size() >= 2 ? 2 : 1);
         groupScores[g] = config.groupScore == GroupScore::Max
                              ? members[best[0]]
                              : members[best[0]] + members[best[1]];
       }
-      std::vector<int64_t> kept = topK(groupScores, config.topkGroup);
-      std::vector<bool> keep(config.nGroup, false);
-      for (int64_t g : kept)
+      std::vector<bool> keep(numGroups, false);
+      for (int64_t g : topK(groupScores, kept))
         keep[g] = true;
       for (int64_t e = 0; e < numExperts; ++e)
-        if (!keep[e / perGroup])
+        if (!keep[groupOf[e]])
           select[e] = minusInf;
     }
 

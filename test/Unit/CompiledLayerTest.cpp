@@ -36,6 +36,7 @@
 #include <functional>
 #include <cstring>
 #include <random>
+#include <set>
 
 using namespace moe::reference;
 using namespace moe::test;
@@ -145,15 +146,19 @@ private:
 
 /// Compiles `layer`, runs it for each token count, and compares with the
 /// reference.
-void checkAgainstReference(const LayerSpec &spec,
-                           std::vector<int64_t> tokenCounts = {1, 37},
-                           bool fuseExperts = true) {
+void initialiseJit() {
   static bool initialised = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     return true;
   }();
   (void)initialised;
+}
+
+void checkAgainstReference(const LayerSpec &spec,
+                           std::vector<int64_t> tokenCounts = {1, 37},
+                           bool fuseExperts = true) {
+  initialiseJit();
   TestLayer layer = makeTestLayer(spec);
   std::string source = layer.source();
   CompiledLayer compiled(source, fuseExperts);
@@ -196,6 +201,81 @@ TEST(CompiledLayer, DeepSeekV2GroupLimited) {
   spec.routing->scalingFactor = 16.0f;
   spec.sharedFfn = 24;
   checkAgainstReference(spec);
+}
+
+/// DeepSeek-V2 device-limited routing: 16 experts round-robin on 4 ranks
+/// (rank = e % 4), top-4 on at most 2 ranks, scaled.
+LayerSpec rankLimitedSpec() {
+  LayerSpec spec;
+  spec.numExperts = 16;
+  spec.routing = softmaxTopK(4, false);
+  spec.routing->scalingFactor = 16.0f;
+  spec.routing->rankLimit = 2;
+  for (int64_t e = 0; e < spec.numExperts; ++e)
+    spec.routing->expertRanks.push_back(e % 4);
+  spec.sharedFfn = 24;
+  return spec;
+}
+
+// Tests DeepSeek-V2 device-limited routing (rank score: the max), fused and
+// unfused, and the same with V3-style scoring (sigmoid, bias, top-2-sum rank
+// scores, renormalised).
+TEST(CompiledLayer, DeepSeekV2RankLimited) {
+  LayerSpec spec = rankLimitedSpec();
+  checkAgainstReference(spec, {1, 37, 64});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+  spec.routing->scoring = Scoring::Sigmoid;
+  spec.routing->groupScore = GroupScore::Top2Sum;
+  spec.routing->renormalize = true;
+  spec.routing->scalingFactor = 2.5f;
+  spec.bias = true;
+  checkAgainstReference(spec, {1, 37});
+}
+
+// Tests that the compiled layer applies the rank limit: on tokens where it
+// binds (some token's unlimited top-4 spans 3 or 4 ranks) the output
+// matches the limited reference and not the unlimited one. The limited
+// reference's experts lie on at most 2 ranks per token.
+TEST(CompiledLayer, RankLimitBinds) {
+  initialiseJit();
+  LayerSpec spec = rankLimitedSpec();
+  TestLayer layer = makeTestLayer(spec);
+  CompiledLayer compiled(layer.source(), /*fuseExperts=*/true);
+  ASSERT_TRUE(compiled.error.empty()) << compiled.error;
+  constexpr int64_t T = 37, K = 4, M = 2;
+  std::mt19937 rng(5);
+  std::vector<float> x = randomTensor(rng, T * spec.hidden, 1.0f);
+  reference::LayerConfig limited = layer.referenceConfig();
+  reference::RoutingConfig unlimitedRouting = *spec.routing;
+  unlimitedRouting.rankLimit = 0;
+  unlimitedRouting.expertRanks.clear();
+  reference::LayerConfig unlimited = limited;
+  unlimited.routing = unlimitedRouting;
+  reference::LayerWeights weights = layer.referenceWeights();
+
+  std::vector<float> logits =
+      routerLogits(x.data(), weights.router, T, spec.hidden, spec.numExperts);
+  auto spans = [&](const reference::RoutingConfig &config, int64_t t) {
+    TokenRouting r = routeTokens(logits.data() + t * spec.numExperts, 1,
+                                 spec.numExperts, config);
+    std::set<int32_t> ranks;
+    for (int32_t e : r.experts)
+      ranks.insert(e % 4);
+    EXPECT_EQ(static_cast<int64_t>(r.experts.size()), K);
+    return static_cast<int64_t>(ranks.size());
+  };
+  int64_t bound = 0;
+  for (int64_t t = 0; t < T; ++t) {
+    EXPECT_LE(spans(*limited.routing, t), M) << "token " << t;
+    bound += spans(unlimitedRouting, t) > M;
+  }
+  EXPECT_GT(bound, 0);
+
+  std::vector<float> actual = compiled.run(x, T, spec.hidden, layer.weights);
+  EXPECT_LE(normwiseError(runLayer(limited, weights, x.data(), T), actual),
+            1e-5f);
+  EXPECT_GT(normwiseError(runLayer(unlimited, weights, x.data(), T), actual),
+            1e-3f);
 }
 
 // Tests DeepSeek-V3: sigmoid + bias + group top-2 sum + renorm + scaling +

@@ -44,7 +44,14 @@ std::string routerAttr(const LayerSpec &spec) {
      << ", renormalize = " << (r.renormalize ? "true" : "false")
      << ", scaling_factor = " << r.scalingFactor << ", n_group = " << r.nGroup
      << ", topk_group = " << r.topkGroup << ", group_score = "
-     << (r.groupScore == GroupScore::Max ? "max" : "top2_sum") << ">";
+     << (r.groupScore == GroupScore::Max ? "max" : "top2_sum");
+  if (r.rankLimit > 0) {
+    os << ", rank_limit = " << r.rankLimit << ", expert_ranks = [";
+    for (size_t e = 0; e < r.expertRanks.size(); ++e)
+      os << (e ? ", " : "") << r.expertRanks[e];
+    os << "]";
+  }
+  os << ">";
   return os.str();
 }
 

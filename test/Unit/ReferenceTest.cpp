@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
+#include <set>
 
 using namespace moe::reference;
 
@@ -108,6 +110,124 @@ TEST(Routing, DeepSeekV2GroupLimited) {
   double z = std::exp(4.0) + 5 * std::exp(0.0) + 2 * std::exp(3.0);
   EXPECT_NEAR(r.weights[0], 16.0 * std::exp(4.0) / z, 1e-5);
   EXPECT_NEAR(r.weights[1], 16.0 / z, 1e-5);
+}
+
+// Tests DeepSeek-V2 device-limited routing with ranks that are not
+// contiguous: 8 experts round-robin on 4 ranks (rank = e % 4), at most
+// M = 2 ranks per token. The global top-3 {0, 1, 2} spans ranks 0, 1 and 2;
+// rank scores (max probability) are {p0, p1, p2, p3} ordered by logits
+// 5 > 4 > 3 > 0, so ranks 0 and 1 stay and expert 2 gives way to expert 4
+// (logit 2, rank 0).
+TEST(Routing, RankLimitedRoundRobin) {
+  float logits[] = {5, 4, 3, 0, 2, 0, 0, 0};
+  RoutingConfig config;
+  config.topK = 3;
+  config.rankLimit = 2;
+  config.expertRanks = {0, 1, 2, 3, 0, 1, 2, 3};
+  TokenRouting r = routeTokens(logits, 1, 8, config);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{0, 1, 4}));
+  double z = std::exp(5.0) + std::exp(4.0) + std::exp(3.0) + std::exp(2.0) +
+             4 * std::exp(0.0);
+  EXPECT_NEAR(r.weights[0], std::exp(5.0) / z, kTol);
+  EXPECT_NEAR(r.weights[1], std::exp(4.0) / z, kTol);
+  EXPECT_NEAR(r.weights[2], std::exp(2.0) / z, kTol);
+  // Without the limit the same token takes the global top-3.
+  config.rankLimit = 0;
+  config.expertRanks.clear();
+  EXPECT_EQ(routeTokens(logits, 1, 8, config).experts,
+            (std::vector<int32_t>{0, 1, 2}));
+}
+
+// Tests top2_sum rank scores and ties between ranks: rank 0 {0, 2} sums to
+// 2·s(1), rank 1 {1, 3} to s(3) + s(-3) = 1 < 2·s(1), rank 2 {4, 5} ties
+// rank 0 and loses it to the lower rank id. So expert 1 (the best single
+// score) is out with M = 1.
+TEST(Routing, RankLimitedTop2SumTiesToLowerRank) {
+  float logits[] = {1, 3, 1, -3, 1, 1};
+  RoutingConfig config;
+  config.topK = 2;
+  config.scoring = Scoring::Sigmoid;
+  config.groupScore = GroupScore::Top2Sum;
+  config.rankLimit = 1;
+  config.expertRanks = {0, 1, 0, 1, 2, 2};
+  TokenRouting r = routeTokens(logits, 1, 6, config);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{0, 2}));
+  EXPECT_NEAR(r.weights[0], sigmoid(1.0f), kTol);
+}
+
+// Tests that group-limited routing is rank-limited routing with contiguous
+// ranks (expert_ranks[e] = e / (E / n_group)): the same experts and weights
+// on random tokens, for both group scores.
+TEST(Routing, ContiguousRanksAreGroups) {
+  constexpr int64_t T = 64, E = 16, G = 4;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+  std::vector<float> logits(T * E);
+  for (float &l : logits)
+    l = dist(rng);
+  for (GroupScore score : {GroupScore::Max, GroupScore::Top2Sum}) {
+    RoutingConfig grouped;
+    grouped.topK = 4;
+    grouped.scoring = Scoring::Sigmoid;
+    grouped.renormalize = true;
+    grouped.nGroup = G;
+    grouped.topkGroup = 2;
+    grouped.groupScore = score;
+    RoutingConfig ranked = grouped;
+    ranked.nGroup = ranked.topkGroup = 1;
+    ranked.rankLimit = 2;
+    for (int64_t e = 0; e < E; ++e)
+      ranked.expertRanks.push_back(e / (E / G));
+    TokenRouting a = routeTokens(logits.data(), T, E, grouped);
+    TokenRouting b = routeTokens(logits.data(), T, E, ranked);
+    EXPECT_EQ(a.experts, b.experts);
+    EXPECT_EQ(a.weights, b.weights);
+  }
+}
+
+// Tests the defining property on random tokens: with 16 experts round-robin
+// on 4 ranks and M = 2, every token's 4 experts lie on at most 2 ranks, and
+// they are the top 4 of the experts on the ranks they use; the limit binds
+// (some token's unlimited top-4 spans 3 or more ranks).
+TEST(Routing, RankLimitedProperty) {
+  constexpr int64_t T = 200, E = 16, R = 4, M = 2, K = 4;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
+  std::vector<float> logits(T * E);
+  for (float &l : logits)
+    l = dist(rng);
+  RoutingConfig config;
+  config.topK = K;
+  config.rankLimit = M;
+  for (int64_t e = 0; e < E; ++e)
+    config.expertRanks.push_back(e % R);
+  TokenRouting limited = routeTokens(logits.data(), T, E, config);
+  RoutingConfig unlimitedConfig;
+  unlimitedConfig.topK = K;
+  TokenRouting unlimited = routeTokens(logits.data(), T, E, unlimitedConfig);
+  auto ranksOf = [&](const TokenRouting &r, int64_t t) {
+    std::set<int64_t> ranks;
+    for (int64_t k = 0; k < K; ++k)
+      ranks.insert(r.experts[t * K + k] % R);
+    return ranks;
+  };
+  int64_t bound = 0;
+  for (int64_t t = 0; t < T; ++t) {
+    std::set<int64_t> used = ranksOf(limited, t);
+    EXPECT_LE(static_cast<int64_t>(used.size()), M) << "token " << t;
+    // No expert on a used rank outside the selection beats a selected one.
+    const float *l = logits.data() + t * E;
+    float weakest = l[limited.experts[t * K + K - 1]];
+    for (int64_t e = 0; e < E; ++e) {
+      bool chosen = false;
+      for (int64_t k = 0; k < K; ++k)
+        chosen |= limited.experts[t * K + k] == e;
+      if (!chosen && used.count(e % R))
+        EXPECT_LE(l[e], weakest) << "token " << t << " expert " << e;
+    }
+    bound += ranksOf(unlimited, t).size() > M;
+  }
+  EXPECT_GT(bound, 0);
 }
 
 // Tests Llama 4: top-1 on the raw logits, weight sigmoid of the logit.

@@ -11,8 +11,10 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -81,6 +83,23 @@ void mlir::moe::printF64Parameter(AsmPrinter &printer, const APFloat &apValue) {
     printer << "e" << exponent;
 }
 
+FailureOr<SmallVector<int64_t>>
+mlir::moe::parseRankMapParameter(AsmParser &parser) {
+  SmallVector<int64_t> ranks;
+  if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&] {
+        return parser.parseInteger(ranks.emplace_back());
+      }))
+    return failure();
+  return ranks;
+}
+
+void mlir::moe::printRankMapParameter(AsmPrinter &printer,
+                                      ArrayRef<int64_t> ranks) {
+  printer << '[';
+  llvm::interleaveComma(ranks, printer);
+  printer << ']';
+}
+
 /// Scaling and capacity factors: a zero, negative, infinite or NaN factor
 /// has no meaning.
 static LogicalResult
@@ -97,11 +116,66 @@ verifyPositiveFinite(function_ref<InFlightDiagnostic()> emitError,
 // RoutingAttr
 //===----------------------------------------------------------------------===//
 
+/// Checks an expert-to-rank map on its own: every entry a rank in [0, R)
+/// with R = max + 1, every such rank holding at least one expert, and
+/// enough experts (and, for top2_sum, members) on the ranks a token may
+/// keep. Counting needs R bounded first: an entry at or past the map's
+/// size leaves some rank in [0, size) empty, which the first scan finds.
+static LogicalResult verifyRankMap(function_ref<InFlightDiagnostic()> emitError,
+                                   int64_t topK, int64_t rankLimit,
+                                   GroupScore groupScore,
+                                   ArrayRef<int64_t> expertRanks) {
+  int64_t size = static_cast<int64_t>(expertRanks.size());
+  int64_t maxRank = 0;
+  for (auto [expert, rank] : llvm::enumerate(expertRanks)) {
+    if (rank < 0)
+      return emitError() << "expert_ranks[" << expert
+                         << "] must be a rank (at least 0), got " << rank;
+    maxRank = std::max(maxRank, rank);
+  }
+  SmallVector<int64_t> perRank(size, 0);
+  for (int64_t rank : expertRanks)
+    if (rank < size)
+      ++perRank[rank];
+  for (int64_t rank = 0; rank < std::min(maxRank, size); ++rank)
+    if (perRank[rank] == 0)
+      return emitError() << "expert_ranks gives rank " << rank
+                         << " no experts; every rank up to the largest entry ("
+                         << maxRank << ") must hold one";
+  // Now maxRank < size: an entry at or past size would leave a rank below
+  // it empty, which the scan above found.
+  int64_t numRanks = maxRank + 1;
+  perRank.resize(numRanks);
+  if (rankLimit > numRanks)
+    return emitError() << "rank_limit (" << rankLimit
+                       << ") exceeds the number of ranks in expert_ranks ("
+                       << numRanks << ")";
+  // Whichever ranks a token keeps, top-k must find k eligible experts.
+  SmallVector<int64_t> sizes(perRank);
+  llvm::sort(sizes);
+  int64_t fewest = 0;
+  for (int64_t kept = 0; kept < rankLimit; ++kept)
+    fewest += sizes[kept];
+  if (topK > fewest)
+    return emitError() << "top_k (" << topK << ") exceeds the " << fewest
+                       << " experts on the rank_limit = " << rankLimit
+                       << " ranks with the fewest experts in expert_ranks";
+  if (groupScore == GroupScore::top2_sum)
+    for (auto [rank, count] : llvm::enumerate(perRank))
+      if (count < 2)
+        return emitError() << "group_score = top2_sum needs at least 2 "
+                              "experts per rank; expert_ranks gives rank "
+                           << rank << " only " << count;
+  return success();
+}
+
 LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                   int64_t topK, ScoringFunc scoring,
                                   SelectionSource selectOn, bool renormalize,
                                   APFloat scalingFactor, int64_t nGroup,
-                                  int64_t topkGroup, GroupScore groupScore) {
+                                  int64_t topkGroup, GroupScore groupScore,
+                                  int64_t rankLimit,
+                                  ArrayRef<int64_t> expertRanks) {
   if (topK < 1)
     return emitError() << "top_k must be at least 1, got " << topK;
   if (failed(verifyPositiveFinite(emitError, "scaling_factor", scalingFactor)))
@@ -115,7 +189,26 @@ LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "select_on = logits does not combine with "
                           "group-limited routing (n_group = "
                        << nGroup << ")";
-  return success();
+  if (rankLimit < 0)
+    return emitError() << "rank_limit must be at least 0 (0: no limit), got "
+                       << rankLimit;
+  if (rankLimit == 0 && !expertRanks.empty())
+    return emitError() << "expert_ranks needs a rank_limit above 0";
+  if (rankLimit == 0)
+    return success();
+  if (expertRanks.empty())
+    return emitError() << "rank_limit = " << rankLimit
+                       << " needs expert_ranks, the rank of each expert";
+  if (nGroup > 1)
+    return emitError() << "rank_limit does not combine with group-limited "
+                          "routing (n_group = "
+                       << nGroup << ")";
+  // As for groups: rank scores are defined on the scores, not raw logits.
+  if (selectOn == SelectionSource::logits)
+    return emitError() << "select_on = logits does not combine with "
+                          "rank-limited routing (rank_limit = "
+                       << rankLimit << ")";
+  return verifyRankMap(emitError, topK, rankLimit, groupScore, expertRanks);
 }
 
 LogicalResult
@@ -129,6 +222,11 @@ RoutingAttr::verifyForExperts(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "n_group (" << getNGroup()
                        << ") does not divide the number of experts ("
                        << numExperts << ")";
+  if (isRankLimited() &&
+      static_cast<int64_t>(getExpertRanks().size()) != numExperts)
+    return emitError() << "expert_ranks has " << getExpertRanks().size()
+                       << " entries, expected one per expert (" << numExperts
+                       << ")";
   if (!isGrouped())
     return success();
   int64_t perGroup = numExperts / getNGroup();
@@ -144,8 +242,15 @@ RoutingAttr::verifyForExperts(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+int64_t RoutingAttr::getNumRanks() const {
+  ArrayRef<int64_t> ranks = getExpertRanks();
+  return ranks.empty() ? 0 : *llvm::max_element(ranks) + 1;
+}
+
 RoutingAttr RoutingAttr::getUngroupedIfTrivial() const {
-  if (!isGrouped() || getTopkGroup() != getNGroup())
+  bool keepsEveryGroup = isGrouped() && getTopkGroup() == getNGroup();
+  bool keepsEveryRank = isRankLimited() && getRankLimit() == getNumRanks();
+  if (!keepsEveryGroup && !keepsEveryRank)
     return {};
   return RoutingAttr::get(getContext(), getTopK(), getScoring(), getSelectOn(),
                           getRenormalize(), getScalingFactor(), /*n_group=*/1,

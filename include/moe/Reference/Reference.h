@@ -33,6 +33,10 @@ struct RoutingConfig {
   int64_t nGroup = 1;
   int64_t topkGroup = 1;
   GroupScore groupScore = GroupScore::Max;
+  /// Rank-limited routing: each token's experts on at most `rankLimit`
+  /// ranks (0: no limit), expert e on rank `expertRanks[e]`.
+  int64_t rankLimit = 0;
+  std::vector<int64_t> expertRanks;
 };
 
 /// A per-expert capacity, as `#moe.capacity`.
@@ -59,7 +63,8 @@ struct RowBundle {
   std::vector<int32_t> expertOffsets; // E+1 prefix sums of kept rows
 };
 
-/// `logits` is `[T,E]`; `bias` is `[E]` or null.
+/// `logits` is `[T,E]`; `bias` is `[E]` or null. `config` is one the
+/// `#moe.routing` verifiers accept for `numExperts` experts.
 TokenRouting routeTokens(const float *logits, int64_t numTokens,
                          int64_t numExperts, const RoutingConfig &config,
                          const float *bias = nullptr);

@@ -1,8 +1,8 @@
 //===- RouteToLinalg.cpp - routing ops to linalg --------------------------===//
 //
 // moe.route and moe.expert_choice as linalg.generic ops on tensors: scores,
-// group masks and top-k as order-independent reductions, so later tiling
-// and vectorisation may reorder them freely. moe.route runs them in one
+// group (and rank) masks and top-k as order-independent reductions, so later
+// tiling and vectorisation may reorder them freely. moe.route runs them in one
 // parallel loop over parts of the tokens, with the router GEMM that feeds
 // it moved in when nothing else reads the logits.
 //
@@ -20,6 +20,7 @@
 #include "mlir/Interfaces/TilingInterface.h"
 
 #include <limits>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -43,41 +44,108 @@ SmallVector<Value> selectTopColumns(ImplicitLocOpBuilder &b, Value values,
   return picked;
 }
 
-/// Keeps the `topk_group` best expert groups of `select` `[T,E]` and sets
-/// every other expert to -inf.
-Value maskGroups(ImplicitLocOpBuilder &b, Value select, RoutingAttr routing,
-                 int64_t numExperts) {
+/// The groups of group-limited (and rank-limited) routing: `numGroups`
+/// groups of experts scored by `score`, `kept` of which stay eligible.
+struct ExpertGroups {
+  int64_t numGroups = 0, kept = 0;
+  GroupScore score = GroupScore::max;
+  /// The group of each expert; empty when group g is the contiguous experts
+  /// [g·P, (g+1)·P), which the lowering views as `[T,G,P]` without a map.
+  SmallVector<int32_t> groupOf;
+};
+
+/// The groups `routing` limits tokens to: n_group's contiguous groups, or
+/// expert_ranks' ranks (contiguous when the map happens to be), or none.
+std::optional<ExpertGroups> getExpertGroups(RoutingAttr routing,
+                                            int64_t numExperts) {
+  ExpertGroups groups;
+  groups.score = routing.getGroupScore();
+  if (routing.isGrouped()) {
+    groups.numGroups = routing.getNGroup();
+    groups.kept = routing.getTopkGroup();
+    return groups;
+  }
+  if (!routing.isRankLimited())
+    return std::nullopt;
+  groups.numGroups = routing.getNumRanks();
+  groups.kept = routing.getRankLimit();
+  ArrayRef<int64_t> ranks = routing.getExpertRanks();
+  int64_t perRank = numExperts / groups.numGroups;
+  bool contiguous = numExperts % groups.numGroups == 0;
+  for (int64_t e = 0; e < numExperts && contiguous; ++e)
+    contiguous = ranks[e] == e / perRank;
+  // Ranks are below the expert count, and expert ids are i32 here already.
+  if (!contiguous)
+    for (int64_t rank : ranks)
+      groups.groupOf.push_back(static_cast<int32_t>(rank));
+  return groups;
+}
+
+/// Keeps the `kept` best expert groups of `select` `[T,E]` and sets every
+/// other expert to -inf.
+Value maskGroups(ImplicitLocOpBuilder &b, Value select,
+                 const ExpertGroups &groups, int64_t numExperts) {
   MLIRContext *ctx = b.getContext();
-  int64_t numGroups = routing.getNGroup();
+  int64_t numGroups = groups.numGroups;
   int64_t perGroup = numExperts / numGroups;
+  bool mapped = !groups.groupOf.empty();
   SmallVector<OpFoldResult> sizes = getSizes(b, select);
   float minusInf = -std::numeric_limits<float>::infinity();
+  Value groupOf;
+  if (mapped)
+    groupOf = arith::ConstantOp::create(
+        b, DenseIntElementsAttr::get(
+               RankedTensorType::get({numExperts}, b.getI32Type()),
+               ArrayRef<int32_t>(groups.groupOf)));
 
-  // Group scores [T,G]: the max, or the sum of the two largest members.
-  // View the experts as [T,G,P] and keep the two largest values seen.
-  auto selectType = cast<RankedTensorType>(select.getType());
-  Value members = tensor::ExpandShapeOp::create(
-      b,
-      RankedTensorType::get({selectType.getDimSize(0), numGroups, perGroup},
-                            b.getF32Type()),
-      select, ArrayRef<ReassociationIndices>{{0}, {1, 2}},
-      ArrayRef<OpFoldResult>{sizes[0], b.getIndexAttr(numGroups),
-                             b.getIndexAttr(perGroup)});
-  AffineMap member = AffineMap::getMultiDimIdentityMap(3, ctx);
+  // Group scores [T,G]: the max, or the sum of the two largest members,
+  // kept as the two largest values seen. Contiguous groups view the experts
+  // as [T,G,P]; mapped ones reduce over [T,G,E], an expert outside the
+  // group counting as -inf, which never displaces a member's value (every
+  // group has a member, two for top2_sum).
+  SmallVector<Value> inputs;
+  SmallVector<AffineMap> maps;
+  if (mapped) {
+    inputs = {select, groupOf};
+    maps = {AffineMap::get(3, 0,
+                           {getAffineDimExpr(0, ctx), getAffineDimExpr(2, ctx)},
+                           ctx),
+            AffineMap::get(3, 0, {getAffineDimExpr(2, ctx)}, ctx)};
+  } else {
+    auto selectType = cast<RankedTensorType>(select.getType());
+    inputs = {tensor::ExpandShapeOp::create(
+        b,
+        RankedTensorType::get({selectType.getDimSize(0), numGroups, perGroup},
+                              b.getF32Type()),
+        select, ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+        ArrayRef<OpFoldResult>{sizes[0], b.getIndexAttr(numGroups),
+                               b.getIndexAttr(perGroup)})};
+    maps = {AffineMap::getMultiDimIdentityMap(3, ctx)};
+  }
   AffineMap group = AffineMap::get(
       3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
+  maps.append({group, group});
   SmallVector<OpFoldResult> groupSizes = {sizes[0], b.getIndexAttr(numGroups)};
   Value first = createFilled(b, groupSizes, f32Constant(b, minusInf));
   Location loc = b.getLoc();
   auto topTwo = linalg::GenericOp::create(
-      b, TypeRange{first.getType(), first.getType()}, ValueRange{members},
-      ValueRange{first, first}, ArrayRef<AffineMap>{member, group, group},
+      b, TypeRange{first.getType(), first.getType()}, inputs,
+      ValueRange{first, first}, maps,
       ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
                                     utils::IteratorType::parallel,
                                     utils::IteratorType::reduction},
       [&](OpBuilder &nested, Location, ValueRange args) {
         ImplicitLocOpBuilder nb(loc, nested);
-        Value value = args[0], best = args[1], second = args[2];
+        Value value = args[0];
+        if (mapped) {
+          Value self = arith::IndexCastOp::create(
+              nb, nb.getI32Type(), linalg::IndexOp::create(nb, 1));
+          Value isMember = arith::CmpIOp::create(nb, arith::CmpIPredicate::eq,
+                                                 args[1], self);
+          value = arith::SelectOp::create(nb, isMember, value,
+                                          f32Constant(nb, minusInf));
+        }
+        Value best = args[inputs.size()], second = args[inputs.size() + 1];
         Value beatsBest =
             arith::CmpFOp::create(nb, arith::CmpFPredicate::OGT, value, best);
         Value newBest = arith::SelectOp::create(nb, beatsBest, value, best);
@@ -86,7 +154,7 @@ Value maskGroups(ImplicitLocOpBuilder &b, Value select, RoutingAttr routing,
         linalg::YieldOp::create(nb, ValueRange{newBest, newSecond});
       });
   Value groupScores = topTwo.getResult(0);
-  if (routing.getGroupScore() == GroupScore::top2_sum)
+  if (groups.score == GroupScore::top2_sum)
     groupScores = createElementwise(
         b, ValueRange{topTwo.getResult(0), topTwo.getResult(1)},
         tensor::EmptyOp::create(b, groupSizes, b.getF32Type()),
@@ -94,31 +162,39 @@ Value maskGroups(ImplicitLocOpBuilder &b, Value select, RoutingAttr routing,
           return arith::AddFOp::create(nb, args[0], args[1]);
         });
 
-  SmallVector<Value> keptGroups =
-      selectTopColumns(b, groupScores, routing.getTopkGroup());
-  SmallVector<Value> inputs = {select};
-  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(2, ctx)};
+  SmallVector<Value> keptGroups = selectTopColumns(b, groupScores, groups.kept);
+  SmallVector<Value> maskInputs = {select};
+  SmallVector<AffineMap> maskMaps = {AffineMap::getMultiDimIdentityMap(2, ctx)};
+  if (mapped) {
+    maskInputs.push_back(groupOf);
+    maskMaps.push_back(columnMap(ctx));
+  }
   for (Value kept : keptGroups) {
-    inputs.push_back(kept);
-    maps.push_back(rowMap(ctx));
+    maskInputs.push_back(kept);
+    maskMaps.push_back(rowMap(ctx));
   }
   return createElementwise(
-      b, inputs, tensor::EmptyOp::create(b, sizes, b.getF32Type()),
+      b, maskInputs, tensor::EmptyOp::create(b, sizes, b.getF32Type()),
       [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-        Value expert = linalg::IndexOp::create(nb, 1);
-        Value groupOf = arith::IndexCastOp::create(
-            nb, nb.getI32Type(),
-            arith::DivUIOp::create(nb, expert, indexConstant(nb, perGroup)));
+        Value groupOfExpert;
+        if (mapped) {
+          groupOfExpert = args[1];
+        } else {
+          Value expert = linalg::IndexOp::create(nb, 1);
+          groupOfExpert = arith::IndexCastOp::create(
+              nb, nb.getI32Type(),
+              arith::DivUIOp::create(nb, expert, indexConstant(nb, perGroup)));
+        }
         Value keep = arith::ConstantOp::create(nb, nb.getBoolAttr(false));
-        for (Value kept : args.drop_front())
+        for (Value kept : args.drop_front(mapped ? 2 : 1))
           keep = arith::OrIOp::create(
               nb, keep,
-              arith::CmpIOp::create(nb, arith::CmpIPredicate::eq, groupOf,
+              arith::CmpIOp::create(nb, arith::CmpIPredicate::eq, groupOfExpert,
                                     kept));
         return arith::SelectOp::create(nb, keep, args[0],
                                        f32Constant(nb, minusInf));
       },
-      maps);
+      maskMaps);
 }
 
 /// Token-choice routing of the rows of `logits` `[T,E]`: the routing
@@ -152,8 +228,8 @@ std::pair<Value, Value> routeRows(ImplicitLocOpBuilder &b, RouteOp op,
         },
         {AffineMap::getMultiDimIdentityMap(2, ctx), columnMap(ctx)});
   select = createNaNToMinusInf(b, select);
-  if (routing.isGrouped())
-    select = maskGroups(b, select, routing, numExperts);
+  if (std::optional<ExpertGroups> groups = getExpertGroups(routing, numExperts))
+    select = maskGroups(b, select, *groups, numExperts);
 
   // Expert ids [T,K], best first.
   SmallVector<Value> picked = selectTopColumns(b, select, topK);

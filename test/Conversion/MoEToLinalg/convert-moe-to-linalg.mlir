@@ -48,6 +48,67 @@ func.func @route_grouped(%l: tensor<?x16xf32>, %b: tensor<16xf32>) -> tensor<?x4
 
 // -----
 
+// Tests that rank-limited routing with a round-robin rank map scores each
+// rank over [T,R,E] from the map as a constant (experts of other ranks
+// counting as -inf), keeps the rank_limit = 2 best ranks (two argmax picks
+// over the [T,4] rank scores) and masks the other experts through the
+// same map.
+// CHECK-DAG: #[[TE:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[E:.*]] = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-DAG: #[[TR:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[COL:.*]] = affine_map<(d0, d1) -> (d1)>
+// CHECK-DAG: #[[ROW:.*]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @route_rank_limited
+// CHECK-NOT: tensor.expand_shape
+// CHECK: %[[MAP:.*]] = arith.constant dense<[0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3]> : tensor<16xi32>
+// CHECK: %[[TOP2:.*]]:2 = linalg.generic {indexing_maps = [#[[TE]], #[[E]], #[[TR]], #[[TR]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}}, %[[MAP]] : tensor<?x16xf32>, tensor<16xi32>) outs(%{{.*}}, %{{.*}} : tensor<?x4xf32>, tensor<?x4xf32>)
+// CHECK-NEXT: ^bb0(%[[V:.*]]: f32, %[[RANK:.*]]: i32,
+// CHECK: %[[SELF:.*]] = arith.index_cast %{{.*}} : index to i32
+// CHECK: %[[MEMBER:.*]] = arith.cmpi eq, %[[RANK]], %[[SELF]] : i32
+// CHECK: arith.select %[[MEMBER]], %[[V]], %{{.*}} : f32
+// CHECK: %[[SCORES:.*]] = linalg.generic {{.*}} ins(%[[TOP2]]#0, %[[TOP2]]#1 : tensor<?x4xf32>, tensor<?x4xf32>)
+// CHECK: arith.addf
+// CHECK: %[[KEEP1:.*]]:2 = linalg.generic {{.*}} ins(%[[SCORES]] : tensor<?x4xf32>)
+// CHECK: %[[KEEP2:.*]]:2 = linalg.generic {{.*}} ins(%[[SCORES]], %[[KEEP1]]#1 : tensor<?x4xf32>, tensor<?xi32>)
+// CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[COL]], #[[ROW]], #[[ROW]], #[[ID]]], iterator_types = ["parallel", "parallel"]} ins(%{{.*}}, %[[MAP]], %[[KEEP1]]#1, %[[KEEP2]]#1 : tensor<?x16xf32>, tensor<16xi32>, tensor<?xi32>, tensor<?xi32>)
+// CHECK-NEXT: ^bb0(%[[S:.*]]: f32, %[[R:.*]]: i32, %[[K1:.*]]: i32, %[[K2:.*]]: i32,
+// CHECK: arith.cmpi eq, %[[R]], %[[K1]] : i32
+// CHECK: arith.cmpi eq, %[[R]], %[[K2]] : i32
+// CHECK: arith.select %{{.*}}, %[[S]], %{{.*}} : f32
+// CHECK-NOT: moe.route
+func.func @route_rank_limited(%l: tensor<?x16xf32>) -> tensor<?x4xi32> {
+  %w, %ids = moe.route %l
+      {routing = #moe.routing<top_k = 4, renormalize = true,
+                              group_score = top2_sum, rank_limit = 2,
+                              expert_ranks = [0, 1, 2, 3, 0, 1, 2, 3,
+                                              0, 1, 2, 3, 0, 1, 2, 3]>}
+      : tensor<?x16xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
+  return %ids : tensor<?x4xi32>
+}
+
+// -----
+
+// Tests that a rank map that happens to be contiguous (experts 0..3 on rank
+// 0, ...) lowers as group-limited routing does: the [T,G,P] view, no map.
+// CHECK-LABEL: func.func @route_rank_limited_contiguous
+// CHECK-NOT: arith.constant dense
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0], [1, 2]] output_shape [%{{.*}}, 4, 4] : tensor<?x16xf32> into tensor<?x4x4xf32>
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-NOT: arith.constant dense
+// CHECK: arith.divui %{{.*}}, %{{.*}} : index
+// CHECK-NOT: moe.route
+func.func @route_rank_limited_contiguous(%l: tensor<?x16xf32>) -> tensor<?x4xi32> {
+  %w, %ids = moe.route %l
+      {routing = #moe.routing<top_k = 4, rank_limit = 2,
+                              expert_ranks = [0, 0, 0, 0, 1, 1, 1, 1,
+                                              2, 2, 2, 2, 3, 3, 3, 3]>}
+      : tensor<?x16xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
+  return %ids : tensor<?x4xi32>
+}
+
+// -----
+
 // Tests that dispatch counts, prefix-sums and scatters in scf.for loops and
 // gathers the rows with a linalg.generic.
 // CHECK-LABEL: func.func @dispatch

@@ -80,6 +80,39 @@ func.func @trivial_groups_layer(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>,
 
 // -----
 
+// Tests that rank-limited routing keeping every rank (rank_limit = R)
+// becomes unlimited routing, on moe.route and moe.layer, while a limit
+// below R stays, the rank map with it.
+// CHECK-LABEL: func.func @trivial_rank_limit
+// CHECK: moe.route %{{[a-z0-9_]+}} {routing = #moe.routing<top_k = 2, scoring = sigmoid>}
+// CHECK: moe.route %{{[a-z0-9_]+}} {routing = #moe.routing<top_k = 2, group_score = top2_sum, rank_limit = 1, expert_ranks = [0, 1, 0, 1, 0, 1, 0, 1]>}
+func.func @trivial_rank_limit(%l: tensor<?x8xf32>) -> (tensor<?x2xi32>, tensor<?x2xi32>) {
+  %w, %ids = moe.route %l
+      {routing = #moe.routing<top_k = 2, scoring = sigmoid, group_score = top2_sum,
+                              rank_limit = 2, expert_ranks = [0, 1, 0, 1, 0, 1, 0, 1]>}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  %w2, %ids2 = moe.route %l
+      {routing = #moe.routing<top_k = 2, group_score = top2_sum,
+                              rank_limit = 1, expert_ranks = [0, 1, 0, 1, 0, 1, 0, 1]>}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return %ids, %ids2 : tensor<?x2xi32>, tensor<?x2xi32>
+}
+// CHECK-LABEL: func.func @trivial_rank_limit_layer
+// CHECK: moe.layer
+// CHECK-SAME: router = #moe.routing<top_k = 2, renormalize = true>}
+func.func @trivial_rank_limit_layer(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>,
+    %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>)
+    -> tensor<?x8xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+      {router = #moe.routing<top_k = 2, renormalize = true, rank_limit = 3,
+                             expert_ranks = [2, 1, 0, 1]>}
+      : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>,
+         tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
 // Tests that an exchange within a single rank folds away, while a real one
 // stays.
 // CHECK-LABEL: func.func @single_rank_exchange

@@ -102,6 +102,116 @@ func.func @f(%l: tensor<?x4xf32>, %b: tensor<4xf32>) {
 
 // -----
 
+// Tests that a negative rank_limit is rejected.
+func.func @f(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{rank_limit must be at least 0 (0: no limit), got -1}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 1, rank_limit = -1>} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// Tests that rank_limit needs expert_ranks.
+func.func @f(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{rank_limit = 2 needs expert_ranks, the rank of each expert}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 1, rank_limit = 2>} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// Tests that expert_ranks needs rank_limit.
+func.func @f(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{expert_ranks needs a rank_limit above 0}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 1, expert_ranks = [0, 0, 1, 1]>} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// Tests that rank-limited routing does not combine with expert groups.
+func.func @f(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{rank_limit does not combine with group-limited routing (n_group = 2)}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 1, n_group = 2, rank_limit = 1, expert_ranks = [0, 0, 1, 1]>} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// Tests that rank-limited routing does not select on logits.
+func.func @f(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{select_on = logits does not combine with rank-limited routing (rank_limit = 1)}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 1, select_on = logits, rank_limit = 1, expert_ranks = [0, 0, 1, 1]>} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// Tests that a negative entry of expert_ranks is rejected.
+func.func @f(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{expert_ranks[2] must be a rank (at least 0), got -1}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 1, rank_limit = 1, expert_ranks = [0, 0, -1, 1]>} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// Tests that a rank without experts is rejected.
+func.func @f(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{expert_ranks gives rank 1 no experts; every rank up to the largest entry (2) must hold one}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 1, rank_limit = 1, expert_ranks = [0, 2, 0, 2]>} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// Tests that a rank far past the expert count (the largest int64) is
+// rejected without counting up to it or overflowing.
+func.func @f(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{expert_ranks gives rank 2 no experts; every rank up to the largest entry (9223372036854775807) must hold one}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 1, rank_limit = 1, expert_ranks = [0, 1, 9223372036854775807, 1]>} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// Tests that rank_limit above the number of ranks is rejected.
+func.func @f(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{rank_limit (3) exceeds the number of ranks in expert_ranks (2)}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 1, rank_limit = 3, expert_ranks = [0, 0, 1, 1]>} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// Tests that top_k must fit on the rank_limit ranks with the fewest experts (here
+// ranks 1 and 2, three experts), not only on the largest ones.
+func.func @f(%l: tensor<?x6xf32>) {
+  // expected-error @+1 {{top_k (4) exceeds the 3 experts on the rank_limit = 2 ranks with the fewest experts in expert_ranks}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 4, rank_limit = 2, expert_ranks = [0, 0, 0, 1, 2, 2]>} : tensor<?x6xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
+  return
+}
+
+// -----
+
+// Tests that top2_sum rank scores need two experts on every rank.
+func.func @f(%l: tensor<?x5xf32>) {
+  // expected-error @+1 {{group_score = top2_sum needs at least 2 experts per rank; expert_ranks gives rank 2 only 1}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 1, group_score = top2_sum, rank_limit = 2, expert_ranks = [0, 0, 1, 1, 2]>} : tensor<?x5xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
+// Tests that expert_ranks needs one entry per expert.
+func.func @f(%l: tensor<?x4xf32>) {
+  // expected-error @+1 {{expert_ranks has 3 entries, expected one per expert (4)}}
+  %w, %ids = moe.route %l {routing = #moe.routing<top_k = 1, rank_limit = 1, expert_ranks = [0, 1, 1]>} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
+  return
+}
+
+// -----
+
 // Tests that route needs a static expert count.
 func.func @f(%l: tensor<?x?xf32>, %b: tensor<4xf32>) {
   // expected-error @+1 {{'logits' expert count must be static}}

@@ -202,6 +202,36 @@ func.func @expert_choice_stages(%x: tensor<?x32xf32>, %l: tensor<?x4xf32>,
 
 // -----
 
+// Tests that rank-limited routing (DeepSeek-V2 device-limited) round-trips
+// with its bracketed rank map, on moe.route and moe.layer, and that an
+// explicitly empty map reads as no map.
+// CHECK-LABEL: func.func @rank_limited
+// CHECK: moe.route %{{[a-z0-9_]+}} {routing = #moe.routing<top_k = 3, group_score = top2_sum, rank_limit = 2, expert_ranks = [0, 1, 2, 3, 0, 1, 2, 3]>}
+// CHECK: moe.route %{{[a-z0-9_]+}} {routing = #moe.routing<top_k = 2>}
+// CHECK: moe.layer
+// CHECK-SAME: router = #moe.routing<top_k = 2, renormalize = true, rank_limit = 1, expert_ranks = [1, 0, 1, 0]>
+// GENERIC-LABEL: sym_name = "rank_limited"
+// GENERIC: "moe.route"(%{{.*}}) <{routing = #moe.routing<top_k = 3, group_score = top2_sum, rank_limit = 2, expert_ranks = [0, 1, 2, 3, 0, 1, 2, 3]>
+func.func @rank_limited(%l: tensor<?x8xf32>, %x: tensor<?x8xf32>,
+    %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>,
+    %d: tensor<4x8x16xf32>)
+    -> (tensor<?x3xi32>, tensor<?x2xi32>, tensor<?x8xf32>) {
+  %w, %ids = moe.route %l
+      {routing = #moe.routing<top_k = 3, group_score = top2_sum, rank_limit = 2,
+                              expert_ranks = [0, 1, 2, 3, 0, 1, 2, 3]>}
+      : tensor<?x8xf32> -> tensor<?x3xf32>, tensor<?x3xi32>
+  %w2, %ids2 = moe.route %l {routing = #moe.routing<top_k = 2, expert_ranks = []>}
+      : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+      {router = #moe.routing<top_k = 2, renormalize = true, rank_limit = 1,
+                             expert_ranks = [1, 0, 1, 0]>}
+      : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>,
+         tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %ids, %ids2, %y : tensor<?x3xi32>, tensor<?x2xi32>, tensor<?x8xf32>
+}
+
+// -----
+
 // Tests that the expert-parallel exchange, in its blocking and async forms,
 // and routing statistics round-trip.
 // CHECK-LABEL: func.func @exchange_and_stats

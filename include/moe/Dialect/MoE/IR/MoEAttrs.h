@@ -21,6 +21,11 @@ namespace mlir::moe {
 FailureOr<llvm::APFloat> parseF64Parameter(AsmParser &parser);
 void printF64Parameter(AsmPrinter &printer, const llvm::APFloat &value);
 
+/// `expert_ranks` reads and prints as `[0, 1, 0, 1]`: a bare comma list
+/// (MLIR's default for arrays) would not say where the list ends.
+FailureOr<SmallVector<int64_t>> parseRankMapParameter(AsmParser &parser);
+void printRankMapParameter(AsmPrinter &printer, ArrayRef<int64_t> ranks);
+
 /// Whether the activation multiplies a gate projection into the up
 /// projection (and so needs gate weights).
 inline bool isGated(Activation activation) {

@@ -83,6 +83,13 @@ class MoE_EnumParameter<EnumAttrInfo info, string default, string desc>
                              info.cppNamespace # "::" # info.className
                                # "::" # default, desc>;
 
+// A list of non-negative integers printed in square brackets, empty by
+// default (and then omitted from the struct format).
+class MoE_RankMapParameter<string desc> : OptionalArrayRefParameter<"int64_t", desc> {
+  let parser = "::mlir::moe::parseRankMapParameter($_parser)";
+  let printer = "::mlir::moe::printRankMapParameter($_printer, $_self)";
+}
+
 def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
   let summary = "token-choice routing: how each token picks k experts";
   let description = [{
@@ -96,6 +103,21 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
       split into `n_group` equal groups; each group is scored by its `max`
       selection value (DeepSeek-V2) or the sum of its top two (`top2_sum`,
       DeepSeek-V3); only the `topk_group` best groups stay eligible.
+      DeepSeek-V2's `group_limited_greedy` is device-limited routing with
+      contiguous groups (its `n_group` devices hold `E / n_group` experts
+      each, in order), which is why HF configs import to these parameters.
+    * `rank_limit`, `expert_ranks`: rank-limited (device-limited) routing,
+      DeepSeek-V2's M: each token's experts lie on at most `rank_limit`
+      ranks. `expert_ranks[e]` is the rank holding expert `e` (one entry per
+      expert; ranks `0..R-1`, each holding at least one expert, need not be
+      contiguous: round-robin placement puts experts 0, R, 2R, ... on rank
+      0). Each rank is scored by `group_score` over its experts' selection
+      values; the `rank_limit` best ranks (ties to the lower rank) stay
+      eligible and top-k runs over their experts. Group-limited routing is
+      the case `expert_ranks[e] = e / (E / n_group)`; the two do not
+      combine. Any `rank_limit` ranks must hold at least `top_k` experts,
+      and with `top2_sum` every rank two. `rank_limit = R` keeps every rank
+      and canonicalises away.
     * weights are the scores `s` at the selected experts (never the biased
       `c`); `renormalize` divides them by their sum (+1e-20), then they are
       multiplied by `scaling_factor`.
@@ -108,6 +130,12 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
                  scaling_factor = 2.5, n_group = 8, topk_group = 4,
                  group_score = top2_sum>
     ```
+
+    Example (8 experts round-robin on 4 ranks, each token on at most 2):
+    ```mlir
+    #moe.routing<top_k = 3, rank_limit = 2,
+                 expert_ranks = [0, 1, 2, 3, 0, 1, 2, 3]>
+    ```
   }];
   let parameters = (ins
     "int64_t":$top_k,
@@ -117,20 +145,39 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     MoE_F64Parameter<"1.0", "multiplies the final weights">:$scaling_factor,
     DefaultValuedParameter<"int64_t", "1", "expert groups">:$n_group,
     DefaultValuedParameter<"int64_t", "1", "groups kept">:$topk_group,
-    MoE_EnumParameter<MoE_GroupScore, "max", "group score rule">:$group_score
+    MoE_EnumParameter<MoE_GroupScore, "max", "group (or rank) score rule">:$group_score,
+    DefaultValuedParameter<"int64_t", "0", "ranks kept per token (0: no limit)">:$rank_limit,
+    MoE_RankMapParameter<"the rank holding each expert">:$expert_ranks
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
+  let builders = [
+    // Routing without a rank limit, as importers build it.
+    AttrBuilder<(ins "int64_t":$top_k, "ScoringFunc":$scoring,
+                     "SelectionSource":$select_on, "bool":$renormalize,
+                     "::llvm::APFloat":$scaling_factor, "int64_t":$n_group,
+                     "int64_t":$topk_group, "GroupScore":$group_score), [{
+      return $_get($_ctxt, top_k, scoring, select_on, renormalize,
+                   scaling_factor, n_group, topk_group, group_score,
+                   /*rank_limit=*/0, ::llvm::ArrayRef<int64_t>());
+    }]>
+  ];
   let extraClassDeclaration = [{
     /// Whether experts are grouped (group-limited routing).
     bool isGrouped() const { return getNGroup() > 1; }
+    /// Whether each token's experts are limited to `rank_limit` ranks.
+    bool isRankLimited() const { return getRankLimit() > 0; }
+    /// The number of ranks `expert_ranks` spreads the experts over (0
+    /// without a map).
+    int64_t getNumRanks() const;
     /// Checks the configuration against an expert count; reports through
     /// `emitError` with the attribute's parameter names.
     ::mlir::LogicalResult verifyForExperts(
         ::llvm::function_ref<::mlir::InFlightDiagnostic()> emitError,
         int64_t numExperts) const;
-    /// Keeping every group is the same as not grouping: returns the
-    /// ungrouped form of such an attribute, or null when grouping matters.
+    /// Keeping every group (or every rank) is the same as not grouping:
+    /// returns the ungrouped form of such an attribute, or null when the
+    /// grouping or rank limit matters.
     RoutingAttr getUngroupedIfTrivial() const;
   }];
 }
