@@ -49,6 +49,11 @@ if config.moe_have_nccl:
     config.available_features.add("nccl")
 if config.moe_have_mpi:
     config.available_features.add("mpi")
+# Ranks of expert parallelism on one machine: more ranks than cores, and as
+# root where CI runs as root (OpenMPI refuses both by default).
+config.substitutions.append(
+    ("%mpirun", "mpirun --oversubscribe" +
+     (" --allow-run-as-root" if os.geteuid() == 0 else "")))
 
 sys.path.insert(0, os.path.dirname(__file__))
 import sanitizers

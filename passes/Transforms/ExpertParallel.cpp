@@ -100,7 +100,8 @@ struct ExpertParallelPass
       return;
     if (epSize < 1 || epSize > ::moe::limits::kMaxRanks) {
       func.emitError() << "moe-expert-parallel: ep-size must be in [1, "
-                       << ::moe::limits::kMaxRanks << "], got " << epSize;
+                       << ::moe::limits::kMaxRanks << "], got "
+                       << static_cast<int64_t>(epSize);
       return signalPassFailure();
     }
     for (ExpertMlpOp mlp : mlps)
@@ -108,7 +109,7 @@ struct ExpertParallelPass
         return signalPassFailure();
     func->setAttr(kEpSizeAttr,
                   IntegerAttr::get(IntegerType::get(&getContext(), 64),
-                                   epSize));
+                                   static_cast<int64_t>(epSize)));
   }
 
   FailureOr<::moe::ExpertPlacement> makePlacement(ExpertMlpOp mlp,
@@ -122,7 +123,8 @@ struct ExpertParallelPass
       error = ::moe::checkPlacementFits(placement, numExperts, epSize);
     if (!error.empty())
       return mlp.emitOpError() << "cannot shard " << numExperts
-                               << " experts over ep-size " << epSize << ": "
+                               << " experts over ep-size " << static_cast<int64_t>(epSize)
+                               << ": "
                                << error;
     return placement;
   }

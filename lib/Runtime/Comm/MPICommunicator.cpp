@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -120,9 +121,10 @@ struct MPIExchange {
       if (waited > comm->timeout) {
         // The request stays with MPI: a collective cannot be cancelled.
         exchange.release();
-        return fail(comm, "an exchange did not complete within " +
-                              std::to_string(comm->timeout) +
-                              " s: another rank stopped responding");
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%g", comm->timeout);
+        return fail(comm, std::string("an exchange did not complete within ") +
+                              seconds + " s: another rank stopped responding");
       }
       std::this_thread::sleep_for(pause);
       pause = std::min(pause * 2, std::chrono::microseconds(1000));
