@@ -228,12 +228,12 @@ CostPrediction finish(const Volumes &v, const LayerShape &shape,
     int64_t peersIntra = std::min(topology.ranksPerNode, N - nodeBegin) - 1;
     int64_t peersInter = N - 1 - peersIntra;
     double countBytes = 4.0 * static_cast<double>(slotsPerRank);
-    double latency = std::max(peersIntra ? topology.intra.latency : 0.0,
-                              peersInter ? topology.inter.latency : 0.0);
-    rank.chunkLatency =
-        3 * latency + linkTime(peersIntra * countBytes, peersIntra * countBytes,
-                               peersInter * countBytes, peersInter * countBytes,
-                               topology);
+    rank.stepLatency = std::max(peersIntra ? topology.intra.latency : 0.0,
+                                peersInter ? topology.inter.latency : 0.0);
+    rank.countTime =
+        linkTime(peersIntra * countBytes, peersIntra * countBytes,
+                 peersInter * countBytes, peersInter * countBytes, topology);
+    rank.chunkLatency = 3 * rank.stepLatency + rank.countTime;
 
     rank.expertRows = 0;
     double readPerChunk = 0;

@@ -78,6 +78,8 @@ TEST(CostModel, UniformTwoRanks) {
     EXPECT_CLOSE(rank.dispatchTime, 512e-9, 1e-12);
     EXPECT_CLOSE(rank.combineTime, 512e-9, 1e-12);
     // Three steps of 10 us and 2 int32 counts to the one peer.
+    EXPECT_CLOSE(rank.stepLatency, 1e-5, 1e-12);
+    EXPECT_CLOSE(rank.countTime, 8e-9, 1e-12);
     EXPECT_CLOSE(rank.chunkLatency, 3e-5 + 8e-9, 1e-12);
     EXPECT_CLOSE(rank.expertRows, 16, 1e-12);
     // 16 rows * 2 * 3 * 16 * 32 FLOPs; 2 experts of 3 * 16 * 32 bf16
@@ -203,8 +205,13 @@ TEST(CostModel, ReplicasMatchReplicaFor) {
   // The last rank is alone on its node: only the inter-node latency.
   EXPECT_GT(p.ranks[4].interBytesSent, 0);
   EXPECT_EQ(p.ranks[4].intraBytesSent, 0);
-  EXPECT_GE(p.ranks[4].chunkLatency, 3e-4);
-  EXPECT_LT(p.ranks[4].chunkLatency, 3.01e-4);
+  EXPECT_EQ(p.ranks[4].stepLatency, 1e-4);
+  EXPECT_EQ(p.ranks[3].stepLatency, 1e-4);
+  // 4 peers on other nodes, 3 slots of int32 each at 1e8 B/s.
+  EXPECT_CLOSE(p.ranks[4].countTime, 4 * 3 * 4 / 1e8, 1e-12);
+  // Ranks 0 and 1 share a node: the intra link carries 1 peer's counts,
+  // the inter link 3 peers', which bound.
+  EXPECT_CLOSE(p.ranks[0].countTime, 3 * 3 * 4 / 1e8, 1e-12);
 }
 
 // Tests the chunk pipeline formula, the weights re-read per chunk, and

@@ -164,7 +164,8 @@ const std::vector<OptionSpec> &optionSpecs() {
       real("--weight-bytes", "B", kCost, &Options::weightBytes, 0, 16,
            "bytes per weight element (default: 2, bf16)"),
       text("--ep-sizes", "A,B,...", kCost, &Options::epSizes,
-           "several ep-sizes, one table row each", "COST: THE RUN"),
+           "several ep-sizes (at most 16), one table row each",
+           "COST: THE RUN"),
       integer("--tokens-per-rank", "T", kCost, &Options::tokensPerRank, 1,
               limits::kMaxTokens, "tokens each rank routes (required)"),
       text("--placement", "P", kCost, &Options::placement,
@@ -684,8 +685,8 @@ bool epSizeList(const Options &options, std::vector<int64_t> &sizes,
                      std::to_string(kMaxModelRanks) + ", got '" + item +
                      "' in '" + list + "'",
              false;
-    if (sizes.size() == 64)
-      return error = "--ep-sizes: at most 64 entries", false;
+    if (sizes.size() == 16)
+      return error = "--ep-sizes: at most 16 entries", false;
     sizes.push_back(size);
     begin = end + 1;
   }
@@ -722,6 +723,8 @@ json rankJson(const RankCost &rank) {
           {"weight_bytes_read", rank.weightBytesRead},
           {"dispatch_s", rank.dispatchTime},
           {"combine_s", rank.combineTime},
+          {"step_latency_s", rank.stepLatency},
+          {"count_s", rank.countTime},
           {"chunk_latency_s", rank.chunkLatency},
           {"exchange_s", rank.exchangeTime},
           {"compute_s", rank.computeTime},

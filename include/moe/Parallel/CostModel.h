@@ -179,9 +179,11 @@ struct RankCost {
   /// Bandwidth parts of the two exchanges: per link kind
   /// max(sent, received) / bandwidth, the slower link kind bounding.
   double dispatchTime = 0, combineTime = 0;
-  /// The fixed cost of one chunk: three exchange steps (dispatch counts,
-  /// dispatch rows, combine rows), each the latency of the slowest link the
-  /// rank uses, and the counts' bytes (G int32 to each peer).
+  /// The fixed cost of one exchange step: the latency of the slowest link
+  /// kind the rank uses; and the time of the counts (G int32 to each peer).
+  double stepLatency = 0, countTime = 0;
+  /// The fixed cost of one chunk: three steps (dispatch counts, dispatch
+  /// rows, combine rows) and the counts, 3 * stepLatency + countTime.
   double chunkLatency = 0;
   /// dispatchTime + combineTime + chunks * chunkLatency.
   double exchangeTime = 0;
