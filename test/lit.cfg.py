@@ -28,7 +28,8 @@ llvm_config.with_environment("PATH", config.moe_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tools = [ToolSubst(name, unresolved="fatal")
-         for name in ["moe-opt", "moe-translate", "moe-compile", "moe-run"]]
+         for name in ["moe-opt", "moe-translate", "moe-compile", "moe-run",
+                      "moe-plan"]]
 llvm_config.add_tool_substitutions(tools, [config.moe_tools_dir])
 
 # JIT execution tests run lowered modules with Debian's mlir-runner and the
