@@ -7,9 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <unistd.h>
 
 using namespace moe;
 using nlohmann::json;
@@ -159,32 +156,9 @@ ExpertPlacement moe::parsePlacementJson(const std::string &text,
 
 ExpertPlacement moe::readPlacementFile(const std::string &path,
                                        std::string &error) {
-  int64_t size = 0;
-  int fd = limits::openRegularFile(path, error, &size);
-  if (fd < 0)
-    return {};
   std::string text;
-  if (size > limits::kMaxJsonBytes) {
-    ::close(fd);
-    error = path + ": " + std::to_string(size) + " bytes exceed the limit " +
-            std::to_string(limits::kMaxJsonBytes);
+  if (!limits::readBoundedFile(path, limits::kMaxJsonBytes, text, error))
     return {};
-  }
-  text.resize(static_cast<size_t>(size));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t got = ::read(fd, &text[done], text.size() - done);
-    if (got < 0 && errno == EINTR)
-      continue;
-    if (got <= 0) {
-      error = path + ": cannot read: " +
-              (got < 0 ? std::strerror(errno) : "the file shrank");
-      ::close(fd);
-      return {};
-    }
-    done += static_cast<size_t>(got);
-  }
-  ::close(fd);
   return parsePlacementJson(text, path, error);
 }
 

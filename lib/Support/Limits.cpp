@@ -102,3 +102,33 @@ int limits::openRegularFile(const std::string &path, std::string &error,
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   return fd;
 }
+
+bool limits::readBoundedFile(const std::string &path, int64_t maxBytes,
+                             std::string &text, std::string &error) {
+  int64_t size = 0;
+  int fd = openRegularFile(path, error, &size);
+  if (fd < 0)
+    return false;
+  if (size > maxBytes) {
+    ::close(fd);
+    error = path + ": " + std::to_string(size) + " bytes exceed the limit " +
+            std::to_string(maxBytes);
+    return false;
+  }
+  text.resize(static_cast<size_t>(size));
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t got = ::read(fd, &text[done], text.size() - done);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0) {
+      error = path + ": cannot read: " +
+              (got < 0 ? std::strerror(errno) : "the file shrank");
+      ::close(fd);
+      return false;
+    }
+    done += static_cast<size_t>(got);
+  }
+  ::close(fd);
+  return true;
+}

@@ -398,38 +398,6 @@ std::string formatRate(double bytesPerSecond) {
   return formatBytes(bytesPerSecond) + "/s";
 }
 
-/// Reads a JSON file (a regular file within the JSON size limit) into
-/// `text`; errors name the file.
-bool readJsonFile(const std::string &path, std::string &text,
-                  std::string &error) {
-  int64_t size = 0;
-  int fd = limits::openRegularFile(path, error, &size);
-  if (fd < 0)
-    return false;
-  if (size > limits::kMaxJsonBytes) {
-    ::close(fd);
-    error = path + ": " + std::to_string(size) + " bytes exceed the limit " +
-            std::to_string(limits::kMaxJsonBytes);
-    return false;
-  }
-  text.resize(static_cast<size_t>(size));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t got = ::read(fd, text.data() + done, text.size() - done);
-    if (got < 0 && errno == EINTR)
-      continue;
-    if (got <= 0) {
-      error = path + ": cannot read: " +
-              (got < 0 ? std::strerror(errno) : "the file shrank");
-      ::close(fd);
-      return false;
-    }
-    done += static_cast<size_t>(got);
-  }
-  ::close(fd);
-  return true;
-}
-
 /// Writes `text` to `path` ("-": stdout); a failed write leaves no file.
 bool writeTextFile(const std::string &path, const std::string &text,
                    std::string &error) {
@@ -451,7 +419,7 @@ bool writeTextFile(const std::string &path, const std::string &text,
 /// The loads of --stats, or empty with `error`.
 std::vector<double> readLoads(const std::string &path, std::string &error) {
   std::string text;
-  if (!readJsonFile(path, text, error))
+  if (!limits::readBoundedFile(path, limits::kMaxJsonBytes, text, error))
     return {};
   return parseLoadsJson(text, path, error);
 }
@@ -477,7 +445,7 @@ bool readConfigShape(const std::string &configPath, LayerShape &shape,
       path = candidate;
   }
   std::string text;
-  if (!readJsonFile(path, text, error))
+  if (!limits::readBoundedFile(path, limits::kMaxJsonBytes, text, error))
     return false;
   json root = parseBoundedJson(text.data(), text.size(), path, error);
   if (root.is_discarded())
@@ -790,10 +758,7 @@ int cost(const Options &options) {
   bool placementFile = !isPlacementRule(options.placement);
   ExpertPlacement filePlacement;
   if (placementFile) {
-    std::string text;
-    if (!readJsonFile(options.placement, text, error))
-      return fail(error);
-    filePlacement = parsePlacementJson(text, options.placement, error);
+    filePlacement = readPlacementFile(options.placement, error);
     if (filePlacement.rankExperts.empty())
       return fail(error);
     if (filePlacement.numRanks() > kMaxModelRanks)

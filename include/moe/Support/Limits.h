@@ -76,6 +76,12 @@ size_t mlirNestingDepth(const char *text, size_t size,
 int openRegularFile(const std::string &path, std::string &error,
                     int64_t *size = nullptr);
 
+/// Reads all of regular file `path` into `text` when it holds at most
+/// `maxBytes` (a JSON document: kMaxJsonBytes); otherwise false with `error`
+/// naming the path and the reason.
+bool readBoundedFile(const std::string &path, int64_t maxBytes,
+                     std::string &text, std::string &error);
+
 } // namespace moe::limits
 
 #endif // MOE_SUPPORT_LIMITS_H
