@@ -5,7 +5,8 @@
 // (`moe-bufferize`). Targets add their own stages around them
 // (CPUPipeline.cpp). Why the order matters:
 // * layers are decomposed, sharded over ranks (moe-expert-parallel: the
-//   experts of each rank become a moe.fused_experts between exchanges) and
+//   experts of each rank become a moe.fused_experts between exchanges),
+//   their exchanges pipelined with the experts (moe-schedule-comm) and
 //   their experts fused (moe-fuse-experts)
 //   before lowering, which turns the fused experts into the grouped kernel
 //   ops (moe.gather_gate_up, moe.down_scatter_add) in the checkpoint's
@@ -38,6 +39,9 @@ void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
     parallel.epSize = options.epSize;
     parallel.placementSpec = options.placement;
     pm.addNestedPass<func::FuncOp>(moe::createMoEExpertParallel(parallel));
+    moe::MoEScheduleCommOptions schedule;
+    schedule.chunks = options.chunks;
+    pm.addNestedPass<func::FuncOp>(moe::createMoEScheduleComm(schedule));
   }
   if (options.fuseExperts)
     pm.addPass(moe::createMoEFuseExperts());

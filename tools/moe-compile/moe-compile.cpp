@@ -2,7 +2,8 @@
 //
 //   moe-compile IN.mlir --target=cpu -o OUT.so [--mcpu=native|NAME] [-O0..3]
 //               [--weight-type=auto|f32|bf16] [--emit=mlir|llvm|asm|obj|so]
-//               [--ep-size=N [--placement=contiguous|round-robin|FILE]]
+//               [--ep-size=N [--placement=contiguous|round-robin|FILE]
+//                [--chunks=C]]
 //               [--mlir-print-ir-after-all ...]
 //
 // The library exports the C ABI of moe_runtime.h and needs no libMLIR or
@@ -87,6 +88,12 @@ static cl::opt<std::string> placement(
              "one; it may replicate experts) (default: contiguous)"),
     cl::value_desc("rule|file"), cl::init("contiguous"),
     cl::cat(toolCategory));
+static cl::opt<int64_t> chunks(
+    "chunks",
+    cl::desc("With --ep-size: pipeline each rank's tokens in C parts, so "
+             "that one part's exchange overlaps another's expert compute "
+             "(1 to 64; default: 1)"),
+    cl::value_desc("C"), cl::init(1), cl::cat(toolCategory));
 static cl::opt<bool>
     keepObject("keep-object",
                cl::desc("With --emit=so, keep the object file OUT.so.o "
@@ -153,6 +160,10 @@ int main(int argc, char **argv) {
     return fail("--ep-size " + llvm::Twine(epSize) + " must be at least 1");
   if (placement.getNumOccurrences() && epSize == 1)
     return fail("--placement needs --ep-size above 1");
+  if (chunks.getNumOccurrences() && epSize == 1)
+    return fail("--chunks needs --ep-size above 1");
+  if (chunks < 1 || chunks > 64)
+    return fail("--chunks " + llvm::Twine(chunks) + " is not in [1, 64]");
   if (optLevel > 3)
     return fail("-O" + llvm::Twine(optLevel) +
                 " is not an optimisation level (0-3)");
@@ -209,6 +220,7 @@ int main(int argc, char **argv) {
   options.weightType = weightType;
   options.epSize = epSize;
   options.placement = placement;
+  options.chunks = chunks;
   options.emit = *emitKind;
   options.configurePassManager = [](PassManager &pm) {
     return applyPassManagerCLOptions(pm);

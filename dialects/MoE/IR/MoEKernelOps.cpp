@@ -569,9 +569,10 @@ struct ExchangeResource
 void getExchangeEffects(
     Operation *op, OpOperand &init,
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
-        &effects) {
+        &effects,
+    bool initIsRead = false) {
   effects.emplace_back(MemoryEffects::Write::get(), ExchangeResource::get());
-  getKernelEffects(op, init, /*initIsRead=*/false, effects);
+  getKernelEffects(op, init, initIsRead, effects);
 }
 
 LogicalResult verifyCounts(Operation *op, Value counts, StringRef name,
@@ -605,23 +606,43 @@ LogicalResult ExchangeCountsOp::verify() {
                       send.getDimSize(1));
 }
 
-LogicalResult ExchangeRowsOp::verify() {
-  if (failed(verifyExchangeResult(*this)) ||
-      failed(verifyCounts(*this, getSendCounts(), "send_counts", -1, -1)))
+namespace {
+/// `rows` and `init` are [?, H] of one element type and a static H.
+LogicalResult verifyRowBuffers(Operation *op, Value rowsValue,
+                               Value initValue) {
+  auto rows = cast<ShapedType>(rowsValue.getType());
+  auto init = cast<ShapedType>(initValue.getType());
+  if (rows.getRank() != 2 || init.getRank() != 2 || rows.isDynamicDim(1) ||
+      rows.getDimSize(1) != init.getDimSize(1) ||
+      rows.getElementType() != init.getElementType())
+    return op->emitOpError() << "'rows' " << rows << " and 'init' " << init
+                             << " must be [rows, H] of one element type and "
+                                "a static H";
+  return success();
+}
+
+template <typename Op> LogicalResult verifyRowsExchange(Op op) {
+  if (failed(verifyExchangeResult(op)) ||
+      failed(verifyCounts(op, op.getSendCounts(), "send_counts", -1, -1)))
     return failure();
-  auto send = cast<ShapedType>(getSendCounts().getType());
-  if (failed(verifyCounts(*this, getReceivedCounts(), "received_counts",
+  auto send = cast<ShapedType>(op.getSendCounts().getType());
+  if (failed(verifyCounts(op, op.getReceivedCounts(), "received_counts",
                           send.getDimSize(0), send.getDimSize(1))))
     return failure();
-  auto rows = cast<ShapedType>(getRows().getType());
-  auto init = cast<ShapedType>(getInit().getType());
-  if (rows.getRank() != 2 || init.getRank() != 2 ||
-      rows.isDynamicDim(1) || rows.getDimSize(1) != init.getDimSize(1) ||
-      rows.getElementType() != init.getElementType())
-    return emitOpError() << "'rows' " << rows << " and 'init' " << init
-                         << " must be [rows, H] of one element type and a "
-                            "static H";
-  return success();
+  return verifyRowBuffers(op, op.getRows(), op.getInit());
+}
+} // namespace
+
+LogicalResult ExchangeRowsOp::verify() { return verifyRowsExchange(*this); }
+
+LogicalResult ExchangeRowsStartOp::verify() {
+  return verifyRowsExchange(*this);
+}
+
+LogicalResult ExchangeWaitOp::verify() {
+  if (failed(verifyExchangeResult(*this)))
+    return failure();
+  return verifyRowBuffers(*this, getRows(), getInit());
 }
 
 void ExchangeCountsOp::getEffects(
@@ -634,6 +655,19 @@ void ExchangeRowsOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
   getExchangeEffects(*this, getInitMutable(), effects);
+}
+
+void ExchangeRowsStartOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  getExchangeEffects(*this, getInitMutable(), effects);
+}
+
+void ExchangeWaitOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  // The buffer holds what arrived: kept, not overwritten.
+  getExchangeEffects(*this, getInitMutable(), effects, /*initIsRead=*/true);
 }
 
 #define MOE_EXCHANGE_BUFFERIZATION(Op)                                         \
@@ -660,4 +694,31 @@ void ExchangeRowsOp::getEffects(
   }
 MOE_EXCHANGE_BUFFERIZATION(ExchangeCountsOp)
 MOE_EXCHANGE_BUFFERIZATION(ExchangeRowsOp)
+MOE_EXCHANGE_BUFFERIZATION(ExchangeRowsStartOp)
 #undef MOE_EXCHANGE_BUFFERIZATION
+
+// The wait completes its start's buffer in place: it reads what is there.
+bool ExchangeWaitOp::bufferizesToMemoryRead(
+    OpOperand &, const bufferization::AnalysisState &) {
+  return true;
+}
+
+bool ExchangeWaitOp::bufferizesToMemoryWrite(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return &operand == &getInitMutable();
+}
+
+bufferization::AliasingValueList
+ExchangeWaitOp::getAliasingValues(OpOperand &operand,
+                                  const bufferization::AnalysisState &) {
+  if (&operand != &getInitMutable())
+    return {};
+  return {{getResult()[0], bufferization::BufferRelation::Equivalent}};
+}
+
+LogicalResult
+ExchangeWaitOp::bufferize(RewriterBase &rewriter,
+                          const bufferization::BufferizationOptions &options,
+                          bufferization::BufferizationState &state) {
+  return bufferizeKernelOp(*this, getInitMutable(), rewriter, options, state);
+}

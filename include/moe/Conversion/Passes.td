@@ -54,7 +54,8 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
 def ConvertMoEToRuntime : Pass<"convert-moe-to-runtime", "::mlir::ModuleOp"> {
   let summary = "Lower the exchanges between ranks to calls of the runtime's communicator";
   let description = [{
-    After bufferization, `moe.exchange_counts` and `moe.exchange_rows` on
+    After bufferization, `moe.exchange_counts`, `moe.exchange_rows` and
+    its asynchronous form (`moe.exchange_rows_start`, `moe.exchange_wait`) on
     buffers become calls of the embedded runtime (`Exchange.c`; symbols
     and signatures in `moe/Runtime/KernelABI.h`), which move the bytes
     through the `moe_communicator` the library's context gave (MPI on the

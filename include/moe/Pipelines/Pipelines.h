@@ -40,6 +40,12 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
                      "round-robin, or a placement JSON file "
                      "(moe-expert-parallel)"),
       llvm::cl::init("contiguous")};
+  Option<int64_t> chunks{
+      *this, "chunks",
+      llvm::cl::desc("With ep-size: parts each rank's tokens are pipelined "
+                     "in, so that exchanges overlap expert compute "
+                     "(moe-schedule-comm; 1: none)"),
+      llvm::cl::init(1)};
 };
 
 // Shared by every target (Pipelines.cpp).

@@ -70,6 +70,8 @@
  *   void EXCHANGE_ROWS(int64_t rows, int64_t send_counts, int64_t recv,
  *                      int64_t recv_counts, int64_t ranks, int64_t slots,
  *                      int64_t row_bytes);
+ *   void EXCHANGE_ROWS_START(the same);   // returns at once
+ *   void EXCHANGE_WAIT(int64_t recv);     // the start with this buffer
  * A failed exchange zeroes what it would have received and makes END
  * return MOE_STATUS_COMMUNICATION, so the rest of the call runs on no
  * rows and ends. */
@@ -78,5 +80,7 @@
 #define MOE_RT_RANK "moe_rt_rank"
 #define MOE_RT_EXCHANGE_COUNTS "moe_rt_exchange_counts"
 #define MOE_RT_EXCHANGE_ROWS "moe_rt_exchange_rows"
+#define MOE_RT_EXCHANGE_ROWS_START "moe_rt_exchange_rows_start"
+#define MOE_RT_EXCHANGE_WAIT "moe_rt_exchange_wait"
 
 #endif /* MOE_RUNTIME_KERNELABI_H */

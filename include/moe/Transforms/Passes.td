@@ -181,5 +181,54 @@ def MoEExpertParallel : Pass<"moe-expert-parallel", "::mlir::func::FuncOp"> {
     "::mlir::tensor::TensorDialect",
   ];
 }
+def MoEScheduleComm : Pass<"moe-schedule-comm", "::mlir::func::FuncOp"> {
+  let summary = "Overlap the exchanges of expert parallelism with expert compute";
+  let description = [{
+    After `moe-expert-parallel` a layer exchanges all its rows, computes its
+    experts, and exchanges the results back: the link and the cores take
+    turns. This pass splits the rank's tokens into `chunks` parts (the first
+    `T mod C` one token longer) and pipelines them: the rows of chunk i+1
+    travel (`moe.all_to_all_start` ... `moe.all_to_all_wait`) while the
+    experts of chunk i compute, and the results of chunk i travel back while
+    chunk i+1 computes; each chunk's combine writes its tokens of the
+    output. A token's result does not depend on the chunking (rows are
+    computed one by one and combined in slot order). Every rank issues the
+    same exchanges in the same order, whatever its token count. `chunks=1`
+    leaves the function alone.
+
+    Before (one chunk, from moe-expert-parallel):
+    ```mlir
+    %rows, %tok, %rw, %off = moe.dispatch %x, %p, %w : ...
+    %in, %rc = moe.all_to_all %rows, %sc : ...
+    %o = moe.fused_experts ... %in ...
+    %back, %c = moe.all_to_all %o, %rc : ...
+    %y = moe.combine %back ... input(%x) : ...
+    ```
+    After (`chunks=2`): the dispatch of both chunks, then
+    ```mlir
+    %h0 = moe.all_to_all_start %rows0, %sc0 : !moe.exchange<...>
+    %in0, %rc0 = moe.all_to_all_wait %h0 : ...
+    %h1 = moe.all_to_all_start %rows1, %sc1 : ...   // in flight while chunk 0 computes
+    %o0 = moe.fused_experts ... %in0 ...
+    %b0 = moe.all_to_all_start %o0, %rc0 : ...
+    %in1, %rc1 = moe.all_to_all_wait %h1 : ...
+    %o1 = moe.fused_experts ... %in1 ...
+    %b1 = moe.all_to_all_start %o1, %rc1 : ...
+    %back0, %c0 = moe.all_to_all_wait %b0 : ...
+    %y0 = moe.combine %back0 ... input(%x0) : ...
+    %back1, %c1 = moe.all_to_all_wait %b1 : ...
+    %y1 = moe.combine %back1 ... input(%x1) : ...
+    ```
+    and the chunks' outputs inserted into one `[T,H]` result.
+  }];
+  let options = [
+    Option<"chunks", "chunks", "int64_t", "1",
+           "parts each rank's tokens are pipelined in (1: no overlap)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
 
 #endif // MOE_TRANSFORMS_PASSES_TD

@@ -4,8 +4,8 @@
  * rows between ranks through the moe_communicator the context gave the
  * entry, which the generated forward installs for the calling thread. The
  * bytes move on the host's engine (MPI); this file only turns row counts
- * into byte counts and offsets, and keeps a failure for the forward to
- * return.
+ * into byte counts and offsets, keeps the exchanges in flight (known by
+ * their receive buffers) and keeps a failure for the forward to return.
  *===----------------------------------------------------------------------===*/
 
 #include "moe/Runtime/KernelABI.h"
@@ -15,39 +15,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An exchange in flight: its receive buffer (its name), the communicator's
+ * request, and the byte counts and offsets, which must outlive it. */
+typedef struct Exchange {
+  struct Exchange *next;
+  void *recv;
+  int64_t recvTotal;
+  void *request;
+  int64_t *bytes; /* send bytes, recv bytes, send offsets, recv offsets */
+} Exchange;
 
-/* The forward running on this thread: its communicator and whether an
- * exchange failed. */
+/* The forward running on this thread: its communicator, whether an
+ * exchange failed, and the exchanges in flight. */
 static _Thread_local const moe_communicator *current;
 static _Thread_local int32_t failure;
+static _Thread_local Exchange *inFlight;
+
+static void fail(int32_t status) {
+  if (failure == MOE_STATUS_OK)
+    failure = status;
+}
 
 void moe_rt_forward_begin(const moe_communicator *communicator) {
   current = communicator;
   failure = MOE_STATUS_OK;
+  inFlight = NULL;
 }
 
 int32_t moe_rt_forward_end(void) {
+  /* Generated code waits for every exchange it starts; one left over is a
+   * broken schedule, reported rather than leaked silently. */
+  while (inFlight) {
+    Exchange *left = inFlight;
+    inFlight = left->next;
+    if (current && left->request)
+      current->wait(current->impl, left->request);
+    free(left->bytes);
+    free(left);
+    fail(MOE_STATUS_COMMUNICATION);
+  }
   current = NULL;
   return failure;
 }
 
 int32_t moe_rt_rank(void) { return current ? current->rank : 0; }
 
-/* Runs one all-to-all-v; false (and the failure kept) when it cannot. */
-static int exchange(const void *send, const int64_t *sendBytes, void *recv,
-                    const int64_t *recvBytes, int64_t ranks) {
-  if (failure != MOE_STATUS_OK)
-    return 0;
-  if (!current || current->size != ranks) {
-    failure = MOE_STATUS_RANKS;
-    return 0;
-  }
-  int64_t *offsets = malloc(2 * (size_t)ranks * sizeof(int64_t));
-  if (!offsets) {
-    failure = MOE_STATUS_OUT_OF_MEMORY;
-    return 0;
-  }
-  int64_t *sendOffsets = offsets, *recvOffsets = offsets + ranks;
+/* Starts an all-to-all-v of `sendBytes`/`recvBytes` per rank; the exchange,
+ * or NULL when it cannot start (the failure kept, `recv` zeroed). */
+static Exchange *start(const void *send, void *recv, int64_t *bytes,
+                       int64_t ranks) {
+  int64_t *sendBytes = bytes, *recvBytes = bytes + ranks;
+  int64_t *sendOffsets = bytes + 2 * ranks, *recvOffsets = bytes + 3 * ranks;
   int64_t sendAt = 0, recvAt = 0;
   for (int64_t r = 0; r < ranks; ++r) {
     sendOffsets[r] = sendAt;
@@ -55,69 +73,137 @@ static int exchange(const void *send, const int64_t *sendBytes, void *recv,
     sendAt += sendBytes[r];
     recvAt += recvBytes[r];
   }
-  void *request = NULL;
-  int32_t status = current->all_to_all_start(current->impl, send, sendBytes,
-                                             sendOffsets, recv, recvBytes,
-                                             recvOffsets, &request);
-  if (status == MOE_STATUS_OK)
-    status = current->wait(current->impl, request);
-  free(offsets);
-  if (status != MOE_STATUS_OK) {
-    failure = MOE_STATUS_COMMUNICATION;
-    return 0;
+  Exchange *exchange = NULL;
+  if (failure != MOE_STATUS_OK) {
+    /* After a failure nothing moves: the rest of the call runs on zeros. */
+  } else if (!current || current->size != ranks) {
+    fail(MOE_STATUS_RANKS);
+  } else if (!(exchange = calloc(1, sizeof(Exchange)))) {
+    fail(MOE_STATUS_OUT_OF_MEMORY);
+  } else if (current->all_to_all_start(current->impl, send, sendBytes,
+                                       sendOffsets, recv, recvBytes,
+                                       recvOffsets,
+                                       &exchange->request) != MOE_STATUS_OK) {
+    free(exchange);
+    exchange = NULL;
+    fail(MOE_STATUS_COMMUNICATION);
   }
-  return 1;
+  if (!exchange) {
+    memset(recv, 0, (size_t)recvAt);
+    free(bytes);
+    return NULL;
+  }
+  exchange->recv = recv;
+  exchange->recvTotal = recvAt;
+  exchange->bytes = bytes;
+  return exchange;
 }
 
-void moe_rt_exchange_counts(int64_t send, int64_t recv,
-                                       int64_t ranks, int64_t slots) {
+/* Completes `exchange` (zeroing what it would have received on failure). */
+static void finish(Exchange *exchange) {
+  if (current->wait(current->impl, exchange->request) != MOE_STATUS_OK) {
+    fail(MOE_STATUS_COMMUNICATION);
+    memset(exchange->recv, 0, (size_t)exchange->recvTotal);
+  }
+  free(exchange->bytes);
+  free(exchange);
+}
+
+static int64_t *allocBytes(int64_t ranks) {
+  int64_t *bytes = malloc(4 * (size_t)ranks * sizeof(int64_t));
+  if (!bytes)
+    fail(MOE_STATUS_OUT_OF_MEMORY);
+  return bytes;
+}
+
+void moe_rt_exchange_counts(int64_t send, int64_t recv, int64_t ranks,
+                            int64_t slots) {
   int32_t *received = (int32_t *)(intptr_t)recv;
   size_t total = (size_t)(ranks * slots);
-  int64_t *bytes = malloc((size_t)ranks * sizeof(int64_t));
-  int ok = bytes != NULL;
-  if (!ok && failure == MOE_STATUS_OK)
-    failure = MOE_STATUS_OUT_OF_MEMORY;
-  if (ok) {
-    for (int64_t r = 0; r < ranks; ++r)
-      bytes[r] = slots * (int64_t)sizeof(int32_t);
-    ok = exchange((const void *)(intptr_t)send, bytes, received, bytes, ranks);
-    free(bytes);
-  }
-  /* A peer's counts become allocation sizes: refuse negative ones. */
-  for (size_t i = 0; ok && i < total; ++i)
-    if (received[i] < 0) {
-      failure = MOE_STATUS_COMMUNICATION;
-      ok = 0;
-    }
-  if (!ok)
-    memset(received, 0, total * sizeof(int32_t));
-}
-
-void moe_rt_exchange_rows(int64_t rows, int64_t sendCounts,
-                                     int64_t recv, int64_t recvCounts,
-                                     int64_t ranks, int64_t slots,
-                                     int64_t rowBytes) {
-  const int32_t *sent = (const int32_t *)(intptr_t)sendCounts;
-  const int32_t *received = (const int32_t *)(intptr_t)recvCounts;
-  int64_t *bytes = malloc(2 * (size_t)ranks * sizeof(int64_t));
+  int64_t *bytes = allocBytes(ranks);
   if (!bytes) {
-    if (failure == MOE_STATUS_OK)
-      failure = MOE_STATUS_OUT_OF_MEMORY;
+    memset(received, 0, total * sizeof(int32_t));
     return;
   }
-  int64_t *sendBytes = bytes, *recvBytes = bytes + ranks, recvTotal = 0;
+  for (int64_t r = 0; r < 2 * ranks; ++r)
+    bytes[r] = slots * (int64_t)sizeof(int32_t);
+  Exchange *exchange = start((const void *)(intptr_t)send, received, bytes,
+                             ranks);
+  if (exchange)
+    finish(exchange);
+  /* A peer's counts become allocation sizes: refuse negative ones. */
+  for (size_t i = 0; i < total; ++i)
+    if (received[i] < 0) {
+      fail(MOE_STATUS_COMMUNICATION);
+      memset(received, 0, total * sizeof(int32_t));
+      break;
+    }
+}
+
+/* The byte counts of an exchange of rows by send and receive counts. */
+static int64_t *rowBytes(int64_t sendCounts, int64_t recvCounts, int64_t ranks,
+                         int64_t slots, int64_t bytesPerRow) {
+  const int32_t *sent = (const int32_t *)(intptr_t)sendCounts;
+  const int32_t *received = (const int32_t *)(intptr_t)recvCounts;
+  int64_t *bytes = allocBytes(ranks);
+  if (!bytes)
+    return NULL;
   for (int64_t r = 0; r < ranks; ++r) {
     int64_t out = 0, in = 0;
     for (int64_t g = 0; g < slots; ++g) {
       out += sent[r * slots + g];
       in += received[r * slots + g];
     }
-    sendBytes[r] = out * rowBytes;
-    recvBytes[r] = in * rowBytes;
-    recvTotal += recvBytes[r];
+    bytes[r] = out * bytesPerRow;
+    bytes[ranks + r] = in * bytesPerRow;
   }
-  if (!exchange((const void *)(intptr_t)rows, sendBytes, (void *)(intptr_t)recv,
-                recvBytes, ranks))
-    memset((void *)(intptr_t)recv, 0, (size_t)recvTotal);
-  free(bytes);
+  return bytes;
+}
+
+/* The bytes all received rows fill, for zeroing without an exchange. */
+static size_t receivedBytes(int64_t recvCounts, int64_t ranks, int64_t slots,
+                            int64_t bytesPerRow) {
+  const int32_t *received = (const int32_t *)(intptr_t)recvCounts;
+  int64_t rows = 0;
+  for (int64_t i = 0; i < ranks * slots; ++i)
+    rows += received[i];
+  return (size_t)(rows * bytesPerRow);
+}
+
+void moe_rt_exchange_rows_start(int64_t rows, int64_t sendCounts, int64_t recv,
+                                int64_t recvCounts, int64_t ranks,
+                                int64_t slots, int64_t bytesPerRow) {
+  int64_t *bytes = rowBytes(sendCounts, recvCounts, ranks, slots, bytesPerRow);
+  if (!bytes) {
+    memset((void *)(intptr_t)recv, 0,
+           receivedBytes(recvCounts, ranks, slots, bytesPerRow));
+    return;
+  }
+  Exchange *exchange =
+      start((const void *)(intptr_t)rows, (void *)(intptr_t)recv, bytes, ranks);
+  if (exchange) {
+    exchange->next = inFlight;
+    inFlight = exchange;
+  }
+}
+
+void moe_rt_exchange_wait(int64_t recv) {
+  for (Exchange **link = &inFlight; *link; link = &(*link)->next)
+    if ((*link)->recv == (void *)(intptr_t)recv) {
+      Exchange *exchange = *link;
+      *link = exchange->next;
+      finish(exchange);
+      return;
+    }
+  /* No exchange in flight with this buffer: it failed to start (and was
+   * zeroed then, the failure kept); otherwise the schedule is broken. */
+  fail(MOE_STATUS_COMMUNICATION);
+}
+
+void moe_rt_exchange_rows(int64_t rows, int64_t sendCounts, int64_t recv,
+                          int64_t recvCounts, int64_t ranks, int64_t slots,
+                          int64_t bytesPerRow) {
+  moe_rt_exchange_rows_start(rows, sendCounts, recv, recvCounts, ranks, slots,
+                             bytesPerRow);
+  moe_rt_exchange_wait(recv);
 }

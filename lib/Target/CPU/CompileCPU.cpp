@@ -185,6 +185,7 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   lowering.weightType = *weightType;
   lowering.epSize = options.epSize;
   lowering.placement = options.placement;
+  lowering.chunks = options.chunks;
   if (failed(
           runPipeline(module, options, "lower to linalg", [&](PassManager &pm) {
             buildMoELowerToLinalgPipeline(pm, lowering);

@@ -1,6 +1,7 @@
 //===- ExchangeToLinalg.cpp - expert-parallel ops on tensors --------------===//
 //
-// moe.place, moe.received_order and moe.all_to_all. The placement is a
+// moe.place, moe.received_order and moe.all_to_all (and its start/wait
+// form). The placement is a
 // table of constants read by a linalg.generic; the received order is a
 // sequential walk over the counts (scf.for on tensors); an all-to-all is the
 // counts' exchange, a buffer of the rows they announce, and the rows'
@@ -148,49 +149,88 @@ struct ReceivedOrderOpLowering : OpRewritePattern<ReceivedOrderOp> {
   }
 };
 
-/// Counts first, so that each rank can size what it receives; then rows.
+/// The counts of an exchange of `rows` by `sendCounts`, exchanged first so
+/// that each rank can size what it receives, and the empty buffer of that
+/// size: (received counts, receive buffer).
+std::pair<Value, Value> exchangeCounts(ImplicitLocOpBuilder &b, Value rows,
+                                       Value sendCounts) {
+  auto countsType = cast<RankedTensorType>(sendCounts.getType());
+  Value countsInit = tensor::EmptyOp::create(b, countsType.getShape(),
+                                             countsType.getElementType());
+  Value received = ExchangeCountsOp::create(b, TypeRange{countsType},
+                                            ValueRange{sendCounts, countsInit})
+                       .getResult()[0];
+  int64_t ranks = countsType.getDimSize(0), slots = countsType.getDimSize(1);
+  Value total = buildLoop(
+      b, indexConstant(b, ranks * slots), indexConstant(b, 0),
+      [&](ImplicitLocOpBuilder &nb, Value i, ValueRange acc) {
+        Value slotCount = indexConstant(nb, slots);
+        Value n = arith::DivUIOp::create(nb, i, slotCount);
+        Value g = arith::RemUIOp::create(nb, i, slotCount);
+        Value count = toIndex(
+            nb, tensor::ExtractOp::create(nb, received, ValueRange{n, g}));
+        return SmallVector<Value>{arith::AddIOp::create(nb, acc[0], count)};
+      })[0];
+  auto rowsType = cast<RankedTensorType>(rows.getType());
+  Value buffer = tensor::EmptyOp::create(
+      b, ArrayRef<OpFoldResult>{total, b.getIndexAttr(rowsType.getDimSize(1))},
+      rowsType.getElementType());
+  return {received, buffer};
+}
+
 struct AllToAllOpLowering : OpRewritePattern<AllToAllOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(AllToAllOp op,
                                 PatternRewriter &rewriter) const override {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    Value sendCounts = op.getSendCounts();
-    auto countsType = cast<RankedTensorType>(sendCounts.getType());
-    Value countsInit = tensor::EmptyOp::create(b, countsType.getShape(),
-                                               countsType.getElementType());
-    Value received =
-        ExchangeCountsOp::create(b, TypeRange{countsType},
-                                 ValueRange{sendCounts, countsInit})
-            .getResult()[0];
-    int64_t ranks = countsType.getDimSize(0), slots = countsType.getDimSize(1);
-    Value total = buildLoop(
-        b, indexConstant(b, ranks * slots), indexConstant(b, 0),
-        [&](ImplicitLocOpBuilder &nb, Value i, ValueRange acc) {
-          Value slotCount = indexConstant(nb, slots);
-          Value n = arith::DivUIOp::create(nb, i, slotCount);
-          Value g = arith::RemUIOp::create(nb, i, slotCount);
-          Value count =
-              toIndex(nb, tensor::ExtractOp::create(nb, received,
-                                                    ValueRange{n, g}));
-          return SmallVector<Value>{arith::AddIOp::create(nb, acc[0], count)};
-        })[0];
-    auto rowsType = cast<RankedTensorType>(op.getRows().getType());
-    Value rowsInit = tensor::EmptyOp::create(
-        b, ArrayRef<OpFoldResult>{total, b.getIndexAttr(rowsType.getDimSize(1))},
-        rowsType.getElementType());
+    auto [received, buffer] =
+        exchangeCounts(b, op.getRows(), op.getSendCounts());
     Value rows = ExchangeRowsOp::create(
-                     b, TypeRange{rowsInit.getType()},
-                     ValueRange{op.getRows(), sendCounts, received, rowsInit})
+                     b, TypeRange{buffer.getType()},
+                     ValueRange{op.getRows(), op.getSendCounts(), received,
+                                buffer})
                      .getResult()[0];
     rewriter.replaceOp(op, {castToType(b, rows, op.getReceivedRows().getType()),
                             received});
     return success();
   }
 };
+
+/// A start and its wait together: the counts and the start of the rows at
+/// the start, the completion at the wait.
+struct AllToAllStartOpLowering : OpRewritePattern<AllToAllStartOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(AllToAllStartOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op->hasOneUse())
+      return rewriter.notifyMatchFailure(op, "not waited for exactly once");
+    auto wait = dyn_cast<AllToAllWaitOp>(*op->getUsers().begin());
+    if (!wait)
+      return rewriter.notifyMatchFailure(op, "not waited for exactly once");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    auto [received, buffer] =
+        exchangeCounts(b, op.getRows(), op.getSendCounts());
+    Value started = ExchangeRowsStartOp::create(
+                        b, TypeRange{buffer.getType()},
+                        ValueRange{op.getRows(), op.getSendCounts(), received,
+                                   buffer})
+                        .getResult()[0];
+    rewriter.setInsertionPoint(wait);
+    ImplicitLocOpBuilder w(wait.getLoc(), rewriter);
+    Value done = ExchangeWaitOp::create(w, TypeRange{started.getType()},
+                                        ValueRange{op.getRows(), started})
+                     .getResult()[0];
+    rewriter.replaceOp(
+        wait, {castToType(w, done, wait.getReceivedRows().getType()), received});
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
 } // namespace
 
 void mlir::moe::populateExchangeToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<PlaceOpLowering, ReceivedOrderOpLowering, AllToAllOpLowering>(
-      patterns.getContext());
+  patterns.add<PlaceOpLowering, ReceivedOrderOpLowering, AllToAllOpLowering,
+               AllToAllStartOpLowering>(patterns.getContext());
 }

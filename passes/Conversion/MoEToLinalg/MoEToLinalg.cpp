@@ -47,14 +47,12 @@ struct ConvertMoEToLinalgPass
                            math::MathDialect, scf::SCFDialect,
                            tensor::TensorDialect>();
     target.addIllegalDialect<MoEDialect>();
-    // The async exchange is not lowered yet; it stays for later passes and
-    // must not be reported as a failure.
-    target.addLegalOp<AllToAllStartOp, AllToAllWaitOp>();
     // The kernel layer is what moe.fused_experts and moe.all_to_all lower
     // to; routing splits its tokens among workers; the rank is the
     // runtime's.
     target.addLegalOp<GatherGateUpOp, DownScatterAddOp, ExchangeCountsOp,
-                      ExchangeRowsOp, NumWorkersOp, RankOp>();
+                      ExchangeRowsOp, ExchangeRowsStartOp, ExchangeWaitOp,
+                      NumWorkersOp, RankOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateMoEToLinalgConversionPatterns(patterns);

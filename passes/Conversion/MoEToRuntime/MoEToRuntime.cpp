@@ -92,7 +92,8 @@ struct ConvertMoEToRuntimePass
     ModuleOp module = getOperation();
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
-      if (isa<RankOp, ExchangeCountsOp, ExchangeRowsOp>(op))
+      if (isa<RankOp, ExchangeCountsOp, ExchangeRowsOp, ExchangeRowsStartOp,
+              ExchangeWaitOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops)
@@ -128,10 +129,16 @@ struct ConvertMoEToRuntimePass
                << operand.get().getType();
       args.push_back(*address);
     }
-    auto counts = cast<MemRefType>(
-        (isa<ExchangeCountsOp>(op) ? cast<ExchangeCountsOp>(op).getSendCounts()
-                                   : cast<ExchangeRowsOp>(op).getSendCounts())
-            .getType());
+    if (isa<ExchangeWaitOp>(op)) {
+      // (recv): the start with this receive buffer.
+      func::FuncOp callee =
+          declareRuntimeFunction(module, MOE_RT_EXCHANGE_WAIT, {i64}, {});
+      func::CallOp::create(b, callee, ValueRange{args[1]});
+      op->erase();
+      return success();
+    }
+    // Every other exchange has a [ranks, slots] second operand.
+    auto counts = cast<MemRefType>(op->getOperand(1).getType());
     Value ranks = constant(counts.getDimSize(0));
     Value slots = constant(counts.getDimSize(1));
     if (isa<ExchangeCountsOp>(op)) {
@@ -145,8 +152,10 @@ struct ConvertMoEToRuntimePass
       int64_t rowBytes =
           rows.getDimSize(1) * (rows.getElementTypeBitWidth() / 8);
       func::FuncOp callee = declareRuntimeFunction(
-          module, MOE_RT_EXCHANGE_ROWS, {i64, i64, i64, i64, i64, i64, i64},
-          {});
+          module,
+          isa<ExchangeRowsStartOp>(op) ? MOE_RT_EXCHANGE_ROWS_START
+                                       : MOE_RT_EXCHANGE_ROWS,
+          {i64, i64, i64, i64, i64, i64, i64}, {});
       func::CallOp::create(b, callee,
                            ValueRange{args[0], args[1], args[3], args[2], ranks,
                                       slots, constant(rowBytes)});

@@ -213,4 +213,41 @@ def MoE_ExchangeRowsOp : MoE_ExchangeOp<"exchange_rows"> {
                        AnyShaped:$received_counts, AnyShaped:$init);
 }
 
+def MoE_ExchangeRowsStartOp : MoE_ExchangeOp<"exchange_rows_start"> {
+  let summary = "start an all-to-all-v of rows (the asynchronous form)";
+  let description = [{
+    Starts what `moe.exchange_rows` does and returns at once; the rows
+    arrive in `init` once `moe.exchange_wait` on its result returns, and
+    neither `rows` nor `init` may be touched before. Compute placed between
+    the two overlaps the exchange. The runtime knows the exchange by its
+    receive buffer.
+
+    Example:
+    ```mlir
+    %r = moe.exchange_rows_start %rows, %sc, %rc, %init
+        : (tensor<?x64xf32>, tensor<4x2xi32>, tensor<4x2xi32>,
+           tensor<?x64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$rows, AnyShaped:$send_counts,
+                       AnyShaped:$received_counts, AnyShaped:$init);
+}
+
+def MoE_ExchangeWaitOp : MoE_ExchangeOp<"exchange_wait"> {
+  let summary = "complete an all-to-all-v of rows";
+  let description = [{
+    Waits for the exchange started with receive buffer `init` (the result
+    of `moe.exchange_rows_start`) and returns it filled. `rows` are the
+    rows that exchange sends: an operand so that they stay alive, and
+    unchanged, until the exchange completes.
+
+    Example:
+    ```mlir
+    %done = moe.exchange_wait %rows, %r
+        : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$rows, AnyShaped:$init);
+}
+
 #endif // MOE_DIALECT_MOE_IR_MOEKERNELOPS_TD
