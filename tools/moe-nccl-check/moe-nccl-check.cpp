@@ -105,11 +105,12 @@ public:
     recv = std::make_unique<DeviceBuffer>(recvTotal);
   }
 
-  /// Fills the buffers and starts the exchange; its status.
-  int32_t start(std::string &why) {
+  /// Fills the send buffer with its pattern and the receive buffer with
+  /// the sentinel.
+  bool fill(std::string &why) {
     if (!send->data || !recv->data) {
       why = "cudaMalloc failed";
-      return -1;
+      return false;
     }
     std::vector<unsigned char> host(sendTotal, kSentinel);
     for (int32_t r = 0; r < comm->size; ++r)
@@ -119,8 +120,17 @@ public:
                    cudaMemcpyHostToDevice) != cudaSuccess ||
         cudaMemset(recv->data, kSentinel, recvTotal) != cudaSuccess) {
       why = "filling the device buffers failed";
-      return -1;
+      return false;
     }
+    filled = true;
+    return true;
+  }
+
+  /// Starts the exchange (filling the buffers first unless done); its
+  /// status, or -1 when the buffers could not be filled.
+  int32_t start(std::string &why) {
+    if (!filled && !fill(why))
+      return -1;
     int32_t status = comm->all_to_all_start(
         comm->impl, send->data, sendBytes.data(), sendOffsets.data(),
         recv->data, recvBytes.data(), recvOffsets.data(), &request);
@@ -172,6 +182,7 @@ public:
   std::vector<int64_t> sendBytes, sendOffsets, recvBytes, recvOffsets;
   int64_t sendTotal = 0, recvTotal = 0;
   std::unique_ptr<DeviceBuffer> send, recv;
+  bool filled = false;
   void *request = nullptr;
 };
 
@@ -247,12 +258,16 @@ void CUDART_CB holdStream(void *) {
 bool checkTimeout(NCCLCommunicator &nccl, double timeout) {
   const std::string name = "timeout";
   auto stream = static_cast<cudaStream_t>(nccl.stream());
-  if (cudaLaunchHostFunc(stream, holdStream, nullptr) != cudaSuccess)
-    return failCheck(name, "cudaLaunchHostFunc failed");
+  // Allocated and filled before the stream is held: cudaMalloc may wait
+  // for the device.
   Exchange exchange(nccl.get(), 8);
   std::string why;
-  int32_t status = exchange.start(why);
+  if (!exchange.fill(why))
+    return failCheck(name, why);
+  if (cudaLaunchHostFunc(stream, holdStream, nullptr) != cudaSuccess)
+    return failCheck(name, "cudaLaunchHostFunc failed");
   auto begin = std::chrono::steady_clock::now();
+  int32_t status = exchange.start(why);
   if (status == MOE_STATUS_OK)
     status = exchange.wait(why);
   double waited =
@@ -263,7 +278,8 @@ bool checkTimeout(NCCLCommunicator &nccl, double timeout) {
                           "did not complete within " +
                               std::to_string(static_cast<int>(timeout)) + " s");
   if (ok && waited > timeout + 5)
-    ok = failCheck(name, "the wait took " + std::to_string(waited) + " s");
+    ok = failCheck(name, "the exchange took " + std::to_string(waited) +
+                             " s to fail");
   if (ok && !nccl.aborted())
     ok = failCheck(name, "the communicator was not aborted");
   // The held exchange must drain once released, aborted or not.
@@ -274,6 +290,8 @@ bool checkTimeout(NCCLCommunicator &nccl, double timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (drained == cudaErrorNotReady)
     return failCheck("stream after the abort", "still busy after 60 s");
+  if (drained != cudaSuccess)
+    return failCheck("stream after the abort", cudaGetErrorString(drained));
   pass("stream after the abort");
   return ok;
 }
@@ -340,6 +358,12 @@ int run(int argc, char **argv) {
     std::fprintf(stderr, "moe-nccl-check: error: %s\n", error.c_str());
     std::string none;
     return cudaDeviceCount(none) == 0 ? kExitNoDevice : kExitFailed;
+  }
+  // This rank's buffers go on its device.
+  if (cudaSetDevice(nccl->device()) != cudaSuccess) {
+    std::fprintf(stderr, "moe-nccl-check: error: %scannot use device %d\n",
+                 rankPrefix.c_str(), nccl->device());
+    return kExitFailed;
   }
   std::printf("%scommunicator: %d of %d ranks on device %d\n",
               rankPrefix.c_str(), nccl->rank(), nccl->size(), nccl->device());
