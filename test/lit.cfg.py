@@ -2,6 +2,7 @@
 # lit configuration for the moec test suite.
 
 import os
+import subprocess
 import sys
 
 import lit.formats
@@ -50,6 +51,35 @@ if config.moe_have_nccl:
     config.available_features.add("nccl")
 if config.moe_have_mpi:
     config.available_features.add("mpi")
+
+
+def count_cuda_devices():
+    """The CUDA devices this machine can use: what moe-nccl-check --probe
+    finds where it is built (exit 0 and "cuda devices: N"), else how many GPUs
+    nvidia-smi -L lists; 0 on any failure."""
+    probe = os.path.join(config.moe_tools_dir, "moe-nccl-check")
+    command = [probe, "--probe"] if os.path.exists(probe) else ["nvidia-smi", "-L"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    if result.returncode != 0:
+        return 0
+    if command[0] == probe:
+        for line in result.stdout.splitlines():
+            if line.startswith("cuda devices: "):
+                return int(line.split(": ", 1)[1])
+        return 0
+    return sum(1 for line in result.stdout.splitlines() if line.startswith("GPU "))
+
+
+# A usable GPU (`cuda-device`), and several (`multi-gpu`: NCCL runs one rank
+# per GPU, so its multi-rank tests need them).
+cuda_devices = count_cuda_devices()
+if cuda_devices >= 1:
+    config.available_features.add("cuda-device")
+if cuda_devices >= 2:
+    config.available_features.add("multi-gpu")
 # Ranks of expert parallelism on one machine: more ranks than cores, and as
 # root where CI runs as root (OpenMPI refuses both by default).
 config.substitutions.append(

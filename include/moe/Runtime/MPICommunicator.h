@@ -49,6 +49,9 @@ public:
   /// Every rank's value, on rank 0 (in rank order).
   bool gatherDoubles(const std::vector<double> &mine,
                      std::vector<double> &all, std::string &error);
+  /// Rank 0's `bytes` bytes at `data` reach every rank's `data` (the NCCL
+  /// communicator's unique id).
+  bool broadcast(void *data, int64_t bytes, std::string &error);
   /// Whether `ok` holds on every rank (each rank learns it).
   bool allAgree(bool ok);
   /// Ends every rank with `code` (MPI_Abort): after a failure that the

@@ -44,6 +44,9 @@ bool MPICommunicator::gatherDoubles(const std::vector<double> &,
                                     std::vector<double> &, std::string &) {
   return false;
 }
+bool MPICommunicator::broadcast(void *, int64_t, std::string &) {
+  return false;
+}
 bool MPICommunicator::allAgree(bool ok) { return ok; }
 void MPICommunicator::abort(int code) { std::exit(code); }
 
@@ -206,6 +209,21 @@ bool MPICommunicator::gatherDoubles(const std::vector<double> &mine,
   all.resize(bytes.size() / sizeof(double));
   std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char *>(all.data()));
   return true;
+}
+
+bool MPICommunicator::broadcast(void *data, int64_t bytes,
+                                std::string &message) {
+  if (bytes < 0 || bytes > INT_MAX) {
+    message = "rank " + std::to_string(api.rank) + ": " +
+              std::to_string(bytes) +
+              " bytes to broadcast exceed MPI's int count";
+    return false;
+  }
+  if (MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, 0, MPI_COMM_WORLD) ==
+      MPI_SUCCESS)
+    return true;
+  message = "rank " + std::to_string(api.rank) + ": MPI_Bcast failed";
+  return false;
 }
 
 bool MPICommunicator::allAgree(bool ok) {
