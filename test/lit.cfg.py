@@ -80,15 +80,17 @@ if cuda_devices >= 1:
     config.available_features.add("cuda-device")
 if cuda_devices >= 2:
     config.available_features.add("multi-gpu")
-# Ranks of expert parallelism on one machine: more ranks than cores, and as
-# root where CI runs as root (OpenMPI refuses both by default).
-config.substitutions.append(
-    ("%mpirun", "mpirun --oversubscribe" +
-     (" --allow-run-as-root" if os.geteuid() == 0 else "")))
-
 sys.path.insert(0, os.path.dirname(__file__))
 import sanitizers
 sanitizers.configure(config, config.moe_sanitize, config.moe_src_root)
+
+# Ranks of expert parallelism on one machine: more ranks than cores, and as
+# root where CI runs as root (OpenMPI refuses both by default). The ranks
+# inherit the environment, sanitizer settings included (see sanitizers.py
+# for the one they change).
+config.substitutions.append(
+    ("%mpirun", sanitizers.mpi_environment(config) + "mpirun --oversubscribe" +
+     (" --allow-run-as-root" if os.geteuid() == 0 else "")))
 # C test programs that load a compiled library are built as it is: with the
 # sanitizers' runtimes in a sanitizer build.
 config.substitutions.append(
