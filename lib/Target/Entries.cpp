@@ -59,6 +59,11 @@ static LogicalResult readWeightView(func::FuncOp func, unsigned i,
   if (weight.sourceShape.empty())
     weight.sourceShape = weight.shape;
   SmallVector<int64_t> viewed = weight.sourceShape;
+  // One tensor of all experts, placed: the argument holds a rank's slots.
+  if (auto placement =
+          func.getArgAttrOfType<PlacementAttr>(i, kWeightPlacementAttr);
+      placement && !weight.stacked && !viewed.empty())
+    viewed[0] = placement.getSlots();
   if (!weight.slice.empty()) {
     if (weight.slice.size() != 3 || weight.slice[0] < 0 ||
         weight.slice[0] >= static_cast<int64_t>(viewed.size()) ||
@@ -108,17 +113,20 @@ static LogicalResult readExpertRange(func::FuncOp func, unsigned i,
                               << " argument #" << i << ": "
                               << kWeightPlacementAttr << " ";
     };
-    if (!weight.stacked || func.getArgAttr(i, kWeightExpertsAttr))
-      return fail() << "applies to per-expert weights without "
-                    << kWeightExpertsAttr;
+    if (func.getArgAttr(i, kWeightExpertsAttr))
+      return fail() << "and " << kWeightExpertsAttr << " exclude each other";
     if (placement.getRanks() != ranks)
       return fail() << "places experts on " << placement.getRanks()
                     << " ranks but the function's " << kEpSizeAttr << " is "
                     << ranks;
-    if (placement.getSlots() != weight.sourceShape[0])
-      return fail() << "has " << placement.getSlots()
-                    << " slots per rank but the weight holds "
-                    << weight.sourceShape[0] << " experts";
+    // Per-expert tensors stack into the slots; one tensor of all experts
+    // holds every expert the placement names.
+    int64_t expected =
+        weight.stacked ? placement.getSlots() : placement.getExperts();
+    if (weight.sourceShape.size() < 2 || weight.sourceShape[0] != expected)
+      return fail() << "needs a weight leading with "
+                    << (weight.stacked ? "the slots per rank (" : "the experts (")
+                    << expected << "), got " << weight.sourceShape[0];
     weight.placement = toPlacement(placement).rankExperts;
     return success();
   }

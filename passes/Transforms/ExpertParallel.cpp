@@ -86,6 +86,23 @@ Value exchangeColumn(OpBuilder &b, Location loc, Value column, Value counts) {
       ArrayRef<ReassociationIndices>{{0, 1}});
 }
 
+/// values[order[i]] for each i: per-row values in received order, read in
+/// the order the expert op takes its rows.
+Value gatherByOrder(OpBuilder &b, Location loc, Value values, Value order) {
+  auto type = cast<RankedTensorType>(values.getType());
+  Value count = tensor::DimOp::create(b, loc, order, 0);
+  return tensor::GenerateOp::create(
+      b, loc, type, ValueRange{count},
+      [&](OpBuilder &nested, Location nestedLoc, ValueRange indices) {
+        Value row = arith::IndexCastOp::create(
+            nested, nestedLoc, nested.getIndexType(),
+            tensor::ExtractOp::create(nested, nestedLoc, order, indices[0]));
+        tensor::YieldOp::create(
+            nested, nestedLoc,
+            Value(tensor::ExtractOp::create(nested, nestedLoc, values, row)));
+      });
+}
+
 struct ExpertParallelPass
     : public mlir::moe::impl::MoEExpertParallelBase<ExpertParallelPass> {
   using MoEExpertParallelBase::MoEExpertParallelBase;
@@ -188,14 +205,21 @@ struct ExpertParallelPass
       arg.setType(type.clone(shape));
       unsigned i = arg.getArgNumber();
       func.setArgAttr(i, kWeightPlacementAttr, placementAttr);
-      if (auto source =
-              func.getArgAttrOfType<DenseI64ArrayAttr>(i,
-                                                       kWeightSourceShapeAttr)) {
-        SmallVector<int64_t> sourceShape(source.asArrayRef());
+      // Per-expert checkpoint tensors ("{e}") stack into the rank's slots;
+      // one tensor of all experts (Llama 4's) stays whole in the
+      // checkpoint, and the loader picks the rank's rows of it.
+      auto name = func.getArgAttrOfType<StringAttr>(i, kWeightNameAttr);
+      bool perExpert = name && name.getValue().contains("{e}");
+      auto source =
+          func.getArgAttrOfType<DenseI64ArrayAttr>(i, kWeightSourceShapeAttr);
+      SmallVector<int64_t> sourceShape =
+          source ? SmallVector<int64_t>(source.asArrayRef())
+                 : SmallVector<int64_t>(type.getShape());
+      if (perExpert)
         sourceShape[0] = slots;
+      if (source || !perExpert)
         func.setArgAttr(i, kWeightSourceShapeAttr,
                         DenseI64ArrayAttr::get(context, sourceShape));
-      }
     }
     func.setType(FunctionType::get(context,
                                    func.getBody().getArgumentTypes(),
@@ -231,12 +255,15 @@ struct ExpertParallelPass
     Value receivedCounts = exchange.getReceivedCounts();
     Value scale;
     if (mlp.getScale())
-      scale = exchangeColumn(b, loc, sharded.getRowWeight(), receivedCounts);
+      scale = exchangeColumn(b, loc, sharded.getRowWeight(), sendCounts);
     auto indexType = RankedTensorType::get({ShapedType::kDynamic},
                                            b.getI32Type());
     auto order = ReceivedOrderOp::create(
         b, loc, indexType, RankedTensorType::get({slots + 1}, b.getI32Type()),
         receivedCounts);
+    // The expert op reads row weights in its (slot-major) row order.
+    if (scale)
+      scale = gatherByOrder(b, loc, scale, order.getOrder());
     auto experts = FusedExpertsOp::create(
         b, loc, rowsType, exchange.getReceivedRows(), order.getOrder(), scale,
         order.getOffsets(), mlp.getGate(), mlp.getUp(), mlp.getDown(),

@@ -39,23 +39,30 @@ func.func @mixtral(%x: tensor<?x64xf32>, %logits: tensor<?x8xf32>,
 // -----
 
 // Tests that with the routing weight on the expert input (Llama 4) the
-// weights travel with the rows, as rows of width one, and scale the
-// received rows' input; the combine stays unweighted. A source shape (the
-// checkpoint's view) leads with the slots too.
+// weights travel with the rows, as rows of width one, are put in the
+// expert op's row order, and scale the received rows' input; the combine
+// stays unweighted. A source shape (the checkpoint's view) of per-expert
+// tensors leads with the slots; one tensor of all experts (Llama 4's
+// fused experts, no "{e}") keeps all of them, and the loader picks the
+// rank's rows.
 // CHECK-LABEL: func.func @llama4
 // CHECK-SAME: moe.weight_source_shape = array<i64: 2, 64, 64>
+// CHECK-SAME: tensor<2x64x32xf32> {moe.placement = {{.*}}, moe.weight = "e.down_all", moe.weight_source_shape = array<i64: 4, 64, 32>}
 // CHECK: %[[ROWS:.*]], %[[TOK:.*]], %[[RW:.*]], %[[OFF:.*]] = moe.dispatch
-// CHECK: %[[IN:.*]], %[[RC:.*]] = moe.all_to_all %[[ROWS]]
+// CHECK: %[[IN:.*]], %[[RC:.*]] = moe.all_to_all %[[ROWS]], %[[SC:[^ ]*]] :
 // CHECK: %[[WIDE:.*]] = tensor.expand_shape %[[RW]] {{\[\[}}0, 1]] output_shape [%{{.*}}, 1] : tensor<?xf32> into tensor<?x1xf32>
-// CHECK: %[[SCALE:.*]], %{{.*}} = moe.all_to_all %[[WIDE]], %[[RC]] : tensor<?x1xf32>, tensor<2x2xi32>
+// CHECK: %[[SCALE:.*]], %{{.*}} = moe.all_to_all %[[WIDE]], %[[SC]] : tensor<?x1xf32>, tensor<2x2xi32>
 // CHECK: %[[S:.*]] = tensor.collapse_shape %[[SCALE]]
-// CHECK: moe.received_order %[[RC]]
-// CHECK: moe.fused_experts swiglu %[[IN]] tokens(%{{.*}}) weights(%[[S]]) offsets(%{{.*}}) {{.*}} {scale_expert_input}
+// CHECK: %[[ORDER:.*]], %[[LOFF:.*]] = moe.received_order %[[RC]]
+// CHECK: %[[SORTED:.*]] = tensor.generate
+// CHECK: %[[ROW:.*]] = tensor.extract %[[ORDER]]
+// CHECK: tensor.extract %[[S]]
+// CHECK: moe.fused_experts swiglu %[[IN]] tokens(%[[ORDER]]) weights(%[[SORTED]]) offsets(%[[LOFF]]) {{.*}} {scale_expert_input}
 // CHECK: moe.combine %{{.*}} tokens(%[[TOK]]) offsets(%[[OFF]]) input
 func.func @llama4(%x: tensor<?x64xf32>, %logits: tensor<?x4xf32>,
     %g: tensor<4x32x64xf32> {moe.weight = "e.{e}.gate_up", moe.weight_source_shape = array<i64: 4, 64, 64>, moe.weight_slice = array<i64: 1, 0, 32>},
     %u: tensor<4x32x64xf32> {moe.weight = "e.{e}.gate_up2"},
-    %d: tensor<4x64x32xf32> {moe.weight = "e.{e}.down"}) -> tensor<?x64xf32> {
+    %d: tensor<4x64x32xf32> {moe.weight = "e.down_all"}) -> tensor<?x64xf32> {
   %w, %ids = moe.route %logits {routing = #moe.routing<top_k = 1, scoring = sigmoid, select_on = logits>} : tensor<?x4xf32> -> tensor<?x1xf32>, tensor<?x1xi32>
   %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w : tensor<?x64xf32>, tensor<?x1xi32>, tensor<?x1xf32> -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
   %out = moe.expert_mlp swiglu %rows offsets(%off) weights(gate %g, up %u, down %d) scale(%rw) : (tensor<?x64xf32>, tensor<5xi32>, tensor<4x32x64xf32>, tensor<4x32x64xf32>, tensor<4x64x32xf32>, tensor<?xf32>) -> tensor<?x64xf32>

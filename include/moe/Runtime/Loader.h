@@ -36,7 +36,9 @@ struct WeightSlot {
   bool stacked = false;
   int64_t expertBegin = 0, expertEnd = 0;
   /// Expert parallelism: the experts of each rank's slots (a stacked slot
-  /// then holds the given rank's, zero past them); empty otherwise.
+  /// then holds the given rank's, zero past them; a single tensor holds
+  /// every expert along its first dimension, of which the rank binds its
+  /// rows); empty otherwise.
   std::vector<std::vector<int64_t>> placement;
   /// The checkpoint-side shape (stacked first) and the view from it to
   /// `shape`: a slice [dim, offset, size], then a transpose; empty if none.

@@ -58,6 +58,9 @@ int64_t WeightSlot::placementSlots() const {
 
 std::vector<int64_t> WeightSlot::viewShape() const {
   std::vector<int64_t> sliced = sourceShape;
+  // One tensor of all experts: a rank holds the placement's slots of it.
+  if (!stacked && !placement.empty())
+    sliced[0] = placementSlots();
   if (!slice.empty())
     sliced[slice[0]] = slice[2];
   if (transpose.empty())
@@ -111,10 +114,12 @@ constexpr size_t kReleaseBytes = size_t(8) << 20;
 /// time, and each tensor's pages are released as the reads pass them: no
 /// copy of the source, of the view or of the unpacked weight exists, so
 /// that resident memory while binding stays near the bound weights' size
-/// (a Llama 4 gate_up_proj sliced to gate and transposed included).
+/// (a Llama 4 gate_up_proj sliced to gate and transposed included). With
+/// `expertRows`, index i along a single tensor's first dimension reads the
+/// tensor's row expertRows[i] (a rank's experts of one tensor of all).
 void packSlot(const WeightSlot &slot,
               const std::vector<const TensorView *> &tensors, bool bf16,
-              void *out) {
+              void *out, const std::vector<int64_t> *expertRows = nullptr) {
   const std::vector<int64_t> &source = slot.sourceShape;
   size_t rank = source.size();
   std::vector<int64_t> perm = slot.transpose;
@@ -178,7 +183,9 @@ void packSlot(const WeightSlot &slot,
     for (size_t s = 0; s < last; ++s) {
       base += place(viewDim[s], index[s]);
       if (s >= tensorDims)
-        element += (first[s] + index[s]) * elementStride[s];
+        element += (s == 0 && expertRows ? (*expertRows)[index[0]]
+                                         : first[s] + index[s]) *
+                   elementStride[s];
     }
     for (int64_t begin = 0; begin < count[last]; begin += kRowSegment) {
       int64_t n = std::min(kRowSegment, count[last] - begin);
@@ -462,7 +469,23 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
                              " experts of " + formatShape(experts) +
                              " and hold a tensor's dimensions after them");
   } else if (w.contains("placement")) {
-    return fail(where, "a single tensor has no \"placement\"");
+    // One tensor holding every expert along its first dimension (Llama 4's
+    // fused experts): a rank reads its experts' rows of it.
+    if (!readPlacement(w, slot, where))
+      return false;
+    int64_t largest = 0;
+    for (const std::vector<int64_t> &experts : slot.placement)
+      for (int64_t e : experts)
+        largest = std::max(largest, e);
+    if (source.size() < 2 || source[0] <= largest)
+      return fail(where, "source shape " + formatShape(source) +
+                             " must lead with the experts the placement "
+                             "names (expert " +
+                             std::to_string(largest) + " included)");
+    if ((!slot.slice.empty() && slot.slice[0] == 0) ||
+        (!slot.transpose.empty() && slot.transpose[0] != 0))
+      return fail(where, "a placed tensor's first dimension holds the "
+                         "experts: no slice along it, and it stays first");
   }
 
   int64_t rank = static_cast<int64_t>(source.size());
@@ -907,6 +930,10 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
   for (const WeightSlot &slot : entry.weights) {
     // Shapes are bounded by parseManifest: these products cannot overflow.
     std::vector<int64_t> shape = slot.tensorShape();
+    // One tensor of all experts, of which this rank binds its own rows.
+    std::vector<int64_t> rows;
+    if (!slot.stacked && !slot.placement.empty())
+      rows = slot.placement[static_cast<size_t>(ctx.rank)];
     std::vector<const TensorView *> views;
     for (int64_t e : slot.expertsOf(ctx.rank)) {
       std::string name = slot.tensorName(e);
@@ -929,11 +956,15 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
         return nullptr;
       }
       views.push_back(view);
-      stats.readBytes += view->bytes;
+      stats.readBytes +=
+          rows.empty() ? view->bytes
+                       : view->bytes / static_cast<size_t>(shape[0]) *
+                             rows.size();
     }
     // One F32 tensor on a cache line is used where it lies in the mapping
     // (see AlignedBuffer.h for why the line matters).
-    if (views.size() == 1 && !slot.hasView() && slot.dtype == "f32" &&
+    if (views.size() == 1 && !slot.hasView() && rows.empty() &&
+        slot.dtype == "f32" &&
         views[0]->dtype == DType::F32 &&
         reinterpret_cast<uintptr_t>(views[0]->data) %
                 CacheLineAllocator<float>::kCacheLine ==
@@ -964,8 +995,14 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       std::memset(buffer.data(), 0, bytes);
       filled.sourceShape[0] = static_cast<int64_t>(views.size());
     }
+    if (!rows.empty()) {
+      std::memset(buffer.data(), 0, bytes);
+      filled.sourceShape[0] = static_cast<int64_t>(rows.size());
+      filled.placement.clear();
+    }
     try {
-      packSlot(filled, views, bf16, buffer.data());
+      packSlot(filled, views, bf16, buffer.data(),
+               rows.empty() ? nullptr : &rows);
     } catch (const std::bad_alloc &) {
       return outOfMemory();
     }
