@@ -622,6 +622,31 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
     llvm::FunctionCallee end = module.getOrInsertFunction(
         MOE_RT_FORWARD_END, llvm::FunctionType::get(i32, {}, false));
     llvm::Value *status = b.CreateCall(end);
+    // The phases, when the caller's struct has the field and gives a
+    // buffer.
+    llvm::BasicBlock *hasField =
+        llvm::BasicBlock::Create(ctx, "has_phases_field", function);
+    llvm::BasicBlock *write =
+        llvm::BasicBlock::Create(ctx, "write_phases", function);
+    llvm::BasicBlock *after = llvm::BasicBlock::Create(ctx, "phases", function);
+    constexpr size_t phasesEnd =
+        offsetof(moe_forward_args, phase_seconds) + sizeof(double *);
+    b.CreateCondBr(
+        b.CreateICmpSGE(
+            f.load(i64, args, offsetof(moe_forward_args, struct_size)),
+            b.getInt64(phasesEnd)),
+        hasField, after);
+    b.SetInsertPoint(hasField);
+    llvm::Value *phases =
+        f.load(ptr, args, offsetof(moe_forward_args, phase_seconds));
+    b.CreateCondBr(f.isNull(phases), after, write);
+    b.SetInsertPoint(write);
+    b.CreateCall(module.getOrInsertFunction(
+                     MOE_RT_FORWARD_PHASES,
+                     llvm::FunctionType::get(b.getVoidTy(), {ptr}, false)),
+                 {phases});
+    b.CreateBr(after);
+    b.SetInsertPoint(after);
     llvm::BasicBlock *failed = llvm::BasicBlock::Create(ctx, "failed", function);
     llvm::BasicBlock *copy = llvm::BasicBlock::Create(ctx, "copy", function);
     b.CreateCondBr(b.CreateICmpNE(status, b.getInt32(MOE_STATUS_OK)), failed,

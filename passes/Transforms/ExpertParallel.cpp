@@ -271,6 +271,7 @@ struct ExpertParallelPass
         /*scale_expert_input=*/static_cast<bool>(scale));
     auto back = AllToAllOp::create(b, loc, rowsType, receivedCounts.getType(),
                                    experts.getResult(), receivedCounts);
+    back.setReturning(true);
     mlp.getResult().replaceAllUsesWith(back.getReceivedRows());
     mlp.erase();
     return success();

@@ -191,10 +191,11 @@ struct ScheduleCommPass
           b.getContext(),
           cast<RankedTensorType>(exchange.getRows().getType()),
           cast<RankedTensorType>(exchange.getSendCounts().getType()));
-      return AllToAllStartOp::create(
-          b, exchange.getLoc(), type,
-          chunk.map.lookup(exchange.getRows()),
+      auto started = AllToAllStartOp::create(
+          b, exchange.getLoc(), type, chunk.map.lookup(exchange.getRows()),
           chunk.map.lookup(exchange.getSendCounts()));
+      started.setReturning(exchange.getReturning());
+      return started.getResult();
     };
     auto wait = [&](AllToAllOp exchange, Value handle, Chunk &chunk) {
       auto done = AllToAllWaitOp::create(

@@ -4,8 +4,8 @@
 // the weights become [4,...] with the placement for the loader; routed
 // experts map to physical ones, the dispatch sorts by (rank, slot), the
 // rows go out by its counts, the local experts run on the received rows in
-// slot order, and the results come back in the dispatch's order for the
-// combine.
+// slot order, and the results come back (the returning exchange) in the
+// dispatch's order for the combine.
 // CHECK-LABEL: func.func @mixtral
 // CHECK-SAME: %[[X:[^:]*]]: tensor<?x64xf32>
 // CHECK-SAME: %[[G:[^:]*]]: tensor<4x128x64xf32> {moe.placement = #moe.placement<experts = 8, slots = 4, table = [0, 1, 2, 3, 4, 5, 6, 7]>, moe.weight = "e.{e}.w1"}
@@ -22,7 +22,7 @@
 // CHECK: %[[IN:.*]], %[[RC:.*]] = moe.all_to_all %[[ROWS]], %[[SC]] : tensor<?x64xf32>, tensor<2x4xi32>
 // CHECK: %[[ORDER:.*]], %[[LOFF:.*]] = moe.received_order %[[RC]] : tensor<2x4xi32> -> tensor<?xi32>, tensor<5xi32>
 // CHECK: %[[E:.*]] = moe.fused_experts swiglu %[[IN]] tokens(%[[ORDER]]) offsets(%[[LOFF]]) experts(gate %[[G]], up %[[U]], down %[[D]])
-// CHECK: %[[BACK:.*]], %{{.*}} = moe.all_to_all %[[E]], %[[RC]] : tensor<?x64xf32>, tensor<2x4xi32>
+// CHECK: %[[BACK:.*]], %{{.*}} = moe.all_to_all %[[E]], %[[RC]] {returning} : tensor<?x64xf32>, tensor<2x4xi32>
 // CHECK: moe.combine %[[BACK]] tokens(%[[TOK]]) weights(%[[RW]]) offsets(%[[OFF]]) input(%[[X]])
 // CHECK-NOT: moe.expert_mlp
 func.func @mixtral(%x: tensor<?x64xf32>, %logits: tensor<?x8xf32>,

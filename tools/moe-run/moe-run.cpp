@@ -736,9 +736,12 @@ int run(int argc, char **argv) {
   float *myInput = x.data() + first * entry->hidden;
   float *myOutput = output.data() + first * entry->hidden;
   std::vector<double> times;
+  // Seconds per phase (MOE_PHASE_*), summed over the runs.
+  double phaseSum[MOE_PHASE_COUNT] = {};
   for (int64_t r = 0; r < options.repeat; ++r) {
+    double phases[MOE_PHASE_COUNT] = {};
     auto start = std::chrono::steady_clock::now();
-    if (!bound->forward(myInput, myOutput, count, error)) {
+    if (!bound->forward(myInput, myOutput, count, error, phases)) {
       // The others may be waiting on this rank's exchange: stop them all.
       if (comm && comm->size() > 1) {
         fail(error + (comm->lastError().empty() ? "" : ": " + comm->lastError()));
@@ -749,6 +752,8 @@ int run(int argc, char **argv) {
     auto end = std::chrono::steady_clock::now();
     times.push_back(
         std::chrono::duration<double, std::milli>(end - start).count());
+    for (int p = 0; p < MOE_PHASE_COUNT; ++p)
+      phaseSum[p] += phases[p];
   }
   if (comm && comm->size() > 1) {
     std::vector<char> gathered;
@@ -786,10 +791,12 @@ int run(int argc, char **argv) {
           : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
   size_t peakResident = peakResidentBytes();
   // Each rank's share, time, weights read and memory, on rank 0.
-  const int kReportFields = 5;
+  const int kReportFields = 5 + MOE_PHASE_COUNT;
   std::vector<double> mine = {static_cast<double>(count), median,
                               static_cast<double>(bind.readBytes),
                               static_cast<double>(peakResident), bind.seconds};
+  for (double seconds : phaseSum)
+    mine.push_back(1e3 * seconds / static_cast<double>(options.repeat));
   std::vector<double> reports = mine;
   if (comm && comm->size() > 1 && !comm->gatherDoubles(mine, reports, error))
     return fail(error);
@@ -811,6 +818,14 @@ int run(int argc, char **argv) {
                   formatBytes(static_cast<size_t>(report[2])).c_str(),
                   formatBytes(static_cast<size_t>(report[3])).c_str(),
                   report[1]);
+      if (entry->ranks > 1)
+        std::printf("rank %zu phases (mean ms): route %.3f, exchange %.3f, "
+                    "experts %.3f, exchange back %.3f, combine %.3f\n",
+                    r, report[5 + MOE_PHASE_ROUTE],
+                    report[5 + MOE_PHASE_EXCHANGE],
+                    report[5 + MOE_PHASE_EXPERTS],
+                    report[5 + MOE_PHASE_EXCHANGE_BACK],
+                    report[5 + MOE_PHASE_COMBINE]);
     }
   if (!options.timingJson.empty()) {
     // Entry names are letters, digits and _.$- (parseManifest): no escaping.
@@ -839,7 +854,15 @@ int run(int argc, char **argv) {
            << ", \"median_ms\": " << report[1]
            << ", \"read_bytes\": " << static_cast<int64_t>(report[2])
            << ", \"peak_rss_bytes\": " << static_cast<int64_t>(report[3])
-           << ", \"bind_s\": " << report[4] << "}";
+           << ", \"bind_s\": " << report[4];
+      if (entry->ranks > 1)
+        json << ", \"phases_ms\": {\"route\": " << report[5 + MOE_PHASE_ROUTE]
+             << ", \"exchange\": " << report[5 + MOE_PHASE_EXCHANGE]
+             << ", \"experts\": " << report[5 + MOE_PHASE_EXPERTS]
+             << ", \"exchange_back\": "
+             << report[5 + MOE_PHASE_EXCHANGE_BACK]
+             << ", \"combine\": " << report[5 + MOE_PHASE_COMBINE] << "}";
+      json << "}";
     }
     json << "]}\n";
     if (!json)

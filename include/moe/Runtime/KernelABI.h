@@ -62,16 +62,19 @@
 /* The exchanges of expert parallelism (Embedded/Exchange.c). Generated
  * forward functions of an entry compiled for several ranks call BEGIN with
  * the context's communicator before the lowered function and END after it
- * (its MOE_STATUS_*); in between, convert-moe-to-runtime's calls use that
- * communicator. Plain C calling convention, addresses as int64:
+ * (its MOE_STATUS_*), then PHASES for the call's time per phase when the
+ * caller asks; in between, convert-moe-to-runtime's calls use that
+ * communicator. Plain C calling convention, addresses as int64; `returning`
+ * is 1 for the exchanges that return expert results (timed apart):
  *   int32_t RANK(void);
  *   void EXCHANGE_COUNTS(int64_t send, int64_t recv, int64_t ranks,
- *                        int64_t slots);               // i32 [ranks, slots]
+ *                        int64_t slots, int64_t returning); // i32 [ranks, slots]
  *   void EXCHANGE_ROWS(int64_t rows, int64_t send_counts, int64_t recv,
  *                      int64_t recv_counts, int64_t ranks, int64_t slots,
- *                      int64_t row_bytes);
+ *                      int64_t row_bytes, int64_t returning);
  *   void EXCHANGE_ROWS_START(the same);   // returns at once
  *   void EXCHANGE_WAIT(int64_t recv);     // the start with this buffer
+ *   void PHASES(double seconds[MOE_PHASE_COUNT]); // of the last forward
  * A failed exchange zeroes what it would have received and makes END
  * return MOE_STATUS_COMMUNICATION, so the rest of the call runs on no
  * rows and ends. */
@@ -82,5 +85,6 @@
 #define MOE_RT_EXCHANGE_ROWS "moe_rt_exchange_rows"
 #define MOE_RT_EXCHANGE_ROWS_START "moe_rt_exchange_rows_start"
 #define MOE_RT_EXCHANGE_WAIT "moe_rt_exchange_wait"
+#define MOE_RT_FORWARD_PHASES "moe_rt_forward_phases"
 
 #endif /* MOE_RUNTIME_KERNELABI_H */

@@ -183,8 +183,10 @@ public:
   /// Runs a forward entry: `input` and `output` are [tokens, hidden]
   /// float32, 0 <= tokens <= limits::kMaxTokens. Refuses any other kind of
   /// entry (a statistics entry writes E + 4 floats, not [tokens, hidden]).
+  /// An entry of expert parallelism writes its seconds per phase to
+  /// `phaseSeconds` (MOE_PHASE_COUNT doubles) when given.
   bool forward(const float *input, float *output, int64_t tokens,
-               std::string &error) const;
+               std::string &error, double *phaseSeconds = nullptr) const;
   /// Runs a routing-statistics entry on [tokens, hidden] `input`; `values`
   /// gets the manifest's "outputs" floats. Refuses any other kind of entry.
   bool routingStats(const float *input, int64_t tokens,

@@ -241,7 +241,24 @@ typedef struct moe_forward_args {
   /* Token ids, [tokens], for routing that needs them (hash routing); NULL
    * today, and unread by the layers moec compiles now. */
   const int32_t *token_ids;
+  /* Where a library of expert parallelism writes the call's seconds per
+   * phase (MOE_PHASE_*), or NULL. Time blocked in exchanges counts to
+   * "exchange" (rows out) or "exchange back" (results back); "route" is
+   * the time before the first exchange, "combine" after the last, and
+   * "experts" the rest (with chunks, the phases of different chunks
+   * overlap, and each second counts once). Untouched by other libraries. */
+  double *phase_seconds;
 } moe_forward_args;
+
+/* The phases of moe_forward_args.phase_seconds. */
+enum {
+  MOE_PHASE_ROUTE = 0,
+  MOE_PHASE_EXCHANGE = 1,
+  MOE_PHASE_EXPERTS = 2,
+  MOE_PHASE_EXCHANGE_BACK = 3,
+  MOE_PHASE_COMBINE = 4,
+  MOE_PHASE_COUNT = 5,
+};
 
 /* The struct_size every forward needs: input, output and tokens. */
 #define MOE_FORWARD_ARGS_MIN_SIZE 32

@@ -14,11 +14,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* An exchange in flight: its receive buffer (its name), the communicator's
  * request, and the byte counts and offsets, which must outlive it. */
 typedef struct Exchange {
   struct Exchange *next;
+  int returning;
   void *recv;
   int64_t recvTotal;
   void *request;
@@ -31,6 +33,30 @@ static _Thread_local const moe_communicator *current;
 static _Thread_local int32_t failure;
 static _Thread_local Exchange *inFlight;
 
+/* The phases of this thread's forward: when it began, when its first
+ * exchange call began and its last ended, and the seconds spent inside
+ * exchange calls out and back; then the last forward's phases. */
+static _Thread_local double begunAt, firstCallAt, lastCallEnd, blocked[2];
+static _Thread_local double phases[MOE_PHASE_COUNT];
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Brackets one exchange call for the phases. */
+static double callBegins(void) {
+  double t = now();
+  if (firstCallAt < 0)
+    firstCallAt = t;
+  return t;
+}
+static void callEnds(double began, int returning) {
+  lastCallEnd = now();
+  blocked[returning ? 1 : 0] += lastCallEnd - began;
+}
+
 static void fail(int32_t status) {
   if (failure == MOE_STATUS_OK)
     failure = status;
@@ -40,6 +66,14 @@ void moe_rt_forward_begin(const moe_communicator *communicator) {
   current = communicator;
   failure = MOE_STATUS_OK;
   inFlight = NULL;
+  begunAt = now();
+  firstCallAt = -1;
+  lastCallEnd = begunAt;
+  blocked[0] = blocked[1] = 0;
+}
+
+void moe_rt_forward_phases(double *seconds) {
+  memcpy(seconds, phases, sizeof phases);
 }
 
 int32_t moe_rt_forward_end(void) {
@@ -55,6 +89,16 @@ int32_t moe_rt_forward_end(void) {
     fail(MOE_STATUS_COMMUNICATION);
   }
   current = NULL;
+  double end = now();
+  if (firstCallAt < 0)
+    firstCallAt = end;
+  phases[MOE_PHASE_ROUTE] = firstCallAt - begunAt;
+  phases[MOE_PHASE_EXCHANGE] = blocked[0];
+  phases[MOE_PHASE_EXCHANGE_BACK] = blocked[1];
+  phases[MOE_PHASE_COMBINE] = end - lastCallEnd;
+  phases[MOE_PHASE_EXPERTS] = (end - begunAt) - phases[MOE_PHASE_ROUTE] -
+                              blocked[0] - blocked[1] -
+                              phases[MOE_PHASE_COMBINE];
   return failure;
 }
 
@@ -117,12 +161,14 @@ static int64_t *allocBytes(int64_t ranks) {
 }
 
 void moe_rt_exchange_counts(int64_t send, int64_t recv, int64_t ranks,
-                            int64_t slots) {
+                            int64_t slots, int64_t returning) {
+  double began = callBegins();
   int32_t *received = (int32_t *)(intptr_t)recv;
   size_t total = (size_t)(ranks * slots);
   int64_t *bytes = allocBytes(ranks);
   if (!bytes) {
     memset(received, 0, total * sizeof(int32_t));
+    callEnds(began, (int)returning);
     return;
   }
   for (int64_t r = 0; r < 2 * ranks; ++r)
@@ -138,6 +184,7 @@ void moe_rt_exchange_counts(int64_t send, int64_t recv, int64_t ranks,
       memset(received, 0, total * sizeof(int32_t));
       break;
     }
+  callEnds(began, (int)returning);
 }
 
 /* The byte counts of an exchange of rows by send and receive counts. */
@@ -172,27 +219,34 @@ static size_t receivedBytes(int64_t recvCounts, int64_t ranks, int64_t slots,
 
 void moe_rt_exchange_rows_start(int64_t rows, int64_t sendCounts, int64_t recv,
                                 int64_t recvCounts, int64_t ranks,
-                                int64_t slots, int64_t bytesPerRow) {
+                                int64_t slots, int64_t bytesPerRow,
+                                int64_t returning) {
+  double began = callBegins();
   int64_t *bytes = rowBytes(sendCounts, recvCounts, ranks, slots, bytesPerRow);
   if (!bytes) {
     memset((void *)(intptr_t)recv, 0,
            receivedBytes(recvCounts, ranks, slots, bytesPerRow));
-    return;
+  } else {
+    Exchange *exchange = start((const void *)(intptr_t)rows,
+                               (void *)(intptr_t)recv, bytes, ranks);
+    if (exchange) {
+      exchange->returning = (int)returning;
+      exchange->next = inFlight;
+      inFlight = exchange;
+    }
   }
-  Exchange *exchange =
-      start((const void *)(intptr_t)rows, (void *)(intptr_t)recv, bytes, ranks);
-  if (exchange) {
-    exchange->next = inFlight;
-    inFlight = exchange;
-  }
+  callEnds(began, (int)returning);
 }
 
 void moe_rt_exchange_wait(int64_t recv) {
   for (Exchange **link = &inFlight; *link; link = &(*link)->next)
     if ((*link)->recv == (void *)(intptr_t)recv) {
       Exchange *exchange = *link;
+      int returning = exchange->returning;
+      double began = callBegins();
       *link = exchange->next;
       finish(exchange);
+      callEnds(began, returning);
       return;
     }
   /* No exchange in flight with this buffer: it failed to start (and was
@@ -202,8 +256,8 @@ void moe_rt_exchange_wait(int64_t recv) {
 
 void moe_rt_exchange_rows(int64_t rows, int64_t sendCounts, int64_t recv,
                           int64_t recvCounts, int64_t ranks, int64_t slots,
-                          int64_t bytesPerRow) {
+                          int64_t bytesPerRow, int64_t returning) {
   moe_rt_exchange_rows_start(rows, sendCounts, recv, recvCounts, ranks, slots,
-                             bytesPerRow);
+                             bytesPerRow, returning);
   moe_rt_exchange_wait(recv);
 }

@@ -1051,12 +1051,13 @@ bool checkCall(const Entry &entry, const char *kind, int64_t tokens,
 }
 
 bool call(const Entry &entry, void *state, const float *input, float *output,
-          int64_t tokens, std::string &error) {
+          int64_t tokens, std::string &error, double *phaseSeconds = nullptr) {
   moe_forward_args args{};
   args.struct_size = sizeof(moe_forward_args);
   args.input = input;
   args.output = output;
   args.tokens = tokens;
+  args.phase_seconds = phaseSeconds;
   int32_t status = entry.forward(state, &args);
   if (status != MOE_STATUS_OK) {
     error = "entry '" + entry.name + "' failed: " + moe_status_string(status) +
@@ -1068,9 +1069,9 @@ bool call(const Entry &entry, void *state, const float *input, float *output,
 } // namespace
 
 bool BoundEntry::forward(const float *input, float *output, int64_t tokens,
-                         std::string &error) const {
+                         std::string &error, double *phaseSeconds) const {
   return checkCall(*boundEntry, MOE_ENTRY_KIND_FORWARD, tokens, error) &&
-         call(*boundEntry, state, input, output, tokens, error);
+         call(*boundEntry, state, input, output, tokens, error, phaseSeconds);
 }
 
 bool BoundEntry::routingStats(const float *input, int64_t tokens,

@@ -153,13 +153,14 @@ struct ReceivedOrderOpLowering : OpRewritePattern<ReceivedOrderOp> {
 /// that each rank can size what it receives, and the empty buffer of that
 /// size: (received counts, receive buffer).
 std::pair<Value, Value> exchangeCounts(ImplicitLocOpBuilder &b, Value rows,
-                                       Value sendCounts) {
+                                       Value sendCounts, bool returning) {
   auto countsType = cast<RankedTensorType>(sendCounts.getType());
   Value countsInit = tensor::EmptyOp::create(b, countsType.getShape(),
                                              countsType.getElementType());
-  Value received = ExchangeCountsOp::create(b, TypeRange{countsType},
-                                            ValueRange{sendCounts, countsInit})
-                       .getResult()[0];
+  auto counts = ExchangeCountsOp::create(b, TypeRange{countsType},
+                                         ValueRange{sendCounts, countsInit});
+  counts.setReturning(returning);
+  Value received = counts.getResult()[0];
   int64_t ranks = countsType.getDimSize(0), slots = countsType.getDimSize(1);
   Value total = buildLoop(
       b, indexConstant(b, ranks * slots), indexConstant(b, 0),
@@ -184,13 +185,14 @@ struct AllToAllOpLowering : OpRewritePattern<AllToAllOp> {
   LogicalResult matchAndRewrite(AllToAllOp op,
                                 PatternRewriter &rewriter) const override {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    auto [received, buffer] =
-        exchangeCounts(b, op.getRows(), op.getSendCounts());
-    Value rows = ExchangeRowsOp::create(
-                     b, TypeRange{buffer.getType()},
-                     ValueRange{op.getRows(), op.getSendCounts(), received,
-                                buffer})
-                     .getResult()[0];
+    auto [received, buffer] = exchangeCounts(b, op.getRows(),
+                                             op.getSendCounts(),
+                                             op.getReturning());
+    auto exchange = ExchangeRowsOp::create(
+        b, TypeRange{buffer.getType()},
+        ValueRange{op.getRows(), op.getSendCounts(), received, buffer});
+    exchange.setReturning(op.getReturning());
+    Value rows = exchange.getResult()[0];
     rewriter.replaceOp(op, {castToType(b, rows, op.getReceivedRows().getType()),
                             received});
     return success();
@@ -210,13 +212,14 @@ struct AllToAllStartOpLowering : OpRewritePattern<AllToAllStartOp> {
     if (!wait)
       return rewriter.notifyMatchFailure(op, "not waited for exactly once");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    auto [received, buffer] =
-        exchangeCounts(b, op.getRows(), op.getSendCounts());
-    Value started = ExchangeRowsStartOp::create(
-                        b, TypeRange{buffer.getType()},
-                        ValueRange{op.getRows(), op.getSendCounts(), received,
-                                   buffer})
-                        .getResult()[0];
+    auto [received, buffer] = exchangeCounts(b, op.getRows(),
+                                             op.getSendCounts(),
+                                             op.getReturning());
+    auto start = ExchangeRowsStartOp::create(
+        b, TypeRange{buffer.getType()},
+        ValueRange{op.getRows(), op.getSendCounts(), received, buffer});
+    start.setReturning(op.getReturning());
+    Value started = start.getResult()[0];
     rewriter.setInsertionPoint(wait);
     ImplicitLocOpBuilder w(wait.getLoc(), rewriter);
     Value done = ExchangeWaitOp::create(w, TypeRange{started.getType()},

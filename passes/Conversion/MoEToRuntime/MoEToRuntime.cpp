@@ -141,13 +141,17 @@ struct ConvertMoEToRuntimePass
     auto counts = cast<MemRefType>(op->getOperand(1).getType());
     Value ranks = constant(counts.getDimSize(0));
     Value slots = constant(counts.getDimSize(1));
+    // 1 for the exchanges that return expert results, timed apart.
+    Value returning = constant(op->hasAttr("returning") ? 1 : 0);
     if (isa<ExchangeCountsOp>(op)) {
-      // (send, recv, ranks, slots)
+      // (send, recv, ranks, slots, returning)
       func::FuncOp callee = declareRuntimeFunction(
-          module, MOE_RT_EXCHANGE_COUNTS, {i64, i64, i64, i64}, {});
-      func::CallOp::create(b, callee, ValueRange{args[0], args[1], ranks, slots});
+          module, MOE_RT_EXCHANGE_COUNTS, {i64, i64, i64, i64, i64}, {});
+      func::CallOp::create(
+          b, callee, ValueRange{args[0], args[1], ranks, slots, returning});
     } else {
-      // (rows, send_counts, recv, recv_counts, ranks, slots, row_bytes)
+      // (rows, send_counts, recv, recv_counts, ranks, slots, row_bytes,
+      //  returning)
       auto rows = cast<MemRefType>(op->getOperand(0).getType());
       int64_t rowBytes =
           rows.getDimSize(1) * (rows.getElementTypeBitWidth() / 8);
@@ -155,10 +159,10 @@ struct ConvertMoEToRuntimePass
           module,
           isa<ExchangeRowsStartOp>(op) ? MOE_RT_EXCHANGE_ROWS_START
                                        : MOE_RT_EXCHANGE_ROWS,
-          {i64, i64, i64, i64, i64, i64, i64}, {});
+          {i64, i64, i64, i64, i64, i64, i64, i64}, {});
       func::CallOp::create(b, callee,
                            ValueRange{args[0], args[1], args[3], args[2], ranks,
-                                      slots, constant(rowBytes)});
+                                      slots, constant(rowBytes), returning});
     }
     op->erase();
     return success();

@@ -4,11 +4,12 @@
 // with the buffers' addresses (aligned base + offset · element bytes), the
 // rank and slot counts and the bytes of a row (16 f32 = 64), declared once;
 // the start and the wait of the asynchronous form name the same receive
-// buffer; moe.rank becomes the runtime's rank.
+// buffer; the returning exchanges (results back) pass 1 last, the others 0;
+// moe.rank becomes the runtime's rank.
 // CHECK-DAG: func.func private @moe_rt_rank() -> i32
-// CHECK-DAG: func.func private @moe_rt_exchange_counts(i64, i64, i64, i64)
-// CHECK-DAG: func.func private @moe_rt_exchange_rows(i64, i64, i64, i64, i64, i64, i64)
-// CHECK-DAG: func.func private @moe_rt_exchange_rows_start(i64, i64, i64, i64, i64, i64, i64)
+// CHECK-DAG: func.func private @moe_rt_exchange_counts(i64, i64, i64, i64, i64)
+// CHECK-DAG: func.func private @moe_rt_exchange_rows(i64, i64, i64, i64, i64, i64, i64, i64)
+// CHECK-DAG: func.func private @moe_rt_exchange_rows_start(i64, i64, i64, i64, i64, i64, i64, i64)
 // CHECK-DAG: func.func private @moe_rt_exchange_wait(i64)
 // CHECK-LABEL: func.func @exchanges
 // CHECK-SAME: (%[[ROWS:[^:]*]]: memref<?x16xf32>, %[[SC:[^:]*]]: memref<2x3xi32>, %[[RC:[^:]*]]: memref<2x3xi32>, %[[RECV:[^:]*]]: memref<?x16xf32>
@@ -20,15 +21,15 @@
 // CHECK: %[[ADDR:.*]] = arith.addi %[[PTR]], %[[BYTES]]
 // CHECK: %[[SCA:.*]] = arith.index_cast %[[ADDR]] : index to i64
 // CHECK: %[[RCA:.*]] = arith.index_cast %{{.*}} : index to i64
-// CHECK: call @moe_rt_exchange_counts(%[[SCA]], %[[RCA]], %c2_i64, %c3_i64)
-// CHECK: call @moe_rt_exchange_rows(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c64_i64)
-// CHECK: call @moe_rt_exchange_rows_start(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c64_i64{{.*}})
+// CHECK: call @moe_rt_exchange_counts(%[[SCA]], %[[RCA]], %c2_i64, %c3_i64, %c0_i64)
+// CHECK: call @moe_rt_exchange_rows(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c64_i64, %c0_i64{{.*}})
+// CHECK: call @moe_rt_exchange_rows_start(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c2_i64{{.*}}, %c3_i64{{.*}}, %c64_i64{{.*}}, %c1_i64)
 // CHECK: call @moe_rt_exchange_wait(%{{.*}}) : (i64) -> ()
 func.func @exchanges(%rows: memref<?x16xf32>, %sc: memref<2x3xi32>, %rc: memref<2x3xi32>, %recv: memref<?x16xf32>) -> index {
   %r = moe.rank
   moe.exchange_counts %sc, %rc : (memref<2x3xi32>, memref<2x3xi32>) -> ()
   moe.exchange_rows %rows, %sc, %rc, %recv : (memref<?x16xf32>, memref<2x3xi32>, memref<2x3xi32>, memref<?x16xf32>) -> ()
-  moe.exchange_rows_start %rows, %sc, %rc, %recv : (memref<?x16xf32>, memref<2x3xi32>, memref<2x3xi32>, memref<?x16xf32>) -> ()
+  moe.exchange_rows_start %rows, %sc, %rc, %recv {returning} : (memref<?x16xf32>, memref<2x3xi32>, memref<2x3xi32>, memref<?x16xf32>) -> ()
   moe.exchange_wait %rows, %recv : (memref<?x16xf32>, memref<?x16xf32>) -> ()
   return %r : index
 }

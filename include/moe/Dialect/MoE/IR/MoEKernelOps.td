@@ -156,6 +156,8 @@ def MoE_DownScatterAddOp : MoE_KernelOp<"down_scatter_add"> {
 // Destination-style and bufferizable like the kernels; every one is a
 // collective that each rank runs in program order, so it has an effect on
 // the exchange resource on tensors too (never erased, merged or reordered).
+// `returning` marks the exchanges that return expert results (the
+// combine's), which the runtime times apart.
 class MoE_ExchangeOp<string mnemonic, list<Trait> traits = []>
     : MoE_Op<mnemonic, !listconcat(traits, [
         DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
@@ -189,7 +191,8 @@ def MoE_ExchangeCountsOp : MoE_ExchangeOp<"exchange_counts"> {
         : (tensor<4x2xi32>, tensor<4x2xi32>) -> tensor<4x2xi32>
     ```
   }];
-  let arguments = (ins AnyShaped:$send_counts, AnyShaped:$init);
+  let arguments = (ins AnyShaped:$send_counts, AnyShaped:$init,
+                       UnitAttr:$returning);
 }
 
 def MoE_ExchangeRowsOp : MoE_ExchangeOp<"exchange_rows"> {
@@ -210,7 +213,8 @@ def MoE_ExchangeRowsOp : MoE_ExchangeOp<"exchange_rows"> {
     ```
   }];
   let arguments = (ins AnyShaped:$rows, AnyShaped:$send_counts,
-                       AnyShaped:$received_counts, AnyShaped:$init);
+                       AnyShaped:$received_counts, AnyShaped:$init,
+                       UnitAttr:$returning);
 }
 
 def MoE_ExchangeRowsStartOp : MoE_ExchangeOp<"exchange_rows_start"> {
@@ -230,7 +234,8 @@ def MoE_ExchangeRowsStartOp : MoE_ExchangeOp<"exchange_rows_start"> {
     ```
   }];
   let arguments = (ins AnyShaped:$rows, AnyShaped:$send_counts,
-                       AnyShaped:$received_counts, AnyShaped:$init);
+                       AnyShaped:$received_counts, AnyShaped:$init,
+                       UnitAttr:$returning);
 }
 
 def MoE_ExchangeWaitOp : MoE_ExchangeOp<"exchange_wait"> {

@@ -417,7 +417,8 @@ def MoE_AllToAllOp : MoE_Op<"all_to_all", [
     `n` for group `g`, sorted the same way. For dispatch, `g` is the local
     expert of the destination (`G = E/N`); sending results back uses the same
     op with `g` the local expert of the sender, which yields rows in global
-    expert order. With `N = 1` the exchange is the identity and folds away.
+    expert order (`returning` marks that exchange, for the per-phase times
+    of a run). With `N = 1` the exchange is the identity and folds away.
 
     Example:
     ```mlir
@@ -425,7 +426,8 @@ def MoE_AllToAllOp : MoE_Op<"all_to_all", [
         : tensor<?x4096xf32>, tensor<4x2xi32>
     ```
   }];
-  let arguments = (ins MoE_Activations:$rows, 2DTensorOf<[I32]>:$send_counts);
+  let arguments = (ins MoE_Activations:$rows, 2DTensorOf<[I32]>:$send_counts,
+                       UnitAttr:$returning);
   let results = (outs MoE_Activations:$received_rows,
                       2DTensorOf<[I32]>:$received_counts);
   let assemblyFormat = [{
@@ -520,7 +522,8 @@ def MoE_AllToAllStartOp : MoE_Op<"all_to_all_start", [
         : !moe.exchange<tensor<?x4096xf32>, tensor<4x2xi32>>
     ```
   }];
-  let arguments = (ins MoE_Activations:$rows, 2DTensorOf<[I32]>:$send_counts);
+  let arguments = (ins MoE_Activations:$rows, 2DTensorOf<[I32]>:$send_counts,
+                       UnitAttr:$returning);
   let results = (outs MoE_ExchangeType:$exchange);
   let assemblyFormat = "$rows `,` $send_counts attr-dict `:` qualified(type($exchange))";
   let hasVerifier = 1;
