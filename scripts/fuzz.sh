@@ -14,10 +14,10 @@ work="$build/fuzz-work"
 rm -rf "$work" && mkdir -p "$work"
 
 declare -A dicts=([npy]=npy [safetensors]=json [shard-index]=json
-                  [hf-config]=json [mlir]=mlir)
+                  [hf-config]=json [placement]=json [mlir]=mlir)
 status=0
 printf '%-14s %10s %10s %8s  %s\n' fuzzer runs exec/s corpus result
-for name in npy safetensors shard-index hf-config mlir; do
+for name in npy safetensors shard-index hf-config placement mlir; do
   corpus="$work/$name"
   mkdir -p "$corpus" "$work/artifacts-$name"
   cp "$root/fuzz/corpus/$name"/* "$corpus/"
