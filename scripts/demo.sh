@@ -4,7 +4,9 @@
 # MoE layer with moe-translate, show the stages moe-decompose makes of it
 # and what moe-fuse-experts leaves of them, compile it into a shared library, generate seeded random weights under the
 # checkpoint's own names and a 37-token input, run it, and print the output
-# summary, the routing statistics and the median time of 20 runs.
+# summary, the routing statistics and the median time of 20 runs. Then the
+# DeepSeek-V3 layer again, expert parallel on 2 ranks under mpirun (each
+# rank's experts and time per phase), against the single process.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 cd "$(dirname "$0")/.."
@@ -36,4 +38,16 @@ run_model() {
 run_model mixtral-tiny 1
 run_model deepseek-v3-tiny 1
 run_model llama4-tiny 3
+
+echo "=== expert parallelism: deepseek-v3-tiny layer 1 on 2 ranks (round-robin, 2 chunks)"
+name=deepseek-v3-tiny
+"$bin/moe-compile" "$work/$name.mlir" --ep-size=2 --placement=round-robin --chunks=2 \
+  -o "$work/$name-ep2.so"
+root=()
+[ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
+mpirun --oversubscribe "${root[@]}" -np 2 "$bin/moe-run" "$work/$name-ep2.so" \
+  --weights "$work/$name.safetensors" --input "$work/$name-x.npy" \
+  --output "$work/$name-y-ep2.npy" --repeat 20
+python3 test/Integration/MPI/Inputs/ep.py compare "$work/$name-y.npy" "$work/$name-y-ep2.npy" 1e-5
+echo
 echo "demo: OK (outputs in $work)"
