@@ -172,8 +172,10 @@ ExpertPlacement moe::placementByRule(const std::string &name,
   if (numRanks < 1 || numRanks > numExperts) {
     error = "placement '" + name + "' needs 1 to " +
             std::to_string(numExperts) + " ranks for " +
-            std::to_string(numExperts) + " experts (each rank holds one at "
-            "least), not " + std::to_string(numRanks) +
+            std::to_string(numExperts) +
+            " experts (each rank holds one at "
+            "least), not " +
+            std::to_string(numRanks) +
             "; replicate experts with a placement file to use more ranks";
     return {};
   }

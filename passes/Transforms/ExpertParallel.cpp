@@ -53,8 +53,8 @@ Value buildSendCounts(OpBuilder &b, Location loc, Value offsets, int64_t ranks,
   return tensor::GenerateOp::create(
       b, loc, type, ValueRange{},
       [&](OpBuilder &nested, Location nestedLoc, ValueRange indices) {
-        Value slotCount = arith::ConstantIndexOp::create(nested, nestedLoc,
-                                                         slots);
+        Value slotCount =
+            arith::ConstantIndexOp::create(nested, nestedLoc, slots);
         Value one = arith::ConstantIndexOp::create(nested, nestedLoc, 1);
         Value begin = arith::AddIOp::create(
             nested, nestedLoc,
@@ -63,17 +63,17 @@ Value buildSendCounts(OpBuilder &b, Location loc, Value offsets, int64_t ranks,
         Value end = arith::AddIOp::create(nested, nestedLoc, begin, one);
         Value hi = tensor::ExtractOp::create(nested, nestedLoc, offsets, end);
         Value lo = tensor::ExtractOp::create(nested, nestedLoc, offsets, begin);
-        tensor::YieldOp::create(nested, nestedLoc,
-                                Value(arith::SubIOp::create(nested, nestedLoc,
-                                                            hi, lo)));
+        tensor::YieldOp::create(
+            nested, nestedLoc,
+            Value(arith::SubIOp::create(nested, nestedLoc, hi, lo)));
       });
 }
 
 /// Exchanges 1-D per-row values `[R]` as rows of width one.
 Value exchangeColumn(OpBuilder &b, Location loc, Value column, Value counts) {
   auto type = cast<RankedTensorType>(column.getType());
-  auto wide = RankedTensorType::get({ShapedType::kDynamic, 1},
-                                    type.getElementType());
+  auto wide =
+      RankedTensorType::get({ShapedType::kDynamic, 1}, type.getElementType());
   Value rows = tensor::ExpandShapeOp::create(
       b, loc, wide, column, ArrayRef<ReassociationIndices>{{0, 1}},
       ArrayRef<OpFoldResult>{
@@ -139,10 +139,9 @@ struct ExpertParallelPass
     if (error.empty())
       error = ::moe::checkPlacementFits(placement, numExperts, epSize);
     if (!error.empty())
-      return mlp.emitOpError() << "cannot shard " << numExperts
-                               << " experts over ep-size " << static_cast<int64_t>(epSize)
-                               << ": "
-                               << error;
+      return mlp.emitOpError()
+             << "cannot shard " << numExperts << " experts over ep-size "
+             << static_cast<int64_t>(epSize) << ": " << error;
     return placement;
   }
 
@@ -172,8 +171,8 @@ struct ExpertParallelPass
     if (dispatch.getCapacityAttr() &&
         (placement->hasReplicas() || ranks * slots != numExperts))
       return mlp.emitOpError()
-             << "a capacity needs every rank to hold " << numExperts
-             << "/" << ranks
+             << "a capacity needs every rank to hold " << numExperts << "/"
+             << ranks
              << " experts and no replica (each rank then drops per expert "
                 "as one process would on its tokens); the placement gives "
              << slots << " slots per rank"
@@ -221,8 +220,7 @@ struct ExpertParallelPass
         func.setArgAttr(i, kWeightSourceShapeAttr,
                         DenseI64ArrayAttr::get(context, sourceShape));
     }
-    func.setType(FunctionType::get(context,
-                                   func.getBody().getArgumentTypes(),
+    func.setType(FunctionType::get(context, func.getBody().getArgumentTypes(),
                                    func.getResultTypes()));
 
     // Dispatch by physical expert: rows sorted by destination rank and slot.
@@ -256,8 +254,8 @@ struct ExpertParallelPass
     Value scale;
     if (mlp.getScale())
       scale = exchangeColumn(b, loc, sharded.getRowWeight(), sendCounts);
-    auto indexType = RankedTensorType::get({ShapedType::kDynamic},
-                                           b.getI32Type());
+    auto indexType =
+        RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type());
     auto order = ReceivedOrderOp::create(
         b, loc, indexType, RankedTensorType::get({slots + 1}, b.getI32Type()),
         receivedCounts);
@@ -266,8 +264,8 @@ struct ExpertParallelPass
       scale = gatherByOrder(b, loc, scale, order.getOrder());
     auto experts = FusedExpertsOp::create(
         b, loc, rowsType, exchange.getReceivedRows(), order.getOrder(), scale,
-        order.getOffsets(), mlp.getGate(), mlp.getUp(), mlp.getDown(),
-        Value(), Value(), Value(), mlp.getActivation(),
+        order.getOffsets(), mlp.getGate(), mlp.getUp(), mlp.getDown(), Value(),
+        Value(), Value(), mlp.getActivation(),
         /*scale_expert_input=*/static_cast<bool>(scale));
     auto back = AllToAllOp::create(b, loc, rowsType, receivedCounts.getType(),
                                    experts.getResult(), receivedCounts);

@@ -50,7 +50,8 @@ FailureOr<ExchangeBlock> matchBlock(CombineOp combine) {
   if (!block.out)
     return failure();
   block.dispatch = block.out.getRows().getDefiningOp<DispatchOp>();
-  if (!block.dispatch || combine.getRowToken() != block.dispatch.getRowToken() ||
+  if (!block.dispatch ||
+      combine.getRowToken() != block.dispatch.getRowToken() ||
       combine.getExpertOffsets() != block.dispatch.getExpertOffsets() ||
       combine.getInput() != block.dispatch.getInput())
     return failure();
@@ -83,7 +84,8 @@ FailureOr<ExchangeBlock> matchBlock(CombineOp combine) {
   // The block must stand alone: only the combine's result leaves it.
   for (Operation *op : ops)
     for (Operation *user : op->getUsers())
-      if (op != combine && !inBlock.contains(parent->findAncestorOpInBlock(*user)))
+      if (op != combine &&
+          !inBlock.contains(parent->findAncestorOpInBlock(*user)))
         return failure();
 
   // Before, between or after by what the op depends on.
@@ -156,8 +158,8 @@ struct ScheduleCommPass
     auto sliceRows = [&](Value value, Value first, Value count) -> Value {
       auto type = cast<RankedTensorType>(value.getType());
       SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
-      SmallVector<OpFoldResult> sizes, strides(type.getRank(),
-                                               b.getIndexAttr(1));
+      SmallVector<OpFoldResult> sizes,
+          strides(type.getRank(), b.getIndexAttr(1));
       offsets[0] = first;
       sizes.push_back(count);
       for (int64_t d = 1; d < type.getRank(); ++d)
@@ -175,9 +177,9 @@ struct ScheduleCommPass
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, cv, extra),
           index(1), index(0));
       chunk.count = arith::AddIOp::create(b, loc, base, longer);
-      chunk.first = arith::AddIOp::create(
-          b, loc, arith::MulIOp::create(b, loc, cv, base),
-          arith::MinUIOp::create(b, loc, cv, extra));
+      chunk.first =
+          arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, cv, base),
+                                arith::MinUIOp::create(b, loc, cv, extra));
       chunk.map.map(input, sliceRows(input, chunk.first, chunk.count));
       chunk.map.map(experts, sliceRows(experts, chunk.first, chunk.count));
       chunk.map.map(weights, sliceRows(weights, chunk.first, chunk.count));
@@ -188,8 +190,7 @@ struct ScheduleCommPass
     };
     auto start = [&](AllToAllOp exchange, Chunk &chunk) -> Value {
       auto type = ExchangeType::get(
-          b.getContext(),
-          cast<RankedTensorType>(exchange.getRows().getType()),
+          b.getContext(), cast<RankedTensorType>(exchange.getRows().getType()),
           cast<RankedTensorType>(exchange.getSendCounts().getType()));
       auto started = AllToAllStartOp::create(
           b, exchange.getLoc(), type, chunk.map.lookup(exchange.getRows()),
@@ -248,9 +249,8 @@ struct ScheduleCommPass
     old.append(block.between);
     old.push_back(block.back);
     old.append(block.after);
-    llvm::sort(old, [](Operation *a, Operation *b) {
-      return a->isBeforeInBlock(b);
-    });
+    llvm::sort(
+        old, [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
     for (Operation *op : llvm::reverse(old))
       op->erase();
   }

@@ -48,12 +48,10 @@ struct Loopback {
     api.rank = 0;
     api.size = 1;
     api.impl = this;
-    api.all_to_all_start = [](void *impl, const void *send,
-                              const int64_t *sendBytes,
-                              const int64_t *sendOffsets, void *recv,
-                              const int64_t *recvBytes,
-                              const int64_t *recvOffsets,
-                              void **request) -> int32_t {
+    api.all_to_all_start =
+        [](void *impl, const void *send, const int64_t *sendBytes,
+           const int64_t *sendOffsets, void *recv, const int64_t *recvBytes,
+           const int64_t *recvOffsets, void **request) -> int32_t {
       auto *self = static_cast<Loopback *>(impl);
       ++self->starts;
       self->sentBytes.push_back({sendBytes[0], recvBytes[0]});
@@ -92,8 +90,8 @@ TEST(Exchange, CountsAndRows) {
             (std::vector<int32_t>{2, 0, 1}));
   std::vector<float> rows = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   std::vector<float> out(12, -1);
-  moe_rt_exchange_rows(address(rows.data()), address(send),
-                       address(out.data()), address(received), 1, 3, 16, 1);
+  moe_rt_exchange_rows(address(rows.data()), address(send), address(out.data()),
+                       address(received), 1, 3, 16, 1);
   EXPECT_EQ(out, rows);
   EXPECT_EQ(moe_rt_forward_end(), MOE_STATUS_OK);
   ASSERT_EQ(loop.sentBytes.size(), 2u);

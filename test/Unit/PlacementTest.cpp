@@ -21,8 +21,8 @@ TEST(Placement, Rules) {
             (Lists{{0, 4, 8}, {1, 5, 9}, {2, 6}, {3, 7}}));
   ExpertPlacement p = contiguousPlacement(10, 4);
   EXPECT_EQ(p.slotsPerRank(), 3);
-  EXPECT_EQ(p.table(), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, -1, 8,
-                                             9, -1}));
+  EXPECT_EQ(p.table(),
+            (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, -1, 8, 9, -1}));
   EXPECT_FALSE(p.hasReplicas());
   EXPECT_EQ(p.verify(), "");
 }

@@ -62,8 +62,7 @@ ExpertPlacement roundRobinPlacement(int64_t numExperts, int64_t numRanks);
 /// Parses and verifies a placement file's JSON; on failure returns an
 /// empty placement (no ranks) with `error` naming `what` and the key.
 ExpertPlacement parsePlacementJson(const std::string &text,
-                                   const std::string &what,
-                                   std::string &error);
+                                   const std::string &what, std::string &error);
 /// Reads and parses a placement file; errors name `path`.
 ExpertPlacement readPlacementFile(const std::string &path, std::string &error);
 /// Whether `name` is a placement rule rather than a file.

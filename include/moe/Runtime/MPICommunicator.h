@@ -47,8 +47,8 @@ public:
   bool gather(const void *data, int64_t bytes, std::vector<char> &out,
               std::string &error);
   /// Every rank's value, on rank 0 (in rank order).
-  bool gatherDoubles(const std::vector<double> &mine,
-                     std::vector<double> &all, std::string &error);
+  bool gatherDoubles(const std::vector<double> &mine, std::vector<double> &all,
+                     std::string &error);
   /// Rank 0's `bytes` bytes at `data` reach every rank's `data` (the NCCL
   /// communicator's unique id).
   bool broadcast(void *data, int64_t bytes, std::string &error);

@@ -91,11 +91,11 @@ struct MPIExchange {
       exchange->recvCounts.push_back(static_cast<int>(recvBytes[r]));
       exchange->recvOffsets.push_back(static_cast<int>(recvOffsets[r]));
     }
-    int status = MPI_Ialltoallv(
-        send, exchange->sendCounts.data(), exchange->sendOffsets.data(),
-        MPI_BYTE, recv, exchange->recvCounts.data(),
-        exchange->recvOffsets.data(), MPI_BYTE, MPI_COMM_WORLD,
-        &exchange->request);
+    int status = MPI_Ialltoallv(send, exchange->sendCounts.data(),
+                                exchange->sendOffsets.data(), MPI_BYTE, recv,
+                                exchange->recvCounts.data(),
+                                exchange->recvOffsets.data(), MPI_BYTE,
+                                MPI_COMM_WORLD, &exchange->request);
     if (status != MPI_SUCCESS)
       return fail(comm, "MPI_Ialltoallv failed (error " +
                             std::to_string(status) + ")");
@@ -113,8 +113,7 @@ struct MPIExchange {
     auto pause = std::chrono::microseconds(1);
     while (true) {
       int done = 0;
-      if (MPI_Test(&exchange->request, &done, MPI_STATUS_IGNORE) !=
-          MPI_SUCCESS)
+      if (MPI_Test(&exchange->request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
         return fail(comm, "MPI_Test failed");
       if (done)
         return MOE_STATUS_OK;

@@ -124,10 +124,9 @@ static Exchange *start(const void *send, void *recv, int64_t *bytes,
     fail(MOE_STATUS_RANKS);
   } else if (!(exchange = calloc(1, sizeof(Exchange)))) {
     fail(MOE_STATUS_OUT_OF_MEMORY);
-  } else if (current->all_to_all_start(current->impl, send, sendBytes,
-                                       sendOffsets, recv, recvBytes,
-                                       recvOffsets,
-                                       &exchange->request) != MOE_STATUS_OK) {
+  } else if (current->all_to_all_start(
+                 current->impl, send, sendBytes, sendOffsets, recv, recvBytes,
+                 recvOffsets, &exchange->request) != MOE_STATUS_OK) {
     free(exchange);
     exchange = NULL;
     fail(MOE_STATUS_COMMUNICATION);
@@ -173,8 +172,8 @@ void moe_rt_exchange_counts(int64_t send, int64_t recv, int64_t ranks,
   }
   for (int64_t r = 0; r < 2 * ranks; ++r)
     bytes[r] = slots * (int64_t)sizeof(int32_t);
-  Exchange *exchange = start((const void *)(intptr_t)send, received, bytes,
-                             ranks);
+  Exchange *exchange =
+      start((const void *)(intptr_t)send, received, bytes, ranks);
   if (exchange)
     finish(exchange);
   /* A peer's counts become allocation sizes: refuse negative ones. */

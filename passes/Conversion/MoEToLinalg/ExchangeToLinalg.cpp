@@ -61,7 +61,8 @@ struct PlaceOpLowering : OpRewritePattern<PlaceOp> {
           Value begin =
               toIndex(nb, tensor::ExtractOp::create(nb, firstTable, expert));
           if (replicated) {
-            Value next = arith::AddIOp::create(nb, expert, indexConstant(nb, 1));
+            Value next =
+                arith::AddIOp::create(nb, expert, indexConstant(nb, 1));
             Value end =
                 toIndex(nb, tensor::ExtractOp::create(nb, firstTable, next));
             Value count = arith::SubIOp::create(nb, end, begin);
@@ -94,15 +95,15 @@ struct ReceivedOrderOpLowering : OpRewritePattern<ReceivedOrderOp> {
     offsets = buildLoop(
         b, indexConstant(b, slots), offsets,
         [&](ImplicitLocOpBuilder &nb, Value g, ValueRange iter) {
-          Value sum = buildLoop(
-              nb, indexConstant(nb, ranks),
-              tensor::ExtractOp::create(nb, iter[0], g).getResult(),
-              [&](ImplicitLocOpBuilder &ib, Value n, ValueRange acc) {
-                Value count =
-                    tensor::ExtractOp::create(ib, counts, ValueRange{n, g});
-                return SmallVector<Value>{
-                    arith::AddIOp::create(ib, acc[0], count)};
-              })[0];
+          Value sum =
+              buildLoop(nb, indexConstant(nb, ranks),
+                        tensor::ExtractOp::create(nb, iter[0], g).getResult(),
+                        [&](ImplicitLocOpBuilder &ib, Value n, ValueRange acc) {
+                          Value count = tensor::ExtractOp::create(
+                              ib, counts, ValueRange{n, g});
+                          return SmallVector<Value>{
+                              arith::AddIOp::create(ib, acc[0], count)};
+                        })[0];
           Value next = arith::AddIOp::create(nb, g, indexConstant(nb, 1));
           return SmallVector<Value>{
               tensor::InsertOp::create(nb, sum, iter[0], next)};
@@ -123,15 +124,15 @@ struct ReceivedOrderOpLowering : OpRewritePattern<ReceivedOrderOp> {
           return SmallVector<Value>(buildLoop(
               nb, indexConstant(nb, slots), rankIter,
               [&](ImplicitLocOpBuilder &sb, Value g, ValueRange slotIter) {
-                Value count = toIndex(
-                    sb, tensor::ExtractOp::create(sb, counts, ValueRange{n, g}));
+                Value count = toIndex(sb, tensor::ExtractOp::create(
+                                              sb, counts, ValueRange{n, g}));
                 Value place =
                     toIndex(sb, tensor::ExtractOp::create(sb, slotIter[1], g));
                 Value filled = buildLoop(
                     sb, count, slotIter[0],
                     [&](ImplicitLocOpBuilder &rb, Value i, ValueRange rowIter) {
-                      Value from = toI32(
-                          rb, arith::AddIOp::create(rb, slotIter[2], i));
+                      Value from =
+                          toI32(rb, arith::AddIOp::create(rb, slotIter[2], i));
                       Value to = arith::AddIOp::create(rb, place, i);
                       return SmallVector<Value>{
                           tensor::InsertOp::create(rb, from, rowIter[0], to)};
@@ -139,7 +140,8 @@ struct ReceivedOrderOpLowering : OpRewritePattern<ReceivedOrderOp> {
                 Value moved = tensor::InsertOp::create(
                     sb, toI32(sb, arith::AddIOp::create(sb, place, count)),
                     slotIter[1], g);
-                Value nextSource = arith::AddIOp::create(sb, slotIter[2], count);
+                Value nextSource =
+                    arith::AddIOp::create(sb, slotIter[2], count);
                 return SmallVector<Value>{filled, moved, nextSource};
               }));
         })[0];
@@ -185,16 +187,15 @@ struct AllToAllOpLowering : OpRewritePattern<AllToAllOp> {
   LogicalResult matchAndRewrite(AllToAllOp op,
                                 PatternRewriter &rewriter) const override {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    auto [received, buffer] = exchangeCounts(b, op.getRows(),
-                                             op.getSendCounts(),
-                                             op.getReturning());
+    auto [received, buffer] =
+        exchangeCounts(b, op.getRows(), op.getSendCounts(), op.getReturning());
     auto exchange = ExchangeRowsOp::create(
         b, TypeRange{buffer.getType()},
         ValueRange{op.getRows(), op.getSendCounts(), received, buffer});
     exchange.setReturning(op.getReturning());
     Value rows = exchange.getResult()[0];
-    rewriter.replaceOp(op, {castToType(b, rows, op.getReceivedRows().getType()),
-                            received});
+    rewriter.replaceOp(
+        op, {castToType(b, rows, op.getReceivedRows().getType()), received});
     return success();
   }
 };
@@ -212,9 +213,8 @@ struct AllToAllStartOpLowering : OpRewritePattern<AllToAllStartOp> {
     if (!wait)
       return rewriter.notifyMatchFailure(op, "not waited for exactly once");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    auto [received, buffer] = exchangeCounts(b, op.getRows(),
-                                             op.getSendCounts(),
-                                             op.getReturning());
+    auto [received, buffer] =
+        exchangeCounts(b, op.getRows(), op.getSendCounts(), op.getReturning());
     auto start = ExchangeRowsStartOp::create(
         b, TypeRange{buffer.getType()},
         ValueRange{op.getRows(), op.getSendCounts(), received, buffer});
@@ -226,7 +226,8 @@ struct AllToAllStartOpLowering : OpRewritePattern<AllToAllStartOp> {
                                         ValueRange{op.getRows(), started})
                      .getResult()[0];
     rewriter.replaceOp(
-        wait, {castToType(w, done, wait.getReceivedRows().getType()), received});
+        wait,
+        {castToType(w, done, wait.getReceivedRows().getType()), received});
     rewriter.eraseOp(op);
     return success();
   }

@@ -108,7 +108,8 @@ struct ConvertMoEToRuntimePass
       return arith::ConstantIntOp::create(b, i64, value);
     };
     if (auto rank = dyn_cast<RankOp>(op)) {
-      func::FuncOp callee = declareRuntimeFunction(module, MOE_RT_RANK, {}, i32);
+      func::FuncOp callee =
+          declareRuntimeFunction(module, MOE_RT_RANK, {}, i32);
       Value value = func::CallOp::create(b, callee, ValueRange{}).getResult(0);
       rank.replaceAllUsesWith(
           arith::IndexCastOp::create(b, b.getIndexType(), value).getResult());
@@ -124,9 +125,8 @@ struct ConvertMoEToRuntimePass
       bool written = dps.isDpsInit(&operand);
       FailureOr<Value> address = addressOf(b, operand.get(), written);
       if (failed(address))
-        return op->emitOpError()
-               << "writes a buffer that is not row-major: "
-               << operand.get().getType();
+        return op->emitOpError() << "writes a buffer that is not row-major: "
+                                 << operand.get().getType();
       args.push_back(*address);
     }
     if (isa<ExchangeWaitOp>(op)) {

@@ -1,4 +1,5 @@
-//===- PlacementAttr.h - #moe.placement and moe::ExpertPlacement -*- C++ -*-===//
+//===- PlacementAttr.h - #moe.placement and moe::ExpertPlacement -*- C++
+//-*-===//
 //
 // Converts between the dialect's placement attribute and the plain C++
 // placement the runtime, the tools and the cost model share. Kept out of
