@@ -41,6 +41,7 @@ void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(moe::createMoEExpertParallel(parallel));
     moe::MoEScheduleCommOptions schedule;
     schedule.chunks = options.chunks;
+    schedule.tokensPerRank = options.tokensPerRank;
     pm.addNestedPass<func::FuncOp>(moe::createMoEScheduleComm(schedule));
   }
   if (options.fuseExperts)

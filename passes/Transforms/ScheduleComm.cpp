@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Dialect/MoE/IR/PlacementAttr.h"
+#include "moe/Parallel/CostModel.h"
 #include "moe/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -118,10 +120,11 @@ struct ScheduleCommPass
   void runOnOperation() override {
     if (chunks == 1)
       return;
-    if (chunks < 1 || chunks > kMaxChunks) {
+    if (chunks < 0 || chunks > kMaxChunks) {
       getOperation().emitError()
-          << "moe-schedule-comm: chunks must be in [1, " << kMaxChunks
-          << "], got " << static_cast<int64_t>(chunks);
+          << "moe-schedule-comm: chunks must be in [0, " << kMaxChunks
+          << "] (0: the cost model's choice), got "
+          << static_cast<int64_t>(chunks);
       return signalPassFailure();
     }
     SmallVector<ExchangeBlock> blocks;
@@ -130,8 +133,53 @@ struct ScheduleCommPass
           succeeded(block))
         blocks.push_back(*block);
     });
-    for (ExchangeBlock &block : blocks)
-      pipeline(block);
+    for (ExchangeBlock &block : blocks) {
+      FailureOr<int64_t> parts =
+          chunks ? FailureOr<int64_t>(chunks) : chooseChunks(block);
+      if (failed(parts))
+        return signalPassFailure();
+      if (*parts > 1)
+        pipeline(block, *parts);
+    }
+  }
+
+  /// The cost model's C for the block's layer, placement and the options.
+  FailureOr<int64_t> chooseChunks(ExchangeBlock &block) {
+    auto place = block.dispatch.getExperts().getDefiningOp<PlaceOp>();
+    FusedExpertsOp fused;
+    for (Operation *user : block.out.getReceivedRows().getUsers())
+      if (auto op = dyn_cast<FusedExpertsOp>(user))
+        fused = op;
+    if (!place || !fused)
+      return block.combine.emitOpError()
+             << "moe-schedule-comm: chunks=0 needs the moe.place and "
+                "moe.fused_experts of moe-expert-parallel";
+    ::moe::ExpertPlacement placement = toPlacement(place.getPlacement());
+    ::moe::LayerShape shape;
+    shape.hidden = block.dispatch.getInput().getType().getDimSize(1);
+    shape.ffn = fused.getFfnWidth();
+    shape.experts = placement.numExperts;
+    shape.topK = block.dispatch.getExperts().getType().getDimSize(1);
+    shape.gated = static_cast<bool>(fused.getExpertGate());
+    shape.activationBytes = 4;
+    shape.weightBytes = 4;
+    ::moe::Topology topology;
+    topology.ranksPerNode = placement.numRanks();
+    if (!::moe::linkPreset(link, topology.intra))
+      return block.combine.emitOpError()
+             << "moe-schedule-comm: unknown link '" << link << "' ("
+             << ::moe::linkPresetNames() << ")";
+    topology.inter = topology.intra;
+    ::moe::ComputeModel compute{"cpu", flops, memBandwidth};
+    std::vector<double> loads = ::moe::uniformLoads(placement.numExperts);
+    std::string problem = ::moe::verifyCostInputs(
+        shape, placement, tokensPerRank, loads, topology, compute,
+        /*chunks=*/1, /*rankLimit=*/0);
+    if (!problem.empty())
+      return block.combine.emitOpError()
+             << "moe-schedule-comm: the cost model refuses: " << problem;
+    return ::moe::chooseChunks(shape, placement, tokensPerRank, loads,
+                               topology, compute, /*rankLimit=*/0);
   }
 
   /// A chunk's tokens: [first, first + count) of the rank's T.
@@ -140,7 +188,7 @@ struct ScheduleCommPass
     IRMapping map;
   };
 
-  void pipeline(ExchangeBlock &block) {
+  void pipeline(ExchangeBlock &block, int64_t chunks) {
     OpBuilder b(block.combine);
     Location loc = block.combine.getLoc();
     Value input = block.dispatch.getInput();

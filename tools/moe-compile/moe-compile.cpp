@@ -3,7 +3,7 @@
 //   moe-compile IN.mlir --target=cpu -o OUT.so [--mcpu=native|NAME] [-O0..3]
 //               [--weight-type=auto|f32|bf16] [--emit=mlir|llvm|asm|obj|so]
 //               [--ep-size=N [--placement=contiguous|round-robin|FILE]
-//                [--chunks=C]]
+//                [--chunks=C|auto [--tokens-per-rank=T]]]
 //               [--mlir-print-ir-after-all ...]
 //
 // The library exports the C ABI of moe_runtime.h and needs no libMLIR or
@@ -88,12 +88,18 @@ static cl::opt<std::string> placement(
              "one; it may replicate experts) (default: contiguous)"),
     cl::value_desc("rule|file"), cl::init("contiguous"),
     cl::cat(toolCategory));
-static cl::opt<int64_t> chunks(
+static cl::opt<std::string> chunks(
     "chunks",
     cl::desc("With --ep-size: pipeline each rank's tokens in C parts, so "
              "that one part's exchange overlaps another's expert compute "
-             "(1 to 64; default: 1)"),
-    cl::value_desc("C"), cl::init(1), cl::cat(toolCategory));
+             "(1 to 64), or auto: the cost model's choice for "
+             "--tokens-per-rank on this kind of machine (default: 1)"),
+    cl::value_desc("C|auto"), cl::init("1"), cl::cat(toolCategory));
+static cl::opt<int64_t> tokensPerRank(
+    "tokens-per-rank",
+    cl::desc("With --chunks=auto: the tokens each rank is expected to hold "
+             "(default: 256)"),
+    cl::value_desc("T"), cl::init(256), cl::cat(toolCategory));
 static cl::opt<bool>
     keepObject("keep-object",
                cl::desc("With --emit=so, keep the object file OUT.so.o "
@@ -162,8 +168,17 @@ int main(int argc, char **argv) {
     return fail("--placement needs --ep-size above 1");
   if (chunks.getNumOccurrences() && epSize == 1)
     return fail("--chunks needs --ep-size above 1");
-  if (chunks < 1 || chunks > 64)
-    return fail("--chunks " + llvm::Twine(chunks) + " is not in [1, 64]");
+  // 0: the cost model's choice (moe-schedule-comm).
+  int64_t chunkCount = 0;
+  if (chunks != "auto" &&
+      (llvm::StringRef(chunks).getAsInteger(10, chunkCount) ||
+       chunkCount < 1 || chunkCount > 64))
+    return fail("--chunks '" + chunks + "' is not in [1, 64] or auto");
+  if (tokensPerRank.getNumOccurrences() && chunks != "auto")
+    return fail("--tokens-per-rank needs --chunks=auto");
+  if (tokensPerRank < 1 || tokensPerRank > (int64_t(1) << 31))
+    return fail("--tokens-per-rank " + llvm::Twine(tokensPerRank) +
+                " is not in [1, 2^31]");
   if (optLevel > 3)
     return fail("-O" + llvm::Twine(optLevel) +
                 " is not an optimisation level (0-3)");
@@ -220,7 +235,8 @@ int main(int argc, char **argv) {
   options.weightType = weightType;
   options.epSize = epSize;
   options.placement = placement;
-  options.chunks = chunks;
+  options.chunks = chunkCount;
+  options.tokensPerRank = tokensPerRank;
   options.emit = *emitKind;
   options.configurePassManager = [](PassManager &pm) {
     return applyPassManagerCLOptions(pm);

@@ -44,8 +44,14 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
       *this, "chunks",
       llvm::cl::desc("With ep-size: parts each rank's tokens are pipelined "
                      "in, so that exchanges overlap expert compute "
-                     "(moe-schedule-comm; 1: none)"),
+                     "(moe-schedule-comm; 1: none; 0: the cost model's "
+                     "choice for tokens-per-rank)"),
       llvm::cl::init(1)};
+  Option<int64_t> tokensPerRank{
+      *this, "tokens-per-rank",
+      llvm::cl::desc("With chunks=0: the tokens each rank is expected to "
+                     "hold"),
+      llvm::cl::init(256)};
 };
 
 // Shared by every target (Pipelines.cpp).

@@ -64,8 +64,10 @@ struct CPUCompileOptions {
   /// and which rank holds which experts (moe-expert-parallel).
   int64_t epSize = 1;
   std::string placement = "contiguous";
-  /// Parts each rank's tokens are pipelined in (moe-schedule-comm).
+  /// Parts each rank's tokens are pipelined in (moe-schedule-comm; 0: the
+  /// cost model's choice for `tokensPerRank`).
   int64_t chunks = 1;
+  int64_t tokensPerRank = 256;
   /// What to write to `outputPath`.
   CPUEmitKind emit = CPUEmitKind::SharedLibrary;
   /// Called on every PassManager the compile creates, before it runs: the

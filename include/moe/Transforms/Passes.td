@@ -194,7 +194,10 @@ def MoEScheduleComm : Pass<"moe-schedule-comm", "::mlir::func::FuncOp"> {
     output. A token's result does not depend on the chunking (rows are
     computed one by one and combined in slot order). Every rank issues the
     same exchanges in the same order, whatever its token count. `chunks=1`
-    leaves the function alone.
+    leaves the function alone; `chunks=0` lets the expert-parallel cost
+    model (`moe/Parallel/CostModel.h`, what `moe-plan cost` runs) pick the C
+    in [1, 16] it predicts fastest for the layer's shape and placement, the
+    expected tokens per rank, the link and the rank's compute rate.
 
     Before (one chunk, from moe-expert-parallel):
     ```mlir
@@ -223,7 +226,18 @@ def MoEScheduleComm : Pass<"moe-schedule-comm", "::mlir::func::FuncOp"> {
   }];
   let options = [
     Option<"chunks", "chunks", "int64_t", "1",
-           "parts each rank's tokens are pipelined in (1: no overlap)">,
+           "parts each rank's tokens are pipelined in (1: no overlap; 0: "
+           "the cost model's choice for the options below)">,
+    Option<"tokensPerRank", "tokens-per-rank", "int64_t", "256",
+           "with chunks=0: the tokens a rank is expected to hold">,
+    Option<"link", "link", "std::string", "\"shm\"",
+           "with chunks=0: the link between the ranks, a moe-plan preset "
+           "(nvlink, infiniband, pcie, shm)">,
+    Option<"flops", "flops", "double", "1.0e11",
+           "with chunks=0: one rank's expert FLOP/s (default: a core of "
+           "this project's CPU machines, bench/RESULTS.md)">,
+    Option<"memBandwidth", "mem-bandwidth", "double", "2.0e10",
+           "with chunks=0: one rank's weight-read bytes/s">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

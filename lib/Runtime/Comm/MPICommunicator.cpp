@@ -111,6 +111,7 @@ struct MPIExchange {
       return fail(comm, "no exchange to wait for");
     auto start = std::chrono::steady_clock::now();
     auto pause = std::chrono::microseconds(1);
+    int polls = 0;
     while (true) {
       int done = 0;
       if (MPI_Test(&exchange->request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
@@ -128,10 +129,20 @@ struct MPIExchange {
         return fail(comm, std::string("an exchange did not complete within ") +
                               seconds + " s: another rank stopped responding");
       }
+      // A few polls back to back first: each drives MPI's progress, and
+      // the shortest sleep costs ~70 us of timer slack here
+      // (bench/RESULTS.md (j)). Not more: on a machine with fewer cores
+      // than ranks, a rank that keeps polling keeps its peer off the core
+      // it waits for. Then sleep, backing off to at most 1 ms.
+      if (++polls < kPollsBeforeSleep)
+        continue;
       std::this_thread::sleep_for(pause);
       pause = std::min(pause * 2, std::chrono::microseconds(1000));
     }
   }
+
+  /// Polls of MPI_Test before wait sleeps between polls.
+  static constexpr int kPollsBeforeSleep = 64;
 
   static const char *errorMessage(void *impl) {
     return self(impl)->error.c_str();

@@ -186,6 +186,7 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   lowering.epSize = options.epSize;
   lowering.placement = options.placement;
   lowering.chunks = options.chunks;
+  lowering.tokensPerRank = options.tokensPerRank;
   if (failed(
           runPipeline(module, options, "lower to linalg", [&](PassManager &pm) {
             buildMoELowerToLinalgPipeline(pm, lowering);
