@@ -14,7 +14,8 @@ rank computes without calling it (the overlap test).
 
 Then `moe-plan cost` predicts each case twice:
   * "preset": the `shm` link preset, one core per rank;
-  * "calibrated": the measured link, and each rank the share of a core
+  * "calibrated": the measured link, the input's measured routing (moe-run
+    --stats-json), and each rank the share of a core
     that busy processes launched as the ranks are get, against one such
     process (2 and 4 ranks on 2 cores are oversubscribed, and on a shared
     machine Linux's autogroup gives a session's processes together a fair
@@ -104,6 +105,11 @@ def prepare(bin_dir, work):
             run([os.path.join(bin_dir, "moe-run"), first, "--generate-input", x,
                  "--tokens", str(tokens), "--seed", "2"])
             files[(name, tokens)] = x
+            # The routing of this input: the calibrated model's loads.
+            stats = os.path.join(work, f"{name}-{tokens}-stats.json")
+            run([os.path.join(bin_dir, "moe-run"), first, "--weights", weights,
+                 "--input", x, "--threads", "1", "--stats-json", stats])
+            files[(name, tokens, "stats")] = stats
     timer = os.path.join(work, "ep_alltoall")
     run(["mpicc", "-O2", os.path.join(ROOT, "bench", "ep_alltoall.c"), "-o",
          timer])
@@ -144,7 +150,9 @@ def time_link(timer, ranks, repeat):
 PROBE = ("import time\n"
          "w, c = time.perf_counter(), time.process_time()\n"
          "while time.perf_counter() - w < 1: sum(range(1000))\n"
-         "print((time.process_time() - c) / (time.perf_counter() - w))")
+         "share = (time.process_time() - c) / (time.perf_counter() - w)\n"
+         # One write, spaces around: mpirun may join the ranks' lines.
+         "import os; os.write(1, f' {share} \\n'.encode())")
 
 
 def core_share(ranks):
@@ -152,19 +160,23 @@ def core_share(ranks):
     the ranks are, gets: on a shared machine less than cores / ranks (Linux
     shares the CPU between sessions before processes, autogroup)."""
     out = run(MPIRUN + ["-np", str(ranks), sys.executable, "-c", PROBE])
-    shares = [float(line) for line in out.split()]
+    shares = [float(word) for word in out.split()]
+    if len(shares) != ranks:
+        fail(f"core share probe: {len(shares)} answers from {ranks} ranks: {out!r}")
     return sum(shares) / len(shares)
 
 
 def fit_link(rows):
-    """Latency: moec's wait at the smallest size; bandwidth per rank: the
-    least-squares slope of the rest against the bytes each rank sends."""
-    poll = sorted((r for r in rows if r["mode"] == "poll"),
-                  key=lambda r: r["sent_bytes"])
-    latency = poll[0]["median_s"]
+    """Latency: moec's wait at the small sizes (the least); bandwidth per
+    rank: the least-squares slope of the large sizes' time beyond it
+    against the bytes each rank sends."""
+    poll = [r for r in rows if r["mode"] == "poll"]
+    latency = min(r["median_s"] for r in poll if r["bytes_per_peer"] <= 16384)
     big = [r for r in poll if r["bytes_per_peer"] >= 65536]
     num = sum(r["sent_bytes"] ** 2 for r in big)
-    den = sum(r["sent_bytes"] * max(r["median_s"] - latency, 1e-9) for r in big)
+    den = sum(r["sent_bytes"] * (r["median_s"] - latency) for r in big)
+    if den <= 0 or num / den > 1e12:
+        fail(f"the exchange timings are too noisy to fit a link: {poll}")
     return latency, num / den
 
 
@@ -276,7 +288,8 @@ def main():
                                                runs[(name, phase, tokens, 1, 1)])
                      for phase, tokens in PHASES}
         shape = {tokens: moe_plan(bin_dir, work, name, 1, tokens, 1,
-                                  ["--intra", "shm"], 1e11, 1e11)
+                                  ["--intra", "shm", "--stats",
+                                   files[(name, tokens, "stats")]], 1e11, 1e11)
                  for _, tokens in PHASES}
         flops = shape[512]["flops"] / measured1[512]
         bandwidth = shape[16]["weight_bytes_read"] / measured1[16]
@@ -296,9 +309,14 @@ def main():
                             "--link-latency", repr(latency)]
                 else:
                     link = ["--intra", "shm"]
-                calibrated = moe_plan(bin_dir, work, name, ranks, tokens, chunks, link,
-                                      flops * share, bandwidth * share)
-                phases = [x["ranks"][0].get("phases") for x in launches]
+                calibrated = moe_plan(
+                    bin_dir, work, name, ranks, tokens, chunks,
+                    link + ["--stats", files[(name, tokens, "stats")]],
+                    flops * share, bandwidth * share)
+                # The lead's per-phase breakdown, where moe-run gives it:
+                # every rank's, each launch.
+                phases = [[rank.get("phases") for rank in x["ranks"]]
+                          for x in launches]
                 results.append({
                     "layer": name, "phase": phase, "tokens": tokens,
                     "ranks": ranks, "chunks": chunks,
@@ -307,7 +325,7 @@ def main():
                     "launches": launches, "preset": preset,
                     "calibrated": calibrated, "core_share": share,
                     "flop_rate": flops, "mem_bandwidth": bandwidth,
-                    "phases": phases if any(phases) else None})
+                    "phases": phases if any(any(p) for p in phases) else None})
     diffs = {f"{name} {tokens}": compare_outputs(paths)
              for (name, tokens), paths in outputs.items()}
 
@@ -357,14 +375,15 @@ def print_tables(report):
               f"({over['bytes_per_peer'] // 1024} kB per peer): the wait after "
               f"{over['compute_s'] * 1e3:.0f} ms of computing takes "
               f"{over['wait_median_s'] * 1e3:.2f} ms, the exchange alone "
-              f"{over['alone_median_s'] * 1e3:.2f} ms")
+              f"{over['alone_median_s'] * 1e3:.2f} ms (the start call "
+              f"{over['start_median_s'] * 1e3:.2f} ms)")
     print()
     print("Layer time in ms (slowest rank; measured: median over launches "
           "[min-max]; preset: shm link, a core per rank; calibrated: "
           "measured link, cores shared):")
     print()
     print("| layer | tokens | ranks | chunks | measured | speedup | preset | "
-          "calibrated | measured - calibrated compute | calibrated exchange |")
+          "calibrated | measured / calibrated | calibrated exchange |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     one = {(r["layer"], r["tokens"]): r["measured_s"] for r in report["results"]
            if r["ranks"] == 1}
@@ -375,7 +394,7 @@ def print_tables(report):
               f"{fmt_ms(r['measured_max_s'])}] | "
               f"{one[(r['layer'], r['tokens'])] / r['measured_s']:.2f} | "
               f"{fmt_ms(pre['layer_s'])} | {fmt_ms(cal['layer_s'])} | "
-              f"{fmt_ms(r['measured_s'] - cal['compute_s'])} | "
+              f"{r['measured_s'] / cal['layer_s']:.2f} | "
               f"{fmt_ms(cal['exchange_s'])} |")
     print()
     for r in report["results"]:
