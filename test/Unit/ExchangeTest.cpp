@@ -182,10 +182,12 @@ TEST(Exchange, Refusals) {
   EXPECT_EQ(moe_rt_forward_end(), MOE_STATUS_COMMUNICATION);
 
   moe_rt_forward_begin(&loop.api);
-  int32_t counts[2] = {1, 1};
-  moe_rt_exchange_counts(address(counts), address(received), 2, 1, 0);
+  int32_t counts[2] = {1, 1}, two[2] = {7, 7};
+  moe_rt_exchange_counts(address(counts), address(two), 2, 1, 0);
   EXPECT_EQ(moe_rt_forward_end(), MOE_STATUS_RANKS);
   EXPECT_EQ(loop.starts, 1);
+  EXPECT_EQ(two[0], 0);
+  EXPECT_EQ(two[1], 0);
 
   moe_rt_forward_begin(nullptr);
   EXPECT_EQ(moe_rt_rank(), 0);
