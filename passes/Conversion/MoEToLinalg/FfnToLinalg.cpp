@@ -102,8 +102,13 @@ struct SharedMlpOpLowering : OpRewritePattern<SharedMlpOp> {
       return failure();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     MLIRContext *ctx = b.getContext();
-    Value output = createFfn(b, op.getActivation(), op.getInput(), op.getGate(),
-                             op.getUp(), op.getDown());
+    // The kernel layer's pair, as the fused experts' shared expert: a
+    // target packs and tiles it like the experts (under expert parallelism
+    // the shared expert stays outside the fused op).
+    Value output = addDenseFfnKernels(
+        b, op.getActivation(), op.getInput(), op.getGate(), op.getUp(),
+        op.getDown(), createFilled(b, getSizes(b, op.getInput()),
+                                   f32Constant(b, 0)));
     if (Value sigmoidGate = op.getSigmoidGate()) {
       // Scale each token by sigmoid(x·w): [T,1] broadcast over H.
       Value gate = createMatmulTransposeB(b, op.getInput(), sigmoidGate);

@@ -5,9 +5,10 @@
 //
 //  1. `[rows, F]` activations: one grouped moe.gather_gate_up over every
 //     kept row (read from the layer input through row_token, each with its
-//     expert's weights); the shared expert's on all tokens;
+//     expert's weights);
 //  2. the output `[T,H]`: one grouped moe.down_scatter_add of the routed
-//     activations into their tokens, then the shared expert's.
+//     activations into their tokens, then the shared expert on all tokens
+//     (an ungrouped pair, addDenseFfnKernels).
 //
 // Nothing here is a target's: how the ops are tiled over threads or
 // blocks, which layout the weights take and what computes a tile are
@@ -55,8 +56,7 @@ struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
     Value inputScale = scaleInput ? op.getRowWeight() : Value();
     Value outputWeight = scaleInput ? Value() : op.getRowWeight();
 
-    // The gated activations of every kept row, grouped by expert, then of
-    // every token for the shared expert.
+    // The gated activations of every kept row, grouped by expert.
     Value routedInit =
         emptyActivations(b, getSizes(b, rowToken)[0], op.getFfnWidth());
     Value routedAct =
@@ -64,18 +64,6 @@ struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
                                inputScale, offsets, op.getExpertGate(),
                                op.getExpertUp(), routedInit, activation, layout)
             .getResult()[0];
-    Value sharedAct;
-    if (op.hasSharedExpert()) {
-      int64_t sharedWidth =
-          cast<RankedTensorType>(op.getSharedUp().getType()).getDimSize(0);
-      Value sharedInit =
-          emptyActivations(b, getSizes(b, input)[0], sharedWidth);
-      sharedAct = GatherGateUpOp::create(
-                      b, sharedInit.getType(), input, Value(), Value(),
-                      Value(), op.getSharedGate(), op.getSharedUp(),
-                      sharedInit, activation, layout)
-                      .getResult()[0];
-    }
 
     // The down projections, added into the tokens' outputs: routed experts
     // in expert order, then the shared expert.
@@ -84,11 +72,10 @@ struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
                                       op.getExpertDown(), rowToken,
                                       outputWeight, output, layout)
                  .getResult()[0];
-    if (sharedAct)
-      output = DownScatterAddOp::create(b, output.getType(), sharedAct,
-                                        Value(), op.getSharedDown(), Value(),
-                                        Value(), output, layout)
-                   .getResult()[0];
+    if (op.hasSharedExpert())
+      output = addDenseFfnKernels(b, activation, input, op.getSharedGate(),
+                                  op.getSharedUp(), op.getSharedDown(),
+                                  output);
     rewriter.replaceOp(op, castToType(b, output, op.getOutput().getType()));
     return success();
   }

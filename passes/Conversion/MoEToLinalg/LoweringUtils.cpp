@@ -372,3 +372,21 @@ SmallVector<Value> lowering::forEachWorkerPart(ImplicitLocOpBuilder &b,
       });
   return SmallVector<Value>(loop.getResults());
 }
+
+Value lowering::addDenseFfnKernels(ImplicitLocOpBuilder &b,
+                                   Activation activation, Value input,
+                                   Value gate, Value up, Value down,
+                                   Value output) {
+  auto layout = WeightLayoutAttr::getRows(b.getContext());
+  int64_t width = cast<RankedTensorType>(up.getType()).getDimSize(0);
+  Value init = tensor::EmptyOp::create(
+      b, ArrayRef<OpFoldResult>{getSizes(b, input)[0], b.getIndexAttr(width)},
+      b.getF32Type());
+  Value activations =
+      GatherGateUpOp::create(b, init.getType(), input, Value(), Value(),
+                             Value(), gate, up, init, activation, layout)
+          .getResult()[0];
+  return DownScatterAddOp::create(b, output.getType(), activations, Value(),
+                                  down, Value(), Value(), output, layout)
+      .getResult()[0];
+}

@@ -91,6 +91,14 @@ Value createArgmaxExcluding(ImplicitLocOpBuilder &b, Value values,
 Value createFfn(ImplicitLocOpBuilder &b, Activation activation, Value rows,
                 Value gate, Value up, Value down);
 
+/// `output + FFN(input)` for a dense FFN (`gate`/`up` `[F,H]`, `down`
+/// `[H,F]`, gate null when ungated) on every row of `input` `[T,H]`, as the
+/// kernel layer's ungrouped ops in the weights' row layout, so that a
+/// target packs, tiles and lowers it as it does the experts.
+Value addDenseFfnKernels(ImplicitLocOpBuilder &b, Activation activation,
+                         Value input, Value gate, Value up, Value down,
+                         Value output);
+
 /// Gathers rows of `source` `[T,H]` at `indices` (i32 `[R]`) into `[R,H]`.
 Value createGatherRows(ImplicitLocOpBuilder &b, Value source, Value indices);
 

@@ -218,18 +218,18 @@ func.func @bf16_rows(%rows: tensor<?x32xbf16>, %off: tensor<5xi32>,
 
 // Tests that moe.fused_experts becomes the kernel layer in the weights'
 // own row layout: one grouped gather_gate_up over every kept row (read
-// through its token, with its expert's weights), the shared expert's on
-// every token, then the down projections added into a zeroed output,
-// routed experts (grouped) then the shared one. No row bundle or per-row
-// output is built, and nothing is split among threads (a target does that).
+// through its token, with its expert's weights) and its down projection
+// added into a zeroed output, then the shared expert's pair on every token
+// added after them. No row bundle or per-row output is built, and nothing
+// is split among threads (a target does that).
 // CHECK-LABEL: func.func @fused_experts
 // CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<?x64xf32>, %[[TOK:[a-z0-9]+]]: tensor<?xi32>, %[[W:[a-z0-9]+]]: tensor<?xf32>, %[[OFF:[a-z0-9]+]]: tensor<9xi32>, %[[G:[a-z0-9]+]]: tensor<8x320x64xf32>, %[[U:[a-z0-9]+]]: tensor<8x320x64xf32>, %[[D:[a-z0-9]+]]: tensor<8x64x320xf32>, %[[SG:[a-z0-9]+]]: tensor<96x64xf32>, %[[SU:[a-z0-9]+]]: tensor<96x64xf32>, %[[SD:[a-z0-9]+]]: tensor<64x96xf32>)
 // CHECK-NOT: scf.forall
 // CHECK-NOT: moe.num_workers
 // CHECK: %[[ACT:.*]] = moe.gather_gate_up swiglu %[[X]] tokens(%[[TOK]]) offsets(%[[OFF]]) weights(gate %[[G]], up %[[U]]) layout <rows> outs(%{{.*}}) : ({{.*}}) -> tensor<?x320xf32>
-// CHECK: %[[SACT:.*]] = moe.gather_gate_up swiglu %[[X]] weights(gate %[[SG]], up %[[SU]]) layout <rows> outs(%{{.*}}) : ({{.*}}) -> tensor<?x96xf32>
 // CHECK: %[[ZERO:.*]] = linalg.fill
 // CHECK: %[[ROUTED:.*]] = moe.down_scatter_add %[[ACT]] offsets(%[[OFF]]) weights(down %[[D]]) tokens(%[[TOK]]) row_weight(%[[W]]) layout <rows> outs(%[[ZERO]])
+// CHECK: %[[SACT:.*]] = moe.gather_gate_up swiglu %[[X]] weights(gate %[[SG]], up %[[SU]]) layout <rows> outs(%{{.*}}) : ({{.*}}) -> tensor<?x96xf32>
 // CHECK: moe.down_scatter_add %[[SACT]] weights(down %[[SD]]) layout <rows> outs(%[[ROUTED]])
 // CHECK-NOT: moe.fused_experts
 func.func @fused_experts(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %w: tensor<?xf32>, %off: tensor<9xi32>,
@@ -257,4 +257,22 @@ func.func @fused_scaled_input(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %w: ten
       : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<3xi32>,
          tensor<2x32x64xf32>, tensor<2x64x32xf32>) -> tensor<?x64xf32>
   return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that a shared expert on its own (Qwen2-MoE's sigmoid-gated one, or
+// any beside an expert-parallel layer) becomes the kernel layer's
+// ungrouped pair, added into a zeroed output, then the per-token gate.
+// CHECK-LABEL: func.func @shared_mlp
+// CHECK-SAME: (%[[X:[a-z0-9]+]]: tensor<?x64xf32>, %[[SG:[a-z0-9]+]]: tensor<96x64xf32>, %[[SU:[a-z0-9]+]]: tensor<96x64xf32>, %[[SD:[a-z0-9]+]]: tensor<64x96xf32>, %[[GATE:[a-z0-9]+]]: tensor<1x64xf32>)
+// CHECK: %[[ZERO:.*]] = linalg.fill
+// CHECK: %[[ACT:.*]] = moe.gather_gate_up swiglu %[[X]] weights(gate %[[SG]], up %[[SU]]) layout <rows>
+// CHECK: %[[FFN:.*]] = moe.down_scatter_add %[[ACT]] weights(down %[[SD]]) layout <rows> outs(%[[ZERO]])
+// CHECK: linalg.matmul {{.*}} ins(%[[X]], %[[GATE]]
+// CHECK: linalg.generic {{.*}} ins(%[[FFN]], %{{.*}} : tensor<?x64xf32>, tensor<?x1xf32>)
+// CHECK-NOT: moe.shared_mlp
+func.func @shared_mlp(%x: tensor<?x64xf32>, %sg: tensor<96x64xf32>, %su: tensor<96x64xf32>, %sd: tensor<64x96xf32>, %gate: tensor<1x64xf32>) -> tensor<?x64xf32> {
+  %s = moe.shared_mlp swiglu %x weights(gate %sg, up %su, down %sd) sigmoid_gate(%gate) : (tensor<?x64xf32>, tensor<96x64xf32>, tensor<96x64xf32>, tensor<64x96xf32>, tensor<1x64xf32>) -> tensor<?x64xf32>
+  return %s : tensor<?x64xf32>
 }
