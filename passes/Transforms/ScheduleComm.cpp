@@ -10,6 +10,7 @@
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Dialect/MoE/IR/PlacementAttr.h"
 #include "moe/Parallel/CostModel.h"
+#include "moe/Support/Limits.h"
 #include "moe/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -120,9 +121,10 @@ struct ScheduleCommPass
   void runOnOperation() override {
     if (chunks == 1)
       return;
-    if (chunks < 0 || chunks > kMaxChunks) {
+    if (chunks < 0 || chunks > ::moe::limits::kMaxChunks) {
       getOperation().emitError()
-          << "moe-schedule-comm: chunks must be in [0, " << kMaxChunks
+          << "moe-schedule-comm: chunks must be in [0, "
+          << ::moe::limits::kMaxChunks
           << "] (0: the cost model's choice), got "
           << static_cast<int64_t>(chunks);
       return signalPassFailure();
@@ -302,8 +304,6 @@ struct ScheduleCommPass
     for (Operation *op : llvm::reverse(old))
       op->erase();
   }
-
-  static constexpr int64_t kMaxChunks = 64;
 };
 
 } // namespace

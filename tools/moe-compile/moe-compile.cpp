@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
+#include "moe/Support/Limits.h"
 #include "moe/Target/CPU.h"
 #include "moe/Tools/ToolMain.h"
 
@@ -86,8 +87,7 @@ static cl::opt<std::string> placement(
     cl::desc("With --ep-size: which rank holds which experts: contiguous, "
              "round-robin, or a placement JSON file (moe-plan place writes "
              "one; it may replicate experts) (default: contiguous)"),
-    cl::value_desc("rule|file"), cl::init("contiguous"),
-    cl::cat(toolCategory));
+    cl::value_desc("rule|file"), cl::init("contiguous"), cl::cat(toolCategory));
 static cl::opt<std::string> chunks(
     "chunks",
     cl::desc("With --ep-size: pipeline each rank's tokens in C parts, so "
@@ -144,13 +144,13 @@ static int unknownCPU(llvm::StringRef cpu,
 }
 
 int main(int argc, char **argv) {
-  moe::initTool("moe-compile");
+  mlir::moe::initTool("moe-compile");
   llvm::InitLLVM init(argc, argv);
   registerPassManagerCLOptions();
   registerMLIRContextCLOptions();
   registerAsmPrinterCLOptions();
   registerDefaultTimingManagerCLOptions();
-  moe::hideLibraryOptions({&toolCategory}, &mlirCategory);
+  mlir::moe::hideLibraryOptions({&toolCategory}, &mlirCategory);
   cl::ParseCommandLineOptions(
       argc, argv,
       "moec: compile a moe-dialect module into a shared library (or, with "
@@ -161,9 +161,9 @@ int main(int argc, char **argv) {
   if (weightType != "auto" && weightType != "f32" && weightType != "bf16")
     return fail("unknown --weight-type '" + weightType +
                 "' (auto, f32 or bf16)");
-  // The upper bound is the placement's: moe-expert-parallel checks it.
-  if (epSize < 1)
-    return fail("--ep-size " + llvm::Twine(epSize) + " must be at least 1");
+  if (epSize < 1 || epSize > ::moe::limits::kMaxRanks)
+    return fail("--ep-size " + llvm::Twine(epSize) + " is not in [1, " +
+                llvm::Twine(::moe::limits::kMaxRanks) + "]");
   if (placement.getNumOccurrences() && epSize == 1)
     return fail("--placement needs --ep-size above 1");
   if (chunks.getNumOccurrences() && epSize == 1)
@@ -171,31 +171,34 @@ int main(int argc, char **argv) {
   // 0: the cost model's choice (moe-schedule-comm).
   int64_t chunkCount = 0;
   if (chunks != "auto" &&
-      (llvm::StringRef(chunks).getAsInteger(10, chunkCount) ||
-       chunkCount < 1 || chunkCount > 64))
-    return fail("--chunks '" + chunks + "' is not in [1, 64] or auto");
+      (llvm::StringRef(chunks).getAsInteger(10, chunkCount) || chunkCount < 1 ||
+       chunkCount > ::moe::limits::kMaxChunks))
+    return fail("--chunks '" + chunks + "' is not in [1, " +
+                llvm::Twine(::moe::limits::kMaxChunks) + "] or auto");
   if (tokensPerRank.getNumOccurrences() && chunks != "auto")
     return fail("--tokens-per-rank needs --chunks=auto");
-  if (tokensPerRank < 1 || tokensPerRank > (int64_t(1) << 31))
+  if (tokensPerRank < 1 || tokensPerRank > ::moe::limits::kMaxTokens)
     return fail("--tokens-per-rank " + llvm::Twine(tokensPerRank) +
-                " is not in [1, 2^31]");
+                " is not in [1, " + llvm::Twine(::moe::limits::kMaxTokens) +
+                "]");
   if (optLevel > 3)
     return fail("-O" + llvm::Twine(optLevel) +
                 " is not an optimisation level (0-3)");
-  std::optional<moe::CPUEmitKind> emitKind = moe::parseCPUEmitKind(emit);
+  std::optional<mlir::moe::CPUEmitKind> emitKind =
+      mlir::moe::parseCPUEmitKind(emit);
   if (!emitKind)
     return fail("unknown --emit '" + emit + "' (mlir, llvm, asm, obj or so)");
   if (mcpu == "help") {
-    for (const std::string &name : moe::getKnownCPUs())
+    for (const std::string &name : mlir::moe::getKnownCPUs())
       llvm::outs() << name << "\n";
     return 0;
   }
-  if (!moe::isKnownCPU(mcpu))
-    return unknownCPU(mcpu, moe::getKnownCPUs());
+  if (!mlir::moe::isKnownCPU(mcpu))
+    return unknownCPU(mcpu, mlir::moe::getKnownCPUs());
   if (inputFile.empty())
     return fail("no input file (moe-compile IN.mlir -o OUT.so; --help "
                 "lists the options)");
-  if (outputFile == "-" && !moe::isTextEmitKind(*emitKind))
+  if (outputFile == "-" && !mlir::moe::isTextEmitKind(*emitKind))
     return fail("--emit=" + emit +
                 " writes a binary file, not stdout: give one with -o FILE");
 
@@ -206,7 +209,7 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
-  registry.insert<moe::MoEDialect>();
+  registry.insert<mlir::moe::MoEDialect>();
   MLIRContext context(registry);
   // The located message is enough; no IR dump after it, unless asked for.
   cl::Option *printOp =
@@ -216,7 +219,7 @@ int main(int argc, char **argv) {
 
   std::string error;
   std::unique_ptr<llvm::MemoryBuffer> file =
-      moe::readMLIRInputFile(inputFile, error);
+      mlir::moe::readMLIRInputFile(inputFile, error);
   if (!file)
     return fail(error);
   llvm::SourceMgr sourceMgr;
@@ -228,7 +231,7 @@ int main(int argc, char **argv) {
     return 1;
   parseTiming.stop();
 
-  moe::CPUCompileOptions options;
+  mlir::moe::CPUCompileOptions options;
   options.cpu = mcpu;
   options.optLevel = optLevel;
   options.keepObject = keepObject;
@@ -242,7 +245,7 @@ int main(int argc, char **argv) {
     return applyPassManagerCLOptions(pm);
   };
   options.timing = &timing;
-  if (failed(moe::compileForCPU(*module, options, outputFile)))
+  if (failed(mlir::moe::compileForCPU(*module, options, outputFile)))
     return 1;
   return 0;
 }

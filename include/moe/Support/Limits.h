@@ -49,6 +49,9 @@ constexpr size_t kMaxMLIRDepth = 512;
 constexpr int64_t kMaxRepeat = 1000000;
 /// Ranks of expert parallelism (--ep-size, placement files, mpirun -np).
 constexpr int64_t kMaxRanks = int64_t(1) << 16;
+/// Chunks each rank's tokens are pipelined in (moe-schedule-comm,
+/// moe-compile --chunks): each adds clones of a layer's exchange block.
+constexpr int64_t kMaxChunks = 64;
 
 /// a * b into `out`; false (out untouched) on int64 overflow or a negative
 /// operand.
