@@ -197,10 +197,11 @@ bool MPICommunicator::gather(const void *data, int64_t bytes,
       offsets[r] = static_cast<int>(total);
       total += counts[r];
     }
+    // The others wait in the gather: the caller's exit ends them.
     if (total > INT_MAX) {
       message = "the gathered output of " + std::to_string(total) +
                 " bytes exceeds MPI's int count";
-      MPI_Abort(MPI_COMM_WORLD, 1);
+      return false;
     }
     out.resize(static_cast<size_t>(total));
   }

@@ -582,13 +582,19 @@ bool ManifestReader::readEntry(const json &e, size_t index, Entry &entry) {
     WeightSlot slot;
     if (!readSlot((*weights)[i], where, i, slot))
       return false;
+    // One list per rank of the entry, and a placement only with ranks:
+    // a library of one rank may run on any rank of a data-parallel job.
     if (!slot.placement.empty() &&
-        static_cast<int64_t>(slot.placement.size()) != entry.ranks)
+        (entry.ranks < 2 ||
+         static_cast<int64_t>(slot.placement.size()) != entry.ranks))
       return fail(where + " weight '" + slot.name + "'",
-                  "\"placement\" lists " +
-                      std::to_string(slot.placement.size()) +
-                      " ranks but the entry has \"ranks\" " +
-                      std::to_string(entry.ranks));
+                  entry.ranks < 2
+                      ? std::string("\"placement\" needs an entry of "
+                                    "\"ranks\" 2 or more")
+                      : "\"placement\" lists " +
+                            std::to_string(slot.placement.size()) +
+                            " ranks but the entry has \"ranks\" " +
+                            std::to_string(entry.ranks));
     entry.weights.push_back(std::move(slot));
   }
   return true;
