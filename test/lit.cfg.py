@@ -44,6 +44,15 @@ config.substitutions.append(
 config.substitutions.append(
     ("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
 
+# GPU codegen tests check the emitted PTX with ptxas (no GPU needed):
+# spills and wgmma serialisation notes fail them (scripts/check-ptx.py).
+config.substitutions.append(
+    ("%check-ptx", sys.executable + " " +
+     os.path.join(config.moe_src_root, "scripts", "check-ptx.py")))
+import shutil
+if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
+    config.available_features.add("ptxas")
+
 # Engine features for `REQUIRES:`.
 if config.moe_have_cuda:
     config.available_features.add("cuda")

@@ -16,6 +16,7 @@
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Target/CPU/Passes.h"
+#include "moe/Target/CUDA/Passes.h"
 #include "moe/Tools/ToolMain.h"
 #include "moe/Transforms/Passes.h"
 
@@ -24,6 +25,7 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -66,12 +68,16 @@ int main(int argc, char **argv) {
   mlir::moe::registerMoETransformsPasses();
   mlir::moe::registerMoEConversionPasses();
   mlir::moe::registerMoECPUPasses();
+  mlir::moe::registerMoECUDAPasses();
   mlir::moe::registerMoEPipelines();
 
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registry.insert<mlir::moe::MoEDialect>();
+  // GPU modules serialize through LLVM IR (gpu-module-to-binary, and the
+  // NVVM stages of gpu-lower-to-nvvm-pipeline).
+  registerAllToLLVMIRTranslations(registry);
 
   std::string header = registerCLIOptions(
       "moec optimizer driver: the moe dialect and its passes", registry);
