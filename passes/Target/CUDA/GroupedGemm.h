@@ -60,6 +60,17 @@ Value buildRowTileCount(ImplicitLocOpBuilder &b, Value numRows,
 RowTile buildRowTileSchedule(ImplicitLocOpBuilder &b, Value offsets,
                              Value tile, Value numRows, int64_t tileRows);
 
+/// The combine of a down GEMM with `row_token`, built at the builder's
+/// insertion point (host code; kernels go into `kernels`, Combine.cpp):
+/// `init[t, :] += rowResults[r, :]` for every row r of token t =
+/// rowToken[r], each token's rows added in increasing row order whatever
+/// the grid (no floating-point atomics). `rowResults` is [R,N] f32 on the
+/// device (the down GEMM's weighted rows), `rowToken` [R] i32, `init`
+/// [T,N] f32.
+LogicalResult buildCombineLaunches(ImplicitLocOpBuilder &b,
+                                   gpu::GPUModuleOp kernels, Value rowResults,
+                                   Value rowToken, Value init);
+
 /// Replaces `op` (on buffers) with the launch of a generated kernel.
 /// Each returns failure after reporting on `op` what it cannot handle.
 LogicalResult lowerGatherGateUpSm90(RewriterBase &rewriter,
