@@ -32,7 +32,8 @@
 using namespace mlir;
 
 void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
-                                        const MoELoweringOptions &options) {
+                                        const MoELoweringOptions &options,
+                                        int64_t tokensPerPart) {
   pm.addPass(moe::createMoEDecompose());
   if (options.epSize != 1) {
     moe::MoEExpertParallelOptions parallel;
@@ -46,7 +47,9 @@ void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
   }
   if (options.fuseExperts)
     pm.addPass(moe::createMoEFuseExperts());
-  pm.addPass(moe::createConvertMoEToLinalg());
+  moe::ConvertMoEToLinalgOptions toLinalg;
+  toLinalg.tokensPerPart = tokensPerPart;
+  pm.addPass(moe::createConvertMoEToLinalg(toLinalg));
   // Tensor arithmetic the decomposition leaves (the shared-expert sum).
   pm.addPass(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
@@ -92,5 +95,31 @@ void moe::registerMoEPipelines() {
       "Lower the moe dialect to the LLVM dialect for the CPU (all stages)",
       [](OpPassManager &pm, const MoELoweringOptions &options) {
         buildMoELowerToCPUPipeline(pm, options);
+      });
+  PassPipelineRegistration<>(
+      "moe-cuda-prepare-kernels",
+      "CUDA: weights of the expert kernels in bf16 rows (on tensors, after "
+      "moe-lower-to-linalg with one routing part per token)",
+      buildMoECUDAPrepareKernelsPipeline);
+  PassPipelineRegistration<MoELoweringOptions>(
+      "moe-cuda-map-to-gpu",
+      "CUDA: the grouped GEMMs as tensor-core kernels, the rest as GPU "
+      "kernels, buffers on the device (after moe-bufferize)",
+      [](OpPassManager &pm, const MoELoweringOptions &options) {
+        buildMoECUDAMapToGPUPipeline(pm, options);
+      });
+  PassPipelineRegistration<MoELoweringOptions>(
+      "moe-cuda-lower-to-llvm",
+      "CUDA: kernels to NVVM and PTX/cubin in gpu.binary ops, host code to "
+      "the LLVM dialect (after moe-cuda-map-to-gpu)",
+      [](OpPassManager &pm, const MoELoweringOptions &options) {
+        buildMoECUDALowerToLLVMPipeline(pm, options);
+      });
+  PassPipelineRegistration<MoELoweringOptions>(
+      "moe-lower-to-cuda",
+      "Lower the moe dialect to GPU kernels and host code in the LLVM "
+      "dialect for CUDA (all stages)",
+      [](OpPassManager &pm, const MoELoweringOptions &options) {
+        buildMoELowerToCUDAPipeline(pm, options);
       });
 }

@@ -7,12 +7,16 @@
 #ifndef MOE_CONVERSION_MOETOLINALG_H
 #define MOE_CONVERSION_MOETOLINALG_H
 
+#include <cstdint>
+
 namespace mlir {
 class RewritePatternSet;
 
 namespace moe {
-/// moe.route and moe.expert_choice.
-void populateRouteToLinalgPatterns(RewritePatternSet &patterns);
+/// moe.route and moe.expert_choice; `tokensPerPart` as the pass option
+/// `tokens-per-part` (0: one part per worker).
+void populateRouteToLinalgPatterns(RewritePatternSet &patterns,
+                                   int64_t tokensPerPart = 0);
 /// moe.dispatch and moe.combine.
 void populateDispatchToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.expert_mlp and moe.shared_mlp.
@@ -25,7 +29,8 @@ void populateExchangeToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.routing_stats.
 void populateStatsToLinalgPatterns(RewritePatternSet &patterns);
 /// All of the above, plus the decomposition of moe.layer.
-void populateMoEToLinalgConversionPatterns(RewritePatternSet &patterns);
+void populateMoEToLinalgConversionPatterns(RewritePatternSet &patterns,
+                                           int64_t tokensPerPart = 0);
 } // namespace moe
 } // namespace mlir
 

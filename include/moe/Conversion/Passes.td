@@ -43,6 +43,13 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     Activations must be f32 today (weights may be narrower: the matmuls
     extend them). Communication ops are left as they are.
   }];
+  let options = [
+    Option<"tokensPerPart", "tokens-per-part", "int64_t", /*default=*/"0",
+           "Tokens of each parallel part of the routing: 0 splits them "
+           "evenly among the workers (moe.num_workers: CPU threads); 1 "
+           "gives every token a part of its own, of static size, which "
+           "the CUDA target maps to one GPU thread">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",

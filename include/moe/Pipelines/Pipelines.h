@@ -52,14 +52,28 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
       llvm::cl::desc("With chunks=0: the tokens each rank is expected to "
                      "hold"),
       llvm::cl::init(256)};
+  Option<std::string> gpuArch{
+      *this, "gpu-arch",
+      llvm::cl::desc("CUDA: the GPU the kernels are for: sm_90a (Hopper: "
+                     "TMA and wgmma) or sm_80 (Ampere and newer: mma.sync)"),
+      llvm::cl::init("sm_90a")};
+  Option<std::string> gpuBinaryFormat{
+      *this, "gpu-binary-format",
+      llvm::cl::desc("CUDA: what each gpu.module becomes: fatbin (the "
+                     "cubin for gpu-arch and its PTX, for a library), isa "
+                     "(PTX only, for reading and ptxas checks) or bin"),
+      llvm::cl::init("fatbin")};
 };
 
 // Shared by every target (Pipelines.cpp).
 
 /// moe → the kernel layer and linalg/scf/tensor (decomposed, experts fused
 /// unless disabled), then canonicalize and CSE (`moe-lower-to-linalg`).
+/// `tokensPerPart` is convert-moe-to-linalg's (1 on the GPU: a routing
+/// part per token).
 void buildMoELowerToLinalgPipeline(OpPassManager &pm,
-                                   const MoELoweringOptions &options = {});
+                                   const MoELoweringOptions &options = {},
+                                   int64_t tokensPerPart = 0);
 /// Tensors → buffers with deallocation (`moe-bufferize`).
 void buildMoEBufferizePipeline(OpPassManager &pm);
 
@@ -74,6 +88,23 @@ void buildMoECPULowerToLLVMPipeline(OpPassManager &pm);
 /// All four stages (`moe-lower-to-cpu`).
 void buildMoELowerToCPUPipeline(OpPassManager &pm,
                                 const MoELoweringOptions &options = {});
+
+// The CUDA target (CUDAPipeline.cpp).
+
+/// Tensors: one routing part per token, weights in bf16 rows
+/// (`moe-cuda-prepare-kernels` after `moe-lower-to-linalg`: moe-cuda-bf16-weights).
+void buildMoECUDAPrepareKernelsPipeline(OpPassManager &pm);
+/// Buffers → GPU kernels and host launches (`moe-cuda-map-to-gpu`): the
+/// grouped GEMMs, then everything else.
+void buildMoECUDAMapToGPUPipeline(OpPassManager &pm,
+                                  const MoELoweringOptions &options = {});
+/// Kernels → NVVM → PTX/cubin, host → LLVM dialect with launches
+/// (`moe-cuda-lower-to-llvm`).
+void buildMoECUDALowerToLLVMPipeline(OpPassManager &pm,
+                                     const MoELoweringOptions &options = {});
+/// All stages (`moe-lower-to-cuda`).
+void buildMoELowerToCUDAPipeline(OpPassManager &pm,
+                                 const MoELoweringOptions &options = {});
 
 /// Registers the pipelines above with their flags.
 void registerMoEPipelines();

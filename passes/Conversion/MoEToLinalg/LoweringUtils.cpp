@@ -328,29 +328,44 @@ std::pair<Value, Value> lowering::expertRowRange(ImplicitLocOpBuilder &b,
 
 SmallVector<Value> lowering::forEachWorkerPart(ImplicitLocOpBuilder &b,
                                                ValueRange dests, unsigned dim,
-                                               int64_t granule, PartBody body) {
+                                               int64_t granule,
+                                               int64_t fixedPartSize,
+                                               PartBody body) {
   Value extent = getValueOrCreateConstantIndexOp(b, b.getLoc(),
                                                  getSizes(b, dests[0])[dim]);
-  Value step = indexConstant(b, granule);
-  Value perWorker =
-      arith::CeilDivUIOp::create(b, extent, NumWorkersOp::create(b));
-  // Never zero-sized parts, and at least one part, so that an empty extent
-  // still yields its dests.
-  Value partSize = arith::MaxUIOp::create(
-      b,
-      arith::MulIOp::create(b, arith::CeilDivUIOp::create(b, perWorker, step),
-                            step),
-      step);
-  Value numParts = arith::MaxUIOp::create(
-      b, arith::CeilDivUIOp::create(b, extent, partSize), indexConstant(b, 1));
+  Value partSize, numParts;
+  if (fixedPartSize == 1) {
+    // Every part is one element: parts of static size, none partial, and
+    // none at all for an empty extent.
+    partSize = indexConstant(b, 1);
+    numParts = extent;
+  } else {
+    Value step = indexConstant(b, granule);
+    Value perWorker =
+        arith::CeilDivUIOp::create(b, extent, NumWorkersOp::create(b));
+    // Never zero-sized parts, and at least one part, so that an empty
+    // extent still yields its dests.
+    partSize = arith::MaxUIOp::create(
+        b,
+        arith::MulIOp::create(
+            b, arith::CeilDivUIOp::create(b, perWorker, step), step),
+        step);
+    numParts = arith::MaxUIOp::create(
+        b, arith::CeilDivUIOp::create(b, extent, partSize),
+        indexConstant(b, 1));
+  }
   Location loc = b.getLoc();
   auto loop = scf::ForallOp::create(
       b, ArrayRef<OpFoldResult>{numParts}, dests, std::nullopt,
       [&](OpBuilder &nested, Location, ValueRange args) {
         ImplicitLocOpBuilder nb(loc, nested);
         Value first = arith::MulIOp::create(nb, args[0], partSize);
-        Value count = arith::MinSIOp::create(
-            nb, partSize, arith::SubIOp::create(nb, extent, first));
+        Value count = fixedPartSize == 1
+                          ? partSize
+                          : arith::MinSIOp::create(
+                                nb, partSize,
+                                arith::SubIOp::create(nb, extent, first))
+                                .getResult();
         SmallVector<SmallVector<OpFoldResult>> offsets, sizes, strides;
         SmallVector<Value> parts;
         for (Value dest : args.drop_front()) {
@@ -358,7 +373,8 @@ SmallVector<Value> lowering::forEachWorkerPart(ImplicitLocOpBuilder &b,
           offsets.emplace_back(destSizes.size(), nb.getIndexAttr(0));
           offsets.back()[dim] = first;
           sizes.push_back(destSizes);
-          sizes.back()[dim] = count;
+          sizes.back()[dim] = fixedPartSize == 1 ? OpFoldResult(nb.getIndexAttr(1))
+                                                 : OpFoldResult(count);
           strides.emplace_back(destSizes.size(), nb.getIndexAttr(1));
           parts.push_back(tensor::ExtractSliceOp::create(
               nb, dest, offsets.back(), sizes.back(), strides.back()));

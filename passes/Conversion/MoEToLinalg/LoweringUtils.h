@@ -121,9 +121,11 @@ using PartBody = function_ref<SmallVector<Value>(
 /// returns the filled `dests`. There is one part per worker
 /// (moe.num_workers), rounded up to a multiple of `granule`: the fewest
 /// parts that keep every worker busy, so each does its share in one go.
+/// A `fixedPartSize` of 1 makes one part per element of `dim` instead,
+/// statically sized (what GPU threads want: no dynamic allocation).
 SmallVector<Value> forEachWorkerPart(ImplicitLocOpBuilder &b, ValueRange dests,
                                      unsigned dim, int64_t granule,
-                                     PartBody body);
+                                     int64_t fixedPartSize, PartBody body);
 
 /// Lowered tensors are dynamic where an op's results may be static (or the
 /// other way round): reconcile with tensor.cast when the types differ.

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Conversion/MoEToLinalg.h"
+#include "moe/Conversion/Passes.h"
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Transforms/Passes.h"
 
@@ -27,9 +28,9 @@ using namespace mlir;
 using namespace mlir::moe;
 
 void mlir::moe::populateMoEToLinalgConversionPatterns(
-    RewritePatternSet &patterns) {
+    RewritePatternSet &patterns, int64_t tokensPerPart) {
   populateMoEDecomposePatterns(patterns);
-  populateRouteToLinalgPatterns(patterns);
+  populateRouteToLinalgPatterns(patterns, tokensPerPart);
   populateDispatchToLinalgPatterns(patterns);
   populateFfnToLinalgPatterns(patterns);
   populateFusedExpertsToLinalgPatterns(patterns);
@@ -40,6 +41,7 @@ void mlir::moe::populateMoEToLinalgConversionPatterns(
 namespace {
 struct ConvertMoEToLinalgPass
     : public mlir::moe::impl::ConvertMoEToLinalgBase<ConvertMoEToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     ConversionTarget target(*ctx);
@@ -55,7 +57,7 @@ struct ConvertMoEToLinalgPass
                       NumWorkersOp, RankOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
-    populateMoEToLinalgConversionPatterns(patterns);
+    populateMoEToLinalgConversionPatterns(patterns, tokensPerPart);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

@@ -314,7 +314,9 @@ Value fuseProducerInto(ImplicitLocOpBuilder &b, tensor::ExtractSliceOp slice,
 /// computes its router logits (the GEMM fused in), scores, top-k and
 /// weights, the whole router as one kernel per worker.
 struct RouteOpLowering : OpRewritePattern<RouteOp> {
-  using OpRewritePattern::OpRewritePattern;
+  RouteOpLowering(MLIRContext *ctx, int64_t tokensPerPart)
+      : OpRewritePattern(ctx), tokensPerPart(tokensPerPart) {}
+  int64_t tokensPerPart;
 
   LogicalResult matchAndRewrite(RouteOp op,
                                 PatternRewriter &rewriter) const override {
@@ -328,7 +330,7 @@ struct RouteOpLowering : OpRewritePattern<RouteOp> {
         tensor::EmptyOp::create(b, slotSizes, b.getI32Type())};
     int64_t numExperts = op.getLogits().getType().getDimSize(1);
     SmallVector<Value> results = forEachWorkerPart(
-        b, dests, /*dim=*/0, /*granule=*/1,
+        b, dests, /*dim=*/0, /*granule=*/1, tokensPerPart,
         [&](ImplicitLocOpBuilder &pb, Value first, Value count,
             ValueRange) -> SmallVector<Value> {
           auto rows = tensor::ExtractSliceOp::create(
@@ -463,6 +465,8 @@ struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
 };
 } // namespace
 
-void mlir::moe::populateRouteToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<RouteOpLowering, ExpertChoiceOpLowering>(patterns.getContext());
+void mlir::moe::populateRouteToLinalgPatterns(RewritePatternSet &patterns,
+                                              int64_t tokensPerPart) {
+  patterns.add<RouteOpLowering>(patterns.getContext(), tokensPerPart);
+  patterns.add<ExpertChoiceOpLowering>(patterns.getContext());
 }

@@ -14,6 +14,27 @@
 
 include "mlir/Pass/PassBase.td"
 
+def MoECUDABF16Weights : Pass<"moe-cuda-bf16-weights", "::mlir::ModuleOp"> {
+  let summary = "Keep the expert kernels' weights in bf16 rows for the tensor cores";
+  let description = [{
+    The tensor cores multiply bf16 (f32 accumulation), and decode is bound
+    by the bytes of weights it reads: every weight of a `moe.gather_gate_up`
+    and `moe.down_scatter_add` in the `rows` layout becomes bf16, still in
+    the checkpoint's `[(E,) N, K]` rows (K contiguous, what TMA boxes and
+    `ldmatrix` read).
+
+    * A weight the runtime binds (a public function's argument with a
+      `moe.weight` name, used only as kernel-op weights) changes type: the
+      runtime rounds it to bf16 at bind time (to nearest even), or keeps a
+      bf16 checkpoint's values, before the upload to the device.
+    * Any other weight is rounded where it is used (`arith.truncf`).
+
+    The router's weight and every activation stay f32. Runs on tensors,
+    after `moe-lower-to-linalg`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def MoECUDALowerGroupedGemm : Pass<"moe-cuda-lower-grouped-gemm", "::mlir::ModuleOp"> {
   let summary = "Generate the tensor-core kernels of the grouped expert GEMMs";
   let description = [{
@@ -56,6 +77,41 @@ def MoECUDALowerGroupedGemm : Pass<"moe-cuda-lower-grouped-gemm", "::mlir::Modul
     "::mlir::NVVM::NVVMDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect",
+  ];
+}
+
+def MoECUDAMapToKernels : Pass<"moe-cuda-map-to-kernels", "::mlir::ModuleOp"> {
+  let summary = "Run everything but the expert GEMMs as GPU kernels";
+  let description = [{
+    After bufferization and `moe-cuda-lower-grouped-gemm`, the entry
+    functions still hold the routing, the permutation and the glue as host
+    loops over buffers. On the CUDA target every buffer lives on the
+    device, so this pass moves all code that reads or writes buffers into
+    `gpu.launch` regions (outlined into kernels later), leaving the host
+    only scalar size arithmetic, allocation and launches:
+
+    * each top-level `scf.forall` (e.g. the routing's, one token per
+      iteration with `convert-moe-to-linalg{tokens-per-part=1}`), each
+      `scf.parallel` and each linalg op (as parallel loops) becomes a
+      launch of one thread per iteration of its parallel dimensions
+      (blocks of 256), and a `memref.copy` one thread per element;
+    * inside those, linalg ops become loops and statically sized
+      allocations become `memref.alloca` (thread-private);
+    * every other run of consecutive ops that touch buffers (the
+      permutation's counting loops, single loads and stores) becomes one
+      single-thread launch, in program order: correct and deterministic,
+      and the place later steps replace by parallel kernels;
+    * `memref.alloc` / `memref.dealloc` become `gpu.alloc` / `gpu.dealloc`.
+
+    A value read from a buffer that host code needs (a size computed on
+    the device) is an error naming the op, as are the exchanges of expert
+    parallelism, which this target does not run yet.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
   ];
 }
 
