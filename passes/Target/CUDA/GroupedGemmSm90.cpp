@@ -34,9 +34,10 @@ bool isContiguous(MemRefType type) {
 
 /// Checks one weight: bf16, rows layout, static, contiguous. Returns its
 /// N and K.
-FailureOr<std::pair<int64_t, int64_t>>
-checkWeight(Operation *op, Value weight, WeightLayoutAttr layout,
-            bool grouped, int64_t experts) {
+FailureOr<std::pair<int64_t, int64_t>> checkWeight(Operation *op, Value weight,
+                                                   WeightLayoutAttr layout,
+                                                   bool grouped,
+                                                   int64_t experts) {
   MemRefType type = getMemRef(weight);
   int64_t rank = grouped ? 3 : 2;
   if (layout.isPanels() || !type || !type.getElementType().isBF16() ||
@@ -61,12 +62,12 @@ checkWeight(Operation *op, Value weight, WeightLayoutAttr layout,
 
 /// Checks the activations: f32 [?, K] / [?, N] contiguous memrefs, i32
 /// tokens and offsets, f32 per-row factors.
-LogicalResult checkActivations(Operation *op, Value a, int64_t depth,
-                               Value out, int64_t columns, Value rowToken,
-                               Value rowFactor, Value offsets) {
+LogicalResult checkActivations(Operation *op, Value a, int64_t depth, Value out,
+                               int64_t columns, Value rowToken, Value rowFactor,
+                               Value offsets) {
   auto isF32Matrix = [](MemRefType t, int64_t inner) {
-    return isContiguous(t) && t.getRank() == 2 &&
-           t.getElementType().isF32() && t.getDimSize(1) == inner;
+    return isContiguous(t) && t.getRank() == 2 && t.getElementType().isF32() &&
+           t.getDimSize(1) == inner;
   };
   auto isVector = [](MemRefType t, Type element) {
     return !t || (isContiguous(t) && t.getRank() == 1 &&
@@ -93,8 +94,8 @@ Value buildWeightTensorMap(ImplicitLocOpBuilder &b, Value weight,
   if (type.getRank() == 3)
     matrix = memref::CollapseShapeOp::create(
         b, weight, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
-  auto unranked = UnrankedMemRefType::get(type.getElementType(),
-                                          type.getMemorySpace());
+  auto unranked =
+      UnrankedMemRefType::get(type.getElementType(), type.getMemorySpace());
   Value cast = memref::CastOp::create(b, unranked, matrix);
   auto mapType = getWeightTensorMapType(b.getContext(), columns);
   Value map = nvgpu::TmaCreateDescriptorOp::create(
@@ -108,17 +109,15 @@ Value buildWeightTensorMap(ImplicitLocOpBuilder &b, Value weight,
 
 /// Launches the kernel of `spec` over `numRows` rows.
 void buildLaunch(ImplicitLocOpBuilder &b, gpu::GPUModuleOp kernels,
-                 const KernelSpec &spec, Value numRows,
-                 ArrayRef<Value> args) {
+                 const KernelSpec &spec, Value numRows, ArrayRef<Value> args) {
   gpu::GPUFuncOp func = buildGroupedGemmKernel(kernels, spec, b.getLoc());
   Value one = arith::ConstantIndexOp::create(b, 1);
-  Value rowTiles =
-      buildRowTileCount(b, numRows, spec.experts, spec.tile.rows);
+  Value rowTiles = buildRowTileCount(b, numRows, spec.experts, spec.tile.rows);
   Value columnTiles = arith::ConstantIndexOp::create(
       b, llvm::divideCeil(spec.columns, spec.tile.columns));
   Value threads = arith::ConstantIndexOp::create(b, spec.threads());
-  Value shared = arith::ConstantIntOp::create(
-      b, spec.dynamicSharedMemoryBytes(), 32);
+  Value shared =
+      arith::ConstantIntOp::create(b, spec.dynamicSharedMemoryBytes(), 32);
   gpu::LaunchFuncOp::create(b, b.getLoc(), func,
                             gpu::KernelDim3{rowTiles, columnTiles, one},
                             gpu::KernelDim3{threads, one, one}, shared, args);
@@ -140,8 +139,7 @@ void replaceWithRowGuard(RewriterBase &rewriter, Operation *op,
 }
 
 std::string kernelName(StringRef base, const GemmTileShape &tile) {
-  return (base + "_sm90_" + Twine(tile.rows) + "x" + Twine(tile.columns))
-      .str();
+  return (base + "_sm90_" + Twine(tile.rows) + "x" + Twine(tile.columns)).str();
 }
 
 LogicalResult checkTile(Operation *op, const GemmTileShape &tile,
@@ -152,29 +150,27 @@ LogicalResult checkTile(Operation *op, const GemmTileShape &tile,
       tile.rows > 2 * kWarpgroupRows || tile.columns <= 0 ||
       tile.columns % 8 != 0 || tile.columns > 256 / numWeights ||
       tile.depth != kStageDepth || tile.stages < 3)
-    return op->emitOpError() << "has no sm_90a kernel for tiles of "
-                             << tile.rows << "x" << tile.columns << "x"
-                             << tile.depth << " in " << tile.stages
-                             << " stages";
+    return op->emitOpError()
+           << "has no sm_90a kernel for tiles of " << tile.rows << "x"
+           << tile.columns << "x" << tile.depth << " in " << tile.stages
+           << " stages";
   return success();
 }
 
 } // namespace
 
 LogicalResult cuda::lowerGatherGateUpSm90(RewriterBase &rewriter,
-                                         GatherGateUpOp op,
-                                         gpu::GPUModuleOp kernels,
-                                         const GemmTileShape &tile) {
+                                          GatherGateUpOp op,
+                                          gpu::GPUModuleOp kernels,
+                                          const GemmTileShape &tile) {
   bool gated = static_cast<bool>(op.getGate());
-  FailureOr<std::pair<int64_t, int64_t>> shape =
-      checkWeight(op, op.getUp(), op.getLayout(), op.isGrouped(),
-                  op.getNumExperts());
+  FailureOr<std::pair<int64_t, int64_t>> shape = checkWeight(
+      op, op.getUp(), op.getLayout(), op.isGrouped(), op.getNumExperts());
   if (failed(shape))
     return failure();
   if (gated) {
-    FailureOr<std::pair<int64_t, int64_t>> gateShape =
-        checkWeight(op, op.getGate(), op.getLayout(), op.isGrouped(),
-                    op.getNumExperts());
+    FailureOr<std::pair<int64_t, int64_t>> gateShape = checkWeight(
+        op, op.getGate(), op.getLayout(), op.isGrouped(), op.getNumExperts());
     if (failed(gateShape))
       return failure();
     if (*gateShape != *shape)
@@ -210,8 +206,7 @@ LogicalResult cuda::lowerGatherGateUpSm90(RewriterBase &rewriter,
           args.push_back(buildWeightTensorMap(b, op.getGate(), tile.columns));
         args.push_back(buildWeightTensorMap(b, op.getUp(), tile.columns));
         args.push_back(op.getInput());
-        for (Value v : {op.getRowToken(), op.getScale(),
-                        op.getExpertOffsets()})
+        for (Value v : {op.getRowToken(), op.getScale(), op.getExpertOffsets()})
           if (v)
             args.push_back(v);
         args.push_back(op.getInit());
@@ -221,12 +216,11 @@ LogicalResult cuda::lowerGatherGateUpSm90(RewriterBase &rewriter,
 }
 
 LogicalResult cuda::lowerDownScatterAddSm90(RewriterBase &rewriter,
-                                           DownScatterAddOp op,
-                                           gpu::GPUModuleOp kernels,
-                                           const GemmTileShape &tile) {
-  FailureOr<std::pair<int64_t, int64_t>> shape =
-      checkWeight(op, op.getDown(), op.getLayout(), op.isGrouped(),
-                  op.getNumExperts());
+                                            DownScatterAddOp op,
+                                            gpu::GPUModuleOp kernels,
+                                            const GemmTileShape &tile) {
+  FailureOr<std::pair<int64_t, int64_t>> shape = checkWeight(
+      op, op.getDown(), op.getLayout(), op.isGrouped(), op.getNumExperts());
   if (failed(shape))
     return failure();
   auto [columns, depth] = *shape;

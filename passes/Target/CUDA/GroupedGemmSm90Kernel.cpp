@@ -93,11 +93,11 @@ struct KernelState {
 /// it has work (false for the grid's spare blocks).
 Value buildBlockSchedule(ImplicitLocOpBuilder &b, KernelState &k) {
   Value tile = gpu::BlockIdOp::create(b, gpu::Dimension::x);
-  k.rows = buildRowTileSchedule(b, k.offsets, tile, k.numRows,
-                                k.spec.tile.rows);
-  k.columnBegin = arith::MulIOp::create(
-      b, gpu::BlockIdOp::create(b, gpu::Dimension::y),
-      idx(b, k.spec.tile.columns));
+  k.rows =
+      buildRowTileSchedule(b, k.offsets, tile, k.numRows, k.spec.tile.rows);
+  k.columnBegin =
+      arith::MulIOp::create(b, gpu::BlockIdOp::create(b, gpu::Dimension::y),
+                            idx(b, k.spec.tile.columns));
   return arith::AndIOp::create(
       b, k.rows.valid,
       arith::CmpIOp::create(b, arith::CmpIPredicate::ult, k.rows.rowBegin,
@@ -113,12 +113,11 @@ Value buildBlockSchedule(ImplicitLocOpBuilder &b, KernelState &k) {
 Value stageOffset(ImplicitLocOpBuilder &b, const KernelState &k, Value stage,
                   int64_t weight) {
   const GemmTileShape &t = k.spec.tile;
-  int64_t within = weight < 0 ? 0
-                              : (t.rows + weight * t.columns) * kStageDepth * 2;
-  Value start =
-      arith::MulIOp::create(b, stage, idx(b, k.spec.stageBytes()));
-  return arith::AddIOp::create(
-      b, k.ringBase, arith::AddIOp::create(b, start, idx(b, within)));
+  int64_t within =
+      weight < 0 ? 0 : (t.rows + weight * t.columns) * kStageDepth * 2;
+  Value start = arith::MulIOp::create(b, stage, idx(b, k.spec.stageBytes()));
+  return arith::AddIOp::create(b, k.ringBase,
+                               arith::AddIOp::create(b, start, idx(b, within)));
 }
 
 Value sharedView(ImplicitLocOpBuilder &b, const KernelState &k, Value offset,
@@ -173,8 +172,8 @@ SmallVector<RowChunk> buildRowChunks(ImplicitLocOpBuilder &b,
     c.tileRow = arith::DivUIOp::create(b, linear, idx(b, chunksPerRow));
     Value chunk = arith::RemUIOp::create(b, linear, idx(b, chunksPerRow));
     Value row = arith::AddIOp::create(b, k.rows.rowBegin, c.tileRow);
-    c.valid = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row,
-                                    k.rows.rowEnd);
+    c.valid =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, k.rows.rowEnd);
     // Rows past the tile read the tile's last row (never out of bounds)
     // and store zeros.
     Value clamped = arith::MinUIOp::create(b, row, last);
@@ -189,8 +188,7 @@ SmallVector<RowChunk> buildRowChunks(ImplicitLocOpBuilder &b,
     // c ^ (r % 8) (rows of 128 bytes, the pattern repeating every 1024).
     Value swizzled = arith::XOrIOp::create(
         b, chunk, arith::RemUIOp::create(b, c.tileRow, idx(b, kSwizzleRows)));
-    c.swizzledColumn =
-        arith::MulIOp::create(b, swizzled, idx(b, kChunkElems));
+    c.swizzledColumn = arith::MulIOp::create(b, swizzled, idx(b, kChunkElems));
     chunks.push_back(c);
   }
   return chunks;
@@ -210,9 +208,9 @@ void buildStoreRowTile(ImplicitLocOpBuilder &b, const KernelState &k,
   for (const RowChunk &c : chunks) {
     Value column = arith::AddIOp::create(b, depth, c.depthInStage);
     // Rows of K % 64 == 0 f32 from an aligned base: 16-byte loads.
-    Value v = vector::LoadOp::create(b, f32x8, k.a,
-                                     ValueRange{c.sourceRow, column},
-                                     /*nontemporal=*/false, llvm::Align(16));
+    Value v =
+        vector::LoadOp::create(b, f32x8, k.a, ValueRange{c.sourceRow, column},
+                               /*nontemporal=*/false, llvm::Align(16));
     v = arith::SelectOp::create(b, c.valid, v, zeros);
     Value rounded = arith::TruncFOp::create(b, bf16x8, v);
     vector::StoreOp::create(b, rounded, tile,
@@ -244,8 +242,8 @@ SmallVector<Value> buildStageMma(ImplicitLocOpBuilder &b, const KernelState &k,
                             idx(b, kWarpgroupRows * kSwizzleRowBytes)));
   Value descA = buildDescriptor(b, sharedView(b, k, rowOffset, kWarpgroupRows),
                                 k.tensorMaps[0]);
-  auto shape = NVVM::MMAShapeAttr::get(ctx, kWarpgroupRows, s.tile.columns,
-                                       kMmaDepth);
+  auto shape =
+      NVVM::MMAShapeAttr::get(ctx, kWarpgroupRows, s.tile.columns, kMmaDepth);
   auto bf16 = NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::bf16);
   auto f32 = NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::f32);
   auto scaleOut = NVVM::WGMMAScaleOutAttr::get(ctx, NVVM::WGMMAScaleOut::one);
@@ -270,8 +268,8 @@ SmallVector<Value> buildStageMma(ImplicitLocOpBuilder &b, const KernelState &k,
       Value stepA = arith::AddIOp::create(b, descA, advance);
       Value stepB = arith::AddIOp::create(b, descB, advance);
       acc = NVVM::WgmmaMmaAsyncOp::create(
-          b, acc.getType(), acc, stepA, stepB, shape, bf16, bf16, f32,
-          scaleOut, scaleIn, scaleIn, layoutA, layoutB,
+          b, acc.getType(), acc, stepA, stepB, shape, bf16, bf16, f32, scaleOut,
+          scaleIn, scaleIn, layoutA, layoutB,
           /*satfinite=*/NVVM::MMAIntOverflowAttr());
     }
     results.push_back(acc);
@@ -295,8 +293,8 @@ SmallVector<Value> buildMainloop(ImplicitLocOpBuilder &b, KernelState &k) {
   auto barrierType =
       nvgpu::MBarrierGroupType::get(ctx, workgroupSpace(ctx), stages);
   Value barriers = nvgpu::MBarrierCreateOp::create(b, barrierType);
-  Value isLeader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                         k.threadId, idx(b, 0));
+  Value isLeader =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, k.threadId, idx(b, 0));
   auto leader = scf::IfOp::create(b, isLeader, /*withElseRegion=*/false);
   {
     ImplicitLocOpBuilder lb(b.getLoc(), leader.getThenBodyBuilder());
@@ -317,8 +315,8 @@ SmallVector<Value> buildMainloop(ImplicitLocOpBuilder &b, KernelState &k) {
   for (int64_t w = 0; w < s.numWeights; ++w)
     init.push_back(LLVM::ZeroOp::create(b, accType));
 
-  auto loop = scf::ForOp::create(b, idx(b, 0), idx(b, depthTiles), idx(b, 1),
-                                 init);
+  auto loop =
+      scf::ForOp::create(b, idx(b, 0), idx(b, depthTiles), idx(b, 1), init);
   {
     ImplicitLocOpBuilder lb(b.getLoc(), loop.getBody(),
                             loop.getBody()->begin());
@@ -346,8 +344,8 @@ SmallVector<Value> buildMainloop(ImplicitLocOpBuilder &b, KernelState &k) {
     // The stage's n-th use completes its mbarrier's phase n.
     Value use = arith::DivUIOp::create(lb, t, idx(lb, stages));
     Value parity = arith::TruncIOp::create(
-        lb, lb.getI1Type(), arith::IndexCastUIOp::create(lb, lb.getI64Type(),
-                                                         use));
+        lb, lb.getI1Type(),
+        arith::IndexCastUIOp::create(lb, lb.getI64Type(), use));
     nvgpu::MBarrierTryWaitParityOp::create(lb, barriers, parity,
                                            idx(lb, kWaitTicks), stage);
     SmallVector<Value> results =
@@ -364,8 +362,7 @@ SmallVector<Value> buildMainloop(ImplicitLocOpBuilder &b, KernelState &k) {
 //===----------------------------------------------------------------------===//
 
 /// Per row: the factor of the row (s_r or w_r, 1 when absent).
-Value buildRowFactor(ImplicitLocOpBuilder &b, const KernelState &k,
-                     Value row) {
+Value buildRowFactor(ImplicitLocOpBuilder &b, const KernelState &k, Value row) {
   if (!k.rowScale)
     return arith::ConstantOp::create(b, b.getF32FloatAttr(1.0f));
   return memref::LoadOp::create(b, k.rowScale, row);
@@ -396,9 +393,8 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const KernelState &k,
       b, k.rows.rowBegin,
       arith::AddIOp::create(
           b, arith::MulIOp::create(b, k.warpgroup, idx(b, kWarpgroupRows)),
-          arith::AddIOp::create(
-              b, arith::MulIOp::create(b, warp, idx(b, 16)),
-              arith::DivUIOp::create(b, lane, idx(b, 4)))));
+          arith::AddIOp::create(b, arith::MulIOp::create(b, warp, idx(b, 16)),
+                                arith::DivUIOp::create(b, lane, idx(b, 4)))));
   Value pairColumn = arith::AddIOp::create(
       b, k.columnBegin,
       arith::MulIOp::create(b, arith::RemUIOp::create(b, lane, idx(b, 4)),
@@ -421,17 +417,17 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const KernelState &k,
         int64_t field = 4 * q + 2 * half + e;
         SmallVector<Value> values;
         for (Value acc : accumulators)
-          values.push_back(LLVM::ExtractValueOp::create(
-              rb, acc, ArrayRef<int64_t>{field}));
+          values.push_back(
+              LLVM::ExtractValueOp::create(rb, acc, ArrayRef<int64_t>{field}));
         pair.push_back(buildElement(rb, k, factor, values));
       }
       auto store = [&](ImplicitLocOpBuilder &sb, Value value, Value col) {
         if (s.epilogue == Epilogue::AddRows) {
           Value old;
           if (isa<VectorType>(value.getType()))
-            old = vector::LoadOp::create(
-                sb, cast<VectorType>(value.getType()), k.out,
-                ValueRange{row, col}, /*nontemporal=*/false, llvm::Align(8));
+            old = vector::LoadOp::create(sb, cast<VectorType>(value.getType()),
+                                         k.out, ValueRange{row, col},
+                                         /*nontemporal=*/false, llvm::Align(8));
           else
             old = memref::LoadOp::create(sb, k.out, ValueRange{row, col});
           value = arith::AddFOp::create(sb, old, value);
@@ -442,28 +438,25 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const KernelState &k,
         else
           memref::StoreOp::create(sb, value, k.out, ValueRange{row, col});
       };
-      auto masked = [&](Value col, function_ref<void(ImplicitLocOpBuilder &)>
-                                       body) {
+      auto masked = [&](Value col,
+                        function_ref<void(ImplicitLocOpBuilder &)> body) {
         if (!columnsMasked)
           return body(rb);
-        Value inside = arith::CmpIOp::create(rb, arith::CmpIPredicate::ult,
-                                             col, idx(rb, s.columns));
+        Value inside = arith::CmpIOp::create(rb, arith::CmpIPredicate::ult, col,
+                                             idx(rb, s.columns));
         auto guard = scf::IfOp::create(rb, inside, /*withElseRegion=*/false);
         ImplicitLocOpBuilder gb(rb.getLoc(), guard.getThenBodyBuilder());
         body(gb);
       };
       if (pairs) {
         Value both = vector::FromElementsOp::create(rb, f32x2, pair);
-        masked(column, [&](ImplicitLocOpBuilder &sb) {
-          store(sb, both, column);
-        });
+        masked(column,
+               [&](ImplicitLocOpBuilder &sb) { store(sb, both, column); });
         continue;
       }
       for (int64_t e = 0; e < 2; ++e) {
         Value col = arith::AddIOp::create(rb, column, idx(rb, e));
-        masked(col, [&](ImplicitLocOpBuilder &sb) {
-          store(sb, pair[e], col);
-        });
+        masked(col, [&](ImplicitLocOpBuilder &sb) { store(sb, pair[e], col); });
       }
     }
   }
@@ -471,8 +464,8 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const KernelState &k,
 
 } // namespace
 
-nvgpu::TensorMapDescriptorType
-sm90::getWeightTensorMapType(MLIRContext *ctx, int64_t columns) {
+nvgpu::TensorMapDescriptorType sm90::getWeightTensorMapType(MLIRContext *ctx,
+                                                            int64_t columns) {
   return nvgpu::TensorMapDescriptorType::get(
       ctx, sharedTile(ctx, columns), nvgpu::TensorMapSwizzleKind::SWIZZLE_128B,
       nvgpu::TensorMapL2PromoKind::L2PROMO_NONE,
@@ -506,10 +499,9 @@ gpu::GPUFuncOp sm90::buildGroupedGemmKernel(gpu::GPUModuleOp kernels,
   unsigned arg = 0;
   auto tensorMapType = getWeightTensorMapType(ctx, spec.tile.columns);
   for (int64_t w = 0; w < spec.numWeights; ++w)
-    k.tensorMaps.push_back(
-        UnrealizedConversionCastOp::create(b, tensorMapType,
-                                           entry.getArgument(arg++))
-            .getResult(0));
+    k.tensorMaps.push_back(UnrealizedConversionCastOp::create(
+                               b, tensorMapType, entry.getArgument(arg++))
+                               .getResult(0));
   k.a = entry.getArgument(arg++);
   if (spec.rowTokenType)
     k.rowToken = entry.getArgument(arg++);

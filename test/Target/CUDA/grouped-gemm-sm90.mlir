@@ -190,3 +190,13 @@ func.func @dynamic_weights(%x: memref<?x128xf32>, %off: memref<3xi32>, %u: memre
   moe.gather_gate_up relu %x offsets(%off) weights(up %u) layout <rows> outs(%out) : (memref<?x128xf32>, memref<3xi32>, memref<2x?x128xbf16>, memref<?x64xf32>) -> ()
   return
 }
+
+// -----
+
+// Tests that strided tokens are refused (the kernel indexes them as a
+// contiguous vector).
+func.func @strided_tokens(%x: memref<?x128xf32>, %tok: memref<?xi32, strided<[2]>>, %u: memref<64x128xbf16>, %out: memref<?x64xf32>) {
+  // expected-error @+1 {{'moe.gather_gate_up' op on sm_90a needs contiguous i32 tokens and offsets and f32 row factors}}
+  moe.gather_gate_up relu %x tokens(%tok) weights(up %u) layout <rows> outs(%out) : (memref<?x128xf32>, memref<?xi32, strided<[2]>>, memref<64x128xbf16>, memref<?x64xf32>) -> ()
+  return
+}
