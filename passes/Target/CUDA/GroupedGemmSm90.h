@@ -1,5 +1,4 @@
-//===- GroupedGemmSm90.h - the sm_90a grouped GEMM kernel builder -*- C++
-//-*-===//
+//===- GroupedGemmSm90.h - the sm_90a GEMM kernel builder -------*- C++ -*-===//
 //
 // What GroupedGemmSm90.cpp (the host side: checks, TMA descriptors, the
 // launch) tells GroupedGemmSm90Kernel.cpp (the kernel) about one grouped
