@@ -52,6 +52,13 @@ config.substitutions.append(
 import shutil
 if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")
+# The NVVM target links libdevice (math.exp, math.erf in kernels) from the
+# toolkit that CUDA_HOME / CUDA_PATH / CUDA_ROOT name; without one, the
+# PTX keeps unresolved __nv_* calls and ptxas rejects it.
+llvm_config.with_system_environment(["CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"])
+if not any(v in config.environment for v in ("CUDA_HOME", "CUDA_PATH", "CUDA_ROOT")) \
+        and os.path.exists("/usr/local/cuda/nvvm/libdevice"):
+    config.environment["CUDA_HOME"] = "/usr/local/cuda"
 
 # Engine features for `REQUIRES:`.
 if config.moe_have_cuda:
