@@ -71,6 +71,16 @@ LogicalResult buildCombineLaunches(ImplicitLocOpBuilder &b,
                                    gpu::GPUModuleOp kernels, Value rowResults,
                                    Value rowToken, Value init);
 
+// sm_80 and shared
+
+/// A `gpu.func ... kernel` named `name` (renamed if taken) at the end of
+/// `kernels`, with `workgroup` shared-memory buffers and `threads` threads
+/// a block (known_block_size, so that ptxas budgets registers for it).
+/// Its entry block has the arguments then the buffers, no terminator.
+gpu::GPUFuncOp createKernel(gpu::GPUModuleOp kernels, Location loc,
+                            StringRef name, TypeRange arguments,
+                            TypeRange workgroup, int64_t threads);
+
 /// Replaces `op` (on buffers) with the launch of a generated kernel.
 /// Each returns failure after reporting on `op` what it cannot handle.
 LogicalResult lowerGatherGateUpSm90(RewriterBase &rewriter,

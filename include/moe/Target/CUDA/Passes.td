@@ -51,6 +51,7 @@ def MoECUDALowerGroupedGemm : Pass<"moe-cuda-lower-grouped-gemm", "::mlir::Modul
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::gpu::GPUDialect",
+    "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::nvgpu::NVGPUDialect",
     "::mlir::NVVM::NVVMDialect",
