@@ -38,16 +38,70 @@ gpu::GPUFuncOp cuda::createKernel(gpu::GPUModuleOp kernels, Location loc,
   auto func = gpu::GPUFuncOp::create(
       b, loc, name, FunctionType::get(ctx, arguments, {}), workgroup);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
-  func.setKnownBlockSize(
-      ArrayRef<int32_t>{static_cast<int32_t>(threads), 1, 1});
+  if (threads > 0)
+    func.setKnownBlockSize(
+        ArrayRef<int32_t>{static_cast<int32_t>(threads), 1, 1});
   // Renamed if a kernel of that name exists (each op lowers its own).
   SymbolTable(kernels).insert(func);
   return func;
 }
 
+cuda::StreamChain::StreamChain(ImplicitLocOpBuilder &b) : b(b) {
+  token = gpu::WaitOp::create(b, gpu::AsyncTokenType::get(b.getContext()),
+                              ValueRange())
+              .getAsyncToken();
+}
+
+Value cuda::StreamChain::alloc(MemRefType type, ValueRange sizes) {
+  auto op = gpu::AllocOp::create(b, type, token.getType(), ValueRange{token},
+                                 sizes, ValueRange(), /*hostShared=*/false);
+  token = op.getAsyncToken();
+  return op.getMemref();
+}
+
+void cuda::StreamChain::memset(Value buffer, Value value) {
+  token = gpu::MemsetOp::create(b, token.getType(), ValueRange{token}, buffer,
+                                value)
+              .getAsyncToken();
+}
+
+void cuda::StreamChain::launch(gpu::GPUFuncOp kernel, gpu::KernelDim3 grid,
+                               gpu::KernelDim3 block, ValueRange arguments) {
+  token = gpu::LaunchFuncOp::create(b, b.getLoc(), kernel, grid, block,
+                                    /*dynamicSharedMemorySize=*/Value(),
+                                    arguments, token.getType(),
+                                    ValueRange{token})
+              .getAsyncToken();
+}
+
+void cuda::StreamChain::dealloc(Value buffer) {
+  token = gpu::DeallocOp::create(b, token.getType(), ValueRange{token}, buffer)
+              .getAsyncToken();
+}
+
+void cuda::StreamChain::finish() {
+  gpu::WaitOp::create(b, Type(), ValueRange{token});
+}
+
 namespace {
 
 constexpr int64_t kThreads = 256;
+/// The combine's kernels leave ptxas its default register budget: told
+/// the block size (256), ptxas aims at 32 registers a thread and spills
+/// the scan's loop state.
+constexpr int64_t kUnknownBlockSize = 0;
+
+/// A kernel of the combine built before for operands of these types (both
+/// tile variants of a down GEMM, or two down GEMMs of one layer, share
+/// them), or null.
+gpu::GPUFuncOp findKernel(gpu::GPUModuleOp kernels, StringRef name,
+                          TypeRange arguments) {
+  for (auto func : kernels.getOps<gpu::GPUFuncOp>())
+    if (func.getName().starts_with(name) &&
+        llvm::equal(func.getArgumentTypes(), arguments))
+      return func;
+  return nullptr;
+}
 
 Value idx(ImplicitLocOpBuilder &b, int64_t v) {
   return arith::ConstantIndexOp::create(b, v);
@@ -94,9 +148,11 @@ gpu::GPUFuncOp buildCountKernel(ImplicitLocOpBuilder &host,
                                 gpu::GPUModuleOp kernels, Type tokenType,
                                 Type countType) {
   Type index = host.getIndexType();
+  SmallVector<Type> arguments{tokenType, countType, index, index};
+  if (auto built = findKernel(kernels, "combine_count", arguments))
+    return built;
   auto func = cuda::createKernel(kernels, host.getLoc(), "combine_count",
-                                 {tokenType, countType, index, index}, {},
-                                 kThreads);
+                                 arguments, {}, kUnknownBlockSize);
   ImplicitLocOpBuilder b(host.getLoc(), host.getContext());
   ValueRange args = enterKernel(b, func);
   Value row = globalThread(b);
@@ -120,9 +176,11 @@ gpu::GPUFuncOp buildScanKernel(ImplicitLocOpBuilder &host,
   auto partials = MemRefType::get(
       {kThreads}, i32, MemRefLayoutAttrInterface(),
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup));
+  SmallVector<Type> arguments{countType, startType, index};
+  if (auto built = findKernel(kernels, "combine_scan", arguments))
+    return built;
   auto func = cuda::createKernel(kernels, host.getLoc(), "combine_scan",
-                                 {countType, startType, index}, {partials},
-                                 kThreads);
+                                 arguments, {partials}, kUnknownBlockSize);
   ImplicitLocOpBuilder b(host.getLoc(), ctx);
   ValueRange args = enterKernel(b, func);
   Value counts = args[0], starts = args[1], tokens = args[2];
@@ -178,9 +236,12 @@ gpu::GPUFuncOp buildScatterKernel(ImplicitLocOpBuilder &host,
                                   Type startType, Type fillType,
                                   Type orderType) {
   Type index = host.getIndexType();
-  auto func = cuda::createKernel(
-      kernels, host.getLoc(), "combine_scatter",
-      {tokenType, startType, fillType, orderType, index, index}, {}, kThreads);
+  SmallVector<Type> arguments{tokenType, startType, fillType,
+                              orderType, index,     index};
+  if (auto built = findKernel(kernels, "combine_scatter", arguments))
+    return built;
+  auto func = cuda::createKernel(kernels, host.getLoc(), "combine_scatter",
+                                 arguments, {}, kUnknownBlockSize);
   ImplicitLocOpBuilder b(host.getLoc(), host.getContext());
   ValueRange args = enterKernel(b, func);
   Value row = globalThread(b);
@@ -205,10 +266,12 @@ gpu::GPUFuncOp buildSumKernel(ImplicitLocOpBuilder &host,
                               gpu::GPUModuleOp kernels, Type resultType,
                               Type startType, Type orderType, Type initType) {
   Type index = host.getIndexType();
+  SmallVector<Type> arguments{resultType, startType, orderType, initType,
+                              index};
+  if (auto built = findKernel(kernels, "combine_sum", arguments))
+    return built;
   auto func = cuda::createKernel(kernels, host.getLoc(), "combine_sum",
-                                 {resultType, startType, orderType, initType,
-                                  index},
-                                 {}, kThreads);
+                                 arguments, {}, kUnknownBlockSize);
   ImplicitLocOpBuilder b(host.getLoc(), host.getContext());
   ValueRange args = enterKernel(b, func);
   Value results = args[0], starts = args[1], order = args[2], init = args[3];
@@ -279,24 +342,20 @@ gpu::GPUFuncOp buildSumKernel(ImplicitLocOpBuilder &host,
   return func;
 }
 
-/// A device buffer of `size` i32, at least one element (a zero-byte
-/// allocation is an error on some drivers).
-Value allocIndices(ImplicitLocOpBuilder &b, Value size) {
+/// A device buffer of `size` i32, at least one element (cuMemAlloc
+/// refuses zero bytes).
+Value allocIndices(ImplicitLocOpBuilder &b, cuda::StreamChain &stream,
+                   Value size) {
   auto type = MemRefType::get({ShapedType::kDynamic}, b.getI32Type());
-  Value count = arith::MaxUIOp::create(b, size, idx(b, 1));
-  return gpu::AllocOp::create(b, type, Type(), ValueRange(),
-                              ValueRange{count}, ValueRange(),
-                              /*hostShared=*/false)
-      .getMemref();
+  Value allocated = arith::MaxUIOp::create(b, size, idx(b, 1));
+  return stream.alloc(type, ValueRange{allocated});
 }
 
-void launch(ImplicitLocOpBuilder &b, gpu::GPUFuncOp func, Value blocks,
-            ValueRange arguments) {
+void launch(ImplicitLocOpBuilder &b, cuda::StreamChain &stream,
+            gpu::GPUFuncOp func, Value blocks, ValueRange arguments) {
   Value one = idx(b, 1);
-  gpu::LaunchFuncOp::create(b, b.getLoc(), func,
-                            gpu::KernelDim3{blocks, one, one},
-                            gpu::KernelDim3{idx(b, kThreads), one, one},
-                            Value(), arguments);
+  stream.launch(func, gpu::KernelDim3{blocks, one, one},
+                gpu::KernelDim3{idx(b, kThreads), one, one}, arguments);
 }
 
 } // namespace
@@ -318,30 +377,33 @@ LogicalResult cuda::buildCombineLaunches(ImplicitLocOpBuilder &b,
   Value rows = memref::DimOp::create(b, rowToken, 0);
   Value tokens = memref::DimOp::create(b, init, 0);
   Value zeroI32 = arith::ConstantIntOp::create(b, 0, 32);
-  Value counts = allocIndices(b, tokens);
-  Value fill = allocIndices(b, tokens);
-  Value starts = allocIndices(b, arith::AddIOp::create(b, tokens, idx(b, 1)));
-  Value order = allocIndices(b, rows);
-  gpu::MemsetOp::create(b, Type(), ValueRange(), counts, zeroI32);
-  gpu::MemsetOp::create(b, Type(), ValueRange(), fill, zeroI32);
+  cuda::StreamChain stream(b);
+  Value counts = allocIndices(b, stream, tokens);
+  Value fill = allocIndices(b, stream, tokens);
+  Value starts =
+      allocIndices(b, stream, arith::AddIOp::create(b, tokens, idx(b, 1)));
+  Value order = allocIndices(b, stream, rows);
+  stream.memset(counts, zeroI32);
+  stream.memset(fill, zeroI32);
 
   Type indices = counts.getType();
   Value rowBlocks = arith::MaxUIOp::create(
       b, arith::CeilDivUIOp::create(b, rows, idx(b, kThreads)), idx(b, 1));
-  launch(b, buildCountKernel(b, kernels, rowToken.getType(), indices),
+  launch(b, stream, buildCountKernel(b, kernels, rowToken.getType(), indices),
          rowBlocks, {rowToken, counts, rows, tokens});
-  launch(b, buildScanKernel(b, kernels, indices, indices), idx(b, 1),
+  launch(b, stream, buildScanKernel(b, kernels, indices, indices), idx(b, 1),
          {counts, starts, tokens});
-  launch(b,
+  launch(b, stream,
          buildScatterKernel(b, kernels, rowToken.getType(), indices, indices,
                             indices),
          rowBlocks, {rowToken, starts, fill, order, rows, tokens});
-  launch(b,
+  launch(b, stream,
          buildSumKernel(b, kernels, rowResults.getType(), indices, indices,
                         init.getType()),
          arith::MaxUIOp::create(b, tokens, idx(b, 1)),
          {rowResults, starts, order, init, tokens});
   for (Value buffer : {counts, fill, starts, order})
-    gpu::DeallocOp::create(b, Type(), ValueRange(), buffer);
+    stream.dealloc(buffer);
+  stream.finish();
   return success();
 }

@@ -534,8 +534,8 @@ struct KernelSpec {
 
 /// Builds the kernel (schedule, mainloop, epilogue) into `kernels` and
 /// launches it at the builder's point over (row tiles, column tiles).
-void buildKernelAndLaunch(ImplicitLocOpBuilder &b, gpu::GPUModuleOp kernels,
-                          const KernelSpec &spec) {
+void buildKernelAndLaunch(ImplicitLocOpBuilder &b, cuda::StreamChain &stream,
+                          gpu::GPUModuleOp kernels, const KernelSpec &spec) {
   const KernelGeometry &g = spec.geometry;
   const GemmOperands &host = spec.hostOperands;
   MLIRContext *ctx = b.getContext();
@@ -596,10 +596,8 @@ void buildKernelAndLaunch(ImplicitLocOpBuilder &b, gpu::GPUModuleOp kernels,
   Value columnTiles =
       idx(b, std::max<int64_t>(1, llvm::divideCeil(host.columns, g.outColumns)));
   Value one = idx(b, 1);
-  gpu::LaunchFuncOp::create(b, b.getLoc(), func,
-                            gpu::KernelDim3{rowTiles, columnTiles, one},
-                            gpu::KernelDim3{idx(b, g.threads), one, one},
-                            Value(), arguments);
+  stream.launch(func, gpu::KernelDim3{rowTiles, columnTiles, one},
+                gpu::KernelDim3{idx(b, g.threads), one, one}, arguments);
 }
 
 bool isMemRefOf(Value v, Type element) {
@@ -722,7 +720,9 @@ LogicalResult cuda::lowerGatherGateUpSm80(RewriterBase &rewriter,
                                     gated ? scaled[0] : Value(), scaled.back());
     memref::StoreOp::create(kb, result, ops.output, ValueRange{row, column});
   };
-  buildKernelAndLaunch(b, kernels, spec);
+  cuda::StreamChain stream(b);
+  buildKernelAndLaunch(b, stream, kernels, spec);
+  stream.finish();
   rewriter.eraseOp(op);
   return success();
 }
@@ -754,19 +754,18 @@ LogicalResult cuda::lowerDownScatterAddSm80(RewriterBase &rewriter,
 
   // With tokens, rows of different experts add into one token: the GEMM
   // writes weighted rows and the combine adds them in row order.
+  cuda::StreamChain stream(b);
   Value rowResults;
   if (op.getRowToken()) {
     auto type = MemRefType::get({ShapedType::kDynamic, host.columns},
                                 b.getF32Type());
-    rowResults = gpu::AllocOp::create(b, type, /*asyncToken=*/Type(),
-                                      ValueRange(), ValueRange{host.numRows},
-                                      ValueRange(), /*hostShared=*/false)
-                     .getMemref();
+    // At least one row: cuMemAlloc refuses zero bytes.
+    Value allocated = arith::MaxUIOp::create(b, host.numRows, idx(b, 1));
+    rowResults = stream.alloc(type, ValueRange{allocated});
     // Rows outside every group are not computed and must add nothing.
     if (host.offsets)
-      gpu::MemsetOp::create(
-          b, Type(), ValueRange(), rowResults,
-          arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f)));
+      stream.memset(rowResults,
+                    arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f)));
     host.output = rowResults;
   } else {
     host.output = op.getInit();
@@ -798,12 +797,15 @@ LogicalResult cuda::lowerDownScatterAddSm80(RewriterBase &rewriter,
           v);
     memref::StoreOp::create(kb, v, ops.output, ValueRange{row, column});
   };
-  buildKernelAndLaunch(b, kernels, spec);
+  buildKernelAndLaunch(b, stream, kernels, spec);
+  stream.finish();
   if (rowResults) {
     if (failed(cuda::buildCombineLaunches(b, kernels, rowResults,
                                           op.getRowToken(), op.getInit())))
       return failure();
-    gpu::DeallocOp::create(b, Type(), ValueRange(), rowResults);
+    cuda::StreamChain release(b);
+    release.dealloc(rowResults);
+    release.finish();
   }
   rewriter.eraseOp(op);
   return success();
