@@ -23,12 +23,16 @@
 #include "GroupedGemm.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/SymbolTable.h"
 
 using namespace mlir;
 using namespace mlir::moe;
+
+/// Bytes every shared-memory buffer of a kernel is aligned to.
+static constexpr int64_t kSharedAlignment = 128;
 
 gpu::GPUFuncOp cuda::createKernel(gpu::GPUModuleOp kernels, Location loc,
                                   StringRef name, TypeRange arguments,
@@ -38,6 +42,12 @@ gpu::GPUFuncOp cuda::createKernel(gpu::GPUModuleOp kernels, Location loc,
   auto func = gpu::GPUFuncOp::create(
       b, loc, name, FunctionType::get(ctx, arguments, {}), workgroup);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
+  // ldmatrix and 16-byte cp.async need 16-byte aligned shared addresses;
+  // without this the buffers get their element type's alignment.
+  for (unsigned i = 0; i < workgroup.size(); ++i)
+    func.setWorkgroupAttributionAttr(
+        i, LLVM::LLVMDialect::getAlignAttrName(),
+        IntegerAttr::get(IntegerType::get(ctx, 64), kSharedAlignment));
   if (threads > 0)
     func.setKnownBlockSize(
         ArrayRef<int32_t>{static_cast<int32_t>(threads), 1, 1});

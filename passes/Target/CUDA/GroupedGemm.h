@@ -74,8 +74,9 @@ LogicalResult buildCombineLaunches(ImplicitLocOpBuilder &b,
 // sm_80 and shared
 
 /// A `gpu.func ... kernel` named `name` (renamed if taken) at the end of
-/// `kernels`, with `workgroup` shared-memory buffers and `threads` threads
-/// a block (known_block_size, so that ptxas budgets registers for it).
+/// `kernels`, with `workgroup` shared-memory buffers (128-byte aligned)
+/// and `threads` threads a block (known_block_size, so that ptxas budgets
+/// registers for it; 0: not said).
 /// Its entry block has the arguments then the buffers, no terminator.
 gpu::GPUFuncOp createKernel(gpu::GPUModuleOp kernels, Location loc,
                             StringRef name, TypeRange arguments,
