@@ -91,8 +91,10 @@ FailureOr<KernelGeometry> getGeometry(Operation *op,
   int64_t chunks = g.chunksPerRow();
   // The swizzle spreads 8 rows of a 16-byte column over the 32 banks for
   // rows of 2, 4 or 8 chunks; each thread's loads stay in one weight.
+  // The mainloop double-buffers: no other stage count is built.
   bool fits =
-      tile.rows > 0 && tile.columns > 0 && tile.rows % g.warpsM == 0 &&
+      tile.stages == kStages && tile.rows > 0 && tile.columns > 0 &&
+      tile.rows % g.warpsM == 0 &&
       g.warpRows % kMmaRows == 0 && tile.columns % matrices == 0 &&
       g.outColumns % g.warpsN == 0 && g.warpColumns % kMmaColumns == 0 &&
       (g.depth == 16 || g.depth == 32 || g.depth == 64) &&
@@ -102,7 +104,8 @@ FailureOr<KernelGeometry> getGeometry(Operation *op,
       g.sharedBytes() <= kStaticSharedBytes;
   if (!fits)
     return op->emitOpError("has no sm_80 kernel for the tile shape ")
-           << tile.rows << "x" << tile.columns << "x" << tile.depth;
+           << tile.rows << "x" << tile.columns << "x" << tile.depth << " ("
+           << tile.stages << " stages)";
   return g;
 }
 
