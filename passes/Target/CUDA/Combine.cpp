@@ -77,11 +77,11 @@ void cuda::StreamChain::memset(Value buffer, Value value) {
 
 void cuda::StreamChain::launch(gpu::GPUFuncOp kernel, gpu::KernelDim3 grid,
                                gpu::KernelDim3 block, ValueRange arguments) {
-  token = gpu::LaunchFuncOp::create(b, b.getLoc(), kernel, grid, block,
-                                    /*dynamicSharedMemorySize=*/Value(),
-                                    arguments, token.getType(),
-                                    ValueRange{token})
-              .getAsyncToken();
+  token =
+      gpu::LaunchFuncOp::create(b, b.getLoc(), kernel, grid, block,
+                                /*dynamicSharedMemorySize=*/Value(), arguments,
+                                token.getType(), ValueRange{token})
+          .getAsyncToken();
 }
 
 void cuda::StreamChain::dealloc(Value buffer) {
@@ -214,7 +214,8 @@ gpu::GPUFuncOp buildScanKernel(ImplicitLocOpBuilder &host,
   gpu::BarrierOp::create(b);
   {
     OpBuilder::InsertionGuard guard(b);
-    enterIf(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, zero));
+    enterIf(b,
+            arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, zero));
     auto scanLoop = scf::ForOp::create(
         b, zero, idx(b, kThreads), one, ValueRange{zeroI32},
         [&](OpBuilder &ob, Location loc, Value i, ValueRange carried) {
@@ -299,7 +300,8 @@ gpu::GPUFuncOp buildSumKernel(ImplicitLocOpBuilder &host,
       loadIndex(b, b.getLoc(), starts, arith::AddIOp::create(b, token, one));
   {
     OpBuilder::InsertionGuard guard(b);
-    enterIf(b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, zero));
+    enterIf(b,
+            arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, zero));
     Value count = arith::SubIOp::create(b, last, first);
     // Pass p moves the largest of the first count-p entries to their end.
     scf::ForOp::create(
@@ -318,9 +320,9 @@ gpu::GPUFuncOp buildSumKernel(ImplicitLocOpBuilder &host,
                 Value y = memref::LoadOp::create(ib, iloc, order, next);
                 memref::StoreOp::create(
                     ib, iloc, arith::MinUIOp::create(ib, iloc, x, y), order, j);
-                memref::StoreOp::create(
-                    ib, iloc, arith::MaxUIOp::create(ib, iloc, x, y), order,
-                    next);
+                memref::StoreOp::create(ib, iloc,
+                                        arith::MaxUIOp::create(ib, iloc, x, y),
+                                        order, next);
                 scf::YieldOp::create(ib, iloc);
               });
           scf::YieldOp::create(ob, loc);
@@ -332,15 +334,15 @@ gpu::GPUFuncOp buildSumKernel(ImplicitLocOpBuilder &host,
   scf::ForOp::create(
       b, thread, columns, idx(b, kThreads), ValueRange(),
       [&](OpBuilder &ob, Location loc, Value n, ValueRange) {
-        Value start = memref::LoadOp::create(ob, loc, init,
-                                             ValueRange{token, n});
+        Value start =
+            memref::LoadOp::create(ob, loc, init, ValueRange{token, n});
         auto add = scf::ForOp::create(
             ob, loc, first, last, arith::ConstantIndexOp::create(ob, loc, 1),
             ValueRange{start},
             [&](OpBuilder &ib, Location iloc, Value p, ValueRange carried) {
               Value r = loadIndex(ib, iloc, order, p);
-              Value v = memref::LoadOp::create(ib, iloc, results,
-                                               ValueRange{r, n});
+              Value v =
+                  memref::LoadOp::create(ib, iloc, results, ValueRange{r, n});
               scf::YieldOp::create(
                   ib, iloc,
                   ValueRange{arith::AddFOp::create(ib, iloc, carried[0], v)});

@@ -75,9 +75,8 @@ struct KernelGeometry {
   }
 };
 
-FailureOr<KernelGeometry> getGeometry(Operation *op,
-                                      const cuda::GemmTileShape &tile,
-                                      int64_t matrices) {
+FailureOr<KernelGeometry>
+getGeometry(Operation *op, const cuda::GemmTileShape &tile, int64_t matrices) {
   KernelGeometry g;
   g.rows = tile.rows;
   g.depth = tile.depth;
@@ -92,16 +91,15 @@ FailureOr<KernelGeometry> getGeometry(Operation *op,
   // The swizzle spreads 8 rows of a 16-byte column over the 32 banks for
   // rows of 2, 4 or 8 chunks; each thread's loads stay in one weight.
   // The mainloop double-buffers: no other stage count is built.
-  bool fits =
-      tile.stages == kStages && tile.rows > 0 && tile.columns > 0 &&
-      tile.rows % g.warpsM == 0 &&
-      g.warpRows % kMmaRows == 0 && tile.columns % matrices == 0 &&
-      g.outColumns % g.warpsN == 0 && g.warpColumns % kMmaColumns == 0 &&
-      (g.depth == 16 || g.depth == 32 || g.depth == 64) &&
-      (g.rows * g.depth / kRowVector) % g.threads == 0 &&
-      (g.weightRows() * chunks) % g.threads == 0 &&
-      g.outColumns % (g.threads / chunks) == 0 &&
-      g.sharedBytes() <= kStaticSharedBytes;
+  bool fits = tile.stages == kStages && tile.rows > 0 && tile.columns > 0 &&
+              tile.rows % g.warpsM == 0 && g.warpRows % kMmaRows == 0 &&
+              tile.columns % matrices == 0 && g.outColumns % g.warpsN == 0 &&
+              g.warpColumns % kMmaColumns == 0 &&
+              (g.depth == 16 || g.depth == 32 || g.depth == 64) &&
+              (g.rows * g.depth / kRowVector) % g.threads == 0 &&
+              (g.weightRows() * chunks) % g.threads == 0 &&
+              g.outColumns % (g.threads / chunks) == 0 &&
+              g.sharedBytes() <= kStaticSharedBytes;
   if (!fits)
     return op->emitOpError("has no sm_80 kernel for the tile shape ")
            << tile.rows << "x" << tile.columns << "x" << tile.depth << " ("
@@ -158,16 +156,14 @@ struct BlockTile {
   Value columnBegin;
 };
 
-BlockTile buildBlockSchedule(ImplicitLocOpBuilder &b,
-                             const KernelGeometry &g,
+BlockTile buildBlockSchedule(ImplicitLocOpBuilder &b, const KernelGeometry &g,
                              const GemmOperands &ops) {
   BlockTile tile;
   Value rowTile = gpu::BlockIdOp::create(b, gpu::Dimension::x);
   tile.rows =
       cuda::buildRowTileSchedule(b, ops.offsets, rowTile, ops.numRows, g.rows);
   Value columnTile = gpu::BlockIdOp::create(b, gpu::Dimension::y);
-  tile.columnBegin =
-      arith::MulIOp::create(b, columnTile, idx(b, g.outColumns));
+  tile.columnBegin = arith::MulIOp::create(b, columnTile, idx(b, g.outColumns));
   return tile;
 }
 
@@ -176,8 +172,7 @@ struct ThreadPlace {
   Value thread, lane, warpM, warpN;
 };
 
-ThreadPlace buildThreadPlace(ImplicitLocOpBuilder &b,
-                             const KernelGeometry &g) {
+ThreadPlace buildThreadPlace(ImplicitLocOpBuilder &b, const KernelGeometry &g) {
   ThreadPlace p;
   p.thread = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   p.lane = arith::RemUIOp::create(b, p.thread, idx(b, kWarpSize));
@@ -195,8 +190,8 @@ public:
   Mainloop(ImplicitLocOpBuilder &b, const KernelGeometry &g,
            const GemmOperands &ops, const BlockTile &tile,
            const ThreadPlace &place, Value sharedRows, Value sharedWeights)
-      : b(b), g(g), ops(ops), tile(tile), place(place),
-        sharedRows(sharedRows), sharedWeights(sharedWeights) {}
+      : b(b), g(g), ops(ops), tile(tile), place(place), sharedRows(sharedRows),
+        sharedWeights(sharedWeights) {}
 
   SmallVector<Value> build();
 
@@ -279,13 +274,11 @@ SmallVector<Value> Mainloop::startLoads(Value step, Value stage) {
     Value inside = andAll(b, columnOk, depthOk);
     // Outside the weight, copy nothing from a valid address: cp.async
     // fills the chunk with zeros.
-    Value count =
-        arith::SelectOp::create(b, inside, idx(b, kChunk), zeroIndex);
+    Value count = arith::SelectOp::create(b, inside, idx(b, kChunk), zeroIndex);
     SmallVector<Value> source;
     if (ops.offsets)
       source.push_back(tile.rows.expert);
-    source.push_back(
-        arith::SelectOp::create(b, columnOk, column, zeroIndex));
+    source.push_back(arith::SelectOp::create(b, columnOk, column, zeroIndex));
     source.push_back(arith::SelectOp::create(b, depthOk, k, zeroIndex));
     Value target = swizzledColumn(b, g, tileRow, chunk);
     tokens.push_back(nvgpu::DeviceAsyncCopyOp::create(
@@ -316,8 +309,8 @@ SmallVector<Value> Mainloop::startLoads(Value step, Value stage) {
     // on 16 bytes when the buffer does.
     if (aligned)
       load.setAlignment(static_cast<uint64_t>(kRowVector * 4));
-    loaded.push_back(arith::SelectOp::create(
-        b, andAll(b, slot.valid, depthOk), load, zeros));
+    loaded.push_back(arith::SelectOp::create(b, andAll(b, slot.valid, depthOk),
+                                             load, zeros));
   }
   return loaded;
 }
@@ -341,9 +334,8 @@ void Mainloop::waitAndSync() {
 
 /// ldmatrix of `tiles` (2 or 4) 8x8 matrices; each lane passed its row and
 /// chunk. Returns the fragments as i32 (two bf16 each), matrix by matrix.
-SmallVector<Value> Mainloop::loadFragments(Value shared, Value stage,
-                                           Value row, Value chunk,
-                                           int64_t tiles) {
+SmallVector<Value> Mainloop::loadFragments(Value shared, Value stage, Value row,
+                                           Value chunk, int64_t tiles) {
   auto resultType = VectorType::get({tiles, 2}, b.getBF16Type());
   auto wordType = VectorType::get({1}, b.getI32Type());
   Value column = swizzledColumn(b, g, row, chunk);
@@ -352,8 +344,7 @@ SmallVector<Value> Mainloop::loadFragments(Value shared, Value stage,
       /*transpose=*/false, static_cast<uint32_t>(tiles));
   SmallVector<Value> words;
   for (int64_t t = 0; t < tiles; ++t) {
-    Value pair = vector::ExtractOp::create(b, matrices,
-                                           ArrayRef<int64_t>{t});
+    Value pair = vector::ExtractOp::create(b, matrices, ArrayRef<int64_t>{t});
     Value word = vector::BitCastOp::create(b, wordType, pair);
     words.push_back(vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0}));
   }
@@ -384,11 +375,9 @@ SmallVector<Value> Mainloop::multiply(Value stage, ArrayRef<Value> acc) {
   Value laneRow16 = arith::RemUIOp::create(b, lane, idx(b, 16));
   Value laneHalf = arith::DivUIOp::create(b, lane, idx(b, 16));
   Value laneRow8 = arith::RemUIOp::create(b, lane, idx(b, 8));
-  Value laneChunk8 =
-      arith::RemUIOp::create(b, arith::DivUIOp::create(b, lane, idx(b, 8)),
-                             idx(b, 2));
-  Value warpRowBase =
-      arith::MulIOp::create(b, place.warpM, idx(b, g.warpRows));
+  Value laneChunk8 = arith::RemUIOp::create(
+      b, arith::DivUIOp::create(b, lane, idx(b, 8)), idx(b, 2));
+  Value warpRowBase = arith::MulIOp::create(b, place.warpM, idx(b, g.warpRows));
   Value warpColumnBase =
       arith::MulIOp::create(b, place.warpN, idx(b, g.warpColumns));
   for (int64_t step = 0; step < g.depth / kMmaDepth; ++step) {
@@ -406,8 +395,7 @@ SmallVector<Value> Mainloop::multiply(Value stage, ArrayRef<Value> acc) {
       for (int64_t nt = 0; nt < g.nTiles(); nt += 2) {
         int64_t tiles = nt + 1 < g.nTiles() ? 4 : 2;
         Value base = arith::AddIOp::create(
-            b, warpColumnBase,
-            idx(b, m * g.outColumns + nt * kMmaColumns));
+            b, warpColumnBase, idx(b, m * g.outColumns + nt * kMmaColumns));
         Value row = arith::AddIOp::create(b, base, laneRow8);
         if (tiles == 4)
           row = arith::AddIOp::create(
@@ -423,8 +411,8 @@ SmallVector<Value> Mainloop::multiply(Value stage, ArrayRef<Value> acc) {
           auto mma = NVVM::MmaOp::create(
               b, resultType, aFragments[mt],
               ValueRange{bWords[2 * nt], bWords[2 * nt + 1]}, c,
-              ArrayRef<int64_t>{kMmaRows, kMmaColumns, kMmaDepth},
-              std::nullopt, std::nullopt,
+              ArrayRef<int64_t>{kMmaRows, kMmaColumns, kMmaDepth}, std::nullopt,
+              std::nullopt,
               std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
                                             NVVM::MMATypes::bf16},
               std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
@@ -473,8 +461,8 @@ SmallVector<Value> Mainloop::build() {
 /// `perElement(ops, row, column, sums, rowValue)`: `sums` has one f32 per
 /// matrix, `rowValue` is what `perRow(ops, row)` built once for the row,
 /// `ops` the kernel's operands.
-using PerRow = std::function<Value(ImplicitLocOpBuilder &,
-                                   const GemmOperands &, Value)>;
+using PerRow =
+    std::function<Value(ImplicitLocOpBuilder &, const GemmOperands &, Value)>;
 using PerElement =
     std::function<void(ImplicitLocOpBuilder &, const GemmOperands &, Value,
                        Value, ArrayRef<Value>, Value)>;
@@ -489,8 +477,7 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const KernelGeometry &g,
   Value rowBase = arith::AddIOp::create(
       b, tile.rows.rowBegin,
       arith::AddIOp::create(
-          b, arith::MulIOp::create(b, place.warpM, idx(b, g.warpRows)),
-          group));
+          b, arith::MulIOp::create(b, place.warpM, idx(b, g.warpRows)), group));
   Value columnBase = arith::AddIOp::create(
       b, tile.columnBegin,
       arith::AddIOp::create(
@@ -499,8 +486,8 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const KernelGeometry &g,
   Value columns = idx(b, ops.columns);
   for (int64_t mt = 0; mt < g.mTiles(); ++mt) {
     for (int64_t half = 0; half < 2; ++half) {
-      Value row = arith::AddIOp::create(
-          b, rowBase, idx(b, mt * kMmaRows + half * 8));
+      Value row =
+          arith::AddIOp::create(b, rowBase, idx(b, mt * kMmaRows + half * 8));
       auto rowIf = scf::IfOp::create(b, lessThan(b, row, tile.rows.rowEnd),
                                      /*withElseRegion=*/false);
       OpBuilder::InsertionGuard rowGuard(b);
@@ -508,17 +495,16 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const KernelGeometry &g,
       Value rowValue = perRow(b, ops, row);
       for (int64_t nt = 0; nt < g.nTiles(); ++nt) {
         for (int64_t e = 0; e < 2; ++e) {
-          Value column = arith::AddIOp::create(
-              b, columnBase, idx(b, nt * kMmaColumns + e));
+          Value column = arith::AddIOp::create(b, columnBase,
+                                               idx(b, nt * kMmaColumns + e));
           auto columnIf = scf::IfOp::create(b, lessThan(b, column, columns),
                                             /*withElseRegion=*/false);
           OpBuilder::InsertionGuard columnGuard(b);
           b.setInsertionPointToStart(columnIf.thenBlock());
           SmallVector<Value> sums;
           for (int64_t m = 0; m < g.matrices; ++m)
-            sums.push_back(
-                acc[((m * g.mTiles() + mt) * g.nTiles() + nt) * 4 + half * 2 +
-                    e]);
+            sums.push_back(acc[((m * g.mTiles() + mt) * g.nTiles() + nt) * 4 +
+                               half * 2 + e]);
           perElement(b, ops, row, column, sums, rowValue);
         }
       }
@@ -553,9 +539,8 @@ void buildKernelAndLaunch(ImplicitLocOpBuilder &b, cuda::StreamChain &stream,
 
   auto workgroup =
       gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  auto rowsShared =
-      MemRefType::get({kStages, g.rows, g.depth}, b.getBF16Type(),
-                      MemRefLayoutAttrInterface(), workgroup);
+  auto rowsShared = MemRefType::get({kStages, g.rows, g.depth}, b.getBF16Type(),
+                                    MemRefLayoutAttrInterface(), workgroup);
   auto weightsShared =
       MemRefType::get({kStages, g.weightRows(), g.depth}, b.getBF16Type(),
                       MemRefLayoutAttrInterface(), workgroup);
@@ -591,13 +576,12 @@ void buildKernelAndLaunch(ImplicitLocOpBuilder &b, cuda::StreamChain &stream,
 
   // Host: grid (row tiles, column tiles), at least one block.
   int64_t experts =
-      host.offsets
-          ? cast<MemRefType>(host.offsets.getType()).getDimSize(0) - 1
-          : 1;
+      host.offsets ? cast<MemRefType>(host.offsets.getType()).getDimSize(0) - 1
+                   : 1;
   Value rowTiles = cuda::buildRowTileCount(b, host.numRows, experts, g.rows);
   rowTiles = arith::MaxUIOp::create(b, rowTiles, idx(b, 1));
-  Value columnTiles =
-      idx(b, std::max<int64_t>(1, llvm::divideCeil(host.columns, g.outColumns)));
+  Value columnTiles = idx(
+      b, std::max<int64_t>(1, llvm::divideCeil(host.columns, g.outColumns)));
   Value one = idx(b, 1);
   stream.launch(func, gpu::KernelDim3{rowTiles, columnTiles, one},
                 gpu::KernelDim3{idx(b, g.threads), one, one}, arguments);
@@ -674,10 +658,9 @@ LogicalResult cuda::lowerGatherGateUpSm80(RewriterBase &rewriter,
   if (Value gate = op.getGate())
     weights.push_back(gate);
   weights.push_back(op.getUp());
-  if (failed(checkOperands(op, op.getLayout(), weights, op.getInput(),
-                           {op.getScale()},
-                           {op.getRowToken(), op.getExpertOffsets()},
-                           op.getInit())))
+  if (failed(checkOperands(
+          op, op.getLayout(), weights, op.getInput(), {op.getScale()},
+          {op.getRowToken(), op.getExpertOffsets()}, op.getInit())))
     return failure();
   FailureOr<KernelGeometry> geometry =
       getGeometry(op, tileShape, weights.size());
@@ -719,8 +702,8 @@ LogicalResult cuda::lowerGatherGateUpSm80(RewriterBase &rewriter,
     if (s)
       for (Value &v : scaled)
         v = arith::MulFOp::create(kb, s, v);
-    Value result = createActivation(kb, activation,
-                                    gated ? scaled[0] : Value(), scaled.back());
+    Value result = createActivation(kb, activation, gated ? scaled[0] : Value(),
+                                    scaled.back());
     memref::StoreOp::create(kb, result, ops.output, ValueRange{row, column});
   };
   cuda::StreamChain stream(b);
@@ -735,10 +718,9 @@ LogicalResult cuda::lowerDownScatterAddSm80(RewriterBase &rewriter,
                                             gpu::GPUModuleOp kernels,
                                             const GemmTileShape &tileShape) {
   Value down = op.getDown();
-  if (failed(checkOperands(op, op.getLayout(), {down}, op.getRows(),
-                           {op.getRowWeight()},
-                           {op.getRowToken(), op.getExpertOffsets()},
-                           op.getInit())))
+  if (failed(checkOperands(
+          op, op.getLayout(), {down}, op.getRows(), {op.getRowWeight()},
+          {op.getRowToken(), op.getExpertOffsets()}, op.getInit())))
     return failure();
   FailureOr<KernelGeometry> geometry = getGeometry(op, tileShape, 1);
   if (failed(geometry))
@@ -760,8 +742,8 @@ LogicalResult cuda::lowerDownScatterAddSm80(RewriterBase &rewriter,
   cuda::StreamChain stream(b);
   Value rowResults;
   if (op.getRowToken()) {
-    auto type = MemRefType::get({ShapedType::kDynamic, host.columns},
-                                b.getF32Type());
+    auto type =
+        MemRefType::get({ShapedType::kDynamic, host.columns}, b.getF32Type());
     // At least one row: cuMemAlloc refuses zero bytes.
     Value allocated = arith::MaxUIOp::create(b, host.numRows, idx(b, 1));
     rowResults = stream.alloc(type, ValueRange{allocated});
@@ -789,8 +771,7 @@ LogicalResult cuda::lowerDownScatterAddSm80(RewriterBase &rewriter,
   };
   spec.perElement = [accumulate](ImplicitLocOpBuilder &kb,
                                  const GemmOperands &ops, Value row,
-                                 Value column, ArrayRef<Value> sums,
-                                 Value w) {
+                                 Value column, ArrayRef<Value> sums, Value w) {
     Value v = sums.front();
     if (w)
       v = arith::MulFOp::create(kb, w, v);
