@@ -52,13 +52,17 @@ config.substitutions.append(
 import shutil
 if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")
-# The NVVM target links libdevice (math.exp, math.erf in kernels) from the
-# toolkit that CUDA_HOME / CUDA_PATH / CUDA_ROOT name; without one, the
-# PTX keeps unresolved __nv_* calls and ptxas rejects it.
-llvm_config.with_system_environment(["CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"])
-if not any(v in config.environment for v in ("CUDA_HOME", "CUDA_PATH", "CUDA_ROOT")) \
-        and os.path.exists("/usr/local/cuda/nvvm/libdevice"):
-    config.environment["CUDA_HOME"] = "/usr/local/cuda"
+# The NVVM target links libdevice (math.exp, math.erf of the epilogues) from
+# the toolkit it finds through these variables: pass them on, else name the
+# toolkit whose ptxas the tests use.
+for var in ("CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"):
+    if var in os.environ:
+        config.environment[var] = os.environ[var]
+if "ptxas" in config.available_features and not any(
+        var in os.environ for var in ("CUDA_HOME", "CUDA_PATH", "CUDA_ROOT")):
+    ptxas = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
+    config.environment["CUDA_HOME"] = os.path.dirname(
+        os.path.dirname(os.path.realpath(ptxas)))
 
 # Engine features for `REQUIRES:`.
 if config.moe_have_cuda:

@@ -71,6 +71,37 @@ LogicalResult buildCombineLaunches(ImplicitLocOpBuilder &b,
                                    gpu::GPUModuleOp kernels, Value rowResults,
                                    Value rowToken, Value init);
 
+// sm_80 and shared
+
+/// A `gpu.func ... kernel` named `name` (renamed if taken) at the end of
+/// `kernels`, with `workgroup` shared-memory buffers (128-byte aligned)
+/// and `threads` threads a block (known_block_size, so that ptxas budgets
+/// registers for it; 0: not said).
+/// Its entry block has the arguments then the buffers, no terminator.
+gpu::GPUFuncOp createKernel(gpu::GPUModuleOp kernels, Location loc,
+                            StringRef name, TypeRange arguments,
+                            TypeRange workgroup, int64_t threads);
+
+/// Host code: GPU work queued on one stream, each op after the last
+/// (gpu-to-llvm lowers gpu.alloc, gpu.memset and gpu.dealloc only in
+/// their async form). Starts with `gpu.wait async`; `finish` blocks until
+/// the stream is done.
+class StreamChain {
+public:
+  explicit StreamChain(ImplicitLocOpBuilder &b);
+  /// A device buffer of `type` with `sizes` for its dynamic dimensions.
+  Value alloc(MemRefType type, ValueRange sizes);
+  void memset(Value buffer, Value value);
+  void launch(gpu::GPUFuncOp kernel, gpu::KernelDim3 grid,
+              gpu::KernelDim3 block, ValueRange arguments);
+  void dealloc(Value buffer);
+  void finish();
+
+private:
+  ImplicitLocOpBuilder &b;
+  Value token;
+};
+
 /// Replaces `op` (on buffers) with the launch of a generated kernel.
 /// Each returns failure after reporting on `op` what it cannot handle.
 LogicalResult lowerGatherGateUpSm90(RewriterBase &rewriter,

@@ -7,7 +7,6 @@
 // On branch i15-sm90 buildCombineLaunches is CombineStubForSm90.cpp, which
 // reports an error, so this test fails as expected there. At merge, with
 // Combine.cpp: delete the stub and the XFAIL line below.
-// XFAIL: *
 
 // Tests that a down GEMM with tokens writes its weighted rows into a
 // zeroed [R, N] device buffer (gpu.alloc, gpu.memset), launches the
