@@ -55,9 +55,10 @@ std::string noDriverReason() {
 }
 
 /// A checkpoint of the entry's weight in f32 (the slot is bf16: the loader
-/// rounds) and an input of two tokens.
+/// rounds to nearest even, 1 + 3/256 up to 1 + 4/256 and the tie 2 + 2/256
+/// down to 2) and an input of two tokens.
 void writeInputs(const std::string &weights, const std::string &input) {
-  float scale[4] = {1.0f, 2.0f, 0.5f, -3.0f};
+  float scale[4] = {1.01171875f, 2.0078125f, 0.5f, -3.0f};
   TensorData tensor;
   tensor.shape = {4};
   tensor.bytes.resize(sizeof scale);
@@ -69,7 +70,8 @@ void writeInputs(const std::string &weights, const std::string &input) {
   ASSERT_TRUE(writeNpy(input, x, error)) << error;
 }
 
-const std::vector<float> kExpected = {1, 2, 0.5f, -3, 0.25f, -2, 4, -6};
+const std::vector<float> kExpected = {1.015625f,   2, 0.5f, -3,
+                                      0.25390625f, -2, 4,    -6};
 
 struct ToolRun {
   int status;
@@ -198,6 +200,45 @@ TEST(CudaLibrary, MoeRunOnFakeDriver) {
   EXPECT_EQ(run.status, 1);
   EXPECT_EQ(run.err, std::string("moe-run: error: ") + MOEC_FAKE_CUDA_LIBRARY +
                          ": device 3 is out of range (1 devices)\n");
+}
+
+// Tests that a "cuda" manifest may keep unpacked slots in bf16 (the CUDA
+// target's weight rows) while a "cpu" one may not, and that each entry
+// carries its library's target.
+TEST(CudaLibrary, ManifestTargets) {
+  std::string manifest = R"({"format": 3, "target": "cuda", "entries": [
+    {"name": "layer", "kind": "forward", "hidden": 8,
+     "symbols": {"init": "moe_entry_layer_init",
+                 "forward": "moe_entry_layer_forward",
+                 "destroy": "moe_entry_layer_destroy"},
+     "weights": [
+      {"name": "gate", "shape": [4, 8], "dtype": "bf16", "layout": "single"},
+      {"name": "e.{e}.w1", "shape": [4, 6, 8], "dtype": "bf16",
+       "layout": "stacked", "experts": [0, 4]}]}]})";
+  std::vector<runtime::Entry> entries;
+  std::string error;
+  bool foreign = true;
+  ASSERT_TRUE(runtime::parseManifest(manifest, entries, error, &foreign))
+      << error;
+  EXPECT_FALSE(foreign);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].target, MOE_TARGET_CUDA);
+  EXPECT_EQ(entries[0].weights[0].dtype, "bf16");
+  EXPECT_EQ(entries[0].weights[1].dtype, "bf16");
+
+  std::string cpu = manifest;
+  cpu.replace(cpu.find("\"cuda\""), 6, "\"cpu\"");
+  entries.clear();
+  EXPECT_FALSE(runtime::parseManifest(cpu, entries, error, &foreign));
+  EXPECT_FALSE(foreign);
+  EXPECT_EQ(error, "entry 'layer' weight 'gate': dtype 'bf16' is not one the "
+                   "runtime binds (f32, or bf16 when packed or in a cuda "
+                   "library)");
+  std::string f16 = manifest;
+  f16.replace(f16.find("\"bf16\""), 6, "\"f16\"");
+  EXPECT_FALSE(runtime::parseManifest(f16, entries, error, &foreign));
+  EXPECT_EQ(error.find("entry 'layer' weight 'gate': dtype 'f16'"), 0u)
+      << error;
 }
 
 } // namespace
