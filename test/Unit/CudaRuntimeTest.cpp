@@ -34,11 +34,14 @@ FakeCuda &fake() {
   return *state();
 }
 
+/// A function of the fake driver's.
+template <typename F> F *fakeFunction(const char *name) {
+  return reinterpret_cast<F *>(
+      dlsym(dlopen(MOEC_FAKE_CUDA_DRIVER, RTLD_NOW | RTLD_LOCAL), name));
+}
+
 int contextDepth() {
-  static auto depth = reinterpret_cast<int (*)()>(
-      dlsym(dlopen(MOEC_FAKE_CUDA_DRIVER, RTLD_NOW | RTLD_LOCAL),
-            "fake_cuda_context_depth"));
-  return depth();
+  return fakeFunction<int()>("fake_cuda_context_depth")();
 }
 
 /// A runtime bound to the fake driver's device 0, on the runtime's own
@@ -321,8 +324,20 @@ TEST_F(FakeDriver, Streams) {
   mgpuEventSynchronize(event);
   mgpuEventDestroy(event);
   EXPECT_EQ(moe_cuda_status(), MOE_STATUS_OK) << message();
-  // Every call left the calling thread's context as it found it.
+  // Every call left the calling thread with the bound context (it had
+  // none); one with another context gets it back after each call.
   EXPECT_EQ(contextDepth(), 0);
+  void *bound = fakeFunction<void *()>("fake_cuda_current")();
+  EXPECT_NE(bound, nullptr);
+  int foreign;
+  fakeFunction<void(void *)>("fake_cuda_set_current")(&foreign);
+  int syncs = fake().syncs;
+  mgpuStreamSynchronize(own);
+  EXPECT_EQ(fake().syncs, syncs + 1);
+  EXPECT_EQ(fakeFunction<void *()>("fake_cuda_current")(), &foreign);
+  EXPECT_EQ(contextDepth(), 0);
+  fakeFunction<void(void *)>("fake_cuda_set_current")(bound);
+  EXPECT_EQ(moe_cuda_status(), MOE_STATUS_OK) << message();
 }
 
 // Tests uploads, downloads, stream-ordered and managed allocation, copies

@@ -16,11 +16,15 @@ static FakeCuda state;
 static int primaryContext;
 static _Thread_local CUcontext current;
 static _Thread_local int depth;
+/* What each push covered, to restore on pop. */
+static _Thread_local CUcontext covered[8];
 /* Managed allocations, to answer CU_POINTER_ATTRIBUTE_IS_MANAGED. */
 static void *managed[64];
 
 FakeCuda *fake_cuda(void) { return &state; }
 int fake_cuda_context_depth(void) { return depth; }
+void *fake_cuda_current(void) { return current; }
+void fake_cuda_set_current(void *context) { current = (CUcontext)context; }
 
 void fake_cuda_reset(void) {
   memset(&state, 0, sizeof state);
@@ -92,17 +96,25 @@ CUresult cuCtxGetCurrent(CUcontext *context) {
   return CUDA_SUCCESS;
 }
 
-CUresult cuCtxPushCurrent(CUcontext context) {
+CUresult cuCtxSetCurrent(CUcontext context) {
   current = context;
-  ++depth;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuCtxPushCurrent(CUcontext context) {
+  if (depth == 8)
+    return CUDA_ERROR_INVALID_VALUE;
+  covered[depth++] = current;
+  current = context;
   return CUDA_SUCCESS;
 }
 
 CUresult cuCtxPopCurrent(CUcontext *context) {
+  if (depth == 0)
+    return CUDA_ERROR_INVALID_CONTEXT;
   if (context)
     *context = current;
-  current = NULL;
-  --depth;
+  current = covered[--depth];
   return CUDA_SUCCESS;
 }
 

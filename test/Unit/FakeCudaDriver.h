@@ -47,6 +47,9 @@ FakeCuda *fake_cuda(void);
 void fake_cuda_reset(void);
 /* Context pushes not yet popped on the calling thread. */
 int fake_cuda_context_depth(void);
+/* The calling thread's current context, and a way to make it another. */
+void *fake_cuda_current(void);
+void fake_cuda_set_current(void *context);
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,7 @@
   X(cuDeviceGetAttribute)                                                      \
   X(cuDevicePrimaryCtxRetain)                                                  \
   X(cuCtxGetCurrent)                                                           \
+  X(cuCtxSetCurrent)                                                           \
   X(cuCtxPushCurrent)                                                          \
   X(cuCtxPopCurrent)                                                           \
   X(cuCtxSynchronize)                                                          \
@@ -259,8 +260,9 @@ int32_t moe_cuda_bind(const moe_context *ctx) {
 }
 
 /* What a runtime call does first: nothing while an error is kept, an
- * error when no bind succeeded, and the bound context made current (the
- * caller's restored by leave). */
+ * error when no bind succeeded, and the bound context made current: set on
+ * a thread that has none (it stays, sparing two driver calls on each later
+ * call), pushed over another one and popped by leave. */
 typedef struct Scope {
   int pushed;
 } Scope;
@@ -275,9 +277,12 @@ static int enter(Scope *scope, const char *what) {
     return 0;
   }
   CUcontext current = NULL;
-  if (driver.cuCtxGetCurrent(&current) == CUDA_SUCCESS &&
-      current == bound.context)
+  if (CU(cuCtxGetCurrent, &current))
+    return 0;
+  if (current == bound.context)
     return 1;
+  if (!current)
+    return !CU(cuCtxSetCurrent, bound.context);
   if (CU(cuCtxPushCurrent, bound.context))
     return 0;
   scope->pushed = 1;
