@@ -685,9 +685,8 @@ TEST(ABI, InitRefusesMismatch) {
   cuda.target = MOE_TARGET_CUDA;
   EXPECT_EQ(runtime::BoundEntry::bind(entry, *fixture.checkpoint, error, &cuda),
             nullptr);
-  EXPECT_EQ(error,
-            "context: target 1; the library's is MOE_TARGET_CPU (a cpu "
-            "library)");
+  EXPECT_EQ(error, "context: target 1; the library's is MOE_TARGET_CPU (a cpu "
+                   "library)");
   // A manifest that disagrees with the compiled code reaches init, which
   // refuses: the checks are the compile's, not the manifest's.
   runtime::Entry lying = entry;

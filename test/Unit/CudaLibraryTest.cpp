@@ -34,8 +34,8 @@ namespace {
 
 std::string scratch(const std::string &name) {
   static const std::string dir = [] {
-    std::string path = ::testing::TempDir() + "moe-cuda-library-" +
-                       std::to_string(getpid());
+    std::string path =
+        ::testing::TempDir() + "moe-cuda-library-" + std::to_string(getpid());
     std::string command = "mkdir -p '" + path + "'";
     EXPECT_EQ(std::system(command.c_str()), 0);
     return path;
@@ -70,7 +70,7 @@ void writeInputs(const std::string &weights, const std::string &input) {
   ASSERT_TRUE(writeNpy(input, x, error)) << error;
 }
 
-const std::vector<float> kExpected = {1.015625f,   2, 0.5f, -3,
+const std::vector<float> kExpected = {1.015625f,   2,  0.5f, -3,
                                       0.25390625f, -2, 4,    -6};
 
 struct ToolRun {
@@ -80,10 +80,10 @@ struct ToolRun {
 
 /// Runs moe-run with `arguments`, after `environment` (VAR=value ...).
 ToolRun runMoeRun(const std::string &arguments,
-              const std::string &environment = "") {
+                  const std::string &environment = "") {
   std::string out = scratch("stdout"), err = scratch("stderr");
-  std::string command = environment + " " MOEC_MOE_RUN " " + arguments +
-                        " >'" + out + "' 2>'" + err + "'";
+  std::string command = environment + " " MOEC_MOE_RUN " " + arguments + " >'" +
+                        out + "' 2>'" + err + "'";
   int raw = std::system(command.c_str());
   auto read = [](const std::string &path) {
     std::ifstream file(path);
@@ -117,16 +117,16 @@ TEST(CudaLibrary, LoaderBindsOrSaysWhy) {
   moe_context cpu;
   moe_context_init_cpu(&cpu);
   int32_t status = -1;
-  EXPECT_EQ(runtime::BoundEntry::bind(*entry, *checkpoint, error, &cpu,
-                                      &status),
-            nullptr);
+  EXPECT_EQ(
+      runtime::BoundEntry::bind(*entry, *checkpoint, error, &cpu, &status),
+      nullptr);
   EXPECT_EQ(error, "context: target 0; the library's is MOE_TARGET_CUDA (a "
                    "cuda library)");
   EXPECT_EQ(status, MOE_STATUS_OK);
 
   // No context: device 0 of the CUDA target.
-  auto bound = runtime::BoundEntry::bind(*entry, *checkpoint, error, nullptr,
-                                         &status);
+  auto bound =
+      runtime::BoundEntry::bind(*entry, *checkpoint, error, nullptr, &status);
   std::string why = noDriverReason();
   if (!why.empty()) {
     EXPECT_EQ(bound, nullptr);
@@ -157,7 +157,7 @@ TEST(CudaLibrary, MoeRunWithoutDriver) {
   std::string weights = scratch("w.safetensors"), input = scratch("x.npy");
   writeInputs(weights, input);
   ToolRun run = runMoeRun(std::string(MOEC_FAKE_CUDA_LIBRARY) + " --weights " +
-                      weights + " --input " + input);
+                          weights + " --input " + input);
   EXPECT_EQ(run.status, 1);
   EXPECT_EQ(run.err, std::string("moe-run: error: ") + MOEC_FAKE_CUDA_LIBRARY +
                          ": no CUDA driver (libcuda.so.1 could not be "
@@ -184,8 +184,8 @@ TEST(CudaLibrary, MoeRunOnFakeDriver) {
       std::string("LD_LIBRARY_PATH=") + MOEC_FAKE_CUDA_DRIVER_DIR;
   std::string common = std::string(MOEC_FAKE_CUDA_LIBRARY) + " --weights " +
                        weights + " --input " + input;
-  ToolRun run = runMoeRun(common + " --output " + output + " --repeat 3",
-                      environment);
+  ToolRun run =
+      runMoeRun(common + " --output " + output + " --repeat 3", environment);
   ASSERT_EQ(run.status, 0) << run.err;
   EXPECT_NE(run.out.find("entry scale: 2 tokens, hidden 4, 1 weight slots"),
             std::string::npos)

@@ -40,9 +40,7 @@ template <typename F> F *fakeFunction(const char *name) {
       dlsym(dlopen(MOEC_FAKE_CUDA_DRIVER, RTLD_NOW | RTLD_LOCAL), name));
 }
 
-int contextDepth() {
-  return fakeFunction<int()>("fake_cuda_context_depth")();
-}
+int contextDepth() { return fakeFunction<int()>("fake_cuda_context_depth")(); }
 
 /// A runtime bound to the fake driver's device 0, on the runtime's own
 /// stream.
@@ -118,8 +116,7 @@ void expectNoOps() {
   EXPECT_EQ(moe_cuda_upload(&dims, sizeof dims), nullptr);
   void *module = mgpuModuleLoad(kFillPtx, sizeof kFillPtx);
   EXPECT_EQ(mgpuModuleGetFunction(module, "moe_test_fill"), nullptr);
-  mgpuLaunchKernel(nullptr, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr,
-                   0);
+  mgpuLaunchKernel(nullptr, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr, 0);
   mgpuLaunchClusterKernel(nullptr, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, nullptr,
                           nullptr, nullptr);
   mgpuMemcpy(&dims, &dims, sizeof dims, nullptr);
@@ -188,9 +185,10 @@ TEST(CudaRuntime, MachineDriver) {
   }
   ctx.device = 4096;
   EXPECT_EQ(moe_cuda_bind(&ctx), MOE_STATUS_DEVICE);
-  EXPECT_EQ(std::string(moe_cuda_error_message()).rfind("device 4096 is out "
-                                                        "of range (",
-                                                        0),
+  EXPECT_EQ(std::string(moe_cuda_error_message())
+                .rfind("device 4096 is out "
+                       "of range (",
+                       0),
             0u)
       << moe_cuda_error_message();
   ctx.device = 0;
@@ -224,8 +222,8 @@ TEST(CudaRuntime, MachineDriver) {
   ASSERT_NE(function, nullptr) << moe_cuda_error_message();
   uint32_t fill = 0x40400000, count = kCount; // 3.0f
   void *params[] = {&values, &fill, &count};
-  mgpuLaunchKernel(function, (kCount + 127) / 128, 1, 1, 128, 1, 1,
-                   65536 + 512, stream, params, nullptr, 3);
+  mgpuLaunchKernel(function, (kCount + 127) / 128, 1, 1, 128, 1, 1, 65536 + 512,
+                   stream, params, nullptr, 3);
   mgpuMemcpy(host.data(), values, 4 * kCount, stream);
   mgpuStreamSynchronize(stream);
   EXPECT_EQ(moe_cuda_status(), MOE_STATUS_OK) << moe_cuda_error_message();
@@ -471,8 +469,8 @@ TEST_F(FakeDriver, Launches) {
   void *module = mgpuModuleLoad("fatbin", 6);
   void *function = mgpuModuleGetFunction(module, "k");
   void *stream = mgpuStreamCreate();
-  mgpuLaunchKernel(function, 3, 2, 1, 128, 1, 1, 1024, stream, nullptr,
-                   nullptr, 0);
+  mgpuLaunchKernel(function, 3, 2, 1, 128, 1, 1, 1024, stream, nullptr, nullptr,
+                   0);
   EXPECT_EQ(fake().launches, 1);
   EXPECT_EQ(fake().grid[0], 3u);
   EXPECT_EQ(fake().grid[1], 2u);

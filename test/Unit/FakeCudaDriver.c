@@ -183,9 +183,8 @@ CUresult cuModuleLoadData(CUmodule *module, const void *image) {
   return needContext();
 }
 
-CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
-                            unsigned count, CUjit_option *options,
-                            void **values) {
+CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned count,
+                            CUjit_option *options, void **values) {
   (void)image;
   ++state.jitLoads;
   for (unsigned i = 0; i < count; ++i)
@@ -260,7 +259,8 @@ static CUresult allocate(CUdeviceptr *pointer, size_t bytes) {
   if (current == NULL)
     return CUDA_ERROR_INVALID_CONTEXT;
   /* 256-byte aligned, as the driver's allocations are. */
-  *pointer = (CUdeviceptr)(uintptr_t)aligned_alloc(256, (bytes + 255) / 256 * 256);
+  *pointer =
+      (CUdeviceptr)(uintptr_t)aligned_alloc(256, (bytes + 255) / 256 * 256);
   return CUDA_SUCCESS;
 }
 
@@ -269,15 +269,13 @@ CUresult cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {
   return allocate(pointer, bytes);
 }
 
-CUresult cuMemAllocAsync(CUdeviceptr *pointer, size_t bytes,
-                         CUstream stream) {
+CUresult cuMemAllocAsync(CUdeviceptr *pointer, size_t bytes, CUstream stream) {
   ++state.asyncAllocations;
   state.lastStream = stream;
   return allocate(pointer, bytes);
 }
 
-CUresult cuMemAllocManaged(CUdeviceptr *pointer, size_t bytes,
-                           unsigned flags) {
+CUresult cuMemAllocManaged(CUdeviceptr *pointer, size_t bytes, unsigned flags) {
   (void)flags;
   ++state.managedAllocations;
   CUresult result = allocate(pointer, bytes);
@@ -364,11 +362,11 @@ CUresult cuMemsetD16Async(CUdeviceptr dst, unsigned short value, size_t count,
 }
 
 CUresult cuTensorMapEncodeTiled(
-    CUtensorMap *map, CUtensorMapDataType type, cuuint32_t rank,
-    void *address, const cuuint64_t *dims, const cuuint64_t *strides,
-    const cuuint32_t *box, const cuuint32_t *elementStrides,
-    CUtensorMapInterleave interleave, CUtensorMapSwizzle swizzle,
-    CUtensorMapL2promotion l2, CUtensorMapFloatOOBfill oob) {
+    CUtensorMap *map, CUtensorMapDataType type, cuuint32_t rank, void *address,
+    const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *box,
+    const cuuint32_t *elementStrides, CUtensorMapInterleave interleave,
+    CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2,
+    CUtensorMapFloatOOBfill oob) {
   (void)elementStrides, (void)interleave, (void)l2, (void)oob;
   ++state.tensorMapEncodes;
   state.mapType = (int)type;

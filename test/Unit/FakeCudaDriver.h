@@ -19,10 +19,10 @@ extern "C" {
 
 typedef struct FakeCuda {
   /* Knobs. */
-  int initResult;     /* what cuInit returns (a CUresult) */
-  int devices;        /* what cuDeviceGetCount says */
-  int sharedOptIn;    /* CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN */
-  int memoryPools;    /* CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED */
+  int initResult;  /* what cuInit returns (a CUresult) */
+  int devices;     /* what cuDeviceGetCount says */
+  int sharedOptIn; /* CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN */
+  int memoryPools; /* CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED */
   int failAllocation; /* cuMemAlloc* return CUDA_ERROR_OUT_OF_MEMORY */
   /* What was called. */
   int primaryRetains, streamsCreated, streamsDestroyed;

@@ -70,8 +70,7 @@ int32_t moe_entry_scale_init(const moe_context *ctx,
 
 int32_t moe_entry_scale_forward(void *state, const moe_forward_args *args) {
   if (!state || !args || args->struct_size < MOE_FORWARD_ARGS_MIN_SIZE ||
-      args->tokens < 0 ||
-      (args->tokens && (!args->input || !args->output)))
+      args->tokens < 0 || (args->tokens && (!args->input || !args->output)))
     return MOE_STATUS_INVALID_ARGUMENT;
   State *s = (State *)state;
   moe_cuda_clear_error();

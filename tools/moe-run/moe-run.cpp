@@ -128,8 +128,7 @@ const OptionSpec kOptions[] = {
     {"--threads", "N", kRun, nullptr, &Options::threads, nullptr, 1,
      limits::kMaxThreads,
      "OpenMP threads (default: OMP_NUM_THREADS, or one per core)"},
-    {"--device", "N", kRun, nullptr, &Options::device, nullptr, 0,
-     kMaxDevice,
+    {"--device", "N", kRun, nullptr, &Options::device, nullptr, 0, kMaxDevice,
      "CUDA libraries: the device ordinal (default: 0); a forward's time is "
      "the wall time of the call, which copies the input in and the output "
      "back and waits for the device"},

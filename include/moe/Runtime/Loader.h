@@ -189,11 +189,9 @@ public:
   /// status (MOE_STATUS_OK when the loader refused before calling it). The
   /// checkpoint must outlive the bound entry (weights may be read in
   /// place).
-  static std::unique_ptr<BoundEntry> bind(const Entry &entry,
-                                          const Checkpoint &checkpoint,
-                                          std::string &error,
-                                          const moe_context *context = nullptr,
-                                          int32_t *initStatus = nullptr);
+  static std::unique_ptr<BoundEntry>
+  bind(const Entry &entry, const Checkpoint &checkpoint, std::string &error,
+       const moe_context *context = nullptr, int32_t *initStatus = nullptr);
   ~BoundEntry();
   /// Runs a forward entry: `input` and `output` are [tokens, hidden]
   /// float32 in host memory (for a CUDA library too), 0 <= tokens <=

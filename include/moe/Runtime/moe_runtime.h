@@ -103,9 +103,8 @@
  * The loader checks all of a manifest before using any of it and refuses a
  * library whose manifest breaks these rules: "format" MOE_MANIFEST_FORMAT
  * and "target" MOE_MANIFEST_TARGET or MOE_MANIFEST_TARGET_CUDA, checked
- * first (a library of another
- * format or target is refused as such, naming both; one of format 1 is
- * told to be rebuilt); entry names of letters, digits, '_', '.', '$' or
+ * first (a library of another format or target is refused as such, naming
+ * both; one of format 1 is told to be rebuilt); entry names of letters, digits, '_', '.', '$' or
  * '-', each once, and "symbols" exactly "moe_entry_<name>_init", "_forward"
  * and "_destroy"; "hidden" in [1, 2^18]; a "routing_stats" entry's "of"
  * naming a forward entry of the same hidden size (one statistics entry per

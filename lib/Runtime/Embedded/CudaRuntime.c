@@ -192,8 +192,8 @@ int32_t moe_cuda_bind(const moe_context *ctx) {
   CUresult init = driver.cuInit(0);
   int count = 0;
   if (init == CUDA_ERROR_NO_DEVICE ||
-      (init == CUDA_SUCCESS && driver.cuDeviceGetCount(&count) == CUDA_SUCCESS &&
-       count == 0))
+      (init == CUDA_SUCCESS &&
+       driver.cuDeviceGetCount(&count) == CUDA_SUCCESS && count == 0))
     return fail(MOE_STATUS_DEVICE, "no GPU (the CUDA driver sees no device)");
   if (failed(init, "cuInit") || CU(cuDeviceGetCount, &count))
     return threadStatus;
@@ -235,8 +235,8 @@ int32_t moe_cuda_bind(const moe_context *ctx) {
         cuuint64_t keepAll = UINT64_MAX;
         if (driver.cuDeviceGetDefaultMemPool && driver.cuMemPoolSetAttribute &&
             driver.cuDeviceGetDefaultMemPool(&pool, device) == CUDA_SUCCESS)
-          driver.cuMemPoolSetAttribute(
-              pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keepAll);
+          driver.cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                                       &keepAll);
       }
     }
   }
@@ -304,8 +304,8 @@ void *moe_cuda_upload(const void *host, int64_t bytes) {
   if (threadStatus != MOE_STATUS_OK)
     return NULL;
   if (bytes < 0 || (!host && bytes > 0)) {
-    fail(MOE_STATUS_INVALID_ARGUMENT,
-         "moe_cuda_upload: %lld bytes from %p", (long long)bytes, host);
+    fail(MOE_STATUS_INVALID_ARGUMENT, "moe_cuda_upload: %lld bytes from %p",
+         (long long)bytes, host);
     return NULL;
   }
   Scope scope;
@@ -344,8 +344,8 @@ int32_t moe_cuda_download(void *host, const void *device, int64_t bytes) {
     return threadStatus;
   if (bytes < 0 || ((!host || !device) && bytes > 0))
     return fail(MOE_STATUS_INVALID_ARGUMENT,
-                "moe_cuda_download: %lld bytes from %p to %p",
-                (long long)bytes, device, host);
+                "moe_cuda_download: %lld bytes from %p to %p", (long long)bytes,
+                device, host);
   Scope scope;
   if (!enter(&scope, "moe_cuda_download"))
     return threadStatus;
@@ -458,9 +458,8 @@ static int launchDims(const int64_t dims[6], unsigned out[6]) {
   int empty = 0;
   for (int i = 0; i < 6; ++i) {
     if (dims[i] < 0 || dims[i] > (int64_t)UINT32_MAX) {
-      fail(MOE_STATUS_DEVICE,
-           "launch: %s dimension %d is %lld", i < 3 ? "grid" : "block", i % 3,
-           (long long)dims[i]);
+      fail(MOE_STATUS_DEVICE, "launch: %s dimension %d is %lld",
+           i < 3 ? "grid" : "block", i % 3, (long long)dims[i]);
       return -1;
     }
     out[i] = (unsigned)dims[i];
@@ -489,8 +488,8 @@ static int optInSharedMemory(CUfunction function, int32_t smem) {
 
 void mgpuLaunchKernel(void *function, int64_t gridX, int64_t gridY,
                       int64_t gridZ, int64_t blockX, int64_t blockY,
-                      int64_t blockZ, int32_t smem, void *stream,
-                      void **params, void **extra, int64_t paramsCount) {
+                      int64_t blockZ, int32_t smem, void *stream, void **params,
+                      void **extra, int64_t paramsCount) {
   (void)paramsCount;
   Scope scope;
   if (!enter(&scope, "mgpuLaunchKernel"))
@@ -501,17 +500,16 @@ void mgpuLaunchKernel(void *function, int64_t gridX, int64_t gridY,
     fail(MOE_STATUS_DEVICE, "mgpuLaunchKernel: no kernel");
   else if (launchDims(dims, d) > 0 &&
            !optInSharedMemory((CUfunction)function, smem))
-    CU(cuLaunchKernel, (CUfunction)function, d[0], d[1], d[2], d[3], d[4],
-       d[5], (unsigned)smem, streamOr(stream), params, extra);
+    CU(cuLaunchKernel, (CUfunction)function, d[0], d[1], d[2], d[3], d[4], d[5],
+       (unsigned)smem, streamOr(stream), params, extra);
   leave(&scope);
 }
 
-void mgpuLaunchClusterKernel(void *function, int64_t clusterX,
-                             int64_t clusterY, int64_t clusterZ,
-                             int64_t gridX, int64_t gridY, int64_t gridZ,
-                             int64_t blockX, int64_t blockY, int64_t blockZ,
-                             int32_t smem, void *stream, void **params,
-                             void **extra) {
+void mgpuLaunchClusterKernel(void *function, int64_t clusterX, int64_t clusterY,
+                             int64_t clusterZ, int64_t gridX, int64_t gridY,
+                             int64_t gridZ, int64_t blockX, int64_t blockY,
+                             int64_t blockZ, int32_t smem, void *stream,
+                             void **params, void **extra) {
   Scope scope;
   if (!enter(&scope, "mgpuLaunchClusterKernel"))
     return;
@@ -639,8 +637,8 @@ void mgpuSetDefaultDevice(int32_t device) {
       atomic_load_explicit(&isBound, memory_order_acquire) &&
       device != bound.device)
     fail(MOE_STATUS_DEVICE,
-         "mgpuSetDefaultDevice(%d): this library is bound to device %d",
-         device, bound.device);
+         "mgpuSetDefaultDevice(%d): this library is bound to device %d", device,
+         bound.device);
 }
 
 /*===--- memory ---------------------------------------------------------===*/
@@ -682,8 +680,8 @@ void mgpuMemFree(void *pointer, void *stream) {
                           : driver.cuMemFree(device);
     leave(&scope);
     if (kept == MOE_STATUS_OK)
-      failed(result, bound.memoryPools && !managed ? "cuMemFreeAsync"
-                                                   : "cuMemFree");
+      failed(result,
+             bound.memoryPools && !managed ? "cuMemFreeAsync" : "cuMemFree");
   }
   if (kept != MOE_STATUS_OK)
     threadStatus = kept;
@@ -694,8 +692,8 @@ void mgpuMemcpy(void *dst, void *src, int64_t bytes, void *stream) {
   if (!enter(&scope, "mgpuMemcpy"))
     return;
   if (bytes > 0)
-    CU(cuMemcpyAsync, (CUdeviceptr)(uintptr_t)dst,
-       (CUdeviceptr)(uintptr_t)src, (size_t)bytes, streamOr(stream));
+    CU(cuMemcpyAsync, (CUdeviceptr)(uintptr_t)dst, (CUdeviceptr)(uintptr_t)src,
+       (size_t)bytes, streamOr(stream));
   leave(&scope);
 }
 
@@ -732,10 +730,10 @@ static CUtensorMap tensorMaps[kTensorMapSlots];
 static int tensorMapCount;
 static CUdeviceptr tensorMapMemory;
 
-void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *memref,
-                                     int64_t dtype, int64_t interleave,
-                                     int64_t swizzle, int64_t l2Promotion,
-                                     int64_t oobFill, const int64_t *boxDims) {
+void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *memref, int64_t dtype,
+                                     int64_t interleave, int64_t swizzle,
+                                     int64_t l2Promotion, int64_t oobFill,
+                                     const int64_t *boxDims) {
   /* Bytes per element of CUtensorMapDataType 0 (UINT8) to 12
    * (TFLOAT32_FTZ). */
   static const int kElementBytes[] = {1, 2, 4, 4, 8, 8, 2, 4, 8, 2, 4, 4, 4};
@@ -749,8 +747,7 @@ void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *memref,
                             "needed)");
     goto done;
   }
-  if (rank < 1 || rank > 5 || dtype < 0 || dtype > 12 || !memref ||
-      !boxDims) {
+  if (rank < 1 || rank > 5 || dtype < 0 || dtype > 12 || !memref || !boxDims) {
     fail(MOE_STATUS_DEVICE, "TMA descriptor: rank %lld, data type %lld",
          (long long)rank, (long long)dtype);
     goto done;
@@ -783,8 +780,7 @@ void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *memref,
          (cuuint32_t)rank, pointers[1] + fields[0] * elementBytes, globalDim,
          globalStrides, boxDim, elementStrides,
          (CUtensorMapInterleave)interleave, (CUtensorMapSwizzle)swizzle,
-         (CUtensorMapL2promotion)l2Promotion,
-         (CUtensorMapFloatOOBfill)oobFill))
+         (CUtensorMapL2promotion)l2Promotion, (CUtensorMapFloatOOBfill)oobFill))
     goto done;
 
   pthread_mutex_lock(&tensorMapLock);
@@ -804,8 +800,8 @@ void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *memref,
       tensorMaps[tensorMapCount] = map;
       if (!CU(cuMemcpyAsync,
               tensorMapMemory + (CUdeviceptr)tensorMapCount * sizeof map,
-              (CUdeviceptr)(uintptr_t)&tensorMaps[tensorMapCount],
-              sizeof map, atomic_load(&boundStream)))
+              (CUdeviceptr)(uintptr_t)&tensorMaps[tensorMapCount], sizeof map,
+              atomic_load(&boundStream)))
         slot = tensorMapCount++;
     }
   }

@@ -66,14 +66,13 @@ void mgpuModuleUnload(void *module);
 void *mgpuModuleGetFunction(void *module, const char *name);
 void mgpuLaunchKernel(void *function, int64_t gridX, int64_t gridY,
                       int64_t gridZ, int64_t blockX, int64_t blockY,
-                      int64_t blockZ, int32_t smem, void *stream,
-                      void **params, void **extra, int64_t paramsCount);
-void mgpuLaunchClusterKernel(void *function, int64_t clusterX,
-                             int64_t clusterY, int64_t clusterZ,
-                             int64_t gridX, int64_t gridY, int64_t gridZ,
-                             int64_t blockX, int64_t blockY, int64_t blockZ,
-                             int32_t smem, void *stream, void **params,
-                             void **extra);
+                      int64_t blockZ, int32_t smem, void *stream, void **params,
+                      void **extra, int64_t paramsCount);
+void mgpuLaunchClusterKernel(void *function, int64_t clusterX, int64_t clusterY,
+                             int64_t clusterZ, int64_t gridX, int64_t gridY,
+                             int64_t gridZ, int64_t blockX, int64_t blockY,
+                             int64_t blockZ, int32_t smem, void *stream,
+                             void **params, void **extra);
 void *mgpuStreamCreate(void);
 void mgpuStreamDestroy(void *stream);
 void mgpuStreamSynchronize(void *stream);
@@ -88,10 +87,10 @@ void mgpuMemcpy(void *dst, void *src, int64_t bytes, void *stream);
 void mgpuMemset32(void *dst, uint32_t value, int64_t count, void *stream);
 void mgpuMemset16(void *dst, uint16_t value, int64_t count, void *stream);
 void mgpuSetDefaultDevice(int32_t device);
-void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *memref,
-                                     int64_t dtype, int64_t interleave,
-                                     int64_t swizzle, int64_t l2Promotion,
-                                     int64_t oobFill, const int64_t *boxDims);
+void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *memref, int64_t dtype,
+                                     int64_t interleave, int64_t swizzle,
+                                     int64_t l2Promotion, int64_t oobFill,
+                                     const int64_t *boxDims);
 
 /* Tests only: forgets the loaded driver and the binding (not thread-safe),
  * so that the next bind loads `driverPath` (NULL: libcuda.so.1). Lets a

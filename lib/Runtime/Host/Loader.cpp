@@ -1064,9 +1064,9 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     // A device failure is the device's, not the entry's: the library's
     // words alone ("no CUDA driver (...)").
     std::string why = deviceMessage(entry, status);
-    error = why.empty() ? "entry '" + entry.name + "': init failed: " +
-                              moe_status_string(status) + " (status " +
-                              std::to_string(status) + ")"
+    error = why.empty() ? "entry '" + entry.name +
+                              "': init failed: " + moe_status_string(status) +
+                              " (status " + std::to_string(status) + ")"
                         : why;
     return nullptr;
   }
