@@ -818,6 +818,16 @@ done:
 
 void moe_cuda_testing_reset(const char *path) {
   static const pthread_once_t fresh = PTHREAD_ONCE_INIT;
+  /* What the binding holds goes back to the driver first. */
+  CUcontext previous;
+  if (atomic_load(&isBound) &&
+      driver.cuCtxPushCurrent(bound.context) == CUDA_SUCCESS) {
+    if (tensorMapMemory)
+      driver.cuMemFree(tensorMapMemory);
+    if (bound.ownStream)
+      driver.cuStreamDestroy(bound.ownStream);
+    driver.cuCtxPopCurrent(&previous);
+  }
   driverPath = path;
   memcpy(&driverOnce, &fresh, sizeof fresh);
   memset(&driver, 0, sizeof driver);

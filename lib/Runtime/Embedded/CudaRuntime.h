@@ -92,7 +92,8 @@ void *mgpuTensorMapEncodeTiledMemref(int64_t rank, void *memref, int64_t dtype,
                                      int64_t l2Promotion, int64_t oobFill,
                                      const int64_t *boxDims);
 
-/* Tests only: forgets the loaded driver and the binding (not thread-safe),
+/* Tests only: gives back what the binding holds (its own stream, the TMA
+ * descriptors), then forgets it and the loaded driver (not thread-safe),
  * so that the next bind loads `driverPath` (NULL: libcuda.so.1). Lets a
  * test run the runtime against a fake driver. */
 __attribute__((visibility("hidden"))) void
