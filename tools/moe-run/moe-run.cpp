@@ -3,7 +3,7 @@
 //   moe-run LIB.so --weights W.safetensors|model.safetensors.index.json
 //                  --input X.npy [--output Y.npy] [--entry NAME]
 //                  [--repeat N] [--timing-json FILE] [--threads N] [--stats]
-//                  [--stats-json FILE]
+//                  [--stats-json FILE] [--device N]
 //   moe-run LIB.so --print-manifest
 //   moe-run LIB.so --generate-weights OUT.safetensors [--seed S]
 //                  [--dtype f32|bf16]
@@ -14,7 +14,10 @@
 // turns into the same message. Every integer option is range-checked, the
 // modes are exclusive and an option that does not apply to the chosen mode
 // is an error rather than ignored. Plain C++: it links only the moe
-// runtime, as a user program would.
+// runtime, as a user program would. A library's manifest says its target:
+// a CUDA library gets a CUDA context (--device; it loads the driver itself,
+// so moe-run links nothing of CUDA), a CPU library an OpenMP thread count
+// (--threads); each option is refused for the other target.
 //
 //===----------------------------------------------------------------------===//
 
@@ -72,7 +75,8 @@ struct Options {
   std::string library, weights, input, output, entry, timingJson, statsJson;
   /// Empty: the dtype the library's packed slots hold.
   std::string generateWeights, generateInput, dtype;
-  int64_t repeat = 1, tokens = 0, seed = 0, threads = 0, commTimeout = 60;
+  int64_t repeat = 1, tokens = 0, seed = 0, threads = 0, commTimeout = 60,
+          device = 0;
   bool printManifest = false, stats = false, help = false, version = false;
   /// The options given, by name, in order.
   std::vector<std::string> given;
@@ -93,6 +97,10 @@ struct OptionSpec {
   /// Starts a group in --help.
   const char *section = nullptr;
 };
+
+/// --device's bound: an ordinal the driver checks against its count (a
+/// moe_context holds an int32).
+constexpr int64_t kMaxDevice = 4095;
 
 constexpr unsigned kAllModes =
     kRun | kPrintManifest | kGenerateWeights | kGenerateInput;
@@ -120,6 +128,10 @@ const OptionSpec kOptions[] = {
     {"--threads", "N", kRun, nullptr, &Options::threads, nullptr, 1,
      limits::kMaxThreads,
      "OpenMP threads (default: OMP_NUM_THREADS, or one per core)"},
+    {"--device", "N", kRun, nullptr, &Options::device, nullptr, 0, kMaxDevice,
+     "CUDA libraries: the device ordinal (default: 0); a forward's time is "
+     "the wall time of the call, which copies the input in and the output "
+     "back and waits for the device"},
     {"--comm-timeout", "S", kRun, nullptr, &Options::commTimeout, nullptr, 1,
      86400,
      "under mpirun: seconds an exchange may wait for the other ranks before "
@@ -613,6 +625,21 @@ int run(int argc, char **argv) {
   if (options.mode == kGenerateInput)
     return generateInput(*entry, options);
 
+  // Each target's own options.
+  bool cuda = library->target() == MOE_TARGET_CUDA;
+  auto given = [&](const char *name) {
+    return std::find(options.given.begin(), options.given.end(), name) !=
+           options.given.end();
+  };
+  if (!cuda && given("--device"))
+    return fail("--device: " + options.library +
+                " is a CPU library (target 'cpu'); --device applies to CUDA "
+                "libraries");
+  if (cuda && given("--threads"))
+    return fail("--threads: " + options.library +
+                " is a CUDA library (target 'cuda'); --threads applies to CPU "
+                "libraries");
+
   const Entry *statsEntry = nullptr;
   bool wantStats = options.stats || !options.statsJson.empty();
   if (wantStats && !(statsEntry = library->findStatsEntry(entry->name)))
@@ -624,7 +651,7 @@ int run(int argc, char **argv) {
       Checkpoint::open(options.weights, error);
   if (!checkpoint)
     return fail(error);
-  if (!options.threads && !checkOmpNumThreads(error))
+  if (!cuda && !options.threads && !checkOmpNumThreads(error))
     return fail(error);
 
   // Under mpirun (or for a library of several ranks): one rank of expert
@@ -664,19 +691,28 @@ int run(int argc, char **argv) {
     return true;
   };
 
-  // The thread count travels in the context (0: OpenMP's default).
+  // The thread count travels in the context (0: OpenMP's default); a CUDA
+  // library's context names its device instead.
   moe_context context;
-  moe_context_init_cpu(&context);
-  context.num_threads = static_cast<int32_t>(options.threads);
+  if (cuda) {
+    moe_context_init_cuda(&context, static_cast<int32_t>(options.device));
+  } else {
+    moe_context_init_cpu(&context);
+    context.num_threads = static_cast<int32_t>(options.threads);
+  }
   if (comm) {
     context.rank = comm->rank();
     context.size = comm->size();
     context.communicator = comm->get();
   }
+  int32_t initStatus;
   std::unique_ptr<BoundEntry> bound =
-      BoundEntry::bind(*entry, *checkpoint, error, &context);
+      BoundEntry::bind(*entry, *checkpoint, error, &context, &initStatus);
+  // A device failure (no driver, no GPU) is the library's to report.
   if (!bound)
-    return failTogether(error);
+    return failTogether(initStatus == MOE_STATUS_DEVICE
+                            ? options.library + ": " + error
+                            : error);
   // What binding the forward entry cost (the statistics entry, bound next,
   // reads the same router tensors again).
   const BindStats &bind = bound->bindStats();
@@ -688,10 +724,13 @@ int run(int argc, char **argv) {
                 formatBytes(bind.inPlaceBytes).c_str(),
                 formatBytes(bind.packedBytes).c_str(),
                 formatBytes(bind.peakResidentBytes).c_str());
+  // The statistics run on the lead alone, on the forward's device.
   std::unique_ptr<BoundEntry> boundStats;
+  moe_context statsContext;
+  moe_context_init_cuda(&statsContext, context.device);
   if (statsEntry && lead &&
-      !(boundStats =
-            BoundEntry::bind(*statsEntry, *checkpoint, error, nullptr)))
+      !(boundStats = BoundEntry::bind(*statsEntry, *checkpoint, error,
+                                      cuda ? &statsContext : nullptr)))
     return failTogether(error);
 
   NpyArray input;

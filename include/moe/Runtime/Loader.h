@@ -48,8 +48,8 @@ struct WeightSlot {
   /// [dim, P]: after the view, packed along `dim` in panels of P (as
   /// linalg.pack, zero past the end); empty if not packed.
   std::vector<int64_t> pack;
-  /// What the compiled code reads: "f32", or "bf16" (packed slots only;
-  /// rounded to nearest even at bind time).
+  /// What the compiled code reads: "f32", or "bf16" (packed slots, or any
+  /// slot of a cuda library; rounded to nearest even at bind time).
   std::string dtype = "f32";
 
   /// The checkpoint name of expert `e` (stacked) or of the tensor.
@@ -84,9 +84,15 @@ struct Entry {
   /// The ranks of expert parallelism it was compiled for ("ranks").
   int64_t ranks = 1;
   std::vector<WeightSlot> weights;
+  /// The library's target: MOE_TARGET_CPU ("cpu") or MOE_TARGET_CUDA
+  /// ("cuda"); init needs a context of it.
+  int32_t target = MOE_TARGET_CPU;
   moe_entry_init_fn init = nullptr;
   moe_entry_forward_fn forward = nullptr;
   moe_entry_destroy_fn destroy = nullptr;
+  /// A CUDA library's moe_error_message (why a call failed with
+  /// MOE_STATUS_DEVICE), or null.
+  moe_error_message_fn errorMessage = nullptr;
 };
 
 /// A loaded library and its manifest.
@@ -96,6 +102,9 @@ public:
                                        std::string &error);
   ~Library();
   const std::vector<Entry> &entries() const { return entryList; }
+  /// MOE_TARGET_CPU or MOE_TARGET_CUDA (the manifest's "target"): a CUDA
+  /// library's entries need a context of moe_context_init_cuda().
+  int32_t target() const;
   /// The forward entry called `name`; with an empty name, the only forward
   /// entry. Null (and `error` set) otherwise, also when `name` is a
   /// routing-statistics entry.
@@ -168,20 +177,26 @@ private:
 class BoundEntry {
 public:
   /// Binds `entry`'s weights from `checkpoint` and calls its init with
-  /// `context` (moe_context_init_cpu()'s when null): buffers are allocated
+  /// `context` (when null, moe_context_init_cpu()'s, or
+  /// moe_context_init_cuda(0)'s for a cuda library): buffers are allocated
   /// through the context's hook, and the context's thread count sizes each
   /// forward's thread team. Null with `error` on a missing or mismatched
   /// weight, when memory for a converted weight cannot be had (the message
-  /// names the slot), on a context out of range, or when init refuses
-  /// (its status and moe_status_string). The checkpoint must outlive the
-  /// bound entry (weights may be read in place).
-  static std::unique_ptr<BoundEntry> bind(const Entry &entry,
-                                          const Checkpoint &checkpoint,
-                                          std::string &error,
-                                          const moe_context *context = nullptr);
+  /// names the slot), on a context out of range or of another target than
+  /// the entry's, or when init refuses (its status and moe_status_string;
+  /// for MOE_STATUS_DEVICE, the library's moe_error_message() alone, such
+  /// as "no CUDA driver (...)"). `*initStatus`, when given, gets init's
+  /// status (MOE_STATUS_OK when the loader refused before calling it). The
+  /// checkpoint must outlive the bound entry (weights may be read in
+  /// place).
+  static std::unique_ptr<BoundEntry>
+  bind(const Entry &entry, const Checkpoint &checkpoint, std::string &error,
+       const moe_context *context = nullptr, int32_t *initStatus = nullptr);
   ~BoundEntry();
   /// Runs a forward entry: `input` and `output` are [tokens, hidden]
-  /// float32, 0 <= tokens <= limits::kMaxTokens. Refuses any other kind of
+  /// float32 in host memory (for a CUDA library too), 0 <= tokens <=
+  /// limits::kMaxTokens; a device failure's message ends with the
+  /// library's moe_error_message(). Refuses any other kind of
   /// entry (a statistics entry writes E + 4 floats, not [tokens, hidden]).
   /// An entry of expert parallelism writes its seconds per phase to
   /// `phaseSeconds` (MOE_PHASE_COUNT doubles) when given.
@@ -213,9 +228,10 @@ private:
 /// Reads manifest `text` (moe_runtime.h) into `entries`, validating all of
 /// it first: false with `error` ("entry 'x' weight 'y': ...") on anything
 /// the loader could not use safely. A manifest of another "format" or
-/// "target" is refused first, naming both sides ("built for target 'cuda';
-/// this loader runs 'cpu' libraries"; format 1: "built for manifest format
-/// 1; rebuild it with this moe-compile"), with `*foreign` (when given) set:
+/// "target" is refused first, naming both sides ("built for target 'rocm';
+/// this loader runs 'cpu' and 'cuda' libraries"; format 1: "built for
+/// manifest format 1; rebuild it with this moe-compile"), with `*foreign`
+/// (when given) set:
 /// the library is not malformed, only not one this loader runs. Library::open
 /// calls it; exposed so that it can be tested without a library.
 bool parseManifest(const std::string &text, std::vector<Entry> &entries,

@@ -45,9 +45,26 @@
  * own weights may call the functions directly, filling a context with
  * moe_context_init_cpu().
  *
- * Manifest (format 2), for example:
+ * A library compiled by `moe-compile --target=cuda` has the same entry
+ * functions and manifest ("target": "cuda"), and runs on the NVIDIA driver
+ * API, which it loads on first use (dlopen of libcuda.so.1: the library
+ * itself loads on a machine without a driver). Its init needs a context
+ * of target MOE_TARGET_CUDA (moe_context_init_cuda()): `device` is the
+ * device ordinal, and `stream` a CUstream to run on (NULL: a stream of the
+ * library's own). One process binds a library to one device; the last
+ * init's stream is the one its forwards run on. Weights come in host
+ * memory, as on the CPU, and init copies them to the device. Forward
+ * contract (this ABI version): `args->input` and `args->output` are
+ * *host* float32 pointers, as on the CPU; forward copies the input to the
+ * device on the stream, runs the kernels and returns after the output is
+ * written back (the stream is synchronized). A failure of the device or
+ * of the driver (none installed, no GPU, a device out of range, a launch
+ * or a copy that fails) returns MOE_STATUS_DEVICE, and the library's
+ * moe_error_message() then says why, on the thread that called.
  *
- *   {"format": 2, "target": "cpu", "entries": [
+ * Manifest (format 3), for example:
+ *
+ *   {"format": 3, "target": "cpu", "entries": [
  *     {"name": "mixtral_layer0", "kind": "forward", "hidden": 4096,
  *      "symbols": {"init": "moe_entry_mixtral_layer0_init",
  *                  "forward": "moe_entry_mixtral_layer0_forward",
@@ -79,14 +96,15 @@
  * in moe/Runtime/KernelABI.h; the loader packs to the P the manifest
  * names). The result is "shape", in "dtype": "f32", or "bf16" for packed
  * slots (`moe-compile --weight-type=bf16`, or `auto` on a bf16
- * checkpoint): each value the upper 16 bits of an f32, rounded to nearest
- * even at bind time.
+ * checkpoint) and for any slot of a "cuda" library (which keeps weights
+ * as bf16 rows): each value the upper 16 bits of an f32, rounded to
+ * nearest even at bind time.
  *
  * The loader checks all of a manifest before using any of it and refuses a
  * library whose manifest breaks these rules: "format" MOE_MANIFEST_FORMAT
- * and "target" MOE_MANIFEST_TARGET, checked first (a library of another
- * format or target is refused as such, naming both; one of format 1 is
- * told to be rebuilt); entry names of letters, digits, '_', '.', '$' or
+ * and "target" MOE_MANIFEST_TARGET or MOE_MANIFEST_TARGET_CUDA, checked
+ * first (a library of another format or target is refused as such, naming
+ * both; one of format 1 is told to be rebuilt); entry names of letters, digits, '_', '.', '$' or
  * '-', each once, and "symbols" exactly "moe_entry_<name>_init", "_forward"
  * and "_destroy"; "hidden" in [1, 2^18]; a "routing_stats" entry's "of"
  * naming a forward entry of the same hidden size (one statistics entry per
@@ -113,14 +131,20 @@ extern "C" {
  * format of the libraries this runtime loads. */
 #define MOE_ABI_VERSION 3
 #define MOE_MANIFEST_FORMAT 3
-/* The "target" of the libraries this runtime loads and runs. */
+/* The "target" of CPU libraries, and of CUDA libraries: the loader runs
+ * both (a CUDA library needs a context of MOE_TARGET_CUDA). */
 #define MOE_MANIFEST_TARGET "cpu"
+#define MOE_MANIFEST_TARGET_CUDA "cuda"
 #define MOE_MANIFEST_SYMBOL "moe_module_manifest"
 /* Entry symbols are this prefix, the entry's name and one suffix. */
 #define MOE_ENTRY_SYMBOL_PREFIX "moe_entry_"
 #define MOE_ENTRY_INIT_SUFFIX "_init"
 #define MOE_ENTRY_FORWARD_SUFFIX "_forward"
 #define MOE_ENTRY_DESTROY_SUFFIX "_destroy"
+/* What a CUDA library also exports: `const char *moe_error_message(void)`,
+ * why the last call on this thread failed with MOE_STATUS_DEVICE (never
+ * NULL; "" when nothing failed). */
+#define MOE_ERROR_MESSAGE_SYMBOL "moe_error_message"
 /* Entry kinds in the manifest. */
 #define MOE_ENTRY_KIND_FORWARD "forward"
 #define MOE_ENTRY_KIND_ROUTING_STATS "routing_stats"
@@ -160,6 +184,10 @@ enum {
   /* An exchange with the other ranks failed or timed out; the
    * communicator's error_message says why. The output is not written. */
   MOE_STATUS_COMMUNICATION = 9,
+  /* The device or its driver failed (no driver, no GPU, a device out of
+   * range, a launch or copy that failed); a CUDA library's
+   * moe_error_message() says why. */
+  MOE_STATUS_DEVICE = 10,
 };
 
 /* How a library of expert parallelism moves rows between ranks. The host
@@ -206,7 +234,8 @@ typedef struct moe_context {
   /* Threads of each forward's parallel loops, 0 to 1024; 0 leaves OpenMP's
    * default (OMP_NUM_THREADS, or one per core). */
   int32_t num_threads;
-  /* The device stream (cudaStream_t); NULL on the CPU. */
+  /* The device stream (a CUstream, or a cudaStream_t: the same handle);
+   * NULL on the CPU, or for the library's own stream. */
   void *stream;
   /* The communicator of the ranks; NULL alone. A library compiled for N > 1
    * ranks needs one whose rank and size are the context's, and size N. */
@@ -270,6 +299,7 @@ typedef int32_t (*moe_entry_init_fn)(const moe_context *ctx,
 typedef int32_t (*moe_entry_forward_fn)(void *state,
                                         const moe_forward_args *args);
 typedef void (*moe_entry_destroy_fn)(void *state);
+typedef const char *(*moe_error_message_fn)(void);
 
 /* A CPU context: this ABI, rank 0 of 1, OpenMP's thread count, the
  * runtime's allocation. */
@@ -285,6 +315,15 @@ static inline void moe_context_init_cpu(moe_context *ctx) {
   ctx->alloc = NULL;
   ctx->free = NULL;
   ctx->user = NULL;
+}
+
+/* A CUDA context: as moe_context_init_cpu(), for device ordinal `device`
+ * (the library checks it against the devices the driver sees) and the
+ * library's own stream. */
+static inline void moe_context_init_cuda(moe_context *ctx, int32_t device) {
+  moe_context_init_cpu(ctx);
+  ctx->target = MOE_TARGET_CUDA;
+  ctx->device = device;
 }
 
 /* What a status means, in a few words. */
@@ -312,6 +351,8 @@ static inline const char *moe_status_string(int32_t status) {
            "library was compiled for";
   case MOE_STATUS_COMMUNICATION:
     return "an exchange with the other ranks failed";
+  case MOE_STATUS_DEVICE:
+    return "the device or its driver failed";
   default:
     return "unknown status";
   }

@@ -370,6 +370,9 @@ public:
                 WeightSlot &slot);
   bool readEntry(const json &e, size_t index, Entry &entry);
 
+  /// The library's MOE_TARGET_*, read before its entries.
+  int32_t target = MOE_TARGET_CPU;
+
 private:
   std::string &error;
 };
@@ -431,10 +434,14 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
   if (w.contains("pack") && slot.pack.size() != 2)
     return fail(where, "\"pack\" must be [dim, panel width], got " +
                            formatShape(slot.pack));
-  if (slot.dtype != "f32" && !(slot.dtype == "bf16" && !slot.pack.empty()))
+  // CUDA libraries keep their weights as bf16 rows; CPU code reads bf16
+  // only from packed panels.
+  if (slot.dtype != "f32" &&
+      !(slot.dtype == "bf16" &&
+        (!slot.pack.empty() || target == MOE_TARGET_CUDA)))
     return fail(where, "dtype '" + slot.dtype +
                            "' is not one the runtime binds (f32, or bf16 when "
-                           "packed)");
+                           "packed or in a cuda library)");
   if (!w.contains("source_shape"))
     slot.sourceShape = slot.shape;
   else if (!checkShape(slot.sourceShape, "source_shape", where))
@@ -632,13 +639,16 @@ bool runtime::parseManifest(const std::string &text,
   std::string target;
   if (!reader.readString(manifest, "target", target, ""))
     return false;
-  if (target != MOE_MANIFEST_TARGET) {
+  if (target != MOE_MANIFEST_TARGET && target != MOE_MANIFEST_TARGET_CUDA) {
     if (foreign)
       *foreign = true;
     return reader.fail("", "built for target '" + ManifestReader::clip(target) +
                                "'; this loader runs '" MOE_MANIFEST_TARGET
+                               "' and '" MOE_MANIFEST_TARGET_CUDA
                                "' libraries");
   }
+  reader.target =
+      target == MOE_MANIFEST_TARGET_CUDA ? MOE_TARGET_CUDA : MOE_TARGET_CPU;
   auto list = manifest.find("entries");
   if (list == manifest.end() || !list->is_array() || list->empty())
     return reader.fail("", "needs a non-empty list \"entries\"");
@@ -646,6 +656,7 @@ bool runtime::parseManifest(const std::string &text,
   try {
     for (size_t i = 0; i < list->size(); ++i) {
       Entry entry;
+      entry.target = reader.target;
       if (!reader.readEntry((*list)[i], i, entry))
         return false;
       for (const Entry &other : parsed)
@@ -738,6 +749,10 @@ std::unique_ptr<Library> Library::open(const std::string &path,
         return nullptr;
       }
     }
+    // Why a device failed, from a CUDA library (its embedded runtime).
+    if (entry.target == MOE_TARGET_CUDA)
+      entry.errorMessage = reinterpret_cast<moe_error_message_fn>(
+          dlsym(library->handle, MOE_ERROR_MESSAGE_SYMBOL));
   }
   return library;
 }
@@ -773,6 +788,10 @@ const Entry *Library::findEntry(const std::string &name,
                        : "no entry point '" + name +
                              "' (the library has: " + names + ")";
   return nullptr;
+}
+
+int32_t Library::target() const {
+  return entryList.empty() ? MOE_TARGET_CPU : entryList.front().target;
 }
 
 const Entry *Library::findStatsEntry(const std::string &name) const {
@@ -857,15 +876,18 @@ void WeightBuffer::reset() {
 namespace {
 /// The context a bind runs with: checked as the generated init checks it,
 /// so that a bad one is a message naming the field rather than a status.
-bool checkContext(const moe_context &context, std::string &error) {
+bool checkContext(const moe_context &context, int32_t target,
+                  std::string &error) {
   if (context.abi_version != MOE_ABI_VERSION) {
     error = "context: abi_version " + std::to_string(context.abi_version) +
             "; this runtime is version " + std::to_string(MOE_ABI_VERSION);
     return false;
   }
-  if (context.target != MOE_TARGET_CPU) {
+  if (context.target != target) {
     error = "context: target " + std::to_string(context.target) +
-            "; this loader runs CPU libraries (MOE_TARGET_CPU)";
+            "; the library's is " +
+            (target == MOE_TARGET_CUDA ? "MOE_TARGET_CUDA (a cuda library)"
+                                       : "MOE_TARGET_CPU (a cpu library)");
     return false;
   }
   if (context.num_threads < 0 || context.num_threads > limits::kMaxThreads) {
@@ -894,6 +916,17 @@ bool checkContext(const moe_context &context, std::string &error) {
   return true;
 }
 
+/// What a CUDA library says about a MOE_STATUS_DEVICE failure on this
+/// thread (moe_error_message), kept short; empty for other failures.
+std::string deviceMessage(const Entry &entry, int32_t status) {
+  if (status != MOE_STATUS_DEVICE || !entry.errorMessage)
+    return "";
+  const char *text = entry.errorMessage();
+  if (!text)
+    return "";
+  return std::string(text, strnlen(text, 1024));
+}
+
 moe_weight_buffer describe(const WeightSlot &slot, const void *data) {
   moe_weight_buffer buffer{};
   buffer.data = data;
@@ -908,16 +941,21 @@ moe_weight_buffer describe(const WeightSlot &slot, const void *data) {
 std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
                                              const Checkpoint &checkpoint,
                                              std::string &error,
-                                             const moe_context *context) {
+                                             const moe_context *context,
+                                             int32_t *initStatus) {
   auto start = std::chrono::steady_clock::now();
+  if (initStatus)
+    *initStatus = MOE_STATUS_OK;
   std::unique_ptr<BoundEntry> bound(new BoundEntry());
   bound->boundEntry = &entry;
   if (context)
     bound->boundContext = *context;
+  else if (entry.target == MOE_TARGET_CUDA)
+    moe_context_init_cuda(&bound->boundContext, 0);
   else
     moe_context_init_cpu(&bound->boundContext);
   const moe_context &ctx = bound->boundContext;
-  if (!checkContext(ctx, error))
+  if (!checkContext(ctx, entry.target, error))
     return nullptr;
   if (entry.ranks != 1 && (entry.ranks != ctx.size || !ctx.communicator)) {
     error = "entry '" + entry.name + "' was compiled for " +
@@ -967,11 +1005,12 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
                        : view->bytes / static_cast<size_t>(shape[0]) *
                              rows.size();
     }
-    // One F32 tensor on a cache line is used where it lies in the mapping
-    // (see AlignedBuffer.h for why the line matters).
+    // One F32 tensor (or BF16 for a bf16 slot) on a cache line is used
+    // where it lies in the mapping (see AlignedBuffer.h for why the line
+    // matters).
+    bool bf16 = slot.dtype == "bf16";
     if (views.size() == 1 && !slot.hasView() && rows.empty() &&
-        slot.dtype == "f32" &&
-        views[0]->dtype == DType::F32 &&
+        views[0]->dtype == (bf16 ? DType::BF16 : DType::F32) &&
         reinterpret_cast<uintptr_t>(views[0]->data) %
                 CacheLineAllocator<float>::kCacheLine ==
             0) {
@@ -979,7 +1018,6 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       stats.inPlaceBytes += views[0]->bytes;
       continue;
     }
-    bool bf16 = slot.dtype == "bf16";
     int64_t stored = 1;
     for (int64_t d : slot.shape)
       stored *= d;
@@ -1019,11 +1057,17 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
   int32_t status = entry.init(&ctx, buffers.data(),
                               static_cast<int64_t>(buffers.size()),
                               &bound->state);
+  if (initStatus)
+    *initStatus = status;
   if (status != MOE_STATUS_OK) {
     bound->state = nullptr;
-    error = "entry '" + entry.name + "': init failed: " +
-            moe_status_string(status) + " (status " + std::to_string(status) +
-            ")";
+    // A device failure is the device's, not the entry's: the library's
+    // words alone ("no CUDA driver (...)").
+    std::string why = deviceMessage(entry, status);
+    error = why.empty() ? "entry '" + entry.name +
+                              "': init failed: " + moe_status_string(status) +
+                              " (status " + std::to_string(status) + ")"
+                        : why;
     return nullptr;
   }
   stats.peakResidentBytes = peakResidentBytes();
@@ -1066,8 +1110,10 @@ bool call(const Entry &entry, void *state, const float *input, float *output,
   args.phase_seconds = phaseSeconds;
   int32_t status = entry.forward(state, &args);
   if (status != MOE_STATUS_OK) {
+    std::string why = deviceMessage(entry, status);
     error = "entry '" + entry.name + "' failed: " + moe_status_string(status) +
-            " (status " + std::to_string(status) + ")";
+            " (status " + std::to_string(status) + ")" +
+            (why.empty() ? "" : ": " + why);
     return false;
   }
   return true;
