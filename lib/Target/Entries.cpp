@@ -161,7 +161,7 @@ static LogicalResult readExpertRange(func::FuncOp func, unsigned i,
 }
 
 FailureOr<std::vector<EntrySignature>>
-mlir::moe::analyzeEntries(ModuleOp module) {
+mlir::moe::analyzeEntries(ModuleOp module, int32_t target) {
   std::vector<EntrySignature> entries;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isPrivate() || func.isExternal())
@@ -215,10 +215,14 @@ mlir::moe::analyzeEntries(ModuleOp module) {
         continue;
       }
       auto tensor = dyn_cast<RankedTensorType>(argType);
-      bool packed = static_cast<bool>(func.getArgAttr(i, kWeightPackAttr));
+      // bf16 is what the runtime makes of packed CPU weights and of every
+      // CUDA kernel weight.
+      bool bf16Allowed =
+          target == MOE_TARGET_CUDA ||
+          static_cast<bool>(func.getArgAttr(i, kWeightPackAttr));
       if (!tensor || !tensor.hasStaticShape() ||
           !(tensor.getElementType().isF32() ||
-            (packed && tensor.getElementType().isBF16())))
+            (bf16Allowed && tensor.getElementType().isBF16())))
         return func.emitError()
                << "entry point @" << entry.name << " argument #" << i
                << " must be a static f32 weight tensor (bf16 when packed) "
@@ -405,7 +409,25 @@ int32_t slotDType(const EntryWeight &weight) {
 /// int32_t <entry>_init(const moe_context *ctx,
 ///                      const moe_weight_buffer *weights,
 ///                      int64_t num_weights, void **state)
-void addInit(llvm::Module &module, const EntrySignature &entry) {
+/// The CUDA runtime function `name` of the library (KernelABI.h).
+llvm::FunctionCallee cudaRuntime(llvm::Module &module, StringRef name,
+                                 llvm::Type *result,
+                                 ArrayRef<llvm::Type *> params) {
+  return module.getOrInsertFunction(
+      name, llvm::FunctionType::get(result, params, false));
+}
+
+/// Bytes of a weight slot's buffer.
+int64_t slotBytes(const EntryWeight &weight) {
+  int64_t elements = 1;
+  for (int64_t size : weight.shape)
+    elements *= size;
+  return elements * (weight.dtype == "bf16" ? 2 : 4);
+}
+
+void addInit(llvm::Module &module, const EntrySignature &entry,
+             int32_t target) {
+  bool cuda = target == MOE_TARGET_CUDA;
   llvm::LLVMContext &ctx = module.getContext();
   llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
@@ -428,7 +450,7 @@ void addInit(llvm::Module &module, const EntrySignature &entry) {
                b.getInt32(MOE_ABI_VERSION)),
            MOE_STATUS_ABI_VERSION);
   f.failIf(b.CreateICmpNE(f.load(i32, context, offsetof(moe_context, target)),
-                          b.getInt32(MOE_TARGET_CPU)),
+                          b.getInt32(target)),
            MOE_STATUS_WRONG_TARGET);
   llvm::Value *rank = f.load(i32, context, offsetof(moe_context, rank));
   llvm::Value *size = f.load(i32, context, offsetof(moe_context, size));
@@ -517,15 +539,71 @@ void addInit(llvm::Module &module, const EntrySignature &entry) {
   b.CreateStore(user, f.fieldAddress(state, StateLayout::kUser));
   b.CreateStore(threads, f.fieldAddress(state, StateLayout::kThreads));
   b.CreateStore(communicator, f.fieldAddress(state, StateLayout::kComm));
-  for (auto [i, pointer] : llvm::enumerate(data))
-    b.CreateStore(pointer, f.fieldAddress(state, StateLayout::kWeights + 8 * i));
+  if (!cuda) {
+    for (auto [i, pointer] : llvm::enumerate(data))
+      b.CreateStore(pointer,
+                    f.fieldAddress(state, StateLayout::kWeights + 8 * i));
+    b.CreateStore(state, stateOut);
+    b.CreateRet(b.getInt32(MOE_STATUS_OK));
+    return;
+  }
+  // CUDA: the state keeps device copies of the weights, made on the
+  // context's device; on any failure those made so far and the state are
+  // freed.
+  llvm::Value *bound = b.CreateCall(
+      cudaRuntime(module, MOE_RT_CUDA_BIND, b.getInt32Ty(), {ptr}), {context});
+  llvm::BasicBlock *cleanup =
+      llvm::BasicBlock::Create(ctx, "cleanup", function);
+  auto failToCleanup = [&](llvm::Value *failed) {
+    llvm::BasicBlock *next = llvm::BasicBlock::Create(ctx, "ok", function);
+    b.CreateCondBr(failed, cleanup, next);
+    b.SetInsertPoint(next);
+  };
+  llvm::Value *nullPointer = llvm::ConstantPointerNull::get(
+      llvm::PointerType::getUnqual(ctx));
+  for (size_t i = 0; i < slots; ++i)
+    b.CreateStore(nullPointer,
+                  f.fieldAddress(state, StateLayout::kWeights + 8 * i));
+  failToCleanup(b.CreateICmpNE(bound, b.getInt32(MOE_STATUS_OK)));
+  llvm::FunctionCallee upload =
+      cudaRuntime(module, MOE_RT_CUDA_UPLOAD, ptr, {ptr, i64});
+  for (auto [i, pointer] : llvm::enumerate(data)) {
+    llvm::Value *device = b.CreateCall(
+        upload, {pointer, b.getInt64(slotBytes(entry.weights[i]))});
+    b.CreateStore(device, f.fieldAddress(state, StateLayout::kWeights + 8 * i));
+    failToCleanup(f.isNull(device));
+  }
   b.CreateStore(state, stateOut);
   b.CreateRet(b.getInt32(MOE_STATUS_OK));
+  b.SetInsertPoint(cleanup);
+  llvm::FunctionCallee freeDevice =
+      cudaRuntime(module, MOE_RT_CUDA_FREE, b.getVoidTy(), {ptr});
+  for (size_t i = 0; i < slots; ++i)
+    b.CreateCall(freeDevice,
+                 {f.load(ptr, state, StateLayout::kWeights + 8 * i)});
+  llvm::BasicBlock *hookFree = llvm::BasicBlock::Create(ctx, "hook_free", function);
+  llvm::BasicBlock *plainFree = llvm::BasicBlock::Create(ctx, "plain_free", function);
+  llvm::BasicBlock *failed = llvm::BasicBlock::Create(ctx, "failed", function);
+  b.CreateCondBr(f.isNull(freeHook), plainFree, hookFree);
+  b.SetInsertPoint(hookFree);
+  b.CreateCall(llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr}, false),
+               freeHook, {user, state});
+  b.CreateBr(failed);
+  b.SetInsertPoint(plainFree);
+  b.CreateCall(module.getOrInsertFunction(
+                   "free", llvm::FunctionType::get(b.getVoidTy(), {ptr}, false)),
+               {state});
+  b.CreateBr(failed);
+  b.SetInsertPoint(failed);
+  // A failed bind returns its own status; a failed upload is the device's.
+  b.CreateRet(b.CreateSelect(b.CreateICmpNE(bound, b.getInt32(MOE_STATUS_OK)),
+                             bound, b.getInt32(MOE_STATUS_DEVICE)));
 }
 
 /// int32_t <entry>_forward(void *state, const moe_forward_args *args)
 LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
-                         Operation *diagnosticsAt) {
+                         Operation *diagnosticsAt, int32_t target) {
+  bool cuda = target == MOE_TARGET_CUDA;
   llvm::LLVMContext &ctx = module.getContext();
   llvm::Function *callee = module.getFunction("_mlir_ciface_" + entry.name);
   if (!callee)
@@ -566,19 +644,31 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
                                     : f.isNull(output));
   f.failIf(missing, MOE_STATUS_INVALID_ARGUMENT);
 
-  // The thread count of init, for this thread's next parallel regions.
-  llvm::Value *threads = f.load(i32, state, StateLayout::kThreads);
-  llvm::BasicBlock *setThreads =
-      llvm::BasicBlock::Create(ctx, "set_threads", function);
-  llvm::BasicBlock *run = llvm::BasicBlock::Create(ctx, "run", function);
-  b.CreateCondBr(b.CreateICmpSGT(threads, b.getInt32(0)), setThreads, run);
-  b.SetInsertPoint(setThreads);
-  llvm::FunctionCallee ompSet = module.getOrInsertFunction(
-      "omp_set_num_threads",
-      llvm::FunctionType::get(b.getVoidTy(), {i32}, false));
-  b.CreateCall(ompSet, {threads});
-  b.CreateBr(run);
-  b.SetInsertPoint(run);
+  llvm::Value *inputBytes =
+      b.CreateMul(tokens, b.getInt64(entry.hidden * sizeof(float)));
+  if (cuda) {
+    // The input goes to the device first; every runtime call after a
+    // failure does nothing, and the status says what failed.
+    b.CreateCall(cudaRuntime(module, MOE_RT_CUDA_CLEAR_ERROR, b.getVoidTy(),
+                             {}));
+    input = b.CreateCall(cudaRuntime(module, MOE_RT_CUDA_UPLOAD, ptr,
+                                     {ptr, i64}),
+                         {input, inputBytes});
+  } else {
+    // The thread count of init, for this thread's next parallel regions.
+    llvm::Value *threads = f.load(i32, state, StateLayout::kThreads);
+    llvm::BasicBlock *setThreads =
+        llvm::BasicBlock::Create(ctx, "set_threads", function);
+    llvm::BasicBlock *run = llvm::BasicBlock::Create(ctx, "run", function);
+    b.CreateCondBr(b.CreateICmpSGT(threads, b.getInt32(0)), setThreads, run);
+    b.SetInsertPoint(setThreads);
+    llvm::FunctionCallee ompSet = module.getOrInsertFunction(
+        "omp_set_num_threads",
+        llvm::FunctionType::get(b.getVoidTy(), {i32}, false));
+    b.CreateCall(ompSet, {threads});
+    b.CreateBr(run);
+    b.SetInsertPoint(run);
+  }
 
   llvm::StructType *resultType = descriptorType(ctx, forward ? 2 : 1);
   llvm::Value *result = b.CreateAlloca(resultType);
@@ -658,8 +748,23 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
   }
   llvm::Value *source = b.CreateInBoundsGEP(b.getFloatTy(), aligned, offset);
   llvm::Value *bytes =
-      forward ? b.CreateMul(tokens, b.getInt64(entry.hidden * sizeof(float)))
-              : b.getInt64(entry.outputSize * sizeof(float));
+      forward ? inputBytes : b.getInt64(entry.outputSize * sizeof(float));
+  if (cuda) {
+    b.CreateCall(cudaRuntime(module, MOE_RT_CUDA_DOWNLOAD, i32,
+                             {ptr, ptr, i64}),
+                 {output, source, bytes});
+    llvm::FunctionCallee freeDevice =
+        cudaRuntime(module, MOE_RT_CUDA_FREE, b.getVoidTy(), {ptr});
+    b.CreateCall(freeDevice, {allocated});
+    b.CreateCall(freeDevice, {input});
+    b.CreateCall(cudaRuntime(module, MOE_RT_CUDA_SYNCHRONIZE, i32, {}));
+    llvm::Value *status =
+        b.CreateCall(cudaRuntime(module, MOE_RT_CUDA_STATUS, i32, {}));
+    b.CreateRet(b.CreateSelect(b.CreateICmpEQ(status, b.getInt32(MOE_STATUS_OK)),
+                               b.getInt32(MOE_STATUS_OK),
+                               b.getInt32(MOE_STATUS_DEVICE)));
+    return success();
+  }
   b.CreateMemCpy(output, llvm::Align(4), source, llvm::Align(4), bytes);
   b.CreateCall(freeFn, {allocated});
   b.CreateRet(b.getInt32(MOE_STATUS_OK));
@@ -667,7 +772,8 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
 }
 
 /// void <entry>_destroy(void *state)
-void addDestroy(llvm::Module &module, const EntrySignature &entry) {
+void addDestroy(llvm::Module &module, const EntrySignature &entry,
+                int32_t target) {
   llvm::LLVMContext &ctx = module.getContext();
   llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
   auto *voidType = llvm::Type::getVoidTy(ctx);
@@ -684,6 +790,13 @@ void addDestroy(llvm::Module &module, const EntrySignature &entry) {
   b.SetInsertPoint(done);
   b.CreateRetVoid();
   b.SetInsertPoint(release);
+  if (target == MOE_TARGET_CUDA) {
+    llvm::FunctionCallee freeDevice =
+        cudaRuntime(module, MOE_RT_CUDA_FREE, voidType, {ptr});
+    for (size_t i = 0; i < entry.weights.size(); ++i)
+      b.CreateCall(freeDevice,
+                   {f.load(ptr, state, StateLayout::kWeights + 8 * i)});
+  }
   llvm::Value *freeHook = f.load(ptr, state, StateLayout::kFree);
   llvm::Value *user = f.load(ptr, state, StateLayout::kUser);
   llvm::BasicBlock *hook = llvm::BasicBlock::Create(ctx, "hook", function);
@@ -703,11 +816,12 @@ void addDestroy(llvm::Module &module, const EntrySignature &entry) {
 
 LogicalResult mlir::moe::addEntryFunctions(llvm::Module &module,
                                            const EntrySignature &entry,
-                                           Operation *diagnosticsAt) {
-  if (failed(addForward(module, entry, diagnosticsAt)))
+                                           Operation *diagnosticsAt,
+                                           int32_t target) {
+  if (failed(addForward(module, entry, diagnosticsAt, target)))
     return failure();
-  addInit(module, entry);
-  addDestroy(module, entry);
+  addInit(module, entry, target);
+  addDestroy(module, entry, target);
   return success();
 }
 

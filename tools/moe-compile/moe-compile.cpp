@@ -4,6 +4,8 @@
 //               [--weight-type=auto|f32|bf16] [--emit=mlir|llvm|asm|obj|so]
 //               [--ep-size=N [--placement=contiguous|round-robin|FILE]
 //                [--chunks=C|auto [--tokens-per-rank=T]]]
+//   moe-compile IN.mlir --target=cuda -o OUT.so [--gpu-arch=sm_90a|sm_80]
+//               [--emit=mlir|llvm|ptx|so] [--dump-kernels DIR]
 //               [--mlir-print-ir-after-all ...]
 //
 // The library exports the C ABI of moe_runtime.h and needs no libMLIR or
@@ -15,6 +17,7 @@
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Support/Limits.h"
 #include "moe/Target/CPU.h"
+#include "moe/Target/CUDA.h"
 #include "moe/Tools/ToolMain.h"
 
 #include "mlir/IR/AsmState.h"
@@ -24,6 +27,7 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -52,12 +56,25 @@ static cl::opt<std::string>
     emit("emit",
          cl::desc("What to write: mlir (the module lowered to the LLVM "
                   "dialect), llvm (optimised LLVM IR with the C entry points "
-                  "and the manifest), asm, obj, or so (the shared library) "
-                  "(default: so)"),
+                  "and the manifest), asm, obj (CPU), ptx (CUDA: the "
+                  "kernels' PTX), or so (the shared library) (default: so)"),
          cl::value_desc("form"), cl::init("so"), cl::cat(toolCategory));
 static cl::opt<std::string>
-    target("target", cl::desc("Code generation target: cpu (default: cpu)"),
+    target("target",
+           cl::desc("Code generation target: cpu, or cuda (GPU kernels "
+                    "generated through MLIR's gpu, nvgpu and NVVM dialects, "
+                    "with a CUDA runtime on the driver API) (default: cpu)"),
            cl::value_desc("name"), cl::init("cpu"), cl::cat(toolCategory));
+static cl::opt<std::string> gpuArch(
+    "gpu-arch",
+    cl::desc("With --target=cuda: the GPU the kernels are for: sm_90a "
+             "(Hopper: TMA and wgmma) or sm_80 (Ampere and newer: mma.sync; "
+             "newer GPUs JIT its PTX) (default: sm_90a)"),
+    cl::value_desc("arch"), cl::init("sm_90a"), cl::cat(toolCategory));
+static cl::opt<std::string> dumpKernels(
+    "dump-kernels",
+    cl::desc("With --target=cuda: write each kernel module's PTX into DIR"),
+    cl::value_desc("DIR"), cl::cat(toolCategory));
 static cl::opt<std::string>
     mcpu("mcpu",
          cl::desc("CPU to tune and select features for: native (this "
@@ -143,6 +160,89 @@ static int unknownCPU(llvm::StringRef cpu,
               "; --mcpu=help lists all " + llvm::Twine(known.size()) + ")");
 }
 
+/// The module of `inputFile` in `context`, or null after reporting.
+static OwningOpRef<ModuleOp> parseInput(MLIRContext &context,
+                                        llvm::SourceMgr &sourceMgr,
+                                        TimingScope &timing) {
+  // The located message is enough; no IR dump after it, unless asked for.
+  cl::Option *printOp =
+      cl::getRegisteredOptions().lookup("mlir-print-op-on-diagnostic");
+  if (!printOp || !printOp->getNumOccurrences())
+    context.printOpOnDiagnostic(false);
+  std::string error;
+  std::unique_ptr<llvm::MemoryBuffer> file =
+      mlir::moe::readMLIRInputFile(inputFile, error);
+  if (!file) {
+    fail(error);
+    return nullptr;
+  }
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  TimingScope parseTiming = timing.nest("parse");
+  return parseSourceFile<ModuleOp>(sourceMgr, &context);
+}
+
+static DialectRegistry allDialects() {
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<mlir::moe::MoEDialect>();
+  // GPU modules serialize through LLVM IR (the CUDA target's kernels).
+  registerAllToLLVMIRTranslations(registry);
+  return registry;
+}
+
+/// --target=cuda: the options the CPU alone has are refused, then the
+/// CUDA compile.
+static int compileCUDA() {
+#ifndef MOEC_HAVE_CUDA_TARGET
+  return fail("--target=cuda: this moe-compile was built without CUDA (the "
+              "CUDA toolkit was not found when it was configured)");
+#else
+  for (cl::Option *cpuOnly :
+       std::initializer_list<cl::Option *>{&mcpu, &weightType, &epSize,
+                                           &placement, &chunks, &tokensPerRank})
+    if (cpuOnly->getNumOccurrences())
+      return fail("--" + cpuOnly->ArgStr + " is not an option of --target=cuda");
+  if (!mlir::moe::isKnownGPUArch(gpuArch))
+    return fail("unknown --gpu-arch '" + gpuArch + "' (sm_90a or sm_80)");
+  std::optional<mlir::moe::CUDAEmitKind> emitKind =
+      mlir::moe::parseCUDAEmitKind(emit);
+  if (!emitKind)
+    return fail("unknown --emit '" + emit +
+                "' for --target=cuda (mlir, llvm, ptx or so)");
+  if (optLevel > 3)
+    return fail("-O" + llvm::Twine(optLevel) +
+                " is not an optimisation level (0-3)");
+  if (inputFile.empty())
+    return fail("no input file (moe-compile IN.mlir --target=cuda -o OUT.so; "
+                "--help lists the options)");
+  if (outputFile == "-" && *emitKind == mlir::moe::CUDAEmitKind::SharedLibrary)
+    return fail("--emit=so writes a binary file, not stdout: give one with "
+                "-o FILE");
+  DefaultTimingManager timingManager;
+  applyDefaultTimingManagerCLOptions(timingManager);
+  TimingScope timing = timingManager.getRootScope();
+  MLIRContext context(allDialects());
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseInput(context, sourceMgr, timing);
+  if (!module)
+    return 1;
+  mlir::moe::CUDACompileOptions options;
+  options.gpuArch = gpuArch;
+  options.optLevel = optLevel;
+  options.keepObject = keepObject;
+  options.emit = *emitKind;
+  options.dumpKernelsDir = dumpKernels;
+  options.configurePassManager = [](PassManager &pm) {
+    return applyPassManagerCLOptions(pm);
+  };
+  options.timing = &timing;
+  return failed(mlir::moe::compileForCUDA(*module, options, outputFile)) ? 1
+                                                                         : 0;
+#endif
+}
+
 int main(int argc, char **argv) {
   mlir::moe::initTool("moe-compile");
   llvm::InitLLVM init(argc, argv);
@@ -156,8 +256,14 @@ int main(int argc, char **argv) {
       "moec: compile a moe-dialect module into a shared library (or, with "
       "--emit, an earlier form)\n");
 
-  if (target != "cpu")
-    return fail("unknown --target '" + target + "' (supported: cpu)");
+  if (target != "cpu" && target != "cuda")
+    return fail("unknown --target '" + target + "' (supported: cpu, cuda)");
+  if (target == "cuda")
+    return compileCUDA();
+  if (gpuArch.getNumOccurrences() || dumpKernels.getNumOccurrences())
+    return fail(std::string(gpuArch.getNumOccurrences() ? "--gpu-arch"
+                                                        : "--dump-kernels") +
+                " needs --target=cuda");
   if (weightType != "auto" && weightType != "f32" && weightType != "bf16")
     return fail("unknown --weight-type '" + weightType +
                 "' (auto, f32 or bf16)");
@@ -206,30 +312,12 @@ int main(int argc, char **argv) {
   applyDefaultTimingManagerCLOptions(timingManager);
   TimingScope timing = timingManager.getRootScope();
 
-  DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  registry.insert<mlir::moe::MoEDialect>();
-  MLIRContext context(registry);
-  // The located message is enough; no IR dump after it, unless asked for.
-  cl::Option *printOp =
-      cl::getRegisteredOptions().lookup("mlir-print-op-on-diagnostic");
-  if (!printOp || !printOp->getNumOccurrences())
-    context.printOpOnDiagnostic(false);
-
-  std::string error;
-  std::unique_ptr<llvm::MemoryBuffer> file =
-      mlir::moe::readMLIRInputFile(inputFile, error);
-  if (!file)
-    return fail(error);
+  MLIRContext context(allDialects());
   llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  TimingScope parseTiming = timing.nest("parse");
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseInput(context, sourceMgr, timing);
   if (!module)
     return 1;
-  parseTiming.stop();
 
   mlir::moe::CPUCompileOptions options;
   options.cpu = mcpu;

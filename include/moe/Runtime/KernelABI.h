@@ -87,4 +87,21 @@
 #define MOE_RT_EXCHANGE_WAIT "moe_rt_exchange_wait"
 #define MOE_RT_FORWARD_PHASES "moe_rt_forward_phases"
 
+/* What the entry wrappers of a CUDA library call (the embedded CUDA
+ * runtime, lib/Runtime/Embedded/CudaRuntime.h):
+ *   int32_t BIND(const moe_context *ctx);        // driver, device, stream
+ *   void *UPLOAD(const void *host, int64_t bytes); // a device copy or NULL
+ *   void FREE(void *device);
+ *   int32_t DOWNLOAD(void *host, const void *device, int64_t bytes);
+ *   int32_t SYNCHRONIZE(void);
+ *   int32_t STATUS(void);      // the thread's first failure since CLEAR
+ *   void CLEAR_ERROR(void); */
+#define MOE_RT_CUDA_BIND "moe_cuda_bind"
+#define MOE_RT_CUDA_UPLOAD "moe_cuda_upload"
+#define MOE_RT_CUDA_FREE "moe_cuda_free"
+#define MOE_RT_CUDA_DOWNLOAD "moe_cuda_download"
+#define MOE_RT_CUDA_SYNCHRONIZE "moe_cuda_synchronize"
+#define MOE_RT_CUDA_STATUS "moe_cuda_status"
+#define MOE_RT_CUDA_CLEAR_ERROR "moe_cuda_clear_error"
+
 #endif /* MOE_RUNTIME_KERNELABI_H */

@@ -103,7 +103,9 @@ struct EntrySignature {
 /// reports (at the function) why one cannot be: it needs exactly one
 /// `tensor<?xHxf32>` input, static f32 weights and a `tensor<?xHxf32>`
 /// result (a static 1-D f32 result for routing-statistics entries).
-FailureOr<std::vector<EntrySignature>> analyzeEntries(ModuleOp module);
+/// Weights are f32, or bf16 when packed or for MOE_TARGET_CUDA.
+FailureOr<std::vector<EntrySignature>>
+analyzeEntries(ModuleOp module, int32_t target = MOE_TARGET_CPU);
 
 /// The manifest JSON of moe_runtime.h.
 std::string buildManifest(ArrayRef<EntrySignature> entries, StringRef target);
@@ -118,10 +120,15 @@ std::string entrySymbol(StringRef entryName, StringRef suffix);
 /// state; `_forward` builds the memref descriptors of
 /// `_mlir_ciface_<entry>` from the state and the arguments, calls it and
 /// copies the result out; `_destroy` frees the state. Errors (no C
-/// interface for the entry) are emitted at `diagnosticsAt`.
+/// interface for the entry) are emitted at `diagnosticsAt`. For
+/// MOE_TARGET_CUDA, `_init` also binds the context's device and keeps
+/// device copies of the weights (freed by `_destroy`), and `_forward`
+/// copies the input to the device and the result back, synchronizes, and
+/// returns MOE_STATUS_DEVICE on any failure of the CUDA runtime.
 LogicalResult addEntryFunctions(llvm::Module &module,
                                 const EntrySignature &entry,
-                                Operation *diagnosticsAt);
+                                Operation *diagnosticsAt,
+                                int32_t target = MOE_TARGET_CPU);
 
 /// Adds `const char *moe_module_manifest(void)` returning `manifest`.
 void addManifestFunction(llvm::Module &module, StringRef manifest);

@@ -12,6 +12,7 @@
 #include "moe/Support/OutputFile.h"
 #include "moe/Target/CPU.h"
 #include "moe/Target/Entries.h"
+#include "moe/Target/HostLibrary.h"
 #include "moe/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -38,66 +39,11 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
-/// This host's target; null with `error` when LLVM has none for it.
-const llvm::Target *lookupHostTarget(llvm::Triple &triple, std::string &error) {
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  triple = llvm::Triple(llvm::sys::getProcessTriple());
-  return llvm::TargetRegistry::lookupTarget(triple, error);
-}
-
-/// The host target's generic subtarget: it knows the CPU names without
-/// warning about any.
-std::unique_ptr<llvm::MCSubtargetInfo> hostSubtargetInfo() {
-  llvm::Triple triple;
-  std::string error;
-  const llvm::Target *target = lookupHostTarget(triple, error);
-  if (!target)
-    return nullptr;
-  return std::unique_ptr<llvm::MCSubtargetInfo>(
-      target->createMCSubtargetInfo(triple, "", ""));
-}
-
-std::unique_ptr<llvm::TargetMachine>
-createTargetMachine(const CPUCompileOptions &options, std::string &error) {
-  llvm::Triple triple;
-  const llvm::Target *target = lookupHostTarget(triple, error);
-  if (!target)
-    return nullptr;
-  // LLVM only warns about a CPU it does not know, then fails later with
-  // "LLVM ERROR: 64-bit code requested on a subtarget that doesn't support
-  // it".
-  if (!isKnownCPU(options.cpu)) {
-    error = "unknown CPU '" + options.cpu + "'";
-    return nullptr;
-  }
-  std::string cpu = options.cpu;
-  std::string features;
-  if (cpu == "native") {
-    cpu = llvm::sys::getHostCPUName().str();
-    for (auto &feature : llvm::sys::getHostCPUFeatures())
-      features += (feature.second ? "+" : "-") + feature.first().str() + ",";
-  }
-  llvm::TargetOptions targetOptions;
-  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      triple, cpu, features, targetOptions, llvm::Reloc::PIC_));
-}
-
-/// Runs the passes `build` adds on `module` in a pass manager of its own,
-/// set up as the caller asked (MLIR's command-line options, timing).
 LogicalResult runPipeline(ModuleOp module, const CPUCompileOptions &options,
                           StringRef stage,
                           function_ref<void(PassManager &)> build) {
-  // The pass timers nest in `timing`, which must outlive the pass manager.
-  TimingScope timing =
-      options.timing ? options.timing->nest(stage) : TimingScope();
-  PassManager pm(module.getContext());
-  build(pm);
-  if (timing)
-    pm.enableTiming(timing);
-  if (options.configurePassManager && failed(options.configurePassManager(pm)))
-    return failure();
-  return pm.run(module);
+  return runStage(module, stage, options.timing, options.configurePassManager,
+                  build);
 }
 } // namespace
 
@@ -157,9 +103,7 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
                             "library) to stdout; give an output file");
   // Fail on the CPU before the long part of the compile.
   std::string error;
-  std::unique_ptr<llvm::TargetMachine> machine =
-      createTargetMachine(options, error);
-  if (!machine)
+  if (!createHostTargetMachine(options.cpu, error))
     return module.emitError("no target machine for this host: ") << error;
 
   // The entry points as written, checked before lowering: a wrong input or
@@ -218,10 +162,6 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
                            buildMoECPULowerToLLVMPipeline(pm);
                          })))
     return failure();
-  auto nestTiming = [&](StringRef stage) {
-    return options.timing ? options.timing->nest(stage) : TimingScope();
-  };
-
   if (options.emit == CPUEmitKind::MLIR) {
     std::unique_ptr<llvm::ToolOutputFile> output =
         createOutputFile(outputPath, error, llvm::sys::fs::OF_Text);
@@ -232,102 +172,27 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
     return success();
   }
 
-  TimingScope translateTiming = nestTiming("translate to LLVM IR");
-  DialectRegistry registry;
-  registerBuiltinDialectTranslation(registry);
-  registerLLVMDialectTranslation(registry);
-  registerOpenMPDialectTranslation(registry);
-  ctx->appendDialectRegistry(registry);
-  llvm::LLVMContext llvmContext;
-  std::unique_ptr<llvm::Module> llvmModule =
-      translateModuleToLLVMIR(module, llvmContext, "moe");
-  if (!llvmModule)
-    return module.emitError("translation to LLVM IR failed");
-  llvmModule->setTargetTriple(machine->getTargetTriple());
-  llvmModule->setDataLayout(machine->createDataLayout());
-
-  for (const EntrySignature &entry : *entries)
-    if (failed(addEntryFunctions(*llvmModule, entry, module)))
-      return failure();
-  addManifestFunction(*llvmModule,
-                      buildManifest(*entries, MOE_MANIFEST_TARGET));
-  translateTiming.stop();
-
-  TimingScope optimizeTiming = nestTiming("LLVM optimisation");
-  auto optimize = makeOptimizingTransformer(options.optLevel, /*sizeLevel=*/0,
-                                            machine.get());
-  if (llvm::Error err = optimize(llvmModule.get()))
-    return module.emitError("LLVM optimisation failed: ")
-           << llvm::toString(std::move(err));
-  optimizeTiming.stop();
-
-  if (options.emit == CPUEmitKind::LLVMIR) {
-    std::unique_ptr<llvm::ToolOutputFile> output =
-        createOutputFile(outputPath, error, llvm::sys::fs::OF_Text);
-    if (!output)
-      return module.emitError(error);
-    llvmModule->print(output->os(), nullptr);
-    output->keep();
-    return success();
-  }
-
-  // Assembly or an object file; for a library, the object next to it.
-  bool assembly = options.emit == CPUEmitKind::Assembly;
-  bool library = options.emit == CPUEmitKind::SharedLibrary;
-  std::string objectPath =
-      library ? (outputPath + ".o").str() : outputPath.str();
-  {
-    TimingScope codegenTiming = nestTiming("code generation");
-    std::unique_ptr<llvm::ToolOutputFile> object = createOutputFile(
-        objectPath, error,
-        assembly ? llvm::sys::fs::OF_Text : llvm::sys::fs::OF_None);
-    if (!object)
-      return module.emitError(error);
-    llvm::legacy::PassManager codegen;
-    if (machine->addPassesToEmitFile(codegen, object->os(), nullptr,
-                                     assembly
-                                         ? llvm::CodeGenFileType::AssemblyFile
-                                         : llvm::CodeGenFileType::ObjectFile))
-      return module.emitError("the target cannot emit ")
-             << (assembly ? "assembly" : "object files");
-    codegen.run(*llvmModule);
-    object->keep();
-  }
-  if (!library)
-    return success();
-
-  // Link: the object, the embedded runtime (memrefCopy), LLVM's OpenMP
-  // runtime (found through the rpath), libm for erff.
-  TimingScope linkTiming = nestTiming("link");
-  llvm::ErrorOr<std::string> linker =
-      llvm::sys::findProgramByName(options.linker);
-  if (!linker) {
-    llvm::sys::fs::remove(objectPath);
-    return module.emitError("cannot find the linker driver '")
-           << options.linker << "' on PATH";
-  }
-  std::string output = outputPath.str();
-  SmallVector<StringRef> argv = {*linker,
-                                 "-shared",
-                                 "-o",
-                                 output,
-                                 objectPath,
-                                 MOEC_EMBEDDED_RUNTIME,
-                                 "-L" MOEC_LIBOMP_DIR,
-                                 "-Wl,-rpath," MOEC_LIBOMP_DIR,
-                                 "-lomp",
-                                 "-lm",
-                                 "-Wl,-z,defs"};
+  HostLibraryOptions host;
+  host.target = MOE_TARGET_CPU;
+  host.manifestTarget = MOE_MANIFEST_TARGET;
+  host.cpu = options.cpu;
+  host.optLevel = options.optLevel;
+  host.linker = options.linker;
+  host.keepObject = options.keepObject;
+  host.timing = options.timing;
+  host.registerTranslations = [](DialectRegistry &registry) {
+    registerOpenMPDialectTranslation(registry);
+  };
+  host.emit = options.emit == CPUEmitKind::LLVMIR ? HostEmitKind::LLVMIR
+              : options.emit == CPUEmitKind::Assembly
+                  ? HostEmitKind::Assembly
+              : options.emit == CPUEmitKind::Object ? HostEmitKind::Object
+                                                    : HostEmitKind::SharedLibrary;
+  // The embedded runtime (memrefCopy, the tiles, the exchanges), LLVM's
+  // OpenMP runtime (found through the rpath), libm for erff.
+  host.linkInputs = {MOEC_EMBEDDED_RUNTIME, "-L" MOEC_LIBOMP_DIR,
+                     "-Wl,-rpath," MOEC_LIBOMP_DIR, "-lomp", "-lm"};
   if (*MOEC_EMBEDDED_RUNTIME_LINK_FLAGS)
-    argv.push_back(MOEC_EMBEDDED_RUNTIME_LINK_FLAGS);
-  std::string linkError;
-  int status = llvm::sys::ExecuteAndWait(*linker, argv, std::nullopt, {}, 0, 0,
-                                         &linkError);
-  if (!options.keepObject)
-    llvm::sys::fs::remove(objectPath);
-  if (status != 0)
-    return module.emitError("linking ")
-           << output << " failed (exit " << status << ")"
-           << (linkError.empty() ? "" : ": ") << linkError;
-  return success();
+    host.linkInputs.push_back(MOEC_EMBEDDED_RUNTIME_LINK_FLAGS);
+  return emitHostLibrary(module, *entries, host, outputPath);
 }

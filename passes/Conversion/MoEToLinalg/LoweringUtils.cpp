@@ -380,6 +380,10 @@ SmallVector<Value> lowering::forEachWorkerPart(ImplicitLocOpBuilder &b,
               nb, dest, offsets.back(), sizes.back(), strides.back()));
         }
         SmallVector<Value> results = body(nb, first, count, parts);
+        // Parts of static size insert results of that static shape.
+        if (fixedPartSize == 1)
+          for (auto [i, result] : llvm::enumerate(results))
+            result = castToType(nb, result, parts[i].getType());
         auto inParallel = scf::InParallelOp::create(nb);
         nb.setInsertionPointToStart(&inParallel.getRegion().front());
         for (auto [i, result] : llvm::enumerate(results))

@@ -162,7 +162,7 @@ gpu::LaunchOp buildElementwiseLaunch(
 
 /// A parallel loop nest (lower bounds, upper bounds, steps, body) as one
 /// thread per iteration: the linear index is split innermost-fastest.
-LogicalResult mapParallelLoop(RewriterBase &rewriter, Operation *loop,
+gpu::LaunchOp mapParallelLoop(RewriterBase &rewriter, Operation *loop,
                               ValueRange lbs, ValueRange ubs,
                               ValueRange steps, Block &body) {
   ImplicitLocOpBuilder b(loop->getLoc(), rewriter);
@@ -195,7 +195,7 @@ LogicalResult mapParallelLoop(RewriterBase &rewriter, Operation *loop,
           kb.clone(op, mapping);
       });
   rewriter.eraseOp(loop);
-  return prepareKernelBody(rewriter, launch.getBody());
+  return launch;
 }
 
 struct MoECUDAMapToKernelsPass
@@ -209,6 +209,61 @@ struct MoECUDAMapToKernelsPass
         continue;
       if (failed(mapBlock(rewriter, func.getBody().front())))
         return signalPassFailure();
+    }
+    makeAllocationsAsync(rewriter, module);
+  }
+
+  /// gpu-to-llvm lowers device allocation, deallocation, memset and
+  /// memcpy in their asynchronous form only: each synchronous one becomes
+  /// `wait async`, the op on that token, `wait` (the runtime queues them in
+  /// order on its stream).
+  static void makeAllocationsAsync(RewriterBase &rewriter, ModuleOp module) {
+    SmallVector<Operation *> ops;
+    module.walk([&](Operation *op) {
+      if (op->getParentOfType<gpu::GPUModuleOp>())
+        return;
+      if (auto alloc = dyn_cast<gpu::AllocOp>(op); alloc && !alloc.getAsyncToken())
+        ops.push_back(op);
+      if (auto dealloc = dyn_cast<gpu::DeallocOp>(op);
+          dealloc && !dealloc.getAsyncToken())
+        ops.push_back(op);
+      if (auto memset = dyn_cast<gpu::MemsetOp>(op);
+          memset && !memset.getAsyncToken())
+        ops.push_back(op);
+      if (auto memcpy = dyn_cast<gpu::MemcpyOp>(op);
+          memcpy && !memcpy.getAsyncToken())
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      ImplicitLocOpBuilder b(op->getLoc(), rewriter);
+      b.setInsertionPoint(op);
+      Type tokenType = gpu::AsyncTokenType::get(op->getContext());
+      Value token = gpu::WaitOp::create(b, tokenType, ValueRange())
+                        .getAsyncToken();
+      Value done;
+      if (auto alloc = dyn_cast<gpu::AllocOp>(op)) {
+        auto async = gpu::AllocOp::create(
+            b, alloc.getMemref().getType(), tokenType, ValueRange{token},
+            alloc.getDynamicSizes(), alloc.getSymbolOperands(),
+            alloc.getHostShared());
+        rewriter.replaceAllUsesWith(alloc.getMemref(), async.getMemref());
+        done = async.getAsyncToken();
+      } else if (auto dealloc = dyn_cast<gpu::DeallocOp>(op)) {
+        done = gpu::DeallocOp::create(b, tokenType, ValueRange{token},
+                                      dealloc.getMemref())
+                   .getAsyncToken();
+      } else if (auto memset = dyn_cast<gpu::MemsetOp>(op)) {
+        done = gpu::MemsetOp::create(b, tokenType, ValueRange{token},
+                                     memset.getDst(), memset.getValue())
+                   .getAsyncToken();
+      } else {
+        auto memcpy = cast<gpu::MemcpyOp>(op);
+        done = gpu::MemcpyOp::create(b, tokenType, ValueRange{token},
+                                     memcpy.getDst(), memcpy.getSrc())
+                   .getAsyncToken();
+      }
+      gpu::WaitOp::create(b, Type(), ValueRange{done});
+      rewriter.eraseOp(op);
     }
   }
 
@@ -230,6 +285,31 @@ struct MoECUDAMapToKernelsPass
       rewriter.eraseOp(op);
     }
 
+    // Allocations move up to where their sizes are known and deallocations
+    // down to the end, so that neither splits a run of sequential code
+    // (whose values may flow on through host arithmetic).
+    SmallVector<Operation *> allocs, deallocs;
+    for (Operation &op : block) {
+      if (isa<memref::AllocOp>(op))
+        allocs.push_back(&op);
+      else if (isa<memref::DeallocOp>(op))
+        deallocs.push_back(&op);
+    }
+    for (Operation *alloc : allocs) {
+      Operation *after = nullptr;
+      for (Value operand : alloc->getOperands())
+        if (Operation *def = operand.getDefiningOp())
+          if (def->getBlock() == &block &&
+              (!after || after->isBeforeInBlock(def)))
+            after = def;
+      if (after)
+        alloc->moveAfter(after);
+      else
+        alloc->moveBefore(&block, block.begin());
+    }
+    for (Operation *dealloc : deallocs)
+      dealloc->moveBefore(block.getTerminator());
+
     SmallVector<Operation *> run;
     SmallVector<Operation *> ops;
     for (Operation &op : block.without_terminator())
@@ -243,7 +323,7 @@ struct MoECUDAMapToKernelsPass
         return op->emitOpError(
             "is an exchange of expert parallelism, which the CUDA target "
             "does not run yet");
-      if (isHostScalar(op)) {
+      if (isHostOp(op)) {
         if (!run.empty())
           run.push_back(op);
         continue;
@@ -277,13 +357,14 @@ struct MoECUDAMapToKernelsPass
       SmallVector<Value> lbs = values(forall.getMixedLowerBound());
       SmallVector<Value> ubs = values(forall.getMixedUpperBound());
       SmallVector<Value> steps = values(forall.getMixedStep());
-      return mapParallelLoop(rewriter, op, lbs, ubs, steps,
-                             *forall.getBody());
+      return finishKernel(
+          rewriter,
+          mapParallelLoop(rewriter, op, lbs, ubs, steps, *forall.getBody()));
     }
     if (auto parallel = dyn_cast<scf::ParallelOp>(op))
-      return mapParallelLoop(rewriter, op, parallel.getLowerBound(),
+      return finishKernel(rewriter, mapParallelLoop(rewriter, op, parallel.getLowerBound(),
                              parallel.getUpperBound(), parallel.getStep(),
-                             *parallel.getBody());
+                             *parallel.getBody()));
     if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
       rewriter.setInsertionPoint(alloc);
       auto device = gpu::AllocOp::create(
@@ -309,36 +390,68 @@ struct MoECUDAMapToKernelsPass
   /// arithmetic between them) as one single-thread launch.
   LogicalResult flushRun(RewriterBase &rewriter,
                          SmallVectorImpl<Operation *> &run) {
-    while (!run.empty() && isHostScalar(run.back()))
+    llvm::SmallPtrSet<Operation *, 16> inRun(run.begin(), run.end());
+    auto definedInRun = [&](Value v) {
+      Operation *def = v.getDefiningOp();
+      return def && inRun.contains(def);
+    };
+    // Trailing host arithmetic on host values stays on the host.
+    while (!run.empty() && isHostOp(run.back()) &&
+           llvm::none_of(run.back()->getOperands(), definedInRun)) {
+      inRun.erase(run.back());
       run.pop_back();
+    }
     if (run.empty())
       return success();
-    llvm::SmallPtrSet<Operation *, 16> inRun(run.begin(), run.end());
     // Host arithmetic the rest of the function also needs stays outside,
-    // ahead of the run, when its operands allow.
+    // ahead of the run, when its operands allow; values computed on the
+    // device that later kernels need go through device memory (spilled).
     SmallVector<Operation *> kept;
+    SmallVector<Value> spills;
+    Operation *lastHoisted = nullptr;
     for (Operation *op : run) {
+      // Host arithmetic on host values (views, sizes, constants) leaves the
+      // run, in order, ahead of it: later host code may need it.
+      if (isHostOp(op) && llvm::none_of(op->getOperands(), definedInRun)) {
+        if (lastHoisted)
+          rewriter.moveOpAfter(op, lastHoisted);
+        else if (op != run.front())
+          rewriter.moveOpBefore(op, run.front());
+        lastHoisted = op;
+        inRun.erase(op);
+        continue;
+      }
+      kept.push_back(op);
       bool usedOutside = llvm::any_of(op->getUsers(), [&](Operation *user) {
         Operation *ancestor = user;
         while (ancestor && !inRun.contains(ancestor))
           ancestor = ancestor->getParentOp();
         return !ancestor;
       });
-      if (!usedOutside) {
-        kept.push_back(op);
+      if (!usedOutside)
         continue;
+      for (Value result : op->getResults())
+        if (!result.getType().isIntOrIndexOrFloat())
+          return op->emitOpError("computes a ")
+                 << result.getType()
+                 << " on the device that later code needs: the CUDA target "
+                    "passes only scalars between kernels";
+        else
+          spills.push_back(result);
+      // Host code that would read it: sizes, loop bounds, results.
+      for (OpOperand &use : op->getUses()) {
+        Operation *user = use.getOwner();
+        if (user->getBlock() == op->getBlock() &&
+            (isa<memref::AllocOp, memref::DeallocOp, scf::ForallOp,
+                 scf::ParallelOp, func::ReturnOp>(user) ||
+             holdsLaunches(user)))
+          return op->emitOpError(
+              "computes a value on the device that host code needs (a size "
+              "read from device memory): the CUDA target cannot run it yet");
       }
-      bool operandsOutside = llvm::all_of(op->getOperands(), [&](Value v) {
-        Operation *def = v.getDefiningOp();
-        return !def || !inRun.contains(def);
-      });
-      if (!isHostScalar(op) || !operandsOutside)
-        return op->emitOpError(
-            "computes a value on the device that host code needs (a size "
-            "read from device memory): the CUDA target cannot run it yet");
-      rewriter.moveOpBefore(op, run.front());
-      inRun.erase(op);
     }
+    if (kept.empty())
+      return success();
     Operation *first = kept.front();
     ImplicitLocOpBuilder b(first->getLoc(), rewriter);
     b.setInsertionPoint(first);
@@ -350,7 +463,57 @@ struct MoECUDAMapToKernelsPass
     for (Operation *op : kept)
       rewriter.moveOpBefore(op, terminator);
     run.clear();
-    return prepareKernelBody(rewriter, launch.getBody());
+    // Each spilled value: a one-element device buffer, allocated before the
+    // launch and written at its end.
+    for (Value value : spills) {
+      auto type = MemRefType::get({1}, value.getType());
+      auto buffer = gpu::AllocOp::create(b, TypeRange{type}, ValueRange(),
+                                         ValueRange(), ValueRange(), false);
+      buffer->moveBefore(launch);
+      OpBuilder store(terminator);
+      Value zero = arith::ConstantIndexOp::create(store, value.getLoc(), 0);
+      memref::StoreOp::create(store, value.getLoc(), value,
+                              buffer->getResult(0), zero);
+      spilled[value] = buffer->getResult(0);
+      tainted.insert(value);
+    }
+    return finishKernel(rewriter, launch);
   }
+
+  /// Whether `op` stays on the host: it computes from values the host has.
+  bool isHostOp(Operation *op) {
+    return isHostScalar(op) &&
+           llvm::none_of(op->getOperands(),
+                         [&](Value v) { return tainted.contains(v); });
+  }
+
+  /// Prepares a new kernel's body and reads there the spilled values of
+  /// earlier kernels it uses.
+  LogicalResult finishKernel(RewriterBase &rewriter, gpu::LaunchOp launch) {
+    if (failed(prepareKernelBody(rewriter, launch.getBody())))
+      return failure();
+    DenseMap<Value, Value> reloaded;
+    Block &entry = launch.getBody().front();
+    launch.getBody().walk([&](Operation *op) {
+      for (OpOperand &use : op->getOpOperands()) {
+        auto it = spilled.find(use.get());
+        if (it == spilled.end() || launch->isAncestor(use.get().getDefiningOp()))
+          continue;
+        Value &load = reloaded[use.get()];
+        if (!load) {
+          OpBuilder at = OpBuilder::atBlockBegin(&entry);
+          Value zero = arith::ConstantIndexOp::create(at, op->getLoc(), 0);
+          load = memref::LoadOp::create(at, op->getLoc(), it->second, zero);
+        }
+        use.set(load);
+      }
+    });
+    return success();
+  }
+
+  /// Device values later kernels read (values of earlier single-thread
+  /// launches), and the buffers that carry them.
+  DenseSet<Value> tainted;
+  DenseMap<Value, Value> spilled;
 };
 } // namespace
