@@ -2,8 +2,10 @@
 """Checks the PTX of GPU kernels with ptxas, the cheapest guard of kernel
 quality without a GPU.
 
-Reads either .ptx files or MLIR text holding `gpu.binary` ops whose objects
-carry PTX (`assembly = "..."`, from gpu-module-to-binary format=isa), runs
+Reads .ptx files (a `moe-compile --emit=ptx` file holds several modules,
+each after a `// kernel module NAME` line) or MLIR text holding
+`gpu.binary` ops whose objects carry PTX (`assembly = "..."`, from
+gpu-module-to-binary format=isa), runs
 `ptxas -v -arch=<arch>` on each, and prints one line per kernel:
 
   kernel <name>: <N> registers, <B> bytes smem, <S> bytes spill stores, <L> bytes spill loads
@@ -93,8 +95,16 @@ def main():
     sources = []
     for path in args.inputs:
         text = sys.stdin.read() if path == "-" else open(path).read()
-        if path.endswith(".ptx"):
-            sources.append((os.path.splitext(os.path.basename(path))[0], text))
+        if path.endswith(".ptx") or path == "-" and ".version" in text[:2000] \
+                and "gpu.binary" not in text:
+            name = os.path.splitext(os.path.basename(path))[0]
+            # `moe-compile --emit=ptx` writes every kernel module, each after
+            # a `// kernel module NAME` line.
+            parts = re.split(r"^// kernel module (\w+)\n", text, flags=re.M)
+            if len(parts) > 1:
+                sources.extend(zip(parts[1::2], parts[2::2]))
+            else:
+                sources.append((name, text))
         else:
             sources.extend(ptx_from_mlir(text))
     if not sources:
