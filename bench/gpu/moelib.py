@@ -83,7 +83,7 @@ def read_safetensors(path):
 
 def view_slot(slot, tensors):
     """The slot's bound tensor from checkpoint tensors ({name: (array,
-    dtype)}): stack, slice, transpose, pack, convert; as the loader does."""
+    dtype)}): stack, then apply_view; as the loader does."""
     name = slot["name"]
     if slot["layout"] == "stacked":
         begin, end = slot["experts"]
@@ -94,6 +94,12 @@ def view_slot(slot, tensors):
         src, kind = tensors[name]
     if kind == "BF16":
         src = bf16_bits_to_f32(src)
+    return apply_view(slot, src)
+
+
+def apply_view(slot, src):
+    """Reshapes to "source_shape", slices, transposes, packs and converts a
+    slot's (stacked) checkpoint tensor into its bound array."""
     src = np.asarray(src, dtype=np.float32)
     if "source_shape" in slot:
         src = src.reshape(slot["source_shape"])
@@ -116,8 +122,8 @@ def view_slot(slot, tensors):
         src = np.moveaxis(src.reshape(shape), dim + 1, -1)
     src = np.ascontiguousarray(src)
     if list(src.shape) != list(slot["shape"]):
-        raise MoeError(f"slot {name}: viewed shape {list(src.shape)} is not "
-                       f"the manifest's {slot['shape']}")
+        raise MoeError(f"slot {slot['name']}: viewed shape {list(src.shape)} "
+                       f"is not the manifest's {slot['shape']}")
     if slot["dtype"] == "bf16":
         return f32_to_bf16_bits(src)
     return src
