@@ -472,6 +472,9 @@ def main():
     if args.shapes:
         keep = args.shapes.split(",")
         shapes = [s for s in shapes if s["name"] in keep]
+    if not shapes:
+        log("no layers to run: the bundle has none (see scripts/gpu-bundle.sh)")
+        return 1
     results = {"device": torch.cuda.get_device_name(args.device)
                if DEV == "cuda" else "cpu", "torch": torch.__version__,
                "bundle": bundle.get("commit"), "shapes": {}}
