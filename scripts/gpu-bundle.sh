@@ -59,8 +59,9 @@ if [ "$TARGET" = cuda ] && ! "$BIN/moe-compile" --help | grep -q -- '--gpu-arch'
   exit 1
 fi
 
-grep -qxF '/.gpu-bundle/' .git/info/exclude 2>/dev/null ||
-  echo '/.gpu-bundle/' >>"$(git rev-parse --git-path info/exclude)"
+EXCLUDE=$(git rev-parse --git-path info/exclude)
+mkdir -p "$(dirname "$EXCLUDE")"
+grep -qxF '/.gpu-bundle/' "$EXCLUDE" 2>/dev/null || echo '/.gpu-bundle/' >>"$EXCLUDE"
 rm -rf "$OUT"
 mkdir -p "$OUT/lib" "$OUT/data" "$OUT/configs"
 TMP=$(mktemp -d)

@@ -3,8 +3,8 @@
 For each tiny family in the bundle (.gpu-bundle/bundle.json) and each
 library built for it:
   * accuracy: the output on the carried input against the reference the
-    CPU library computed here from the same bf16 weights (bench/gpu/README
-    states the tolerance and why);
+    CPU library computed here from the same bf16 weights (TOKEN_TOLERANCE
+    below says why that tolerance);
   * batch invariance: each of a few tokens run alone (1 token) gives the
     same bits as in a batch of 4096 tokens;
   * determinism: two runs of the 4096-token batch give identical bytes.
