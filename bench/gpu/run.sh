@@ -4,6 +4,8 @@
 # here (device tool: carry [".gpu-bundle"], timeout_s 540):
 #
 #   bash bench/gpu/run.sh            results in $OUT (default gpu-results/)
+#   BENCH_ARGS="--tokens 1,128,2048 --shapes mixtral-8x7b" bash bench/gpu/run.sh
+#                                    a smaller grid (bench/gpu/bench.py --help)
 #
 # 1. the device: name, driver, clocks, torch;
 # 2. correctness (bench/gpu/check.py): each tiny family, sm_90a and sm_80
@@ -75,7 +77,8 @@ else
 fi
 
 step bench $((BENCH_SECONDS + 30)) $PY bench/gpu/bench.py --bundle "$BUNDLE" \
-  --json "$OUT/bench.json" --table "$OUT/bench.md" --deadline "$BENCH_SECONDS"
+  --json "$OUT/bench.json" --table "$OUT/bench.md" --deadline "$BENCH_SECONDS" \
+  ${BENCH_ARGS:-}
 
 nvidia-smi --query-gpu=clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv || true
 failed=0
