@@ -94,4 +94,7 @@ failed=0
 } >"$OUT/summary.json"
 cat "$OUT/summary.json"
 say "run: done in $(($(date +%s) - START))s"
+# Let tee write the end of run.log before the machine collects $OUT.
+exec 1>&- 2>&-
+sleep 1
 exit $failed
