@@ -354,7 +354,8 @@ struct MoECUDATileGroupedGemmPass
     if (tileRows <= 0 || tileColumns <= 0) {
       module.emitError() << "moe-cuda-tile-grouped-gemm: tile-rows and "
                             "tile-columns must be positive (got "
-                         << tileRows << "x" << tileColumns << ")";
+                         << tileRows.getValue() << "x"
+                         << tileColumns.getValue() << ")";
       return signalPassFailure();
     }
     SmallVector<Operation *> ops;

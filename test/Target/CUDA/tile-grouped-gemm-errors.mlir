@@ -30,10 +30,11 @@ func.func @tensors(%h: tensor<?x64xf32>, %d: tensor<32x64xbf16>, %o: tensor<?x32
 
 // -----
 
-// Tests that an f16 input (the rows the GEMM reads) is refused.
-func.func @f16_rows(%h: memref<?x64xf16>, %d: memref<32x64xbf16>, %o: memref<?x32xf32>) {
-  // expected-error @+1 {{'moe.down_scatter_add' op needs f32 rows and output for the tiled form}}
+// Tests that weights of a dynamic shape are refused (the tile's columns
+// and depth are static).
+func.func @dynamic_weights(%h: memref<?x64xf32>, %d: memref<?x64xbf16>, %o: memref<?x32xf32>) {
+  // expected-error @+1 {{'moe.down_scatter_add' op needs static weight shapes for the tiled form}}
   moe.down_scatter_add %h weights(down %d) layout <rows> outs(%o)
-      : (memref<?x64xf16>, memref<32x64xbf16>, memref<?x32xf32>) -> ()
+      : (memref<?x64xf32>, memref<?x64xbf16>, memref<?x32xf32>) -> ()
   return
 }
