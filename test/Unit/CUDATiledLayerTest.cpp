@@ -129,8 +129,7 @@ TestLayer withBF16Experts(TestLayer layer) {
 }
 
 void checkAgainstReference(const LayerSpec &given,
-                           std::vector<int64_t> tokenCounts = {1, 7, 37,
-                                                               300}) {
+                           std::vector<int64_t> tokenCounts = {1, 7, 37, 300}) {
   LayerSpec spec = sized(given);
   TestLayer layer = makeTestLayer(spec);
   TestLayer rounded = withBF16Experts(layer);
@@ -176,9 +175,8 @@ void checkBatchInvariance(const LayerSpec &given) {
         compiled.run(first, 1, spec.hidden, layer.weights);
     ASSERT_EQ(batch.size(), static_cast<size_t>(T * spec.hidden));
     ASSERT_EQ(alone.size(), static_cast<size_t>(spec.hidden));
-    EXPECT_EQ(std::memcmp(batch.data(), alone.data(),
-                          spec.hidden * sizeof(float)),
-              0)
+    EXPECT_EQ(
+        std::memcmp(batch.data(), alone.data(), spec.hidden * sizeof(float)), 0)
         << tile.name << ": token 0's bits depend on the batch";
     batches.push_back(std::move(batch));
   }

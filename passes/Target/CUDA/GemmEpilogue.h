@@ -1,10 +1,10 @@
 //===- GemmEpilogue.h - the grouped GEMMs' per-element epilogue -*- C++ -*-===//
 //
 // The math a grouped GEMM applies to an output element's f32 sums, in one
-// place so that the GPU kernels (GroupedGemmSm80.cpp, GroupedGemmSm90Kernel.cpp)
-// and the tiled form that runs on the CPU (TileGroupedGemm.cpp) round the
-// same way: the CPU tests of the tiled form then vouch for the kernels'
-// epilogues too.
+// place so that the GPU kernels (GroupedGemmSm80.cpp,
+// GroupedGemmSm90Kernel.cpp) and the tiled form that runs on the CPU
+// (TileGroupedGemm.cpp) round the same way: the CPU tests of the tiled form
+// then vouch for the kernels' epilogues too.
 //
 //===----------------------------------------------------------------------===//
 

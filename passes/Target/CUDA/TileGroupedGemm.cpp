@@ -60,8 +60,7 @@ Value slice(ImplicitLocOpBuilder &b, Value source,
             ArrayRef<int64_t> resultShape) {
   SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
   MemRefType type = memref::SubViewOp::inferRankReducedResultType(
-      resultShape, cast<MemRefType>(source.getType()), offsets, sizes,
-      strides);
+      resultShape, cast<MemRefType>(source.getType()), offsets, sizes, strides);
   return memref::SubViewOp::create(b, type, source, offsets, sizes, strides);
 }
 
@@ -73,8 +72,8 @@ SmallVector<AffineMap> identityMaps(MLIRContext *ctx, unsigned rank,
 
 /// The row tile: rows [rowBegin, rowBegin + n) gathered by token and
 /// rounded to bf16, as the kernels store them into shared memory.
-Value buildRowTile(ImplicitLocOpBuilder &b, const TiledGemm &g,
-                   Value rowBegin, Value numTileRows) {
+Value buildRowTile(ImplicitLocOpBuilder &b, const TiledGemm &g, Value rowBegin,
+                   Value numTileRows) {
   auto tileType =
       MemRefType::get({ShapedType::kDynamic, g.depth}, b.getBF16Type());
   Value tile = memref::AllocOp::create(b, tileType, ValueRange{numTileRows});
@@ -94,8 +93,8 @@ Value buildRowTile(ImplicitLocOpBuilder &b, const TiledGemm &g,
       b, TypeRange(), ValueRange{from}, ValueRange{to},
       identityMaps(b.getContext(), 1, 2), {utils::IteratorType::parallel},
       [](OpBuilder &ob, Location loc, ValueRange args) {
-        Value rounded = arith::TruncFOp::create(ob, loc, ob.getBF16Type(),
-                                                args[0]);
+        Value rounded =
+            arith::TruncFOp::create(ob, loc, ob.getBF16Type(), args[0]);
         linalg::YieldOp::create(ob, loc, rounded);
       });
   return tile;
@@ -107,8 +106,7 @@ void buildTile(ImplicitLocOpBuilder &b, const TiledGemm &g,
                int64_t tileColumns) {
   MLIRContext *ctx = b.getContext();
   Value numTileRows = arith::SubIOp::create(b, rows.rowEnd, rows.rowBegin);
-  Value columnBegin =
-      arith::MulIOp::create(b, columnTile, idx(b, tileColumns));
+  Value columnBegin = arith::MulIOp::create(b, columnTile, idx(b, tileColumns));
   // Column tiles start below N; the last one may be partial.
   Value numTileColumns = arith::MinUIOp::create(
       b, idx(b, tileColumns),
@@ -132,9 +130,8 @@ void buildTile(ImplicitLocOpBuilder &b, const TiledGemm &g,
     linalg::FillOp::create(b, ValueRange{zeroF32}, ValueRange{acc});
     // bf16 x bf16 -> f32: the matmul extends both to f32; the depth is
     // summed in order, whole, whatever the tile.
-    linalg::MatmulTransposeBOp::create(b, b.getLoc(),
-                                       ValueRange{rowTile, weightTile},
-                                       ValueRange{acc});
+    linalg::MatmulTransposeBOp::create(
+        b, b.getLoc(), ValueRange{rowTile, weightTile}, ValueRange{acc});
     sums.push_back(acc);
   }
 
@@ -149,8 +146,6 @@ void buildTile(ImplicitLocOpBuilder &b, const TiledGemm &g,
   }
   maps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
   size_t numSums = sums.size();
-  cuda::GemmEpilogue kind = g.epilogue;
-  Activation activation = g.activation;
   linalg::GenericOp::create(
       b, TypeRange(), inputs, ValueRange{out}, maps,
       {utils::IteratorType::parallel, utils::IteratorType::parallel},
@@ -159,7 +154,7 @@ void buildTile(ImplicitLocOpBuilder &b, const TiledGemm &g,
         Value factor = g.rowFactor ? args[numSums] : Value();
         SmallVector<Value, 2> elementSums(args.take_front(numSums));
         Value result = cuda::buildEpilogueElement(
-            eb, kind, activation, factor, elementSums, args.back());
+            eb, g.epilogue, g.activation, factor, elementSums, args.back());
         linalg::YieldOp::create(eb, result);
       });
   for (Value buffer : sums)
@@ -178,8 +173,7 @@ ArrayAttr blockMapping(MLIRContext *ctx, ArrayRef<gpu::MappingId> ids) {
 /// grid.
 void buildTiledGemm(ImplicitLocOpBuilder &b, const TiledGemm &g,
                     int64_t tileRows, int64_t tileColumns) {
-  Value rowTiles =
-      cuda::buildRowTileCount(b, g.numRows, g.experts, tileRows);
+  Value rowTiles = cuda::buildRowTileCount(b, g.numRows, g.experts, tileRows);
   Value columnTiles = idx(b, llvm::divideCeil(g.columns, tileColumns));
   auto forall = scf::ForallOp::create(
       b, ArrayRef<OpFoldResult>{rowTiles, columnTiles}, ValueRange(),
@@ -188,8 +182,8 @@ void buildTiledGemm(ImplicitLocOpBuilder &b, const TiledGemm &g,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(forall.getBody()->getTerminator());
   Value rowTile = forall.getInductionVar(0);
-  cuda::RowTile rows = cuda::buildRowTileSchedule(b, g.offsets, rowTile,
-                                                  g.numRows, tileRows);
+  cuda::RowTile rows =
+      cuda::buildRowTileSchedule(b, g.offsets, rowTile, g.numRows, tileRows);
   // The grid's spare tiles past the last one have no rows.
   auto valid = scf::IfOp::create(b, rows.valid, /*withElseRegion=*/false);
   b.setInsertionPoint(valid.thenBlock()->getTerminator());
@@ -228,10 +222,9 @@ void buildCombine(ImplicitLocOpBuilder &b, Value rowResults, Value rowToken,
                                            rowTokenIndex, token);
         Value v = memref::LoadOp::create(ob, loc, rowResults, ValueRange{r, n});
         Value added = arith::AddFOp::create(ob, loc, carried[0], v);
-        scf::YieldOp::create(
-            ob, loc,
-            ValueRange{arith::SelectOp::create(ob, loc, mine, added,
-                                               carried[0])});
+        scf::YieldOp::create(ob, loc,
+                             ValueRange{arith::SelectOp::create(
+                                 ob, loc, mine, added, carried[0])});
       });
   memref::StoreOp::create(b, rowLoop.getResult(0), init, ValueRange{token, n});
 }
@@ -249,9 +242,9 @@ LogicalResult checkOperands(Operation *op, WeightLayoutAttr layout,
   MLIRContext *ctx = op->getContext();
   Type bf16 = BFloat16Type::get(ctx), f32 = Float32Type::get(ctx),
        i32 = IntegerType::get(ctx, 32);
-  if (op->getNumResults() != 0 ||
-      llvm::any_of(op->getOperands(),
-                   [](Value v) { return !isa<MemRefType>(v.getType()); }))
+  if (op->getNumResults() != 0 || llvm::any_of(op->getOperands(), [](Value v) {
+        return !isa<MemRefType>(v.getType());
+      }))
     return op->emitOpError("must be on buffers for moe-cuda-tile-grouped-gemm "
                            "(run moe-bufferize first)");
   if (layout.isPanels() ||
@@ -354,8 +347,8 @@ struct MoECUDATileGroupedGemmPass
     if (tileRows <= 0 || tileColumns <= 0) {
       module.emitError() << "moe-cuda-tile-grouped-gemm: tile-rows and "
                             "tile-columns must be positive (got "
-                         << tileRows.getValue() << "x"
-                         << tileColumns.getValue() << ")";
+                         << tileRows.getValue() << "x" << tileColumns.getValue()
+                         << ")";
       return signalPassFailure();
     }
     SmallVector<Operation *> ops;
