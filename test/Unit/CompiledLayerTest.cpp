@@ -8,33 +8,16 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "JitLayer.h"
 #include "LayerCases.h"
 
-#include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Pipelines/Pipelines.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-
-#include "mlir/ExecutionEngine/CRunnerUtils.h"
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
-#include "llvm/Support/TargetSelect.h"
-#include "llvm/Support/raw_ostream.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <functional>
-#include <cstring>
 #include <random>
 #include <set>
 
@@ -44,117 +27,27 @@ namespace reference = moe::reference;
 
 namespace {
 
-/// A JIT-compiled layer, lowered with or without moe-fuse-experts.
-class CompiledLayer {
+/// The shared libraries a layer lowered for the CPU calls into.
+const llvm::StringRef kCPULibs[] = {MOEC_C_RUNNER_UTILS,
+                                    MOEC_EMBEDDED_RUNTIME_SO, MOEC_LIBOMP};
+
+/// A layer JIT-compiled from moe-lower-to-cpu, with or without
+/// moe-fuse-experts.
+class CompiledLayer : public JitLayer {
 public:
-  CompiledLayer(const std::string &source, bool fuseExperts) {
-    mlir::DialectRegistry registry;
-    mlir::registerAllDialects(registry);
-    mlir::registerAllExtensions(registry);
-    registry.insert<mlir::moe::MoEDialect>();
-    mlir::registerBuiltinDialectTranslation(registry);
-    mlir::registerLLVMDialectTranslation(registry);
-    mlir::registerOpenMPDialectTranslation(registry);
-    context.appendDialectRegistry(registry);
-    module = mlir::parseSourceString<mlir::ModuleOp>(source, &context);
-    if (!module) {
-      error = "parse failed:\n" + source;
-      return;
-    }
-    // A C interface for the call below; the weight names are not needed.
-    for (auto func : module->getOps<mlir::func::FuncOp>()) {
-      func->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(&context));
-      for (unsigned i = 0; i < func.getNumArguments(); ++i)
-        func.removeArgAttr(i, "moe.weight");
-    }
-    mlir::PassManager pm(&context);
-    mlir::moe::MoELoweringOptions lowering;
-    lowering.fuseExperts = fuseExperts;
-    mlir::moe::buildMoELowerToCPUPipeline(pm, lowering);
-    if (mlir::failed(pm.run(*module))) {
-      error = "lowering failed:\n" + source;
-      return;
-    }
-    mlir::ExecutionEngineOptions options;
-    llvm::StringRef libs[] = {MOEC_C_RUNNER_UTILS, MOEC_EMBEDDED_RUNTIME_SO,
-                              MOEC_LIBOMP};
-    options.sharedLibPaths = libs;
-    // `transformer` is a function_ref: the function it refers to must
-    // outlive ExecutionEngine::create, so it is a named local.
-    std::function<llvm::Error(llvm::Module *)> optimize =
-        mlir::makeOptimizingTransformer(2, 0, nullptr);
-    options.transformer = optimize;
-    auto maybeEngine = mlir::ExecutionEngine::create(*module, options);
-    if (!maybeEngine) {
-      error = llvm::toString(maybeEngine.takeError());
-      return;
-    }
-    engine = std::move(*maybeEngine);
-  }
-
-  std::string error;
-
-  /// Runs the layer on `x` `[T,H]` with `weights` in argument order.
-  std::vector<float> run(std::vector<float> &x, int64_t numTokens,
-                         int64_t hidden, std::vector<WeightArg> &weights) {
-    std::vector<std::unique_ptr<char[]>> descriptors;
-    std::vector<void *> pointers;
-    auto describe = [&](std::vector<float> &data,
-                        const std::vector<int64_t> &shape) {
-      size_t rank = shape.size();
-      // {allocated, aligned, offset, sizes[rank], strides[rank]}
-      size_t bytes = 2 * sizeof(float *) + (1 + 2 * rank) * sizeof(int64_t);
-      descriptors.emplace_back(new char[bytes]);
-      char *d = descriptors.back().get();
-      float *base = data.data();
-      std::memcpy(d, &base, sizeof(base));
-      std::memcpy(d + sizeof(base), &base, sizeof(base));
-      auto *ints = reinterpret_cast<int64_t *>(d + 2 * sizeof(base));
-      ints[0] = 0;
-      int64_t stride = 1;
-      for (size_t i = rank; i-- > 0;) {
-        ints[1 + i] = shape[i];
-        ints[1 + rank + i] = stride;
-        stride *= shape[i];
-      }
-      pointers.push_back(d);
-    };
-    StridedMemRefType<float, 2> result{};
-    pointers.push_back(&result);
-    describe(x, {numTokens, hidden});
-    for (WeightArg &weight : weights)
-      describe(weight.values, weight.shape);
-    std::vector<void *> packed;
-    for (void *&p : pointers)
-      packed.push_back(&p);
-    llvm::Error err = engine->invokePacked("_mlir_ciface_layer", packed);
-    if (err) {
-      ADD_FAILURE() << llvm::toString(std::move(err));
-      return {};
-    }
-    std::vector<float> out(result.data + result.offset,
-                           result.data + result.offset + numTokens * hidden);
-    free(result.basePtr);
-    return out;
-  }
-
-private:
-  mlir::MLIRContext context;
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  std::unique_ptr<mlir::ExecutionEngine> engine;
+  CompiledLayer(const std::string &source, bool fuseExperts)
+      : JitLayer(
+            source,
+            [fuseExperts](mlir::OpPassManager &pm) {
+              mlir::moe::MoELoweringOptions lowering;
+              lowering.fuseExperts = fuseExperts;
+              mlir::moe::buildMoELowerToCPUPipeline(pm, lowering);
+            },
+            kCPULibs) {}
 };
 
 /// Compiles `layer`, runs it for each token count, and compares with the
 /// reference.
-void initialiseJit() {
-  static bool initialised = [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-    return true;
-  }();
-  (void)initialised;
-}
-
 void checkAgainstReference(const LayerSpec &spec,
                            std::vector<int64_t> tokenCounts = {1, 37},
                            bool fuseExperts = true) {

@@ -117,4 +117,52 @@ def MoECUDAMapToKernels : Pass<"moe-cuda-map-to-kernels", "::mlir::ModuleOp"> {
   ];
 }
 
+def MoECUDATileGroupedGemm : Pass<"moe-cuda-tile-grouped-gemm", "::mlir::ModuleOp"> {
+  let summary = "The grouped expert GEMMs in the block-level tiled form of the GPU kernels";
+  let description = [{
+    Rewrites every `moe.gather_gate_up` and `moe.down_scatter_add` on
+    buffers (after `moe-bufferize`) into what the kernels of
+    `moe-cuda-lower-grouped-gemm` compute, block by block, in upstream ops
+    that also run on the CPU: so the kernels' schedule, masking, epilogues
+    and combine order are tested by executing this form against the
+    reference.
+
+    * An `scf.forall` over (row tile, column tile), mapped to
+      `#gpu.block<x>` and `#gpu.block<y>`, sized as the kernels' grid
+      (`ceil(R/rows) + E` row tiles, `ceil(N/columns)` column tiles); each
+      iteration finds its expert and rows from the offsets with the
+      kernels' own schedule (tiles never straddle experts; spare tiles do
+      nothing).
+    * The tile: the rows gathered by token into a bf16 tile (the rounding
+      the kernels' shared-memory tile makes), a `linalg.matmul` per weight
+      with the `[N,K]` bf16 weight slice transposed (f32 sums, the depth
+      in order, never split), then a `linalg.generic` epilogue on the
+      tile's rows and columns only: input scaling and activation (gate/up),
+      or the routing weight (down).
+    * A down GEMM with `row_token` writes weighted rows to an `[R,N]`
+      buffer; a combine then adds each token's rows into it in increasing
+      row order (the order of the kernels' count/scan/scatter/sort/sum
+      combine), one token per iteration of an `scf.forall`.
+
+    Weights must be bf16 rows (`moe-cuda-prepare-kernels`). The tile shape
+    is an option (default: the wide variant's 128x128); `tile-columns`
+    counts output columns (sm_80's gated kernels count gate and up
+    columns together: their 128x128 is 64 here).
+  }];
+  let options = [
+    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"128",
+           "Rows of a tile (of one expert)">,
+    Option<"tileColumns", "tile-columns", "int64_t", /*default=*/"128",
+           "Output columns of a tile">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 #endif // MOE_TARGET_CUDA_PASSES_TD
