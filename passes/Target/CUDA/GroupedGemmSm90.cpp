@@ -24,6 +24,9 @@ using namespace mlir::moe::cuda::sm90;
 
 namespace {
 
+/// bf16 elements in 16 bytes: what TMA's global strides are a multiple of.
+constexpr int64_t kDepthMultiple = 8;
+
 MemRefType getMemRef(Value v) {
   return v ? dyn_cast<MemRefType>(v.getType()) : MemRefType();
 }
@@ -52,9 +55,11 @@ FailureOr<std::pair<int64_t, int64_t>> checkWeight(Operation *op, Value weight,
     return failure();
   }
   int64_t n = type.getDimSize(rank - 2), k = type.getDimSize(rank - 1);
-  if (k % kStageDepth != 0) {
+  // TMA needs the weight rows' stride a multiple of 16 bytes; the last
+  // depth tile past K is zero-filled.
+  if (k <= 0 || k % kDepthMultiple != 0) {
     op->emitOpError() << "on sm_90a needs a depth that is a multiple of "
-                      << kStageDepth << " (got " << k << ")";
+                      << kDepthMultiple << " (got " << k << ")";
     return failure();
   }
   return std::make_pair(n, k);

@@ -5,8 +5,9 @@
 //
 // * schedule: the block's rows of one expert (buildRowTileSchedule on
 //   block id x) and its columns (block id y);
-// * mainloop: over the depth in order, 64 at a time, through a ring of
-//   `stages` shared-memory buffers. The weights come by TMA (a
+// * mainloop: over the depth in order, 64 at a time (the last tile past
+//   K zero-filled: TMA fills the weights, the gather stores zeros), through a
+//   ring of `stages` shared-memory buffers. The weights come by TMA (a
 //   `[columns, 64]` bf16 box, 128-byte swizzled, completing on the
 //   stage's mbarrier); the row tile is gathered by the block's threads
 //   (row r is `a[row_token[r]]`), rounded to bf16 and stored in the same
@@ -18,7 +19,8 @@
 //
 // wgmma is written as nvvm.wgmma.mma_async: nvgpu.warpgroup.mma in MLIR 22
 // accepts only a transposed (N-major) B, and the weights are K-major rows.
-// The depth loop stays an scf.for (never unrolled) and accumulates in
+// The depth loop stays an scf.for (never unrolled; its first tile peeled
+// so that no register move starts the accumulators) and accumulates in
 // depth order: no split-K, so a row's bits do not depend on the tiling.
 //
 //===----------------------------------------------------------------------===//
@@ -205,13 +207,23 @@ void buildStoreRowTile(ImplicitLocOpBuilder &b, const KernelState &k,
   Value depth = arith::MulIOp::create(b, depthTile, idx(b, kStageDepth));
   Value zeros = arith::ConstantOp::create(
       b, f32x8, DenseElementsAttr::get(f32x8, b.getF32FloatAttr(0.0f)));
+  // With K % 64 != 0 the last depth tile runs past K: its chunks there
+  // (whole ones, as K % 8 == 0) store zeros, as TMA fills the weights'.
+  bool depthMasked = k.spec.depth % kStageDepth != 0;
   for (const RowChunk &c : chunks) {
     Value column = arith::AddIOp::create(b, depth, c.depthInStage);
-    // Rows of K % 64 == 0 f32 from an aligned base: 16-byte loads.
+    Value valid = c.valid;
+    if (depthMasked) {
+      Value inside = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, column,
+                                           idx(b, k.spec.depth));
+      valid = arith::AndIOp::create(b, valid, inside);
+      column = arith::SelectOp::create(b, inside, column, idx(b, 0));
+    }
+    // Rows of K % 8 == 0 f32 from an aligned base: 16-byte loads.
     Value v =
         vector::LoadOp::create(b, f32x8, k.a, ValueRange{c.sourceRow, column},
                                /*nontemporal=*/false, llvm::Align(16));
-    v = arith::SelectOp::create(b, c.valid, v, zeros);
+    v = arith::SelectOp::create(b, valid, v, zeros);
     Value rounded = arith::TruncFOp::create(b, bf16x8, v);
     vector::StoreOp::create(b, rounded, tile,
                             ValueRange{c.tileRow, c.swizzledColumn},
@@ -230,7 +242,11 @@ Value buildDescriptor(ImplicitLocOpBuilder &b, Value tile, Value tensorMap) {
 }
 
 /// One warpgroup's wgmma over a stage: for each accumulator (one per
-/// weight), 64 depth elements in four k16 steps, in depth order.
+/// weight), 64 depth elements in four k16 steps, in depth order. With no
+/// `accumulators` (the first depth tile) the first step ignores its input
+/// (scale-d 0) and takes undefined registers: zero constants there would
+/// be register moves between wgmma.fence and wgmma, which make ptxas
+/// serialise every wgmma of the kernel (C7519/C7517).
 SmallVector<Value> buildStageMma(ImplicitLocOpBuilder &b, const KernelState &k,
                                  Value stage, ValueRange accumulators) {
   const KernelSpec &s = k.spec;
@@ -246,7 +262,9 @@ SmallVector<Value> buildStageMma(ImplicitLocOpBuilder &b, const KernelState &k,
       NVVM::MMAShapeAttr::get(ctx, kWarpgroupRows, s.tile.columns, kMmaDepth);
   auto bf16 = NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::bf16);
   auto f32 = NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::f32);
-  auto scaleOut = NVVM::WGMMAScaleOutAttr::get(ctx, NVVM::WGMMAScaleOut::one);
+  auto accumulate = NVVM::WGMMAScaleOutAttr::get(ctx, NVVM::WGMMAScaleOut::one);
+  auto overwrite = NVVM::WGMMAScaleOutAttr::get(ctx, NVVM::WGMMAScaleOut::zero);
+  bool first = accumulators.empty();
   auto scaleIn = NVVM::WGMMAScaleInAttr::get(ctx, NVVM::WGMMAScaleIn::one);
   // Both operands K-major (PTX imm-trans-a = imm-trans-b = 0): NVVM
   // spells that A `row` ([M, K], K contiguous) and B `col` (K x N stored
@@ -259,8 +277,11 @@ SmallVector<Value> buildStageMma(ImplicitLocOpBuilder &b, const KernelState &k,
     Value descB = buildDescriptor(
         b, sharedView(b, k, stageOffset(b, k, stage, w), s.tile.columns),
         k.tensorMaps[w]);
-    Value acc = accumulators[w];
+    Value acc =
+        first ? LLVM::PoisonOp::create(b, accumulatorType(ctx, s.tile.columns))
+              : accumulators[w];
     for (int64_t step = 0; step < kStageDepth / kMmaDepth; ++step) {
+      auto scaleOut = first && step == 0 ? overwrite : accumulate;
       // A k16 step is 32 bytes along the swizzled row; the descriptor's
       // address field counts 16-byte units.
       Value advance = arith::ConstantOp::create(
@@ -278,15 +299,59 @@ SmallVector<Value> buildStageMma(ImplicitLocOpBuilder &b, const KernelState &k,
   return results;
 }
 
-/// The depth loop. Stage s of depth tile t is reused for tile t+stages;
-/// the weights of tile t+stages-2 are requested at tile t, once every
-/// warpgroup is past the barrier that follows its wait for the wgmma of
-/// tile t-2 (each warpgroup keeps at most one wgmma group in flight), so
-/// no load overwrites a stage a wgmma may still read.
+/// One depth tile `t` of the mainloop: the row tile into its stage, the
+/// refill of the stage of tile t-2, the wait for the weights, the wgmma
+/// (left in flight: at most one group a warpgroup). Returns the
+/// accumulators; with none given, starts them (see buildStageMma).
+SmallVector<Value> buildDepthTile(ImplicitLocOpBuilder &b, const KernelState &k,
+                                  ArrayRef<RowChunk> chunks, Value barriers,
+                                  Value isLeader, Value t,
+                                  ValueRange accumulators) {
+  MLIRContext *ctx = b.getContext();
+  int64_t depthTiles = llvm::divideCeil(k.spec.depth, kStageDepth);
+  int64_t stages = k.spec.tile.stages;
+  int64_t lookahead = stages - 2;
+  Value stage = arith::RemUIOp::create(b, t, idx(b, stages));
+  buildStoreRowTile(b, k, chunks, t, stage);
+  // The row tile was written through the generic proxy; wgmma reads
+  // through the async proxy.
+  NVVM::FenceProxyOp::create(
+      b, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+      NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+  gpu::BarrierOp::create(b);
+  // Every warpgroup is done with tile t-2: refill its stage.
+  Value next = arith::AddIOp::create(b, t, idx(b, lookahead));
+  Value issue =
+      arith::AndIOp::create(b, isLeader,
+                            arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                                  next, idx(b, depthTiles)));
+  auto refill = scf::IfOp::create(b, issue, /*withElseRegion=*/false);
+  {
+    ImplicitLocOpBuilder rb(b.getLoc(), refill.getThenBodyBuilder());
+    buildIssueWeightLoads(rb, k, barriers, next,
+                          arith::RemUIOp::create(rb, next, idx(rb, stages)));
+  }
+  // The stage's n-th use completes its mbarrier's phase n.
+  Value use = arith::DivUIOp::create(b, t, idx(b, stages));
+  Value parity = arith::TruncIOp::create(
+      b, b.getI1Type(), arith::IndexCastUIOp::create(b, b.getI64Type(), use));
+  nvgpu::MBarrierTryWaitParityOp::create(b, barriers, parity,
+                                         idx(b, kWaitTicks), stage);
+  SmallVector<Value> results = buildStageMma(b, k, stage, accumulators);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, 1);
+  return results;
+}
+
+/// The depth loop, ceil(K / 64) tiles. Stage s of depth tile t is reused
+/// for tile t+stages; the weights of tile t+stages-2 are requested at tile
+/// t, once every warpgroup is past the barrier that follows its wait for
+/// the wgmma of tile t-2 (each warpgroup keeps at most one wgmma group in
+/// flight), so no load overwrites a stage a wgmma may still read. Tile 0
+/// is peeled: it starts the accumulators without register moves.
 SmallVector<Value> buildMainloop(ImplicitLocOpBuilder &b, KernelState &k) {
   const KernelSpec &s = k.spec;
   MLIRContext *ctx = b.getContext();
-  int64_t depthTiles = s.depth / kStageDepth;
+  int64_t depthTiles = llvm::divideCeil(s.depth, kStageDepth);
   int64_t stages = s.tile.stages;
   int64_t lookahead = stages - 2;
 
@@ -310,49 +375,19 @@ SmallVector<Value> buildMainloop(ImplicitLocOpBuilder &b, KernelState &k) {
   gpu::BarrierOp::create(b);
 
   SmallVector<RowChunk> chunks = buildRowChunks(b, k);
-  auto accType = accumulatorType(ctx, s.tile.columns);
-  SmallVector<Value> init;
-  for (int64_t w = 0; w < s.numWeights; ++w)
-    init.push_back(LLVM::ZeroOp::create(b, accType));
-
+  SmallVector<Value> first =
+      buildDepthTile(b, k, chunks, barriers, isLeader, idx(b, 0), ValueRange{});
   auto loop =
-      scf::ForOp::create(b, idx(b, 0), idx(b, depthTiles), idx(b, 1), init);
+      scf::ForOp::create(b, idx(b, 1), idx(b, depthTiles), idx(b, 1), first);
   {
     ImplicitLocOpBuilder lb(b.getLoc(), loop.getBody(),
                             loop.getBody()->begin());
-    Value t = loop.getInductionVar();
-    Value stage = arith::RemUIOp::create(lb, t, idx(lb, stages));
-    buildStoreRowTile(lb, k, chunks, t, stage);
-    // The row tile was written through the generic proxy; wgmma reads
-    // through the async proxy.
-    NVVM::FenceProxyOp::create(
-        lb, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
-        NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
-    gpu::BarrierOp::create(lb);
-    // Every warpgroup is done with tile t-2: refill its stage.
-    Value next = arith::AddIOp::create(lb, t, idx(lb, lookahead));
-    Value issue = arith::AndIOp::create(
-        lb, isLeader,
-        arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, next,
-                              idx(lb, depthTiles)));
-    auto refill = scf::IfOp::create(lb, issue, /*withElseRegion=*/false);
-    {
-      ImplicitLocOpBuilder rb(lb.getLoc(), refill.getThenBodyBuilder());
-      buildIssueWeightLoads(rb, k, barriers, next,
-                            arith::RemUIOp::create(rb, next, idx(rb, stages)));
-    }
-    // The stage's n-th use completes its mbarrier's phase n.
-    Value use = arith::DivUIOp::create(lb, t, idx(lb, stages));
-    Value parity = arith::TruncIOp::create(
-        lb, lb.getI1Type(),
-        arith::IndexCastUIOp::create(lb, lb.getI64Type(), use));
-    nvgpu::MBarrierTryWaitParityOp::create(lb, barriers, parity,
-                                           idx(lb, kWaitTicks), stage);
     SmallVector<Value> results =
-        buildStageMma(lb, k, stage, loop.getRegionIterArgs());
-    NVVM::WgmmaWaitGroupSyncOp::create(lb, 1);
+        buildDepthTile(lb, k, chunks, barriers, isLeader,
+                       loop.getInductionVar(), loop.getRegionIterArgs());
     scf::YieldOp::create(lb, results);
   }
+  // The epilogue reads the accumulators: every wgmma must be done.
   NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
   return SmallVector<Value>(loop.getResults());
 }

@@ -47,7 +47,8 @@
 // CHECK-COUNT-2: nvgpu.tma.async.load
 // CHECK: gpu.barrier
 // CHECK: memref.load %[[KTOK]]
-// CHECK: %[[LOOP:.*]]:2 = scf.for %{{.*}} = %c0{{.*}} to %c2{{.*}} step %c1{{.*}} iter_args(%[[ACCG:.*]] = %{{.*}}, %[[ACCU:.*]] = %{{.*}}) -> (!llvm.struct<(f32,
+// The first depth tile, peeled: the row tile, then wgmma that starts each
+// accumulator (scale-d zero on undefined registers: no register moves).
 // CHECK: vector.load %[[KX]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<?x128xf32>, vector<8xf32>
 // CHECK: arith.truncf %{{.*}} : vector<8xf32> to vector<8xbf16>
 // CHECK: vector.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
@@ -58,10 +59,27 @@
 // CHECK: nvgpu.mbarrier.try_wait.parity %[[BARS]]
 // CHECK: nvgpu.warpgroup.generate.descriptor
 // CHECK: nvvm.wgmma.fence.aligned
+// CHECK: %[[P0:.*]] = llvm.mlir.poison
+// CHECK: nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[P0]], <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
+// CHECK-COUNT-3: nvvm.wgmma.mma_async {{.*}} D[<f32>, <one>]
+// CHECK: %[[P1:.*]] = llvm.mlir.poison
+// CHECK: nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[P1]], <m = 64, n = 64, k = 16>, D[<f32>, <zero>]
+// CHECK-COUNT-3: nvvm.wgmma.mma_async {{.*}} D[<f32>, <one>]
+// CHECK: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
+// The other depth tiles, in order, accumulating:
+// CHECK: %[[LOOP:.*]]:2 = scf.for %{{.*}} = %c1{{.*}} to %c2{{.*}} step %c1{{.*}} iter_args(%[[ACCG:.*]] = %{{.*}}, %[[ACCU:.*]] = %{{.*}}) -> (!llvm.struct<(f32,
+// CHECK: vector.load %[[KX]]
+// CHECK: nvvm.fence.proxy
+// CHECK-NEXT: gpu.barrier
+// CHECK: scf.if
+// CHECK: nvgpu.mbarrier.try_wait.parity %[[BARS]]
+// CHECK: nvvm.wgmma.fence.aligned
+// CHECK-NOT: llvm.mlir.poison
 // CHECK: nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[ACCG]], <m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
-// CHECK-COUNT-3: nvvm.wgmma.mma_async
-// CHECK: nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[ACCU]], <m = 64, n = 64, k = 16>
-// CHECK-COUNT-3: nvvm.wgmma.mma_async
+// CHECK-COUNT-3: nvvm.wgmma.mma_async {{.*}} D[<f32>, <one>]
+// CHECK: nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[ACCU]], <m = 64, n = 64, k = 16>, D[<f32>, <one>]
+// CHECK-COUNT-3: nvvm.wgmma.mma_async {{.*}} D[<f32>, <one>]
 // CHECK: nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 1
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
@@ -98,7 +116,8 @@ func.func @gated_swiglu(%x: memref<?x128xf32>, %tok: memref<?xi32>, %s: memref<?
 // CHECK: gpu.launch_func @moe_kernels::@gather_gate_up_sm90_128x128 {{.*}} dynamic_shared_memory_size %c132096_i32
 // CHECK-LABEL: gpu.func @gather_gate_up_sm90_64x64
 // CHECK-NOT: memref.load
-// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c4{{.*}} step %c1{{.*}} iter_args(%{{.*}} = %{{.*}}) -> (!llvm.struct<(f32,
+// CHECK-COUNT-4: nvvm.wgmma.mma_async
+// CHECK: scf.for %{{.*}} = %c1{{.*}} to %c4{{.*}} step %c1{{.*}} iter_args(%{{.*}} = %{{.*}}) -> (!llvm.struct<(f32,
 // CHECK-COUNT-4: nvvm.wgmma.mma_async
 // CHECK-NOT: nvvm.wgmma.mma_async
 // CHECK: nvvm.wgmma.wait.group.sync.aligned 0
@@ -163,10 +182,34 @@ func.func @panels(%rows: memref<?x128xf32>, %d: memref<2x128x32xbf16>, %acc: mem
 
 // -----
 
-// Tests that a depth that is not a multiple of the 64-element stage is
-// refused (the row tile and TMA boxes are whole stages).
-func.func @ragged_depth(%x: memref<?x96xf32>, %u: memref<64x96xbf16>, %out: memref<?x64xf32>) {
-  // expected-error @+1 {{'moe.gather_gate_up' op on sm_90a needs a depth that is a multiple of 64 (got 96)}}
+// Tests that a depth that is not a multiple of 8 is refused (TMA needs
+// the weight rows' stride a multiple of 16 bytes).
+func.func @ragged_depth(%x: memref<?x60xf32>, %u: memref<64x60xbf16>, %out: memref<?x64xf32>) {
+  // expected-error @+1 {{'moe.gather_gate_up' op on sm_90a needs a depth that is a multiple of 8 (got 60)}}
+  moe.gather_gate_up relu %x weights(up %u) layout <rows> outs(%out) : (memref<?x60xf32>, memref<64x60xbf16>, memref<?x64xf32>) -> ()
+  return
+}
+
+// -----
+
+// Tests that a depth that is a multiple of 8 but not of the 64-element
+// stage (K = 96) gets ceil(96/64) = 2 depth tiles: the TMA box stays
+// [columns, 64] (its part past K is TMA's zero fill, the mbarrier still
+// expects the whole box), and the gathered row chunks past K read column
+// 0 and store zeros.
+// CHECK-LABEL: func.func @depth_96
+// CHECK: nvgpu.tma.create.descriptor {{.*}} box[%c64{{.*}}, %c64{{.*}}]
+// CHECK-LABEL: gpu.func @gather_gate_up_sm90_64x64
+// CHECK: nvgpu.mbarrier.arrive.expect_tx %{{.*}}, %c8192
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %[[COL:.*]], %c96{{.*}} : index
+// CHECK: %[[OK:.*]] = arith.andi %{{.*}}, %[[IN]] : i1
+// CHECK: %[[SAFE:.*]] = arith.select %[[IN]], %[[COL]], %c0{{.*}} : index
+// CHECK: %[[V:.*]] = vector.load %{{.*}}[%{{.*}}, %[[SAFE]]] {alignment = 16 : i64} : memref<?x96xf32>, vector<8xf32>
+// CHECK: arith.select %[[OK]], %[[V]], %{{.*}} : vector<8xf32>
+// CHECK: nvvm.wgmma.mma_async {{.*}} D[<f32>, <zero>]
+// CHECK: scf.for %{{.*}} = %c1{{.*}} to %c2{{.*}}
+// CHECK: arith.cmpi ult, %{{.*}}, %c96{{.*}} : index
+func.func @depth_96(%x: memref<?x96xf32>, %u: memref<64x96xbf16>, %out: memref<?x64xf32>) {
   moe.gather_gate_up relu %x weights(up %u) layout <rows> outs(%out) : (memref<?x96xf32>, memref<64x96xbf16>, memref<?x64xf32>) -> ()
   return
 }
