@@ -10,6 +10,8 @@
 #include "moe/Target/HostLibrary.h"
 #include "moe/Support/OutputFile.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -89,6 +91,40 @@ LogicalResult mlir::moe::runStage(
   if (configure && failed(configure(pm)))
     return failure();
   return pm.run(module);
+}
+
+FailureOr<std::vector<EntrySignature>>
+mlir::moe::takeEntrySignatures(ModuleOp module, int32_t target) {
+  FailureOr<std::vector<EntrySignature>> entries =
+      analyzeEntries(module, target);
+  if (failed(entries))
+    return failure();
+  UnitAttr unit = UnitAttr::get(module.getContext());
+  for (const EntrySignature &entry : *entries) {
+    auto func = module.lookupSymbol<func::FuncOp>(entry.name);
+    func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), unit);
+    for (StringRef attr : {kEntryKindAttr, kStatsOfAttr, kEpSizeAttr})
+      func->removeAttr(attr);
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      for (StringRef attr :
+           {kWeightNameAttr, kWeightSourceShapeAttr, kWeightSliceAttr,
+            kWeightTransposeAttr, kWeightPackAttr, kWeightExpertsAttr,
+            kWeightPlacementAttr})
+        func.removeArgAttr(i, attr);
+  }
+  return entries;
+}
+
+LogicalResult mlir::moe::writeModuleText(ModuleOp module,
+                                         StringRef outputPath) {
+  std::string error;
+  std::unique_ptr<llvm::ToolOutputFile> output =
+      createOutputFile(outputPath, error, llvm::sys::fs::OF_Text);
+  if (!output)
+    return module.emitError(error);
+  module.print(output->os());
+  output->keep();
+  return success();
 }
 
 LogicalResult mlir::moe::emitHostLibrary(ModuleOp module,

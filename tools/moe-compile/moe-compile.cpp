@@ -191,6 +191,27 @@ static DialectRegistry allDialects() {
   return registry;
 }
 
+/// MLIR's pass manager options from the command line, for each stage.
+static LogicalResult configurePassManager(PassManager &pm) {
+  return applyPassManagerCLOptions(pm);
+}
+
+/// Parses `inputFile` and runs `compile` on it, timed under the tool's
+/// timing options; the exit code.
+static int parseAndCompile(
+    llvm::function_ref<LogicalResult(ModuleOp, TimingScope &)> compile) {
+  DefaultTimingManager timingManager;
+  applyDefaultTimingManagerCLOptions(timingManager);
+  TimingScope timing = timingManager.getRootScope();
+  MLIRContext context(allDialects());
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseInput(context, sourceMgr, timing);
+  if (!module)
+    return 1;
+  return failed(compile(*module, timing)) ? 1 : 0;
+}
+
 /// --target=cuda: the options the CPU alone has are refused, then the
 /// CUDA compile.
 static int compileCUDA() {
@@ -210,36 +231,23 @@ static int compileCUDA() {
   if (!emitKind)
     return fail("unknown --emit '" + emit +
                 "' for --target=cuda (mlir, llvm, ptx or so)");
-  if (optLevel > 3)
-    return fail("-O" + llvm::Twine(optLevel) +
-                " is not an optimisation level (0-3)");
   if (inputFile.empty())
     return fail("no input file (moe-compile IN.mlir --target=cuda -o OUT.so; "
                 "--help lists the options)");
   if (outputFile == "-" && *emitKind == mlir::moe::CUDAEmitKind::SharedLibrary)
     return fail("--emit=so writes a binary file, not stdout: give one with "
                 "-o FILE");
-  DefaultTimingManager timingManager;
-  applyDefaultTimingManagerCLOptions(timingManager);
-  TimingScope timing = timingManager.getRootScope();
-  MLIRContext context(allDialects());
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseInput(context, sourceMgr, timing);
-  if (!module)
-    return 1;
-  mlir::moe::CUDACompileOptions options;
-  options.gpuArch = gpuArch;
-  options.optLevel = optLevel;
-  options.keepObject = keepObject;
-  options.emit = *emitKind;
-  options.dumpKernelsDir = dumpKernels;
-  options.configurePassManager = [](PassManager &pm) {
-    return applyPassManagerCLOptions(pm);
-  };
-  options.timing = &timing;
-  return failed(mlir::moe::compileForCUDA(*module, options, outputFile)) ? 1
-                                                                         : 0;
+  return parseAndCompile([&](ModuleOp module, TimingScope &timing) {
+    mlir::moe::CUDACompileOptions options;
+    options.gpuArch = gpuArch;
+    options.optLevel = optLevel;
+    options.keepObject = keepObject;
+    options.emit = *emitKind;
+    options.dumpKernelsDir = dumpKernels;
+    options.configurePassManager = configurePassManager;
+    options.timing = &timing;
+    return mlir::moe::compileForCUDA(module, options, outputFile);
+  });
 #endif
 }
 
@@ -258,6 +266,9 @@ int main(int argc, char **argv) {
 
   if (target != "cpu" && target != "cuda")
     return fail("unknown --target '" + target + "' (supported: cpu, cuda)");
+  if (optLevel > 3)
+    return fail("-O" + llvm::Twine(optLevel) +
+                " is not an optimisation level (0-3)");
   if (target == "cuda")
     return compileCUDA();
   if (gpuArch.getNumOccurrences() || dumpKernels.getNumOccurrences())
@@ -287,9 +298,6 @@ int main(int argc, char **argv) {
     return fail("--tokens-per-rank " + llvm::Twine(tokensPerRank) +
                 " is not in [1, " + llvm::Twine(::moe::limits::kMaxTokens) +
                 "]");
-  if (optLevel > 3)
-    return fail("-O" + llvm::Twine(optLevel) +
-                " is not an optimisation level (0-3)");
   std::optional<mlir::moe::CPUEmitKind> emitKind =
       mlir::moe::parseCPUEmitKind(emit);
   if (!emitKind)
@@ -308,32 +316,19 @@ int main(int argc, char **argv) {
     return fail("--emit=" + emit +
                 " writes a binary file, not stdout: give one with -o FILE");
 
-  DefaultTimingManager timingManager;
-  applyDefaultTimingManagerCLOptions(timingManager);
-  TimingScope timing = timingManager.getRootScope();
-
-  MLIRContext context(allDialects());
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseInput(context, sourceMgr, timing);
-  if (!module)
-    return 1;
-
-  mlir::moe::CPUCompileOptions options;
-  options.cpu = mcpu;
-  options.optLevel = optLevel;
-  options.keepObject = keepObject;
-  options.weightType = weightType;
-  options.epSize = epSize;
-  options.placement = placement;
-  options.chunks = chunkCount;
-  options.tokensPerRank = tokensPerRank;
-  options.emit = *emitKind;
-  options.configurePassManager = [](PassManager &pm) {
-    return applyPassManagerCLOptions(pm);
-  };
-  options.timing = &timing;
-  if (failed(mlir::moe::compileForCPU(*module, options, outputFile)))
-    return 1;
-  return 0;
+  return parseAndCompile([&](ModuleOp module, TimingScope &timing) {
+    mlir::moe::CPUCompileOptions options;
+    options.cpu = mcpu;
+    options.optLevel = optLevel;
+    options.keepObject = keepObject;
+    options.weightType = weightType;
+    options.epSize = epSize;
+    options.placement = placement;
+    options.chunks = chunkCount;
+    options.tokensPerRank = tokensPerRank;
+    options.emit = *emitKind;
+    options.configurePassManager = configurePassManager;
+    options.timing = &timing;
+    return mlir::moe::compileForCPU(module, options, outputFile);
+  });
 }

@@ -722,3 +722,35 @@ ExchangeWaitOp::bufferize(RewriterBase &rewriter,
                           bufferization::BufferizationState &state) {
   return bufferizeKernelOp(*this, getInitMutable(), rewriter, options, state);
 }
+
+//===----------------------------------------------------------------------===//
+// The kernel ops' weights, for the passes that retype or repack them
+//===----------------------------------------------------------------------===//
+
+SmallVector<OpOperand *> mlir::moe::getKernelWeightOperands(Operation *op) {
+  SmallVector<OpOperand *> operands;
+  if (auto gateUp = dyn_cast<GatherGateUpOp>(op)) {
+    if (!gateUp.getGateMutable().empty())
+      operands.push_back(&gateUp.getGateMutable()[0]);
+    operands.push_back(&gateUp.getUpMutable());
+  } else if (auto down = dyn_cast<DownScatterAddOp>(op)) {
+    operands.push_back(&down.getDownMutable());
+  }
+  return operands;
+}
+
+bool mlir::moe::isKernelWeightOperand(OpOperand &use) {
+  return llvm::is_contained(getKernelWeightOperands(use.getOwner()), &use);
+}
+
+WeightLayoutAttr mlir::moe::getKernelWeightLayout(Operation *op) {
+  if (auto gateUp = dyn_cast<GatherGateUpOp>(op))
+    return gateUp.getLayout();
+  return cast<DownScatterAddOp>(op).getLayout();
+}
+
+void mlir::moe::setKernelWeightLayout(Operation *op, WeightLayoutAttr layout) {
+  if (auto gateUp = dyn_cast<GatherGateUpOp>(op))
+    return gateUp.setLayoutAttr(layout);
+  cast<DownScatterAddOp>(op).setLayoutAttr(layout);
+}

@@ -51,6 +51,18 @@ runStage(ModuleOp module, StringRef stage, TimingScope *timing,
          const std::function<LogicalResult(PassManager &)> &configure,
          function_ref<void(PassManager &)> build);
 
+/// The entry signatures of `module` as lowered for `target` (read after the
+/// target's tensor stage, which may change weight arguments), with their
+/// functions readied for the LLVM dialect: a C interface for the ABI
+/// wrappers to call, and the moe.* attributes, which now live in the
+/// manifest, dropped.
+FailureOr<std::vector<EntrySignature>> takeEntrySignatures(ModuleOp module,
+                                                           int32_t target);
+
+/// Prints `module` to `outputPath` ("-": stdout); errors are diagnostics on
+/// the module.
+LogicalResult writeModuleText(ModuleOp module, StringRef outputPath);
+
 /// What emitHostLibrary writes.
 enum class HostEmitKind { LLVMIR, Assembly, Object, SharedLibrary };
 

@@ -9,31 +9,17 @@
 
 #include "moe/Pipelines/Pipelines.h"
 #include "moe/Runtime/moe_runtime.h"
-#include "moe/Support/OutputFile.h"
 #include "moe/Target/CPU.h"
 #include "moe/Target/Entries.h"
 #include "moe/Target/HostLibrary.h"
 #include "moe/Transforms/Passes.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/StringSwitch.h"
-#include "llvm/IR/LegacyPassManager.h"
-#include "llvm/IR/Module.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Program.h"
-#include "llvm/Support/TargetSelect.h"
-#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
-#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -96,7 +82,6 @@ FailureOr<std::string> mlir::moe::resolveWeightType(ModuleOp module,
 LogicalResult mlir::moe::compileForCPU(ModuleOp module,
                                        const CPUCompileOptions &options,
                                        StringRef outputPath) {
-  MLIRContext *ctx = module.getContext();
   bool toStdout = outputPath == "-";
   if (toStdout && !isTextEmitKind(options.emit))
     return module.emitError("cannot write a binary form (object or shared "
@@ -137,24 +122,10 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
             buildMoECPUPrepareKernelsPipeline(pm, lowering);
           })))
     return failure();
-  FailureOr<std::vector<EntrySignature>> entries = analyzeEntries(module);
+  FailureOr<std::vector<EntrySignature>> entries =
+      takeEntrySignatures(module, MOE_TARGET_CPU);
   if (failed(entries))
     return failure();
-  for (const EntrySignature &entry : *entries) {
-    auto func = module.lookupSymbol<func::FuncOp>(entry.name);
-    func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
-                  UnitAttr::get(ctx));
-    // The names now live in the manifest; LLVM has no use for them.
-    func->removeAttr(kEntryKindAttr);
-    func->removeAttr(kStatsOfAttr);
-    func->removeAttr(kEpSizeAttr);
-    for (unsigned i = 0; i < func.getNumArguments(); ++i)
-      for (StringRef attr :
-           {kWeightNameAttr, kWeightSourceShapeAttr, kWeightSliceAttr,
-            kWeightTransposeAttr, kWeightPackAttr, kWeightExpertsAttr,
-            kWeightPlacementAttr})
-        func.removeArgAttr(i, attr);
-  }
 
   if (failed(runPipeline(module, options, "lower to the LLVM dialect",
                          [](PassManager &pm) {
@@ -162,15 +133,8 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
                            buildMoECPULowerToLLVMPipeline(pm);
                          })))
     return failure();
-  if (options.emit == CPUEmitKind::MLIR) {
-    std::unique_ptr<llvm::ToolOutputFile> output =
-        createOutputFile(outputPath, error, llvm::sys::fs::OF_Text);
-    if (!output)
-      return module.emitError(error);
-    module.print(output->os());
-    output->keep();
-    return success();
-  }
+  if (options.emit == CPUEmitKind::MLIR)
+    return writeModuleText(module, outputPath);
 
   HostLibraryOptions host;
   host.target = MOE_TARGET_CPU;

@@ -17,7 +17,6 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
@@ -75,7 +74,6 @@ SmallVector<std::pair<std::string, std::string>> kernelPTX(ModuleOp module) {
 LogicalResult mlir::moe::compileForCUDA(ModuleOp module,
                                         const CUDACompileOptions &options,
                                         StringRef outputPath) {
-  MLIRContext *ctx = module.getContext();
   bool toStdout = outputPath == "-";
   if (toStdout && options.emit == CUDAEmitKind::SharedLibrary)
     return module.emitError("cannot write a shared library to stdout; give "
@@ -110,22 +108,9 @@ LogicalResult mlir::moe::compileForCUDA(ModuleOp module,
     return failure();
   // moe-cuda-bf16-weights changed the weight arguments: read them now.
   FailureOr<std::vector<EntrySignature>> entries =
-      analyzeEntries(module, MOE_TARGET_CUDA);
+      takeEntrySignatures(module, MOE_TARGET_CUDA);
   if (failed(entries))
     return failure();
-  for (const EntrySignature &entry : *entries) {
-    auto func = module.lookupSymbol<func::FuncOp>(entry.name);
-    func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
-                  UnitAttr::get(ctx));
-    func->removeAttr(kEntryKindAttr);
-    func->removeAttr(kStatsOfAttr);
-    for (unsigned i = 0; i < func.getNumArguments(); ++i)
-      for (StringRef attr :
-           {kWeightNameAttr, kWeightSourceShapeAttr, kWeightSliceAttr,
-            kWeightTransposeAttr, kWeightPackAttr, kWeightExpertsAttr,
-            kWeightPlacementAttr})
-        func.removeArgAttr(i, attr);
-  }
   if (failed(stage("map to GPU kernels", [&](PassManager &pm) {
         buildMoEBufferizePipeline(pm);
         buildMoECUDAMapToGPUPipeline(pm, lowering);
@@ -179,15 +164,8 @@ LogicalResult mlir::moe::compileForCUDA(ModuleOp module,
                      buildMoECUDALowerToLLVMPipeline(pm, lowering);
                    })))
     return failure();
-  if (options.emit == CUDAEmitKind::MLIR) {
-    std::unique_ptr<llvm::ToolOutputFile> output =
-        createOutputFile(outputPath, error, llvm::sys::fs::OF_Text);
-    if (!output)
-      return module.emitError(error);
-    module.print(output->os());
-    output->keep();
-    return success();
-  }
+  if (options.emit == CUDAEmitKind::MLIR)
+    return writeModuleText(module, outputPath);
 
   HostLibraryOptions host;
   host.target = MOE_TARGET_CUDA;

@@ -35,35 +35,6 @@ RankedTensorType packedType(RankedTensorType type, int64_t panel) {
   return RankedTensorType::get(shape, type.getElementType());
 }
 
-/// The weight operands of an expert kernel op, present ones only.
-SmallVector<OpOperand *> weightOperands(Operation *op) {
-  SmallVector<OpOperand *> operands;
-  if (auto gateUp = dyn_cast<GatherGateUpOp>(op)) {
-    if (!gateUp.getGateMutable().empty())
-      operands.push_back(&gateUp.getGateMutable()[0]);
-    operands.push_back(&gateUp.getUpMutable());
-  } else if (auto down = dyn_cast<DownScatterAddOp>(op)) {
-    operands.push_back(&down.getDownMutable());
-  }
-  return operands;
-}
-
-bool isKernelWeight(OpOperand &use) {
-  return llvm::is_contained(weightOperands(use.getOwner()), &use);
-}
-
-WeightLayoutAttr layoutOf(Operation *op) {
-  if (auto gateUp = dyn_cast<GatherGateUpOp>(op))
-    return gateUp.getLayout();
-  return cast<DownScatterAddOp>(op).getLayout();
-}
-
-void setLayout(Operation *op, WeightLayoutAttr layout) {
-  if (auto gateUp = dyn_cast<GatherGateUpOp>(op))
-    return gateUp.setLayoutAttr(layout);
-  cast<DownScatterAddOp>(op).setLayoutAttr(layout);
-}
-
 struct MoECPUPackWeightsPass
     : public mlir::moe::impl::MoECPUPackWeightsBase<MoECPUPackWeightsPass> {
   using MoECPUPackWeightsBase::MoECPUPackWeightsBase;
@@ -83,7 +54,7 @@ struct MoECPUPackWeightsPass
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<GatherGateUpOp, DownScatterAddOp>(op) &&
-          !layoutOf(op).isPanels())
+          !getKernelWeightLayout(op).isPanels())
         ops.push_back(op);
     });
     auto panels = WeightLayoutAttr::get(&getContext(), panelWidth);
@@ -91,20 +62,20 @@ struct MoECPUPackWeightsPass
     for (Operation *op : ops) {
       // Panels are sized at compile time (and the runtime packs bound
       // weights to the shape the manifest states).
-      for (OpOperand *operand : weightOperands(op))
+      for (OpOperand *operand : getKernelWeightOperands(op))
         if (!cast<ShapedType>(operand->get().getType()).hasStaticShape()) {
           op->emitOpError("moe-cpu-pack-weights: weights must have a static "
                           "shape to be packed, got ")
               << operand->get().getType();
           return signalPassFailure();
         }
-      for (OpOperand *operand : weightOperands(op)) {
+      for (OpOperand *operand : getKernelWeightOperands(op)) {
         Value &done = packed[operand->get()];
         if (!done)
           done = pack(operand->get());
         operand->set(done);
       }
-      setLayout(op, panels);
+      setKernelWeightLayout(op, panels);
     }
     // Packs in the graph become pad, reshape and transpose, which
     // bufferize.
@@ -131,7 +102,7 @@ struct MoECPUPackWeightsPass
       auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
       if (func && func.isPublic() && arg.getOwner()->isEntryBlock() &&
           func.getArgAttr(arg.getArgNumber(), kWeightNameAttr) &&
-          llvm::all_of(arg.getUses(), isKernelWeight)) {
+          llvm::all_of(arg.getUses(), isKernelWeightOperand)) {
         RankedTensorType boundTy = packedTy;
         if (weightType == "bf16")
           boundTy = packedTy.clone(BFloat16Type::get(func.getContext()));

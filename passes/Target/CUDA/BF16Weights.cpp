@@ -23,36 +23,13 @@ using namespace mlir;
 using namespace mlir::moe;
 
 namespace {
-/// The weight operands of an expert kernel op, present ones only.
-SmallVector<OpOperand *> weightOperands(Operation *op) {
-  SmallVector<OpOperand *> operands;
-  if (auto gateUp = dyn_cast<GatherGateUpOp>(op)) {
-    if (!gateUp.getGateMutable().empty())
-      operands.push_back(&gateUp.getGateMutable()[0]);
-    operands.push_back(&gateUp.getUpMutable());
-  } else if (auto down = dyn_cast<DownScatterAddOp>(op)) {
-    operands.push_back(&down.getDownMutable());
-  }
-  return operands;
-}
-
-bool isKernelWeight(OpOperand &use) {
-  return llvm::is_contained(weightOperands(use.getOwner()), &use);
-}
-
-WeightLayoutAttr layoutOf(Operation *op) {
-  if (auto gateUp = dyn_cast<GatherGateUpOp>(op))
-    return gateUp.getLayout();
-  return cast<DownScatterAddOp>(op).getLayout();
-}
-
 /// Retypes `arg` of its public function to bf16 when the runtime binds it
 /// and nothing but kernel ops reads it; returns whether it did.
 bool retypeBoundWeight(BlockArgument arg) {
   auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
   if (!func || !func.isPublic() || !arg.getOwner()->isEntryBlock() ||
       !func.getArgAttr(arg.getArgNumber(), kWeightNameAttr) ||
-      !llvm::all_of(arg.getUses(), isKernelWeight))
+      !llvm::all_of(arg.getUses(), isKernelWeightOperand))
     return false;
   auto type = cast<RankedTensorType>(arg.getType());
   Type bound = type.clone(BFloat16Type::get(func.getContext()));
@@ -73,7 +50,7 @@ struct MoECUDABF16WeightsPass
     getOperation().walk([&](Operation *op) {
       if (!isa<GatherGateUpOp, DownScatterAddOp>(op))
         return;
-      if (layoutOf(op).isPanels()) {
+      if (getKernelWeightLayout(op).isPanels()) {
         op->emitOpError("moe-cuda-bf16-weights: weights must be in the "
                         "rows layout (the CUDA target does not use panels)");
         failed = true;
@@ -84,7 +61,7 @@ struct MoECUDABF16WeightsPass
       return signalPassFailure();
     DenseMap<Value, Value> converted;
     for (Operation *op : ops) {
-      for (OpOperand *operand : weightOperands(op)) {
+      for (OpOperand *operand : getKernelWeightOperands(op)) {
         Value weight = operand->get();
         auto type = dyn_cast<RankedTensorType>(weight.getType());
         if (!type) {

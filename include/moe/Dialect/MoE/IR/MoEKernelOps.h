@@ -23,4 +23,17 @@
 #define GET_OP_CLASSES
 #include "moe/Dialect/MoE/IR/MoEKernelOps.h.inc"
 
+namespace mlir::moe {
+/// The weight operands of an expert kernel op (moe.gather_gate_up's gate
+/// when present and up, moe.down_scatter_add's down); none for other ops.
+SmallVector<OpOperand *> getKernelWeightOperands(Operation *op);
+
+/// Whether `use` is a weight operand of an expert kernel op.
+bool isKernelWeightOperand(OpOperand &use);
+
+/// The weight layout of an expert kernel op, and its replacement.
+WeightLayoutAttr getKernelWeightLayout(Operation *op);
+void setKernelWeightLayout(Operation *op, WeightLayoutAttr layout);
+} // namespace mlir::moe
+
 #endif // MOE_DIALECT_MOE_IR_MOEKERNELOPS_H
