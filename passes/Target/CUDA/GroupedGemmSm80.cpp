@@ -22,9 +22,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GemmEpilogue.h"
 #include "GroupedGemm.h"
 
-#include "moe/Dialect/MoE/Utils/ActivationBuilder.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -36,7 +36,6 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/Support/FormatVariadic.h"
 
-#include <functional>
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -457,20 +456,12 @@ SmallVector<Value> Mainloop::build() {
   return SmallVector<Value>(loop.getResults());
 }
 
-/// Part 3: hands every accumulator element inside the tile's rows and N to
-/// `perElement(ops, row, column, sums, rowValue)`: `sums` has one f32 per
-/// matrix, `rowValue` is what `perRow(ops, row)` built once for the row,
-/// `ops` the kernel's operands.
-using PerRow =
-    std::function<Value(ImplicitLocOpBuilder &, const GemmOperands &, Value)>;
-using PerElement =
-    std::function<void(ImplicitLocOpBuilder &, const GemmOperands &, Value,
-                       Value, ArrayRef<Value>, Value)>;
-
+/// Part 3: the epilogue (cuda::GemmEpilogue.h) of every accumulator element
+/// inside the tile's rows and N, stored to the output.
 void buildEpilogue(ImplicitLocOpBuilder &b, const KernelGeometry &g,
                    const GemmOperands &ops, const BlockTile &tile,
                    const ThreadPlace &place, ArrayRef<Value> acc,
-                   const PerRow &perRow, const PerElement &perElement) {
+                   cuda::GemmEpilogue kind, Activation activation) {
   Value group = arith::DivUIOp::create(b, place.lane, idx(b, 4));
   Value pairColumn = arith::MulIOp::create(
       b, arith::RemUIOp::create(b, place.lane, idx(b, 4)), idx(b, 2));
@@ -492,7 +483,10 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const KernelGeometry &g,
                                      /*withElseRegion=*/false);
       OpBuilder::InsertionGuard rowGuard(b);
       b.setInsertionPointToStart(rowIf.thenBlock());
-      Value rowValue = perRow(b, ops, row);
+      // The row's s or w, loaded once for its columns.
+      Value factor = ops.rowScale
+                         ? Value(memref::LoadOp::create(b, ops.rowScale, row))
+                         : Value();
       for (int64_t nt = 0; nt < g.nTiles(); ++nt) {
         for (int64_t e = 0; e < 2; ++e) {
           Value column = arith::AddIOp::create(b, columnBase,
@@ -505,7 +499,13 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const KernelGeometry &g,
           for (int64_t m = 0; m < g.matrices; ++m)
             sums.push_back(acc[((m * g.mTiles() + mt) * g.nTiles() + nt) * 4 +
                                half * 2 + e]);
-          perElement(b, ops, row, column, sums, rowValue);
+          ValueRange at{row, column};
+          Value old = kind == cuda::GemmEpilogue::AddRows
+                          ? Value(memref::LoadOp::create(b, ops.output, at))
+                          : Value();
+          Value result =
+              cuda::buildEpilogueElement(b, kind, activation, factor, sums, old);
+          memref::StoreOp::create(b, result, ops.output, at);
         }
       }
     }
@@ -517,8 +517,8 @@ struct KernelSpec {
   std::string name;
   KernelGeometry geometry;
   GemmOperands hostOperands;
-  PerRow perRow;
-  PerElement perElement;
+  cuda::GemmEpilogue epilogue = cuda::GemmEpilogue::Activate;
+  Activation activation = Activation::relu;
 };
 
 /// Builds the kernel (schedule, mainloop, epilogue) into `kernels` and
@@ -572,7 +572,7 @@ void buildKernelAndLaunch(ImplicitLocOpBuilder &b, cuda::StreamChain &stream,
   Mainloop mainloop(kb, g, ops, tile, place, func.getWorkgroupAttributions()[0],
                     func.getWorkgroupAttributions()[1]);
   SmallVector<Value> acc = mainloop.build();
-  buildEpilogue(kb, g, ops, tile, place, acc, spec.perRow, spec.perElement);
+  buildEpilogue(kb, g, ops, tile, place, acc, spec.epilogue, spec.activation);
 
   // Host: grid (row tiles, column tiles), at least one block.
   int64_t experts =
@@ -680,32 +680,14 @@ LogicalResult cuda::lowerGatherGateUpSm80(RewriterBase &rewriter,
   host.depth = weightType.getShape().back();
   host.columns = weightType.getShape()[weightType.getRank() - 2];
 
-  Activation activation = op.getActivation();
-  bool gated = weights.size() == 2;
   KernelSpec spec;
   spec.name = llvm::formatv("gather_gate_up_sm80_{0}x{1}", tileShape.rows,
                             tileShape.columns)
                   .str();
   spec.geometry = *geometry;
   spec.hostOperands = host;
-  spec.perRow = [](ImplicitLocOpBuilder &kb, const GemmOperands &ops,
-                   Value row) -> Value {
-    if (!ops.rowScale)
-      return Value();
-    return memref::LoadOp::create(kb, ops.rowScale, row);
-  };
-  spec.perElement = [activation, gated](ImplicitLocOpBuilder &kb,
-                                        const GemmOperands &ops, Value row,
-                                        Value column, ArrayRef<Value> sums,
-                                        Value s) {
-    SmallVector<Value, 2> scaled(sums.begin(), sums.end());
-    if (s)
-      for (Value &v : scaled)
-        v = arith::MulFOp::create(kb, s, v);
-    Value result = createActivation(kb, activation, gated ? scaled[0] : Value(),
-                                    scaled.back());
-    memref::StoreOp::create(kb, result, ops.output, ValueRange{row, column});
-  };
+  spec.epilogue = cuda::GemmEpilogue::Activate;
+  spec.activation = op.getActivation();
   cuda::StreamChain stream(b);
   buildKernelAndLaunch(b, stream, kernels, spec);
   stream.finish();
@@ -755,7 +737,6 @@ LogicalResult cuda::lowerDownScatterAddSm80(RewriterBase &rewriter,
   } else {
     host.output = op.getInit();
   }
-  bool accumulate = !rowResults;
 
   KernelSpec spec;
   spec.name = llvm::formatv("down_scatter_add_sm80_{0}x{1}", tileShape.rows,
@@ -763,24 +744,7 @@ LogicalResult cuda::lowerDownScatterAddSm80(RewriterBase &rewriter,
                   .str();
   spec.geometry = *geometry;
   spec.hostOperands = host;
-  spec.perRow = [](ImplicitLocOpBuilder &kb, const GemmOperands &ops,
-                   Value row) -> Value {
-    if (!ops.rowScale)
-      return Value();
-    return memref::LoadOp::create(kb, ops.rowScale, row);
-  };
-  spec.perElement = [accumulate](ImplicitLocOpBuilder &kb,
-                                 const GemmOperands &ops, Value row,
-                                 Value column, ArrayRef<Value> sums, Value w) {
-    Value v = sums.front();
-    if (w)
-      v = arith::MulFOp::create(kb, w, v);
-    if (accumulate)
-      v = arith::AddFOp::create(
-          kb, memref::LoadOp::create(kb, ops.output, ValueRange{row, column}),
-          v);
-    memref::StoreOp::create(kb, v, ops.output, ValueRange{row, column});
-  };
+  spec.epilogue = rowResults ? cuda::GemmEpilogue::StoreRows : cuda::GemmEpilogue::AddRows;
   buildKernelAndLaunch(b, stream, kernels, spec);
   stream.finish();
   if (rowResults) {

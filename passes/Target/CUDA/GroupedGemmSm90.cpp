@@ -191,7 +191,7 @@ LogicalResult cuda::lowerGatherGateUpSm90(RewriterBase &rewriter,
   KernelSpec spec;
   spec.name = kernelName("gather_gate_up", tile);
   spec.tile = tile;
-  spec.epilogue = Epilogue::Activate;
+  spec.epilogue = GemmEpilogue::Activate;
   spec.activation = op.getActivation();
   spec.numWeights = gated ? 2 : 1;
   spec.depth = depth;
@@ -239,7 +239,8 @@ LogicalResult cuda::lowerDownScatterAddSm90(RewriterBase &rewriter,
   KernelSpec spec;
   spec.name = kernelName(combine ? "down_rows" : "down_add", tile);
   spec.tile = tile;
-  spec.epilogue = combine ? Epilogue::StoreRows : Epilogue::AddRows;
+  spec.epilogue =
+      combine ? GemmEpilogue::StoreRows : GemmEpilogue::AddRows;
   spec.numWeights = 1;
   spec.depth = depth;
   spec.columns = columns;

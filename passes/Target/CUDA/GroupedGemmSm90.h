@@ -11,6 +11,7 @@
 #ifndef MOE_PASSES_TARGET_CUDA_GROUPEDGEMMSM90_H
 #define MOE_PASSES_TARGET_CUDA_GROUPEDGEMMSM90_H
 
+#include "GemmEpilogue.h"
 #include "GroupedGemm.h"
 
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
@@ -23,16 +24,6 @@ constexpr int64_t kStageDepth = 64;
 constexpr int64_t kWarpgroupRows = 64;
 constexpr int64_t kWarpgroupThreads = 128;
 
-/// What the epilogue does with a row's f32 results.
-enum class Epilogue {
-  /// gate/up: `out[r, j] = act(s_r·gate, s_r·up)`.
-  Activate,
-  /// down with row_token: `out[r, j] = w_r·acc` (rows for the combine).
-  StoreRows,
-  /// down without row_token: `out[r, j] += w_r·acc`.
-  AddRows,
-};
-
 /// One grouped GEMM `out[r, :] = f(A[src(r), :] · W[e(r)]ᵀ)` as the kernel
 /// sees it. The kernel's arguments are, in order: one TMA descriptor
 /// (`!llvm.ptr`) per weight, `a`, then `rowToken`, `rowScale`, `offsets`
@@ -40,7 +31,7 @@ enum class Epilogue {
 struct KernelSpec {
   std::string name;
   GemmTileShape tile;
-  Epilogue epilogue = Epilogue::Activate;
+  GemmEpilogue epilogue = GemmEpilogue::Activate;
   Activation activation = Activation::relu;
   /// Weights: 1, or 2 for a gated gate/up (gate first).
   int64_t numWeights = 1;

@@ -27,7 +27,6 @@
 
 #include "GroupedGemmSm90.h"
 
-#include "moe/Dialect/MoE/Utils/ActivationBuilder.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -396,23 +395,22 @@ SmallVector<Value> buildMainloop(ImplicitLocOpBuilder &b, KernelState &k) {
 // Epilogue
 //===----------------------------------------------------------------------===//
 
-/// Per row: the factor of the row (s_r or w_r, 1 when absent).
+/// Per row: the factor of the row (s_r or w_r), null when absent.
 Value buildRowFactor(ImplicitLocOpBuilder &b, const KernelState &k, Value row) {
   if (!k.rowScale)
-    return arith::ConstantOp::create(b, b.getF32FloatAttr(1.0f));
+    return Value();
   return memref::LoadOp::create(b, k.rowScale, row);
 }
 
-/// The f32 result of one element from the accumulators' values.
+/// The f32 result of one element from the accumulators' values; AddRows'
+/// add comes with the store, on pairs of elements.
 Value buildElement(ImplicitLocOpBuilder &b, const KernelState &k, Value factor,
                    ArrayRef<Value> values) {
-  const KernelSpec &s = k.spec;
-  if (s.epilogue != Epilogue::Activate)
-    return arith::MulFOp::create(b, factor, values[0]);
-  Value up = arith::MulFOp::create(b, factor, values.back());
-  Value gate =
-      s.numWeights == 2 ? arith::MulFOp::create(b, factor, values[0]) : Value();
-  return createActivation(b, s.activation, gate, up);
+  GemmEpilogue kind = k.spec.epilogue == GemmEpilogue::AddRows
+                          ? GemmEpilogue::StoreRows
+                          : k.spec.epilogue;
+  return buildEpilogueElement(b, kind, k.spec.activation, factor, values,
+                              /*old=*/Value());
 }
 
 /// Writes the accumulators. The m64nNk16 f32 fragment: in warp w of the
@@ -457,7 +455,7 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const KernelState &k,
         pair.push_back(buildElement(rb, k, factor, values));
       }
       auto store = [&](ImplicitLocOpBuilder &sb, Value value, Value col) {
-        if (s.epilogue == Epilogue::AddRows) {
+        if (s.epilogue == GemmEpilogue::AddRows) {
           Value old;
           if (isa<VectorType>(value.getType()))
             old = vector::LoadOp::create(sb, cast<VectorType>(value.getType()),
