@@ -1,12 +1,16 @@
 // RUN: moe-opt %s -split-input-file -convert-moe-to-linalg="parallel-dispatch" -verify-diagnostics | FileCheck %s
 // RUN: moe-opt %s -split-input-file -convert-moe-to-linalg -verify-diagnostics | FileCheck %s --check-prefix=SERIAL
+// RUN: moe-opt %s -split-input-file --pass-pipeline="builtin.module(convert-moe-to-linalg{tokens-per-part=1 parallel-dispatch},canonicalize,cse,moe-bufferize,moe-cuda-map-to-gpu)" \
+// RUN:   | FileCheck %s --check-prefix=KERNELS
 
 // Tests that dropless dispatch with parallel-dispatch has no loop over the
 // slots: each slot's bucket (its expert) in chunks of 256, the bucket counts
 // per chunk (a reduction over the chunk), their exclusive sums over chunks
 // and the expert offsets (masked reductions), then one generic over rows
 // writing row_token and row_weight, where each row binary-searches its
-// expert and chunk and scans that chunk; no dropped rows' starts.
+// expert and chunk and scans that chunk; no dropped rows' starts. On the
+// CUDA target (KERNELS) no launch of it is a single thread: the serial
+// form (SERIAL) has four.
 // CHECK-LABEL: func.func @dropless
 // CHECK-NOT: scf.for
 // CHECK: %[[CHUNKS:.*]] = arith.ceildivui %{{.*}}, %c256
@@ -30,6 +34,11 @@
 // CHECK: return %{{.*}}, %[[ROWS]]#0, %[[ROWS]]#1, %[[OFFSETS]]
 // SERIAL-LABEL: func.func @dropless
 // SERIAL: scf.for
+// KERNELS-LABEL: func.func @dropless
+// KERNELS-NOT: threads({{.*}}) in (%{{[a-z0-9_]+}} = %c1{{(_[0-9]+)?}},
+// KERNELS: gpu.launch blocks
+// KERNELS-NOT: threads({{.*}}) in (%{{[a-z0-9_]+}} = %c1{{(_[0-9]+)?}},
+// KERNELS: return
 func.func @dropless(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>)
     -> (tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>) {
   %r, %t, %rw, %o = moe.dispatch %x, %ids, %w
@@ -45,7 +54,7 @@ func.func @dropless(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2x
 // dropped rows' starts (after every kept row: the kept counts are summed
 // whole), and that each row picks its run (kept or dropped) by comparing
 // with offsets[E]; a dropped row's index among its expert's slots comes
-// after the kept ones.
+// after the kept ones; no single-thread launch on the CUDA target.
 // CHECK-LABEL: func.func @capacity_token_order
 // CHECK-NOT: scf.for
 // CHECK: outs(%{{.*}} : tensor<?x256xi32>)
@@ -66,6 +75,11 @@ func.func @dropless(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2x
 // CHECK: arith.select %[[INKEPT]]
 // CHECK-NOT: scf.for
 // CHECK: return
+// KERNELS-LABEL: func.func @capacity_token_order
+// KERNELS-NOT: threads({{.*}}) in (%{{[a-z0-9_]+}} = %c1{{(_[0-9]+)?}},
+// KERNELS: gpu.launch blocks
+// KERNELS-NOT: threads({{.*}}) in (%{{[a-z0-9_]+}} = %c1{{(_[0-9]+)?}},
+// KERNELS: return
 func.func @capacity_token_order(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>)
     -> (tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>) {
   %r, %t, %rw, %o = moe.dispatch %x, %ids, %w
@@ -79,7 +93,8 @@ func.func @capacity_token_order(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %w:
 
 // Tests that capacity with lowest_weight buckets each slot by (expert,
 // dropped?) from its weight rank (a reduction over slots): 2·E buckets,
-// the kept and dropped counts being the two halves of the totals.
+// the kept and dropped counts being the two halves of the totals; no
+// single-thread launch on the CUDA target.
 // CHECK-LABEL: func.func @capacity_lowest_weight
 // CHECK-NOT: scf.for
 // CHECK: %[[RANK:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} outs(%{{.*}} : tensor<?xi32>)
@@ -96,6 +111,11 @@ func.func @capacity_token_order(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %w:
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel"]{{.*}} outs(%{{.*}}, %{{.*}} : tensor<?xi32>, tensor<?xf32>)
 // CHECK-NOT: scf.for
 // CHECK: return
+// KERNELS-LABEL: func.func @capacity_lowest_weight
+// KERNELS-NOT: threads({{.*}}) in (%{{[a-z0-9_]+}} = %c1{{(_[0-9]+)?}},
+// KERNELS: gpu.launch blocks
+// KERNELS-NOT: threads({{.*}}) in (%{{[a-z0-9_]+}} = %c1{{(_[0-9]+)?}},
+// KERNELS: return
 func.func @capacity_lowest_weight(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>)
     -> (tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>) {
   %r, %t, %rw, %o = moe.dispatch %x, %ids, %w
