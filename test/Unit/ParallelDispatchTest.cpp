@@ -53,16 +53,17 @@ const DispatchCase kCases[] = {
     {"dropless_top1_hot", 4, 1, "", 4, 90},
     {"token_order", 8, 2, "{capacity = #moe.capacity<factor = 1.0>}", 6, 20},
     {"token_order_tight", 16, 4,
-     "{capacity = #moe.capacity<factor = 0.5, drop_order = token_order>}", 12, 50},
+     "{capacity = #moe.capacity<factor = 0.5, drop_order = token_order>}", 12,
+     50},
     {"lowest_weight", 8, 2,
-     "{capacity = #moe.capacity<factor = 1.0, drop_order = lowest_weight>}",
-     6, 20},
+     "{capacity = #moe.capacity<factor = 1.0, drop_order = lowest_weight>}", 6,
+     20},
     {"lowest_weight_tight", 16, 4,
-     "{capacity = #moe.capacity<factor = 0.5, drop_order = lowest_weight>}",
-     12, 50},
+     "{capacity = #moe.capacity<factor = 0.5, drop_order = lowest_weight>}", 12,
+     50},
     {"lowest_weight_top1_hot", 4, 1,
-     "{capacity = #moe.capacity<factor = 1.25, drop_order = lowest_weight>}",
-     3, 90},
+     "{capacity = #moe.capacity<factor = 1.25, drop_order = lowest_weight>}", 3,
+     90},
 };
 
 /// Token counts: none, one slot, a few, several per expert, S = 256 (two full
@@ -70,16 +71,15 @@ const DispatchCase kCases[] = {
 const int64_t kTokenCounts[] = {0, 1, 7, 37, 128, 300, 1000};
 
 std::string functionSource(const DispatchCase &c, int index) {
-  std::string k = std::to_string(c.topK), e1 = std::to_string(c.numExperts + 1),
-              h = std::to_string(kHidden);
-  std::string results = "tensor<?x" + h + "xf32>, tensor<?xi32>, "
-                        "tensor<?xf32>, tensor<" + e1 + "xi32>";
-  return "func.func @dispatch" + std::to_string(index) + "(%x: tensor<?x" + h +
-         "xf32>, %ids: tensor<?x" + k + "xi32>, %w: tensor<?x" + k +
-         "xf32>) -> (" + results + ") {\n" +
+  std::string k = std::to_string(c.topK), h = std::to_string(kHidden);
+  std::string x = "tensor<?x" + h + "xf32>";
+  std::string ids = "tensor<?x" + k + "xi32>", w = "tensor<?x" + k + "xf32>";
+  std::string offsets = "tensor<" + std::to_string(c.numExperts + 1) + "xi32>";
+  std::string results = x + ", tensor<?xi32>, tensor<?xf32>, " + offsets;
+  return "func.func @dispatch" + std::to_string(index) + "(%x: " + x +
+         ", %ids: " + ids + ", %w: " + w + ") -> (" + results + ") {\n" +
          "  %rows, %tok, %wt, %off = moe.dispatch %x, %ids, %w " + c.capacity +
-         " : tensor<?x" + h + "xf32>, tensor<?x" + k + "xi32>, tensor<?x" + k +
-         "xf32> -> " + results + "\n" +
+         " : " + x + ", " + ids + ", " + w + " -> " + results + "\n" +
          "  return %rows, %tok, %wt, %off : " + results + "\n}\n";
 }
 
@@ -151,8 +151,7 @@ Bits callDispatch(JitLayer &compiled, int index, std::vector<float> &x,
   DispatchResults results{};
   void *pointers[] = {&results, &xRef, &idsRef, &wRef};
   void *args[] = {&pointers[0], &pointers[1], &pointers[2], &pointers[3]};
-  llvm::Error err =
-      compiled.call("dispatch" + std::to_string(index), args);
+  llvm::Error err = compiled.call("dispatch" + std::to_string(index), args);
   if (err) {
     ADD_FAILURE() << llvm::toString(std::move(err));
     return {};
@@ -168,7 +167,8 @@ Bits callDispatch(JitLayer &compiled, int index, std::vector<float> &x,
 template <typename T>
 bool sameBits(const std::vector<T> &a, const std::vector<T> &b) {
   return a.size() == b.size() &&
-         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+         (a.empty() ||
+          std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 // Tests that the parallel permutation gives the serial one's bits for
@@ -176,8 +176,7 @@ bool sameBits(const std::vector<T> &a, const std::vector<T> &b) {
 TEST(ParallelDispatch, SameBitsAsSerial) {
   std::string source = moduleSource();
   JitLayer serial(
-      source, [](mlir::OpPassManager &pm) { lowerDispatch(pm, false); },
-      kLibs);
+      source, [](mlir::OpPassManager &pm) { lowerDispatch(pm, false); }, kLibs);
   ASSERT_TRUE(serial.error.empty()) << serial.error;
   JitLayer parallel(
       source, [](mlir::OpPassManager &pm) { lowerDispatch(pm, true); }, kLibs);
@@ -209,8 +208,7 @@ TEST(ParallelDispatch, SameBitsAsSerial) {
           weights[t * c.topK + k] = 0.25f * static_cast<float>(level(rng));
         }
       }
-      Bits expected =
-          callDispatch(serial, index, x, ids, weights, T, c.topK);
+      Bits expected = callDispatch(serial, index, x, ids, weights, T, c.topK);
       Bits actual = callDispatch(parallel, index, x, ids, weights, T, c.topK);
       ASSERT_EQ(expected.rowToken.size(), static_cast<size_t>(T * c.topK));
       EXPECT_TRUE(sameBits(expected.offsets, actual.offsets))

@@ -118,8 +118,8 @@ Permutation permuteSerially(ImplicitLocOpBuilder &b, const Slots &slots) {
             slots.weightRank
                 ? Value(tensor::ExtractOp::create(nb, slots.weightRank, s))
                 : Value(tensor::ExtractOp::create(nb, iter[2], e));
-        Value keep = arith::CmpIOp::create(nb, arith::CmpIPredicate::ult,
-                                           rank, slots.capacity);
+        Value keep = arith::CmpIOp::create(nb, arith::CmpIPredicate::ult, rank,
+                                           slots.capacity);
         Value keptAt = tensor::ExtractOp::create(nb, iter[3], e);
         Value droppedAt = tensor::ExtractOp::create(nb, iter[4], e);
         Value row =
@@ -161,7 +161,8 @@ Value createExclusiveSums(ImplicitLocOpBuilder &b, Value counts,
         indexConstant(b, 1)));
   // Dims (i, [b,] j): j is the reduction.
   unsigned numDims = hasColumns ? 3 : 2;
-  AffineExpr i = getAffineDimExpr(0, ctx), j = getAffineDimExpr(numDims - 1, ctx);
+  AffineExpr i = getAffineDimExpr(0, ctx),
+             j = getAffineDimExpr(numDims - 1, ctx);
   SmallVector<AffineExpr> outExprs = {i}, countExprs = {j};
   if (hasColumns) {
     outExprs.push_back(getAffineDimExpr(1, ctx));
@@ -192,8 +193,8 @@ Value createExclusiveSums(ImplicitLocOpBuilder &b, Value counts,
                                                     i32Constant(nb, 0));
                if (addAll)
                  term = arith::AddIOp::create(nb, term, args[1]);
-               linalg::YieldOp::create(
-                   nb, ValueRange{arith::AddIOp::create(nb, args.back(), term)});
+               linalg::YieldOp::create(nb, ValueRange{arith::AddIOp::create(
+                                               nb, args.back(), term)});
              })
       .getResult(0);
 }
@@ -201,9 +202,9 @@ Value createExclusiveSums(ImplicitLocOpBuilder &b, Value counts,
 /// The largest `m` in `[lo, hi)` with `valueAt(m) <= target` (i32, compared
 /// unsigned), for a non-decreasing `valueAt` with `valueAt(lo) <= target <
 /// valueAt(hi)`; `valueAt` is only called strictly between lo and hi.
-Value createLastAtMost(ImplicitLocOpBuilder &b, Value lo, Value hi,
-                       Value target,
-                       function_ref<Value(ImplicitLocOpBuilder &, Value)> valueAt) {
+Value createLastAtMost(
+    ImplicitLocOpBuilder &b, Value lo, Value hi, Value target,
+    function_ref<Value(ImplicitLocOpBuilder &, Value)> valueAt) {
   Location loc = b.getLoc();
   Type index = b.getIndexType();
   auto loop = scf::WhileOp::create(
@@ -211,8 +212,8 @@ Value createLastAtMost(ImplicitLocOpBuilder &b, Value lo, Value hi,
       [&](OpBuilder &nested, Location, ValueRange bounds) {
         ImplicitLocOpBuilder nb(loc, nested);
         Value width = arith::SubIOp::create(nb, bounds[1], bounds[0]);
-        Value more = arith::CmpIOp::create(nb, arith::CmpIPredicate::ugt,
-                                           width, indexConstant(nb, 1));
+        Value more = arith::CmpIOp::create(nb, arith::CmpIPredicate::ugt, width,
+                                           indexConstant(nb, 1));
         scf::ConditionOp::create(nb, more, bounds);
       },
       [&](OpBuilder &nested, Location, ValueRange bounds) {
@@ -223,8 +224,9 @@ Value createLastAtMost(ImplicitLocOpBuilder &b, Value lo, Value hi,
         Value atMost = arith::CmpIOp::create(nb, arith::CmpIPredicate::ule,
                                              valueAt(nb, mid), target);
         scf::YieldOp::create(
-            nb, ValueRange{arith::SelectOp::create(nb, atMost, mid, bounds[0]),
-                           arith::SelectOp::create(nb, atMost, bounds[1], mid)});
+            nb,
+            ValueRange{arith::SelectOp::create(nb, atMost, mid, bounds[0]),
+                       arith::SelectOp::create(nb, atMost, bounds[1], mid)});
       });
   return loop.getResult(0);
 }
@@ -260,10 +262,10 @@ Permutation permuteInParallel(ImplicitLocOpBuilder &b, const Slots &slots) {
             arith::MulIOp::create(nb, linalg::IndexOp::create(nb, 0),
                                   chunkSlots),
             linalg::IndexOp::create(nb, 1));
-        Value valid = arith::CmpIOp::create(nb, arith::CmpIPredicate::ult,
-                                            slot, slots.count);
-        Value at = arith::SelectOp::create(nb, valid, slot,
-                                           indexConstant(nb, 0));
+        Value valid = arith::CmpIOp::create(nb, arith::CmpIPredicate::ult, slot,
+                                            slots.count);
+        Value at =
+            arith::SelectOp::create(nb, valid, slot, indexConstant(nb, 0));
         Value bucket = tensor::ExtractOp::create(nb, slots.experts, at);
         if (byWeight) {
           Value rank = tensor::ExtractOp::create(nb, slots.weightRank, at);
@@ -284,8 +286,8 @@ Permutation permuteInParallel(ImplicitLocOpBuilder &b, const Slots &slots) {
   Value chunkCounts =
       linalg::GenericOp::create(
           b,
-          TypeRange{RankedTensorType::get({ShapedType::kDynamic, numBuckets},
-                                          i32)},
+          TypeRange{
+              RankedTensorType::get({ShapedType::kDynamic, numBuckets}, i32)},
           ValueRange{buckets},
           ValueRange{createFilled(b, {numChunks, b.getIndexAttr(numBuckets)},
                                   i32Constant(b, 0))},
@@ -347,10 +349,10 @@ Permutation permuteInParallel(ImplicitLocOpBuilder &b, const Slots &slots) {
 
   // Every row finds its slot.
   Value rowSize = getValueOrCreateConstantIndexOp(b, loc, slots.count);
-  Value tokenInit = tensor::EmptyOp::create(
-      b, ArrayRef<OpFoldResult>{rowSize}, i32);
-  Value weightInit = tensor::EmptyOp::create(
-      b, ArrayRef<OpFoldResult>{rowSize}, b.getF32Type());
+  Value tokenInit =
+      tensor::EmptyOp::create(b, ArrayRef<OpFoldResult>{rowSize}, i32);
+  Value weightInit = tensor::EmptyOp::create(b, ArrayRef<OpFoldResult>{rowSize},
+                                             b.getF32Type());
   AffineMap identity = AffineMap::getMultiDimIdentityMap(1, ctx);
   auto gathered = linalg::GenericOp::create(
       b, TypeRange{tokenInit.getType(), weightInit.getType()}, ValueRange{},
@@ -389,18 +391,17 @@ Permutation permuteInParallel(ImplicitLocOpBuilder &b, const Slots &slots) {
           // An expert's dropped slots are those after its kept ones.
           Value keptCount = arith::SubIOp::create(
               nb,
-              tensor::ExtractOp::create(
-                  nb, offsets,
-                  ValueRange{arith::AddIOp::create(nb, expert,
-                                                   indexConstant(nb, 1))}),
+              tensor::ExtractOp::create(nb, offsets,
+                                        ValueRange{arith::AddIOp::create(
+                                            nb, expert, indexConstant(nb, 1))}),
               tensor::ExtractOp::create(nb, offsets, expert));
           index = arith::SelectOp::create(
               nb, inKept, indexInRun,
               arith::AddIOp::create(nb, indexInRun, keptCount));
         }
         auto beforeChunk = [&](ImplicitLocOpBuilder &sb, Value chunk) {
-          return Value(tensor::ExtractOp::create(sb, before,
-                                                 ValueRange{chunk, bucket}));
+          return Value(
+              tensor::ExtractOp::create(sb, before, ValueRange{chunk, bucket}));
         };
         Value chunk = createLastAtMost(nb, zero, numChunks, index, beforeChunk);
         // The slot is the `skip`-th of the bucket in its chunk.
@@ -437,8 +438,8 @@ Permutation permuteInParallel(ImplicitLocOpBuilder &b, const Slots &slots) {
         Value slot = arith::AddIOp::create(
             nb, arith::MulIOp::create(nb, chunk, chunkSlots),
             scan.getResult(0));
-        Value token = toI32(
-            nb, arith::DivUIOp::create(nb, slot, indexConstant(nb, slots.topK)));
+        Value token = toI32(nb, arith::DivUIOp::create(
+                                    nb, slot, indexConstant(nb, slots.topK)));
         Value weight = tensor::ExtractOp::create(nb, slots.weights, slot);
         linalg::YieldOp::create(nb, ValueRange{token, weight});
       });
@@ -482,11 +483,10 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
         parallel ? permuteInParallel(b, slots) : permuteSerially(b, slots);
     Value rows = createGatherRows(b, op.getInput(), permutation.rowToken);
     rewriter.replaceOp(
-        op,
-        {castToType(b, rows, op.getRows().getType()),
-         castToType(b, permutation.rowToken, op.getRowToken().getType()),
-         castToType(b, permutation.rowWeight, op.getRowWeight().getType()),
-         permutation.offsets});
+        op, {castToType(b, rows, op.getRows().getType()),
+             castToType(b, permutation.rowToken, op.getRowToken().getType()),
+             castToType(b, permutation.rowWeight, op.getRowWeight().getType()),
+             permutation.offsets});
     return success();
   }
 

@@ -28,8 +28,7 @@ using namespace mlir;
 using namespace mlir::moe;
 
 void mlir::moe::populateMoEToLinalgConversionPatterns(
-    RewritePatternSet &patterns, int64_t tokensPerPart,
-    bool parallelDispatch) {
+    RewritePatternSet &patterns, int64_t tokensPerPart, bool parallelDispatch) {
   populateMoEDecomposePatterns(patterns);
   populateRouteToLinalgPatterns(patterns, tokensPerPart);
   populateDispatchToLinalgPatterns(patterns, parallelDispatch);
