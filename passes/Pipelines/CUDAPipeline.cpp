@@ -1,12 +1,15 @@
 //===- CUDAPipeline.cpp - the CUDA stages ----------------------------------===//
 //
 // The CUDA target's stages around the shared ones (Pipelines.cpp):
-// `moe-lower-to-cuda` = moe-lower-to-linalg (one routing part per token),
+// `moe-lower-to-cuda` = moe-lower-to-linalg (one routing part per token,
+// the parallel dispatch),
 // moe-cuda-prepare-kernels, moe-bufferize, moe-cuda-map-to-gpu,
 // moe-cuda-lower-to-llvm. Why the order matters:
 // * routing is split into parts of one token on tensors, where the parts
 //   get static shapes: their temporaries become thread-private arrays
 //   instead of allocations inside kernels;
+// * moe.dispatch's permutation is lowered in its parallel form (no loop
+//   over all slots, which would run on one GPU thread);
 // * the expert kernels' weights become bf16 rows on tensors, before
 //   anything reads the entry signatures (the runtime converts the bound
 //   weights at bind time, as for the CPU's panels);
@@ -72,7 +75,8 @@ void moe::buildMoECUDALowerToLLVMPipeline(OpPassManager &pm,
 
 void moe::buildMoELowerToCUDAPipeline(OpPassManager &pm,
                                       const MoELoweringOptions &options) {
-  buildMoELowerToLinalgPipeline(pm, options, /*tokensPerPart=*/1);
+  buildMoELowerToLinalgPipeline(pm, options, /*tokensPerPart=*/1,
+                                /*parallelDispatch=*/true);
   buildMoECUDAPrepareKernelsPipeline(pm);
   buildMoEBufferizePipeline(pm);
   buildMoECUDAMapToGPUPipeline(pm, options);

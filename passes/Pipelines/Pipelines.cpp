@@ -33,7 +33,8 @@ using namespace mlir;
 
 void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
                                         const MoELoweringOptions &options,
-                                        int64_t tokensPerPart) {
+                                        int64_t tokensPerPart,
+                                        bool parallelDispatch) {
   pm.addPass(moe::createMoEDecompose());
   if (options.epSize != 1) {
     moe::MoEExpertParallelOptions parallel;
@@ -49,6 +50,7 @@ void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
     pm.addPass(moe::createMoEFuseExperts());
   moe::ConvertMoEToLinalgOptions toLinalg;
   toLinalg.tokensPerPart = tokensPerPart;
+  toLinalg.parallelDispatch = parallelDispatch;
   pm.addPass(moe::createConvertMoEToLinalg(toLinalg));
   // Tensor arithmetic the decomposition leaves (the shared-expert sum).
   pm.addPass(createConvertElementwiseToLinalgPass());

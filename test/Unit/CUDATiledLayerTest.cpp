@@ -3,10 +3,11 @@
 // The GPU kernels of the grouped GEMMs cannot run without a GPU; their
 // tiled form (moe-cuda-tile-grouped-gemm) can. Each case lowers a layer
 // with the CUDA target's stages (moe-lower-to-linalg with one routing part
-// per token, moe-cuda-prepare-kernels, moe-bufferize), then the tiled form
-// of its GEMMs, then the CPU's loop lowering (serial), JIT-compiles it and
-// compares with lib/Reference, for the wide and the narrow tile variants
-// and token counts that leave partial tiles. The layers are sized so that
+// per token and the parallel dispatch, moe-cuda-prepare-kernels,
+// moe-bufferize), then the tiled form of its GEMMs, then the CPU's loop
+// lowering (serial), JIT-compiles it and compares with lib/Reference, for
+// the wide and the narrow tile variants and token counts that leave
+// partial tiles. The layers are sized so that
 // both GEMMs have several column tiles, the last one partial.
 //
 // Tolerance: the reference gets the bf16-rounded expert weights the CUDA
@@ -62,7 +63,8 @@ const llvm::StringRef kLibs[] = {MOEC_C_RUNNER_UTILS};
 /// any CPU runs).
 void lowerTiled(mlir::OpPassManager &pm, const TileVariant &tile) {
   mlir::moe::MoELoweringOptions lowering;
-  mlir::moe::buildMoELowerToLinalgPipeline(pm, lowering, /*tokensPerPart=*/1);
+  mlir::moe::buildMoELowerToLinalgPipeline(pm, lowering, /*tokensPerPart=*/1,
+                                           /*parallelDispatch=*/true);
   mlir::moe::buildMoECUDAPrepareKernelsPipeline(pm);
   mlir::moe::buildMoEBufferizePipeline(pm);
   mlir::moe::MoECUDATileGroupedGemmOptions tiling;

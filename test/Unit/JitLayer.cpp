@@ -121,3 +121,8 @@ std::vector<float> JitLayer::run(std::vector<float> &x, int64_t numTokens,
   free(result.basePtr);
   return out;
 }
+
+llvm::Error JitLayer::call(llvm::StringRef name,
+                           llvm::MutableArrayRef<void *> args) {
+  return engine->invokePacked(("_mlir_ciface_" + name).str(), args);
+}

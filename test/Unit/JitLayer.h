@@ -18,6 +18,7 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
 
 #include <functional>
 #include <memory>
@@ -50,6 +51,11 @@ public:
   /// Runs the layer on `x` `[T,H]` with `weights` in argument order (f32).
   std::vector<float> run(std::vector<float> &x, int64_t numTokens,
                          int64_t hidden, std::vector<WeightArg> &weights);
+
+  /// Calls the C interface of function `name` (`_mlir_ciface_<name>`) with
+  /// `args`, pointers to its arguments (a result struct first), for tests
+  /// whose functions are not a layer's.
+  llvm::Error call(llvm::StringRef name, llvm::MutableArrayRef<void *> args);
 
 private:
   mlir::MLIRContext context;

@@ -17,8 +17,10 @@ namespace moe {
 /// `tokens-per-part` (0: one part per worker).
 void populateRouteToLinalgPatterns(RewritePatternSet &patterns,
                                    int64_t tokensPerPart = 0);
-/// moe.dispatch and moe.combine.
-void populateDispatchToLinalgPatterns(RewritePatternSet &patterns);
+/// moe.dispatch and moe.combine; `parallelDispatch` as the pass option
+/// `parallel-dispatch` (the permutation as parallel ops).
+void populateDispatchToLinalgPatterns(RewritePatternSet &patterns,
+                                      bool parallelDispatch = false);
 /// moe.expert_mlp and moe.shared_mlp.
 void populateFfnToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.fused_experts to the grouped moe.gather_gate_up / moe.down_scatter_add.
@@ -30,7 +32,8 @@ void populateExchangeToLinalgPatterns(RewritePatternSet &patterns);
 void populateStatsToLinalgPatterns(RewritePatternSet &patterns);
 /// All of the above, plus the decomposition of moe.layer.
 void populateMoEToLinalgConversionPatterns(RewritePatternSet &patterns,
-                                           int64_t tokensPerPart = 0);
+                                           int64_t tokensPerPart = 0,
+                                           bool parallelDispatch = false);
 } // namespace moe
 } // namespace mlir
 

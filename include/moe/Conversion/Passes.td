@@ -25,9 +25,12 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     * `moe.expert_choice`: softmax, then each token's rank per expert as a
       reduction over tokens; rank < C places the token at row `e·C + rank`.
     * `moe.dispatch`: counting, prefix sums and the scatter of slots to rows
-      are `scf.for` loops on tensors (sequential by nature); rows are
-      gathered by a `linalg.generic`. Capacity and both drop orders are
-      handled here.
+      are `scf.for` loops on tensors; with `parallel-dispatch` they are
+      `linalg.generic` ops instead (bucket counts per chunk of 256 slots,
+      their sums as masked reductions, then a gather over rows where each
+      row finds its slot by binary search and a scan of one chunk), with
+      the same results. Rows are gathered by a `linalg.generic`. Capacity
+      and both drop orders are handled here.
     * `moe.expert_mlp`: a loop over experts, each a pair of transposed-B
       `linalg.matmul` ops on the expert's contiguous rows with the activation
       between them as a `linalg.generic`.
@@ -49,6 +52,10 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
            "evenly among the workers (moe.num_workers: CPU threads); 1 "
            "gives every token a part of its own, of static size, which "
            "the CUDA target maps to one GPU thread">,
+    Option<"parallelDispatch", "parallel-dispatch", "bool", /*default=*/"false",
+           "moe.dispatch's permutation as parallel ops (chunked bucket "
+           "counts, then each row finding its slot) instead of serial "
+           "loops over the slots: the same bits; the CUDA target's">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

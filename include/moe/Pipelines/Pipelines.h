@@ -70,10 +70,12 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
 /// moe → the kernel layer and linalg/scf/tensor (decomposed, experts fused
 /// unless disabled), then canonicalize and CSE (`moe-lower-to-linalg`).
 /// `tokensPerPart` is convert-moe-to-linalg's (1 on the GPU: a routing
-/// part per token).
+/// part per token), and so is `parallelDispatch` (on the GPU: the
+/// permutation as parallel ops).
 void buildMoELowerToLinalgPipeline(OpPassManager &pm,
                                    const MoELoweringOptions &options = {},
-                                   int64_t tokensPerPart = 0);
+                                   int64_t tokensPerPart = 0,
+                                   bool parallelDispatch = false);
 /// Tensors → buffers with deallocation (`moe-bufferize`).
 void buildMoEBufferizePipeline(OpPassManager &pm);
 

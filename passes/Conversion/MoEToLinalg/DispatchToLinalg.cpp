@@ -1,8 +1,11 @@
 //===- DispatchToLinalg.cpp - permutation ops to loops on tensors ---------===//
 //
-// moe.dispatch and moe.combine. Counting, prefix sums and scatter are
-// sequential by nature, so they are scf.for loops over tensors (one-shot
-// bufferization makes them in place); gathers are linalg.generic ops.
+// moe.dispatch and moe.combine. The permutation has two forms with the
+// same bits: serial (counting, prefix sums and the scatter are scf.for
+// loops over tensors, which one-shot bufferization makes in place: the
+// CPU's) and parallel (chunked bucket counts and a gather over rows, all
+// linalg.generic ops: what a GPU wants, see permuteInParallel). Gathers are
+// linalg.generic ops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,6 +13,7 @@
 #include "moe/Conversion/MoEToLinalg.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -46,108 +50,443 @@ Value prefixSums(ImplicitLocOpBuilder &b, Value counts, int64_t numExperts,
                    })[0];
 }
 
+/// What both forms of the permutation start from: the slots (token-major
+/// `[T·K]`), the capacity and, under lowest_weight, each slot's weight rank.
+struct Slots {
+  Value experts, weights, count;
+  int64_t numExperts, topK;
+  /// C as i32 (S when dropless: every slot is kept).
+  Value capacity;
+  /// Null unless the drop order is lowest_weight.
+  Value weightRank;
+  bool canDrop;
+};
+
+/// The permutation's index results: row_token, row_weight, expert_offsets.
+struct Permutation {
+  Value rowToken, rowWeight, offsets;
+};
+
+/// The serial form: count, prefix sums, then every slot scattered to its row
+/// in token order (scf.for loops on tensors).
+Permutation permuteSerially(ImplicitLocOpBuilder &b, const Slots &slots) {
+  int64_t numExperts = slots.numExperts;
+  Value zeroI32 = i32Constant(b, 0), oneI32 = i32Constant(b, 1);
+  SmallVector<OpFoldResult> expertSize = {b.getIndexAttr(numExperts)};
+
+  // Slots per expert.
+  Value counts = buildLoop(
+      b, slots.count, createFilled(b, expertSize, zeroI32),
+      [&](ImplicitLocOpBuilder &nb, Value s, ValueRange iter) {
+        Value e = toIndex(nb, tensor::ExtractOp::create(nb, slots.experts, s));
+        return SmallVector<Value>{incrementAt(nb, iter[0], e, oneI32)};
+      })[0];
+
+  // Kept rows per expert, their offsets, and where dropped rows start.
+  Value kept = createElementwise(
+      b, counts, tensor::EmptyOp::create(b, expertSize, b.getI32Type()),
+      [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        return arith::MinUIOp::create(nb, args[0], slots.capacity);
+      });
+  Value offsets = prefixSums(b, kept, numExperts, zeroI32);
+  Value dropped = createElementwise(
+      b, ValueRange{counts, kept},
+      tensor::EmptyOp::create(b, expertSize, b.getI32Type()),
+      [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        return arith::SubIOp::create(nb, args[0], args[1]);
+      });
+  Value numKept = tensor::ExtractOp::create(
+      b, offsets, ValueRange{indexConstant(b, numExperts)});
+  Value dropStarts = prefixSums(b, dropped, numExperts, numKept);
+  Value keptCursor = tensor::ExtractSliceOp::create(
+      b, offsets, ArrayRef<OpFoldResult>{b.getIndexAttr(0)}, expertSize,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  Value dropCursor = tensor::ExtractSliceOp::create(
+      b, dropStarts, ArrayRef<OpFoldResult>{b.getIndexAttr(0)}, expertSize,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+
+  // Scatter every slot to its row, in token order.
+  Value rowToken = createFilled(b, {slots.count}, zeroI32);
+  Value rowWeight = createFilled(b, {slots.count}, f32Constant(b, 0));
+  Value seen = createFilled(b, expertSize, zeroI32);
+  ValueRange scattered = buildLoop(
+      b, slots.count,
+      ValueRange{rowToken, rowWeight, seen, keptCursor, dropCursor},
+      [&](ImplicitLocOpBuilder &nb, Value s, ValueRange iter) {
+        Value e = toIndex(nb, tensor::ExtractOp::create(nb, slots.experts, s));
+        Value rank =
+            slots.weightRank
+                ? Value(tensor::ExtractOp::create(nb, slots.weightRank, s))
+                : Value(tensor::ExtractOp::create(nb, iter[2], e));
+        Value keep = arith::CmpIOp::create(nb, arith::CmpIPredicate::ult, rank,
+                                           slots.capacity);
+        Value keptAt = tensor::ExtractOp::create(nb, iter[3], e);
+        Value droppedAt = tensor::ExtractOp::create(nb, iter[4], e);
+        Value row =
+            toIndex(nb, arith::SelectOp::create(nb, keep, keptAt, droppedAt));
+        Value token = toI32(
+            nb, arith::DivUIOp::create(nb, s, indexConstant(nb, slots.topK)));
+        Value weight = tensor::ExtractOp::create(nb, slots.weights, s);
+        Value keepI32 = arith::ExtUIOp::create(nb, nb.getI32Type(), keep);
+        Value dropI32 = arith::SubIOp::create(nb, oneI32, keepI32);
+        return SmallVector<Value>{
+            tensor::InsertOp::create(nb, token, iter[0], row),
+            tensor::InsertOp::create(nb, weight, iter[1], row),
+            incrementAt(nb, iter[2], e, oneI32),
+            incrementAt(nb, iter[3], e, keepI32),
+            incrementAt(nb, iter[4], e, dropI32)};
+      });
+  return {scattered[0], scattered[1], offsets};
+}
+
+/// Slots per chunk of the parallel form: a row's thread scans at most one
+/// chunk, and the per-chunk counts are `ceil(S/256)` rows of buckets.
+constexpr int64_t kChunkSlots = 256;
+
+/// `sums[i] = Σ_{j<i} counts[j]` for `i` in `[0, N]` (`counts` `[N]` or
+/// `[N,B]`, summed along dim 0, each of the B columns on its own), plus
+/// `Σ_j addAll[j]` when `addAll` (`[N]`) is given. A masked reduction:
+/// parallel over the outputs, so no output waits on another.
+Value createExclusiveSums(ImplicitLocOpBuilder &b, Value counts,
+                          Value addAll = {}) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(counts.getType());
+  bool hasColumns = type.getRank() == 2;
+  SmallVector<OpFoldResult> sizes = getSizes(b, counts);
+  if (std::optional<int64_t> rows = getConstantIntValue(sizes[0]))
+    sizes[0] = b.getIndexAttr(*rows + 1);
+  else
+    sizes[0] = Value(arith::AddIOp::create(
+        b, getValueOrCreateConstantIndexOp(b, b.getLoc(), sizes[0]),
+        indexConstant(b, 1)));
+  // Dims (i, [b,] j): j is the reduction.
+  unsigned numDims = hasColumns ? 3 : 2;
+  AffineExpr i = getAffineDimExpr(0, ctx),
+             j = getAffineDimExpr(numDims - 1, ctx);
+  SmallVector<AffineExpr> outExprs = {i}, countExprs = {j};
+  if (hasColumns) {
+    outExprs.push_back(getAffineDimExpr(1, ctx));
+    countExprs.push_back(getAffineDimExpr(1, ctx));
+  }
+  SmallVector<Value> inputs = {counts};
+  SmallVector<AffineMap> maps = {AffineMap::get(numDims, 0, countExprs, ctx)};
+  if (addAll) {
+    inputs.push_back(addAll);
+    maps.push_back(AffineMap::get(numDims, 0, {j}, ctx));
+  }
+  maps.push_back(AffineMap::get(numDims, 0, outExprs, ctx));
+  SmallVector<utils::IteratorType> iterators(numDims,
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  Value init = createFilled(b, sizes, i32Constant(b, 0));
+  Location loc = b.getLoc();
+  return linalg::GenericOp::create(
+             b, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+             iterators,
+             [&](OpBuilder &nested, Location, ValueRange args) {
+               ImplicitLocOpBuilder nb(loc, nested);
+               Value before = arith::CmpIOp::create(
+                   nb, arith::CmpIPredicate::ult,
+                   linalg::IndexOp::create(nb, numDims - 1),
+                   linalg::IndexOp::create(nb, 0));
+               Value term = arith::SelectOp::create(nb, before, args[0],
+                                                    i32Constant(nb, 0));
+               if (addAll)
+                 term = arith::AddIOp::create(nb, term, args[1]);
+               linalg::YieldOp::create(nb, ValueRange{arith::AddIOp::create(
+                                               nb, args.back(), term)});
+             })
+      .getResult(0);
+}
+
+/// The largest `m` in `[lo, hi)` with `valueAt(m) <= target` (i32, compared
+/// unsigned), for a non-decreasing `valueAt` with `valueAt(lo) <= target <
+/// valueAt(hi)`; `valueAt` is only called strictly between lo and hi.
+Value createLastAtMost(
+    ImplicitLocOpBuilder &b, Value lo, Value hi, Value target,
+    function_ref<Value(ImplicitLocOpBuilder &, Value)> valueAt) {
+  Location loc = b.getLoc();
+  Type index = b.getIndexType();
+  auto loop = scf::WhileOp::create(
+      b, TypeRange{index, index}, ValueRange{lo, hi},
+      [&](OpBuilder &nested, Location, ValueRange bounds) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        Value width = arith::SubIOp::create(nb, bounds[1], bounds[0]);
+        Value more = arith::CmpIOp::create(nb, arith::CmpIPredicate::ugt, width,
+                                           indexConstant(nb, 1));
+        scf::ConditionOp::create(nb, more, bounds);
+      },
+      [&](OpBuilder &nested, Location, ValueRange bounds) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        Value mid = arith::ShRUIOp::create(
+            nb, arith::AddIOp::create(nb, bounds[0], bounds[1]),
+            indexConstant(nb, 1));
+        Value atMost = arith::CmpIOp::create(nb, arith::CmpIPredicate::ule,
+                                             valueAt(nb, mid), target);
+        scf::YieldOp::create(
+            nb,
+            ValueRange{arith::SelectOp::create(nb, atMost, mid, bounds[0]),
+                       arith::SelectOp::create(nb, atMost, bounds[1], mid)});
+      });
+  return loop.getResult(0);
+}
+
+/// The parallel form, the same bits as the serial one. Slots fall in
+/// buckets: the expert, or under lowest_weight (expert, dropped?). Slots
+/// are cut in chunks of kChunkSlots; the per-chunk bucket counts and their
+/// exclusive sums over chunks tell, for the i-th slot of a bucket in token
+/// order, which chunk holds it. Every row then finds its own slot: its
+/// expert and index i there by binary search of the offsets (kept rows: an
+/// expert's first min(count, C) slots, or those of rank < C) or the dropped
+/// rows' starts, the chunk by binary search, the slot by a scan of the
+/// chunk. Rows are a permutation of the slots, so each is written once, by
+/// one thread, and nothing depends on the order threads run in.
+Permutation permuteInParallel(ImplicitLocOpBuilder &b, const Slots &slots) {
+  MLIRContext *ctx = b.getContext();
+  int64_t numExperts = slots.numExperts;
+  bool byWeight = static_cast<bool>(slots.weightRank);
+  int64_t numBuckets = byWeight ? 2 * numExperts : numExperts;
+  Type i32 = b.getI32Type();
+  Value chunkSlots = indexConstant(b, kChunkSlots);
+  Value numChunks = arith::CeilDivUIOp::create(b, slots.count, chunkSlots);
+
+  // Each slot's bucket, [chunks, kChunkSlots]; -1 past the last slot.
+  Value buckets = createElementwise(
+      b, ValueRange{},
+      tensor::EmptyOp::create(
+          b, ArrayRef<OpFoldResult>{numChunks, b.getIndexAttr(kChunkSlots)},
+          i32),
+      [&](ImplicitLocOpBuilder &nb, ValueRange) -> Value {
+        Value slot = arith::AddIOp::create(
+            nb,
+            arith::MulIOp::create(nb, linalg::IndexOp::create(nb, 0),
+                                  chunkSlots),
+            linalg::IndexOp::create(nb, 1));
+        Value valid = arith::CmpIOp::create(nb, arith::CmpIPredicate::ult, slot,
+                                            slots.count);
+        Value at =
+            arith::SelectOp::create(nb, valid, slot, indexConstant(nb, 0));
+        Value bucket = tensor::ExtractOp::create(nb, slots.experts, at);
+        if (byWeight) {
+          Value rank = tensor::ExtractOp::create(nb, slots.weightRank, at);
+          Value dropped = arith::CmpIOp::create(nb, arith::CmpIPredicate::uge,
+                                                rank, slots.capacity);
+          bucket = arith::AddIOp::create(
+              nb, bucket,
+              arith::SelectOp::create(nb, dropped, i32Constant(nb, numExperts),
+                                      i32Constant(nb, 0)));
+        }
+        return arith::SelectOp::create(nb, valid, bucket, i32Constant(nb, -1));
+      });
+
+  // counts[c, b]: slots of chunk c in bucket b (dims c, b, slot of chunk).
+  AffineExpr c = getAffineDimExpr(0, ctx), bk = getAffineDimExpr(1, ctx),
+             q = getAffineDimExpr(2, ctx);
+  Location loc = b.getLoc();
+  Value chunkCounts =
+      linalg::GenericOp::create(
+          b,
+          TypeRange{
+              RankedTensorType::get({ShapedType::kDynamic, numBuckets}, i32)},
+          ValueRange{buckets},
+          ValueRange{createFilled(b, {numChunks, b.getIndexAttr(numBuckets)},
+                                  i32Constant(b, 0))},
+          ArrayRef<AffineMap>{AffineMap::get(3, 0, {c, q}, ctx),
+                              AffineMap::get(3, 0, {c, bk}, ctx)},
+          ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                        utils::IteratorType::parallel,
+                                        utils::IteratorType::reduction},
+          [&](OpBuilder &nested, Location, ValueRange args) {
+            ImplicitLocOpBuilder nb(loc, nested);
+            Value bucket = toI32(nb, linalg::IndexOp::create(nb, 1));
+            Value match = arith::CmpIOp::create(nb, arith::CmpIPredicate::eq,
+                                                args[0], bucket);
+            Value one = arith::ExtUIOp::create(nb, i32, match);
+            linalg::YieldOp::create(
+                nb, ValueRange{arith::AddIOp::create(nb, args[1], one)});
+          })
+          .getResult(0);
+  // before[c, b]: slots of bucket b in the chunks ahead of c, c in
+  // [0, chunks]: the last row is each bucket's total.
+  Value before = createExclusiveSums(b, chunkCounts);
+  Value totals = tensor::ExtractSliceOp::create(
+      b, RankedTensorType::get({numBuckets}, i32), before,
+      ArrayRef<OpFoldResult>{numChunks, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(numBuckets)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+
+  // Kept and dropped slots per expert: under lowest_weight the two halves
+  // of the buckets (ranks are distinct, so the kept half is min(count, C)
+  // as in the serial form), else the first min(count, C) of each expert.
+  SmallVector<OpFoldResult> expertSize = {b.getIndexAttr(numExperts)};
+  auto half = [&](int64_t first) -> Value {
+    return tensor::ExtractSliceOp::create(
+        b, totals, ArrayRef<OpFoldResult>{b.getIndexAttr(first)}, expertSize,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  };
+  Value kept, dropped;
+  if (byWeight) {
+    kept = half(0);
+    dropped = half(numExperts);
+  } else {
+    kept = createElementwise(
+        b, totals, tensor::EmptyOp::create(b, expertSize, i32),
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+          return arith::MinUIOp::create(nb, args[0], slots.capacity);
+        });
+    if (slots.canDrop)
+      dropped = createElementwise(
+          b, ValueRange{totals, kept},
+          tensor::EmptyOp::create(b, expertSize, i32),
+          [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+            return arith::SubIOp::create(nb, args[0], args[1]);
+          });
+  }
+  Value offsets = createExclusiveSums(b, kept);
+  // Dropped rows follow all kept ones.
+  Value dropStarts =
+      slots.canDrop ? createExclusiveSums(b, dropped, kept) : Value();
+
+  // Every row finds its slot.
+  Value rowSize = getValueOrCreateConstantIndexOp(b, loc, slots.count);
+  Value tokenInit =
+      tensor::EmptyOp::create(b, ArrayRef<OpFoldResult>{rowSize}, i32);
+  Value weightInit = tensor::EmptyOp::create(b, ArrayRef<OpFoldResult>{rowSize},
+                                             b.getF32Type());
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(1, ctx);
+  auto gathered = linalg::GenericOp::create(
+      b, TypeRange{tokenInit.getType(), weightInit.getType()}, ValueRange{},
+      ValueRange{tokenInit, weightInit},
+      ArrayRef<AffineMap>{identity, identity},
+      ArrayRef<utils::IteratorType>{utils::IteratorType::parallel},
+      [&](OpBuilder &nested, Location, ValueRange) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        Value row = linalg::IndexOp::create(nb, 0);
+        Value rowI32 = toI32(nb, row);
+        Value zero = indexConstant(nb, 0);
+        Value experts = indexConstant(nb, numExperts);
+        // Kept rows are [0, offsets[E]), the dropped ones the rest.
+        Value inKept = arith::ConstantIntOp::create(nb, 1, 1);
+        if (dropStarts)
+          inKept = arith::CmpIOp::create(
+              nb, arith::CmpIPredicate::ult, rowI32,
+              tensor::ExtractOp::create(nb, offsets, experts));
+        auto startOf = [&](ImplicitLocOpBuilder &sb, Value expert) -> Value {
+          Value keptStart = tensor::ExtractOp::create(sb, offsets, expert);
+          if (!dropStarts)
+            return keptStart;
+          return arith::SelectOp::create(
+              sb, inKept, keptStart,
+              tensor::ExtractOp::create(sb, dropStarts, expert));
+        };
+        Value expert = createLastAtMost(nb, zero, experts, rowI32, startOf);
+        Value indexInRun =
+            arith::SubIOp::create(nb, rowI32, startOf(nb, expert));
+        // The bucket, and the slot's index among the bucket's in token order.
+        Value bucket = expert, index = indexInRun;
+        if (byWeight) {
+          bucket = arith::SelectOp::create(
+              nb, inKept, expert, arith::AddIOp::create(nb, expert, experts));
+        } else if (dropStarts) {
+          // An expert's dropped slots are those after its kept ones.
+          Value keptCount = arith::SubIOp::create(
+              nb,
+              tensor::ExtractOp::create(nb, offsets,
+                                        ValueRange{arith::AddIOp::create(
+                                            nb, expert, indexConstant(nb, 1))}),
+              tensor::ExtractOp::create(nb, offsets, expert));
+          index = arith::SelectOp::create(
+              nb, inKept, indexInRun,
+              arith::AddIOp::create(nb, indexInRun, keptCount));
+        }
+        auto beforeChunk = [&](ImplicitLocOpBuilder &sb, Value chunk) {
+          return Value(
+              tensor::ExtractOp::create(sb, before, ValueRange{chunk, bucket}));
+        };
+        Value chunk = createLastAtMost(nb, zero, numChunks, index, beforeChunk);
+        // The slot is the `skip`-th of the bucket in its chunk.
+        Value skip = toIndex(
+            nb, arith::SubIOp::create(nb, index, beforeChunk(nb, chunk)));
+        Value bucketI32 = toI32(nb, bucket);
+        Type indexType = nb.getIndexType();
+        auto scan = scf::WhileOp::create(
+            nb, TypeRange{indexType, indexType}, ValueRange{zero, skip},
+            [&](OpBuilder &nested, Location, ValueRange state) {
+              ImplicitLocOpBuilder sb(loc, nested);
+              Value match = arith::CmpIOp::create(
+                  sb, arith::CmpIPredicate::eq,
+                  tensor::ExtractOp::create(sb, buckets,
+                                            ValueRange{chunk, state[0]}),
+                  bucketI32);
+              Value last = arith::CmpIOp::create(
+                  sb, arith::CmpIPredicate::eq, state[1], indexConstant(sb, 0));
+              Value found = arith::AndIOp::create(sb, match, last);
+              Value go = arith::XOrIOp::create(
+                  sb, found, arith::ConstantIntOp::create(sb, 1, 1));
+              Value left = arith::SubIOp::create(
+                  sb, state[1],
+                  arith::IndexCastUIOp::create(sb, indexType, match));
+              scf::ConditionOp::create(sb, go, ValueRange{state[0], left});
+            },
+            [&](OpBuilder &nested, Location, ValueRange state) {
+              ImplicitLocOpBuilder sb(loc, nested);
+              scf::YieldOp::create(
+                  sb, ValueRange{arith::AddIOp::create(sb, state[0],
+                                                       indexConstant(sb, 1)),
+                                 state[1]});
+            });
+        Value slot = arith::AddIOp::create(
+            nb, arith::MulIOp::create(nb, chunk, chunkSlots),
+            scan.getResult(0));
+        Value token = toI32(nb, arith::DivUIOp::create(
+                                    nb, slot, indexConstant(nb, slots.topK)));
+        Value weight = tensor::ExtractOp::create(nb, slots.weights, slot);
+        linalg::YieldOp::create(nb, ValueRange{token, weight});
+      });
+  return {gathered.getResult(0), gathered.getResult(1), offsets};
+}
+
 struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
-  using OpRewritePattern::OpRewritePattern;
+  DispatchOpLowering(MLIRContext *ctx, bool parallel)
+      : OpRewritePattern(ctx), parallel(parallel) {}
 
   LogicalResult matchAndRewrite(DispatchOp op,
                                 PatternRewriter &rewriter) const override {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    int64_t numExperts = op.getNumExperts();
-    int64_t topK = op.getExperts().getType().getDimSize(1);
     CapacityAttr capacityAttr = op.getCapacityAttr();
-    Value slotExperts = tensor::CollapseShapeOp::create(
+    Slots slots;
+    slots.numExperts = op.getNumExperts();
+    slots.topK = op.getExperts().getType().getDimSize(1);
+    slots.experts = tensor::CollapseShapeOp::create(
         b, op.getExperts(), ArrayRef<ReassociationIndices>{{0, 1}});
-    Value slotWeights = tensor::CollapseShapeOp::create(
+    slots.weights = tensor::CollapseShapeOp::create(
         b, op.getWeights(), ArrayRef<ReassociationIndices>{{0, 1}});
-    Value numSlots = getValueOrCreateConstantIndexOp(
-        b, b.getLoc(), getSizes(b, slotExperts)[0]);
-    Value zeroI32 = i32Constant(b, 0), oneI32 = i32Constant(b, 1);
-    SmallVector<OpFoldResult> expertSize = {b.getIndexAttr(numExperts)};
-
-    // Slots per expert.
-    Value counts = buildLoop(
-        b, numSlots, createFilled(b, expertSize, zeroI32),
-        [&](ImplicitLocOpBuilder &nb, Value s, ValueRange iter) {
-          Value e = toIndex(nb, tensor::ExtractOp::create(nb, slotExperts, s));
-          return SmallVector<Value>{incrementAt(nb, iter[0], e, oneI32)};
-        })[0];
+    slots.count = getValueOrCreateConstantIndexOp(
+        b, b.getLoc(), getSizes(b, slots.experts)[0]);
+    slots.canDrop = static_cast<bool>(capacityAttr);
 
     // C = ceil(factor · S / E); dropless keeps up to S, i.e. everything.
     Value capacity =
         capacityAttr
-            ? createCapacity(b, numSlots,
+            ? createCapacity(b, slots.count,
                              capacityAttr.getFactor().convertToDouble(),
-                             numExperts)
-            : numSlots;
-    Value capacityI32 = toI32(b, capacity);
+                             slots.numExperts)
+            : slots.count;
+    slots.capacity = toI32(b, capacity);
 
     // Under lowest_weight, a slot's rank among its expert's slots by weight
     // (heavier first, then earlier): kept when below C.
-    Value weightRank;
     if (capacityAttr && capacityAttr.getDropOrder() == DropOrder::lowest_weight)
-      weightRank = buildWeightRank(b, slotExperts, slotWeights);
+      slots.weightRank = buildWeightRank(b, slots.experts, slots.weights);
 
-    // Kept rows per expert, their offsets, and where dropped rows start.
-    Value kept = createElementwise(
-        b, counts, tensor::EmptyOp::create(b, expertSize, b.getI32Type()),
-        [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-          return arith::MinUIOp::create(nb, args[0], capacityI32);
-        });
-    Value offsets = prefixSums(b, kept, numExperts, zeroI32);
-    Value dropped = createElementwise(
-        b, ValueRange{counts, kept},
-        tensor::EmptyOp::create(b, expertSize, b.getI32Type()),
-        [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-          return arith::SubIOp::create(nb, args[0], args[1]);
-        });
-    Value numKept = tensor::ExtractOp::create(
-        b, offsets, ValueRange{indexConstant(b, numExperts)});
-    Value dropStarts = prefixSums(b, dropped, numExperts, numKept);
-    Value keptCursor = tensor::ExtractSliceOp::create(
-        b, offsets, ArrayRef<OpFoldResult>{b.getIndexAttr(0)}, expertSize,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-    Value dropCursor = tensor::ExtractSliceOp::create(
-        b, dropStarts, ArrayRef<OpFoldResult>{b.getIndexAttr(0)}, expertSize,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-
-    // Scatter every slot to its row, in token order.
-    Value rowToken = createFilled(b, {numSlots}, zeroI32);
-    Value rowWeight = createFilled(b, {numSlots}, f32Constant(b, 0));
-    Value seen = createFilled(b, expertSize, zeroI32);
-    ValueRange scattered = buildLoop(
-        b, numSlots,
-        ValueRange{rowToken, rowWeight, seen, keptCursor, dropCursor},
-        [&](ImplicitLocOpBuilder &nb, Value s, ValueRange iter) {
-          Value e = toIndex(nb, tensor::ExtractOp::create(nb, slotExperts, s));
-          Value rank = weightRank
-                           ? Value(tensor::ExtractOp::create(nb, weightRank, s))
-                           : Value(tensor::ExtractOp::create(nb, iter[2], e));
-          Value keep = arith::CmpIOp::create(nb, arith::CmpIPredicate::ult,
-                                             rank, capacityI32);
-          Value keptAt = tensor::ExtractOp::create(nb, iter[3], e);
-          Value droppedAt = tensor::ExtractOp::create(nb, iter[4], e);
-          Value row =
-              toIndex(nb, arith::SelectOp::create(nb, keep, keptAt, droppedAt));
-          Value token =
-              toI32(nb, arith::DivUIOp::create(nb, s, indexConstant(nb, topK)));
-          Value weight = tensor::ExtractOp::create(nb, slotWeights, s);
-          Value keepI32 = arith::ExtUIOp::create(nb, nb.getI32Type(), keep);
-          Value dropI32 = arith::SubIOp::create(nb, oneI32, keepI32);
-          return SmallVector<Value>{
-              tensor::InsertOp::create(nb, token, iter[0], row),
-              tensor::InsertOp::create(nb, weight, iter[1], row),
-              incrementAt(nb, iter[2], e, oneI32),
-              incrementAt(nb, iter[3], e, keepI32),
-              incrementAt(nb, iter[4], e, dropI32)};
-        });
-    rowToken = scattered[0];
-    rowWeight = scattered[1];
-
-    Value rows = createGatherRows(b, op.getInput(), rowToken);
+    Permutation permutation =
+        parallel ? permuteInParallel(b, slots) : permuteSerially(b, slots);
+    Value rows = createGatherRows(b, op.getInput(), permutation.rowToken);
     rewriter.replaceOp(
         op, {castToType(b, rows, op.getRows().getType()),
-             castToType(b, rowToken, op.getRowToken().getType()),
-             castToType(b, rowWeight, op.getRowWeight().getType()), offsets});
+             castToType(b, permutation.rowToken, op.getRowToken().getType()),
+             castToType(b, permutation.rowWeight, op.getRowWeight().getType()),
+             permutation.offsets});
     return success();
   }
 
@@ -181,6 +520,9 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
                })
         .getResult(0);
   }
+
+private:
+  bool parallel;
 };
 
 struct CombineOpLowering : OpRewritePattern<CombineOp> {
@@ -237,6 +579,8 @@ struct CombineOpLowering : OpRewritePattern<CombineOp> {
 };
 } // namespace
 
-void mlir::moe::populateDispatchToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<DispatchOpLowering, CombineOpLowering>(patterns.getContext());
+void mlir::moe::populateDispatchToLinalgPatterns(RewritePatternSet &patterns,
+                                                 bool parallelDispatch) {
+  patterns.add<DispatchOpLowering>(patterns.getContext(), parallelDispatch);
+  patterns.add<CombineOpLowering>(patterns.getContext());
 }

@@ -28,10 +28,10 @@ using namespace mlir;
 using namespace mlir::moe;
 
 void mlir::moe::populateMoEToLinalgConversionPatterns(
-    RewritePatternSet &patterns, int64_t tokensPerPart) {
+    RewritePatternSet &patterns, int64_t tokensPerPart, bool parallelDispatch) {
   populateMoEDecomposePatterns(patterns);
   populateRouteToLinalgPatterns(patterns, tokensPerPart);
-  populateDispatchToLinalgPatterns(patterns);
+  populateDispatchToLinalgPatterns(patterns, parallelDispatch);
   populateFfnToLinalgPatterns(patterns);
   populateFusedExpertsToLinalgPatterns(patterns);
   populateStatsToLinalgPatterns(patterns);
@@ -57,7 +57,8 @@ struct ConvertMoEToLinalgPass
                       NumWorkersOp, RankOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
-    populateMoEToLinalgConversionPatterns(patterns, tokensPerPart);
+    populateMoEToLinalgConversionPatterns(patterns, tokensPerPart,
+                                          parallelDispatch);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
