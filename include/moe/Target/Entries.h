@@ -84,6 +84,13 @@ constexpr llvm::StringLiteral kCheckpointDTypeAttr = "moe.checkpoint_dtype";
 constexpr llvm::StringLiteral kEntryKindAttr = "moe.entry_kind";
 constexpr llvm::StringLiteral kStatsOfAttr = "moe.stats_of";
 
+/// The twin of an entry point taking and returning bf16 activations
+/// (`moe-bf16-io-entries`): `<name>` + kBF16IOSuffix, marked with
+/// kBF16IOOfAttr = "<name>". The forward wrapper calls its C interface when
+/// the caller's io_dtype is MOE_DTYPE_BF16.
+constexpr llvm::StringLiteral kBF16IOSuffix = "_bf16_io";
+constexpr llvm::StringLiteral kBF16IOOfAttr = "moe.bf16_io_of";
+
 struct EntrySignature {
   std::string name;
   /// "forward": [tokens, hidden] out; "routing_stats": `outputSize` floats.
