@@ -7,7 +7,14 @@ library built for it:
     below says why that tolerance);
   * batch invariance: each of a few tokens run alone (1 token) gives the
     same bits as in a batch of 4096 tokens;
-  * determinism: two runs of the 4096-token batch give identical bytes.
+  * determinism: two runs of the 4096-token batch give identical bytes;
+  * bf16-io: bf16 activations in and out (io_dtype): the output is, bit
+    for bit, the f32 run on the bf16-rounded input rounded to bf16 (the
+    conversions are exact widening and one rounding to nearest even), and
+    within TOKEN_TOLERANCE of the reference like the f32 output (the input
+    rounding adds a relative 2^-9);
+  * io-on-device (CUDA libraries): device pointers (io_on_device, buffers
+    from cuMemAlloc) give the host-pointer run's bits, f32 and bf16.
 Writes one JSON record per check to --json and prints one line per check
 ("check: NAME: ok|FAILED|skipped ..."); keeps going after a failure and
 exits 1 if any check failed.
@@ -83,6 +90,39 @@ def check_determinism(entry, big, first):
                   "differing_elements": int(np.sum(again != first))}
 
 
+def check_bf16_io(entry, x, ref):
+    xb = moelib.f32_to_bf16_bits(x)
+    yb = entry.forward_bf16(xb)
+    expected = moelib.f32_to_bf16_bits(
+        entry.forward(moelib.bf16_bits_to_f32(xb)))
+    y = moelib.bf16_bits_to_f32(yb)
+    err = token_errors(y, ref)
+    over = int(np.sum(err > TOKEN_TOLERANCE))
+    allowed = int(np.ceil(TIE_FRACTION * len(err)))
+    differing = int(np.sum(yb != expected))
+    info = {"tokens": len(err), "max_token_rel_l2": float(err.max()),
+            "median_token_rel_l2": float(np.median(err)),
+            "tokens_over_tolerance": over, "allowed_over": allowed,
+            "token_tolerance": TOKEN_TOLERANCE,
+            "differing_from_rounded_f32_run": differing}
+    ok = (differing == 0 and over <= allowed and
+          info["median_token_rel_l2"] <= MEDIAN_TOLERANCE)
+    return ok, info
+
+
+def check_on_device(entry, x, device_memory):
+    host = entry.forward(x)
+    dev = entry.forward_f32_on_device(x, device_memory)
+    xb = moelib.f32_to_bf16_bits(x)
+    host_b = entry.forward_bf16(xb)
+    dev_b = entry.forward_bf16(xb, device_memory)
+    info = {"tokens": len(x),
+            "f32_differing_elements": int(np.sum(host != dev)),
+            "bf16_differing_elements": int(np.sum(host_b != dev_b))}
+    return host.tobytes() == dev.tobytes() and \
+        host_b.tobytes() == dev_b.tobytes(), info
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", default=".gpu-bundle")
@@ -108,6 +148,7 @@ def main():
             json.dump({"checks": records}, f, indent=1)
 
     rng = np.random.default_rng(15)
+    device_memory = None
     for family in bundle["tiny"]:
         data = os.path.join(args.bundle, family["data"])
         x = np.load(os.path.join(data, "x.npy"))
@@ -130,6 +171,7 @@ def main():
                 record(f"{tag}.bind", False, {"why": str(e)})
                 continue
             for name, run in (("accuracy", lambda: check_accuracy(entry, x, ref)),
+                              ("bf16-io", lambda: check_bf16_io(entry, x, ref)),
                               ("batch-invariance",
                                lambda: check_invariance(entry, big))):
                 try:
@@ -145,6 +187,14 @@ def main():
                     record(f"{tag}.determinism", ok, info)
             except Exception as e:
                 record(f"{tag}.determinism", False, {"why": str(e)})
+            if library.target == "cuda":
+                try:
+                    if device_memory is None:
+                        device_memory = moelib.DeviceMemory(args.device)
+                    ok, info = check_on_device(entry, x, device_memory)
+                    record(f"{tag}.io-on-device", ok, info)
+                except Exception as e:
+                    record(f"{tag}.io-on-device", False, {"why": str(e)})
             entry.close()
     log(f"checks: {sum(r['status'] == 'ok' for r in records)} ok, "
         f"{sum(r['status'] == 'FAILED' for r in records)} failed, "

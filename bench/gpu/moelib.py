@@ -44,11 +44,59 @@ class ForwardArgs(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_int64), ("input", ctypes.c_void_p),
                 ("output", ctypes.c_void_p), ("tokens", ctypes.c_int64),
                 ("token_ids", ctypes.c_void_p),
-                ("phase_seconds", ctypes.c_void_p)]
+                ("phase_seconds", ctypes.c_void_p),
+                ("io_dtype", ctypes.c_int32), ("io_on_device", ctypes.c_int32)]
 
 
 class MoeError(RuntimeError):
     pass
+
+
+class DeviceMemory:
+    """Device buffers through the driver API (ctypes on libcuda.so.1), in
+    the device's primary context (the one a moec CUDA library binds), for
+    io_on_device runs without torch."""
+
+    def __init__(self, device=0):
+        self.cu = ctypes.CDLL("libcuda.so.1")
+        self._check(self.cu.cuInit(0), "cuInit")
+        dev = ctypes.c_int()
+        self._check(self.cu.cuDeviceGet(ctypes.byref(dev), device),
+                    "cuDeviceGet")
+        self.context = ctypes.c_void_p()
+        self._check(self.cu.cuDevicePrimaryCtxRetain(
+            ctypes.byref(self.context), dev), "cuDevicePrimaryCtxRetain")
+        self._check(self.cu.cuCtxSetCurrent(self.context), "cuCtxSetCurrent")
+
+    def _check(self, result, what):
+        if result != 0:
+            raise MoeError(f"{what} failed: CUresult {result}")
+
+    def alloc(self, nbytes):
+        pointer = ctypes.c_uint64()
+        self._check(self.cu.cuMemAlloc_v2(ctypes.byref(pointer),
+                                          ctypes.c_size_t(max(nbytes, 1))),
+                    "cuMemAlloc")
+        return pointer.value
+
+    def upload(self, array):
+        """A device copy of `array` (C-contiguous); returns its pointer."""
+        array = np.ascontiguousarray(array)
+        pointer = self.alloc(array.nbytes)
+        self._check(self.cu.cuMemcpyHtoD_v2(
+            ctypes.c_uint64(pointer), ctypes.c_void_p(array.ctypes.data),
+            ctypes.c_size_t(array.nbytes)), "cuMemcpyHtoD")
+        return pointer
+
+    def download(self, pointer, out):
+        self._check(self.cu.cuMemcpyDtoH_v2(
+            ctypes.c_void_p(out.ctypes.data), ctypes.c_uint64(pointer),
+            ctypes.c_size_t(out.nbytes)), "cuMemcpyDtoH")
+        return out
+
+    def free(self, pointer):
+        self._check(self.cu.cuMemFree_v2(ctypes.c_uint64(pointer)),
+                    "cuMemFree")
 
 
 def f32_to_bf16_bits(a):
@@ -224,9 +272,48 @@ class BoundEntry:
         return self.forward_ptr(x.ctypes.data, out.ctypes.data, x.shape[0],
                                 out)
 
-    def forward_ptr(self, input_ptr, output_ptr, tokens, result=None):
+    def forward_bf16(self, x_bits, device_memory=None):
+        """Runs the entry with bf16 activations in and out (io_dtype): x_bits
+        is uint16 [tokens, hidden] (f32_to_bf16_bits); returns uint16 bits.
+        With a DeviceMemory, input and output are device buffers
+        (io_on_device): copied there and back by the caller, not the
+        library."""
+        x_bits = np.ascontiguousarray(x_bits, dtype=np.uint16)
+        if x_bits.ndim != 2 or x_bits.shape[1] != self.hidden:
+            raise MoeError(f"input shape {x_bits.shape}, hidden {self.hidden}")
+        out = np.empty_like(x_bits)
+        if device_memory is None:
+            return self.forward_ptr(x_bits.ctypes.data, out.ctypes.data,
+                                    x_bits.shape[0], out, DTYPE_BF16)
+        dev_in = device_memory.upload(x_bits)
+        dev_out = device_memory.alloc(out.nbytes)
+        try:
+            self.forward_ptr(dev_in, dev_out, x_bits.shape[0], None,
+                             DTYPE_BF16, on_device=True)
+            return device_memory.download(dev_out, out)
+        finally:
+            device_memory.free(dev_in)
+            device_memory.free(dev_out)
+
+    def forward_f32_on_device(self, x, device_memory):
+        """forward() with device buffers (io_on_device, f32 I/O)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.empty_like(x)
+        dev_in = device_memory.upload(x)
+        dev_out = device_memory.alloc(out.nbytes)
+        try:
+            self.forward_ptr(dev_in, dev_out, x.shape[0], None, DTYPE_F32,
+                             on_device=True)
+            return device_memory.download(dev_out, out)
+        finally:
+            device_memory.free(dev_in)
+            device_memory.free(dev_out)
+
+    def forward_ptr(self, input_ptr, output_ptr, tokens, result=None,
+                    io_dtype=DTYPE_F32, on_device=False):
         args = ForwardArgs(struct_size=ctypes.sizeof(ForwardArgs),
-                           input=input_ptr, output=output_ptr, tokens=tokens)
+                           input=input_ptr, output=output_ptr, tokens=tokens,
+                           io_dtype=io_dtype, io_on_device=int(on_device))
         status = self._forward(self.state, ctypes.byref(args))
         if status != 0:
             raise MoeError(f"forward of {self.entry['name']}: "

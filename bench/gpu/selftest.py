@@ -4,7 +4,9 @@ test/Integration/CUDA/moelib.test).
   selftest.py cpu LIB.so W.safetensors X.npy Y.npy
       binds a CPU library through moelib (the loader's view: stacking,
       packing, bf16 rounding) and runs X: prints "identical" when the
-      output has the bits moe-run wrote to Y.npy
+      output has the bits moe-run wrote to Y.npy; then bf16 I/O: prints
+      "bf16 io: identical" when the bf16 output is the f32 run on the
+      rounded input, rounded; and the library's refusal of device pointers
   selftest.py cuda LIB.so
       binds the test suite's fake CUDA library (entry "scale": output =
       input * weight) and runs two tokens, then asks for device 7: prints
@@ -27,7 +29,19 @@ def main(argv):
         y = entry.forward(np.load(argv[4]))
         same = y.tobytes() == np.load(argv[5]).tobytes()
         print("identical" if same else "different")
-        return 0 if same else 1
+        xb = moelib.f32_to_bf16_bits(np.load(argv[4]))
+        yb = entry.forward_bf16(xb)
+        rounded = moelib.f32_to_bf16_bits(
+            entry.forward(moelib.bf16_bits_to_f32(xb)))
+        bf16_same = yb.tobytes() == rounded.tobytes()
+        print("bf16 io:", "identical" if bf16_same else "different")
+        try:
+            entry.forward_ptr(xb.ctypes.data, yb.ctypes.data, len(xb), None,
+                              moelib.DTYPE_BF16, on_device=True)
+            print("io_on_device: accepted")
+        except moelib.MoeError as e:
+            print("io_on_device:", e)
+        return 0 if same and bf16_same else 1
     weight = moelib.f32_to_bf16_bits(np.array([1, 2, 3, 0.5], np.float32))
     for device in (0, 7):
         try:

@@ -609,6 +609,15 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
   if (!callee)
     return diagnosticsAt->emitError()
            << "lowering produced no C interface for @" << entry.name;
+  // The bf16 twin (moe-bf16-io-entries): the same C signature, with bf16
+  // activations behind the input's (and a forward result's) descriptor.
+  std::string twinName = entry.name + kBF16IOSuffix.str();
+  llvm::Function *twin = module.getFunction("_mlir_ciface_" + twinName);
+  if (!twin)
+    return diagnosticsAt->emitError()
+           << "lowering produced no C interface for @" << twinName
+           << ", the bf16 twin of @" << entry.name
+           << " (run moe-bf16-io-entries before bufferization)";
   llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
   llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
@@ -644,16 +653,65 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
                                     : f.isNull(output));
   f.failIf(missing, MOE_STATUS_INVALID_ARGUMENT);
 
-  llvm::Value *inputBytes =
-      b.CreateMul(tokens, b.getInt64(entry.hidden * sizeof(float)));
+  // io_dtype and io_on_device, when the caller's struct has them (0: f32
+  // host pointers, what an older caller means).
+  constexpr size_t ioEnd = offsetof(moe_forward_args, io_on_device) +
+                           sizeof(int32_t);
+  static_assert(ioEnd == MOE_FORWARD_ARGS_IO_SIZE, "io fields end there");
+  llvm::BasicBlock *before = b.GetInsertBlock();
+  llvm::BasicBlock *readIO = llvm::BasicBlock::Create(ctx, "read_io", function);
+  llvm::BasicBlock *haveIO = llvm::BasicBlock::Create(ctx, "have_io", function);
+  b.CreateCondBr(
+      b.CreateICmpSGE(f.load(i64, args, offsetof(moe_forward_args, struct_size)),
+                      b.getInt64(ioEnd)),
+      readIO, haveIO);
+  b.SetInsertPoint(readIO);
+  llvm::Value *givenDType = f.load(i32, args, offsetof(moe_forward_args, io_dtype));
+  llvm::Value *givenOnDevice =
+      f.load(i32, args, offsetof(moe_forward_args, io_on_device));
+  b.CreateBr(haveIO);
+  b.SetInsertPoint(haveIO);
+  llvm::PHINode *ioDType = b.CreatePHI(i32, 2);
+  ioDType->addIncoming(b.getInt32(0), before);
+  ioDType->addIncoming(givenDType, readIO);
+  llvm::PHINode *onDevice = b.CreatePHI(i32, 2);
+  onDevice->addIncoming(b.getInt32(0), before);
+  onDevice->addIncoming(givenOnDevice, readIO);
+  llvm::Value *bf16 = b.CreateICmpEQ(ioDType, b.getInt32(MOE_DTYPE_BF16));
+  f.failIf(b.CreateAnd(b.CreateICmpNE(ioDType, b.getInt32(0)),
+                       b.CreateAnd(b.CreateICmpNE(ioDType,
+                                                  b.getInt32(MOE_DTYPE_F32)),
+                                   b.CreateNot(bf16))),
+           MOE_STATUS_INVALID_ARGUMENT);
+  llvm::Value *deviceIO = b.CreateICmpNE(onDevice, b.getInt32(0));
+  // A CPU library has no device: its activations are host memory.
+  if (!cuda)
+    f.failIf(deviceIO, MOE_STATUS_INVALID_ARGUMENT);
+
+  llvm::Value *rowBytes = b.CreateSelect(
+      bf16, b.getInt64(entry.hidden * 2), b.getInt64(entry.hidden * 4));
+  llvm::Value *inputBytes = b.CreateMul(tokens, rowBytes);
   if (cuda) {
-    // The input goes to the device first; every runtime call after a
-    // failure does nothing, and the status says what failed.
+    // The input goes to the device first (unless it is there already);
+    // every runtime call after a failure does nothing, and the status says
+    // what failed.
     b.CreateCall(cudaRuntime(module, MOE_RT_CUDA_CLEAR_ERROR, b.getVoidTy(),
                              {}));
-    input = b.CreateCall(cudaRuntime(module, MOE_RT_CUDA_UPLOAD, ptr,
-                                     {ptr, i64}),
-                         {input, inputBytes});
+    llvm::BasicBlock *from = b.GetInsertBlock();
+    llvm::BasicBlock *upload = llvm::BasicBlock::Create(ctx, "upload", function);
+    llvm::BasicBlock *onDeviceNow =
+        llvm::BasicBlock::Create(ctx, "input_on_device", function);
+    b.CreateCondBr(deviceIO, onDeviceNow, upload);
+    b.SetInsertPoint(upload);
+    llvm::Value *uploaded = b.CreateCall(
+        cudaRuntime(module, MOE_RT_CUDA_UPLOAD, ptr, {ptr, i64}),
+        {input, inputBytes});
+    b.CreateBr(onDeviceNow);
+    b.SetInsertPoint(onDeviceNow);
+    llvm::PHINode *deviceInput = b.CreatePHI(ptr, 2);
+    deviceInput->addIncoming(input, from);
+    deviceInput->addIncoming(uploaded, upload);
+    input = deviceInput;
   } else {
     // The thread count of init, for this thread's next parallel regions.
     llvm::Value *threads = f.load(i32, state, StateLayout::kThreads);
@@ -696,7 +754,8 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
         llvm::FunctionType::get(b.getVoidTy(), {ptr}, false));
     b.CreateCall(begin, {f.load(ptr, state, StateLayout::kComm)});
   }
-  b.CreateCall(callee, callArgs);
+  b.CreateCall(callee->getFunctionType(), b.CreateSelect(bf16, twin, callee),
+               callArgs);
 
   // Copy [tokens, hidden] (or the statistics) out of the returned buffer,
   // then free it.
@@ -746,17 +805,29 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
     b.CreateRet(status);
     b.SetInsertPoint(copy);
   }
-  llvm::Value *source = b.CreateInBoundsGEP(b.getFloatTy(), aligned, offset);
+  llvm::Value *elementBytes =
+      forward ? b.CreateSelect(bf16, b.getInt64(2), b.getInt64(4))
+              : b.getInt64(sizeof(float));
+  llvm::Value *source = b.CreateInBoundsGEP(
+      b.getInt8Ty(), aligned, b.CreateMul(offset, elementBytes));
+  // A forward result is in the I/O dtype; statistics are always f32.
   llvm::Value *bytes =
       forward ? inputBytes : b.getInt64(entry.outputSize * sizeof(float));
   if (cuda) {
+    // cuMemcpyAsync on unified addresses: into host memory, or into the
+    // caller's device buffer with io_on_device.
     b.CreateCall(cudaRuntime(module, MOE_RT_CUDA_DOWNLOAD, i32,
                              {ptr, ptr, i64}),
                  {output, source, bytes});
     llvm::FunctionCallee freeDevice =
         cudaRuntime(module, MOE_RT_CUDA_FREE, b.getVoidTy(), {ptr});
     b.CreateCall(freeDevice, {allocated});
-    b.CreateCall(freeDevice, {input});
+    // The upload's copy only: the caller's device input stays.
+    b.CreateCall(freeDevice,
+                 {b.CreateSelect(deviceIO,
+                                 llvm::ConstantPointerNull::get(
+                                     llvm::PointerType::getUnqual(ctx)),
+                                 input)});
     b.CreateCall(cudaRuntime(module, MOE_RT_CUDA_SYNCHRONIZE, i32, {}));
     llvm::Value *status =
         b.CreateCall(cudaRuntime(module, MOE_RT_CUDA_STATUS, i32, {}));
@@ -765,7 +836,8 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
                                b.getInt32(MOE_STATUS_DEVICE)));
     return success();
   }
-  b.CreateMemCpy(output, llvm::Align(4), source, llvm::Align(4), bytes);
+  // bf16 rows need only 2-byte alignment.
+  b.CreateMemCpy(output, llvm::Align(2), source, llvm::Align(2), bytes);
   b.CreateCall(freeFn, {allocated});
   b.CreateRet(b.getInt32(MOE_STATUS_OK));
   return success();

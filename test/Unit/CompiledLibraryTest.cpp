@@ -584,6 +584,111 @@ TEST(ABI, InitForwardDestroy) {
   EXPECT_STREQ(moe_status_string(-5), "unknown status");
 }
 
+// Tests bf16 activations in and out (moe_forward_args.io_dtype): the
+// output is the f32 run on the bf16-rounded input, rounded to bf16 (nearest
+// even), bit for bit, so within half a bf16 ulp (2^-9 relative) of it; a
+// token's bf16 output is the same bits alone and in its batch; an older
+// caller's struct (without the I/O fields, whatever lies past its end) still
+// gets f32 I/O; an unknown io_dtype is refused, and so are device pointers
+// on a CPU library, which the loader then names.
+TEST(ABI, BF16IO) {
+  ABIFixture fixture("abi-bf16-io");
+  ASSERT_TRUE(fixture.entry);
+  const runtime::Entry &entry = *fixture.entry;
+  std::string error;
+  auto bound = runtime::BoundEntry::bind(entry, *fixture.checkpoint, error);
+  ASSERT_TRUE(bound) << error;
+
+  std::mt19937 rng(21);
+  const int64_t tokens = 13, hidden = fixture.layer.spec.hidden;
+  const size_t elements = static_cast<size_t>(tokens * hidden);
+  std::vector<float> x = randomTensor(rng, elements, 1.0f);
+  std::vector<uint16_t> xb(elements);
+  AlignedFloats rounded(elements), yf(elements);
+  for (size_t i = 0; i < elements; ++i) {
+    xb[i] = floatToBF16(x[i]);
+    rounded[i] = bf16ToFloat(xb[i]);
+  }
+  ASSERT_TRUE(bound->forward(rounded.data(), yf.data(), tokens, error))
+      << error;
+  runtime::BoundEntry::IO bf16;
+  bf16.dtype = MOE_DTYPE_BF16;
+  std::vector<uint16_t> yb(elements, 0xffff);
+  ASSERT_TRUE(bound->forward(xb.data(), yb.data(), tokens, bf16, error))
+      << error;
+  int64_t differing = 0;
+  float largest = 0;
+  for (size_t i = 0; i < elements; ++i) {
+    differing += yb[i] != floatToBF16(yf[i]);
+    EXPECT_LE(std::fabs(bf16ToFloat(yb[i]) - yf[i]),
+              std::ldexp(std::fabs(yf[i]), -8))
+        << "element " << i;
+    largest = std::max(largest, std::fabs(yf[i]));
+  }
+  EXPECT_EQ(differing, 0) << differing << " of " << elements
+                          << " bf16 outputs are not the f32 output rounded";
+  EXPECT_GT(largest, 0.0f);
+
+  // Each token alone: its row of the batch's bits.
+  for (int64_t t = 0; t < tokens; ++t) {
+    std::vector<uint16_t> alone(hidden);
+    ASSERT_TRUE(bound->forward(xb.data() + t * hidden, alone.data(), 1, bf16,
+                               error))
+        << error;
+    EXPECT_EQ(std::memcmp(alone.data(), yb.data() + t * hidden,
+                          hidden * sizeof(uint16_t)),
+              0)
+        << "token " << t << " alone differs from its row in the batch";
+  }
+
+  // Raw calls on the loader's state, as a C program would make them.
+  SlotBuffers slots(entry);
+  moe_context context;
+  moe_context_init_cpu(&context);
+  void *state = nullptr;
+  ASSERT_EQ(entry.init(&context, slots.buffers.data(),
+                       static_cast<int64_t>(slots.buffers.size()), &state),
+            MOE_STATUS_OK);
+  std::vector<float> y(elements);
+  moe_forward_args args{};
+  args.struct_size = sizeof(moe_forward_args);
+  args.input = rounded.data();
+  args.output = y.data();
+  args.tokens = tokens;
+  static_assert(sizeof(moe_forward_args) == MOE_FORWARD_ARGS_IO_SIZE,
+                "the I/O fields end the struct");
+  // Callers from before the I/O fields: bf16 and device bits past their
+  // struct_size are not read.
+  for (int64_t size : {int64_t(MOE_FORWARD_ARGS_MIN_SIZE),
+                       int64_t(offsetof(moe_forward_args, io_dtype))}) {
+    moe_forward_args old = args;
+    old.struct_size = size;
+    old.io_dtype = MOE_DTYPE_BF16;
+    old.io_on_device = 1;
+    EXPECT_EQ(entry.forward(state, &old), MOE_STATUS_OK) << "size " << size;
+  }
+  for (int32_t dtype : {0, int32_t(MOE_DTYPE_F32)}) {
+    args.io_dtype = dtype;
+    EXPECT_EQ(entry.forward(state, &args), MOE_STATUS_OK) << "dtype " << dtype;
+  }
+  for (int32_t dtype : {int32_t(MOE_DTYPE_F16), 99, -1}) {
+    args.io_dtype = dtype;
+    EXPECT_EQ(entry.forward(state, &args), MOE_STATUS_INVALID_ARGUMENT)
+        << "dtype " << dtype;
+  }
+  args.io_dtype = MOE_DTYPE_F32;
+  args.io_on_device = 1;
+  EXPECT_EQ(entry.forward(state, &args), MOE_STATUS_INVALID_ARGUMENT);
+  entry.destroy(state);
+
+  runtime::BoundEntry::IO device;
+  device.onDevice = true;
+  EXPECT_FALSE(bound->forward(rounded.data(), y.data(), tokens, device, error));
+  EXPECT_NE(error.find("io_on_device: a CPU library takes host pointers"),
+            std::string::npos)
+      << error;
+}
+
 // Tests that init checks its context and each weight buffer against what
 // the entry was compiled for, returning the named status and leaving the
 // state null, never crashing: count, dtype, rank, shape, null data; an

@@ -3,7 +3,7 @@
 //   moe-run LIB.so --weights W.safetensors|model.safetensors.index.json
 //                  --input X.npy [--output Y.npy] [--entry NAME]
 //                  [--repeat N] [--timing-json FILE] [--threads N] [--stats]
-//                  [--stats-json FILE] [--device N]
+//                  [--stats-json FILE] [--device N] [--io-dtype f32|bf16]
 //   moe-run LIB.so --print-manifest
 //   moe-run LIB.so --generate-weights OUT.safetensors [--seed S]
 //                  [--dtype f32|bf16]
@@ -75,6 +75,8 @@ struct Options {
   std::string library, weights, input, output, entry, timingJson, statsJson;
   /// Empty: the dtype the library's packed slots hold.
   std::string generateWeights, generateInput, dtype;
+  /// The forward's activations: "f32" or "bf16" (moe_forward_args.io_dtype).
+  std::string ioDType = "f32";
   int64_t repeat = 1, tokens = 0, seed = 0, threads = 0, commTimeout = 60,
           device = 0;
   bool printManifest = false, stats = false, help = false, version = false;
@@ -132,6 +134,11 @@ const OptionSpec kOptions[] = {
      "CUDA libraries: the device ordinal (default: 0); a forward's time is "
      "the wall time of the call, which copies the input in and the output "
      "back and waits for the device"},
+    {"--io-dtype", "f32|bf16", kRun, &Options::ioDType, nullptr, nullptr, 0,
+     0,
+     "the forward's activations (default: f32); bf16 rounds the f32 input "
+     "to bf16 (nearest even) on the host, passes bf16 rows in and out, and "
+     "widens the bf16 output back to f32 to print and write it"},
     {"--comm-timeout", "S", kRun, nullptr, &Options::commTimeout, nullptr, 1,
      86400,
      "under mpirun: seconds an exchange may wait for the other ranks before "
@@ -295,6 +302,10 @@ bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
            false;
   if (options.mode == kGenerateInput && !seen.count("--tokens"))
     return error = "--generate-input: needs --tokens T", false;
+  if (options.ioDType != "f32" && options.ioDType != "bf16")
+    return error = "--io-dtype: must be f32 or bf16, got '" + options.ioDType +
+                   "'",
+           false;
   if (options.mode == kGenerateWeights && !options.dtype.empty() &&
       options.dtype != "f32" && options.dtype != "bf16")
     return error = "--dtype: must be f32 or bf16, got '" + options.dtype + "'",
@@ -774,13 +785,38 @@ int run(int argc, char **argv) {
     return fail(error);
   float *myInput = x.data() + first * entry->hidden;
   float *myOutput = output.data() + first * entry->hidden;
+  // --io-dtype bf16: this rank's rows as bf16, in and out; the input the
+  // rest of the run (statistics) sees is the rounded one.
+  BoundEntry::IO io;
+  std::vector<uint16_t> inputBF16, outputBF16;
+  if (options.ioDType == "bf16") {
+    io.dtype = MOE_DTYPE_BF16;
+    size_t elements = static_cast<size_t>(count * entry->hidden);
+    if (!allocate("bf16 copies of the input and output", 4 * elements, error,
+                  [&] {
+                    inputBF16.resize(elements);
+                    outputBF16.resize(elements);
+                  }))
+      return fail(error);
+    for (float &value : x)
+      value = bf16ToFloat(floatToBF16(value));
+    for (size_t i = 0; i < elements; ++i)
+      inputBF16[i] = floatToBF16(myInput[i]);
+  }
+  const void *forwardInput = io.dtype == MOE_DTYPE_BF16
+                                 ? static_cast<const void *>(inputBF16.data())
+                                 : myInput;
+  void *forwardOutput = io.dtype == MOE_DTYPE_BF16
+                            ? static_cast<void *>(outputBF16.data())
+                            : myOutput;
   std::vector<double> times;
   // Seconds per phase (MOE_PHASE_*), summed over the runs.
   double phaseSum[MOE_PHASE_COUNT] = {};
   for (int64_t r = 0; r < options.repeat; ++r) {
     double phases[MOE_PHASE_COUNT] = {};
     auto start = std::chrono::steady_clock::now();
-    if (!bound->forward(myInput, myOutput, count, error, phases)) {
+    if (!bound->forward(forwardInput, forwardOutput, count, io, error,
+                        phases)) {
       // The others may be waiting on this rank's exchange: stop them all.
       if (comm && comm->size() > 1) {
         fail(error + (comm->lastError().empty() ? "" : ": " + comm->lastError()));
@@ -794,6 +830,8 @@ int run(int argc, char **argv) {
     for (int p = 0; p < MOE_PHASE_COUNT; ++p)
       phaseSum[p] += phases[p];
   }
+  for (size_t i = 0; i < outputBF16.size(); ++i)
+    myOutput[i] = bf16ToFloat(outputBF16[i]);
   if (comm && comm->size() > 1) {
     std::vector<char> gathered;
     if (!comm->gather(myOutput, count * entry->hidden * sizeof(float),

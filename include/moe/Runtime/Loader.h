@@ -202,6 +202,18 @@ public:
   /// `phaseSeconds` (MOE_PHASE_COUNT doubles) when given.
   bool forward(const float *input, float *output, int64_t tokens,
                std::string &error, double *phaseSeconds = nullptr) const;
+  /// How a forward's activations are passed (moe_forward_args.io_dtype and
+  /// io_on_device): MOE_DTYPE_F32 or MOE_DTYPE_BF16 rows, in host memory
+  /// or, for a CUDA library, device memory.
+  struct IO {
+    int32_t dtype = MOE_DTYPE_F32;
+    bool onDevice = false;
+  };
+  /// As above, with `input` and `output` of `io`'s dtype and place. The
+  /// library checks both (a CPU library refuses device pointers; the
+  /// message then says so).
+  bool forward(const void *input, void *output, int64_t tokens, const IO &io,
+               std::string &error, double *phaseSeconds = nullptr) const;
   /// Runs a routing-statistics entry on [tokens, hidden] `input`; `values`
   /// gets the manifest's "outputs" floats. Refuses any other kind of entry.
   bool routingStats(const float *input, int64_t tokens,

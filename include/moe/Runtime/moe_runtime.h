@@ -25,11 +25,13 @@
  * the context's hook (malloc without one) that keeps the weight pointers,
  * the thread count and the free hook: the weights must outlive the state,
  * the context need not. `forward` runs the entry: `args->input` and
- * `args->output` are [tokens, hidden] row-major float32 (a routing-
- * statistics entry writes its "outputs" floats to `output` whatever
- * `tokens` is), 0 <= tokens; a null state or args, a `struct_size` below
- * MOE_FORWARD_ARGS_MIN_SIZE, a negative token count or a null buffer that
- * would be read or written is MOE_STATUS_INVALID_ARGUMENT. With a thread
+ * `args->output` are [tokens, hidden] row-major float32, or bf16 with
+ * `io_dtype` MOE_DTYPE_BF16 (a routing-statistics entry writes its
+ * "outputs" floats to `output` whatever `tokens` is), 0 <= tokens; an
+ * `io_dtype` of neither, `io_on_device` set on a CPU library, a null
+ * state or args, a `struct_size` below MOE_FORWARD_ARGS_MIN_SIZE, a
+ * negative token count or a null buffer that would be read or written is
+ * MOE_STATUS_INVALID_ARGUMENT. With a thread
  * count, forward sizes the OpenMP team of the calling thread to it first
  * (0: OpenMP's default, OMP_NUM_THREADS or one per core); each output
  * element is summed in the same order on any count, so results are the
@@ -55,9 +57,11 @@
  * init's stream is the one its forwards run on. Weights come in host
  * memory, as on the CPU, and init copies them to the device. Forward
  * contract (this ABI version): `args->input` and `args->output` are
- * *host* float32 pointers, as on the CPU; forward copies the input to the
- * device on the stream, runs the kernels and returns after the output is
- * written back (the stream is synchronized). A failure of the device or
+ * host pointers, as on the CPU, unless `io_on_device` makes them device
+ * pointers; forward copies a host input to the device on the stream, runs
+ * the kernels (the bf16 conversions of `io_dtype` among them) and returns
+ * after the output is written (to the host, or on the device: the stream
+ * is synchronized either way). A failure of the device or
  * of the driver (none installed, no GPU, a device out of range, a launch
  * or a copy that fails) returns MOE_STATUS_DEVICE, and the library's
  * moe_error_message() then says why, on the thread that called.
@@ -277,6 +281,24 @@ typedef struct moe_forward_args {
    * "experts" the rest (with chunks, the phases of different chunks
    * overlap, and each second counts once). Untouched by other libraries. */
   double *phase_seconds;
+  /* The element type of `input` and a forward entry's `output`: 0 or
+   * MOE_DTYPE_F32 for float32, MOE_DTYPE_BF16 for bf16 (16-bit values,
+   * the upper half of an f32; pass a uint16_t buffer cast to the pointer
+   * type); anything else is MOE_STATUS_INVALID_ARGUMENT. bf16 input is
+   * widened exactly to f32, the layer computes in f32 as always, and its
+   * result is rounded to bf16 (nearest even): the output of bf16 I/O is
+   * the f32 run's output on the same (bf16-valued) input, rounded. A
+   * routing-statistics entry writes its floats as f32 either way. The
+   * conversions are generated code of the library (GPU kernels on CUDA). */
+  int32_t io_dtype;
+  /* Non-zero: `input` and `output` are device pointers on the library's
+   * device (a CUDA library; cuMemAlloc'd or a framework's tensors, in the
+   * library's context, the device's primary one) and forward copies
+   * nothing to or from the host. The input must be ready for work queued
+   * on the library's stream (the context's `stream`, or ordered before the
+   * call), and the output is written when forward returns. A CPU library
+   * refuses it (MOE_STATUS_INVALID_ARGUMENT). */
+  int32_t io_on_device;
 } moe_forward_args;
 
 /* The phases of moe_forward_args.phase_seconds. */
@@ -291,6 +313,9 @@ enum {
 
 /* The struct_size every forward needs: input, output and tokens. */
 #define MOE_FORWARD_ARGS_MIN_SIZE 32
+/* The struct_size from which io_dtype and io_on_device are read (a smaller
+ * one, a caller from before them, means f32 host pointers). */
+#define MOE_FORWARD_ARGS_IO_SIZE 56
 
 typedef const char *(*moe_manifest_fn)(void);
 typedef int32_t (*moe_entry_init_fn)(const moe_context *ctx,

@@ -84,6 +84,13 @@ constexpr llvm::StringLiteral kCheckpointDTypeAttr = "moe.checkpoint_dtype";
 constexpr llvm::StringLiteral kEntryKindAttr = "moe.entry_kind";
 constexpr llvm::StringLiteral kStatsOfAttr = "moe.stats_of";
 
+/// The twin of an entry point taking and returning bf16 activations
+/// (`moe-bf16-io-entries`): `<name>` + kBF16IOSuffix, marked with
+/// kBF16IOOfAttr = "<name>". The forward wrapper calls its C interface when
+/// the caller's io_dtype is MOE_DTYPE_BF16.
+constexpr llvm::StringLiteral kBF16IOSuffix = "_bf16_io";
+constexpr llvm::StringLiteral kBF16IOOfAttr = "moe.bf16_io_of";
+
 struct EntrySignature {
   std::string name;
   /// "forward": [tokens, hidden] out; "routing_stats": `outputSize` floats.
@@ -118,13 +125,17 @@ std::string entrySymbol(StringRef entryName, StringRef suffix);
 /// calling convention): `_init` checks the context and each weight buffer's
 /// dtype and shape against the entry's slots and keeps the pointers in a
 /// state; `_forward` builds the memref descriptors of
-/// `_mlir_ciface_<entry>` from the state and the arguments, calls it and
-/// copies the result out; `_destroy` frees the state. Errors (no C
-/// interface for the entry) are emitted at `diagnosticsAt`. For
+/// `_mlir_ciface_<entry>` (or, for io_dtype MOE_DTYPE_BF16, of its bf16
+/// twin's C interface, which the module must have: moe-bf16-io-entries)
+/// from the state and the arguments, calls it and copies the result out;
+/// `_destroy` frees the state. Errors (no C interface for the entry or its
+/// twin) are emitted at `diagnosticsAt`. For
 /// MOE_TARGET_CUDA, `_init` also binds the context's device and keeps
 /// device copies of the weights (freed by `_destroy`), and `_forward`
-/// copies the input to the device and the result back, synchronizes, and
-/// returns MOE_STATUS_DEVICE on any failure of the CUDA runtime.
+/// copies the input to the device and the result back (or, with
+/// io_on_device, reads and writes the caller's device buffers),
+/// synchronizes, and returns MOE_STATUS_DEVICE on any failure of the CUDA
+/// runtime; a CPU `_forward` refuses io_on_device.
 LogicalResult addEntryFunctions(llvm::Module &module,
                                 const EntrySignature &entry,
                                 Operation *diagnosticsAt,

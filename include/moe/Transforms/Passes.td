@@ -245,4 +245,65 @@ def MoEScheduleComm : Pass<"moe-schedule-comm", "::mlir::func::FuncOp"> {
   ];
 }
 
+def MoEBF16IOEntries : Pass<"moe-bf16-io-entries", "::mlir::ModuleOp"> {
+  let summary = "Give each entry point a twin taking and returning bf16 activations";
+  let description = [{
+    PyTorch callers hold bf16 activations; the layers compute on f32 rows
+    (f32 accumulation). So that a compiled library takes bf16 in and out
+    (`moe_forward_args.io_dtype = MOE_DTYPE_BF16`) without conversions
+    written by hand in its entry wrappers, this pass adds, next to every
+    public function with a body and one `memref<?xHxf32>` argument (the
+    activation input of a bufferized entry point), a private twin
+    `@<name>_bf16_io`: the same arguments with the input as
+    `memref<?xHxbf16>`, which it widens exactly into a new buffer
+    (`arith.extf` in a `linalg.generic`), then a `func.call` of the f32
+    function (the layer's code stays one copy), and, when the result is
+    `memref<?xHxf32>`, the result narrowed to bf16 into a new buffer
+    (`arith.truncf`: round to nearest even). Other results (routing
+    statistics) are returned as they are. The twin is marked
+    `llvm.emit_c_interface` and `moe.bf16_io_of = "<name>"`; the entry
+    wrappers call it when the caller asks for bf16.
+
+    It runs after `moe-bufferize`, and frees its buffers itself: the widened
+    input after the call, the f32 result after narrowing (a public
+    function's result is its caller's, never one of its arguments, under
+    ownership-based deallocation). Before bufferization the deallocation
+    pass cannot tell that the call's result is not its argument and frees
+    both through run-time alias checks, which on CUDA would put frees in
+    kernels. The conversions are element-wise linalg ops on buffers, which
+    the CPU lowers to vectorisable loops and `moe-cuda-map-to-kernels` to
+    GPU launches. A twin name that is taken already is an error.
+
+    With `expand-bf16`, the twins' conversions are expanded to integer
+    arithmetic (bit casts and shifts; rounding to nearest even as
+    arith.truncf does): for CPU code, where LLVM lowers an f32 to bf16
+    truncation without AVX512-BF16 to a call of `__truncsfbf2`, which the
+    libraries do not link.
+
+    After, additionally:
+    ```mlir
+    func.func private @layer_bf16_io(%x: memref<?x64xbf16>, %w: memref<8x64xf32>)
+        -> memref<?x64xbf16> attributes {llvm.emit_c_interface, moe.bf16_io_of = "layer"} {
+      %wide = memref.alloc(%n) : memref<?x64xf32>
+      linalg.generic ... ins(%x : memref<?x64xbf16>) outs(%wide : memref<?x64xf32>) {
+        arith.extf ...
+      %y = call @layer(%wide, %w) : ...
+      memref.dealloc %wide : memref<?x64xf32>
+      %narrow = memref.alloc(%m) : memref<?x64xbf16>
+      linalg.generic ... ins(%y : memref<?x64xf32>) outs(%narrow : memref<?x64xbf16>) {
+        arith.truncf ...
+      memref.dealloc %y : memref<?x64xf32>
+      return %narrow : memref<?x64xbf16>
+    ```
+  }];
+  let options = [
+    Option<"expandBF16", "expand-bf16", "bool", /*default=*/"false",
+           "expand the bf16 conversions to integer arithmetic (CPU)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect"
+  ];
+}
+
 #endif // MOE_TRANSFORMS_PASSES_TD

@@ -1100,17 +1100,25 @@ bool checkCall(const Entry &entry, const char *kind, int64_t tokens,
   return true;
 }
 
-bool call(const Entry &entry, void *state, const float *input, float *output,
-          int64_t tokens, std::string &error, double *phaseSeconds = nullptr) {
+bool call(const Entry &entry, void *state, const void *input, void *output,
+          int64_t tokens, std::string &error, double *phaseSeconds = nullptr,
+          const BoundEntry::IO &io = {}) {
   moe_forward_args args{};
   args.struct_size = sizeof(moe_forward_args);
-  args.input = input;
-  args.output = output;
+  // A bf16 caller's rows travel behind the float pointers (moe_runtime.h).
+  args.input = static_cast<const float *>(input);
+  args.output = static_cast<float *>(output);
   args.tokens = tokens;
   args.phase_seconds = phaseSeconds;
+  args.io_dtype = io.dtype;
+  args.io_on_device = io.onDevice;
   int32_t status = entry.forward(state, &args);
   if (status != MOE_STATUS_OK) {
     std::string why = deviceMessage(entry, status);
+    if (status == MOE_STATUS_INVALID_ARGUMENT && io.onDevice &&
+        entry.target != MOE_TARGET_CUDA)
+      why = "io_on_device: a CPU library takes host pointers (device "
+            "pointers are for CUDA libraries)";
     error = "entry '" + entry.name + "' failed: " + moe_status_string(status) +
             " (status " + std::to_string(status) + ")" +
             (why.empty() ? "" : ": " + why);
@@ -1124,6 +1132,14 @@ bool BoundEntry::forward(const float *input, float *output, int64_t tokens,
                          std::string &error, double *phaseSeconds) const {
   return checkCall(*boundEntry, MOE_ENTRY_KIND_FORWARD, tokens, error) &&
          call(*boundEntry, state, input, output, tokens, error, phaseSeconds);
+}
+
+bool BoundEntry::forward(const void *input, void *output, int64_t tokens,
+                         const IO &io, std::string &error,
+                         double *phaseSeconds) const {
+  return checkCall(*boundEntry, MOE_ENTRY_KIND_FORWARD, tokens, error) &&
+         call(*boundEntry, state, input, output, tokens, error, phaseSeconds,
+              io);
 }
 
 bool BoundEntry::routingStats(const float *input, int64_t tokens,

@@ -130,6 +130,11 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   if (failed(runPipeline(module, options, "lower to the LLVM dialect",
                          [](PassManager &pm) {
                            buildMoEBufferizePipeline(pm);
+                           // The bf16 I/O twins the forward wrappers call,
+                           // rounding in integer code (no libcall).
+                           MoEBF16IOEntriesOptions io;
+                           io.expandBF16 = true;
+                           pm.addPass(createMoEBF16IOEntries(io));
                            buildMoECPULowerToLLVMPipeline(pm);
                          })))
     return failure();

@@ -113,6 +113,8 @@ LogicalResult mlir::moe::compileForCUDA(ModuleOp module,
     return failure();
   if (failed(stage("map to GPU kernels", [&](PassManager &pm) {
         buildMoEBufferizePipeline(pm);
+        // The bf16 I/O twins the forward wrappers call.
+        pm.addPass(createMoEBF16IOEntries());
         buildMoECUDAMapToGPUPipeline(pm, lowering);
       })))
     return failure();

@@ -328,8 +328,10 @@ struct MoECUDAMapToKernelsPass
           run.push_back(op);
         continue;
       }
+      // A call of another host function (an entry's bf16 twin calls the
+      // entry) stays on the host, which launches the callee's kernels.
       if (isa<scf::ForallOp, scf::ParallelOp, memref::AllocOp,
-              memref::DeallocOp>(op) ||
+              memref::DeallocOp, func::CallOp>(op) ||
           holdsLaunches(op)) {
         if (failed(flushRun(rewriter, run)))
           return failure();
@@ -381,8 +383,9 @@ struct MoECUDAMapToKernelsPass
       rewriter.eraseOp(dealloc);
       return success();
     }
-    // An op holding launches (the GEMM variants' scf.if) is host code
-    // already: sizes, device buffers, TMA descriptors and launches.
+    // An op holding launches (the GEMM variants' scf.if), or a call, is
+    // host code already: sizes, device buffers, TMA descriptors and
+    // launches.
     return success();
   }
 

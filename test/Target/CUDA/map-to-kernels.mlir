@@ -101,3 +101,46 @@ func.func @device_size(%a: memref<4xindex>) -> memref<?xf32> {
   %out = memref.alloc(%n) : memref<?xf32>
   return %out : memref<?xf32>
 }
+
+// -----
+
+// Tests that a call of another host function (a bf16 twin calling its
+// entry) stays on the host between the launches of the code around it,
+// rather than going into a single-thread kernel.
+// CHECK-LABEL: func.func @twin
+// CHECK: gpu.alloc async
+// CHECK: gpu.launch
+// CHECK: arith.extf
+// CHECK: gpu.terminator
+// CHECK: %[[Y:.*]] = call @entry(%{{.*}}) : (memref<?x8xf32>) -> memref<?x8xf32>
+// CHECK-NEXT: memref.dim %[[Y]]
+// CHECK: gpu.launch
+// CHECK: arith.truncf
+// CHECK: gpu.terminator
+// CHECK: gpu.dealloc async
+func.func private @entry(%x: memref<?x8xf32>) -> memref<?x8xf32>
+func.func @twin(%x: memref<?x8xbf16>) -> memref<?x8xbf16> {
+  %c0 = arith.constant 0 : index
+  %n = memref.dim %x, %c0 : memref<?x8xbf16>
+  %wide = memref.alloc(%n) : memref<?x8xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<?x8xbf16>) outs(%wide : memref<?x8xf32>) {
+  ^bb0(%a: bf16, %b: f32):
+    %e = arith.extf %a : bf16 to f32
+    linalg.yield %e : f32
+  }
+  %y = call @entry(%wide) : (memref<?x8xf32>) -> memref<?x8xf32>
+  memref.dealloc %wide : memref<?x8xf32>
+  %m = memref.dim %y, %c0 : memref<?x8xf32>
+  %narrow = memref.alloc(%m) : memref<?x8xbf16>
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%y : memref<?x8xf32>) outs(%narrow : memref<?x8xbf16>) {
+  ^bb0(%a: f32, %b: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.dealloc %y : memref<?x8xf32>
+  return %narrow : memref<?x8xbf16>
+}

@@ -7,6 +7,8 @@ standard library alone (the Python running lit may have no numpy).
   npy.py rows IN.npy BEGIN END OUT.npy      rows [BEGIN, END) of IN
   npy.py same-rows A.npy B.npy ROW          A's only row has the bits of B's
                                             row ROW
+  npy.py bf16 IN.npy OUT.npy                IN's values rounded to bf16
+                                            (nearest even), as float32
 """
 import array
 import ast
@@ -76,6 +78,20 @@ def main(argv):
         same = a[2].tobytes() == b[2][row * columns:(row + 1) * columns].tobytes()
         print("identical" if same else "different")
         return 0 if same else 1
+    if mode == "bf16":
+        rows, columns, values, _ = load(argv[2])
+        bits = array.array("I")
+        bits.frombytes(values.tobytes())
+        for i, b in enumerate(bits):
+            if (b & 0x7f800000) == 0x7f800000 and b & 0x7fffff:
+                bits[i] = (b | 0x400000) & 0xffff0000  # NaN stays NaN
+            else:
+                bits[i] = ((b + 0x7fff + ((b >> 16) & 1)) & 0xffff0000) \
+                    & 0xffffffff
+        rounded = array.array("f")
+        rounded.frombytes(bits.tobytes())
+        save(argv[3], rows, columns, rounded)
+        return 0
     sys.exit(f"unknown mode {mode}")
 
 
