@@ -62,7 +62,8 @@ const llvm::StringRef kLibs[] = {MOEC_C_RUNNER_UTILS};
 /// any CPU runs).
 void lowerTiled(mlir::OpPassManager &pm, const TileVariant &tile) {
   mlir::moe::MoELoweringOptions lowering;
-  mlir::moe::buildMoELowerToLinalgPipeline(pm, lowering, /*tokensPerPart=*/1);
+  mlir::moe::buildMoELowerToLinalgPipeline(pm, lowering, /*tokensPerPart=*/1,
+                                           /*fuseRouterGemm=*/false);
   mlir::moe::buildMoECUDAPrepareKernelsPipeline(pm);
   mlir::moe::buildMoEBufferizePipeline(pm);
   mlir::moe::MoECUDATileGroupedGemmOptions tiling;

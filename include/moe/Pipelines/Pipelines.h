@@ -69,11 +69,13 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
 
 /// moe → the kernel layer and linalg/scf/tensor (decomposed, experts fused
 /// unless disabled), then canonicalize and CSE (`moe-lower-to-linalg`).
-/// `tokensPerPart` is convert-moe-to-linalg's (1 on the GPU: a routing
-/// part per token).
+/// `tokensPerPart` and `fuseRouterGemm` are convert-moe-to-linalg's (on
+/// the GPU: a routing part per token, the router GEMM left whole for its
+/// own kernel).
 void buildMoELowerToLinalgPipeline(OpPassManager &pm,
                                    const MoELoweringOptions &options = {},
-                                   int64_t tokensPerPart = 0);
+                                   int64_t tokensPerPart = 0,
+                                   bool fuseRouterGemm = true);
 /// Tensors → buffers with deallocation (`moe-bufferize`).
 void buildMoEBufferizePipeline(OpPassManager &pm);
 

@@ -28,9 +28,9 @@ using namespace mlir;
 using namespace mlir::moe;
 
 void mlir::moe::populateMoEToLinalgConversionPatterns(
-    RewritePatternSet &patterns, int64_t tokensPerPart) {
+    RewritePatternSet &patterns, int64_t tokensPerPart, bool fuseRouterGemm) {
   populateMoEDecomposePatterns(patterns);
-  populateRouteToLinalgPatterns(patterns, tokensPerPart);
+  populateRouteToLinalgPatterns(patterns, tokensPerPart, fuseRouterGemm);
   populateDispatchToLinalgPatterns(patterns);
   populateFfnToLinalgPatterns(patterns);
   populateFusedExpertsToLinalgPatterns(patterns);
@@ -57,7 +57,8 @@ struct ConvertMoEToLinalgPass
                       NumWorkersOp, RankOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
-    populateMoEToLinalgConversionPatterns(patterns, tokensPerPart);
+    populateMoEToLinalgConversionPatterns(patterns, tokensPerPart,
+                                          fuseRouterGemm);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
