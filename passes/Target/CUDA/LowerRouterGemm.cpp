@@ -97,69 +97,49 @@ linalg::FillOp findZeroFill(linalg::MatmulOp op) {
   return fill;
 }
 
-/// The kernel router_gemm(x, w, logits, T) described in the file header,
-/// for static `hidden` (H) and `experts` (E); `accumulate`: add into the
-/// logits (matmul semantics) rather than overwrite them.
-gpu::GPUFuncOp buildRouterGemmKernel(gpu::GPUModuleOp kernels, Location loc,
-                                     TypeRange arguments, int64_t hidden,
-                                     int64_t experts, bool accumulate) {
-  gpu::GPUFuncOp func =
-      cuda::createKernel(kernels, loc, "router_gemm", arguments,
-                         /*workgroup=*/{}, kWarps * kWarpSize);
-  Block &entry = func.getBody().front();
-  ImplicitLocOpBuilder b(loc, func.getContext());
-  b.setInsertionPointToStart(&entry);
-  gpu::ReturnOp::create(b);
-  b.setInsertionPointToStart(&entry);
-  Value x = entry.getArgument(0), w = entry.getArgument(1),
-        logits = entry.getArgument(2), numTokens = entry.getArgument(3);
+/// A router GEMM's operands, on the device (kernel arguments) or the host.
+struct RouterGemm {
+  Value x, w, logits, numTokens;
+  int64_t hidden, experts;
+  /// Add into the logits (matmul semantics) rather than overwrite them.
+  bool accumulate;
+};
 
-  Value thread = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-  Value warp = arith::DivUIOp::create(b, thread, idx(b, kWarpSize));
-  Value lane = arith::RemUIOp::create(b, thread, idx(b, kWarpSize));
-  Value expert = arith::AddIOp::create(
-      b,
-      arith::MulIOp::create(b, gpu::BlockIdOp::create(b, gpu::Dimension::y),
-                            idx(b, kWarps)),
-      warp);
-  Value firstToken = arith::MulIOp::create(
-      b, gpu::BlockIdOp::create(b, gpu::Dimension::x), idx(b, kTokensPerBlock));
-  // Both conditions are the same for all lanes of a warp, so every lane
-  // reaches the shuffles.
-  Value active =
-      arith::AndIOp::create(b,
-                            arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
-                                                  expert, idx(b, experts)),
-                            arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
-                                                  firstToken, numTokens));
-  b.setInsertionPointToStart(
-      scf::IfOp::create(b, active, /*withElseRegion=*/false).thenBlock());
-
-  // A block's tokens past the last are computed on the last token's row
-  // (a valid address) and not stored.
+/// The tokens of the block starting at `firstToken`; those past the last
+/// are computed on the last token's row (a valid address) and not stored.
+SmallVector<Value> blockTokens(ImplicitLocOpBuilder &b, Value firstToken,
+                               Value numTokens) {
   Value lastToken = arith::SubIOp::create(b, numTokens, idx(b, 1));
   SmallVector<Value> tokens;
   for (int64_t j = 0; j < kTokensPerBlock; ++j)
     tokens.push_back(arith::MinUIOp::create(
         b, arith::AddIOp::create(b, firstToken, idx(b, j)), lastToken));
+  return tokens;
+}
 
-  // acc[j] = fma(x[t_j, h], w[e, h], acc[j]) for the lane's h.
+/// Lane `lane`'s partial sums of expert `expert`'s logits for `tokens`:
+/// h = lane, lane+32, ... in order, one fma chain per token.
+SmallVector<Value> lanePartialSums(ImplicitLocOpBuilder &b,
+                                   const RouterGemm &gemm, Value expert,
+                                   Value lane, ArrayRef<Value> tokens) {
   auto fmaStep = [&](OpBuilder &ob, Location l, Value h,
                      ValueRange acc) -> SmallVector<Value> {
-    Value weight = memref::LoadOp::create(ob, l, w, ValueRange{expert, h});
+    Value weight = memref::LoadOp::create(ob, l, gemm.w, ValueRange{expert, h});
     SmallVector<Value> next;
     for (int64_t j = 0; j < kTokensPerBlock; ++j) {
-      Value input = memref::LoadOp::create(ob, l, x, ValueRange{tokens[j], h});
+      Value input =
+          memref::LoadOp::create(ob, l, gemm.x, ValueRange{tokens[j], h});
       next.push_back(math::FmaOp::create(ob, l, input, weight, acc[j]));
     }
     return next;
   };
   Value zero = arith::ConstantFloatOp::create(b, b.getF32Type(), APFloat(0.0f));
   SmallVector<Value> sums(kTokensPerBlock, zero);
-  int64_t fullSteps = hidden / kWarpSize, tail = hidden % kWarpSize;
+  int64_t fullSteps = gemm.hidden / kWarpSize, tail = gemm.hidden % kWarpSize;
   if (fullSteps > 0) {
+    Value end = idx(b, fullSteps * kWarpSize), step = idx(b, kWarpSize);
     auto loop = scf::ForOp::create(
-        b, lane, idx(b, fullSteps * kWarpSize), idx(b, kWarpSize), sums,
+        b, lane, end, step, sums,
         [&](OpBuilder &ob, Location l, Value h, ValueRange acc) {
           scf::YieldOp::create(ob, l, fmaStep(ob, l, h, acc));
         });
@@ -179,6 +159,63 @@ gpu::GPUFuncOp buildRouterGemmKernel(gpu::GPUModuleOp kernels, Location loc,
         [&](OpBuilder &ob, Location l) { scf::YieldOp::create(ob, l, sums); });
     sums.assign(branch.getResults().begin(), branch.getResults().end());
   }
+  return sums;
+}
+
+/// `if (store) logits[token, expert] (+)= sum`.
+void storeLogit(ImplicitLocOpBuilder &b, const RouterGemm &gemm, Value store,
+                Value token, Value expert, Value sum) {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(
+      scf::IfOp::create(b, store, /*withElseRegion=*/false).thenBlock());
+  if (gemm.accumulate)
+    sum = arith::AddFOp::create(
+        b, memref::LoadOp::create(b, gemm.logits, ValueRange{token, expert}),
+        sum);
+  memref::StoreOp::create(b, sum, gemm.logits, ValueRange{token, expert});
+}
+
+Value isBelow(ImplicitLocOpBuilder &b, Value x, Value bound) {
+  return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, bound);
+}
+
+/// The kernel router_gemm(x, w, logits, T) described in the file header.
+gpu::GPUFuncOp buildRouterGemmKernel(gpu::GPUModuleOp kernels, Location loc,
+                                     TypeRange arguments,
+                                     const RouterGemm &host) {
+  gpu::GPUFuncOp func =
+      cuda::createKernel(kernels, loc, "router_gemm", arguments,
+                         /*workgroup=*/{}, kWarps * kWarpSize);
+  Block &entry = func.getBody().front();
+  ImplicitLocOpBuilder b(loc, func.getContext());
+  b.setInsertionPointToStart(&entry);
+  gpu::ReturnOp::create(b);
+  b.setInsertionPointToStart(&entry);
+  RouterGemm gemm = host;
+  gemm.x = entry.getArgument(0);
+  gemm.w = entry.getArgument(1);
+  gemm.logits = entry.getArgument(2);
+  gemm.numTokens = entry.getArgument(3);
+
+  Value thread = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  Value warp = arith::DivUIOp::create(b, thread, idx(b, kWarpSize));
+  Value lane = arith::RemUIOp::create(b, thread, idx(b, kWarpSize));
+  // (One op per statement: the IR's order must not depend on the order
+  // the compiler evaluates arguments in.)
+  Value blockY = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+  Value expertBase = arith::MulIOp::create(b, blockY, idx(b, kWarps));
+  Value expert = arith::AddIOp::create(b, expertBase, warp);
+  Value blockX = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  Value firstToken = arith::MulIOp::create(b, blockX, idx(b, kTokensPerBlock));
+  // Both conditions are the same for all lanes of a warp, so every lane
+  // reaches the shuffles.
+  Value expertValid = isBelow(b, expert, idx(b, gemm.experts));
+  Value tokensValid = isBelow(b, firstToken, gemm.numTokens);
+  Value active = arith::AndIOp::create(b, expertValid, tokensValid);
+  b.setInsertionPointToStart(
+      scf::IfOp::create(b, active, /*withElseRegion=*/false).thenBlock());
+  SmallVector<Value> sums = lanePartialSums(
+      b, gemm, expert, lane, blockTokens(b, firstToken, gemm.numTokens));
 
   Value isLaneZero =
       arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, idx(b, 0));
@@ -191,46 +228,109 @@ gpu::GPUFuncOp buildRouterGemmKernel(gpu::GPUModuleOp kernels, Location loc,
       sum = arith::AddFOp::create(b, sum, partner);
     }
     Value token = arith::AddIOp::create(b, firstToken, idx(b, j));
-    Value store = arith::AndIOp::create(
-        b, isLaneZero,
-        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, token, numTokens));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(
-        scf::IfOp::create(b, store, /*withElseRegion=*/false).thenBlock());
-    if (accumulate)
-      sum = arith::AddFOp::create(
-          b, memref::LoadOp::create(b, logits, ValueRange{token, expert}), sum);
-    memref::StoreOp::create(b, sum, logits, ValueRange{token, expert});
+    storeLogit(
+        b, gemm,
+        arith::AndIOp::create(b, isLaneZero, isBelow(b, token, gemm.numTokens)),
+        token, expert, sum);
   }
   return func;
 }
 
-/// Replaces the router GEMM `op` by the kernel's launch.
-void lowerRouterGemm(linalg::MatmulOp op, gpu::GPUModuleOp kernels) {
-  Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1],
-        logits = op.getDpsInits()[0];
-  auto weightType = cast<MemRefType>(w.getType());
-  int64_t experts = weightType.getDimSize(0), hidden = weightType.getDimSize(1);
-  ImplicitLocOpBuilder b(op.getLoc(), op);
-  SmallVector<Type> arguments = {x.getType(), w.getType(), logits.getType(),
-                                 b.getIndexType()};
+/// The kernel's computation as host loops that run on the CPU, in the
+/// same order: an scf.forall over (token block, expert), the lanes as a
+/// loop writing their partial sums to a buffer, and the butterfly as
+/// steps over that buffer (lane l adds lane l^offset's value to its own).
+void buildRouterGemmTwin(ImplicitLocOpBuilder &b, const RouterGemm &gemm) {
+  Value tokenBlocks =
+      arith::CeilDivUIOp::create(b, gemm.numTokens, idx(b, kTokensPerBlock));
+  auto forall = scf::ForallOp::create(
+      b, ArrayRef<OpFoldResult>{tokenBlocks, b.getIndexAttr(gemm.experts)},
+      ValueRange(), std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forall.getBody());
+  Value firstToken = arith::MulIOp::create(b, forall.getInductionVar(0),
+                                           idx(b, kTokensPerBlock));
+  Value expert = forall.getInductionVar(1);
+  SmallVector<Value> tokens = blockTokens(b, firstToken, gemm.numTokens);
+  Type f32 = b.getF32Type();
+  Value partials = memref::AllocaOp::create(
+      b, MemRefType::get({kTokensPerBlock, kWarpSize}, f32));
+  Value scratch =
+      memref::AllocaOp::create(b, MemRefType::get({kWarpSize}, f32));
+  Value zero = idx(b, 0), one = idx(b, 1), lanes = idx(b, kWarpSize);
+  auto forEachLane = [&](function_ref<void(Value)> body) {
+    auto loop = scf::ForOp::create(b, zero, lanes, one);
+    OpBuilder::InsertionGuard laneGuard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    body(loop.getInductionVar());
+  };
+  forEachLane([&](Value lane) {
+    SmallVector<Value> sums = lanePartialSums(b, gemm, expert, lane, tokens);
+    for (int64_t j = 0; j < kTokensPerBlock; ++j)
+      memref::StoreOp::create(b, sums[j], partials,
+                              ValueRange{idx(b, j), lane});
+  });
+  for (int64_t j = 0; j < kTokensPerBlock; ++j) {
+    Value row = idx(b, j);
+    for (int64_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
+      forEachLane([&](Value lane) {
+        Value partner = arith::XOrIOp::create(b, lane, idx(b, offset));
+        Value own = memref::LoadOp::create(b, partials, ValueRange{row, lane});
+        Value other =
+            memref::LoadOp::create(b, partials, ValueRange{row, partner});
+        memref::StoreOp::create(b, arith::AddFOp::create(b, own, other),
+                                scratch, ValueRange{lane});
+      });
+      forEachLane([&](Value lane) {
+        memref::StoreOp::create(
+            b, memref::LoadOp::create(b, scratch, ValueRange{lane}), partials,
+            ValueRange{row, lane});
+      });
+    }
+    Value token = arith::AddIOp::create(b, firstToken, row);
+    Value store = isBelow(b, token, gemm.numTokens);
+    Value sum = memref::LoadOp::create(b, partials, ValueRange{row, zero});
+    storeLogit(b, gemm, store, token, expert, sum);
+  }
+}
+
+/// Replaces the router GEMM `op` by the kernel's launch (or its twin).
+void lowerRouterGemm(linalg::MatmulOp op, gpu::GPUModuleOp kernels,
+                     bool cpuTwin) {
+  // Before building anything: the fill is the op just before.
   linalg::FillOp zeroFill = findZeroFill(op);
-  gpu::GPUFuncOp kernel =
-      buildRouterGemmKernel(kernels, op.getLoc(), arguments, hidden, experts,
-                            /*accumulate=*/!zeroFill);
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  RouterGemm gemm;
+  gemm.x = op.getDpsInputs()[0];
+  gemm.w = op.getDpsInputs()[1];
+  gemm.logits = op.getDpsInits()[0];
+  gemm.numTokens = memref::DimOp::create(b, gemm.x, 0);
+  auto weightType = cast<MemRefType>(gemm.w.getType());
+  gemm.experts = weightType.getDimSize(0);
+  gemm.hidden = weightType.getDimSize(1);
+  gemm.accumulate = !zeroFill;
   if (zeroFill)
     zeroFill.erase();
-  Value numTokens = memref::DimOp::create(b, x, 0);
+  if (cpuTwin) {
+    buildRouterGemmTwin(b, gemm);
+    op.erase();
+    return;
+  }
+  SmallVector<Type> arguments = {gemm.x.getType(), gemm.w.getType(),
+                                 gemm.logits.getType(), b.getIndexType()};
+  gpu::GPUFuncOp kernel =
+      buildRouterGemmKernel(kernels, op.getLoc(), arguments, gemm);
   Value one = idx(b, 1);
   // At least one block: a launch of an empty grid is an error.
-  Value tokenBlocks = arith::MaxUIOp::create(
-      b, arith::CeilDivUIOp::create(b, numTokens, idx(b, kTokensPerBlock)),
-      one);
-  Value expertBlocks = idx(b, (experts + kWarps - 1) / kWarps);
+  Value tokenBlocks =
+      arith::CeilDivUIOp::create(b, gemm.numTokens, idx(b, kTokensPerBlock));
+  tokenBlocks = arith::MaxUIOp::create(b, tokenBlocks, one);
+  Value expertBlocks = idx(b, (gemm.experts + kWarps - 1) / kWarps);
   cuda::StreamChain stream(b);
+  Value threads = idx(b, kWarps * kWarpSize);
   stream.launch(kernel, gpu::KernelDim3{tokenBlocks, expertBlocks, one},
-                gpu::KernelDim3{idx(b, kWarps * kWarpSize), one, one},
-                ValueRange{x, w, logits, numTokens});
+                gpu::KernelDim3{threads, one, one},
+                ValueRange{gemm.x, gemm.w, gemm.logits, gemm.numTokens});
   stream.finish();
   op.erase();
 }
@@ -238,6 +338,8 @@ void lowerRouterGemm(linalg::MatmulOp op, gpu::GPUModuleOp kernels) {
 struct MoECUDALowerRouterGemmPass
     : public mlir::moe::impl::MoECUDALowerRouterGemmBase<
           MoECUDALowerRouterGemmPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<linalg::MatmulOp> gemms;
@@ -253,9 +355,11 @@ struct MoECUDALowerRouterGemmPass
       return signalPassFailure();
     if (gemms.empty())
       return;
-    gpu::GPUModuleOp kernels = cuda::getOrCreateKernelModule(module);
+    gpu::GPUModuleOp kernels;
+    if (!cpuTwin)
+      kernels = cuda::getOrCreateKernelModule(module);
     for (linalg::MatmulOp op : gemms)
-      lowerRouterGemm(op, kernels);
+      lowerRouterGemm(op, kernels, cpuTwin);
   }
 };
 } // namespace

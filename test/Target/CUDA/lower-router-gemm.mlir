@@ -1,4 +1,5 @@
 // RUN: moe-opt %s -split-input-file -moe-cuda-lower-router-gemm -verify-diagnostics | FileCheck %s
+// RUN: moe-opt %s -split-input-file -moe-cuda-lower-router-gemm=cpu-twin -verify-diagnostics | FileCheck %s --check-prefix=TWIN
 
 #x = affine_map<(t, e, h) -> (t, h)>
 #w = affine_map<(t, e, h) -> (e, h)>
@@ -64,6 +65,33 @@
 // CHECK-NEXT: memref.store %[[LOGIT]], %[[KL]][%{{.*}}, %[[E]]]
 // CHECK-COUNT-15: gpu.shuffle xor
 // CHECK: gpu.return
+// Tests that the CPU twin computes the same, in the same order, as loops:
+// an scf.forall over (token block, expert), each lane's partial sums (the
+// kernel's own loop and tail) stored to a [4,32] buffer, then per token
+// five butterfly steps (lane l adds lane l xor 16, 8, 4, 2, 1) and the
+// store of lane 0's sum for tokens below T.
+// TWIN-LABEL: func.func @zero_fill
+// TWIN-NOT: linalg.fill
+// TWIN-NOT: gpu.
+// TWIN: %[[T:.*]] = memref.dim
+// TWIN: %[[BLOCKS:.*]] = arith.ceildivui %[[T]]
+// TWIN: scf.forall (%[[TB:.*]], %[[E:.*]]) in (%[[BLOCKS]], 12)
+// TWIN: %[[PARTIALS:.*]] = memref.alloca() : memref<4x32xf32>
+// TWIN: scf.for %[[LANE:.*]] =
+// TWIN: scf.for %{{.*}} = %[[LANE]] to
+// TWIN-COUNT-4: math.fma
+// TWIN: memref.store %{{.*}}, %[[PARTIALS]][%{{.*}}, %[[LANE]]]
+// TWIN: scf.for %[[L:.*]] =
+// TWIN-NEXT: %[[C16:.*]] = arith.constant 16 : index
+// TWIN-NEXT: %[[P:.*]] = arith.xori %[[L]], %[[C16]]
+// TWIN-NEXT: %[[OWN:.*]] = memref.load %[[PARTIALS]][%{{.*}}, %[[L]]]
+// TWIN-NEXT: %[[OTHER:.*]] = memref.load %[[PARTIALS]][%{{.*}}, %[[P]]]
+// TWIN-NEXT: arith.addf %[[OWN]], %[[OTHER]]
+// TWIN-COUNT-4: arith.xori
+// TWIN: %[[STORE:.*]] = arith.cmpi ult, %{{.*}}, %[[T]]
+// TWIN-NEXT: %[[SUM:.*]] = memref.load %[[PARTIALS]]
+// TWIN-NEXT: scf.if %[[STORE]]
+// TWIN-NEXT: memref.store %[[SUM]], %{{.*}}[%{{.*}}, %[[E]]]
 func.func @zero_fill(%x: memref<?x40xf32>, %w: memref<12x40xf32>, %logits: memref<?x12xf32>) {
   %zero = arith.constant 0.0 : f32
   linalg.fill ins(%zero : f32) outs(%logits : memref<?x12xf32>)

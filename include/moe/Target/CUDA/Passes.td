@@ -108,7 +108,17 @@ def MoECUDALowerRouterGemm : Pass<"moe-cuda-lower-router-gemm", "::mlir::ModuleO
     The operands must be f32 memrefs `[T,H]`, `[E,H]` and `[T,E]` with the
     transposed-B maps of a router; anything else marked is an error.
     Runs in `moe-cuda-map-to-gpu` before `moe-cuda-map-to-kernels`.
+
+    `cpu-twin` emits the same computation, in the same order, as host loops
+    that run on the CPU (an `scf.forall` over token blocks and experts, the
+    lanes as a loop writing their partial sums to a buffer, the butterfly
+    as steps over it), for the CPU execution tests of the CUDA-shaped IR.
   }];
+  let options = [
+    Option<"cpuTwin", "cpu-twin", "bool", /*default=*/"false",
+           "Emit the kernel's computation as host loops that run on the "
+           "CPU, in the kernel's reduction order (for tests)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::gpu::GPUDialect",
