@@ -7,14 +7,16 @@
 // moe-cuda-lower-to-llvm. Why the order matters:
 // * routing is split into parts of one token on tensors, where the parts
 //   get static shapes: their temporaries become thread-private arrays
-//   instead of allocations inside kernels;
+//   instead of allocations inside kernels; the router GEMM stays out of
+//   those parts, a whole matmul for its own warp-parallel kernel;
 // * moe.dispatch's permutation is lowered in its parallel form (no loop
 //   over all slots, which would run on one GPU thread);
 // * the expert kernels' weights become bf16 rows on tensors, before
 //   anything reads the entry signatures (the runtime converts the bound
 //   weights at bind time, as for the CPU's panels);
-// * the grouped GEMMs are generated on buffers first, as launches of their
-//   own kernels (moe-cuda-lower-grouped-gemm); everything else that
+// * the grouped GEMMs and the router GEMM are generated on buffers first,
+//   as launches of their own kernels (moe-cuda-lower-grouped-gemm,
+//   moe-cuda-lower-router-gemm); everything else that
 //   touches buffers then moves into GPU kernels (moe-cuda-map-to-kernels),
 //   so that host code only sizes, allocates and launches;
 // * MLIR's NVVM pipeline then outlines the kernels, lowers them to NVVM and
@@ -45,6 +47,14 @@ StringRef ptxFeatures(StringRef arch) {
 }
 } // namespace
 
+moe::MoELinalgForm moe::getCUDALinalgForm() {
+  MoELinalgForm form;
+  form.tokensPerPart = 1;
+  form.parallelDispatch = true;
+  form.fuseRouterGemm = false;
+  return form;
+}
+
 void moe::buildMoECUDAPrepareKernelsPipeline(OpPassManager &pm) {
   pm.addPass(moe::createMoECUDABF16Weights());
   // The bf16 rounding of weights the graph computes.
@@ -58,6 +68,7 @@ void moe::buildMoECUDAMapToGPUPipeline(OpPassManager &pm,
   moe::MoECUDALowerGroupedGemmOptions gemm;
   gemm.gpuArch = options.gpuArch;
   pm.addPass(moe::createMoECUDALowerGroupedGemm(gemm));
+  pm.addPass(moe::createMoECUDALowerRouterGemm());
   pm.addPass(moe::createMoECUDAMapToKernels());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -75,8 +86,7 @@ void moe::buildMoECUDALowerToLLVMPipeline(OpPassManager &pm,
 
 void moe::buildMoELowerToCUDAPipeline(OpPassManager &pm,
                                       const MoELoweringOptions &options) {
-  buildMoELowerToLinalgPipeline(pm, options, /*tokensPerPart=*/1,
-                                /*parallelDispatch=*/true);
+  buildMoELowerToLinalgPipeline(pm, options, getCUDALinalgForm());
   buildMoECUDAPrepareKernelsPipeline(pm);
   buildMoEBufferizePipeline(pm);
   buildMoECUDAMapToGPUPipeline(pm, options);

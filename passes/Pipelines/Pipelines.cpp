@@ -33,8 +33,7 @@ using namespace mlir;
 
 void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
                                         const MoELoweringOptions &options,
-                                        int64_t tokensPerPart,
-                                        bool parallelDispatch) {
+                                        const MoELinalgForm &form) {
   pm.addPass(moe::createMoEDecompose());
   if (options.epSize != 1) {
     moe::MoEExpertParallelOptions parallel;
@@ -49,8 +48,9 @@ void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
   if (options.fuseExperts)
     pm.addPass(moe::createMoEFuseExperts());
   moe::ConvertMoEToLinalgOptions toLinalg;
-  toLinalg.tokensPerPart = tokensPerPart;
-  toLinalg.parallelDispatch = parallelDispatch;
+  toLinalg.tokensPerPart = form.tokensPerPart;
+  toLinalg.parallelDispatch = form.parallelDispatch;
+  toLinalg.fuseRouterGemm = form.fuseRouterGemm;
   pm.addPass(moe::createConvertMoEToLinalg(toLinalg));
   // Tensor arithmetic the decomposition leaves (the shared-expert sum).
   pm.addPass(createConvertElementwiseToLinalgPass());
@@ -105,7 +105,8 @@ void moe::registerMoEPipelines() {
       buildMoECUDAPrepareKernelsPipeline);
   PassPipelineRegistration<MoELoweringOptions>(
       "moe-cuda-map-to-gpu",
-      "CUDA: the grouped GEMMs as tensor-core kernels, the rest as GPU "
+      "CUDA: the grouped GEMMs as tensor-core kernels, the router GEMM as "
+      "a warp-parallel kernel, the rest as GPU "
       "kernels, buffers on the device (after moe-bufferize)",
       [](OpPassManager &pm, const MoELoweringOptions &options) {
         buildMoECUDAMapToGPUPipeline(pm, options);

@@ -6,18 +6,20 @@
 // RUN: moe-opt %s -moe-lower-to-cuda="gpu-binary-format=isa" | %check-ptx - --arch sm_90a --require wgmma.mma_async --require cp.async.bulk.tensor
 // RUN: moe-opt %s -moe-lower-to-cuda="gpu-arch=sm_80 gpu-binary-format=isa" | %check-ptx - --arch sm_80 --require mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // RUN: moe-opt %s -moe-lower-to-linalg -moe-cuda-prepare-kernels | FileCheck %s --check-prefix=PREPARE
-// RUN: moe-opt %s -moe-decompose -moe-fuse-experts -convert-moe-to-linalg=tokens-per-part=1 -moe-cuda-prepare-kernels -moe-bufferize -moe-cuda-map-to-gpu | FileCheck %s --check-prefix=MAPPED
+// RUN: moe-opt %s -moe-decompose -moe-fuse-experts "-convert-moe-to-linalg=tokens-per-part=1 fuse-router-gemm=false" -moe-cuda-prepare-kernels -moe-bufferize -moe-cuda-map-to-gpu | FileCheck %s --check-prefix=MAPPED
 
 // CHECK-NOT: moe.
 // CHECK-DAG: gpu.binary @moe_kernels
 // CHECK-DAG: llvm.func @layer(
 // CHECK-DAG: llvm.call @mgpuMemAlloc
 // CHECK-DAG: gpu.launch_func @moe_kernels::@gather_gate_up_sm90_128x128
+// CHECK-DAG: gpu.launch_func {{.*}}@moe_kernels::@router_gemm
 
 // PREPARE: %{{.*}}: tensor<8x128x64xbf16> {moe.weight = "w1.{e}"}
 
 // MAPPED: func.func @layer
 // MAPPED-NOT: memref.alloc
+// MAPPED: gpu.launch_func async [%{{.*}}] @moe_kernels::@router_gemm
 // MAPPED: gpu.launch blocks
 // MAPPED: scf.if
 // MAPPED: gpu.launch_func @moe_kernels::@gather_gate_up_sm90_64x64

@@ -58,15 +58,20 @@ constexpr TileVariant kVariants[] = {{"wide", 128, 128}, {"narrow", 16, 64}};
 
 const llvm::StringRef kLibs[] = {MOEC_C_RUNNER_UTILS};
 
-/// The CUDA target's stages up to the GEMMs, their tiled form, then loops
+/// The CUDA target's stages up to the GEMMs, their tiled form (the router
+/// GEMM's as moe-cuda-lower-router-gemm's CPU twin), then loops
 /// to the LLVM dialect (bf16 conversions expanded into integer ops, which
 /// any CPU runs).
 void lowerTiled(mlir::OpPassManager &pm, const TileVariant &tile) {
   mlir::moe::MoELoweringOptions lowering;
-  mlir::moe::buildMoELowerToLinalgPipeline(pm, lowering, /*tokensPerPart=*/1,
-                                           /*parallelDispatch=*/true);
+  mlir::moe::buildMoELowerToLinalgPipeline(pm, lowering,
+                                           mlir::moe::getCUDALinalgForm());
   mlir::moe::buildMoECUDAPrepareKernelsPipeline(pm);
   mlir::moe::buildMoEBufferizePipeline(pm);
+  // The router GEMM kernel's reduction order, as loops.
+  mlir::moe::MoECUDALowerRouterGemmOptions router;
+  router.cpuTwin = true;
+  pm.addPass(mlir::moe::createMoECUDALowerRouterGemm(router));
   mlir::moe::MoECUDATileGroupedGemmOptions tiling;
   tiling.tileRows = tile.rows;
   tiling.tileColumns = tile.columns;

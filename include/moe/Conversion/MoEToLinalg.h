@@ -7,16 +7,25 @@
 #ifndef MOE_CONVERSION_MOETOLINALG_H
 #define MOE_CONVERSION_MOETOLINALG_H
 
+#include "llvm/ADT/StringRef.h"
+
 #include <cstdint>
 
 namespace mlir {
 class RewritePatternSet;
 
 namespace moe {
-/// moe.route and moe.expert_choice; `tokensPerPart` as the pass option
-/// `tokens-per-part` (0: one part per worker).
+/// Marks the router GEMM (a linalg.matmul producing moe.route's logits)
+/// that convert-moe-to-linalg{fuse-router-gemm=false} left whole, for a
+/// target to generate it (moe-cuda-lower-router-gemm).
+constexpr llvm::StringLiteral kRouterGemmAttr = "moe.router_gemm";
+
+/// moe.route and moe.expert_choice; `tokensPerPart` and `fuseRouterGemm`
+/// as the pass options `tokens-per-part` (0: one part per worker) and
+/// `fuse-router-gemm`.
 void populateRouteToLinalgPatterns(RewritePatternSet &patterns,
-                                   int64_t tokensPerPart = 0);
+                                   int64_t tokensPerPart = 0,
+                                   bool fuseRouterGemm = true);
 /// moe.dispatch and moe.combine; `parallelDispatch` as the pass option
 /// `parallel-dispatch` (the permutation as parallel ops).
 void populateDispatchToLinalgPatterns(RewritePatternSet &patterns,
@@ -33,7 +42,8 @@ void populateStatsToLinalgPatterns(RewritePatternSet &patterns);
 /// All of the above, plus the decomposition of moe.layer.
 void populateMoEToLinalgConversionPatterns(RewritePatternSet &patterns,
                                            int64_t tokensPerPart = 0,
-                                           bool parallelDispatch = false);
+                                           bool parallelDispatch = false,
+                                           bool fuseRouterGemm = true);
 } // namespace moe
 } // namespace mlir
 

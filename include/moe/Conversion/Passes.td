@@ -22,6 +22,9 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       each of the K picks are `linalg.generic` ops. A pick is an argmax
       reduction under a total order (larger value, then lower index; NaN
       counts as -inf), so it is independent of the reduction's order.
+      They run in one `scf.forall` over parts of the tokens, each part
+      computing its own rows of the router GEMM that produced the logits
+      (unless `fuse-router-gemm=false`).
     * `moe.expert_choice`: softmax, then each token's rank per expert as a
       reduction over tokens; rank < C places the token at row `e·C + rank`.
     * `moe.dispatch`: counting, prefix sums and the scatter of slots to rows
@@ -56,6 +59,11 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
            "moe.dispatch's permutation as parallel ops (chunked bucket "
            "counts, then each row finding its slot) instead of serial "
            "loops over the slots: the same bits; the CUDA target's">,
+    Option<"fuseRouterGemm", "fuse-router-gemm", "bool", /*default=*/"true",
+           "Compute each routing part's router logits inside the part (the "
+           "GEMM fused into the loop); off keeps the router GEMM a whole "
+           "linalg.matmul marked `moe.router_gemm`, which the CUDA target "
+           "generates a warp-parallel kernel for">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

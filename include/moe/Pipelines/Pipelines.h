@@ -69,13 +69,19 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
 
 /// moe → the kernel layer and linalg/scf/tensor (decomposed, experts fused
 /// unless disabled), then canonicalize and CSE (`moe-lower-to-linalg`).
-/// `tokensPerPart` is convert-moe-to-linalg's (1 on the GPU: a routing
-/// part per token), and so is `parallelDispatch` (on the GPU: the
-/// permutation as parallel ops).
+/// The shape convert-moe-to-linalg gives the code (its options of the same
+/// names): a target's choice. The defaults are the CPU's.
+struct MoELinalgForm {
+  /// Tokens of each routing part (0: one part per worker).
+  int64_t tokensPerPart = 0;
+  /// The permutation as parallel ops rather than loops over the slots.
+  bool parallelDispatch = false;
+  /// The router GEMM inside each routing part, or left whole.
+  bool fuseRouterGemm = true;
+};
 void buildMoELowerToLinalgPipeline(OpPassManager &pm,
                                    const MoELoweringOptions &options = {},
-                                   int64_t tokensPerPart = 0,
-                                   bool parallelDispatch = false);
+                                   const MoELinalgForm &form = {});
 /// Tensors → buffers with deallocation (`moe-bufferize`).
 void buildMoEBufferizePipeline(OpPassManager &pm);
 
@@ -92,6 +98,11 @@ void buildMoELowerToCPUPipeline(OpPassManager &pm,
                                 const MoELoweringOptions &options = {});
 
 // The CUDA target (CUDAPipeline.cpp).
+
+/// The CUDA target's form of convert-moe-to-linalg: a routing part of
+/// static size per token (one GPU thread), the permutation as parallel ops,
+/// the router GEMM whole for its own kernel.
+MoELinalgForm getCUDALinalgForm();
 
 /// Tensors: one routing part per token, weights in bf16 rows
 /// (`moe-cuda-prepare-kernels` after `moe-lower-to-linalg`: moe-cuda-bf16-weights).

@@ -102,7 +102,7 @@ LogicalResult mlir::moe::compileForCUDA(ModuleOp module,
   MoELoweringOptions lowering;
   lowering.gpuArch = options.gpuArch;
   if (failed(stage("lower to linalg", [&](PassManager &pm) {
-        buildMoELowerToLinalgPipeline(pm, lowering, /*tokensPerPart=*/1);
+        buildMoELowerToLinalgPipeline(pm, lowering, getCUDALinalgForm());
         buildMoECUDAPrepareKernelsPipeline(pm);
       })))
     return failure();

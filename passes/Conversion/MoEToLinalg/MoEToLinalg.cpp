@@ -28,9 +28,10 @@ using namespace mlir;
 using namespace mlir::moe;
 
 void mlir::moe::populateMoEToLinalgConversionPatterns(
-    RewritePatternSet &patterns, int64_t tokensPerPart, bool parallelDispatch) {
+    RewritePatternSet &patterns, int64_t tokensPerPart, bool parallelDispatch,
+    bool fuseRouterGemm) {
   populateMoEDecomposePatterns(patterns);
-  populateRouteToLinalgPatterns(patterns, tokensPerPart);
+  populateRouteToLinalgPatterns(patterns, tokensPerPart, fuseRouterGemm);
   populateDispatchToLinalgPatterns(patterns, parallelDispatch);
   populateFfnToLinalgPatterns(patterns);
   populateFusedExpertsToLinalgPatterns(patterns);
@@ -58,7 +59,7 @@ struct ConvertMoEToLinalgPass
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateMoEToLinalgConversionPatterns(patterns, tokensPerPart,
-                                          parallelDispatch);
+                                          parallelDispatch, fuseRouterGemm);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

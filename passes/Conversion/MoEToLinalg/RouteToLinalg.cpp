@@ -4,7 +4,8 @@
 // group (and rank) masks and top-k as order-independent reductions, so later
 // tiling and vectorisation may reorder them freely. moe.route runs them in one
 // parallel loop over parts of the tokens, with the router GEMM that feeds
-// it moved in when nothing else reads the logits.
+// it moved in when nothing else reads the logits (or, for a target that
+// generates the GEMM itself, left whole and marked).
 //
 //===----------------------------------------------------------------------===//
 
@@ -312,11 +313,15 @@ Value fuseProducerInto(ImplicitLocOpBuilder &b, tensor::ExtractSliceOp slice,
 
 /// moe.route in one parallel loop over parts of the tokens: each part
 /// computes its router logits (the GEMM fused in), scores, top-k and
-/// weights, the whole router as one kernel per worker.
+/// weights, the whole router as one kernel per worker. Without
+/// `fuseRouterGemm` the GEMM stays whole, marked kRouterGemmAttr, for a
+/// target's own kernel (the CUDA target's warps beat a thread per token).
 struct RouteOpLowering : OpRewritePattern<RouteOp> {
-  RouteOpLowering(MLIRContext *ctx, int64_t tokensPerPart)
-      : OpRewritePattern(ctx), tokensPerPart(tokensPerPart) {}
+  RouteOpLowering(MLIRContext *ctx, int64_t tokensPerPart, bool fuseRouterGemm)
+      : OpRewritePattern(ctx), tokensPerPart(tokensPerPart),
+        fuseRouterGemm(fuseRouterGemm) {}
   int64_t tokensPerPart;
+  bool fuseRouterGemm;
 
   LogicalResult matchAndRewrite(RouteOp op,
                                 PatternRewriter &rewriter) const override {
@@ -329,6 +334,11 @@ struct RouteOpLowering : OpRewritePattern<RouteOp> {
         tensor::EmptyOp::create(b, slotSizes, b.getF32Type()),
         tensor::EmptyOp::create(b, slotSizes, b.getI32Type())};
     int64_t numExperts = op.getLogits().getType().getDimSize(1);
+    auto routerGemm = logits.getDefiningOp<linalg::MatmulOp>();
+    if (!fuseRouterGemm && routerGemm)
+      rewriter.modifyOpInPlace(routerGemm, [&] {
+        routerGemm->setAttr(kRouterGemmAttr, rewriter.getUnitAttr());
+      });
     SmallVector<Value> results = forEachWorkerPart(
         b, dests, /*dim=*/0, /*granule=*/1, tokensPerPart,
         [&](ImplicitLocOpBuilder &pb, Value first, Value count,
@@ -337,8 +347,10 @@ struct RouteOpLowering : OpRewritePattern<RouteOp> {
               pb, logits, ArrayRef<OpFoldResult>{first, pb.getIndexAttr(0)},
               ArrayRef<OpFoldResult>{count, pb.getIndexAttr(numExperts)},
               ArrayRef<OpFoldResult>{pb.getIndexAttr(1), pb.getIndexAttr(1)});
-          auto [weights, experts] =
-              routeRows(pb, op, fuseProducerInto(pb, rows, op));
+          Value partLogits = rows;
+          if (fuseRouterGemm)
+            partLogits = fuseProducerInto(pb, rows, op);
+          auto [weights, experts] = routeRows(pb, op, partLogits);
           return {weights, experts};
         });
     rewriter.replaceOp(op,
@@ -466,7 +478,9 @@ struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
 } // namespace
 
 void mlir::moe::populateRouteToLinalgPatterns(RewritePatternSet &patterns,
-                                              int64_t tokensPerPart) {
-  patterns.add<RouteOpLowering>(patterns.getContext(), tokensPerPart);
+                                              int64_t tokensPerPart,
+                                              bool fuseRouterGemm) {
+  patterns.add<RouteOpLowering>(patterns.getContext(), tokensPerPart,
+                                fuseRouterGemm);
   patterns.add<ExpertChoiceOpLowering>(patterns.getContext());
 }

@@ -41,13 +41,14 @@ bool isHostScalar(Operation *op) {
   return isMemoryEffectFree(op) && op->getNumRegions() == 0;
 }
 
-/// Whether `op` is or holds a kernel launch (the grouped GEMMs' launches
-/// and the scf.if choosing between their variants).
+/// Whether `op` is or holds a kernel launch or a stream's wait (the
+/// grouped GEMMs' launches and the scf.if choosing between their variants,
+/// the router GEMM's launch).
 bool holdsLaunches(Operation *op) {
   bool found = false;
   op->walk([&](Operation *nested) {
-    if (isa<gpu::LaunchFuncOp, gpu::AllocOp, gpu::DeallocOp,
-            gpu::LaunchOp>(nested))
+    if (isa<gpu::LaunchFuncOp, gpu::AllocOp, gpu::DeallocOp, gpu::LaunchOp,
+            gpu::WaitOp>(nested))
       found = true;
   });
   return found;

@@ -82,6 +82,52 @@ def MoECUDALowerGroupedGemm : Pass<"moe-cuda-lower-grouped-gemm", "::mlir::Modul
   ];
 }
 
+def MoECUDALowerRouterGemm : Pass<"moe-cuda-lower-router-gemm", "::mlir::ModuleOp"> {
+  let summary = "Generate the warp-parallel kernel of the router GEMM";
+  let description = [{
+    Replaces every `linalg.matmul` marked `moe.router_gemm` on buffers
+    (what `convert-moe-to-linalg{fuse-router-gemm=false}` leaves, after
+    `moe-bufferize`), `logits[T,E] += x[T,H] · w[E,H]ᵀ` in f32, by the
+    launch of a kernel generated into `gpu.module @moe_kernels`:
+
+    * a block of 8 warps computes 4 tokens (`blockIdx.x`) by 8 experts
+      (`blockIdx.y`), one expert per warp, so each weight element a lane
+      loads serves 4 tokens;
+    * lane `l` walks the depth `h = l, l+32, l+64, ...` (each warp load is
+      128 contiguous bytes), one `math.fma` chain per token;
+    * the 32 partial sums meet in a fixed butterfly (`gpu.shuffle xor`
+      16, 8, 4, 2, 1) and lane 0 adds the result to the logit (or
+      stores it, when the `linalg.fill` of zero just before the GEMM is
+      its initial value: that fill is removed).
+
+    The order of each logit's reduction depends on H alone (never on T, the
+    grid or scheduling), so a token's logits, and so its routing, are the
+    same bits alone and in any batch. The router stays f32 (tensor cores
+    would round its inputs and flip near-tie selections).
+
+    The operands must be f32 memrefs `[T,H]`, `[E,H]` and `[T,E]` with the
+    transposed-B maps of a router; anything else marked is an error.
+    Runs in `moe-cuda-map-to-gpu` before `moe-cuda-map-to-kernels`.
+
+    `cpu-twin` emits the same computation, in the same order, as host loops
+    that run on the CPU (an `scf.forall` over token blocks and experts, the
+    lanes as a loop writing their partial sums to a buffer, the butterfly
+    as steps over it), for the CPU execution tests of the CUDA-shaped IR.
+  }];
+  let options = [
+    Option<"cpuTwin", "cpu-twin", "bool", /*default=*/"false",
+           "Emit the kernel's computation as host loops that run on the "
+           "CPU, in the kernel's reduction order (for tests)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 def MoECUDAMapToKernels : Pass<"moe-cuda-map-to-kernels", "::mlir::ModuleOp"> {
   let summary = "Run everything but the expert GEMMs as GPU kernels";
   let description = [{
