@@ -14,9 +14,11 @@ class RewritePatternSet;
 
 namespace moe {
 /// moe.route and moe.expert_choice; `tokensPerPart` as the pass option
-/// `tokens-per-part` (0: one part per worker).
+/// `tokens-per-part` (0: one part per worker), `parallelScatter` as
+/// `parallel-dispatch` (expert choice's rows found by a parallel gather).
 void populateRouteToLinalgPatterns(RewritePatternSet &patterns,
-                                   int64_t tokensPerPart = 0);
+                                   int64_t tokensPerPart = 0,
+                                   bool parallelScatter = false);
 /// moe.dispatch and moe.combine; `parallelDispatch` as the pass option
 /// `parallel-dispatch` (the permutation as parallel ops).
 void populateDispatchToLinalgPatterns(RewritePatternSet &patterns,

@@ -30,7 +30,7 @@ using namespace mlir::moe;
 void mlir::moe::populateMoEToLinalgConversionPatterns(
     RewritePatternSet &patterns, int64_t tokensPerPart, bool parallelDispatch) {
   populateMoEDecomposePatterns(patterns);
-  populateRouteToLinalgPatterns(patterns, tokensPerPart);
+  populateRouteToLinalgPatterns(patterns, tokensPerPart, parallelDispatch);
   populateDispatchToLinalgPatterns(patterns, parallelDispatch);
   populateFfnToLinalgPatterns(patterns);
   populateFusedExpertsToLinalgPatterns(patterns);
