@@ -1,10 +1,10 @@
 //===- CUDAPipeline.cpp - the CUDA stages ----------------------------------===//
 //
 // The CUDA target's stages around the shared ones (Pipelines.cpp):
-// `moe-lower-to-cuda` = moe-lower-to-linalg (one routing part per token,
-// the parallel dispatch),
-// moe-cuda-prepare-kernels, moe-bufferize, moe-cuda-map-to-gpu,
-// moe-cuda-lower-to-llvm. Why the order matters:
+// `moe-lower-to-cuda` = moe-cuda-check-layers (a clear error for what the
+// later stages cannot lower), moe-lower-to-linalg (one routing part per
+// token, the parallel dispatch), moe-cuda-prepare-kernels, moe-bufferize,
+// moe-cuda-map-to-gpu, moe-cuda-lower-to-llvm. Why the order matters:
 // * routing is split into parts of one token on tensors, where the parts
 //   get static shapes: their temporaries become thread-private arrays
 //   instead of allocations inside kernels; the router GEMM stays out of
@@ -86,6 +86,7 @@ void moe::buildMoECUDALowerToLLVMPipeline(OpPassManager &pm,
 
 void moe::buildMoELowerToCUDAPipeline(OpPassManager &pm,
                                       const MoELoweringOptions &options) {
+  pm.addPass(moe::createMoECUDACheckLayers());
   buildMoELowerToLinalgPipeline(pm, options, getCUDALinalgForm());
   buildMoECUDAPrepareKernelsPipeline(pm);
   buildMoEBufferizePipeline(pm);

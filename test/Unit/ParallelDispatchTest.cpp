@@ -9,6 +9,8 @@
 // exactly two chunks and a partial last one (the parallel form cuts slots
 // in chunks of 256). Weights take a few values only, so ties in the
 // lowest_weight rank are common, and some experts get no slot.
+// moe.expert_choice's rows (a scatter serially, a gather with
+// parallel-dispatch) are compared the same way, with tied and NaN logits.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +25,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -164,6 +167,66 @@ Bits callDispatch(JitLayer &compiled, int index, std::vector<float> &x,
   return bits;
 }
 
+/// One expert-choice configuration: experts and the capacity factor.
+struct ExpertChoiceCase {
+  const char *name;
+  int64_t numExperts;
+  const char *capacityFactor;
+};
+
+/// C = min(T, ceil(f·T/E)): under, at and over one token per expert, and
+/// a factor large enough that C = T (every expert takes every token).
+const ExpertChoiceCase kExpertChoiceCases[] = {
+    {"half", 8, "0.5"},
+    {"two", 8, "2.0"},
+    {"odd", 5, "1.25"},
+    {"all_tokens", 4, "16.0"},
+};
+
+std::string expertChoiceSource(const ExpertChoiceCase &c, int index) {
+  std::string h = std::to_string(kHidden);
+  std::string x = "tensor<?x" + h + "xf32>";
+  std::string logits = "tensor<?x" + std::to_string(c.numExperts) + "xf32>";
+  std::string offsets = "tensor<" + std::to_string(c.numExperts + 1) + "xi32>";
+  std::string results = x + ", tensor<?xi32>, tensor<?xf32>, " + offsets;
+  return "func.func @expert_choice" + std::to_string(index) + "(%x: " + x +
+         ", %logits: " + logits + ") -> (" + results + ") {\n" +
+         "  %rows, %tok, %wt, %off = moe.expert_choice %x, %logits " +
+         "{routing = #moe.expert_choice<capacity_factor = " + c.capacityFactor +
+         ">} : " + x + ", " + logits + " -> " + results + "\n" +
+         "  return %rows, %tok, %wt, %off : " + results + "\n}\n";
+}
+
+std::string expertChoiceModuleSource() {
+  std::string source;
+  int index = 0;
+  for (const ExpertChoiceCase &c : kExpertChoiceCases)
+    source += expertChoiceSource(c, index++);
+  return source;
+}
+
+Bits callExpertChoice(JitLayer &compiled, int index, std::vector<float> &x,
+                      std::vector<float> &logits, int64_t numTokens,
+                      int64_t numExperts) {
+  auto xRef = describe<float, 2>(x, {numTokens, kHidden});
+  auto logitsRef = describe<float, 2>(logits, {numTokens, numExperts});
+  DispatchResults results{};
+  void *pointers[] = {&results, &xRef, &logitsRef};
+  void *args[] = {&pointers[0], &pointers[1], &pointers[2]};
+  llvm::Error err =
+      compiled.call("expert_choice" + std::to_string(index), args);
+  if (err) {
+    ADD_FAILURE() << llvm::toString(std::move(err));
+    return {};
+  }
+  Bits bits;
+  bits.rows = takeAll(results.rows);
+  bits.rowToken = takeAll(results.rowToken);
+  bits.rowWeight = takeAll(results.rowWeight);
+  bits.offsets = takeAll(results.offsets);
+  return bits;
+}
+
 template <typename T>
 bool sameBits(const std::vector<T> &a, const std::vector<T> &b) {
   return a.size() == b.size() &&
@@ -211,6 +274,51 @@ TEST(ParallelDispatch, SameBitsAsSerial) {
       Bits expected = callDispatch(serial, index, x, ids, weights, T, c.topK);
       Bits actual = callDispatch(parallel, index, x, ids, weights, T, c.topK);
       ASSERT_EQ(expected.rowToken.size(), static_cast<size_t>(T * c.topK));
+      EXPECT_TRUE(sameBits(expected.offsets, actual.offsets))
+          << c.name << ", T = " << T << ": expert_offsets differ";
+      EXPECT_TRUE(sameBits(expected.rowToken, actual.rowToken))
+          << c.name << ", T = " << T << ": row_token differs";
+      EXPECT_TRUE(sameBits(expected.rowWeight, actual.rowWeight))
+          << c.name << ", T = " << T << ": row_weight differs";
+      EXPECT_TRUE(sameBits(expected.rows, actual.rows))
+          << c.name << ", T = " << T << ": rows differ";
+    }
+    ++index;
+  }
+}
+
+// Tests that expert choice's parallel gather gives the serial scatter's
+// bits for every case and token count. Logits take four levels, so many
+// tokens tie for an expert (rank by token order then), and a few are NaN
+// (ranked as -inf). Ranks are a permutation of the tokens per expert and
+// C <= T, so every row is taken: the fills are never visible.
+TEST(ParallelDispatch, ExpertChoiceSameBitsAsSerial) {
+  std::string source = expertChoiceModuleSource();
+  JitLayer serial(
+      source, [](mlir::OpPassManager &pm) { lowerDispatch(pm, false); }, kLibs);
+  ASSERT_TRUE(serial.error.empty()) << serial.error;
+  JitLayer parallel(
+      source, [](mlir::OpPassManager &pm) { lowerDispatch(pm, true); }, kLibs);
+  ASSERT_TRUE(parallel.error.empty()) << parallel.error;
+
+  std::mt19937 rng(15);
+  std::uniform_int_distribution<int> level(0, 3), percent(0, 99);
+  const int64_t tokenCounts[] = {0, 1, 2, 7, 37, 128, 300};
+  int index = 0;
+  for (const ExpertChoiceCase &c : kExpertChoiceCases) {
+    for (int64_t T : tokenCounts) {
+      std::vector<float> x(T * kHidden);
+      for (size_t i = 0; i < x.size(); ++i)
+        x[i] = static_cast<float>(i) * 0.5f - 7.0f;
+      std::vector<float> logits(T * c.numExperts);
+      for (float &l : logits)
+        l = percent(rng) < 2 ? std::nanf("")
+                             : 0.5f * static_cast<float>(level(rng));
+      Bits expected =
+          callExpertChoice(serial, index, x, logits, T, c.numExperts);
+      Bits actual =
+          callExpertChoice(parallel, index, x, logits, T, c.numExperts);
+      EXPECT_EQ(expected.offsets.size(), static_cast<size_t>(c.numExperts + 1));
       EXPECT_TRUE(sameBits(expected.offsets, actual.offsets))
           << c.name << ", T = " << T << ": expert_offsets differ";
       EXPECT_TRUE(sameBits(expected.rowToken, actual.rowToken))

@@ -20,12 +20,14 @@ namespace moe {
 /// target to generate it (moe-cuda-lower-router-gemm).
 constexpr llvm::StringLiteral kRouterGemmAttr = "moe.router_gemm";
 
-/// moe.route and moe.expert_choice; `tokensPerPart` and `fuseRouterGemm`
-/// as the pass options `tokens-per-part` (0: one part per worker) and
-/// `fuse-router-gemm`.
+/// moe.route and moe.expert_choice; `tokensPerPart`, `fuseRouterGemm` and
+/// `parallelScatter` as the pass options `tokens-per-part` (0: one part per
+/// worker), `fuse-router-gemm` and `parallel-dispatch` (expert choice's
+/// rows found by a parallel gather).
 void populateRouteToLinalgPatterns(RewritePatternSet &patterns,
                                    int64_t tokensPerPart = 0,
-                                   bool fuseRouterGemm = true);
+                                   bool fuseRouterGemm = true,
+                                   bool parallelScatter = false);
 /// moe.dispatch and moe.combine; `parallelDispatch` as the pass option
 /// `parallel-dispatch` (the permutation as parallel ops).
 void populateDispatchToLinalgPatterns(RewritePatternSet &patterns,

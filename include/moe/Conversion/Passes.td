@@ -26,7 +26,9 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       computing its own rows of the router GEMM that produced the logits
       (unless `fuse-router-gemm=false`).
     * `moe.expert_choice`: softmax, then each token's rank per expert as a
-      reduction over tokens; rank < C places the token at row `e·C + rank`.
+      reduction over tokens; rank < C places the token at row `e·C + rank`
+      (a scatter in `scf.for` loops; with `parallel-dispatch` a gather
+      instead: row (e, c) finds the token of rank c, the same results).
     * `moe.dispatch`: counting, prefix sums and the scatter of slots to rows
       are `scf.for` loops on tensors; with `parallel-dispatch` they are
       `linalg.generic` ops instead (bucket counts per chunk of 256 slots,
@@ -58,7 +60,8 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     Option<"parallelDispatch", "parallel-dispatch", "bool", /*default=*/"false",
            "moe.dispatch's permutation as parallel ops (chunked bucket "
            "counts, then each row finding its slot) instead of serial "
-           "loops over the slots: the same bits; the CUDA target's">,
+           "loops over the slots, and expert choice's rows as a gather "
+           "instead of a scatter: the same bits; the CUDA target's">,
     Option<"fuseRouterGemm", "fuse-router-gemm", "bool", /*default=*/"true",
            "Compute each routing part's router logits inside the part (the "
            "GEMM fused into the loop); off keeps the router GEMM a whole "

@@ -11,6 +11,7 @@
 #include "moe/Runtime/moe_runtime.h"
 #include "moe/Support/OutputFile.h"
 #include "moe/Target/CUDA.h"
+#include "moe/Target/CUDA/Passes.h"
 #include "moe/Target/Entries.h"
 #include "moe/Target/HostLibrary.h"
 #include "moe/Transforms/Passes.h"
@@ -102,6 +103,8 @@ LogicalResult mlir::moe::compileForCUDA(ModuleOp module,
   MoELoweringOptions lowering;
   lowering.gpuArch = options.gpuArch;
   if (failed(stage("lower to linalg", [&](PassManager &pm) {
+        // As moe-lower-to-cuda: refusals first.
+        pm.addPass(createMoECUDACheckLayers());
         buildMoELowerToLinalgPipeline(pm, lowering, getCUDALinalgForm());
         buildMoECUDAPrepareKernelsPipeline(pm);
       })))

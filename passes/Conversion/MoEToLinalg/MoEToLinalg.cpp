@@ -31,7 +31,8 @@ void mlir::moe::populateMoEToLinalgConversionPatterns(
     RewritePatternSet &patterns, int64_t tokensPerPart, bool parallelDispatch,
     bool fuseRouterGemm) {
   populateMoEDecomposePatterns(patterns);
-  populateRouteToLinalgPatterns(patterns, tokensPerPart, fuseRouterGemm);
+  populateRouteToLinalgPatterns(patterns, tokensPerPart, fuseRouterGemm,
+                                parallelDispatch);
   populateDispatchToLinalgPatterns(patterns, parallelDispatch);
   populateFfnToLinalgPatterns(patterns);
   populateFusedExpertsToLinalgPatterns(patterns);

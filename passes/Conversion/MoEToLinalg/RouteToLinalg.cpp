@@ -360,8 +360,109 @@ struct RouteOpLowering : OpRewritePattern<RouteOp> {
   }
 };
 
+/// Expert choice's rows `[E·C]` (row_token, row_weight) in the serial form:
+/// every token t and expert e with rank[t,e] < C writes row e·C + rank, in
+/// (t, e) order (scf.for loops on tensors, in place after bufferization);
+/// rows no token takes keep token 0 and weight 0.
+std::pair<Value, Value> scatterTakenTokens(ImplicitLocOpBuilder &b, Value rank,
+                                           Value probs, Value numTokens,
+                                           Value capacity, Value numRows,
+                                           int64_t numExperts) {
+  Location loc = b.getLoc();
+  Value rowToken = createFilled(b, {numRows}, i32Constant(b, 0));
+  Value rowWeight = createFilled(b, {numRows}, f32Constant(b, 0));
+  Value zero = indexConstant(b, 0), one = indexConstant(b, 1);
+  auto tokenLoop = scf::ForOp::create(
+      b, zero, numTokens, one, ValueRange{rowToken, rowWeight},
+      [&](OpBuilder &nested, Location, Value token, ValueRange tokenIter) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        auto expertLoop = scf::ForOp::create(
+            nb, zero, indexConstant(nb, numExperts), one, tokenIter,
+            [&](OpBuilder &nested2, Location, Value expert, ValueRange iter) {
+              ImplicitLocOpBuilder eb(loc, nested2);
+              Value slot = arith::IndexCastOp::create(
+                  eb, eb.getIndexType(),
+                  tensor::ExtractOp::create(eb, rank,
+                                            ValueRange{token, expert}));
+              Value taken = arith::CmpIOp::create(eb, arith::CmpIPredicate::ult,
+                                                  slot, capacity);
+              auto ifOp = scf::IfOp::create(eb, iter.getTypes(), taken,
+                                            /*addThenBlock=*/true,
+                                            /*addElseBlock=*/true);
+              {
+                OpBuilder::InsertionGuard guard(eb);
+                eb.setInsertionPointToStart(ifOp.thenBlock());
+                Value row = arith::AddIOp::create(
+                    eb, arith::MulIOp::create(eb, expert, capacity), slot);
+                Value tokenI32 =
+                    arith::IndexCastOp::create(eb, eb.getI32Type(), token);
+                Value prob = tensor::ExtractOp::create(
+                    eb, probs, ValueRange{token, expert});
+                Value newTokens =
+                    tensor::InsertOp::create(eb, tokenI32, iter[0], row);
+                Value newWeights =
+                    tensor::InsertOp::create(eb, prob, iter[1], row);
+                scf::YieldOp::create(eb, ValueRange{newTokens, newWeights});
+                eb.setInsertionPointToStart(ifOp.elseBlock());
+                scf::YieldOp::create(eb, iter);
+              }
+              scf::YieldOp::create(eb, ifOp.getResults());
+            });
+        scf::YieldOp::create(nb, expertLoop.getResults());
+      });
+  return {tokenLoop.getResult(0), tokenLoop.getResult(1)};
+}
+
+/// The same rows as scatterTakenTokens, as a gather: row (e, c) looks for
+/// the token whose rank for e is c, a reduction over the tokens
+/// (`linalg.generic` over (e, c, t)). Ranks are distinct per expert, so at
+/// most one token matches and the reduction's order does not matter; each
+/// row is written by one iteration of the parallel dims, which the CUDA
+/// target maps to one thread: no single-thread scatter.
+std::pair<Value, Value> gatherTakenTokens(ImplicitLocOpBuilder &b, Value rank,
+                                          Value probs, Value capacity,
+                                          int64_t numExperts) {
+  MLIRContext *ctx = b.getContext();
+  Location loc = b.getLoc();
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  SmallVector<OpFoldResult> gridSize = {b.getIndexAttr(numExperts), capacity};
+  AffineExpr e = getAffineDimExpr(0, ctx), c = getAffineDimExpr(1, ctx),
+             t = getAffineDimExpr(2, ctx);
+  AffineMap perToken = AffineMap::get(3, 0, {t, e}, ctx);
+  AffineMap perRow = AffineMap::get(3, 0, {e, c}, ctx);
+  auto gather = linalg::GenericOp::create(
+      b,
+      TypeRange{RankedTensorType::get({numExperts, ShapedType::kDynamic}, i32),
+                RankedTensorType::get({numExperts, ShapedType::kDynamic}, f32)},
+      ValueRange{rank, probs},
+      ValueRange{createFilled(b, gridSize, i32Constant(b, 0)),
+                 createFilled(b, gridSize, f32Constant(b, 0))},
+      ArrayRef<AffineMap>{perToken, perToken, perRow, perRow},
+      ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                    utils::IteratorType::parallel,
+                                    utils::IteratorType::reduction},
+      [&](OpBuilder &nested, Location, ValueRange args) {
+        ImplicitLocOpBuilder nb(loc, nested);
+        Value slot = toI32(nb, linalg::IndexOp::create(nb, 1));
+        Value token = toI32(nb, linalg::IndexOp::create(nb, 2));
+        Value match =
+            arith::CmpIOp::create(nb, arith::CmpIPredicate::eq, args[0], slot);
+        linalg::YieldOp::create(
+            nb,
+            ValueRange{arith::SelectOp::create(nb, match, token, args[2]),
+                       arith::SelectOp::create(nb, match, args[1], args[3])});
+      });
+  // [E, C] to the rows [E·C], expert-major as the serial form's.
+  SmallVector<ReassociationIndices> allDims = {{0, 1}};
+  auto flatten = [&](Value grid) -> Value {
+    return tensor::CollapseShapeOp::create(b, grid, allDims);
+  };
+  return {flatten(gather.getResult(0)), flatten(gather.getResult(1))};
+}
+
 struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
-  using OpRewritePattern::OpRewritePattern;
+  ExpertChoiceOpLowering(MLIRContext *ctx, bool parallelScatter)
+      : OpRewritePattern(ctx), parallelScatter(parallelScatter) {}
 
   LogicalResult matchAndRewrite(ExpertChoiceOp op,
                                 PatternRewriter &rewriter) const override {
@@ -411,52 +512,13 @@ struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
             })
             .getResult(0);
 
-    // Scatter: row e·C + rank holds token t.
     Value numRows =
         arith::MulIOp::create(b, capacity, indexConstant(b, numExperts));
-    Value rowToken = createFilled(b, {numRows}, i32Constant(b, 0));
-    Value rowWeight = createFilled(b, {numRows}, f32Constant(b, 0));
-    Value zero = indexConstant(b, 0), one = indexConstant(b, 1);
-    auto tokenLoop = scf::ForOp::create(
-        b, zero, numTokens, one, ValueRange{rowToken, rowWeight},
-        [&](OpBuilder &nested, Location, Value token, ValueRange tokenIter) {
-          ImplicitLocOpBuilder nb(loc, nested);
-          auto expertLoop = scf::ForOp::create(
-              nb, zero, indexConstant(nb, numExperts), one, tokenIter,
-              [&](OpBuilder &nested2, Location, Value expert, ValueRange iter) {
-                ImplicitLocOpBuilder eb(loc, nested2);
-                Value slot = arith::IndexCastOp::create(
-                    eb, eb.getIndexType(),
-                    tensor::ExtractOp::create(eb, rank,
-                                              ValueRange{token, expert}));
-                Value taken = arith::CmpIOp::create(
-                    eb, arith::CmpIPredicate::ult, slot, capacity);
-                auto ifOp = scf::IfOp::create(eb, iter.getTypes(), taken,
-                                              /*addThenBlock=*/true,
-                                              /*addElseBlock=*/true);
-                {
-                  OpBuilder::InsertionGuard guard(eb);
-                  eb.setInsertionPointToStart(ifOp.thenBlock());
-                  Value row = arith::AddIOp::create(
-                      eb, arith::MulIOp::create(eb, expert, capacity), slot);
-                  Value tokenI32 =
-                      arith::IndexCastOp::create(eb, eb.getI32Type(), token);
-                  Value prob = tensor::ExtractOp::create(
-                      eb, probs, ValueRange{token, expert});
-                  Value newTokens =
-                      tensor::InsertOp::create(eb, tokenI32, iter[0], row);
-                  Value newWeights =
-                      tensor::InsertOp::create(eb, prob, iter[1], row);
-                  scf::YieldOp::create(eb, ValueRange{newTokens, newWeights});
-                  eb.setInsertionPointToStart(ifOp.elseBlock());
-                  scf::YieldOp::create(eb, iter);
-                }
-                scf::YieldOp::create(eb, ifOp.getResults());
-              });
-          scf::YieldOp::create(nb, expertLoop.getResults());
-        });
-    rowToken = tokenLoop.getResult(0);
-    rowWeight = tokenLoop.getResult(1);
+    auto [rowToken, rowWeight] =
+        parallelScatter
+            ? gatherTakenTokens(b, rank, probs, capacity, numExperts)
+            : scatterTakenTokens(b, rank, probs, numTokens, capacity, numRows,
+                                 numExperts);
 
     Value offsets = createElementwise(
         b, ValueRange{},
@@ -474,13 +536,19 @@ struct ExpertChoiceOpLowering : OpRewritePattern<ExpertChoiceOp> {
              castToType(b, rowWeight, op.getRowWeight().getType()), offsets});
     return success();
   }
+
+private:
+  /// Rows found by a gather (parallel-dispatch) instead of the serial
+  /// scatter: the same bits.
+  bool parallelScatter;
 };
 } // namespace
 
 void mlir::moe::populateRouteToLinalgPatterns(RewritePatternSet &patterns,
                                               int64_t tokensPerPart,
-                                              bool fuseRouterGemm) {
+                                              bool fuseRouterGemm,
+                                              bool parallelScatter) {
   patterns.add<RouteOpLowering>(patterns.getContext(), tokensPerPart,
                                 fuseRouterGemm);
-  patterns.add<ExpertChoiceOpLowering>(patterns.getContext());
+  patterns.add<ExpertChoiceOpLowering>(patterns.getContext(), parallelScatter);
 }

@@ -124,3 +124,51 @@ func.func @capacity_lowest_weight(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %
       -> tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
   return %r, %t, %rw, %o : tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
 }
+
+// -----
+
+// Tests that expert choice with parallel-dispatch places tokens by a gather,
+// not a scatter: after the ranks (a reduction over rival tokens), one
+// generic over (expert, slot, token) with the token dim a reduction writes
+// row_token and row_weight as [E, C] (the token whose rank for the expert
+// equals the slot; fills elsewhere), collapsed to the rows [E·C]; no loop.
+// The serial form (SERIAL) scatters in scf.for loops. On the CUDA target
+// (KERNELS) no launch is a single thread.
+// CHECK-LABEL: func.func @expert_choice
+// CHECK-NOT: scf.for
+// CHECK: %[[CAP:.*]] = arith.minui
+// CHECK: %[[RANK:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%{{.*}} : tensor<?x8xi32>)
+// CHECK: tensor.empty(%[[CAP]]) : tensor<8x?xi32>
+// CHECK: %[[TOKENS0:.*]] = linalg.fill {{.*}} -> tensor<8x?xi32>
+// CHECK: %[[WEIGHTS0:.*]] = linalg.fill {{.*}} -> tensor<8x?xf32>
+// CHECK: %[[GRID:.*]]:2 = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[RANK]], %{{.*}} : tensor<?x8xi32>, tensor<?x8xf32>) outs(%[[TOKENS0]], %[[WEIGHTS0]] : tensor<8x?xi32>, tensor<8x?xf32>)
+// CHECK: ^bb0(%[[R:.*]]: i32, %[[P:.*]]: f32, %[[T:.*]]: i32, %[[W:.*]]: f32):
+// CHECK: %[[SLOT:.*]] = linalg.index 1
+// CHECK: %[[SLOTI32:.*]] = arith.index_cast %[[SLOT]]
+// CHECK: %[[TOKEN:.*]] = linalg.index 2
+// CHECK: %[[TOKENI32:.*]] = arith.index_cast %[[TOKEN]]
+// CHECK: %[[MATCH:.*]] = arith.cmpi eq, %[[R]], %[[SLOTI32]]
+// CHECK: %[[NEWT:.*]] = arith.select %[[MATCH]], %[[TOKENI32]], %[[T]]
+// CHECK: %[[NEWW:.*]] = arith.select %[[MATCH]], %[[P]], %[[W]]
+// CHECK: linalg.yield %[[NEWT]], %[[NEWW]] : i32, f32
+// CHECK: %[[ROWTOKEN:.*]] = tensor.collapse_shape %[[GRID]]#0 {{\[\[}}0, 1]] : tensor<8x?xi32> into tensor<?xi32>
+// CHECK: %[[ROWWEIGHT:.*]] = tensor.collapse_shape %[[GRID]]#1 {{\[\[}}0, 1]] : tensor<8x?xf32> into tensor<?xf32>
+// CHECK-NOT: scf.for
+// CHECK: return %{{.*}}, %[[ROWTOKEN]], %[[ROWWEIGHT]], %{{.*}}
+// SERIAL-LABEL: func.func @expert_choice
+// SERIAL: scf.for
+// SERIAL: scf.for
+// SERIAL: tensor.insert
+// KERNELS-LABEL: func.func @expert_choice
+// KERNELS-NOT: threads({{.*}}) in (%{{[a-z0-9_]+}} = %c1{{(_[0-9]+)?}},
+// KERNELS: gpu.launch blocks
+// KERNELS-NOT: threads({{.*}}) in (%{{[a-z0-9_]+}} = %c1{{(_[0-9]+)?}},
+// KERNELS: return
+func.func @expert_choice(%x: tensor<?x32xf32>, %logits: tensor<?x8xf32>)
+    -> (tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>) {
+  %r, %t, %w, %o = moe.expert_choice %x, %logits
+      {routing = #moe.expert_choice<capacity_factor = 2.0>}
+      : tensor<?x32xf32>, tensor<?x8xf32>
+      -> tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  return %r, %t, %w, %o : tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+}

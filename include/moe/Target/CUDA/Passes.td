@@ -14,6 +14,19 @@
 
 include "mlir/Pass/PassBase.td"
 
+def MoECUDACheckLayers : Pass<"moe-cuda-check-layers", "::mlir::ModuleOp"> {
+  let summary = "Refuse early the layers the CUDA target cannot lower yet";
+  let description = [{
+    The first stage of `moe-lower-to-cuda`: an error naming the op for
+    each `moe.layer` or `moe.combine` the later stages cannot lower, rather
+    than a failure deep in the GPU mapping about a buffer. Today that is
+    capacity with `dropped = input` (dropped slots pass their input
+    through): `moe-fuse-experts` does not fuse those experts, and the
+    unfused `moe.expert_mlp` allocates dynamically sized buffers inside
+    what would be GPU kernels.
+  }];
+}
+
 def MoECUDABF16Weights : Pass<"moe-cuda-bf16-weights", "::mlir::ModuleOp"> {
   let summary = "Keep the expert kernels' weights in bf16 rows for the tensor cores";
   let description = [{

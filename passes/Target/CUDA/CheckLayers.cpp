@@ -1,0 +1,52 @@
+//===- CheckLayers.cpp - what the CUDA target cannot lower yet
+//-------------===//
+//
+// Implements `moe-cuda-check-layers`: the first stage of moe-lower-to-cuda
+// refuses, with an error naming the op, the layers whose lowering would
+// otherwise fail deep inside the GPU mapping with a message about some
+// buffer instead of the layer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "moe/Target/CUDA/Passes.h"
+
+#include "moe/Dialect/MoE/IR/MoEOps.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOECUDACHECKLAYERS
+#include "moe/Target/CUDA/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+/// Why the CUDA target cannot lower capacity with dropped = input today.
+constexpr llvm::StringLiteral kDroppedInput =
+    "capacity with dropped = input is not supported by the CUDA target: "
+    "moe-fuse-experts does not fuse its experts, and the unfused "
+    "moe.expert_mlp does not map to GPU kernels (use dropped = zero, or "
+    "--target=cpu)";
+
+struct MoECUDACheckLayersPass
+    : public mlir::moe::impl::MoECUDACheckLayersBase<MoECUDACheckLayersPass> {
+  void runOnOperation() override {
+    bool failed = false;
+    getOperation().walk([&](Operation *op) {
+      bool passThrough = false;
+      if (auto layer = dyn_cast<LayerOp>(op))
+        passThrough =
+            layer.getCapacityAttr() &&
+            layer.getCapacityAttr().getDropped() == DroppedSlot::input;
+      else if (auto combine = dyn_cast<CombineOp>(op))
+        passThrough = combine.getDropped() == DroppedSlot::input;
+      if (!passThrough)
+        return;
+      op->emitOpError(kDroppedInput);
+      failed = true;
+    });
+    if (failed)
+      signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,41 @@
+// RUN: moe-opt %s -split-input-file -moe-cuda-check-layers -verify-diagnostics | FileCheck %s
+
+// Tests that a layer with capacity and dropped = input is refused, naming
+// what is unsupported, at the first stage of the CUDA pipeline.
+func.func @layer_dropped_input(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>,
+                               %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op capacity with dropped = input is not supported by the CUDA target: moe-fuse-experts does not fuse its experts, and the unfused moe.expert_mlp does not map to GPU kernels}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         {router = #moe.routing<top_k = 1>,
+          capacity = #moe.capacity<factor = 1.0, drop_order = lowest_weight, dropped = input>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>)
+         -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a decomposed combine with dropped = input is refused too.
+func.func @combine_dropped_input(%x: tensor<?x64xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>,
+                                 %g: tensor<8x32x64xf32>, %u: tensor<8x32x64xf32>, %d: tensor<8x64x32xf32>)
+    -> tensor<?x64xf32> {
+  %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w {capacity = #moe.capacity<factor = 1.0, dropped = input>} : tensor<?x64xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  %out = moe.expert_mlp swiglu %rows offsets(%off) weights(gate %g, up %u, down %d) : (tensor<?x64xf32>, tensor<9xi32>, tensor<8x32x64xf32>, tensor<8x32x64xf32>, tensor<8x64x32xf32>) -> tensor<?x64xf32>
+  // expected-error @+1 {{'moe.combine' op capacity with dropped = input is not supported by the CUDA target}}
+  %y = moe.combine %out tokens(%tok) weights(%rw) offsets(%off) input(%x) {dropped = #moe<dropped input>} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that dropped = zero passes unchanged.
+// CHECK-LABEL: func.func @layer_dropped_zero
+// CHECK: moe.layer {{.*}}capacity = #moe.capacity<factor = 1.0>
+func.func @layer_dropped_zero(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>,
+                              %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         {router = #moe.routing<top_k = 1>, capacity = #moe.capacity<factor = 1.0>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>)
+         -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
