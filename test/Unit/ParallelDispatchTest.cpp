@@ -145,17 +145,17 @@ StridedMemRefType<T, N> describe(std::vector<T> &data,
   return m;
 }
 
-Bits callDispatch(JitLayer &compiled, int index, std::vector<float> &x,
-                  std::vector<int32_t> &ids, std::vector<float> &weights,
-                  int64_t numTokens, int64_t topK) {
-  auto xRef = describe<float, 2>(x, {numTokens, kHidden});
-  auto idsRef = describe<int32_t, 2>(ids, {numTokens, topK});
-  auto wRef = describe<float, 2>(weights, {numTokens, topK});
+/// Calls `function` (results first, as the C interface takes them) on
+/// the memref descriptors `inputs` and takes its results' bits.
+Bits callForBits(JitLayer &compiled, const std::string &function,
+                 std::initializer_list<void *> inputs) {
   DispatchResults results{};
-  void *pointers[] = {&results, &xRef, &idsRef, &wRef};
-  void *args[] = {&pointers[0], &pointers[1], &pointers[2], &pointers[3]};
-  llvm::Error err = compiled.call("dispatch" + std::to_string(index), args);
-  if (err) {
+  std::vector<void *> pointers = {&results};
+  pointers.insert(pointers.end(), inputs);
+  std::vector<void *> args;
+  for (void *&pointer : pointers)
+    args.push_back(&pointer);
+  if (llvm::Error err = compiled.call(function, args)) {
     ADD_FAILURE() << llvm::toString(std::move(err));
     return {};
   }
@@ -165,6 +165,16 @@ Bits callDispatch(JitLayer &compiled, int index, std::vector<float> &x,
   bits.rowWeight = takeAll(results.rowWeight);
   bits.offsets = takeAll(results.offsets);
   return bits;
+}
+
+Bits callDispatch(JitLayer &compiled, int index, std::vector<float> &x,
+                  std::vector<int32_t> &ids, std::vector<float> &weights,
+                  int64_t numTokens, int64_t topK) {
+  auto xRef = describe<float, 2>(x, {numTokens, kHidden});
+  auto idsRef = describe<int32_t, 2>(ids, {numTokens, topK});
+  auto wRef = describe<float, 2>(weights, {numTokens, topK});
+  return callForBits(compiled, "dispatch" + std::to_string(index),
+                     {&xRef, &idsRef, &wRef});
 }
 
 /// One expert-choice configuration: experts and the capacity factor.
@@ -210,21 +220,8 @@ Bits callExpertChoice(JitLayer &compiled, int index, std::vector<float> &x,
                       int64_t numExperts) {
   auto xRef = describe<float, 2>(x, {numTokens, kHidden});
   auto logitsRef = describe<float, 2>(logits, {numTokens, numExperts});
-  DispatchResults results{};
-  void *pointers[] = {&results, &xRef, &logitsRef};
-  void *args[] = {&pointers[0], &pointers[1], &pointers[2]};
-  llvm::Error err =
-      compiled.call("expert_choice" + std::to_string(index), args);
-  if (err) {
-    ADD_FAILURE() << llvm::toString(std::move(err));
-    return {};
-  }
-  Bits bits;
-  bits.rows = takeAll(results.rows);
-  bits.rowToken = takeAll(results.rowToken);
-  bits.rowWeight = takeAll(results.rowWeight);
-  bits.offsets = takeAll(results.offsets);
-  return bits;
+  return callForBits(compiled, "expert_choice" + std::to_string(index),
+                     {&xRef, &logitsRef});
 }
 
 template <typename T>
