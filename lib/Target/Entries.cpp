@@ -617,7 +617,7 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
     return diagnosticsAt->emitError()
            << "lowering produced no C interface for @" << twinName
            << ", the bf16 twin of @" << entry.name
-           << " (run moe-bf16-io-entries before bufferization)";
+           << " (run moe-bf16-io-entries after bufferization)";
   llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
   llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
