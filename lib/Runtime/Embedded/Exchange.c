@@ -27,11 +27,31 @@ typedef struct Exchange {
   int64_t *bytes; /* send bytes, recv bytes, send offsets, recv offsets */
 } Exchange;
 
+/* The counts one outbound counts exchange sent, kept until its returning
+ * exchange: the rows that come back are the rows sent, and the generated
+ * code sizes and walks them so. */
+typedef struct SentCounts {
+  struct SentCounts *next;
+  size_t count;
+  int32_t values[];
+} SentCounts;
+
 /* The forward running on this thread: its communicator, whether an
- * exchange failed, and the exchanges in flight. */
+ * exchange failed, the exchanges in flight, and the outbound counts not
+ * yet returned, oldest first (returns come back in the order sent). */
 static _Thread_local const moe_communicator *current;
 static _Thread_local int32_t failure;
 static _Thread_local Exchange *inFlight;
+static _Thread_local SentCounts *sentFirst, *sentLast;
+
+static void forgetSentCounts(void) {
+  while (sentFirst) {
+    SentCounts *next = sentFirst->next;
+    free(sentFirst);
+    sentFirst = next;
+  }
+  sentLast = NULL;
+}
 
 /* The phases of this thread's forward: when it began, when its first
  * exchange call began and its last ended, and the seconds spent inside
@@ -66,6 +86,7 @@ void moe_rt_forward_begin(const moe_communicator *communicator) {
   current = communicator;
   failure = MOE_STATUS_OK;
   inFlight = NULL;
+  forgetSentCounts();
   begunAt = now();
   firstCallAt = -1;
   lastCallEnd = begunAt;
@@ -88,6 +109,7 @@ int32_t moe_rt_forward_end(void) {
     free(left);
     fail(MOE_STATUS_COMMUNICATION);
   }
+  forgetSentCounts();
   current = NULL;
   double end = now();
   if (firstCallAt < 0)
@@ -142,14 +164,19 @@ static Exchange *start(const void *send, void *recv, int64_t *bytes,
   return exchange;
 }
 
-/* Completes `exchange` (zeroing what it would have received on failure). */
-static void finish(Exchange *exchange) {
-  if (current->wait(current->impl, exchange->request) != MOE_STATUS_OK) {
+/* Completes `exchange` (zeroing what it would have received on failure);
+ * whether it completed. One that did not (a peer stopped responding) stays
+ * with MPI, which may still write into its receive buffer later. */
+static int finish(Exchange *exchange) {
+  int completed = current->wait(current->impl, exchange->request) ==
+                  MOE_STATUS_OK;
+  if (!completed) {
     fail(MOE_STATUS_COMMUNICATION);
     memset(exchange->recv, 0, (size_t)exchange->recvTotal);
   }
   free(exchange->bytes);
   free(exchange);
+  return completed;
 }
 
 static int64_t *allocBytes(int64_t ranks) {
@@ -164,25 +191,55 @@ void moe_rt_exchange_counts(int64_t send, int64_t recv, int64_t ranks,
   double began = callBegins();
   int32_t *received = (int32_t *)(intptr_t)recv;
   size_t total = (size_t)(ranks * slots);
-  int64_t *bytes = allocBytes(ranks);
-  if (!bytes) {
-    memset(received, 0, total * sizeof(int32_t));
-    callEnds(began, (int)returning);
-    return;
-  }
-  for (int64_t r = 0; r < 2 * ranks; ++r)
-    bytes[r] = slots * (int64_t)sizeof(int32_t);
-  Exchange *exchange =
-      start((const void *)(intptr_t)send, received, bytes, ranks);
-  if (exchange)
-    finish(exchange);
-  /* A peer's counts become allocation sizes: refuse negative ones. */
-  for (size_t i = 0; i < total; ++i)
-    if (received[i] < 0) {
-      fail(MOE_STATUS_COMMUNICATION);
-      memset(received, 0, total * sizeof(int32_t));
-      break;
+  /* Outbound counts are kept for their return; a returning exchange takes
+   * the oldest. */
+  SentCounts *sent = NULL;
+  if (!returning) {
+    SentCounts *kept = malloc(sizeof(SentCounts) + total * sizeof(int32_t));
+    if (kept) {
+      kept->next = NULL;
+      kept->count = total;
+      memcpy(kept->values, (const int32_t *)(intptr_t)send,
+             total * sizeof(int32_t));
+      *(sentLast ? &sentLast->next : &sentFirst) = kept;
+      sentLast = kept;
     }
+  } else if (sentFirst) {
+    sent = sentFirst;
+    sentFirst = sent->next;
+    if (!sentFirst)
+      sentLast = NULL;
+  }
+  /* Counts become allocation and loop sizes, so they arrive in a buffer of
+   * the runtime's: an exchange that timed out may still be written by MPI
+   * later, and must not change sizes the call has already used. */
+  int64_t *bytes = allocBytes(ranks);
+  int32_t *staging = bytes ? malloc(total * sizeof(int32_t)) : NULL;
+  if (bytes && !staging) {
+    fail(MOE_STATUS_OUT_OF_MEMORY);
+    free(bytes);
+  } else if (staging) {
+    for (int64_t r = 0; r < 2 * ranks; ++r)
+      bytes[r] = slots * (int64_t)sizeof(int32_t);
+    Exchange *exchange =
+        start((const void *)(intptr_t)send, staging, bytes, ranks);
+    if (exchange && !finish(exchange))
+      staging = NULL; /* Left to MPI: a few bytes, once per failed run. */
+  }
+  /* A peer's counts become allocation sizes: refuse negative ones. */
+  for (size_t i = 0; staging && failure == MOE_STATUS_OK && i < total; ++i)
+    if (staging[i] < 0)
+      fail(MOE_STATUS_COMMUNICATION);
+  if (failure == MOE_STATUS_OK)
+    memcpy(received, staging, total * sizeof(int32_t));
+  else if (sent && sent->count == total)
+    /* After a failure the call runs on zeros, but in sizes that agree:
+     * what comes back is what was sent. */
+    memcpy(received, sent->values, total * sizeof(int32_t));
+  else
+    memset(received, 0, total * sizeof(int32_t));
+  free(staging);
+  free(sent);
   callEnds(began, (int)returning);
 }
 
