@@ -11,6 +11,7 @@
 #include "moe/Runtime/KernelABI.h"
 #include "moe/Runtime/moe_runtime.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,23 @@ static _Thread_local const moe_communicator *current;
 static _Thread_local int32_t failure;
 static _Thread_local Exchange *inFlight;
 static _Thread_local SentCounts *sentFirst, *sentLast;
+
+/* A counts receive buffer; one whose exchange timed out stays with MPI,
+ * which may still write into it, so it is never freed: it joins the
+ * process-wide list below (a few bytes per failed run) and stays
+ * reachable. */
+typedef struct CountsBuffer {
+  struct CountsBuffer *next;
+  int32_t values[];
+} CountsBuffer;
+static CountsBuffer *_Atomic abandonedCounts;
+
+static void abandon(CountsBuffer *buffer) {
+  CountsBuffer *head = atomic_load(&abandonedCounts);
+  do
+    buffer->next = head;
+  while (!atomic_compare_exchange_weak(&abandonedCounts, &head, buffer));
+}
 
 static void forgetSentCounts(void) {
   while (sentFirst) {
@@ -214,17 +232,22 @@ void moe_rt_exchange_counts(int64_t send, int64_t recv, int64_t ranks,
    * the runtime's: an exchange that timed out may still be written by MPI
    * later, and must not change sizes the call has already used. */
   int64_t *bytes = allocBytes(ranks);
-  int32_t *staging = bytes ? malloc(total * sizeof(int32_t)) : NULL;
-  if (bytes && !staging) {
+  CountsBuffer *buffer =
+      bytes ? malloc(sizeof(CountsBuffer) + total * sizeof(int32_t)) : NULL;
+  int32_t *staging = buffer ? buffer->values : NULL;
+  if (bytes && !buffer) {
     fail(MOE_STATUS_OUT_OF_MEMORY);
     free(bytes);
-  } else if (staging) {
+  } else if (buffer) {
     for (int64_t r = 0; r < 2 * ranks; ++r)
       bytes[r] = slots * (int64_t)sizeof(int32_t);
     Exchange *exchange =
         start((const void *)(intptr_t)send, staging, bytes, ranks);
-    if (exchange && !finish(exchange))
-      staging = NULL; /* Left to MPI: a few bytes, once per failed run. */
+    if (exchange && !finish(exchange)) {
+      abandon(buffer);
+      buffer = NULL;
+      staging = NULL;
+    }
   }
   /* A peer's counts become allocation sizes: refuse negative ones. */
   for (size_t i = 0; staging && failure == MOE_STATUS_OK && i < total; ++i)
@@ -238,7 +261,7 @@ void moe_rt_exchange_counts(int64_t send, int64_t recv, int64_t ranks,
     memcpy(received, sent->values, total * sizeof(int32_t));
   else
     memset(received, 0, total * sizeof(int32_t));
-  free(staging);
+  free(buffer);
   free(sent);
   callEnds(began, (int)returning);
 }
