@@ -231,6 +231,19 @@ bool sameBits(const std::vector<T> &a, const std::vector<T> &b) {
           std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
+/// Each of the four results has the same bits in both forms.
+void expectSameBits(const Bits &expected, const Bits &actual,
+                    const char *name, int64_t T) {
+  EXPECT_TRUE(sameBits(expected.offsets, actual.offsets))
+      << name << ", T = " << T << ": expert_offsets differ";
+  EXPECT_TRUE(sameBits(expected.rowToken, actual.rowToken))
+      << name << ", T = " << T << ": row_token differs";
+  EXPECT_TRUE(sameBits(expected.rowWeight, actual.rowWeight))
+      << name << ", T = " << T << ": row_weight differs";
+  EXPECT_TRUE(sameBits(expected.rows, actual.rows))
+      << name << ", T = " << T << ": rows differ";
+}
+
 // Tests that the parallel permutation gives the serial one's bits for
 // every case and token count.
 TEST(ParallelDispatch, SameBitsAsSerial) {
@@ -271,14 +284,7 @@ TEST(ParallelDispatch, SameBitsAsSerial) {
       Bits expected = callDispatch(serial, index, x, ids, weights, T, c.topK);
       Bits actual = callDispatch(parallel, index, x, ids, weights, T, c.topK);
       ASSERT_EQ(expected.rowToken.size(), static_cast<size_t>(T * c.topK));
-      EXPECT_TRUE(sameBits(expected.offsets, actual.offsets))
-          << c.name << ", T = " << T << ": expert_offsets differ";
-      EXPECT_TRUE(sameBits(expected.rowToken, actual.rowToken))
-          << c.name << ", T = " << T << ": row_token differs";
-      EXPECT_TRUE(sameBits(expected.rowWeight, actual.rowWeight))
-          << c.name << ", T = " << T << ": row_weight differs";
-      EXPECT_TRUE(sameBits(expected.rows, actual.rows))
-          << c.name << ", T = " << T << ": rows differ";
+      expectSameBits(expected, actual, c.name, T);
     }
     ++index;
   }
@@ -316,14 +322,7 @@ TEST(ParallelDispatch, ExpertChoiceSameBitsAsSerial) {
       Bits actual =
           callExpertChoice(parallel, index, x, logits, T, c.numExperts);
       EXPECT_EQ(expected.offsets.size(), static_cast<size_t>(c.numExperts + 1));
-      EXPECT_TRUE(sameBits(expected.offsets, actual.offsets))
-          << c.name << ", T = " << T << ": expert_offsets differ";
-      EXPECT_TRUE(sameBits(expected.rowToken, actual.rowToken))
-          << c.name << ", T = " << T << ": row_token differs";
-      EXPECT_TRUE(sameBits(expected.rowWeight, actual.rowWeight))
-          << c.name << ", T = " << T << ": row_weight differs";
-      EXPECT_TRUE(sameBits(expected.rows, actual.rows))
-          << c.name << ", T = " << T << ": rows differ";
+      expectSameBits(expected, actual, c.name, T);
     }
     ++index;
   }
