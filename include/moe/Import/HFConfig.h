@@ -1,7 +1,7 @@
 //===- HFConfig.h - import Hugging Face MoE configs -------------*- C++ -*-===//
 //
-// Reads a Hugging Face config.json (Mixtral, Qwen2-MoE, Qwen3-MoE,
-// DeepSeek-V2, DeepSeek-V3, Llama 4) and emits one entry function per MoE
+// Reads a Hugging Face config.json of one of the MoE families moec knows
+// (lib/Import/Families.cpp lists them) and emits one entry function per MoE
 // decoder layer holding the whole-layer op with the family's routing
 // semantics, its weights named as in the family's checkpoints.
 //
@@ -16,11 +16,6 @@
 #include <optional>
 
 namespace mlir::moe {
-
-/// The model types the importer reads, for messages.
-constexpr llvm::StringLiteral kSupportedModelTypes =
-    "mixtral, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3, llama4_text, "
-    "llama4";
 
 /// Imports `configText` (the contents of `configPath`). With `layer`, only
 /// that decoder layer, which must be an MoE layer. The text is untrusted:

@@ -1,0 +1,162 @@
+//===- LayerPlan.cpp - the sizes every family shares, and the layer built ===//
+
+#include "LayerPlan.h"
+
+#include "moe/Support/Limits.h"
+#include "moe/Target/Entries.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+using namespace mlir::moe::hf;
+namespace limits = ::moe::limits;
+
+// What the key bounds alone guarantee, so that only the expert weights'
+// E*F*H needs a run-time check against kMaxTensorElements.
+static_assert(limits::kMaxExperts * limits::kMaxHidden <=
+                  limits::kMaxTensorElements,
+              "a router weight [E, H] within the key bounds fits the limit");
+static_assert(limits::kMaxFfn * limits::kMaxHidden <=
+                  limits::kMaxTensorElements,
+              "a shared expert weight [F, H] within the bounds fits the limit");
+
+LogicalResult mlir::moe::hf::readCommon(const ConfigReader &config,
+                                        LayerPlan &plan, StringRef expertsKey,
+                                        StringRef ffnKey) {
+  FailureOr<int64_t> hidden =
+      config.requireInt("hidden_size", 1, limits::kMaxHidden);
+  FailureOr<int64_t> layers =
+      config.requireInt("num_hidden_layers", 1, limits::kMaxLayers);
+  FailureOr<int64_t> experts =
+      config.requireInt(expertsKey, 1, limits::kMaxExperts);
+  FailureOr<int64_t> topK =
+      config.requireInt("num_experts_per_tok", 1, limits::kMaxExperts);
+  FailureOr<int64_t> ffn = config.requireInt(ffnKey, 1, limits::kMaxFfn);
+  FailureOr<std::string> act = config.optionalString("hidden_act", "silu");
+  if (failed(hidden) || failed(layers) || failed(experts) || failed(topK) ||
+      failed(ffn) || failed(act))
+    return failure();
+  if (*act != "silu")
+    return config.error("hidden_act")
+           << "config key 'hidden_act' is " << quote(*act) << "; "
+           << plan.modelType << " experts use SiLU (SwiGLU), expected 'silu'";
+  if (*topK > *experts)
+    return config.error("num_experts_per_tok")
+           << "config key 'num_experts_per_tok' (" << *topK << ") exceeds '"
+           << expertsKey << "' (" << *experts << ")";
+  // Gate, up and down each stack E*F*H elements (Llama 4's fused
+  // gate_up_proj twice that, checked with the family).
+  int64_t elements;
+  if (!limits::checkedProduct({*experts, *ffn, *hidden},
+                              limits::kMaxTensorElements, elements))
+    return config.error(ffnKey)
+           << "config keys '" << expertsKey << "' (" << *experts << ") * '"
+           << ffnKey << "' (" << *ffn << ") * 'hidden_size' (" << *hidden
+           << ") give one expert weight more elements than moec supports (at "
+              "most "
+           << limits::kMaxTensorElements << ")";
+  plan.hidden = *hidden;
+  plan.numLayers = *layers;
+  plan.numExperts = *experts;
+  plan.topK = *topK;
+  plan.ffn = *ffn;
+  plan.expertsKey = expertsKey.str();
+  plan.ffnKey = ffnKey.str();
+  return success();
+}
+
+void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
+                               const LayerPlan &plan, int64_t layer) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  int64_t H = plan.hidden, E = plan.numExperts, F = plan.ffn,
+          Fs = plan.sharedFfn;
+  std::string prefix = plan.prefix;
+  prefix.replace(prefix.find("{L}"), 3, std::to_string(layer));
+
+  struct Arg {
+    Type type;
+    NamedAttrList attrs;
+  };
+  SmallVector<Arg> args;
+  auto addArg = [&](ArrayRef<int64_t> shape, StringRef name) -> unsigned {
+    Arg arg{RankedTensorType::get(shape, f32), {}};
+    if (!name.empty())
+      arg.attrs.set(kWeightNameAttr, b.getStringAttr(prefix + name.str()));
+    args.push_back(std::move(arg));
+    return args.size() - 1;
+  };
+  auto setView = [&](unsigned index, ArrayRef<int64_t> source,
+                     ArrayRef<int64_t> slice, ArrayRef<int64_t> transpose) {
+    NamedAttrList &attrs = args[index].attrs;
+    attrs.set(kWeightSourceShapeAttr, b.getDenseI64ArrayAttr(source));
+    if (!slice.empty())
+      attrs.set(kWeightSliceAttr, b.getDenseI64ArrayAttr(slice));
+    attrs.set(kWeightTransposeAttr, b.getDenseI64ArrayAttr(transpose));
+  };
+
+  unsigned input = addArg({ShapedType::kDynamic, H}, "");
+  unsigned router = addArg({E, H}, plan.routerName);
+  std::optional<unsigned> bias;
+  if (plan.correctionBias)
+    bias = addArg({E}, "gate.e_score_correction_bias");
+  unsigned gate = 0, up = 0, down = 0;
+  switch (plan.naming) {
+  case ExpertNaming::Mixtral:
+    gate = addArg({E, F, H}, "experts.{e}.w1.weight");
+    up = addArg({E, F, H}, "experts.{e}.w3.weight");
+    down = addArg({E, H, F}, "experts.{e}.w2.weight");
+    break;
+  case ExpertNaming::Projections:
+    gate = addArg({E, F, H}, "experts.{e}.gate_proj.weight");
+    up = addArg({E, F, H}, "experts.{e}.up_proj.weight");
+    down = addArg({E, H, F}, "experts.{e}.down_proj.weight");
+    break;
+  case ExpertNaming::FusedTransposed:
+    // gate_up_proj [E,H,2F]: gate is columns [0,F), up [F,2F), each
+    // transposed to [E,F,H]; down_proj [E,F,H] transposed to [E,H,F].
+    gate = addArg({E, F, H}, "experts.gate_up_proj");
+    // 2 * F cannot overflow: F <= kMaxFfn.
+    setView(gate, {E, H, 2 * F}, {2, 0, F}, {0, 2, 1});
+    up = addArg({E, F, H}, "experts.gate_up_proj");
+    setView(up, {E, H, 2 * F}, {2, F, F}, {0, 2, 1});
+    down = addArg({E, H, F}, "experts.down_proj");
+    setView(down, {E, F, H}, {}, {0, 2, 1});
+    break;
+  }
+  std::optional<unsigned> sharedGate, sharedUp, sharedDown, sharedSigmoid;
+  if (Fs > 0) {
+    sharedGate = addArg({Fs, H}, plan.sharedPrefix + "gate_proj.weight");
+    sharedUp = addArg({Fs, H}, plan.sharedPrefix + "up_proj.weight");
+    sharedDown = addArg({H, Fs}, plan.sharedPrefix + "down_proj.weight");
+    if (plan.sharedSigmoidGate)
+      sharedSigmoid = addArg({1, H}, "shared_expert_gate.weight");
+  }
+
+  SmallVector<Type> types;
+  for (const Arg &arg : args)
+    types.push_back(arg.type);
+  Type activationType = types[input];
+  std::string name = plan.modelType + "_layer" + std::to_string(layer);
+  auto func = func::FuncOp::create(
+      b, loc, name, FunctionType::get(ctx, types, {activationType}));
+  for (unsigned i = 0; i < args.size(); ++i)
+    func.setArgAttrs(i, args[i].attrs.getDictionary(ctx));
+  Block *body = func.addEntryBlock();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(body);
+  auto value = [&](std::optional<unsigned> index) -> Value {
+    return index ? body->getArgument(*index) : Value();
+  };
+  auto routing = RoutingAttr::get(ctx, plan.topK, plan.scoring, plan.selectOn,
+                                  plan.renormalize, APFloat(plan.scalingFactor),
+                                  plan.nGroup, plan.topkGroup, plan.groupScore);
+  Value output = LayerOp::create(
+      b, loc, activationType, value(input), value(router), value(bias),
+      value(gate), value(up), value(down), value(sharedGate), value(sharedUp),
+      value(sharedDown), value(sharedSigmoid), routing,
+      ActivationAttr::get(ctx, Activation::swiglu), CapacityAttr(),
+      plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr());
+  func::ReturnOp::create(b, loc, output);
+}
