@@ -17,6 +17,7 @@
 #include "mlir/IR/Location.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/JSON.h"
 
 #include <string>
@@ -232,6 +233,39 @@ public:
       return failure();
     }
     return string->str();
+  }
+
+  /// A list of one of `choices` per decoder layer (transformers'
+  /// `mlp_layer_types`), exactly `numLayers` long; empty when absent.
+  FailureOr<std::vector<std::string>>
+  optionalLayerKinds(StringRef key, int64_t numLayers,
+                     ArrayRef<StringRef> choices) const {
+    key = spelling(key);
+    std::vector<std::string> kinds;
+    const llvm::json::Value *value = get(key);
+    if (!value)
+      return kinds;
+    const llvm::json::Array *array = value->getAsArray();
+    if (!array || static_cast<int64_t>(array->size()) != numLayers) {
+      error(key) << "config key '" << key << "' must be a list of " << numLayers
+                 << " strings (one per 'num_hidden_layers'), got "
+                 << (array ? std::to_string(array->size()) + " items"
+                           : describe(*value));
+      return failure();
+    }
+    for (auto [index, item] : llvm::enumerate(*array)) {
+      std::optional<StringRef> kind = item.getAsString();
+      if (!kind || !llvm::is_contained(choices, *kind)) {
+        auto diag = error(key)
+                    << "config key '" << key << "' holds " << describe(item)
+                    << " at index " << index << "; expected one of";
+        for (StringRef choice : choices)
+          diag << " '" << choice << "'";
+        return failure();
+      }
+      kinds.push_back(kind->str());
+    }
+    return kinds;
   }
 
   /// A list of decoder layer indexes, each in [0, numLayers), at most

@@ -14,44 +14,71 @@ using namespace mlir::moe::hf;
 namespace {
 // transformers' attribute_map entries: {stored attribute, public alias}.
 const KeyAlias kNumExpertsIsLocal[] = {{"num_local_experts", "num_experts"}};
+const KeyAlias kLocalExpertsIsNum[] = {{"num_experts", "num_local_experts"}};
 const KeyAlias kNumExpertsIsRouted[] = {
     {"n_routed_experts", "num_experts"},
     {"n_routed_experts", "num_local_experts"}};
+const KeyAlias kExaoneMoe[] = {{"n_routed_experts", "num_experts"},
+                               {"n_shared_experts", "num_shared_experts"}};
+const KeyAlias kKimiLinear[] = {
+    {"n_routed_experts", "num_experts"},
+    {"num_experts_per_tok", "num_experts_per_token"},
+    {"n_shared_experts", "num_shared_experts"},
+    {"norm_topk_prob", "moe_renormalize"},
+    {"n_group", "num_expert_group"}};
+const KeyAlias kBailing[] = {{"n_routed_experts", "num_experts"},
+                             {"num_experts_per_tok", "num_experts_per_token"},
+                             {"n_shared_experts", "num_shared_experts"},
+                             {"norm_topk_prob", "moe_renormalize"},
+                             {"n_group", "num_expert_group"}};
+const KeyAlias kAfmoe[] = {{"n_routed_experts", "num_experts"},
+                           {"n_shared_experts", "num_shared_experts"},
+                           {"routed_scaling_factor", "route_scale"}};
+const KeyAlias kMiniMaxM2[] = {{"n_routed_experts", "num_local_experts"},
+                               {"n_routed_experts", "num_experts"},
+                               {"moe_intermediate_size", "intermediate_size"}};
 } // namespace
 
 ArrayRef<Family> mlir::moe::hf::getFamilies() {
   static const Family families[] = {
+      // The first six (Families/Mixtral.cpp, Qwen.cpp, DeepSeek.cpp,
+      // Llama4.cpp).
       {"mixtral", "", kNumExpertsIsLocal, readMixtral},
-      {"qwen2_moe",
-       "",
-       {},
-       [](const ConfigReader &c, LayerPlan &p) {
-         return readQwen(c, p, /*sharedExpert=*/true);
-       }},
-      {"qwen3_moe", "", kNumExpertsIsLocal,
-       [](const ConfigReader &c, LayerPlan &p) {
-         return readQwen(c, p, /*sharedExpert=*/false);
-       }},
-      {"deepseek_v2", "", kNumExpertsIsRouted,
-       [](const ConfigReader &c, LayerPlan &p) {
-         return readDeepSeek(c, p, /*v3=*/false);
-       }},
-      {"deepseek_v3", "", kNumExpertsIsRouted,
-       [](const ConfigReader &c, LayerPlan &p) {
-         return readDeepSeek(c, p, /*v3=*/true);
-       }},
-      {"llama4_text",
-       "",
-       {},
-       [](const ConfigReader &c, LayerPlan &p) {
-         return readLlama4(c, p, /*multimodal=*/false);
-       }},
-      {"llama4",
-       "text_config",
-       {},
-       [](const ConfigReader &c, LayerPlan &p) {
-         return readLlama4(c, p, /*multimodal=*/true);
-       }},
+      {"qwen2_moe", "", {}, readQwen2Moe},
+      {"qwen3_moe", "", kNumExpertsIsLocal, readQwen3Moe},
+      {"qwen3_next", "", {}, readQwen3Next},
+      {"qwen3_5_moe", "text_config", {}, readQwen35Moe},
+      {"qwen4_exp", "text_config", {}, readQwen4Exp},
+      {"deepseek_v2", "", kNumExpertsIsRouted, readDeepSeekV2},
+      {"deepseek_v3", "", kNumExpertsIsRouted, readDeepSeekV3},
+      {"llama4_text", "", {}, readLlama4Text},
+      {"llama4", "text_config", {}, readLlama4},
+      // DeepSeek-V3's router (Families/DeepSeekLike.cpp).
+      {"glm4_moe", "", kNumExpertsIsRouted, readGlm4Moe},
+      {"glm4v_moe", "text_config", kNumExpertsIsRouted, readGlm4vMoe},
+      {"glm4_moe_lite", "", kNumExpertsIsRouted, readGlm4MoeLite},
+      {"glm_moe_dsa", "", kNumExpertsIsRouted, readGlmMoeDsa},
+      {"exaone_moe", "", kExaoneMoe, readExaoneMoe},
+      {"kimi_linear", "", kKimiLinear, readKimiLinear},
+      {"mimo_v2_flash", "", kNumExpertsIsRouted, readMiMoV2Flash},
+      {"minimax_m2", "", kMiniMaxM2, readMiniMaxM2},
+      {"dots1", "", kNumExpertsIsRouted, readDots1},
+      {"dots3_note", "text_config", kNumExpertsIsRouted, readDots3Note},
+      {"dots3_note_text", "", kNumExpertsIsRouted, readDots3Note},
+      {"deepseek_v32", "", kNumExpertsIsRouted, readDeepSeekV32},
+      {"solar_open", "", kNumExpertsIsRouted, readSolarOpen},
+      {"bailing_hybrid", "", kBailing, readBailingHybrid},
+      {"beam", "", kNumExpertsIsRouted, readBeam},
+      {"afmoe", "", kAfmoe, readAfmoe},
+      {"deepseek_ocr2", "text_config", kNumExpertsIsRouted, readDeepSeekV2Ocr},
+      {"unlimited_ocr", "text_config", kNumExpertsIsRouted, readDeepSeekV2Ocr},
+      // Softmax, then top-k (Families/SoftmaxTopK.cpp).
+      {"flex_olmo", "", kLocalExpertsIsNum, readFlexOlmo},
+      {"jamba", "", kLocalExpertsIsNum, readJamba},
+      {"lara_mini", "", {}, readLaraMini},
+      {"mellum", "", kNumExpertsIsLocal, readMellum},
+      {"minimax", "", kNumExpertsIsLocal, readMiniMax},
+      {"olmoe", "", kLocalExpertsIsNum, readOlmoe},
   };
   return families;
 }

@@ -66,6 +66,62 @@ LogicalResult mlir::moe::hf::readCommon(const ConfigReader &config,
   return success();
 }
 
+LogicalResult mlir::moe::hf::checkFusedGateUpSize(const ConfigReader &config,
+                                                  const LayerPlan &plan) {
+  int64_t elements;
+  if (limits::checkedProduct({plan.numExperts, plan.hidden, 2, plan.ffn},
+                             limits::kMaxTensorElements, elements))
+    return success();
+  return config.error(plan.ffnKey)
+         << "config keys '" << plan.expertsKey << "' (" << plan.numExperts
+         << ") * 'hidden_size' (" << plan.hidden << ") * 2 * '" << plan.ffnKey
+         << "' (" << plan.ffn
+         << ") give experts.gate_up_proj more elements than moec supports (at "
+            "most "
+         << limits::kMaxTensorElements << ")";
+}
+
+void mlir::moe::hf::setEveryLayer(LayerPlan &plan) {
+  plan.isMoELayer = [](int64_t) { return true; };
+  plan.denseRule = "every layer being MoE";
+}
+
+void mlir::moe::hf::setFirstDense(LayerPlan &plan, int64_t first,
+                                  StringRef key) {
+  plan.isMoELayer = [first](int64_t layer) { return layer >= first; };
+  plan.denseRule = "'" + key.str() + "' = " + std::to_string(first);
+}
+
+LogicalResult mlir::moe::hf::readMlpLayerTypes(const ConfigReader &config,
+                                               LayerPlan &plan,
+                                               bool readFirstDenseKey,
+                                               int64_t defaultDense) {
+  FailureOr<std::vector<std::string>> kinds = config.optionalLayerKinds(
+      "mlp_layer_types", plan.numLayers, {"dense", "sparse"});
+  if (failed(kinds))
+    return failure();
+  if (!kinds->empty()) {
+    std::vector<std::string> types = *kinds;
+    plan.isMoELayer = [types](int64_t layer) {
+      return types[layer] == "sparse";
+    };
+    plan.denseRule = "'mlp_layer_types'";
+    return success();
+  }
+  if (!readFirstDenseKey) {
+    setFirstDense(plan, defaultDense, "mlp_layer_types");
+    plan.denseRule = "the default of 'mlp_layer_types' (the first " +
+                     std::to_string(defaultDense) + " layers dense)";
+    return success();
+  }
+  FailureOr<int64_t> first = config.optionalInt(
+      "first_k_dense_replace", defaultDense, 0, limits::kMaxLayers);
+  if (failed(first))
+    return failure();
+  setFirstDense(plan, *first, "first_k_dense_replace");
+  return success();
+}
+
 void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
                                const LayerPlan &plan, int64_t layer) {
   MLIRContext *ctx = b.getContext();
@@ -100,7 +156,7 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   unsigned router = addArg({E, H}, plan.routerName);
   std::optional<unsigned> bias;
   if (plan.correctionBias)
-    bias = addArg({E}, "gate.e_score_correction_bias");
+    bias = addArg({E}, plan.correctionBiasName);
   unsigned gate = 0, up = 0, down = 0;
   switch (plan.naming) {
   case ExpertNaming::Mixtral:
@@ -123,6 +179,15 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     setView(up, {E, H, 2 * F}, {2, F, F}, {0, 2, 1});
     down = addArg({E, H, F}, "experts.down_proj");
     setView(down, {E, F, H}, {}, {0, 2, 1});
+    break;
+  case ExpertNaming::FusedChunked:
+    // gate_up_proj [E,2F,H]: gate is rows [0,F), up [F,2F); down_proj is
+    // already [E,H,F].
+    gate = addArg({E, F, H}, "experts.gate_up_proj");
+    setView(gate, {E, 2 * F, H}, {1, 0, F}, {0, 1, 2});
+    up = addArg({E, F, H}, "experts.gate_up_proj");
+    setView(up, {E, 2 * F, H}, {1, F, F}, {0, 1, 2});
+    down = addArg({E, H, F}, "experts.down_proj");
     break;
   }
   std::optional<unsigned> sharedGate, sharedUp, sharedDown, sharedSigmoid;

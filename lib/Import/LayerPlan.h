@@ -32,6 +32,9 @@ enum class ExpertNaming {
   Projections,
   /// experts.gate_up_proj [E,H,2F] and experts.down_proj [E,F,H] (Llama 4)
   FusedTransposed,
+  /// experts.gate_up_proj [E,2F,H] (gate rows first) and experts.down_proj
+  /// [E,H,F]: transformers' own fused layout, which some families publish
+  FusedChunked,
 };
 
 struct LayerPlan {
@@ -55,6 +58,7 @@ struct LayerPlan {
   std::string prefix;       // e.g. "model.layers.{L}.mlp."
   std::string routerName;   // relative to prefix
   std::string sharedPrefix; // relative to prefix, e.g. "shared_experts."
+  std::string correctionBiasName = "gate.e_score_correction_bias";
   int64_t numLayers = 0;
   /// Why a layer is dense, for messages; and the test.
   std::function<bool(int64_t)> isMoELayer;
@@ -66,6 +70,23 @@ struct LayerPlan {
 /// use SiLU.
 LogicalResult readCommon(const ConfigReader &config, LayerPlan &plan,
                          StringRef expertsKey, StringRef ffnKey);
+
+/// Checks that a fused gate_up_proj, 2 * E * F * H elements, fits
+/// moe::limits (E, F, H already read into `plan`).
+LogicalResult checkFusedGateUpSize(const ConfigReader &config,
+                                   const LayerPlan &plan);
+
+/// Layer rules. Every decoder layer is MoE.
+void setEveryLayer(LayerPlan &plan);
+
+/// Layers from `first` on are MoE (`key` names where `first` came from).
+void setFirstDense(LayerPlan &plan, int64_t first, StringRef key);
+
+/// transformers' `mlp_layer_types` ("dense" / "sparse" per layer); without
+/// it, the first layers are dense: `first_k_dense_replace` when the family
+/// reads that key (`readFirstDenseKey`), else `defaultDense`.
+LogicalResult readMlpLayerTypes(const ConfigReader &config, LayerPlan &plan,
+                                bool readFirstDenseKey, int64_t defaultDense);
 
 /// Builds `func.func @<model>_layer<L>` for one layer of `plan`.
 void buildLayer(OpBuilder &b, Location loc, const LayerPlan &plan,
@@ -80,7 +101,7 @@ struct Family {
   /// The config class's attribute_map entries the reader uses.
   ArrayRef<KeyAlias> aliases;
   /// Fills the plan from the (text) config.
-  std::function<LogicalResult(const ConfigReader &, LayerPlan &)> read;
+  LogicalResult (*read)(const ConfigReader &, LayerPlan &);
 };
 
 /// Every family, in the order messages list them.
@@ -91,12 +112,62 @@ std::string getSupportedModelTypes();
 
 // The readers, one group of families per file under Families/.
 LogicalResult readMixtral(const ConfigReader &config, LayerPlan &plan);
-LogicalResult readQwen(const ConfigReader &config, LayerPlan &plan,
-                       bool sharedExpert);
-LogicalResult readDeepSeek(const ConfigReader &config, LayerPlan &plan,
-                           bool v3);
-LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan,
-                         bool multimodal);
+LogicalResult readQwen2Moe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readQwen3Moe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readQwen3Next(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readQwen35Moe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readQwen4Exp(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readDeepSeekV2(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readDeepSeekV3(const ConfigReader &config, LayerPlan &plan);
+
+/// How a DeepSeek-style router is configured where the family's config
+/// has no key for it.
+struct DeepSeekDefaults {
+  /// noaux_tc sigmoid routing with a correction bias, else V2's softmax.
+  bool v3 = true;
+  /// `norm_topk_prob` when the key is absent.
+  bool renormalize = false;
+  /// Whether the family has `n_shared_experts` at all.
+  bool sharedExperts = true;
+};
+
+/// DeepSeek's routing, groups, scaling and shared experts (names as
+/// DeepSeek's checkpoints; the caller sets the layer rule and renames).
+LogicalResult readDeepSeekRouting(const ConfigReader &config, LayerPlan &plan,
+                                  const DeepSeekDefaults &defaults);
+
+/// The DeepSeek-V3-router families: GLM-4.5 and relatives, EXAONE-MoE,
+/// Kimi-Linear, MiMo-V2-Flash, MiniMax-M2, dots, DeepSeek-V3.2, Solar
+/// Open, Bailing, Beam, AFMoE (Families/DeepSeekLike.cpp).
+LogicalResult readGlm4Moe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readGlm4vMoe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readGlm4MoeLite(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readGlmMoeDsa(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readExaoneMoe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readKimiLinear(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readMiMoV2Flash(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readMiniMaxM2(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readDots1(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readDots3Note(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readDeepSeekV32(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readSolarOpen(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readBailingHybrid(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readBeam(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readAfmoe(const ConfigReader &config, LayerPlan &plan);
+/// DeepSeek-V2's router in OCR models' language models.
+LogicalResult readDeepSeekV2Ocr(const ConfigReader &config, LayerPlan &plan);
+
+/// Softmax top-k families (Families/SoftmaxTopK.cpp): FlexOlmo, Jamba,
+/// Mellum, MiniMax, LaraMini, OLMoE.
+LogicalResult readFlexOlmo(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readJamba(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readMellum(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readMiniMax(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readLaraMini(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readOlmoe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readLlama4Text(const ConfigReader &config, LayerPlan &plan);
+/// Multimodal Llama 4: the text config nests in text_config.
+LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan);
 
 } // namespace mlir::moe::hf
 

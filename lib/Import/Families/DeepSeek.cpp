@@ -18,20 +18,21 @@ using namespace mlir::moe;
 using namespace mlir::moe::hf;
 namespace limits = ::moe::limits;
 
-LogicalResult mlir::moe::hf::readDeepSeek(const ConfigReader &config,
-                                          LayerPlan &plan, bool v3) {
+LogicalResult
+mlir::moe::hf::readDeepSeekRouting(const ConfigReader &config, LayerPlan &plan,
+                                   const DeepSeekDefaults &defaults) {
+  bool v3 = defaults.v3;
   if (failed(readCommon(config, plan, "n_routed_experts",
                         "moe_intermediate_size")))
     return failure();
   FailureOr<int64_t> shared =
-      config.optionalInt("n_shared_experts", 0, 0, limits::kMaxExperts);
-  FailureOr<int64_t> firstDense =
-      config.optionalInt("first_k_dense_replace", 0, 0, limits::kMaxLayers);
-  FailureOr<int64_t> freq =
-      config.optionalInt("moe_layer_freq", 1, 1, limits::kMaxLayers);
+      defaults.sharedExperts
+          ? config.optionalInt("n_shared_experts", 0, 0, limits::kMaxExperts)
+          : FailureOr<int64_t>(0);
   FailureOr<double> scaling =
       config.optionalNumber("routed_scaling_factor", 1.0);
-  FailureOr<bool> norm = config.optionalBool("norm_topk_prob", false);
+  FailureOr<bool> norm =
+      config.optionalBool("norm_topk_prob", defaults.renormalize);
   FailureOr<std::string> method =
       config.optionalString("topk_method", v3 ? "noaux_tc" : "greedy");
   FailureOr<std::string> scoring =
@@ -40,9 +41,8 @@ LogicalResult mlir::moe::hf::readDeepSeek(const ConfigReader &config,
       config.optionalInt("n_group", 1, 1, limits::kMaxExperts);
   FailureOr<int64_t> topkGroup =
       config.optionalInt("topk_group", 1, 1, limits::kMaxExperts);
-  if (failed(shared) || failed(firstDense) || failed(freq) || failed(scaling) ||
-      failed(norm) || failed(method) || failed(scoring) || failed(nGroup) ||
-      failed(topkGroup))
+  if (failed(shared) || failed(scaling) || failed(norm) || failed(method) ||
+      failed(scoring) || failed(nGroup) || failed(topkGroup))
     return failure();
   // The factor multiplies f32 routing weights: a normal f32 keeps them
   // finite and nonzero.
@@ -80,8 +80,9 @@ LogicalResult mlir::moe::hf::readDeepSeek(const ConfigReader &config,
   if (grouped) {
     if (plan.numExperts % *nGroup != 0)
       return config.error("n_group")
-             << "config key 'n_routed_experts' (" << plan.numExperts
-             << ") is not divisible by 'n_group' (" << *nGroup << ")";
+             << "config key '" << config.spelling("n_routed_experts") << "' ("
+             << plan.numExperts << ") is not divisible by 'n_group' ("
+             << *nGroup << ")";
     if (*topkGroup > *nGroup)
       return config.error("topk_group")
              << "config key 'topk_group' (" << *topkGroup
@@ -112,14 +113,30 @@ LogicalResult mlir::moe::hf::readDeepSeek(const ConfigReader &config,
            << ") give a shared expert wider than moec supports (at most "
            << limits::kMaxFfn << ")";
 
-  // DeepSeek's weights: V2 renormalises (k > 1 and norm_topk_prob) or else
-  // scales; V3 renormalises (same condition) and always scales.
-  bool renormalize = plan.topK > 1 && *norm;
-  plan.renormalize = renormalize;
-  plan.scalingFactor = v3 || !renormalize ? *scaling : 1.0;
+  // As transformers computes the weights (the README's family table says
+  // where DeepSeek's own code differs): V2 never renormalises (its
+  // norm_topk_prob is read but unused) and always scales; V3 renormalises
+  // whenever norm_topk_prob is set, k = 1 included, and always scales.
+  plan.renormalize = v3 && *norm;
+  plan.scalingFactor = *scaling;
   plan.sharedPrefix = "shared_experts.";
   plan.prefix = "model.layers.{L}.mlp.";
   plan.routerName = "gate.weight";
+  return success();
+}
+
+static LogicalResult readDeepSeek(const ConfigReader &config, LayerPlan &plan,
+                                  bool v3) {
+  DeepSeekDefaults defaults;
+  defaults.v3 = v3;
+  if (failed(readDeepSeekRouting(config, plan, defaults)))
+    return failure();
+  FailureOr<int64_t> firstDense =
+      config.optionalInt("first_k_dense_replace", 0, 0, limits::kMaxLayers);
+  FailureOr<int64_t> freq =
+      config.optionalInt("moe_layer_freq", 1, 1, limits::kMaxLayers);
+  if (failed(firstDense) || failed(freq))
+    return failure();
   int64_t first = *firstDense, every = *freq;
   plan.isMoELayer = [first, every](int64_t layer) {
     return layer >= first && layer % every == 0;
@@ -127,4 +144,14 @@ LogicalResult mlir::moe::hf::readDeepSeek(const ConfigReader &config,
   plan.denseRule = "'first_k_dense_replace' = " + std::to_string(first) +
                    " and 'moe_layer_freq' = " + std::to_string(every);
   return success();
+}
+
+LogicalResult mlir::moe::hf::readDeepSeekV2(const ConfigReader &config,
+                                            LayerPlan &plan) {
+  return readDeepSeek(config, plan, /*v3=*/false);
+}
+
+LogicalResult mlir::moe::hf::readDeepSeekV3(const ConfigReader &config,
+                                            LayerPlan &plan) {
+  return readDeepSeek(config, plan, /*v3=*/true);
 }

@@ -18,8 +18,8 @@ using namespace mlir::moe;
 using namespace mlir::moe::hf;
 namespace limits = ::moe::limits;
 
-LogicalResult mlir::moe::hf::readLlama4(const ConfigReader &config,
-                                        LayerPlan &plan, bool multimodal) {
+static LogicalResult readLlama4Layers(const ConfigReader &config,
+                                      LayerPlan &plan, bool multimodal) {
   if (failed(
           readCommon(config, plan, "num_local_experts", "intermediate_size")))
     return failure();
@@ -30,16 +30,8 @@ LogicalResult mlir::moe::hf::readLlama4(const ConfigReader &config,
   if (failed(step) || failed(moeLayers))
     return failure();
   // gate_up_proj is one [E, H, 2F] tensor.
-  int64_t elements;
-  if (!limits::checkedProduct({plan.numExperts, plan.hidden, 2, plan.ffn},
-                              limits::kMaxTensorElements, elements))
-    return config.error("intermediate_size")
-           << "config keys 'num_local_experts' (" << plan.numExperts
-           << ") * 'hidden_size' (" << plan.hidden << ") * 2 * "
-           << "'intermediate_size' (" << plan.ffn
-           << ") give experts.gate_up_proj more elements than moec supports "
-              "(at most "
-           << limits::kMaxTensorElements << ")";
+  if (failed(checkFusedGateUpSize(config, plan)))
+    return failure();
   plan.scoring = ScoringFunc::sigmoid;
   plan.selectOn = SelectionSource::logits;
   plan.scaleExpertInput = true;
@@ -65,4 +57,14 @@ LogicalResult mlir::moe::hf::readLlama4(const ConfigReader &config,
     plan.denseRule = "'interleave_moe_layer_step' = " + std::to_string(every);
   }
   return success();
+}
+
+LogicalResult mlir::moe::hf::readLlama4Text(const ConfigReader &config,
+                                            LayerPlan &plan) {
+  return readLlama4Layers(config, plan, /*multimodal=*/false);
+}
+
+LogicalResult mlir::moe::hf::readLlama4(const ConfigReader &config,
+                                        LayerPlan &plan) {
+  return readLlama4Layers(config, plan, /*multimodal=*/true);
 }

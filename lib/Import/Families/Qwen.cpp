@@ -1,6 +1,7 @@
 //===- Qwen.cpp - Qwen2-MoE and Qwen3-MoE ===//
 //
-// Qwen2-MoE (with a sigmoid-gated shared expert) and Qwen3-MoE.
+// The Qwen MoE generations: Qwen2-MoE (with a sigmoid-gated shared
+// expert), Qwen3-MoE, Qwen3-Next, Qwen3.5-MoE and Qwen4-Exp (text).
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,19 +18,33 @@ using namespace mlir::moe;
 using namespace mlir::moe::hf;
 namespace limits = ::moe::limits;
 
-LogicalResult mlir::moe::hf::readQwen(const ConfigReader &config,
-                                      LayerPlan &plan, bool sharedExpert) {
+namespace {
+/// Where the Qwen-MoE generations differ.
+struct QwenOptions {
+  /// A shared expert of `shared_expert_intermediate_size`, sigmoid-gated.
+  bool sharedExpert = false;
+  /// `norm_topk_prob` when absent (true from Qwen3-Next on).
+  bool normDefault = false;
+  /// Renormalised whatever the config says (Qwen3.5's block has no flag).
+  bool alwaysRenormalize = false;
+  /// Every layer MoE (no decoder_sparse_step / mlp_only_layers).
+  bool everyLayer = false;
+  /// The multimodal checkpoints nest the language model.
+  StringRef prefix = "model.layers.{L}.mlp.";
+};
+
+LogicalResult readQwen(const ConfigReader &config, LayerPlan &plan,
+                       const QwenOptions &options) {
   if (failed(readCommon(config, plan, "num_experts", "moe_intermediate_size")))
     return failure();
-  FailureOr<bool> norm = config.optionalBool("norm_topk_prob", false);
-  FailureOr<int64_t> step =
-      config.optionalInt("decoder_sparse_step", 1, 1, limits::kMaxLayers);
-  FailureOr<std::vector<int64_t>> mlpOnly =
-      config.optionalLayerList("mlp_only_layers", plan.numLayers);
-  if (failed(norm) || failed(step) || failed(mlpOnly))
+  FailureOr<bool> norm =
+      options.alwaysRenormalize
+          ? FailureOr<bool>(true)
+          : config.optionalBool("norm_topk_prob", options.normDefault);
+  if (failed(norm))
     return failure();
   plan.renormalize = *norm;
-  if (sharedExpert) {
+  if (options.sharedExpert) {
     FailureOr<int64_t> shared = config.requireInt(
         "shared_expert_intermediate_size", 0, limits::kMaxFfn);
     if (failed(shared))
@@ -38,8 +53,18 @@ LogicalResult mlir::moe::hf::readQwen(const ConfigReader &config,
     plan.sharedSigmoidGate = *shared > 0;
     plan.sharedPrefix = "shared_expert.";
   }
-  plan.prefix = "model.layers.{L}.mlp.";
+  plan.prefix = options.prefix.str();
   plan.routerName = "gate.weight";
+  if (options.everyLayer) {
+    setEveryLayer(plan);
+    return success();
+  }
+  FailureOr<int64_t> step =
+      config.optionalInt("decoder_sparse_step", 1, 1, limits::kMaxLayers);
+  FailureOr<std::vector<int64_t>> mlpOnly =
+      config.optionalLayerList("mlp_only_layers", plan.numLayers);
+  if (failed(step) || failed(mlpOnly))
+    return failure();
   int64_t sparseStep = *step;
   std::vector<int64_t> dense = *mlpOnly;
   plan.isMoELayer = [sparseStep, dense](int64_t layer) {
@@ -49,4 +74,45 @@ LogicalResult mlir::moe::hf::readQwen(const ConfigReader &config,
   plan.denseRule = "'decoder_sparse_step' = " + std::to_string(sparseStep) +
                    " and 'mlp_only_layers'";
   return success();
+}
+} // namespace
+
+LogicalResult mlir::moe::hf::readQwen2Moe(const ConfigReader &config,
+                                          LayerPlan &plan) {
+  QwenOptions options;
+  options.sharedExpert = true;
+  return readQwen(config, plan, options);
+}
+
+LogicalResult mlir::moe::hf::readQwen3Moe(const ConfigReader &config,
+                                          LayerPlan &plan) {
+  return readQwen(config, plan, QwenOptions());
+}
+
+LogicalResult mlir::moe::hf::readQwen3Next(const ConfigReader &config,
+                                           LayerPlan &plan) {
+  QwenOptions options;
+  options.sharedExpert = true;
+  options.normDefault = true;
+  return readQwen(config, plan, options);
+}
+
+LogicalResult mlir::moe::hf::readQwen35Moe(const ConfigReader &config,
+                                           LayerPlan &plan) {
+  QwenOptions options;
+  options.sharedExpert = true;
+  options.alwaysRenormalize = true;
+  options.everyLayer = true;
+  options.prefix = "model.language_model.layers.{L}.mlp.";
+  return readQwen(config, plan, options);
+}
+
+LogicalResult mlir::moe::hf::readQwen4Exp(const ConfigReader &config,
+                                          LayerPlan &plan) {
+  QwenOptions options;
+  options.sharedExpert = true;
+  options.normDefault = true;
+  options.everyLayer = true;
+  options.prefix = "model.language_model.layers.{L}.mlp.";
+  return readQwen(config, plan, options);
 }

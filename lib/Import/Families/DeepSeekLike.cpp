@@ -1,0 +1,213 @@
+//===- DeepSeekLike.cpp - families with DeepSeek-V3's router
+//---------------===//
+//
+// Families whose transformers block is DeepSeek-V3's (sigmoid scores, a
+// score-correction bias for selection, top-2-sum groups, renormalised and
+// scaled weights, ungated shared experts one MLP wide) under other key
+// names, tensor names or layer rules: GLM-4.5 (glm4_moe, its multimodal
+// glm4v_moe, glm4_moe_lite, glm_moe_dsa), EXAONE-MoE, Kimi-Linear,
+// MiMo-V2-Flash and MiniMax-M2.
+//
+//===----------------------------------------------------------------------===//
+
+#include "../LayerPlan.h"
+
+#include "moe/Support/Limits.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+using namespace mlir::moe::hf;
+namespace limits = ::moe::limits;
+
+namespace {
+/// The configs of these families default norm_topk_prob to true.
+DeepSeekDefaults renormalizing() {
+  DeepSeekDefaults defaults;
+  defaults.renormalize = true;
+  return defaults;
+}
+} // namespace
+
+static LogicalResult readGlm4MoeLayers(const ConfigReader &config,
+                                       LayerPlan &plan, bool multimodal) {
+  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+    return failure();
+  FailureOr<int64_t> first =
+      config.optionalInt("first_k_dense_replace", 1, 0, limits::kMaxLayers);
+  if (failed(first))
+    return failure();
+  setFirstDense(plan, *first, "first_k_dense_replace");
+  if (multimodal)
+    plan.prefix = "model.language_model.layers.{L}.mlp.";
+  return success();
+}
+
+LogicalResult mlir::moe::hf::readGlm4Moe(const ConfigReader &config,
+                                         LayerPlan &plan) {
+  return readGlm4MoeLayers(config, plan, /*multimodal=*/false);
+}
+
+LogicalResult mlir::moe::hf::readGlm4vMoe(const ConfigReader &config,
+                                          LayerPlan &plan) {
+  return readGlm4MoeLayers(config, plan, /*multimodal=*/true);
+}
+
+LogicalResult mlir::moe::hf::readGlm4MoeLite(const ConfigReader &config,
+                                             LayerPlan &plan) {
+  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+    return failure();
+  // Glm4MoeLiteConfig has no first_k_dense_replace: one dense layer.
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/false,
+                           /*defaultDense=*/1);
+}
+
+LogicalResult mlir::moe::hf::readGlmMoeDsa(const ConfigReader &config,
+                                           LayerPlan &plan) {
+  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+    return failure();
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
+                           /*defaultDense=*/3);
+}
+
+LogicalResult mlir::moe::hf::readExaoneMoe(const ConfigReader &config,
+                                           LayerPlan &plan) {
+  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+    return failure();
+  plan.correctionBiasName = "e_score_correction_bias";
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
+                           /*defaultDense=*/1);
+}
+
+LogicalResult mlir::moe::hf::readKimiLinear(const ConfigReader &config,
+                                            LayerPlan &plan) {
+  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+    return failure();
+  plan.naming = ExpertNaming::Mixtral;
+  plan.prefix = "model.layers.{L}.block_sparse_moe.";
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
+                           /*defaultDense=*/1);
+}
+
+LogicalResult mlir::moe::hf::readMiMoV2Flash(const ConfigReader &config,
+                                             LayerPlan &plan) {
+  DeepSeekDefaults defaults = renormalizing();
+  defaults.sharedExperts = false;
+  if (failed(readDeepSeekRouting(config, plan, defaults)))
+    return failure();
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/false,
+                           /*defaultDense=*/1);
+}
+
+LogicalResult mlir::moe::hf::readMiniMaxM2(const ConfigReader &config,
+                                           LayerPlan &plan) {
+  DeepSeekDefaults defaults;
+  defaults.sharedExperts = false;
+  if (failed(readDeepSeekRouting(config, plan, defaults)))
+    return failure();
+  // MiniMaxM2SparseMoeBlock always renormalises and never scales; it has
+  // no norm_topk_prob or routed_scaling_factor to read.
+  plan.renormalize = true;
+  plan.scalingFactor = 1.0;
+  plan.naming = ExpertNaming::Mixtral;
+  plan.prefix = "model.layers.{L}.block_sparse_moe.";
+  plan.correctionBiasName = "e_score_correction_bias";
+  setEveryLayer(plan);
+  return success();
+}
+
+LogicalResult mlir::moe::hf::readDots1(const ConfigReader &config,
+                                       LayerPlan &plan) {
+  // Dots1Config defaults norm_topk_prob to false and has no
+  // moe_layer_freq.
+  if (failed(readDeepSeekRouting(config, plan, DeepSeekDefaults())))
+    return failure();
+  FailureOr<int64_t> first =
+      config.optionalInt("first_k_dense_replace", 0, 0, limits::kMaxLayers);
+  if (failed(first))
+    return failure();
+  setFirstDense(plan, *first, "first_k_dense_replace");
+  return success();
+}
+
+LogicalResult mlir::moe::hf::readDots3Note(const ConfigReader &config,
+                                           LayerPlan &plan) {
+  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+    return failure();
+  // The shared experts' width has a key of its own here.
+  FailureOr<int64_t> shared =
+      config.optionalInt("n_shared_experts", 0, 0, limits::kMaxExperts);
+  FailureOr<int64_t> width = config.optionalInt(
+      "shared_experts_intermediate_size", plan.ffn, 1, limits::kMaxFfn);
+  if (failed(shared) || failed(width))
+    return failure();
+  if (!limits::checkedMul(*shared, *width, plan.sharedFfn) ||
+      plan.sharedFfn > limits::kMaxFfn)
+    return config.error("shared_experts_intermediate_size")
+           << "config keys 'n_shared_experts' (" << *shared
+           << ") * 'shared_experts_intermediate_size' (" << *width
+           << ") give a shared expert wider than moec supports (at most "
+           << limits::kMaxFfn << ")";
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
+                           /*defaultDense=*/1);
+}
+
+LogicalResult mlir::moe::hf::readDeepSeekV32(const ConfigReader &config,
+                                             LayerPlan &plan) {
+  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+    return failure();
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
+                           /*defaultDense=*/3);
+}
+
+LogicalResult mlir::moe::hf::readSolarOpen(const ConfigReader &config,
+                                           LayerPlan &plan) {
+  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+    return failure();
+  setEveryLayer(plan);
+  return success();
+}
+
+LogicalResult mlir::moe::hf::readBailingHybrid(const ConfigReader &config,
+                                               LayerPlan &plan) {
+  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+    return failure();
+  plan.correctionBiasName = "gate.expert_bias";
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
+                           /*defaultDense=*/2);
+}
+
+LogicalResult mlir::moe::hf::readBeam(const ConfigReader &config,
+                                      LayerPlan &plan) {
+  DeepSeekDefaults defaults = renormalizing();
+  defaults.sharedExperts = false;
+  if (failed(readDeepSeekRouting(config, plan, defaults)))
+    return failure();
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/false,
+                           /*defaultDense=*/3);
+}
+
+LogicalResult mlir::moe::hf::readAfmoe(const ConfigReader &config,
+                                       LayerPlan &plan) {
+  if (failed(readDeepSeekRouting(config, plan, DeepSeekDefaults())))
+    return failure();
+  // AfmoeTokenChoiceRouter always renormalises (it has no flag).
+  plan.renormalize = true;
+  plan.routerName = "router.gate.weight";
+  plan.correctionBiasName = "expert_bias";
+  FailureOr<int64_t> first =
+      config.optionalInt("num_dense_layers", 1, 0, limits::kMaxLayers);
+  if (failed(first))
+    return failure();
+  setFirstDense(plan, *first, "num_dense_layers");
+  return success();
+}
+
+LogicalResult mlir::moe::hf::readDeepSeekV2Ocr(const ConfigReader &config,
+                                               LayerPlan &plan) {
+  DeepSeekDefaults defaults;
+  defaults.v3 = false;
+  if (failed(readDeepSeekRouting(config, plan, defaults)))
+    return failure();
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
+                           /*defaultDense=*/1);
+}
