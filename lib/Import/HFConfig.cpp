@@ -117,23 +117,37 @@ OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
         << " (supported: " << getSupportedModelTypes() << ")";
     return nullptr;
   }
-  // Multimodal models nest the language model's config.
+  if (!family->missing.empty()) {
+    rootReader.error("model_type")
+        << "model_type " << quote(*modelType)
+        << " cannot be compiled yet: moec lacks " << family->missing
+        << " (the README's family table lists what each family needs)";
+    return nullptr;
+  }
+  // Multimodal models nest the language model's config, one object per
+  // dot-separated key.
   const llvm::json::Object *object = root;
-  if (!family->textConfigKey.empty()) {
-    StringRef key = family->textConfigKey;
-    const llvm::json::Value *textConfig = rootReader.get(key);
-    object = textConfig ? textConfig->getAsObject() : nullptr;
-    if (!object) {
-      rootReader.error(key)
-          << "config key '" << key << "' "
-          << (textConfig ? "must be an object, got " + describe(*textConfig)
-                         : std::string("is missing"))
-          << ": a " << *modelType << " config nests the language model there";
+  SmallVector<StringRef> path;
+  if (!family->textConfigKey.empty())
+    family->textConfigKey.split(path, '.');
+  for (StringRef key : path) {
+    ConfigReader outer(*object, configText, objectStart, configPath, context);
+    const llvm::json::Value *textConfig = outer.get(key);
+    const llvm::json::Object *inner =
+        textConfig ? textConfig->getAsObject() : nullptr;
+    if (!inner) {
+      outer.error(key) << "config key '" << family->textConfigKey << "' "
+                       << (textConfig ? "must be an object, got " +
+                                            describe(*textConfig)
+                                      : std::string("is missing"))
+                       << ": a " << *modelType
+                       << " config nests the language model there";
       return nullptr;
     }
-    // A key spelled with escapes is not found: report at the root then.
-    if (size_t at = rootReader.findValue(key); at != StringRef::npos)
+    // A key spelled with escapes is not found: report at the outer object.
+    if (size_t at = outer.findValue(key); at != StringRef::npos)
       objectStart = at;
+    object = inner;
   }
   ConfigReader config(*object, configText, objectStart, configPath, context);
   config.setAliases(family->aliases);

@@ -192,9 +192,15 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   }
   std::optional<unsigned> sharedGate, sharedUp, sharedDown, sharedSigmoid;
   if (Fs > 0) {
-    sharedGate = addArg({Fs, H}, plan.sharedPrefix + "gate_proj.weight");
-    sharedUp = addArg({Fs, H}, plan.sharedPrefix + "up_proj.weight");
-    sharedDown = addArg({H, Fs}, plan.sharedPrefix + "down_proj.weight");
+    bool mixtral = plan.sharedMixtralNames;
+    sharedGate =
+        addArg({Fs, H}, plan.sharedPrefix +
+                            (mixtral ? "w1.weight" : "gate_proj.weight"));
+    sharedUp = addArg({Fs, H}, plan.sharedPrefix +
+                                   (mixtral ? "w3.weight" : "up_proj.weight"));
+    sharedDown =
+        addArg({H, Fs}, plan.sharedPrefix +
+                            (mixtral ? "w2.weight" : "down_proj.weight"));
     if (plan.sharedSigmoidGate)
       sharedSigmoid = addArg({1, H}, "shared_expert_gate.weight");
   }

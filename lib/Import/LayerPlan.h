@@ -59,6 +59,9 @@ struct LayerPlan {
   std::string routerName;   // relative to prefix
   std::string sharedPrefix; // relative to prefix, e.g. "shared_experts."
   std::string correctionBiasName = "gate.e_score_correction_bias";
+  /// The shared expert's linears are named w1 / w3 / w2 (Mistral's native
+  /// checkpoints) rather than gate_proj / up_proj / down_proj.
+  bool sharedMixtralNames = false;
   int64_t numLayers = 0;
   /// Why a layer is dense, for messages; and the test.
   std::function<bool(int64_t)> isMoELayer;
@@ -96,12 +99,16 @@ void buildLayer(OpBuilder &b, Location loc, const LayerPlan &plan,
 struct Family {
   StringRef modelType;
   /// The config key nesting the language model's config (multimodal
-  /// models: "text_config"), or empty when the root is it.
+  /// models: "text_config"; dots separate nested keys), or empty when the
+  /// root is it.
   StringRef textConfigKey;
   /// The config class's attribute_map entries the reader uses.
   ArrayRef<KeyAlias> aliases;
-  /// Fills the plan from the (text) config.
+  /// Fills the plan from the (text) config; null for a family moec cannot
+  /// express yet.
   LogicalResult (*read)(const ConfigReader &, LayerPlan &);
+  /// What moec lacks for a family it refuses, for the message.
+  StringRef missing = "";
 };
 
 /// Every family, in the order messages list them.
@@ -117,6 +124,8 @@ LogicalResult readQwen3Moe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readQwen3Next(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readQwen35Moe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readQwen4Exp(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readQwen3OmniMoe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readFlint(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readDeepSeekV2(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readDeepSeekV3(const ConfigReader &config, LayerPlan &plan);
 
@@ -154,6 +163,9 @@ LogicalResult readSolarOpen(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readBailingHybrid(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readBeam(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readAfmoe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readHyV3(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readMistral4(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readMistralLarge4(const ConfigReader &config, LayerPlan &plan);
 /// DeepSeek-V2's router in OCR models' language models.
 LogicalResult readDeepSeekV2Ocr(const ConfigReader &config, LayerPlan &plan);
 
@@ -165,6 +177,7 @@ LogicalResult readMellum(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readMiniMax(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readLaraMini(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readOlmoe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readHunYuanV1Moe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readLlama4Text(const ConfigReader &config, LayerPlan &plan);
 /// Multimodal Llama 4: the text config nests in text_config.
 LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan);

@@ -211,3 +211,62 @@ LogicalResult mlir::moe::hf::readDeepSeekV2Ocr(const ConfigReader &config,
   return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
                            /*defaultDense=*/1);
 }
+
+LogicalResult mlir::moe::hf::readHyV3(const ConfigReader &config,
+                                      LayerPlan &plan) {
+  if (failed(readDeepSeekRouting(config, plan, DeepSeekDefaults())))
+    return failure();
+  FailureOr<bool> mlpBias = config.optionalBool("mlp_bias", false);
+  if (failed(mlpBias))
+    return failure();
+  if (*mlpBias)
+    return config.error("mlp_bias")
+           << "config key 'mlp_bias' is true: moec's shared experts have no "
+              "biases yet";
+  // HYV3MoE always renormalises.
+  plan.renormalize = true;
+  plan.routerName = "router.gate.weight";
+  plan.correctionBiasName = "expert_bias";
+  plan.sharedPrefix = "shared_mlp.";
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/false,
+                           /*defaultDense=*/1);
+}
+
+namespace {
+/// Mistral 4's router: DeepSeek-V3's groups (top-two sums) over softmax
+/// scores, without a correction bias.
+LogicalResult readMistralRouting(const ConfigReader &config, LayerPlan &plan) {
+  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+    return failure();
+  plan.scoring = ScoringFunc::softmax;
+  plan.correctionBias = false;
+  return success();
+}
+} // namespace
+
+LogicalResult mlir::moe::hf::readMistral4(const ConfigReader &config,
+                                          LayerPlan &plan) {
+  if (failed(readMistralRouting(config, plan)) ||
+      failed(checkFusedGateUpSize(config, plan)))
+    return failure();
+  FailureOr<int64_t> first =
+      config.optionalInt("first_k_dense_replace", 0, 0, limits::kMaxLayers);
+  if (failed(first))
+    return failure();
+  setFirstDense(plan, *first, "first_k_dense_replace");
+  plan.naming = ExpertNaming::FusedChunked;
+  return success();
+}
+
+LogicalResult mlir::moe::hf::readMistralLarge4(const ConfigReader &config,
+                                               LayerPlan &plan) {
+  if (failed(readMistralRouting(config, plan)))
+    return failure();
+  // Always renormalised; Mistral's own checkpoint names.
+  plan.renormalize = true;
+  plan.naming = ExpertNaming::Mixtral;
+  plan.prefix = "layers.{L}.";
+  plan.sharedMixtralNames = true;
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
+                           /*defaultDense=*/1);
+}

@@ -1,7 +1,9 @@
 //===- Qwen.cpp - Qwen2-MoE and Qwen3-MoE ===//
 //
 // The Qwen MoE generations: Qwen2-MoE (with a sigmoid-gated shared
-// expert), Qwen3-MoE, Qwen3-Next, Qwen3.5-MoE and Qwen4-Exp (text).
+// expert), Qwen3-MoE, Qwen3-Next, Qwen3.5-MoE, Qwen4-Exp (text), Qwen3-Omni
+// (the thinker), and Flint (Qwen2's block scored by sigmoid, its shared
+// expert ungated).
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +33,12 @@ struct QwenOptions {
   bool everyLayer = false;
   /// The multimodal checkpoints nest the language model.
   StringRef prefix = "model.layers.{L}.mlp.";
+  /// `mlp_only_layers` when absent (Flint's config makes it [0, 1]).
+  std::vector<int64_t> defaultMlpOnly;
+  /// Scores by sigmoid, no correction bias (Flint).
+  bool sigmoid = false;
+  /// The shared expert is added as it is, without Qwen2's sigmoid gate.
+  bool ungatedShared = false;
 };
 
 LogicalResult readQwen(const ConfigReader &config, LayerPlan &plan,
@@ -44,13 +52,15 @@ LogicalResult readQwen(const ConfigReader &config, LayerPlan &plan,
   if (failed(norm))
     return failure();
   plan.renormalize = *norm;
+  if (options.sigmoid)
+    plan.scoring = ScoringFunc::sigmoid;
   if (options.sharedExpert) {
     FailureOr<int64_t> shared = config.requireInt(
         "shared_expert_intermediate_size", 0, limits::kMaxFfn);
     if (failed(shared))
       return failure();
     plan.sharedFfn = *shared;
-    plan.sharedSigmoidGate = *shared > 0;
+    plan.sharedSigmoidGate = *shared > 0 && !options.ungatedShared;
     plan.sharedPrefix = "shared_expert.";
   }
   plan.prefix = options.prefix.str();
@@ -66,7 +76,8 @@ LogicalResult readQwen(const ConfigReader &config, LayerPlan &plan,
   if (failed(step) || failed(mlpOnly))
     return failure();
   int64_t sparseStep = *step;
-  std::vector<int64_t> dense = *mlpOnly;
+  std::vector<int64_t> dense =
+      config.has("mlp_only_layers") ? *mlpOnly : options.defaultMlpOnly;
   plan.isMoELayer = [sparseStep, dense](int64_t layer) {
     return llvm::find(dense, layer) == dense.end() &&
            (layer + 1) % sparseStep == 0;
@@ -114,5 +125,25 @@ LogicalResult mlir::moe::hf::readQwen4Exp(const ConfigReader &config,
   options.normDefault = true;
   options.everyLayer = true;
   options.prefix = "model.language_model.layers.{L}.mlp.";
+  return readQwen(config, plan, options);
+}
+
+LogicalResult mlir::moe::hf::readQwen3OmniMoe(const ConfigReader &config,
+                                              LayerPlan &plan) {
+  // The thinker's language model (the talker is a speech decoder).
+  QwenOptions options;
+  options.normDefault = true;
+  options.prefix = "thinker.model.layers.{L}.mlp.";
+  return readQwen(config, plan, options);
+}
+
+LogicalResult mlir::moe::hf::readFlint(const ConfigReader &config,
+                                       LayerPlan &plan) {
+  QwenOptions options;
+  options.sharedExpert = true;
+  options.ungatedShared = true;
+  options.sigmoid = true;
+  options.normDefault = true;
+  options.defaultMlpOnly = {0, 1};
   return readQwen(config, plan, options);
 }

@@ -3,7 +3,8 @@
 // Families whose transformers block is Qwen3-MoE's or Mixtral's (softmax
 // over the experts, top-k, renormalised or not, SwiGLU experts) under
 // other key names, tensor names or layer rules: FlexOlmo, Jamba, Mellum,
-// MiniMax, LaraMini (with an ungated shared expert and fused experts), OLMoE.
+// MiniMax, LaraMini (with an ungated shared expert and fused experts), OLMoE,
+// HunYuan-V1-MoE.
 //
 //===----------------------------------------------------------------------===//
 
@@ -100,6 +101,22 @@ LogicalResult mlir::moe::hf::readOlmoe(const ConfigReader &config,
   if (failed(readSoftmaxTopK(config, plan, "num_experts", "intermediate_size",
                              /*normDefault=*/false)))
     return failure();
+  setEveryLayer(plan);
+  return success();
+}
+
+LogicalResult mlir::moe::hf::readHunYuanV1Moe(const ConfigReader &config,
+                                              LayerPlan &plan) {
+  // The experts and the shared MLP are both intermediate_size wide;
+  // HunYuanMoEV1Gate always renormalises. A per-layer list of moe_topk or
+  // num_experts is an error at its key (not an integer).
+  if (failed(readSoftmaxTopK(config, plan, "num_experts", "intermediate_size",
+                             /*normDefault=*/true)))
+    return failure();
+  plan.renormalize = true;
+  plan.routerName = "gate.wg.weight";
+  plan.sharedFfn = plan.ffn;
+  plan.sharedPrefix = "shared_mlp.";
   setEveryLayer(plan);
   return success();
 }

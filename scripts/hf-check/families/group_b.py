@@ -208,4 +208,11 @@ FAMILIES = {
              num_experts=8, num_experts_per_tok=2, num_shared_experts=2,
              router_scaling_factor=2.826, mlp_bias=True, head_dim=8),
         layer=1),
+    # The published HY-V3 has no MLP biases.
+    "hy_v3_nobias": Family(
+        "hy_v3",
+        dict(TINY, intermediate_size=64, moe_intermediate_size=48,
+             num_experts=8, num_experts_per_tok=2, num_shared_experts=2,
+             router_scaling_factor=2.826, mlp_bias=False, head_dim=8),
+        layer=1),
 }
