@@ -112,16 +112,19 @@ OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
     return f.modelType == *modelType;
   });
   if (family == getFamilies().end()) {
-    rootReader.error("model_type")
-        << "unsupported model_type " << quote(*modelType)
-        << " (supported: " << getSupportedModelTypes() << ")";
-    return nullptr;
-  }
-  if (!family->missing.empty()) {
-    rootReader.error("model_type")
-        << "model_type " << quote(*modelType)
-        << " cannot be compiled yet: moec lacks " << family->missing
-        << " (the README's family table lists what each family needs)";
+    const RefusedFamily *refused =
+        llvm::find_if(getRefusedFamilies(), [&](const RefusedFamily &f) {
+          return f.modelType == *modelType;
+        });
+    if (refused != getRefusedFamilies().end())
+      rootReader.error("model_type")
+          << "model_type " << quote(*modelType)
+          << " cannot be compiled yet: moec lacks " << refused->missing
+          << " (the README's family table lists what each family needs)";
+    else
+      rootReader.error("model_type")
+          << "unsupported model_type " << quote(*modelType)
+          << " (supported: " << getSupportedModelTypes() << ")";
     return nullptr;
   }
   // Multimodal models nest the language model's config, one object per

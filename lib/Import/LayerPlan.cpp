@@ -172,35 +172,61 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   case ExpertNaming::FusedTransposed:
     // gate_up_proj [E,H,2F]: gate is columns [0,F), up [F,2F), each
     // transposed to [E,F,H]; down_proj [E,F,H] transposed to [E,H,F].
-    gate = addArg({E, F, H}, "experts.gate_up_proj");
+    gate = addArg({E, F, H}, plan.gateUpName);
     // 2 * F cannot overflow: F <= kMaxFfn.
     setView(gate, {E, H, 2 * F}, {2, 0, F}, {0, 2, 1});
-    up = addArg({E, F, H}, "experts.gate_up_proj");
+    up = addArg({E, F, H}, plan.gateUpName);
     setView(up, {E, H, 2 * F}, {2, F, F}, {0, 2, 1});
-    down = addArg({E, H, F}, "experts.down_proj");
+    down = addArg({E, H, F}, plan.downName);
     setView(down, {E, F, H}, {}, {0, 2, 1});
     break;
   case ExpertNaming::FusedChunked:
     // gate_up_proj [E,2F,H]: gate is rows [0,F), up [F,2F); down_proj is
     // already [E,H,F].
-    gate = addArg({E, F, H}, "experts.gate_up_proj");
+    gate = addArg({E, F, H}, plan.gateUpName);
     setView(gate, {E, 2 * F, H}, {1, 0, F}, {0, 1, 2});
-    up = addArg({E, F, H}, "experts.gate_up_proj");
+    up = addArg({E, F, H}, plan.gateUpName);
     setView(up, {E, 2 * F, H}, {1, F, F}, {0, 1, 2});
-    down = addArg({E, H, F}, "experts.down_proj");
+    down = addArg({E, H, F}, plan.downName);
     break;
   }
   std::optional<unsigned> sharedGate, sharedUp, sharedDown, sharedSigmoid;
   if (Fs > 0) {
-    bool mixtral = plan.sharedMixtralNames;
-    sharedGate =
-        addArg({Fs, H}, plan.sharedPrefix +
-                            (mixtral ? "w1.weight" : "gate_proj.weight"));
-    sharedUp = addArg({Fs, H}, plan.sharedPrefix +
-                                   (mixtral ? "w3.weight" : "up_proj.weight"));
-    sharedDown =
-        addArg({H, Fs}, plan.sharedPrefix +
-                            (mixtral ? "w2.weight" : "down_proj.weight"));
+    // Relative to the MoE block, or a pattern of its own (a shared MLP
+    // beside the block in the decoder layer).
+    std::string shared = plan.sharedPrefix;
+    if (!plan.sharedLayerPrefix.empty()) {
+      shared = plan.sharedLayerPrefix;
+      shared.replace(shared.find("{L}"), 3, std::to_string(layer));
+    }
+    auto addShared = [&](ArrayRef<int64_t> shape, StringRef suffix) {
+      unsigned index = addArg(shape, "");
+      std::string full = plan.sharedLayerPrefix.empty()
+                             ? prefix + shared + suffix.str()
+                             : shared + suffix.str();
+      args[index].attrs.set(kWeightNameAttr, b.getStringAttr(full));
+      return index;
+    };
+    switch (plan.sharedNaming) {
+    case SharedNaming::Projections:
+      sharedGate = addShared({Fs, H}, "gate_proj.weight");
+      sharedUp = addShared({Fs, H}, "up_proj.weight");
+      sharedDown = addShared({H, Fs}, "down_proj.weight");
+      break;
+    case SharedNaming::Mixtral:
+      sharedGate = addShared({Fs, H}, "w1.weight");
+      sharedUp = addShared({Fs, H}, "w3.weight");
+      sharedDown = addShared({H, Fs}, "w2.weight");
+      break;
+    case SharedNaming::FusedInput:
+      // input_linear [2Fs,H]: gate is rows [0,Fs), up [Fs,2Fs).
+      sharedGate = addShared({Fs, H}, "input_linear.weight");
+      setView(*sharedGate, {2 * Fs, H}, {0, 0, Fs}, {0, 1});
+      sharedUp = addShared({Fs, H}, "input_linear.weight");
+      setView(*sharedUp, {2 * Fs, H}, {0, Fs, Fs}, {0, 1});
+      sharedDown = addShared({H, Fs}, "output_linear.weight");
+      break;
+    }
     if (plan.sharedSigmoidGate)
       sharedSigmoid = addArg({1, H}, "shared_expert_gate.weight");
   }

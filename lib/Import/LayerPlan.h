@@ -37,6 +37,16 @@ enum class ExpertNaming {
   FusedChunked,
 };
 
+/// How a family names its shared expert's linears.
+enum class SharedNaming {
+  /// gate_proj / up_proj / down_proj
+  Projections,
+  /// w1 (gate) / w3 (up) / w2 (down): Mistral's native checkpoints
+  Mixtral,
+  /// input_linear [2Fs,H] (gate rows first) and output_linear (Granite)
+  FusedInput,
+};
+
 struct LayerPlan {
   std::string modelType;
   int64_t hidden = 0, numExperts = 0, topK = 0, ffn = 0;
@@ -59,9 +69,13 @@ struct LayerPlan {
   std::string routerName;   // relative to prefix
   std::string sharedPrefix; // relative to prefix, e.g. "shared_experts."
   std::string correctionBiasName = "gate.e_score_correction_bias";
-  /// The shared expert's linears are named w1 / w3 / w2 (Mistral's native
-  /// checkpoints) rather than gate_proj / up_proj / down_proj.
-  bool sharedMixtralNames = false;
+  SharedNaming sharedNaming = SharedNaming::Projections;
+  /// A shared MLP beside the MoE block: its own prefix pattern ("{L}" is
+  /// the layer), used instead of `prefix` + `sharedPrefix`.
+  std::string sharedLayerPrefix;
+  /// The fused expert tensors' names (FusedTransposed, FusedChunked).
+  std::string gateUpName = "experts.gate_up_proj";
+  std::string downName = "experts.down_proj";
   int64_t numLayers = 0;
   /// Why a layer is dense, for messages; and the test.
   std::function<bool(int64_t)> isMoELayer;
@@ -104,15 +118,22 @@ struct Family {
   StringRef textConfigKey;
   /// The config class's attribute_map entries the reader uses.
   ArrayRef<KeyAlias> aliases;
-  /// Fills the plan from the (text) config; null for a family moec cannot
-  /// express yet.
+  /// Fills the plan from the (text) config.
   LogicalResult (*read)(const ConfigReader &, LayerPlan &);
-  /// What moec lacks for a family it refuses, for the message.
-  StringRef missing = "";
 };
 
 /// Every family, in the order messages list them.
 ArrayRef<Family> getFamilies();
+
+/// A transformers MoE family moec cannot express yet.
+struct RefusedFamily {
+  StringRef modelType;
+  /// What moec lacks, for the message.
+  StringRef missing;
+};
+
+/// The families moec knows and refuses (the README's family table).
+ArrayRef<RefusedFamily> getRefusedFamilies();
 
 /// The model types of getFamilies(), comma-separated, for messages.
 std::string getSupportedModelTypes();
@@ -178,6 +199,12 @@ LogicalResult readMiniMax(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readLaraMini(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readOlmoe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readHunYuanV1Moe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readGraniteMoe(const ConfigReader &config, LayerPlan &plan);
+/// granitemoeshared and granitemoehybrid (a shared MLP beside the block).
+LogicalResult readGraniteMoeShared(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readGraniteMoeSwa(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readAria(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readCohere2Moe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readLlama4Text(const ConfigReader &config, LayerPlan &plan);
 /// Multimodal Llama 4: the text config nests in text_config.
 LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan);

@@ -266,7 +266,7 @@ LogicalResult mlir::moe::hf::readMistralLarge4(const ConfigReader &config,
   plan.renormalize = true;
   plan.naming = ExpertNaming::Mixtral;
   plan.prefix = "layers.{L}.";
-  plan.sharedMixtralNames = true;
+  plan.sharedNaming = SharedNaming::Mixtral;
   return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
                            /*defaultDense=*/1);
 }

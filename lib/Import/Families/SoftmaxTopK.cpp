@@ -4,7 +4,10 @@
 // over the experts, top-k, renormalised or not, SwiGLU experts) under
 // other key names, tensor names or layer rules: FlexOlmo, Jamba, Mellum,
 // MiniMax, LaraMini (with an ungated shared expert and fused experts), OLMoE,
-// HunYuan-V1-MoE.
+// HunYuan-V1-MoE. And the families whose router takes the top-k logits
+// and a softmax over them (Granite-MoE, Aria, Cohere2-MoE): that is the
+// renormalised softmax top-k exactly (softmax is monotonic, and
+// e^l_i / sum_sel e^l_j = p_i / sum_sel p_j), to the last bits of rounding.
 //
 //===----------------------------------------------------------------------===//
 
@@ -119,4 +122,141 @@ LogicalResult mlir::moe::hf::readHunYuanV1Moe(const ConfigReader &config,
   plan.sharedPrefix = "shared_mlp.";
   setEveryLayer(plan);
   return success();
+}
+
+namespace {
+/// Granite-MoE's experts and router; `fusedNames`: IBM's input_linear /
+/// output_linear / router.layer (granitemoe, -shared, -hybrid) or
+/// transformers' own names (granitemoe_swa saves what it holds).
+LogicalResult readGraniteBlock(const ConfigReader &config, LayerPlan &plan,
+                               bool ibmNames, bool sharedMlp) {
+  if (failed(
+          readCommon(config, plan, "num_local_experts", "intermediate_size")) ||
+      failed(checkFusedGateUpSize(config, plan)))
+    return failure();
+  plan.renormalize = true;
+  plan.prefix = "model.layers.{L}.block_sparse_moe.";
+  plan.naming = ExpertNaming::FusedChunked;
+  if (ibmNames) {
+    plan.routerName = "router.layer.weight";
+    plan.gateUpName = "input_linear.weight";
+    plan.downName = "output_linear.weight";
+  } else {
+    plan.routerName = "router.weight";
+  }
+  if (sharedMlp) {
+    FailureOr<int64_t> shared =
+        config.optionalInt("shared_intermediate_size", 0, 0, limits::kMaxFfn);
+    if (failed(shared))
+      return failure();
+    // Added to the block's output in the decoder layer, ungated.
+    plan.sharedFfn = *shared;
+    plan.sharedNaming = SharedNaming::FusedInput;
+    plan.sharedLayerPrefix = "model.layers.{L}.shared_mlp.";
+  }
+  setEveryLayer(plan);
+  return success();
+}
+} // namespace
+
+LogicalResult mlir::moe::hf::readGraniteMoe(const ConfigReader &config,
+                                            LayerPlan &plan) {
+  return readGraniteBlock(config, plan, /*ibmNames=*/true,
+                          /*sharedMlp=*/false);
+}
+
+LogicalResult mlir::moe::hf::readGraniteMoeShared(const ConfigReader &config,
+                                                  LayerPlan &plan) {
+  return readGraniteBlock(config, plan, /*ibmNames=*/true,
+                          /*sharedMlp=*/true);
+}
+
+LogicalResult mlir::moe::hf::readGraniteMoeSwa(const ConfigReader &config,
+                                               LayerPlan &plan) {
+  return readGraniteBlock(config, plan, /*ibmNames=*/false,
+                          /*sharedMlp=*/true);
+}
+
+LogicalResult mlir::moe::hf::readAria(const ConfigReader &config,
+                                      LayerPlan &plan) {
+  if (failed(
+          readCommon(config, plan, "moe_num_experts", "intermediate_size")) ||
+      failed(checkFusedGateUpSize(config, plan)))
+    return failure();
+  FailureOr<int64_t> shared =
+      config.optionalInt("moe_num_shared_experts", 2, 0, limits::kMaxExperts);
+  FailureOr<bool> mlpBias = config.optionalBool("mlp_bias", false);
+  if (failed(shared) || failed(mlpBias))
+    return failure();
+  if (*mlpBias)
+    return config.error("mlp_bias")
+           << "config key 'mlp_bias' is true: moec's shared experts have no "
+              "biases yet";
+  if (!limits::checkedMul(*shared, plan.ffn, plan.sharedFfn) ||
+      plan.sharedFfn > limits::kMaxFfn)
+    return config.error("moe_num_shared_experts")
+           << "config keys 'moe_num_shared_experts' (" << *shared
+           << ") * 'intermediate_size' (" << plan.ffn
+           << ") give a shared expert wider than moec supports (at most "
+           << limits::kMaxFfn << ")";
+  plan.renormalize = true;
+  plan.prefix = "language_model.model.layers.{L}.mlp.";
+  plan.routerName = "router.weight";
+  plan.naming = ExpertNaming::FusedTransposed;
+  plan.gateUpName = "experts.fc1.weight";
+  plan.downName = "experts.fc2.weight";
+  plan.sharedPrefix = "shared_experts.";
+  setEveryLayer(plan);
+  return success();
+}
+
+LogicalResult mlir::moe::hf::readCohere2Moe(const ConfigReader &config,
+                                            LayerPlan &plan) {
+  if (failed(readCommon(config, plan, "num_experts", "intermediate_size")))
+    return failure();
+  FailureOr<std::string> selection =
+      config.optionalString("expert_selection_fn", "softmax");
+  FailureOr<bool> norm = config.optionalBool("norm_topk_prob", true);
+  FailureOr<int64_t> shared =
+      config.optionalInt("num_shared_experts", 0, 0, limits::kMaxExperts);
+  FailureOr<std::string> combination =
+      config.optionalString("shared_expert_combination_strategy", "average");
+  if (failed(selection) || failed(norm) || failed(shared) ||
+      failed(combination))
+    return failure();
+  if (*selection == "softmax") {
+    plan.renormalize = true;
+  } else if (*selection == "sigmoid") {
+    // The sigmoid of the top-k logits, renormalised by norm_topk_prob.
+    plan.scoring = ScoringFunc::sigmoid;
+    plan.selectOn = SelectionSource::logits;
+    plan.renormalize = *norm;
+  } else {
+    return config.error("expert_selection_fn")
+           << "config key 'expert_selection_fn' is " << quote(*selection)
+           << "; cohere2_moe selects by 'softmax' or 'sigmoid'";
+  }
+  if (!limits::checkedMul(*shared, plan.ffn, plan.sharedFfn) ||
+      plan.sharedFfn > limits::kMaxFfn)
+    return config.error("num_shared_experts")
+           << "config keys 'num_shared_experts' (" << *shared
+           << ") * 'intermediate_size' (" << plan.ffn
+           << ") give a shared expert wider than moec supports (at most "
+           << limits::kMaxFfn << ")";
+  if (plan.sharedFfn > 0 && *combination != "sum") {
+    if (*combination == "average")
+      return config.error("shared_expert_combination_strategy")
+             << "config key 'shared_expert_combination_strategy' is "
+                "'average': moec adds shared experts to the routed sum and "
+                "cannot average them yet";
+    return config.error("shared_expert_combination_strategy")
+           << "config key 'shared_expert_combination_strategy' is "
+           << quote(*combination) << "; cohere2_moe combines by 'sum' or "
+           << "'average'";
+  }
+  plan.prefix = "model.layers.{L}.mlp.";
+  plan.routerName = "gate.weight";
+  plan.sharedPrefix = "shared_experts.";
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
+                           /*defaultDense=*/0);
 }
