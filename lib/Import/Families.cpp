@@ -114,8 +114,8 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
        "Gemma 4's feed-forward: RMSNorms before and after the experts, a "
        "normalised router input and a dense MLP beside the experts"},
       {"doge", "product-key routing over single-neuron experts"},
-      {"ernie4_5_moe",
-       "a correction bias on softmax scores, and renormalisation with a clamp"},
+      {"ernie4_5_moe", "a view of its [1, E] correction bias "
+                       "(moe_statics.e_score_correction_bias) as [E]"},
       {"ernie4_5_vl_moe",
        "routing by token modality (text and vision experts)"},
       {"gemma4",
