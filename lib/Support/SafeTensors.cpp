@@ -62,6 +62,17 @@ float halfToFloat(uint16_t h) {
   return sign ? -value : value;
 }
 
+/// e8m0ToFloat of every code, for the dequantising loops.
+const float *e8m0Table() {
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> values;
+    for (int code = 0; code < 256; ++code)
+      values[code] = e8m0ToFloat(static_cast<uint8_t>(code));
+    return values;
+  }();
+  return table.data();
+}
+
 /// fp8e4m3ToFloat of every code, for the dequantising loops.
 const float *fp8e4m3Table() {
   static const std::array<float, 256> table = [] {
@@ -456,7 +467,7 @@ bool isE8M0(DType dtype) {
 /// Scale `index` of `scales`: a float dtype, or E8M0 codes.
 float scaleAt(const TensorView &scales, int64_t index) {
   if (isE8M0(scales.dtype))
-    return e8m0ToFloat(scales.data[index]);
+    return e8m0Table()[scales.data[index]];
   float value;
   scales.copyToF32(&value, index, 1);
   return value;
@@ -584,7 +595,42 @@ void QuantizedTensor::copyToF32(float *out, int64_t begin,
     uint8_t byte =
         values->data[group * (kMXFP4Block / 2) + kk % kMXFP4Block / 2];
     out[i - begin] = e2m1ToFloat(kk % 2 ? byte >> 4 : byte & 0xf) *
-                     e8m0ToFloat(scales->data[group]);
+                     e8m0Table()[scales->data[group]];
+  }
+}
+
+void QuantizedTensor::copyStoredToF32(float *out, int64_t begin,
+                                      int64_t count) const {
+  if (format == Format::FP8BlockScaled)
+    return copyToF32(out, begin, count);
+  // Element (e, r, kk) of [E, N, K]: code kk of stored row r, its 32-code
+  // blocks in order, a byte (two codes, the low nibble first) at a time.
+  static const std::array<float, 16> codes = [] {
+    std::array<float, 16> values;
+    for (int code = 0; code < 16; ++code)
+      values[code] = e2m1ToFloat(static_cast<uint8_t>(code));
+    return values;
+  }();
+  const float *powers = e8m0Table();
+  const uint8_t *bytes = values->data;
+  for (int64_t i = begin, end = begin + count; i < end;) {
+    int64_t group = i / kMXFP4Block, first = i % kMXFP4Block;
+    int64_t run = std::min(end - i, kMXFP4Block - first);
+    float scale = powers[scales->data[group]];
+    float *to = out + (i - begin);
+    const uint8_t *block = bytes + group * (kMXFP4Block / 2);
+    if (first == 0 && run == kMXFP4Block) {
+      for (int64_t b = 0; b < kMXFP4Block / 2; ++b) {
+        to[2 * b] = codes[block[b] & 0xf] * scale;
+        to[2 * b + 1] = codes[block[b] >> 4] * scale;
+      }
+    } else {
+      for (int64_t j = first; j < first + run; ++j) {
+        uint8_t byte = block[j / 2];
+        to[j - first] = codes[j % 2 ? byte >> 4 : byte & 0xf] * scale;
+      }
+    }
+    i += run;
   }
 }
 

@@ -369,6 +369,25 @@ TEST(QuantizedCheckpoint, MXFP4BindsDequantizedThroughStridedViews) {
     rounded.push_back(h >> 8);
   }
   EXPECT_EQ(received[3], rounded) << "bf16 panels of up";
+
+  // QuantizedTensor read directly: as the parameter, from an odd element
+  // on, and in the stored order ([E, N, K]: the parameter transposed).
+  auto checkpoint = Checkpoint::open(path, error);
+  ASSERT_TRUE(checkpoint) << error;
+  QuantizedTensor tensor;
+  ASSERT_TRUE(QuantizedTensor::find(*checkpoint, "gate_up_proj", tensor, error))
+      << error;
+  EXPECT_TRUE(tensor.storedTransposed());
+  std::vector<float> read(whole.size() - 7), stored(whole.size());
+  tensor.copyToF32(read.data(), 7, static_cast<int64_t>(read.size()));
+  EXPECT_EQ(std::vector<float>(whole.begin() + 7, whole.end()), read);
+  tensor.copyStoredToF32(stored.data(), 0, static_cast<int64_t>(stored.size()));
+  for (int64_t e = 0; e < experts; ++e)
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t kk = 0; kk < k; ++kk)
+        ASSERT_EQ(bitsOf(stored[(e * n + r) * k + kk]),
+                  bitsOf(whole[(e * k + kk) * n + r]))
+            << e << ", " << r << ", " << kk;
 }
 
 // Tests a strided slice along a dimension that is not the last (rows 1

@@ -183,6 +183,12 @@ public:
   /// The dequantised values of elements [begin, begin + count) of `shape`,
   /// row-major, into `out`.
   void copyToF32(float *out, int64_t begin, int64_t count) const;
+  /// MXFP4 holds `shape` with its last two dimensions swapped: reading the
+  /// parameter row by row would touch a block per value.
+  bool storedTransposed() const { return format == Format::MXFP4; }
+  /// The same in the order the file stores them: [E, N, K] for MXFP4 (a
+  /// row is K consecutive codes), `shape`'s order for FP8.
+  void copyStoredToF32(float *out, int64_t begin, int64_t count) const;
   /// Bytes of the file's tensors (values and scales).
   size_t storedBytes() const { return values->bytes + scales->bytes; }
   void releasePages() const {

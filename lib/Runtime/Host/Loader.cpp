@@ -111,22 +111,27 @@ constexpr size_t kReleaseBytes = size_t(8) << 20;
 struct SourceTensor {
   const TensorView *plain = nullptr;
   QuantizedTensor quantized;
+  /// Elements are indexed in the order the file stores them
+  /// (QuantizedTensor::copyStoredToF32; the slot's view turned to match).
+  bool stored = false;
 
   void read(float *out, int64_t begin, int64_t count) const {
     if (plain)
       plain->copyToF32(out, begin, count);
+    else if (stored)
+      quantized.copyStoredToF32(out, begin, count);
     else
       quantized.copyToF32(out, begin, count);
   }
   /// The byte of the stored tensor that element `element` starts at, for
   /// releasing pages as reads pass them; 0 when reads do not follow the
-  /// storage order (MXFP4 is stored transposed): released at the end only.
+  /// storage order (MXFP4 read as the parameter): released at the end only.
   size_t byteOf(int64_t element) const {
     if (plain)
       return static_cast<size_t>(element) * dtypeSize(plain->dtype);
     if (quantized.format == QuantizedTensor::Format::FP8BlockScaled)
       return static_cast<size_t>(element);
-    return 0;
+    return stored ? static_cast<size_t>(element) / 2 : 0;
   }
   void releasePages(size_t begin, size_t end) const {
     (plain ? plain : quantized.values)->releasePages(begin, end);
@@ -139,6 +144,25 @@ struct SourceTensor {
       quantized.scales->releasePages();
   }
 };
+
+/// `slot`'s view of tensors stored with their last two dimensions swapped
+/// (QuantizedTensor::storedTransposed): the same view shape and values,
+/// read from the stored order, whose rows are contiguous.
+WeightSlot viewOfStoredTransposed(const WeightSlot &slot) {
+  WeightSlot stored = slot;
+  int64_t rank = static_cast<int64_t>(slot.sourceShape.size());
+  auto swapped = [&](int64_t d) {
+    return d == rank - 1 ? rank - 2 : d == rank - 2 ? rank - 1 : d;
+  };
+  std::swap(stored.sourceShape[rank - 2], stored.sourceShape[rank - 1]);
+  if (!stored.slice.empty())
+    stored.slice[0] = swapped(stored.slice[0]);
+  stored.transpose.clear();
+  for (int64_t d = 0; d < rank; ++d)
+    stored.transpose.push_back(
+        swapped(slot.transpose.empty() ? d : slot.transpose[d]));
+  return stored;
+}
 
 /// The slot's checkpoint tensors `tensors` (stacked along the source's
 /// first dimension when the slot is stacked) seen through the slot's slice
@@ -1130,6 +1154,15 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       std::memset(buffer.data(), 0, bytes);
       filled.sourceShape[0] = static_cast<int64_t>(rows.size());
       filled.placement.clear();
+    }
+    // MXFP4 is read in the order it is stored, the view turned to match:
+    // as the parameter, each value would come from another block.
+    if (std::all_of(sources.begin(), sources.end(), [](const SourceTensor &t) {
+          return !t.plain && t.quantized.storedTransposed();
+        })) {
+      filled = viewOfStoredTransposed(filled);
+      for (SourceTensor &source : sources)
+        source.stored = true;
     }
     try {
       packSlot(filled, sources, bf16, buffer.data(),
