@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Runtime/Loader.h"
+#include "moe/Support/Npy.h"
 #include "moe/Support/SafeTensors.h"
 
 #include <gtest/gtest.h>
@@ -17,6 +18,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <unistd.h>
@@ -432,7 +435,7 @@ TEST(QuantizedCheckpoint, StridedSliceAndItsBounds) {
   };
   EXPECT_EQ(refused("[0, 1, 2, 0]", "[2, 6]"),
             "entry 'q' weight 'w': \"slice\" [0, 1, 2, 0] is not [dim, "
-            "offset, size(, stride)] within the source shape [4, 6]");
+            "offset, size, stride] within the source shape [4, 6]");
   // 1 + (2 - 1) * 3 = 4 is past the last row.
   EXPECT_NE(refused("[0, 1, 2, 3]", "[2, 6]").find("not [dim, offset"),
             std::string::npos);
@@ -441,6 +444,66 @@ TEST(QuantizedCheckpoint, StridedSliceAndItsBounds) {
             std::string::npos);
   EXPECT_NE(refused("[0, 0, 1, 1, 1]", "[1, 6]").find("more than 4"),
             std::string::npos);
+}
+
+/// A version 1.0 .npy image of `header` (padded as numpy pads it) and data.
+std::string npyImage(const std::string &header, const std::string &data) {
+  std::string text = header;
+  text.append(63 - (10 + text.size()) % 64, ' ');
+  text += '\n';
+  std::string out = "\x93NUMPY\x01";
+  out += '\0';
+  out += static_cast<char>(text.size() & 0xff);
+  out += static_cast<char>(text.size() >> 8);
+  return out + text + data;
+}
+
+// Tests bf16 .npy files: the header and bytes ml_dtypes writes
+// (np.save of a bfloat16 array: descr '<V2') read as their exact values,
+// '|V2' too; writeNpy with NpyDType::BF16 writes that form, rounded to
+// nearest even; a bf16 file's size is checked at 2 bytes a value.
+TEST(NpyBF16, ReadsAndWritesMlDtypesForm) {
+  // 1.0, -2.0, 0.5 and the smallest bf16 above 1 (1 + 2^-7).
+  std::string data("\x80\x3f\x00\xc0\x00\x3f\x81\x3f", 8);
+  for (const char *descr : {"<V2", "|V2"}) {
+    std::string image = npyImage(std::string("{'descr': '") + descr +
+                                     "', 'fortran_order': False, 'shape': "
+                                     "(2, 2), }",
+                                 data);
+    NpyArray array;
+    std::string error;
+    ASSERT_TRUE(parseNpy(reinterpret_cast<const uint8_t *>(image.data()),
+                         image.size(), "x.npy", array, error))
+        << error;
+    EXPECT_EQ(array.dtype, NpyDType::BF16);
+    EXPECT_EQ(array.shape, (std::vector<int64_t>{2, 2}));
+    EXPECT_EQ(array.data,
+              (std::vector<float>{1.0f, -2.0f, 0.5f, 1.0f + 1.0f / 128}));
+    NpyArray truncated;
+    std::string cut = image.substr(0, image.size() - 1);
+    EXPECT_FALSE(parseNpy(reinterpret_cast<const uint8_t *>(cut.data()),
+                          cut.size(), "x.npy", truncated, error));
+    EXPECT_NE(error.find("truncated data: expected 8 bytes"),
+              std::string::npos)
+        << error;
+  }
+  // Written: 1 + 2^-8 is a tie, to even (1.0); 1 + 3 * 2^-8 rounds up.
+  std::string path = scratch("bf16.npy"), error;
+  std::vector<float> values = {1.0f, -2.0f, 0.5f, 1.0f + 1.0f / 128,
+                               1.0f + 1.0f / 256, 1.0f + 3.0f / 256};
+  ASSERT_TRUE(writeNpy(path, {3, 2}, values.data(), error, NpyDType::BF16))
+      << error;
+  std::ifstream in(path, std::ios::binary);
+  std::string written((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+  EXPECT_EQ(written,
+            npyImage("{'descr': '<V2', 'fortran_order': False, 'shape': (3, "
+                     "2), }",
+                     data + std::string("\x80\x3f\x82\x3f", 4)));
+  NpyArray back;
+  ASSERT_TRUE(readNpy(path, back, error)) << error;
+  EXPECT_EQ(back.dtype, NpyDType::BF16);
+  EXPECT_EQ(back.data[5], 1.0f + 2.0f / 128);
 }
 
 // Tests that malformed quantised checkpoints are refused with a message

@@ -504,10 +504,9 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
     return false;
   // Present means applied: an empty list is malformed, not "none".
   if (w.contains("slice") && slot.slice.size() != 3 && slot.slice.size() != 4)
-    return fail(where,
-                "\"slice\" must be [dim, offset, size] or [dim, offset, "
-                "size, stride], got " +
-                    formatShape(slot.slice));
+    return fail(where, "\"slice\" must be [dim, offset, size], got " +
+                           formatShape(slot.slice) +
+                           " (or [dim, offset, size, stride])");
   if (w.contains("pack") && slot.pack.size() != 2)
     return fail(where, "\"pack\" must be [dim, panel width], got " +
                            formatShape(slot.pack));
@@ -581,9 +580,10 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
     if (slice[0] < 0 || slice[0] >= rank || slice[1] < 0 || slice[2] < 1 ||
         stride < 1 || slice[1] >= source[slice[0]] ||
         (slice[2] - 1) > (source[slice[0]] - 1 - slice[1]) / stride)
-      return fail(where, "\"slice\" " + formatShape(slice) +
-                             " is not [dim, offset, size(, stride)] within "
-                             "the source shape " +
+      return fail(where, "\"slice\" " + formatShape(slice) + " is not [dim, " +
+                             (slice.size() == 4 ? "offset, size, stride"
+                                                : "offset, size") +
+                             "] within the source shape " +
                              formatShape(source));
   }
   if (w.contains("transpose")) {
