@@ -273,9 +273,9 @@ bool moe::writeNpy(const std::string &path, const std::vector<int64_t> &shape,
     return false;
   }
   bool bf16 = dtype == NpyDType::BF16;
-  std::string header = std::string("{'descr': '") + (bf16 ? "<V2" : "<f4") +
-                       "', 'fortran_order': False, 'shape': " +
-                       formatTuple(shape) + ", }";
+  std::string header =
+      std::string("{'descr': '") + (bf16 ? "<V2" : "<f4") +
+      "', 'fortran_order': False, 'shape': " + formatTuple(shape) + ", }";
   // Pad so that magic + length + header is a multiple of 64, ending in \n.
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');

@@ -34,11 +34,12 @@ struct DTypeInfo {
   size_t size;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {"F64", DType::F64, 8},   {"F32", DType::F32, 4}, {"F16", DType::F16, 2},
-    {"BF16", DType::BF16, 2}, {"I64", DType::I64, 8}, {"I32", DType::I32, 4},
-    {"I16", DType::I16, 2},   {"I8", DType::I8, 1},   {"U8", DType::U8, 1},
-    {"BOOL", DType::Bool, 1}, {"F8_E4M3", DType::F8E4M3, 1},
-    {"F8_E8M0", DType::F8E8M0, 1}};
+    {"F64", DType::F64, 8},        {"F32", DType::F32, 4},
+    {"F16", DType::F16, 2},        {"BF16", DType::BF16, 2},
+    {"I64", DType::I64, 8},        {"I32", DType::I32, 4},
+    {"I16", DType::I16, 2},        {"I8", DType::I8, 1},
+    {"U8", DType::U8, 1},          {"BOOL", DType::Bool, 1},
+    {"F8_E4M3", DType::F8E4M3, 1}, {"F8_E8M0", DType::F8E8M0, 1}};
 
 const DTypeInfo *findDType(const std::string &name) {
   for (const DTypeInfo &info : kDTypes)
@@ -540,10 +541,9 @@ bool QuantizedTensor::find(const Checkpoint &checkpoint,
                              "; [experts, rows, blocks, 16] expected");
   std::vector<int64_t> expected(shape.begin(), shape.end() - 1);
   if (scales->shape != expected)
-    return fail(*scales, "MXFP4 scales of shape " +
-                             formatDims(scales->shape) + " for blocks " +
-                             formatDims(shape) + "; expected " +
-                             formatDims(expected));
+    return fail(*scales, "MXFP4 scales of shape " + formatDims(scales->shape) +
+                             " for blocks " + formatDims(shape) +
+                             "; expected " + formatDims(expected));
   int64_t count;
   std::vector<int64_t> dequantized = {shape[0], shape[2] * kMXFP4Block,
                                       shape[1]};
@@ -573,14 +573,15 @@ void QuantizedTensor::copyToF32(float *out, int64_t begin,
   if (format == Format::FP8BlockScaled) {
     const float *table = fp8e4m3Table();
     int64_t n = shape[rank - 2], k = shape[rank - 1];
-    int64_t scaleRows = ceilDiv(n, kFP8Block), scaleCols = ceilDiv(k, kFP8Block);
+    int64_t scaleRows = ceilDiv(n, kFP8Block),
+            scaleCols = ceilDiv(k, kFP8Block);
     // Runs within one row and one block share a scale.
     for (int64_t i = begin; i < end;) {
       int64_t matrix = i / (n * k), row = i / k % n, col = i % k;
       int64_t run = std::min({end - i, k - col, kFP8Block - col % kFP8Block});
-      float scale = scaleAt(
-          *scales, (matrix * scaleRows + row / kFP8Block) * scaleCols +
-                       col / kFP8Block);
+      float scale =
+          scaleAt(*scales, (matrix * scaleRows + row / kFP8Block) * scaleCols +
+                               col / kFP8Block);
       for (int64_t j = 0; j < run; ++j)
         out[i - begin + j] = table[values->data[i + j]] * scale;
       i += run;
@@ -635,8 +636,7 @@ void QuantizedTensor::copyStoredToF32(float *out, int64_t begin,
 }
 
 std::string QuantizedTensor::describe() const {
-  return std::string(format == Format::MXFP4 ? "MXFP4 blocks '"
-                                             : "F8_E4M3 '") +
+  return std::string(format == Format::MXFP4 ? "MXFP4 blocks '" : "F8_E4M3 '") +
          values->name + "' with scales '" + scales->name + "'";
 }
 

@@ -189,21 +189,19 @@ void noDestroy(void *) {}
 
 /// An entry of `weights` (manifest slots) bound by recordInit.
 runtime::Entry fakeEntry(const json &weights) {
-  json manifest = {
-      {"format", MOE_MANIFEST_FORMAT},
-      {"target", "cpu"},
-      {"entries",
-       {{{"name", "q"},
-         {"symbols",
-          {{"init", "moe_entry_q_init"},
-           {"forward", "moe_entry_q_forward"},
-           {"destroy", "moe_entry_q_destroy"}}},
-         {"hidden", 8},
-         {"weights", weights}}}}};
+  json manifest = {{"format", MOE_MANIFEST_FORMAT},
+                   {"target", "cpu"},
+                   {"entries",
+                    {{{"name", "q"},
+                      {"symbols",
+                       {{"init", "moe_entry_q_init"},
+                        {"forward", "moe_entry_q_forward"},
+                        {"destroy", "moe_entry_q_destroy"}}},
+                      {"hidden", 8},
+                      {"weights", weights}}}}};
   std::vector<runtime::Entry> entries;
   std::string error;
-  EXPECT_TRUE(runtime::parseManifest(manifest.dump(), entries, error))
-      << error;
+  EXPECT_TRUE(runtime::parseManifest(manifest.dump(), entries, error)) << error;
   if (entries.empty())
     return {};
   runtime::Entry entry = entries[0];
@@ -337,7 +335,8 @@ TEST(QuantizedCheckpoint, MXFP4BindsDequantizedThroughStridedViews) {
        {"gate_up_proj_scales", {DType::U8, {experts, n, groups}, scales}}},
       error))
       << error;
-  std::vector<float> whole = dequantizeMXFP4(blocks, scales, experts, n, groups);
+  std::vector<float> whole =
+      dequantizeMXFP4(blocks, scales, experts, n, groups);
   // gate (offset 0) or up (offset 1): [e, f, h] = whole[e, h, 2 f + offset].
   auto half = [&](int64_t offset) {
     std::vector<float> out;
@@ -401,9 +400,8 @@ TEST(QuantizedCheckpoint, StridedSliceAndItsBounds) {
   for (int i = 0; i < 24; ++i)
     values[i] = static_cast<float>(i);
   std::string path = scratch("strided.safetensors"), error;
-  ASSERT_TRUE(
-      writeSafeTensors(path, {{"w", {DType::F32, {4, 6}, bytesOf(values)}}},
-                       error))
+  ASSERT_TRUE(writeSafeTensors(
+      path, {{"w", {DType::F32, {4, 6}, bytesOf(values)}}}, error))
       << error;
   runtime::Entry entry = fakeEntry(json::parse(R"([
     {"name": "w", "shape": [2, 6], "layout": "single",
@@ -424,9 +422,10 @@ TEST(QuantizedCheckpoint, StridedSliceAndItsBounds) {
              {"forward", "moe_entry_q_forward"},
              {"destroy", "moe_entry_q_destroy"}}},
            {"hidden", 8},
-           {"weights", json::parse(R"([{"name": "w", "layout": "single",
-              "source_shape": [4, 6], "shape": )" + shape +
-                                   R"(, "slice": )" + slice + "}]")}}}}};
+           {"weights",
+            json::parse(R"([{"name": "w", "layout": "single",
+              "source_shape": [4, 6], "shape": )" +
+                        shape + R"(, "slice": )" + slice + "}]")}}}}};
     std::vector<runtime::Entry> entries;
     std::string error;
     EXPECT_FALSE(runtime::parseManifest(manifest.dump(), entries, error))
@@ -483,14 +482,17 @@ TEST(NpyBF16, ReadsAndWritesMlDtypesForm) {
     std::string cut = image.substr(0, image.size() - 1);
     EXPECT_FALSE(parseNpy(reinterpret_cast<const uint8_t *>(cut.data()),
                           cut.size(), "x.npy", truncated, error));
-    EXPECT_NE(error.find("truncated data: expected 8 bytes"),
-              std::string::npos)
+    EXPECT_NE(error.find("truncated data: expected 8 bytes"), std::string::npos)
         << error;
   }
   // Written: 1 + 2^-8 is a tie, to even (1.0); 1 + 3 * 2^-8 rounds up.
   std::string path = scratch("bf16.npy"), error;
-  std::vector<float> values = {1.0f, -2.0f, 0.5f, 1.0f + 1.0f / 128,
-                               1.0f + 1.0f / 256, 1.0f + 3.0f / 256};
+  std::vector<float> values = {1.0f,
+                               -2.0f,
+                               0.5f,
+                               1.0f + 1.0f / 128,
+                               1.0f + 1.0f / 256,
+                               1.0f + 3.0f / 256};
   ASSERT_TRUE(writeNpy(path, {3, 2}, values.data(), error, NpyDType::BF16))
       << error;
   std::ifstream in(path, std::ios::binary);

@@ -137,8 +137,7 @@ const OptionSpec kOptions[] = {
      "CUDA libraries: the device ordinal (default: 0); a forward's time is "
      "the wall time of the call, which copies the input in and the output "
      "back and waits for the device"},
-    {"--io-dtype", "f32|bf16", kRun, &Options::ioDType, nullptr, nullptr, 0,
-     0,
+    {"--io-dtype", "f32|bf16", kRun, &Options::ioDType, nullptr, nullptr, 0, 0,
      "the forward's activations (default: f32); bf16 rounds the input to "
      "bf16 (nearest even; a bf16 input is already) on the host, passes bf16 "
      "rows in and out, and writes the bf16 output as it is (--output)"},

@@ -232,8 +232,7 @@ void packSlot(const WeightSlot &slot, const std::vector<SourceTensor> &tensors,
   int64_t lastStep = step[last];
   std::vector<float> row(std::min(count[last], kRowSegment));
   // A strided last dimension reads the span of a segment, then picks.
-  std::vector<float> span(lastStep == 1 ? 0
-                                        : (row.size() - 1) * lastStep + 1);
+  std::vector<float> span(lastStep == 1 ? 0 : (row.size() - 1) * lastStep + 1);
   // The index (relative to the slice) of every source dimension but the
   // last, odometer-style; the tensor is index 0 of a stacked source.
   std::vector<int64_t> index(rank, 0);
@@ -580,11 +579,11 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
     if (slice[0] < 0 || slice[0] >= rank || slice[1] < 0 || slice[2] < 1 ||
         stride < 1 || slice[1] >= source[slice[0]] ||
         (slice[2] - 1) > (source[slice[0]] - 1 - slice[1]) / stride)
-      return fail(where, "\"slice\" " + formatShape(slice) + " is not [dim, " +
-                             (slice.size() == 4 ? "offset, size, stride"
-                                                : "offset, size") +
-                             "] within the source shape " +
-                             formatShape(source));
+      return fail(
+          where,
+          "\"slice\" " + formatShape(slice) + " is not [dim, " +
+              (slice.size() == 4 ? "offset, size, stride" : "offset, size") +
+              "] within the source shape " + formatShape(source));
   }
   if (w.contains("transpose")) {
     std::vector<bool> seen(rank, false);
