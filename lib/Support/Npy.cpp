@@ -1,10 +1,10 @@
-//===- Npy.cpp - NumPy .npy arrays of float32 -----------------------------===//
+//===- Npy.cpp - NumPy .npy arrays of float32 or bfloat16 -----------------===//
 //
 // Format: "\x93NUMPY", major and minor version, a little-endian header length
 // (2 bytes in version 1, 4 in versions 2 and 3), then a Python dict literal
 // {'descr': '<f4', 'fortran_order': False, 'shape': (T, H), } padded with
 // spaces and ending in a newline, then the data: exactly the bytes the shape
-// needs.
+// needs. bfloat16 is descr '<V2' (ml_dtypes) or '|V2'.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,6 +12,7 @@
 #include "moe/Support/Limits.h"
 #include "moe/Support/SafeTensors.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -193,10 +194,13 @@ bool moe::parseNpy(const uint8_t *data, size_t size, const std::string &name,
     error = name + ": malformed header: " + problem;
     return false;
   }
-  if (descr != "<f4" && descr != "=f4") {
-    error = name + ": dtype must be float32 ('<f4'), got '" + descr + "'";
+  bool bf16 = descr == "<V2" || descr == "|V2";
+  if (descr != "<f4" && descr != "=f4" && !bf16) {
+    error = name + ": dtype must be float32 ('<f4'), got '" + descr +
+            "' (or bfloat16: 2-byte void '<V2', as ml_dtypes saves it)";
     return false;
   }
+  size_t elementSize = bf16 ? 2 : sizeof(float);
   if (fortranOrder) {
     error = name + ": array must be in C order (fortran_order False)";
     return false;
@@ -209,7 +213,7 @@ bool moe::parseNpy(const uint8_t *data, size_t size, const std::string &name,
   }
   // Checked against the real size before the buffer exists, so a small
   // file cannot make us allocate what its header claims.
-  uint64_t needed = static_cast<uint64_t>(count) * sizeof(float);
+  uint64_t needed = static_cast<uint64_t>(count) * elementSize;
   uint64_t present = size - headerStart - headerLength;
   if (present < needed) {
     error = name + ": truncated data: expected " + std::to_string(needed) +
@@ -231,8 +235,14 @@ bool moe::parseNpy(const uint8_t *data, size_t size, const std::string &name,
     return false;
   }
   array.shape = shape;
-  if (count)
-    std::memcpy(array.data.data(), data + headerStart + headerLength, needed);
+  array.dtype = bf16 ? NpyDType::BF16 : NpyDType::F32;
+  const uint8_t *values = data + headerStart + headerLength;
+  if (bf16)
+    for (int64_t i = 0; i < count; ++i)
+      array.data[i] = bf16ToFloat(static_cast<uint16_t>(
+          values[2 * i] | static_cast<uint16_t>(values[2 * i + 1]) << 8));
+  else if (count)
+    std::memcpy(array.data.data(), values, needed);
   return true;
 }
 
@@ -251,19 +261,21 @@ bool moe::writeNpy(const std::string &path, const NpyArray &array,
             std::to_string(array.data.size()) + " values";
     return false;
   }
-  return writeNpy(path, array.shape, array.data.data(), error);
+  return writeNpy(path, array.shape, array.data.data(), error, array.dtype);
 }
 
 bool moe::writeNpy(const std::string &path, const std::vector<int64_t> &shape,
-                   const float *data, std::string &error) {
+                   const float *data, std::string &error, NpyDType dtype) {
   int64_t count;
   if (shape.size() > limits::kMaxRank ||
       !limits::checkedProduct(shape, limits::kMaxTensorElements, count)) {
     error = path + ": cannot write shape " + formatTuple(shape);
     return false;
   }
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " +
-                       formatTuple(shape) + ", }";
+  bool bf16 = dtype == NpyDType::BF16;
+  std::string header =
+      std::string("{'descr': '") + (bf16 ? "<V2" : "<f4") +
+      "', 'fortran_order': False, 'shape': " + formatTuple(shape) + ", }";
   // Pad so that magic + length + header is a multiple of 64, ending in \n.
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
@@ -278,8 +290,23 @@ bool moe::writeNpy(const std::string &path, const std::vector<int64_t> &shape,
   out.put(static_cast<char>(length & 0xff));
   out.put(static_cast<char>(length >> 8));
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  out.write(reinterpret_cast<const char *>(data),
-            static_cast<std::streamsize>(count * sizeof(float)));
+  if (bf16) {
+    // A chunk at a time: no bf16 copy of the whole array.
+    constexpr int64_t kChunk = 4096;
+    std::vector<char> chunk(2 * std::min(count, kChunk));
+    for (int64_t begin = 0; begin < count && out; begin += kChunk) {
+      int64_t n = std::min(kChunk, count - begin);
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t half = floatToBF16(data[begin + i]);
+        chunk[2 * i] = static_cast<char>(half & 0xff);
+        chunk[2 * i + 1] = static_cast<char>(half >> 8);
+      }
+      out.write(chunk.data(), static_cast<std::streamsize>(2 * n));
+    }
+  } else {
+    out.write(reinterpret_cast<const char *>(data),
+              static_cast<std::streamsize>(count * sizeof(float)));
+  }
   if (!out) {
     error = path + ": write failed";
     return false;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -33,10 +34,12 @@ struct DTypeInfo {
   size_t size;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {"F64", DType::F64, 8},   {"F32", DType::F32, 4}, {"F16", DType::F16, 2},
-    {"BF16", DType::BF16, 2}, {"I64", DType::I64, 8}, {"I32", DType::I32, 4},
-    {"I16", DType::I16, 2},   {"I8", DType::I8, 1},   {"U8", DType::U8, 1},
-    {"BOOL", DType::Bool, 1}};
+    {"F64", DType::F64, 8},        {"F32", DType::F32, 4},
+    {"F16", DType::F16, 2},        {"BF16", DType::BF16, 2},
+    {"I64", DType::I64, 8},        {"I32", DType::I32, 4},
+    {"I16", DType::I16, 2},        {"I8", DType::I8, 1},
+    {"U8", DType::U8, 1},          {"BOOL", DType::Bool, 1},
+    {"F8_E4M3", DType::F8E4M3, 1}, {"F8_E8M0", DType::F8E8M0, 1}};
 
 const DTypeInfo *findDType(const std::string &name) {
   for (const DTypeInfo &info : kDTypes)
@@ -60,7 +63,55 @@ float halfToFloat(uint16_t h) {
   return sign ? -value : value;
 }
 
+/// e8m0ToFloat of every code, for the dequantising loops.
+const float *e8m0Table() {
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> values;
+    for (int code = 0; code < 256; ++code)
+      values[code] = e8m0ToFloat(static_cast<uint8_t>(code));
+    return values;
+  }();
+  return table.data();
+}
+
+/// fp8e4m3ToFloat of every code, for the dequantising loops.
+const float *fp8e4m3Table() {
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> values;
+    for (int code = 0; code < 256; ++code)
+      values[code] = fp8e4m3ToFloat(static_cast<uint8_t>(code));
+    return values;
+  }();
+  return table.data();
+}
+
 } // namespace
+
+float moe::fp8e4m3ToFloat(uint8_t code) {
+  int exponent = (code >> 3) & 0xf, mantissa = code & 0x7;
+  float value;
+  if (exponent == 0xf && mantissa == 0x7)
+    value = std::numeric_limits<float>::quiet_NaN();
+  else if (exponent == 0) // subnormal: mantissa * 2^(1 - 7 - 3)
+    value = std::ldexp(static_cast<float>(mantissa), -9);
+  else
+    value = std::ldexp(static_cast<float>(8 + mantissa), exponent - 10);
+  return code & 0x80 ? -value : value;
+}
+
+float moe::e2m1ToFloat(uint8_t code) {
+  // Exponent 0 is subnormal (mantissa * 0.5); else (2 + m) * 2^(e - 2).
+  static constexpr float kMagnitudes[8] = {0.0f, 0.5f, 1.0f, 1.5f,
+                                           2.0f, 3.0f, 4.0f, 6.0f};
+  float value = kMagnitudes[code & 0x7];
+  return code & 0x8 ? -value : value;
+}
+
+float moe::e8m0ToFloat(uint8_t code) {
+  if (code == 0xff)
+    return std::numeric_limits<float>::quiet_NaN();
+  return std::ldexp(1.0f, static_cast<int>(code) - 127);
+}
 
 float moe::bf16ToFloat(uint16_t b) {
   uint32_t bits = static_cast<uint32_t>(b) << 16;
@@ -115,6 +166,16 @@ bool TensorView::copyToF32(float *out, int64_t begin, int64_t count) const {
       std::memcpy(&raw, data + 2 * (begin + i), 2);
       out[i] = dtype == DType::BF16 ? bf16ToFloat(raw) : halfToFloat(raw);
     }
+    return true;
+  case DType::F8E4M3: {
+    const float *table = fp8e4m3Table();
+    for (int64_t i = 0; i < count; ++i)
+      out[i] = table[data[begin + i]];
+    return true;
+  }
+  case DType::F8E8M0:
+    for (int64_t i = 0; i < count; ++i)
+      out[i] = e8m0ToFloat(data[begin + i]);
     return true;
   default:
     return false;
@@ -390,6 +451,193 @@ bool Checkpoint::addFile(const std::string &path, std::string &error) {
     }
   files.push_back(std::move(file));
   return true;
+}
+
+namespace {
+std::string formatDims(const std::vector<int64_t> &shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+bool isE8M0(DType dtype) {
+  return dtype == DType::F8E8M0 || dtype == DType::U8;
+}
+
+/// Scale `index` of `scales`: a float dtype, or E8M0 codes.
+float scaleAt(const TensorView &scales, int64_t index) {
+  if (isE8M0(scales.dtype))
+    return e8m0Table()[scales.data[index]];
+  float value;
+  scales.copyToF32(&value, index, 1);
+  return value;
+}
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+} // namespace
+
+bool QuantizedTensor::find(const Checkpoint &checkpoint,
+                           const std::string &name, QuantizedTensor &tensor,
+                           std::string &error) {
+  error.clear();
+  auto fail = [&](const TensorView &at, const std::string &what) {
+    error = at.file + ": tensor '" + at.name + "': " + what;
+    return false;
+  };
+  if (const TensorView *values = checkpoint.find(name)) {
+    if (values->dtype != DType::F8E4M3)
+      return false;
+    const TensorView *scales = checkpoint.find(name + kScaleInvSuffix);
+    if (!scales)
+      return fail(*values, std::string("F8_E4M3 without its block scales '") +
+                               name + kScaleInvSuffix + "'");
+    if (scales->dtype != DType::F32 && scales->dtype != DType::BF16 &&
+        scales->dtype != DType::F16 && !isE8M0(scales->dtype))
+      return fail(*scales, std::string("FP8 block scales of dtype ") +
+                               dtypeName(scales->dtype) +
+                               "; F32, BF16, F16, F8_E8M0 or U8 (E8M0) "
+                               "expected");
+    // [..., N, K] and [..., ceil(N/128), ceil(K/128)].
+    const std::vector<int64_t> &shape = values->shape;
+    size_t rank = shape.size();
+    std::vector<int64_t> expected = shape;
+    if (rank >= 2) {
+      expected[rank - 2] = ceilDiv(shape[rank - 2], kFP8Block);
+      expected[rank - 1] = ceilDiv(shape[rank - 1], kFP8Block);
+    }
+    if (rank < 2 || scales->shape != expected)
+      return fail(*scales,
+                  "FP8 block scales of shape " + formatDims(scales->shape) +
+                      " for '" + name + "' of shape " + formatDims(shape) +
+                      (rank < 2 ? " (a matrix or a stack of them expected)"
+                                : "; expected " + formatDims(expected) +
+                                      " (128 x 128 blocks)"));
+    tensor.format = Format::FP8BlockScaled;
+    tensor.shape = shape;
+    tensor.values = values;
+    tensor.scales = scales;
+    return true;
+  }
+
+  const TensorView *blocks = checkpoint.find(name + kBlocksSuffix);
+  if (!blocks)
+    return false;
+  const TensorView *scales = checkpoint.find(name + kScalesSuffix);
+  if (!scales)
+    return fail(*blocks, std::string("MXFP4 blocks without their scales '") +
+                             name + kScalesSuffix + "'");
+  if (blocks->dtype != DType::U8)
+    return fail(*blocks, std::string("MXFP4 blocks of dtype ") +
+                             dtypeName(blocks->dtype) + "; U8 expected");
+  if (!isE8M0(scales->dtype))
+    return fail(*scales, std::string("MXFP4 scales of dtype ") +
+                             dtypeName(scales->dtype) +
+                             "; U8 or F8_E8M0 (E8M0) expected");
+  // [E, N, G, 16] and [E, N, G].
+  const std::vector<int64_t> &shape = blocks->shape;
+  if (shape.size() != 4 || shape[3] != kMXFP4Block / 2)
+    return fail(*blocks, "MXFP4 blocks of shape " + formatDims(shape) +
+                             "; [experts, rows, blocks, 16] expected");
+  std::vector<int64_t> expected(shape.begin(), shape.end() - 1);
+  if (scales->shape != expected)
+    return fail(*scales, "MXFP4 scales of shape " + formatDims(scales->shape) +
+                             " for blocks " + formatDims(shape) +
+                             "; expected " + formatDims(expected));
+  int64_t count;
+  std::vector<int64_t> dequantized = {shape[0], shape[2] * kMXFP4Block,
+                                      shape[1]};
+  if (!limits::checkedProduct(dequantized, limits::kMaxTensorElements, count))
+    return fail(*blocks, "MXFP4 blocks of shape " + formatDims(shape) +
+                             " dequantise to more than " +
+                             std::to_string(limits::kMaxTensorElements) +
+                             " elements");
+  tensor.format = Format::MXFP4;
+  tensor.shape = std::move(dequantized);
+  tensor.values = blocks;
+  tensor.scales = scales;
+  return true;
+}
+
+int64_t QuantizedTensor::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+void QuantizedTensor::copyToF32(float *out, int64_t begin,
+                                int64_t count) const {
+  size_t rank = shape.size();
+  int64_t end = begin + count;
+  if (format == Format::FP8BlockScaled) {
+    const float *table = fp8e4m3Table();
+    int64_t n = shape[rank - 2], k = shape[rank - 1];
+    int64_t scaleRows = ceilDiv(n, kFP8Block),
+            scaleCols = ceilDiv(k, kFP8Block);
+    // Runs within one row and one block share a scale.
+    for (int64_t i = begin; i < end;) {
+      int64_t matrix = i / (n * k), row = i / k % n, col = i % k;
+      int64_t run = std::min({end - i, k - col, kFP8Block - col % kFP8Block});
+      float scale =
+          scaleAt(*scales, (matrix * scaleRows + row / kFP8Block) * scaleCols +
+                               col / kFP8Block);
+      for (int64_t j = 0; j < run; ++j)
+        out[i - begin + j] = table[values->data[i + j]] * scale;
+      i += run;
+    }
+    return;
+  }
+  // MXFP4: element (e, kk, r) of [E, K, N] is code kk of stored row r.
+  int64_t k = shape[1], n = shape[2], groups = k / kMXFP4Block;
+  for (int64_t i = begin; i < end; ++i) {
+    int64_t expert = i / (k * n), kk = i / n % k, row = i % n;
+    int64_t group = (expert * n + row) * groups + kk / kMXFP4Block;
+    uint8_t byte =
+        values->data[group * (kMXFP4Block / 2) + kk % kMXFP4Block / 2];
+    out[i - begin] = e2m1ToFloat(kk % 2 ? byte >> 4 : byte & 0xf) *
+                     e8m0Table()[scales->data[group]];
+  }
+}
+
+void QuantizedTensor::copyStoredToF32(float *out, int64_t begin,
+                                      int64_t count) const {
+  if (format == Format::FP8BlockScaled)
+    return copyToF32(out, begin, count);
+  // Element (e, r, kk) of [E, N, K]: code kk of stored row r, its 32-code
+  // blocks in order, a byte (two codes, the low nibble first) at a time.
+  static const std::array<float, 16> codes = [] {
+    std::array<float, 16> values;
+    for (int code = 0; code < 16; ++code)
+      values[code] = e2m1ToFloat(static_cast<uint8_t>(code));
+    return values;
+  }();
+  const float *powers = e8m0Table();
+  const uint8_t *bytes = values->data;
+  for (int64_t i = begin, end = begin + count; i < end;) {
+    int64_t group = i / kMXFP4Block, first = i % kMXFP4Block;
+    int64_t run = std::min(end - i, kMXFP4Block - first);
+    float scale = powers[scales->data[group]];
+    float *to = out + (i - begin);
+    const uint8_t *block = bytes + group * (kMXFP4Block / 2);
+    if (first == 0 && run == kMXFP4Block) {
+      for (int64_t b = 0; b < kMXFP4Block / 2; ++b) {
+        to[2 * b] = codes[block[b] & 0xf] * scale;
+        to[2 * b + 1] = codes[block[b] >> 4] * scale;
+      }
+    } else {
+      for (int64_t j = first; j < first + run; ++j) {
+        uint8_t byte = block[j / 2];
+        to[j - first] = codes[j % 2 ? byte >> 4 : byte & 0xf] * scale;
+      }
+    }
+    i += run;
+  }
+}
+
+std::string QuantizedTensor::describe() const {
+  return std::string(format == Format::MXFP4 ? "MXFP4 blocks '" : "F8_E4M3 '") +
+         values->name + "' with scales '" + scales->name + "'";
 }
 
 bool moe::writeSafeTensors(const std::string &path,

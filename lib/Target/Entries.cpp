@@ -65,12 +65,16 @@ static LogicalResult readWeightView(func::FuncOp func, unsigned i,
       placement && !weight.stacked && !viewed.empty())
     viewed[0] = placement.getSlots();
   if (!weight.slice.empty()) {
-    if (weight.slice.size() != 3 || weight.slice[0] < 0 ||
-        weight.slice[0] >= static_cast<int64_t>(viewed.size()) ||
-        weight.slice[1] < 0 || weight.slice[2] < 1 ||
-        weight.slice[1] + weight.slice[2] > viewed[weight.slice[0]])
+    // The last index kept, offset + (size - 1) * stride, inside the source.
+    ArrayRef<int64_t> slice = weight.slice;
+    int64_t stride = slice.size() == 4 ? slice[3] : 1;
+    if ((slice.size() != 3 && slice.size() != 4) || slice[0] < 0 ||
+        slice[0] >= static_cast<int64_t>(viewed.size()) || slice[1] < 0 ||
+        slice[2] < 1 || stride < 1 || slice[1] >= viewed[slice[0]] ||
+        slice[2] - 1 > (viewed[slice[0]] - 1 - slice[1]) / stride)
       return fail() << kWeightSliceAttr
-                    << " must be [dim, offset, size] within the source shape";
+                    << " must be [dim, offset, size] or [dim, offset, size, "
+                       "stride] within the source shape";
     viewed[weight.slice[0]] = weight.slice[2];
   }
   if (!weight.transpose.empty()) {

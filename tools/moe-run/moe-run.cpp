@@ -113,9 +113,12 @@ const OptionSpec kOptions[] = {
      "a .safetensors file or a model.safetensors.index.json",
      "RUNNING AN ENTRY"},
     {"--input", "X.npy", kRun, &Options::input, nullptr, nullptr, 0, 0,
-     "float32 [tokens, hidden]"},
+     "[tokens, hidden] float32 ('<f4'), or bfloat16 as ml_dtypes saves it "
+     "(2-byte void '<V2'; np.load gives void, .view(ml_dtypes.bfloat16) "
+     "the values)"},
     {"--output", "Y.npy", kRun, &Options::output, nullptr, nullptr, 0, 0,
-     "write the output (default: none)"},
+     "write the output (default: none): float32, or bfloat16 ('<V2') with "
+     "--io-dtype bf16"},
     {"--entry", "NAME", kRun | kGenerate, &Options::entry, nullptr, nullptr, 0,
      0, "the forward entry, also for --generate-* (default: the only one)"},
     {"--stats", nullptr, kRun, nullptr, nullptr, &Options::stats, 0, 0,
@@ -134,11 +137,10 @@ const OptionSpec kOptions[] = {
      "CUDA libraries: the device ordinal (default: 0); a forward's time is "
      "the wall time of the call, which copies the input in and the output "
      "back and waits for the device"},
-    {"--io-dtype", "f32|bf16", kRun, &Options::ioDType, nullptr, nullptr, 0,
-     0,
-     "the forward's activations (default: f32); bf16 rounds the f32 input "
-     "to bf16 (nearest even) on the host, passes bf16 rows in and out, and "
-     "widens the bf16 output back to f32 to print and write it"},
+    {"--io-dtype", "f32|bf16", kRun, &Options::ioDType, nullptr, nullptr, 0, 0,
+     "the forward's activations (default: f32); bf16 rounds the input to "
+     "bf16 (nearest even; a bf16 input is already) on the host, passes bf16 "
+     "rows in and out, and writes the bf16 output as it is (--output)"},
     {"--comm-timeout", "S", kRun, nullptr, &Options::commTimeout, nullptr, 1,
      86400,
      "under mpirun: seconds an exchange may wait for the other ranks before "
@@ -946,7 +948,8 @@ int run(int argc, char **argv) {
       return fail(options.timingJson + ": cannot write");
   }
   if (!options.output.empty() &&
-      !writeNpy(options.output, input.shape, output.data(), error))
+      !writeNpy(options.output, input.shape, output.data(), error,
+                options.ioDType == "bf16" ? NpyDType::BF16 : NpyDType::F32))
     return fail(error);
   return 0;
 }

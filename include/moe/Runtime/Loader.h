@@ -3,7 +3,8 @@
 // The one loader moe-run and user programs share: it opens a library built
 // by moe-compile, reads its manifest, binds each weight slot to checkpoint
 // tensors by name (stacking per-expert tensors of the slot's expert range,
-// converting BF16/F16 to float32 or rounding to bf16, packing, reading F32
+// converting BF16/F16 to float32 or rounding to bf16, dequantising FP8 and
+// MXFP4 weights (QuantizedTensor, SafeTensors.h), packing, reading F32
 // in place where it lies on a cache line) into buffers it allocates through
 // the context's allocator hook, hands them to the entry's init (ABI v3,
 // moe_runtime.h) and calls forward; the state is destroyed with the bound
@@ -41,7 +42,9 @@ struct WeightSlot {
   /// rows); empty otherwise.
   std::vector<std::vector<int64_t>> placement;
   /// The checkpoint-side shape (stacked first) and the view from it to
-  /// `shape`: a slice [dim, offset, size], then a transpose; empty if none.
+  /// `shape`: a slice [dim, offset, size] or [dim, offset, size, stride]
+  /// (indices offset, offset + stride, ...: GPT-OSS's interleaved gate and
+  /// up), then a transpose; empty if none.
   std::vector<int64_t> sourceShape;
   std::vector<int64_t> slice;
   std::vector<int64_t> transpose;
@@ -62,6 +65,8 @@ struct WeightSlot {
   /// The shape of one checkpoint tensor: the source shape without the
   /// expert dimension when stacked.
   std::vector<int64_t> tensorShape() const;
+  /// The slice's stride: 1 unless it gives one.
+  int64_t sliceStride() const { return slice.size() == 4 ? slice[3] : 1; }
   /// The shape after slice and transpose, before any pack.
   std::vector<int64_t> viewShape() const;
   bool hasView() const {

@@ -1,10 +1,13 @@
-//===- Npy.h - NumPy .npy arrays of float32 ---------------------*- C++ -*-===//
+//===- Npy.h - NumPy .npy arrays of float32 or bfloat16 ---------*- C++ -*-===//
 //
-// Reads and writes the activations moe-run takes and gives: float32, C order
-// ('<f4', fortran_order False), rank up to limits::kMaxRank. Malformed files
-// are reported, never trusted: the header is parsed strictly, and the size
-// it declares is checked against the file's real size before anything is
-// allocated.
+// Reads and writes the activations moe-run takes and gives: float32 ('<f4')
+// or bfloat16, C order (fortran_order False), rank up to limits::kMaxRank.
+// numpy has no bfloat16: ml_dtypes' bfloat16 arrays are saved as 2-byte
+// void ('<V2'; '|V2' is read too), each element the bf16 bits little-endian;
+// np.load gives a void array that `.view(ml_dtypes.bfloat16)` turns back.
+// Malformed files are reported, never trusted: the header is parsed
+// strictly, and the size it declares is checked against the file's real
+// size before anything is allocated.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,9 +21,14 @@
 
 namespace moe {
 
+enum class NpyDType { F32, BF16 };
+
 struct NpyArray {
   std::vector<int64_t> shape;
+  /// The values as float32 (bf16 widened exactly).
   std::vector<float> data;
+  /// What the file holds.
+  NpyDType dtype = NpyDType::F32;
 };
 
 /// Reads `path` (a regular file only: a FIFO or device is refused).
@@ -31,11 +39,14 @@ bool readNpy(const std::string &path, NpyArray &array, std::string &error);
 bool parseNpy(const uint8_t *data, size_t size, const std::string &name,
               NpyArray &array, std::string &error);
 
+/// Writes `array` as its dtype says.
 bool writeNpy(const std::string &path, const NpyArray &array,
               std::string &error);
-/// Writes the product of `shape` floats from `data` without copying them.
+/// Writes the product of `shape` floats from `data` without copying them;
+/// as `dtype` BF16, rounded to nearest even ('<V2', as ml_dtypes writes).
 bool writeNpy(const std::string &path, const std::vector<int64_t> &shape,
-              const float *data, std::string &error);
+              const float *data, std::string &error,
+              NpyDType dtype = NpyDType::F32);
 
 } // namespace moe
 

@@ -31,7 +31,10 @@ constexpr llvm::StringLiteral kWeightNameAttr = "moe.weight";
 /// Optional view of a checkpoint tensor whose layout differs from the
 /// argument's (Llama 4's fused, transposed expert weights): the shape the
 /// checkpoint holds (stacked: with the expert dimension first), a slice
-/// `[dim, offset, size]` taken from it, then a transpose permutation.
+/// `[dim, offset, size]` taken from it, then a transpose permutation. The
+/// slice may give a fourth element, its stride (default 1): indices
+/// offset, offset + stride, ... (size of them) along dim, as GPT-OSS's
+/// interleaved gate_up_proj needs (gate `[2, 0, F, 2]`, up `[2, 1, F, 2]`).
 constexpr llvm::StringLiteral kWeightSourceShapeAttr =
     "moe.weight_source_shape";
 constexpr llvm::StringLiteral kWeightSliceAttr = "moe.weight_slice";

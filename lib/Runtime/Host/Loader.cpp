@@ -105,21 +105,81 @@ struct PackGeometry {
 constexpr int64_t kRowSegment = 16384;
 constexpr size_t kReleaseBytes = size_t(8) << 20;
 
+/// One checkpoint tensor a slot reads: stored as floats, or quantised and
+/// dequantised as it is read (QuantizedTensor: no dequantised copy of it
+/// exists either).
+struct SourceTensor {
+  const TensorView *plain = nullptr;
+  QuantizedTensor quantized;
+  /// Elements are indexed in the order the file stores them
+  /// (QuantizedTensor::copyStoredToF32; the slot's view turned to match).
+  bool stored = false;
+
+  void read(float *out, int64_t begin, int64_t count) const {
+    if (plain)
+      plain->copyToF32(out, begin, count);
+    else if (stored)
+      quantized.copyStoredToF32(out, begin, count);
+    else
+      quantized.copyToF32(out, begin, count);
+  }
+  /// The byte of the stored tensor that element `element` starts at, for
+  /// releasing pages as reads pass them; 0 when reads do not follow the
+  /// storage order (MXFP4 read as the parameter): released at the end only.
+  size_t byteOf(int64_t element) const {
+    if (plain)
+      return static_cast<size_t>(element) * dtypeSize(plain->dtype);
+    if (quantized.format == QuantizedTensor::Format::FP8BlockScaled)
+      return static_cast<size_t>(element);
+    return stored ? static_cast<size_t>(element) / 2 : 0;
+  }
+  void releasePages(size_t begin, size_t end) const {
+    (plain ? plain : quantized.values)->releasePages(begin, end);
+  }
+  /// Releases the rest, from byte `released` on, once it is all read.
+  void releaseRest(size_t released) const {
+    const TensorView *values = plain ? plain : quantized.values;
+    values->releasePages(released, values->bytes);
+    if (!plain)
+      quantized.scales->releasePages();
+  }
+};
+
+/// `slot`'s view of tensors stored with their last two dimensions swapped
+/// (QuantizedTensor::storedTransposed): the same view shape and values,
+/// read from the stored order, whose rows are contiguous.
+WeightSlot viewOfStoredTransposed(const WeightSlot &slot) {
+  WeightSlot stored = slot;
+  int64_t rank = static_cast<int64_t>(slot.sourceShape.size());
+  auto swapped = [&](int64_t d) {
+    return d == rank - 1 ? rank - 2 : d == rank - 2 ? rank - 1 : d;
+  };
+  std::swap(stored.sourceShape[rank - 2], stored.sourceShape[rank - 1]);
+  if (!stored.slice.empty())
+    stored.slice[0] = swapped(stored.slice[0]);
+  stored.transpose.clear();
+  for (int64_t d = 0; d < rank; ++d)
+    stored.transpose.push_back(
+        swapped(slot.transpose.empty() ? d : slot.transpose[d]));
+  return stored;
+}
+
 /// The slot's checkpoint tensors `tensors` (stacked along the source's
 /// first dimension when the slot is stacked) seen through the slot's slice
-/// and transpose, packed along its pack dimension (PackGeometry; a slot
-/// without a pack is the row-major view, panels of 1 along dim 0), as f32
-/// or rounded to bf16, into `out` (zeroed, of the slot's size). Read
-/// straight from the mapping in the source's order, a segment of a row at a
-/// time, and each tensor's pages are released as the reads pass them: no
-/// copy of the source, of the view or of the unpacked weight exists, so
-/// that resident memory while binding stays near the bound weights' size
-/// (a Llama 4 gate_up_proj sliced to gate and transposed included). With
-/// `expertRows`, index i along a single tensor's first dimension reads the
-/// tensor's row expertRows[i] (a rank's experts of one tensor of all).
-void packSlot(const WeightSlot &slot,
-              const std::vector<const TensorView *> &tensors, bool bf16,
-              void *out, const std::vector<int64_t> *expertRows = nullptr) {
+/// (strided or not) and transpose, packed along its pack dimension
+/// (PackGeometry; a slot without a pack is the row-major view, panels of 1
+/// along dim 0), as f32 or rounded to bf16, into `out` (zeroed, of the
+/// slot's size). Read straight from the mapping in the source's order, a
+/// segment of a row at a time, and each tensor's pages are released as the
+/// reads pass them: no copy of the source, of the view or of the unpacked
+/// weight exists, so that resident memory while binding stays near the
+/// bound weights' size (a Llama 4 gate_up_proj sliced to gate and
+/// transposed included). With `expertRows`, index i along a single
+/// tensor's first dimension reads the tensor's row expertRows[i] (a rank's
+/// experts of one tensor of all).
+void packSlot(const WeightSlot &slot, const std::vector<SourceTensor> &tensors,
+              bool bf16, void *out,
+              const std::vector<int64_t> *expertRows = nullptr) {
   const std::vector<int64_t> &source = slot.sourceShape;
   size_t rank = source.size();
   std::vector<int64_t> perm = slot.transpose;
@@ -149,15 +209,19 @@ void packSlot(const WeightSlot &slot,
   };
 
   // Each source dimension: the view dimension it becomes, the first index
-  // the slice keeps and how many; elements of one tensor between indices.
+  // the slice keeps, how many and how far apart; elements of one tensor
+  // between indices.
   std::vector<size_t> viewDim(rank);
   for (size_t d = 0; d < rank; ++d)
     viewDim[perm[d]] = d;
-  std::vector<int64_t> first(rank, 0), count(rank), elementStride(rank, 1);
+  std::vector<int64_t> first(rank, 0), count(rank), step(rank, 1),
+      elementStride(rank, 1);
   for (size_t s = 0; s < rank; ++s)
     count[s] = view[viewDim[s]];
-  if (!slot.slice.empty())
+  if (!slot.slice.empty()) {
     first[slot.slice[0]] = slot.slice[1];
+    step[slot.slice[0]] = slot.sliceStride();
+  }
   size_t tensorDims = slot.stacked ? 1 : 0;
   for (size_t s = rank - 1; s-- > tensorDims;)
     elementStride[s] = elementStride[s + 1] * source[s + 1];
@@ -165,17 +229,21 @@ void packSlot(const WeightSlot &slot,
   auto *halves = static_cast<uint16_t *>(out);
   auto *floats = static_cast<float *>(out);
   size_t last = rank - 1, lastView = viewDim[last];
+  int64_t lastStep = step[last];
   std::vector<float> row(std::min(count[last], kRowSegment));
+  // A strided last dimension reads the span of a segment, then picks.
+  std::vector<float> span(lastStep == 1 ? 0 : (row.size() - 1) * lastStep + 1);
   // The index (relative to the slice) of every source dimension but the
   // last, odometer-style; the tensor is index 0 of a stacked source.
   std::vector<int64_t> index(rank, 0);
-  const TensorView *tensor = nullptr;
+  const SourceTensor *tensor = nullptr;
   size_t released = 0, readEnd = 0;
   while (true) {
-    const TensorView *current = tensors[slot.stacked ? first[0] + index[0] : 0];
+    const SourceTensor *current =
+        &tensors[slot.stacked ? first[0] + index[0] * step[0] : 0];
     if (current != tensor) {
       if (tensor)
-        tensor->releasePages(released, tensor->bytes);
+        tensor->releaseRest(released);
       tensor = current;
       released = 0;
     }
@@ -184,14 +252,20 @@ void packSlot(const WeightSlot &slot,
       base += place(viewDim[s], index[s]);
       if (s >= tensorDims)
         element += (s == 0 && expertRows ? (*expertRows)[index[0]]
-                                         : first[s] + index[s]) *
+                                         : first[s] + index[s] * step[s]) *
                    elementStride[s];
     }
     for (int64_t begin = 0; begin < count[last]; begin += kRowSegment) {
       int64_t n = std::min(kRowSegment, count[last] - begin);
-      tensor->copyToF32(row.data(), element + first[last] + begin, n);
-      readEnd = static_cast<size_t>(element + first[last] + begin + n) *
-                dtypeSize(tensor->dtype);
+      int64_t from = element + first[last] + begin * lastStep;
+      if (lastStep == 1) {
+        tensor->read(row.data(), from, n);
+      } else {
+        tensor->read(span.data(), from, (n - 1) * lastStep + 1);
+        for (int64_t k = 0; k < n; ++k)
+          row[k] = span[k * lastStep];
+      }
+      readEnd = tensor->byteOf(from + (n - 1) * lastStep + 1);
       // Consecutive values of the row go `step` apart, or fill a panel
       // and then move to the next one when the row runs along the packed
       // dimension.
@@ -211,12 +285,12 @@ void packSlot(const WeightSlot &slot,
           }
         }
       } else {
-        int64_t step = stride[lastView];
+        int64_t outStep = stride[lastView];
         if (bf16)
-          for (int64_t k = 0; k < n; ++k, at += step)
+          for (int64_t k = 0; k < n; ++k, at += outStep)
             halves[at] = floatToBF16(row[k]);
         else
-          for (int64_t k = 0; k < n; ++k, at += step)
+          for (int64_t k = 0; k < n; ++k, at += outStep)
             floats[at] = row[k];
       }
     }
@@ -230,7 +304,7 @@ void packSlot(const WeightSlot &slot,
     if (s == static_cast<size_t>(-1))
       break;
   }
-  tensor->releasePages(released, tensor->bytes);
+  tensor->releaseRest(released);
 }
 } // namespace
 
@@ -423,14 +497,15 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
     return false;
   if (!readIntList(w, "source_shape", limits::kMaxRank, slot.sourceShape,
                    where) ||
-      !readIntList(w, "slice", 3, slot.slice, where) ||
+      !readIntList(w, "slice", 4, slot.slice, where) ||
       !readIntList(w, "transpose", limits::kMaxRank, slot.transpose, where) ||
       !readIntList(w, "pack", 2, slot.pack, where))
     return false;
   // Present means applied: an empty list is malformed, not "none".
-  if (w.contains("slice") && slot.slice.size() != 3)
+  if (w.contains("slice") && slot.slice.size() != 3 && slot.slice.size() != 4)
     return fail(where, "\"slice\" must be [dim, offset, size], got " +
-                           formatShape(slot.slice));
+                           formatShape(slot.slice) +
+                           " (or [dim, offset, size, stride])");
   if (w.contains("pack") && slot.pack.size() != 2)
     return fail(where, "\"pack\" must be [dim, panel width], got " +
                            formatShape(slot.pack));
@@ -498,12 +573,17 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
   int64_t rank = static_cast<int64_t>(source.size());
   if (!slot.slice.empty()) {
     const std::vector<int64_t> &slice = slot.slice;
+    // The last index kept, offset + (size - 1) * stride, inside the
+    // dimension; compared by division so that nothing overflows.
+    int64_t stride = slot.sliceStride();
     if (slice[0] < 0 || slice[0] >= rank || slice[1] < 0 || slice[2] < 1 ||
-        slice[2] > source[slice[0]] || slice[1] > source[slice[0]] - slice[2])
-      return fail(where, "\"slice\" " + formatShape(slice) +
-                             " is not [dim, offset, size] within the source "
-                             "shape " +
-                             formatShape(source));
+        stride < 1 || slice[1] >= source[slice[0]] ||
+        (slice[2] - 1) > (source[slice[0]] - 1 - slice[1]) / stride)
+      return fail(
+          where,
+          "\"slice\" " + formatShape(slice) + " is not [dim, " +
+              (slice.size() == 4 ? "offset, size, stride" : "offset, size") +
+              "] within the source shape " + formatShape(source));
   }
   if (w.contains("transpose")) {
     std::vector<bool> seen(rank, false);
@@ -978,9 +1058,33 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     std::vector<int64_t> rows;
     if (!slot.stacked && !slot.placement.empty())
       rows = slot.placement[static_cast<size_t>(ctx.rank)];
-    std::vector<const TensorView *> views;
+    std::vector<SourceTensor> sources;
     for (int64_t e : slot.expertsOf(ctx.rank)) {
       std::string name = slot.tensorName(e);
+      // A quantised weight: each tensor with its own scales.
+      SourceTensor source;
+      std::string quantizedError;
+      if (QuantizedTensor::find(checkpoint, name, source.quantized,
+                                quantizedError)) {
+        if (source.quantized.shape != shape) {
+          error = "weight '" + name + "' (" + source.quantized.describe() +
+                  " in " + source.quantized.values->file +
+                  ") dequantises to shape " +
+                  formatShape(source.quantized.shape) + ", expected " +
+                  formatShape(shape);
+          return nullptr;
+        }
+        sources.push_back(source);
+        size_t bytes = source.quantized.storedBytes();
+        stats.readBytes +=
+            rows.empty() ? bytes
+                         : bytes / static_cast<size_t>(shape[0]) * rows.size();
+        continue;
+      }
+      if (!quantizedError.empty()) {
+        error = "weight '" + name + "': " + quantizedError;
+        return nullptr;
+      }
       const TensorView *view = checkpoint.find(name);
       if (!view) {
         error = "missing weight '" + name +
@@ -996,10 +1100,15 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       if (view->dtype != DType::F32 && view->dtype != DType::BF16 &&
           view->dtype != DType::F16) {
         error = "weight '" + name + "' in " + view->file + " has dtype " +
-                dtypeName(view->dtype) + "; F32, BF16 or F16 expected";
+                dtypeName(view->dtype) +
+                "; F32, BF16 or F16 expected (or F8_E4M3 with its '" + name +
+                QuantizedTensor::kScaleInvSuffix + "', or MXFP4 '" + name +
+                QuantizedTensor::kBlocksSuffix + "' and '" + name +
+                QuantizedTensor::kScalesSuffix + "')";
         return nullptr;
       }
-      views.push_back(view);
+      source.plain = view;
+      sources.push_back(source);
       stats.readBytes +=
           rows.empty() ? view->bytes
                        : view->bytes / static_cast<size_t>(shape[0]) *
@@ -1009,13 +1118,14 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     // where it lies in the mapping (see AlignedBuffer.h for why the line
     // matters).
     bool bf16 = slot.dtype == "bf16";
-    if (views.size() == 1 && !slot.hasView() && rows.empty() &&
-        views[0]->dtype == (bf16 ? DType::BF16 : DType::F32) &&
-        reinterpret_cast<uintptr_t>(views[0]->data) %
+    const TensorView *only = sources.size() == 1 ? sources[0].plain : nullptr;
+    if (only && !slot.hasView() && rows.empty() &&
+        only->dtype == (bf16 ? DType::BF16 : DType::F32) &&
+        reinterpret_cast<uintptr_t>(only->data) %
                 CacheLineAllocator<float>::kCacheLine ==
             0) {
-      buffers.push_back(describe(slot, views[0]->data));
-      stats.inPlaceBytes += views[0]->bytes;
+      buffers.push_back(describe(slot, only->data));
+      stats.inPlaceBytes += only->bytes;
       continue;
     }
     int64_t stored = 1;
@@ -1035,17 +1145,26 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     // ones zero: no row is ever sent to them.
     WeightSlot filled = slot;
     if (slot.stacked &&
-        static_cast<int64_t>(views.size()) < slot.sourceShape[0]) {
+        static_cast<int64_t>(sources.size()) < slot.sourceShape[0]) {
       std::memset(buffer.data(), 0, bytes);
-      filled.sourceShape[0] = static_cast<int64_t>(views.size());
+      filled.sourceShape[0] = static_cast<int64_t>(sources.size());
     }
     if (!rows.empty()) {
       std::memset(buffer.data(), 0, bytes);
       filled.sourceShape[0] = static_cast<int64_t>(rows.size());
       filled.placement.clear();
     }
+    // MXFP4 is read in the order it is stored, the view turned to match:
+    // as the parameter, each value would come from another block.
+    if (std::all_of(sources.begin(), sources.end(), [](const SourceTensor &t) {
+          return !t.plain && t.quantized.storedTransposed();
+        })) {
+      filled = viewOfStoredTransposed(filled);
+      for (SourceTensor &source : sources)
+        source.stored = true;
+    }
     try {
-      packSlot(filled, views, bf16, buffer.data(),
+      packSlot(filled, sources, bf16, buffer.data(),
                rows.empty() ? nullptr : &rows);
     } catch (const std::bad_alloc &) {
       return outOfMemory();
