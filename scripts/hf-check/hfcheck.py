@@ -174,6 +174,7 @@ def main():
     families = load_families()
     names = args.families or sorted(families)
     failed = 0
+    counts = {"ok": 0, "MISMATCH": 0, "refused": 0, "ERROR": 0}
     print(f"{'family':24} {'result':8} rel. error / message")
     for name in names:
         if name not in families:
@@ -184,13 +185,17 @@ def main():
             err = check(families[name], args.bin, args.seed, args.keep)
             ok = err <= args.tolerance
             failed += not ok
+            counts["ok" if ok else "MISMATCH"] += 1
             print(f"{name:24} {'ok' if ok else 'MISMATCH':8} {err:.3e}")
         except RuntimeError as e:
+            counts["refused"] += 1
             print(f"{name:24} refused  {e}")
         except Exception as e:  # transformers itself failed to build or run
             failed += 1
+            counts["ERROR"] += 1
             print(f"{name:24} ERROR    {type(e).__name__}: {e}")
         sys.stdout.flush()
+    print(", ".join(f"{n} {k}" for k, n in counts.items()))
     return 1 if failed else 0
 
 
