@@ -236,11 +236,10 @@ TEST(CompiledLayer, ClampedSwiGlu) {
   reference::LayerConfig clamped = layer.referenceConfig();
   reference::LayerConfig loose = clamped;
   loose.gluClamp.limit = 7.0f;
-  EXPECT_GT(normwiseError(runLayer(loose, layer.referenceWeights(), x.data(),
-                                   37),
-                          runLayer(clamped, layer.referenceWeights(), x.data(),
-                                   37)),
-            1e-2f);
+  EXPECT_GT(
+      normwiseError(runLayer(loose, layer.referenceWeights(), x.data(), 37),
+                    runLayer(clamped, layer.referenceWeights(), x.data(), 37)),
+      1e-2f);
 }
 
 // Tests each capacity drop order with each dropped-slot policy.

@@ -205,7 +205,8 @@ std::string TestLayer::source() const {
   os << " {router = " << routerAttr(spec) << ", activation = #moe<activation "
      << activationName(spec.activation) << ">";
   if (spec.activation == Activation::ClampedSwiGLU)
-    os << ", glu_clamp = #moe.glu_clamp<alpha = " << spec.gluClamp.alpha
+    os << std::fixed
+       << ", glu_clamp = #moe.glu_clamp<alpha = " << spec.gluClamp.alpha
        << ", limit = " << spec.gluClamp.limit << ">";
   if (spec.capacity)
     os << std::fixed

@@ -52,13 +52,13 @@ static Value createClampedSwiglu(ImplicitLocOpBuilder &b, GluClampAttr clamp,
   Value limit = f32(b, static_cast<float>(clamp.getLimit().convertToDouble()));
   Value alpha = f32(b, static_cast<float>(clamp.getAlpha().convertToDouble()));
   Value g = arith::MinimumFOp::create(b, gate, limit);
-  Value u = arith::MaximumFOp::create(
-      b, arith::MinimumFOp::create(b, up, limit),
-      arith::NegFOp::create(b, limit));
+  Value u =
+      arith::MaximumFOp::create(b, arith::MinimumFOp::create(b, up, limit),
+                                arith::NegFOp::create(b, limit));
   Value glu = arith::MulFOp::create(
       b, g, createSigmoid(b, arith::MulFOp::create(b, alpha, g)));
-  return arith::MulFOp::create(
-      b, arith::AddFOp::create(b, u, f32(b, 1.0f)), glu);
+  return arith::MulFOp::create(b, arith::AddFOp::create(b, u, f32(b, 1.0f)),
+                               glu);
 }
 
 Value moe::createActivation(ImplicitLocOpBuilder &b, Activation activation,

@@ -24,10 +24,10 @@ enum class Activation {
   GeGLU,
   GELU,
   ReLU,
-  ReLU2,     // max(u, 0)², ungated
-  GELUTanh,  // the tanh approximation, ungated
-  GeGLUTanh, // gelu_tanh(g) · u
-  SiLU,      // u · sigmoid(u), ungated
+  ReLU2,         // max(u, 0)², ungated
+  GELUTanh,      // the tanh approximation, ungated
+  GeGLUTanh,     // gelu_tanh(g) · u
+  SiLU,          // u · sigmoid(u), ungated
   ClampedSwiGLU, // GPT-OSS: (clamp(u, ±limit) + 1) · g'·sigmoid(α·g'), gated
 };
 
