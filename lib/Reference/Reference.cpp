@@ -20,6 +20,11 @@ float silu(float x) { return x * sigmoid(x); }
 float gelu(float x) {
   return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f)));
 }
+/// transformers' gelu_pytorch_tanh (activations.py, GELUTanh).
+float geluTanh(float x) {
+  const float k = std::sqrt(2.0f / 3.14159265358979323846f);
+  return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
+}
 
 double dot(const float *a, const float *b, int64_t n) {
   double sum = 0.0;
@@ -232,27 +237,55 @@ RowBundle moe::reference::expertChoice(const float *logits, int64_t numTokens,
   return bundle;
 }
 
+bool moe::reference::isGated(Activation activation) {
+  return activation == Activation::SwiGLU || activation == Activation::GeGLU ||
+         activation == Activation::GeGLUTanh ||
+         activation == Activation::ClampedSwiGLU;
+}
+
 void moe::reference::applyFfn(const FfnWeights &weights, Activation activation,
-                              int64_t hidden, const float *x, float *out) {
+                              int64_t hidden, const float *x, float *out,
+                              const GluClamp &clamp) {
   int64_t ffn = weights.ffnSize;
   std::vector<float> act(ffn);
   for (int64_t f = 0; f < ffn; ++f) {
     float up = static_cast<float>(dot(weights.up + f * hidden, x, hidden));
+    float gate =
+        isGated(activation)
+            ? static_cast<float>(dot(weights.gate + f * hidden, x, hidden))
+            : 0.0f;
     switch (activation) {
     case Activation::SwiGLU:
-    case Activation::GeGLU: {
-      float gate =
-          static_cast<float>(dot(weights.gate + f * hidden, x, hidden));
-      act[f] =
-          (activation == Activation::SwiGLU ? silu(gate) : gelu(gate)) * up;
+      act[f] = silu(gate) * up;
       break;
-    }
+    case Activation::GeGLU:
+      act[f] = gelu(gate) * up;
+      break;
+    case Activation::GeGLUTanh:
+      act[f] = geluTanh(gate) * up;
+      break;
     case Activation::GELU:
       act[f] = gelu(up);
+      break;
+    case Activation::GELUTanh:
+      act[f] = geluTanh(up);
       break;
     case Activation::ReLU:
       act[f] = std::max(up, 0.0f);
       break;
+    case Activation::ReLU2:
+      act[f] = std::max(up, 0.0f) * std::max(up, 0.0f);
+      break;
+    case Activation::SiLU:
+      act[f] = silu(up);
+      break;
+    case Activation::ClampedSwiGLU: {
+      // GptOssExperts._apply_gate.
+      float g = std::min(gate, clamp.limit);
+      float u = std::min(std::max(up, -clamp.limit), clamp.limit);
+      act[f] = (u + 1.0f) * (g * sigmoid(clamp.alpha * g));
+      break;
+    }
     }
   }
   for (int64_t h = 0; h < hidden; ++h)
@@ -302,7 +335,8 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
       float outScale = config.scaleExpertInput ? 1.0f : bundle.rowWeight[r];
       for (int64_t h = 0; h < hidden; ++h)
         row[h] = token[h] * inScale;
-      applyFfn(expert, config.activation, hidden, row.data(), y.data());
+      applyFfn(expert, config.activation, hidden, row.data(), y.data(),
+               config.gluClamp);
       float *dst = out.data() + bundle.rowToken[r] * hidden;
       for (int64_t h = 0; h < hidden; ++h)
         dst[h] += outScale * y[h];
@@ -320,7 +354,8 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
   if (weights.shared) {
     for (int64_t t = 0; t < numTokens; ++t) {
       const float *token = x + t * hidden;
-      applyFfn(*weights.shared, config.activation, hidden, token, y.data());
+      applyFfn(*weights.shared, config.activation, hidden, token, y.data(),
+               config.gluClamp);
       float gate = weights.sharedSigmoidGate
                        ? sigmoid(static_cast<float>(
                              dot(token, weights.sharedSigmoidGate, hidden)))

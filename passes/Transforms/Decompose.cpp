@@ -75,7 +75,7 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     Value expertOut = ExpertMlpOp::create(
         rewriter, loc, rows.getType(), rows, offsets, op.getExpertGate(),
         op.getExpertUp(), op.getExpertDown(), scaleInput ? rowWeight : Value(),
-        op.getActivation());
+        op.getActivation(), op.getGluClampAttr());
     DroppedSlot dropped = op.getCapacityAttr()
                               ? op.getCapacityAttr().getDropped()
                               : DroppedSlot::zero;
@@ -86,7 +86,8 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     if (op.hasSharedExpert()) {
       Value shared = SharedMlpOp::create(
           rewriter, loc, inputType, input, op.getSharedGate(), op.getSharedUp(),
-          op.getSharedDown(), op.getSharedSigmoidGate(), op.getActivation());
+          op.getSharedDown(), op.getSharedSigmoidGate(), op.getActivation(),
+          op.getGluClampAttr());
       output = arith::AddFOp::create(rewriter, loc, output, shared);
     }
     rewriter.replaceOp(op, output);

@@ -266,7 +266,7 @@ struct ExpertParallelPass
         b, loc, rowsType, exchange.getReceivedRows(), order.getOrder(), scale,
         order.getOffsets(), mlp.getGate(), mlp.getUp(), mlp.getDown(), Value(),
         Value(), Value(), mlp.getActivation(),
-        /*scale_expert_input=*/static_cast<bool>(scale));
+        /*scale_expert_input=*/static_cast<bool>(scale), mlp.getGluClampAttr());
     auto back = AllToAllOp::create(b, loc, rowsType, receivedCounts.getType(),
                                    experts.getResult(), receivedCounts);
     back.setReturning(true);

@@ -75,7 +75,7 @@ struct FuseExpertMlpIntoCombine : OpRewritePattern<CombineOp> {
     rewriter.replaceOpWithNewOp<FusedExpertsOp>(
         combine, combine.getType(), input, rowToken, weight, offsets,
         mlp.getGate(), mlp.getUp(), mlp.getDown(), Value(), Value(), Value(),
-        mlp.getActivation(), scaleInput);
+        mlp.getActivation(), scaleInput, mlp.getGluClampAttr());
     rewriter.eraseOp(mlp);
     return success();
   }
@@ -94,14 +94,15 @@ struct FuseSharedExpert : OpRewritePattern<arith::AddFOp> {
       if (!fused || !shared || fused.hasSharedExpert() || !fused->hasOneUse() ||
           !shared->hasOneUse() || shared.getSigmoidGate() ||
           shared.getInput() != fused.getInput() ||
-          shared.getActivation() != fused.getActivation())
+          shared.getActivation() != fused.getActivation() ||
+          shared.getGluClampAttr() != fused.getGluClampAttr())
         continue;
       rewriter.replaceOpWithNewOp<FusedExpertsOp>(
           add, add.getType(), fused.getInput(), fused.getRowToken(),
           fused.getRowWeight(), fused.getExpertOffsets(), fused.getExpertGate(),
           fused.getExpertUp(), fused.getExpertDown(), shared.getGate(),
           shared.getUp(), shared.getDown(), fused.getActivation(),
-          fused.getScaleExpertInput());
+          fused.getScaleExpertInput(), fused.getGluClampAttr());
       rewriter.eraseOp(fused);
       rewriter.eraseOp(shared);
       return success();

@@ -142,3 +142,24 @@ func.func @bf16_static(%x: tensor<5x32xbf16>, %wg: tensor<8x32xf32>,
             tensor<8x16x32xf32>, tensor<8x32x16xf32>) -> tensor<5x32xbf16>
   return %y : tensor<5x32xbf16>
 }
+
+// -----
+
+// Tests that GPT-OSS's clamped SwiGLU keeps its glu_clamp on the expert and
+// shared FFNs the layer becomes.
+// CHECK-LABEL: func.func @clamped_swiglu
+// CHECK: moe.expert_mlp clamped_swiglu %{{.*}} {glu_clamp = #moe.glu_clamp<limit = 7.0>}
+// CHECK: moe.shared_mlp clamped_swiglu %{{.*}} {glu_clamp = #moe.glu_clamp<limit = 7.0>}
+func.func @clamped_swiglu(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                          %g: tensor<4x16x32xf32>, %u: tensor<4x16x32xf32>,
+                          %d: tensor<4x32x16xf32>, %sg: tensor<24x32xf32>,
+                          %su: tensor<24x32xf32>, %sd: tensor<32x24xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 2>, activation = #moe<activation clamped_swiglu>,
+          glu_clamp = #moe.glu_clamp<limit = 7.0>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

@@ -93,3 +93,37 @@ func.func @not_fused(%x: tensor<?x64xf32>, %x2: tensor<?x64xf32>, %ids: tensor<?
   %y3 = moe.combine %out3 tokens(%tok2) weights(%rw2) offsets(%off2) input(%x2) : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>, tensor<?x64xf32>) -> tensor<?x64xf32>
   return %y, %y2, %y3, %out3 : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>
 }
+
+// -----
+
+// Tests that fusion keeps clamped_swiglu's glu_clamp on the fused op, with
+// a shared expert of the same clamp, and leaves a shared expert of another
+// clamp beside it.
+// CHECK-LABEL: func.func @clamped_swiglu
+// CHECK: %[[Y:.*]] = moe.fused_experts clamped_swiglu %{{.*}} shared(gate %{{.*}}, up %{{.*}}, down %{{.*}}) {glu_clamp = #moe.glu_clamp<limit = 0.5>}
+// CHECK-NOT: moe.expert_mlp
+// CHECK: return %[[Y]]
+// CHECK-LABEL: func.func @clamped_swiglu_other_shared
+// CHECK: %[[Y:.*]] = moe.fused_experts clamped_swiglu %{{.*}} experts(gate %{{.*}}, up %{{.*}}, down %{{.*}}) {glu_clamp = #moe.glu_clamp<limit = 0.5>}
+// CHECK: %[[S:.*]] = moe.shared_mlp clamped_swiglu %{{.*}} {glu_clamp = #moe.glu_clamp<limit = 1.0>}
+// CHECK: arith.addf %[[S]], %[[Y]]
+func.func @clamped_swiglu(%x: tensor<?x64xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>,
+                          %g: tensor<8x32x64xf32>, %u: tensor<8x32x64xf32>, %d: tensor<8x64x32xf32>,
+                          %sg: tensor<96x64xf32>, %su: tensor<96x64xf32>, %sd: tensor<64x96xf32>) -> tensor<?x64xf32> {
+  %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w : tensor<?x64xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  %out = moe.expert_mlp clamped_swiglu %rows offsets(%off) weights(gate %g, up %u, down %d) {glu_clamp = #moe.glu_clamp<limit = 0.5>} : (tensor<?x64xf32>, tensor<9xi32>, tensor<8x32x64xf32>, tensor<8x32x64xf32>, tensor<8x64x32xf32>) -> tensor<?x64xf32>
+  %y = moe.combine %out tokens(%tok) weights(%rw) offsets(%off) input(%x) : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+  %s = moe.shared_mlp clamped_swiglu %x weights(gate %sg, up %su, down %sd) {glu_clamp = #moe.glu_clamp<limit = 0.5>} : (tensor<?x64xf32>, tensor<96x64xf32>, tensor<96x64xf32>, tensor<64x96xf32>) -> tensor<?x64xf32>
+  %z = arith.addf %s, %y : tensor<?x64xf32>
+  return %z : tensor<?x64xf32>
+}
+func.func @clamped_swiglu_other_shared(%x: tensor<?x64xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>,
+                          %g: tensor<8x32x64xf32>, %u: tensor<8x32x64xf32>, %d: tensor<8x64x32xf32>,
+                          %sg: tensor<96x64xf32>, %su: tensor<96x64xf32>, %sd: tensor<64x96xf32>) -> tensor<?x64xf32> {
+  %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w : tensor<?x64xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  %out = moe.expert_mlp clamped_swiglu %rows offsets(%off) weights(gate %g, up %u, down %d) {glu_clamp = #moe.glu_clamp<limit = 0.5>} : (tensor<?x64xf32>, tensor<9xi32>, tensor<8x32x64xf32>, tensor<8x32x64xf32>, tensor<8x64x32xf32>) -> tensor<?x64xf32>
+  %y = moe.combine %out tokens(%tok) weights(%rw) offsets(%off) input(%x) : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+  %s = moe.shared_mlp clamped_swiglu %x weights(gate %sg, up %su, down %sd) {glu_clamp = #moe.glu_clamp<limit = 1.0>} : (tensor<?x64xf32>, tensor<96x64xf32>, tensor<96x64xf32>, tensor<64x96xf32>) -> tensor<?x64xf32>
+  %z = arith.addf %s, %y : tensor<?x64xf32>
+  return %z : tensor<?x64xf32>
+}

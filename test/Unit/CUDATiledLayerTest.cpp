@@ -276,6 +276,20 @@ TEST(CUDATiledLayer, ExpertChoiceUngated) {
   checkAgainstReference(spec);
 }
 
+// Tests the transformers activations beyond SwiGLU (relu2, gelu_tanh,
+// geglu_tanh, silu) through the grouped GEMMs' epilogue, which the GPU
+// kernels share; clamped_swiglu is refused (moe-cuda-check-layers).
+TEST(CUDATiledLayer, TransformersActivations) {
+  for (Activation activation : {Activation::ReLU2, Activation::GELUTanh,
+                                Activation::GeGLUTanh, Activation::SiLU}) {
+    LayerSpec spec;
+    spec.routing = softmaxTopK(2, true);
+    spec.activation = activation;
+    spec.sharedFfn = 20;
+    checkAgainstReference(spec);
+  }
+}
+
 // Tests capacity with each drop order and each dropped-slot policy.
 TEST(CUDATiledLayer, CapacityPolicies) {
   for (DropOrder order : {DropOrder::TokenOrder, DropOrder::LowestWeight})

@@ -201,6 +201,47 @@ TEST(CompiledLayer, ExpertChoice) {
   checkAgainstReference(spec);
 }
 
+// Tests the transformers activations beyond SwiGLU (relu2: Nemotron-H,
+// gelu_tanh and geglu_tanh: gelu_pytorch_tanh, plain silu), fused (the CPU
+// target's generated epilogue, tanh as a polynomial) and unfused (the
+// linalg lowering of moe.expert_mlp), each with a shared expert.
+TEST(CompiledLayer, TransformersActivations) {
+  for (Activation activation : {Activation::ReLU2, Activation::GELUTanh,
+                                Activation::GeGLUTanh, Activation::SiLU}) {
+    LayerSpec spec;
+    spec.routing = softmaxTopK(2, true);
+    spec.activation = activation;
+    spec.sharedFfn = 20;
+    checkAgainstReference(spec, {1, 37});
+    checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+  }
+}
+
+// Tests GPT-OSS's clamped SwiGLU, fused and unfused, with a shared expert:
+// with limit 7 (GPT-OSS's) nothing clamps at these sizes; with limit 0.1
+// most projections clamp, and the output differs from the unclamped one.
+TEST(CompiledLayer, ClampedSwiGlu) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(4, false);
+  spec.activation = Activation::ClampedSwiGLU;
+  spec.sharedFfn = 20;
+  checkAgainstReference(spec, {1, 37});
+  spec.gluClamp.limit = 0.1f;
+  checkAgainstReference(spec, {1, 37});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+
+  TestLayer layer = makeTestLayer(spec);
+  std::mt19937 rng(3);
+  std::vector<float> x = randomTensor(rng, 37 * spec.hidden, 1.0f);
+  reference::LayerConfig clamped = layer.referenceConfig();
+  reference::LayerConfig loose = clamped;
+  loose.gluClamp.limit = 7.0f;
+  EXPECT_GT(
+      normwiseError(runLayer(loose, layer.referenceWeights(), x.data(), 37),
+                    runLayer(clamped, layer.referenceWeights(), x.data(), 37)),
+      1e-2f);
+}
+
 // Tests each capacity drop order with each dropped-slot policy.
 TEST(CompiledLayer, CapacityPolicies) {
   for (DropOrder order : {DropOrder::TokenOrder, DropOrder::LowestWeight})

@@ -20,12 +20,18 @@ const char *activationName(Activation a) {
     return "gelu";
   case Activation::ReLU:
     return "relu";
+  case Activation::ReLU2:
+    return "relu2";
+  case Activation::GELUTanh:
+    return "gelu_tanh";
+  case Activation::GeGLUTanh:
+    return "geglu_tanh";
+  case Activation::SiLU:
+    return "silu";
+  case Activation::ClampedSwiGLU:
+    return "clamped_swiglu";
   }
   return "";
-}
-
-bool gated(Activation a) {
-  return a == Activation::SwiGLU || a == Activation::GeGLU;
 }
 
 std::string routerAttr(const LayerSpec &spec) {
@@ -154,12 +160,12 @@ TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
     layer.weights.back().values[h] = spec.collapseBoost;
   if (spec.bias)
     add("mlp.gate.e_score_correction_bias", {E}, 0.5f);
-  if (gated(spec.activation))
+  if (isGated(spec.activation))
     add("mlp.experts.{e}.gate_proj.weight", {E, F, H}, scale);
   add("mlp.experts.{e}.up_proj.weight", {E, F, H}, scale);
   add("mlp.experts.{e}.down_proj.weight", {E, H, F}, scale);
   if (Fs) {
-    if (gated(spec.activation))
+    if (isGated(spec.activation))
       add("mlp.shared_expert.gate_proj.weight", {Fs, H}, scale);
     add("mlp.shared_expert.up_proj.weight", {Fs, H}, scale);
     add("mlp.shared_expert.down_proj.weight", {H, Fs}, scale);
@@ -174,12 +180,12 @@ std::string TestLayer::source() const {
   std::vector<std::string> names = {"%wg"};
   if (spec.bias)
     names.push_back("%b");
-  bool isGated = gated(spec.activation);
-  if (isGated)
+  bool hasGate = isGated(spec.activation);
+  if (hasGate)
     names.push_back("%g");
   names.insert(names.end(), {"%u", "%d"});
   if (spec.sharedFfn) {
-    if (isGated)
+    if (hasGate)
       names.push_back("%sg");
     names.insert(names.end(), {"%su", "%sd"});
     if (spec.sharedSigmoidGate)
@@ -192,12 +198,16 @@ std::string TestLayer::source() const {
        << " {moe.weight = \"" << weights[i].name << "\"}";
   os << ") -> " << xType << " {\n  %y = moe.layer %x router(%wg"
      << (spec.bias ? ", bias %b" : "") << ") experts("
-     << (isGated ? "gate %g, " : "") << "up %u, down %d)";
+     << (hasGate ? "gate %g, " : "") << "up %u, down %d)";
   if (spec.sharedFfn)
-    os << " shared(" << (isGated ? "gate %sg, " : "") << "up %su, down %sd"
+    os << " shared(" << (hasGate ? "gate %sg, " : "") << "up %su, down %sd"
        << (spec.sharedSigmoidGate ? ", sigmoid_gate %ssg" : "") << ")";
   os << " {router = " << routerAttr(spec) << ", activation = #moe<activation "
      << activationName(spec.activation) << ">";
+  if (spec.activation == Activation::ClampedSwiGLU)
+    os << std::fixed
+       << ", glu_clamp = #moe.glu_clamp<alpha = " << spec.gluClamp.alpha
+       << ", limit = " << spec.gluClamp.limit << ">";
   if (spec.capacity)
     os << std::fixed
        << ", capacity = #moe.capacity<factor = " << spec.capacity->factor
@@ -221,6 +231,7 @@ LayerConfig TestLayer::referenceConfig() const {
   config.hidden = spec.hidden;
   config.numExperts = spec.numExperts;
   config.activation = spec.activation;
+  config.gluClamp = spec.gluClamp;
   config.routing = spec.routing;
   config.expertChoiceFactor = spec.expertChoiceFactor;
   config.capacity = spec.capacity;

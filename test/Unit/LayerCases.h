@@ -23,6 +23,8 @@ namespace moe::test {
 struct LayerSpec {
   int64_t hidden = 16, ffn = 12, numExperts = 8, sharedFfn = 0;
   reference::Activation activation = reference::Activation::SwiGLU;
+  /// ClampedSwiGLU's `#moe.glu_clamp` (written only for that activation).
+  reference::GluClamp gluClamp;
   std::optional<reference::RoutingConfig> routing = reference::RoutingConfig{2};
   double expertChoiceFactor = 1.0;
   std::optional<reference::CapacityConfig> capacity;

@@ -304,6 +304,52 @@ TEST(ExpertChoice, TopTokensPerExpert) {
   EXPECT_NEAR(b.rowWeight[0], sigmoid(2.0f), kTol);
 }
 
+/// act(g, u) of a one-wide FFN (H = F = 1, x = 1, down = 1), so the
+/// projections are the weights themselves: g = gate, u = up.
+float activationOf(Activation activation, float g, float u,
+                   const GluClamp &clamp = {}) {
+  float x = 1.0f, down = 1.0f, out = 0.0f;
+  FfnWeights w{isGated(activation) ? &g : nullptr, &u, &down, 1};
+  applyFfn(w, activation, 1, &x, &out, clamp);
+  return out;
+}
+
+// Tests the ungated relu2, gelu_tanh and silu and the gated geglu_tanh
+// against transformers' relu2, gelu_pytorch_tanh and silu (values from
+// torch in float64, g = 1.5); gelu_tanh differs from the exact GELU (1.95450
+// at 2) by more than the tolerance.
+TEST(Ffn, TransformersActivations) {
+  EXPECT_NEAR(activationOf(Activation::ReLU2, 0, 2.0f), 4.0f, kTol);
+  EXPECT_NEAR(activationOf(Activation::ReLU2, 0, -0.75f), 0.0f, kTol);
+  EXPECT_NEAR(activationOf(Activation::GELUTanh, 0, 2.0f), 1.9545977f, kTol);
+  EXPECT_NEAR(activationOf(Activation::GELUTanh, 0, -0.75f), -0.17003944f,
+              kTol);
+  EXPECT_NEAR(activationOf(Activation::GeGLUTanh, 1.5f, 2.0f), 2.7991432f,
+              2 * kTol);
+  EXPECT_NEAR(activationOf(Activation::GeGLUTanh, 1.5f, -0.75f), -1.0496787f,
+              2 * kTol);
+  EXPECT_NEAR(activationOf(Activation::SiLU, 0, 2.0f), 1.7615942f, kTol);
+  EXPECT_NEAR(activationOf(Activation::SiLU, 0, -0.75f), -0.24061598f, kTol);
+  EXPECT_NEAR(activationOf(Activation::GELU, 0, 2.0f), 1.9544997f, kTol);
+}
+
+// Tests GPT-OSS's clamped SwiGLU against GptOssExperts._apply_gate (torch,
+// float64, alpha 1.702): unclamped at limit 7; at limit 1 the gate clamps
+// from above only (1.5 -> 1, -2 stays) and up on both sides.
+TEST(Ffn, ClampedSwiGlu) {
+  EXPECT_NEAR(activationOf(Activation::ClampedSwiGLU, 1.5f, 2.0f), 4.1749866f,
+              4 * kTol);
+  GluClamp one{1.702f, 1.0f};
+  EXPECT_NEAR(activationOf(Activation::ClampedSwiGLU, 1.5f, 2.0f, one),
+              1.6915915f, 2 * kTol);
+  EXPECT_NEAR(activationOf(Activation::ClampedSwiGLU, -2.0f, 0.5f, one),
+              -0.096512065f, kTol);
+  EXPECT_NEAR(activationOf(Activation::ClampedSwiGLU, 0.5f, -0.5f, one),
+              0.17519422f, kTol);
+  EXPECT_NEAR(activationOf(Activation::ClampedSwiGLU, -2.0f, -3.0f, one), 0.0f,
+              kTol);
+}
+
 /// A layer whose experts are identity-weighted ReLU FFNs (F = H), so expert
 /// e computes relu(x) exactly.
 struct IdentityLayer {

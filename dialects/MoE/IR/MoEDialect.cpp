@@ -273,6 +273,17 @@ LogicalResult CapacityAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 }
 
 //===----------------------------------------------------------------------===//
+// GluClampAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult GluClampAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   APFloat alpha, APFloat limit) {
+  if (failed(verifyPositiveFinite(emitError, "glu_clamp alpha", alpha)))
+    return failure();
+  return verifyPositiveFinite(emitError, "glu_clamp limit", limit);
+}
+
+//===----------------------------------------------------------------------===//
 // WeightLayoutAttr
 //===----------------------------------------------------------------------===//
 

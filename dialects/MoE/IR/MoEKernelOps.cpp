@@ -186,6 +186,8 @@ LogicalResult GatherGateUpOp::verify() {
                          << (getGate() ? "' takes no 'gate' weights"
                                        : "' needs 'gate' weights");
   ShapeChecker check(*this);
+  if (failed(check.gluClamp(getActivation(), getGluClampAttr())))
+    return failure();
   int64_t rows = dimOf(getInit(), 0);
   if (failed(verifyWeight(*this, getUp(), "up", layout, getExpertOffsets(),
                           getInit(), dimOf(getInput(), 1), "hidden size")) ||
@@ -494,7 +496,7 @@ GatherGateUpOp::getTiledImplementation(OpBuilder &b,
       offsetsInTile(b, loc, getExpertOffsets(), tile),
       weightSlice(b, loc, getGate(), isGrouped(), tile),
       weightSlice(b, loc, getUp(), isGrouped(), tile), init, getActivation(),
-      getLayout());
+      getLayout(), getGluClampAttr());
   return tilingResult(tiled);
 }
 

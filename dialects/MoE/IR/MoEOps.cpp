@@ -161,7 +161,8 @@ LogicalResult LayerOp::verify() {
                          "only");
   }
 
-  if (failed(check.ffnWeights(getActivation(), getExpertGate(), getExpertUp(),
+  if (failed(check.gluClamp(getActivation(), getGluClampAttr())) ||
+      failed(check.ffnWeights(getActivation(), getExpertGate(), getExpertUp(),
                               getExpertDown(), "expert_", numExperts, hidden)))
     return failure();
 
@@ -362,7 +363,8 @@ LogicalResult ExpertMlpOp::verify() {
     return failure();
   int64_t numExperts = dimOf(getExpertOffsets(), 0) - 1;
   int64_t hidden = dimOf(getRows(), 1);
-  if (failed(check.ffnWeights(getActivation(), getGate(), getUp(), getDown(),
+  if (failed(check.gluClamp(getActivation(), getGluClampAttr())) ||
+      failed(check.ffnWeights(getActivation(), getGate(), getUp(), getDown(),
                               "", numExperts, hidden)))
     return failure();
   if (Value scale = getScale())
@@ -384,7 +386,8 @@ LogicalResult SharedMlpOp::verify() {
                                       {getSigmoidGate(), "sigmoid_gate"}})))
     return failure();
   int64_t hidden = dimOf(getInput(), 1);
-  if (failed(check.ffnWeights(getActivation(), getGate(), getUp(), getDown(),
+  if (failed(check.gluClamp(getActivation(), getGluClampAttr())) ||
+      failed(check.ffnWeights(getActivation(), getGate(), getUp(), getDown(),
                               "", std::nullopt, hidden)))
     return failure();
   if (Value sigmoidGate = getSigmoidGate())
@@ -416,7 +419,8 @@ LogicalResult FusedExpertsOp::verify() {
     if (failed(check.dim(weight, "row_weight", 0, dimOf(getRowToken(), 0),
                          "row count")))
       return failure();
-  if (failed(check.ffnWeights(getActivation(), getExpertGate(), getExpertUp(),
+  if (failed(check.gluClamp(getActivation(), getGluClampAttr())) ||
+      failed(check.ffnWeights(getActivation(), getExpertGate(), getExpertUp(),
                               getExpertDown(), "expert_", getNumExperts(),
                               hidden)))
     return failure();

@@ -84,6 +84,20 @@ public:
     return success();
   }
 
+  /// `clamp` (the `glu_clamp` attribute) exactly for `clamped_swiglu`.
+  LogicalResult gluClamp(Activation activation, GluClampAttr clamp) {
+    bool wanted = activation == Activation::clamped_swiglu;
+    if (wanted && !clamp)
+      return op->emitOpError()
+             << "activation 'clamped_swiglu' needs a 'glu_clamp' attribute "
+                "(#moe.glu_clamp<alpha = ..., limit = ...>)";
+    if (!wanted && clamp)
+      return op->emitOpError()
+             << "'glu_clamp' applies to activation 'clamped_swiglu' only, got '"
+             << stringifyActivation(activation) << "'";
+    return success();
+  }
+
   /// An expert-major row bundle: rows `[R,H]`, per-row tokens and weights
   /// `[R]`, offsets `[E+1]` static with E >= 1.
   LogicalResult rowBundle(Value rows, StringRef rowsName, Value rowToken,

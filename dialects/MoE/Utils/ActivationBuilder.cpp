@@ -27,18 +27,63 @@ static Value createGelu(ImplicitLocOpBuilder &b, Value x) {
                                onePlus);
 }
 
+static Value createGeluTanh(ImplicitLocOpBuilder &b, Value x) {
+  // transformers' gelu_pytorch_tanh:
+  // 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))).
+  Value cube = arith::MulFOp::create(b, arith::MulFOp::create(b, x, x), x);
+  Value inner = arith::AddFOp::create(
+      b, x, arith::MulFOp::create(b, f32(b, 0.044715f), cube));
+  Value tanh = math::TanhOp::create(
+      b, arith::MulFOp::create(b, f32(b, 0.79788456080286536f), inner));
+  Value onePlus = arith::AddFOp::create(b, f32(b, 1.0f), tanh);
+  return arith::MulFOp::create(b, arith::MulFOp::create(b, f32(b, 0.5f), x),
+                               onePlus);
+}
+
+static Value createSilu(ImplicitLocOpBuilder &b, Value x) {
+  return arith::MulFOp::create(b, x, createSigmoid(b, x));
+}
+
+/// GptOssExperts._apply_gate: (clamp(u, -l, l) + 1) · g' · sigmoid(α · g')
+/// with g' = min(g, l).
+static Value createClampedSwiglu(ImplicitLocOpBuilder &b, GluClampAttr clamp,
+                                 Value gate, Value up) {
+  assert(clamp && "clamped_swiglu without its glu_clamp attribute");
+  Value limit = f32(b, static_cast<float>(clamp.getLimit().convertToDouble()));
+  Value alpha = f32(b, static_cast<float>(clamp.getAlpha().convertToDouble()));
+  Value g = arith::MinimumFOp::create(b, gate, limit);
+  Value u =
+      arith::MaximumFOp::create(b, arith::MinimumFOp::create(b, up, limit),
+                                arith::NegFOp::create(b, limit));
+  Value glu = arith::MulFOp::create(
+      b, g, createSigmoid(b, arith::MulFOp::create(b, alpha, g)));
+  return arith::MulFOp::create(b, arith::AddFOp::create(b, u, f32(b, 1.0f)),
+                               glu);
+}
+
 Value moe::createActivation(ImplicitLocOpBuilder &b, Activation activation,
-                            Value gate, Value up) {
+                            Value gate, Value up, GluClampAttr clamp) {
   switch (activation) {
   case Activation::swiglu:
-    return arith::MulFOp::create(
-        b, arith::MulFOp::create(b, gate, createSigmoid(b, gate)), up);
+    return arith::MulFOp::create(b, createSilu(b, gate), up);
   case Activation::geglu:
     return arith::MulFOp::create(b, createGelu(b, gate), up);
+  case Activation::geglu_tanh:
+    return arith::MulFOp::create(b, createGeluTanh(b, gate), up);
   case Activation::gelu:
     return createGelu(b, up);
+  case Activation::gelu_tanh:
+    return createGeluTanh(b, up);
   case Activation::relu:
     return arith::MaximumFOp::create(b, up, f32(b, 0.0f));
+  case Activation::relu2: {
+    Value relu = arith::MaximumFOp::create(b, up, f32(b, 0.0f));
+    return arith::MulFOp::create(b, relu, relu);
+  }
+  case Activation::silu:
+    return createSilu(b, up);
+  case Activation::clamped_swiglu:
+    return createClampedSwiglu(b, clamp, gate, up);
   }
   llvm_unreachable("unknown activation");
 }

@@ -19,7 +19,26 @@ namespace moe::reference {
 enum class Scoring { Softmax, Sigmoid };
 enum class SelectOn { Scores, Logits };
 enum class GroupScore { Max, Top2Sum };
-enum class Activation { SwiGLU, GeGLU, GELU, ReLU };
+enum class Activation {
+  SwiGLU,
+  GeGLU,
+  GELU,
+  ReLU,
+  ReLU2,         // max(u, 0)², ungated
+  GELUTanh,      // the tanh approximation, ungated
+  GeGLUTanh,     // gelu_tanh(g) · u
+  SiLU,          // u · sigmoid(u), ungated
+  ClampedSwiGLU, // GPT-OSS: (clamp(u, ±limit) + 1) · g'·sigmoid(α·g'), gated
+};
+
+/// The parameters of ClampedSwiGLU, as `#moe.glu_clamp` (g' = min(g, limit)).
+struct GluClamp {
+  float alpha = 1.702f;
+  float limit = 7.0f;
+};
+
+/// Whether the activation reads a gate projection.
+bool isGated(Activation activation);
 enum class DropOrder { TokenOrder, LowestWeight };
 enum class DroppedSlot { Zero, Input };
 
@@ -91,15 +110,17 @@ struct FfnWeights {
   int64_t ffnSize = 0;
 };
 
-/// One FFN on one row `x` `[H]` into `out` `[H]`.
+/// One FFN on one row `x` `[H]` into `out` `[H]`; `clamp` is read by
+/// ClampedSwiGLU only.
 void applyFfn(const FfnWeights &weights, Activation activation, int64_t hidden,
-              const float *x, float *out);
+              const float *x, float *out, const GluClamp &clamp = {});
 
 /// The whole-layer configuration and weights, as `moe.layer` holds them.
 struct LayerConfig {
   int64_t hidden = 0;
   int64_t numExperts = 0;
   Activation activation = Activation::SwiGLU;
+  GluClamp gluClamp; // ClampedSwiGLU's parameters
   /// Token choice when set, expert choice (with `expertChoiceFactor`) when
   /// not.
   std::optional<RoutingConfig> routing;

@@ -81,7 +81,8 @@ struct ExpertMlpOpLowering : OpRewritePattern<ExpertMlpOp> {
           Value up = expertSlice(nb, op.getUp(), expert);
           Value down = expertSlice(nb, op.getDown(), expert);
           Value result =
-              createFfn(nb, op.getActivation(), expertRows, gate, up, down);
+              createFfn(nb, op.getActivation(), op.getGluClampAttr(),
+                        expertRows, gate, up, down);
           auto inParallel = scf::InParallelOp::create(nb);
           nb.setInsertionPointToStart(&inParallel.getRegion().front());
           tensor::ParallelInsertSliceOp::create(nb, result, shared, rowOffsets,
@@ -106,8 +107,8 @@ struct SharedMlpOpLowering : OpRewritePattern<SharedMlpOp> {
     // target packs and tiles it like the experts (under expert parallelism
     // the shared expert stays outside the fused op).
     Value output = addDenseFfnKernels(
-        b, op.getActivation(), op.getInput(), op.getGate(), op.getUp(),
-        op.getDown(), createFilled(b, getSizes(b, op.getInput()),
+        b, op.getActivation(), op.getGluClampAttr(), op.getInput(),
+        op.getGate(), op.getUp(), op.getDown(), createFilled(b, getSizes(b, op.getInput()),
                                    f32Constant(b, 0)));
     if (Value sigmoidGate = op.getSigmoidGate()) {
       // Scale each token by sigmoid(x·w): [T,1] broadcast over H.

@@ -62,7 +62,8 @@ struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
     Value routedAct =
         GatherGateUpOp::create(b, routedInit.getType(), input, rowToken,
                                inputScale, offsets, op.getExpertGate(),
-                               op.getExpertUp(), routedInit, activation, layout)
+                               op.getExpertUp(), routedInit, activation, layout,
+                               op.getGluClampAttr())
             .getResult()[0];
 
     // The down projections, added into the tokens' outputs: routed experts
@@ -73,9 +74,9 @@ struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
                                       outputWeight, output, layout)
                  .getResult()[0];
     if (op.hasSharedExpert())
-      output = addDenseFfnKernels(b, activation, input, op.getSharedGate(),
-                                  op.getSharedUp(), op.getSharedDown(),
-                                  output);
+      output = addDenseFfnKernels(b, activation, op.getGluClampAttr(), input,
+                                  op.getSharedGate(), op.getSharedUp(),
+                                  op.getSharedDown(), output);
     rewriter.replaceOp(op, castToType(b, output, op.getOutput().getType()));
     return success();
   }

@@ -254,7 +254,8 @@ Value lowering::createArgmaxExcluding(ImplicitLocOpBuilder &b, Value values,
 }
 
 Value lowering::createFfn(ImplicitLocOpBuilder &b, Activation activation,
-                          Value rows, Value gate, Value up, Value down) {
+                          GluClampAttr clamp, Value rows, Value gate, Value up,
+                          Value down) {
   Value upProj = createMatmulTransposeB(b, rows, up);
   Value init = tensor::EmptyOp::create(b, getSizes(b, upProj), b.getF32Type());
   Value hidden;
@@ -263,13 +264,15 @@ Value lowering::createFfn(ImplicitLocOpBuilder &b, Activation activation,
     hidden = createElementwise(b, ValueRange{gateProj, upProj}, init,
                                [&](ImplicitLocOpBuilder &nb, ValueRange args) {
                                  return createActivation(nb, activation,
-                                                         args[0], args[1]);
+                                                         args[0], args[1],
+                                                         clamp);
                                });
   } else {
     hidden = createElementwise(b, ValueRange{upProj}, init,
                                [&](ImplicitLocOpBuilder &nb, ValueRange args) {
                                  return createActivation(nb, activation,
-                                                         Value(), args[0]);
+                                                         Value(), args[0],
+                                                         clamp);
                                });
   }
   return createMatmulTransposeB(b, hidden, down);
@@ -394,9 +397,9 @@ SmallVector<Value> lowering::forEachWorkerPart(ImplicitLocOpBuilder &b,
 }
 
 Value lowering::addDenseFfnKernels(ImplicitLocOpBuilder &b,
-                                   Activation activation, Value input,
-                                   Value gate, Value up, Value down,
-                                   Value output) {
+                                   Activation activation, GluClampAttr clamp,
+                                   Value input, Value gate, Value up,
+                                   Value down, Value output) {
   auto layout = WeightLayoutAttr::getRows(b.getContext());
   int64_t width = cast<RankedTensorType>(up.getType()).getDimSize(0);
   Value init = tensor::EmptyOp::create(
@@ -404,7 +407,8 @@ Value lowering::addDenseFfnKernels(ImplicitLocOpBuilder &b,
       b.getF32Type());
   Value activations =
       GatherGateUpOp::create(b, init.getType(), input, Value(), Value(),
-                             Value(), gate, up, init, activation, layout)
+                             Value(), gate, up, init, activation, layout,
+                             clamp)
           .getResult()[0];
   return DownScatterAddOp::create(b, output.getType(), activations, Value(),
                                   down, Value(), Value(), output, layout)

@@ -87,17 +87,19 @@ Value createArgmaxExcluding(ImplicitLocOpBuilder &b, Value values,
                             ValueRange excluded);
 
 /// The FFN of DESIGN.md §4 on rows `[n,H]` with `gate`/`up` `[F,H]` and
-/// `down` `[H,F]` (gate null when ungated), in f32.
-Value createFfn(ImplicitLocOpBuilder &b, Activation activation, Value rows,
-                Value gate, Value up, Value down);
+/// `down` `[H,F]` (gate null when ungated), in f32; `clamp` is the op's
+/// `glu_clamp`.
+Value createFfn(ImplicitLocOpBuilder &b, Activation activation,
+                GluClampAttr clamp, Value rows, Value gate, Value up,
+                Value down);
 
 /// `output + FFN(input)` for a dense FFN (`gate`/`up` `[F,H]`, `down`
 /// `[H,F]`, gate null when ungated) on every row of `input` `[T,H]`, as the
 /// kernel layer's ungrouped ops in the weights' row layout, so that a
 /// target packs, tiles and lowers it as it does the experts.
 Value addDenseFfnKernels(ImplicitLocOpBuilder &b, Activation activation,
-                         Value input, Value gate, Value up, Value down,
-                         Value output);
+                         GluClampAttr clamp, Value input, Value gate, Value up,
+                         Value down, Value output);
 
 /// Gathers rows of `source` `[T,H]` at `indices` (i32 `[R]`) into `[R,H]`.
 Value createGatherRows(ImplicitLocOpBuilder &b, Value source, Value indices);

@@ -165,7 +165,8 @@ void buildExpertOp(OpBuilder &b, Location loc, GatherGateUpOp op, Value expert,
                          expertWeight(b, loc, op.getGate(), expert),
                          expertWeight(b, loc, op.getUp(), expert),
                          rowRange(b, loc, op.getInit(), start, count),
-                         op.getActivation(), op.getLayout());
+                         op.getActivation(), op.getLayout(),
+                         op.getGluClampAttr());
 }
 
 /// Expert `expert`'s part of a grouped down_scatter_add.

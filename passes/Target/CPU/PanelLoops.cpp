@@ -11,7 +11,7 @@
 // the prefetch shares were those of the C loops they replace (measured at
 // parity with them on this project's bench shapes); every output is summed
 // in the order of depth, whatever the thread count or batch. The
-// epilogues' exp (and erf) are expanded to MLIR's polynomial
+// epilogues' exp (and erf, tanh) are expanded to MLIR's polynomial
 // approximations so that LLVM's loop vectoriser vectorises them.
 //
 //===----------------------------------------------------------------------===//
@@ -81,6 +81,7 @@ struct PanelKernel {
   Value rowScale;   // s_r / w_r, or null
   Value scatterTok; // down: the output row of each row, or null
   std::optional<Activation> activation; // gate/up; none: down
+  GluClampAttr clamp;                   // gate/up's glu_clamp, or null
 };
 
 /// `memref.get_global` of 0..5 (i32): the row indices of a tile of
@@ -178,12 +179,12 @@ std::pair<Value, Value> pairIndices(ImplicitLocOpBuilder &b,
   return {first, minIdx(b, add(b, first, idx(b, 1)), last)};
 }
 
-/// Expands exp/erf among `ops` into polynomials (arith and math.fma),
+/// Expands exp/erf/tanh among `ops` into polynomials (arith and math.fma),
 /// which LLVM vectorises, unlike libm calls.
 void approximateMath(ArrayRef<Operation *> ops) {
   SmallVector<Operation *> math;
   for (Operation *op : ops)
-    if (isa<math::ExpOp, math::ErfOp>(op))
+    if (isa<math::ExpOp, math::ErfOp, math::TanhOp>(op))
       math.push_back(op);
   if (math.empty())
     return;
@@ -191,7 +192,8 @@ void approximateMath(ArrayRef<Operation *> ops) {
   populateMathPolynomialApproximationPatterns(
       patterns, [](StringRef name) {
         return name == math::ExpOp::getOperationName() ||
-               name == math::ErfOp::getOperationName();
+               name == math::ErfOp::getOperationName() ||
+               name == math::TanhOp::getOperationName();
       });
   GreedyRewriteConfig config;
   config.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
@@ -249,7 +251,8 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const PanelKernel &k, Value acc,
                   if (gate)
                     gate = arith::MulFOp::create(eb, s, gate);
                 }
-                Value value = createActivation(eb, *k.activation, gate, up);
+                Value value =
+                    createActivation(eb, *k.activation, gate, up, k.clamp);
                 memref::StoreOp::create(eb, value, k.out, {r, o});
               }
               for (Operation &op : *body)
@@ -569,7 +572,8 @@ struct GatherGateUpToPanelLoops : OpRewritePattern<GatherGateUpOp> {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     PanelKernel k{op.getInput(),  op.getRowToken(), dim(b, op.getInit(), 0),
                   b0,             b1,               op.getInit(),
-                  op.getScale(),  Value(),          op.getActivation()};
+                  op.getScale(),  Value(),          op.getActivation(),
+                  op.getGluClampAttr()};
     buildPanelLoops(rewriter, op, k);
     rewriter.eraseOp(op);
     return success();

@@ -28,11 +28,23 @@ constexpr llvm::StringLiteral kDroppedInput =
     "moe.expert_mlp does not map to GPU kernels (use dropped = zero, or "
     "--target=cpu)";
 
+/// Why the CUDA target cannot lower GPT-OSS's clamped SwiGLU today.
+constexpr llvm::StringLiteral kClampedSwiglu =
+    "activation 'clamped_swiglu' is not supported by the CUDA target: its "
+    "grouped GEMM epilogues do not carry the glu_clamp parameters (use "
+    "--target=cpu)";
+
 struct MoECUDACheckLayersPass
     : public mlir::moe::impl::MoECUDACheckLayersBase<MoECUDACheckLayersPass> {
   void runOnOperation() override {
     bool failed = false;
     getOperation().walk([&](Operation *op) {
+      // Every op carrying an activation names its parameters `glu_clamp`.
+      if (op->getAttrOfType<GluClampAttr>("glu_clamp")) {
+        op->emitOpError(kClampedSwiglu);
+        failed = true;
+        return;
+      }
       bool passThrough = false;
       if (auto layer = dyn_cast<LayerOp>(op))
         passThrough =

@@ -32,3 +32,10 @@ Value cuda::buildEpilogueElement(ImplicitLocOpBuilder &b, GemmEpilogue kind,
   }
   llvm_unreachable("unknown epilogue");
 }
+
+LogicalResult cuda::checkEpilogueActivation(GatherGateUpOp op) {
+  if (!op.getGluClampAttr())
+    return success();
+  return op.emitOpError("activation 'clamped_swiglu' is not supported by the "
+                        "CUDA target's grouped GEMMs");
+}

@@ -35,6 +35,11 @@ Value buildEpilogueElement(ImplicitLocOpBuilder &b, GemmEpilogue kind,
                            Activation activation, Value factor,
                            ArrayRef<Value> sums, Value old);
 
+/// Refuses, naming the op, a gather_gate_up whose activation the epilogue
+/// does not implement: clamped_swiglu, whose glu_clamp the kernels do not
+/// carry (moe-cuda-check-layers refuses such layers first).
+LogicalResult checkEpilogueActivation(GatherGateUpOp op);
+
 } // namespace mlir::moe::cuda
 
 #endif // MOE_PASSES_TARGET_CUDA_GEMMEPILOGUE_H

@@ -654,6 +654,8 @@ LogicalResult cuda::lowerGatherGateUpSm80(RewriterBase &rewriter,
                                           GatherGateUpOp op,
                                           gpu::GPUModuleOp kernels,
                                           const GemmTileShape &tileShape) {
+  if (failed(cuda::checkEpilogueActivation(op)))
+    return failure();
   SmallVector<Value, 2> weights;
   if (Value gate = op.getGate())
     weights.push_back(gate);

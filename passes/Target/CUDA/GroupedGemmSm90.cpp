@@ -12,6 +12,8 @@
 
 #include "GroupedGemmSm90.h"
 
+#include "GemmEpilogue.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -182,7 +184,8 @@ LogicalResult cuda::lowerGatherGateUpSm90(RewriterBase &rewriter,
       return op.emitOpError("on sm_90a needs gate and up of one shape");
   }
   auto [columns, depth] = *shape;
-  if (failed(checkActivations(op, op.getInput(), depth, op.getInit(), columns,
+  if (failed(cuda::checkEpilogueActivation(op)) ||
+      failed(checkActivations(op, op.getInput(), depth, op.getInit(), columns,
                               op.getRowToken(), op.getScale(),
                               op.getExpertOffsets())) ||
       failed(checkTile(op, tile, gated ? 2 : 1)))

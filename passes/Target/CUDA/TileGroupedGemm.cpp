@@ -275,6 +275,8 @@ LogicalResult checkOperands(Operation *op, WeightLayoutAttr layout,
 
 LogicalResult tileGatherGateUp(GatherGateUpOp op, int64_t tileRows,
                                int64_t tileColumns) {
+  if (failed(cuda::checkEpilogueActivation(op)))
+    return failure();
   TiledGemm g;
   g.rows = op.getInput();
   g.rowToken = op.getRowToken();

@@ -173,6 +173,76 @@ func.func @expert_mlp(%rows: tensor<?x32xf32>, %off: tensor<9xi32>,
 
 // -----
 
+// Tests that the ungated tanh GELU lowers to its tanh form in the
+// activation's generic (one matmul before it: no gate), and relu2 to a
+// max with zero and its square.
+// CHECK-LABEL: func.func @expert_mlp_gelu_tanh_relu2
+// CHECK: linalg.matmul
+// CHECK-NOT: linalg.matmul
+// CHECK: linalg.generic
+// CHECK: arith.mulf
+// CHECK: math.tanh
+// CHECK-NOT: math.erf
+// CHECK: linalg.matmul
+// CHECK: linalg.generic
+// CHECK: %[[R:.*]] = arith.maximumf
+// CHECK-NEXT: arith.mulf %[[R]], %[[R]]
+func.func @expert_mlp_gelu_tanh_relu2(%rows: tensor<?x32xf32>, %off: tensor<9xi32>,
+                                      %u: tensor<8x16x32xf32>, %d: tensor<8x32x16xf32>)
+    -> (tensor<?x32xf32>, tensor<?x32xf32>) {
+  %y = moe.expert_mlp gelu_tanh %rows offsets(%off) weights(up %u, down %d)
+      : (tensor<?x32xf32>, tensor<9xi32>, tensor<8x16x32xf32>,
+         tensor<8x32x16xf32>) -> tensor<?x32xf32>
+  %z = moe.expert_mlp relu2 %rows offsets(%off) weights(up %u, down %d)
+      : (tensor<?x32xf32>, tensor<9xi32>, tensor<8x16x32xf32>,
+         tensor<8x32x16xf32>) -> tensor<?x32xf32>
+  return %y, %z : tensor<?x32xf32>, tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that clamped_swiglu lowers with its glu_clamp's limit and alpha:
+// min(gate, 0.25), up clamped to [-0.25, 0.25], sigmoid(1.5 · gate).
+// CHECK-LABEL: func.func @expert_mlp_clamped_swiglu
+// CHECK: linalg.generic
+// CHECK-DAG: arith.constant 2.500000e-01 : f32
+// CHECK-DAG: arith.constant 1.500000e+00 : f32
+// CHECK: %[[G:.*]] = arith.minimumf %{{.*}}, %{{.*}} : f32
+// CHECK: %[[U:.*]] = arith.minimumf
+// CHECK: arith.maximumf %[[U]]
+// CHECK: arith.mulf %{{.*}}, %[[G]]
+// CHECK: math.exp
+func.func @expert_mlp_clamped_swiglu(%rows: tensor<?x32xf32>, %off: tensor<9xi32>,
+                                     %g: tensor<8x16x32xf32>, %u: tensor<8x16x32xf32>,
+                                     %d: tensor<8x32x16xf32>) -> tensor<?x32xf32> {
+  %y = moe.expert_mlp clamped_swiglu %rows offsets(%off) weights(gate %g, up %u, down %d)
+      {glu_clamp = #moe.glu_clamp<alpha = 1.5, limit = 0.25>}
+      : (tensor<?x32xf32>, tensor<9xi32>, tensor<8x16x32xf32>,
+         tensor<8x16x32xf32>, tensor<8x32x16xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that moe.fused_experts passes its glu_clamp to both gather_gate_up
+// kernels (routed and shared).
+// CHECK-LABEL: func.func @fused_clamped_swiglu
+// CHECK: moe.gather_gate_up clamped_swiglu {{.*}} layout <rows> outs(%{{.*}}) {glu_clamp = #moe.glu_clamp<limit = 7.0>}
+// CHECK: moe.gather_gate_up clamped_swiglu {{.*}} layout <rows> outs(%{{.*}}) {glu_clamp = #moe.glu_clamp<limit = 7.0>}
+func.func @fused_clamped_swiglu(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %w: tensor<?xf32>, %off: tensor<3xi32>,
+                                %g: tensor<2x32x64xf32>, %u: tensor<2x32x64xf32>, %d: tensor<2x64x32xf32>,
+                                %sg: tensor<96x64xf32>, %su: tensor<96x64xf32>, %sd: tensor<64x96xf32>) -> tensor<?x64xf32> {
+  %y = moe.fused_experts clamped_swiglu %x tokens(%tok) weights(%w) offsets(%off)
+      experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd)
+      {glu_clamp = #moe.glu_clamp<limit = 7.0>}
+      : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<3xi32>,
+         tensor<2x32x64xf32>, tensor<2x32x64xf32>, tensor<2x64x32xf32>,
+         tensor<96x64xf32>, tensor<96x64xf32>, tensor<64x96xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
 // Tests that a whole layer and routing statistics lower (the layer
 // decomposed on the way) and that the exchange becomes the kernel layer's:
 // the counts, a buffer of the rows they announce, the rows.

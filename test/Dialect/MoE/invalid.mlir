@@ -338,6 +338,78 @@ func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, 
 
 // -----
 
+// Tests that geglu_tanh is gated: it needs gate weights.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{activation 'geglu_tanh' needs 'expert_gate' weights}}
+  %y = moe.layer %x router(%wg) experts(up %u, down %d) {router = #moe.routing<top_k = 2>, activation = #moe<activation geglu_tanh>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that relu2 is ungated: it takes no gate weights.
+func.func @f(%x: tensor<?x8xf32>, %g: tensor<16x8xf32>, %u: tensor<16x8xf32>, %d: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{activation 'relu2' takes no 'gate' weights}}
+  %y = moe.shared_mlp relu2 %x weights(gate %g, up %u, down %d) : (tensor<?x8xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that clamped_swiglu needs its glu_clamp parameters.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{activation 'clamped_swiglu' needs a 'glu_clamp' attribute}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>, activation = #moe<activation clamped_swiglu>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that glu_clamp belongs to clamped_swiglu only.
+func.func @f(%r: tensor<?x8xf32>, %o: tensor<5xi32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'glu_clamp' applies to activation 'clamped_swiglu' only, got 'swiglu'}}
+  %y = moe.expert_mlp swiglu %r offsets(%o) weights(gate %g, up %u, down %d) {glu_clamp = #moe.glu_clamp<limit = 7.0>} : (tensor<?x8xf32>, tensor<5xi32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the shared FFN checks glu_clamp too.
+func.func @f(%x: tensor<?x8xf32>, %g: tensor<16x8xf32>, %u: tensor<16x8xf32>, %d: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{activation 'clamped_swiglu' needs a 'glu_clamp' attribute}}
+  %y = moe.shared_mlp clamped_swiglu %x weights(gate %g, up %u, down %d) : (tensor<?x8xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the fused op checks glu_clamp too.
+func.func @f(%x: tensor<?x8xf32>, %tok: tensor<?xi32>, %off: tensor<3xi32>, %u: tensor<2x4x8xf32>, %d: tensor<2x8x4xf32>) {
+  // expected-error @+1 {{'glu_clamp' applies to activation 'clamped_swiglu' only, got 'relu'}}
+  %y = moe.fused_experts relu %x tokens(%tok) offsets(%off) experts(up %u, down %d) {glu_clamp = #moe.glu_clamp<limit = 7.0>} : (tensor<?x8xf32>, tensor<?xi32>, tensor<3xi32>, tensor<2x4x8xf32>, tensor<2x8x4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the clamp limit must be positive and finite.
+func.func @f(%r: tensor<?x8xf32>, %o: tensor<5xi32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{glu_clamp limit must be a positive finite number, got -1}}
+  %y = moe.expert_mlp clamped_swiglu %r offsets(%o) weights(gate %g, up %u, down %d) {glu_clamp = #moe.glu_clamp<limit = -1.0>} : (tensor<?x8xf32>, tensor<5xi32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the clamp's alpha must be positive and finite.
+func.func @f(%r: tensor<?x8xf32>, %o: tensor<5xi32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{glu_clamp alpha must be a positive finite number, got 0}}
+  %y = moe.expert_mlp clamped_swiglu %r offsets(%o) weights(gate %g, up %u, down %d) {glu_clamp = #moe.glu_clamp<alpha = 0.0, limit = 7.0>} : (tensor<?x8xf32>, tensor<5xi32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
 // Tests that an ungated activation takes no gate weights.
 func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
   // expected-error @+1 {{activation 'relu' takes no 'expert_gate' weights}}

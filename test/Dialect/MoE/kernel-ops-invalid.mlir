@@ -277,3 +277,13 @@ func.func @f(%h: tensor<?x4xf32>, %off: tensor<?xi32>, %d: tensor<2x8x4xf32>, %o
   %y = moe.down_scatter_add %h offsets(%off) weights(down %d) layout <rows> outs(%o) : (tensor<?x4xf32>, tensor<?xi32>, tensor<2x8x4xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
   return
 }
+
+// -----
+
+// Tests that moe.gather_gate_up carries glu_clamp exactly for
+// clamped_swiglu.
+func.func @f(%x: tensor<?x8xf32>, %g: tensor<4x8xf32>, %u: tensor<4x8xf32>, %a: tensor<?x4xf32>) {
+  // expected-error @+1 {{activation 'clamped_swiglu' needs a 'glu_clamp' attribute}}
+  %h = moe.gather_gate_up clamped_swiglu %x weights(gate %g, up %u) layout <rows> outs(%a) : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  return
+}

@@ -308,3 +308,77 @@ func.func @num_workers() -> index {
   %n = moe.num_workers
   return %n : index
 }
+
+// -----
+
+// Tests that the transformers activations beyond SwiGLU round-trip: the
+// ungated relu2 (with an ungated shared expert), gelu_tanh and silu, and the
+// gated geglu_tanh.
+// CHECK-LABEL: func.func @transformers_activations
+// CHECK: moe.layer
+// CHECK-SAME: activation = #moe<activation relu2>
+// CHECK: moe.expert_mlp gelu_tanh %{{[a-z0-9_]+}} offsets(%{{[a-z0-9_]+}}) weights(up
+// CHECK: moe.expert_mlp silu %{{[a-z0-9_]+}} offsets(%{{[a-z0-9_]+}}) weights(up
+// CHECK: moe.shared_mlp geglu_tanh %{{[a-z0-9_]+}} weights(gate
+func.func @transformers_activations(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                                    %off: tensor<5xi32>,
+                                    %u: tensor<4x16x32xf32>, %d: tensor<4x32x16xf32>,
+                                    %sg: tensor<24x32xf32>, %su: tensor<24x32xf32>,
+                                    %sd: tensor<32x24xf32>)
+    -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
+  %y = moe.layer %x router(%wg) experts(up %u, down %d) shared(up %su, down %sd)
+         {router = #moe.routing<top_k = 2>, activation = #moe<activation relu2>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x32x16xf32>, tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  %a = moe.expert_mlp gelu_tanh %x offsets(%off) weights(up %u, down %d)
+      : (tensor<?x32xf32>, tensor<5xi32>, tensor<4x16x32xf32>,
+         tensor<4x32x16xf32>) -> tensor<?x32xf32>
+  %b = moe.expert_mlp silu %x offsets(%off) weights(up %u, down %d)
+      : (tensor<?x32xf32>, tensor<5xi32>, tensor<4x16x32xf32>,
+         tensor<4x32x16xf32>) -> tensor<?x32xf32>
+  %c = moe.shared_mlp geglu_tanh %x weights(gate %sg, up %su, down %sd)
+      : (tensor<?x32xf32>, tensor<24x32xf32>, tensor<24x32xf32>,
+         tensor<32x24xf32>) -> tensor<?x32xf32>
+  return %y, %a, %b, %c : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that GPT-OSS's clamped SwiGLU and its #moe.glu_clamp round-trip on
+// the layer, the expert and shared FFNs and the fused op; alpha defaults
+// to 1.702 and is then not printed.
+// CHECK-LABEL: func.func @clamped_swiglu
+// CHECK: moe.layer
+// CHECK-SAME: activation = #moe<activation clamped_swiglu>
+// CHECK-SAME: glu_clamp = #moe.glu_clamp<limit = 7.0>
+// CHECK: moe.expert_mlp clamped_swiglu
+// CHECK-SAME: {glu_clamp = #moe.glu_clamp<alpha = 1.5, limit = 0.25>}
+// CHECK: moe.shared_mlp clamped_swiglu
+// CHECK-SAME: {glu_clamp = #moe.glu_clamp<limit = 7.0>}
+// CHECK: moe.fused_experts clamped_swiglu
+// CHECK-SAME: {glu_clamp = #moe.glu_clamp<limit = 7.0>}
+func.func @clamped_swiglu(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                          %tok: tensor<?xi32>, %w: tensor<?xf32>, %off: tensor<5xi32>,
+                          %g: tensor<4x16x32xf32>, %u: tensor<4x16x32xf32>,
+                          %d: tensor<4x32x16xf32>, %sg: tensor<24x32xf32>,
+                          %su: tensor<24x32xf32>, %sd: tensor<32x24xf32>)
+    -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         {router = #moe.routing<top_k = 2>, activation = #moe<activation clamped_swiglu>,
+          glu_clamp = #moe.glu_clamp<limit = 7.0>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<?x32xf32>
+  %a = moe.expert_mlp clamped_swiglu %x offsets(%off) weights(gate %g, up %u, down %d)
+      {glu_clamp = #moe.glu_clamp<alpha = 1.5, limit = 0.25>}
+      : (tensor<?x32xf32>, tensor<5xi32>, tensor<4x16x32xf32>, tensor<4x16x32xf32>,
+         tensor<4x32x16xf32>) -> tensor<?x32xf32>
+  %b = moe.shared_mlp clamped_swiglu %x weights(gate %sg, up %su, down %sd)
+      {glu_clamp = #moe.glu_clamp<alpha = 1.702, limit = 7.0>}
+      : (tensor<?x32xf32>, tensor<24x32xf32>, tensor<24x32xf32>,
+         tensor<32x24xf32>) -> tensor<?x32xf32>
+  %c = moe.fused_experts clamped_swiglu %x tokens(%tok) weights(%w) offsets(%off)
+      experts(gate %g, up %u, down %d) {glu_clamp = #moe.glu_clamp<limit = 7.0>}
+      : (tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>,
+         tensor<4x16x32xf32>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<?x32xf32>
+  return %y, %a, %b, %c : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+}

@@ -107,3 +107,39 @@ func.func @bf16_gelu(%x: memref<?x64xf32>, %u: memref<2x64x32xbf16>, %out: memre
       : (memref<?x64xf32>, memref<2x64x32xbf16>, memref<?x64xf32>) -> ()
   return
 }
+
+// -----
+
+// Tests that the generated epilogue of geglu_tanh on f32 panels expands
+// tanh to MLIR's polynomial (no math.tanh left), as it does exp and erf.
+// CHECK-LABEL: func.func @geglu_tanh
+// CHECK: call @moe_ukernel_tile_f32
+// CHECK: memref.load
+// CHECK: memref.load
+// CHECK: math.fma
+// CHECK-NOT: math.tanh
+// CHECK-NOT: moe.gather_gate_up
+func.func @geglu_tanh(%x: memref<?x64xf32>, %g: memref<2x64x32xf32>, %u: memref<2x64x32xf32>, %out: memref<?x64xf32>) {
+  moe.gather_gate_up geglu_tanh %x weights(gate %g, up %u) layout <panels = 32> outs(%out)
+      : (memref<?x64xf32>, memref<2x64x32xf32>, memref<2x64x32xf32>, memref<?x64xf32>) -> ()
+  return
+}
+
+// -----
+
+// Tests that the generated epilogue of clamped_swiglu applies its
+// glu_clamp (the limit 0.5 bounds gate and up) after the register tile.
+// CHECK-LABEL: func.func @clamped_swiglu
+// CHECK-DAG: %[[NEG:.*]] = arith.constant -5.000000e-01 : f32
+// CHECK-DAG: %[[LIMIT:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK: call @moe_ukernel_tile_f32
+// CHECK: arith.minimumf %{{.*}}, %[[LIMIT]]
+// CHECK: %[[UP:.*]] = arith.minimumf %{{.*}}, %[[LIMIT]]
+// CHECK: arith.maximumf %[[UP]], %[[NEG]]
+// CHECK-NOT: math.exp
+// CHECK-NOT: moe.gather_gate_up
+func.func @clamped_swiglu(%x: memref<?x64xf32>, %g: memref<2x64x32xf32>, %u: memref<2x64x32xf32>, %out: memref<?x64xf32>) {
+  moe.gather_gate_up clamped_swiglu %x weights(gate %g, up %u) layout <panels = 32> outs(%out) {glu_clamp = #moe.glu_clamp<limit = 0.5>}
+      : (memref<?x64xf32>, memref<2x64x32xf32>, memref<2x64x32xf32>, memref<?x64xf32>) -> ()
+  return
+}

@@ -39,3 +39,18 @@ func.func @layer_dropped_zero(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: ten
          -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that GPT-OSS's clamped SwiGLU is refused on the layer, naming the
+// activation.
+func.func @layer_clamped_swiglu(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>,
+                                %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op activation 'clamped_swiglu' is not supported by the CUDA target}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         {router = #moe.routing<top_k = 1>, activation = #moe<activation clamped_swiglu>,
+          glu_clamp = #moe.glu_clamp<limit = 7.0>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>)
+         -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

@@ -29,7 +29,9 @@ void printRankMapParameter(AsmPrinter &printer, ArrayRef<int64_t> ranks);
 /// Whether the activation multiplies a gate projection into the up
 /// projection (and so needs gate weights).
 inline bool isGated(Activation activation) {
-  return activation == Activation::swiglu || activation == Activation::geglu;
+  return activation == Activation::swiglu || activation == Activation::geglu ||
+         activation == Activation::geglu_tanh ||
+         activation == Activation::clamped_swiglu;
 }
 } // namespace mlir::moe
 

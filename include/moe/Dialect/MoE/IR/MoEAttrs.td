@@ -46,7 +46,12 @@ def MoE_Activation : MoE_I32Enum<"Activation",
       I32EnumAttrCase<"swiglu", 0>,
       I32EnumAttrCase<"geglu", 1>,
       I32EnumAttrCase<"gelu", 2>,
-      I32EnumAttrCase<"relu", 3>]>;
+      I32EnumAttrCase<"relu", 3>,
+      I32EnumAttrCase<"relu2", 4>,
+      I32EnumAttrCase<"gelu_tanh", 5>,
+      I32EnumAttrCase<"geglu_tanh", 6>,
+      I32EnumAttrCase<"silu", 7>,
+      I32EnumAttrCase<"clamped_swiglu", 8>]>;
 def MoE_ActivationAttr : MoE_EnumAttr<MoE_Activation, "activation">;
 
 def MoE_DropOrder : MoE_I32Enum<"DropOrder",
@@ -297,6 +302,33 @@ def MoE_PlacementAttr : MoE_Attr<"Placement", "placement"> {
       return static_cast<int64_t>(getTable().size()) / getSlots();
     }
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// Expert FFN parameters
+//===----------------------------------------------------------------------===//
+
+def MoE_GluClampAttr : MoE_Attr<"GluClamp", "glu_clamp"> {
+  let summary = "the slope and clamp of GPT-OSS's clamped SwiGLU";
+  let description = [{
+    The parameters of activation `clamped_swiglu` (transformers'
+    `GptOssExperts._apply_gate`), on `g = gate·x`, `u = up·x`:
+
+    `g' = min(g, limit)`, `u' = clamp(u, -limit, limit)`,
+    `act(g, u) = (u' + 1) · g' · sigmoid(alpha · g')`.
+
+    `alpha` defaults to GPT-OSS's 1.702; `limit` is the config's
+    `swiglu_limit` (7.0 in GPT-OSS). Both are positive and finite; the
+    compiled code uses them as f32.
+
+    Example: `#moe.glu_clamp<alpha = 1.702, limit = 7.0>`
+  }];
+  let parameters = (ins
+    MoE_F64Parameter<"1.702", "sigmoid slope">:$alpha,
+    MoE_F64Parameter<"", "clamp bound">:$limit
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
 }
 
 #endif // MOE_DIALECT_MOE_IR_MOEATTRS_TD

@@ -57,7 +57,8 @@ def MoE_GatherGateUpOp : MoE_KernelOp<"gather_gate_up"> {
     `init[r, j] = act(s_r · (x[t_r]·gate[j]), s_r · (x[t_r]·up[j]))` for
     each row `r` of `init` `[R,N]`, with `t_r = row_token[r]` (or `r`
     without `row_token`) and `s_r = scale[r]` (or 1). `gate` is present
-    exactly for the gated activations. This is the first half of an expert
+    exactly for the gated activations, `glu_clamp` exactly for
+    `clamped_swiglu` (act as in `moe.expert_mlp`). This is the first half of an expert
     FFN with the token gather in its prologue and the input scaling and the
     activation in its epilogue. `init` is overwritten, not read.
 
@@ -94,7 +95,8 @@ def MoE_GatherGateUpOp : MoE_KernelOp<"gather_gate_up"> {
     AnyShaped:$up,
     AnyShaped:$init,
     MoE_ActivationAttr:$activation,
-    MoE_WeightLayoutAttr:$layout
+    MoE_WeightLayoutAttr:$layout,
+    OptionalAttr<MoE_GluClampAttr>:$glu_clamp
   );
   let assemblyFormat = [{
     $activation $input (`tokens` `(` $row_token^ `)`)?

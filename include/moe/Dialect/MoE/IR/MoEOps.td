@@ -35,13 +35,16 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
       `#moe.routing` (token choice) or `#moe.expert_choice` attribute;
       `correction_bias` `[E]` is DeepSeek-V3's score-correction bias.
     * `experts(gate, up, down)`: `[E,F,H]`, `[E,F,H]`, `[E,H,F]`; `gate` is
-      present exactly for the gated activations (`swiglu`, `geglu`).
+      present exactly for the gated activations (`swiglu`, `geglu`,
+      `geglu_tanh`).
     * `shared(gate, up, down, sigmoid_gate)`: an always-on dense FFN of width
       `Fs` (`[Fs,H]`, `[Fs,H]`, `[H,Fs]`) added to the routed sum, scaled by
       `sigmoid(x·w)` when `sigmoid_gate` `[1,H]` is present (Qwen2-MoE).
     * `capacity`: an optional per-expert limit (token choice only).
     * `scale_expert_input`: the routing weight multiplies the expert
       *input* instead of its output (Llama 4).
+    * `glu_clamp`: the parameters of `clamped_swiglu` (GPT-OSS), present
+      exactly for that activation (`#moe.glu_clamp`).
 
     Weights are f32. The verifier (rather than the operand types) says so,
     to point at what a bf16 weight most likely wants: f32 in the IR and
@@ -69,7 +72,8 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     AnyAttrOf<[MoE_RoutingAttr, MoE_ExpertChoiceAttr]>:$router,
     DefaultValuedAttr<MoE_ActivationAttr, "::mlir::moe::Activation::swiglu">:$activation,
     OptionalAttr<MoE_CapacityAttr>:$capacity,
-    UnitAttr:$scale_expert_input
+    UnitAttr:$scale_expert_input,
+    OptionalAttr<MoE_GluClampAttr>:$glu_clamp
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
@@ -79,6 +83,21 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
         (`,` `sigmoid_gate` $shared_sigmoid_gate^)? `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
+  let builders = [
+    // Without glu_clamp: the importers' layers, whose activation takes no
+    // parameters.
+    OpBuilder<(ins "Type":$output, "Value":$input, "Value":$router_weight,
+      "Value":$correction_bias, "Value":$expert_gate, "Value":$expert_up,
+      "Value":$expert_down, "Value":$shared_gate, "Value":$shared_up,
+      "Value":$shared_down, "Value":$shared_sigmoid_gate, "Attribute":$router,
+      "ActivationAttr":$activation, "CapacityAttr":$capacity,
+      "UnitAttr":$scale_expert_input), [{
+      build($_builder, $_state, output, input, router_weight, correction_bias,
+            expert_gate, expert_up, expert_down, shared_gate, shared_up,
+            shared_down, shared_sigmoid_gate, router, activation, capacity,
+            scale_expert_input, GluClampAttr());
+    }]>
+  ];
   let hasVerifier = 1;
   let hasCanonicalizer = 1;
   let extraClassDeclaration = [{
@@ -245,9 +264,27 @@ def MoE_ExpertMlpOp : MoE_Op<"expert_mlp", [Pure, AttrSizedOperandSegments]> {
   let summary = "the grouped expert FFN over expert-major rows";
   let description = [{
     Row `r` in `[offsets[e], offsets[e+1])` goes through expert `e`:
-    `swiglu`: `down(silu(gate·x) ⊙ (up·x))`, `geglu`: `down(gelu(gate·x) ⊙
-    (up·x))`, `gelu`: `down(gelu(up·x))`, `relu`: `down(relu(up·x))`, with
-    `gate`/`up` `[E,F,H]` and `down` `[E,H,F]` (GELU is the exact erf form).
+    `down(act(gate·x, up·x))` with `gate`/`up` `[E,F,H]`, `down` `[E,H,F]`
+    and, elementwise, for `g = gate·x`, `u = up·x`:
+
+    | activation | act(g, u) | transformers' name |
+    | --- | --- | --- |
+    | `swiglu` | `silu(g) · u` | `silu` (gated) |
+    | `geglu` | `gelu(g) · u` | `gelu` (gated) |
+    | `geglu_tanh` | `gelu_tanh(g) · u` | `gelu_pytorch_tanh` (gated) |
+    | `gelu` | `gelu(u)` | `gelu` |
+    | `gelu_tanh` | `gelu_tanh(u)` | `gelu_pytorch_tanh` |
+    | `relu` | `max(u, 0)` | `relu` |
+    | `relu2` | `max(u, 0)²` | `relu2` (Nemotron-H) |
+    | `silu` | `silu(u)` | `silu` |
+    | `clamped_swiglu` | `(u' + 1) · g' · sigmoid(α · g')` | GPT-OSS |
+
+    where `silu(v) = v · sigmoid(v)`, `gelu(v) = v/2 · (1 + erf(v/√2))` (the
+    exact form) and `gelu_tanh(v) = v/2 · (1 + tanh(√(2/π) · (v + 0.044715 ·
+    v³)))`. `clamped_swiglu` takes `g' = min(g, limit)`, `u' = clamp(u,
+    -limit, limit)` and `α` from its `glu_clamp` attribute
+    (`#moe.glu_clamp`), which is present exactly for that activation, on
+    this op as on every op carrying an activation.
     With `scale`, row `r` is first multiplied by `scale[r]` (Llama 4 applies
     the routing weight to the expert input). Rows at or past `offsets[E]`
     (dropped slots) produce zeros.
@@ -267,7 +304,8 @@ def MoE_ExpertMlpOp : MoE_Op<"expert_mlp", [Pure, AttrSizedOperandSegments]> {
     3DTensorOf<[AnyFloat]>:$up,
     3DTensorOf<[AnyFloat]>:$down,
     Optional<MoE_Weight1D>:$scale,
-    MoE_ActivationAttr:$activation
+    MoE_ActivationAttr:$activation,
+    OptionalAttr<MoE_GluClampAttr>:$glu_clamp
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
@@ -301,7 +339,8 @@ def MoE_SharedMlpOp : MoE_Op<"shared_mlp", [Pure, AttrSizedOperandSegments]> {
     2DTensorOf<[AnyFloat]>:$up,
     2DTensorOf<[AnyFloat]>:$down,
     Optional<2DTensorOf<[AnyFloat]>>:$sigmoid_gate,
-    MoE_ActivationAttr:$activation
+    MoE_ActivationAttr:$activation,
+    OptionalAttr<MoE_GluClampAttr>:$glu_clamp
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
@@ -356,7 +395,8 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
     Optional<2DTensorOf<[AnyFloat]>>:$shared_up,
     Optional<2DTensorOf<[AnyFloat]>>:$shared_down,
     MoE_ActivationAttr:$activation,
-    UnitAttr:$scale_expert_input
+    UnitAttr:$scale_expert_input,
+    OptionalAttr<MoE_GluClampAttr>:$glu_clamp
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{

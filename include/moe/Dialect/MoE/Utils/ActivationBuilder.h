@@ -21,11 +21,14 @@ namespace mlir::moe {
 /// 1 / (1 + e^-x) on an f32 scalar.
 Value createSigmoid(ImplicitLocOpBuilder &b, Value x);
 
-/// The activation of a gated (`gate` set) or plain FFN on f32 scalars:
-/// silu(gate)·up, gelu(gate)·up (exact GELU, through math.erf), gelu(up),
-/// max(up, 0).
+/// The activation of a gated (`gate` set) or plain FFN on f32 scalars, as
+/// moe.expert_mlp's table: silu(gate)·up, gelu(gate)·up (exact GELU, through
+/// math.erf), gelu_tanh(gate)·up, gelu(up), gelu_tanh(up), max(up, 0),
+/// max(up, 0)², silu(up), and GPT-OSS's clamped SwiGLU with `clamp`'s
+/// alpha and limit (`clamp` is set exactly for `clamped_swiglu`, as the op
+/// verifiers require).
 Value createActivation(ImplicitLocOpBuilder &b, Activation activation,
-                       Value gate, Value up);
+                       Value gate, Value up, GluClampAttr clamp = {});
 
 } // namespace mlir::moe
 
