@@ -41,6 +41,8 @@ const KeyAlias kHyV3[] = {{"n_routed_experts", "num_experts"},
 const KeyAlias kHunYuan[] = {{"num_experts", "num_local_experts"},
                              {"num_experts_per_tok", "moe_topk"}};
 const KeyAlias kAria[] = {{"num_experts_per_tok", "moe_topk"}};
+const KeyAlias kNemotronH[] = {{"n_routed_experts", "num_local_experts"},
+                               {"layers_block_type", "layer_types"}};
 const KeyAlias kMiniMaxM2[] = {{"n_routed_experts", "num_local_experts"},
                                {"n_routed_experts", "num_experts"},
                                {"moe_intermediate_size", "intermediate_size"}};
@@ -80,6 +82,8 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       {"beam", "", kNumExpertsIsRouted, readBeam},
       {"afmoe", "", kAfmoe, readAfmoe},
       {"hy_v3", "", kHyV3, readHyV3},
+      {"nemotron_h", "", kNemotronH, readNemotronH},
+      {"minimax_m3_vl", "text_config", kMiniMaxM2, readMiniMaxM3VL},
       {"mistral4", "", kNumExpertsIsRouted, readMistral4},
       {"mistral_large4", "text_config", kNumExpertsIsRouted, readMistralLarge4},
       {"deepseek_ocr2", "text_config", kNumExpertsIsRouted, readDeepSeekV2Ocr},
@@ -141,11 +145,8 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"laguna", "a tanh soft cap on the router logits"},
       {"lfm2_moe", "renormalisation with an epsilon of 1e-6"},
       {"longcat_flash", "zero (identity) experts"},
-      {"minimax_m3_vl", "a clamped SwiGLU"},
       {"muse_spark",
        "router logit scaling, latent projections and per-expert output norms"},
-      {"nemotron_h",
-       "relu^2 experts (and, in some configs, latent projections)"},
       {"nllb-moe",
        "NLLB's capacity and second-expert rules, and ReLU experts with biases"},
       {"openai_privacy_filter",

@@ -157,15 +157,19 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   std::optional<unsigned> bias;
   if (plan.correctionBias)
     bias = addArg({E}, plan.correctionBiasName);
-  unsigned gate = 0, up = 0, down = 0;
+  std::optional<unsigned> gate;
+  unsigned up = 0, down = 0;
+  bool gated = isGated(plan.activation);
   switch (plan.naming) {
   case ExpertNaming::Mixtral:
-    gate = addArg({E, F, H}, "experts.{e}.w1.weight");
+    if (gated)
+      gate = addArg({E, F, H}, "experts.{e}.w1.weight");
     up = addArg({E, F, H}, "experts.{e}.w3.weight");
     down = addArg({E, H, F}, "experts.{e}.w2.weight");
     break;
   case ExpertNaming::Projections:
-    gate = addArg({E, F, H}, "experts.{e}.gate_proj.weight");
+    if (gated)
+      gate = addArg({E, F, H}, "experts.{e}.gate_proj.weight");
     up = addArg({E, F, H}, "experts.{e}.up_proj.weight");
     down = addArg({E, H, F}, "experts.{e}.down_proj.weight");
     break;
@@ -174,7 +178,7 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     // transposed to [E,F,H]; down_proj [E,F,H] transposed to [E,H,F].
     gate = addArg({E, F, H}, plan.gateUpName);
     // 2 * F cannot overflow: F <= kMaxFfn.
-    setView(gate, {E, H, 2 * F}, {2, 0, F}, {0, 2, 1});
+    setView(*gate, {E, H, 2 * F}, {2, 0, F}, {0, 2, 1});
     up = addArg({E, F, H}, plan.gateUpName);
     setView(up, {E, H, 2 * F}, {2, F, F}, {0, 2, 1});
     down = addArg({E, H, F}, plan.downName);
@@ -184,7 +188,7 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     // gate_up_proj [E,2F,H]: gate is rows [0,F), up [F,2F); down_proj is
     // already [E,H,F].
     gate = addArg({E, F, H}, plan.gateUpName);
-    setView(gate, {E, 2 * F, H}, {1, 0, F}, {0, 1, 2});
+    setView(*gate, {E, 2 * F, H}, {1, 0, F}, {0, 1, 2});
     up = addArg({E, F, H}, plan.gateUpName);
     setView(up, {E, 2 * F, H}, {1, F, F}, {0, 1, 2});
     down = addArg({E, H, F}, plan.downName);
@@ -209,12 +213,14 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     };
     switch (plan.sharedNaming) {
     case SharedNaming::Projections:
-      sharedGate = addShared({Fs, H}, "gate_proj.weight");
+      if (gated)
+        sharedGate = addShared({Fs, H}, "gate_proj.weight");
       sharedUp = addShared({Fs, H}, "up_proj.weight");
       sharedDown = addShared({H, Fs}, "down_proj.weight");
       break;
     case SharedNaming::Mixtral:
-      sharedGate = addShared({Fs, H}, "w1.weight");
+      if (gated)
+        sharedGate = addShared({Fs, H}, "w1.weight");
       sharedUp = addShared({Fs, H}, "w3.weight");
       sharedDown = addShared({H, Fs}, "w2.weight");
       break;
@@ -249,11 +255,15 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   auto routing = RoutingAttr::get(ctx, plan.topK, plan.scoring, plan.selectOn,
                                   plan.renormalize, APFloat(plan.scalingFactor),
                                   plan.nGroup, plan.topkGroup, plan.groupScore);
+  GluClampAttr gluClamp;
+  if (plan.activation == Activation::clamped_swiglu)
+    gluClamp =
+        GluClampAttr::get(ctx, APFloat(plan.gluAlpha), APFloat(plan.gluLimit));
   Value output = LayerOp::create(
       b, loc, activationType, value(input), value(router), value(bias),
       value(gate), value(up), value(down), value(sharedGate), value(sharedUp),
       value(sharedDown), value(sharedSigmoid), routing,
-      ActivationAttr::get(ctx, Activation::swiglu), CapacityAttr(),
-      plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr());
+      ActivationAttr::get(ctx, plan.activation), CapacityAttr(),
+      plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(), gluClamp);
   func::ReturnOp::create(b, loc, output);
 }

@@ -70,6 +70,11 @@ struct LayerPlan {
   std::string sharedPrefix; // relative to prefix, e.g. "shared_experts."
   std::string correctionBiasName = "gate.e_score_correction_bias";
   SharedNaming sharedNaming = SharedNaming::Projections;
+  /// The experts' (and the shared expert's) activation; an ungated one
+  /// has no gate weights.
+  Activation activation = Activation::swiglu;
+  /// clamped_swiglu's slope and clamp (`#moe.glu_clamp`).
+  double gluAlpha = 1.702, gluLimit = 7.0;
   /// A shared MLP beside the MoE block: its own prefix pattern ("{L}" is
   /// the layer), used instead of `prefix` + `sharedPrefix`.
   std::string sharedLayerPrefix;
@@ -187,6 +192,8 @@ LogicalResult readAfmoe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readHyV3(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readMistral4(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readMistralLarge4(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readNemotronH(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readMiniMaxM3VL(const ConfigReader &config, LayerPlan &plan);
 /// DeepSeek-V2's router in OCR models' language models.
 LogicalResult readDeepSeekV2Ocr(const ConfigReader &config, LayerPlan &plan);
 

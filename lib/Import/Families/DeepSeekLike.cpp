@@ -14,6 +14,8 @@
 
 #include "moe/Support/Limits.h"
 
+#include <cfloat>
+
 using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::hf;
@@ -269,4 +271,78 @@ LogicalResult mlir::moe::hf::readMistralLarge4(const ConfigReader &config,
   plan.sharedNaming = SharedNaming::Mixtral;
   return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
                            /*defaultDense=*/1);
+}
+
+LogicalResult mlir::moe::hf::readNemotronH(const ConfigReader &config,
+                                           LayerPlan &plan) {
+  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+    return failure();
+  FailureOr<std::string> act = config.optionalString("mlp_hidden_act", "relu2");
+  FailureOr<int64_t> shared = config.optionalInt(
+      "moe_shared_expert_intermediate_size", 0, 0, limits::kMaxFfn);
+  FailureOr<bool> mlpBias = config.optionalBool("mlp_bias", false);
+  FailureOr<std::vector<std::string>> types =
+      config.optionalLayerKinds("layers_block_type", plan.numLayers,
+                                {"mamba", "linear_attention", "moe",
+                                 "full_attention", "attention", "mlp"});
+  if (failed(act) || failed(shared) || failed(mlpBias) || failed(types))
+    return failure();
+  if (*act != "relu2")
+    return config.error("mlp_hidden_act")
+           << "config key 'mlp_hidden_act' is " << quote(*act)
+           << "; nemotron_h experts use 'relu2'";
+  if (*mlpBias)
+    return config.error("mlp_bias")
+           << "config key 'mlp_bias' is true: moec's experts have no biases "
+              "yet";
+  if (config.has("moe_latent_size"))
+    return config.error("moe_latent_size")
+           << "config key 'moe_latent_size' is set: moec lacks the experts' "
+              "latent projections";
+  if (types->empty())
+    return config.error("layers_block_type")
+           << "config key 'layers_block_type' is missing: it says which "
+              "layers are MoE";
+  // One ungated relu^2 shared MLP of its own width (n_shared_experts is
+  // not read by transformers).
+  plan.activation = Activation::relu2;
+  plan.sharedFfn = *shared;
+  plan.prefix = "backbone.layers.{L}.mixer.";
+  std::vector<std::string> kinds = *types;
+  plan.isMoELayer = [kinds](int64_t layer) { return kinds[layer] == "moe"; };
+  plan.denseRule = "'layers_block_type'";
+  return success();
+}
+
+LogicalResult mlir::moe::hf::readMiniMaxM3VL(const ConfigReader &config,
+                                             LayerPlan &plan) {
+  DeepSeekDefaults defaults;
+  defaults.sharedExperts = false;
+  if (failed(readDeepSeekRouting(config, plan, defaults)))
+    return failure();
+  FailureOr<int64_t> shared =
+      config.optionalInt("shared_intermediate_size", 0, 0, limits::kMaxFfn);
+  FailureOr<double> alpha = config.optionalNumber("swiglu_alpha", 1.702);
+  FailureOr<double> limit = config.optionalNumber("swiglu_limit", 7.0);
+  if (failed(shared) || failed(alpha) || failed(limit))
+    return failure();
+  for (auto [key, value] :
+       {std::pair<StringRef, double>("swiglu_alpha", *alpha),
+        {"swiglu_limit", *limit}})
+    if (!(value > 0 && value <= FLT_MAX))
+      return config.error(key) << "config key '" << key
+                               << "' must be positive and within f32, got "
+                               << formatNumber(value);
+  // Always renormalised, then scaled; GPT-OSS's clamped SwiGLU on chunked
+  // gate/up, for the shared expert too.
+  plan.renormalize = true;
+  plan.activation = Activation::clamped_swiglu;
+  plan.gluAlpha = *alpha;
+  plan.gluLimit = *limit;
+  plan.sharedFfn = *shared;
+  plan.naming = ExpertNaming::Mixtral;
+  plan.prefix = "language_model.model.layers.{L}.block_sparse_moe.";
+  plan.correctionBiasName = "e_score_correction_bias";
+  return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/false,
+                           /*defaultDense=*/0);
 }
