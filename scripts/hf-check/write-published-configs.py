@@ -118,7 +118,20 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "minimax", "olmoe"]
 
 
+def architecture(model_type):
+    """The class a checkpoint of `model_type` names (published configs carry
+    `architectures`; a config saved alone does not)."""
+    from transformers.models.auto import modeling_auto as auto
+
+    for mapping in (auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
+                    auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES):
+        if model_type in mapping:
+            return [mapping[model_type]]
+    return None
+
+
 def write(config, folder):
+    config.architectures = architecture(config.model_type)
     config.dtype = "bfloat16"
     if hasattr(config, "text_config"):
         config.text_config.dtype = "bfloat16"
