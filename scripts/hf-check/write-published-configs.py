@@ -9,8 +9,9 @@ Published configs (`examples/configs/<published-model-name>/`): this
 machine cannot reach the Hugging Face hub, so each is the config class's
 defaults, which transformers copies from the flagship checkpoint its
 docstring names ("defaults will yield a similar configuration to that of
-<model>"), written as save_pretrained writes them, with `dtype: bfloat16`
-(the released checkpoints' dtype). Where a default is null (the class leaves
+<model>"), written as save_pretrained writes them, with `architectures` and
+`dtype: bfloat16` (the dtype of most released checkpoints; the FP8 releases'
+quantization_config is not reproduced). Where a default is null (the class leaves
 a key to the checkpoint) or we know the published config differs, PUBLISHED
 below fixes it by hand and says why. Four folders are not written here: they
 were transcribed from the published config.json by hand before (mixtral-8x7b,
@@ -19,9 +20,10 @@ too). Every published size is within include/moe/Support/Limits.h, so no
 family is left out.
 
 Tiny configs (`examples/configs/<family>-tiny/`): the checker entry of each
-family (scripts/hf-check/families/*.py: hidden 32, 8 experts, the family's
-features on) saved through transformers, so the keys are what save_pretrained
-writes, with `dtype: bfloat16` (HFFamilyTest stores its checkpoints so).
+family (scripts/hf-check/families/*.py: hidden 32, 8 or 16 experts, the
+family's features on; TINY_CHANGES below) saved through transformers, so the
+keys are what save_pretrained writes, with `dtype: bfloat16` (HFFamilyTest
+stores its checkpoints so).
 The six tiny configs from before issue 16 (mixtral, qwen2-moe, qwen3-moe,
 deepseek-v2, deepseek-v3, llama4) are hand-written and left alone.
 
@@ -148,7 +150,9 @@ def write(config, folder):
 def main():
     import transformers
 
-    for model_type, (folder, fixes, _why) in PUBLISHED.items():
+    for model_type, (folder, fixes, why) in PUBLISHED.items():
+        if why:
+            print(f"{folder}: {why}")
         # Fixes go to the constructor, so derived keys (layer_types, ...)
         # follow them.
         nested = "text_config" in transformers.AutoConfig.for_model(model_type)

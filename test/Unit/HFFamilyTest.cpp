@@ -343,9 +343,9 @@ TEST(HFFamily, Llama4) {
 }
 
 // The families added by issue 16. Each configures the reference from the
-// family's modeling code as /work/notes/families/group_*.md transcribes it
-// (transformers 5.24), with the sizes of its examples/configs/<family>-tiny
-// config; several families share one router, written once below.
+// family's modeling code (transformers 5.24, models/<family>/modeling_*.py)
+// with the sizes of its examples/configs/<family>-tiny config; families that
+// share a router or a tiny configuration share one helper below.
 
 /// transformers' DeepseekV3TopkRouter (noaux_tc), which glm4_moe, glm4v_moe,
 /// glm4_moe_lite, glm_moe_dsa, exaone_moe, kimi_linear, mimo_v2_flash,
