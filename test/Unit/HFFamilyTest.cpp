@@ -43,16 +43,17 @@ void run(const std::string &command) {
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
 }
 
+/// Builds the reference weights from checkpoint tensors in the family's
+/// layout; the second argument keeps converted copies alive.
+using WeightsFn = std::function<reference::LayerWeights(
+    const TensorMap &, std::vector<std::vector<float>> &)>;
+
 /// What the family's modeling code computes, written out by hand.
 struct Family {
   std::string configDir;
   int64_t layer;
   reference::LayerConfig config;
-  /// Builds the reference weights from checkpoint tensors in the family's
-  /// layout; `owned` keeps converted copies alive.
-  std::function<reference::LayerWeights(const TensorMap &,
-                                        std::vector<std::vector<float>> &)>
-      weights;
+  WeightsFn weights;
 };
 
 const float *get(const TensorMap &tensors, const std::string &name) {
@@ -86,30 +87,48 @@ reference::LayerConfig config(int64_t H, int64_t E, reference::RoutingConfig r,
   return c;
 }
 
-/// Experts named `<prefix>experts.{e}.<gate|up|down>` (or w1/w3/w2).
-std::function<reference::LayerWeights(const TensorMap &,
-                                      std::vector<std::vector<float>> &)>
-perExpertWeights(std::string prefix, std::string router, int64_t E, int64_t F,
-                 std::string gate, std::string up, std::string down,
-                 std::string shared = "", int64_t sharedF = 0,
-                 bool sigmoidGate = false, bool bias = false) {
+/// The shared expert `<prefix><shared>{gate,up,down}_proj.weight` of width
+/// `sharedF` (none when 0), σ-gated by `<prefix>shared_expert_gate.weight`
+/// when `sigmoidGate`.
+void addShared(reference::LayerWeights &w, const TensorMap &t,
+               const std::string &prefix, const std::string &shared,
+               int64_t sharedF, bool sigmoidGate) {
+  if (sharedF)
+    w.shared = reference::FfnWeights{
+        get(t, prefix + shared + "gate_proj.weight"),
+        get(t, prefix + shared + "up_proj.weight"),
+        get(t, prefix + shared + "down_proj.weight"), sharedF};
+  if (sigmoidGate)
+    w.sharedSigmoidGate = get(t, prefix + "shared_expert_gate.weight");
+}
+
+/// Experts named `<prefix>experts.{e}.<gate|up|down>` (or w1/w3/w2); `bias`
+/// names the correction bias below `prefix` (none when empty).
+WeightsFn perExpertWeights(std::string prefix, std::string router, int64_t E,
+                           int64_t F, std::string gate, std::string up,
+                           std::string down, std::string shared = "",
+                           int64_t sharedF = 0, bool sigmoidGate = false,
+                           std::string bias = "") {
   return [=](const TensorMap &t, std::vector<std::vector<float>> &owned) {
     reference::LayerWeights w;
     w.router = get(t, prefix + router);
-    w.correctionBias =
-        bias ? get(t, prefix + "gate.e_score_correction_bias") : nullptr;
+    w.correctionBias = bias.empty() ? nullptr : get(t, prefix + bias);
     w.experts = {stack(t, prefix + "experts.{e}." + gate, E, owned),
                  stack(t, prefix + "experts.{e}." + up, E, owned),
                  stack(t, prefix + "experts.{e}." + down, E, owned), F};
-    if (sharedF)
-      w.shared = reference::FfnWeights{
-          get(t, prefix + shared + "gate_proj.weight"),
-          get(t, prefix + shared + "up_proj.weight"),
-          get(t, prefix + shared + "down_proj.weight"), sharedF};
-    if (sigmoidGate)
-      w.sharedSigmoidGate = get(t, prefix + "shared_expert_gate.weight");
+    addShared(w, t, prefix, shared, sharedF, sigmoidGate);
     return w;
   };
+}
+
+/// The Qwen/DeepSeek per-expert names (gate_proj/up_proj/down_proj).
+WeightsFn projWeights(std::string prefix, int64_t E, int64_t F,
+                      std::string shared = "", int64_t sharedF = 0,
+                      bool sigmoidGate = false, std::string bias = "",
+                      std::string router = "gate.weight") {
+  return perExpertWeights(prefix, router, E, F, "gate_proj.weight",
+                          "up_proj.weight", "down_proj.weight", shared, sharedF,
+                          sigmoidGate, bias);
 }
 
 void checkFamily(const Family &family, bool sharded = false) {
@@ -283,7 +302,7 @@ TEST(HFFamily, DeepSeekV3) {
                perExpertWeights("model.layers.2.mlp.", "gate.weight", 16, 24,
                                 "gate_proj.weight", "up_proj.weight",
                                 "down_proj.weight", "shared_experts.", 24,
-                                false, /*bias=*/true)});
+                                false, "gate.e_score_correction_bias")});
 }
 
 // Tests Llama 4: top-1 on logits, sigmoid weight on the expert input, the
@@ -321,5 +340,273 @@ TEST(HFFamily, Llama4) {
   };
   checkFamily(
       {"llama4-tiny", 3, config(H, E, r, /*scaleInput=*/true), weights});
+}
+
+// The families added by issue 16. Each configures the reference from the
+// family's modeling code (transformers 5.24, models/<family>/modeling_*.py)
+// with the sizes of its examples/configs/<family>-tiny config; families that
+// share a router or a tiny configuration share one helper below.
+
+/// transformers' DeepseekV3TopkRouter (noaux_tc), which glm4_moe, glm4v_moe,
+/// glm4_moe_lite, glm_moe_dsa, exaone_moe, kimi_linear, mimo_v2_flash,
+/// dots1, dots3_note, deepseek_v32, solar_open, bailing_hybrid and beam copy
+/// and afmoe and minimax_m2 restate: σ scores, selection on score +
+/// correction bias within the `topkGroup` best of `nGroup` groups (top-2
+/// sums), weights renormalised (its 1e-20 is below f32 resolution here) and
+/// × `scale`.
+reference::RoutingConfig noauxTc(int64_t k, bool renormalize, float scale,
+                                 int64_t nGroup = 1, int64_t topkGroup = 1) {
+  reference::RoutingConfig r;
+  r.topK = k;
+  r.scoring = reference::Scoring::Sigmoid;
+  r.renormalize = renormalize;
+  r.scalingFactor = scale;
+  r.nGroup = nGroup;
+  r.topkGroup = topkGroup;
+  r.groupScore = reference::GroupScore::Top2Sum;
+  return r;
+}
+
+/// transformers' DeepSeek-V2 router (deepseek_ocr2, unlimited_ocr): softmax,
+/// greedy or group-limited (group max), never renormalised, × `scale`.
+reference::RoutingConfig deepSeekV2Softmax(int64_t k, float scale,
+                                           int64_t nGroup = 1,
+                                           int64_t topkGroup = 1) {
+  reference::RoutingConfig r = softmaxTopK(k, false);
+  r.scalingFactor = scale;
+  r.nGroup = nGroup;
+  r.topkGroup = topkGroup;
+  return r;
+}
+
+/// The GLM tiny configs (glm4_moe, glm4v_moe, glm4_moe_lite, glm_moe_dsa)
+/// and exaone_moe's: H 32, 16 experts of 48, top-4 in 4 groups keeping 2,
+/// renormalised × 2.5, two shared experts (one FFN of 96) at layer 1.
+Family glmTiny(std::string configDir, std::string prefix, std::string bias) {
+  return {configDir, 1, config(32, 16, noauxTc(4, true, 2.5f, 4, 2)),
+          projWeights(prefix, 16, 48, "shared_experts.", 96, false, bias)};
+}
+
+// Tests GLM-4.5 (glm4_moe): the DeepSeek-V3 router and names; layer 0 dense
+// by first_k_dense_replace.
+TEST(HFFamily, Glm4Moe) {
+  checkFamily(glmTiny("glm4-moe-tiny", "model.layers.1.mlp.",
+                      "gate.e_score_correction_bias"));
+}
+
+// Tests GLM-4.5V (glm4v_moe): the same block from text_config, its tensors
+// under model.language_model.
+TEST(HFFamily, Glm4vMoe) {
+  checkFamily(glmTiny("glm4v-moe-tiny", "model.language_model.layers.1.mlp.",
+                      "gate.e_score_correction_bias"));
+}
+
+// Tests GLM-4.7-Flash (glm4_moe_lite): layer rule from mlp_layer_types.
+TEST(HFFamily, Glm4MoeLite) {
+  checkFamily(glmTiny("glm4-moe-lite-tiny", "model.layers.1.mlp.",
+                      "gate.e_score_correction_bias"));
+}
+
+// Tests GLM-5 (glm_moe_dsa): the block is DeepSeek-V3's (DSA attention is
+// outside it).
+TEST(HFFamily, GlmMoeDsa) {
+  checkFamily(glmTiny("glm-moe-dsa-tiny", "model.layers.1.mlp.",
+                      "gate.e_score_correction_bias"));
+}
+
+// Tests K-EXAONE (exaone_moe): the correction bias is saved on the block
+// (mlp.e_score_correction_bias), not under gate.
+TEST(HFFamily, ExaoneMoe) {
+  checkFamily(glmTiny("exaone-moe-tiny", "model.layers.1.mlp.",
+                      "e_score_correction_bias"));
+}
+
+// Tests Kimi-Linear (kimi_linear): Bailing key names, Mixtral tensor names
+// (block_sparse_moe, w1/w3/w2), 2 groups keeping 1, two shared experts.
+TEST(HFFamily, KimiLinear) {
+  std::string prefix = "model.layers.1.block_sparse_moe.";
+  checkFamily({"kimi-linear-tiny", 1, config(32, 8, noauxTc(2, true, 2.5f, 2)),
+               perExpertWeights(prefix, "gate.weight", 8, 16, "w1.weight",
+                                "w3.weight", "w2.weight", "shared_experts.", 32,
+                                false, "gate.e_score_correction_bias")});
+}
+
+// Tests MiMo-V2-Flash (mimo_v2_flash): noaux_tc without a shared expert.
+TEST(HFFamily, MiMoV2Flash) {
+  checkFamily({"mimo-v2-flash-tiny", 1,
+               config(32, 8, noauxTc(2, true, 2.5f, 2)),
+               projWeights("model.layers.1.mlp.", 8, 16, "", 0, false,
+                           "gate.e_score_correction_bias")});
+}
+
+// Tests MiniMax-M2 (minimax_m2): σ + correction bias (on the block),
+// renormalised, no scale, no groups, no shared expert; Mixtral names.
+TEST(HFFamily, MiniMaxM2) {
+  checkFamily(
+      {"minimax-m2-tiny", 1, config(32, 8, noauxTc(2, true, 1.0f)),
+       perExpertWeights("model.layers.1.block_sparse_moe.", "gate.weight", 8,
+                        16, "w1.weight", "w3.weight", "w2.weight", "", 0, false,
+                        "e_score_correction_bias")});
+}
+
+// Tests dots.llm1 (dots1): DeepSeek-V3's block and names, 2 groups keeping 1.
+TEST(HFFamily, Dots1) {
+  checkFamily({"dots1-tiny", 1, config(32, 8, noauxTc(2, true, 2.5f, 2)),
+               projWeights("model.layers.1.mlp.", 8, 16, "shared_experts.", 16,
+                           false, "gate.e_score_correction_bias")});
+}
+
+// Tests dots3 note (dots3_note_text): the shared expert's width is
+// shared_experts_intermediate_size (24), not moe_intermediate_size (16).
+TEST(HFFamily, Dots3Note) {
+  checkFamily({"dots3-note-tiny", 1, config(32, 8, noauxTc(2, true, 2.5f, 2)),
+               projWeights("model.layers.1.mlp.", 8, 16, "shared_experts.", 24,
+                           false, "gate.e_score_correction_bias")});
+}
+
+// Tests DeepSeek-V3.2 (deepseek_v32): DeepSeek-V3's block, 4 groups keeping
+// 2; layer rule from mlp_layer_types.
+TEST(HFFamily, DeepSeekV32) {
+  checkFamily({"deepseek-v32-tiny", 1,
+               config(32, 8, noauxTc(2, true, 2.5f, 4, 2)),
+               projWeights("model.layers.1.mlp.", 8, 16, "shared_experts.", 16,
+                           false, "gate.e_score_correction_bias")});
+}
+
+// Tests Solar-Open (solar_open): every layer MoE; two shared experts.
+TEST(HFFamily, SolarOpen) {
+  checkFamily({"solar-open-tiny", 1, config(32, 8, noauxTc(2, true, 2.5f, 2)),
+               projWeights("model.layers.1.mlp.", 8, 48, "shared_experts.", 96,
+                           false, "gate.e_score_correction_bias")});
+}
+
+// Tests Ling (bailing_hybrid): Bailing key names (num_expert_group,
+// moe_renormalize); the correction bias saved as gate.expert_bias.
+TEST(HFFamily, BailingHybrid) {
+  checkFamily({"bailing-hybrid-tiny", 1,
+               config(32, 8, noauxTc(2, true, 2.5f, 4, 2)),
+               projWeights("model.layers.1.mlp.", 8, 16, "shared_experts.", 16,
+                           false, "gate.expert_bias")});
+}
+
+// Tests Beam (beam): the first three layers dense, no shared expert.
+TEST(HFFamily, Beam) {
+  checkFamily({"beam-tiny", 3, config(32, 8, noauxTc(2, true, 2.5f, 4, 2)),
+               projWeights("model.layers.3.mlp.", 8, 16, "", 0, false,
+                           "gate.e_score_correction_bias")});
+}
+
+// Tests AFMoE (afmoe): router at router.gate, expert_bias on the block,
+// always renormalised, × route_scale; two shared experts (one FFN of 32).
+TEST(HFFamily, Afmoe) {
+  checkFamily({"afmoe-tiny", 1, config(32, 8, noauxTc(2, true, 2.5f)),
+               projWeights("model.layers.1.mlp.", 8, 16, "shared_experts.", 32,
+                           false, "expert_bias", "router.gate.weight")});
+}
+
+// Tests DeepSeek-OCR-2 (deepseek_ocr2): DeepSeek-V2's greedy softmax top-2,
+// not renormalised, × 2; text_config, tensors under model.layers.
+TEST(HFFamily, DeepSeekOcr2) {
+  checkFamily(
+      {"deepseek-ocr2-tiny", 1, config(32, 8, deepSeekV2Softmax(2, 2.0f)),
+       projWeights("model.layers.1.mlp.", 8, 16, "shared_experts.", 32)});
+}
+
+// Tests Unlimited-OCR (unlimited_ocr): DeepSeek-V2's group_limited_greedy
+// (group max, 2 groups keeping 1), × 2.
+TEST(HFFamily, UnlimitedOcr) {
+  checkFamily(
+      {"unlimited-ocr-tiny", 1, config(32, 8, deepSeekV2Softmax(2, 2.0f, 2, 1)),
+       projWeights("model.layers.1.mlp.", 8, 48, "shared_experts.", 96)});
+}
+
+/// The Qwen3-Next block (qwen3_next, qwen3_5_moe, qwen4_exp): softmax top-2
+/// renormalised, 8 experts of 48, a σ-gated shared expert of 40 at layer 1.
+Family qwenNextTiny(std::string configDir, std::string prefix) {
+  return {configDir, 1, config(32, 8, softmaxTopK(2, true)),
+          projWeights(prefix, 8, 48, "shared_expert.", 40,
+                      /*sigmoidGate=*/true)};
+}
+
+// Tests Qwen3-Next (qwen3_next): qwen2_moe's block with norm_topk_prob.
+TEST(HFFamily, Qwen3Next) {
+  checkFamily(qwenNextTiny("qwen3-next-tiny", "model.layers.1.mlp."));
+}
+
+// Tests Qwen3.5 (qwen3_5_moe): always renormalised; text_config, tensors
+// under model.language_model.
+TEST(HFFamily, Qwen35Moe) {
+  checkFamily(
+      qwenNextTiny("qwen3-5-moe-tiny", "model.language_model.layers.1.mlp."));
+}
+
+// Tests Qwen4-Exp (qwen4_exp): Qwen3-Next's block under text_config.
+TEST(HFFamily, Qwen4Exp) {
+  checkFamily(
+      qwenNextTiny("qwen4-exp-tiny", "model.language_model.layers.1.mlp."));
+}
+
+// Tests FlexOlmo (flex_olmo): softmax top-2, renormalised (norm_topk_prob),
+// expert width intermediate_size.
+TEST(HFFamily, FlexOlmo) {
+  checkFamily({"flex-olmo-tiny", 1, config(32, 8, softmaxTopK(2, true)),
+               projWeights("model.layers.1.mlp.", 8, 48)});
+}
+
+// Tests OLMoE (olmoe): softmax top-2 not renormalised.
+TEST(HFFamily, Olmoe) {
+  checkFamily({"olmoe-tiny", 1, config(32, 8, softmaxTopK(2, false)),
+               projWeights("model.layers.1.mlp.", 8, 48)});
+}
+
+// Tests Jamba (jamba): odd layers MoE; softmax top-2 never renormalised;
+// router under feed_forward.router.
+TEST(HFFamily, Jamba) {
+  checkFamily({"jamba-tiny", 1, config(32, 8, softmaxTopK(2, false)),
+               projWeights("model.layers.1.feed_forward.", 8, 48, "", 0, false,
+                           "", "router.weight")});
+}
+
+// Tests Mellum (mellum): softmax top-2 renormalised; mlp_layer_types.
+TEST(HFFamily, Mellum) {
+  checkFamily({"mellum-tiny", 1, config(32, 8, softmaxTopK(2, true)),
+               projWeights("model.layers.1.mlp.", 8, 16)});
+}
+
+// Tests MiniMax-Text-01 (minimax): Mixtral's block and names.
+TEST(HFFamily, MiniMax) {
+  checkFamily(
+      {"minimax-tiny", 1, config(32, 8, softmaxTopK(2, true)),
+       perExpertWeights("model.layers.1.block_sparse_moe.", "gate.weight", 8,
+                        16, "w1.weight", "w3.weight", "w2.weight")});
+}
+
+// Tests Lara-4-Mini (lara_mini): softmax top-2 renormalised; the experts
+// fused as saved, gate_up_proj [E,2F,H] (gate rows first) and down_proj
+// [E,H,F]; an ungated shared expert (shared_expert., singular) of 24.
+TEST(HFFamily, LaraMini) {
+  const int64_t H = 32, E = 8, F = 16;
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    std::string prefix = "model.layers.1.mlp.";
+    const float *gateUp = get(t, prefix + "experts.gate_up_proj");
+    // Expert e's gate is rows [0,F) of gateUp[e], its up rows [F,2F).
+    std::vector<float> g(E * F * H), u(E * F * H);
+    for (int64_t e = 0; e < E; ++e)
+      for (int64_t i = 0; i < F * H; ++i) {
+        g[e * F * H + i] = gateUp[e * 2 * F * H + i];
+        u[e * F * H + i] = gateUp[e * 2 * F * H + F * H + i];
+      }
+    owned.push_back(std::move(g));
+    owned.push_back(std::move(u));
+    reference::LayerWeights w;
+    w.router = get(t, prefix + "gate.weight");
+    w.experts = {owned[owned.size() - 2].data(), owned.back().data(),
+                 get(t, prefix + "experts.down_proj"), F};
+    addShared(w, t, prefix, "shared_expert.", 24, false);
+    return w;
+  };
+  checkFamily(
+      {"lara-mini-tiny", 1, config(H, E, softmaxTopK(2, true)), weights});
 }
 } // namespace
