@@ -96,7 +96,7 @@ func.func @gpt_oss(%x: tensor<?x64xf32>, %wg: tensor<8x64xf32>, %rb: tensor<8xf3
 // CHECK: moe.layer %[[X]] router(%[[WG]], input_scale %[[IS]], expert_scale %[[ES]]) experts(
 // CHECK-SAME: router_input_norm = #moe.router_input_norm<epsilon = 1.0e-06, multiplier = 0.125>
 // CHECK-LABEL: func.func @all_router_operands
-// CHECK: router(%{{.*}}, bias %{{.*}}, router_bias %{{.*}}, input_scale %{{.*}}, expert_scale %{{.*}})
+// CHECK: router(%{{[a-z0-9]+}}, bias %{{[a-z0-9]+}}, router_bias %{{[a-z0-9]+}}, input_scale %{{[a-z0-9]+}}, expert_scale %{{[a-z0-9]+}})
 // CHECK-SAME: router_input_norm = #moe.router_input_norm<epsilon = 0.0>
 func.func @gemma4(%x: tensor<?x64xf32>, %wg: tensor<8x64xf32>, %is: tensor<64xf32>,
                   %es: tensor<8xf32>, %w1: tensor<8x128x64xf32>,
