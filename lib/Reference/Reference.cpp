@@ -324,7 +324,8 @@ std::vector<float> moe::reference::normaliseRouterInput(
   for (int64_t t = 0; t < numTokens; ++t) {
     const float *row = x + t * hidden;
     double meanSquare = dot(row, row, hidden) / static_cast<double>(hidden);
-    auto inverse = static_cast<float>(1.0 / std::sqrt(meanSquare + norm.epsilon));
+    auto inverse =
+        static_cast<float>(1.0 / std::sqrt(meanSquare + norm.epsilon));
     for (int64_t h = 0; h < hidden; ++h)
       r[t * hidden + h] = row[h] * inverse * (scale ? scale[h] : 1.0f) *
                           static_cast<float>(norm.multiplier);
@@ -351,9 +352,9 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
   // The router may see a normalised input; the experts see x.
   std::vector<float> routerInput;
   if (config.routerInputNorm)
-    routerInput = normaliseRouterInput(x, numTokens, hidden,
-                                       *config.routerInputNorm,
-                                       weights.routerInputScale);
+    routerInput =
+        normaliseRouterInput(x, numTokens, hidden, *config.routerInputNorm,
+                             weights.routerInputScale);
   std::vector<float> logits =
       routerLogits(config.routerInputNorm ? routerInput.data() : x,
                    weights.router, numTokens, hidden, numExperts);

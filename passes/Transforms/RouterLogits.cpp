@@ -18,8 +18,8 @@ using namespace mlir::moe;
 
 namespace {
 Value f32Constant(OpBuilder &b, Location loc, double value) {
-  return arith::ConstantOp::create(b, loc,
-                                   b.getF32FloatAttr(static_cast<float>(value)));
+  return arith::ConstantOp::create(
+      b, loc, b.getF32FloatAttr(static_cast<float>(value)));
 }
 
 /// `x` as f32 inside a linalg body.
@@ -60,7 +60,8 @@ Value buildNormalisedInput(OpBuilder &b, Location loc, Value input,
             Value x = toF32(nb, l, args[0]);
             Value square = arith::MulFOp::create(nb, l, x, x);
             linalg::YieldOp::create(
-                nb, l, ValueRange{arith::AddFOp::create(nb, l, args[1], square)});
+                nb, l,
+                ValueRange{arith::AddFOp::create(nb, l, args[1], square)});
           })
           .getResult(0);
 
@@ -73,8 +74,8 @@ Value buildNormalisedInput(OpBuilder &b, Location loc, Value input,
     maps.push_back(columnOf);
   }
   maps.push_back(identity);
-  Value empty = tensor::EmptyOp::create(b, loc, inputType.getShape(), f32,
-                                        dynamicSizes);
+  Value empty =
+      tensor::EmptyOp::create(b, loc, inputType.getShape(), f32, dynamicSizes);
   return linalg::GenericOp::create(
              b, loc, TypeRange{empty.getType()}, inputs, ValueRange{empty},
              maps,
@@ -88,8 +89,8 @@ Value buildNormalisedInput(OpBuilder &b, Location loc, Value input,
                    nb, l,
                    arith::AddFOp::create(nb, l, meanSquare,
                                          f32Constant(nb, l, epsilon)));
-               Value inverse = arith::DivFOp::create(
-                   nb, l, f32Constant(nb, l, 1.0), rms);
+               Value inverse =
+                   arith::DivFOp::create(nb, l, f32Constant(nb, l, 1.0), rms);
                Value r = arith::MulFOp::create(nb, l, x, inverse);
                if (scale)
                  r = arith::MulFOp::create(nb, l, r, args[2]);

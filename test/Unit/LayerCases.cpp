@@ -59,9 +59,8 @@ std::string routerAttr(const LayerSpec &spec) {
     return os.str();
   }
   const RoutingConfig &r = *spec.routing;
-  os << "#moe.routing<top_k = " << r.topK << ", scoring = "
-     << scoringName(r.scoring)
-     << ", select_on = "
+  os << "#moe.routing<top_k = " << r.topK
+     << ", scoring = " << scoringName(r.scoring) << ", select_on = "
      << (r.selectOn == SelectOn::Scores ? "scores" : "logits")
      << ", renormalize = " << (r.renormalize ? "true" : "false")
      << ", scaling_factor = " << r.scalingFactor << ", n_group = " << r.nGroup

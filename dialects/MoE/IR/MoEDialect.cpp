@@ -219,23 +219,22 @@ verifySparseMixer(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
-LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                  int64_t topK, ScoringFunc scoring,
-                                  SelectionSource selectOn, bool renormalize,
-                                  APFloat scalingFactor, int64_t nGroup,
-                                  int64_t topkGroup, GroupScore groupScore,
-                                  int64_t rankLimit,
-                                  ArrayRef<int64_t> expertRanks,
-                                  RoutingWeights weights, APFloat renormP,
-                                  APFloat renormEpsilon, bool renormClamp,
-                                  APFloat jitterEps) {
+LogicalResult
+RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t topK,
+                    ScoringFunc scoring, SelectionSource selectOn,
+                    bool renormalize, APFloat scalingFactor, int64_t nGroup,
+                    int64_t topkGroup, GroupScore groupScore, int64_t rankLimit,
+                    ArrayRef<int64_t> expertRanks, RoutingWeights weights,
+                    APFloat renormP, APFloat renormEpsilon, bool renormClamp,
+                    APFloat jitterEps) {
   if (topK < 1)
     return emitError() << "top_k must be at least 1, got " << topK;
-  if (failed(verifyPositiveFinite(emitError, "scaling_factor", scalingFactor)) ||
+  if (failed(
+          verifyPositiveFinite(emitError, "scaling_factor", scalingFactor)) ||
       failed(verifyRenormalization(emitError, renormalize, weights, renormP,
                                    renormEpsilon, renormClamp)) ||
-      failed(verifySparseMixer(emitError, scoring, selectOn, weights,
-                               jitterEps)))
+      failed(
+          verifySparseMixer(emitError, scoring, selectOn, weights, jitterEps)))
     return failure();
   if (nGroup < 1)
     return emitError() << "n_group must be at least 1, got " << nGroup;
@@ -313,8 +312,7 @@ RoutingAttr RoutingAttr::getUngroupedIfTrivial() const {
                           getRenormalize(), getScalingFactor(), /*n_group=*/1,
                           /*topk_group=*/1, GroupScore::max, /*rank_limit=*/0,
                           ArrayRef<int64_t>(), getWeights(), getRenormP(),
-                          getRenormEpsilon(), getRenormClamp(),
-                          getJitterEps());
+                          getRenormEpsilon(), getRenormClamp(), getJitterEps());
 }
 
 LogicalResult

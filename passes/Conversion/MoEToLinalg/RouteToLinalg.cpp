@@ -248,8 +248,8 @@ Value createScores(ImplicitLocOpBuilder &b, ScoringFunc scoring, Value logits,
 }
 
 /// `values` `[T,E]` at the chosen `experts` `[T,K]`.
-Value createGatherSelected(ImplicitLocOpBuilder &b, Value values,
-                           Value experts, Value slotScratch) {
+Value createGatherSelected(ImplicitLocOpBuilder &b, Value values, Value experts,
+                           Value slotScratch) {
   return createElementwise(
       b, experts, slotScratch,
       [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
@@ -305,8 +305,8 @@ Value createSparseMixerWeights(ImplicitLocOpBuilder &b, Value logits,
                   nb, arith::CmpIPredicate::ugt, slot, indexConstant(nb, j));
               Value chosenThen = tensor::ExtractOp::create(
                   nb, experts, ValueRange{token, indexConstant(nb, j)});
-              Value same = arith::CmpIOp::create(
-                  nb, arith::CmpIPredicate::eq, chosenThen, expert);
+              Value same = arith::CmpIOp::create(nb, arith::CmpIPredicate::eq,
+                                                 chosenThen, expert);
               drop = arith::OrIOp::create(
                   nb, drop, arith::AndIOp::create(nb, earlier, same));
             }
@@ -339,10 +339,10 @@ Value createRenormNorm(ImplicitLocOpBuilder &b, Value weights, double p,
       [&](ImplicitLocOpBuilder &nb, Value w, Value acc) -> Value {
         Value magnitude = math::AbsFOp::create(nb, w);
         Value power =
-            p == 2.0 ? arith::MulFOp::create(nb, magnitude, magnitude).getResult()
-                     : math::PowFOp::create(nb, magnitude,
-                                            f32Constant(nb, exponent))
-                           .getResult();
+            p == 2.0
+                ? arith::MulFOp::create(nb, magnitude, magnitude).getResult()
+                : math::PowFOp::create(nb, magnitude, f32Constant(nb, exponent))
+                      .getResult();
         return arith::AddFOp::create(nb, acc, power);
       });
   return createElementwise(
@@ -411,9 +411,9 @@ std::pair<Value, Value> routeRows(ImplicitLocOpBuilder &b, RouteOp op,
   Value slotScratch = tensor::EmptyOp::create(b, slotSizes, b.getF32Type());
   Value weights;
   if (sparseMixer)
-    weights = createSparseMixerWeights(
-        b, logits, experts, slotScratch, topK,
-        routing.getJitterEps().convertToDouble());
+    weights =
+        createSparseMixerWeights(b, logits, experts, slotScratch, topK,
+                                 routing.getJitterEps().convertToDouble());
   else if (weightsFromScores)
     weights = createGatherSelected(b, scores, experts, slotScratch);
   else
