@@ -235,6 +235,25 @@ public:
     return string->str();
   }
 
+  /// The length of list `key`, in [min, max].
+  FailureOr<int64_t> listSize(StringRef key, int64_t min, int64_t max) const {
+    key = spelling(key);
+    const llvm::json::Value *value = get(key);
+    const llvm::json::Array *array = value ? value->getAsArray() : nullptr;
+    if (!array) {
+      error(key) << "config key '" << key << "' must be a list, got "
+                 << (value ? describe(*value) : std::string("nothing"));
+      return failure();
+    }
+    int64_t size = static_cast<int64_t>(array->size());
+    if (size < min || size > max) {
+      error(key) << "config key '" << key << "' lists " << size
+                 << " layers; moec supports " << min << " to " << max;
+      return failure();
+    }
+    return size;
+  }
+
   /// A list of one of `choices` per decoder layer (transformers'
   /// `mlp_layer_types`), exactly `numLayers` long; empty when absent.
   FailureOr<std::vector<std::string>>

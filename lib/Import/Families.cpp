@@ -84,6 +84,7 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       {"hy_v3", "", kHyV3, readHyV3},
       {"nemotron_h", "", kNemotronH, readNemotronH},
       {"minimax_m3_vl", "text_config", kMiniMaxM2, readMiniMaxM3VL},
+      {"lfm2_moe", "", kNumExpertsIsRouted, readLfm2Moe},
       {"mistral4", "", kNumExpertsIsRouted, readMistral4},
       {"mistral_large4", "text_config", kNumExpertsIsRouted, readMistralLarge4},
       {"deepseek_ocr2", "text_config", kNumExpertsIsRouted, readDeepSeekV2Ocr},
@@ -95,6 +96,7 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       {"mellum", "", kNumExpertsIsLocal, readMellum},
       {"minimax", "", kNumExpertsIsLocal, readMiniMax},
       {"olmoe", "", kLocalExpertsIsNum, readOlmoe},
+      {"phimoe", "", kNumExpertsIsLocal, readPhimoe},
       {"hunyuan_v1_moe", "", kHunYuan, readHunYuanV1Moe},
       {"granitemoe", "", {}, readGraniteMoe},
       {"granitemoeshared", "", {}, readGraniteMoeShared},
@@ -143,7 +145,6 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
                  "the block's output"},
       {"kolibri1", "top-k on biased raw logits"},
       {"laguna", "a tanh soft cap on the router logits"},
-      {"lfm2_moe", "renormalisation with an epsilon of 1e-6"},
       {"longcat_flash", "zero (identity) experts"},
       {"muse_spark",
        "router logit scaling, latent projections and per-expert output norms"},
@@ -152,7 +153,6 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"openai_privacy_filter",
        "GPT-OSS's clamped SwiGLU, expert biases, a router bias and weights as "
        "the softmax of the selected logits"},
-      {"phimoe", "PhiMoE's sparsemixer routing"},
       {"qwen3_vl_moe",
        "fused expert tensors in either orientation (transformers 5 saves them "
        "transposed from the published checkpoints)"},

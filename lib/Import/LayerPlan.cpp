@@ -26,8 +26,13 @@ LogicalResult mlir::moe::hf::readCommon(const ConfigReader &config,
                                         StringRef ffnKey) {
   FailureOr<int64_t> hidden =
       config.requireInt("hidden_size", 1, limits::kMaxHidden);
+  // Some configs (Nemotron-H) derive the layer count from a per-layer list
+  // and save only the list.
   FailureOr<int64_t> layers =
-      config.requireInt("num_hidden_layers", 1, limits::kMaxLayers);
+      !config.has("num_hidden_layers") && !plan.layerListKey.empty() &&
+              config.has(plan.layerListKey)
+          ? config.listSize(plan.layerListKey, 1, limits::kMaxLayers)
+          : config.requireInt("num_hidden_layers", 1, limits::kMaxLayers);
   FailureOr<int64_t> experts =
       config.requireInt(expertsKey, 1, limits::kMaxExperts);
   FailureOr<int64_t> topK =
@@ -252,18 +257,24 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   auto value = [&](std::optional<unsigned> index) -> Value {
     return index ? body->getArgument(*index) : Value();
   };
-  auto routing = RoutingAttr::get(ctx, plan.topK, plan.scoring, plan.selectOn,
-                                  plan.renormalize, APFloat(plan.scalingFactor),
-                                  plan.nGroup, plan.topkGroup, plan.groupScore);
+  auto routing = RoutingAttr::get(
+      ctx, plan.topK, plan.scoring, plan.selectOn, plan.renormalize,
+      APFloat(plan.scalingFactor), plan.nGroup, plan.topkGroup, plan.groupScore,
+      /*rank_limit=*/0, ArrayRef<int64_t>(), RoutingWeights::scores,
+      /*renorm_p=*/APFloat(1.0),
+      APFloat(plan.renormalize ? plan.renormEpsilon : 1e-20),
+      /*renorm_clamp=*/false, APFloat(plan.jitterEps));
   GluClampAttr gluClamp;
   if (plan.activation == Activation::clamped_swiglu)
     gluClamp =
         GluClampAttr::get(ctx, APFloat(plan.gluAlpha), APFloat(plan.gluLimit));
   Value output = LayerOp::create(
       b, loc, activationType, value(input), value(router), value(bias),
-      value(gate), value(up), value(down), value(sharedGate), value(sharedUp),
-      value(sharedDown), value(sharedSigmoid), routing,
-      ActivationAttr::get(ctx, plan.activation), CapacityAttr(),
-      plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(), gluClamp);
+      /*router_bias=*/Value(), /*router_input_scale=*/Value(),
+      /*expert_scale=*/Value(), value(gate), value(up), value(down),
+      value(sharedGate), value(sharedUp), value(sharedDown),
+      value(sharedSigmoid), routing, ActivationAttr::get(ctx, plan.activation),
+      CapacityAttr(), plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(),
+      gluClamp, /*router_input_norm=*/RouterInputNormAttr());
   func::ReturnOp::create(b, loc, output);
 }

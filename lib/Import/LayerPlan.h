@@ -62,6 +62,10 @@ struct LayerPlan {
   bool renormalize = false;
   double scalingFactor = 1.0;
   int64_t nGroup = 1, topkGroup = 1;
+  /// Renormalisation's denominator: the sum plus this epsilon.
+  double renormEpsilon = 1e-20;
+  /// PhiMoE's sparsemixer threshold (with ScoringFunc::sparsemixer).
+  double jitterEps = 0.0;
   GroupScore groupScore = GroupScore::max;
   ExpertNaming naming = ExpertNaming::Projections;
   /// Checkpoint names: "{L}" is the layer index.
@@ -82,6 +86,9 @@ struct LayerPlan {
   std::string gateUpName = "experts.gate_up_proj";
   std::string downName = "experts.down_proj";
   int64_t numLayers = 0;
+  /// A per-layer list whose length is the layer count when the config has
+  /// no `num_hidden_layers` (set before readCommon).
+  std::string layerListKey;
   /// Why a layer is dense, for messages; and the test.
   std::function<bool(int64_t)> isMoELayer;
   std::string denseRule;
@@ -194,6 +201,7 @@ LogicalResult readMistral4(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readMistralLarge4(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readNemotronH(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readMiniMaxM3VL(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readLfm2Moe(const ConfigReader &config, LayerPlan &plan);
 /// DeepSeek-V2's router in OCR models' language models.
 LogicalResult readDeepSeekV2Ocr(const ConfigReader &config, LayerPlan &plan);
 
@@ -205,6 +213,7 @@ LogicalResult readMellum(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readMiniMax(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readLaraMini(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readOlmoe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readPhimoe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readHunYuanV1Moe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readGraniteMoe(const ConfigReader &config, LayerPlan &plan);
 /// granitemoeshared and granitemoehybrid (a shared MLP beside the block).

@@ -16,6 +16,10 @@ using namespace moe::reference;
 
 namespace {
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+/// PyTorch's softplus (beta 1, threshold 20), under a square root.
+float sqrtSoftplus(float x) {
+  return std::sqrt(x > 20.0f ? x : std::log1p(std::exp(x)));
+}
 float silu(float x) { return x * sigmoid(x); }
 float gelu(float x) {
   return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f)));
@@ -55,6 +59,32 @@ std::vector<int64_t> topK(const std::vector<float> &values, int64_t k) {
   return order;
 }
 
+/// PhiMoE's sparsemixer weights (training = False) for the experts `chosen`
+/// in order by logit: for slot k, the softmax at the chosen expert of the
+/// logits not chosen before, with those too far below its logit m masked:
+/// (m - l) / max(|l|, m) > 2·jitter. The chosen expert's term is exp(0).
+std::vector<float> sparseMixerWeights(const float *l, int64_t numExperts,
+                                      const std::vector<int64_t> &chosen,
+                                      double jitterEps) {
+  std::vector<float> weights;
+  std::vector<bool> taken(numExperts, false);
+  for (int64_t expert : chosen) {
+    float m = l[expert];
+    double sum = 0.0;
+    for (int64_t e = 0; e < numExperts; ++e) {
+      if (taken[e])
+        continue;
+      float factor = std::max(std::fabs(l[e]), m);
+      bool masked = (m - l[e]) / factor > static_cast<float>(2.0 * jitterEps);
+      if (!masked)
+        sum += std::exp(static_cast<double>(l[e] - m));
+    }
+    weights.push_back(static_cast<float>(1.0 / sum));
+    taken[expert] = true;
+  }
+  return weights;
+}
+
 /// Router probabilities of one token, for statistics: softmax, or sigmoid
 /// normalised to sum 1.
 std::vector<float> routerProbs(const float *logits, int64_t numExperts,
@@ -74,7 +104,8 @@ std::vector<float> routerProbs(const float *logits, int64_t numExperts,
 TokenRouting moe::reference::routeTokens(const float *logits, int64_t numTokens,
                                          int64_t numExperts,
                                          const RoutingConfig &config,
-                                         const float *bias) {
+                                         const float *bias,
+                                         const float *expertScale) {
   TokenRouting routing;
   routing.numTokens = numTokens;
   routing.topK = config.topK;
@@ -83,12 +114,16 @@ TokenRouting moe::reference::routeTokens(const float *logits, int64_t numTokens,
   const float minusInf = -std::numeric_limits<float>::infinity();
   for (int64_t t = 0; t < numTokens; ++t) {
     const float *l = logits + t * numExperts;
+    // Sparsemixer has no per-expert score: it selects on the logits.
     std::vector<float> scores(numExperts);
     if (config.scoring == Scoring::Softmax)
       scores = softmax(l, numExperts);
-    else
+    else if (config.scoring == Scoring::Sigmoid)
       for (int64_t e = 0; e < numExperts; ++e)
         scores[e] = sigmoid(l[e]);
+    else if (config.scoring == Scoring::SqrtSoftplus)
+      for (int64_t e = 0; e < numExperts; ++e)
+        scores[e] = sqrtSoftplus(l[e]);
 
     // What top-k ranks: the raw logits, or the scores plus the bias.
     std::vector<float> select(numExperts);
@@ -134,18 +169,41 @@ TokenRouting moe::reference::routeTokens(const float *logits, int64_t numTokens,
 
     std::vector<int64_t> chosen = topK(select, config.topK);
     std::vector<float> weights(config.topK);
-    for (int64_t k = 0; k < config.topK; ++k)
-      weights[k] = scores[chosen[k]];
+    if (config.scoring == Scoring::SparseMixer) {
+      weights = sparseMixerWeights(l, numExperts, chosen, config.jitterEps);
+    } else if (config.weights == RoutingWeights::SoftmaxSelected) {
+      std::vector<float> selected(config.topK);
+      for (int64_t k = 0; k < config.topK; ++k)
+        selected[k] = l[chosen[k]];
+      weights = softmax(selected.data(), config.topK);
+    } else {
+      for (int64_t k = 0; k < config.topK; ++k)
+        weights[k] = scores[chosen[k]];
+    }
     if (config.renormalize) {
-      float sum = 0.0f;
-      for (float w : weights)
-        sum += w;
+      // The p-norm; p = 1 is the plain float sum (weights are >= 0).
+      float norm = 0.0f;
+      if (config.renormP == 1.0) {
+        for (float w : weights)
+          norm += w;
+      } else {
+        double sum = 0.0;
+        for (float w : weights)
+          sum += std::pow(std::fabs(static_cast<double>(w)), config.renormP);
+        norm = static_cast<float>(std::pow(sum, 1.0 / config.renormP));
+      }
+      auto epsilon = static_cast<float>(config.renormEpsilon);
+      float denominator =
+          config.renormClamp ? std::max(norm, epsilon) : norm + epsilon;
       for (float &w : weights)
-        w /= sum + 1e-20f;
+        w /= denominator;
     }
     for (int64_t k = 0; k < config.topK; ++k) {
+      float w = weights[k] * config.scalingFactor;
+      if (expertScale)
+        w *= expertScale[chosen[k]];
       routing.experts.push_back(static_cast<int32_t>(chosen[k]));
-      routing.weights.push_back(weights[k] * config.scalingFactor);
+      routing.weights.push_back(w);
     }
   }
   return routing;
@@ -292,6 +350,22 @@ void moe::reference::applyFfn(const FfnWeights &weights, Activation activation,
     out[h] = static_cast<float>(dot(weights.down + h * ffn, act.data(), ffn));
 }
 
+std::vector<float> moe::reference::normaliseRouterInput(
+    const float *x, int64_t numTokens, int64_t hidden,
+    const RouterInputNorm &norm, const float *scale) {
+  std::vector<float> r(numTokens * hidden);
+  for (int64_t t = 0; t < numTokens; ++t) {
+    const float *row = x + t * hidden;
+    double meanSquare = dot(row, row, hidden) / static_cast<double>(hidden);
+    auto inverse =
+        static_cast<float>(1.0 / std::sqrt(meanSquare + norm.epsilon));
+    for (int64_t h = 0; h < hidden; ++h)
+      r[t * hidden + h] = row[h] * inverse * (scale ? scale[h] : 1.0f) *
+                          static_cast<float>(norm.multiplier);
+  }
+  return r;
+}
+
 std::vector<float> moe::reference::routerLogits(const float *x, const float *w,
                                                 int64_t numTokens,
                                                 int64_t hidden,
@@ -308,12 +382,24 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
                                             const LayerWeights &weights,
                                             const float *x, int64_t numTokens) {
   int64_t hidden = config.hidden, numExperts = config.numExperts;
+  // The router may see a normalised input; the experts see x.
+  std::vector<float> routerInput;
+  if (config.routerInputNorm)
+    routerInput =
+        normaliseRouterInput(x, numTokens, hidden, *config.routerInputNorm,
+                             weights.routerInputScale);
   std::vector<float> logits =
-      routerLogits(x, weights.router, numTokens, hidden, numExperts);
+      routerLogits(config.routerInputNorm ? routerInput.data() : x,
+                   weights.router, numTokens, hidden, numExperts);
+  if (weights.routerBias)
+    for (int64_t t = 0; t < numTokens; ++t)
+      for (int64_t e = 0; e < numExperts; ++e)
+        logits[t * numExperts + e] += weights.routerBias[e];
   RowBundle bundle =
       config.routing
           ? dispatch(routeTokens(logits.data(), numTokens, numExperts,
-                                 *config.routing, weights.correctionBias),
+                                 *config.routing, weights.correctionBias,
+                                 weights.expertScale),
                      numExperts, config.capacity)
           : expertChoice(logits.data(), numTokens, numExperts,
                          config.expertChoiceFactor);

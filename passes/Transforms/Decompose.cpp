@@ -1,8 +1,9 @@
 //===- Decompose.cpp - moe.layer into its stages --------------------------===//
 //
-// Implements `moe-decompose`: every moe.layer becomes the router GEMM,
-// routing, dispatch, the grouped expert FFN, combine and the shared expert,
-// the form that fusion, expert parallelism and lowering work on.
+// Implements `moe-decompose`: every moe.layer becomes the router GEMM (with
+// its bias and input normalisation), routing, dispatch, the grouped expert FFN,
+// combine and the shared expert, the form that fusion, expert parallelism and
+// lowering work on.
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,8 +43,10 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     Value input = op.getInput();
     RankedTensorType inputType = op.getInput().getType();
     int64_t numExperts = op.getNumExperts();
-    Value logits =
-        buildRouterLogits(rewriter, loc, input, op.getRouterWeight());
+    Value logits = buildRouterLogits(rewriter, loc, input, op.getRouterWeight(),
+                                     RouterExtras{op.getRouterBias(),
+                                                  op.getRouterInputNormAttr(),
+                                                  op.getRouterInputScale()});
 
     // Route and dispatch into the expert-major row bundle.
     SmallVector<Type, 4> bundleTypes =
@@ -57,7 +60,7 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
       auto route =
           RouteOp::create(rewriter, loc, slotType(rewriter.getF32Type()),
                           slotType(rewriter.getI32Type()), logits,
-                          op.getCorrectionBias(), routing);
+                          op.getCorrectionBias(), op.getExpertScale(), routing);
       bundle = DispatchOp::create(rewriter, loc, bundleTypes, input,
                                   route.getExperts(), route.getWeights(),
                                   op.getCapacityAttr())

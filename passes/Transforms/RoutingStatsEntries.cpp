@@ -34,12 +34,19 @@ LayerOp findStatsLayer(func::FuncOp func) {
   });
   if (walk.wasInterrupted() || !found || !isa<RoutingAttr>(found.getRouter()))
     return {};
+  // Router probabilities (moe.routing_stats) are defined for softmax and
+  // sigmoid scores; sparsemixer's router distribution is softmax(l).
+  if (cast<RoutingAttr>(found.getRouter()).getScoring() ==
+      ScoringFunc::sqrtsoftplus)
+    return {};
   auto isArgument = [&](Value value) {
     auto arg = dyn_cast_or_null<BlockArgument>(value);
     return !value || (arg && arg.getOwner()->getParentOp() == func);
   };
   if (!isArgument(found.getInput()) || !isArgument(found.getRouterWeight()) ||
-      !isArgument(found.getCorrectionBias()))
+      !isArgument(found.getCorrectionBias()) ||
+      !isArgument(found.getRouterBias()) ||
+      !isArgument(found.getRouterInputScale()))
     return {};
   return found;
 }
@@ -69,8 +76,17 @@ struct MoERoutingStatsEntriesPass
     // Arguments: the input, the router weight, the bias, with their
     // original attributes (checkpoint names).
     SmallVector<Value> sources = {layer.getInput(), layer.getRouterWeight()};
-    if (Value bias = layer.getCorrectionBias())
-      sources.push_back(bias);
+    // The optional ones, remembered by position among the arguments.
+    auto addSource = [&](Value value) -> std::optional<unsigned> {
+      if (!value)
+        return std::nullopt;
+      sources.push_back(value);
+      return sources.size() - 1;
+    };
+    std::optional<unsigned> biasArg = addSource(layer.getCorrectionBias());
+    std::optional<unsigned> routerBiasArg = addSource(layer.getRouterBias());
+    std::optional<unsigned> inputScaleArg =
+        addSource(layer.getRouterInputScale());
     SmallVector<Type> types;
     SmallVector<DictionaryAttr> argAttrs;
     for (Value source : sources) {
@@ -93,7 +109,13 @@ struct MoERoutingStatsEntriesPass
     Block *body = stats.addEntryBlock();
     b.setInsertionPointToStart(body);
     Value input = body->getArgument(0);
-    Value logits = buildRouterLogits(b, loc, input, body->getArgument(1));
+    auto argument = [&](std::optional<unsigned> index) -> Value {
+      return index ? body->getArgument(*index) : Value();
+    };
+    Value logits = buildRouterLogits(
+        b, loc, input, body->getArgument(1),
+        RouterExtras{argument(routerBiasArg), layer.getRouterInputNormAttr(),
+                     argument(inputScaleArg)});
     auto routing = cast<RoutingAttr>(layer.getRouter());
     int64_t numTokens = layer.getInput().getType().getDimSize(0);
     auto slotType = [&](Type element) {
@@ -101,11 +123,14 @@ struct MoERoutingStatsEntriesPass
     };
     auto route = RouteOp::create(
         b, loc, slotType(b.getF32Type()), slotType(b.getI32Type()), logits,
-        sources.size() > 2 ? body->getArgument(2) : Value(), routing);
+        argument(biasArg), /*expert_scale=*/Value(), routing);
     auto statsOp = RoutingStatsOp::create(
         b, loc, RankedTensorType::get({numExperts}, b.getI64Type()),
         b.getF32Type(), b.getF32Type(), b.getF32Type(), b.getF32Type(), logits,
-        route.getExperts(), ScoringFuncAttr::get(ctx, routing.getScoring()));
+        route.getExperts(),
+        ScoringFuncAttr::get(ctx, routing.getScoring() == ScoringFunc::sigmoid
+                                      ? ScoringFunc::sigmoid
+                                      : ScoringFunc::softmax));
 
     // [load as f32 ..., entropy, max_share, confidence, aux_loss]
     Value loads = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{numExperts},

@@ -46,3 +46,47 @@ func.func private @helper(%x: tensor<?x16xf32>, %wg: tensor<4x16xf32>,
             tensor<4x16x8xf32>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// -----
+
+// Tests that the statistics entry computes the layer's logits: it takes the
+// router bias and input scale too (the bias the GEMM's initial value, the
+// scale that of the normalised input), routes without the expert scale
+// (which changes no selection) and, for sparsemixer, reports softmax
+// probabilities.
+// CHECK-LABEL: func.func @gpt_oss_routing_stats(
+// CHECK-SAME: %[[X:.*]]: tensor<?x16xf32>, %[[WG:.*]]: tensor<8x16xf32> {moe.weight = "router.weight"}, %[[RB:.*]]: tensor<8xf32> {moe.weight = "router.bias"}, %[[IS:.*]]: tensor<16xf32> {moe.weight = "router.scale"})
+// CHECK: %[[R:.*]] = linalg.generic {{.*}} ins(%[[X]], %{{.*}}, %[[IS]] :
+// CHECK: %[[INIT:.*]] = linalg.broadcast ins(%[[RB]] : tensor<8xf32>)
+// CHECK: %[[L:.*]] = linalg.matmul {{.*}} ins(%[[R]], %[[WG]] : {{.*}}) outs(%[[INIT]] :
+// CHECK: %{{.*}}, %[[IDS:.*]] = moe.route %[[L]] {routing = #moe.routing<top_k = 2, scoring = sparsemixer, select_on = logits, jitter_eps = 0.01>}
+// CHECK: moe.routing_stats %[[L]], %[[IDS]] softmax
+func.func @gpt_oss(%x: tensor<?x16xf32>, %wg: tensor<8x16xf32> {moe.weight = "router.weight"},
+                   %rb: tensor<8xf32> {moe.weight = "router.bias"},
+                   %is: tensor<16xf32> {moe.weight = "router.scale"},
+                   %es: tensor<8xf32> {moe.weight = "router.per_expert_scale"},
+                   %u: tensor<8x8x16xf32>, %d: tensor<8x16x8xf32>) -> tensor<?x16xf32> {
+  %y = moe.layer %x router(%wg, router_bias %rb, input_scale %is, expert_scale %es) experts(up %u, down %d)
+         {router = #moe.routing<top_k = 2, scoring = sparsemixer, select_on = logits, jitter_eps = 0.01>,
+          router_input_norm = #moe.router_input_norm<epsilon = 1.0e-6>,
+          activation = #moe<activation relu>}
+         : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<8xf32>, tensor<16xf32>, tensor<8xf32>,
+            tensor<8x8x16xf32>, tensor<8x16x8xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// Tests that sqrtsoftplus routing, whose router probabilities
+// moe.routing_stats does not define, gets no statistics entry.
+// CHECK-LABEL: func.func @deepseek_v4(
+// CHECK-NOT: routing_stats
+func.func @deepseek_v4(%x: tensor<?x16xf32>, %wg: tensor<8x16xf32>,
+                       %u: tensor<8x8x16xf32>, %d: tensor<8x16x8xf32>) -> tensor<?x16xf32> {
+  %y = moe.layer %x router(%wg) experts(up %u, down %d)
+         {router = #moe.routing<top_k = 2, scoring = sqrtsoftplus, renormalize = true>,
+          activation = #moe<activation relu>}
+         : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<8x8x16xf32>,
+            tensor<8x16x8xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}

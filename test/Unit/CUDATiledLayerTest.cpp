@@ -328,4 +328,43 @@ TEST(CUDATiledLayer, BatchInvariant) {
   checkBatchInvariance(deepSeekV3Spec());
   checkBatchInvariance(llama4Spec());
 }
+/// Gemma 4's router (normalised input with its scale, per-expert weight
+/// scales) with DeepSeek-V4's scores and a clamped 3-norm renormalisation.
+LayerSpec gemma4RouterSpec() {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  spec.routing->scoring = Scoring::SqrtSoftplus;
+  spec.routing->renormP = 3.0;
+  spec.routing->renormEpsilon = 0.5;
+  spec.routing->renormClamp = true;
+  spec.routerInputNorm = RouterInputNorm{1e-6, 0.25};
+  spec.expertScale = true;
+  return spec;
+}
+
+// Tests the routing variants on the CUDA path's routing (one part per
+// token, the router GEMM left whole): GPT-OSS (router bias, softmax of the
+// selected logits), the Gemma 4 router, PhiMoE's sparsemixer.
+TEST(CUDATiledLayer, RoutingVariants) {
+  LayerSpec gptOss;
+  gptOss.routing = softmaxTopK(4, false);
+  gptOss.routing->selectOn = SelectOn::Logits;
+  gptOss.routing->weights = RoutingWeights::SoftmaxSelected;
+  gptOss.routerBias = true;
+  checkAgainstReference(gptOss);
+  checkAgainstReference(gemma4RouterSpec());
+  LayerSpec phiMoE;
+  phiMoE.numExperts = 16;
+  phiMoE.routing = softmaxTopK(2, false);
+  phiMoE.routing->scoring = Scoring::SparseMixer;
+  phiMoE.routing->selectOn = SelectOn::Logits;
+  phiMoE.routing->jitterEps = 0.1;
+  checkAgainstReference(phiMoE);
+}
+
+// Tests that the router input normalisation (a reduction over each token's
+// row) keeps a token's bits independent of the batch.
+TEST(CUDATiledLayer, RouterInputNormBatchInvariant) {
+  checkBatchInvariance(gemma4RouterSpec());
+}
 } // namespace

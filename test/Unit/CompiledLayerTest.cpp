@@ -288,4 +288,76 @@ TEST(CompiledLayer, SomeExpertsEmpty) {
   spec.routing = softmaxTopK(2, true);
   checkAgainstReference(spec, {3});
 }
+// Tests DeepSeek-V4's scoring: sqrt(softplus(l)) with a correction bias,
+// renormalised and scaled.
+TEST(CompiledLayer, DeepSeekV4SqrtSoftplus) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(3, true);
+  spec.routing->scoring = Scoring::SqrtSoftplus;
+  spec.routing->scalingFactor = 1.5f;
+  spec.bias = true;
+  checkAgainstReference(spec);
+}
+
+// Tests GPT-OSS: a router bias, top-4 on the logits, weights the softmax of
+// the selected logits; fused and unfused.
+TEST(CompiledLayer, GptOssRouterBiasSoftmaxSelected) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(4, false);
+  spec.routing->selectOn = SelectOn::Logits;
+  spec.routing->weights = RoutingWeights::SoftmaxSelected;
+  spec.routerBias = true;
+  checkAgainstReference(spec, {1, 37, 64});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+}
+
+// Tests the renormalisation variants: DBRX's p-norm (p = 2 and p = 3, no
+// epsilon), Ernie 4.5's clamp (max(sum, 0.5) binds on some tokens) and
+// LFM2-MoE's sigmoid + bias + 1e-6.
+TEST(CompiledLayer, RenormVariants) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  spec.routing->renormEpsilon = 0.0;
+  for (double p : {2.0, 3.0}) {
+    spec.routing->renormP = p;
+    checkAgainstReference(spec);
+  }
+  spec.routing->renormP = 1.0;
+  spec.routing->renormEpsilon = 0.5;
+  spec.routing->renormClamp = true;
+  checkAgainstReference(spec);
+  LayerSpec lfm2;
+  lfm2.routing = softmaxTopK(2, true);
+  lfm2.routing->scoring = Scoring::Sigmoid;
+  lfm2.routing->renormEpsilon = 1e-6;
+  lfm2.bias = true;
+  checkAgainstReference(lfm2);
+}
+
+// Tests Gemma 4's router: RMS-normalised input times a scale vector and
+// H^-0.5, per-expert weight scales, GeGLU experts; fused and unfused.
+TEST(CompiledLayer, Gemma4RouterInputNormExpertScale) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  spec.activation = Activation::GeGLU;
+  spec.routerInputNorm =
+      RouterInputNorm{1e-6, 1.0 / std::sqrt(static_cast<double>(spec.hidden))};
+  spec.expertScale = true;
+  checkAgainstReference(spec, {1, 37, 64});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+}
+
+// Tests PhiMoE's sparsemixer (inference form), top-2, with a threshold
+// that masks most experts (0.01) and one that often keeps a rival (0.1).
+TEST(CompiledLayer, PhiMoESparseMixer) {
+  LayerSpec spec;
+  spec.numExperts = 16;
+  spec.routing = softmaxTopK(2, false);
+  spec.routing->scoring = Scoring::SparseMixer;
+  spec.routing->selectOn = SelectOn::Logits;
+  for (double jitter : {0.01, 0.1}) {
+    spec.routing->jitterEps = jitter;
+    checkAgainstReference(spec, {1, 37, 64});
+  }
+}
 } // namespace

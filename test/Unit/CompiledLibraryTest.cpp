@@ -175,6 +175,18 @@ TEST(CompiledLibrary, MixtralF32) {
   checkLibrary("mixtral", spec);
 }
 
+// Tests that a library binds the router's own operands by checkpoint name:
+// the router bias, the router input scale (Gemma 4's normalised input) and
+// the per-expert weight scale.
+TEST(CompiledLibrary, RouterOperandsF32) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  spec.routerBias = true;
+  spec.routerInputNorm = reference::RouterInputNorm{1e-6, 0.25};
+  spec.expertScale = true;
+  checkLibrary("router-operands", spec);
+}
+
 // Tests DeepSeek-V3 (bias, groups, shared expert) from BF16 weights in a
 // sharded checkpoint.
 TEST(CompiledLibrary, DeepSeekV3BF16Sharded) {

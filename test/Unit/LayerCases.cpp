@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <sstream>
 
 using namespace moe::reference;
@@ -34,6 +35,27 @@ const char *activationName(Activation a) {
   return "";
 }
 
+const char *scoringName(Scoring s) {
+  switch (s) {
+  case Scoring::Softmax:
+    return "softmax";
+  case Scoring::Sigmoid:
+    return "sigmoid";
+  case Scoring::SqrtSoftplus:
+    return "sqrtsoftplus";
+  case Scoring::SparseMixer:
+    return "sparsemixer";
+  }
+  return "";
+}
+
+/// A double as an MLIR float literal that reads back to the same value.
+std::string exactFloat(double value) {
+  std::ostringstream os;
+  os << std::scientific << std::setprecision(17) << value;
+  return os.str();
+}
+
 std::string routerAttr(const LayerSpec &spec) {
   std::ostringstream os;
   os << std::fixed;
@@ -43,9 +65,8 @@ std::string routerAttr(const LayerSpec &spec) {
     return os.str();
   }
   const RoutingConfig &r = *spec.routing;
-  os << "#moe.routing<top_k = " << r.topK << ", scoring = "
-     << (r.scoring == Scoring::Softmax ? "softmax" : "sigmoid")
-     << ", select_on = "
+  os << "#moe.routing<top_k = " << r.topK
+     << ", scoring = " << scoringName(r.scoring) << ", select_on = "
      << (r.selectOn == SelectOn::Scores ? "scores" : "logits")
      << ", renormalize = " << (r.renormalize ? "true" : "false")
      << ", scaling_factor = " << r.scalingFactor << ", n_group = " << r.nGroup
@@ -57,6 +78,14 @@ std::string routerAttr(const LayerSpec &spec) {
       os << (e ? ", " : "") << r.expertRanks[e];
     os << "]";
   }
+  if (r.weights == RoutingWeights::SoftmaxSelected)
+    os << ", weights = softmax_selected";
+  if (r.renormalize)
+    os << ", renorm_p = " << exactFloat(r.renormP)
+       << ", renorm_epsilon = " << exactFloat(r.renormEpsilon)
+       << ", renorm_clamp = " << (r.renormClamp ? "true" : "false");
+  if (r.scoring == Scoring::SparseMixer)
+    os << ", jitter_eps = " << exactFloat(r.jitterEps);
   os << ">";
   return os.str();
 }
@@ -160,6 +189,18 @@ TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
     layer.weights.back().values[h] = spec.collapseBoost;
   if (spec.bias)
     add("mlp.gate.e_score_correction_bias", {E}, 0.5f);
+  // Scales stay positive, around 1, as trained ones are.
+  auto addScale = [&](std::string name, int64_t n) {
+    add(std::move(name), {n}, 0.5f);
+    for (float &v : layer.weights.back().values)
+      v += 1.0f;
+  };
+  if (spec.routerBias)
+    add("mlp.router.bias", {E}, 0.5f);
+  if (spec.routerInputNorm)
+    addScale("mlp.router.scale", H);
+  if (spec.expertScale)
+    addScale("mlp.router.per_expert_scale", E);
   if (isGated(spec.activation))
     add("mlp.experts.{e}.gate_proj.weight", {E, F, H}, scale);
   add("mlp.experts.{e}.up_proj.weight", {E, F, H}, scale);
@@ -180,6 +221,12 @@ std::string TestLayer::source() const {
   std::vector<std::string> names = {"%wg"};
   if (spec.bias)
     names.push_back("%b");
+  if (spec.routerBias)
+    names.push_back("%rb");
+  if (spec.routerInputNorm)
+    names.push_back("%is");
+  if (spec.expertScale)
+    names.push_back("%es");
   bool hasGate = isGated(spec.activation);
   if (hasGate)
     names.push_back("%g");
@@ -197,7 +244,10 @@ std::string TestLayer::source() const {
     os << ", " << names[i] << ": " << tensorType(weights[i].shape)
        << " {moe.weight = \"" << weights[i].name << "\"}";
   os << ") -> " << xType << " {\n  %y = moe.layer %x router(%wg"
-     << (spec.bias ? ", bias %b" : "") << ") experts("
+     << (spec.bias ? ", bias %b" : "")
+     << (spec.routerBias ? ", router_bias %rb" : "")
+     << (spec.routerInputNorm ? ", input_scale %is" : "")
+     << (spec.expertScale ? ", expert_scale %es" : "") << ") experts("
      << (hasGate ? "gate %g, " : "") << "up %u, down %d)";
   if (spec.sharedFfn)
     os << " shared(" << (hasGate ? "gate %sg, " : "") << "up %su, down %sd"
@@ -219,6 +269,11 @@ std::string TestLayer::source() const {
        << ">";
   if (spec.scaleExpertInput)
     os << ", scale_expert_input";
+  if (spec.routerInputNorm)
+    os << ", router_input_norm = #moe.router_input_norm<epsilon = "
+       << exactFloat(spec.routerInputNorm->epsilon)
+       << ", multiplier = " << exactFloat(spec.routerInputNorm->multiplier)
+       << ">";
   os << "} : (" << xType;
   for (const WeightArg &w : weights)
     os << ", " << tensorType(w.shape);
@@ -236,6 +291,7 @@ LayerConfig TestLayer::referenceConfig() const {
   config.expertChoiceFactor = spec.expertChoiceFactor;
   config.capacity = spec.capacity;
   config.scaleExpertInput = spec.scaleExpertInput;
+  config.routerInputNorm = spec.routerInputNorm;
   return config;
 }
 
@@ -247,6 +303,9 @@ LayerWeights TestLayer::referenceWeights() const {
   LayerWeights w;
   w.router = data("mlp.gate.weight");
   w.correctionBias = data("e_score_correction_bias");
+  w.routerBias = data("mlp.router.bias");
+  w.routerInputScale = data("mlp.router.scale");
+  w.expertScale = data("mlp.router.per_expert_scale");
   w.experts = {data("experts.{e}.gate_proj.weight"),
                data("experts.{e}.up_proj.weight"),
                data("experts.{e}.down_proj.weight"), spec.ffn};

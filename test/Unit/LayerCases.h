@@ -29,6 +29,10 @@ struct LayerSpec {
   double expertChoiceFactor = 1.0;
   std::optional<reference::CapacityConfig> capacity;
   bool bias = false, sharedSigmoidGate = false, scaleExpertInput = false;
+  /// The router's own bias `[E]` and per-expert weight scale `[E]`.
+  bool routerBias = false, expertScale = false;
+  /// The router input's RMS normalisation, with an `[H]` scale operand.
+  std::optional<reference::RouterInputNorm> routerInputNorm;
   /// Added to router row 0 so that every token picks expert 0.
   float collapseBoost = 0.0f;
 };

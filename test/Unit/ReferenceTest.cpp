@@ -454,4 +454,190 @@ TEST(Stats, Balanced) {
   EXPECT_NEAR(s.maxShare, 0.5f, kTol);
   EXPECT_NEAR(s.auxLoss, 1.0f, kTol);
 }
+//===----------------------------------------------------------------------===//
+// Routing variants of the transformers MoE families
+//===----------------------------------------------------------------------===//
+
+// Tests DeepSeek-V4's sqrtsoftplus scores (PyTorch gives sqrt(softplus) of
+// {0, 2, 25, -1} as {0.83255, 1.45840, 5, 0.55970}; above 20 softplus is
+// the identity), renormalised.
+TEST(RoutingVariants, SqrtSoftplus) {
+  float logits[] = {0, 2, 25, -1};
+  RoutingConfig config;
+  config.topK = 2;
+  config.scoring = Scoring::SqrtSoftplus;
+  config.renormalize = true;
+  TokenRouting r = routeTokens(logits, 1, 4, config);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{2, 1}));
+  float s2 = 5.0f, s1 = 1.4583992f;
+  EXPECT_NEAR(r.weights[0], s2 / (s2 + s1), kTol);
+  EXPECT_NEAR(r.weights[1], s1 / (s2 + s1), kTol);
+  config.topK = 4;
+  config.renormalize = false;
+  r = routeTokens(logits, 1, 4, config);
+  EXPECT_NEAR(r.weights[3], 0.5596979f, kTol);
+  EXPECT_NEAR(r.weights[2], 0.8325546f, kTol);
+}
+
+// Tests GPT-OSS: top-k on the logits, weights the softmax of the k
+// selected logits (3, 2, 1 here).
+TEST(RoutingVariants, SoftmaxSelected) {
+  float logits[] = {1, 3, 2, 0};
+  RoutingConfig config;
+  config.topK = 3;
+  config.selectOn = SelectOn::Logits;
+  config.weights = RoutingWeights::SoftmaxSelected;
+  TokenRouting r = routeTokens(logits, 1, 4, config);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{1, 2, 0}));
+  double z = std::exp(3.0) + std::exp(2.0) + std::exp(1.0);
+  EXPECT_NEAR(r.weights[0], std::exp(3.0) / z, kTol);
+  EXPECT_NEAR(r.weights[1], std::exp(2.0) / z, kTol);
+  EXPECT_NEAR(r.weights[2], std::exp(1.0) / z, kTol);
+}
+
+/// Softmax probabilities {3, 4, 1, 1} / 9: the top two are 4/9 and 3/9.
+const float kNinths[] = {std::log(3.0f), std::log(4.0f), 0, 0};
+
+// Tests DBRX's p-norm renormalisation: p = 2 divides 4/9, 3/9 by their
+// 2-norm 5/9 (epsilon 0); p = 1 by their sum 7/9.
+TEST(RoutingVariants, RenormPNorm) {
+  RoutingConfig config;
+  config.topK = 2;
+  config.renormalize = true;
+  config.renormP = 2.0;
+  config.renormEpsilon = 0.0;
+  TokenRouting r = routeTokens(kNinths, 1, 4, config);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{1, 0}));
+  EXPECT_NEAR(r.weights[0], 0.8f, kTol);
+  EXPECT_NEAR(r.weights[1], 0.6f, kTol);
+  config.renormP = 1.0;
+  r = routeTokens(kNinths, 1, 4, config);
+  EXPECT_NEAR(r.weights[0], 4.0f / 7.0f, kTol);
+  config.renormP = 3.0;
+  r = routeTokens(kNinths, 1, 4, config);
+  EXPECT_NEAR(r.weights[0], 4.0f / std::cbrt(91.0f), kTol);
+}
+
+// Tests the renormalisation denominators: norm + epsilon (LFM2-MoE's
+// 1e-6), and max(norm, epsilon) (Ernie 4.5's moe_norm_min), which binds
+// only when the sum 7/9 is below epsilon.
+TEST(RoutingVariants, RenormEpsilonAndClamp) {
+  RoutingConfig config;
+  config.topK = 2;
+  config.renormalize = true;
+  config.renormEpsilon = 0.25;
+  TokenRouting r = routeTokens(kNinths, 1, 4, config);
+  EXPECT_NEAR(r.weights[0], (4.0f / 9.0f) / (7.0f / 9.0f + 0.25f), kTol);
+  config.renormClamp = true;
+  r = routeTokens(kNinths, 1, 4, config);
+  EXPECT_NEAR(r.weights[0], 4.0f / 7.0f, kTol);
+  config.renormEpsilon = 0.9;
+  r = routeTokens(kNinths, 1, 4, config);
+  EXPECT_NEAR(r.weights[0], (4.0f / 9.0f) / 0.9f, kTol);
+  EXPECT_NEAR(r.weights[1], (3.0f / 9.0f) / 0.9f, kTol);
+}
+
+// Tests Gemma 4's per-expert scale: applied after renormalisation and
+// scaling, by the selected expert's id.
+TEST(RoutingVariants, ExpertScale) {
+  float scale[] = {1.0f, 0.5f, 2.0f, 3.0f};
+  RoutingConfig config;
+  config.topK = 2;
+  config.renormalize = true;
+  config.scalingFactor = 2.0f;
+  TokenRouting r = routeTokens(kNinths, 1, 4, config, nullptr, scale);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{1, 0}));
+  EXPECT_NEAR(r.weights[0], 2.0f * (4.0f / 7.0f) * 0.5f, kTol);
+  EXPECT_NEAR(r.weights[1], 2.0f * (3.0f / 7.0f) * 1.0f, kTol);
+}
+
+// Tests PhiMoE's sparsemixer (training = False, top-2), the values
+// PyTorch's sparsemixer gives: with jitter 0.05 (threshold 0.1) expert 1
+// is within the threshold of the first pick and shares its softmax, while
+// the second pick (expert 0 taken, the others far below) weighs 1. The
+// relative gap divides by max(|l|, m), which for negative logits is |l|.
+TEST(RoutingVariants, SparseMixer) {
+  RoutingConfig config;
+  config.topK = 2;
+  config.scoring = Scoring::SparseMixer;
+  config.selectOn = SelectOn::Logits;
+  config.jitterEps = 0.05;
+  float positive[] = {2.0f, 1.9f, 1.0f, -1.0f};
+  TokenRouting r = routeTokens(positive, 1, 4, config);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{0, 1}));
+  EXPECT_NEAR(r.weights[0], 0.5249792f, kTol);
+  EXPECT_NEAR(r.weights[1], 1.0f, kTol);
+  float negative[] = {-1.0f, -1.05f, -3.0f, -4.0f};
+  r = routeTokens(negative, 1, 4, config);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{0, 1}));
+  EXPECT_NEAR(r.weights[0], 0.5124974f, kTol);
+  EXPECT_NEAR(r.weights[1], 1.0f, kTol);
+  // A tighter threshold masks expert 1 from the first pick.
+  config.jitterEps = 0.01;
+  r = routeTokens(positive, 1, 4, config);
+  EXPECT_NEAR(r.weights[0], 1.0f, kTol);
+}
+
+// Tests Gemma 4's router input: x / rms(x) · scale · multiplier, for
+// x = {3, 4} (mean square 12.5).
+TEST(RoutingVariants, RouterInputNorm) {
+  float x[] = {3, 4};
+  float scale[] = {1, 2};
+  std::vector<float> r = normaliseRouterInput(x, 1, 2, {0.0, 0.5}, scale);
+  float rms = std::sqrt(12.5f);
+  EXPECT_NEAR(r[0], 3.0f / rms * 0.5f, kTol);
+  EXPECT_NEAR(r[1], 4.0f / rms * 2.0f * 0.5f, kTol);
+  r = normaliseRouterInput(x, 1, 2, {0.5, 1.0}, nullptr);
+  EXPECT_NEAR(r[0], 3.0f / std::sqrt(13.0f), kTol);
+}
+
+/// A layer of 2 experts on H = 2, top-1 softmax, ReLU experts computing
+/// relu(x0 + x1) scaled by 1 (expert 0) or 2 (expert 1) per channel, and
+/// an identity router.
+struct TinyLayer {
+  float router[4] = {1, 0, 0, 1};
+  float up[4] = {1, 1, 1, 1};
+  float down[4] = {1, 1, 2, 2};
+  LayerConfig config;
+  LayerWeights weights;
+  TinyLayer() {
+    config.hidden = 2;
+    config.numExperts = 2;
+    config.activation = Activation::ReLU;
+    config.routing = RoutingConfig{};
+    weights.router = router;
+    weights.experts = {nullptr, up, down, 1};
+  }
+};
+
+// Tests that the router bias moves the logits (x·Wᵀ + b) and so the
+// selection and the weight: {3, 4} + {2, 0} picks expert 0 with
+// probability sigmoid(1).
+TEST(RoutingVariants, RouterBias) {
+  TinyLayer layer;
+  float x[] = {3, 4};
+  std::vector<float> plain = runLayer(layer.config, layer.weights, x, 1);
+  EXPECT_NEAR(plain[0], 2.0f * 7.0f * sigmoid(1.0f), 1e-5f);
+  float bias[] = {2, 0};
+  layer.weights.routerBias = bias;
+  std::vector<float> biased = runLayer(layer.config, layer.weights, x, 1);
+  EXPECT_NEAR(biased[0], 7.0f * sigmoid(1.0f), 1e-5f);
+  EXPECT_NEAR(biased[1], 7.0f * sigmoid(1.0f), 1e-5f);
+}
+
+// Tests that the normalised input steers the router only: with scale
+// {2, 1} the router sees {6, 4} / rms, picks expert 0, and the expert
+// still computes relu(3 + 4).
+TEST(RoutingVariants, RouterInputNormInLayer) {
+  TinyLayer layer;
+  float x[] = {3, 4};
+  float scale[] = {2, 1};
+  layer.config.routerInputNorm = RouterInputNorm{0.0, 1.0};
+  layer.weights.routerInputScale = scale;
+  std::vector<float> y = runLayer(layer.config, layer.weights, x, 1);
+  float rms = std::sqrt(12.5f);
+  float gap = 6.0f / rms - 4.0f / rms;
+  EXPECT_NEAR(y[0], 7.0f * sigmoid(gap), 1e-5f);
+  EXPECT_NEAR(y[1], 7.0f * sigmoid(gap), 1e-5f);
+}
 } // namespace

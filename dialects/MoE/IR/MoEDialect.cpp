@@ -169,16 +169,72 @@ static LogicalResult verifyRankMap(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
-LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                  int64_t topK, ScoringFunc scoring,
-                                  SelectionSource selectOn, bool renormalize,
-                                  APFloat scalingFactor, int64_t nGroup,
-                                  int64_t topkGroup, GroupScore groupScore,
-                                  int64_t rankLimit,
-                                  ArrayRef<int64_t> expertRanks) {
+/// The renorm_* parameters shape `renormalize`'s denominator, so they need
+/// it; softmax_selected weights sum to 1 already.
+static LogicalResult
+verifyRenormalization(function_ref<InFlightDiagnostic()> emitError,
+                      bool renormalize, RoutingWeights weights,
+                      const APFloat &renormP, const APFloat &renormEpsilon,
+                      bool renormClamp) {
+  if (failed(verifyPositiveFinite(emitError, "renorm_p", renormP)))
+    return failure();
+  double epsilon = renormEpsilon.convertToDouble();
+  if (!(epsilon >= 0.0 && std::isfinite(epsilon)))
+    return emitError() << "renorm_epsilon must be a finite number at least 0, "
+                          "got "
+                       << epsilon;
+  if (renormalize && weights == RoutingWeights::softmax_selected)
+    return emitError() << "renormalize = true does not combine with weights = "
+                          "softmax_selected, whose weights sum to 1 already";
+  if (renormalize)
+    return success();
+  bool defaultEpsilon = renormEpsilon.convertToDouble() == 1e-20;
+  if (renormP.convertToDouble() != 1.0 || !defaultEpsilon || renormClamp)
+    return emitError() << "renorm_p, renorm_epsilon and renorm_clamp need "
+                          "renormalize = true";
+  return success();
+}
+
+/// Sparsemixer ranks the raw logits and computes its own weights; its
+/// jitter_eps means nothing to the other scorings.
+static LogicalResult
+verifySparseMixer(function_ref<InFlightDiagnostic()> emitError,
+                  ScoringFunc scoring, SelectionSource selectOn,
+                  RoutingWeights weights, const APFloat &jitterEps) {
+  double jitter = jitterEps.convertToDouble();
+  if (!(jitter >= 0.0 && std::isfinite(jitter)))
+    return emitError() << "jitter_eps must be a finite number at least 0, got "
+                       << jitter;
+  if (scoring != ScoringFunc::sparsemixer) {
+    if (jitter != 0.0)
+      return emitError() << "jitter_eps needs scoring = sparsemixer";
+    return success();
+  }
+  if (selectOn != SelectionSource::logits)
+    return emitError() << "scoring = sparsemixer selects on the logits: it "
+                          "needs select_on = logits";
+  if (weights != RoutingWeights::scores)
+    return emitError() << "scoring = sparsemixer computes its own weights: it "
+                          "needs weights = scores";
+  return success();
+}
+
+LogicalResult
+RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t topK,
+                    ScoringFunc scoring, SelectionSource selectOn,
+                    bool renormalize, APFloat scalingFactor, int64_t nGroup,
+                    int64_t topkGroup, GroupScore groupScore, int64_t rankLimit,
+                    ArrayRef<int64_t> expertRanks, RoutingWeights weights,
+                    APFloat renormP, APFloat renormEpsilon, bool renormClamp,
+                    APFloat jitterEps) {
   if (topK < 1)
     return emitError() << "top_k must be at least 1, got " << topK;
-  if (failed(verifyPositiveFinite(emitError, "scaling_factor", scalingFactor)))
+  if (failed(
+          verifyPositiveFinite(emitError, "scaling_factor", scalingFactor)) ||
+      failed(verifyRenormalization(emitError, renormalize, weights, renormP,
+                                   renormEpsilon, renormClamp)) ||
+      failed(
+          verifySparseMixer(emitError, scoring, selectOn, weights, jitterEps)))
     return failure();
   if (nGroup < 1)
     return emitError() << "n_group must be at least 1, got " << nGroup;
@@ -254,7 +310,19 @@ RoutingAttr RoutingAttr::getUngroupedIfTrivial() const {
     return {};
   return RoutingAttr::get(getContext(), getTopK(), getScoring(), getSelectOn(),
                           getRenormalize(), getScalingFactor(), /*n_group=*/1,
-                          /*topk_group=*/1, GroupScore::max);
+                          /*topk_group=*/1, GroupScore::max, /*rank_limit=*/0,
+                          ArrayRef<int64_t>(), getWeights(), getRenormP(),
+                          getRenormEpsilon(), getRenormClamp(), getJitterEps());
+}
+
+LogicalResult
+RouterInputNormAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                            APFloat epsilon, APFloat multiplier) {
+  double value = epsilon.convertToDouble();
+  if (!(value >= 0.0 && std::isfinite(value)))
+    return emitError() << "epsilon must be a finite number at least 0, got "
+                       << value;
+  return verifyPositiveFinite(emitError, "multiplier", multiplier);
 }
 
 //===----------------------------------------------------------------------===//

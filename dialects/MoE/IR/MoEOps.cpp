@@ -58,6 +58,15 @@ LogicalResult verifyCorrectionBias(Operation *op, RoutingAttr routing,
                               "expert count");
 }
 
+/// An expert scale `[E]` multiplies the routing weights.
+LogicalResult verifyExpertScale(Operation *op, Value scale,
+                                int64_t numExperts) {
+  if (!scale)
+    return success();
+  return ShapeChecker(op).dim(scale, "expert_scale", 0, numExperts,
+                              "expert count");
+}
+
 /// A weight operand for verifyF32Weights.
 struct NamedWeight {
   Value value;
@@ -115,6 +124,58 @@ static void printFfnWeights(OpAsmPrinter &printer, Operation *op, Value gate,
 }
 
 //===----------------------------------------------------------------------===//
+// Custom assembly: the router's optional operands
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The keyword of each optional router operand of moe.layer, in printing
+/// order: `router(%wg, bias %b, router_bias %rb, input_scale %s,
+/// expert_scale %es)`.
+constexpr llvm::StringLiteral kRouterOperandKeywords[] = {
+    "bias", "router_bias", "input_scale", "expert_scale"};
+} // namespace
+
+/// Parses `(, keyword %v)*` with each keyword of kRouterOperandKeywords at
+/// most once, in that order.
+static ParseResult parseRouterOperands(
+    OpAsmParser &parser, std::optional<OpAsmParser::UnresolvedOperand> &bias,
+    std::optional<OpAsmParser::UnresolvedOperand> &routerBias,
+    std::optional<OpAsmParser::UnresolvedOperand> &inputScale,
+    std::optional<OpAsmParser::UnresolvedOperand> &expertScale) {
+  std::optional<OpAsmParser::UnresolvedOperand> *slots[] = {
+      &bias, &routerBias, &inputScale, &expertScale};
+  size_t next = 0;
+  while (succeeded(parser.parseOptionalComma())) {
+    llvm::SMLoc loc = parser.getCurrentLocation();
+    StringRef keyword;
+    if (parser.parseKeyword(&keyword))
+      return failure();
+    const auto *found = llvm::find(kRouterOperandKeywords, keyword);
+    size_t index = found - std::begin(kRouterOperandKeywords);
+    if (found == std::end(kRouterOperandKeywords) || index < next)
+      return parser.emitError(loc)
+             << "expected one of 'bias', 'router_bias', 'input_scale', "
+                "'expert_scale' (each at most once, in this order), got '"
+             << keyword << "'";
+    OpAsmParser::UnresolvedOperand operand;
+    if (parser.parseOperand(operand))
+      return failure();
+    *slots[index] = operand;
+    next = index + 1;
+  }
+  return success();
+}
+
+static void printRouterOperands(OpAsmPrinter &printer, Operation *, Value bias,
+                                Value routerBias, Value inputScale,
+                                Value expertScale) {
+  Value values[] = {bias, routerBias, inputScale, expertScale};
+  for (auto [keyword, value] : llvm::zip_equal(kRouterOperandKeywords, values))
+    if (value)
+      printer << ", " << keyword << " " << value;
+}
+
+//===----------------------------------------------------------------------===//
 // LayerOp
 //===----------------------------------------------------------------------===//
 
@@ -139,11 +200,25 @@ LogicalResult LayerOp::verify() {
                        "hidden size")))
     return failure();
 
+  if (Value routerBias = getRouterBias();
+      routerBias && failed(check.dim(routerBias, "router_bias", 0, numExperts,
+                                     "expert count")))
+    return failure();
+  if (Value inputScale = getRouterInputScale()) {
+    if (!getRouterInputNormAttr())
+      return emitOpError("'router_input_scale' needs a 'router_input_norm' "
+                         "attribute: it scales the normalised router input");
+    if (failed(check.dim(inputScale, "router_input_scale", 0, hidden,
+                         "hidden size")))
+      return failure();
+  }
+
   auto emitError = [&] { return emitOpError(); };
   if (auto routing = dyn_cast<RoutingAttr>(getRouter())) {
     if (failed(routing.verifyForExperts(emitError, numExperts)) ||
         failed(verifyCorrectionBias(*this, routing, getCorrectionBias(),
-                                    numExperts)))
+                                    numExperts)) ||
+        failed(verifyExpertScale(*this, getExpertScale(), numExperts)))
       return failure();
     if (CapacityAttr capacity = getCapacityAttr();
         capacity && capacity.getDropped() == DroppedSlot::input &&
@@ -158,6 +233,9 @@ LogicalResult LayerOp::verify() {
                          "#moe.expert_choice sets its own capacity");
     if (getCorrectionBias())
       return emitOpError("'correction_bias' applies to token-choice routing "
+                         "only");
+    if (getExpertScale())
+      return emitOpError("'expert_scale' applies to token-choice routing "
                          "only");
   }
 
@@ -257,7 +335,8 @@ LogicalResult RouteOp::verify() {
   auto emitError = [&] { return emitOpError(); };
   if (failed(routing.verifyForExperts(emitError, numExperts)) ||
       failed(verifyCorrectionBias(*this, routing, getCorrectionBias(),
-                                  numExperts)))
+                                  numExperts)) ||
+      failed(verifyExpertScale(*this, getExpertScale(), numExperts)))
     return failure();
   if (getWeights().getType().getShape() != getExperts().getType().getShape())
     return emitOpError() << "'weights' shape " << getWeights().getType()
@@ -493,6 +572,11 @@ LogicalResult RoutingStatsOp::verify() {
   if (dimOf(getExperts(), 1) > numExperts)
     return emitOpError() << "'experts' top-k width (" << dimOf(getExperts(), 1)
                          << ") exceeds the expert count (" << numExperts << ")";
+  // Router probabilities are defined for these two only.
+  if (getScoring() != ScoringFunc::softmax &&
+      getScoring() != ScoringFunc::sigmoid)
+    return emitOpError() << "'scoring' must be softmax or sigmoid, got "
+                         << stringifyScoringFunc(getScoring());
   return check.dim(getLoad(), "load", 0, numExperts, "expert count");
 }
 

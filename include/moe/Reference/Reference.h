@@ -16,9 +16,10 @@
 
 namespace moe::reference {
 
-enum class Scoring { Softmax, Sigmoid };
+enum class Scoring { Softmax, Sigmoid, SqrtSoftplus, SparseMixer };
 enum class SelectOn { Scores, Logits };
 enum class GroupScore { Max, Top2Sum };
+enum class RoutingWeights { Scores, SoftmaxSelected };
 enum class Activation {
   SwiGLU,
   GeGLU,
@@ -56,6 +57,15 @@ struct RoutingConfig {
   /// ranks (0: no limit), expert e on rank `expertRanks[e]`.
   int64_t rankLimit = 0;
   std::vector<int64_t> expertRanks;
+  /// The scores at the selected experts, or the softmax of their logits.
+  RoutingWeights weights = RoutingWeights::Scores;
+  /// Renormalisation divides by `pnorm + renormEpsilon`, or by
+  /// `max(pnorm, renormEpsilon)` with `renormClamp`.
+  double renormP = 1.0;
+  double renormEpsilon = 1e-20;
+  bool renormClamp = false;
+  /// Sparsemixer's mask threshold.
+  double jitterEps = 0.0;
 };
 
 /// A per-expert capacity, as `#moe.capacity`.
@@ -82,11 +92,14 @@ struct RowBundle {
   std::vector<int32_t> expertOffsets; // E+1 prefix sums of kept rows
 };
 
-/// `logits` is `[T,E]`; `bias` is `[E]` or null. `config` is one the
-/// `#moe.routing` verifiers accept for `numExperts` experts.
+/// `logits` is `[T,E]`; `bias` (the score-correction bias) and
+/// `expertScale` (multiplying each final weight by its expert's entry) are
+/// `[E]` or null. `config` is one the `#moe.routing` verifiers accept for
+/// `numExperts` experts.
 TokenRouting routeTokens(const float *logits, int64_t numTokens,
                          int64_t numExperts, const RoutingConfig &config,
-                         const float *bias = nullptr);
+                         const float *bias = nullptr,
+                         const float *expertScale = nullptr);
 
 /// Dropless without `capacity`; dropped rows follow `expertOffsets[E]`.
 RowBundle dispatch(const TokenRouting &routing, int64_t numExperts,
@@ -115,6 +128,12 @@ struct FfnWeights {
 void applyFfn(const FfnWeights &weights, Activation activation, int64_t hidden,
               const float *x, float *out, const GluClamp &clamp = {});
 
+/// The router input's RMS normalisation, as `#moe.router_input_norm`.
+struct RouterInputNorm {
+  double epsilon = 1e-6;
+  double multiplier = 1.0;
+};
+
 /// The whole-layer configuration and weights, as `moe.layer` holds them.
 struct LayerConfig {
   int64_t hidden = 0;
@@ -127,11 +146,15 @@ struct LayerConfig {
   double expertChoiceFactor = 1.0;
   std::optional<CapacityConfig> capacity;
   bool scaleExpertInput = false;
+  std::optional<RouterInputNorm> routerInputNorm;
 };
 
 struct LayerWeights {
   const float *router = nullptr;            // [E,H]
   const float *correctionBias = nullptr;    // [E] or null
+  const float *routerBias = nullptr;        // [E] or null
+  const float *routerInputScale = nullptr;  // [H] or null (norm's scale)
+  const float *expertScale = nullptr;       // [E] or null
   FfnWeights experts;                       // stacked [E,...]
   std::optional<FfnWeights> shared;         // dense
   const float *sharedSigmoidGate = nullptr; // [1,H] or null
@@ -141,6 +164,13 @@ struct LayerWeights {
 std::vector<float> runLayer(const LayerConfig &config,
                             const LayerWeights &weights, const float *x,
                             int64_t numTokens);
+
+/// `x / sqrt(mean(x²) + epsilon) · scale · multiplier` per row of `x`
+/// `[T,H]`; `scale` `[H]` may be null (ones).
+std::vector<float> normaliseRouterInput(const float *x, int64_t numTokens,
+                                        int64_t hidden,
+                                        const RouterInputNorm &norm,
+                                        const float *scale);
 
 /// `x·Wᵀ` for `x` `[T,H]` and `w` `[E,H]`, as float.
 std::vector<float> routerLogits(const float *x, const float *w,

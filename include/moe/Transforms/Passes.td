@@ -41,6 +41,7 @@ def MoEDecompose : Pass<"moe-decompose"> {
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
     "::mlir::tensor::TensorDialect",
   ];
 }
@@ -115,6 +116,7 @@ def MoERoutingStatsEntries : Pass<"moe-routing-stats-entries", "::mlir::ModuleOp
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",
     "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
     "::mlir::tensor::TensorDialect",
   ];
 }

@@ -275,6 +275,7 @@ LogicalResult mlir::moe::hf::readMistralLarge4(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readNemotronH(const ConfigReader &config,
                                            LayerPlan &plan) {
+  plan.layerListKey = "layers_block_type";
   if (failed(readDeepSeekRouting(config, plan, renormalizing())))
     return failure();
   FailureOr<std::string> act = config.optionalString("mlp_hidden_act", "relu2");
@@ -345,4 +346,26 @@ LogicalResult mlir::moe::hf::readMiniMaxM3VL(const ConfigReader &config,
   plan.correctionBiasName = "e_score_correction_bias";
   return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/false,
                            /*defaultDense=*/0);
+}
+
+LogicalResult mlir::moe::hf::readLfm2Moe(const ConfigReader &config,
+                                         LayerPlan &plan) {
+  DeepSeekDefaults defaults = renormalizing();
+  defaults.sharedExperts = false;
+  if (failed(readDeepSeekRouting(config, plan, defaults)))
+    return failure();
+  FailureOr<bool> expertBias = config.optionalBool("use_expert_bias", true);
+  FailureOr<int64_t> first =
+      config.optionalInt("num_dense_layers", 2, 0, limits::kMaxLayers);
+  if (failed(expertBias) || failed(first))
+    return failure();
+  // Lfm2MoeSparseMoeBlock: sigmoid, the expert bias for selection only,
+  // renormalised with 1e-6 added, scaled; no groups.
+  plan.correctionBias = *expertBias;
+  plan.correctionBiasName = "expert_bias";
+  plan.renormEpsilon = 1e-6;
+  plan.naming = ExpertNaming::Mixtral;
+  plan.prefix = "model.layers.{L}.feed_forward.";
+  setFirstDense(plan, *first, "num_dense_layers");
+  return success();
 }

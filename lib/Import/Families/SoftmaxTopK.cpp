@@ -260,3 +260,27 @@ LogicalResult mlir::moe::hf::readCohere2Moe(const ConfigReader &config,
   return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
                            /*defaultDense=*/0);
 }
+
+LogicalResult mlir::moe::hf::readPhimoe(const ConfigReader &config,
+                                        LayerPlan &plan) {
+  // Mixtral's block with PhiMoE's sparsemixer router in its inference form,
+  // whose threshold is router_jitter_noise; it always picks two experts.
+  if (failed(readMixtral(config, plan)))
+    return failure();
+  FailureOr<double> jitter = config.optionalNumber("router_jitter_noise", 0.01);
+  if (failed(jitter))
+    return failure();
+  if (plan.topK != 2)
+    return config.error("num_experts_per_tok")
+           << "config key 'num_experts_per_tok' is " << plan.topK
+           << "; phimoe's sparsemixer always selects 2 experts";
+  if (!(*jitter >= 0 && *jitter <= 1))
+    return config.error("router_jitter_noise")
+           << "config key 'router_jitter_noise' must be in [0, 1], got "
+           << formatNumber(*jitter);
+  plan.scoring = ScoringFunc::sparsemixer;
+  plan.selectOn = SelectionSource::logits;
+  plan.renormalize = false;
+  plan.jitterEps = *jitter;
+  return success();
+}

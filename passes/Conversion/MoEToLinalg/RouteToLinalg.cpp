@@ -14,6 +14,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
@@ -198,6 +199,162 @@ Value maskGroups(ImplicitLocOpBuilder &b, Value select,
       maskMaps);
 }
 
+/// `log1p(y)` for `y >= 0`, accurate where `log(1 + y)` would round `y`
+/// away (Goldberg's correction), from log alone: math.log1p's lowering
+/// differs by target (MathToLLVM's approximate one is `log(1 + y)`).
+Value createLog1p(ImplicitLocOpBuilder &b, Value y) {
+  Value one = f32Constant(b, 1.0f);
+  Value u = arith::AddFOp::create(b, one, y);
+  Value uMinusOne = arith::SubFOp::create(b, u, one);
+  Value isOne = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, u, one);
+  // (u - 1) is 1 where u is 1, so the division stays finite there.
+  Value denominator = arith::SelectOp::create(b, isOne, one, uMinusOne);
+  Value corrected = arith::MulFOp::create(
+      b, math::LogOp::create(b, u), arith::DivFOp::create(b, y, denominator));
+  return arith::SelectOp::create(b, isOne, y, corrected);
+}
+
+/// DeepSeek-V4's score `sqrt(softplus(l))`, softplus as PyTorch's (beta 1,
+/// threshold 20: `l` itself above 20).
+Value createSqrtSoftplus(ImplicitLocOpBuilder &b, Value l) {
+  Value above = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l,
+                                      f32Constant(b, 20.0f));
+  Value softplus = arith::SelectOp::create(
+      b, above, l, createLog1p(b, math::ExpOp::create(b, l)));
+  return math::SqrtOp::create(b, softplus);
+}
+
+/// The per-expert scores `[T,E]` of `scoring` (not sparsemixer, which has
+/// none).
+Value createScores(ImplicitLocOpBuilder &b, ScoringFunc scoring, Value logits,
+                   Value scratch) {
+  switch (scoring) {
+  case ScoringFunc::softmax:
+    return createSoftmax(b, logits);
+  case ScoringFunc::sigmoid:
+    return createElementwise(b, logits, scratch,
+                             [](ImplicitLocOpBuilder &nb, ValueRange args) {
+                               return createSigmoid(nb, args[0]);
+                             });
+  case ScoringFunc::sqrtsoftplus:
+    return createElementwise(b, logits, scratch,
+                             [](ImplicitLocOpBuilder &nb, ValueRange args) {
+                               return createSqrtSoftplus(nb, args[0]);
+                             });
+  case ScoringFunc::sparsemixer:
+    break;
+  }
+  llvm_unreachable("sparsemixer has no per-expert scores");
+}
+
+/// `values` `[T,E]` at the chosen `experts` `[T,K]`.
+Value createGatherSelected(ImplicitLocOpBuilder &b, Value values, Value experts,
+                           Value slotScratch) {
+  return createElementwise(
+      b, experts, slotScratch,
+      [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        Value token = linalg::IndexOp::create(nb, 0);
+        Value expert =
+            arith::IndexCastOp::create(nb, nb.getIndexType(), args[0]);
+        return tensor::ExtractOp::create(nb, values, ValueRange{token, expert});
+      });
+}
+
+/// PhiMoE's sparsemixer weights (inference form) of the chosen `experts`
+/// `[T,K]`, the top-k of `logits` in order: slot k's weight is
+/// `1 / Σ_e exp(l_e - m_k)` over the experts e not chosen in slots before k
+/// and within the jitter threshold of `m_k`, slot k's logit. One reduction
+/// over e per (token, slot), in expert order.
+Value createSparseMixerWeights(ImplicitLocOpBuilder &b, Value logits,
+                               Value experts, Value slotScratch, int64_t topK,
+                               double jitterEps) {
+  MLIRContext *ctx = b.getContext();
+  Value selected = createGatherSelected(b, logits, experts, slotScratch);
+  AffineExpr t = getAffineDimExpr(0, ctx), k = getAffineDimExpr(1, ctx),
+             e = getAffineDimExpr(2, ctx);
+  auto slotSizes = getSizes(b, slotScratch);
+  Value zeros = createFilled(b, slotSizes, f32Constant(b, 0.0f));
+  Location loc = b.getLoc();
+  Value sums =
+      linalg::GenericOp::create(
+          b, TypeRange{zeros.getType()}, ValueRange{logits, selected},
+          ValueRange{zeros},
+          ArrayRef<AffineMap>{AffineMap::get(3, 0, {t, e}, ctx),
+                              AffineMap::get(3, 0, {t, k}, ctx),
+                              AffineMap::get(3, 0, {t, k}, ctx)},
+          ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                        utils::IteratorType::parallel,
+                                        utils::IteratorType::reduction},
+          [&](OpBuilder &nested, Location, ValueRange args) {
+            ImplicitLocOpBuilder nb(loc, nested);
+            Value l = args[0], m = args[1];
+            Value token = linalg::IndexOp::create(nb, 0);
+            Value slot = linalg::IndexOp::create(nb, 1);
+            Value expert = toI32(nb, linalg::IndexOp::create(nb, 2));
+            // (m - l) / max(|l|, m) > 2·eps masks the expert (false on NaN,
+            // as PyTorch's comparison).
+            Value factor =
+                arith::MaximumFOp::create(nb, math::AbsFOp::create(nb, l), m);
+            Value ratio = arith::DivFOp::create(
+                nb, arith::SubFOp::create(nb, m, l), factor);
+            Value drop = arith::CmpFOp::create(
+                nb, arith::CmpFPredicate::OGT, ratio,
+                f32Constant(nb, static_cast<float>(2.0 * jitterEps)));
+            for (int64_t j = 0; j + 1 < topK; ++j) {
+              Value earlier = arith::CmpIOp::create(
+                  nb, arith::CmpIPredicate::ugt, slot, indexConstant(nb, j));
+              Value chosenThen = tensor::ExtractOp::create(
+                  nb, experts, ValueRange{token, indexConstant(nb, j)});
+              Value same = arith::CmpIOp::create(nb, arith::CmpIPredicate::eq,
+                                                 chosenThen, expert);
+              drop = arith::OrIOp::create(
+                  nb, drop, arith::AndIOp::create(nb, earlier, same));
+            }
+            Value term = arith::SelectOp::create(
+                nb, drop, f32Constant(nb, 0.0f),
+                math::ExpOp::create(nb, arith::SubFOp::create(nb, l, m)));
+            linalg::YieldOp::create(
+                nb, ValueRange{arith::AddFOp::create(nb, args[2], term)});
+          })
+          .getResult(0);
+  return createElementwise(
+      b, sums, slotScratch,
+      [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        return arith::DivFOp::create(nb, f32Constant(nb, 1.0f), args[0]);
+      });
+}
+
+/// The norm renormalisation divides by: `(Σ |w|^p)^(1/p)` of each row of
+/// `weights` `[T,K]` (`[T]`), the plain sum for p = 1 (weights are never
+/// negative) and a square root for p = 2.
+Value createRenormNorm(ImplicitLocOpBuilder &b, Value weights, double p,
+                       OpFoldResult numTokens) {
+  SmallVector<OpFoldResult> rowSizes = {numTokens};
+  Value zeros = createFilled(b, rowSizes, f32Constant(b, 0));
+  if (p == 1.0)
+    return createReduction(b, weights, zeros, /*overRows=*/false, createAddF);
+  float exponent = static_cast<float>(p);
+  Value sum = createReduction(
+      b, weights, zeros, /*overRows=*/false,
+      [&](ImplicitLocOpBuilder &nb, Value w, Value acc) -> Value {
+        Value magnitude = math::AbsFOp::create(nb, w);
+        Value power =
+            p == 2.0
+                ? arith::MulFOp::create(nb, magnitude, magnitude).getResult()
+                : math::PowFOp::create(nb, magnitude, f32Constant(nb, exponent))
+                      .getResult();
+        return arith::AddFOp::create(nb, acc, power);
+      });
+  return createElementwise(
+      b, sum, tensor::EmptyOp::create(b, rowSizes, b.getF32Type()),
+      [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        if (p == 2.0)
+          return math::SqrtOp::create(nb, args[0]);
+        return math::PowFOp::create(nb, args[0],
+                                    f32Constant(nb, 1.0f / exponent));
+      });
+}
+
 /// Token-choice routing of the rows of `logits` `[T,E]`: the routing
 /// weights (f32) and expert ids (i32), both `[T,K]`.
 std::pair<Value, Value> routeRows(ImplicitLocOpBuilder &b, RouteOp op,
@@ -209,13 +366,12 @@ std::pair<Value, Value> routeRows(ImplicitLocOpBuilder &b, RouteOp op,
   SmallVector<OpFoldResult> sizes = getSizes(b, logits);
   Value scratch = tensor::EmptyOp::create(b, sizes, b.getF32Type());
 
-  Value scores =
-      routing.getScoring() == ScoringFunc::softmax
-          ? createSoftmax(b, logits)
-          : createElementwise(b, logits, scratch,
-                              [](ImplicitLocOpBuilder &nb, ValueRange args) {
-                                return createSigmoid(nb, args[0]);
-                              });
+  bool sparseMixer = routing.getScoring() == ScoringFunc::sparsemixer;
+  bool weightsFromScores =
+      !sparseMixer && routing.getWeights() == RoutingWeights::scores;
+  Value scores;
+  if (routing.getSelectOn() == SelectionSource::scores || weightsFromScores)
+    scores = createScores(b, routing.getScoring(), logits, scratch);
 
   // What top-k ranks: the logits, or the scores plus the bias.
   Value select = scores;
@@ -250,26 +406,33 @@ std::pair<Value, Value> routeRows(ImplicitLocOpBuilder &b, RouteOp op,
       },
       rowMaps);
 
-  // Weights: the unbiased scores at the chosen experts.
+  // Weights: the unbiased scores at the chosen experts, the softmax of
+  // their logits, or sparsemixer's.
   Value slotScratch = tensor::EmptyOp::create(b, slotSizes, b.getF32Type());
-  Value weights = createElementwise(
-      b, experts, slotScratch,
-      [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
-        Value token = linalg::IndexOp::create(nb, 0);
-        Value expert =
-            arith::IndexCastOp::create(nb, nb.getIndexType(), args[0]);
-        return tensor::ExtractOp::create(nb, scores, ValueRange{token, expert});
-      });
+  Value weights;
+  if (sparseMixer)
+    weights =
+        createSparseMixerWeights(b, logits, experts, slotScratch, topK,
+                                 routing.getJitterEps().convertToDouble());
+  else if (weightsFromScores)
+    weights = createGatherSelected(b, scores, experts, slotScratch);
+  else
+    weights =
+        createSoftmax(b, createGatherSelected(b, logits, experts, slotScratch));
   double scaling = routing.getScalingFactor().convertToDouble();
   if (routing.getRenormalize()) {
-    Value sum = createReduction(b, weights,
-                                createFilled(b, {sizes[0]}, f32Constant(b, 0)),
-                                /*overRows=*/false, createAddF);
+    Value norm = createRenormNorm(
+        b, weights, routing.getRenormP().convertToDouble(), sizes[0]);
+    bool clamp = routing.getRenormClamp();
+    auto epsilon =
+        static_cast<float>(routing.getRenormEpsilon().convertToDouble());
     weights = createElementwise(
-        b, ValueRange{weights, sum}, slotScratch,
+        b, ValueRange{weights, norm}, slotScratch,
         [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+          Value floor = f32Constant(nb, epsilon);
           Value denominator =
-              arith::AddFOp::create(nb, args[1], f32Constant(nb, 1e-20f));
+              clamp ? arith::MaximumFOp::create(nb, args[1], floor).getResult()
+                    : arith::AddFOp::create(nb, args[1], floor).getResult();
           Value normalised = arith::DivFOp::create(nb, args[0], denominator);
           return arith::MulFOp::create(nb, normalised,
                                        f32Constant(nb, scaling));
@@ -282,6 +445,17 @@ std::pair<Value, Value> routeRows(ImplicitLocOpBuilder &b, RouteOp op,
           return arith::MulFOp::create(nb, args[0], f32Constant(nb, scaling));
         });
   }
+  // Last, each expert's own scale (Gemma 4).
+  if (Value expertScale = op.getExpertScale())
+    weights = createElementwise(
+        b, ValueRange{weights, experts}, slotScratch,
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+          Value expert =
+              arith::IndexCastOp::create(nb, nb.getIndexType(), args[1]);
+          return arith::MulFOp::create(
+              nb, args[0],
+              tensor::ExtractOp::create(nb, expertScale, ValueRange{expert}));
+        });
   return {weights, experts};
 }
 

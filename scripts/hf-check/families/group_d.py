@@ -207,6 +207,18 @@ FAMILIES = {
              n_group=2, topk_group=1, norm_topk_prob=True, routed_scaling_factor=2.0),
         layer=1,
         block=lambda m, l: m.model.layers[l].mixer),
+    # Without the latent projections (Nemotron-3 Nano's shape).
+    "nemotron_h_nolatent": Family(
+        "nemotron_h",
+        dict(hidden_size=32, vocab_size=64, num_attention_heads=4, num_key_value_heads=2,
+             head_dim=8, layers_block_type=["linear_attention", "moe", "full_attention"],
+             mamba_num_heads=4, mamba_head_dim=16, ssm_state_size=8, n_groups=2,
+             chunk_size=16, use_mamba_kernels=False, intermediate_size=64,
+             moe_intermediate_size=48, moe_shared_expert_intermediate_size=40,
+             n_routed_experts=8, num_experts_per_tok=2,
+             n_group=2, topk_group=1, norm_topk_prob=True, routed_scaling_factor=2.0),
+        layer=1,
+        block=lambda m, l: m.model.layers[l].mixer),
     "nllb_moe": Family(
         "nllb-moe",
         dict(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,

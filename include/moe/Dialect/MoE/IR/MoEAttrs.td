@@ -28,13 +28,20 @@ class MoE_EnumAttr<EnumAttrInfo info, string mnemonic>
 def MoE_ScoringFunc : MoE_I32Enum<"ScoringFunc",
     "how router logits become scores", [
       I32EnumAttrCase<"softmax", 0>,
-      I32EnumAttrCase<"sigmoid", 1>]>;
+      I32EnumAttrCase<"sigmoid", 1>,
+      I32EnumAttrCase<"sqrtsoftplus", 2>,
+      I32EnumAttrCase<"sparsemixer", 3>]>;
 def MoE_ScoringFuncAttr : MoE_EnumAttr<MoE_ScoringFunc, "scoring">;
 
 def MoE_SelectionSource : MoE_I32Enum<"SelectionSource",
     "what top-k selects on", [
       I32EnumAttrCase<"scores", 0>,
       I32EnumAttrCase<"logits", 1>]>;
+
+def MoE_RoutingWeights : MoE_I32Enum<"RoutingWeights",
+    "what the routing weights of the selected experts are", [
+      I32EnumAttrCase<"scores", 0>,
+      I32EnumAttrCase<"softmax_selected", 1>]>;
 
 def MoE_GroupScore : MoE_I32Enum<"GroupScore",
     "how a group of experts is scored for group-limited routing", [
@@ -101,7 +108,11 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     Configures `moe.route` (and a `moe.layer` using token-choice routing).
     With logits `l = x·Wgᵀ` (`[T,E]`):
 
-    * `scoring`: `softmax` (over experts) or `sigmoid` (per expert) scores `s`.
+    * `scoring`: `softmax` (over experts), `sigmoid` (per expert) or
+      `sqrtsoftplus` (per expert, DeepSeek-V4: `s = sqrt(softplus(l))` with
+      `softplus(l) = l` for `l > 20`, else `log1p(exp(l))`, PyTorch's
+      threshold) scores `s`; or `sparsemixer` (PhiMoE, inference form; see
+      below).
     * `select_on`: top-k selects on the `scores` (adding the correction bias
       when the op has one: `c = s + bias`) or on the raw `logits` (Llama 4).
     * `n_group`, `topk_group`, `group_score`: group-limited routing. Experts
@@ -123,9 +134,23 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
       combine. Any `rank_limit` ranks must hold at least `top_k` experts,
       and with `top2_sum` every rank two. `rank_limit = R` keeps every rank
       and canonicalises away.
-    * weights are the scores `s` at the selected experts (never the biased
-      `c`); `renormalize` divides them by their sum (+1e-20), then they are
-      multiplied by `scaling_factor`.
+    * `weights`: the routing weights are the scores `s` at the selected
+      experts (`scores`, never the biased `c`), or the softmax of the logits
+      at the `k` selected experts (`softmax_selected`, GPT-OSS:
+      `w_j = exp(l_{e_j}) / Σ_i exp(l_{e_i})`, which already sums to 1).
+    * `renormalize` divides the weights by a norm of them: with
+      `n = (Σ_j |w_j|^renorm_p)^(1/renorm_p)` (`renorm_p = 1`: their sum;
+      DBRX's `moe_normalize_expert_weights` is `p`), the denominator is
+      `n + renorm_epsilon` (default 1e-20; LFM2-MoE 1e-6, DBRX 0), or
+      `max(n, renorm_epsilon)` with `renorm_clamp = true` (Ernie 4.5's
+      `moe_norm_min`). Then the weights are multiplied by `scaling_factor`.
+    * `sparsemixer` (PhiMoE's `sparsemixer`, `training = False`) selects the
+      top-k of the logits (`select_on = logits`) one by one; the `j`-th
+      selected expert `e_j` (the largest remaining logit `m_j`) weighs
+      `w_j = 1 / Σ_e exp(l_e - m_j)` over the experts `e` not selected
+      before it with `(m_j - l_e) / max(|l_e|, m_j) <= 2·jitter_eps`, the
+      softmax at `e_j` of the remaining logits with the others masked. For
+      `top_k = 2` that is PhiMoE's form exactly.
 
     Ties in top-k go to the lower expert id.
 
@@ -134,6 +159,15 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     #moe.routing<top_k = 8, scoring = sigmoid, renormalize = true,
                  scaling_factor = 2.5, n_group = 8, topk_group = 4,
                  group_score = top2_sum>
+    ```
+
+    Examples (GPT-OSS; DBRX; PhiMoE):
+    ```mlir
+    #moe.routing<top_k = 4, select_on = logits, weights = softmax_selected>
+    #moe.routing<top_k = 4, renormalize = true, renorm_p = 1.0,
+                 renorm_epsilon = 0.0>
+    #moe.routing<top_k = 2, scoring = sparsemixer, select_on = logits,
+                 jitter_eps = 0.01>
     ```
 
     Example (8 experts round-robin on 4 ranks, each token on at most 2):
@@ -152,7 +186,12 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     DefaultValuedParameter<"int64_t", "1", "groups kept">:$topk_group,
     MoE_EnumParameter<MoE_GroupScore, "max", "group (or rank) score rule">:$group_score,
     DefaultValuedParameter<"int64_t", "0", "ranks kept per token (0: no limit)">:$rank_limit,
-    MoE_RankMapParameter<"the rank holding each expert">:$expert_ranks
+    MoE_RankMapParameter<"the rank holding each expert">:$expert_ranks,
+    MoE_EnumParameter<MoE_RoutingWeights, "scores", "what the weights are">:$weights,
+    MoE_F64Parameter<"1.0", "the p of the renormalising p-norm">:$renorm_p,
+    MoE_F64Parameter<"1e-20", "added to (or the floor of) the norm">:$renorm_epsilon,
+    DefaultValuedParameter<"bool", "false", "max(norm, epsilon), not norm + epsilon">:$renorm_clamp,
+    MoE_F64Parameter<"0.0", "sparsemixer's mask threshold">:$jitter_eps
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
@@ -164,7 +203,10 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
                      "int64_t":$topk_group, "GroupScore":$group_score), [{
       return $_get($_ctxt, top_k, scoring, select_on, renormalize,
                    scaling_factor, n_group, topk_group, group_score,
-                   /*rank_limit=*/0, ::llvm::ArrayRef<int64_t>());
+                   /*rank_limit=*/0, ::llvm::ArrayRef<int64_t>(),
+                   RoutingWeights::scores, ::llvm::APFloat(1.0),
+                   ::llvm::APFloat(1e-20), /*renorm_clamp=*/false,
+                   ::llvm::APFloat(0.0));
     }]>
   ];
   let extraClassDeclaration = [{
@@ -185,6 +227,26 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     /// grouping or rank limit matters.
     RoutingAttr getUngroupedIfTrivial() const;
   }];
+}
+
+def MoE_RouterInputNormAttr : MoE_Attr<"RouterInputNorm", "router_input_norm"> {
+  let summary = "an RMS normalisation of what the router sees (Gemma 4)";
+  let description = [{
+    On `moe.layer`, the router GEMM reads, instead of `x`,
+    `r = x / sqrt(mean_h(x²) + epsilon) · scale · multiplier`: an RMSNorm
+    without weight, then the layer's `router_input_scale` `[H]` (1 when
+    absent) and the scalar `multiplier` (Gemma 4: `H^-0.5`). The experts
+    and the shared expert still see `x`. All of it in f32.
+
+    Example (Gemma 4, H = 2816):
+    `#moe.router_input_norm<epsilon = 1.0e-06, multiplier = 0.018844459036110917>`
+  }];
+  let parameters = (ins
+    MoE_F64Parameter<"", "added to the mean square">:$epsilon,
+    MoE_F64Parameter<"1.0", "multiplies the normalised input">:$multiplier
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
 }
 
 def MoE_ExpertChoiceAttr : MoE_Attr<"ExpertChoice", "expert_choice"> {

@@ -33,7 +33,15 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
 
     * `router_weight` `[E,H]` gives logits `l = x·Wgᵀ`; `router` is a
       `#moe.routing` (token choice) or `#moe.expert_choice` attribute;
-      `correction_bias` `[E]` is DeepSeek-V3's score-correction bias.
+      `correction_bias` `[E]` (`bias`) is DeepSeek-V3's score-correction
+      bias, added to the scores for selection only.
+    * `router_bias` `[E]` is the router's own `nn.Linear` bias (GPT-OSS):
+      `l = x·Wgᵀ + b`, seen by everything downstream of the logits.
+    * `router_input_norm` (`#moe.router_input_norm`) normalises what the
+      router GEMM reads (Gemma 4), with `router_input_scale` (`input_scale`)
+      `[H]` as its per-channel scale.
+    * `expert_scale` `[E]` multiplies each token-choice routing weight by its
+      expert's entry, last (Gemma 4's `per_expert_scale`; see `moe.route`).
     * `experts(gate, up, down)`: `[E,F,H]`, `[E,F,H]`, `[E,H,F]`; `gate` is
       present exactly for the gated activations (`swiglu`, `geglu`,
       `geglu_tanh`).
@@ -62,6 +70,9 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     MoE_Activations:$input,
     2DTensorOf<[AnyFloat]>:$router_weight,
     Optional<MoE_Weight1D>:$correction_bias,
+    Optional<MoE_Weight1D>:$router_bias,
+    Optional<MoE_Weight1D>:$router_input_scale,
+    Optional<MoE_Weight1D>:$expert_scale,
     Optional<3DTensorOf<[AnyFloat]>>:$expert_gate,
     3DTensorOf<[AnyFloat]>:$expert_up,
     3DTensorOf<[AnyFloat]>:$expert_down,
@@ -73,29 +84,35 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     DefaultValuedAttr<MoE_ActivationAttr, "::mlir::moe::Activation::swiglu">:$activation,
     OptionalAttr<MoE_CapacityAttr>:$capacity,
     UnitAttr:$scale_expert_input,
-    OptionalAttr<MoE_GluClampAttr>:$glu_clamp
+    OptionalAttr<MoE_GluClampAttr>:$glu_clamp,
+    OptionalAttr<MoE_RouterInputNormAttr>:$router_input_norm
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
-    $input `router` `(` $router_weight (`,` `bias` $correction_bias^)? `)`
+    $input `router` `(` $router_weight ``
+        custom<RouterOperands>($correction_bias, $router_bias,
+                               $router_input_scale, $expert_scale) `)`
     `experts` `(` custom<FfnWeights>($expert_gate, $expert_up, $expert_down) `)`
     (`shared` `(` custom<FfnWeights>($shared_gate, $shared_up, $shared_down)^
         (`,` `sigmoid_gate` $shared_sigmoid_gate^)? `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
   let builders = [
-    // Without glu_clamp: the importers' layers, whose activation takes no
-    // parameters.
+    // The layer without the router's bias, input normalisation and expert
+    // scale, whose activation takes no parameters.
     OpBuilder<(ins "Type":$output, "Value":$input, "Value":$router_weight,
-      "Value":$correction_bias, "Value":$expert_gate, "Value":$expert_up,
-      "Value":$expert_down, "Value":$shared_gate, "Value":$shared_up,
-      "Value":$shared_down, "Value":$shared_sigmoid_gate, "Attribute":$router,
-      "ActivationAttr":$activation, "CapacityAttr":$capacity,
-      "UnitAttr":$scale_expert_input), [{
+        "Value":$correction_bias, "Value":$expert_gate, "Value":$expert_up,
+        "Value":$expert_down, "Value":$shared_gate, "Value":$shared_up,
+        "Value":$shared_down, "Value":$shared_sigmoid_gate,
+        "Attribute":$router, "ActivationAttr":$activation,
+        "CapacityAttr":$capacity, "UnitAttr":$scale_expert_input), [{
       build($_builder, $_state, output, input, router_weight, correction_bias,
-            expert_gate, expert_up, expert_down, shared_gate, shared_up,
-            shared_down, shared_sigmoid_gate, router, activation, capacity,
-            scale_expert_input, GluClampAttr());
+            /*router_bias=*/Value(), /*router_input_scale=*/Value(),
+            /*expert_scale=*/Value(), expert_gate, expert_up, expert_down,
+            shared_gate, shared_up, shared_down, shared_sigmoid_gate, router,
+            activation, capacity, scale_expert_input,
+            /*glu_clamp=*/GluClampAttr(),
+            /*router_input_norm=*/RouterInputNormAttr());
     }]>
   ];
   let hasVerifier = 1;
@@ -111,7 +128,7 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
 // Routing
 //===----------------------------------------------------------------------===//
 
-def MoE_RouteOp : MoE_Op<"route", [Pure]> {
+def MoE_RouteOp : MoE_Op<"route", [Pure, AttrSizedOperandSegments]> {
   let summary = "token-choice routing: logits to per-token experts and weights";
   let description = [{
     Turns router logits `[T,E]` into, for each token, `K = top_k` expert ids
@@ -119,7 +136,9 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
     routing weights (`[T,K]`, f32), following the `#moe.routing` attribute:
     softmax or sigmoid scores, optional score-correction `bias` `[E]`
     (DeepSeek-V3), group-limited selection, selection on raw logits
-    (Llama 4), renormalisation and scaling.
+    (Llama 4), renormalisation and scaling. With `expert_scale` `[E]`
+    (Gemma 4's `per_expert_scale`) each weight is finally multiplied by its
+    expert's entry: `weights[t,k] *= expert_scale[experts[t,k]]`.
 
     Example (DeepSeek-V3):
     ```mlir
@@ -134,11 +153,13 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
   let arguments = (ins
     2DTensorOf<[F32]>:$logits,
     Optional<MoE_Weight1D>:$correction_bias,
+    Optional<MoE_Weight1D>:$expert_scale,
     MoE_RoutingAttr:$routing
   );
   let results = (outs 2DTensorOf<[F32]>:$weights, 2DTensorOf<[I32]>:$experts);
   let assemblyFormat = [{
-    $logits (`bias` `(` $correction_bias^ `)`)? attr-dict
+    $logits (`bias` `(` $correction_bias^ `)`)?
+    (`expert_scale` `(` $expert_scale^ `:` type($expert_scale) `)`)? attr-dict
     `:` type($logits) (`,` type($correction_bias)^)? `->` type($weights) `,` type($experts)
   }];
   let hasVerifier = 1;
