@@ -69,7 +69,8 @@ std::vector<float> routerProbs(const float *logits, int64_t numExperts,
 TokenRouting moe::reference::routeTokens(const float *logits, int64_t numTokens,
                                          int64_t numExperts,
                                          const RoutingConfig &config,
-                                         const float *bias) {
+                                         const float *bias,
+                                         const ExpertTable *table) {
   TokenRouting routing;
   routing.numTokens = numTokens;
   routing.topK = config.topK;
@@ -128,6 +129,9 @@ TokenRouting moe::reference::routeTokens(const float *logits, int64_t numTokens,
     }
 
     std::vector<int64_t> chosen = topK(select, config.topK);
+    if (table)
+      for (int64_t k = 0; k < config.topK; ++k)
+        chosen[k] = table->table[table->tokenIds[t] * config.topK + k];
     std::vector<float> weights(config.topK);
     for (int64_t k = 0; k < config.topK; ++k)
       weights[k] = scores[chosen[k]];
@@ -280,7 +284,9 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
   RowBundle bundle =
       config.routing
           ? dispatch(routeTokens(logits.data(), numTokens, numExperts,
-                                 *config.routing, weights.correctionBias),
+                                 *config.routing, weights.correctionBias,
+                                 weights.expertTable ? &*weights.expertTable
+                                                     : nullptr),
                      numExperts, config.capacity)
           : expertChoice(logits.data(), numTokens, numExperts,
                          config.expertChoiceFactor);

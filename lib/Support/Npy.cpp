@@ -153,8 +153,20 @@ private:
 };
 } // namespace
 
-bool moe::parseNpy(const uint8_t *data, size_t size, const std::string &name,
-                   NpyArray &array, std::string &error) {
+namespace {
+/// A parsed .npy file: its dtype ('descr'), shape and data bytes.
+struct NpyLayout {
+  std::string descr;
+  std::vector<int64_t> shape;
+  int64_t count = 0;
+  const uint8_t *payload = nullptr;
+  uint64_t payloadBytes = 0;
+};
+
+/// Parses the header of the `size` bytes at `data` (C order, at most
+/// kMaxTensorElements elements); the dtype is the caller's to check.
+bool parseLayout(const uint8_t *data, size_t size, const std::string &name,
+                 NpyLayout &layout, std::string &error) {
   if (size < 6 || std::memcmp(data, "\x93NUMPY", 6) != 0) {
     error = name + ": not a .npy file (bad magic)";
     return false;
@@ -186,54 +198,168 @@ bool moe::parseNpy(const uint8_t *data, size_t size, const std::string &name,
   }
   std::string header(reinterpret_cast<const char *>(data) + headerStart,
                      headerLength);
-  std::string descr, problem;
+  std::string problem;
   bool fortranOrder = false;
-  std::vector<int64_t> shape;
-  if (!HeaderParser(header).parse(descr, fortranOrder, shape, problem)) {
+  if (!HeaderParser(header).parse(layout.descr, fortranOrder, layout.shape,
+                                  problem)) {
     error = name + ": malformed header: " + problem;
-    return false;
-  }
-  if (descr != "<f4" && descr != "=f4") {
-    error = name + ": dtype must be float32 ('<f4'), got '" + descr + "'";
     return false;
   }
   if (fortranOrder) {
     error = name + ": array must be in C order (fortran_order False)";
     return false;
   }
-  int64_t count;
-  if (!limits::checkedProduct(shape, limits::kMaxTensorElements, count)) {
-    error = name + ": shape " + formatTuple(shape) + " holds more than " +
-            std::to_string(limits::kMaxTensorElements) + " elements";
+  if (!limits::checkedProduct(layout.shape, limits::kMaxTensorElements,
+                              layout.count)) {
+    error = name + ": shape " + formatTuple(layout.shape) +
+            " holds more than " + std::to_string(limits::kMaxTensorElements) +
+            " elements";
     return false;
   }
-  // Checked against the real size before the buffer exists, so a small
-  // file cannot make us allocate what its header claims.
-  uint64_t needed = static_cast<uint64_t>(count) * sizeof(float);
-  uint64_t present = size - headerStart - headerLength;
+  layout.payload = data + headerStart + headerLength;
+  layout.payloadBytes = size - headerStart - headerLength;
+  return true;
+}
+
+/// Checks that the payload is exactly `elementSize` bytes per element,
+/// before anything is allocated for it: a small file cannot make us
+/// allocate what its header claims.
+bool checkPayload(const NpyLayout &layout, size_t elementSize,
+                  const std::string &name, std::string &error) {
+  uint64_t needed = static_cast<uint64_t>(layout.count) * elementSize;
+  uint64_t present = layout.payloadBytes;
   if (present < needed) {
     error = name + ": truncated data: expected " + std::to_string(needed) +
-            " bytes for shape " + formatTuple(shape) + ", the file holds " +
-            std::to_string(present);
+            " bytes for shape " + formatTuple(layout.shape) +
+            ", the file holds " + std::to_string(present);
     return false;
   }
   if (present > needed) {
     error = name + ": " + std::to_string(present - needed) +
             " bytes of trailing data after the " + std::to_string(needed) +
-            " bytes of shape " + formatTuple(shape);
+            " bytes of shape " + formatTuple(layout.shape);
     return false;
   }
-  try {
-    array.data.resize(count);
-  } catch (const std::bad_alloc &) {
-    error = name + ": out of memory for " + std::to_string(needed) +
-            " bytes of data";
-    return false;
-  }
-  array.shape = shape;
-  if (count)
-    std::memcpy(array.data.data(), data + headerStart + headerLength, needed);
   return true;
+}
+
+/// Writes a C-order .npy file of `count` elements of dtype `descr`.
+bool writeRaw(const std::string &path, const char *descr,
+              const std::vector<int64_t> &shape, const void *data,
+              size_t elementSize, std::string &error) {
+  int64_t count;
+  if (shape.size() > limits::kMaxRank ||
+      !limits::checkedProduct(shape, limits::kMaxTensorElements, count)) {
+    error = path + ": cannot write shape " + formatTuple(shape);
+    return false;
+  }
+  std::string header =
+      std::string("{'descr': '") + descr +
+      "', 'fortran_order': False, 'shape': " + formatTuple(shape) + ", }";
+  // Pad so that magic + length + header is a multiple of 64, ending in \n.
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  if (!out) {
+    error = path + ": cannot write: " + std::strerror(errno);
+    return false;
+  }
+  out.write("\x93NUMPY\x01\x00", 8);
+  uint16_t length = static_cast<uint16_t>(header.size());
+  out.put(static_cast<char>(length & 0xff));
+  out.put(static_cast<char>(length >> 8));
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  out.write(reinterpret_cast<const char *>(data),
+            static_cast<std::streamsize>(count * elementSize));
+  if (!out) {
+    error = path + ": write failed";
+    return false;
+  }
+  return true;
+}
+} // namespace
+
+bool moe::parseNpy(const uint8_t *data, size_t size, const std::string &name,
+                   NpyArray &array, std::string &error) {
+  NpyLayout layout;
+  if (!parseLayout(data, size, name, layout, error))
+    return false;
+  if (layout.descr != "<f4" && layout.descr != "=f4") {
+    error =
+        name + ": dtype must be float32 ('<f4'), got '" + layout.descr + "'";
+    return false;
+  }
+  if (!checkPayload(layout, sizeof(float), name, error))
+    return false;
+  try {
+    array.data.resize(layout.count);
+  } catch (const std::bad_alloc &) {
+    error = name + ": out of memory for " +
+            std::to_string(layout.payloadBytes) + " bytes of data";
+    return false;
+  }
+  array.shape = layout.shape;
+  if (layout.count)
+    std::memcpy(array.data.data(), layout.payload, layout.payloadBytes);
+  return true;
+}
+
+bool moe::parseNpyInt32(const uint8_t *data, size_t size,
+                        const std::string &name, NpyInt32Array &array,
+                        std::string &error) {
+  NpyLayout layout;
+  if (!parseLayout(data, size, name, layout, error))
+    return false;
+  bool wide = layout.descr == "<i8" || layout.descr == "=i8";
+  if (!wide && layout.descr != "<i4" && layout.descr != "=i4") {
+    error = name + ": dtype must be int32 ('<i4') or int64 ('<i8'), got '" +
+            layout.descr + "'";
+    return false;
+  }
+  if (!checkPayload(layout, wide ? 8 : 4, name, error))
+    return false;
+  try {
+    array.data.resize(layout.count);
+  } catch (const std::bad_alloc &) {
+    error = name + ": out of memory for " +
+            std::to_string(layout.payloadBytes) + " bytes of data";
+    return false;
+  }
+  for (int64_t i = 0; i < layout.count; ++i) {
+    if (!wide) {
+      std::memcpy(&array.data[i], layout.payload + 4 * i, 4);
+      continue;
+    }
+    int64_t value;
+    std::memcpy(&value, layout.payload + 8 * i, 8);
+    if (value < INT32_MIN || value > INT32_MAX) {
+      error = name + ": element " + std::to_string(i) + " is " +
+              std::to_string(value) + ", outside the int32 range";
+      return false;
+    }
+    array.data[i] = static_cast<int32_t>(value);
+  }
+  array.shape = layout.shape;
+  return true;
+}
+
+bool moe::readNpyInt32(const std::string &path, NpyInt32Array &array,
+                       std::string &error) {
+  std::unique_ptr<MappedFile> file = MappedFile::open(path, error);
+  return file && parseNpyInt32(file->data(), file->size(), path, array, error);
+}
+
+bool moe::writeNpyInt32(const std::string &path, const NpyInt32Array &array,
+                        std::string &error) {
+  int64_t count;
+  if (!limits::checkedProduct(array.shape, limits::kMaxTensorElements, count) ||
+      static_cast<size_t>(count) != array.data.size()) {
+    error = path + ": shape " + formatTuple(array.shape) + " does not hold " +
+            std::to_string(array.data.size()) + " values";
+    return false;
+  }
+  return writeRaw(path, "<i4", array.shape, array.data.data(), 4, error);
 }
 
 bool moe::readNpy(const std::string &path, NpyArray &array,
@@ -256,33 +382,5 @@ bool moe::writeNpy(const std::string &path, const NpyArray &array,
 
 bool moe::writeNpy(const std::string &path, const std::vector<int64_t> &shape,
                    const float *data, std::string &error) {
-  int64_t count;
-  if (shape.size() > limits::kMaxRank ||
-      !limits::checkedProduct(shape, limits::kMaxTensorElements, count)) {
-    error = path + ": cannot write shape " + formatTuple(shape);
-    return false;
-  }
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " +
-                       formatTuple(shape) + ", }";
-  // Pad so that magic + length + header is a multiple of 64, ending in \n.
-  size_t total = 10 + header.size() + 1;
-  header.append((64 - total % 64) % 64, ' ');
-  header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  if (!out) {
-    error = path + ": cannot write: " + std::strerror(errno);
-    return false;
-  }
-  out.write("\x93NUMPY\x01\x00", 8);
-  uint16_t length = static_cast<uint16_t>(header.size());
-  out.put(static_cast<char>(length & 0xff));
-  out.put(static_cast<char>(length >> 8));
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  out.write(reinterpret_cast<const char *>(data),
-            static_cast<std::streamsize>(count * sizeof(float)));
-  if (!out) {
-    error = path + ": write failed";
-    return false;
-  }
-  return true;
+  return writeRaw(path, "<f4", shape, data, sizeof(float), error);
 }

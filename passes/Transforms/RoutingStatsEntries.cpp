@@ -32,7 +32,9 @@ LayerOp findStatsLayer(func::FuncOp func) {
     found = layer;
     return WalkResult::advance();
   });
-  if (walk.wasInterrupted() || !found || !isa<RoutingAttr>(found.getRouter()))
+  // Routing by token id would need the ids as a statistics input too.
+  if (walk.wasInterrupted() || !found || !isa<RoutingAttr>(found.getRouter()) ||
+      found.getExpertTable())
     return {};
   auto isArgument = [&](Value value) {
     auto arg = dyn_cast_or_null<BlockArgument>(value);
@@ -101,7 +103,8 @@ struct MoERoutingStatsEntriesPass
     };
     auto route = RouteOp::create(
         b, loc, slotType(b.getF32Type()), slotType(b.getI32Type()), logits,
-        sources.size() > 2 ? body->getArgument(2) : Value(), routing);
+        sources.size() > 2 ? body->getArgument(2) : Value(),
+        /*expert_table=*/Value(), /*token_ids=*/Value(), routing);
     auto statsOp = RoutingStatsOp::create(
         b, loc, RankedTensorType::get({numExperts}, b.getI64Type()),
         b.getF32Type(), b.getF32Type(), b.getF32Type(), b.getF32Type(), logits,

@@ -1,7 +1,8 @@
 //===- Npy.h - NumPy .npy arrays of float32 ---------------------*- C++ -*-===//
 //
 // Reads and writes the activations moe-run takes and gives: float32, C order
-// ('<f4', fortran_order False), rank up to limits::kMaxRank. Malformed files
+// ('<f4', fortran_order False), rank up to limits::kMaxRank; and the token
+// ids it takes (int32 or int64, read as int32). Malformed files
 // are reported, never trusted: the header is parsed strictly, and the size
 // it declares is checked against the file's real size before anything is
 // allocated.
@@ -36,6 +37,19 @@ bool writeNpy(const std::string &path, const NpyArray &array,
 /// Writes the product of `shape` floats from `data` without copying them.
 bool writeNpy(const std::string &path, const std::vector<int64_t> &shape,
               const float *data, std::string &error);
+
+/// Integer arrays (moe-run's token ids): int32 ('<i4') as is, or int64
+/// ('<i8') whose values must fit int32; written as int32.
+struct NpyInt32Array {
+  std::vector<int64_t> shape;
+  std::vector<int32_t> data;
+};
+bool readNpyInt32(const std::string &path, NpyInt32Array &array,
+                  std::string &error);
+bool parseNpyInt32(const uint8_t *data, size_t size, const std::string &name,
+                   NpyInt32Array &array, std::string &error);
+bool writeNpyInt32(const std::string &path, const NpyInt32Array &array,
+                   std::string &error);
 
 } // namespace moe
 

@@ -28,11 +28,26 @@ constexpr llvm::StringLiteral kDroppedInput =
     "moe.expert_mlp does not map to GPU kernels (use dropped = zero, or "
     "--target=cpu)";
 
+/// Why the CUDA target does not run routing by token id today.
+constexpr llvm::StringLiteral kExpertTable =
+    "routing by token id ('expert_table', 'token_ids') is not supported by "
+    "the CUDA target: its entries take no token ids (use --target=cpu)";
+
 struct MoECUDACheckLayersPass
     : public mlir::moe::impl::MoECUDACheckLayersBase<MoECUDACheckLayersPass> {
   void runOnOperation() override {
     bool failed = false;
     getOperation().walk([&](Operation *op) {
+      bool byTable = false;
+      if (auto layer = dyn_cast<LayerOp>(op))
+        byTable = static_cast<bool>(layer.getExpertTable());
+      else if (auto route = dyn_cast<RouteOp>(op))
+        byTable = static_cast<bool>(route.getExpertTable());
+      if (byTable) {
+        op->emitOpError(kExpertTable);
+        failed = true;
+        return;
+      }
       bool passThrough = false;
       if (auto layer = dyn_cast<LayerOp>(op))
         passThrough =

@@ -17,6 +17,8 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 defvar MoE_Activations = 2DTensorOf<[AnyFloat]>;
 defvar MoE_Index1D = 1DTensorOf<[I32]>;
 defvar MoE_Weight1D = 1DTensorOf<[F32]>;
+// Expert ids by token id, `[V,K]`: routing by token id (hash layers).
+defvar MoE_ExpertTable = 2DTensorOf<[I32]>;
 
 //===----------------------------------------------------------------------===//
 // moe.layer
@@ -34,6 +36,11 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     * `router_weight` `[E,H]` gives logits `l = x·Wgᵀ`; `router` is a
       `#moe.routing` (token choice) or `#moe.expert_choice` attribute;
       `correction_bias` `[E]` is DeepSeek-V3's score-correction bias.
+    * `table(%t)` `[V,K]` with `token_ids(%ids)` `[T]` (i32, both or
+      neither): routing by token id (hash layers, DeepSeek-V4's
+      `tid2eid`): token t's experts are row `ids[t]` of the table instead of
+      the top-k, weighted as `moe.route` says. A pure hash layer (weight 1)
+      is `top_k = 1, renormalize = true`.
     * `experts(gate, up, down)`: `[E,F,H]`, `[E,F,H]`, `[E,H,F]`; `gate` is
       present exactly for the gated activations (`swiglu`, `geglu`).
     * `shared(gate, up, down, sigmoid_gate)`: an always-on dense FFN of width
@@ -59,6 +66,8 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     MoE_Activations:$input,
     2DTensorOf<[AnyFloat]>:$router_weight,
     Optional<MoE_Weight1D>:$correction_bias,
+    Optional<MoE_ExpertTable>:$expert_table,
+    Optional<MoE_Index1D>:$token_ids,
     Optional<3DTensorOf<[AnyFloat]>>:$expert_gate,
     3DTensorOf<[AnyFloat]>:$expert_up,
     3DTensorOf<[AnyFloat]>:$expert_down,
@@ -74,6 +83,7 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
     $input `router` `(` $router_weight (`,` `bias` $correction_bias^)? `)`
+    (`table` `(` $expert_table^ `)`)? (`token_ids` `(` $token_ids^ `)`)?
     `experts` `(` custom<FfnWeights>($expert_gate, $expert_up, $expert_down) `)`
     (`shared` `(` custom<FfnWeights>($shared_gate, $shared_up, $shared_down)^
         (`,` `sigmoid_gate` $shared_sigmoid_gate^)? `)`)?
@@ -81,6 +91,21 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
   }];
   let hasVerifier = 1;
   let hasCanonicalizer = 1;
+  let builders = [
+    // Without routing by token id: what importers of learned routers call.
+    OpBuilder<(ins "Type":$output, "Value":$input, "Value":$router_weight,
+      "Value":$correction_bias, "Value":$expert_gate, "Value":$expert_up,
+      "Value":$expert_down, "Value":$shared_gate, "Value":$shared_up,
+      "Value":$shared_down, "Value":$shared_sigmoid_gate,
+      "Attribute":$router, "ActivationAttr":$activation,
+      "CapacityAttr":$capacity, "UnitAttr":$scale_expert_input), [{
+      build($_builder, $_state, output, input, router_weight, correction_bias,
+            /*expert_table=*/Value(), /*token_ids=*/Value(), expert_gate,
+            expert_up, expert_down, shared_gate, shared_up, shared_down,
+            shared_sigmoid_gate, router, activation, capacity,
+            scale_expert_input);
+    }]>
+  ];
   let extraClassDeclaration = [{
     int64_t getNumExperts() { return getRouterWeight().getType().getDimSize(0); }
     int64_t getHiddenSize() { return getInput().getType().getDimSize(1); }
@@ -92,7 +117,7 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
 // Routing
 //===----------------------------------------------------------------------===//
 
-def MoE_RouteOp : MoE_Op<"route", [Pure]> {
+def MoE_RouteOp : MoE_Op<"route", [Pure, AttrSizedOperandSegments]> {
   let summary = "token-choice routing: logits to per-token experts and weights";
   let description = [{
     Turns router logits `[T,E]` into, for each token, `K = top_k` expert ids
@@ -101,6 +126,17 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
     softmax or sigmoid scores, optional score-correction `bias` `[E]`
     (DeepSeek-V3), group-limited selection, selection on raw logits
     (Llama 4), renormalisation and scaling.
+
+    Routing by token id: with `table(%t : tensor<VxKxi32>)` and
+    `token_ids(%ids : tensor<?xi32>)` (both or neither) token t's experts
+    are row `ids[t]` of the table, in its order, instead of the top-k
+    (hash layers: a hash, random or clustering table; DeepSeek-V4's
+    `tid2eid`); the weights are the scores at those experts, renormalised
+    and scaled as the attribute says. Ids must lie in [0, V) and entries in
+    [0, E): a compiled entry refuses other ids
+    (MOE_STATUS_INVALID_ARGUMENT) and the loader other tables; the lowering
+    clamps both into range, so even unchecked values never read or write
+    out of bounds. Selection settings (bias, groups) do not apply.
 
     Example (DeepSeek-V3):
     ```mlir
@@ -115,11 +151,15 @@ def MoE_RouteOp : MoE_Op<"route", [Pure]> {
   let arguments = (ins
     2DTensorOf<[F32]>:$logits,
     Optional<MoE_Weight1D>:$correction_bias,
+    Optional<MoE_ExpertTable>:$expert_table,
+    Optional<MoE_Index1D>:$token_ids,
     MoE_RoutingAttr:$routing
   );
   let results = (outs 2DTensorOf<[F32]>:$weights, 2DTensorOf<[I32]>:$experts);
   let assemblyFormat = [{
-    $logits (`bias` `(` $correction_bias^ `)`)? attr-dict
+    $logits (`bias` `(` $correction_bias^ `)`)?
+    (`table` `(` $expert_table^ `:` type($expert_table) `)`)?
+    (`token_ids` `(` $token_ids^ `:` type($token_ids) `)`)? attr-dict
     `:` type($logits) (`,` type($correction_bias)^)? `->` type($weights) `,` type($experts)
   }];
   let hasVerifier = 1;
