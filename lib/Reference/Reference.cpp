@@ -105,7 +105,8 @@ TokenRouting moe::reference::routeTokens(const float *logits, int64_t numTokens,
                                          int64_t numExperts,
                                          const RoutingConfig &config,
                                          const float *bias,
-                                         const float *expertScale) {
+                                         const float *expertScale,
+                                         const ExpertTable *table) {
   TokenRouting routing;
   routing.numTokens = numTokens;
   routing.topK = config.topK;
@@ -168,6 +169,9 @@ TokenRouting moe::reference::routeTokens(const float *logits, int64_t numTokens,
     }
 
     std::vector<int64_t> chosen = topK(select, config.topK);
+    if (table)
+      for (int64_t k = 0; k < config.topK; ++k)
+        chosen[k] = table->table[table->tokenIds[t] * config.topK + k];
     std::vector<float> weights(config.topK);
     if (config.scoring == Scoring::SparseMixer) {
       weights = sparseMixerWeights(l, numExperts, chosen, config.jitterEps);
@@ -399,7 +403,9 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
       config.routing
           ? dispatch(routeTokens(logits.data(), numTokens, numExperts,
                                  *config.routing, weights.correctionBias,
-                                 weights.expertScale),
+                                 weights.expertScale,
+                                 weights.expertTable ? &*weights.expertTable
+                                                     : nullptr),
                      numExperts, config.capacity)
           : expertChoice(logits.data(), numTokens, numExperts,
                          config.expertChoiceFactor);

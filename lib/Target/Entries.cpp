@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "moe/Target/Entries.h"
+#include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Dialect/MoE/IR/PlacementAttr.h"
 #include "moe/Runtime/KernelABI.h"
 #include "moe/Runtime/moe_runtime.h"
@@ -34,6 +35,58 @@ static bool isActivationType(Type type) {
   auto tensor = dyn_cast<RankedTensorType>(type);
   return tensor && tensor.getRank() == 2 && tensor.isDynamicDim(0) &&
          !tensor.isDynamicDim(1) && tensor.getElementType().isF32();
+}
+
+/// `tensor<?xi32>`: the token ids of routing by token id.
+static bool isTokenIdsType(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor && tensor.getRank() == 1 && tensor.isDynamicDim(0) &&
+         tensor.getElementType().isInteger(32);
+}
+
+/// A static `[V,K]` i32 tensor: an expert table of routing by token id.
+static bool isExpertTableType(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor && tensor.getRank() == 2 && tensor.hasStaticShape() &&
+         tensor.getElementType().isInteger(32);
+}
+
+/// The expert count bounding table argument `i`'s entries: its
+/// kIndexBoundAttr, or the fewest experts of the moe.layer and moe.route
+/// ops it is the `expert_table` of (recorded as kIndexBoundAttr for the
+/// read after lowering, when those ops are gone).
+static FailureOr<int64_t> readIndexBound(func::FuncOp func, unsigned i) {
+  if (auto attr = func.getArgAttrOfType<IntegerAttr>(i, kIndexBoundAttr)) {
+    int64_t bound = attr.getInt();
+    if (bound < 1 || bound > ::moe::limits::kMaxExperts)
+      return func.emitError()
+             << "entry point @" << func.getSymName() << " argument #" << i
+             << ": " << kIndexBoundAttr << " must be in [1, "
+             << ::moe::limits::kMaxExperts << "], got " << bound;
+    return bound;
+  }
+  std::optional<int64_t> bound;
+  for (OpOperand &use : func.getArgument(i).getUses()) {
+    std::optional<int64_t> experts;
+    if (auto layer = dyn_cast<LayerOp>(use.getOwner());
+        layer && layer.getExpertTable() == use.get())
+      experts = layer.getNumExperts();
+    if (auto route = dyn_cast<RouteOp>(use.getOwner());
+        route && route.getExpertTable() == use.get())
+      experts = route.getLogits().getType().getDimSize(1);
+    if (experts)
+      bound = std::min(bound.value_or(*experts), *experts);
+  }
+  if (!bound)
+    return func.emitError()
+           << "entry point @" << func.getSymName() << " argument #" << i
+           << ": an i32 weight must be the expert_table of a moe.layer or "
+              "moe.route (or carry "
+           << kIndexBoundAttr << ")";
+  func.setArgAttr(
+      i, kIndexBoundAttr,
+      IntegerAttr::get(IntegerType::get(func.getContext(), 64), *bound));
+  return *bound;
 }
 
 /// Reads the optional checkpoint view of argument `i` and checks that the
@@ -209,6 +262,15 @@ mlir::moe::analyzeEntries(ModuleOp module, int32_t target) {
     std::optional<unsigned> input;
     for (unsigned i = 0; i < type.getNumInputs(); ++i) {
       Type argType = type.getInput(i);
+      if (isTokenIdsType(argType)) {
+        if (entry.tokenIdsArg)
+          return func.emitError() << "entry point @" << entry.name
+                                  << " has two token id inputs (arguments #"
+                                  << *entry.tokenIdsArg << " and #" << i
+                                  << "); it takes at most one";
+        entry.tokenIdsArg = i;
+        continue;
+      }
       if (isActivationType(argType)) {
         if (input)
           return func.emitError()
@@ -224,18 +286,38 @@ mlir::moe::analyzeEntries(ModuleOp module, int32_t target) {
       bool bf16Allowed =
           target == MOE_TARGET_CUDA ||
           static_cast<bool>(func.getArgAttr(i, kWeightPackAttr));
-      if (!tensor || !tensor.hasStaticShape() ||
-          !(tensor.getElementType().isF32() ||
-            (bf16Allowed && tensor.getElementType().isBF16())))
+      bool table = isExpertTableType(argType);
+      if (!table && (!tensor || !tensor.hasStaticShape() ||
+                     !(tensor.getElementType().isF32() ||
+                       (bf16Allowed && tensor.getElementType().isBF16()))))
         return func.emitError()
                << "entry point @" << entry.name << " argument #" << i
-               << " must be a static f32 weight tensor (bf16 when packed) "
-                  "or the tensor<?xHxf32> input, got "
+               << " must be a static f32 weight tensor (bf16 when packed), "
+                  "a static [V,K] i32 expert table, the tensor<?xi32> token "
+                  "ids or the tensor<?xHxf32> input, got "
                << argType;
+      if (table && target == MOE_TARGET_CUDA)
+        return func.emitError()
+               << "entry point @" << entry.name << " argument #" << i
+               << ": routing by token id (an i32 expert table) is not "
+                  "implemented for the cuda target";
       EntryWeight weight;
       weight.argIndex = i;
       weight.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
-      weight.dtype = tensor.getElementType().isBF16() ? "bf16" : "f32";
+      weight.dtype = table                              ? "i32"
+                     : tensor.getElementType().isBF16() ? "bf16"
+                                                        : "f32";
+      if (table) {
+        FailureOr<int64_t> bound = readIndexBound(func, i);
+        if (failed(bound))
+          return failure();
+        weight.indexBound = *bound;
+        if (weight.shape[0] > ::moe::limits::kMaxVocab)
+          return func.emitError()
+                 << "entry point @" << entry.name << " argument #" << i
+                 << ": an expert table of " << weight.shape[0]
+                 << " rows; moec supports at most " << ::moe::limits::kMaxVocab;
+      }
       if (auto name = func.getArgAttrOfType<StringAttr>(i, kWeightNameAttr))
         weight.name = name.str();
       else
@@ -243,6 +325,15 @@ mlir::moe::analyzeEntries(ModuleOp module, int32_t target) {
       weight.stacked = StringRef(weight.name).contains("{e}");
       if (failed(readWeightView(func, i, weight)))
         return failure();
+      // The loader binds a table as it lies, one tensor.
+      if (table && (weight.stacked || weight.sourceShape != weight.shape ||
+                    !weight.slice.empty() || !weight.transpose.empty() ||
+                    func.getArgAttr(i, kWeightPlacementAttr) ||
+                    func.getArgAttr(i, kWeightExpertsAttr)))
+        return func.emitError()
+               << "entry point @" << entry.name << " argument #" << i
+               << ": an expert table is one tensor, bound as it lies (no "
+                  "\"{e}\", view or expert range)";
       if (weight.stacked && tensor.getRank() < 2)
         return func.emitError()
                << "entry point @" << entry.name << " argument #" << i
@@ -256,6 +347,16 @@ mlir::moe::analyzeEntries(ModuleOp module, int32_t target) {
       return func.emitError() << "entry point @" << entry.name
                               << " has no tensor<?xHxf32> activation input";
     entry.inputArg = *input;
+    // Ids index every table of the entry: the smallest bounds them.
+    for (const EntryWeight &weight : entry.weights)
+      if (weight.dtype == "i32")
+        entry.tokenIdBound =
+            std::min(entry.tokenIdBound ? entry.tokenIdBound : weight.shape[0],
+                     weight.shape[0]);
+    if (entry.tokenIdsArg && !entry.tokenIdBound)
+      return func.emitError() << "entry point @" << entry.name
+                              << " takes token ids but no expert table "
+                                 "(i32 weight) to index with them";
     entry.hidden = cast<RankedTensorType>(type.getInput(*input)).getDimSize(1);
     if (entry.kind == MOE_ENTRY_KIND_FORWARD &&
         cast<RankedTensorType>(type.getResult(0)).getDimSize(1) != entry.hidden)
@@ -298,6 +399,8 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
         slot["transpose"] = llvm::json::Array(weight.transpose);
       if (!weight.pack.empty())
         slot["pack"] = llvm::json::Array(weight.pack);
+      if (weight.dtype == "i32")
+        slot["index_bound"] = weight.indexBound;
       weights.push_back(std::move(slot));
     }
     llvm::json::Object symbols{
@@ -311,6 +414,8 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
                               {"weights", std::move(weights)}};
     if (entry.ranks > 1)
       object["ranks"] = entry.ranks;
+    if (entry.tokenIdsArg)
+      object["token_ids"] = entry.tokenIdBound;
     if (entry.kind == MOE_ENTRY_KIND_ROUTING_STATS) {
       object["of"] = entry.statsOf;
       object["outputs"] = entry.outputSize;
@@ -407,6 +512,8 @@ struct StateLayout {
 };
 
 int32_t slotDType(const EntryWeight &weight) {
+  if (weight.dtype == "i32")
+    return MOE_DTYPE_I32;
   return weight.dtype == "bf16" ? MOE_DTYPE_BF16 : MOE_DTYPE_F32;
 }
 
@@ -426,6 +533,7 @@ int64_t slotBytes(const EntryWeight &weight) {
   int64_t elements = 1;
   for (int64_t size : weight.shape)
     elements *= size;
+  // f32 and i32: 4 bytes.
   return elements * (weight.dtype == "bf16" ? 2 : 4);
 }
 
@@ -692,6 +800,59 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
   if (!cuda)
     f.failIf(deviceIO, MOE_STATUS_INVALID_ARGUMENT);
 
+  // Token ids, when the entry routes by them: given for any token (NULL,
+  // or a caller's struct too short to hold the field, is refused) and each
+  // in [0, V), checked here so that no id reaches the tables unchecked.
+  llvm::Value *tokenIds = nullptr;
+  if (entry.tokenIdsArg) {
+    constexpr size_t idsEnd =
+        offsetof(moe_forward_args, token_ids) + sizeof(const int32_t *);
+    llvm::BasicBlock *from = b.GetInsertBlock();
+    llvm::BasicBlock *readIds =
+        llvm::BasicBlock::Create(ctx, "read_token_ids", function);
+    llvm::BasicBlock *haveIds =
+        llvm::BasicBlock::Create(ctx, "have_token_ids", function);
+    b.CreateCondBr(
+        b.CreateICmpSGE(
+            f.load(i64, args, offsetof(moe_forward_args, struct_size)),
+            b.getInt64(idsEnd)),
+        readIds, haveIds);
+    b.SetInsertPoint(readIds);
+    llvm::Value *given =
+        f.load(ptr, args, offsetof(moe_forward_args, token_ids));
+    b.CreateBr(haveIds);
+    b.SetInsertPoint(haveIds);
+    llvm::PHINode *ids = b.CreatePHI(ptr, 2);
+    ids->addIncoming(
+        llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(ctx)),
+        from);
+    ids->addIncoming(given, readIds);
+    tokenIds = ids;
+    f.failIf(b.CreateAnd(anyTokens, f.isNull(tokenIds)),
+             MOE_STATUS_INVALID_ARGUMENT);
+    llvm::BasicBlock *entryBlock = b.GetInsertBlock();
+    llvm::BasicBlock *loop =
+        llvm::BasicBlock::Create(ctx, "check_ids", function);
+    llvm::BasicBlock *body =
+        llvm::BasicBlock::Create(ctx, "check_id", function);
+    llvm::BasicBlock *checked =
+        llvm::BasicBlock::Create(ctx, "ids_checked", function);
+    b.CreateBr(loop);
+    b.SetInsertPoint(loop);
+    llvm::PHINode *index = b.CreatePHI(i64, 2);
+    index->addIncoming(b.getInt64(0), entryBlock);
+    b.CreateCondBr(b.CreateICmpSLT(index, tokens), body, checked);
+    b.SetInsertPoint(body);
+    llvm::Value *id =
+        b.CreateLoad(i32, b.CreateInBoundsGEP(i32, tokenIds, index));
+    // Unsigned: a negative id is out of range too.
+    f.failIf(b.CreateICmpUGE(id, b.getInt32(entry.tokenIdBound)),
+             MOE_STATUS_INVALID_ARGUMENT);
+    index->addIncoming(b.CreateAdd(index, b.getInt64(1)), b.GetInsertBlock());
+    b.CreateBr(loop);
+    b.SetInsertPoint(checked);
+  }
+
   llvm::Value *rowBytes = b.CreateSelect(
       bf16, b.getInt64(entry.hidden * 2), b.getInt64(entry.hidden * 4));
   llvm::Value *inputBytes = b.CreateMul(tokens, rowBytes);
@@ -740,6 +901,10 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
     if (i == entry.inputArg) {
       callArgs.push_back(
           buildDescriptor(b, input, {tokens, b.getInt64(entry.hidden)}));
+      continue;
+    }
+    if (i == entry.tokenIdsArg) {
+      callArgs.push_back(buildDescriptor(b, tokenIds, {tokens}));
       continue;
     }
     const EntryWeight &weight = entry.weights[weightIndex];

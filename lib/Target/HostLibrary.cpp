@@ -109,7 +109,7 @@ mlir::moe::takeEntrySignatures(ModuleOp module, int32_t target) {
       for (StringRef attr :
            {kWeightNameAttr, kWeightSourceShapeAttr, kWeightSliceAttr,
             kWeightTransposeAttr, kWeightPackAttr, kWeightExpertsAttr,
-            kWeightPlacementAttr})
+            kIndexBoundAttr, kWeightPlacementAttr})
         func.removeArgAttr(i, attr);
   }
   return entries;

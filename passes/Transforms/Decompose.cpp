@@ -57,10 +57,10 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
         return RankedTensorType::get(
             {inputType.getDimSize(0), routing.getTopK()}, element);
       };
-      auto route =
-          RouteOp::create(rewriter, loc, slotType(rewriter.getF32Type()),
-                          slotType(rewriter.getI32Type()), logits,
-                          op.getCorrectionBias(), op.getExpertScale(), routing);
+      auto route = RouteOp::create(
+          rewriter, loc, slotType(rewriter.getF32Type()),
+          slotType(rewriter.getI32Type()), logits, op.getCorrectionBias(),
+          op.getExpertScale(), op.getExpertTable(), op.getTokenIds(), routing);
       bundle = DispatchOp::create(rewriter, loc, bundleTypes, input,
                                   route.getExperts(), route.getWeights(),
                                   op.getCapacityAttr())

@@ -32,7 +32,9 @@ LayerOp findStatsLayer(func::FuncOp func) {
     found = layer;
     return WalkResult::advance();
   });
-  if (walk.wasInterrupted() || !found || !isa<RoutingAttr>(found.getRouter()))
+  // Routing by token id would need the ids as a statistics input too.
+  if (walk.wasInterrupted() || !found || !isa<RoutingAttr>(found.getRouter()) ||
+      found.getExpertTable())
     return {};
   // Router probabilities (moe.routing_stats) are defined for softmax and
   // sigmoid scores; sparsemixer's router distribution is softmax(l).
@@ -123,7 +125,8 @@ struct MoERoutingStatsEntriesPass
     };
     auto route = RouteOp::create(
         b, loc, slotType(b.getF32Type()), slotType(b.getI32Type()), logits,
-        argument(biasArg), /*expert_scale=*/Value(), routing);
+        argument(biasArg), /*expert_scale=*/Value(), /*expert_table=*/Value(),
+        /*token_ids=*/Value(), routing);
     auto statsOp = RoutingStatsOp::create(
         b, loc, RankedTensorType::get({numExperts}, b.getI64Type()),
         b.getF32Type(), b.getF32Type(), b.getF32Type(), b.getF32Type(), logits,

@@ -90,3 +90,22 @@ func.func @deepseek_v4(%x: tensor<?x16xf32>, %wg: tensor<8x16xf32>,
             tensor<8x16x8xf32>) -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// -----
+
+// Tests that a layer routed by token id gets no statistics entry (it would
+// need the token ids as an input too).
+// CHECK-LABEL: func.func @hash
+// CHECK-NOT: func.func @hash_routing_stats
+func.func @hash(%x: tensor<?x8xf32>, %ids: tensor<?xi32>,
+                %wg: tensor<4x8xf32>, %table: tensor<16x1xi32>,
+                %w1: tensor<4x6x8xf32>, %w3: tensor<4x6x8xf32>,
+                %w2: tensor<4x8x6xf32>) -> tensor<?x8xf32> {
+  %y = moe.layer %x router(%wg) table(%table) token_ids(%ids)
+         experts(gate %w1, up %w3, down %w2)
+         {router = #moe.routing<top_k = 1, renormalize = true>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<16x1xi32>, tensor<?xi32>,
+            tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>)
+         -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

@@ -360,4 +360,87 @@ TEST(CompiledLayer, PhiMoESparseMixer) {
     checkAgainstReference(spec, {1, 37, 64});
   }
 }
+
+/// DeepSeek-V4's hash layers: sigmoid scores, top-2 from a table of 50
+/// token ids, renormalised, × 1.5.
+LayerSpec hashLayerSpec() {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  spec.routing->scoring = Scoring::Sigmoid;
+  spec.routing->scalingFactor = 1.5f;
+  spec.tableRows = 50;
+  spec.sharedFfn = 12;
+  return spec;
+}
+
+/// Runs a layer routed by token id on `ids` against the reference.
+void checkTableRouting(const LayerSpec &spec, bool fuseExperts = true) {
+  initialiseJit();
+  TestLayer layer = makeTestLayer(spec);
+  CompiledLayer compiled(layer.source(), fuseExperts);
+  ASSERT_TRUE(compiled.error.empty()) << compiled.error;
+  reference::LayerConfig config = layer.referenceConfig();
+  reference::LayerWeights weights = layer.referenceWeights();
+  std::mt19937 rng(17);
+  for (int64_t T : {1, 37}) {
+    std::vector<float> x = randomTensor(rng, T * spec.hidden, 1.0f);
+    std::vector<int32_t> ids = randomTokenIds(rng, T, spec.tableRows);
+    weights.expertTable->tokenIds = ids.data();
+    std::vector<float> expected = runLayer(config, weights, x.data(), T);
+    std::vector<float> actual =
+        compiled.run(x, T, spec.hidden, layer.weights, &ids, &layer.expertTable,
+                     {spec.tableRows, spec.routing->topK});
+    ASSERT_EQ(actual.size(), expected.size()) << "T = " << T;
+    EXPECT_LE(normwiseError(expected, actual), 1e-5f) << "T = " << T;
+  }
+}
+
+// Tests routing by token id (DeepSeek-V4's hash layers: the experts are
+// the table's row, weighted by the sigmoid scores there, renormalised and
+// scaled), fused and unfused, and a pure hash layer (softmax, K = 1,
+// renormalised: weight 1) with GELU experts.
+TEST(CompiledLayer, RoutingByTokenId) {
+  checkTableRouting(hashLayerSpec());
+  checkTableRouting(hashLayerSpec(), /*fuseExperts=*/false);
+  LayerSpec pure;
+  pure.routing = softmaxTopK(1, true);
+  pure.activation = Activation::GELU;
+  pure.tableRows = 20;
+  checkTableRouting(pure);
+}
+
+// Tests that the table decides: the output follows the ids (two tokens
+// with the same input and different rows differ; with the same id they are
+// the same bits), and that ids outside [0, V) (which the entry refuses)
+// read the last row, clamped, instead of memory past the table.
+TEST(CompiledLayer, TokenIdsSelectRows) {
+  initialiseJit();
+  LayerSpec spec = hashLayerSpec();
+  TestLayer layer = makeTestLayer(spec);
+  CompiledLayer compiled(layer.source(), /*fuseExperts=*/true);
+  ASSERT_TRUE(compiled.error.empty()) << compiled.error;
+  std::mt19937 rng(3);
+  std::vector<float> row = randomTensor(rng, spec.hidden, 1.0f);
+  std::vector<float> x;
+  for (int i = 0; i < 4; ++i)
+    x.insert(x.end(), row.begin(), row.end());
+  int32_t last = static_cast<int32_t>(spec.tableRows - 1);
+  // Rows 0 and `last` hold different experts (seeded table).
+  ASSERT_NE(std::vector<int32_t>(layer.expertTable.begin(),
+                                 layer.expertTable.begin() + 2),
+            std::vector<int32_t>(layer.expertTable.end() - 2,
+                                 layer.expertTable.end()));
+  std::vector<int32_t> ids = {0, last, -1, last + 7};
+  std::vector<int64_t> tableShape = {spec.tableRows, spec.routing->topK};
+  std::vector<float> y = compiled.run(x, 4, spec.hidden, layer.weights, &ids,
+                                      &layer.expertTable, tableShape);
+  ASSERT_EQ(y.size(), x.size());
+  auto token = [&](int t) {
+    return std::vector<float>(y.begin() + t * spec.hidden,
+                              y.begin() + (t + 1) * spec.hidden);
+  };
+  EXPECT_NE(token(0), token(1));
+  EXPECT_EQ(token(1), token(2));
+  EXPECT_EQ(token(1), token(3));
+}
 } // namespace

@@ -81,6 +81,17 @@ std::map<std::string, TensorData> checkpointTensors(TestLayer &layer,
       tensors[name] = std::move(data);
     }
   }
+  // The table as DeepSeek-V4 saves tid2eid: I64.
+  if (!layer.expertTable.empty()) {
+    TensorData table{
+        DType::I64, {layer.spec.tableRows, layer.spec.routing->topK}, {}};
+    for (int32_t expert : layer.expertTable) {
+      int64_t wide = expert;
+      const auto *bytes = reinterpret_cast<const uint8_t *>(&wide);
+      table.bytes.insert(table.bytes.end(), bytes, bytes + 8);
+    }
+    tensors[kExpertTableName] = std::move(table);
+  }
   return tensors;
 }
 
@@ -511,7 +522,10 @@ struct SlotBuffers {
       storage.emplace_back(count, 0.0f);
       moe_weight_buffer buffer{};
       buffer.data = storage.back().data();
-      buffer.dtype = slot.dtype == "bf16" ? MOE_DTYPE_BF16 : MOE_DTYPE_F32;
+      // Zero bits: 0.0f, or expert 0 in an i32 table.
+      buffer.dtype = slot.dtype == "bf16"  ? MOE_DTYPE_BF16
+                     : slot.dtype == "i32" ? MOE_DTYPE_I32
+                                           : MOE_DTYPE_F32;
       buffer.rank = static_cast<int32_t>(slot.shape.size());
       for (size_t d = 0; d < slot.shape.size(); ++d)
         buffer.shape[d] = slot.shape[d];
@@ -1330,5 +1344,122 @@ TEST(CompiledLibrary, MissingWeightNamesFiles) {
   EXPECT_EQ(error, "missing weight 'gate': expected a F32, BF16 or F16 tensor "
                    "of shape [4, 8]; searched " +
                        path);
+}
+// Tests a library routed by token id end to end: the manifest says the
+// entry needs ids in [0, V) and binds the table (I64 in the checkpoint) as
+// an i32 slot bounded by E; forward with ids matches the reference; forward
+// refuses missing ids (null, or a caller's struct without the field) and an
+// id outside [0, V) with MOE_STATUS_INVALID_ARGUMENT, which the loader
+// explains; no token needs no ids; and binding refuses a table entry
+// outside [0, E) or a float table, naming the file and the tensor.
+TEST(CompiledLibrary, RoutingByTokenId) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  spec.routing->scoring = reference::Scoring::Sigmoid;
+  spec.routing->scalingFactor = 1.5f;
+  spec.tableRows = 50;
+  TestLayer layer = makeTestLayer(spec);
+  std::string source = scratch("by-token-id.mlir");
+  std::string library = scratch("by-token-id.so");
+  std::ofstream(source) << layer.source();
+  std::string command = std::string(MOEC_MOE_COMPILE) + " " + source +
+                        " --target=cpu -o " + library;
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::string error, weightsPath = scratch("by-token-id.safetensors");
+  ASSERT_TRUE(
+      writeSafeTensors(weightsPath, checkpointTensors(layer, false), error))
+      << error;
+  auto lib = runtime::Library::open(library, error);
+  ASSERT_TRUE(lib) << error;
+  const runtime::Entry *entry = lib->findEntry("", error);
+  ASSERT_TRUE(entry) << error;
+  EXPECT_EQ(entry->tokenIdBound, 50);
+  const runtime::WeightSlot &tableSlot = entry->weights.back();
+  EXPECT_EQ(tableSlot.name, kExpertTableName);
+  EXPECT_EQ(tableSlot.dtype, "i32");
+  EXPECT_EQ(tableSlot.indexBound, spec.numExperts);
+  auto checkpoint = Checkpoint::open(weightsPath, error);
+  ASSERT_TRUE(checkpoint) << error;
+  auto bound = runtime::BoundEntry::bind(*entry, *checkpoint, error);
+  ASSERT_TRUE(bound) << error;
+
+  reference::LayerConfig config = layer.referenceConfig();
+  reference::LayerWeights weights = layer.referenceWeights();
+  std::mt19937 rng(23);
+  for (int64_t tokens : {1, 37}) {
+    std::vector<float> x = randomTensor(rng, tokens * spec.hidden, 1.0f);
+    std::vector<int32_t> ids = randomTokenIds(rng, tokens, spec.tableRows);
+    weights.expertTable->tokenIds = ids.data();
+    std::vector<float> expected =
+        reference::runLayer(config, weights, x.data(), tokens);
+    std::vector<float> actual(expected.size());
+    runtime::BoundEntry::IO io;
+    io.tokenIds = ids.data();
+    ASSERT_TRUE(bound->forward(x.data(), actual.data(), tokens, io, error))
+        << error;
+    EXPECT_LE(normwiseError(expected, actual), 1e-5f) << "T = " << tokens;
+    // An id past the table is refused before anything runs.
+    ids.back() = 50;
+    EXPECT_FALSE(bound->forward(x.data(), actual.data(), tokens, io, error));
+    EXPECT_NE(error.find("status 1"), std::string::npos) << error;
+    EXPECT_NE(error.find("it routes by token id: give " +
+                         std::to_string(tokens) +
+                         " token ids, each in [0, 50)"),
+              std::string::npos)
+        << error;
+    ids.back() = -1;
+    EXPECT_FALSE(bound->forward(x.data(), actual.data(), tokens, io, error));
+  }
+  std::vector<float> x(spec.hidden), y(spec.hidden);
+  EXPECT_FALSE(bound->forward(x.data(), y.data(), 1, error));
+  EXPECT_NE(error.find("routes by token id"), std::string::npos) << error;
+  EXPECT_TRUE(bound->forward(x.data(), y.data(), 0, error)) << error;
+
+  // The generated forward, called as a C program would.
+  SlotBuffers slots(*entry);
+  moe_context context;
+  moe_context_init_cpu(&context);
+  void *state = nullptr;
+  ASSERT_EQ(entry->init(&context, slots.buffers.data(),
+                        static_cast<int64_t>(slots.buffers.size()), &state),
+            MOE_STATUS_OK);
+  int32_t id = 3;
+  moe_forward_args args{};
+  args.struct_size = sizeof(moe_forward_args);
+  args.input = x.data();
+  args.output = y.data();
+  args.tokens = 1;
+  args.token_ids = &id;
+  EXPECT_EQ(entry->forward(state, &args), MOE_STATUS_OK);
+  moe_forward_args old = args; // a caller from before token_ids
+  old.struct_size = MOE_FORWARD_ARGS_MIN_SIZE;
+  EXPECT_EQ(entry->forward(state, &old), MOE_STATUS_INVALID_ARGUMENT);
+  args.token_ids = nullptr;
+  EXPECT_EQ(entry->forward(state, &args), MOE_STATUS_INVALID_ARGUMENT);
+  args.tokens = 0;
+  EXPECT_EQ(entry->forward(state, &args), MOE_STATUS_OK);
+  entry->destroy(state);
+
+  // Tables the binder refuses.
+  std::map<std::string, TensorData> tensors = checkpointTensors(layer, false);
+  TensorData &table = tensors[kExpertTableName];
+  int64_t outside = spec.numExperts;
+  std::memcpy(table.bytes.data() + 8 * 5, &outside, 8); // row 2, column 1
+  std::string badPath = scratch("by-token-id-bad.safetensors");
+  ASSERT_TRUE(writeSafeTensors(badPath, tensors, error)) << error;
+  auto bad = Checkpoint::open(badPath, error);
+  ASSERT_TRUE(bad) << error;
+  EXPECT_FALSE(runtime::BoundEntry::bind(*entry, *bad, error));
+  EXPECT_EQ(error, "expert table '" + std::string(kExpertTableName) + "' in " +
+                       badPath +
+                       ": entry [2, 1] is 8, not an expert id in [0, 8)");
+  table.dtype = DType::F32;
+  table.bytes.resize(table.bytes.size() / 2);
+  ASSERT_TRUE(writeSafeTensors(badPath, tensors, error)) << error;
+  bad = Checkpoint::open(badPath, error);
+  ASSERT_TRUE(bad) << error;
+  EXPECT_FALSE(runtime::BoundEntry::bind(*entry, *bad, error));
+  EXPECT_NE(error.find("has dtype F32; I32 or I64 expected"), std::string::npos)
+      << error;
 }
 } // namespace

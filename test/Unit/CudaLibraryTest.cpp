@@ -232,8 +232,8 @@ TEST(CudaLibrary, ManifestTargets) {
   EXPECT_FALSE(runtime::parseManifest(cpu, entries, error, &foreign));
   EXPECT_FALSE(foreign);
   EXPECT_EQ(error, "entry 'layer' weight 'gate': dtype 'bf16' is not one the "
-                   "runtime binds (f32, or bf16 when packed or in a cuda "
-                   "library)");
+                   "runtime binds (f32, bf16 when packed or in a cuda "
+                   "library, i32 for an expert table)");
   std::string f16 = manifest;
   f16.replace(f16.find("\"bf16\""), 6, "\"f16\"");
   EXPECT_FALSE(runtime::parseManifest(f16, entries, error, &foreign));

@@ -78,19 +78,19 @@ JitLayer::JitLayer(const std::string &source,
 
 JitLayer::~JitLayer() = default;
 
-std::vector<float> JitLayer::run(std::vector<float> &x, int64_t numTokens,
-                                 int64_t hidden,
-                                 std::vector<WeightArg> &weights) {
+std::vector<float>
+JitLayer::run(std::vector<float> &x, int64_t numTokens, int64_t hidden,
+              std::vector<WeightArg> &weights, std::vector<int32_t> *tokenIds,
+              std::vector<int32_t> *table, std::vector<int64_t> tableShape) {
   std::vector<std::unique_ptr<char[]>> descriptors;
   std::vector<void *> pointers;
-  auto describe = [&](std::vector<float> &data,
-                      const std::vector<int64_t> &shape) {
+  // f32 and i32 elements alike: only the pointer goes in.
+  auto describe = [&](void *base, const std::vector<int64_t> &shape) {
     size_t rank = shape.size();
     // {allocated, aligned, offset, sizes[rank], strides[rank]}
-    size_t bytes = 2 * sizeof(float *) + (1 + 2 * rank) * sizeof(int64_t);
+    size_t bytes = 2 * sizeof(void *) + (1 + 2 * rank) * sizeof(int64_t);
     descriptors.emplace_back(new char[bytes]);
     char *d = descriptors.back().get();
-    float *base = data.data();
     std::memcpy(d, &base, sizeof(base));
     std::memcpy(d + sizeof(base), &base, sizeof(base));
     auto *ints = reinterpret_cast<int64_t *>(d + 2 * sizeof(base));
@@ -105,9 +105,13 @@ std::vector<float> JitLayer::run(std::vector<float> &x, int64_t numTokens,
   };
   StridedMemRefType<float, 2> result{};
   pointers.push_back(&result);
-  describe(x, {numTokens, hidden});
+  describe(x.data(), {numTokens, hidden});
+  if (tokenIds)
+    describe(tokenIds->data(), {numTokens});
   for (WeightArg &weight : weights)
-    describe(weight.values, weight.shape);
+    describe(weight.values.data(), weight.shape);
+  if (table)
+    describe(table->data(), tableShape);
   std::vector<void *> packed;
   for (void *&p : pointers)
     packed.push_back(&p);

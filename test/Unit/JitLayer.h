@@ -49,8 +49,13 @@ public:
   std::string error;
 
   /// Runs the layer on `x` `[T,H]` with `weights` in argument order (f32).
+  /// A layer routed by token id (TestLayer::expertTable) also takes
+  /// `tokenIds` `[T]` after `x` and `table` `[V,K]` after the weights.
   std::vector<float> run(std::vector<float> &x, int64_t numTokens,
-                         int64_t hidden, std::vector<WeightArg> &weights);
+                         int64_t hidden, std::vector<WeightArg> &weights,
+                         std::vector<int32_t> *tokenIds = nullptr,
+                         std::vector<int32_t> *table = nullptr,
+                         std::vector<int64_t> tableShape = {});
 
   /// Calls the C interface of function `name` (`_mlir_ciface_<name>`) with
   /// `args`, pointers to its arguments (a result struct first), for tests

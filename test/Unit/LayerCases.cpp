@@ -185,6 +185,17 @@ TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
     layer.weights.push_back({std::move(name), shape, randomTensor(rng, n, s)});
   };
   add("mlp.gate.weight", {E, H}, 1.0f);
+  if (spec.tableRows > 0) {
+    int64_t K = spec.routing->topK;
+    std::vector<int32_t> experts(E);
+    for (int64_t r = 0; r < spec.tableRows; ++r) {
+      for (int64_t e = 0; e < E; ++e)
+        experts[e] = static_cast<int32_t>(e);
+      std::shuffle(experts.begin(), experts.end(), rng);
+      layer.expertTable.insert(layer.expertTable.end(), experts.begin(),
+                               experts.begin() + K);
+    }
+  }
   for (int64_t h = 0; h < H && spec.collapseBoost != 0.0f; ++h)
     layer.weights.back().values[h] = spec.collapseBoost;
   if (spec.bias)
@@ -216,8 +227,23 @@ TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
   return layer;
 }
 
+std::vector<int32_t> moe::test::randomTokenIds(std::mt19937 &rng, int64_t count,
+                                               int64_t rows) {
+  std::uniform_int_distribution<int32_t> pick(0,
+                                              static_cast<int32_t>(rows - 1));
+  std::vector<int32_t> ids(count);
+  for (int32_t &id : ids)
+    id = pick(rng);
+  return ids;
+}
+
 std::string TestLayer::source() const {
   std::string xType = tensorType({-1, spec.hidden});
+  bool byTable = !expertTable.empty();
+  std::string tableType =
+      byTable ? "tensor<" + std::to_string(spec.tableRows) + "x" +
+                    std::to_string(spec.routing->topK) + "xi32>"
+              : "";
   std::vector<std::string> names = {"%wg"};
   if (spec.bias)
     names.push_back("%b");
@@ -240,14 +266,20 @@ std::string TestLayer::source() const {
   }
   std::ostringstream os;
   os << "func.func @layer(%x: " << xType;
+  if (byTable)
+    os << ", %ids: tensor<?xi32>";
   for (size_t i = 0; i < weights.size(); ++i)
     os << ", " << names[i] << ": " << tensorType(weights[i].shape)
        << " {moe.weight = \"" << weights[i].name << "\"}";
+  if (byTable)
+    os << ", %table: " << tableType << " {moe.weight = \"" << kExpertTableName
+       << "\"}";
   os << ") -> " << xType << " {\n  %y = moe.layer %x router(%wg"
      << (spec.bias ? ", bias %b" : "")
      << (spec.routerBias ? ", router_bias %rb" : "")
      << (spec.routerInputNorm ? ", input_scale %is" : "")
-     << (spec.expertScale ? ", expert_scale %es" : "") << ") experts("
+     << (spec.expertScale ? ", expert_scale %es" : "") << ")"
+     << (byTable ? " table(%table) token_ids(%ids)" : "") << " experts("
      << (hasGate ? "gate %g, " : "") << "up %u, down %d)";
   if (spec.sharedFfn)
     os << " shared(" << (hasGate ? "gate %sg, " : "") << "up %su, down %sd"
@@ -274,9 +306,16 @@ std::string TestLayer::source() const {
        << exactFloat(spec.routerInputNorm->epsilon)
        << ", multiplier = " << exactFloat(spec.routerInputNorm->multiplier)
        << ">";
+  // Operand types in the op's operand order: the table and ids follow the
+  // router's operands.
   os << "} : (" << xType;
-  for (const WeightArg &w : weights)
-    os << ", " << tensorType(w.shape);
+  size_t routerOperands = 1 + spec.bias + spec.routerBias +
+                          spec.routerInputNorm.has_value() + spec.expertScale;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    if (byTable && i == routerOperands)
+      os << ", " << tableType << ", tensor<?xi32>";
+    os << ", " << tensorType(weights[i].shape);
+  }
   os << ") -> " << xType << "\n  return %y : " << xType << "\n}\n";
   return os.str();
 }
@@ -315,5 +354,8 @@ LayerWeights TestLayer::referenceWeights() const {
                    data("shared_expert.up_proj.weight"),
                    data("shared_expert.down_proj.weight"), spec.sharedFfn};
   w.sharedSigmoidGate = data("shared_expert_gate.weight");
+  if (!expertTable.empty())
+    w.expertTable =
+        ExpertTable{expertTable.data(), spec.tableRows, /*tokenIds=*/nullptr};
   return w;
 }

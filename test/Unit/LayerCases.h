@@ -35,6 +35,9 @@ struct LayerSpec {
   std::optional<reference::RouterInputNorm> routerInputNorm;
   /// Added to router row 0 so that every token picks expert 0.
   float collapseBoost = 0.0f;
+  /// Routing by token id when positive: a random expert table of this many
+  /// rows (token ids in [0, tableRows)).
+  int64_t tableRows = 0;
 };
 
 /// One weight argument: its checkpoint name ("{e}" for per-expert tensors),
@@ -51,13 +54,26 @@ struct WeightArg {
 struct TestLayer {
   LayerSpec spec;
   std::vector<WeightArg> weights;
+  /// Routing by token id: the table `[tableRows, K]`, each row K distinct
+  /// experts; the entry takes `%ids: tensor<?xi32>` after the input and
+  /// the table (checkpoint name kExpertTableName) after the weights.
+  std::vector<int32_t> expertTable;
 
   /// The `func.func @layer` holding the moe.layer, weights named by
   /// `moe.weight` argument attributes.
   std::string source() const;
   reference::LayerConfig referenceConfig() const;
+  /// With routing by token id, the table without ids: set
+  /// `expertTable->tokenIds` before running.
   reference::LayerWeights referenceWeights() const;
 };
+
+/// The checkpoint name of a test layer's expert table.
+inline constexpr const char *kExpertTableName = "mlp.gate.tid2eid";
+
+/// `count` token ids in [0, rows), uniform.
+std::vector<int32_t> randomTokenIds(std::mt19937 &rng, int64_t count,
+                                    int64_t rows);
 
 TestLayer makeTestLayer(const LayerSpec &spec, uint32_t seed = 1234);
 

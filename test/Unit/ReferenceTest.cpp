@@ -253,6 +253,45 @@ TokenRouting oneExpertEach(std::vector<int32_t> experts,
   return r;
 }
 
+// Tests routing by token id (DeepSeek-V4's hash layers): each token's
+// experts are its id's table row in the table's order, whatever the scores
+// prefer, weighted by the sigmoid scores at those experts, renormalised
+// and scaled; a K = 1 softmax row renormalises to weight 1 (a pure hash
+// layer).
+TEST(Routing, ByTokenIdTable) {
+  float logits[] = {4, 0, -1, 2,  // token 0
+                    0, 1, 2,  3}; // token 1
+  int32_t table[] = {2, 1,        // id 0
+                     0, 3,        // id 1
+                     3, 2};       // id 2
+  int32_t ids[] = {0, 2};
+  ExpertTable byId{table, 3, ids};
+  RoutingConfig config;
+  config.topK = 2;
+  config.scoring = Scoring::Sigmoid;
+  config.renormalize = true;
+  config.scalingFactor = 1.5f;
+  TokenRouting r = routeTokens(logits, 2, 4, config, nullptr, nullptr, &byId);
+  ASSERT_EQ(r.experts, (std::vector<int32_t>{2, 1, 3, 2}));
+  auto sigmoid = [](double z) { return 1.0 / (1.0 + std::exp(-z)); };
+  double a = sigmoid(-1), b = sigmoid(0);
+  EXPECT_NEAR(r.weights[0], 1.5 * a / (a + b), kTol);
+  EXPECT_NEAR(r.weights[1], 1.5 * b / (a + b), kTol);
+  double c = sigmoid(3), d = sigmoid(2);
+  EXPECT_NEAR(r.weights[2], 1.5 * c / (c + d), kTol);
+  EXPECT_NEAR(r.weights[3], 1.5 * d / (c + d), kTol);
+
+  int32_t hash[] = {1, 3, 0};
+  ExpertTable pure{hash, 3, ids};
+  RoutingConfig single;
+  single.topK = 1;
+  single.renormalize = true;
+  TokenRouting p = routeTokens(logits, 2, 4, single, nullptr, nullptr, &pure);
+  ASSERT_EQ(p.experts, (std::vector<int32_t>{1, 0}));
+  EXPECT_NEAR(p.weights[0], 1.0f, kTol);
+  EXPECT_NEAR(p.weights[1], 1.0f, kTol);
+}
+
 // Tests that dropless dispatch keeps every slot of a collapsed router.
 TEST(Dispatch, DroplessCollapsed) {
   TokenRouting r = oneExpertEach({0, 0, 0, 0, 0}, {1, 1, 1, 1, 1});

@@ -342,6 +342,47 @@ std::string parseError(const std::string &image) {
   return error;
 }
 
+// Tests token ids: int32 round-trips; int64 reads as int32 when every value
+// fits and names the first element that does not; other dtypes and a
+// truncated payload are refused like the float reader's.
+TEST(Npy, Int32AndInt64) {
+  NpyInt32Array ids{{4}, {0, 7, -1, 2147483647}};
+  std::string path = tempPath("ids.npy"), error;
+  ASSERT_TRUE(writeNpyInt32(path, ids, error)) << error;
+  NpyInt32Array back;
+  ASSERT_TRUE(readNpyInt32(path, back, error)) << error;
+  EXPECT_EQ(back.shape, ids.shape);
+  EXPECT_EQ(back.data, ids.data);
+
+  auto npy = [](const std::string &descr, const std::string &data) {
+    std::string h = "{'descr': '" + descr +
+                    "', 'fortran_order': False, 'shape': (2,), }\n";
+    std::string out = std::string("\x93NUMPY\x01\x00", 8);
+    out += static_cast<char>(h.size() & 0xff);
+    out += static_cast<char>(h.size() >> 8);
+    return out + h + data;
+  };
+  auto parse = [&](const std::string &bytes, NpyInt32Array &array,
+                   std::string &message) {
+    return parseNpyInt32(reinterpret_cast<const uint8_t *>(bytes.data()),
+                         bytes.size(), "ids.npy", array, message);
+  };
+  int64_t wide[2] = {5, -3};
+  std::string wideBytes(reinterpret_cast<const char *>(wide), 16);
+  ASSERT_TRUE(parse(npy("<i8", wideBytes), back, error)) << error;
+  EXPECT_EQ(back.data, (std::vector<int32_t>{5, -3}));
+  wide[1] = int64_t(1) << 32;
+  wideBytes.assign(reinterpret_cast<const char *>(wide), 16);
+  EXPECT_FALSE(parse(npy("<i8", wideBytes), back, error));
+  EXPECT_EQ(error, "ids.npy: element 1 is 4294967296, outside the int32 range");
+  EXPECT_FALSE(parse(npy("<f4", std::string(8, '\0')), back, error));
+  EXPECT_EQ(error, "ids.npy: dtype must be int32 ('<i4') or int64 ('<i8'), "
+                   "got '<f4'");
+  EXPECT_FALSE(parse(npy("<i4", std::string(4, '\0')), back, error));
+  EXPECT_NE(error.find("truncated data: expected 8 bytes"), std::string::npos)
+      << error;
+}
+
 // Tests parseNpy on images in memory: a valid one of each rank reads back;
 // each way a header or the data can be wrong is an error naming it, and
 // the declared size is checked against the real one before allocating.

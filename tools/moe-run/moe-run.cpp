@@ -4,10 +4,12 @@
 //                  --input X.npy [--output Y.npy] [--entry NAME]
 //                  [--repeat N] [--timing-json FILE] [--threads N] [--stats]
 //                  [--stats-json FILE] [--device N] [--io-dtype f32|bf16]
+//                  [--token-ids IDS.npy]
 //   moe-run LIB.so --print-manifest
 //   moe-run LIB.so --generate-weights OUT.safetensors [--seed S]
 //                  [--dtype f32|bf16]
 //   moe-run LIB.so --generate-input X.npy --tokens T [--seed S]
+//                  [--token-ids IDS.npy]
 //
 // Errors print "moe-run: error: ..." and exit 1, whatever fails: a bad
 // option or file, or an exception (out of memory included), which main
@@ -73,6 +75,9 @@ enum Mode : unsigned {
 
 struct Options {
   std::string library, weights, input, output, entry, timingJson, statsJson;
+  /// Token ids of routing by token id: read to run, written with
+  /// --generate-input.
+  std::string tokenIds;
   /// Empty: the dtype the library's packed slots hold.
   std::string generateWeights, generateInput, dtype;
   /// The forward's activations: "f32" or "bf16" (moe_forward_args.io_dtype).
@@ -119,6 +124,12 @@ const OptionSpec kOptions[] = {
     {"--output", "Y.npy", kRun, &Options::output, nullptr, nullptr, 0, 0,
      "write the output (default: none): float32, or bfloat16 ('<V2') with "
      "--io-dtype bf16"},
+    {"--token-ids", "IDS.npy", kRun | kGenerateInput, &Options::tokenIds,
+     nullptr, nullptr, 0, 0,
+     "int32 or int64 [tokens]: the token ids of an entry that routes by "
+     "token id (its manifest's \"token_ids\": V; each id in [0, V)); "
+     "required by such an entry, refused by others. With --generate-input: "
+     "where random ids are written (default: X.npy's name with .ids.npy)"},
     {"--entry", "NAME", kRun | kGenerate, &Options::entry, nullptr, nullptr, 0,
      0, "the forward entry, also for --generate-* (default: the only one)"},
     {"--stats", nullptr, kRun, nullptr, nullptr, &Options::stats, 0, 0,
@@ -152,7 +163,9 @@ const OptionSpec kOptions[] = {
      &Options::generateWeights, nullptr, nullptr, 0, 0,
      "random weights under the checkpoint names"},
     {"--generate-input", "X.npy", kGenerateInput, &Options::generateInput,
-     nullptr, nullptr, 0, 0, "a random input of --tokens rows"},
+     nullptr, nullptr, 0, 0,
+     "a random input of --tokens rows (and, for an entry that routes by "
+     "token id, random ids: see --token-ids)"},
     {"--tokens", "T", kGenerateInput, nullptr, &Options::tokens, nullptr, 0,
      limits::kMaxTokens, "rows of the generated input (required)",
      "GENERATING (with --generate-weights or --generate-input)"},
@@ -331,6 +344,31 @@ bool allocate(const std::string &what, uint64_t bytes, std::string &error,
   return false;
 }
 
+/// An expert table `[V, K]` (I32) of routing by token id: each row K
+/// distinct experts of [0, E) (with repeats only when K > E), drawn
+/// uniformly, as hash layers' random tables are.
+TensorData randomExpertTable(const WeightSlot &slot, std::mt19937 &rng) {
+  int64_t rows = slot.shape[0], columns = slot.shape[1];
+  std::vector<int32_t> experts(static_cast<size_t>(slot.indexBound));
+  TensorData data;
+  data.dtype = DType::I32;
+  data.shape = slot.shape;
+  data.bytes.resize(static_cast<size_t>(rows * columns) * 4);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t e = 0; e < slot.indexBound; ++e)
+      experts[e] = static_cast<int32_t>(e);
+    for (int64_t k = 0; k < columns; ++k) {
+      // A partial Fisher-Yates shuffle: position k % E takes a random
+      // expert from those not taken yet in this round.
+      int64_t at = k % slot.indexBound;
+      std::uniform_int_distribution<int64_t> pick(at, slot.indexBound - 1);
+      std::swap(experts[at], experts[pick(rng)]);
+      std::memcpy(data.bytes.data() + 4 * (r * columns + k), &experts[at], 4);
+    }
+  }
+  return data;
+}
+
 /// Uniform(-1/√fan_in, 1/√fan_in) per tensor, fan_in its last dimension:
 /// the scale of nn.Linear's initialisation, so activations stay O(1).
 int generateWeights(const Entry &entry, const Options &options) {
@@ -344,6 +382,10 @@ int generateWeights(const Entry &entry, const Options &options) {
   std::map<std::string, TensorData> tensors;
   std::string error;
   for (const WeightSlot &slot : entry.weights) {
+    if (slot.dtype == "i32") {
+      tensors[slot.name] = randomExpertTable(slot, rng);
+      continue;
+    }
     // The manifest's shapes are validated: positive, product bounded.
     std::vector<int64_t> shape = slot.tensorShape();
     int64_t count = 1;
@@ -384,6 +426,19 @@ int generateWeights(const Entry &entry, const Options &options) {
   return 0;
 }
 
+/// Where --generate-input writes token ids: --token-ids, or the input's
+/// name with ".npy" replaced by ".ids.npy" (".ids.npy" appended otherwise).
+std::string tokenIdsPath(const Options &options) {
+  if (!options.tokenIds.empty())
+    return options.tokenIds;
+  std::string path = options.generateInput;
+  const std::string suffix = ".npy";
+  if (path.size() > suffix.size() &&
+      path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
+    path.resize(path.size() - suffix.size());
+  return path + ".ids.npy";
+}
+
 int generateInput(const Entry &entry, const Options &options) {
   int64_t count;
   if (!limits::checkedMul(options.tokens, entry.hidden, count) ||
@@ -409,7 +464,46 @@ int generateInput(const Entry &entry, const Options &options) {
               static_cast<long long>(options.tokens),
               static_cast<long long>(entry.hidden),
               options.generateInput.c_str());
+  if (!entry.tokenIdBound)
+    return 0;
+  // Uniform ids in [0, V), from the same seed.
+  std::string idsPath = tokenIdsPath(options);
+  std::uniform_int_distribution<int32_t> pick(
+      0, static_cast<int32_t>(entry.tokenIdBound - 1));
+  NpyInt32Array ids{{options.tokens}, {}};
+  if (!allocate("the token ids [" + std::to_string(options.tokens) + "]",
+                uint64_t(options.tokens) * 4, error,
+                [&] { ids.data.resize(options.tokens); }))
+    return fail(error);
+  for (int32_t &id : ids.data)
+    id = pick(rng);
+  if (!writeNpyInt32(idsPath, ids, error))
+    return fail(error);
+  std::printf("wrote token ids [%lld] in [0, %lld) to %s\n",
+              static_cast<long long>(options.tokens),
+              static_cast<long long>(entry.tokenIdBound), idsPath.c_str());
   return 0;
+}
+
+/// Reads --token-ids for `tokens` tokens of `entry`, each id in [0, V).
+bool readTokenIds(const Entry &entry, const std::string &path, int64_t tokens,
+                  NpyInt32Array &ids, std::string &error) {
+  if (!readNpyInt32(path, ids, error))
+    return false;
+  if (ids.shape.size() != 1 || ids.shape[0] != tokens) {
+    error = path + ": token ids must be [" + std::to_string(tokens) +
+            "] (one per input row), got " + formatShape(ids.shape);
+    return false;
+  }
+  for (int64_t t = 0; t < tokens; ++t)
+    if (ids.data[t] < 0 || ids.data[t] >= entry.tokenIdBound) {
+      error = path + ": token id " + std::to_string(t) + " is " +
+              std::to_string(ids.data[t]) + ", outside [0, " +
+              std::to_string(entry.tokenIdBound) + ") (the rows of entry '" +
+              entry.name + "''s expert table)";
+      return false;
+    }
+  return true;
 }
 
 /// Prints what a compiled routing-statistics entry reports.
@@ -633,10 +727,19 @@ int run(int argc, char **argv) {
   const Entry *entry = selectEntry(*library, options, error);
   if (!entry)
     return fail(error);
+  if (!options.tokenIds.empty() && !entry->tokenIdBound)
+    return fail("--token-ids: entry '" + entry->name +
+                "' does not route by token id (its manifest has no "
+                "\"token_ids\")");
   if (options.mode == kGenerateWeights)
     return generateWeights(*entry, options);
   if (options.mode == kGenerateInput)
     return generateInput(*entry, options);
+  if (entry->tokenIdBound && options.tokenIds.empty())
+    return fail("entry '" + entry->name +
+                "' routes by token id: give --token-ids IDS.npy ([tokens] "
+                "int32 or int64, each in [0, " +
+                std::to_string(entry->tokenIdBound) + "))");
 
   // Each target's own options.
   bool cuda = library->target() == MOE_TARGET_CUDA;
@@ -657,9 +760,10 @@ int run(int argc, char **argv) {
   bool wantStats = options.stats || !options.statsJson.empty();
   if (wantStats && !(statsEntry = library->findStatsEntry(entry->name)))
     return fail(std::string(options.stats ? "--stats" : "--stats-json") +
-                ": entry '" + entry->name +
-                "' has no routing statistics (it is not a token-choice MoE "
-                "layer)");
+                ": entry '" + entry->name + "' has no routing statistics (" +
+                (entry->tokenIdBound ? "it routes by token id"
+                                     : "it is not a token-choice MoE layer") +
+                ")");
   std::unique_ptr<Checkpoint> checkpoint =
       Checkpoint::open(options.weights, error);
   if (!checkpoint)
@@ -764,6 +868,10 @@ int run(int argc, char **argv) {
                         std::to_string(limits::kMaxTokens));
   if (lead)
     warnNonFinite(input, tokens, entry->hidden);
+  NpyInt32Array tokenIds;
+  if (entry->tokenIdBound &&
+      !readTokenIds(*entry, options.tokenIds, tokens, tokenIds, error))
+    return failTogether(error);
   if (!agree())
     return fail("stopping: another rank failed before the exchanges");
 
@@ -790,6 +898,8 @@ int run(int argc, char **argv) {
   // --io-dtype bf16: this rank's rows as bf16, in and out; the input the
   // rest of the run (statistics) sees is the rounded one.
   BoundEntry::IO io;
+  if (entry->tokenIdBound)
+    io.tokenIds = tokenIds.data.data() + first;
   std::vector<uint16_t> inputBF16, outputBF16;
   if (options.ioDType == "bf16") {
     io.dtype = MOE_DTYPE_BF16;

@@ -67,6 +67,36 @@ LogicalResult verifyExpertScale(Operation *op, Value scale,
                               "expert count");
 }
 
+/// Routing by token id: `expert_table` `[V,K]` (static, K = top_k) and
+/// `token_ids` `[T]` together; the table replaces selection, so selection
+/// settings that would be silently ignored are errors.
+LogicalResult verifyExpertTable(Operation *op, RoutingAttr routing, Value table,
+                                Value tokenIds, Value bias, int64_t numTokens) {
+  if (!table && !tokenIds)
+    return success();
+  if (!table || !tokenIds)
+    return op->emitOpError("'expert_table' and 'token_ids' go together: "
+                           "routing by token id needs both");
+  ShapeChecker check(op);
+  if (failed(check.isStatic(table, "expert_table")) ||
+      failed(check.dim(table, "expert_table", 1, routing.getTopK(), "top_k")) ||
+      failed(check.dim(tokenIds, "token_ids", 0, numTokens, "token count")))
+    return failure();
+  if (dimOf(table, 0) < 1)
+    return op->emitOpError("'expert_table' needs at least one row");
+  if (bias)
+    return op->emitOpError("'correction_bias' only changes the selection, "
+                           "which 'expert_table' replaces");
+  if (routing.isGrouped() || routing.isRankLimited())
+    return op->emitOpError("group- or rank-limited selection does not apply "
+                           "to routing by 'expert_table'");
+  // Sparsemixer's weights follow the order of its own top-k on the logits.
+  if (routing.getScoring() == ScoringFunc::sparsemixer)
+    return op->emitOpError("scoring = sparsemixer weighs its own top-k of the "
+                           "logits, which 'expert_table' replaces");
+  return success();
+}
+
 /// A weight operand for verifyF32Weights.
 struct NamedWeight {
   Value value;
@@ -218,7 +248,10 @@ LogicalResult LayerOp::verify() {
     if (failed(routing.verifyForExperts(emitError, numExperts)) ||
         failed(verifyCorrectionBias(*this, routing, getCorrectionBias(),
                                     numExperts)) ||
-        failed(verifyExpertScale(*this, getExpertScale(), numExperts)))
+        failed(verifyExpertScale(*this, getExpertScale(), numExperts)) ||
+        failed(verifyExpertTable(*this, routing, getExpertTable(),
+                                 getTokenIds(), getCorrectionBias(),
+                                 dimOf(getInput(), 0))))
       return failure();
     if (CapacityAttr capacity = getCapacityAttr();
         capacity && capacity.getDropped() == DroppedSlot::input &&
@@ -237,6 +270,9 @@ LogicalResult LayerOp::verify() {
     if (getExpertScale())
       return emitOpError("'expert_scale' applies to token-choice routing "
                          "only");
+    if (getExpertTable() || getTokenIds())
+      return emitOpError("'expert_table' and 'token_ids' apply to "
+                         "token-choice routing only");
   }
 
   if (failed(check.gluClamp(getActivation(), getGluClampAttr())) ||
@@ -336,7 +372,9 @@ LogicalResult RouteOp::verify() {
   if (failed(routing.verifyForExperts(emitError, numExperts)) ||
       failed(verifyCorrectionBias(*this, routing, getCorrectionBias(),
                                   numExperts)) ||
-      failed(verifyExpertScale(*this, getExpertScale(), numExperts)))
+      failed(verifyExpertScale(*this, getExpertScale(), numExperts)) ||
+      failed(verifyExpertTable(*this, routing, getExpertTable(), getTokenIds(),
+                               getCorrectionBias(), dimOf(getLogits(), 0))))
     return failure();
   if (getWeights().getType().getShape() != getExperts().getType().getShape())
     return emitOpError() << "'weights' shape " << getWeights().getType()

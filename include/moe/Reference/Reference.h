@@ -92,14 +92,26 @@ struct RowBundle {
   std::vector<int32_t> expertOffsets; // E+1 prefix sums of kept rows
 };
 
+/// Routing by token id (moe.route's `table`/`token_ids`): token t's
+/// experts are row `tokenIds[t]` of `table` `[rows, K]`. Ids must lie in
+/// [0, rows) and entries in [0, E) (what the runtime enforces).
+struct ExpertTable {
+  const int32_t *table = nullptr;
+  int64_t rows = 0;
+  const int32_t *tokenIds = nullptr;
+};
+
 /// `logits` is `[T,E]`; `bias` (the score-correction bias) and
 /// `expertScale` (multiplying each final weight by its expert's entry) are
 /// `[E]` or null. `config` is one the `#moe.routing` verifiers accept for
-/// `numExperts` experts.
+/// `numExperts` experts. With `table`, its rows replace the selection and
+/// the weights are the scores there, renormalised and scaled as `config`
+/// says.
 TokenRouting routeTokens(const float *logits, int64_t numTokens,
                          int64_t numExperts, const RoutingConfig &config,
                          const float *bias = nullptr,
-                         const float *expertScale = nullptr);
+                         const float *expertScale = nullptr,
+                         const ExpertTable *table = nullptr);
 
 /// Dropless without `capacity`; dropped rows follow `expertOffsets[E]`.
 RowBundle dispatch(const TokenRouting &routing, int64_t numExperts,
@@ -158,6 +170,7 @@ struct LayerWeights {
   FfnWeights experts;                       // stacked [E,...]
   std::optional<FfnWeights> shared;         // dense
   const float *sharedSigmoidGate = nullptr; // [1,H] or null
+  std::optional<ExpertTable> expertTable;   // routing by token id
 };
 
 /// The layer's output `[T,H]` for input `x` `[T,H]`.

@@ -51,9 +51,12 @@ struct WeightSlot {
   /// [dim, P]: after the view, packed along `dim` in panels of P (as
   /// linalg.pack, zero past the end); empty if not packed.
   std::vector<int64_t> pack;
-  /// What the compiled code reads: "f32", or "bf16" (packed slots, or any
-  /// slot of a cuda library; rounded to nearest even at bind time).
+  /// What the compiled code reads: "f32", "bf16" (packed slots, or any
+  /// slot of a cuda library; rounded to nearest even at bind time), or
+  /// "i32": an expert table of routing by token id, read from an I32 or I64
+  /// tensor whose values must lie in [0, indexBound) (checked at bind).
   std::string dtype = "f32";
+  int64_t indexBound = 0;
 
   /// The checkpoint name of expert `e` (stacked) or of the tensor.
   std::string tensorName(int64_t expert) const;
@@ -88,6 +91,9 @@ struct Entry {
   int64_t hidden = 0;
   /// The ranks of expert parallelism it was compiled for ("ranks").
   int64_t ranks = 1;
+  /// Routing by token id ("token_ids"): forward needs ids in [0, this);
+  /// 0 when the entry takes none.
+  int64_t tokenIdBound = 0;
   std::vector<WeightSlot> weights;
   /// The library's target: MOE_TARGET_CPU ("cpu") or MOE_TARGET_CUDA
   /// ("cuda"); init needs a context of it.
@@ -213,6 +219,9 @@ public:
   struct IO {
     int32_t dtype = MOE_DTYPE_F32;
     bool onDevice = false;
+    /// [tokens] token ids in host memory, for an entry with a
+    /// tokenIdBound (moe_forward_args.token_ids); null otherwise.
+    const int32_t *tokenIds = nullptr;
   };
   /// As above, with `input` and `output` of `io`'s dtype and place. The
   /// library checks both (a CPU library refuses device pointers; the

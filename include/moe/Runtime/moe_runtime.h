@@ -80,6 +80,15 @@
  *        {"name": "model.layers.0.block_sparse_moe.gate.weight",
  *         "shape": [8, 4096], "dtype": "f32", "layout": "single"}]}]}
  *
+ * Routing by token id (ABI version 3 since token ids, backward compatible:
+ * the field was reserved): an entry whose layer routes by a table of
+ * experts per token id has "token_ids": V (ids must lie in [0, V), and
+ * forward reads moe_forward_args.token_ids), and its table is a "single"
+ * slot of "dtype" "i32" with "index_bound": E: each value must lie in
+ * [0, E), which the loader checks at bind time (from an I32 or I64
+ * checkpoint tensor); the buffer is MOE_DTYPE_I32. A loader from before
+ * refuses such a library ("dtype 'i32' is not one the runtime binds").
+ *
  * Entries are of "kind" "forward", or "routing_stats" ("of": the forward
  * entry it describes; "outputs": E+4 floats written to `output` whatever
  * `tokens` is: the load of each expert, then entropy / log E, largest
@@ -108,7 +117,8 @@
  * library whose manifest breaks these rules: "format" MOE_MANIFEST_FORMAT
  * and "target" MOE_MANIFEST_TARGET or MOE_MANIFEST_TARGET_CUDA, checked
  * first (a library of another format or target is refused as such, naming
- * both; one of format 1 is told to be rebuilt); entry names of letters, digits, '_', '.', '$' or
+ * both; one of format 1 is told to be rebuilt); entry names of letters, digits,
+ *'_', '.', '$' or
  * '-', each once, and "symbols" exactly "moe_entry_<name>_init", "_forward"
  * and "_destroy"; "hidden" in [1, 2^18]; a "routing_stats" entry's "of"
  * naming a forward entry of the same hidden size (one statistics entry per
@@ -162,13 +172,19 @@ extern "C" {
 enum { MOE_TARGET_CPU = 0, MOE_TARGET_CUDA = 1 };
 
 /* moe_weight_buffer.dtype */
-enum { MOE_DTYPE_F32 = 1, MOE_DTYPE_BF16 = 2, MOE_DTYPE_F16 = 3 };
+enum {
+  MOE_DTYPE_F32 = 1,
+  MOE_DTYPE_BF16 = 2,
+  MOE_DTYPE_F16 = 3,
+  /* int32 values: an expert table of routing by token id. */
+  MOE_DTYPE_I32 = 4
+};
 
 /* What init and forward return. */
 enum {
   MOE_STATUS_OK = 0,
   /* A null pointer, a negative count, a struct_size too small, a context
-   * field out of range. */
+   * field or a token id out of range. */
   MOE_STATUS_INVALID_ARGUMENT = 1,
   /* The context states another ABI version. */
   MOE_STATUS_ABI_VERSION = 2,
@@ -271,8 +287,12 @@ typedef struct moe_forward_args {
   const float *input;
   float *output;
   int64_t tokens;
-  /* Token ids, [tokens], for routing that needs them (hash routing); NULL
-   * today, and unread by the layers moec compiles now. */
+  /* Token ids, [tokens] int32, for an entry that routes by token id (its
+   * manifest entry has "token_ids": V): needed for any token (NULL, or a
+   * struct_size that does not cover the field, is
+   * MOE_STATUS_INVALID_ARGUMENT), each in [0, V) (any other id is
+   * MOE_STATUS_INVALID_ARGUMENT, checked before anything runs). Unread by
+   * other entries. */
   const int32_t *token_ids;
   /* Where a library of expert parallelism writes the call's seconds per
    * phase (MOE_PHASE_*), or NULL. Time blocked in exchanges counts to
@@ -358,7 +378,8 @@ static inline const char *moe_status_string(int32_t status) {
     return "success";
   case MOE_STATUS_INVALID_ARGUMENT:
     return "invalid argument (a null pointer, a negative token count, a "
-           "struct_size too small or a context field out of range)";
+           "struct_size too small, a context field or a token id out of "
+           "range)";
   case MOE_STATUS_ABI_VERSION:
     return "the context's abi_version is not the library's";
   case MOE_STATUS_WRONG_TARGET:

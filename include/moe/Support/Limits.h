@@ -28,6 +28,8 @@ constexpr int64_t kMaxHidden = int64_t(1) << 18;  // 262144
 constexpr int64_t kMaxExperts = int64_t(1) << 16; // 65536
 constexpr int64_t kMaxFfn = int64_t(1) << 20;     // 1048576
 constexpr int64_t kMaxLayers = 4096;              // decoder layers
+// Rows of an expert table of routing by token id (the vocabulary).
+constexpr int64_t kMaxVocab = int64_t(1) << 24;
 /// Elements in one weight tensor, and in one stacked weight slot.
 constexpr int64_t kMaxTensorElements = int64_t(1) << 40;
 /// Tokens in one call; an input's rows.

@@ -1,7 +1,8 @@
 //===- Npy.h - NumPy .npy arrays of float32 or bfloat16 ---------*- C++ -*-===//
 //
 // Reads and writes the activations moe-run takes and gives: float32 ('<f4')
-// or bfloat16, C order (fortran_order False), rank up to limits::kMaxRank.
+// or bfloat16, C order (fortran_order False), rank up to limits::kMaxRank;
+// and the token ids it takes (int32 or int64, read as int32).
 // numpy has no bfloat16: ml_dtypes' bfloat16 arrays are saved as 2-byte
 // void ('<V2'; '|V2' is read too), each element the bf16 bits little-endian;
 // np.load gives a void array that `.view(ml_dtypes.bfloat16)` turns back.
@@ -47,6 +48,19 @@ bool writeNpy(const std::string &path, const NpyArray &array,
 bool writeNpy(const std::string &path, const std::vector<int64_t> &shape,
               const float *data, std::string &error,
               NpyDType dtype = NpyDType::F32);
+
+/// Integer arrays (moe-run's token ids): int32 ('<i4') as is, or int64
+/// ('<i8') whose values must fit int32; written as int32.
+struct NpyInt32Array {
+  std::vector<int64_t> shape;
+  std::vector<int32_t> data;
+};
+bool readNpyInt32(const std::string &path, NpyInt32Array &array,
+                  std::string &error);
+bool parseNpyInt32(const uint8_t *data, size_t size, const std::string &name,
+                   NpyInt32Array &array, std::string &error);
+bool writeNpyInt32(const std::string &path, const NpyInt32Array &array,
+                   std::string &error);
 
 } // namespace moe
 

@@ -20,6 +20,7 @@ namespace llvm {
 class Module;
 } // namespace llvm
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,11 @@ constexpr llvm::StringLiteral kWeightExpertsAttr = "moe.experts";
 /// (`moe-expert-parallel`): it holds, on rank r, the experts of r's slots,
 /// zero past the last (its leading dimension is the placement's slots).
 constexpr llvm::StringLiteral kWeightPlacementAttr = "moe.placement";
+/// On an i32 expert table `[V,K]` (routing by token id): its entries lie in
+/// [0, bound), the experts of the ops it feeds; analyzeEntries records it
+/// before lowering, and the manifest carries it as "index_bound" for the
+/// loader to check at bind time.
+constexpr llvm::StringLiteral kIndexBoundAttr = "moe.index_bound";
 /// The function attribute giving the ranks an entry was compiled for.
 constexpr llvm::StringLiteral kEpSizeAttr = "moe.ep_size";
 
@@ -72,8 +78,10 @@ struct EntryWeight {
   SmallVector<int64_t> transpose;
   /// `[dim, P]` after the view, empty when not packed.
   SmallVector<int64_t> pack;
-  /// The element type the runtime binds: "f32", or "bf16" (packed only).
+  /// The element type the runtime binds: "f32", "bf16" (packed only), or
+  /// "i32" for an expert table, whose entries lie in [0, indexBound).
   std::string dtype = "f32";
+  int64_t indexBound = 0;
 };
 
 /// The module attribute saying which dtype the checkpoint stores ("bf16",
@@ -105,15 +113,22 @@ struct EntrySignature {
   /// The ranks of expert parallelism it runs on (`moe.ep_size`).
   int64_t ranks = 1;
   std::vector<EntryWeight> weights;
-  /// The function's argument count (input and weights).
+  /// The function's argument count (input, token ids and weights).
   unsigned numArgs = 0;
+  /// The `tensor<?xi32>` token ids argument of routing by token id, and
+  /// the rows of its smallest expert table: ids must lie in [0, bound).
+  std::optional<unsigned> tokenIdsArg;
+  int64_t tokenIdBound = 0;
 };
 
 /// Describes every public function of `module` as an entry point, or
 /// reports (at the function) why one cannot be: it needs exactly one
 /// `tensor<?xHxf32>` input, static f32 weights and a `tensor<?xHxf32>`
 /// result (a static 1-D f32 result for routing-statistics entries).
-/// Weights are f32, or bf16 when packed or for MOE_TARGET_CUDA.
+/// Weights are f32, or bf16 when packed or for MOE_TARGET_CUDA; on the CPU
+/// an entry routing by token id also takes `tensor<?xi32>` token ids and
+/// static `[V,K]` i32 expert tables (whose bound it records as
+/// kIndexBoundAttr).
 FailureOr<std::vector<EntrySignature>>
 analyzeEntries(ModuleOp module, int32_t target = MOE_TARGET_CPU);
 

@@ -89,7 +89,8 @@ def MoERoutingStatsEntries : Pass<"moe-routing-stats-entries", "::mlir::ModuleOp
     tokens (load per expert, balance, confidence, the aux loss) without a
     second implementation of the routing. For every public function holding
     one token-choice `moe.layer` whose router weight (and bias) are function
-    arguments, this pass adds `@<name>_routing_stats` taking the same input
+    arguments (not routed by token id: that would need the ids too), this
+    pass adds `@<name>_routing_stats` taking the same input
     and router weights (with their `moe.weight` names) and returning
     `tensor<(E+4)xf32>`: the load of each expert, then normalised entropy,
     largest share, mean router confidence and aux loss, as

@@ -509,14 +509,30 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
   if (w.contains("pack") && slot.pack.size() != 2)
     return fail(where, "\"pack\" must be [dim, panel width], got " +
                            formatShape(slot.pack));
+  // An expert table (routing by token id): one tensor bound as it lies,
+  // its values checked against "index_bound" at bind time.
+  if (slot.dtype == "i32") {
+    if (slot.stacked || slot.shape.size() != 2 || w.contains("source_shape") ||
+        w.contains("slice") || w.contains("transpose") || w.contains("pack") ||
+        w.contains("placement") || target == MOE_TARGET_CUDA)
+      return fail(where, "an i32 slot (an expert table) must be a single "
+                         "[V, K] tensor without view or placement, in a cpu "
+                         "library");
+    if (!readInt(w, "index_bound", 1, limits::kMaxExperts, slot.indexBound,
+                 where))
+      return false;
+  } else if (w.contains("index_bound")) {
+    return fail(where, "\"index_bound\" belongs to i32 slots");
+  }
   // CUDA libraries keep their weights as bf16 rows; CPU code reads bf16
   // only from packed panels.
-  if (slot.dtype != "f32" &&
+  if (slot.dtype != "f32" && slot.dtype != "i32" &&
       !(slot.dtype == "bf16" &&
         (!slot.pack.empty() || target == MOE_TARGET_CUDA)))
     return fail(where, "dtype '" + slot.dtype +
-                           "' is not one the runtime binds (f32, or bf16 when "
-                           "packed or in a cuda library)");
+                           "' is not one the runtime binds (f32, bf16 when "
+                           "packed or in a cuda library, i32 for an expert "
+                           "table)");
   if (!w.contains("source_shape"))
     slot.sourceShape = slot.shape;
   else if (!checkShape(slot.sourceShape, "source_shape", where))
@@ -650,7 +666,9 @@ bool ManifestReader::readEntry(const json &e, size_t index, Entry &entry) {
   if (!readString(e, "kind", entry.kind, where, MOE_ENTRY_KIND_FORWARD) ||
       !readInt(e, "hidden", 1, limits::kMaxHidden, entry.hidden, where) ||
       (e.contains("ranks") &&
-       !readInt(e, "ranks", 1, limits::kMaxRanks, entry.ranks, where)))
+       !readInt(e, "ranks", 1, limits::kMaxRanks, entry.ranks, where)) ||
+      (e.contains("token_ids") && !readInt(e, "token_ids", 1, limits::kMaxVocab,
+                                           entry.tokenIdBound, where)))
     return false;
   if (entry.kind == MOE_ENTRY_KIND_ROUTING_STATS) {
     if (!readString(e, "of", entry.statsOf, where) ||
@@ -684,6 +702,19 @@ bool ManifestReader::readEntry(const json &e, size_t index, Entry &entry) {
                             std::to_string(entry.ranks));
     entry.weights.push_back(std::move(slot));
   }
+  // Ids index the entry's tables: at most the rows of each.
+  bool hasTable = false;
+  for (const WeightSlot &slot : entry.weights) {
+    if (slot.dtype != "i32")
+      continue;
+    hasTable = true;
+    if (entry.tokenIdBound > slot.shape[0])
+      return fail(where, "\"token_ids\" " + std::to_string(entry.tokenIdBound) +
+                             " exceeds the rows of expert table '" + slot.name +
+                             "' " + formatShape(slot.shape));
+  }
+  if (entry.tokenIdBound && !hasTable)
+    return fail(where, "\"token_ids\" needs an expert table (an i32 slot)");
   return true;
 }
 } // namespace
@@ -1007,10 +1038,40 @@ std::string deviceMessage(const Entry &entry, int32_t status) {
   return std::string(text, strnlen(text, 1024));
 }
 
+/// Copies expert table `view` (I32 or I64, the slot's [V, K]) into `out`
+/// as int32, checking that every value is an expert id in [0, bound).
+bool copyExpertTable(const WeightSlot &slot, const TensorView &view,
+                     int32_t *out, std::string &error) {
+  size_t width = view.dtype == DType::I64 ? 8 : 4;
+  int64_t numColumns = slot.shape[1];
+  for (int64_t i = 0; i < view.numElements(); ++i) {
+    int64_t value;
+    if (width == 8) {
+      std::memcpy(&value, view.data + 8 * i, 8);
+    } else {
+      int32_t narrow;
+      std::memcpy(&narrow, view.data + 4 * i, 4);
+      value = narrow;
+    }
+    if (value < 0 || value >= slot.indexBound) {
+      error = "expert table '" + view.name + "' in " + view.file + ": entry [" +
+              std::to_string(i / numColumns) + ", " +
+              std::to_string(i % numColumns) + "] is " + std::to_string(value) +
+              ", not an expert id in [0, " + std::to_string(slot.indexBound) +
+              ")";
+      return false;
+    }
+    out[i] = static_cast<int32_t>(value);
+  }
+  return true;
+}
+
 moe_weight_buffer describe(const WeightSlot &slot, const void *data) {
   moe_weight_buffer buffer{};
   buffer.data = data;
-  buffer.dtype = slot.dtype == "bf16" ? MOE_DTYPE_BF16 : MOE_DTYPE_F32;
+  buffer.dtype = slot.dtype == "bf16"  ? MOE_DTYPE_BF16
+                 : slot.dtype == "i32" ? MOE_DTYPE_I32
+                                       : MOE_DTYPE_F32;
   buffer.rank = static_cast<int32_t>(slot.shape.size());
   for (size_t d = 0; d < slot.shape.size(); ++d)
     buffer.shape[d] = slot.shape[d];
@@ -1061,11 +1122,13 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     std::vector<SourceTensor> sources;
     for (int64_t e : slot.expertsOf(ctx.rank)) {
       std::string name = slot.tensorName(e);
-      // A quantised weight: each tensor with its own scales.
+      bool table = slot.dtype == "i32";
+      // A quantised weight: each tensor with its own scales (an expert
+      // table never is one).
       SourceTensor source;
       std::string quantizedError;
-      if (QuantizedTensor::find(checkpoint, name, source.quantized,
-                                quantizedError)) {
+      if (!table && QuantizedTensor::find(checkpoint, name, source.quantized,
+                                          quantizedError)) {
         if (source.quantized.shape != shape) {
           error = "weight '" + name + "' (" + source.quantized.describe() +
                   " in " + source.quantized.values->file +
@@ -1087,9 +1150,10 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       }
       const TensorView *view = checkpoint.find(name);
       if (!view) {
-        error = "missing weight '" + name +
-                "': expected a F32, BF16 or F16 tensor of shape " +
-                formatShape(shape) + "; " + searched(checkpoint);
+        error = "missing weight '" + name + "': expected " +
+                (table ? "an I32 or I64" : "a F32, BF16 or F16") +
+                " tensor of shape " + formatShape(shape) + "; " +
+                searched(checkpoint);
         return nullptr;
       }
       if (view->shape != shape) {
@@ -1097,7 +1161,12 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
                 formatShape(view->shape) + ", expected " + formatShape(shape);
         return nullptr;
       }
-      if (view->dtype != DType::F32 && view->dtype != DType::BF16 &&
+      if (table && view->dtype != DType::I32 && view->dtype != DType::I64) {
+        error = "expert table '" + name + "' in " + view->file + " has dtype " +
+                dtypeName(view->dtype) + "; I32 or I64 expected";
+        return nullptr;
+      }
+      if (!table && view->dtype != DType::F32 && view->dtype != DType::BF16 &&
           view->dtype != DType::F16) {
         error = "weight '" + name + "' in " + view->file + " has dtype " +
                 dtypeName(view->dtype) +
@@ -1113,6 +1182,26 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
           rows.empty() ? view->bytes
                        : view->bytes / static_cast<size_t>(shape[0]) *
                              rows.size();
+    }
+    // An expert table is always copied: its values are checked on the way
+    // (untrusted, they index the experts).
+    if (slot.dtype == "i32") {
+      const TensorView &view = *sources[0].plain;
+      size_t bytes = static_cast<size_t>(view.numElements()) * 4;
+      WeightBuffer buffer = WeightBuffer::allocate(ctx, bytes);
+      if (!buffer.data()) {
+        error = "weight slot '" + slot.name + "': out of memory binding " +
+                formatShape(slot.shape) + " (" + std::to_string(bytes) +
+                " bytes as i32)";
+        return nullptr;
+      }
+      if (!copyExpertTable(slot, view,
+                           static_cast<int32_t *>(buffer.data()), error))
+        return nullptr;
+      stats.packedBytes += buffer.size();
+      buffers.push_back(describe(slot, buffer.data()));
+      bound->owned.push_back(std::move(buffer));
+      continue;
     }
     // One F32 tensor (or BF16 for a bf16 slot) on a cache line is used
     // where it lies in the mapping (see AlignedBuffer.h for why the line
@@ -1231,9 +1320,14 @@ bool call(const Entry &entry, void *state, const void *input, void *output,
   args.phase_seconds = phaseSeconds;
   args.io_dtype = io.dtype;
   args.io_on_device = io.onDevice;
+  args.token_ids = io.tokenIds;
   int32_t status = entry.forward(state, &args);
   if (status != MOE_STATUS_OK) {
     std::string why = deviceMessage(entry, status);
+    if (status == MOE_STATUS_INVALID_ARGUMENT && entry.tokenIdBound)
+      why = "it routes by token id: give " + std::to_string(tokens) +
+            " token ids, each in [0, " + std::to_string(entry.tokenIdBound) +
+            ")";
     if (status == MOE_STATUS_INVALID_ARGUMENT && io.onDevice &&
         entry.target != MOE_TARGET_CUDA)
       why = "io_on_device: a CPU library takes host pointers (device "

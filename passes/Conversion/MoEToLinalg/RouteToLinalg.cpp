@@ -355,24 +355,15 @@ Value createRenormNorm(ImplicitLocOpBuilder &b, Value weights, double p,
       });
 }
 
-/// Token-choice routing of the rows of `logits` `[T,E]`: the routing
-/// weights (f32) and expert ids (i32), both `[T,K]`.
-std::pair<Value, Value> routeRows(ImplicitLocOpBuilder &b, RouteOp op,
-                                  Value logits) {
+/// The top-k expert ids `[T,K]` of `logits` `[T,E]`, best first: ranked
+/// on the logits, or on `scores` plus the bias, within the kept groups.
+Value selectExperts(ImplicitLocOpBuilder &b, RouteOp op, Value logits,
+                    Value scores, Value scratch,
+                    ArrayRef<OpFoldResult> slotSizes) {
   MLIRContext *ctx = b.getContext();
   RoutingAttr routing = op.getRouting();
   int64_t numExperts = op.getLogits().getType().getDimSize(1);
   int64_t topK = routing.getTopK();
-  SmallVector<OpFoldResult> sizes = getSizes(b, logits);
-  Value scratch = tensor::EmptyOp::create(b, sizes, b.getF32Type());
-
-  bool sparseMixer = routing.getScoring() == ScoringFunc::sparsemixer;
-  bool weightsFromScores =
-      !sparseMixer && routing.getWeights() == RoutingWeights::scores;
-  Value scores;
-  if (routing.getSelectOn() == SelectionSource::scores || weightsFromScores)
-    scores = createScores(b, routing.getScoring(), logits, scratch);
-
   // What top-k ranks: the logits, or the scores plus the bias.
   Value select = scores;
   if (routing.getSelectOn() == SelectionSource::logits)
@@ -388,11 +379,9 @@ std::pair<Value, Value> routeRows(ImplicitLocOpBuilder &b, RouteOp op,
   if (std::optional<ExpertGroups> groups = getExpertGroups(routing, numExperts))
     select = maskGroups(b, select, *groups, numExperts);
 
-  // Expert ids [T,K], best first.
   SmallVector<Value> picked = selectTopColumns(b, select, topK);
-  SmallVector<OpFoldResult> slotSizes = {sizes[0], b.getIndexAttr(topK)};
   SmallVector<AffineMap> rowMaps(picked.size(), rowMap(ctx));
-  Value experts = createElementwise(
+  return createElementwise(
       b, picked, tensor::EmptyOp::create(b, slotSizes, b.getI32Type()),
       [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
         Value slot = linalg::IndexOp::create(nb, 1);
@@ -405,6 +394,59 @@ std::pair<Value, Value> routeRows(ImplicitLocOpBuilder &b, RouteOp op,
         return chosen;
       },
       rowMaps);
+}
+
+/// Routing by token id: row `tokenIds[t]` of `table` `[V,K]` for each
+/// token, `[T,K]`. Ids and entries are clamped into [0, V) and [0, E)
+/// (unsigned, so negative values clamp too): the entry and the loader
+/// refuse such values, and the clamp keeps unchecked ones in bounds.
+Value lookUpExperts(ImplicitLocOpBuilder &b, Value table, Value tokenIds,
+                    int64_t numExperts, ArrayRef<OpFoldResult> slotSizes) {
+  MLIRContext *ctx = b.getContext();
+  int64_t numRows = cast<RankedTensorType>(table.getType()).getDimSize(0);
+  return createElementwise(
+      b, tokenIds, tensor::EmptyOp::create(b, slotSizes, b.getI32Type()),
+      [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        Value id =
+            arith::MinUIOp::create(nb, args[0], i32Constant(nb, numRows - 1));
+        Value row = arith::IndexCastUIOp::create(nb, nb.getIndexType(), id);
+        Value slot = linalg::IndexOp::create(nb, 1);
+        Value expert =
+            tensor::ExtractOp::create(nb, table, ValueRange{row, slot});
+        return arith::MinUIOp::create(nb, expert,
+                                      i32Constant(nb, numExperts - 1));
+      },
+      {rowMap(ctx)});
+}
+
+/// Token-choice routing of the rows of `logits` `[T,E]` (with `tokenIds`,
+/// the same rows' ids, when routing by table): the routing weights (f32)
+/// and expert ids (i32), both `[T,K]`.
+std::pair<Value, Value> routeRows(ImplicitLocOpBuilder &b, RouteOp op,
+                                  Value logits, Value tokenIds) {
+  MLIRContext *ctx = b.getContext();
+  RoutingAttr routing = op.getRouting();
+  int64_t numExperts = op.getLogits().getType().getDimSize(1);
+  int64_t topK = routing.getTopK();
+  SmallVector<OpFoldResult> sizes = getSizes(b, logits);
+  Value scratch = tensor::EmptyOp::create(b, sizes, b.getF32Type());
+
+  bool sparseMixer = routing.getScoring() == ScoringFunc::sparsemixer;
+  bool weightsFromScores =
+      !sparseMixer && routing.getWeights() == RoutingWeights::scores;
+  bool selectsOnScores = !op.getExpertTable() &&
+                         routing.getSelectOn() == SelectionSource::scores;
+  Value scores;
+  if (selectsOnScores || weightsFromScores)
+    scores = createScores(b, routing.getScoring(), logits, scratch);
+
+  // Expert ids [T,K]: the table's row, or the best first.
+  SmallVector<OpFoldResult> slotSizes = {sizes[0], b.getIndexAttr(topK)};
+  Value experts =
+      op.getExpertTable()
+          ? lookUpExperts(b, op.getExpertTable(), tokenIds, numExperts,
+                          slotSizes)
+          : selectExperts(b, op, logits, scores, scratch, slotSizes);
 
   // Weights: the unbiased scores at the chosen experts, the softmax of
   // their logits, or sparsemixer's.
@@ -524,7 +566,13 @@ struct RouteOpLowering : OpRewritePattern<RouteOp> {
           Value partLogits = rows;
           if (fuseRouterGemm)
             partLogits = fuseProducerInto(pb, rows, op);
-          auto [weights, experts] = routeRows(pb, op, partLogits);
+          Value partIds;
+          if (Value tokenIds = op.getTokenIds())
+            partIds = tensor::ExtractSliceOp::create(
+                pb, tokenIds, ArrayRef<OpFoldResult>{first},
+                ArrayRef<OpFoldResult>{count},
+                ArrayRef<OpFoldResult>{pb.getIndexAttr(1)});
+          auto [weights, experts] = routeRows(pb, op, partLogits, partIds);
           return {weights, experts};
         });
     rewriter.replaceOp(op,

@@ -34,6 +34,11 @@ constexpr llvm::StringLiteral kClampedSwiglu =
     "grouped GEMM epilogues do not carry the glu_clamp parameters (use "
     "--target=cpu)";
 
+/// Why the CUDA target does not run routing by token id today.
+constexpr llvm::StringLiteral kExpertTable =
+    "routing by token id ('expert_table', 'token_ids') is not supported by "
+    "the CUDA target: its entries take no token ids (use --target=cpu)";
+
 struct MoECUDACheckLayersPass
     : public mlir::moe::impl::MoECUDACheckLayersBase<MoECUDACheckLayersPass> {
   void runOnOperation() override {
@@ -42,6 +47,16 @@ struct MoECUDACheckLayersPass
       // Every op carrying an activation names its parameters `glu_clamp`.
       if (op->getAttrOfType<GluClampAttr>("glu_clamp")) {
         op->emitOpError(kClampedSwiglu);
+        failed = true;
+        return;
+      }
+      bool byTable = false;
+      if (auto layer = dyn_cast<LayerOp>(op))
+        byTable = static_cast<bool>(layer.getExpertTable());
+      else if (auto route = dyn_cast<RouteOp>(op))
+        byTable = static_cast<bool>(route.getExpertTable());
+      if (byTable) {
+        op->emitOpError(kExpertTable);
         failed = true;
         return;
       }

@@ -10,7 +10,7 @@
 // CHECK-SAME: {router = #moe.routing<top_k = 2, renormalize = true>}
 // GENERIC-LABEL: sym_name = "mixtral"
 // GENERIC: "moe.layer"
-// GENERIC-SAME: operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0>
+// GENERIC-SAME: operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0>
 // GENERIC-SAME: router = #moe.routing<top_k = 2, renormalize = true>
 func.func @mixtral(%x: tensor<?x64xf32>, %wg: tensor<8x64xf32>,
                    %w1: tensor<8x128x64xf32>, %w3: tensor<8x128x64xf32>,
@@ -211,7 +211,7 @@ func.func @expert_choice_stages(%x: tensor<?x32xf32>, %l: tensor<?x4xf32>,
 // CHECK: moe.layer
 // CHECK-SAME: router = #moe.routing<top_k = 2, renormalize = true, rank_limit = 1, expert_ranks = [1, 0, 1, 0]>
 // GENERIC-LABEL: sym_name = "rank_limited"
-// GENERIC: "moe.route"(%{{.*}}) <{operandSegmentSizes = array<i32: 1, 0, 0>, routing = #moe.routing<top_k = 3, group_score = top2_sum, rank_limit = 2, expert_ranks = [0, 1, 2, 3, 0, 1, 2, 3]>
+// GENERIC: "moe.route"(%{{.*}}) <{operandSegmentSizes = array<i32: 1, 0, 0, 0, 0>, routing = #moe.routing<top_k = 3, group_score = top2_sum, rank_limit = 2, expert_ranks = [0, 1, 2, 3, 0, 1, 2, 3]>
 func.func @rank_limited(%l: tensor<?x8xf32>, %x: tensor<?x8xf32>,
     %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>,
     %d: tensor<4x8x16xf32>)

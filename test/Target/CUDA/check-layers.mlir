@@ -54,3 +54,26 @@ func.func @layer_clamped_swiglu(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: t
          -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that a layer routed by token id is refused: CUDA entries take no
+// token ids.
+func.func @layer_by_table(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %t: tensor<32x1xi32>, %ids: tensor<?xi32>,
+                          %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op routing by token id ('expert_table', 'token_ids') is not supported by the CUDA target: its entries take no token ids (use --target=cpu)}}
+  %y = moe.layer %x router(%wg) table(%t) token_ids(%ids) experts(gate %g, up %u, down %d)
+         {router = #moe.routing<top_k = 1, renormalize = true>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<32x1xi32>, tensor<?xi32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>)
+         -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a decomposed route by token id is refused too.
+func.func @route_by_table(%l: tensor<?x4xf32>, %t: tensor<16x2xi32>, %ids: tensor<?xi32>) -> tensor<?x2xi32> {
+  // expected-error @+1 {{'moe.route' op routing by token id}}
+  %w, %e = moe.route %l table(%t : tensor<16x2xi32>) token_ids(%ids : tensor<?xi32>) {routing = #moe.routing<top_k = 2>} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return %e : tensor<?x2xi32>
+}

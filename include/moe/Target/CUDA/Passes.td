@@ -18,12 +18,14 @@ def MoECUDACheckLayers : Pass<"moe-cuda-check-layers", "::mlir::ModuleOp"> {
   let summary = "Refuse early the layers the CUDA target cannot lower yet";
   let description = [{
     The first stage of `moe-lower-to-cuda`: an error naming the op for
-    each `moe.layer` or `moe.combine` the later stages cannot lower, rather
+    each `moe.layer`, `moe.route` or `moe.combine` the later stages cannot lower, rather
     than a failure deep in the GPU mapping about a buffer. Today that is
     capacity with `dropped = input` (dropped slots pass their input
     through): `moe-fuse-experts` does not fuse those experts, and the
     unfused `moe.expert_mlp` allocates dynamically sized buffers inside
-    what would be GPU kernels.
+    what would be GPU kernels. It is also routing by token id (a
+    `moe.layer` or `moe.route` with `expert_table`): the CUDA entries take
+    no token ids.
   }];
 }
 

@@ -17,6 +17,8 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 defvar MoE_Activations = 2DTensorOf<[AnyFloat]>;
 defvar MoE_Index1D = 1DTensorOf<[I32]>;
 defvar MoE_Weight1D = 1DTensorOf<[F32]>;
+// Expert ids by token id, `[V,K]`: routing by token id (hash layers).
+defvar MoE_ExpertTable = 2DTensorOf<[I32]>;
 
 //===----------------------------------------------------------------------===//
 // moe.layer
@@ -42,6 +44,11 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
       `[H]` as its per-channel scale.
     * `expert_scale` `[E]` multiplies each token-choice routing weight by its
       expert's entry, last (Gemma 4's `per_expert_scale`; see `moe.route`).
+    * `table(%t)` `[V,K]` with `token_ids(%ids)` `[T]` (i32, both or
+      neither): routing by token id (hash layers, DeepSeek-V4's
+      `tid2eid`): token t's experts are row `ids[t]` of the table instead of
+      the top-k, weighted as `moe.route` says. A pure hash layer (weight 1)
+      is `top_k = 1, renormalize = true`.
     * `experts(gate, up, down)`: `[E,F,H]`, `[E,F,H]`, `[E,H,F]`; `gate` is
       present exactly for the gated activations (`swiglu`, `geglu`,
       `geglu_tanh`).
@@ -73,6 +80,8 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     Optional<MoE_Weight1D>:$router_bias,
     Optional<MoE_Weight1D>:$router_input_scale,
     Optional<MoE_Weight1D>:$expert_scale,
+    Optional<MoE_ExpertTable>:$expert_table,
+    Optional<MoE_Index1D>:$token_ids,
     Optional<3DTensorOf<[AnyFloat]>>:$expert_gate,
     3DTensorOf<[AnyFloat]>:$expert_up,
     3DTensorOf<[AnyFloat]>:$expert_down,
@@ -92,14 +101,16 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     $input `router` `(` $router_weight ``
         custom<RouterOperands>($correction_bias, $router_bias,
                                $router_input_scale, $expert_scale) `)`
+    (`table` `(` $expert_table^ `)`)? (`token_ids` `(` $token_ids^ `)`)?
     `experts` `(` custom<FfnWeights>($expert_gate, $expert_up, $expert_down) `)`
     (`shared` `(` custom<FfnWeights>($shared_gate, $shared_up, $shared_down)^
         (`,` `sigmoid_gate` $shared_sigmoid_gate^)? `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
   let builders = [
-    // The layer without the router's bias, input normalisation and expert
-    // scale, whose activation takes no parameters.
+    // The layer without the router's bias, input normalisation, expert scale
+    // and routing by token id, whose activation takes no parameters: what
+    // importers of learned routers call.
     OpBuilder<(ins "Type":$output, "Value":$input, "Value":$router_weight,
         "Value":$correction_bias, "Value":$expert_gate, "Value":$expert_up,
         "Value":$expert_down, "Value":$shared_gate, "Value":$shared_up,
@@ -108,7 +119,8 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
         "CapacityAttr":$capacity, "UnitAttr":$scale_expert_input), [{
       build($_builder, $_state, output, input, router_weight, correction_bias,
             /*router_bias=*/Value(), /*router_input_scale=*/Value(),
-            /*expert_scale=*/Value(), expert_gate, expert_up, expert_down,
+            /*expert_scale=*/Value(), /*expert_table=*/Value(),
+            /*token_ids=*/Value(), expert_gate, expert_up, expert_down,
             shared_gate, shared_up, shared_down, shared_sigmoid_gate, router,
             activation, capacity, scale_expert_input,
             /*glu_clamp=*/GluClampAttr(),
@@ -140,6 +152,17 @@ def MoE_RouteOp : MoE_Op<"route", [Pure, AttrSizedOperandSegments]> {
     (Gemma 4's `per_expert_scale`) each weight is finally multiplied by its
     expert's entry: `weights[t,k] *= expert_scale[experts[t,k]]`.
 
+    Routing by token id: with `table(%t : tensor<VxKxi32>)` and
+    `token_ids(%ids : tensor<?xi32>)` (both or neither) token t's experts
+    are row `ids[t]` of the table, in its order, instead of the top-k
+    (hash layers: a hash, random or clustering table; DeepSeek-V4's
+    `tid2eid`); the weights are the scores at those experts, renormalised
+    and scaled as the attribute says. Ids must lie in [0, V) and entries in
+    [0, E): a compiled entry refuses other ids
+    (MOE_STATUS_INVALID_ARGUMENT) and the loader other tables; the lowering
+    clamps both into range, so even unchecked values never read or write
+    out of bounds. Selection settings (bias, groups) do not apply.
+
     Example (DeepSeek-V3):
     ```mlir
     %w, %ids = moe.route %logits bias(%b)
@@ -154,12 +177,16 @@ def MoE_RouteOp : MoE_Op<"route", [Pure, AttrSizedOperandSegments]> {
     2DTensorOf<[F32]>:$logits,
     Optional<MoE_Weight1D>:$correction_bias,
     Optional<MoE_Weight1D>:$expert_scale,
+    Optional<MoE_ExpertTable>:$expert_table,
+    Optional<MoE_Index1D>:$token_ids,
     MoE_RoutingAttr:$routing
   );
   let results = (outs 2DTensorOf<[F32]>:$weights, 2DTensorOf<[I32]>:$experts);
   let assemblyFormat = [{
     $logits (`bias` `(` $correction_bias^ `)`)?
-    (`expert_scale` `(` $expert_scale^ `:` type($expert_scale) `)`)? attr-dict
+    (`expert_scale` `(` $expert_scale^ `:` type($expert_scale) `)`)?
+    (`table` `(` $expert_table^ `:` type($expert_table) `)`)?
+    (`token_ids` `(` $token_ids^ `:` type($token_ids) `)`)? attr-dict
     `:` type($logits) (`,` type($correction_bias)^)? `->` type($weights) `,` type($experts)
   }];
   let hasVerifier = 1;
