@@ -153,7 +153,11 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   };
 
   unsigned input = addArg({ShapedType::kDynamic, H}, "");
-  unsigned router = addArg({E, H}, plan.routerName);
+  // Soft MoE has a router row per slot (E·S within the bounds,
+  // readRouterOverride checked).
+  int64_t routerRows =
+      plan.routerKind == RouterKind::SoftMoE ? E * plan.softMoESlots : E;
+  unsigned router = addArg({routerRows, H}, plan.routerName);
   std::optional<unsigned> bias;
   if (plan.correctionBias)
     bias = addArg({E}, plan.correctionBiasName);
@@ -214,9 +218,20 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   auto value = [&](std::optional<unsigned> index) -> Value {
     return index ? body->getArgument(*index) : Value();
   };
-  auto routing = RoutingAttr::get(ctx, plan.topK, plan.scoring, plan.selectOn,
-                                  plan.renormalize, APFloat(plan.scalingFactor),
-                                  plan.nGroup, plan.topkGroup, plan.groupScore);
+  Attribute routing;
+  switch (plan.routerKind) {
+  case RouterKind::TokenChoice:
+    routing = RoutingAttr::get(ctx, plan.topK, plan.scoring, plan.selectOn,
+                               plan.renormalize, APFloat(plan.scalingFactor),
+                               plan.nGroup, plan.topkGroup, plan.groupScore);
+    break;
+  case RouterKind::ExpertChoice:
+    routing = ExpertChoiceAttr::get(ctx, APFloat(plan.expertChoiceFactor));
+    break;
+  case RouterKind::SoftMoE:
+    routing = SoftMoEAttr::get(ctx, plan.softMoESlots);
+    break;
+  }
   Value output = LayerOp::create(
       b, loc, activationType, value(input), value(router), value(bias),
       value(gate), value(up), value(down), value(sharedGate), value(sharedUp),

@@ -31,6 +31,9 @@ bool gated(Activation a) {
 std::string routerAttr(const LayerSpec &spec) {
   std::ostringstream os;
   os << std::fixed;
+  if (spec.softMoESlots > 0)
+    return "#moe.soft_moe<slots_per_expert = " +
+           std::to_string(spec.softMoESlots) + ">";
   if (!spec.routing) {
     os << "#moe.expert_choice<capacity_factor = " << spec.expertChoiceFactor
        << ">";
@@ -149,7 +152,9 @@ TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
       n *= d;
     layer.weights.push_back({std::move(name), shape, randomTensor(rng, n, s)});
   };
-  add("mlp.gate.weight", {E, H}, 1.0f);
+  // Soft MoE's router has a row per slot.
+  add("mlp.gate.weight", {E * std::max<int64_t>(spec.softMoESlots, 1), H},
+      1.0f);
   for (int64_t h = 0; h < H && spec.collapseBoost != 0.0f; ++h)
     layer.weights.back().values[h] = spec.collapseBoost;
   if (spec.bias)
@@ -223,6 +228,7 @@ LayerConfig TestLayer::referenceConfig() const {
   config.activation = spec.activation;
   config.routing = spec.routing;
   config.expertChoiceFactor = spec.expertChoiceFactor;
+  config.softMoESlots = spec.softMoESlots;
   config.capacity = spec.capacity;
   config.scaleExpertInput = spec.scaleExpertInput;
   return config;

@@ -25,6 +25,8 @@ struct LayerSpec {
   reference::Activation activation = reference::Activation::SwiGLU;
   std::optional<reference::RoutingConfig> routing = reference::RoutingConfig{2};
   double expertChoiceFactor = 1.0;
+  /// Soft MoE with this many slots per expert when > 0 (routing unset).
+  int64_t softMoESlots = 0;
   std::optional<reference::CapacityConfig> capacity;
   bool bias = false, sharedSigmoidGate = false, scaleExpertInput = false;
   /// Added to router row 0 so that every token picks expert 0.

@@ -28,11 +28,24 @@ constexpr llvm::StringLiteral kDroppedInput =
     "moe.expert_mlp does not map to GPU kernels (use dropped = zero, or "
     "--target=cpu)";
 
+/// Why the CUDA target cannot lower Soft MoE today.
+constexpr llvm::StringLiteral kSoftMoE =
+    "Soft MoE (#moe.soft_moe) is not supported by the CUDA target: its slot "
+    "mixing and unfused moe.expert_mlp do not map to GPU kernels (use "
+    "--target=cpu)";
+
 struct MoECUDACheckLayersPass
     : public mlir::moe::impl::MoECUDACheckLayersBase<MoECUDACheckLayersPass> {
   void runOnOperation() override {
     bool failed = false;
     getOperation().walk([&](Operation *op) {
+      if (isa<SoftDispatchOp, SoftCombineOp>(op) ||
+          (isa<LayerOp>(op) &&
+           isa<SoftMoEAttr>(cast<LayerOp>(op).getRouter()))) {
+        op->emitOpError(kSoftMoE);
+        failed = true;
+        return;
+      }
       bool passThrough = false;
       if (auto layer = dyn_cast<LayerOp>(op))
         passThrough =

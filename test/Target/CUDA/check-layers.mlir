@@ -39,3 +39,27 @@ func.func @layer_dropped_zero(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: ten
          -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that a Soft MoE layer is refused, naming what is unsupported.
+func.func @layer_soft_moe(%x: tensor<?x8xf32>, %wg: tensor<8x8xf32>, %g: tensor<4x16x8xf32>,
+                          %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op Soft MoE (#moe.soft_moe) is not supported by the CUDA target: its slot mixing and unfused moe.expert_mlp do not map to GPU kernels (use --target=cpu)}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         {router = #moe.soft_moe<slots_per_expert = 2>}
+         : (tensor<?x8xf32>, tensor<8x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>)
+         -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that decomposed Soft MoE ops are refused too.
+func.func @soft_ops(%x: tensor<?x8xf32>, %l: tensor<?x4xf32>, %out: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.soft_dispatch' op Soft MoE (#moe.soft_moe) is not supported by the CUDA target}}
+  %rows, %off = moe.soft_dispatch %x, %l {routing = #moe.soft_moe<slots_per_expert = 1>} : tensor<?x8xf32>, tensor<?x4xf32> -> tensor<?x8xf32>, tensor<5xi32>
+  // expected-error @+1 {{'moe.soft_combine' op Soft MoE (#moe.soft_moe) is not supported by the CUDA target}}
+  %y = moe.soft_combine %out, %l : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
