@@ -58,7 +58,7 @@ LogicalResult readSoftMoE(const ConfigReader &router, LayerPlan &plan) {
            << "config key " << memberName("slots_per_expert")
            << " is missing: Soft MoE needs its slots per expert";
   int64_t slots = 0;
-  if (checkInteger(*value, 1, limits::kMaxExperts, slots) != Range::Inside)
+  if (checkInteger(*value, 1, limits::kMaxExperts, slots) != hf::Range::Inside)
     return router.error("slots_per_expert")
            << "config key " << memberName("slots_per_expert")
            << " must be an integer in [1, " << limits::kMaxExperts
