@@ -130,6 +130,14 @@ public:
 
   bool has(StringRef key) const { return get(key) != nullptr; }
 
+  /// A reader of `inner`, the object value of member `key`, reporting at
+  /// its lines.
+  ConfigReader nested(StringRef key, const llvm::json::Object &inner) const {
+    size_t at = findValue(key);
+    return ConfigReader(inner, text, at == StringRef::npos ? start : at, path,
+                        ctx);
+  }
+
   /// The name `key` has in this config: `key` itself, or its alias (either
   /// way round) when only that is present.
   StringRef spelling(StringRef key) const {

@@ -156,7 +156,8 @@ OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
   config.setAliases(family->aliases);
   LayerPlan plan;
   plan.modelType = *modelType;
-  if (failed(family->read(config, plan)))
+  if (failed(family->read(config, plan)) ||
+      failed(readRouterOverride(config, plan)))
     return nullptr;
   FailureOr<std::optional<std::string>> checkpointDType =
       readCheckpointDType(config, rootReader);

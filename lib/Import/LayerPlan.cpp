@@ -158,7 +158,11 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   };
 
   unsigned input = addArg({ShapedType::kDynamic, H}, "");
-  unsigned router = addArg({E, H}, plan.routerName);
+  // Soft MoE has a router row per slot (E·S within the bounds,
+  // readRouterOverride checked).
+  int64_t routerRows =
+      plan.routerKind == RouterKind::SoftMoE ? E * plan.softMoESlots : E;
+  unsigned router = addArg({routerRows, H}, plan.routerName);
   std::optional<unsigned> bias;
   if (plan.correctionBias)
     bias = addArg({E}, plan.correctionBiasName);
@@ -257,13 +261,24 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   auto value = [&](std::optional<unsigned> index) -> Value {
     return index ? body->getArgument(*index) : Value();
   };
-  auto routing = RoutingAttr::get(
-      ctx, plan.topK, plan.scoring, plan.selectOn, plan.renormalize,
-      APFloat(plan.scalingFactor), plan.nGroup, plan.topkGroup, plan.groupScore,
-      /*rank_limit=*/0, ArrayRef<int64_t>(), RoutingWeights::scores,
-      /*renorm_p=*/APFloat(1.0),
-      APFloat(plan.renormalize ? plan.renormEpsilon : 1e-20),
-      /*renorm_clamp=*/false, APFloat(plan.jitterEps));
+  Attribute routing;
+  switch (plan.routerKind) {
+  case RouterKind::TokenChoice:
+    routing = RoutingAttr::get(
+        ctx, plan.topK, plan.scoring, plan.selectOn, plan.renormalize,
+        APFloat(plan.scalingFactor), plan.nGroup, plan.topkGroup,
+        plan.groupScore, /*rank_limit=*/0, ArrayRef<int64_t>(),
+        RoutingWeights::scores, /*renorm_p=*/APFloat(1.0),
+        APFloat(plan.renormalize ? plan.renormEpsilon : 1e-20),
+        /*renorm_clamp=*/false, APFloat(plan.jitterEps));
+    break;
+  case RouterKind::ExpertChoice:
+    routing = ExpertChoiceAttr::get(ctx, APFloat(plan.expertChoiceFactor));
+    break;
+  case RouterKind::SoftMoE:
+    routing = SoftMoEAttr::get(ctx, plan.softMoESlots);
+    break;
+  }
   GluClampAttr gluClamp;
   if (plan.activation == Activation::clamped_swiglu)
     gluClamp =

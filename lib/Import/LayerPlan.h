@@ -47,6 +47,10 @@ enum class SharedNaming {
   FusedInput,
 };
 
+/// Which router the layer uses: the family's token choice, or one that
+/// moec's own config key `moec_router` puts in its place.
+enum class RouterKind { TokenChoice, ExpertChoice, SoftMoE };
+
 struct LayerPlan {
   std::string modelType;
   int64_t hidden = 0, numExperts = 0, topK = 0, ffn = 0;
@@ -67,6 +71,11 @@ struct LayerPlan {
   /// PhiMoE's sparsemixer threshold (with ScoringFunc::sparsemixer).
   double jitterEps = 0.0;
   GroupScore groupScore = GroupScore::max;
+  /// The router (readRouterOverride): expert choice's capacity factor, Soft
+  /// MoE's slots per expert (the router weight then has E·S rows).
+  RouterKind routerKind = RouterKind::TokenChoice;
+  double expertChoiceFactor = 1.0;
+  int64_t softMoESlots = 1;
   ExpertNaming naming = ExpertNaming::Projections;
   /// Checkpoint names: "{L}" is the layer index.
   std::string prefix;       // e.g. "model.layers.{L}.mlp."
@@ -116,6 +125,10 @@ void setFirstDense(LayerPlan &plan, int64_t first, StringRef key);
 /// reads that key (`readFirstDenseKey`), else `defaultDense`.
 LogicalResult readMlpLayerTypes(const ConfigReader &config, LayerPlan &plan,
                                 bool readFirstDenseKey, int64_t defaultDense);
+
+/// moec's `moec_router` key (RouterOverride.cpp): expert choice or Soft MoE
+/// in place of the token-choice router `plan` holds from its family.
+LogicalResult readRouterOverride(const ConfigReader &config, LayerPlan &plan);
 
 /// Builds `func.func @<model>_layer<L>` for one layer of `plan`.
 void buildLayer(OpBuilder &b, Location loc, const LayerPlan &plan,

@@ -382,10 +382,86 @@ std::vector<float> moe::reference::routerLogits(const float *x, const float *w,
   return logits;
 }
 
+namespace {
+/// Adds the layer's shared expert, when it has one, to `out` `[T,H]`.
+void addSharedExpert(const LayerConfig &config, const LayerWeights &weights,
+                     const float *x, int64_t numTokens,
+                     std::vector<float> &out) {
+  if (!weights.shared)
+    return;
+  int64_t hidden = config.hidden;
+  std::vector<float> y(hidden);
+  for (int64_t t = 0; t < numTokens; ++t) {
+    const float *token = x + t * hidden;
+    applyFfn(*weights.shared, config.activation, hidden, token, y.data(),
+             config.gluClamp);
+    float gate = weights.sharedSigmoidGate
+                     ? sigmoid(static_cast<float>(
+                           dot(token, weights.sharedSigmoidGate, hidden)))
+                     : 1.0f;
+    for (int64_t h = 0; h < hidden; ++h)
+      out[t * hidden + h] += gate * y[h];
+  }
+}
+} // namespace
+
+std::vector<float> moe::reference::softMoE(const float *x, const float *logits,
+                                           int64_t numTokens, int64_t hidden,
+                                           int64_t numExperts,
+                                           int64_t slotsPerExpert,
+                                           const FfnWeights &experts,
+                                           Activation activation,
+                                           const GluClamp &clamp) {
+  if (numTokens == 0)
+    return {};
+  int64_t numSlots = numExperts * slotsPerExpert;
+  // Dispatch weights, slot-major: slot j's softmax over the tokens.
+  std::vector<float> dispatch(numSlots * numTokens), column(numTokens);
+  for (int64_t j = 0; j < numSlots; ++j) {
+    for (int64_t t = 0; t < numTokens; ++t)
+      column[t] = logits[t * numSlots + j];
+    std::vector<float> p = softmax(column.data(), numTokens);
+    std::copy(p.begin(), p.end(), dispatch.begin() + j * numTokens);
+  }
+  // Slot inputs and their expert's output.
+  std::vector<float> slotOut(numSlots * hidden), slotIn(hidden),
+      weighted(numTokens);
+  int64_t ffn = experts.ffnSize;
+  for (int64_t j = 0; j < numSlots; ++j) {
+    int64_t e = j / slotsPerExpert;
+    for (int64_t h = 0; h < hidden; ++h) {
+      for (int64_t t = 0; t < numTokens; ++t)
+        weighted[t] = x[t * hidden + h];
+      slotIn[h] = static_cast<float>(
+          dot(dispatch.data() + j * numTokens, weighted.data(), numTokens));
+    }
+    FfnWeights expert{experts.gate ? experts.gate + e * ffn * hidden : nullptr,
+                      experts.up + e * ffn * hidden,
+                      experts.down + e * hidden * ffn, ffn};
+    applyFfn(expert, activation, hidden, slotIn.data(),
+             slotOut.data() + j * hidden, clamp);
+  }
+  // Combine: each token's softmax over the slots.
+  std::vector<float> out(numTokens * hidden), slotColumn(numSlots);
+  for (int64_t t = 0; t < numTokens; ++t) {
+    std::vector<float> c = softmax(logits + t * numSlots, numSlots);
+    for (int64_t h = 0; h < hidden; ++h) {
+      for (int64_t j = 0; j < numSlots; ++j)
+        slotColumn[j] = slotOut[j * hidden + h];
+      out[t * hidden + h] =
+          static_cast<float>(dot(c.data(), slotColumn.data(), numSlots));
+    }
+  }
+  return out;
+}
+
 std::vector<float> moe::reference::runLayer(const LayerConfig &config,
                                             const LayerWeights &weights,
                                             const float *x, int64_t numTokens) {
   int64_t hidden = config.hidden, numExperts = config.numExperts;
+  // Soft MoE's router has a row per slot.
+  int64_t routerRows =
+      config.softMoESlots > 0 ? numExperts * config.softMoESlots : numExperts;
   // The router may see a normalised input; the experts see x.
   std::vector<float> routerInput;
   if (config.routerInputNorm)
@@ -394,11 +470,18 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
                              weights.routerInputScale);
   std::vector<float> logits =
       routerLogits(config.routerInputNorm ? routerInput.data() : x,
-                   weights.router, numTokens, hidden, numExperts);
+                   weights.router, numTokens, hidden, routerRows);
   if (weights.routerBias)
     for (int64_t t = 0; t < numTokens; ++t)
       for (int64_t e = 0; e < numExperts; ++e)
         logits[t * numExperts + e] += weights.routerBias[e];
+  if (config.softMoESlots > 0) {
+    std::vector<float> out = softMoE(
+        x, logits.data(), numTokens, hidden, numExperts, config.softMoESlots,
+        weights.experts, config.activation, config.gluClamp);
+    addSharedExpert(config, weights, x, numTokens, out);
+    return out;
+  }
   RowBundle bundle =
       config.routing
           ? dispatch(routeTokens(logits.data(), numTokens, numExperts,
@@ -443,19 +526,7 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
         dst[h] += bundle.rowWeight[r] * token[h];
     }
 
-  if (weights.shared) {
-    for (int64_t t = 0; t < numTokens; ++t) {
-      const float *token = x + t * hidden;
-      applyFfn(*weights.shared, config.activation, hidden, token, y.data(),
-               config.gluClamp);
-      float gate = weights.sharedSigmoidGate
-                       ? sigmoid(static_cast<float>(
-                             dot(token, weights.sharedSigmoidGate, hidden)))
-                       : 1.0f;
-      for (int64_t h = 0; h < hidden; ++h)
-        out[t * hidden + h] += gate * y[h];
-    }
-  }
+  addSharedExpert(config, weights, x, numTokens, out);
   return out;
 }
 

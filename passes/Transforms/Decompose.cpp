@@ -2,7 +2,8 @@
 //
 // Implements `moe-decompose`: every moe.layer becomes the router GEMM (with
 // its bias and input normalisation), routing, dispatch, the grouped expert FFN,
-// combine and the shared expert, the form that fusion, expert parallelism and
+// combine and the shared expert (Soft MoE: soft dispatch, the grouped FFN over
+// the slots, soft combine), the form that fusion, expert parallelism and
 // lowering work on.
 //
 //===----------------------------------------------------------------------===//
@@ -34,6 +35,36 @@ SmallVector<Type, 4> rowBundleTypes(OpBuilder &b, RankedTensorType inputType,
           RankedTensorType::get({numExperts + 1}, b.getI32Type())};
 }
 
+/// Soft MoE's routed output: slot inputs mixed over the tokens, each
+/// expert's FFN on its slots, slot outputs mixed back per token.
+Value buildSoftMoE(OpBuilder &b, Location loc, LayerOp op, Value logits,
+                   SoftMoEAttr soft) {
+  RankedTensorType inputType = op.getInput().getType();
+  auto rowsType = RankedTensorType::get(
+      {ShapedType::kDynamic, inputType.getDimSize(1)},
+      inputType.getElementType());
+  auto offsetsType =
+      RankedTensorType::get({op.getNumExperts() + 1}, b.getI32Type());
+  auto dispatch = SoftDispatchOp::create(b, loc, rowsType, offsetsType,
+                                         op.getInput(), logits, soft);
+  Value slotOut = ExpertMlpOp::create(
+      b, loc, rowsType, dispatch.getRows(), dispatch.getExpertOffsets(),
+      op.getExpertGate(), op.getExpertUp(), op.getExpertDown(), Value(),
+      op.getActivation(), op.getGluClampAttr());
+  return SoftCombineOp::create(b, loc, inputType, slotOut, logits);
+}
+
+/// `routed` plus the layer's shared expert, when it has one.
+Value addSharedExpert(OpBuilder &b, Location loc, LayerOp op, Value routed) {
+  if (!op.hasSharedExpert())
+    return routed;
+  Value shared = SharedMlpOp::create(
+      b, loc, op.getInput().getType(), op.getInput(), op.getSharedGate(),
+      op.getSharedUp(), op.getSharedDown(), op.getSharedSigmoidGate(),
+      op.getActivation(), op.getGluClampAttr());
+  return arith::AddFOp::create(b, loc, routed, shared);
+}
+
 struct DecomposeLayer : OpRewritePattern<LayerOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -47,6 +78,12 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
                                      RouterExtras{op.getRouterBias(),
                                                   op.getRouterInputNormAttr(),
                                                   op.getRouterInputScale()});
+    if (auto soft = dyn_cast<SoftMoEAttr>(op.getRouter())) {
+      rewriter.replaceOp(
+          op, addSharedExpert(rewriter, loc, op,
+                              buildSoftMoE(rewriter, loc, op, logits, soft)));
+      return success();
+    }
 
     // Route and dispatch into the expert-major row bundle.
     SmallVector<Type, 4> bundleTypes =
@@ -85,15 +122,7 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     Value output = CombineOp::create(rewriter, loc, inputType, expertOut,
                                      rowToken, scaleInput ? Value() : rowWeight,
                                      offsets, input, dropped);
-
-    if (op.hasSharedExpert()) {
-      Value shared = SharedMlpOp::create(
-          rewriter, loc, inputType, input, op.getSharedGate(), op.getSharedUp(),
-          op.getSharedDown(), op.getSharedSigmoidGate(), op.getActivation(),
-          op.getGluClampAttr());
-      output = arith::AddFOp::create(rewriter, loc, output, shared);
-    }
-    rewriter.replaceOp(op, output);
+    rewriter.replaceOp(op, addSharedExpert(rewriter, loc, op, output));
     return success();
   }
 };

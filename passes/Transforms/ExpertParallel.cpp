@@ -152,6 +152,10 @@ struct ExpertParallelPass
         return mlp.emitOpError()
                << "expert parallelism needs token-choice routing; "
                   "expert-choice routing is not supported";
+      if (mlp.getRows().getDefiningOp<SoftDispatchOp>())
+        return mlp.emitOpError()
+               << "expert parallelism needs token-choice routing; Soft MoE "
+                  "is not supported";
       return mlp.emitOpError()
              << "expert parallelism needs the rows of a moe.dispatch";
     }

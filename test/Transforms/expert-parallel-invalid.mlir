@@ -12,6 +12,18 @@ func.func @expert_choice(%x: tensor<?x64xf32>, %logits: tensor<?x8xf32>,
 
 // -----
 
+// Tests that Soft MoE is refused.
+func.func @soft_moe(%x: tensor<?x64xf32>, %logits: tensor<?x8xf32>,
+    %g: tensor<8x32x64xf32>, %u: tensor<8x32x64xf32>, %d: tensor<8x64x32xf32>) -> tensor<?x64xf32> {
+  %rows, %off = moe.soft_dispatch %x, %logits {routing = #moe.soft_moe<slots_per_expert = 1>} : tensor<?x64xf32>, tensor<?x8xf32> -> tensor<?x64xf32>, tensor<9xi32>
+  // expected-error @below {{expert parallelism needs token-choice routing; Soft MoE is not supported}}
+  %out = moe.expert_mlp swiglu %rows offsets(%off) weights(gate %g, up %u, down %d) : (tensor<?x64xf32>, tensor<9xi32>, tensor<8x32x64xf32>, tensor<8x32x64xf32>, tensor<8x64x32xf32>) -> tensor<?x64xf32>
+  %y = moe.soft_combine %out, %logits : (tensor<?x64xf32>, tensor<?x8xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
 // Tests that expert weights that are not function arguments are refused:
 // the loader binds each rank's experts into arguments.
 func.func @computed_weights(%x: tensor<?x64xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>,

@@ -242,6 +242,22 @@ TEST(CompiledLayer, ClampedSwiGlu) {
       1e-2f);
 }
 
+// Tests Soft MoE: one and three slots per expert, SwiGLU and GELU experts,
+// with a sigmoid-gated shared expert; one token (each slot is that token)
+// and a batch that the slots mix.
+TEST(CompiledLayer, SoftMoE) {
+  LayerSpec spec;
+  spec.routing.reset();
+  spec.softMoESlots = 1;
+  checkAgainstReference(spec, {1, 37});
+  spec.numExperts = 4;
+  spec.softMoESlots = 3;
+  spec.activation = Activation::GELU;
+  spec.sharedFfn = 20;
+  spec.sharedSigmoidGate = true;
+  checkAgainstReference(spec, {1, 37, 64});
+}
+
 // Tests each capacity drop order with each dropped-slot policy.
 TEST(CompiledLayer, CapacityPolicies) {
   for (DropOrder order : {DropOrder::TokenOrder, DropOrder::LowestWeight})

@@ -59,6 +59,9 @@ std::string exactFloat(double value) {
 std::string routerAttr(const LayerSpec &spec) {
   std::ostringstream os;
   os << std::fixed;
+  if (spec.softMoESlots > 0)
+    return "#moe.soft_moe<slots_per_expert = " +
+           std::to_string(spec.softMoESlots) + ">";
   if (!spec.routing) {
     os << "#moe.expert_choice<capacity_factor = " << spec.expertChoiceFactor
        << ">";
@@ -184,7 +187,9 @@ TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
       n *= d;
     layer.weights.push_back({std::move(name), shape, randomTensor(rng, n, s)});
   };
-  add("mlp.gate.weight", {E, H}, 1.0f);
+  // Soft MoE's router has a row per slot.
+  add("mlp.gate.weight", {E * std::max<int64_t>(spec.softMoESlots, 1), H},
+      1.0f);
   if (spec.tableRows > 0) {
     int64_t K = spec.routing->topK;
     std::vector<int32_t> experts(E);
@@ -328,6 +333,7 @@ LayerConfig TestLayer::referenceConfig() const {
   config.gluClamp = spec.gluClamp;
   config.routing = spec.routing;
   config.expertChoiceFactor = spec.expertChoiceFactor;
+  config.softMoESlots = spec.softMoESlots;
   config.capacity = spec.capacity;
   config.scaleExpertInput = spec.scaleExpertInput;
   config.routerInputNorm = spec.routerInputNorm;

@@ -27,6 +27,8 @@ struct LayerSpec {
   reference::GluClamp gluClamp;
   std::optional<reference::RoutingConfig> routing = reference::RoutingConfig{2};
   double expertChoiceFactor = 1.0;
+  /// Soft MoE with this many slots per expert when > 0 (routing unset).
+  int64_t softMoESlots = 0;
   std::optional<reference::CapacityConfig> capacity;
   bool bias = false, sharedSigmoidGate = false, scaleExpertInput = false;
   /// The router's own bias `[E]` and per-expert weight scale `[E]`.

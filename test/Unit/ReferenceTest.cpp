@@ -471,6 +471,36 @@ TEST(Layer, SwiGluAndGatedShared) {
   EXPECT_NEAR(y[0], routed + shared, kTol);
 }
 
+// Tests Soft MoE by hand: H = F = 1, two experts of one slot, expert e
+// computing (e+1)·relu(x); router rows Φᵀ = (1, -1), tokens x = (1, 2).
+TEST(Layer, SoftMoE) {
+  float router[] = {1.0f, -1.0f}, up[] = {1.0f, 1.0f}, down[] = {1.0f, 2.0f};
+  LayerConfig config;
+  config.hidden = 1;
+  config.numExperts = 2;
+  config.activation = Activation::ReLU;
+  config.softMoESlots = 1;
+  LayerWeights w;
+  w.router = router;
+  w.experts = {nullptr, up, down, 1};
+  float x[] = {1.0f, 2.0f};
+  std::vector<float> y = runLayer(config, w, x, 2);
+  // Logits per token (x, -x). Dispatch over tokens: slot 0 takes token 0
+  // with a = softmax(1, 2)[0] = sigmoid(-1), slot 1 with 1 - a; so the slot
+  // inputs are 2 - a and 1 + a.
+  float a = sigmoid(-1.0f);
+  float slot0 = 2.0f - a, slot1 = 2.0f * (1.0f + a);
+  // Combine over slots: token t weights slot 0 by sigmoid(2·x_t).
+  float c0 = sigmoid(2.0f), c1 = sigmoid(4.0f);
+  ASSERT_EQ(y.size(), 2u);
+  EXPECT_NEAR(y[0], c0 * slot0 + (1 - c0) * slot1, kTol);
+  EXPECT_NEAR(y[1], c1 * slot0 + (1 - c1) * slot1, kTol);
+  // One token alone is each slot's whole input: y = Σ_j c_j·FFN_j(x).
+  std::vector<float> alone = runLayer(config, w, x, 1);
+  EXPECT_NEAR(alone[0], c0 * 1.0f + (1 - c0) * 2.0f, kTol);
+  EXPECT_TRUE(runLayer(config, w, x, 0).empty());
+}
+
 // Tests routing statistics on a collapsed router.
 TEST(Stats, Collapsed) {
   float logits[] = {1, 0, 0, 1, 0, 0};

@@ -326,13 +326,24 @@ RouterInputNormAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 }
 
 //===----------------------------------------------------------------------===//
-// ExpertChoiceAttr and CapacityAttr
+// ExpertChoiceAttr, SoftMoEAttr and CapacityAttr
 //===----------------------------------------------------------------------===//
 
 LogicalResult
 ExpertChoiceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                          APFloat capacityFactor) {
   return verifyPositiveFinite(emitError, "capacity_factor", capacityFactor);
+}
+
+LogicalResult
+SoftMoEAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                    int64_t slotsPerExpert) {
+  // E·S router rows must fit an expert count's bound as E does.
+  if (slotsPerExpert < 1 || slotsPerExpert > ::moe::limits::kMaxExperts)
+    return emitError() << "slots_per_expert must be in [1, "
+                       << ::moe::limits::kMaxExperts << "], got "
+                       << slotsPerExpert;
+  return success();
 }
 
 LogicalResult CapacityAttr::verify(function_ref<InFlightDiagnostic()> emitError,

@@ -125,6 +125,37 @@ LogicalResult verifyF32Weights(Operation *op, ArrayRef<NamedWeight> weights) {
   }
   return success();
 }
+
+/// A Soft MoE layer's router has one row per slot, and its slots carry no
+/// per-row routing weight that a capacity or input scaling would use.
+LogicalResult verifySoftMoELayer(LayerOp op, SoftMoEAttr soft) {
+  int64_t rows = op.getRouterWeight().getType().getDimSize(0);
+  int64_t slots = soft.getSlotsPerExpert();
+  if (rows % slots != 0)
+    return op.emitOpError() << "'router_weight' must have a row per slot "
+                               "(E·S rows with slots_per_expert = "
+                            << slots << "), got " << rows << " rows";
+  if (op.getCapacity())
+    return op.emitOpError("'capacity' does not apply to #moe.soft_moe: every "
+                          "slot is computed");
+  if (op.getCorrectionBias())
+    return op.emitOpError("'correction_bias' applies to token-choice routing "
+                          "only");
+  if (op.getScaleExpertInput())
+    return op.emitOpError("'scale_expert_input' does not apply to "
+                          "#moe.soft_moe: its slots carry no routing weight");
+  if (op.getExpertScale())
+    return op.emitOpError("'expert_scale' applies to token-choice routing "
+                          "only");
+  if (op.getExpertTable() || op.getTokenIds())
+    return op.emitOpError("'expert_table' and 'token_ids' apply to "
+                          "token-choice routing only");
+  // An [E] bias has no entry per slot.
+  if (op.getRouterBias())
+    return op.emitOpError("'router_bias' does not apply to #moe.soft_moe: its "
+                          "logits have a column per slot");
+  return success();
+}
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -231,7 +262,8 @@ LogicalResult LayerOp::verify() {
     return failure();
 
   if (Value routerBias = getRouterBias();
-      routerBias && failed(check.dim(routerBias, "router_bias", 0, numExperts,
+      routerBias && !isa<SoftMoEAttr>(getRouter()) &&
+      failed(check.dim(routerBias, "router_bias", 0, numExperts,
                                      "expert count")))
     return failure();
   if (Value inputScale = getRouterInputScale()) {
@@ -260,6 +292,9 @@ LogicalResult LayerOp::verify() {
                          "'scale_expert_input': the weight is applied to the "
                          "expert input, so there is none left for the "
                          "passed-through input");
+  } else if (auto soft = dyn_cast<SoftMoEAttr>(getRouter())) {
+    if (failed(verifySoftMoELayer(*this, soft)))
+      return failure();
   } else {
     if (getCapacity())
       return emitOpError("'capacity' applies to token-choice routing only; "
@@ -414,6 +449,66 @@ LogicalResult ExpertChoiceOp::verify() {
     return failure();
   return check.dim(getExpertOffsets(), "expert_offsets", 0, numExperts + 1,
                    "size");
+}
+
+//===----------------------------------------------------------------------===//
+// SoftDispatchOp, SoftCombineOp
+//===----------------------------------------------------------------------===//
+
+/// Soft MoE's logits `[T,E·S]`: a static slot count. Returns it, or the
+/// dynamic marker after reporting.
+static int64_t verifySlotLogits(Operation *op, Value logits) {
+  int64_t numSlots = dimOf(logits, 1);
+  if (ShapedType::isDynamic(numSlots))
+    op->emitOpError() << "'logits' slot count must be static, got "
+                      << logits.getType();
+  return numSlots;
+}
+
+LogicalResult SoftDispatchOp::verify() {
+  ShapeChecker check(*this);
+  if (failed(staticHidden(*this, getInput(), "input")))
+    return failure();
+  int64_t numSlots = verifySlotLogits(*this, getLogits());
+  if (ShapedType::isDynamic(numSlots))
+    return failure();
+  int64_t perExpert = getRouting().getSlotsPerExpert();
+  if (numSlots % perExpert != 0)
+    return emitOpError() << "'logits' must have E·S columns with "
+                            "slots_per_expert = "
+                         << perExpert << ", got " << numSlots;
+  if (failed(check.dim(getLogits(), "logits", 0, dimOf(getInput(), 0),
+                       "token count")) ||
+      failed(check.dim(getRows(), "rows", 0, numSlots, "slot count")) ||
+      failed(check.dim(getRows(), "rows", 1, dimOf(getInput(), 1),
+                       "hidden size")) ||
+      failed(check.isStatic(getExpertOffsets(), "expert_offsets")) ||
+      failed(check.dim(getExpertOffsets(), "expert_offsets", 0,
+                       numSlots / perExpert + 1, "expert count + 1")))
+    return failure();
+  if (getRows().getType().getElementType() !=
+      getInput().getType().getElementType())
+    return emitOpError("'rows' element type must match 'input'");
+  return success();
+}
+
+LogicalResult SoftCombineOp::verify() {
+  ShapeChecker check(*this);
+  if (failed(staticHidden(*this, getExpertOut(), "expert_out")))
+    return failure();
+  int64_t numSlots = verifySlotLogits(*this, getLogits());
+  if (ShapedType::isDynamic(numSlots) ||
+      failed(check.dim(getExpertOut(), "expert_out", 0, numSlots,
+                       "slot count")) ||
+      failed(check.dim(getOutput(), "output", 0, dimOf(getLogits(), 0),
+                       "token count")) ||
+      failed(check.dim(getOutput(), "output", 1, dimOf(getExpertOut(), 1),
+                       "hidden size")))
+    return failure();
+  if (getOutput().getType().getElementType() !=
+      getExpertOut().getType().getElementType())
+    return emitOpError("'output' element type must match 'expert_out'");
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

@@ -41,6 +41,8 @@ void populateFusedExpertsToLinalgPatterns(RewritePatternSet &patterns);
 void populateExchangeToLinalgPatterns(RewritePatternSet &patterns);
 /// moe.routing_stats.
 void populateStatsToLinalgPatterns(RewritePatternSet &patterns);
+/// moe.soft_dispatch and moe.soft_combine (Soft MoE).
+void populateSoftMoEToLinalgPatterns(RewritePatternSet &patterns);
 /// All of the above, plus the decomposition of moe.layer.
 void populateMoEToLinalgConversionPatterns(RewritePatternSet &patterns,
                                            int64_t tokensPerPart = 0,

@@ -153,16 +153,17 @@ struct LayerConfig {
   Activation activation = Activation::SwiGLU;
   GluClamp gluClamp; // ClampedSwiGLU's parameters
   /// Token choice when set, expert choice (with `expertChoiceFactor`) when
-  /// not.
+  /// not; Soft MoE with `softMoESlots` slots per expert when that is > 0.
   std::optional<RoutingConfig> routing;
   double expertChoiceFactor = 1.0;
+  int64_t softMoESlots = 0;
   std::optional<CapacityConfig> capacity;
   bool scaleExpertInput = false;
   std::optional<RouterInputNorm> routerInputNorm;
 };
 
 struct LayerWeights {
-  const float *router = nullptr;            // [E,H]
+  const float *router = nullptr;            // [E,H] (Soft MoE: [E·S,H])
   const float *correctionBias = nullptr;    // [E] or null
   const float *routerBias = nullptr;        // [E] or null
   const float *routerInputScale = nullptr;  // [H] or null (norm's scale)
@@ -172,6 +173,16 @@ struct LayerWeights {
   const float *sharedSigmoidGate = nullptr; // [1,H] or null
   std::optional<ExpertTable> expertTable;   // routing by token id
 };
+
+/// Soft MoE's routed output `[T,H]` (shared expert excluded) for input `x`
+/// `[T,H]` and its logits `[T,E·S]`: slot inputs `Dᵀ·x` with `D` the
+/// softmax over tokens of each column, expert e's FFN on slots
+/// [e·S, (e+1)·S), outputs mixed by the softmax over slots of each row.
+std::vector<float> softMoE(const float *x, const float *logits,
+                           int64_t numTokens, int64_t hidden,
+                           int64_t numExperts, int64_t slotsPerExpert,
+                           const FfnWeights &experts, Activation activation,
+                           const GluClamp &clamp = {});
 
 /// The layer's output `[T,H]` for input `x` `[T,H]`.
 std::vector<float> runLayer(const LayerConfig &config,

@@ -3,7 +3,8 @@
 // Lowers the moe stages to linalg, scf, arith, math and tensor on tensors;
 // moe.layer is decomposed on the way. The op families live in
 // RouteToLinalg.cpp, DispatchToLinalg.cpp, FfnToLinalg.cpp,
-// FusedExpertsToLinalg.cpp, StatsToLinalg.cpp and ExchangeToLinalg.cpp.
+// FusedExpertsToLinalg.cpp, StatsToLinalg.cpp, ExchangeToLinalg.cpp and
+// SoftMoEToLinalg.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,6 +38,7 @@ void mlir::moe::populateMoEToLinalgConversionPatterns(
   populateFfnToLinalgPatterns(patterns);
   populateFusedExpertsToLinalgPatterns(patterns);
   populateStatsToLinalgPatterns(patterns);
+  populateSoftMoEToLinalgPatterns(patterns);
   populateExchangeToLinalgPatterns(patterns);
 }
 

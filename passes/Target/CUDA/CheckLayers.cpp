@@ -39,6 +39,12 @@ constexpr llvm::StringLiteral kExpertTable =
     "routing by token id ('expert_table', 'token_ids') is not supported by "
     "the CUDA target: its entries take no token ids (use --target=cpu)";
 
+/// Why the CUDA target cannot lower Soft MoE today.
+constexpr llvm::StringLiteral kSoftMoE =
+    "Soft MoE (#moe.soft_moe) is not supported by the CUDA target: its slot "
+    "mixing and unfused moe.expert_mlp do not map to GPU kernels (use "
+    "--target=cpu)";
+
 struct MoECUDACheckLayersPass
     : public mlir::moe::impl::MoECUDACheckLayersBase<MoECUDACheckLayersPass> {
   void runOnOperation() override {
@@ -57,6 +63,13 @@ struct MoECUDACheckLayersPass
         byTable = static_cast<bool>(route.getExpertTable());
       if (byTable) {
         op->emitOpError(kExpertTable);
+        failed = true;
+        return;
+      }
+      if (isa<SoftDispatchOp, SoftCombineOp>(op) ||
+          (isa<LayerOp>(op) &&
+           isa<SoftMoEAttr>(cast<LayerOp>(op).getRouter()))) {
+        op->emitOpError(kSoftMoE);
         failed = true;
         return;
       }

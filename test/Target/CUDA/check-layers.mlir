@@ -57,6 +57,19 @@ func.func @layer_clamped_swiglu(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: t
 
 // -----
 
+// Tests that a Soft MoE layer is refused, naming what is unsupported.
+func.func @layer_soft_moe(%x: tensor<?x8xf32>, %wg: tensor<8x8xf32>, %g: tensor<4x16x8xf32>,
+                          %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op Soft MoE (#moe.soft_moe) is not supported by the CUDA target: its slot mixing and unfused moe.expert_mlp do not map to GPU kernels (use --target=cpu)}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         {router = #moe.soft_moe<slots_per_expert = 2>}
+         : (tensor<?x8xf32>, tensor<8x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>)
+         -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
 // Tests that a layer routed by token id is refused: CUDA entries take no
 // token ids.
 func.func @layer_by_table(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %t: tensor<32x1xi32>, %ids: tensor<?xi32>,
@@ -76,4 +89,15 @@ func.func @route_by_table(%l: tensor<?x4xf32>, %t: tensor<16x2xi32>, %ids: tenso
   // expected-error @+1 {{'moe.route' op routing by token id}}
   %w, %e = moe.route %l table(%t : tensor<16x2xi32>) token_ids(%ids : tensor<?xi32>) {routing = #moe.routing<top_k = 2>} : tensor<?x4xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
   return %e : tensor<?x2xi32>
+}
+
+// -----
+
+// Tests that decomposed Soft MoE ops are refused too.
+func.func @soft_ops(%x: tensor<?x8xf32>, %l: tensor<?x4xf32>, %out: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.soft_dispatch' op Soft MoE (#moe.soft_moe) is not supported by the CUDA target}}
+  %rows, %off = moe.soft_dispatch %x, %l {routing = #moe.soft_moe<slots_per_expert = 1>} : tensor<?x8xf32>, tensor<?x4xf32> -> tensor<?x8xf32>, tensor<5xi32>
+  // expected-error @+1 {{'moe.soft_combine' op Soft MoE (#moe.soft_moe) is not supported by the CUDA target}}
+  %y = moe.soft_combine %out, %l : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
 }

@@ -1,7 +1,7 @@
 //===- MoEAttrs.td - moe dialect attributes ----------------*- tablegen -*-===//
 //
-// Enums and configuration attributes: routing variants, expert-choice and
-// capacity settings, activations.
+// Enums and configuration attributes: routing variants, expert-choice, Soft
+// MoE and capacity settings, activations.
 //
 //===----------------------------------------------------------------------===//
 
@@ -261,6 +261,32 @@ def MoE_ExpertChoiceAttr : MoE_Attr<"ExpertChoice", "expert_choice"> {
   let parameters = (ins
     MoE_F64Parameter<"", "average experts per token">:$capacity_factor
   );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def MoE_SoftMoEAttr : MoE_Attr<"SoftMoE", "soft_moe"> {
+  let summary = "Soft MoE routing: experts work on soft mixtures of all tokens";
+  let description = [{
+    Soft MoE (Puigcerver et al. 2023, "From Sparse to Soft Mixtures of
+    Experts"). Each of the `E` experts has `S = slots_per_expert` slots; the
+    router weight has `E·S` rows (Φᵀ, slot `j = e·S + s` is slot `s` of
+    expert `e`), so the logits `L = x·Φ` are `[T,E·S]`:
+
+    * dispatch weights `D = softmax(L)` over the tokens (each column), slot
+      inputs `x̃ = Dᵀ·x` `[E·S,H]`;
+    * expert `e` applies its FFN to its `S` slot inputs, giving `ỹ`;
+    * combine weights `C = softmax(L)` over the slots (each row), output
+      `y = C·ỹ`.
+
+    Every slot mixes every token of the call, so a token's output depends
+    on the whole batch (as with expert choice); sums run in a fixed order,
+    so it is deterministic. The paper's l2 normalisation of `x` and `Φ` is
+    not part of it (a checkpoint that uses it would fold it elsewhere).
+
+    Example: `#moe.soft_moe<slots_per_expert = 2>`
+  }];
+  let parameters = (ins "int64_t":$slots_per_expert);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

@@ -31,10 +31,12 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     attributes, the weights as operands (stacked per expert, each in the
     checkpoint's `[out, in]` layout). `moe-decompose` expands it into
     `moe.route`/`moe.expert_choice`, `moe.dispatch`, `moe.expert_mlp`,
-    `moe.combine` and `moe.shared_mlp`.
+    `moe.combine` and `moe.shared_mlp` (Soft MoE: `moe.soft_dispatch`,
+    `moe.expert_mlp`, `moe.soft_combine`).
 
     * `router_weight` `[E,H]` gives logits `l = x·Wgᵀ`; `router` is a
-      `#moe.routing` (token choice) or `#moe.expert_choice` attribute;
+      `#moe.routing` (token choice), `#moe.expert_choice` or `#moe.soft_moe`
+      attribute (whose router weight has `E·S` rows, one per slot);
       `correction_bias` `[E]` (`bias`) is DeepSeek-V3's score-correction
       bias, added to the scores for selection only.
     * `router_bias` `[E]` is the router's own `nn.Linear` bias (GPT-OSS):
@@ -89,7 +91,7 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     Optional<2DTensorOf<[AnyFloat]>>:$shared_up,
     Optional<2DTensorOf<[AnyFloat]>>:$shared_down,
     Optional<2DTensorOf<[AnyFloat]>>:$shared_sigmoid_gate,
-    AnyAttrOf<[MoE_RoutingAttr, MoE_ExpertChoiceAttr]>:$router,
+    AnyAttrOf<[MoE_RoutingAttr, MoE_ExpertChoiceAttr, MoE_SoftMoEAttr]>:$router,
     DefaultValuedAttr<MoE_ActivationAttr, "::mlir::moe::Activation::swiglu">:$activation,
     OptionalAttr<MoE_CapacityAttr>:$capacity,
     UnitAttr:$scale_expert_input,
@@ -130,7 +132,14 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
   let hasVerifier = 1;
   let hasCanonicalizer = 1;
   let extraClassDeclaration = [{
-    int64_t getNumExperts() { return getRouterWeight().getType().getDimSize(0); }
+    int64_t getNumExperts() {
+      return getRouterWeight().getType().getDimSize(0) / getRouterRowsPerExpert();
+    }
+    /// Soft MoE's router has a row per slot; the other routers one per expert.
+    int64_t getRouterRowsPerExpert() {
+      auto soft = ::llvm::dyn_cast<SoftMoEAttr>(getRouter());
+      return soft ? soft.getSlotsPerExpert() : 1;
+    }
     int64_t getHiddenSize() { return getInput().getType().getDimSize(1); }
     bool hasSharedExpert() { return static_cast<bool>(getSharedUp()); }
   }];
@@ -220,6 +229,62 @@ def MoE_ExpertChoiceOp : MoE_Op<"expert_choice", [Pure]> {
   let assemblyFormat = [{
     $input `,` $logits attr-dict
     `:` type($input) `,` type($logits) `->` type(results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Soft MoE
+//===----------------------------------------------------------------------===//
+
+def MoE_SoftDispatchOp : MoE_Op<"soft_dispatch", [Pure]> {
+  let summary = "Soft MoE's slot inputs: softmax over tokens, mixed rows";
+  let description = [{
+    With router logits `L` `[T,E·S]` (`S` from `#moe.soft_moe`), the
+    dispatch weights are `D = softmax(L)` over the tokens, per column, and
+    slot `j`'s input is `rows[j] = Σ_t D[t,j]·input[t]` (`[E·S,H]`, in
+    token order). `expert_offsets` `[E+1]` is `e·S`: expert `e` owns rows
+    `[e·S, (e+1)·S)`, the row bundle `moe.expert_mlp` reads. With no token
+    the rows are zero.
+
+    Example:
+    ```mlir
+    %rows, %off = moe.soft_dispatch %x, %logits
+        {routing = #moe.soft_moe<slots_per_expert = 2>}
+        : tensor<?x64xf32>, tensor<?x16xf32> -> tensor<?x64xf32>, tensor<9xi32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_Activations:$input,
+    2DTensorOf<[F32]>:$logits,
+    MoE_SoftMoEAttr:$routing
+  );
+  let results = (outs MoE_Activations:$rows, MoE_Index1D:$expert_offsets);
+  let assemblyFormat = [{
+    $input `,` $logits attr-dict
+    `:` type($input) `,` type($logits) `->` type(results)
+  }];
+  let hasVerifier = 1;
+}
+
+def MoE_SoftCombineOp : MoE_Op<"soft_combine", [Pure]> {
+  let summary = "Soft MoE's output: slot outputs mixed by softmax over slots";
+  let description = [{
+    With router logits `L` `[T,E·S]`, the combine weights are
+    `C = softmax(L)` over the slots, per token, and token `t`'s output is
+    `output[t] = Σ_j C[t,j]·expert_out[j]` (in slot order) over the `E·S`
+    slot outputs `[E·S,H]` of `moe.expert_mlp`.
+
+    Example:
+    ```mlir
+    %y = moe.soft_combine %out, %logits
+        : (tensor<?x64xf32>, tensor<?x16xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins MoE_Activations:$expert_out, 2DTensorOf<[F32]>:$logits);
+  let results = (outs MoE_Activations:$output);
+  let assemblyFormat = [{
+    $expert_out `,` $logits attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
