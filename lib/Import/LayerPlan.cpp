@@ -91,10 +91,36 @@ void mlir::moe::hf::setEveryLayer(LayerPlan &plan) {
   plan.denseRule = "every layer being MoE";
 }
 
-void mlir::moe::hf::setFirstDense(LayerPlan &plan, int64_t first,
-                                  StringRef key) {
+/// Layers from `first` on are MoE; `rule` says why, for messages.
+static void setFirstDense(LayerPlan &plan, int64_t first, std::string rule) {
   plan.isMoELayer = [first](int64_t layer) { return layer >= first; };
-  plan.denseRule = "'" + key.str() + "' = " + std::to_string(first);
+  plan.denseRule = std::move(rule);
+}
+
+LogicalResult mlir::moe::hf::readFirstDense(const ConfigReader &config,
+                                            LayerPlan &plan, StringRef key,
+                                            int64_t defaultFirst) {
+  FailureOr<int64_t> first =
+      config.optionalInt(key, defaultFirst, 0, limits::kMaxLayers);
+  if (failed(first))
+    return failure();
+  setFirstDense(plan, *first,
+                "'" + key.str() + "' = " + std::to_string(*first));
+  return success();
+}
+
+LogicalResult mlir::moe::hf::setSharedWidth(const ConfigReader &config,
+                                            LayerPlan &plan, StringRef countKey,
+                                            int64_t count, StringRef widthKey,
+                                            int64_t width, StringRef errorKey) {
+  if (limits::checkedMul(count, width, plan.sharedFfn) &&
+      plan.sharedFfn <= limits::kMaxFfn)
+    return success();
+  return config.error(errorKey.empty() ? countKey : errorKey)
+         << "config keys '" << countKey << "' (" << count << ") * '" << widthKey
+         << "' (" << width
+         << ") give a shared expert wider than moec supports (at most "
+         << limits::kMaxFfn << ")";
 }
 
 LogicalResult mlir::moe::hf::readMlpLayerTypes(const ConfigReader &config,
@@ -114,17 +140,12 @@ LogicalResult mlir::moe::hf::readMlpLayerTypes(const ConfigReader &config,
     return success();
   }
   if (!readFirstDenseKey) {
-    setFirstDense(plan, defaultDense, "mlp_layer_types");
-    plan.denseRule = "the default of 'mlp_layer_types' (the first " +
-                     std::to_string(defaultDense) + " layers dense)";
+    setFirstDense(plan, defaultDense,
+                  "the default of 'mlp_layer_types' (the first " +
+                      std::to_string(defaultDense) + " layers dense)");
     return success();
   }
-  FailureOr<int64_t> first = config.optionalInt(
-      "first_k_dense_replace", defaultDense, 0, limits::kMaxLayers);
-  if (failed(first))
-    return failure();
-  setFirstDense(plan, *first, "first_k_dense_replace");
-  return success();
+  return readFirstDense(config, plan, "first_k_dense_replace", defaultDense);
 }
 
 void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,

@@ -117,8 +117,17 @@ LogicalResult checkFusedGateUpSize(const ConfigReader &config,
 /// Layer rules. Every decoder layer is MoE.
 void setEveryLayer(LayerPlan &plan);
 
-/// Layers from `first` on are MoE (`key` names where `first` came from).
-void setFirstDense(LayerPlan &plan, int64_t first, StringRef key);
+/// Layers from config key `key` (default `defaultFirst`) on are MoE.
+LogicalResult readFirstDense(const ConfigReader &config, LayerPlan &plan,
+                             StringRef key, int64_t defaultFirst);
+
+/// A shared expert `count` * `width` wide (from config keys `countKey` and
+/// `widthKey`), checked against moe::limits; an error is reported at
+/// `errorKey` (default: `countKey`).
+LogicalResult setSharedWidth(const ConfigReader &config, LayerPlan &plan,
+                             StringRef countKey, int64_t count,
+                             StringRef widthKey, int64_t width,
+                             StringRef errorKey = "");
 
 /// transformers' `mlp_layer_types` ("dense" / "sparse" per layer); without
 /// it, the first layers are dense: `first_k_dense_replace` when the family

@@ -63,23 +63,12 @@ float halfToFloat(uint16_t h) {
   return sign ? -value : value;
 }
 
-/// e8m0ToFloat of every code, for the dequantising loops.
-const float *e8m0Table() {
+/// `decode` of every 8-bit code, for the dequantising loops.
+template <float (*decode)(uint8_t)> const float *codeTable() {
   static const std::array<float, 256> table = [] {
     std::array<float, 256> values;
     for (int code = 0; code < 256; ++code)
-      values[code] = e8m0ToFloat(static_cast<uint8_t>(code));
-    return values;
-  }();
-  return table.data();
-}
-
-/// fp8e4m3ToFloat of every code, for the dequantising loops.
-const float *fp8e4m3Table() {
-  static const std::array<float, 256> table = [] {
-    std::array<float, 256> values;
-    for (int code = 0; code < 256; ++code)
-      values[code] = fp8e4m3ToFloat(static_cast<uint8_t>(code));
+      values[code] = decode(static_cast<uint8_t>(code));
     return values;
   }();
   return table.data();
@@ -168,7 +157,7 @@ bool TensorView::copyToF32(float *out, int64_t begin, int64_t count) const {
     }
     return true;
   case DType::F8E4M3: {
-    const float *table = fp8e4m3Table();
+    const float *table = codeTable<fp8e4m3ToFloat>();
     for (int64_t i = 0; i < count; ++i)
       out[i] = table[data[begin + i]];
     return true;
@@ -468,7 +457,7 @@ bool isE8M0(DType dtype) {
 /// Scale `index` of `scales`: a float dtype, or E8M0 codes.
 float scaleAt(const TensorView &scales, int64_t index) {
   if (isE8M0(scales.dtype))
-    return e8m0Table()[scales.data[index]];
+    return codeTable<e8m0ToFloat>()[scales.data[index]];
   float value;
   scales.copyToF32(&value, index, 1);
   return value;
@@ -571,7 +560,7 @@ void QuantizedTensor::copyToF32(float *out, int64_t begin,
   size_t rank = shape.size();
   int64_t end = begin + count;
   if (format == Format::FP8BlockScaled) {
-    const float *table = fp8e4m3Table();
+    const float *table = codeTable<fp8e4m3ToFloat>();
     int64_t n = shape[rank - 2], k = shape[rank - 1];
     int64_t scaleRows = ceilDiv(n, kFP8Block),
             scaleCols = ceilDiv(k, kFP8Block);
@@ -596,7 +585,7 @@ void QuantizedTensor::copyToF32(float *out, int64_t begin,
     uint8_t byte =
         values->data[group * (kMXFP4Block / 2) + kk % kMXFP4Block / 2];
     out[i - begin] = e2m1ToFloat(kk % 2 ? byte >> 4 : byte & 0xf) *
-                     e8m0Table()[scales->data[group]];
+                     codeTable<e8m0ToFloat>()[scales->data[group]];
   }
 }
 
@@ -612,7 +601,7 @@ void QuantizedTensor::copyStoredToF32(float *out, int64_t begin,
       values[code] = e2m1ToFloat(static_cast<uint8_t>(code));
     return values;
   }();
-  const float *powers = e8m0Table();
+  const float *powers = codeTable<e8m0ToFloat>();
   const uint8_t *bytes = values->data;
   for (int64_t i = begin, end = begin + count; i < end;) {
     int64_t group = i / kMXFP4Block, first = i % kMXFP4Block;

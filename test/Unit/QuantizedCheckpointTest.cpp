@@ -187,21 +187,28 @@ int32_t noForward(void *, const moe_forward_args *) {
 }
 void noDestroy(void *) {}
 
+/// The manifest of one entry 'q' of hidden size 8 with `weights` (manifest
+/// slots).
+json fakeManifest(const json &weights) {
+  return {{"format", MOE_MANIFEST_FORMAT},
+          {"target", "cpu"},
+          {"entries",
+           {{{"name", "q"},
+             {"symbols",
+              {{"init", "moe_entry_q_init"},
+               {"forward", "moe_entry_q_forward"},
+               {"destroy", "moe_entry_q_destroy"}}},
+             {"hidden", 8},
+             {"weights", weights}}}}};
+}
+
 /// An entry of `weights` (manifest slots) bound by recordInit.
 runtime::Entry fakeEntry(const json &weights) {
-  json manifest = {{"format", MOE_MANIFEST_FORMAT},
-                   {"target", "cpu"},
-                   {"entries",
-                    {{{"name", "q"},
-                      {"symbols",
-                       {{"init", "moe_entry_q_init"},
-                        {"forward", "moe_entry_q_forward"},
-                        {"destroy", "moe_entry_q_destroy"}}},
-                      {"hidden", 8},
-                      {"weights", weights}}}}};
   std::vector<runtime::Entry> entries;
   std::string error;
-  EXPECT_TRUE(runtime::parseManifest(manifest.dump(), entries, error)) << error;
+  EXPECT_TRUE(
+      runtime::parseManifest(fakeManifest(weights).dump(), entries, error))
+      << error;
   if (entries.empty())
     return {};
   runtime::Entry entry = entries[0];
@@ -412,20 +419,9 @@ TEST(QuantizedCheckpoint, StridedSliceAndItsBounds) {
   expectFloats(received[0], rows, "rows 1::2");
 
   auto refused = [](const std::string &slice, const std::string &shape) {
-    json manifest = {
-        {"format", MOE_MANIFEST_FORMAT},
-        {"target", "cpu"},
-        {"entries",
-         {{{"name", "q"},
-           {"symbols",
-            {{"init", "moe_entry_q_init"},
-             {"forward", "moe_entry_q_forward"},
-             {"destroy", "moe_entry_q_destroy"}}},
-           {"hidden", 8},
-           {"weights",
-            json::parse(R"([{"name": "w", "layout": "single",
-              "source_shape": [4, 6], "shape": )" +
-                        shape + R"(, "slice": )" + slice + "}]")}}}}};
+    json manifest = fakeManifest(json::parse(
+        R"([{"name": "w", "layout": "single", "source_shape": [4, 6], "shape": )" +
+        shape + R"(, "slice": )" + slice + "}]"));
     std::vector<runtime::Entry> entries;
     std::string error;
     EXPECT_FALSE(runtime::parseManifest(manifest.dump(), entries, error))

@@ -18,6 +18,29 @@ Value moe::createSigmoid(ImplicitLocOpBuilder &b, Value x) {
   return arith::DivFOp::create(b, one, arith::AddFOp::create(b, one, expNeg));
 }
 
+/// `log1p(y)` for `y >= 0`, accurate where `log(1 + y)` would round `y`
+/// away (Goldberg's correction), from log alone: math.log1p's lowering
+/// differs by target (MathToLLVM's approximate one is `log(1 + y)`).
+static Value createLog1p(ImplicitLocOpBuilder &b, Value y) {
+  Value one = f32(b, 1.0f);
+  Value u = arith::AddFOp::create(b, one, y);
+  Value uMinusOne = arith::SubFOp::create(b, u, one);
+  Value isOne = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, u, one);
+  // (u - 1) is 1 where u is 1, so the division stays finite there.
+  Value denominator = arith::SelectOp::create(b, isOne, one, uMinusOne);
+  Value corrected = arith::MulFOp::create(
+      b, math::LogOp::create(b, u), arith::DivFOp::create(b, y, denominator));
+  return arith::SelectOp::create(b, isOne, y, corrected);
+}
+
+Value moe::createSqrtSoftplus(ImplicitLocOpBuilder &b, Value l) {
+  Value above =
+      arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l, f32(b, 20.0f));
+  Value softplus = arith::SelectOp::create(
+      b, above, l, createLog1p(b, math::ExpOp::create(b, l)));
+  return math::SqrtOp::create(b, softplus);
+}
+
 static Value createGelu(ImplicitLocOpBuilder &b, Value x) {
   // Exact GELU: 0.5 · x · (1 + erf(x / √2)).
   Value scaled = arith::MulFOp::create(b, x, f32(b, 0.70710678118654752f));

@@ -105,13 +105,9 @@ mlir::moe::hf::readDeepSeekRouting(const ConfigReader &config, LayerPlan &plan,
   }
 
   // DeepSeek's shared experts are one MLP n_shared_experts times as wide.
-  if (!limits::checkedMul(*shared, plan.ffn, plan.sharedFfn) ||
-      plan.sharedFfn > limits::kMaxFfn)
-    return config.error("n_shared_experts")
-           << "config keys 'n_shared_experts' (" << *shared
-           << ") * 'moe_intermediate_size' (" << plan.ffn
-           << ") give a shared expert wider than moec supports (at most "
-           << limits::kMaxFfn << ")";
+  if (failed(setSharedWidth(config, plan, "n_shared_experts", *shared,
+                            "moe_intermediate_size", plan.ffn)))
+    return failure();
 
   // As transformers computes the weights (the README's family table says
   // where DeepSeek's own code differs): V2 never renormalises (its

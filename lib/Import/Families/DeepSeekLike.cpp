@@ -32,13 +32,9 @@ DeepSeekDefaults renormalizing() {
 
 static LogicalResult readGlm4MoeLayers(const ConfigReader &config,
                                        LayerPlan &plan, bool multimodal) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+  if (failed(readDeepSeekRouting(config, plan, renormalizing())) ||
+      failed(readFirstDense(config, plan, "first_k_dense_replace", 1)))
     return failure();
-  FailureOr<int64_t> first =
-      config.optionalInt("first_k_dense_replace", 1, 0, limits::kMaxLayers);
-  if (failed(first))
-    return failure();
-  setFirstDense(plan, *first, "first_k_dense_replace");
   if (multimodal)
     plan.prefix = "model.language_model.layers.{L}.mlp.";
   return success();
@@ -123,12 +119,7 @@ LogicalResult mlir::moe::hf::readDots1(const ConfigReader &config,
   // moe_layer_freq.
   if (failed(readDeepSeekRouting(config, plan, DeepSeekDefaults())))
     return failure();
-  FailureOr<int64_t> first =
-      config.optionalInt("first_k_dense_replace", 0, 0, limits::kMaxLayers);
-  if (failed(first))
-    return failure();
-  setFirstDense(plan, *first, "first_k_dense_replace");
-  return success();
+  return readFirstDense(config, plan, "first_k_dense_replace", 0);
 }
 
 LogicalResult mlir::moe::hf::readDots3Note(const ConfigReader &config,
@@ -140,15 +131,11 @@ LogicalResult mlir::moe::hf::readDots3Note(const ConfigReader &config,
       config.optionalInt("n_shared_experts", 0, 0, limits::kMaxExperts);
   FailureOr<int64_t> width = config.optionalInt(
       "shared_experts_intermediate_size", plan.ffn, 1, limits::kMaxFfn);
-  if (failed(shared) || failed(width))
+  if (failed(shared) || failed(width) ||
+      failed(setSharedWidth(config, plan, "n_shared_experts", *shared,
+                            "shared_experts_intermediate_size", *width,
+                            "shared_experts_intermediate_size")))
     return failure();
-  if (!limits::checkedMul(*shared, *width, plan.sharedFfn) ||
-      plan.sharedFfn > limits::kMaxFfn)
-    return config.error("shared_experts_intermediate_size")
-           << "config keys 'n_shared_experts' (" << *shared
-           << ") * 'shared_experts_intermediate_size' (" << *width
-           << ") give a shared expert wider than moec supports (at most "
-           << limits::kMaxFfn << ")";
   return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
                            /*defaultDense=*/1);
 }
@@ -196,12 +183,7 @@ LogicalResult mlir::moe::hf::readAfmoe(const ConfigReader &config,
   plan.renormalize = true;
   plan.routerName = "router.gate.weight";
   plan.correctionBiasName = "expert_bias";
-  FailureOr<int64_t> first =
-      config.optionalInt("num_dense_layers", 1, 0, limits::kMaxLayers);
-  if (failed(first))
-    return failure();
-  setFirstDense(plan, *first, "num_dense_layers");
-  return success();
+  return readFirstDense(config, plan, "num_dense_layers", 1);
 }
 
 LogicalResult mlir::moe::hf::readDeepSeekV2Ocr(const ConfigReader &config,
@@ -249,13 +231,9 @@ LogicalResult readMistralRouting(const ConfigReader &config, LayerPlan &plan) {
 LogicalResult mlir::moe::hf::readMistral4(const ConfigReader &config,
                                           LayerPlan &plan) {
   if (failed(readMistralRouting(config, plan)) ||
-      failed(checkFusedGateUpSize(config, plan)))
+      failed(checkFusedGateUpSize(config, plan)) ||
+      failed(readFirstDense(config, plan, "first_k_dense_replace", 0)))
     return failure();
-  FailureOr<int64_t> first =
-      config.optionalInt("first_k_dense_replace", 0, 0, limits::kMaxLayers);
-  if (failed(first))
-    return failure();
-  setFirstDense(plan, *first, "first_k_dense_replace");
   plan.naming = ExpertNaming::FusedChunked;
   return success();
 }
@@ -355,9 +333,7 @@ LogicalResult mlir::moe::hf::readLfm2Moe(const ConfigReader &config,
   if (failed(readDeepSeekRouting(config, plan, defaults)))
     return failure();
   FailureOr<bool> expertBias = config.optionalBool("use_expert_bias", true);
-  FailureOr<int64_t> first =
-      config.optionalInt("num_dense_layers", 2, 0, limits::kMaxLayers);
-  if (failed(expertBias) || failed(first))
+  if (failed(expertBias))
     return failure();
   // Lfm2MoeSparseMoeBlock: sigmoid, the expert bias for selection only,
   // renormalised with 1e-6 added, scaled; no groups.
@@ -366,6 +342,5 @@ LogicalResult mlir::moe::hf::readLfm2Moe(const ConfigReader &config,
   plan.renormEpsilon = 1e-6;
   plan.naming = ExpertNaming::Mixtral;
   plan.prefix = "model.layers.{L}.feed_forward.";
-  setFirstDense(plan, *first, "num_dense_layers");
-  return success();
+  return readFirstDense(config, plan, "num_dense_layers", 2);
 }

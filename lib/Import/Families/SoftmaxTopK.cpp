@@ -192,13 +192,9 @@ LogicalResult mlir::moe::hf::readAria(const ConfigReader &config,
     return config.error("mlp_bias")
            << "config key 'mlp_bias' is true: moec's shared experts have no "
               "biases yet";
-  if (!limits::checkedMul(*shared, plan.ffn, plan.sharedFfn) ||
-      plan.sharedFfn > limits::kMaxFfn)
-    return config.error("moe_num_shared_experts")
-           << "config keys 'moe_num_shared_experts' (" << *shared
-           << ") * 'intermediate_size' (" << plan.ffn
-           << ") give a shared expert wider than moec supports (at most "
-           << limits::kMaxFfn << ")";
+  if (failed(setSharedWidth(config, plan, "moe_num_shared_experts", *shared,
+                            "intermediate_size", plan.ffn)))
+    return failure();
   plan.renormalize = true;
   plan.prefix = "language_model.model.layers.{L}.mlp.";
   plan.routerName = "router.weight";
@@ -236,13 +232,9 @@ LogicalResult mlir::moe::hf::readCohere2Moe(const ConfigReader &config,
            << "config key 'expert_selection_fn' is " << quote(*selection)
            << "; cohere2_moe selects by 'softmax' or 'sigmoid'";
   }
-  if (!limits::checkedMul(*shared, plan.ffn, plan.sharedFfn) ||
-      plan.sharedFfn > limits::kMaxFfn)
-    return config.error("num_shared_experts")
-           << "config keys 'num_shared_experts' (" << *shared
-           << ") * 'intermediate_size' (" << plan.ffn
-           << ") give a shared expert wider than moec supports (at most "
-           << limits::kMaxFfn << ")";
+  if (failed(setSharedWidth(config, plan, "num_shared_experts", *shared,
+                            "intermediate_size", plan.ffn)))
+    return failure();
   if (plan.sharedFfn > 0 && *combination != "sum") {
     if (*combination == "average")
       return config.error("shared_expert_combination_strategy")

@@ -199,31 +199,6 @@ Value maskGroups(ImplicitLocOpBuilder &b, Value select,
       maskMaps);
 }
 
-/// `log1p(y)` for `y >= 0`, accurate where `log(1 + y)` would round `y`
-/// away (Goldberg's correction), from log alone: math.log1p's lowering
-/// differs by target (MathToLLVM's approximate one is `log(1 + y)`).
-Value createLog1p(ImplicitLocOpBuilder &b, Value y) {
-  Value one = f32Constant(b, 1.0f);
-  Value u = arith::AddFOp::create(b, one, y);
-  Value uMinusOne = arith::SubFOp::create(b, u, one);
-  Value isOne = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, u, one);
-  // (u - 1) is 1 where u is 1, so the division stays finite there.
-  Value denominator = arith::SelectOp::create(b, isOne, one, uMinusOne);
-  Value corrected = arith::MulFOp::create(
-      b, math::LogOp::create(b, u), arith::DivFOp::create(b, y, denominator));
-  return arith::SelectOp::create(b, isOne, y, corrected);
-}
-
-/// DeepSeek-V4's score `sqrt(softplus(l))`, softplus as PyTorch's (beta 1,
-/// threshold 20: `l` itself above 20).
-Value createSqrtSoftplus(ImplicitLocOpBuilder &b, Value l) {
-  Value above = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l,
-                                      f32Constant(b, 20.0f));
-  Value softplus = arith::SelectOp::create(
-      b, above, l, createLog1p(b, math::ExpOp::create(b, l)));
-  return math::SqrtOp::create(b, softplus);
-}
-
 /// The per-expert scores `[T,E]` of `scoring` (not sparsemixer, which has
 /// none).
 Value createScores(ImplicitLocOpBuilder &b, ScoringFunc scoring, Value logits,
