@@ -30,6 +30,7 @@
 
 using namespace mlir;
 using namespace mlir::moe;
+using mlir::moe::cuda::idx;
 
 /// Bytes every shared-memory buffer of a kernel is aligned to.
 static constexpr int64_t kSharedAlignment = 128;
@@ -111,10 +112,6 @@ gpu::GPUFuncOp findKernel(gpu::GPUModuleOp kernels, StringRef name,
         llvm::equal(func.getArgumentTypes(), arguments))
       return func;
   return nullptr;
-}
-
-Value idx(ImplicitLocOpBuilder &b, int64_t v) {
-  return arith::ConstantIndexOp::create(b, v);
 }
 
 Value lessThan(ImplicitLocOpBuilder &b, Value x, Value y) {

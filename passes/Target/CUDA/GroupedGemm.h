@@ -14,11 +14,17 @@
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::moe::cuda {
+
+/// An `index` constant; the kernel builders spell hundreds of them.
+inline Value idx(ImplicitLocOpBuilder &b, int64_t value) {
+  return arith::ConstantIndexOp::create(b, value);
+}
 
 /// The module's kernels live in one gpu.module of this name.
 constexpr llvm::StringLiteral kKernelModuleName = "moe_kernels";

@@ -39,6 +39,7 @@
 
 using namespace mlir;
 using namespace mlir::moe;
+using mlir::moe::cuda::idx;
 
 namespace {
 
@@ -122,10 +123,6 @@ struct GemmOperands {
   Value numRows;
   int64_t depth, columns;
 };
-
-Value idx(ImplicitLocOpBuilder &b, int64_t v) {
-  return arith::ConstantIndexOp::create(b, v);
-}
 
 /// Column (in elements) of chunk `chunk` of row `row` in a swizzled tile:
 /// the chunk is XORed with the row's place among the rows sharing a

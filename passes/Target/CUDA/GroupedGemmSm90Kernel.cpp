@@ -53,10 +53,6 @@ constexpr int64_t kMmaDepth = 16;
 /// Ticks an mbarrier try_wait suspends for before it retries.
 constexpr int64_t kWaitTicks = 10000000;
 
-Value idx(ImplicitLocOpBuilder &b, int64_t v) {
-  return arith::ConstantIndexOp::create(b, v);
-}
-
 Attribute workgroupSpace(MLIRContext *ctx) {
   return gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
 }

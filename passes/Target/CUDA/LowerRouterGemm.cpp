@@ -38,6 +38,7 @@ namespace mlir::moe {
 
 using namespace mlir;
 using namespace mlir::moe;
+using mlir::moe::cuda::idx;
 
 namespace {
 
@@ -46,10 +47,6 @@ constexpr int64_t kWarpSize = 32;
 constexpr int64_t kWarps = 8;
 /// Tokens of a block: each weight element a lane loads serves them all.
 constexpr int64_t kTokensPerBlock = 4;
-
-Value idx(ImplicitLocOpBuilder &b, int64_t v) {
-  return arith::ConstantIndexOp::create(b, v);
-}
 
 /// Whether `op` is logits[T,E] += x[T,H] · w[E,H]ᵀ on f32 buffers with
 /// static H and E; otherwise reports why on `op`.

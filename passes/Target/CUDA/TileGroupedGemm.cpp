@@ -29,6 +29,7 @@ namespace mlir::moe {
 
 using namespace mlir;
 using namespace mlir::moe;
+using mlir::moe::cuda::idx;
 
 namespace {
 
@@ -49,10 +50,6 @@ struct TiledGemm {
   cuda::GemmEpilogue epilogue = cuda::GemmEpilogue::Activate;
   Activation activation = Activation::relu;
 };
-
-Value idx(ImplicitLocOpBuilder &b, int64_t v) {
-  return arith::ConstantIndexOp::create(b, v);
-}
 
 /// A unit-stride subview of `source`, rank-reduced to `resultShape`.
 Value slice(ImplicitLocOpBuilder &b, Value source,
