@@ -20,6 +20,17 @@ namespace moe {
 /// target to generate it (moe-cuda-lower-router-gemm).
 constexpr llvm::StringLiteral kRouterGemmAttr = "moe.router_gemm";
 
+/// The shape convert-moe-to-linalg gives the code (its options of the same
+/// names): a target's choice. The defaults are the CPU's.
+struct MoELinalgForm {
+  /// Tokens of each routing part (0: one part per worker).
+  int64_t tokensPerPart = 0;
+  /// The permutation as parallel ops rather than loops over the slots.
+  bool parallelDispatch = false;
+  /// The router GEMM inside each routing part, or left whole.
+  bool fuseRouterGemm = true;
+};
+
 /// moe.route and moe.expert_choice; `tokensPerPart`, `fuseRouterGemm` and
 /// `parallelScatter` as the pass options `tokens-per-part` (0: one part per
 /// worker), `fuse-router-gemm` and `parallel-dispatch` (expert choice's
@@ -45,9 +56,7 @@ void populateStatsToLinalgPatterns(RewritePatternSet &patterns);
 void populateSoftMoEToLinalgPatterns(RewritePatternSet &patterns);
 /// All of the above, plus the decomposition of moe.layer.
 void populateMoEToLinalgConversionPatterns(RewritePatternSet &patterns,
-                                           int64_t tokensPerPart = 0,
-                                           bool parallelDispatch = false,
-                                           bool fuseRouterGemm = true);
+                                           const MoELinalgForm &form = {});
 } // namespace moe
 } // namespace mlir
 

@@ -9,6 +9,8 @@
 #ifndef MOE_PIPELINES_PIPELINES_H
 #define MOE_PIPELINES_PIPELINES_H
 
+#include "moe/Conversion/MoEToLinalg.h"
+
 #include "mlir/Pass/PassOptions.h"
 
 namespace mlir {
@@ -69,16 +71,7 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
 
 /// moe → the kernel layer and linalg/scf/tensor (decomposed, experts fused
 /// unless disabled), then canonicalize and CSE (`moe-lower-to-linalg`).
-/// The shape convert-moe-to-linalg gives the code (its options of the same
-/// names): a target's choice. The defaults are the CPU's.
-struct MoELinalgForm {
-  /// Tokens of each routing part (0: one part per worker).
-  int64_t tokensPerPart = 0;
-  /// The permutation as parallel ops rather than loops over the slots.
-  bool parallelDispatch = false;
-  /// The router GEMM inside each routing part, or left whole.
-  bool fuseRouterGemm = true;
-};
+/// `form` (MoEToLinalg.h) is the target's choice of code shape.
 void buildMoELowerToLinalgPipeline(OpPassManager &pm,
                                    const MoELoweringOptions &options = {},
                                    const MoELinalgForm &form = {});

@@ -29,12 +29,11 @@ using namespace mlir;
 using namespace mlir::moe;
 
 void mlir::moe::populateMoEToLinalgConversionPatterns(
-    RewritePatternSet &patterns, int64_t tokensPerPart, bool parallelDispatch,
-    bool fuseRouterGemm) {
+    RewritePatternSet &patterns, const MoELinalgForm &form) {
   populateMoEDecomposePatterns(patterns);
-  populateRouteToLinalgPatterns(patterns, tokensPerPart, fuseRouterGemm,
-                                parallelDispatch);
-  populateDispatchToLinalgPatterns(patterns, parallelDispatch);
+  populateRouteToLinalgPatterns(patterns, form.tokensPerPart,
+                                form.fuseRouterGemm, form.parallelDispatch);
+  populateDispatchToLinalgPatterns(patterns, form.parallelDispatch);
   populateFfnToLinalgPatterns(patterns);
   populateFusedExpertsToLinalgPatterns(patterns);
   populateStatsToLinalgPatterns(patterns);
@@ -61,8 +60,9 @@ struct ConvertMoEToLinalgPass
                       NumWorkersOp, RankOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
-    populateMoEToLinalgConversionPatterns(patterns, tokensPerPart,
-                                          parallelDispatch, fuseRouterGemm);
+    populateMoEToLinalgConversionPatterns(
+        patterns, MoELinalgForm{tokensPerPart, parallelDispatch,
+                                fuseRouterGemm});
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
