@@ -85,11 +85,11 @@ std::vector<float> sparseMixerWeights(const float *l, int64_t numExperts,
   return weights;
 }
 
-/// Router probabilities of one token, for statistics: softmax, or sigmoid
-/// normalised to sum 1.
+/// Router probabilities of one token, for statistics: softmax (also
+/// sparsemixer's router distribution), or sigmoid normalised to sum 1.
 std::vector<float> routerProbs(const float *logits, int64_t numExperts,
                                Scoring scoring) {
-  if (scoring == Scoring::Softmax)
+  if (scoring == Scoring::Softmax || scoring == Scoring::SparseMixer)
     return softmax(logits, numExperts);
   std::vector<float> probs(numExperts);
   double sum = 0.0;

@@ -102,10 +102,52 @@ PUBLISHED = {
                 "the defaults are Mixtral's sizes; MiniMax-Text-01's are hidden "
                 "6144, 32 experts of 9216, 80 layers"),
     "olmoe": ("olmoe-1b-7b-0924", {}, ""),
+    "flint": ("flint", {}, ""),
+    "hunyuan_v1_moe": (
+        "hunyuan-a13b-instruct",
+        dict(num_experts=64, moe_topk=8, intermediate_size=3072),
+        "the defaults are one expert of Llama-7B's width; Hunyuan-A13B's 64 "
+        "experts, top-8, 3072 wide (as its model card gives them, not "
+        "checked against the hub)"),
+    "hy_v3": ("hy3-preview", {}, ""),
+    "mistral4": ("mistral-small-4-119b-2603", {}, ""),
+    "mistral_large4": ("mistral-large-4-1t-a52b", {}, ""),
+    "qwen3_omni_moe": ("qwen3-omni-30b-a3b-instruct", {}, ""),
+    "granitemoe": (
+        "granite-3.0-3b-a800m",
+        dict(hidden_size=1536, intermediate_size=512, num_local_experts=40,
+             num_experts_per_tok=8, num_attention_heads=24,
+             num_key_value_heads=8),
+        "the docstring names a dense speech model with Llama-7B defaults; "
+        "granite-3.0-3b-a800m's 40 experts, top-8, 512 wide"),
+    "granitemoeshared": ("granitemoeshared-defaults", {},
+                         "the docstring names no MoE model: the class "
+                         "defaults as they are"),
+    "granitemoehybrid": ("granitemoehybrid-defaults", {},
+                         "the docstring names no MoE model: the class "
+                         "defaults as they are"),
+    "granitemoe_swa": ("granite-swash-3b-a600m", {}, ""),
+    "aria": ("aria", {}, ""),
+    "cohere2_moe": ("command-a-plus-05-2026", {}, ""),
+    "lfm2_moe": ("lfm2-8b-a1b", {}, ""),
+    "phimoe": ("phi-3.5-moe-instruct", {}, ""),
+    "nemotron_h": ("nemotron-h-defaults", {},
+                   "the class defaults (4 layers, one MoE layer); the "
+                   "Nemotron-3-Nano checkpoint the docstring names uses "
+                   "latent projections, which moec refuses"),
+    "minimax_m3_vl": ("minimax-m3", {}, ""),
 }
 
 # Changes to a checker entry's config (in text_config where it has one): a
 # feature the entry leaves at its neutral value, switched on.
+# Checker entries whose tiny config is the family's, under the family's
+# folder name (the plain entry turns on what moec refuses).
+TINY_FOLDER = {
+    "hy_v3_nobias": "hy-v3-tiny",
+    "nemotron_h_nolatent": "nemotron-h-tiny",
+    "cohere2_moe_sigmoid": "cohere2-moe-tiny",
+}
+
 TINY_CHANGES = {
     # routed_scaling_factor 1 would leave the scaling untested.
     "deepseek_ocr2": dict(routed_scaling_factor=2.0),
@@ -117,7 +159,10 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "mimo_v2_flash", "minimax_m2", "dots1", "dots3_note", "deepseek_v32",
         "solar_open", "bailing_hybrid", "beam", "afmoe", "deepseek_ocr2",
         "unlimited_ocr", "flex_olmo", "jamba", "lara_mini", "mellum",
-        "minimax", "olmoe"]
+        "minimax", "olmoe", "flint", "hunyuan_v1_moe", "hy_v3_nobias", "mistral4",
+        "mistral_large4", "qwen3_omni_moe", "granitemoe", "granitemoeshared",
+        "granitemoehybrid", "granitemoe_swa", "aria", "cohere2_moe_sigmoid",
+        "lfm2_moe", "phimoe", "nemotron_h_nolatent", "minimax_m3_vl"]
 
 
 def architecture(model_type):
@@ -169,7 +214,7 @@ def main():
         changes = TINY_CHANGES.get(name, {})
         (kwargs["text_config"] if "text_config" in kwargs else kwargs).update(changes)
         config = transformers.AutoConfig.for_model(entry.model_type, **kwargs)
-        write(config, name.replace("_", "-") + "-tiny")
+        write(config, TINY_FOLDER.get(name, name.replace("_", "-") + "-tiny"))
 
 
 if __name__ == "__main__":

@@ -131,6 +131,43 @@ WeightsFn projWeights(std::string prefix, int64_t E, int64_t F,
                           sigmoidGate, bias);
 }
 
+/// Gate and up of each expert from a fused `[E,2F,H]` tensor (gate rows
+/// first), into the reference's `[E,F,H]` stacks.
+std::pair<const float *, const float *>
+splitGateUpRows(const float *gateUp, int64_t E, int64_t F, int64_t H,
+                std::vector<std::vector<float>> &owned) {
+  std::vector<float> g(E * F * H), u(E * F * H);
+  for (int64_t e = 0; e < E; ++e)
+    for (int64_t i = 0; i < F * H; ++i) {
+      g[e * F * H + i] = gateUp[e * 2 * F * H + i];
+      u[e * F * H + i] = gateUp[e * 2 * F * H + F * H + i];
+    }
+  owned.push_back(std::move(g));
+  owned.push_back(std::move(u));
+  return {owned[owned.size() - 2].data(), owned.back().data()};
+}
+
+/// Experts stored as the modeling code multiplies them (x · W):
+/// gate_up `[E,H,2F]` (gate columns first) and down `[E,F,H]`, into the
+/// reference's `[out, in]` stacks.
+reference::FfnWeights fromInputMajor(const float *gateUp, const float *down,
+                                     int64_t E, int64_t F, int64_t H,
+                                     std::vector<std::vector<float>> &owned) {
+  std::vector<float> g(E * F * H), u(E * F * H), d(E * H * F);
+  for (int64_t e = 0; e < E; ++e)
+    for (int64_t f = 0; f < F; ++f)
+      for (int64_t h = 0; h < H; ++h) {
+        g[(e * F + f) * H + h] = gateUp[(e * H + h) * 2 * F + f];
+        u[(e * F + f) * H + h] = gateUp[(e * H + h) * 2 * F + F + f];
+        d[(e * H + h) * F + f] = down[(e * F + f) * H + h];
+      }
+  owned.push_back(std::move(g));
+  owned.push_back(std::move(u));
+  owned.push_back(std::move(d));
+  return {owned[owned.size() - 3].data(), owned[owned.size() - 2].data(),
+          owned.back().data(), F};
+}
+
 void checkFamily(const Family &family, bool sharded = false) {
   std::string name = family.configDir + "-" + std::to_string(family.layer);
   std::string mlir = scratch(name + ".mlir"), lib = scratch(name + ".so");
@@ -314,24 +351,11 @@ TEST(HFFamily, Llama4) {
   auto weights = [=](const TensorMap &t,
                      std::vector<std::vector<float>> &owned) {
     std::string prefix = "model.layers.3.feed_forward.";
-    const float *gateUp = get(t, prefix + "experts.gate_up_proj");
-    const float *down = get(t, prefix + "experts.down_proj");
-    // Into the reference's [E,F,H] / [E,H,F] (out, in) layout by hand.
-    std::vector<float> g(E * F * H), u(E * F * H), d(E * H * F);
-    for (int64_t e = 0; e < E; ++e)
-      for (int64_t f = 0; f < F; ++f)
-        for (int64_t h = 0; h < H; ++h) {
-          g[(e * F + f) * H + h] = gateUp[(e * H + h) * 2 * F + f];
-          u[(e * F + f) * H + h] = gateUp[(e * H + h) * 2 * F + F + f];
-          d[(e * H + h) * F + f] = down[(e * F + f) * H + h];
-        }
-    owned.push_back(std::move(g));
-    owned.push_back(std::move(u));
-    owned.push_back(std::move(d));
     reference::LayerWeights w;
     w.router = get(t, prefix + "router.weight");
-    w.experts = {owned[owned.size() - 3].data(), owned[owned.size() - 2].data(),
-                 owned[owned.size() - 1].data(), F};
+    w.experts =
+        fromInputMajor(get(t, prefix + "experts.gate_up_proj"),
+                       get(t, prefix + "experts.down_proj"), E, F, H, owned);
     w.shared = reference::FfnWeights{
         get(t, prefix + "shared_expert.gate_proj.weight"),
         get(t, prefix + "shared_expert.up_proj.weight"),
@@ -589,24 +613,243 @@ TEST(HFFamily, LaraMini) {
   auto weights = [=](const TensorMap &t,
                      std::vector<std::vector<float>> &owned) {
     std::string prefix = "model.layers.1.mlp.";
-    const float *gateUp = get(t, prefix + "experts.gate_up_proj");
-    // Expert e's gate is rows [0,F) of gateUp[e], its up rows [F,2F).
-    std::vector<float> g(E * F * H), u(E * F * H);
-    for (int64_t e = 0; e < E; ++e)
-      for (int64_t i = 0; i < F * H; ++i) {
-        g[e * F * H + i] = gateUp[e * 2 * F * H + i];
-        u[e * F * H + i] = gateUp[e * 2 * F * H + F * H + i];
-      }
-    owned.push_back(std::move(g));
-    owned.push_back(std::move(u));
+    auto [gate, up] = splitGateUpRows(get(t, prefix + "experts.gate_up_proj"),
+                                      E, F, H, owned);
     reference::LayerWeights w;
     w.router = get(t, prefix + "gate.weight");
-    w.experts = {owned[owned.size() - 2].data(), owned.back().data(),
-                 get(t, prefix + "experts.down_proj"), F};
+    w.experts = {gate, up, get(t, prefix + "experts.down_proj"), F};
     addShared(w, t, prefix, "shared_expert.", 24, false);
     return w;
   };
   checkFamily(
       {"lara-mini-tiny", 1, config(H, E, softmaxTopK(2, true)), weights});
+}
+// Tests Flint (flint): sigmoid scores renormalised, no correction bias; a
+// shared expert (shared_expert., singular) of 40.
+TEST(HFFamily, Flint) {
+  reference::RoutingConfig r;
+  r.topK = 2;
+  r.scoring = reference::Scoring::Sigmoid;
+  r.renormalize = true;
+  checkFamily(
+      {"flint-tiny", 1, config(32, 8, r),
+       projWeights("model.layers.1.mlp.", 8, 48, "shared_expert.", 40)});
+}
+
+// Tests Hunyuan-A13B (hunyuan_v1_moe): always renormalised; the router
+// under gate.wg; a shared MLP (shared_mlp.) as wide as an expert.
+TEST(HFFamily, HunYuanV1Moe) {
+  checkFamily({"hunyuan-v1-moe-tiny", 0, config(32, 8, softmaxTopK(2, true)),
+               projWeights("model.layers.0.mlp.", 8, 48, "shared_mlp.", 48,
+                           false, "", "gate.wg.weight")});
+}
+
+// Tests Hy3 (hy_v3): σ scores with expert_bias for selection, renormalised
+// × 2.826; router under router.gate; shared_mlp. of 96.
+TEST(HFFamily, HyV3) {
+  checkFamily({"hy-v3-tiny", 1, config(32, 8, noauxTc(2, true, 2.826f)),
+               projWeights("model.layers.1.mlp.", 8, 48, "shared_mlp.", 96,
+                           false, "expert_bias", "router.gate.weight")});
+}
+
+/// Mistral 4's router: softmax, top-2 of the best group of 2 by top-2
+/// sums, renormalised × 2.
+reference::RoutingConfig mistral4Routing() {
+  reference::RoutingConfig r = softmaxTopK(2, true);
+  r.scalingFactor = 2.0f;
+  r.nGroup = 2;
+  r.groupScore = reference::GroupScore::Top2Sum;
+  return r;
+}
+
+// Tests Mistral-Small-4 (mistral4): grouped softmax routing; the experts
+// fused as gate_up_proj [E,2F,H] and down_proj [E,H,F]; shared_experts. of
+// 96.
+TEST(HFFamily, Mistral4) {
+  const int64_t H = 32, E = 8, F = 48;
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    std::string prefix = "model.layers.1.mlp.";
+    auto [gate, up] = splitGateUpRows(get(t, prefix + "experts.gate_up_proj"),
+                                      E, F, H, owned);
+    reference::LayerWeights w;
+    w.router = get(t, prefix + "gate.weight");
+    w.experts = {gate, up, get(t, prefix + "experts.down_proj"), F};
+    addShared(w, t, prefix, "shared_experts.", 96, false);
+    return w;
+  };
+  checkFamily({"mistral4-tiny", 1, config(H, E, mistral4Routing()), weights});
+}
+
+// Tests Mistral-Large-4 (mistral_large4): Mistral 4's router; Mistral's
+// native names (layers.{L}.experts.{e}.w1/w3/w2, shared_experts.w1/w3/w2).
+TEST(HFFamily, MistralLarge4) {
+  WeightsFn experts = perExpertWeights("layers.1.", "gate.weight", 8, 48,
+                                       "w1.weight", "w3.weight", "w2.weight");
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    reference::LayerWeights w = experts(t, owned);
+    w.shared =
+        reference::FfnWeights{get(t, "layers.1.shared_experts.w1.weight"),
+                              get(t, "layers.1.shared_experts.w3.weight"),
+                              get(t, "layers.1.shared_experts.w2.weight"), 96};
+    return w;
+  };
+  checkFamily(
+      {"mistral-large4-tiny", 1, config(32, 8, mistral4Routing()), weights});
+}
+
+// Tests Qwen3-Omni (qwen3_omni_moe): the thinker's text_config, tensors
+// under thinker.model.
+TEST(HFFamily, Qwen3OmniMoe) {
+  checkFamily({"qwen3-omni-moe-tiny", 1, config(32, 8, softmaxTopK(2, true)),
+               projWeights("thinker.model.layers.1.mlp.", 8, 48)});
+}
+
+/// A Granite-MoE block at layer 0: softmax top-2 renormalised, 8 experts of
+/// 48 fused as `gateUpName` [E,2F,H] (gate rows first) and `downName`
+/// [E,H,F]; IBM's shared_mlp input_linear [2·40,H] / output_linear when
+/// `shared`.
+Family graniteTiny(std::string configDir, std::string router,
+                   std::string gateUpName, std::string downName, bool shared) {
+  const int64_t H = 32, E = 8, F = 48, sharedF = 40;
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    std::string prefix = "model.layers.0.block_sparse_moe.";
+    auto [gate, up] =
+        splitGateUpRows(get(t, prefix + gateUpName), E, F, H, owned);
+    reference::LayerWeights w;
+    w.router = get(t, prefix + router);
+    w.experts = {gate, up, get(t, prefix + downName), F};
+    if (shared) {
+      const float *in = get(t, "model.layers.0.shared_mlp.input_linear.weight");
+      w.shared = reference::FfnWeights{
+          in, in + sharedF * H,
+          get(t, "model.layers.0.shared_mlp.output_linear.weight"), sharedF};
+    }
+    return w;
+  };
+  return {configDir, 0, config(H, E, softmaxTopK(2, true)), weights};
+}
+
+// Tests Granite-MoE (granitemoe): IBM's router.layer, input_linear and
+// output_linear names.
+TEST(HFFamily, GraniteMoe) {
+  checkFamily(graniteTiny("granitemoe-tiny", "router.layer.weight",
+                          "input_linear.weight", "output_linear.weight",
+                          false));
+}
+
+// Tests granitemoeshared: the same block plus IBM's fused shared MLP.
+TEST(HFFamily, GraniteMoeShared) {
+  checkFamily(graniteTiny("granitemoeshared-tiny", "router.layer.weight",
+                          "input_linear.weight", "output_linear.weight", true));
+}
+
+// Tests granitemoehybrid: granitemoeshared's block in the hybrid model.
+TEST(HFFamily, GraniteMoeHybrid) {
+  checkFamily(graniteTiny("granitemoehybrid-tiny", "router.layer.weight",
+                          "input_linear.weight", "output_linear.weight", true));
+}
+
+// Tests granitemoe_swa: transformers' own expert names (router.weight,
+// experts.gate_up_proj, experts.down_proj) with IBM's shared MLP.
+TEST(HFFamily, GraniteMoeSwa) {
+  checkFamily(graniteTiny("granitemoe-swa-tiny", "router.weight",
+                          "experts.gate_up_proj", "experts.down_proj", true));
+}
+
+// Tests Aria (aria): softmax top-2 renormalised; the experts as the modeling
+// code multiplies them, fc1 [E,H,2F] and fc2 [E,F,H]; shared_experts. of 32;
+// text_config under language_model.model.
+TEST(HFFamily, Aria) {
+  const int64_t H = 32, E = 8, F = 16;
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    std::string prefix = "language_model.model.layers.0.mlp.";
+    reference::LayerWeights w;
+    w.router = get(t, prefix + "router.weight");
+    w.experts =
+        fromInputMajor(get(t, prefix + "experts.fc1.weight"),
+                       get(t, prefix + "experts.fc2.weight"), E, F, H, owned);
+    addShared(w, t, prefix, "shared_experts.", 32, false);
+    return w;
+  };
+  checkFamily({"aria-tiny", 0, config(H, E, softmaxTopK(2, true)), weights});
+}
+
+// Tests Cohere2-MoE with expert_selection_fn sigmoid (cohere2_moe): top-2 on
+// the logits, σ weights renormalised; the shared expert added (sum).
+TEST(HFFamily, Cohere2Moe) {
+  reference::RoutingConfig r;
+  r.topK = 2;
+  r.scoring = reference::Scoring::Sigmoid;
+  r.selectOn = reference::SelectOn::Logits;
+  r.renormalize = true;
+  checkFamily(
+      {"cohere2-moe-tiny", 1, config(32, 8, r),
+       projWeights("model.layers.1.mlp.", 8, 16, "shared_experts.", 32)});
+}
+
+// Tests LFM2-MoE (lfm2_moe): σ scores with expert_bias for selection,
+// renormalised with LFM2's epsilon 1e-6, × 2.5; feed_forward. w1/w3/w2.
+TEST(HFFamily, Lfm2Moe) {
+  reference::RoutingConfig r = noauxTc(2, true, 2.5f);
+  r.renormEpsilon = 1e-6;
+  checkFamily({"lfm2-moe-tiny", 1, config(32, 8, r),
+               perExpertWeights("model.layers.1.feed_forward.", "gate.weight",
+                                8, 16, "w1.weight", "w3.weight", "w2.weight",
+                                "", 0, false, "expert_bias")});
+}
+
+// Tests Phi-3.5-MoE (phimoe): sparsemixer in its inference form (top-2 on
+// the logits, each weight a softmax over the logits within jitter_eps of the
+// selected one), not renormalised; Mixtral's names.
+TEST(HFFamily, PhiMoe) {
+  reference::RoutingConfig r = softmaxTopK(2, false);
+  r.scoring = reference::Scoring::SparseMixer;
+  r.selectOn = reference::SelectOn::Logits;
+  r.jitterEps = 0.01;
+  checkFamily(
+      {"phimoe-tiny", 0, config(32, 8, r),
+       perExpertWeights("model.layers.0.block_sparse_moe.", "gate.weight", 8,
+                        48, "w1.weight", "w3.weight", "w2.weight")});
+}
+
+// Tests Nemotron-H without latent projections (nemotron_h): DeepSeek-V3's
+// router (two groups) × 2; ungated relu² experts and shared expert
+// (up/down only) under backbone.layers.{L}.mixer.
+TEST(HFFamily, NemotronH) {
+  reference::LayerConfig c = config(32, 8, noauxTc(2, true, 2.0f, 2, 1));
+  c.activation = reference::Activation::ReLU2;
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    std::string prefix = "backbone.layers.1.mixer.";
+    reference::LayerWeights w;
+    w.router = get(t, prefix + "gate.weight");
+    w.correctionBias = get(t, prefix + "gate.e_score_correction_bias");
+    w.experts = {
+        nullptr, stack(t, prefix + "experts.{e}.up_proj.weight", 8, owned),
+        stack(t, prefix + "experts.{e}.down_proj.weight", 8, owned), 48};
+    w.shared = reference::FfnWeights{
+        nullptr, get(t, prefix + "shared_experts.up_proj.weight"),
+        get(t, prefix + "shared_experts.down_proj.weight"), 40};
+    return w;
+  };
+  checkFamily({"nemotron-h-tiny", 1, c, weights});
+}
+
+// Tests MiniMax-M3 (minimax_m3_vl): σ scores with a correction bias,
+// renormalised × 2; GPT-OSS's clamped SwiGLU (α 1.702, the tiny config's
+// swiglu_limit 1 so the clamps bite) on the routed and shared experts.
+TEST(HFFamily, MiniMaxM3Vl) {
+  reference::LayerConfig c = config(32, 8, noauxTc(2, true, 2.0f));
+  c.activation = reference::Activation::ClampedSwiGLU;
+  c.gluClamp = reference::GluClamp{1.702f, 1.0f};
+  checkFamily({"minimax-m3-vl-tiny", 1, c,
+               perExpertWeights(
+                   "language_model.model.layers.1.block_sparse_moe.",
+                   "gate.weight", 8, 48, "w1.weight", "w3.weight", "w2.weight",
+                   "shared_experts.", 40, false, "e_score_correction_bias")});
 }
 } // namespace
