@@ -605,25 +605,30 @@ TEST(HFFamily, MiniMax) {
                         16, "w1.weight", "w3.weight", "w2.weight")});
 }
 
-// Tests Lara-4-Mini (lara_mini): softmax top-2 renormalised; the experts
-// fused as saved, gate_up_proj [E,2F,H] (gate rows first) and down_proj
-// [E,H,F]; an ungated shared expert (shared_expert., singular) of 24.
-TEST(HFFamily, LaraMini) {
-  const int64_t H = 32, E = 8, F = 16;
-  auto weights = [=](const TensorMap &t,
-                     std::vector<std::vector<float>> &owned) {
-    std::string prefix = "model.layers.1.mlp.";
+/// Experts fused as saved below `prefix`: experts.gate_up_proj [E,2F,H]
+/// (gate rows first) and experts.down_proj [E,H,F]; the router gate.weight;
+/// the shared expert `<shared>{gate,up,down}_proj.weight` of `sharedF`.
+WeightsFn fusedRowsWeights(std::string prefix, int64_t E, int64_t F, int64_t H,
+                           std::string shared, int64_t sharedF) {
+  return [=](const TensorMap &t, std::vector<std::vector<float>> &owned) {
     auto [gate, up] = splitGateUpRows(get(t, prefix + "experts.gate_up_proj"),
                                       E, F, H, owned);
     reference::LayerWeights w;
     w.router = get(t, prefix + "gate.weight");
     w.experts = {gate, up, get(t, prefix + "experts.down_proj"), F};
-    addShared(w, t, prefix, "shared_expert.", 24, false);
+    addShared(w, t, prefix, shared, sharedF, false);
     return w;
   };
-  checkFamily(
-      {"lara-mini-tiny", 1, config(H, E, softmaxTopK(2, true)), weights});
 }
+
+// Tests Lara-4-Mini (lara_mini): softmax top-2 renormalised; the experts
+// fused as saved; an ungated shared expert (shared_expert., singular) of 24.
+TEST(HFFamily, LaraMini) {
+  checkFamily({"lara-mini-tiny", 1, config(32, 8, softmaxTopK(2, true)),
+               fusedRowsWeights("model.layers.1.mlp.", 8, 16, 32,
+                                "shared_expert.", 24)});
+}
+
 // Tests Flint (flint): sigmoid scores renormalised, no correction bias; a
 // shared expert (shared_expert., singular) of 40.
 TEST(HFFamily, Flint) {
@@ -666,19 +671,9 @@ reference::RoutingConfig mistral4Routing() {
 // fused as gate_up_proj [E,2F,H] and down_proj [E,H,F]; shared_experts. of
 // 96.
 TEST(HFFamily, Mistral4) {
-  const int64_t H = 32, E = 8, F = 48;
-  auto weights = [=](const TensorMap &t,
-                     std::vector<std::vector<float>> &owned) {
-    std::string prefix = "model.layers.1.mlp.";
-    auto [gate, up] = splitGateUpRows(get(t, prefix + "experts.gate_up_proj"),
-                                      E, F, H, owned);
-    reference::LayerWeights w;
-    w.router = get(t, prefix + "gate.weight");
-    w.experts = {gate, up, get(t, prefix + "experts.down_proj"), F};
-    addShared(w, t, prefix, "shared_experts.", 96, false);
-    return w;
-  };
-  checkFamily({"mistral4-tiny", 1, config(H, E, mistral4Routing()), weights});
+  checkFamily({"mistral4-tiny", 1, config(32, 8, mistral4Routing()),
+               fusedRowsWeights("model.layers.1.mlp.", 8, 48, 32,
+                                "shared_experts.", 96)});
 }
 
 // Tests Mistral-Large-4 (mistral_large4): Mistral 4's router; Mistral's
