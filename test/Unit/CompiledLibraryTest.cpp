@@ -115,8 +115,7 @@ void expectReference(const TestLayer &layer, const runtime::BoundEntry &bound,
     std::vector<float> expected =
         reference::runLayer(config, weights, x.data(), tokens);
     std::vector<float> actual(expected.size());
-    ASSERT_TRUE(bound.forward(x.data(), actual.data(), tokens, error))
-        << error;
+    ASSERT_TRUE(bound.forward(x.data(), actual.data(), tokens, error)) << error;
     for (float v : actual)
       ASSERT_TRUE(std::isfinite(v)) << what << ", T = " << tokens;
     EXPECT_LE(normwiseError(expected, actual), 1e-5f)
@@ -289,25 +288,20 @@ TEST(CompiledLibrary, BindReportsCost) {
   }
 }
 
-// Tests batch invariance: a token's output is the same bits whatever else
-// is in its batch and wherever in the batch it sits. The batch decides
-// which of a kernel's row tiles (6 rows, with tails) a token's rows fall
-// in and how many rows each expert has; every output element must still be
-// summed in the same order. A Mixtral-style layer (8 experts, top-2) with
-// H = 256 and F = 384 has two depth blocks of 128 in the gate and up
-// projections, three in down, and six 64-column chunks to spread over the
-// threads. One 512-token input runs whole, then shuffled into batches of
-// 1, 3 (the last holds 2), 8, 16, 64 and 512 tokens, on 1 and 2 threads:
-// each token's row must match its row in the first run (memcmp).
-TEST(CompiledLibrary, BatchInvariance) {
-  LayerSpec spec;
-  spec.hidden = 256;
-  spec.ffn = 384;
-  spec.routing = softmaxTopK(2, true);
+/// Batch invariance: a token's output is the same bits whatever else is in
+/// its batch and wherever in the batch it sits, on 1 and 2 threads. The
+/// batch decides which of a kernel's row tiles (6 rows, with tails) a
+/// token's rows fall in and how many rows each expert has; every output
+/// element must still be summed in the same order. `tokens` inputs run
+/// whole, then shuffled into batches of each of `batches` tokens (the last
+/// batch holds the rest): each token's row must match its row in the first
+/// run (memcmp).
+void checkBatchInvariance(const std::string &name, const LayerSpec &spec,
+                          int64_t tokens, std::vector<int64_t> batches) {
   TestLayer layer = makeTestLayer(spec);
-  std::string library = compileLayer("batch-invariance", layer);
+  std::string library = compileLayer(name, layer);
   ASSERT_FALSE(library.empty());
-  std::string error, weightsPath = scratch("batch-invariance.safetensors");
+  std::string error, weightsPath = scratch(name + ".safetensors");
   ASSERT_TRUE(
       writeSafeTensors(weightsPath, checkpointTensors(layer, false), error))
       << error;
@@ -322,44 +316,44 @@ TEST(CompiledLibrary, BatchInvariance) {
     moe_context context;
     moe_context_init_cpu(&context);
     context.num_threads = threads;
-    auto bound = runtime::BoundEntry::bind(*entry, *checkpoint, error, &context);
+    auto bound =
+        runtime::BoundEntry::bind(*entry, *checkpoint, error, &context);
     EXPECT_TRUE(bound) << error;
     return bound;
   };
   auto bound = bindOn(1);
   ASSERT_TRUE(bound);
 
-  constexpr int64_t kTokens = 512;
   const int64_t hidden = spec.hidden;
   const size_t rowBytes = hidden * sizeof(float);
   std::mt19937 rng(11);
-  std::vector<float> input = randomTensor(rng, kTokens * hidden, 1.0f);
+  std::vector<float> input = randomTensor(rng, tokens * hidden, 1.0f);
   AlignedFloats whole(input.begin(), input.end()), expected(input.size());
-  ASSERT_TRUE(bound->forward(whole.data(), expected.data(), kTokens, error))
+  ASSERT_TRUE(bound->forward(whole.data(), expected.data(), tokens, error))
       << error;
   float largest = 0;
   for (float v : expected) {
-    ASSERT_TRUE(std::isfinite(v));
+    ASSERT_TRUE(std::isfinite(v)) << name;
     largest = std::max(largest, std::fabs(v));
   }
-  ASSERT_GT(largest, 0.0f);
+  ASSERT_GT(largest, 0.0f) << name;
 
   for (int32_t threads : {1, 2}) {
     bound = bindOn(threads);
     ASSERT_TRUE(bound);
-    for (int64_t batch : {1, 3, 8, 16, 64, 512}) {
-      std::vector<int64_t> order(kTokens);
+    for (int64_t batch : batches) {
+      std::vector<int64_t> order(tokens);
       std::iota(order.begin(), order.end(), 0);
       std::shuffle(order.begin(), order.end(), rng);
       AlignedFloats x(batch * hidden), y(batch * hidden);
       int64_t differing = 0, firstToken = -1;
-      for (int64_t begin = 0; begin < kTokens; begin += batch) {
-        int64_t tokens = std::min(batch, kTokens - begin);
-        for (int64_t i = 0; i < tokens; ++i)
+      for (int64_t begin = 0; begin < tokens; begin += batch) {
+        int64_t count = std::min(batch, tokens - begin);
+        for (int64_t i = 0; i < count; ++i)
           std::memcpy(x.data() + i * hidden,
                       whole.data() + order[begin + i] * hidden, rowBytes);
-        ASSERT_TRUE(bound->forward(x.data(), y.data(), tokens, error)) << error;
-        for (int64_t i = 0; i < tokens; ++i) {
+        ASSERT_TRUE(bound->forward(x.data(), y.data(), count, error)) << error;
+        for (int64_t i = 0; i < count; ++i) {
           int64_t token = order[begin + i];
           if (std::memcmp(y.data() + i * hidden,
                           expected.data() + token * hidden, rowBytes) != 0) {
@@ -370,11 +364,72 @@ TEST(CompiledLibrary, BatchInvariance) {
         }
       }
       EXPECT_EQ(differing, 0)
-          << differing << " of " << kTokens << " tokens differ in batches of "
-          << batch << " on " << threads << " thread(s), token " << firstToken
-          << " first";
+          << name << ": " << differing << " of " << tokens
+          << " tokens differ in batches of " << batch << " on " << threads
+          << " thread(s), token " << firstToken << " first";
     }
   }
+}
+
+// Tests batch invariance on a Mixtral-style layer (8 experts, top-2) with
+// H = 256 and F = 384: two depth blocks of 128 in the gate and up
+// projections, three in down, and six 64-column chunks to spread over the
+// threads; 512 tokens in batches of 1, 3, 8, 16, 64 and 512.
+TEST(CompiledLibrary, BatchInvariance) {
+  LayerSpec spec;
+  spec.hidden = 256;
+  spec.ffn = 384;
+  spec.routing = softmaxTopK(2, true);
+  checkBatchInvariance("batch-invariance", spec, 512, {1, 3, 8, 16, 64, 512});
+}
+
+// Tests batch invariance of the routing and expert variants of issue 16,
+// each on the same GEMM shapes (H = 256, F = 384): DeepSeek-V3's grouped
+// sigmoid router with a correction bias and a shared expert, DeepSeek-V4's
+// sqrtsoftplus, PhiMoE's sparsemixer, GPT-OSS's router bias, softmax over the
+// selected logits and clamped SwiGLU, Gemma 4's router-input norm and expert
+// scale, and ungated relu² experts (Nemotron-H). Soft MoE is left out: its
+// slots mix the batch's tokens by definition.
+TEST(CompiledLibrary, BatchInvarianceVariants) {
+  auto sized = [](LayerSpec spec) {
+    spec.hidden = 256;
+    spec.ffn = 384;
+    return spec;
+  };
+  LayerSpec deepSeek = deepSeekV3Spec();
+  deepSeek.sharedFfn = 384;
+  LayerSpec sqrtSoftplus;
+  sqrtSoftplus.routing = softmaxTopK(3, true);
+  sqrtSoftplus.routing->scoring = reference::Scoring::SqrtSoftplus;
+  sqrtSoftplus.bias = true;
+  LayerSpec sparseMixer;
+  sparseMixer.routing = softmaxTopK(2, false);
+  sparseMixer.routing->scoring = reference::Scoring::SparseMixer;
+  sparseMixer.routing->selectOn = reference::SelectOn::Logits;
+  sparseMixer.routing->jitterEps = 0.1;
+  LayerSpec gptOss;
+  gptOss.routing = softmaxTopK(4, false);
+  gptOss.routing->selectOn = reference::SelectOn::Logits;
+  gptOss.routing->weights = reference::RoutingWeights::SoftmaxSelected;
+  gptOss.routerBias = true;
+  gptOss.activation = reference::Activation::ClampedSwiGLU;
+  gptOss.gluClamp = reference::GluClamp{1.702f, 1.0f};
+  LayerSpec gemma4;
+  gemma4.routing = softmaxTopK(2, true);
+  gemma4.activation = reference::Activation::GeGLUTanh;
+  gemma4.routerInputNorm = reference::RouterInputNorm{1e-6, 1.0 / 16.0};
+  gemma4.expertScale = true;
+  LayerSpec relu2;
+  relu2.routing = softmaxTopK(2, true);
+  relu2.activation = reference::Activation::ReLU2;
+  for (auto &[name, spec] : std::vector<std::pair<std::string, LayerSpec>>{
+           {"invariance-deepseek-v3", deepSeek},
+           {"invariance-sqrtsoftplus", sqrtSoftplus},
+           {"invariance-sparsemixer", sparseMixer},
+           {"invariance-gpt-oss", gptOss},
+           {"invariance-gemma4", gemma4},
+           {"invariance-relu2", relu2}})
+    checkBatchInvariance(name, sized(spec), 96, {1, 7, 96});
 }
 
 // Tests Llama 4 input scaling and a capacity that passes dropped input
@@ -401,8 +456,8 @@ TEST(CompiledLibrary, ExpertSubset) {
   constexpr int64_t kBegin = 3, kCheckpointExperts = 16;
   std::string source = layer.source();
   int marked = 0;
-  for (size_t at = 0; (at = source.find("{moe.weight = \"", at)) !=
-                      std::string::npos;
+  for (size_t at = 0;
+       (at = source.find("{moe.weight = \"", at)) != std::string::npos;
        at += 20) {
     size_t end = source.find('"', at + 15);
     if (source.substr(at, end - at).find("{e}") == std::string::npos)
@@ -476,8 +531,8 @@ struct CountingAllocator {
     ++self->allocations;
     self->sizes.push_back(bytes);
     self->alignments.push_back(alignment);
-    return std::aligned_alloc(alignment, (bytes + alignment - 1) / alignment *
-                                             alignment);
+    return std::aligned_alloc(alignment,
+                              (bytes + alignment - 1) / alignment * alignment);
   }
   static void free(void *user, void *pointer) {
     ++static_cast<CountingAllocator *>(user)->frees;
@@ -573,9 +628,9 @@ TEST(ABI, InitForwardDestroy) {
   for (float v : y)
     EXPECT_EQ(v, 0.0f);
   // The bound entry on the checkpoint's weights gives the reference.
-  std::vector<float> expected = reference::runLayer(
-      fixture.layer.referenceConfig(), fixture.layer.referenceWeights(),
-      x.data(), tokens);
+  std::vector<float> expected =
+      reference::runLayer(fixture.layer.referenceConfig(),
+                          fixture.layer.referenceWeights(), x.data(), tokens);
   ASSERT_TRUE(bound->forward(x.data(), y.data(), tokens, error)) << error;
   EXPECT_LE(normwiseError(expected, y), 1e-5f);
 
@@ -658,8 +713,8 @@ TEST(ABI, BF16IO) {
   // Each token alone: its row of the batch's bits.
   for (int64_t t = 0; t < tokens; ++t) {
     std::vector<uint16_t> alone(hidden);
-    ASSERT_TRUE(bound->forward(xb.data() + t * hidden, alone.data(), 1, bf16,
-                               error))
+    ASSERT_TRUE(
+        bound->forward(xb.data() + t * hidden, alone.data(), 1, bf16, error))
         << error;
     EXPECT_EQ(std::memcmp(alone.data(), yb.data() + t * hidden,
                           hidden * sizeof(uint16_t)),
@@ -773,8 +828,10 @@ TEST(ABI, InitRefusesMismatch) {
       {"abi version",
        [](moe_context &c, SlotBuffers &, int64_t &) { c.abi_version = 1; },
        MOE_STATUS_ABI_VERSION},
-      {"cuda", [](moe_context &c, SlotBuffers &,
-                  int64_t &) { c.target = MOE_TARGET_CUDA; },
+      {"cuda",
+       [](moe_context &c, SlotBuffers &, int64_t &) {
+         c.target = MOE_TARGET_CUDA;
+       },
        MOE_STATUS_WRONG_TARGET},
       {"rank past size",
        [](moe_context &c, SlotBuffers &, int64_t &) { c.rank = 1; },
@@ -851,8 +908,8 @@ TEST(ABI, AllocatorHookAndThreads) {
     context.user = &counter;
     std::string error;
     {
-      auto bound =
-          runtime::BoundEntry::bind(entry, *fixture.checkpoint, error, &context);
+      auto bound = runtime::BoundEntry::bind(entry, *fixture.checkpoint, error,
+                                             &context);
       ASSERT_TRUE(bound) << error;
       const runtime::BindStats &stats = bound->bindStats();
       size_t packedSlots = 0;
@@ -1011,8 +1068,7 @@ TEST(Manifest, RefusesMalformed) {
          json second = m["entries"][1];
          second["name"] = "other";
          for (const char *suffix : {"init", "forward", "destroy"})
-           second["symbols"][suffix] =
-               std::string("moe_entry_other_") + suffix;
+           second["symbols"][suffix] = std::string("moe_entry_other_") + suffix;
          m["entries"].push_back(second);
        },
        "entry 'tiny' has a second statistics entry 'other'"},
