@@ -179,13 +179,22 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   };
 
   unsigned input = addArg({ShapedType::kDynamic, H}, "");
+  bool byTable = !plan.expertTableName.empty() &&
+                 (!plan.isTableLayer || plan.isTableLayer(layer));
+  // The ABI's token ids follow the input (i32, one per token).
+  std::optional<unsigned> tokenIds;
+  if (byTable) {
+    args.push_back(
+        {RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type()), {}});
+    tokenIds = args.size() - 1;
+  }
   // Soft MoE has a router row per slot (E·S within the bounds,
   // readRouterOverride checked).
   int64_t routerRows =
       plan.routerKind == RouterKind::SoftMoE ? E * plan.softMoESlots : E;
   unsigned router = addArg({routerRows, H}, plan.routerName);
   std::optional<unsigned> bias;
-  if (plan.correctionBias)
+  if (plan.correctionBias && !byTable)
     bias = addArg({E}, plan.correctionBiasName);
   std::optional<unsigned> gate;
   unsigned up = 0, down = 0;
@@ -267,6 +276,16 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
       sharedSigmoid = addArg({1, H}, "shared_expert_gate.weight");
   }
 
+  std::optional<unsigned> table;
+  if (byTable) {
+    Arg arg{RankedTensorType::get({plan.vocabSize, plan.topK}, b.getI32Type()),
+            {}};
+    arg.attrs.set(kWeightNameAttr,
+                  b.getStringAttr(prefix + plan.expertTableName));
+    args.push_back(std::move(arg));
+    table = args.size() - 1;
+  }
+
   SmallVector<Type> types;
   for (const Arg &arg : args)
     types.push_back(arg.type);
@@ -307,11 +326,11 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   Value output = LayerOp::create(
       b, loc, activationType, value(input), value(router), value(bias),
       /*router_bias=*/Value(), /*router_input_scale=*/Value(),
-      /*expert_scale=*/Value(), /*expert_table=*/Value(),
-      /*token_ids=*/Value(), value(gate), value(up), value(down),
-      value(sharedGate), value(sharedUp), value(sharedDown),
-      value(sharedSigmoid), routing, ActivationAttr::get(ctx, plan.activation),
-      CapacityAttr(), plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(),
-      gluClamp, /*router_input_norm=*/RouterInputNormAttr());
+      /*expert_scale=*/Value(), value(table), value(tokenIds), value(gate),
+      value(up), value(down), value(sharedGate), value(sharedUp),
+      value(sharedDown), value(sharedSigmoid), routing,
+      ActivationAttr::get(ctx, plan.activation), CapacityAttr(),
+      plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(), gluClamp,
+      /*router_input_norm=*/RouterInputNormAttr());
   func::ReturnOp::create(b, loc, output);
 }

@@ -76,6 +76,13 @@ struct LayerPlan {
   RouterKind routerKind = RouterKind::TokenChoice;
   double expertChoiceFactor = 1.0;
   int64_t softMoESlots = 1;
+  /// Routing by token id (hash layers): the `[vocabSize, topK]` table's
+  /// checkpoint name relative to `prefix` (none when empty), and the
+  /// layers it routes (every MoE layer when unset). Such a layer takes the
+  /// token ids after its input and reads no correction bias.
+  std::string expertTableName;
+  int64_t vocabSize = 0;
+  std::function<bool(int64_t)> isTableLayer;
   ExpertNaming naming = ExpertNaming::Projections;
   /// Checkpoint names: "{L}" is the layer index.
   std::string prefix;       // e.g. "model.layers.{L}.mlp."
