@@ -18,6 +18,8 @@ const KeyAlias kLocalExpertsIsNum[] = {{"num_experts", "num_local_experts"}};
 const KeyAlias kNumExpertsIsRouted[] = {
     {"n_routed_experts", "num_experts"},
     {"n_routed_experts", "num_local_experts"}};
+const KeyAlias kDeepSeekV4[] = {{"n_routed_experts", "num_local_experts"},
+                                {"moe_intermediate_size", "intermediate_size"}};
 const KeyAlias kExaoneMoe[] = {{"n_routed_experts", "num_experts"},
                                {"n_shared_experts", "num_shared_experts"}};
 const KeyAlias kKimiLinear[] = {
@@ -62,6 +64,7 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       {"flint", "", {}, readFlint},
       {"deepseek_v2", "", kNumExpertsIsRouted, readDeepSeekV2},
       {"deepseek_v3", "", kNumExpertsIsRouted, readDeepSeekV3},
+      {"deepseek_v4", "", kDeepSeekV4, readDeepSeekV4},
       {"llama4_text", "", {}, readLlama4Text},
       {"llama4", "text_config", {}, readLlama4},
       // DeepSeek-V3's router (Families/DeepSeekLike.cpp).
@@ -114,8 +117,6 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"axk2", "group-limited routing that masks dropped groups to 0 instead "
                "of excluding them"},
       {"dbrx", "p-norm renormalisation and DBRX's [E*F, H] expert tensors"},
-      {"deepseek_v4",
-       "sqrtsoftplus scores, DeepSeek-V4's clamped SwiGLU and its hash layers"},
       {"diffusion_gemma",
        "Gemma 4's feed-forward: RMSNorms before and after the experts, a "
        "normalised router input and a dense MLP beside the experts"},

@@ -190,6 +190,9 @@ LogicalResult readQwen3OmniMoe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readFlint(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readDeepSeekV2(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readDeepSeekV3(const ConfigReader &config, LayerPlan &plan);
+/// DeepSeek-V4: sqrtsoftplus (or sigmoid) with a correction bias, hash
+/// layers routed by token id, clamped SwiGLU experts and shared expert.
+LogicalResult readDeepSeekV4(const ConfigReader &config, LayerPlan &plan);
 
 /// How a DeepSeek-style router is configured where the family's config
 /// has no key for it.

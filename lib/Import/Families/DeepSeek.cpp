@@ -1,7 +1,8 @@
-//===- DeepSeek.cpp - DeepSeek-V2 and V3 ===//
+//===- DeepSeek.cpp - DeepSeek-V2, V3 and V4 ===//
 //
-// DeepSeek-V2 (greedy or group-limited softmax) and V3 (noaux_tc: sigmoid
-// with a correction bias, groups by their top two), with shared experts.
+// DeepSeek-V2 (greedy or group-limited softmax), V3 (noaux_tc: sigmoid
+// with a correction bias, groups by their top two), with shared experts;
+// V4 (sqrtsoftplus with a correction bias, hash layers routed by token id).
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +18,19 @@ using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::hf;
 namespace limits = ::moe::limits;
+
+/// routed_scaling_factor multiplies f32 routing weights: a normal f32 keeps
+/// them finite and nonzero.
+static LogicalResult checkScalingFactor(const ConfigReader &config,
+                                        double scaling) {
+  if (scaling >= FLT_MIN && scaling <= FLT_MAX)
+    return success();
+  return config.error("routed_scaling_factor")
+         << "config key 'routed_scaling_factor' must be positive and within "
+            "f32 ("
+         << formatNumber(FLT_MIN) << " to " << formatNumber(FLT_MAX)
+         << "), got " << formatNumber(scaling);
+}
 
 LogicalResult
 mlir::moe::hf::readDeepSeekRouting(const ConfigReader &config, LayerPlan &plan,
@@ -44,14 +58,8 @@ mlir::moe::hf::readDeepSeekRouting(const ConfigReader &config, LayerPlan &plan,
   if (failed(shared) || failed(scaling) || failed(norm) || failed(method) ||
       failed(scoring) || failed(nGroup) || failed(topkGroup))
     return failure();
-  // The factor multiplies f32 routing weights: a normal f32 keeps them
-  // finite and nonzero.
-  if (!(*scaling >= FLT_MIN && *scaling <= FLT_MAX))
-    return config.error("routed_scaling_factor")
-           << "config key 'routed_scaling_factor' must be positive and within "
-              "f32 ("
-           << formatNumber(FLT_MIN) << " to " << formatNumber(FLT_MAX)
-           << "), got " << formatNumber(*scaling);
+  if (failed(checkScalingFactor(config, *scaling)))
+    return failure();
 
   StringRef expectedMethods =
       v3 ? "noaux_tc" : "greedy or group_limited_greedy";
@@ -150,4 +158,68 @@ LogicalResult mlir::moe::hf::readDeepSeekV2(const ConfigReader &config,
 LogicalResult mlir::moe::hf::readDeepSeekV3(const ConfigReader &config,
                                             LayerPlan &plan) {
   return readDeepSeek(config, plan, /*v3=*/true);
+}
+
+LogicalResult mlir::moe::hf::readDeepSeekV4(const ConfigReader &config,
+                                            LayerPlan &plan) {
+  // transformers' DeepseekV4: one shared MLP as wide as an expert whatever
+  // n_shared_experts says; always renormalised (norm_topk_prob is saved but
+  // unused) and scaled; no groups.
+  if (failed(readCommon(config, plan, "n_routed_experts",
+                        "moe_intermediate_size")))
+    return failure();
+  FailureOr<double> scaling =
+      config.optionalNumber("routed_scaling_factor", 1.0);
+  FailureOr<std::string> scoring =
+      config.optionalString("scoring_func", "sqrtsoftplus");
+  FailureOr<int64_t> vocab =
+      config.requireInt("vocab_size", 1, limits::kMaxVocab);
+  FailureOr<std::vector<std::string>> kinds = config.optionalLayerKinds(
+      "mlp_layer_types", plan.numLayers, {"hash_moe", "moe"});
+  FailureOr<int64_t> hashLayers =
+      config.optionalInt("num_hash_layers", 3, 0, limits::kMaxLayers);
+  if (failed(scaling) || failed(scoring) || failed(vocab) || failed(kinds) ||
+      failed(hashLayers))
+    return failure();
+  if (failed(checkScalingFactor(config, *scaling)))
+    return failure();
+  if (*scoring == "sqrtsoftplus")
+    plan.scoring = ScoringFunc::sqrtsoftplus;
+  else if (*scoring == "sigmoid")
+    plan.scoring = ScoringFunc::sigmoid;
+  else
+    return config.error("scoring_func")
+           << "config key 'scoring_func' is " << quote(*scoring)
+           << "; deepseek_v4 scores with sqrtsoftplus or sigmoid";
+  // The experts' and shared expert's clamps (silu(min(g, L)) · clamp(u,
+  // ±L)) are not in moec yet.
+  if (config.has("swiglu_limit"))
+    return config.error("swiglu_limit")
+           << "config key 'swiglu_limit' is set: moec lacks DeepSeek-V4's "
+              "clamped SwiGLU (silu(min(g, limit)) * clamp(u, -limit, limit))";
+  plan.renormalize = true;
+  plan.scalingFactor = *scaling;
+  plan.correctionBias = true;
+  plan.correctionBiasName = "gate.bias";
+  plan.prefix = "model.layers.{L}.ffn.";
+  plan.routerName = "gate.weight";
+  plan.naming = ExpertNaming::Mixtral;
+  plan.sharedFfn = plan.ffn;
+  plan.sharedPrefix = "shared_experts.";
+  plan.sharedNaming = SharedNaming::Mixtral;
+  // Hash layers take their experts from gate.tid2eid [vocab, k] by token id
+  // (mlp_layer_types, or the first num_hash_layers layers).
+  plan.expertTableName = "gate.tid2eid";
+  plan.vocabSize = *vocab;
+  if (!kinds->empty()) {
+    std::vector<std::string> types = *kinds;
+    plan.isTableLayer = [types](int64_t layer) {
+      return types[layer] == "hash_moe";
+    };
+  } else {
+    int64_t first = *hashLayers;
+    plan.isTableLayer = [first](int64_t layer) { return layer < first; };
+  }
+  setEveryLayer(plan);
+  return success();
 }
