@@ -310,7 +310,10 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
       /*expert_scale=*/Value(), /*expert_table=*/Value(),
       /*token_ids=*/Value(), value(gate), value(up), value(down),
       value(sharedGate), value(sharedUp), value(sharedDown),
-      value(sharedSigmoid), routing, ActivationAttr::get(ctx, plan.activation),
+      value(sharedSigmoid), /*expert_gate_bias=*/Value(),
+      /*expert_up_bias=*/Value(), /*expert_down_bias=*/Value(),
+      /*output_bias=*/Value(), routing,
+      ActivationAttr::get(ctx, plan.activation),
       CapacityAttr(), plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(),
       gluClamp, /*router_input_norm=*/RouterInputNormAttr());
   func::ReturnOp::create(b, loc, output);
