@@ -102,6 +102,11 @@ PUBLISHED = {
                 "the defaults are Mixtral's sizes; MiniMax-Text-01's are hidden "
                 "6144, 32 experts of 9216, 80 layers"),
     "olmoe": ("olmoe-1b-7b-0924", {}, ""),
+    "gpt_oss": ("gpt-oss-120b", {},
+                "the defaults are gpt-oss-120b's sizes (36 layers, 128 "
+                "experts), not the docstring's gpt-oss-20b"),
+    "openai_privacy_filter": ("privacy-filter", {}, ""),
+    "jetmoe": ("jetmoe-8b", {}, ""),
 }
 
 # Changes to a checker entry's config (in text_config where it has one): a
@@ -117,7 +122,7 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "mimo_v2_flash", "minimax_m2", "dots1", "dots3_note", "deepseek_v32",
         "solar_open", "bailing_hybrid", "beam", "afmoe", "deepseek_ocr2",
         "unlimited_ocr", "flex_olmo", "jamba", "lara_mini", "mellum",
-        "minimax", "olmoe"]
+        "minimax", "olmoe", "gpt_oss", "openai_privacy_filter", "jetmoe"]
 
 
 def architecture(model_type):
