@@ -107,6 +107,11 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       {"granitemoe_swa", "", {}, readGraniteMoeSwa},
       {"aria", "text_config", kAria, readAria},
       {"cohere2_moe", "", {}, readCohere2Moe},
+      // Biases on the expert linears or the block (Families/GptOss.cpp).
+      {"gpt_oss", "", kNumExpertsIsLocal, readGptOss},
+      {"openai_privacy_filter", "", kNumExpertsIsLocal,
+       readOpenAIPrivacyFilter},
+      {"jetmoe", "", {}, readJetMoe},
   };
   return families;
 }
@@ -132,8 +137,6 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
        "Gemma 4's feed-forward: RMSNorms before and after the experts, a "
        "normalised router input and a dense MLP beside the experts"},
       {"glm5_next", "GLM-5's clamped SwiGLU"},
-      {"gpt_oss", "GPT-OSS's clamped SwiGLU, expert biases, a router bias and "
-                  "weights as the softmax of the selected logits"},
       {"hy_v4",
        "the routed experts' clamped SwiGLU and the shared experts' gate"},
       {"hy_v4_vl",
@@ -142,8 +145,6 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
        "sink routing (shared experts weighted by the router)"},
       {"inkling2", "a soft-capped SwiGLU"},
       {"inkling2_loop", "a soft-capped SwiGLU"},
-      {"jetmoe", "weights as the softmax of the selected logits, and a bias on "
-                 "the block's output"},
       {"kolibri1", "top-k on biased raw logits"},
       {"laguna", "a tanh soft cap on the router logits"},
       {"longcat_flash", "zero (identity) experts"},
@@ -151,9 +152,6 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
        "router logit scaling, latent projections and per-expert output norms"},
       {"nllb-moe",
        "NLLB's capacity and second-expert rules, and ReLU experts with biases"},
-      {"openai_privacy_filter",
-       "GPT-OSS's clamped SwiGLU, expert biases, a router bias and weights as "
-       "the softmax of the selected logits"},
       {"qwen3_vl_moe",
        "fused expert tensors in either orientation (transformers 5 saves them "
        "transposed from the published checkpoints)"},

@@ -148,6 +148,32 @@ LogicalResult mlir::moe::hf::readMlpLayerTypes(const ConfigReader &config,
   return readFirstDense(config, plan, "first_k_dense_replace", defaultDense);
 }
 
+/// The fused experts' linear biases of `plan`, as arguments: gate_up
+/// `[E,2F]` split like its weight (chunked or interleaved columns) and down
+/// `[E,H]`. `addArg(shape, name)` adds an argument, `setView(index, source,
+/// slice, transpose)` gives it a view of its checkpoint tensor.
+template <typename AddArg, typename SetView>
+static std::tuple<std::optional<unsigned>, std::optional<unsigned>,
+                  std::optional<unsigned>>
+addExpertBiases(const LayerPlan &plan, AddArg &addArg, SetView &setView) {
+  int64_t E = plan.numExperts, F = plan.ffn, H = plan.hidden;
+  std::optional<unsigned> gate, up, down;
+  if (!plan.gateUpBiasName.empty()) {
+    gate = addArg({E, F}, plan.gateUpBiasName);
+    up = addArg({E, F}, plan.gateUpBiasName);
+    if (plan.naming == ExpertNaming::FusedTransposedInterleaved) {
+      setView(*gate, {E, 2 * F}, {1, 0, F, 2}, {0, 1});
+      setView(*up, {E, 2 * F}, {1, 1, F, 2}, {0, 1});
+    } else {
+      setView(*gate, {E, 2 * F}, {1, 0, F}, {0, 1});
+      setView(*up, {E, 2 * F}, {1, F, F}, {0, 1});
+    }
+  }
+  if (!plan.downBiasName.empty())
+    down = addArg({E, H}, plan.downBiasName);
+  return {gate, up, down};
+}
+
 void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
                                const LayerPlan &plan, int64_t layer) {
   MLIRContext *ctx = b.getContext();
@@ -193,9 +219,11 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   int64_t routerRows =
       plan.routerKind == RouterKind::SoftMoE ? E * plan.softMoESlots : E;
   unsigned router = addArg({routerRows, H}, plan.routerName);
-  std::optional<unsigned> bias;
+  std::optional<unsigned> bias, routerBias;
   if (plan.correctionBias && !byTable)
     bias = addArg({E}, plan.correctionBiasName);
+  if (!plan.routerBiasName.empty())
+    routerBias = addArg({E}, plan.routerBiasName);
   std::optional<unsigned> gate;
   unsigned up = 0, down = 0;
   bool gated = isGated(plan.activation);
@@ -220,6 +248,16 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     setView(*gate, {E, H, 2 * F}, {2, 0, F}, {0, 2, 1});
     up = addArg({E, F, H}, plan.gateUpName);
     setView(up, {E, H, 2 * F}, {2, F, F}, {0, 2, 1});
+    down = addArg({E, H, F}, plan.downName);
+    setView(down, {E, F, H}, {}, {0, 2, 1});
+    break;
+  case ExpertNaming::FusedTransposedInterleaved:
+    // gate_up_proj [E,H,2F]: gate is the even columns, up the odd ones
+    // (strided slices), each transposed to [E,F,H]; down_proj as above.
+    gate = addArg({E, F, H}, plan.gateUpName);
+    setView(*gate, {E, H, 2 * F}, {2, 0, F, 2}, {0, 2, 1});
+    up = addArg({E, F, H}, plan.gateUpName);
+    setView(up, {E, H, 2 * F}, {2, 1, F, 2}, {0, 2, 1});
     down = addArg({E, H, F}, plan.downName);
     setView(down, {E, F, H}, {}, {0, 2, 1});
     break;
@@ -275,6 +313,10 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     if (plan.sharedSigmoidGate)
       sharedSigmoid = addArg({1, H}, "shared_expert_gate.weight");
   }
+  auto [gateBias, upBias, downBias] = addExpertBiases(plan, addArg, setView);
+  std::optional<unsigned> outputBias;
+  if (!plan.outputBiasName.empty())
+    outputBias = addArg({H}, plan.outputBiasName);
 
   std::optional<unsigned> table;
   if (byTable) {
@@ -308,7 +350,7 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
         ctx, plan.topK, plan.scoring, plan.selectOn, plan.renormalize,
         APFloat(plan.scalingFactor), plan.nGroup, plan.topkGroup,
         plan.groupScore, /*rank_limit=*/0, ArrayRef<int64_t>(),
-        RoutingWeights::scores, /*renorm_p=*/APFloat(1.0),
+        plan.routingWeights, /*renorm_p=*/APFloat(1.0),
         APFloat(plan.renormalize ? plan.renormEpsilon : 1e-20),
         /*renorm_clamp=*/false, APFloat(plan.jitterEps));
     break;
@@ -325,10 +367,11 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
         GluClampAttr::get(ctx, APFloat(plan.gluAlpha), APFloat(plan.gluLimit));
   Value output = LayerOp::create(
       b, loc, activationType, value(input), value(router), value(bias),
-      /*router_bias=*/Value(), /*router_input_scale=*/Value(),
+      value(routerBias), /*router_input_scale=*/Value(),
       /*expert_scale=*/Value(), value(table), value(tokenIds), value(gate),
       value(up), value(down), value(sharedGate), value(sharedUp),
-      value(sharedDown), value(sharedSigmoid), routing,
+      value(sharedDown), value(sharedSigmoid), value(gateBias), value(upBias),
+      value(downBias), value(outputBias), routing,
       ActivationAttr::get(ctx, plan.activation), CapacityAttr(),
       plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(), gluClamp,
       /*router_input_norm=*/RouterInputNormAttr());

@@ -35,6 +35,9 @@ enum class ExpertNaming {
   /// experts.gate_up_proj [E,2F,H] (gate rows first) and experts.down_proj
   /// [E,H,F]: transformers' own fused layout, which some families publish
   FusedChunked,
+  /// experts.gate_up_proj [E,H,2F] with gate the even columns and up the
+  /// odd ones, and experts.down_proj [E,F,H] (GPT-OSS)
+  FusedTransposedInterleaved,
 };
 
 /// How a family names its shared expert's linears.
@@ -108,6 +111,19 @@ struct LayerPlan {
   /// Why a layer is dense, for messages; and the test.
   std::function<bool(int64_t)> isMoELayer;
   std::string denseRule;
+  /// The router's own bias `[E]` (GPT-OSS), relative to prefix; empty:
+  /// none.
+  std::string routerBiasName;
+  /// The routing weights: the scores at the selected experts, or the
+  /// softmax over the selected logits (GPT-OSS, JetMoE).
+  RoutingWeights routingWeights = RoutingWeights::scores;
+  /// The fused experts' linear biases, relative to prefix (empty: none):
+  /// gate_up `[E,2F]`, split as the fused weight is (FusedTransposed,
+  /// FusedTransposedInterleaved), and down `[E,H]`.
+  std::string gateUpBiasName, downBiasName;
+  /// The block's output bias `[H]` (JetMoE), relative to prefix; empty:
+  /// none.
+  std::string outputBiasName;
 };
 
 /// Reads the sizes every family has (hidden size, layers, experts, top-k,
@@ -256,6 +272,13 @@ LogicalResult readCohere2Moe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readLlama4Text(const ConfigReader &config, LayerPlan &plan);
 /// Multimodal Llama 4: the text config nests in text_config.
 LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan);
+
+/// Linear-bias families (Families/GptOss.cpp): GPT-OSS, OpenAI's privacy
+/// filter, JetMoE.
+LogicalResult readGptOss(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readOpenAIPrivacyFilter(const ConfigReader &config,
+                                      LayerPlan &plan);
+LogicalResult readJetMoe(const ConfigReader &config, LayerPlan &plan);
 
 } // namespace mlir::moe::hf
 

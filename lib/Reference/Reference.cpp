@@ -311,10 +311,12 @@ void moe::reference::applyFfn(const FfnWeights &weights, Activation activation,
   int64_t ffn = weights.ffnSize;
   std::vector<float> act(ffn);
   for (int64_t f = 0; f < ffn; ++f) {
-    float up = static_cast<float>(dot(weights.up + f * hidden, x, hidden));
+    float up = static_cast<float>(dot(weights.up + f * hidden, x, hidden)) +
+               (weights.upBias ? weights.upBias[f] : 0.0f);
     float gate =
         isGated(activation)
-            ? static_cast<float>(dot(weights.gate + f * hidden, x, hidden))
+            ? static_cast<float>(dot(weights.gate + f * hidden, x, hidden)) +
+                  (weights.gateBias ? weights.gateBias[f] : 0.0f)
             : 0.0f;
     switch (activation) {
     case Activation::SwiGLU:
@@ -351,7 +353,23 @@ void moe::reference::applyFfn(const FfnWeights &weights, Activation activation,
     }
   }
   for (int64_t h = 0; h < hidden; ++h)
-    out[h] = static_cast<float>(dot(weights.down + h * ffn, act.data(), ffn));
+    out[h] = static_cast<float>(dot(weights.down + h * ffn, act.data(), ffn)) +
+             (weights.downBias ? weights.downBias[h] : 0.0f);
+}
+
+FfnWeights moe::reference::expertFfn(const FfnWeights &stacked, int64_t e,
+                                     int64_t hidden) {
+  int64_t ffn = stacked.ffnSize;
+  auto at = [](const float *base, int64_t offset) {
+    return base ? base + offset : nullptr;
+  };
+  return FfnWeights{at(stacked.gate, e * ffn * hidden),
+                    stacked.up + e * ffn * hidden,
+                    stacked.down + e * hidden * ffn,
+                    ffn,
+                    at(stacked.gateBias, e * ffn),
+                    at(stacked.upBias, e * ffn),
+                    at(stacked.downBias, e * hidden)};
 }
 
 std::vector<float> moe::reference::normaliseRouterInput(
@@ -426,7 +444,6 @@ std::vector<float> moe::reference::softMoE(const float *x, const float *logits,
   // Slot inputs and their expert's output.
   std::vector<float> slotOut(numSlots * hidden), slotIn(hidden),
       weighted(numTokens);
-  int64_t ffn = experts.ffnSize;
   for (int64_t j = 0; j < numSlots; ++j) {
     int64_t e = j / slotsPerExpert;
     for (int64_t h = 0; h < hidden; ++h) {
@@ -435,10 +452,7 @@ std::vector<float> moe::reference::softMoE(const float *x, const float *logits,
       slotIn[h] = static_cast<float>(
           dot(dispatch.data() + j * numTokens, weighted.data(), numTokens));
     }
-    FfnWeights expert{experts.gate ? experts.gate + e * ffn * hidden : nullptr,
-                      experts.up + e * ffn * hidden,
-                      experts.down + e * hidden * ffn, ffn};
-    applyFfn(expert, activation, hidden, slotIn.data(),
+    applyFfn(expertFfn(experts, e, hidden), activation, hidden, slotIn.data(),
              slotOut.data() + j * hidden, clamp);
   }
   // Combine: each token's softmax over the slots.
@@ -493,16 +507,16 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
           : expertChoice(logits.data(), numTokens, numExperts,
                          config.expertChoiceFactor);
 
+  // Every token's sum starts from the block's output bias (JetMoE), or 0.
   std::vector<float> out(numTokens * hidden, 0.0f);
+  if (weights.outputBias)
+    for (int64_t t = 0; t < numTokens; ++t)
+      std::copy(weights.outputBias, weights.outputBias + hidden,
+                out.begin() + t * hidden);
   std::vector<float> row(hidden), y(hidden);
   int64_t numKept = bundle.expertOffsets.back();
-  int64_t ffn = weights.experts.ffnSize;
   for (int64_t e = 0; e < numExperts; ++e) {
-    FfnWeights expert{weights.experts.gate
-                          ? weights.experts.gate + e * ffn * hidden
-                          : nullptr,
-                      weights.experts.up + e * ffn * hidden,
-                      weights.experts.down + e * hidden * ffn, ffn};
+    FfnWeights expert = expertFfn(weights.experts, e, hidden);
     for (int64_t r = bundle.expertOffsets[e]; r < bundle.expertOffsets[e + 1];
          ++r) {
       const float *token = x + bundle.rowToken[r] * hidden;

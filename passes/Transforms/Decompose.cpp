@@ -50,6 +50,7 @@ Value buildSoftMoE(OpBuilder &b, Location loc, LayerOp op, Value logits,
   Value slotOut = ExpertMlpOp::create(
       b, loc, rowsType, dispatch.getRows(), dispatch.getExpertOffsets(),
       op.getExpertGate(), op.getExpertUp(), op.getExpertDown(), Value(),
+      op.getExpertGateBias(), op.getExpertUpBias(), op.getExpertDownBias(),
       op.getActivation(), op.getGluClampAttr());
   return SoftCombineOp::create(b, loc, inputType, slotOut, logits);
 }
@@ -115,13 +116,16 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     Value expertOut = ExpertMlpOp::create(
         rewriter, loc, rows.getType(), rows, offsets, op.getExpertGate(),
         op.getExpertUp(), op.getExpertDown(), scaleInput ? rowWeight : Value(),
+        op.getExpertGateBias(), op.getExpertUpBias(), op.getExpertDownBias(),
         op.getActivation(), op.getGluClampAttr());
     DroppedSlot dropped = op.getCapacityAttr()
                               ? op.getCapacityAttr().getDropped()
                               : DroppedSlot::zero;
-    Value output = CombineOp::create(rewriter, loc, inputType, expertOut,
-                                     rowToken, scaleInput ? Value() : rowWeight,
-                                     offsets, input, dropped);
+    // The block's output bias is where every token's sum starts.
+    Value output = CombineOp::create(
+        rewriter, loc, inputType, expertOut, rowToken,
+        scaleInput ? Value() : rowWeight, offsets, input, op.getOutputBias(),
+        dropped);
     rewriter.replaceOp(op, addSharedExpert(rewriter, loc, op, output));
     return success();
   }

@@ -182,11 +182,14 @@ struct ExpertParallelPass
              << slots << " slots per rank"
              << (placement->hasReplicas() ? " with replicas" : "");
 
-    // The weights: this rank's slots.
+    // The weights and the linears' biases: this rank's slots.
     SmallVector<BlockArgument> weights;
     for (auto [value, name] :
          {std::pair{mlp.getGate(), "gate"}, std::pair{mlp.getUp(), "up"},
-          std::pair{mlp.getDown(), "down"}}) {
+          std::pair{mlp.getDown(), "down"},
+          std::pair{mlp.getGateBias(), "gate_bias"},
+          std::pair{mlp.getUpBias(), "up_bias"},
+          std::pair{mlp.getDownBias(), "down_bias"}}) {
       if (!value)
         continue;
       FailureOr<BlockArgument> arg = weightArgument(mlp, value, name);
@@ -269,7 +272,8 @@ struct ExpertParallelPass
     auto experts = FusedExpertsOp::create(
         b, loc, rowsType, exchange.getReceivedRows(), order.getOrder(), scale,
         order.getOffsets(), mlp.getGate(), mlp.getUp(), mlp.getDown(), Value(),
-        Value(), Value(), mlp.getActivation(),
+        Value(), Value(), mlp.getGateBias(), mlp.getUpBias(), mlp.getDownBias(),
+        /*output_bias=*/Value(), mlp.getActivation(),
         /*scale_expert_input=*/static_cast<bool>(scale), mlp.getGluClampAttr());
     auto back = AllToAllOp::create(b, loc, rowsType, receivedCounts.getType(),
                                    experts.getResult(), receivedCounts);

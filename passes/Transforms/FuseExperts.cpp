@@ -75,7 +75,9 @@ struct FuseExpertMlpIntoCombine : OpRewritePattern<CombineOp> {
     rewriter.replaceOpWithNewOp<FusedExpertsOp>(
         combine, combine.getType(), input, rowToken, weight, offsets,
         mlp.getGate(), mlp.getUp(), mlp.getDown(), Value(), Value(), Value(),
-        mlp.getActivation(), scaleInput, mlp.getGluClampAttr());
+        mlp.getGateBias(), mlp.getUpBias(), mlp.getDownBias(),
+        combine.getOutputBias(), mlp.getActivation(), scaleInput,
+        mlp.getGluClampAttr());
     rewriter.eraseOp(mlp);
     return success();
   }
@@ -101,7 +103,9 @@ struct FuseSharedExpert : OpRewritePattern<arith::AddFOp> {
           add, add.getType(), fused.getInput(), fused.getRowToken(),
           fused.getRowWeight(), fused.getExpertOffsets(), fused.getExpertGate(),
           fused.getExpertUp(), fused.getExpertDown(), shared.getGate(),
-          shared.getUp(), shared.getDown(), fused.getActivation(),
+          shared.getUp(), shared.getDown(), fused.getExpertGateBias(),
+          fused.getExpertUpBias(), fused.getExpertDownBias(),
+          fused.getOutputBias(), fused.getActivation(),
           fused.getScaleExpertInput(), fused.getGluClampAttr());
       rewriter.eraseOp(fused);
       rewriter.eraseOp(shared);

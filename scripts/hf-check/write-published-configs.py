@@ -136,6 +136,11 @@ PUBLISHED = {
                    "Nemotron-3-Nano checkpoint the docstring names uses "
                    "latent projections, which moec refuses"),
     "minimax_m3_vl": ("minimax-m3", {}, ""),
+    "gpt_oss": ("gpt-oss-120b", {},
+                "the defaults are gpt-oss-120b's sizes (36 layers, 128 "
+                "experts), not the docstring's gpt-oss-20b"),
+    "openai_privacy_filter": ("privacy-filter", {}, ""),
+    "jetmoe": ("jetmoe-8b", {}, ""),
 }
 
 # Changes to a checker entry's config (in text_config where it has one): a
@@ -162,7 +167,8 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "minimax", "olmoe", "flint", "hunyuan_v1_moe", "hy_v3_nobias", "mistral4",
         "mistral_large4", "qwen3_omni_moe", "granitemoe", "granitemoeshared",
         "granitemoehybrid", "granitemoe_swa", "aria", "cohere2_moe_sigmoid",
-        "lfm2_moe", "phimoe", "nemotron_h_nolatent", "minimax_m3_vl"]
+        "lfm2_moe", "phimoe", "nemotron_h_nolatent", "minimax_m3_vl",
+        "gpt_oss", "openai_privacy_filter", "jetmoe"]
 
 
 def architecture(model_type):

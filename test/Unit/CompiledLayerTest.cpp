@@ -242,6 +242,87 @@ TEST(CompiledLayer, ClampedSwiGlu) {
       1e-2f);
 }
 
+/// GPT-OSS's block: a router bias, top-4 on the logits weighted by the
+/// softmax of the selected logits, clamped SwiGLU experts with biases on
+/// every linear.
+LayerSpec gptOssSpec() {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(4, false);
+  spec.routing->selectOn = SelectOn::Logits;
+  spec.routing->weights = RoutingWeights::SoftmaxSelected;
+  spec.routerBias = true;
+  spec.activation = Activation::ClampedSwiGLU;
+  spec.gluClamp.limit = 1.0f;
+  spec.expertBiases = true;
+  return spec;
+}
+
+// Tests the expert linears' biases (GPT-OSS), fused (in the kernels'
+// epilogues) and unfused; the biases move the output, so a compiler that
+// dropped one would fail.
+TEST(CompiledLayer, ExpertLinearBiases) {
+  LayerSpec spec = gptOssSpec();
+  checkAgainstReference(spec, {1, 37, 64});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+
+  TestLayer layer = makeTestLayer(spec);
+  std::mt19937 rng(3);
+  std::vector<float> x = randomTensor(rng, 37 * spec.hidden, 1.0f);
+  reference::LayerWeights biased = layer.referenceWeights();
+  for (int which = 0; which < 3; ++which) {
+    reference::LayerWeights dropped = biased;
+    (which == 0   ? dropped.experts.gateBias
+     : which == 1 ? dropped.experts.upBias
+                  : dropped.experts.downBias) = nullptr;
+    EXPECT_GT(normwiseError(
+                  runLayer(layer.referenceConfig(), biased, x.data(), 37),
+                  runLayer(layer.referenceConfig(), dropped, x.data(), 37)),
+              1e-2f)
+        << "bias " << which;
+  }
+}
+
+// Tests the biases with the other expert variants: an ungated activation
+// (up and down biases only) with a shared expert and capacity passing
+// dropped slots through; Llama 4's input scaling (the bias is added after
+// the scaled projection); expert choice.
+TEST(CompiledLayer, ExpertLinearBiasVariants) {
+  LayerSpec gelu;
+  gelu.activation = Activation::GELU;
+  gelu.expertBiases = true;
+  gelu.sharedFfn = 20;
+  checkAgainstReference(gelu);
+  gelu.capacity =
+      CapacityConfig{0.75, DropOrder::LowestWeight, DroppedSlot::Input};
+  checkAgainstReference(gelu, {37});
+  LayerSpec llama4 = llama4Spec();
+  llama4.expertBiases = true;
+  checkAgainstReference(llama4);
+  checkAgainstReference(llama4, {37}, /*fuseExperts=*/false);
+  LayerSpec choice;
+  choice.routing.reset();
+  choice.expertChoiceFactor = 2.0;
+  choice.expertBiases = true;
+  checkAgainstReference(choice, {37});
+}
+
+// Tests the block's output bias (JetMoE: softmax over the selected logits,
+// a bias [H] added once per token, unscaled), fused and unfused, with a
+// shared expert and with expert biases too.
+TEST(CompiledLayer, OutputBias) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, false);
+  spec.routing->selectOn = SelectOn::Logits;
+  spec.routing->weights = RoutingWeights::SoftmaxSelected;
+  spec.outputBias = true;
+  checkAgainstReference(spec, {1, 37});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+  spec.sharedFfn = 20;
+  spec.expertBiases = true;
+  checkAgainstReference(spec, {1, 37});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+}
+
 // Tests Soft MoE: one and three slots per expert, SwiGLU and GELU experts,
 // with a sigmoid-gated shared expert; one token (each slot is that token)
 // and a batch that the slots mix.

@@ -217,6 +217,21 @@ TEST(CompiledLibrary, DeepSeekV3BF16Panels) {
                {/*bf16=*/true, /*sharded=*/false, /*weightType=*/"bf16"});
 }
 
+// Tests the expert linears' biases and the block's output bias bound by the
+// loader like the weights (per-expert "{e}" tensors), from an F32
+// checkpoint and from a BF16 one into bf16 panels (the biases stay f32).
+TEST(CompiledLibrary, LinearBiases) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  spec.activation = reference::Activation::ClampedSwiGLU;
+  spec.gluClamp.limit = 1.0f;
+  spec.expertBiases = true;
+  spec.outputBias = true;
+  checkLibrary("linear-biases-f32", spec);
+  checkLibrary("linear-biases-bf16-panels", spec,
+               {/*bf16=*/true, /*sharded=*/false, /*weightType=*/"bf16"});
+}
+
 /// Compiles `layer` with moe-compile into a scratch library; empty (and
 /// a failure recorded) if it does not compile.
 std::string compileLayer(const std::string &caseName, const TestLayer &layer,

@@ -847,4 +847,106 @@ TEST(HFFamily, MiniMaxM3Vl) {
                    "gate.weight", 8, 48, "w1.weight", "w3.weight", "w2.weight",
                    "shared_experts.", 40, false, "e_score_correction_bias")});
 }
+
+/// Top-k on the logits, weighted by the softmax over the k selected.
+reference::RoutingConfig softmaxOfSelectedLogits(int64_t k) {
+  reference::RoutingConfig r = softmaxTopK(k, false);
+  r.selectOn = reference::SelectOn::Logits;
+  r.weights = reference::RoutingWeights::SoftmaxSelected;
+  return r;
+}
+
+/// GPT-OSS's experts as saved (x · W): gate_up_proj [E,H,2F] and its bias
+/// [E,2F], gate and up the even and odd columns when `interleaved`, else
+/// the first and second halves; down_proj [E,F,H] and its bias [E,H].
+WeightsFn gptOssWeights(int64_t H, int64_t E, int64_t F, bool interleaved) {
+  return [=](const TensorMap &t, std::vector<std::vector<float>> &owned) {
+    std::string prefix = "model.layers.1.mlp.";
+    const float *gateUp = get(t, prefix + "experts.gate_up_proj");
+    const float *gateUpBias = get(t, prefix + "experts.gate_up_proj_bias");
+    const float *down = get(t, prefix + "experts.down_proj");
+    auto gateColumn = [&](int64_t f) { return interleaved ? 2 * f : f; };
+    auto upColumn = [&](int64_t f) { return interleaved ? 2 * f + 1 : F + f; };
+    // Into the reference's [E,F,H] / [E,H,F] (out, in) layout by hand.
+    std::vector<float> g(E * F * H), u(E * F * H), d(E * H * F), bg(E * F),
+        bu(E * F);
+    for (int64_t e = 0; e < E; ++e)
+      for (int64_t f = 0; f < F; ++f) {
+        bg[e * F + f] = gateUpBias[e * 2 * F + gateColumn(f)];
+        bu[e * F + f] = gateUpBias[e * 2 * F + upColumn(f)];
+        for (int64_t h = 0; h < H; ++h) {
+          g[(e * F + f) * H + h] = gateUp[(e * H + h) * 2 * F + gateColumn(f)];
+          u[(e * F + f) * H + h] = gateUp[(e * H + h) * 2 * F + upColumn(f)];
+          d[(e * H + h) * F + f] = down[(e * F + f) * H + h];
+        }
+      }
+    for (std::vector<float> *v : {&g, &u, &d, &bg, &bu})
+      owned.push_back(std::move(*v));
+    size_t n = owned.size();
+    reference::LayerWeights w;
+    w.router = get(t, prefix + "router.weight");
+    w.routerBias = get(t, prefix + "router.bias");
+    w.experts = {owned[n - 5].data(),
+                 owned[n - 4].data(),
+                 owned[n - 3].data(),
+                 F,
+                 owned[n - 2].data(),
+                 owned[n - 1].data(),
+                 get(t, prefix + "experts.down_proj_bias")};
+    return w;
+  };
+}
+
+/// GPT-OSS's block: clamped SwiGLU with α = 1.702 and the tiny config's
+/// limit of 1.
+reference::LayerConfig gptOssConfig(int64_t H, int64_t E) {
+  reference::LayerConfig c = config(H, E, softmaxOfSelectedLogits(2));
+  c.activation = reference::Activation::ClampedSwiGLU;
+  c.gluClamp = {1.702f, 1.0f};
+  return c;
+}
+
+// Tests GPT-OSS (gpt_oss): a router bias, top-2 on the logits weighted by
+// their softmax, clamped SwiGLU (limit 1), gate_up_proj [E,H,2F] with gate
+// and up interleaved, and biases on every expert linear.
+TEST(HFFamily, GptOss) {
+  checkFamily({"gpt-oss-tiny", 1, gptOssConfig(32, 8),
+               gptOssWeights(32, 8, 48, /*interleaved=*/true)});
+}
+
+// Tests OpenAI's privacy filter (openai_privacy_filter): GPT-OSS's block
+// with gate and up chunked (first half gate) instead of interleaved; its
+// 1/k on the weights and k on the output cancel.
+TEST(HFFamily, OpenAIPrivacyFilter) {
+  checkFamily({"openai-privacy-filter-tiny", 1, gptOssConfig(32, 8),
+               gptOssWeights(32, 8, 48, /*interleaved=*/false)});
+}
+
+// Tests JetMoE (jetmoe): top-2 on the logits weighted by their softmax,
+// SwiGLU experts fused as input_linear [E,2F,H] (gate rows first) and
+// output_linear [E,H,F], and the block's bias [H] added once per token.
+TEST(HFFamily, JetMoe) {
+  const int64_t H = 32, E = 8, F = 24;
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    std::string prefix = "model.layers.1.mlp.";
+    const float *gateUp = get(t, prefix + "input_linear.weight");
+    std::vector<float> g(E * F * H), u(E * F * H);
+    for (int64_t e = 0; e < E; ++e)
+      for (int64_t i = 0; i < F * H; ++i) {
+        g[e * F * H + i] = gateUp[e * 2 * F * H + i];
+        u[e * F * H + i] = gateUp[e * 2 * F * H + F * H + i];
+      }
+    owned.push_back(std::move(g));
+    owned.push_back(std::move(u));
+    reference::LayerWeights w;
+    w.router = get(t, prefix + "router.layer.weight");
+    w.experts = {owned[owned.size() - 2].data(), owned.back().data(),
+                 get(t, prefix + "output_linear.weight"), F};
+    w.outputBias = get(t, prefix + "bias");
+    return w;
+  };
+  checkFamily(
+      {"jetmoe-tiny", 1, config(H, E, softmaxOfSelectedLogits(2)), weights});
+}
 } // namespace

@@ -229,6 +229,16 @@ TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
     if (spec.sharedSigmoidGate)
       add("mlp.shared_expert_gate.weight", {1, H}, scale);
   }
+  // Biases as large as a projection's typical value, so that each one
+  // visibly moves the output.
+  if (spec.expertBiases) {
+    if (isGated(spec.activation))
+      add("mlp.experts.{e}.gate_proj.bias", {E, F}, 0.5f);
+    add("mlp.experts.{e}.up_proj.bias", {E, F}, 0.5f);
+    add("mlp.experts.{e}.down_proj.bias", {E, H}, 0.5f);
+  }
+  if (spec.outputBias)
+    add("mlp.bias", {H}, 0.5f);
   return layer;
 }
 
@@ -269,6 +279,13 @@ std::string TestLayer::source() const {
     if (spec.sharedSigmoidGate)
       names.push_back("%ssg");
   }
+  if (spec.expertBiases) {
+    if (hasGate)
+      names.push_back("%bg");
+    names.insert(names.end(), {"%bu", "%bd"});
+  }
+  if (spec.outputBias)
+    names.push_back("%ob");
   std::ostringstream os;
   os << "func.func @layer(%x: " << xType;
   if (byTable)
@@ -285,10 +302,15 @@ std::string TestLayer::source() const {
      << (spec.routerInputNorm ? ", input_scale %is" : "")
      << (spec.expertScale ? ", expert_scale %es" : "") << ")"
      << (byTable ? " table(%table) token_ids(%ids)" : "") << " experts("
-     << (hasGate ? "gate %g, " : "") << "up %u, down %d)";
+     << (hasGate ? "gate %g, " : "") << "up %u, down %d";
+  if (spec.expertBiases)
+    os << (hasGate ? ", gate_bias %bg" : "") << ", up_bias %bu, down_bias %bd";
+  os << ")";
   if (spec.sharedFfn)
     os << " shared(" << (hasGate ? "gate %sg, " : "") << "up %su, down %sd"
        << (spec.sharedSigmoidGate ? ", sigmoid_gate %ssg" : "") << ")";
+  if (spec.outputBias)
+    os << " output_bias(%ob)";
   os << " {router = " << routerAttr(spec) << ", activation = #moe<activation "
      << activationName(spec.activation) << ">";
   if (spec.activation == Activation::ClampedSwiGLU)
@@ -353,7 +375,12 @@ LayerWeights TestLayer::referenceWeights() const {
   w.expertScale = data("mlp.router.per_expert_scale");
   w.experts = {data("experts.{e}.gate_proj.weight"),
                data("experts.{e}.up_proj.weight"),
-               data("experts.{e}.down_proj.weight"), spec.ffn};
+               data("experts.{e}.down_proj.weight"),
+               spec.ffn,
+               data("experts.{e}.gate_proj.bias"),
+               data("experts.{e}.up_proj.bias"),
+               data("experts.{e}.down_proj.bias")};
+  w.outputBias = data("mlp.bias");
   if (spec.sharedFfn)
     w.shared =
         FfnWeights{data("shared_expert.gate_proj.weight"),

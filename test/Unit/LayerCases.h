@@ -40,6 +40,9 @@ struct LayerSpec {
   /// Routing by token id when positive: a random expert table of this many
   /// rows (token ids in [0, tableRows)).
   int64_t tableRows = 0;
+  /// The expert linears' biases (GPT-OSS; the gate's only when gated) and
+  /// the block's output bias `[H]` (JetMoE).
+  bool expertBiases = false, outputBias = false;
 };
 
 /// One weight argument: its checkpoint name ("{e}" for per-expert tensors),

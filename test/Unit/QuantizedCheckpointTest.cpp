@@ -441,6 +441,50 @@ TEST(QuantizedCheckpoint, StridedSliceAndItsBounds) {
             std::string::npos);
 }
 
+// Tests GPT-OSS's expert biases bound like its weights: gate_up_proj_bias
+// [E, 2F] viewed as its even columns (gate) and odd ones (up), each [E, F],
+// and the privacy filter's chunked halves; and a BF16 bias widened to f32.
+TEST(QuantizedCheckpoint, FusedBiasViews) {
+  const int64_t experts = 2, f = 3;
+  std::vector<float> values(experts * 2 * f);
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = static_cast<float>(i) - 4.5f;
+  std::vector<uint8_t> halves;
+  for (float v : values) {
+    uint16_t h = floatToBF16(v); // exact: small integers and halves
+    halves.push_back(h & 0xff);
+    halves.push_back(h >> 8);
+  }
+  std::string path = scratch("fused-bias.safetensors"), error;
+  ASSERT_TRUE(writeSafeTensors(
+      path,
+      {{"gate_up_proj_bias", {DType::F32, {experts, 2 * f}, bytesOf(values)}},
+       {"bf16_bias", {DType::BF16, {experts, 2 * f}, halves}}},
+      error))
+      << error;
+  runtime::Entry entry = fakeEntry(json::parse(R"([
+    {"name": "gate_up_proj_bias", "shape": [2, 3], "layout": "single",
+     "source_shape": [2, 6], "slice": [1, 0, 3, 2], "transpose": [0, 1]},
+    {"name": "gate_up_proj_bias", "shape": [2, 3], "layout": "single",
+     "source_shape": [2, 6], "slice": [1, 1, 3, 2], "transpose": [0, 1]},
+    {"name": "gate_up_proj_bias", "shape": [2, 3], "layout": "single",
+     "source_shape": [2, 6], "slice": [1, 3, 3], "transpose": [0, 1]},
+    {"name": "bf16_bias", "shape": [2, 6], "layout": "single"}])"));
+  ASSERT_EQ(bindError(entry, path), "");
+  ASSERT_EQ(received.size(), 4u);
+  auto columns = [&](int64_t first, int64_t step) {
+    std::vector<float> out;
+    for (int64_t e = 0; e < experts; ++e)
+      for (int64_t j = 0; j < f; ++j)
+        out.push_back(values[e * 2 * f + first + j * step]);
+    return out;
+  };
+  expectFloats(received[0], columns(0, 2), "gate = [..., 0::2]");
+  expectFloats(received[1], columns(1, 2), "up = [..., 1::2]");
+  expectFloats(received[2], columns(f, 1), "up = [..., F:]");
+  expectFloats(received[3], values, "BF16 widened");
+}
+
 /// A version 1.0 .npy image of `header` (padded as numpy pads it) and data.
 std::string npyImage(const std::string &header, const std::string &data) {
   std::string text = header;

@@ -710,3 +710,32 @@ TEST(RoutingVariants, RouterInputNormInLayer) {
   EXPECT_NEAR(y[1], 7.0f * sigmoid(gap), 1e-5f);
 }
 } // namespace
+
+// Tests the expert linears' biases by hand (GPT-OSS):
+// y = w · (d · act(g·x + b_g, u·x + b_u) + b_d), the routing weight scaling
+// the down bias too; and the block's output bias (JetMoE), added once and
+// unscaled. H = F = 1, two experts, top-1 renormalised (weight 1), so the
+// routing weight is made visible by a scaling factor of 0.5.
+TEST(Layer, LinearAndOutputBiases) {
+  float router[] = {1.0f, -1.0f}, gate[] = {2.0f, 1.0f}, up[] = {3.0f, 1.0f},
+        down[] = {0.5f, 1.0f}, gateBias[] = {0.25f, 0.0f},
+        upBias[] = {-1.0f, 0.0f}, downBias[] = {0.75f, 0.0f},
+        outputBias[] = {-2.0f};
+  LayerConfig config;
+  config.hidden = 1;
+  config.numExperts = 2;
+  config.routing = RoutingConfig{1};
+  config.routing->renormalize = true;
+  config.routing->scalingFactor = 0.5f;
+  LayerWeights w;
+  w.router = router;
+  w.experts = {gate, up, down, 1, gateBias, upBias, downBias};
+  float x[] = {0.7f}; // logits (0.7, -0.7): expert 0
+  auto silu = [](float v) { return v * sigmoid(v); };
+  float expert = 0.5f * silu(2.0f * 0.7f + 0.25f) * (3.0f * 0.7f - 1.0f);
+  std::vector<float> y = runLayer(config, w, x, 1);
+  EXPECT_NEAR(y[0], 0.5f * (expert + 0.75f), kTol);
+  w.outputBias = outputBias;
+  y = runLayer(config, w, x, 1);
+  EXPECT_NEAR(y[0], 0.5f * (expert + 0.75f) - 2.0f, kTol);
+}

@@ -117,6 +117,19 @@ LogicalResult verifyWeight(Operation *op, Value weight, StringRef name,
                    "panel count for init's width");
 }
 
+/// A kernel op's optional bias `[(E,) N]`, N the width of `init`: one entry
+/// per output column (of every expert when grouped).
+LogicalResult verifyBias(ShapeChecker &check, Value bias, StringRef name,
+                         Value offsets, Value init) {
+  if (!bias)
+    return success();
+  unsigned lead = offsets ? 1 : 0;
+  if (offsets && failed(check.dim(bias, name, 0, dimOf(offsets, 0) - 1,
+                                  "expert count")))
+    return failure();
+  return check.dim(bias, name, lead, dimOf(init, 1), "width");
+}
+
 /// The per-row `[R]` operands of a kernel op.
 LogicalResult verifyPerRow(ShapeChecker &check, Value value, StringRef name,
                            int64_t rows) {
@@ -167,6 +180,27 @@ bufferizeKernelOp(Operation *op, OpOperand &init, RewriterBase &rewriter,
 }
 } // namespace
 
+//===----------------------------------------------------------------------===//
+// Custom assembly: gather_gate_up's biases `, gate_bias %bg, up_bias %bu`
+//===----------------------------------------------------------------------===//
+
+namespace {
+constexpr StringLiteral kGateUpBiasKeywords[] = {"gate_bias", "up_bias"};
+} // namespace
+
+static ParseResult
+parseGateUpBiases(OpAsmParser &parser,
+                  std::optional<OpAsmParser::UnresolvedOperand> &gateBias,
+                  std::optional<OpAsmParser::UnresolvedOperand> &upBias) {
+  return parseKeywordOperands(parser, kGateUpBiasKeywords,
+                              {&gateBias, &upBias});
+}
+
+static void printGateUpBiases(OpAsmPrinter &printer, Operation *,
+                              Value gateBias, Value upBias) {
+  printKeywordOperands(printer, kGateUpBiasKeywords, {gateBias, upBias});
+}
+
 LogicalResult GatherGateUpOp::verify() {
   WeightLayoutAttr layout = getLayout();
   int64_t rank = weightRank(layout, isGrouped());
@@ -178,8 +212,12 @@ LogicalResult GatherGateUpOp::verify() {
            {getExpertOffsets(), "expert_offsets", 1, OperandKind::Tokens},
            {getGate(), "gate", rank, OperandKind::Weights},
            {getUp(), "up", rank, OperandKind::Weights},
-           {getInit(), "init", 2}})))
+           {getInit(), "init", 2},
+           {getGateBias(), "gate_bias", isGrouped() ? 2 : 1},
+           {getUpBias(), "up_bias", isGrouped() ? 2 : 1}})))
     return failure();
+  if (getGateBias() && !getGate())
+    return emitOpError("'gate_bias' needs 'gate' weights");
   if (isGated(getActivation()) != static_cast<bool>(getGate()))
     return emitOpError() << "activation '"
                          << stringifyActivation(getActivation())
@@ -192,7 +230,11 @@ LogicalResult GatherGateUpOp::verify() {
   if (failed(verifyWeight(*this, getUp(), "up", layout, getExpertOffsets(),
                           getInit(), dimOf(getInput(), 1), "hidden size")) ||
       failed(verifyPerRow(check, getRowToken(), "row_token", rows)) ||
-      failed(verifyPerRow(check, getScale(), "scale", rows)))
+      failed(verifyPerRow(check, getScale(), "scale", rows)) ||
+      failed(verifyBias(check, getGateBias(), "gate_bias", getExpertOffsets(),
+                        getInit())) ||
+      failed(verifyBias(check, getUpBias(), "up_bias", getExpertOffsets(),
+                        getInit())))
     return failure();
   if (!getRowToken() &&
       failed(check.dim(getInput(), "input", 0, rows, "row count")))
@@ -217,7 +259,8 @@ LogicalResult DownScatterAddOp::verify() {
             OperandKind::Weights},
            {getRowToken(), "row_token", 1, OperandKind::Tokens},
            {getRowWeight(), "row_weight", 1},
-           {getInit(), "init", 2}})))
+           {getInit(), "init", 2},
+           {getDownBias(), "down_bias", isGrouped() ? 2 : 1}})))
     return failure();
   ShapeChecker check(*this);
   int64_t rows = dimOf(getRows(), 0);
@@ -225,7 +268,9 @@ LogicalResult DownScatterAddOp::verify() {
                           getExpertOffsets(), getInit(), dimOf(getRows(), 1),
                           "FFN width")) ||
       failed(verifyPerRow(check, getRowToken(), "row_token", rows)) ||
-      failed(verifyPerRow(check, getRowWeight(), "row_weight", rows)))
+      failed(verifyPerRow(check, getRowWeight(), "row_weight", rows)) ||
+      failed(verifyBias(check, getDownBias(), "down_bias", getExpertOffsets(),
+                        getInit())))
     return failure();
   if (!getRowToken())
     return check.dim(getInit(), "init", 0, rows, "row count");
@@ -401,6 +446,21 @@ Value weightSlice(OpBuilder &b, Location loc, Value weight, bool grouped,
   return slice(b, loc, weight, offsets, sizes);
 }
 
+/// The tile's output columns of a bias `[(E,) N]`, of every expert when
+/// stacked.
+Value biasSlice(OpBuilder &b, Location loc, Value bias, bool grouped,
+                const KernelTile &tile) {
+  if (!bias)
+    return bias;
+  SmallVector<OpFoldResult> offsets = {tile.columnOffset},
+                            sizes = {tile.columnCount};
+  if (grouped) {
+    offsets.insert(offsets.begin(), b.getIndexAttr(0));
+    sizes.insert(sizes.begin(), mixedDim(b, loc, bias, 0));
+  }
+  return slice(b, loc, bias, offsets, sizes);
+}
+
 /// The expert offsets seen from a row tile: each clamped into
 /// `[0, size]` after subtracting the tile's first row, so that group `e`
 /// keeps exactly its rows inside the tile.
@@ -495,7 +555,9 @@ GatherGateUpOp::getTiledImplementation(OpBuilder &b,
       rowSlice(b, loc, getScale(), tile),
       offsetsInTile(b, loc, getExpertOffsets(), tile),
       weightSlice(b, loc, getGate(), isGrouped(), tile),
-      weightSlice(b, loc, getUp(), isGrouped(), tile), init, getActivation(),
+      weightSlice(b, loc, getUp(), isGrouped(), tile), init,
+      biasSlice(b, loc, getGateBias(), isGrouped(), tile),
+      biasSlice(b, loc, getUpBias(), isGrouped(), tile), getActivation(),
       getLayout(), getGluClampAttr());
   return tilingResult(tiled);
 }
@@ -536,7 +598,8 @@ DownScatterAddOp::getTiledImplementation(OpBuilder &b,
       offsetsInTile(b, loc, getExpertOffsets(), tile),
       weightSlice(b, loc, getDown(), isGrouped(), tile),
       rowSlice(b, loc, getRowToken(), tile),
-      rowSlice(b, loc, getRowWeight(), tile), init, getLayout());
+      rowSlice(b, loc, getRowWeight(), tile), init,
+      biasSlice(b, loc, getDownBias(), isGrouped(), tile), getLayout());
   return tilingResult(tiled);
 }
 

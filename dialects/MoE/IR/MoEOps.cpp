@@ -196,44 +196,38 @@ constexpr llvm::StringLiteral kRouterOperandKeywords[] = {
     "bias", "router_bias", "input_scale", "expert_scale"};
 } // namespace
 
-/// Parses `(, keyword %v)*` with each keyword of kRouterOperandKeywords at
-/// most once, in that order.
 static ParseResult parseRouterOperands(
     OpAsmParser &parser, std::optional<OpAsmParser::UnresolvedOperand> &bias,
     std::optional<OpAsmParser::UnresolvedOperand> &routerBias,
     std::optional<OpAsmParser::UnresolvedOperand> &inputScale,
     std::optional<OpAsmParser::UnresolvedOperand> &expertScale) {
-  std::optional<OpAsmParser::UnresolvedOperand> *slots[] = {
-      &bias, &routerBias, &inputScale, &expertScale};
-  size_t next = 0;
-  while (succeeded(parser.parseOptionalComma())) {
-    llvm::SMLoc loc = parser.getCurrentLocation();
-    StringRef keyword;
-    if (parser.parseKeyword(&keyword))
-      return failure();
-    const auto *found = llvm::find(kRouterOperandKeywords, keyword);
-    size_t index = found - std::begin(kRouterOperandKeywords);
-    if (found == std::end(kRouterOperandKeywords) || index < next)
-      return parser.emitError(loc)
-             << "expected one of 'bias', 'router_bias', 'input_scale', "
-                "'expert_scale' (each at most once, in this order), got '"
-             << keyword << "'";
-    OpAsmParser::UnresolvedOperand operand;
-    if (parser.parseOperand(operand))
-      return failure();
-    *slots[index] = operand;
-    next = index + 1;
-  }
-  return success();
+  return parseKeywordOperands(parser, kRouterOperandKeywords,
+                              {&bias, &routerBias, &inputScale, &expertScale});
 }
 
 static void printRouterOperands(OpAsmPrinter &printer, Operation *, Value bias,
                                 Value routerBias, Value inputScale,
                                 Value expertScale) {
-  Value values[] = {bias, routerBias, inputScale, expertScale};
-  for (auto [keyword, value] : llvm::zip_equal(kRouterOperandKeywords, values))
-    if (value)
-      printer << ", " << keyword << " " << value;
+  printKeywordOperands(printer, kRouterOperandKeywords,
+                       {bias, routerBias, inputScale, expertScale});
+}
+
+//===----------------------------------------------------------------------===//
+// Custom assembly: the FFN biases `, gate_bias %bg, up_bias %bu, down_bias %bd`
+//===----------------------------------------------------------------------===//
+
+static ParseResult
+parseFfnBiases(OpAsmParser &parser,
+               std::optional<OpAsmParser::UnresolvedOperand> &gateBias,
+               std::optional<OpAsmParser::UnresolvedOperand> &upBias,
+               std::optional<OpAsmParser::UnresolvedOperand> &downBias) {
+  return parseKeywordOperands(parser, kFfnBiasKeywords,
+                              {&gateBias, &upBias, &downBias});
+}
+
+static void printFfnBiases(OpAsmPrinter &printer, Operation *, Value gateBias,
+                           Value upBias, Value downBias) {
+  printKeywordOperands(printer, kFfnBiasKeywords, {gateBias, upBias, downBias});
 }
 
 //===----------------------------------------------------------------------===//
@@ -253,7 +247,8 @@ LogicalResult LayerOp::verify() {
                   {getSharedGate(), "shared_gate"},
                   {getSharedUp(), "shared_up"},
                   {getSharedDown(), "shared_down"},
-                  {getSharedSigmoidGate(), "shared_sigmoid_gate"}})))
+                  {getSharedSigmoidGate(), "shared_sigmoid_gate"},
+                  {getOutputBias(), "output_bias"}})))
     return failure();
   int64_t hidden = getHiddenSize();
   int64_t numExperts = getNumExperts();
@@ -312,8 +307,19 @@ LogicalResult LayerOp::verify() {
 
   if (failed(check.gluClamp(getActivation(), getGluClampAttr())) ||
       failed(check.ffnWeights(getActivation(), getExpertGate(), getExpertUp(),
-                              getExpertDown(), "expert_", numExperts, hidden)))
+                              getExpertDown(), "expert_", numExperts, hidden)) ||
+      failed(check.ffnBiases(getActivation(), getExpertGateBias(),
+                             getExpertUpBias(), getExpertDownBias(), "expert_",
+                             numExperts, dimOf(getExpertUp(), 1), hidden)))
     return failure();
+  if (Value outputBias = getOutputBias()) {
+    // Soft MoE's combine has no per-token start value to put it in.
+    if (isa<SoftMoEAttr>(getRouter()))
+      return emitOpError("'output_bias' applies to token- and expert-choice "
+                         "routing only");
+    if (failed(check.dim(outputBias, "output_bias", 0, hidden, "hidden size")))
+      return failure();
+  }
 
   if (getSharedUp()) {
     if (!getSharedDown())
@@ -558,6 +564,10 @@ LogicalResult CombineOp::verify() {
   if (getDropped() == DroppedSlot::input && !getRowWeight())
     return emitOpError("dropped = input needs 'row_weight' to weight the "
                        "passed-through input");
+  if (Value outputBias = getOutputBias())
+    if (failed(check.dim(outputBias, "output_bias", 0, dimOf(getInput(), 1),
+                         "hidden size")))
+      return failure();
   return check.sameType(getOutput(), getInput(), "input");
 }
 
@@ -577,7 +587,10 @@ LogicalResult ExpertMlpOp::verify() {
   int64_t hidden = dimOf(getRows(), 1);
   if (failed(check.gluClamp(getActivation(), getGluClampAttr())) ||
       failed(check.ffnWeights(getActivation(), getGate(), getUp(), getDown(),
-                              "", numExperts, hidden)))
+                              "", numExperts, hidden)) ||
+      failed(check.ffnBiases(getActivation(), getGateBias(), getUpBias(),
+                             getDownBias(), "", numExperts, dimOf(getUp(), 1),
+                             hidden)))
     return failure();
   if (Value scale = getScale())
     if (failed(check.dim(scale, "scale", 0, dimOf(getRows(), 0), "row count")))
@@ -634,8 +647,14 @@ LogicalResult FusedExpertsOp::verify() {
   if (failed(check.gluClamp(getActivation(), getGluClampAttr())) ||
       failed(check.ffnWeights(getActivation(), getExpertGate(), getExpertUp(),
                               getExpertDown(), "expert_", getNumExperts(),
-                              hidden)))
+                              hidden)) ||
+      failed(check.ffnBiases(getActivation(), getExpertGateBias(),
+                             getExpertUpBias(), getExpertDownBias(), "expert_",
+                             getNumExperts(), getFfnWidth(), hidden)))
     return failure();
+  if (Value outputBias = getOutputBias())
+    if (failed(check.dim(outputBias, "output_bias", 0, hidden, "hidden size")))
+      return failure();
   if (hasSharedExpert() &&
       failed(check.ffnWeights(getActivation(), getSharedGate(), getSharedUp(),
                               getSharedDown(), "shared_", std::nullopt,

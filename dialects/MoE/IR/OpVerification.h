@@ -84,6 +84,46 @@ public:
     return success();
   }
 
+  /// The optional biases of an FFN's linears, `[(E,) F]` for `gate` and
+  /// `up` and `[(E,) H]` for `down` (transformers' `nn.Linear` biases,
+  /// GPT-OSS): each static, f32 and belonging to a weight the FFN has, so a
+  /// gate bias only when gated. `ffn` is the FFN's width.
+  LogicalResult ffnBiases(Activation activation, Value gateBias, Value upBias,
+                          Value downBias, StringRef prefix,
+                          std::optional<int64_t> numExperts, int64_t ffn,
+                          int64_t hidden) {
+    if (gateBias && !isGated(activation))
+      return op->emitOpError()
+             << "activation '" << stringifyActivation(activation)
+             << "' takes no '" << prefix << "gate_bias': it has no gate";
+    struct Bias {
+      Value value;
+      StringRef name;
+      int64_t width;
+      StringRef meaning;
+    } biases[] = {{gateBias, "gate_bias", ffn, "FFN width"},
+                  {upBias, "up_bias", ffn, "FFN width"},
+                  {downBias, "down_bias", hidden, "hidden size"}};
+    unsigned rank = numExperts ? 2 : 1;
+    for (const Bias &bias : biases) {
+      if (!bias.value)
+        continue;
+      std::string name = (prefix + bias.name).str();
+      auto type = cast<ShapedType>(bias.value.getType());
+      if (type.getRank() != rank || !type.getElementType().isF32())
+        return op->emitOpError()
+               << "'" << name << "' must be a rank-" << rank
+               << " tensor of f32 (" << (numExperts ? "[E, " : "[")
+               << bias.meaning << "]), got " << type;
+      if (failed(isStatic(bias.value, name)) ||
+          (numExperts &&
+           failed(dim(bias.value, name, 0, *numExperts, "expert count"))) ||
+          failed(dim(bias.value, name, rank - 1, bias.width, bias.meaning)))
+        return failure();
+    }
+    return success();
+  }
+
   /// `clamp` (the `glu_clamp` attribute) exactly for `clamped_swiglu`.
   LogicalResult gluClamp(Activation activation, GluClampAttr clamp) {
     bool wanted = activation == Activation::clamped_swiglu;
@@ -170,6 +210,54 @@ inline void printGateUpWeights(OpAsmPrinter &printer, Operation *, Value gate,
     printer << "gate " << gate << ", ";
   printer << "up " << up;
 }
+
+//===----------------------------------------------------------------------===//
+// Custom assembly: `(, keyword %v)*`, each keyword at most once, in order
+//===----------------------------------------------------------------------===//
+
+/// Parses `(, keyword %v)*` where each keyword is one of `keywords`, at most
+/// once and in that order, into the matching slot (moe.layer's router and
+/// the optional biases of the FFN weights).
+inline ParseResult parseKeywordOperands(
+    OpAsmParser &parser, ArrayRef<StringLiteral> keywords,
+    ArrayRef<std::optional<OpAsmParser::UnresolvedOperand> *> slots) {
+  size_t next = 0;
+  while (succeeded(parser.parseOptionalComma())) {
+    llvm::SMLoc loc = parser.getCurrentLocation();
+    StringRef keyword;
+    if (parser.parseKeyword(&keyword))
+      return failure();
+    const auto *found = llvm::find(keywords, keyword);
+    size_t index = found - keywords.begin();
+    if (found == keywords.end() || index < next) {
+      InFlightDiagnostic diag = parser.emitError(loc) << "expected one of ";
+      llvm::interleaveComma(keywords, diag, [&](StringRef expected) {
+        diag << "'" << expected << "'";
+      });
+      return diag << " (each at most once, in this order), got '" << keyword
+                  << "'";
+    }
+    OpAsmParser::UnresolvedOperand operand;
+    if (parser.parseOperand(operand))
+      return failure();
+    *slots[index] = operand;
+    next = index + 1;
+  }
+  return success();
+}
+
+inline void printKeywordOperands(OpAsmPrinter &printer,
+                                 ArrayRef<StringLiteral> keywords,
+                                 ArrayRef<Value> values) {
+  for (auto [keyword, value] : llvm::zip_equal(keywords, values))
+    if (value)
+      printer << ", " << keyword << " " << value;
+}
+
+/// The keywords of the optional FFN biases after the weights:
+/// `gate %g, up %u, down %d, gate_bias %bg, up_bias %bu, down_bias %bd`.
+constexpr StringLiteral kFfnBiasKeywords[] = {"gate_bias", "up_bias",
+                                              "down_bias"};
 
 } // namespace mlir::moe::detail
 

@@ -127,15 +127,24 @@ RowBundle expertChoice(const float *logits, int64_t numTokens,
                        int64_t numExperts, double capacityFactor);
 
 /// Checkpoint-layout FFN weights: `gate`/`up` `[(E,) F, H]`, `down`
-/// `[(E,) H, F]`; `gate` is null for ungated activations.
+/// `[(E,) H, F]`; `gate` is null for ungated activations. The linears'
+/// biases, each null when absent: `gateBias`/`upBias` `[(E,) F]`,
+/// `downBias` `[(E,) H]`.
 struct FfnWeights {
   const float *gate = nullptr;
   const float *up = nullptr;
   const float *down = nullptr;
   int64_t ffnSize = 0;
+  const float *gateBias = nullptr;
+  const float *upBias = nullptr;
+  const float *downBias = nullptr;
 };
 
-/// One FFN on one row `x` `[H]` into `out` `[H]`; `clamp` is read by
+/// Expert `e`'s FFN of stacked weights (and biases) `[E, ...]`.
+FfnWeights expertFfn(const FfnWeights &stacked, int64_t e, int64_t hidden);
+
+/// One FFN on one row `x` `[H]` into `out` `[H]`:
+/// `act(gate·x + b_g, up·x + b_u)·downᵀ + b_d`; `clamp` is read by
 /// ClampedSwiGLU only.
 void applyFfn(const FfnWeights &weights, Activation activation, int64_t hidden,
               const float *x, float *out, const GluClamp &clamp = {});
@@ -172,6 +181,7 @@ struct LayerWeights {
   std::optional<FfnWeights> shared;         // dense
   const float *sharedSigmoidGate = nullptr; // [1,H] or null
   std::optional<ExpertTable> expertTable;   // routing by token id
+  const float *outputBias = nullptr;        // [H] or null, added per token
 };
 
 /// Soft MoE's routed output `[T,H]` (shared expert excluded) for input `x`

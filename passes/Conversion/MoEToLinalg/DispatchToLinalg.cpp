@@ -537,7 +537,10 @@ struct CombineOpLowering : OpRewritePattern<CombineOp> {
     int64_t hidden = op.getInput().getType().getDimSize(1);
     Value input = op.getInput(), expertOut = op.getExpertOut();
     Value rowToken = op.getRowToken(), rowWeight = op.getRowWeight();
-    Value output = createFilled(b, getSizes(b, input), f32Constant(b, 0));
+    // Every token's sum starts from the output bias, or zero.
+    Value output = op.getOutputBias()
+                       ? createBroadcastRows(b, op.getOutputBias(), input)
+                       : createFilled(b, getSizes(b, input), f32Constant(b, 0));
     Value numKept = toIndex(
         b, tensor::ExtractOp::create(b, op.getExpertOffsets(),
                                      ValueRange{indexConstant(b, numExperts)}));

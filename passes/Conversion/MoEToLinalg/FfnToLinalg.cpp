@@ -30,6 +30,19 @@ Value expertSlice(ImplicitLocOpBuilder &b, Value stacked, Value expert) {
                             b.getIndexAttr(rows));
 }
 
+/// Expert `e`'s row `[N]` of a stacked bias `[E,N]`.
+Value expertBias(ImplicitLocOpBuilder &b, Value stacked, Value expert) {
+  if (!stacked)
+    return Value();
+  auto type = cast<RankedTensorType>(stacked.getType());
+  int64_t width = type.getDimSize(1);
+  return tensor::ExtractSliceOp::create(
+      b, RankedTensorType::get({width}, type.getElementType()), stacked,
+      ArrayRef<OpFoldResult>{expert, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(width)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+}
+
 LogicalResult checkF32(PatternRewriter &rewriter, Operation *op, Value value) {
   if (cast<RankedTensorType>(value.getType()).getElementType().isF32())
     return success();
@@ -80,9 +93,12 @@ struct ExpertMlpOpLowering : OpRewritePattern<ExpertMlpOp> {
           Value gate = expertSlice(nb, op.getGate(), expert);
           Value up = expertSlice(nb, op.getUp(), expert);
           Value down = expertSlice(nb, op.getDown(), expert);
+          FfnBiases biases{expertBias(nb, op.getGateBias(), expert),
+                           expertBias(nb, op.getUpBias(), expert),
+                           expertBias(nb, op.getDownBias(), expert)};
           Value result =
               createFfn(nb, op.getActivation(), op.getGluClampAttr(),
-                        expertRows, gate, up, down);
+                        expertRows, gate, up, down, biases);
           auto inParallel = scf::InParallelOp::create(nb);
           nb.setInsertionPointToStart(&inParallel.getRegion().front());
           tensor::ParallelInsertSliceOp::create(nb, result, shared, rowOffsets,

@@ -6,9 +6,12 @@
 //  1. `[rows, F]` activations: one grouped moe.gather_gate_up over every
 //     kept row (read from the layer input through row_token, each with its
 //     expert's weights);
-//  2. the output `[T,H]`: one grouped moe.down_scatter_add of the routed
-//     activations into their tokens, then the shared expert on all tokens
-//     (an ungrouped pair, addDenseFfnKernels).
+//  2. the output `[T,H]`, starting from the output bias (or zero): one
+//     grouped moe.down_scatter_add of the routed activations into their
+//     tokens, then the shared expert on all tokens (an ungrouped pair,
+//     addDenseFfnKernels).
+//
+// The experts' linear biases ride on the kernel ops, into their epilogues.
 //
 // Nothing here is a target's: how the ops are tiled over threads or
 // blocks, which layout the weights take and what computes a tile are
@@ -62,16 +65,20 @@ struct FusedExpertsOpLowering : OpRewritePattern<FusedExpertsOp> {
     Value routedAct =
         GatherGateUpOp::create(b, routedInit.getType(), input, rowToken,
                                inputScale, offsets, op.getExpertGate(),
-                               op.getExpertUp(), routedInit, activation, layout,
-                               op.getGluClampAttr())
+                               op.getExpertUp(), routedInit,
+                               op.getExpertGateBias(), op.getExpertUpBias(),
+                               activation, layout, op.getGluClampAttr())
             .getResult()[0];
 
     // The down projections, added into the tokens' outputs: routed experts
     // in expert order, then the shared expert.
-    Value output = createFilled(b, getSizes(b, input), f32Constant(b, 0));
+    Value output = op.getOutputBias()
+                       ? createBroadcastRows(b, op.getOutputBias(), input)
+                       : createFilled(b, getSizes(b, input), f32Constant(b, 0));
     output = DownScatterAddOp::create(b, output.getType(), routedAct, offsets,
                                       op.getExpertDown(), rowToken,
-                                      outputWeight, output, layout)
+                                      outputWeight, output,
+                                      op.getExpertDownBias(), layout)
                  .getResult()[0];
     if (op.hasSharedExpert())
       output = addDenseFfnKernels(b, activation, op.getGluClampAttr(), input,

@@ -253,29 +253,65 @@ Value lowering::createArgmaxExcluding(ImplicitLocOpBuilder &b, Value values,
   return generic.getResult(1);
 }
 
+Value lowering::createBroadcastRows(ImplicitLocOpBuilder &b, Value row,
+                                    Value like) {
+  MLIRContext *ctx = b.getContext();
+  return createElementwise(
+      b, ValueRange{row},
+      tensor::EmptyOp::create(b, getSizes(b, like), b.getF32Type()),
+      [](ImplicitLocOpBuilder &, ValueRange args) { return args[0]; },
+      {AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx)});
+}
+
 Value lowering::createFfn(ImplicitLocOpBuilder &b, Activation activation,
                           GluClampAttr clamp, Value rows, Value gate, Value up,
-                          Value down) {
+                          Value down, const FfnBiases &biases) {
+  MLIRContext *ctx = b.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap column = AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
+  // The projections, then their biases (broadcast over the rows), as the
+  // inputs of one elementwise op.
+  SmallVector<Value> inputs;
+  SmallVector<AffineMap> maps;
   Value upProj = createMatmulTransposeB(b, rows, up);
-  Value init = tensor::EmptyOp::create(b, getSizes(b, upProj), b.getF32Type());
-  Value hidden;
-  if (gate) {
-    Value gateProj = createMatmulTransposeB(b, rows, gate);
-    hidden = createElementwise(b, ValueRange{gateProj, upProj}, init,
-                               [&](ImplicitLocOpBuilder &nb, ValueRange args) {
-                                 return createActivation(nb, activation,
-                                                         args[0], args[1],
-                                                         clamp);
-                               });
-  } else {
-    hidden = createElementwise(b, ValueRange{upProj}, init,
-                               [&](ImplicitLocOpBuilder &nb, ValueRange args) {
-                                 return createActivation(nb, activation,
-                                                         Value(), args[0],
-                                                         clamp);
-                               });
+  if (gate)
+    inputs.push_back(createMatmulTransposeB(b, rows, gate));
+  inputs.push_back(upProj);
+  maps.assign(inputs.size(), identity);
+  Value gateBias = gate ? biases.gate : Value();
+  for (Value bias : {gateBias, biases.up}) {
+    if (!bias)
+      continue;
+    inputs.push_back(bias);
+    maps.push_back(column);
   }
-  return createMatmulTransposeB(b, hidden, down);
+  bool hasGateBias = static_cast<bool>(gateBias);
+  bool hasUpBias = static_cast<bool>(biases.up);
+  Value init = tensor::EmptyOp::create(b, getSizes(b, upProj), b.getF32Type());
+  bool gated = static_cast<bool>(gate);
+  Value hidden = createElementwise(
+      b, inputs, init,
+      [&](ImplicitLocOpBuilder &nb, ValueRange args) {
+        unsigned next = gated ? 2 : 1;
+        Value g = gated ? args[0] : Value();
+        Value u = args[gated ? 1 : 0];
+        if (hasGateBias)
+          g = arith::AddFOp::create(nb, g, args[next++]);
+        if (hasUpBias)
+          u = arith::AddFOp::create(nb, u, args[next++]);
+        return createActivation(nb, activation, g, u, clamp);
+      },
+      maps);
+  Value result = createMatmulTransposeB(b, hidden, down);
+  if (!biases.down)
+    return result;
+  return createElementwise(
+      b, ValueRange{result, biases.down},
+      tensor::EmptyOp::create(b, getSizes(b, result), b.getF32Type()),
+      [](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+        return arith::AddFOp::create(nb, args[0], args[1]);
+      },
+      {identity, column});
 }
 
 Value lowering::createGatherRows(ImplicitLocOpBuilder &b, Value source,
@@ -407,10 +443,11 @@ Value lowering::addDenseFfnKernels(ImplicitLocOpBuilder &b,
       b.getF32Type());
   Value activations =
       GatherGateUpOp::create(b, init.getType(), input, Value(), Value(),
-                             Value(), gate, up, init, activation, layout,
-                             clamp)
+                             Value(), gate, up, init, /*gate_bias=*/Value(),
+                             /*up_bias=*/Value(), activation, layout, clamp)
           .getResult()[0];
   return DownScatterAddOp::create(b, output.getType(), activations, Value(),
-                                  down, Value(), Value(), output, layout)
+                                  down, Value(), Value(), output,
+                                  /*down_bias=*/Value(), layout)
       .getResult()[0];
 }

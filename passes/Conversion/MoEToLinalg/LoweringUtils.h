@@ -86,12 +86,22 @@ Value createComesBefore(ImplicitLocOpBuilder &b, Value value, Value index,
 Value createArgmaxExcluding(ImplicitLocOpBuilder &b, Value values,
                             ValueRange excluded);
 
+/// `[T,H]` rows of f32, each a copy of `row` `[H]`, with T the row count
+/// of `like` `[T,H]` (what an output bias starts every token from).
+Value createBroadcastRows(ImplicitLocOpBuilder &b, Value row, Value like);
+
+/// The optional biases of an FFN's linears: `gate`/`up` `[F]`, `down`
+/// `[H]`, each null when absent.
+struct FfnBiases {
+  Value gate, up, down;
+};
+
 /// The FFN of DESIGN.md §4 on rows `[n,H]` with `gate`/`up` `[F,H]` and
-/// `down` `[H,F]` (gate null when ungated), in f32; `clamp` is the op's
-/// `glu_clamp`.
+/// `down` `[H,F]` (gate null when ungated), and `biases` added to the
+/// projections, in f32; `clamp` is the op's `glu_clamp`.
 Value createFfn(ImplicitLocOpBuilder &b, Activation activation,
                 GluClampAttr clamp, Value rows, Value gate, Value up,
-                Value down);
+                Value down, const FfnBiases &biases = {});
 
 /// `output + FFN(input)` for a dense FFN (`gate`/`up` `[F,H]`, `down`
 /// `[H,F]`, gate null when ungated) on every row of `input` `[T,H]`, as the

@@ -91,8 +91,8 @@ struct MatmulToUkernel : OpRewritePattern<linalg::MatmulOp> {
   }
 };
 
-/// Expert `expert`'s matrix of a stacked weight `[E, ...]` on buffers, as
-/// a rank-reduced subview.
+/// Expert `expert`'s matrix of a stacked weight `[E, ...]` (or its row of a
+/// stacked bias `[E, N]`) on buffers, as a rank-reduced subview.
 Value expertWeight(OpBuilder &b, Location loc, Value stacked, Value expert) {
   if (!stacked)
     return stacked;
@@ -165,6 +165,8 @@ void buildExpertOp(OpBuilder &b, Location loc, GatherGateUpOp op, Value expert,
                          expertWeight(b, loc, op.getGate(), expert),
                          expertWeight(b, loc, op.getUp(), expert),
                          rowRange(b, loc, op.getInit(), start, count),
+                         expertWeight(b, loc, op.getGateBias(), expert),
+                         expertWeight(b, loc, op.getUpBias(), expert),
                          op.getActivation(), op.getLayout(),
                          op.getGluClampAttr());
 }
@@ -181,7 +183,8 @@ void buildExpertOp(OpBuilder &b, Location loc, DownScatterAddOp op,
                            Value(), expertWeight(b, loc, op.getDown(), expert),
                            rowRange(b, loc, op.getRowToken(), start, count),
                            rowRange(b, loc, op.getRowWeight(), start, count),
-                           init, op.getLayout());
+                           init, expertWeight(b, loc, op.getDownBias(), expert),
+                           op.getLayout());
 }
 
 template <typename KernelOp>

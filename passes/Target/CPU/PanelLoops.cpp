@@ -6,8 +6,9 @@
 // that call the register tile alone (moe_ukernel_tile_f32/bf16, Tiles.c)
 // into an accumulator scratch, and after a tile's last depth block run the
 // epilogue as generated code: the gate/up activation (ActivationBuilder.h,
-// the one copy of that math in the compiler) with the Llama 4 input scale,
-// or the weighted scatter-add into token rows. The loop nest, the blocks and
+// the one copy of that math in the compiler) with the Llama 4 input scale
+// and the linears' biases, or the weighted scatter-add (of the projection
+// plus its bias) into token rows. The loop nest, the blocks and
 // the prefetch shares were those of the C loops they replace (measured at
 // parity with them on this project's bench shapes); every output is summed
 // in the order of depth, whatever the thread count or batch. The
@@ -82,6 +83,8 @@ struct PanelKernel {
   Value scatterTok; // down: the output row of each row, or null
   std::optional<Activation> activation; // gate/up; none: down
   GluClampAttr clamp;                   // gate/up's glu_clamp, or null
+  Value gateBias, upBias; // gate/up: the `[N]` biases, or null
+  Value downBias;         // down: the `[N]` bias, or null
 };
 
 /// `memref.get_global` of 0..5 (i32): the row indices of a tile of
@@ -230,8 +233,16 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const PanelKernel &k, Value acc,
               Block *body = eb.getInsertionBlock();
               Value first = memref::LoadOp::create(eb, acc, {t, i, c});
               Value o = add(eb, col, c);
+              auto plusBias = [&](Value value, Value bias) -> Value {
+                if (!bias)
+                  return value;
+                return arith::AddFOp::create(
+                    eb, value, memref::LoadOp::create(eb, bias, o));
+              };
               if (!k.activation) {
-                // out[t_r, c] += w_r · acc: one rounding, as the C's FMA.
+                // out[t_r, c] += w_r · (acc + b): one rounding for the
+                // product and the sum, as the C's FMA.
+                first = plusBias(first, k.downBias);
                 Value w = s ? s
                             : arith::ConstantOp::create(
                                   eb, eb.getF32FloatAttr(1.0f));
@@ -251,6 +262,9 @@ void buildEpilogue(ImplicitLocOpBuilder &b, const PanelKernel &k, Value acc,
                   if (gate)
                     gate = arith::MulFOp::create(eb, s, gate);
                 }
+                up = plusBias(up, k.upBias);
+                if (gate)
+                  gate = plusBias(gate, k.gateBias);
                 Value value =
                     createActivation(eb, *k.activation, gate, up, k.clamp);
                 memref::StoreOp::create(eb, value, k.out, {r, o});
@@ -573,7 +587,8 @@ struct GatherGateUpToPanelLoops : OpRewritePattern<GatherGateUpOp> {
     PanelKernel k{op.getInput(),  op.getRowToken(), dim(b, op.getInit(), 0),
                   b0,             b1,               op.getInit(),
                   op.getScale(),  Value(),          op.getActivation(),
-                  op.getGluClampAttr()};
+                  op.getGluClampAttr(), op.getGateBias(), op.getUpBias(),
+                  Value()};
     buildPanelLoops(rewriter, op, k);
     rewriter.eraseOp(op);
     return success();
@@ -594,7 +609,9 @@ struct DownScatterAddToPanelLoops : OpRewritePattern<DownScatterAddOp> {
                   dim(b, op.getRows(), 0),
                   op.getDown(),      Value(),
                   op.getInit(),      op.getRowWeight(),
-                  op.getRowToken(),  std::nullopt};
+                  op.getRowToken(),  std::nullopt,
+                  GluClampAttr(),    Value(),
+                  Value(),           op.getDownBias()};
     buildPanelLoops(rewriter, op, k);
     rewriter.eraseOp(op);
     return success();

@@ -45,6 +45,28 @@ constexpr llvm::StringLiteral kSoftMoE =
     "mixing and unfused moe.expert_mlp do not map to GPU kernels (use "
     "--target=cpu)";
 
+/// Why the CUDA target cannot lower the linears' biases today.
+constexpr llvm::StringLiteral kLinearBiases =
+    "the experts' linear biases ('gate_bias', 'up_bias', 'down_bias') and "
+    "the block's 'output_bias' are not supported by the CUDA target: its "
+    "grouped GEMM epilogues do not add them (use --target=cpu)";
+
+/// Whether `op` carries a linear bias of the expert FFN or the block's
+/// output bias, at any level of the graph.
+bool hasLinearBias(Operation *op) {
+  if (auto layer = dyn_cast<LayerOp>(op))
+    return layer.getExpertGateBias() || layer.getExpertUpBias() ||
+           layer.getExpertDownBias() || layer.getOutputBias();
+  if (auto mlp = dyn_cast<ExpertMlpOp>(op))
+    return mlp.getGateBias() || mlp.getUpBias() || mlp.getDownBias();
+  if (auto fused = dyn_cast<FusedExpertsOp>(op))
+    return fused.getExpertGateBias() || fused.getExpertUpBias() ||
+           fused.getExpertDownBias() || fused.getOutputBias();
+  if (auto combine = dyn_cast<CombineOp>(op))
+    return static_cast<bool>(combine.getOutputBias());
+  return false;
+}
+
 struct MoECUDACheckLayersPass
     : public mlir::moe::impl::MoECUDACheckLayersBase<MoECUDACheckLayersPass> {
   void runOnOperation() override {
@@ -53,6 +75,11 @@ struct MoECUDACheckLayersPass
       // Every op carrying an activation names its parameters `glu_clamp`.
       if (op->getAttrOfType<GluClampAttr>("glu_clamp")) {
         op->emitOpError(kClampedSwiglu);
+        failed = true;
+        return;
+      }
+      if (hasLinearBias(op)) {
+        op->emitOpError(kLinearBiases);
         failed = true;
         return;
       }

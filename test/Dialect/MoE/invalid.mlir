@@ -485,7 +485,7 @@ func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, 
 // Tests that shared expert weights without 'shared_up' are rejected (generic form).
 func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sd: tensor<8x32xf32>) -> tensor<?x8xf32> {
   // expected-error @+1 {{shared expert weights need 'shared_up'}}
-  %y = "moe.layer"(%x, %wg, %u, %d, %sd) <{activation = #moe<activation relu>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0>, router = #moe.routing<top_k = 2>}> : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<8x32xf32>) -> tensor<?x8xf32>
+  %y = "moe.layer"(%x, %wg, %u, %d, %sd) <{activation = #moe<activation relu>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0>, router = #moe.routing<top_k = 2>}> : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<8x32xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
 
@@ -494,7 +494,7 @@ func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, 
 // Tests that 'shared_up' without 'shared_down' is rejected (generic form).
 func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %su: tensor<32x8xf32>) -> tensor<?x8xf32> {
   // expected-error @+1 {{'shared_up' needs 'shared_down'}}
-  %y = "moe.layer"(%x, %wg, %u, %d, %su) <{activation = #moe<activation relu>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0>, router = #moe.routing<top_k = 2>}> : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<32x8xf32>) -> tensor<?x8xf32>
+  %y = "moe.layer"(%x, %wg, %u, %d, %su) <{activation = #moe<activation relu>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0>, router = #moe.routing<top_k = 2>}> : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<32x8xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
 

@@ -10,7 +10,7 @@
 // CHECK-SAME: {router = #moe.routing<top_k = 2, renormalize = true>}
 // GENERIC-LABEL: sym_name = "mixtral"
 // GENERIC: "moe.layer"
-// GENERIC-SAME: operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0>
+// GENERIC-SAME: operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0>
 // GENERIC-SAME: router = #moe.routing<top_k = 2, renormalize = true>
 func.func @mixtral(%x: tensor<?x64xf32>, %wg: tensor<8x64xf32>,
                    %w1: tensor<8x128x64xf32>, %w3: tensor<8x128x64xf32>,
@@ -278,7 +278,7 @@ func.func @float_parameters(%l: tensor<?x4xf32>) {
 // CHECK: moe.fused_experts relu %{{[a-z0-9_]+}} tokens(%{{[a-z0-9_]+}}) weights(%{{[a-z0-9_]+}}) offsets(%{{[a-z0-9_]+}}) experts(up %{{[a-z0-9_]+}}, down %{{[a-z0-9_]+}}) {scale_expert_input} :
 // GENERIC-LABEL: sym_name = "fused_experts"
 // GENERIC: "moe.fused_experts"
-// GENERIC-SAME: operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 1>
+// GENERIC-SAME: operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0>
 func.func @fused_experts(%x: tensor<?x32xf32>, %tok: tensor<?xi32>, %w: tensor<?xf32>,
                          %off: tensor<9xi32>, %g: tensor<8x16x32xf32>,
                          %u: tensor<8x16x32xf32>, %d: tensor<8x32x16xf32>,

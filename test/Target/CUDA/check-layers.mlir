@@ -101,3 +101,43 @@ func.func @soft_ops(%x: tensor<?x8xf32>, %l: tensor<?x4xf32>, %out: tensor<?x8xf
   %y = moe.soft_combine %out, %l : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that a layer with expert linear biases (GPT-OSS) is refused, naming
+// the biases.
+func.func @layer_expert_biases(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>,
+                               %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>,
+                               %bu: tensor<4x16xf32>, %bd: tensor<4x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op the experts' linear biases ('gate_bias', 'up_bias', 'down_bias') and the block's 'output_bias' are not supported by the CUDA target}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d, up_bias %bu, down_bias %bd)
+         {router = #moe.routing<top_k = 1>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>,
+            tensor<4x16xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a layer with an output bias (JetMoE) is refused too.
+func.func @layer_output_bias(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>,
+                             %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>,
+                             %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op the experts' linear biases}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) output_bias(%b)
+         {router = #moe.routing<top_k = 1>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>,
+            tensor<8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a decomposed expert FFN with a down bias is refused.
+func.func @expert_mlp_bias(%rows: tensor<?x64xf32>, %off: tensor<9xi32>, %g: tensor<8x32x64xf32>,
+                           %u: tensor<8x32x64xf32>, %d: tensor<8x64x32xf32>, %bd: tensor<8x64xf32>)
+    -> tensor<?x64xf32> {
+  // expected-error @+1 {{'moe.expert_mlp' op the experts' linear biases}}
+  %out = moe.expert_mlp swiglu %rows offsets(%off) weights(gate %g, up %u, down %d, down_bias %bd) : (tensor<?x64xf32>, tensor<9xi32>, tensor<8x32x64xf32>, tensor<8x32x64xf32>, tensor<8x64x32xf32>, tensor<8x64xf32>) -> tensor<?x64xf32>
+  return %out : tensor<?x64xf32>
+}

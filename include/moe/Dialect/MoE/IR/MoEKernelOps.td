@@ -58,7 +58,9 @@ def MoE_GatherGateUpOp : MoE_KernelOp<"gather_gate_up"> {
     each row `r` of `init` `[R,N]`, with `t_r = row_token[r]` (or `r`
     without `row_token`) and `s_r = scale[r]` (or 1). `gate` is present
     exactly for the gated activations, `glu_clamp` exactly for
-    `clamped_swiglu` (act as in `moe.expert_mlp`). This is the first half of an expert
+    `clamped_swiglu` (act as in `moe.expert_mlp`). With `gate_bias` (gated
+    only) or `up_bias`, `[N]` or stacked `[E,N]` f32, their column `j` is
+    added to the scaled projection before the activation. This is the first half of an expert
     FFN with the token gather in its prologue and the input scaling and the
     activation in its epilogue. `init` is overwritten, not read.
 
@@ -94,6 +96,8 @@ def MoE_GatherGateUpOp : MoE_KernelOp<"gather_gate_up"> {
     Optional<AnyShaped>:$gate,
     AnyShaped:$up,
     AnyShaped:$init,
+    Optional<AnyShaped>:$gate_bias,
+    Optional<AnyShaped>:$up_bias,
     MoE_ActivationAttr:$activation,
     MoE_WeightLayoutAttr:$layout,
     OptionalAttr<MoE_GluClampAttr>:$glu_clamp
@@ -101,7 +105,8 @@ def MoE_GatherGateUpOp : MoE_KernelOp<"gather_gate_up"> {
   let assemblyFormat = [{
     $activation $input (`tokens` `(` $row_token^ `)`)?
     (`scale` `(` $scale^ `)`)? (`offsets` `(` $expert_offsets^ `)`)?
-    `weights` `(` custom<GateUpWeights>($gate, $up) `)` `layout` $layout
+    `weights` `(` custom<GateUpWeights>($gate, $up)
+        custom<GateUpBiases>($gate_bias, $up_bias) `)` `layout` $layout
     `outs` `(` $init `)` attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -110,9 +115,10 @@ def MoE_GatherGateUpOp : MoE_KernelOp<"gather_gate_up"> {
 def MoE_DownScatterAddOp : MoE_KernelOp<"down_scatter_add"> {
   let summary = "down projection of rows, weighted and added into their tokens";
   let description = [{
-    `init[t_r, j] += w_r · (rows[r]·down[j])` for each row `r` of `rows`
-    `[R,F]`, with `t_r = row_token[r]` (or `r`) and `w_r = row_weight[r]`
-    (or 1); `init` is `[T,N]`. Rows of one group (or all rows, ungrouped)
+    `init[t_r, j] += w_r · (rows[r]·down[j] + b[j])` for each row `r` of
+    `rows` `[R,F]`, with `t_r = row_token[r]` (or `r`), `w_r =
+    row_weight[r]` (or 1) and `b` the optional `down_bias` `[N]` (stacked
+    `[E,N]` when grouped, f32; else 0); `init` is `[T,N]`. Rows of one group (or all rows, ungrouped)
     name distinct tokens, and rows are added in row order, so each output
     element is summed in the same order whatever the tiling. This is the
     second half of an expert FFN with the weighted combine in its epilogue.
@@ -140,10 +146,12 @@ def MoE_DownScatterAddOp : MoE_KernelOp<"down_scatter_add"> {
     Optional<AnyShaped>:$row_token,
     Optional<AnyShaped>:$row_weight,
     AnyShaped:$init,
+    Optional<AnyShaped>:$down_bias,
     MoE_WeightLayoutAttr:$layout
   );
   let assemblyFormat = [{
-    $rows (`offsets` `(` $expert_offsets^ `)`)? `weights` `(` `down` $down `)`
+    $rows (`offsets` `(` $expert_offsets^ `)`)? `weights` `(` `down` $down
+        (`,` `down_bias` $down_bias^)? `)`
     (`tokens` `(` $row_token^ `)`)? (`row_weight` `(` $row_weight^ `)`)?
     `layout` $layout `outs` `(` $init `)`
     attr-dict `:` functional-type(operands, results)

@@ -53,7 +53,11 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
       is `top_k = 1, renormalize = true`.
     * `experts(gate, up, down)`: `[E,F,H]`, `[E,F,H]`, `[E,H,F]`; `gate` is
       present exactly for the gated activations (`swiglu`, `geglu`,
-      `geglu_tanh`).
+      `geglu_tanh`, `clamped_swiglu`). The expert linears' biases follow
+      them, each optional: `gate_bias` (`expert_gate_bias`, gated only) and
+      `up_bias` `[E,F]`, `down_bias` `[E,H]`: expert e computes
+      `act(gate·x + b_g, up·x + b_u)·downᵀ + b_d`, the routing weight
+      multiplying all of it, `b_d` included (GPT-OSS).
     * `shared(gate, up, down, sigmoid_gate)`: an always-on dense FFN of width
       `Fs` (`[Fs,H]`, `[Fs,H]`, `[H,Fs]`) added to the routed sum, scaled by
       `sigmoid(x·w)` when `sigmoid_gate` `[1,H]` is present (Qwen2-MoE).
@@ -62,6 +66,9 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
       *input* instead of its output (Llama 4).
     * `glu_clamp`: the parameters of `clamped_swiglu` (GPT-OSS), present
       exactly for that activation (`#moe.glu_clamp`).
+    * `output_bias(%b)` `[H]`: added once to every token's output, after
+      the routed (and shared) experts, not scaled by any routing weight
+      (JetMoE's block `bias`). Token- and expert-choice routing only.
 
     Weights are f32. The verifier (rather than the operand types) says so,
     to point at what a bf16 weight most likely wants: f32 in the IR and
@@ -91,6 +98,10 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     Optional<2DTensorOf<[AnyFloat]>>:$shared_up,
     Optional<2DTensorOf<[AnyFloat]>>:$shared_down,
     Optional<2DTensorOf<[AnyFloat]>>:$shared_sigmoid_gate,
+    Optional<2DTensorOf<[AnyFloat]>>:$expert_gate_bias,
+    Optional<2DTensorOf<[AnyFloat]>>:$expert_up_bias,
+    Optional<2DTensorOf<[AnyFloat]>>:$expert_down_bias,
+    Optional<1DTensorOf<[AnyFloat]>>:$output_bias,
     AnyAttrOf<[MoE_RoutingAttr, MoE_ExpertChoiceAttr, MoE_SoftMoEAttr]>:$router,
     DefaultValuedAttr<MoE_ActivationAttr, "::mlir::moe::Activation::swiglu">:$activation,
     OptionalAttr<MoE_CapacityAttr>:$capacity,
@@ -104,15 +115,18 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
         custom<RouterOperands>($correction_bias, $router_bias,
                                $router_input_scale, $expert_scale) `)`
     (`table` `(` $expert_table^ `)`)? (`token_ids` `(` $token_ids^ `)`)?
-    `experts` `(` custom<FfnWeights>($expert_gate, $expert_up, $expert_down) `)`
+    `experts` `(` custom<FfnWeights>($expert_gate, $expert_up, $expert_down)
+        custom<FfnBiases>($expert_gate_bias, $expert_up_bias,
+                          $expert_down_bias) `)`
     (`shared` `(` custom<FfnWeights>($shared_gate, $shared_up, $shared_down)^
         (`,` `sigmoid_gate` $shared_sigmoid_gate^)? `)`)?
+    (`output_bias` `(` $output_bias^ `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
   let builders = [
-    // The layer without the router's bias, input normalisation, expert scale
-    // and routing by token id, whose activation takes no parameters: what
-    // importers of learned routers call.
+    // The layer without the router's bias, input normalisation, expert scale,
+    // routing by token id and linear biases, whose activation takes no
+    // parameters: what importers of learned routers call.
     OpBuilder<(ins "Type":$output, "Value":$input, "Value":$router_weight,
         "Value":$correction_bias, "Value":$expert_gate, "Value":$expert_up,
         "Value":$expert_down, "Value":$shared_gate, "Value":$shared_up,
@@ -123,7 +137,9 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
             /*router_bias=*/Value(), /*router_input_scale=*/Value(),
             /*expert_scale=*/Value(), /*expert_table=*/Value(),
             /*token_ids=*/Value(), expert_gate, expert_up, expert_down,
-            shared_gate, shared_up, shared_down, shared_sigmoid_gate, router,
+            shared_gate, shared_up, shared_down, shared_sigmoid_gate,
+            /*expert_gate_bias=*/Value(), /*expert_up_bias=*/Value(),
+            /*expert_down_bias=*/Value(), /*output_bias=*/Value(), router,
             activation, capacity, scale_expert_input,
             /*glu_clamp=*/GluClampAttr(),
             /*router_input_norm=*/RouterInputNormAttr());
@@ -335,7 +351,7 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
   }];
 }
 
-def MoE_CombineOp : MoE_Op<"combine", [Pure]> {
+def MoE_CombineOp : MoE_Op<"combine", [Pure, AttrSizedOperandSegments]> {
   let summary = "weighted scatter-add of expert rows back to token order";
   let description = [{
     `out[t] = Σ row_weight[r] · expert_out[r]` over the kept rows
@@ -343,7 +359,9 @@ def MoE_CombineOp : MoE_Op<"combine", [Pure]> {
     summed as they are (their weight was applied to the expert input).
     Dropped rows (`r ≥ offsets[E]`) add nothing under `dropped = zero` and
     `row_weight[r] · input[row_token[r]]` under `dropped = input`. `input`
-    is the layer input: it also gives the token count of the result.
+    is the layer input: it also gives the token count of the result. With
+    `output_bias` `[H]` every token's output starts from it instead of zero
+    (moe.layer's `output_bias`).
 
     Example:
     ```mlir
@@ -358,12 +376,14 @@ def MoE_CombineOp : MoE_Op<"combine", [Pure]> {
     Optional<MoE_Weight1D>:$row_weight,
     MoE_Index1D:$expert_offsets,
     MoE_Activations:$input,
+    Optional<MoE_Weight1D>:$output_bias,
     DefaultValuedAttr<MoE_DroppedSlotAttr, "::mlir::moe::DroppedSlot::zero">:$dropped
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
     $expert_out `tokens` `(` $row_token `)` (`weights` `(` $row_weight^ `)`)?
-    `offsets` `(` $expert_offsets `)` `input` `(` $input `)` attr-dict
+    `offsets` `(` $expert_offsets `)` `input` `(` $input `)`
+    (`output_bias` `(` $output_bias^ `)`)? attr-dict
     `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -402,6 +422,11 @@ def MoE_ExpertMlpOp : MoE_Op<"expert_mlp", [Pure, AttrSizedOperandSegments]> {
     the routing weight to the expert input). Rows at or past `offsets[E]`
     (dropped slots) produce zeros.
 
+    The linears' biases follow the weights, each optional: `gate_bias`
+    (gated only) and `up_bias` `[E,F]`, `down_bias` `[E,H]`, added to
+    expert e's projections: `act(gate·x + b_g, up·x + b_u)·downᵀ + b_d`
+    (after the input scaling).
+
     Example:
     ```mlir
     %out = moe.expert_mlp swiglu %rows offsets(%off)
@@ -417,13 +442,17 @@ def MoE_ExpertMlpOp : MoE_Op<"expert_mlp", [Pure, AttrSizedOperandSegments]> {
     3DTensorOf<[AnyFloat]>:$up,
     3DTensorOf<[AnyFloat]>:$down,
     Optional<MoE_Weight1D>:$scale,
+    Optional<2DTensorOf<[AnyFloat]>>:$gate_bias,
+    Optional<2DTensorOf<[AnyFloat]>>:$up_bias,
+    Optional<2DTensorOf<[AnyFloat]>>:$down_bias,
     MoE_ActivationAttr:$activation,
     OptionalAttr<MoE_GluClampAttr>:$glu_clamp
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
     $activation $rows `offsets` `(` $expert_offsets `)`
-    `weights` `(` custom<FfnWeights>($gate, $up, $down) `)`
+    `weights` `(` custom<FfnWeights>($gate, $up, $down)
+        custom<FfnBiases>($gate_bias, $up_bias, $down_bias) `)`
     (`scale` `(` $scale^ `)`)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -481,7 +510,10 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
 
     `row_weight` scales the expert output; with `scale_expert_input` it
     scales the expert input instead (Llama 4), and is required. Without
-    `row_weight` rows are summed as they are. Weights are laid out as in
+    `row_weight` rows are summed as they are. The experts' linear biases
+    (`gate_bias`, `up_bias` `[E,F]`, `down_bias` `[E,H]`) are as in
+    `moe.expert_mlp`, `w_r` scaling `b_d` too; `output_bias(%b)` `[H]` is
+    what every token's output starts from (moe.combine's). Weights are laid out as in
     `moe.expert_mlp` and `moe.shared_mlp` (the checkpoint's); a target
     chooses another layout on the kernel layer it lowers to
     (`#moe.weight_layout`).
@@ -507,6 +539,10 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
     Optional<2DTensorOf<[AnyFloat]>>:$shared_gate,
     Optional<2DTensorOf<[AnyFloat]>>:$shared_up,
     Optional<2DTensorOf<[AnyFloat]>>:$shared_down,
+    Optional<2DTensorOf<[AnyFloat]>>:$expert_gate_bias,
+    Optional<2DTensorOf<[AnyFloat]>>:$expert_up_bias,
+    Optional<2DTensorOf<[AnyFloat]>>:$expert_down_bias,
+    Optional<MoE_Weight1D>:$output_bias,
     MoE_ActivationAttr:$activation,
     UnitAttr:$scale_expert_input,
     OptionalAttr<MoE_GluClampAttr>:$glu_clamp
@@ -515,8 +551,11 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
   let assemblyFormat = [{
     $activation $input `tokens` `(` $row_token `)`
     (`weights` `(` $row_weight^ `)`)? `offsets` `(` $expert_offsets `)`
-    `experts` `(` custom<FfnWeights>($expert_gate, $expert_up, $expert_down) `)`
+    `experts` `(` custom<FfnWeights>($expert_gate, $expert_up, $expert_down)
+        custom<FfnBiases>($expert_gate_bias, $expert_up_bias,
+                          $expert_down_bias) `)`
     (`shared` `(` custom<FfnWeights>($shared_gate, $shared_up, $shared_down)^ `)`)?
+    (`output_bias` `(` $output_bias^ `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
