@@ -46,6 +46,8 @@ const KeyAlias kNemotronH[] = {{"n_routed_experts", "num_local_experts"},
 const KeyAlias kMiniMaxM2[] = {{"n_routed_experts", "num_local_experts"},
                                {"n_routed_experts", "num_experts"},
                                {"moe_intermediate_size", "intermediate_size"}};
+const KeyAlias kSwitchTransformers[] = {{"d_model", "hidden_size"},
+                                        {"num_layers", "num_hidden_layers"}};
 } // namespace
 
 ArrayRef<Family> mlir::moe::hf::getFamilies() {
@@ -104,6 +106,8 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       {"granitemoe_swa", "", {}, readGraniteMoeSwa},
       {"aria", "text_config", kAria, readAria},
       {"cohere2_moe", "", {}, readCohere2Moe},
+      // Switch Transformers' encoder (Families/Switch.cpp).
+      {"switch_transformers", "", kSwitchTransformers, readSwitchTransformers},
   };
   return families;
 }
@@ -148,8 +152,7 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"longcat_flash", "zero (identity) experts"},
       {"muse_spark",
        "router logit scaling, latent projections and per-expert output norms"},
-      {"nllb-moe",
-       "NLLB's capacity and second-expert rules, and ReLU experts with biases"},
+      {"nllb-moe", "expert biases"},
       {"openai_privacy_filter",
        "GPT-OSS's clamped SwiGLU, expert biases, a router bias and weights as "
        "the softmax of the selected logits"},
@@ -157,8 +160,6 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
        "fused expert tensors in either orientation (transformers 5 saves them "
        "transposed from the published checkpoints)"},
       {"step3p7", "per-layer limits of a clamped SwiGLU"},
-      {"switch_transformers",
-       "Switch's fixed expert capacity and ReLU experts"},
       {"zaya", "MLP routers that carry state from layer to layer"},
   };
   return families;

@@ -20,6 +20,7 @@
 #include "mlir/IR/Builders.h"
 
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace mlir::moe::hf {
@@ -35,6 +36,8 @@ enum class ExpertNaming {
   /// experts.gate_up_proj [E,2F,H] (gate rows first) and experts.down_proj
   /// [E,H,F]: transformers' own fused layout, which some families publish
   FusedChunked,
+  /// experts.expert_{e}.wi (up) / wo (down), ungated (Switch Transformers)
+  SwitchWiWo,
 };
 
 /// How a family names its shared expert's linears.
@@ -47,12 +50,24 @@ enum class SharedNaming {
   FusedInput,
 };
 
+/// A per-expert capacity (`#moe.capacity`): exactly one of `count` and
+/// `tokenFraction` positive.
+struct CapacityPlan {
+  int64_t count = 0;
+  double tokenFraction = 0.0;
+  DropOrder dropOrder = DropOrder::token_order;
+  /// Renormalise the kept weights after dropping (NLLB).
+  bool renormalize = false;
+  double outputScale = 1.0;
+};
+
 /// Which router the layer uses: the family's token choice, or one that
 /// moec's own config key `moec_router` puts in its place.
 enum class RouterKind { TokenChoice, ExpertChoice, SoftMoE };
 
 struct LayerPlan {
   std::string modelType;
+  /// A family without a top-k key (Switch) sets `topK` before readCommon.
   int64_t hidden = 0, numExperts = 0, topK = 0, ffn = 0;
   /// The keys `numExperts` and `ffn` came from, for messages.
   std::string expertsKey, ffnKey;
@@ -101,6 +116,8 @@ struct LayerPlan {
   /// Why a layer is dense, for messages; and the test.
   std::function<bool(int64_t)> isMoELayer;
   std::string denseRule;
+  /// The layer's capacity; dropless when absent.
+  std::optional<CapacityPlan> capacity;
 };
 
 /// Reads the sizes every family has (hidden size, layers, experts, top-k,
@@ -246,6 +263,9 @@ LogicalResult readCohere2Moe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readLlama4Text(const ConfigReader &config, LayerPlan &plan);
 /// Multimodal Llama 4: the text config nests in text_config.
 LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan);
+/// Switch Transformers' encoder (Families/Switch.cpp).
+LogicalResult readSwitchTransformers(const ConfigReader &config,
+                                     LayerPlan &plan);
 
 } // namespace mlir::moe::hf
 

@@ -102,6 +102,7 @@ PUBLISHED = {
                 "the defaults are Mixtral's sizes; MiniMax-Text-01's are hidden "
                 "6144, 32 experts of 9216, 80 layers"),
     "olmoe": ("olmoe-1b-7b-0924", {}, ""),
+    "switch_transformers": ("switch-base-8", {}, ""),
 }
 
 # Changes to a checker entry's config (in text_config where it has one): a
@@ -117,7 +118,7 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "mimo_v2_flash", "minimax_m2", "dots1", "dots3_note", "deepseek_v32",
         "solar_open", "bailing_hybrid", "beam", "afmoe", "deepseek_ocr2",
         "unlimited_ocr", "flex_olmo", "jamba", "lara_mini", "mellum",
-        "minimax", "olmoe"]
+        "minimax", "olmoe", "switch_transformers"]
 
 
 def architecture(model_type):
@@ -126,7 +127,8 @@ def architecture(model_type):
     from transformers.models.auto import modeling_auto as auto
 
     for mapping in (auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
-                    auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES):
+                    auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+                    auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES):
         if model_type in mapping:
             return [mapping[model_type]]
     return None
