@@ -48,6 +48,8 @@ const KeyAlias kNemotronH[] = {{"n_routed_experts", "num_local_experts"},
 const KeyAlias kMiniMaxM2[] = {{"n_routed_experts", "num_local_experts"},
                                {"n_routed_experts", "num_experts"},
                                {"moe_intermediate_size", "intermediate_size"}};
+const KeyAlias kSwitchTransformers[] = {{"d_model", "hidden_size"},
+                                        {"num_layers", "num_hidden_layers"}};
 } // namespace
 
 ArrayRef<Family> mlir::moe::hf::getFamilies() {
@@ -112,6 +114,8 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       {"openai_privacy_filter", "", kNumExpertsIsLocal,
        readOpenAIPrivacyFilter},
       {"jetmoe", "", {}, readJetMoe},
+      // Switch Transformers' encoder (Families/Switch.cpp).
+      {"switch_transformers", "", kSwitchTransformers, readSwitchTransformers},
   };
   return families;
 }
@@ -150,14 +154,11 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"longcat_flash", "zero (identity) experts"},
       {"muse_spark",
        "router logit scaling, latent projections and per-expert output norms"},
-      {"nllb-moe",
-       "NLLB's capacity and second-expert rules, and ReLU experts with biases"},
+      {"nllb-moe", "expert biases"},
       {"qwen3_vl_moe",
        "fused expert tensors in either orientation (transformers 5 saves them "
        "transposed from the published checkpoints)"},
       {"step3p7", "per-layer limits of a clamped SwiGLU"},
-      {"switch_transformers",
-       "Switch's fixed expert capacity and ReLU experts"},
       {"zaya", "MLP routers that carry state from layer to layer"},
   };
   return families;

@@ -36,7 +36,9 @@ LogicalResult mlir::moe::hf::readCommon(const ConfigReader &config,
   FailureOr<int64_t> experts =
       config.requireInt(expertsKey, 1, limits::kMaxExperts);
   FailureOr<int64_t> topK =
-      config.requireInt("num_experts_per_tok", 1, limits::kMaxExperts);
+      plan.topK > 0
+          ? FailureOr<int64_t>(plan.topK)
+          : config.requireInt("num_experts_per_tok", 1, limits::kMaxExperts);
   FailureOr<int64_t> ffn = config.requireInt(ffnKey, 1, limits::kMaxFfn);
   FailureOr<std::string> act = config.optionalString("hidden_act", "silu");
   if (failed(hidden) || failed(layers) || failed(experts) || failed(topK) ||
@@ -270,6 +272,10 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     setView(up, {E, 2 * F, H}, {1, F, F}, {0, 1, 2});
     down = addArg({E, H, F}, plan.downName);
     break;
+  case ExpertNaming::SwitchWiWo:
+    up = addArg({E, F, H}, "experts.expert_{e}.wi.weight");
+    down = addArg({E, H, F}, "experts.expert_{e}.wo.weight");
+    break;
   }
   std::optional<unsigned> sharedGate, sharedUp, sharedDown, sharedSigmoid;
   if (Fs > 0) {
@@ -361,6 +367,13 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     routing = SoftMoEAttr::get(ctx, plan.softMoESlots);
     break;
   }
+  CapacityAttr capacity;
+  if (plan.capacity)
+    capacity = CapacityAttr::get(
+        ctx, /*factor=*/APFloat(0.0), plan.capacity->dropOrder,
+        DroppedSlot::zero, plan.capacity->count,
+        APFloat(plan.capacity->tokenFraction), plan.capacity->renormalize,
+        APFloat(plan.capacity->outputScale));
   GluClampAttr gluClamp;
   if (plan.activation == Activation::clamped_swiglu)
     gluClamp =
@@ -372,7 +385,7 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
       value(up), value(down), value(sharedGate), value(sharedUp),
       value(sharedDown), value(sharedSigmoid), value(gateBias), value(upBias),
       value(downBias), value(outputBias), routing,
-      ActivationAttr::get(ctx, plan.activation), CapacityAttr(),
+      ActivationAttr::get(ctx, plan.activation), capacity,
       plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(), gluClamp,
       /*router_input_norm=*/RouterInputNormAttr());
   func::ReturnOp::create(b, loc, output);

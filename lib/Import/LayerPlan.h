@@ -20,6 +20,7 @@
 #include "mlir/IR/Builders.h"
 
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace mlir::moe::hf {
@@ -38,6 +39,8 @@ enum class ExpertNaming {
   /// experts.gate_up_proj [E,H,2F] with gate the even columns and up the
   /// odd ones, and experts.down_proj [E,F,H] (GPT-OSS)
   FusedTransposedInterleaved,
+  /// experts.expert_{e}.wi (up) / wo (down), ungated (Switch Transformers)
+  SwitchWiWo,
 };
 
 /// How a family names its shared expert's linears.
@@ -50,12 +53,24 @@ enum class SharedNaming {
   FusedInput,
 };
 
+/// A per-expert capacity (`#moe.capacity`): exactly one of `count` and
+/// `tokenFraction` positive.
+struct CapacityPlan {
+  int64_t count = 0;
+  double tokenFraction = 0.0;
+  DropOrder dropOrder = DropOrder::token_order;
+  /// Renormalise the kept weights after dropping (NLLB).
+  bool renormalize = false;
+  double outputScale = 1.0;
+};
+
 /// Which router the layer uses: the family's token choice, or one that
 /// moec's own config key `moec_router` puts in its place.
 enum class RouterKind { TokenChoice, ExpertChoice, SoftMoE };
 
 struct LayerPlan {
   std::string modelType;
+  /// A family without a top-k key (Switch) sets `topK` before readCommon.
   int64_t hidden = 0, numExperts = 0, topK = 0, ffn = 0;
   /// The keys `numExperts` and `ffn` came from, for messages.
   std::string expertsKey, ffnKey;
@@ -124,6 +139,8 @@ struct LayerPlan {
   /// The block's output bias `[H]` (JetMoE), relative to prefix; empty:
   /// none.
   std::string outputBiasName;
+  /// The layer's capacity; dropless when absent.
+  std::optional<CapacityPlan> capacity;
 };
 
 /// Reads the sizes every family has (hidden size, layers, experts, top-k,
@@ -272,6 +289,9 @@ LogicalResult readCohere2Moe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readLlama4Text(const ConfigReader &config, LayerPlan &plan);
 /// Multimodal Llama 4: the text config nests in text_config.
 LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan);
+/// Switch Transformers' encoder (Families/Switch.cpp).
+LogicalResult readSwitchTransformers(const ConfigReader &config,
+                                     LayerPlan &plan);
 
 /// Linear-bias families (Families/GptOss.cpp): GPT-OSS, OpenAI's privacy
 /// filter, JetMoE.

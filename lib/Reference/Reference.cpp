@@ -213,53 +213,107 @@ TokenRouting moe::reference::routeTokens(const float *logits, int64_t numTokens,
   return routing;
 }
 
+int64_t moe::reference::capacityLimit(const CapacityConfig &capacity,
+                                      int64_t numTokens, int64_t topK,
+                                      int64_t numExperts) {
+  if (capacity.count > 0)
+    return capacity.count;
+  if (capacity.tokenFraction > 0.0)
+    return static_cast<int64_t>(
+        std::ceil(capacity.tokenFraction * static_cast<double>(numTokens)));
+  return static_cast<int64_t>(
+      std::ceil(capacity.factor * static_cast<double>(numTokens * topK) /
+                static_cast<double>(numExperts)));
+}
+
+/// Under `renormalize`, each token's kept weights over max(their sum, f32
+/// epsilon) (a dropped slot weighs 0); then every weight times the scale.
+static std::vector<float> weightsAfterDropping(const TokenRouting &routing,
+                                               const std::vector<bool> &kept,
+                                               const CapacityConfig &capacity) {
+  std::vector<float> weights = routing.weights;
+  if (capacity.renormalize)
+    for (int64_t t = 0; t < routing.numTokens; ++t) {
+      float sum = 0.0f;
+      for (int64_t k = 0; k < routing.topK; ++k) {
+        int64_t s = t * routing.topK + k;
+        weights[s] = kept[s] ? weights[s] : 0.0f;
+        sum += weights[s];
+      }
+      float denominator = std::max(sum, std::numeric_limits<float>::epsilon());
+      for (int64_t k = 0; k < routing.topK; ++k)
+        weights[t * routing.topK + k] /= denominator;
+    }
+  if (capacity.outputScale != 1.0)
+    for (float &w : weights)
+      w *= static_cast<float>(capacity.outputScale);
+  return weights;
+}
+
 RowBundle
 moe::reference::dispatch(const TokenRouting &routing, int64_t numExperts,
                          const std::optional<CapacityConfig> &capacity) {
-  // Slots per expert, in token order.
+  // Slots per expert, in token order (choice_order: by choice, then token).
   std::vector<std::vector<int64_t>> slots(numExperts);
   int64_t numSlots = routing.numTokens * routing.topK;
-  for (int64_t s = 0; s < numSlots; ++s)
+  bool byChoice = capacity && capacity->dropOrder == DropOrder::ChoiceOrder;
+  for (int64_t i = 0; i < numSlots; ++i) {
+    int64_t s = byChoice ? (i % routing.numTokens) * routing.topK +
+                               i / routing.numTokens
+                         : i;
     slots[routing.experts[s]].push_back(s);
+  }
 
   int64_t limit = numSlots;
   if (capacity)
-    limit = static_cast<int64_t>(
-        std::ceil(capacity->factor * static_cast<double>(numSlots) /
-                  static_cast<double>(numExperts)));
+    limit =
+        capacityLimit(*capacity, routing.numTokens, routing.topK, numExperts);
 
+  // Which slots each expert keeps, in token order.
+  std::vector<bool> kept(numSlots, true);
+  for (int64_t e = 0; e < numExperts; ++e) {
+    const std::vector<int64_t> &queue = slots[e];
+    if (static_cast<int64_t>(queue.size()) <= limit)
+      continue;
+    std::vector<bool> keep(queue.size(), false);
+    if (capacity->dropOrder != DropOrder::LowestWeight) {
+      std::fill(keep.begin(), keep.begin() + limit, true);
+    } else {
+      // Keep the heaviest; among equal weights the earlier token.
+      std::vector<float> w(queue.size());
+      for (size_t i = 0; i < queue.size(); ++i)
+        w[i] = routing.weights[queue[i]];
+      for (int64_t i : topK(w, limit))
+        keep[i] = true;
+    }
+    for (size_t i = 0; i < queue.size(); ++i)
+      kept[queue[i]] = keep[i];
+  }
+  std::vector<float> weights =
+      capacity ? weightsAfterDropping(routing, kept, *capacity)
+               : routing.weights;
+
+  // Kept rows expert by expert in token order, then the dropped ones.
   RowBundle bundle;
   bundle.expertOffsets.push_back(0);
   std::vector<int64_t> dropped;
   for (int64_t e = 0; e < numExperts; ++e) {
-    std::vector<int64_t> kept = slots[e];
-    if (static_cast<int64_t>(kept.size()) > limit) {
-      std::vector<bool> keep(kept.size(), false);
-      if (capacity->dropOrder == DropOrder::TokenOrder) {
-        std::fill(keep.begin(), keep.begin() + limit, true);
-      } else {
-        // Keep the heaviest; among equal weights the earlier token.
-        std::vector<float> w(kept.size());
-        for (size_t i = 0; i < kept.size(); ++i)
-          w[i] = routing.weights[kept[i]];
-        for (int64_t i : topK(w, limit))
-          keep[i] = true;
+    std::vector<int64_t> queue = slots[e];
+    std::sort(queue.begin(), queue.end());
+    for (int64_t s : queue) {
+      if (!kept[s]) {
+        dropped.push_back(s);
+        continue;
       }
-      std::vector<int64_t> survivors;
-      for (size_t i = 0; i < kept.size(); ++i)
-        (keep[i] ? survivors : dropped).push_back(kept[i]);
-      kept = survivors;
-    }
-    for (int64_t s : kept) {
       bundle.rowToken.push_back(static_cast<int32_t>(s / routing.topK));
-      bundle.rowWeight.push_back(routing.weights[s]);
+      bundle.rowWeight.push_back(weights[s]);
     }
     bundle.expertOffsets.push_back(
         static_cast<int32_t>(bundle.rowToken.size()));
   }
   for (int64_t s : dropped) {
     bundle.rowToken.push_back(static_cast<int32_t>(s / routing.topK));
-    bundle.rowWeight.push_back(routing.weights[s]);
+    bundle.rowWeight.push_back(weights[s]);
   }
   return bundle;
 }

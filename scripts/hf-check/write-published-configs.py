@@ -141,6 +141,7 @@ PUBLISHED = {
                 "experts), not the docstring's gpt-oss-20b"),
     "openai_privacy_filter": ("privacy-filter", {}, ""),
     "jetmoe": ("jetmoe-8b", {}, ""),
+    "switch_transformers": ("switch-base-8", {}, ""),
 }
 
 # Changes to a checker entry's config (in text_config where it has one): a
@@ -168,7 +169,7 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "mistral_large4", "qwen3_omni_moe", "granitemoe", "granitemoeshared",
         "granitemoehybrid", "granitemoe_swa", "aria", "cohere2_moe_sigmoid",
         "lfm2_moe", "phimoe", "nemotron_h_nolatent", "minimax_m3_vl",
-        "gpt_oss", "openai_privacy_filter", "jetmoe"]
+        "gpt_oss", "openai_privacy_filter", "jetmoe", "switch_transformers"]
 
 
 def architecture(model_type):
@@ -177,7 +178,8 @@ def architecture(model_type):
     from transformers.models.auto import modeling_auto as auto
 
     for mapping in (auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
-                    auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES):
+                    auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+                    auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES):
         if model_type in mapping:
             return [mapping[model_type]]
     return None

@@ -350,6 +350,45 @@ TEST(CompiledLayer, CapacityPolicies) {
     }
 }
 
+// Tests Switch Transformers' capacity: top-1 softmax without
+// renormalisation, ReLU experts, an absolute count of 6 slots per expert
+// over 4 experts. With 37 and 64 tokens at most 24 slots are kept, so
+// drops happen (pigeonhole); one token never drops.
+TEST(CompiledLayer, SwitchCountCapacity) {
+  LayerSpec spec;
+  spec.numExperts = 4;
+  spec.routing = softmaxTopK(1, false);
+  spec.activation = Activation::ReLU;
+  CapacityConfig capacity;
+  capacity.count = 6;
+  spec.capacity = capacity;
+  checkAgainstReference(spec, {1, 37, 64});
+}
+
+// Tests NLLB-MoE's eval capacity: top-2 softmax weights, first choices
+// queued before second choices, C = ceil(T/8) of 8 experts (37 tokens: C =
+// 5, at most 40 of 74 slots kept, so drops happen), the kept weights
+// renormalised with the f32-epsilon clamp and scaled by 1 - 0.2; with
+// SwiGLU experts too, and with the plain token order.
+TEST(CompiledLayer, NllbChoiceOrderCapacity) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, false);
+  spec.activation = Activation::ReLU;
+  CapacityConfig capacity;
+  capacity.tokenFraction = 0.125;
+  capacity.dropOrder = DropOrder::ChoiceOrder;
+  capacity.renormalize = true;
+  capacity.outputScale = 0.8;
+  spec.capacity = capacity;
+  checkAgainstReference(spec, {1, 37, 64});
+  spec.activation = Activation::SwiGLU;
+  checkAgainstReference(spec, {37});
+  spec.capacity->dropOrder = DropOrder::TokenOrder;
+  checkAgainstReference(spec, {37});
+  spec.capacity->dropOrder = DropOrder::LowestWeight;
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+}
+
 // Tests a collapsed router (every token on expert 0, the others empty):
 // dropless keeps every token; a capacity drops most.
 TEST(CompiledLayer, CollapsedRouter) {

@@ -949,4 +949,27 @@ TEST(HFFamily, JetMoe) {
   checkFamily(
       {"jetmoe-tiny", 1, config(H, E, softmaxOfSelectedLogits(2)), weights});
 }
+
+// Tests Switch Transformers (switch_transformers): encoder block 1, softmax
+// top-1 not renormalised, ReLU experts experts.expert_{e}.wi/wo, at most 6
+// tokens per expert in token order (37 tokens: drops are likely).
+TEST(HFFamily, SwitchTransformers) {
+  const int64_t H = 32, E = 8, F = 48;
+  reference::LayerConfig c = config(H, E, softmaxTopK(1, false));
+  c.activation = reference::Activation::ReLU;
+  reference::CapacityConfig capacity;
+  capacity.count = 6;
+  c.capacity = capacity;
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    std::string prefix = "encoder.block.1.layer.1.mlp.";
+    reference::LayerWeights w;
+    w.router = get(t, prefix + "router.classifier.weight");
+    w.experts = {
+        nullptr, stack(t, prefix + "experts.expert_{e}.wi.weight", E, owned),
+        stack(t, prefix + "experts.expert_{e}.wo.weight", E, owned), F};
+    return w;
+  };
+  checkFamily({"switch-transformers-tiny", 1, c, weights});
+}
 } // namespace

@@ -93,6 +93,26 @@ std::string routerAttr(const LayerSpec &spec) {
   return os.str();
 }
 
+/// `#moe.capacity` in the form `capacity` picks (count, token fraction or
+/// factor, as capacityLimit reads them).
+std::string capacityAttr(const CapacityConfig &capacity) {
+  std::ostringstream os;
+  os << "#moe.capacity<";
+  if (capacity.count > 0)
+    os << "count = " << capacity.count;
+  else if (capacity.tokenFraction > 0.0)
+    os << "token_fraction = " << exactFloat(capacity.tokenFraction);
+  else
+    os << "factor = " << exactFloat(capacity.factor);
+  const char *orders[] = {"token_order", "lowest_weight", "choice_order"};
+  os << ", drop_order = " << orders[static_cast<int>(capacity.dropOrder)]
+     << ", dropped = "
+     << (capacity.dropped == DroppedSlot::Zero ? "zero" : "input")
+     << ", renormalize = " << (capacity.renormalize ? "true" : "false")
+     << ", output_scale = " << exactFloat(capacity.outputScale) << ">";
+  return os.str();
+}
+
 std::string tensorType(const std::vector<int64_t> &shape) {
   std::string type = "tensor<";
   for (int64_t d : shape)
@@ -318,14 +338,7 @@ std::string TestLayer::source() const {
        << ", glu_clamp = #moe.glu_clamp<alpha = " << spec.gluClamp.alpha
        << ", limit = " << spec.gluClamp.limit << ">";
   if (spec.capacity)
-    os << std::fixed
-       << ", capacity = #moe.capacity<factor = " << spec.capacity->factor
-       << ", drop_order = "
-       << (spec.capacity->dropOrder == DropOrder::TokenOrder ? "token_order"
-                                                             : "lowest_weight")
-       << ", dropped = "
-       << (spec.capacity->dropped == DroppedSlot::Zero ? "zero" : "input")
-       << ">";
+    os << ", capacity = " << capacityAttr(*spec.capacity);
   if (spec.scaleExpertInput)
     os << ", scale_expert_input";
   if (spec.routerInputNorm)

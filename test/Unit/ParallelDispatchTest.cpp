@@ -67,6 +67,15 @@ const DispatchCase kCases[] = {
     {"lowest_weight_top1_hot", 4, 1,
      "{capacity = #moe.capacity<factor = 1.25, drop_order = lowest_weight>}", 3,
      90},
+    {"count_top1_hot", 4, 1, "{capacity = #moe.capacity<count = 6>}", 4, 90},
+    {"choice_order_renormalized", 8, 2,
+     "{capacity = #moe.capacity<drop_order = choice_order, token_fraction = "
+     "0.25, renormalize = true, output_scale = 0.8>}",
+     6, 20},
+    {"choice_order_tight", 16, 4,
+     "{capacity = #moe.capacity<drop_order = choice_order, token_fraction = "
+     "0.2>}",
+     12, 50},
 };
 
 /// Token counts: none, one slot, a few, several per expert, S = 256 (two full

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -328,6 +329,72 @@ TEST(Dispatch, CapacityLowestWeight) {
   RowBundle b = dispatch(r, 2, capacity);
   EXPECT_EQ(b.expertOffsets, (std::vector<int32_t>{0, 2, 2}));
   EXPECT_EQ(b.rowToken, (std::vector<int32_t>{1, 3, 0, 2}));
+}
+
+// Tests the three capacity forms: ceil(factor·T·K/E), the count whatever T
+// is, and ceil(token_fraction·T).
+TEST(Dispatch, CapacityForms) {
+  CapacityConfig capacity;
+  capacity.factor = 1.25;
+  EXPECT_EQ(capacityLimit(capacity, 37, 2, 8), 12); // ceil(92.5 / 8)
+  capacity.count = 6;
+  EXPECT_EQ(capacityLimit(capacity, 37, 2, 8), 6);
+  EXPECT_EQ(capacityLimit(capacity, 1000, 1, 4), 6);
+  capacity.count = 0;
+  capacity.tokenFraction = 0.125;
+  EXPECT_EQ(capacityLimit(capacity, 37, 2, 8), 5); // ceil(4.625)
+  EXPECT_EQ(capacityLimit(capacity, 1, 2, 8), 1);
+}
+
+/// Two tokens, top-2: token 0 picks experts 1 then 0, token 1 picks 0 then 2.
+TokenRouting secondChoiceFirstInTokenOrder() {
+  TokenRouting r;
+  r.numTokens = 2;
+  r.topK = 2;
+  r.experts = {1, 0, 0, 2};
+  r.weights = {0.5f, 0.25f, 0.5f, 0.125f};
+  return r;
+}
+
+// Tests that with C = 1 token order gives expert 0 to token 0's second
+// choice, and choice order to token 1's first choice (GShard, NLLB).
+TEST(Dispatch, CapacityChoiceOrder) {
+  TokenRouting r = secondChoiceFirstInTokenOrder();
+  CapacityConfig capacity;
+  capacity.count = 1;
+  RowBundle tokenOrder = dispatch(r, 3, capacity);
+  EXPECT_EQ(tokenOrder.expertOffsets, (std::vector<int32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(tokenOrder.rowToken, (std::vector<int32_t>{0, 0, 1, 1}));
+  capacity.dropOrder = DropOrder::ChoiceOrder;
+  RowBundle choiceOrder = dispatch(r, 3, capacity);
+  EXPECT_EQ(choiceOrder.expertOffsets, (std::vector<int32_t>{0, 1, 2, 3}));
+  // Kept: expert 0 token 1, expert 1 token 0, expert 2 token 1; dropped:
+  // token 0's second choice.
+  EXPECT_EQ(choiceOrder.rowToken, (std::vector<int32_t>{1, 0, 1, 0}));
+  EXPECT_EQ(choiceOrder.rowWeight,
+            (std::vector<float>{0.5f, 0.5f, 0.125f, 0.25f}));
+}
+
+// Tests NLLB's weights after dropping: each token's kept weights over their
+// sum (token 0 lost its second slot: 0.5 / 0.5 = 1; token 1 kept both:
+// 0.5 / 0.625 and 0.125 / 0.625), the dropped slot weighing 0, all times
+// the output scale; and the f32-epsilon clamp of a tiny sum.
+TEST(Dispatch, CapacityRenormalizeAfterDrop) {
+  TokenRouting r = secondChoiceFirstInTokenOrder();
+  CapacityConfig capacity;
+  capacity.count = 1;
+  capacity.dropOrder = DropOrder::ChoiceOrder;
+  capacity.renormalize = true;
+  capacity.outputScale = 0.5;
+  RowBundle b = dispatch(r, 3, capacity);
+  EXPECT_EQ(b.rowWeight, (std::vector<float>{0.5f / 0.625f * 0.5f, 0.5f,
+                                             0.125f / 0.625f * 0.5f, 0.0f}));
+  r.weights = {1e-9f, 0.25f, 1e-9f, 1e-9f};
+  capacity.outputScale = 1.0;
+  b = dispatch(r, 3, capacity);
+  float eps = std::numeric_limits<float>::epsilon();
+  EXPECT_EQ(b.rowWeight[1], 1e-9f / eps); // token 0 alone: 1e-9 / eps
+  EXPECT_EQ(b.rowWeight[0], 1e-9f / eps); // token 1: sum 2e-9 < eps
 }
 
 // Tests expert choice: C = min(T, ceil(cf·T/E)) tokens per expert, by

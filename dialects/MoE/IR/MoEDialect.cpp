@@ -347,8 +347,31 @@ SoftMoEAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 }
 
 LogicalResult CapacityAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                   APFloat factor, DropOrder, DroppedSlot) {
-  return verifyPositiveFinite(emitError, "capacity factor", factor);
+                                   APFloat factor, DropOrder,
+                                   DroppedSlot dropped, int64_t count,
+                                   APFloat tokenFraction, bool renormalize,
+                                   APFloat outputScale) {
+  // Each form's "not given" is its default, zero.
+  int forms = !factor.isZero() + (count != 0) + !tokenFraction.isZero();
+  if (forms != 1)
+    return emitError() << "capacity needs exactly one of factor, count and "
+                          "token_fraction, got "
+                       << forms;
+  if (!factor.isZero() &&
+      failed(verifyPositiveFinite(emitError, "capacity factor", factor)))
+    return failure();
+  // C is an i32 like the row indices it bounds.
+  if (count < 0 || count >= ::moe::limits::kMaxTokens)
+    return emitError() << "capacity count must be in [1, "
+                       << ::moe::limits::kMaxTokens - 1 << "], got " << count;
+  if (!tokenFraction.isZero() &&
+      failed(verifyPositiveFinite(emitError, "capacity token_fraction",
+                                  tokenFraction)))
+    return failure();
+  if (renormalize && dropped == DroppedSlot::input)
+    return emitError() << "capacity renormalize needs dropped = zero: the "
+                          "weights are renormalised over the kept slots";
+  return verifyPositiveFinite(emitError, "capacity output_scale", outputScale);
 }
 
 //===----------------------------------------------------------------------===//

@@ -287,6 +287,12 @@ LogicalResult LayerOp::verify() {
                          "'scale_expert_input': the weight is applied to the "
                          "expert input, so there is none left for the "
                          "passed-through input");
+    if (CapacityAttr capacity = getCapacityAttr();
+        capacity && !capacity.getOutputScale().isExactlyValue(1.0) &&
+        getScaleExpertInput())
+      return emitOpError("capacity output_scale does not combine with "
+                         "'scale_expert_input': it scales the routed output, "
+                         "and the row weight would scale the expert input");
   } else if (auto soft = dyn_cast<SoftMoEAttr>(getRouter())) {
     if (failed(verifySoftMoELayer(*this, soft)))
       return failure();
@@ -341,7 +347,8 @@ LogicalResult LayerOp::verify() {
 }
 
 namespace {
-/// A capacity no expert can reach (factor · K >= E) is dropless routing.
+/// A capacity no expert can reach (factor · K >= E, token_fraction >= 1)
+/// and with no weight rule is dropless routing.
 template <typename OpTy>
 struct EraseUnreachableCapacity : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;

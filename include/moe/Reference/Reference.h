@@ -40,7 +40,7 @@ struct GluClamp {
 
 /// Whether the activation reads a gate projection.
 bool isGated(Activation activation);
-enum class DropOrder { TokenOrder, LowestWeight };
+enum class DropOrder { TokenOrder, LowestWeight, ChoiceOrder };
 enum class DroppedSlot { Zero, Input };
 
 /// Token-choice routing, as `#moe.routing`.
@@ -68,12 +68,23 @@ struct RoutingConfig {
   double jitterEps = 0.0;
 };
 
-/// A per-expert capacity, as `#moe.capacity`.
+/// A per-expert capacity, as `#moe.capacity`: C from `count` when it is
+/// positive, else from `tokenFraction` when that is, else from `factor`.
 struct CapacityConfig {
   double factor = 1.0;
   DropOrder dropOrder = DropOrder::TokenOrder;
   DroppedSlot dropped = DroppedSlot::Zero;
+  int64_t count = 0;
+  double tokenFraction = 0.0;
+  /// Each token's kept weights over max(their sum, f32 epsilon).
+  bool renormalize = false;
+  /// Multiplies every row weight (after renormalisation).
+  double outputScale = 1.0;
 };
+
+/// C for `numTokens` tokens with `topK` slots each over `numExperts`.
+int64_t capacityLimit(const CapacityConfig &capacity, int64_t numTokens,
+                      int64_t topK, int64_t numExperts);
 
 /// Per-token routing decisions, `[T,K]` row-major, in decreasing order of
 /// the selection value.

@@ -19,6 +19,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::lowering;
@@ -51,14 +53,15 @@ Value prefixSums(ImplicitLocOpBuilder &b, Value counts, int64_t numExperts,
 }
 
 /// What both forms of the permutation start from: the slots (token-major
-/// `[T·K]`), the capacity and, under lowest_weight, each slot's weight rank.
+/// `[T·K]`), the capacity and, under lowest_weight or choice_order, each
+/// slot's rank in its expert's queue.
 struct Slots {
   Value experts, weights, count;
   int64_t numExperts, topK;
   /// C as i32 (S when dropless: every slot is kept).
   Value capacity;
-  /// Null unless the drop order is lowest_weight.
-  Value weightRank;
+  /// Null under token order (the permutation counts that one itself).
+  Value rank;
   bool canDrop;
 };
 
@@ -114,10 +117,9 @@ Permutation permuteSerially(ImplicitLocOpBuilder &b, const Slots &slots) {
       ValueRange{rowToken, rowWeight, seen, keptCursor, dropCursor},
       [&](ImplicitLocOpBuilder &nb, Value s, ValueRange iter) {
         Value e = toIndex(nb, tensor::ExtractOp::create(nb, slots.experts, s));
-        Value rank =
-            slots.weightRank
-                ? Value(tensor::ExtractOp::create(nb, slots.weightRank, s))
-                : Value(tensor::ExtractOp::create(nb, iter[2], e));
+        Value rank = slots.rank
+                         ? Value(tensor::ExtractOp::create(nb, slots.rank, s))
+                         : Value(tensor::ExtractOp::create(nb, iter[2], e));
         Value keep = arith::CmpIOp::create(nb, arith::CmpIPredicate::ult, rank,
                                            slots.capacity);
         Value keptAt = tensor::ExtractOp::create(nb, iter[3], e);
@@ -232,10 +234,10 @@ Value createLastAtMost(
 }
 
 /// The parallel form, the same bits as the serial one. Slots fall in
-/// buckets: the expert, or under lowest_weight (expert, dropped?). Slots
-/// are cut in chunks of kChunkSlots; the per-chunk bucket counts and their
-/// exclusive sums over chunks tell, for the i-th slot of a bucket in token
-/// order, which chunk holds it. Every row then finds its own slot: its
+/// buckets: the expert, or with a slot rank (lowest_weight, choice_order)
+/// (expert, dropped?). Slots are cut in chunks of kChunkSlots; the
+/// per-chunk bucket counts and their exclusive sums over chunks tell, for
+/// the i-th slot of a bucket in token order, which chunk holds it. Every row then finds its own slot: its
 /// expert and index i there by binary search of the offsets (kept rows: an
 /// expert's first min(count, C) slots, or those of rank < C) or the dropped
 /// rows' starts, the chunk by binary search, the slot by a scan of the
@@ -244,7 +246,7 @@ Value createLastAtMost(
 Permutation permuteInParallel(ImplicitLocOpBuilder &b, const Slots &slots) {
   MLIRContext *ctx = b.getContext();
   int64_t numExperts = slots.numExperts;
-  bool byWeight = static_cast<bool>(slots.weightRank);
+  bool byWeight = static_cast<bool>(slots.rank);
   int64_t numBuckets = byWeight ? 2 * numExperts : numExperts;
   Type i32 = b.getI32Type();
   Value chunkSlots = indexConstant(b, kChunkSlots);
@@ -268,7 +270,7 @@ Permutation permuteInParallel(ImplicitLocOpBuilder &b, const Slots &slots) {
             arith::SelectOp::create(nb, valid, slot, indexConstant(nb, 0));
         Value bucket = tensor::ExtractOp::create(nb, slots.experts, at);
         if (byWeight) {
-          Value rank = tensor::ExtractOp::create(nb, slots.weightRank, at);
+          Value rank = tensor::ExtractOp::create(nb, slots.rank, at);
           Value dropped = arith::CmpIOp::create(nb, arith::CmpIPredicate::uge,
                                                 rank, slots.capacity);
           bucket = arith::AddIOp::create(
@@ -315,7 +317,7 @@ Permutation permuteInParallel(ImplicitLocOpBuilder &b, const Slots &slots) {
       ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(numBuckets)},
       ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
 
-  // Kept and dropped slots per expert: under lowest_weight the two halves
+  // Kept and dropped slots per expert: with a slot rank the two halves
   // of the buckets (ranks are distinct, so the kept half is min(count, C)
   // as in the serial form), else the first min(count, C) of each expert.
   SmallVector<OpFoldResult> expertSize = {b.getIndexAttr(numExperts)};
@@ -465,19 +467,27 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
         b, b.getLoc(), getSizes(b, slots.experts)[0]);
     slots.canDrop = static_cast<bool>(capacityAttr);
 
-    // C = ceil(factor · S / E); dropless keeps up to S, i.e. everything.
-    Value capacity =
-        capacityAttr
-            ? createCapacity(b, slots.count,
-                             capacityAttr.getFactor().convertToDouble(),
-                             slots.numExperts)
-            : slots.count;
+    // C as #moe.capacity defines it; dropless keeps up to S, i.e.
+    // everything.
+    Value capacity = slots.count;
+    if (capacityAttr)
+      capacity = buildCapacity(b, capacityAttr, slots.count, op.getExperts(),
+                               slots.numExperts);
     slots.capacity = toI32(b, capacity);
 
-    // Under lowest_weight, a slot's rank among its expert's slots by weight
-    // (heavier first, then earlier): kept when below C.
-    if (capacityAttr && capacityAttr.getDropOrder() == DropOrder::lowest_weight)
-      slots.weightRank = buildWeightRank(b, slots.experts, slots.weights);
+    // A slot's rank in its expert's queue: kept when below C.
+    DropOrder order =
+        capacityAttr ? capacityAttr.getDropOrder() : DropOrder::token_order;
+    Value rank;
+    if (order != DropOrder::token_order ||
+        (capacityAttr && capacityAttr.getRenormalize()))
+      rank = buildSlotRank(b, slots.experts, slots.weights, order, slots.topK);
+    if (order != DropOrder::token_order)
+      slots.rank = rank;
+    if (capacityAttr)
+      slots.weights =
+          buildWeightsAfterDropping(b, capacityAttr, op.getWeights(),
+                                    slots.weights, rank, slots.capacity);
 
     Permutation permutation =
         parallel ? permuteInParallel(b, slots) : permuteSerially(b, slots);
@@ -490,9 +500,28 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
     return success();
   }
 
-  /// rank[s] = #{s' of the same expert : w[s'] > w[s], or equal and s' < s}.
-  static Value buildWeightRank(ImplicitLocOpBuilder &b, Value slotExperts,
-                               Value slotWeights) {
+  /// C for `#moe.capacity`'s form: ceil(factor · S / E), the count, or
+  /// ceil(token_fraction · T).
+  static Value buildCapacity(ImplicitLocOpBuilder &b, CapacityAttr capacity,
+                             Value numSlots, Value experts,
+                             int64_t numExperts) {
+    if (capacity.getCount() > 0)
+      return indexConstant(b, capacity.getCount());
+    if (!capacity.getTokenFraction().isZero()) {
+      Value numTokens = getValueOrCreateConstantIndexOp(
+          b, b.getLoc(), getSizes(b, experts)[0]);
+      return createCapacity(b, numTokens,
+                            capacity.getTokenFraction().convertToDouble(), 1);
+    }
+    return createCapacity(b, numSlots, capacity.getFactor().convertToDouble(),
+                          numExperts);
+  }
+
+  /// rank[s] = #{s' of the same expert ahead of s}: ahead in token order
+  /// (s' < s); by weight (w[s'] > w[s], or equal and s' < s); or by choice
+  /// (s' mod K < s mod K, or equal and s' < s).
+  static Value buildSlotRank(ImplicitLocOpBuilder &b, Value slotExperts,
+                             Value slotWeights, DropOrder order, int64_t topK) {
     MLIRContext *ctx = b.getContext();
     AffineMap own = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
     AffineMap other = AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
@@ -511,14 +540,86 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
                  Value rival = linalg::IndexOp::create(nb, 1);
                  Value sameExpert = arith::CmpIOp::create(
                      nb, arith::CmpIPredicate::eq, args[0], args[2]);
-                 Value ahead = arith::AndIOp::create(
-                     nb, sameExpert,
-                     createComesBefore(nb, args[3], rival, args[1], slot));
+                 Value earlier = arith::CmpIOp::create(
+                     nb, arith::CmpIPredicate::ult, rival, slot);
+                 Value before = earlier;
+                 if (order == DropOrder::lowest_weight) {
+                   before =
+                       createComesBefore(nb, args[3], rival, args[1], slot);
+                 } else if (order == DropOrder::choice_order) {
+                   Value k = indexConstant(nb, topK);
+                   Value choice = arith::RemUIOp::create(nb, slot, k);
+                   Value rivalChoice = arith::RemUIOp::create(nb, rival, k);
+                   Value lowerChoice = arith::CmpIOp::create(
+                       nb, arith::CmpIPredicate::ult, rivalChoice, choice);
+                   Value sameChoice = arith::CmpIOp::create(
+                       nb, arith::CmpIPredicate::eq, rivalChoice, choice);
+                   before = arith::OrIOp::create(
+                       nb, lowerChoice,
+                       arith::AndIOp::create(nb, sameChoice, earlier));
+                 }
+                 Value ahead = arith::AndIOp::create(nb, sameExpert, before);
                  Value one = arith::ExtUIOp::create(nb, nb.getI32Type(), ahead);
                  linalg::YieldOp::create(
                      nb, ValueRange{arith::AddIOp::create(nb, args[4], one)});
                })
         .getResult(0);
+  }
+
+  /// The slot weights `[S]` after dropping: under `renormalize` each
+  /// token's kept weights over max(their sum, f32 epsilon) (a dropped slot,
+  /// rank >= C, weighs 0), summed over its K slots in order; then times
+  /// `output_scale`. `weights` is the `[T,K]` operand, `slotWeights` the
+  /// same values collapsed.
+  static Value buildWeightsAfterDropping(ImplicitLocOpBuilder &b,
+                                         CapacityAttr capacity, Value weights,
+                                         Value slotWeights, Value rank,
+                                         Value capacityI32) {
+    double scale = capacity.getOutputScale().convertToDouble();
+    if (!capacity.getRenormalize() && scale == 1.0)
+      return slotWeights;
+    MLIRContext *ctx = b.getContext();
+    int64_t topK = cast<RankedTensorType>(weights.getType()).getDimSize(1);
+    AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx);
+    Value slotInit =
+        tensor::EmptyOp::create(b, getSizes(b, slotWeights), b.getF32Type());
+    if (!capacity.getRenormalize())
+      return createElementwise(
+          b, slotWeights, slotInit,
+          [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+            return arith::MulFOp::create(nb, args[0],
+                                         f32Constant(nb, float(scale)));
+          });
+    // Kept weights [T,K], their sums [T], then each slot's share.
+    SmallVector<OpFoldResult> sizes = getSizes(b, weights);
+    Value kept = createElementwise(
+        b, ValueRange{weights, rank},
+        tensor::EmptyOp::create(b, sizes, b.getF32Type()),
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+          Value keep = arith::CmpIOp::create(nb, arith::CmpIPredicate::ult,
+                                             args[1], capacityI32);
+          return arith::SelectOp::create(nb, keep, args[0],
+                                         f32Constant(nb, 0.0f));
+        },
+        {AffineMap::get(2, 0, {d0, d1}, ctx),
+         AffineMap::get(2, 0, {d0 * topK + d1}, ctx)});
+    Value sums = createReduction(
+        b, kept, createFilled(b, {sizes[0]}, f32Constant(b, 0.0f)),
+        /*overRows=*/false, createAddF);
+    return createElementwise(
+        b, ValueRange{kept, sums}, slotInit,
+        [&](ImplicitLocOpBuilder &nb, ValueRange args) -> Value {
+          Value denominator = arith::MaximumFOp::create(
+              nb, args[1],
+              f32Constant(nb, std::numeric_limits<float>::epsilon()));
+          Value share = arith::DivFOp::create(nb, args[0], denominator);
+          if (scale == 1.0)
+            return share;
+          return arith::MulFOp::create(nb, share,
+                                       f32Constant(nb, float(scale)));
+        },
+        {AffineMap::get(1, 0, {d0.floorDiv(topK), d0 % topK}, ctx),
+         AffineMap::get(1, 0, {d0.floorDiv(topK)}, ctx)});
   }
 
 private:

@@ -67,6 +67,19 @@ bool hasLinearBias(Operation *op) {
   return false;
 }
 
+/// Why the CUDA target does not run GShard's/NLLB's capacity rules today.
+constexpr llvm::StringLiteral kCapacityRules =
+    "capacity with drop_order = choice_order, renormalize or output_scale is "
+    "not supported by the CUDA target: its rank and renormalisation kernels "
+    "have not been verified on a GPU (use --target=cpu)";
+
+/// Whether a capacity uses a rule the CUDA target does not run.
+bool hasUnsupportedCapacityRule(CapacityAttr capacity) {
+  return capacity && (capacity.getDropOrder() == DropOrder::choice_order ||
+                      capacity.getRenormalize() ||
+                      !capacity.getOutputScale().isExactlyValue(1.0));
+}
+
 struct MoECUDACheckLayersPass
     : public mlir::moe::impl::MoECUDACheckLayersBase<MoECUDACheckLayersPass> {
   void runOnOperation() override {
@@ -97,6 +110,12 @@ struct MoECUDACheckLayersPass
           (isa<LayerOp>(op) &&
            isa<SoftMoEAttr>(cast<LayerOp>(op).getRouter()))) {
         op->emitOpError(kSoftMoE);
+        failed = true;
+        return;
+      }
+      if (hasUnsupportedCapacityRule(
+              op->getAttrOfType<CapacityAttr>("capacity"))) {
+        op->emitOpError(kCapacityRules);
         failed = true;
         return;
       }

@@ -146,6 +146,50 @@ func.func @dispatch_lowest_weight(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %
 
 // -----
 
+// Tests that Switch's count capacity is a constant C (no run-time ceil).
+// CHECK-LABEL: func.func @dispatch_count
+// CHECK-NOT: math.ceil
+// CHECK: arith.constant 6 : {{index|i32}}
+// CHECK-NOT: math.ceil
+// CHECK: return
+func.func @dispatch_count(%x: tensor<?x32xf32>, %ids: tensor<?x1xi32>, %w: tensor<?x1xf32>)
+    -> tensor<?xi32> {
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w
+      {capacity = #moe.capacity<count = 6>}
+      : tensor<?x32xf32>, tensor<?x1xi32>, tensor<?x1xf32>
+      -> tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  return %t : tensor<?xi32>
+}
+
+// -----
+
+// Tests that NLLB's capacity ranks slots by choice (the slot index mod K),
+// computes C from the token count, and renormalises the kept weights over
+// max(sum, f32 epsilon) before scaling them.
+// CHECK-LABEL: func.func @dispatch_nllb
+// CHECK: math.ceil
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: arith.remui
+// CHECK: linalg.generic
+// CHECK: arith.select
+// CHECK: linalg.generic
+// CHECK: arith.addf
+// CHECK: linalg.generic
+// CHECK: arith.maximumf %{{.*}}, %{{.*}} : f32
+// CHECK: arith.divf
+// CHECK: arith.mulf
+func.func @dispatch_nllb(%x: tensor<?x32xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>)
+    -> tensor<?xf32> {
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w
+      {capacity = #moe.capacity<drop_order = choice_order, token_fraction = 0.5,
+                                renormalize = true, output_scale = 0.8>}
+      : tensor<?x32xf32>, tensor<?x2xi32>, tensor<?x2xf32>
+      -> tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  return %rw : tensor<?xf32>
+}
+
+// -----
+
 // Tests that the grouped FFN is a parallel loop over experts, each slicing
 // its rows and weights, running two transposed-B matmuls around the
 // activation and inserting its rows into the shared output.

@@ -126,3 +126,35 @@ func.func @single_rank_exchange(%r: tensor<?x8xf32>, %c: tensor<1x4xi32>,
   %x, %y = moe.all_to_all %r2, %c2 : tensor<?x8xf32>, tensor<2x2xi32>
   return %a, %b, %x : tensor<?x8xf32>, tensor<1x4xi32>, tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that a token fraction of 1 (C = T, more than any expert can get)
+// is dropped, that a count is kept (it binds once T > count), and that a
+// capacity with a weight rule is kept even when nothing can drop.
+// CHECK-LABEL: func.func @capacity_forms
+// CHECK: moe.dispatch %{{[a-z0-9_]+}}, %{{[a-z0-9_]+}}, %{{[a-z0-9_]+}} :
+// CHECK: moe.dispatch {{.*}} {capacity = #moe.capacity<count = 64>}
+// CHECK: moe.dispatch {{.*}} {capacity = #moe.capacity<drop_order = choice_order, token_fraction = 1.0, renormalize = true>}
+// CHECK: moe.dispatch {{.*}} {capacity = #moe.capacity<token_fraction = 2.0, output_scale = 0.8>}
+func.func @capacity_forms(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>,
+                          %w: tensor<?x2xf32>)
+    -> (tensor<?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>) {
+  %r, %t, %rw, %o = moe.dispatch %x, %ids, %w
+      {capacity = #moe.capacity<drop_order = choice_order, token_fraction = 1.0>}
+      : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32>
+      -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  %r2, %t2, %rw2, %o2 = moe.dispatch %x, %ids, %w
+      {capacity = #moe.capacity<count = 64>}
+      : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32>
+      -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  %r3, %t3, %rw3, %o3 = moe.dispatch %x, %ids, %w
+      {capacity = #moe.capacity<token_fraction = 1.0, drop_order = choice_order, renormalize = true>}
+      : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32>
+      -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  %r4, %t4, %rw4, %o4 = moe.dispatch %x, %ids, %w
+      {capacity = #moe.capacity<token_fraction = 2.0, output_scale = 0.8>}
+      : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32>
+      -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  return %rw, %rw2, %rw3, %rw4 : tensor<?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>
+}

@@ -141,3 +141,43 @@ func.func @expert_mlp_bias(%rows: tensor<?x64xf32>, %off: tensor<9xi32>, %g: ten
   %out = moe.expert_mlp swiglu %rows offsets(%off) weights(gate %g, up %u, down %d, down_bias %bd) : (tensor<?x64xf32>, tensor<9xi32>, tensor<8x32x64xf32>, tensor<8x32x64xf32>, tensor<8x64x32xf32>, tensor<8x64xf32>) -> tensor<?x64xf32>
   return %out : tensor<?x64xf32>
 }
+// -----
+
+// Tests that NLLB's capacity rules (choice order, renormalisation after
+// dropping, output scale) are refused on the layer, naming them.
+func.func @layer_nllb_capacity(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>,
+                               %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op capacity with drop_order = choice_order, renormalize or output_scale is not supported by the CUDA target}}
+  %y = moe.layer %x router(%wg) experts(up %u, down %d)
+         {router = #moe.routing<top_k = 2>, activation = #moe<activation relu>,
+          capacity = #moe.capacity<drop_order = choice_order, token_fraction = 0.5, renormalize = true, output_scale = 0.8>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>)
+         -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a decomposed dispatch with an output scale alone is refused too.
+func.func @dispatch_output_scale(%x: tensor<?x64xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>)
+    -> tensor<?xf32> {
+  // expected-error @+1 {{'moe.dispatch' op capacity with drop_order = choice_order, renormalize or output_scale is not supported by the CUDA target}}
+  %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w {capacity = #moe.capacity<factor = 1.0, output_scale = 0.5>} : tensor<?x64xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  return %rw : tensor<?xf32>
+}
+
+// -----
+
+// Tests that Switch's absolute count passes unchanged: only the scalar C
+// differs from the factor form.
+// CHECK-LABEL: func.func @layer_count_capacity
+// CHECK: moe.layer {{.*}}capacity = #moe.capacity<count = 6>
+func.func @layer_count_capacity(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>,
+                                %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  %y = moe.layer %x router(%wg) experts(up %u, down %d)
+         {router = #moe.routing<top_k = 1>, activation = #moe<activation relu>,
+          capacity = #moe.capacity<count = 6>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>)
+         -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

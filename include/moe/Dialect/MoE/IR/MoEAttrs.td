@@ -64,7 +64,8 @@ def MoE_ActivationAttr : MoE_EnumAttr<MoE_Activation, "activation">;
 def MoE_DropOrder : MoE_I32Enum<"DropOrder",
     "which slots an expert over capacity drops", [
       I32EnumAttrCase<"token_order", 0>,
-      I32EnumAttrCase<"lowest_weight", 1>]>;
+      I32EnumAttrCase<"lowest_weight", 1>,
+      I32EnumAttrCase<"choice_order", 2>]>;
 
 def MoE_DroppedSlot : MoE_I32Enum<"DroppedSlot",
     "what a dropped slot contributes to the output", [
@@ -294,28 +295,72 @@ def MoE_SoftMoEAttr : MoE_Attr<"SoftMoE", "soft_moe"> {
 def MoE_CapacityAttr : MoE_Attr<"Capacity", "capacity"> {
   let summary = "a per-expert capacity limit for token-choice dispatch";
   let description = [{
-    Each expert keeps at most `C = ceil(factor · T · K / E)` of its slots.
-    `drop_order` picks which slots go past that: the latest in token order
-    (`token_order`) or those of lowest routing weight (`lowest_weight`, ties
-    drop the later token). `dropped` says what a dropped slot contributes:
-    nothing (`zero`), or its routing weight times the token's input
-    (`input`, as if the expert were the identity).
+    Each expert keeps at most `C` of its slots, with `C` given by exactly one
+    of (for `T` tokens, `K` experts per token, `E` experts):
 
-    Without a capacity attribute dispatch is dropless and never loses a slot.
+    * `factor`: `C = ceil(factor · T · K / E)`;
+    * `count`: `C = count`, an absolute number (Switch Transformers'
+      `expert_capacity`);
+    * `token_fraction`: `C = ceil(token_fraction · T)` (NLLB-MoE's
+      `moe_eval_capacity_token_fraction`).
 
-    Example: `#moe.capacity<factor = 1.25, drop_order = lowest_weight>`
+    The input `[T,H]` of one call is one sequence: Switch counts capacity
+    per sequence, so a batch of sequences is one call each.
+
+    `drop_order` picks which slots go past `C`: the latest in token order
+    (`token_order`), those of lowest routing weight (`lowest_weight`, ties
+    drop the later token), or by choice then token (`choice_order`, GShard's
+    and NLLB's priority: every token's first choice takes its place in an
+    expert's queue before any second choice, each choice in token order).
+    `dropped` says what a dropped slot contributes: nothing (`zero`), or its
+    routing weight times the token's input (`input`, as if the expert were
+    the identity).
+
+    After dropping, `renormalize = true` (NLLB) divides each token's kept
+    weights by their sum, clamped below at the f32 epsilon
+    (`w_i = w_i·m_i / max(Σ_j w_j·m_j, 2^-23)`, `m` the kept mask; a dropped
+    slot weighs 0); it needs `dropped = zero`. `renormalize` in
+    `#moe.routing` happens before dropping and is a different rule.
+    `output_scale` then multiplies every row weight: NLLB's eval-time
+    `1 − moe_token_dropout`, which scales the routed output (not a shared
+    expert's).
+
+    With a capacity a token's output may depend on the other tokens of the
+    call (which of them came first, or weigh more); that is the semantics.
+    It never depends on the thread count. Without a capacity attribute
+    dispatch is dropless and never loses a slot.
+
+    Examples (GShard-style; Switch Transformers; NLLB-MoE at eval):
+    ```mlir
+    #moe.capacity<factor = 1.25, drop_order = lowest_weight>
+    #moe.capacity<count = 64>
+    #moe.capacity<drop_order = choice_order, token_fraction = 1.0,
+                  renormalize = true, output_scale = 0.8>
+    ```
   }];
   let parameters = (ins
-    MoE_F64Parameter<"", "capacity factor">:$factor,
+    MoE_F64Parameter<"0.0", "capacity factor (0: not given)">:$factor,
     MoE_EnumParameter<MoE_DropOrder, "token_order", "which slots drop">:$drop_order,
-    MoE_EnumParameter<MoE_DroppedSlot, "zero", "what a dropped slot adds">:$dropped
+    MoE_EnumParameter<MoE_DroppedSlot, "zero", "what a dropped slot adds">:$dropped,
+    DefaultValuedParameter<"int64_t", "0", "slots per expert (0: not given)">:$count,
+    MoE_F64Parameter<"0.0", "capacity per token (0: not given)">:$token_fraction,
+    DefaultValuedParameter<"bool", "false", "renormalise the kept weights">:$renormalize,
+    MoE_F64Parameter<"1.0", "multiplies every row weight">:$output_scale
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
-    /// True when no expert can ever exceed the capacity with `topK` of
-    /// `numExperts` experts: C >= T for every T, i.e. factor * K >= E.
+    /// True when the attribute changes nothing with `topK` of `numExperts`
+    /// experts: no weight rule, and no expert can ever exceed C (C >= T for
+    /// every T, since a token's experts are distinct): factor * K >= E or
+    /// token_fraction >= 1. A count binds for a long enough call.
     bool neverDrops(int64_t topK, int64_t numExperts) const {
+      if (getRenormalize() || !getOutputScale().isExactlyValue(1.0))
+        return false;
+      if (getCount() > 0)
+        return false;
+      if (!getTokenFraction().isZero())
+        return getTokenFraction().convertToDouble() >= 1.0;
       return getFactor().convertToDouble() * static_cast<double>(topK) >=
              static_cast<double>(numExperts);
     }

@@ -320,7 +320,10 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
     Dropless by default: every slot is kept and `offsets[E] = T·K`. With a
     `capacity` each expert keeps at most `C` slots (see `#moe.capacity`); the
     dropped slots follow the kept ones, from `offsets[E]` on, in
-    (expert, token) order, so no slot is ever lost from the bundle.
+    (expert, token) order, so no slot is ever lost from the bundle. Kept
+    rows stay in token order within an expert whatever the drop order.
+    `row_weight` is the slot's routing weight, or with the capacity's
+    `renormalize` and `output_scale` the weight those make of it.
 
     Example:
     ```mlir
