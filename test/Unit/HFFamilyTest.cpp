@@ -272,6 +272,11 @@ void checkFamily(const Family &family, bool sharded = false) {
     int64_t E = family.config.numExperts;
     std::vector<float> logits = reference::routerLogits(
         x.data(), weights.router, tokens, family.config.hidden, E);
+    // The router's own bias (GPT-OSS) is part of the logits.
+    if (weights.routerBias)
+      for (int64_t t = 0; t < tokens; ++t)
+        for (int64_t e = 0; e < E; ++e)
+          logits[t * E + e] += weights.routerBias[e];
     reference::TokenRouting routing =
         reference::routeTokens(logits.data(), tokens, E, *family.config.routing,
                                weights.correctionBias);

@@ -39,7 +39,7 @@ func.func @f(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
 
 // Tests that a negative token fraction is rejected.
 func.func @f(%x: tensor<?x8xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
-  // expected-error @+1 {{capacity token_fraction must be a positive finite number, got -0.5}}
+  // expected-error @+1 {{capacity token_fraction must be a positive finite number, got -5.000000e-01}}
   %r, %t, %rw, %o = moe.dispatch %x, %ids, %w {capacity = #moe.capacity<token_fraction = -0.5>} : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x8xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
   return
 }

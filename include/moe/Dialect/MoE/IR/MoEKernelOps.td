@@ -106,7 +106,7 @@ def MoE_GatherGateUpOp : MoE_KernelOp<"gather_gate_up"> {
     $activation $input (`tokens` `(` $row_token^ `)`)?
     (`scale` `(` $scale^ `)`)? (`offsets` `(` $expert_offsets^ `)`)?
     `weights` `(` custom<GateUpWeights>($gate, $up)
-        custom<GateUpBiases>($gate_bias, $up_bias) `)` `layout` $layout
+        `` custom<GateUpBiases>($gate_bias, $up_bias) `)` `layout` $layout
     `outs` `(` $init `)` attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

@@ -116,7 +116,7 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
                                $router_input_scale, $expert_scale) `)`
     (`table` `(` $expert_table^ `)`)? (`token_ids` `(` $token_ids^ `)`)?
     `experts` `(` custom<FfnWeights>($expert_gate, $expert_up, $expert_down)
-        custom<FfnBiases>($expert_gate_bias, $expert_up_bias,
+        `` custom<FfnBiases>($expert_gate_bias, $expert_up_bias,
                           $expert_down_bias) `)`
     (`shared` `(` custom<FfnWeights>($shared_gate, $shared_up, $shared_down)^
         (`,` `sigmoid_gate` $shared_sigmoid_gate^)? `)`)?
@@ -455,7 +455,7 @@ def MoE_ExpertMlpOp : MoE_Op<"expert_mlp", [Pure, AttrSizedOperandSegments]> {
   let assemblyFormat = [{
     $activation $rows `offsets` `(` $expert_offsets `)`
     `weights` `(` custom<FfnWeights>($gate, $up, $down)
-        custom<FfnBiases>($gate_bias, $up_bias, $down_bias) `)`
+        `` custom<FfnBiases>($gate_bias, $up_bias, $down_bias) `)`
     (`scale` `(` $scale^ `)`)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -555,7 +555,7 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
     $activation $input `tokens` `(` $row_token `)`
     (`weights` `(` $row_weight^ `)`)? `offsets` `(` $expert_offsets `)`
     `experts` `(` custom<FfnWeights>($expert_gate, $expert_up, $expert_down)
-        custom<FfnBiases>($expert_gate_bias, $expert_up_bias,
+        `` custom<FfnBiases>($expert_gate_bias, $expert_up_bias,
                           $expert_down_bias) `)`
     (`shared` `(` custom<FfnWeights>($shared_gate, $shared_up, $shared_down)^ `)`)?
     (`output_bias` `(` $output_bias^ `)`)?
