@@ -149,8 +149,15 @@ def apply_view(slot, src):
     """Reshapes to "source_shape", slices, transposes, packs and converts a
     slot's (stacked) checkpoint tensor into its bound array."""
     src = np.asarray(src, dtype=np.float32)
-    if "source_shape" in slot:
-        src = src.reshape(slot["source_shape"])
+    source = slot.get("source_shape", slot["shape"])
+    # Stored with the last two dimensions swapped (the loader decides by
+    # shape; it refuses the square case, which is read as it lies here).
+    if slot.get("either_orientation") and list(src.shape) != list(source) and \
+            list(src.shape[:-2]) + [src.shape[-1], src.shape[-2]] == list(source):
+        src = np.swapaxes(src, -1, -2)
+    # "stored_shape": each tensor is a reshape of the source's.
+    if "source_shape" in slot or "stored_shape" in slot:
+        src = src.reshape(source)
     if "slice" in slot:
         dim, offset, size = slot["slice"]
         index = [slice(None)] * src.ndim

@@ -45,6 +45,10 @@ const KeyAlias kHunYuan[] = {{"num_experts", "num_local_experts"},
 const KeyAlias kAria[] = {{"num_experts_per_tok", "moe_topk"}};
 const KeyAlias kNemotronH[] = {{"n_routed_experts", "num_local_experts"},
                                {"layers_block_type", "layer_types"}};
+const KeyAlias kDbrx[] = {{"d_model", "hidden_size"},
+                          {"n_layers", "num_hidden_layers"}};
+const KeyAlias kErnie45Moe[] = {{"moe_num_experts", "num_experts"},
+                                {"moe_k", "num_experts_per_tok"}};
 const KeyAlias kMiniMaxM2[] = {{"n_routed_experts", "num_local_experts"},
                                {"n_routed_experts", "num_experts"},
                                {"moe_intermediate_size", "intermediate_size"}};
@@ -116,6 +120,11 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       {"jetmoe", "", {}, readJetMoe},
       // Switch Transformers' encoder (Families/Switch.cpp).
       {"switch_transformers", "", kSwitchTransformers, readSwitchTransformers},
+      // Checkpoints read through reshaped or either-orientation views
+      // (Families/Dbrx.cpp, Ernie.cpp, Qwen.cpp).
+      {"dbrx", "", kDbrx, readDbrx},
+      {"ernie4_5_moe", "", kErnie45Moe, readErnie45Moe},
+      {"qwen3_vl_moe", "text_config", kNumExpertsIsLocal, readQwen3VLMoe},
   };
   return families;
 }
@@ -125,13 +134,10 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"axk1", "an RMSNorm of the block's output"},
       {"axk2", "group-limited routing that masks dropped groups to 0 instead "
                "of excluding them"},
-      {"dbrx", "p-norm renormalisation and DBRX's [E*F, H] expert tensors"},
       {"diffusion_gemma",
        "Gemma 4's feed-forward: RMSNorms before and after the experts, a "
        "normalised router input and a dense MLP beside the experts"},
       {"doge", "product-key routing over single-neuron experts"},
-      {"ernie4_5_moe", "a view of its [1, E] correction bias "
-                       "(moe_statics.e_score_correction_bias) as [E]"},
       {"ernie4_5_vl_moe",
        "routing by token modality (text and vision experts)"},
       {"gemma4",
@@ -155,9 +161,6 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"muse_spark",
        "router logit scaling, latent projections and per-expert output norms"},
       {"nllb-moe", "expert biases"},
-      {"qwen3_vl_moe",
-       "fused expert tensors in either orientation (transformers 5 saves them "
-       "transposed from the published checkpoints)"},
       {"step3p7", "per-layer limits of a clamped SwiGLU"},
       {"zaya", "MLP routers that carry state from layer to layer"},
   };

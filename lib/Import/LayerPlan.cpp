@@ -205,6 +205,10 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
       attrs.set(kWeightSliceAttr, b.getDenseI64ArrayAttr(slice));
     attrs.set(kWeightTransposeAttr, b.getDenseI64ArrayAttr(transpose));
   };
+  auto setStoredShape = [&](unsigned index, ArrayRef<int64_t> stored) {
+    args[index].attrs.set(kWeightStoredShapeAttr,
+                          b.getDenseI64ArrayAttr(stored));
+  };
 
   unsigned input = addArg({ShapedType::kDynamic, H}, "");
   bool byTable = !plan.expertTableName.empty() &&
@@ -222,8 +226,11 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
       plan.routerKind == RouterKind::SoftMoE ? E * plan.softMoESlots : E;
   unsigned router = addArg({routerRows, H}, plan.routerName);
   std::optional<unsigned> bias, routerBias;
-  if (plan.correctionBias && !byTable)
+  if (plan.correctionBias && !byTable) {
     bias = addArg({E}, plan.correctionBiasName);
+    if (plan.correctionBiasRow)
+      setStoredShape(*bias, {1, E});
+  }
   if (!plan.routerBiasName.empty())
     routerBias = addArg({E}, plan.routerBiasName);
   std::optional<unsigned> gate;
@@ -271,6 +278,20 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     up = addArg({E, F, H}, plan.gateUpName);
     setView(up, {E, 2 * F, H}, {1, F, F}, {0, 1, 2});
     down = addArg({E, H, F}, plan.downName);
+    if (plan.fusedEitherOrientation)
+      for (unsigned index : {*gate, up, down})
+        args[index].attrs.set(kWeightEitherOrientationAttr, b.getUnitAttr());
+    break;
+  case ExpertNaming::DbrxStacked:
+    // Each [E·F, H] (E·F within the bounds: readDbrx checked E·F·H) read
+    // as [E, F, H]; w2[e] is [F, H], the down projection transposed.
+    gate = addArg({E, F, H}, "experts.mlp.w1");
+    setStoredShape(*gate, {E * F, H});
+    up = addArg({E, F, H}, "experts.mlp.v1");
+    setStoredShape(up, {E * F, H});
+    down = addArg({E, H, F}, "experts.mlp.w2");
+    setView(down, {E, F, H}, {}, {0, 2, 1});
+    setStoredShape(down, {E * F, H});
     break;
   case ExpertNaming::SwitchWiWo:
     up = addArg({E, F, H}, "experts.expert_{e}.wi.weight");
@@ -356,9 +377,10 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
         ctx, plan.topK, plan.scoring, plan.selectOn, plan.renormalize,
         APFloat(plan.scalingFactor), plan.nGroup, plan.topkGroup,
         plan.groupScore, /*rank_limit=*/0, ArrayRef<int64_t>(),
-        plan.routingWeights, /*renorm_p=*/APFloat(1.0),
+        plan.routingWeights,
+        APFloat(plan.renormalize ? plan.renormP : 1.0),
         APFloat(plan.renormalize ? plan.renormEpsilon : 1e-20),
-        /*renorm_clamp=*/false, APFloat(plan.jitterEps));
+        plan.renormalize && plan.renormClamp, APFloat(plan.jitterEps));
     break;
   case RouterKind::ExpertChoice:
     routing = ExpertChoiceAttr::get(ctx, APFloat(plan.expertChoiceFactor));

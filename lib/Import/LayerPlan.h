@@ -41,6 +41,9 @@ enum class ExpertNaming {
   FusedTransposedInterleaved,
   /// experts.expert_{e}.wi (up) / wo (down), ungated (Switch Transformers)
   SwitchWiWo,
+  /// experts.mlp.w1 (gate) / v1 (up) / w2 (down), each one [E·F, H] tensor
+  /// read as [E, F, H]; w2 is the down projection transposed (DBRX)
+  DbrxStacked,
 };
 
 /// How a family names its shared expert's linears.
@@ -119,6 +122,16 @@ struct LayerPlan {
   /// The fused expert tensors' names (FusedTransposed, FusedChunked).
   std::string gateUpName = "experts.gate_up_proj";
   std::string downName = "experts.down_proj";
+  /// The fused tensors may be stored either way round (FusedChunked read
+  /// from [E,2F,H] or [E,H,2F], down_proj from [E,H,F] or [E,F,H]): the
+  /// loader decides by shape (kWeightEitherOrientationAttr).
+  bool fusedEitherOrientation = false;
+  /// The correction bias is stored [1, E] (Ernie 4.5's moe_statics).
+  bool correctionBiasRow = false;
+  /// Renormalisation's p-norm (DBRX) and a floor in place of the epsilon
+  /// (Ernie 4.5's moe_norm_min): `#moe.routing`'s renorm_p, renorm_clamp.
+  double renormP = 1.0;
+  bool renormClamp = false;
   int64_t numLayers = 0;
   /// A per-layer list whose length is the layer count when the config has
   /// no `num_hidden_layers` (set before readCommon).
@@ -299,6 +312,11 @@ LogicalResult readGptOss(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readOpenAIPrivacyFilter(const ConfigReader &config,
                                       LayerPlan &plan);
 LogicalResult readJetMoe(const ConfigReader &config, LayerPlan &plan);
+/// Families whose checkpoints need a reshaped or either-orientation view
+/// (Families/Dbrx.cpp, Families/Ernie.cpp; Qwen3-VL-MoE in Qwen.cpp).
+LogicalResult readDbrx(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readErnie45Moe(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readQwen3VLMoe(const ConfigReader &config, LayerPlan &plan);
 
 } // namespace mlir::moe::hf
 

@@ -89,6 +89,54 @@ static FailureOr<int64_t> readIndexBound(func::FuncOp func, unsigned i) {
   return *bound;
 }
 
+/// Reads how argument `i`'s checkpoint tensors are stored when that is not
+/// the source shape: reshaped (kWeightStoredShapeAttr: the same elements)
+/// or in either orientation (kWeightEitherOrientationAttr).
+static LogicalResult readStoredLayout(func::FuncOp func, unsigned i,
+                                      EntryWeight &weight) {
+  auto fail = [&]() {
+    return func.emitError() << "entry point @" << func.getSymName()
+                            << " argument #" << i << ": ";
+  };
+  ArrayRef<int64_t> tensor = weight.sourceShape;
+  if (weight.stacked && !tensor.empty())
+    tensor = tensor.drop_front();
+  if (auto stored =
+          func.getArgAttrOfType<DenseI64ArrayAttr>(i, kWeightStoredShapeAttr)) {
+    weight.storedShape.assign(stored.asArrayRef().begin(),
+                              stored.asArrayRef().end());
+    int64_t storedCount = 0, tensorCount = 0;
+    bool bounded =
+        llvm::all_of(weight.storedShape, [](int64_t d) { return d >= 1; }) &&
+        ::moe::limits::checkedProduct(
+            std::vector<int64_t>(weight.storedShape.begin(),
+                                 weight.storedShape.end()),
+            ::moe::limits::kMaxTensorElements, storedCount) &&
+        ::moe::limits::checkedProduct(
+            std::vector<int64_t>(tensor.begin(), tensor.end()),
+            ::moe::limits::kMaxTensorElements, tensorCount);
+    if (weight.storedShape.empty() ||
+        weight.storedShape.size() > ::moe::limits::kMaxRank || !bounded ||
+        storedCount != tensorCount)
+      return fail() << kWeightStoredShapeAttr
+                    << " must hold the elements of the checkpoint tensor's "
+                       "shape (the source shape"
+                    << (weight.stacked ? " without its expert dimension" : "")
+                    << "), in positive sizes";
+  }
+  weight.eitherOrientation =
+      static_cast<bool>(func.getArgAttr(i, kWeightEitherOrientationAttr));
+  if (weight.eitherOrientation &&
+      (tensor.size() < 2 || !weight.storedShape.empty() ||
+       (!weight.stacked && tensor.size() < 3 &&
+        func.getArgAttr(i, kWeightPlacementAttr))))
+    return fail() << kWeightEitherOrientationAttr
+                  << " needs a checkpoint tensor of two dimensions or more "
+                     "(three when placed) and no "
+                  << kWeightStoredShapeAttr;
+  return success();
+}
+
 /// Reads the optional checkpoint view of argument `i` and checks that the
 /// source shape, sliced then transposed, is the argument's shape.
 static LogicalResult readWeightView(func::FuncOp func, unsigned i,
@@ -156,7 +204,7 @@ static LogicalResult readWeightView(func::FuncOp func, unsigned i,
   if (viewed != weight.shape)
     return fail() << "the checkpoint view (source shape, slice, transpose, "
                      "pack) does not produce the argument's shape";
-  return success();
+  return readStoredLayout(func, i, weight);
 }
 
 /// Reads the expert range of stacked argument `i`: `moe.experts`, or all
@@ -328,6 +376,7 @@ mlir::moe::analyzeEntries(ModuleOp module, int32_t target) {
       // The loader binds a table as it lies, one tensor.
       if (table && (weight.stacked || weight.sourceShape != weight.shape ||
                     !weight.slice.empty() || !weight.transpose.empty() ||
+                    !weight.storedShape.empty() || weight.eitherOrientation ||
                     func.getArgAttr(i, kWeightPlacementAttr) ||
                     func.getArgAttr(i, kWeightExpertsAttr)))
         return func.emitError()
@@ -397,6 +446,10 @@ std::string mlir::moe::buildManifest(ArrayRef<EntrySignature> entries,
         slot["slice"] = llvm::json::Array(weight.slice);
       if (!weight.transpose.empty())
         slot["transpose"] = llvm::json::Array(weight.transpose);
+      if (!weight.storedShape.empty())
+        slot["stored_shape"] = llvm::json::Array(weight.storedShape);
+      if (weight.eitherOrientation)
+        slot["either_orientation"] = true;
       if (!weight.pack.empty())
         slot["pack"] = llvm::json::Array(weight.pack);
       if (weight.dtype == "i32")

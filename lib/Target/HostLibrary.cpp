@@ -108,7 +108,8 @@ mlir::moe::takeEntrySignatures(ModuleOp module, int32_t target) {
     for (unsigned i = 0; i < func.getNumArguments(); ++i)
       for (StringRef attr :
            {kWeightNameAttr, kWeightSourceShapeAttr, kWeightSliceAttr,
-            kWeightTransposeAttr, kWeightPackAttr, kWeightExpertsAttr,
+            kWeightTransposeAttr, kWeightStoredShapeAttr,
+            kWeightEitherOrientationAttr, kWeightPackAttr, kWeightExpertsAttr,
             kIndexBoundAttr, kWeightPlacementAttr})
         func.removeArgAttr(i, attr);
   }

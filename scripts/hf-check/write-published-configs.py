@@ -142,6 +142,28 @@ PUBLISHED = {
     "openai_privacy_filter": ("privacy-filter", {}, ""),
     "jetmoe": ("jetmoe-8b", {}, ""),
     "switch_transformers": ("switch-base-8", {}, ""),
+    "dbrx": ("dbrx-instruct",
+             dict(d_model=6144, n_heads=48, n_layers=40, max_seq_len=32768,
+                  vocab_size=100352,
+                  attn_config=dict(clip_qkv=8.0, kv_n_heads=8,
+                                   rope_theta=500000.0),
+                  ffn_config=dict(ffn_hidden_size=10752, moe_num_experts=16,
+                                  moe_top_k=4, moe_jitter_eps=0.01,
+                                  moe_loss_weight=0.05,
+                                  moe_normalize_expert_weights=1.0,
+                                  ffn_act_fn=dict(name="silu"))),
+             "the defaults are a small test shape (4 experts, top-1); "
+             "DBRX-Instruct's published sizes instead"),
+    "ernie4_5_moe": ("ernie-4.5-21b-a3b-pt", {}, ""),
+    "qwen3_vl_moe": ("qwen3-vl-30b-a3b-instruct",
+                     dict(intermediate_size=6144, moe_intermediate_size=768,
+                          num_experts=128, num_experts_per_tok=8,
+                          num_hidden_layers=48, num_attention_heads=32,
+                          num_key_value_heads=4, head_dim=128,
+                          max_position_embeddings=262144),
+                     "the text defaults are Qwen1.5-MoE's sizes (60 experts "
+                     "of 1408); Qwen3-VL-30B-A3B's are 128 of 768, top-8, "
+                     "48 layers"),
 }
 
 # Changes to a checker entry's config (in text_config where it has one): a
@@ -169,7 +191,8 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "mistral_large4", "qwen3_omni_moe", "granitemoe", "granitemoeshared",
         "granitemoehybrid", "granitemoe_swa", "aria", "cohere2_moe_sigmoid",
         "lfm2_moe", "phimoe", "nemotron_h_nolatent", "minimax_m3_vl",
-        "gpt_oss", "openai_privacy_filter", "jetmoe", "switch_transformers"]
+        "gpt_oss", "openai_privacy_filter", "jetmoe", "switch_transformers",
+        "dbrx", "ernie4_5_moe", "qwen3_vl_moe"]
 
 
 def architecture(model_type):

@@ -201,7 +201,8 @@ void checkFamily(const Family &family, bool sharded = false) {
       std::string tensorName = slot.tensorName(e);
       if (tensors.count(tensorName))
         continue; // Llama 4's gate_up_proj feeds two slots
-      std::vector<int64_t> shape = slot.tensorShape();
+      // As stored: DBRX's [E·F, H], Ernie's [1, E] (the same elements).
+      std::vector<int64_t> shape = slot.checkpointShape();
       int64_t count = 1;
       for (int64_t d : shape)
         count *= d;
@@ -976,5 +977,46 @@ TEST(HFFamily, SwitchTransformers) {
     return w;
   };
   checkFamily({"switch-transformers-tiny", 1, c, weights});
+}
+
+// Tests DBRX (dbrx): softmax top-2 divided by the selected weights' 1-norm
+// with nothing added (moe_normalize_expert_weights 1.0); w1 (gate), v1 (up)
+// and w2 each one [E·F, H] tensor, w2[e] the down projection transposed
+// ([F, H]: DbrxExpertGLU computes h · w2[e]).
+TEST(HFFamily, Dbrx) {
+  const int64_t H = 32, E = 8, F = 16;
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    std::string prefix = "transformer.blocks.1.ffn.";
+    const float *w2 = get(t, prefix + "experts.mlp.w2");
+    std::vector<float> down(E * H * F);
+    for (int64_t e = 0; e < E; ++e)
+      for (int64_t f = 0; f < F; ++f)
+        for (int64_t h = 0; h < H; ++h)
+          down[(e * H + h) * F + f] = w2[(e * F + f) * H + h];
+    owned.push_back(std::move(down));
+    reference::LayerWeights w;
+    w.router = get(t, prefix + "router.layer.weight");
+    w.experts = {get(t, prefix + "experts.mlp.w1"),
+                 get(t, prefix + "experts.mlp.v1"), owned.back().data(), F};
+    return w;
+  };
+  reference::RoutingConfig r = softmaxTopK(2, true);
+  r.renormP = 1.0;
+  r.renormEpsilon = 0.0;
+  checkFamily({"dbrx-tiny", 1, config(H, E, r), weights});
+}
+
+// Tests ERNIE 4.5 (ernie4_5_moe): softmax scores, top-2 on the scores plus
+// the correction bias (stored [1, E] under moe_statics.), the selected
+// scores divided by max(their sum, moe_norm_min = 1e-12); an ungated
+// shared MLP of 2 x 48.
+TEST(HFFamily, Ernie45Moe) {
+  reference::RoutingConfig r = softmaxTopK(2, true);
+  r.renormEpsilon = 1e-12;
+  r.renormClamp = true;
+  checkFamily({"ernie4-5-moe-tiny", 1, config(32, 8, r),
+               projWeights("model.layers.1.mlp.", 8, 48, "shared_experts.", 96,
+                           false, "moe_statics.e_score_correction_bias")});
 }
 } // namespace

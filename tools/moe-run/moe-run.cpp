@@ -387,7 +387,7 @@ int generateWeights(const Entry &entry, const Options &options) {
       continue;
     }
     // The manifest's shapes are validated: positive, product bounded.
-    std::vector<int64_t> shape = slot.tensorShape();
+    std::vector<int64_t> shape = slot.checkpointShape();
     int64_t count = 1;
     for (int64_t d : shape)
       count *= d;

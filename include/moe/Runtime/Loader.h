@@ -48,6 +48,15 @@ struct WeightSlot {
   std::vector<int64_t> sourceShape;
   std::vector<int64_t> slice;
   std::vector<int64_t> transpose;
+  /// Each checkpoint tensor's shape when it is a reshape of tensorShape()
+  /// (the same elements in the same order: DBRX's [E*F, H] experts, Ernie
+  /// 4.5's [1, E] correction bias); empty if none.
+  std::vector<int64_t> storedShape;
+  /// The tensors may hold tensorShape() with its last two dimensions
+  /// swapped (Qwen3-VL-MoE's fused experts, saved [E, 2F, H] by
+  /// transformers 5 and published [E, H, 2F]): bind tells which by their
+  /// shape, and refuses tensors whose last two dimensions are equal.
+  bool eitherOrientation = false;
   /// [dim, P]: after the view, packed along `dim` in panels of P (as
   /// linalg.pack, zero past the end); empty if not packed.
   std::vector<int64_t> pack;
@@ -68,6 +77,12 @@ struct WeightSlot {
   /// The shape of one checkpoint tensor: the source shape without the
   /// expert dimension when stacked.
   std::vector<int64_t> tensorShape() const;
+  /// The shape bind expects each checkpoint tensor in: storedShape, or
+  /// tensorShape() (or that with its last two dimensions swapped, when
+  /// eitherOrientation).
+  std::vector<int64_t> checkpointShape() const {
+    return storedShape.empty() ? tensorShape() : storedShape;
+  }
   /// The slice's stride: 1 unless it gives one.
   int64_t sliceStride() const { return slice.size() == 4 ? slice[3] : 1; }
   /// The shape after slice and transpose, before any pack.

@@ -101,7 +101,11 @@
  * "single" slots read one tensor of the slot's shape. A slot whose
  * checkpoint layout differs also carries "source_shape" (what the
  * checkpoint holds, stacked first), an optional "slice": [dim, offset,
- * size] and an optional "transpose" permutation, applied in that order; a
+ * size] and an optional "transpose" permutation, applied in that order
+ * (each tensor may also be stored as "stored_shape", a reshape of it: the
+ * same elements in the same order; or, with "either_orientation": true,
+ * with its last two dimensions swapped, which the loader tells by shape and
+ * refuses when they are equal); a
  * slot of packed weights then has "pack": [dim, P]: the viewed tensor
  * packed along `dim` in panels of P (zero past its end), as linalg.pack
  * with inner_dims_pos = [dim], inner_tiles = [P] gives (in the libraries

@@ -40,6 +40,20 @@ constexpr llvm::StringLiteral kWeightSourceShapeAttr =
     "moe.weight_source_shape";
 constexpr llvm::StringLiteral kWeightSliceAttr = "moe.weight_slice";
 constexpr llvm::StringLiteral kWeightTransposeAttr = "moe.weight_transpose";
+/// The shape each checkpoint tensor is stored in, where it differs from
+/// the source shape's (a stacked weight's: without the expert dimension)
+/// by a reshape alone: the same elements in the same row-major order.
+/// DBRX's experts are stored [E·F, H] and read as [E, F, H]; Ernie 4.5's
+/// correction bias is stored [1, E] and read as [E].
+constexpr llvm::StringLiteral kWeightStoredShapeAttr =
+    "moe.weight_stored_shape";
+/// Unit: the checkpoint tensor may hold the source shape with its last two
+/// dimensions swapped, and the loader tells which by the tensor's shape
+/// (refusing a tensor whose last two dimensions are equal, which could be
+/// either). Qwen3-VL-MoE's fused experts: transformers 5 saves
+/// gate_up_proj [E, 2F, H], the published checkpoints hold [E, H, 2F].
+constexpr llvm::StringLiteral kWeightEitherOrientationAttr =
+    "moe.weight_either_orientation";
 /// `[dim, P]`: the argument holds the viewed weight packed along `dim` in
 /// panels of P (`moe-cpu-pack-weights`; linalg.pack with inner_dims_pos =
 /// [dim], inner_tiles = [P], zero padding), which the runtime does at bind.
@@ -76,6 +90,11 @@ struct EntryWeight {
   SmallVector<int64_t> slice;
   /// A permutation, empty when none.
   SmallVector<int64_t> transpose;
+  /// kWeightStoredShapeAttr: each checkpoint tensor's shape, empty when it
+  /// is the source shape's.
+  SmallVector<int64_t> storedShape;
+  /// kWeightEitherOrientationAttr.
+  bool eitherOrientation = false;
   /// `[dim, P]` after the view, empty when not packed.
   SmallVector<int64_t> pack;
   /// The element type the runtime binds: "f32", "bf16" (packed only), or

@@ -1,7 +1,8 @@
 //===- Qwen.cpp - Qwen2-MoE and Qwen3-MoE ===//
 //
 // The Qwen MoE generations: Qwen2-MoE (with a sigmoid-gated shared
-// expert), Qwen3-MoE, Qwen3-Next, Qwen3.5-MoE, Qwen4-Exp (text), Qwen3-Omni
+// expert), Qwen3-MoE, Qwen3-VL-MoE (text; fused experts in either
+// orientation), Qwen3-Next, Qwen3.5-MoE, Qwen4-Exp (text), Qwen3-Omni
 // (the thinker), and Flint (Qwen2's block scored by sigmoid, its shared
 // expert ungated).
 //
@@ -39,6 +40,8 @@ struct QwenOptions {
   bool sigmoid = false;
   /// The shared expert is added as it is, without Qwen2's sigmoid gate.
   bool ungatedShared = false;
+  /// The experts are fused tensors stored either way round (Qwen3-VL-MoE).
+  bool fusedEitherOrientation = false;
 };
 
 LogicalResult readQwen(const ConfigReader &config, LayerPlan &plan,
@@ -65,6 +68,12 @@ LogicalResult readQwen(const ConfigReader &config, LayerPlan &plan,
   }
   plan.prefix = options.prefix.str();
   plan.routerName = "gate.weight";
+  if (options.fusedEitherOrientation) {
+    if (failed(checkFusedGateUpSize(config, plan)))
+      return failure();
+    plan.naming = ExpertNaming::FusedChunked;
+    plan.fusedEitherOrientation = true;
+  }
   if (options.everyLayer) {
     setEveryLayer(plan);
     return success();
@@ -124,6 +133,17 @@ LogicalResult mlir::moe::hf::readQwen4Exp(const ConfigReader &config,
   options.sharedExpert = true;
   options.normDefault = true;
   options.everyLayer = true;
+  options.prefix = "model.language_model.layers.{L}.mlp.";
+  return readQwen(config, plan, options);
+}
+
+LogicalResult mlir::moe::hf::readQwen3VLMoe(const ConfigReader &config,
+                                            LayerPlan &plan) {
+  // Qwen3VLMoeTextSparseMoeBlock always renormalises; transformers 5 saves
+  // gate_up_proj [E, 2F, H], the published checkpoints hold [E, H, 2F].
+  QwenOptions options;
+  options.alwaysRenormalize = true;
+  options.fusedEitherOrientation = true;
   options.prefix = "model.language_model.layers.{L}.mlp.";
   return readQwen(config, plan, options);
 }

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <new>
+#include <optional>
 #include <sys/resource.h>
 #include <tuple>
 #include <unistd.h>
@@ -365,6 +366,20 @@ public:
     return true;
   }
 
+  /// A boolean; false when absent.
+  bool readBool(const json &object, const char *key, bool &out,
+                const std::string &where) {
+    auto it = object.find(key);
+    out = false;
+    if (it == object.end())
+      return true;
+    if (!it->is_boolean())
+      return fail(where, std::string("\"") + key +
+                             "\" must be true or false, got " + brief(*it));
+    out = it->get<bool>();
+    return true;
+  }
+
   /// A list of at most `maxSize` integers; an absent one is empty unless
   /// `required`.
   bool readIntList(const json &object, const char *key, size_t maxSize,
@@ -442,6 +457,9 @@ public:
 
   bool readSlot(const json &w, const std::string &entryWhere, size_t index,
                 WeightSlot &slot);
+  /// "stored_shape" and "either_orientation", once the view is checked.
+  bool readStoredLayout(const json &w, WeightSlot &slot,
+                        const std::string &where);
   bool readEntry(const json &e, size_t index, Entry &entry);
 
   /// The library's MOE_TARGET_*, read before its entries.
@@ -499,7 +517,10 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
                    where) ||
       !readIntList(w, "slice", 4, slot.slice, where) ||
       !readIntList(w, "transpose", limits::kMaxRank, slot.transpose, where) ||
-      !readIntList(w, "pack", 2, slot.pack, where))
+      !readIntList(w, "pack", 2, slot.pack, where) ||
+      !readIntList(w, "stored_shape", limits::kMaxRank, slot.storedShape,
+                   where) ||
+      !readBool(w, "either_orientation", slot.eitherOrientation, where))
     return false;
   // Present means applied: an empty list is malformed, not "none".
   if (w.contains("slice") && slot.slice.size() != 3 && slot.slice.size() != 4)
@@ -509,11 +530,18 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
   if (w.contains("pack") && slot.pack.size() != 2)
     return fail(where, "\"pack\" must be [dim, panel width], got " +
                            formatShape(slot.pack));
+  if (w.contains("stored_shape") && slot.storedShape.empty())
+    return fail(where, "\"stored_shape\" must list the sizes of the stored "
+                       "tensor, got []");
+  if (w.contains("stored_shape") &&
+      !checkShape(slot.storedShape, "stored_shape", where))
+    return false;
   // An expert table (routing by token id): one tensor bound as it lies,
   // its values checked against "index_bound" at bind time.
   if (slot.dtype == "i32") {
     if (slot.stacked || slot.shape.size() != 2 || w.contains("source_shape") ||
         w.contains("slice") || w.contains("transpose") || w.contains("pack") ||
+        w.contains("stored_shape") || w.contains("either_orientation") ||
         w.contains("placement") || target == MOE_TARGET_CUDA)
       return fail(where, "an i32 slot (an expert table) must be a single "
                          "[V, K] tensor without view or placement, in a cpu "
@@ -631,6 +659,33 @@ bool ManifestReader::readSlot(const json &w, const std::string &entryWhere,
                            " with its slice, transpose and pack gives " +
                            formatShape(viewed) + ", not the shape " +
                            formatShape(slot.shape));
+  return readStoredLayout(w, slot, where);
+}
+
+bool ManifestReader::readStoredLayout(const json &w, WeightSlot &slot,
+                                      const std::string &where) {
+  // Each tensor's shape is bounded (checkShape): these products fit.
+  std::vector<int64_t> tensor = slot.tensorShape();
+  if (!slot.storedShape.empty()) {
+    int64_t storedCount = 1, tensorCount = 1;
+    for (int64_t d : slot.storedShape)
+      storedCount *= d;
+    for (int64_t d : tensor)
+      tensorCount *= d;
+    if (storedCount != tensorCount)
+      return fail(where, "\"stored_shape\" " + formatShape(slot.storedShape) +
+                             " holds " + std::to_string(storedCount) +
+                             " elements, not the " +
+                             std::to_string(tensorCount) + " of " +
+                             formatShape(tensor) +
+                             " (a reshape keeps every element)");
+  }
+  if (slot.eitherOrientation &&
+      (tensor.size() < 2 || w.contains("stored_shape") ||
+       (!slot.stacked && !slot.placement.empty() && tensor.size() < 3)))
+    return fail(where, "\"either_orientation\" needs a tensor of two "
+                       "dimensions or more (three when placed) and no "
+                       "\"stored_shape\"");
   return true;
 }
 
@@ -1066,6 +1121,43 @@ bool copyExpertTable(const WeightSlot &slot, const TensorView &view,
   return true;
 }
 
+/// Checks checkpoint tensor `view` (named `name`) against the shape `slot`
+/// expects of it; `transposed` says whether it holds that shape with its
+/// last two dimensions swapped (allowed with slot.eitherOrientation).
+bool matchStoredShape(const WeightSlot &slot, const TensorView &view,
+                      const std::string &name, bool &transposed,
+                      std::string &error) {
+  std::vector<int64_t> expected = slot.checkpointShape(), swapped = expected;
+  transposed = false;
+  std::string where = "weight '" + name + "' in " + view.file;
+  if (slot.eitherOrientation) {
+    size_t rank = swapped.size();
+    std::swap(swapped[rank - 2], swapped[rank - 1]);
+    if (view.shape == expected && swapped == expected) {
+      error = where + " has shape " + formatShape(view.shape) +
+              ": its last two dimensions are equal, so whether it is stored " +
+              "as moec reads it or transposed (as published checkpoints " +
+              "store fused experts) cannot be told from its shape (a fused " +
+              "gate_up_proj with H == 2F, a down_proj with H == F); moec " +
+              "refuses to guess";
+      return false;
+    }
+    if (view.shape == swapped) {
+      transposed = true;
+      return true;
+    }
+  }
+  if (view.shape == expected)
+    return true;
+  error = where + " has shape " + formatShape(view.shape) + ", expected " +
+          formatShape(expected);
+  if (slot.eitherOrientation)
+    error += " or, transposed, " + formatShape(swapped);
+  if (!slot.storedShape.empty())
+    error += " (read as " + formatShape(slot.tensorShape()) + ")";
+  return false;
+}
+
 moe_weight_buffer describe(const WeightSlot &slot, const void *data) {
   moe_weight_buffer buffer{};
   buffer.data = data;
@@ -1120,6 +1212,10 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     if (!slot.stacked && !slot.placement.empty())
       rows = slot.placement[static_cast<size_t>(ctx.rank)];
     std::vector<SourceTensor> sources;
+    // Whether the tensors are stored transposed (eitherOrientation), and
+    // the first one that said so or not: a stack must agree.
+    std::optional<bool> transposed;
+    std::string decidedBy;
     for (int64_t e : slot.expertsOf(ctx.rank)) {
       std::string name = slot.tensorName(e);
       bool table = slot.dtype == "i32";
@@ -1129,6 +1225,13 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       std::string quantizedError;
       if (!table && QuantizedTensor::find(checkpoint, name, source.quantized,
                                           quantizedError)) {
+        if (!slot.storedShape.empty() || slot.eitherOrientation) {
+          error = "weight '" + name + "' (" + source.quantized.describe() +
+                  " in " + source.quantized.values->file +
+                  "): a quantised tensor is bound as it is stored, not "
+                  "reshaped (\"stored_shape\") or in either orientation";
+          return nullptr;
+        }
         if (source.quantized.shape != shape) {
           error = "weight '" + name + "' (" + source.quantized.describe() +
                   " in " + source.quantized.values->file +
@@ -1152,14 +1255,23 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       if (!view) {
         error = "missing weight '" + name + "': expected " +
                 (table ? "an I32 or I64" : "a F32, BF16 or F16") +
-                " tensor of shape " + formatShape(shape) + "; " +
-                searched(checkpoint);
+                " tensor of shape " + formatShape(slot.checkpointShape()) +
+                "; " + searched(checkpoint);
         return nullptr;
       }
-      if (view->shape != shape) {
-        error = "weight '" + name + "' in " + view->file + " has shape " +
-                formatShape(view->shape) + ", expected " + formatShape(shape);
+      bool swapped;
+      if (!matchStoredShape(slot, *view, name, swapped, error))
         return nullptr;
+      if (transposed && *transposed != swapped) {
+        error = "weight '" + name + "' in " + view->file + " is stored " +
+                (swapped ? "transposed" : "untransposed") + ", '" + decidedBy +
+                "' " + (swapped ? "untransposed" : "transposed") +
+                ": the experts of one weight must agree";
+        return nullptr;
+      }
+      if (!transposed) {
+        transposed = swapped;
+        decidedBy = name;
       }
       if (table && view->dtype != DType::I32 && view->dtype != DType::I64) {
         error = "expert table '" + name + "' in " + view->file + " has dtype " +
@@ -1208,7 +1320,8 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     // matters).
     bool bf16 = slot.dtype == "bf16";
     const TensorView *only = sources.size() == 1 ? sources[0].plain : nullptr;
-    if (only && !slot.hasView() && rows.empty() &&
+    bool storedTransposed = transposed.value_or(false);
+    if (only && !slot.hasView() && !storedTransposed && rows.empty() &&
         only->dtype == (bf16 ? DType::BF16 : DType::F32) &&
         reinterpret_cast<uintptr_t>(only->data) %
                 CacheLineAllocator<float>::kCacheLine ==
@@ -1243,6 +1356,8 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
       filled.sourceShape[0] = static_cast<int64_t>(rows.size());
       filled.placement.clear();
     }
+    if (storedTransposed)
+      filled = viewOfStoredTransposed(filled);
     // MXFP4 is read in the order it is stored, the view turned to match:
     // as the parameter, each value would come from another block.
     if (std::all_of(sources.begin(), sources.end(), [](const SourceTensor &t) {

@@ -55,8 +55,17 @@ FAMILIES = {
         "ernie4_5_moe",
         dict(TINY, intermediate_size=64, moe_intermediate_size=48,
              moe_num_experts=8, moe_k=2, moe_num_shared_experts=2,
+             moe_layer_start_index=1, moe_layer_interval=1, use_bias=False),
+        layer=1,
+        notes="softmax; top-k on scores + [1, E] bias; / max(sum, moe_norm_min); "
+              "ungated shared MLP"),
+    "ernie4_5_moe_bias": Family(
+        "ernie4_5_moe",
+        dict(TINY, intermediate_size=64, moe_intermediate_size=48,
+             moe_num_experts=8, moe_k=2, moe_num_shared_experts=2,
              moe_layer_start_index=1, moe_layer_interval=1, use_bias=True),
-        layer=1),
+        layer=1,
+        notes="use_bias: the shared MLP's biases (refused; no published config)"),
     "ernie4_5_vl_moe": Family(
         "ernie4_5_vl_moe",
         dict(text_config=dict(TINY, intermediate_size=64,
