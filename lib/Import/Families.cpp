@@ -43,6 +43,10 @@ const KeyAlias kHunYuan[] = {{"num_experts", "num_local_experts"},
 const KeyAlias kAria[] = {{"num_experts_per_tok", "moe_topk"}};
 const KeyAlias kNemotronH[] = {{"n_routed_experts", "num_local_experts"},
                                {"layers_block_type", "layer_types"}};
+const KeyAlias kStep3p7[] = {{"n_routed_experts", "num_local_experts"},
+                             {"n_routed_experts", "moe_num_experts"},
+                             {"num_experts_per_tok", "moe_top_k"},
+                             {"share_expert_dim", "share_expert_dims"}};
 const KeyAlias kMiniMaxM2[] = {{"n_routed_experts", "num_local_experts"},
                                {"n_routed_experts", "num_experts"},
                                {"moe_intermediate_size", "intermediate_size"}};
@@ -104,6 +108,11 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       {"granitemoe_swa", "", {}, readGraniteMoeSwa},
       {"aria", "text_config", kAria, readAria},
       {"cohere2_moe", "", {}, readCohere2Moe},
+      // Clamped SwiGLUs other than GPT-OSS's (Families/ClampedSwiGlu.cpp).
+      {"glm5_next", "text_config", kNumExpertsIsRouted, readGlm5Next},
+      {"hy_v4", "", kNumExpertsIsRouted, readHyV4},
+      {"hy_v4_vl", "text_config", kNumExpertsIsRouted, readHyV4},
+      {"step3p7", "text_config", kStep3p7, readStep3p7},
   };
   return families;
 }
@@ -130,13 +139,8 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"gemma4_text",
        "Gemma 4's feed-forward: RMSNorms before and after the experts, a "
        "normalised router input and a dense MLP beside the experts"},
-      {"glm5_next", "GLM-5's clamped SwiGLU"},
       {"gpt_oss", "GPT-OSS's clamped SwiGLU, expert biases, a router bias and "
                   "weights as the softmax of the selected logits"},
-      {"hy_v4",
-       "the routed experts' clamped SwiGLU and the shared experts' gate"},
-      {"hy_v4_vl",
-       "the routed experts' clamped SwiGLU and the shared experts' gate"},
       {"inkling_mm_model",
        "sink routing (shared experts weighted by the router)"},
       {"inkling2", "a soft-capped SwiGLU"},
@@ -156,7 +160,6 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"qwen3_vl_moe",
        "fused expert tensors in either orientation (transformers 5 saves them "
        "transposed from the published checkpoints)"},
-      {"step3p7", "per-layer limits of a clamped SwiGLU"},
       {"switch_transformers",
        "Switch's fixed expert capacity and ReLU experts"},
       {"zaya", "MLP routers that carry state from layer to layer"},

@@ -148,6 +148,59 @@ LogicalResult mlir::moe::hf::readMlpLayerTypes(const ConfigReader &config,
   return readFirstDense(config, plan, "first_k_dense_replace", defaultDense);
 }
 
+namespace {
+/// An activation and its `#moe.glu_clamp` (set for clamped_swiglu only).
+struct ExpertActivation {
+  Activation activation;
+  GluClampAttr clamp;
+};
+
+ExpertActivation clampedOrPlain(MLIRContext *ctx, const LayerPlan &plan,
+                                double limit) {
+  if (limit <= 0.0)
+    return {Activation::swiglu, {}};
+  return {Activation::clamped_swiglu,
+          GluClampAttr::get(ctx, APFloat(plan.gluAlpha), APFloat(limit),
+                            plan.gluForm)};
+}
+
+/// The routed experts' activation in `layer`.
+ExpertActivation getExpertActivation(MLIRContext *ctx, const LayerPlan &plan,
+                                     int64_t layer) {
+  if (!plan.layerGluLimits.empty())
+    return clampedOrPlain(ctx, plan, plan.layerGluLimits[layer]);
+  if (plan.activation != Activation::clamped_swiglu)
+    return {plan.activation, {}};
+  return clampedOrPlain(ctx, plan, plan.gluLimit);
+}
+
+/// The shared expert's `shared_activation` and `shared_glu_clamp` in
+/// `layer`: both null when it takes the routed experts' activation.
+struct SharedActivationAttrs {
+  ActivationAttr activation;
+  GluClampAttr clamp;
+};
+
+SharedActivationAttrs
+getSharedActivation(MLIRContext *ctx, const LayerPlan &plan, int64_t layer) {
+  if (plan.sharedFfn == 0)
+    return {};
+  std::optional<ExpertActivation> shared;
+  if (!plan.layerSharedGluLimits.empty())
+    shared = clampedOrPlain(ctx, plan, plan.layerSharedGluLimits[layer]);
+  else if (plan.sharedActivation == Activation::clamped_swiglu)
+    shared = clampedOrPlain(ctx, plan, plan.sharedGluLimit);
+  else if (plan.sharedActivation)
+    shared = ExpertActivation{*plan.sharedActivation, {}};
+  if (!shared)
+    return {};
+  ExpertActivation routed = getExpertActivation(ctx, plan, layer);
+  if (shared->activation == routed.activation && shared->clamp == routed.clamp)
+    return {};
+  return {ActivationAttr::get(ctx, shared->activation), shared->clamp};
+}
+} // namespace
+
 void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
                                const LayerPlan &plan, int64_t layer) {
   MLIRContext *ctx = b.getContext();
@@ -223,6 +276,12 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     setView(up, {E, 2 * F, H}, {1, F, F}, {0, 1, 2});
     down = addArg({E, H, F}, plan.downName);
     break;
+  case ExpertNaming::Stacked:
+    if (gated)
+      gate = addArg({E, F, H}, plan.stackedPrefix + "gate_proj.weight");
+    up = addArg({E, F, H}, plan.stackedPrefix + "up_proj.weight");
+    down = addArg({E, H, F}, plan.stackedPrefix + "down_proj.weight");
+    break;
   }
   std::optional<unsigned> sharedGate, sharedUp, sharedDown, sharedSigmoid;
   if (Fs > 0) {
@@ -262,6 +321,11 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
       setView(*sharedUp, {2 * Fs, H}, {0, Fs, Fs}, {0, 1});
       sharedDown = addShared({H, Fs}, "output_linear.weight");
       break;
+    case SharedNaming::LinearGate:
+      sharedGate = addShared({Fs, H}, "linear_gate.weight");
+      sharedUp = addShared({Fs, H}, "up_proj.weight");
+      sharedDown = addShared({H, Fs}, "down_proj.weight");
+      break;
     }
     if (plan.sharedSigmoidGate)
       sharedSigmoid = addArg({1, H}, "shared_expert_gate.weight");
@@ -282,6 +346,7 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   auto value = [&](std::optional<unsigned> index) -> Value {
     return index ? body->getArgument(*index) : Value();
   };
+  SharedActivationAttrs shared = getSharedActivation(ctx, plan, layer);
   Attribute routing;
   switch (plan.routerKind) {
   case RouterKind::TokenChoice:
@@ -300,18 +365,17 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     routing = SoftMoEAttr::get(ctx, plan.softMoESlots);
     break;
   }
-  GluClampAttr gluClamp;
-  if (plan.activation == Activation::clamped_swiglu)
-    gluClamp =
-        GluClampAttr::get(ctx, APFloat(plan.gluAlpha), APFloat(plan.gluLimit));
+  ExpertActivation routed = getExpertActivation(ctx, plan, layer);
   Value output = LayerOp::create(
       b, loc, activationType, value(input), value(router), value(bias),
       /*router_bias=*/Value(), /*router_input_scale=*/Value(),
       /*expert_scale=*/Value(), /*expert_table=*/Value(),
       /*token_ids=*/Value(), value(gate), value(up), value(down),
       value(sharedGate), value(sharedUp), value(sharedDown),
-      value(sharedSigmoid), routing, ActivationAttr::get(ctx, plan.activation),
-      CapacityAttr(), plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(),
-      gluClamp, /*router_input_norm=*/RouterInputNormAttr());
+      value(sharedSigmoid), routing,
+      ActivationAttr::get(ctx, routed.activation), CapacityAttr(),
+      plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(), routed.clamp,
+      /*router_input_norm=*/RouterInputNormAttr(), shared.activation,
+      shared.clamp);
   func::ReturnOp::create(b, loc, output);
 }

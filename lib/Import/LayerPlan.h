@@ -20,7 +20,9 @@
 #include "mlir/IR/Builders.h"
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace mlir::moe::hf {
 
@@ -35,6 +37,9 @@ enum class ExpertNaming {
   /// experts.gate_up_proj [E,2F,H] (gate rows first) and experts.down_proj
   /// [E,H,F]: transformers' own fused layout, which some families publish
   FusedChunked,
+  /// One stacked tensor per projection, `stackedPrefix` + gate_proj /
+  /// up_proj `[E,F,H]`, down_proj `[E,H,F]` (Step-3.7's native names)
+  Stacked,
 };
 
 /// How a family names its shared expert's linears.
@@ -45,6 +50,8 @@ enum class SharedNaming {
   Mixtral,
   /// input_linear [2Fs,H] (gate rows first) and output_linear (Granite)
   FusedInput,
+  /// linear_gate / up_proj / down_proj: Hy-V4 as save_pretrained writes it
+  LinearGate,
 };
 
 /// Which router the layer uses: the family's token choice, or one that
@@ -86,14 +93,27 @@ struct LayerPlan {
   /// The experts' (and the shared expert's) activation; an ungated one
   /// has no gate weights.
   Activation activation = Activation::swiglu;
-  /// clamped_swiglu's slope and clamp (`#moe.glu_clamp`).
+  /// clamped_swiglu's slope, clamp and form (`#moe.glu_clamp`).
   double gluAlpha = 1.702, gluLimit = 7.0;
+  GluClampForm gluForm = GluClampForm::gpt_oss;
+  /// The shared expert's own activation (moe.layer's `shared_activation`),
+  /// with its clamp in `gluForm` when it is clamped_swiglu; unset: the
+  /// routed experts'.
+  std::optional<Activation> sharedActivation;
+  double sharedGluLimit = 0.0;
+  /// Per-layer clamps in `gluForm` (Step-3.7's `swiglu_limits` and
+  /// `swiglu_limits_shared`, indexed by layer; 0: no clamp, plain swiglu).
+  /// When set they replace `activation` / `sharedActivation` layer by layer.
+  std::vector<double> layerGluLimits, layerSharedGluLimits;
   /// A shared MLP beside the MoE block: its own prefix pattern ("{L}" is
   /// the layer), used instead of `prefix` + `sharedPrefix`.
   std::string sharedLayerPrefix;
   /// The fused expert tensors' names (FusedTransposed, FusedChunked).
   std::string gateUpName = "experts.gate_up_proj";
   std::string downName = "experts.down_proj";
+  /// The stacked per-projection tensors' prefix (Stacked), relative to
+  /// `prefix`.
+  std::string stackedPrefix = "experts.";
   int64_t numLayers = 0;
   /// A per-layer list whose length is the layer count when the config has
   /// no `num_hidden_layers` (set before readCommon).
@@ -244,6 +264,13 @@ LogicalResult readGraniteMoeSwa(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readAria(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readCohere2Moe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readLlama4Text(const ConfigReader &config, LayerPlan &plan);
+
+/// Families with a clamped SwiGLU other than GPT-OSS's
+/// (Families/ClampedSwiGlu.cpp): GLM-5, Hy-V4 (and its multimodal model),
+/// Step-3.7.
+LogicalResult readGlm5Next(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readHyV4(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readStep3p7(const ConfigReader &config, LayerPlan &plan);
 /// Multimodal Llama 4: the text config nests in text_config.
 LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan);
 

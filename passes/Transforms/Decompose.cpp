@@ -61,7 +61,7 @@ Value addSharedExpert(OpBuilder &b, Location loc, LayerOp op, Value routed) {
   Value shared = SharedMlpOp::create(
       b, loc, op.getInput().getType(), op.getInput(), op.getSharedGate(),
       op.getSharedUp(), op.getSharedDown(), op.getSharedSigmoidGate(),
-      op.getActivation(), op.getGluClampAttr());
+      op.getSharedExpertActivation(), op.getSharedExpertGluClamp());
   return arith::AddFOp::create(b, loc, routed, shared);
 }
 

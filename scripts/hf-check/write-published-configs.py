@@ -102,6 +102,15 @@ PUBLISHED = {
                 "the defaults are Mixtral's sizes; MiniMax-Text-01's are hidden "
                 "6144, 32 experts of 9216, 80 layers"),
     "olmoe": ("olmoe-1b-7b-0924", {}, ""),
+    "glm5_next": ("glm-5.3-flash", {}, ""),
+    "hy_v4": ("hy4-preview", {}, ""),
+    "hy_v4_vl": ("hy4", {}, ""),
+    "step3p7": (
+        "step-3.7-flash",
+        dict(swiglu_limits=[0.0] * 43 + [7.0] * 2,
+             swiglu_limits_shared=[0.0] * 43 + [16.0] * 2),
+        "the class leaves swiglu_limits null; Step-3.7-Flash clamps layers "
+        "43-44 (routed 7, shared 16), as modeling_step3p7's notes say"),
 }
 
 # Changes to a checker entry's config (in text_config where it has one): a
@@ -117,7 +126,7 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "mimo_v2_flash", "minimax_m2", "dots1", "dots3_note", "deepseek_v32",
         "solar_open", "bailing_hybrid", "beam", "afmoe", "deepseek_ocr2",
         "unlimited_ocr", "flex_olmo", "jamba", "lara_mini", "mellum",
-        "minimax", "olmoe"]
+        "minimax", "olmoe", "glm5_next", "hy_v4", "hy_v4_vl", "step3p7"]
 
 
 def architecture(model_type):

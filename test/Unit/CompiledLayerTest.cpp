@@ -242,6 +242,27 @@ TEST(CompiledLayer, ClampedSwiGlu) {
       1e-2f);
 }
 
+// Tests the other clamped SwiGLU forms, fused and unfused: GLM-5's
+// silu(min(g, l)) · clamp(u) on routed and shared experts; Hy-V4's on the
+// routed experts with a plain SwiGLU shared expert; Step-3.7's
+// min(silu(g), l) · clamp(u) with the shared expert's own limit. Limit 0.1
+// clamps most projections at these sizes.
+TEST(CompiledLayer, ClampedSwiGluForms) {
+  LayerSpec spec = deepSeekV3Spec();
+  spec.activation = Activation::ClampedSwiGLU;
+  spec.gluClamp = {1.702f, 0.1f, GluClampForm::ClampGate};
+  checkAgainstReference(spec, {1, 37});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+  spec.sharedActivation = Activation::SwiGLU;
+  checkAgainstReference(spec, {1, 37});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+  spec.gluClamp = {1.702f, 0.1f, GluClampForm::ClampSilu};
+  spec.sharedActivation = Activation::ClampedSwiGLU;
+  spec.sharedGluClamp = {1.702f, 0.05f, GluClampForm::ClampSilu};
+  checkAgainstReference(spec, {1, 37});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+}
+
 // Tests Soft MoE: one and three slots per expert, SwiGLU and GELU experts,
 // with a sigmoid-gated shared expert; one token (each slot is that token)
 // and a batch that the slots mix.

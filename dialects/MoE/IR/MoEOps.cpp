@@ -315,12 +315,14 @@ LogicalResult LayerOp::verify() {
                               getExpertDown(), "expert_", numExperts, hidden)))
     return failure();
 
+  if (failed(verifySharedActivation()))
+    return failure();
   if (getSharedUp()) {
     if (!getSharedDown())
       return emitOpError("'shared_up' needs 'shared_down'");
-    if (failed(check.ffnWeights(getActivation(), getSharedGate(), getSharedUp(),
-                                getSharedDown(), "shared_", std::nullopt,
-                                hidden)))
+    if (failed(check.ffnWeights(getSharedExpertActivation(), getSharedGate(),
+                                getSharedUp(), getSharedDown(), "shared_",
+                                std::nullopt, hidden)))
       return failure();
   } else if (getSharedGate() || getSharedDown() || getSharedSigmoidGate()) {
     return emitOpError("shared expert weights need 'shared_up'");
@@ -332,6 +334,29 @@ LogicalResult LayerOp::verify() {
       return failure();
   }
   return check.sameType(getOutput(), getInput(), "input");
+}
+
+LogicalResult LayerOp::verifySharedActivation() {
+  std::optional<Activation> activation = getSharedActivation();
+  GluClampAttr clamp = getSharedGluClampAttr();
+  if (!activation) {
+    if (clamp)
+      return emitOpError("'shared_glu_clamp' needs 'shared_activation' = "
+                         "clamped_swiglu");
+    return success();
+  }
+  if (!hasSharedExpert())
+    return emitOpError("'shared_activation' needs a shared expert");
+  bool wanted = *activation == Activation::clamped_swiglu;
+  if (wanted && !clamp)
+    return emitOpError("shared activation 'clamped_swiglu' needs a "
+                       "'shared_glu_clamp' attribute "
+                       "(#moe.glu_clamp<limit = ...>)");
+  if (!wanted && clamp)
+    return emitOpError() << "'shared_glu_clamp' applies to shared activation "
+                            "'clamped_swiglu' only, got '"
+                         << stringifyActivation(*activation) << "'";
+  return success();
 }
 
 namespace {
