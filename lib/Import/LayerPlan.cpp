@@ -376,6 +376,9 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
       ActivationAttr::get(ctx, routed.activation), CapacityAttr(),
       plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(), routed.clamp,
       /*router_input_norm=*/RouterInputNormAttr(), shared.activation,
-      shared.clamp);
+      shared.clamp,
+      plan.sharedAverage && Fs > 0
+          ? SharedCombineAttr::get(ctx, SharedCombine::average)
+          : SharedCombineAttr());
   func::ReturnOp::create(b, loc, output);
 }

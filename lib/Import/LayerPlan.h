@@ -101,6 +101,8 @@ struct LayerPlan {
   /// routed experts'.
   std::optional<Activation> sharedActivation;
   double sharedGluLimit = 0.0;
+  /// The output is (routed + shared) / 2 (moe.layer's `shared_combine`).
+  bool sharedAverage = false;
   /// Per-layer clamps in `gluForm` (Step-3.7's `swiglu_limits` and
   /// `swiglu_limits_shared`, indexed by layer; 0: no clamp, plain swiglu).
   /// When set they replace `activation` / `sharedActivation` layer by layer.

@@ -411,8 +411,12 @@ void addSharedExpert(const LayerConfig &config, const LayerWeights &weights,
                      ? sigmoid(static_cast<float>(
                            dot(token, weights.sharedSigmoidGate, hidden)))
                      : 1.0f;
-    for (int64_t h = 0; h < hidden; ++h)
-      out[t * hidden + h] += gate * y[h];
+    for (int64_t h = 0; h < hidden; ++h) {
+      float &o = out[t * hidden + h];
+      o += gate * y[h];
+      if (config.sharedAverage)
+        o /= 2.0f;
+    }
   }
 }
 } // namespace

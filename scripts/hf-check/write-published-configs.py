@@ -102,6 +102,7 @@ PUBLISHED = {
                 "the defaults are Mixtral's sizes; MiniMax-Text-01's are hidden "
                 "6144, 32 experts of 9216, 80 layers"),
     "olmoe": ("olmoe-1b-7b-0924", {}, ""),
+    "cohere2_moe": ("command-a-plus-05-2026", {}, ""),
     "glm5_next": ("glm-5.3-flash", {}, ""),
     "hy_v4": ("hy4-preview", {}, ""),
     "hy_v4_vl": ("hy4", {}, ""),
@@ -126,7 +127,8 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "mimo_v2_flash", "minimax_m2", "dots1", "dots3_note", "deepseek_v32",
         "solar_open", "bailing_hybrid", "beam", "afmoe", "deepseek_ocr2",
         "unlimited_ocr", "flex_olmo", "jamba", "lara_mini", "mellum",
-        "minimax", "olmoe", "glm5_next", "hy_v4", "hy_v4_vl", "step3p7"]
+        "minimax", "olmoe", "glm5_next", "hy_v4", "hy_v4_vl", "step3p7",
+        "cohere2_moe", "cohere2_moe_sigmoid"]
 
 
 def architecture(model_type):

@@ -698,4 +698,13 @@ TEST(HFFamily, Step3p7) {
   checkFamily({"step3p7-tiny", 1, c, weights});
 }
 
+// Tests Cohere2-MoE (cohere2_moe) with "average": softmax over the top-2
+// logits, one shared expert of 16, output (routed + shared) / 2.
+TEST(HFFamily, Cohere2MoeAverage) {
+  reference::LayerConfig c = config(32, 8, softmaxTopK(2, true));
+  c.sharedAverage = true;
+  checkFamily(
+      {"cohere2-moe-tiny", 1, c,
+       projWeights("model.layers.1.mlp.", 8, 16, "shared_experts.", 16)});
+}
 } // namespace

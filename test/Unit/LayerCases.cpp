@@ -316,6 +316,8 @@ std::string TestLayer::source() const {
     if (*spec.sharedActivation == Activation::ClampedSwiGLU)
       os << ", shared_glu_clamp = " << gluClampAttr(spec.sharedGluClamp);
   }
+  if (spec.sharedAverage)
+    os << ", shared_combine = #moe<shared_combine average>";
   if (spec.capacity)
     os << std::fixed
        << ", capacity = #moe.capacity<factor = " << spec.capacity->factor
@@ -354,6 +356,7 @@ LayerConfig TestLayer::referenceConfig() const {
   config.gluClamp = spec.gluClamp;
   config.sharedActivation = spec.sharedActivation;
   config.sharedGluClamp = spec.sharedGluClamp;
+  config.sharedAverage = spec.sharedAverage;
   config.routing = spec.routing;
   config.expertChoiceFactor = spec.expertChoiceFactor;
   config.softMoESlots = spec.softMoESlots;

@@ -29,6 +29,8 @@ struct LayerSpec {
   /// `shared_glu_clamp`; unset: the routed experts'.
   std::optional<reference::Activation> sharedActivation;
   reference::GluClamp sharedGluClamp;
+  /// `shared_combine = average`: (routed + shared) / 2.
+  bool sharedAverage = false;
   std::optional<reference::RoutingConfig> routing = reference::RoutingConfig{2};
   double expertChoiceFactor = 1.0;
   /// Soft MoE with this many slots per expert when > 0 (routing unset).

@@ -522,6 +522,29 @@ TEST(Layer, SharedActivationOfItsOwn) {
   EXPECT_NEAR(runLayer(config, w, x, 1)[0], routed + shared, kTol);
 }
 
+// Tests Cohere2-MoE's "average": the output is (routed + shared) / 2, on
+// the hand-sized layer of SwiGluAndGatedShared without the sigmoid gate.
+TEST(Layer, SharedAverage) {
+  float gate[] = {2.0f}, up[] = {3.0f}, down[] = {0.5f};
+  float sGate[] = {1.0f}, sUp[] = {1.0f}, sDown[] = {1.0f};
+  float router[] = {1.0f};
+  LayerConfig config;
+  config.hidden = 1;
+  config.numExperts = 1;
+  config.routing = RoutingConfig{1};
+  config.sharedAverage = true;
+  LayerWeights w;
+  w.router = router;
+  w.experts = {gate, up, down, 1};
+  w.shared = FfnWeights{sGate, sUp, sDown, 1};
+  float x[] = {0.7f};
+  auto silu = [](float v) { return v * sigmoid(v); };
+  float routed = 0.5f * silu(1.4f) * 2.1f, shared = silu(0.7f) * 0.7f;
+  EXPECT_NEAR(runLayer(config, w, x, 1)[0], (routed + shared) / 2, kTol);
+  config.sharedAverage = false;
+  EXPECT_NEAR(runLayer(config, w, x, 1)[0], routed + shared, kTol);
+}
+
 // Tests Soft MoE by hand: H = F = 1, two experts of one slot, expert e
 // computing (e+1)·relu(x); router rows Φᵀ = (1, -1), tokens x = (1, 2).
 TEST(Layer, SoftMoE) {

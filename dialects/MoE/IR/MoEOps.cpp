@@ -327,6 +327,8 @@ LogicalResult LayerOp::verify() {
   } else if (getSharedGate() || getSharedDown() || getSharedSigmoidGate()) {
     return emitOpError("shared expert weights need 'shared_up'");
   }
+  if (getSharedCombine() && !hasSharedExpert())
+    return emitOpError("'shared_combine' needs a shared expert");
   if (Value sigmoidGate = getSharedSigmoidGate()) {
     if (failed(check.dim(sigmoidGate, "shared_sigmoid_gate", 0, 1, "size")) ||
         failed(check.dim(sigmoidGate, "shared_sigmoid_gate", 1, hidden,

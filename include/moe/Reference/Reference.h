@@ -165,6 +165,8 @@ struct LayerConfig {
   /// `activation` and `gluClamp` (moe.layer's `shared_activation`).
   std::optional<Activation> sharedActivation;
   GluClamp sharedGluClamp;
+  /// The output is (routed + shared) / 2 instead of the sum (Cohere2-MoE).
+  bool sharedAverage = false;
   /// Token choice when set, expert choice (with `expertChoiceFactor`) when
   /// not; Soft MoE with `softMoESlots` slots per expert when that is > 0.
   std::optional<RoutingConfig> routing;

@@ -41,6 +41,12 @@ constexpr llvm::StringLiteral kSharedActivation =
     "not supported by the CUDA target: its fused experts carry one "
     "activation (use --target=cpu)";
 
+/// Why the CUDA target does not average the shared expert in today.
+constexpr llvm::StringLiteral kSharedAverage =
+    "shared_combine = average is not supported by the CUDA target: its "
+    "fused experts add the shared expert to the routed sum (use "
+    "--target=cpu)";
+
 /// Why the CUDA target does not run routing by token id today.
 constexpr llvm::StringLiteral kExpertTable =
     "routing by token id ('expert_table', 'token_ids') is not supported by "
@@ -68,6 +74,12 @@ struct MoECUDACheckLayersPass
       if (auto layer = dyn_cast<LayerOp>(op);
           layer && layer.getSharedActivation()) {
         op->emitOpError(kSharedActivation);
+        failed = true;
+        return;
+      }
+      if (auto layer = dyn_cast<LayerOp>(op);
+          layer && layer.averagesSharedExpert()) {
+        op->emitOpError(kSharedAverage);
         failed = true;
         return;
       }

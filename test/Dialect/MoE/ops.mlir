@@ -426,3 +426,31 @@ func.func @glu_clamp_forms(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
          tensor<32x24xf32>) -> tensor<?x32xf32>
   return %y, %z, %s : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
 }
+
+// -----
+
+// Tests that shared_combine round-trips in both spellings.
+// CHECK-LABEL: func.func @shared_combine
+// CHECK: moe.layer
+// CHECK-SAME: shared_combine = #moe<shared_combine average>
+// CHECK: moe.layer
+// CHECK-SAME: shared_combine = #moe<shared_combine sum>
+func.func @shared_combine(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                          %g: tensor<4x16x32xf32>, %u: tensor<4x16x32xf32>,
+                          %d: tensor<4x32x16xf32>, %sg: tensor<24x32xf32>,
+                          %su: tensor<24x32xf32>, %sd: tensor<32x24xf32>)
+    -> (tensor<?x32xf32>, tensor<?x32xf32>) {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 2>, shared_combine = #moe<shared_combine average>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  %z = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 2>, shared_combine = #moe<shared_combine sum>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  return %y, %z : tensor<?x32xf32>, tensor<?x32xf32>
+}

@@ -131,3 +131,17 @@ func.func @shared_activation(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tens
             tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that averaging the shared expert in is refused.
+func.func @shared_average(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>,
+                          %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sg: tensor<16x8xf32>,
+                          %su: tensor<16x8xf32>, %sd: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op shared_combine = average is not supported by the CUDA target}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 1>, shared_combine = #moe<shared_combine average>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>,
+            tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

@@ -78,6 +78,12 @@ def MoE_GluClampForm : MoE_I32Enum<"GluClampForm",
       I32EnumAttrCase<"clamp_gate", 1>,
       I32EnumAttrCase<"clamp_silu", 2>]>;
 
+def MoE_SharedCombine : MoE_I32Enum<"SharedCombine",
+    "how the shared expert joins the routed sum", [
+      I32EnumAttrCase<"sum", 0>,
+      I32EnumAttrCase<"average", 1>]>;
+def MoE_SharedCombineAttr : MoE_EnumAttr<MoE_SharedCombine, "shared_combine">;
+
 //===----------------------------------------------------------------------===//
 // Configuration attributes
 //===----------------------------------------------------------------------===//

@@ -68,6 +68,9 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
       differs from the routed experts' (Hy-V4 clamps only the routed
       experts, Step-3.7 the shared expert with its own limit). Absent, the
       shared expert takes `activation` and `glu_clamp`.
+    * `shared_combine` (`#moe<shared_combine average>`): the output is
+      `(routed + shared) / 2` (Cohere2-MoE's "average") instead of the sum;
+      it needs a shared expert.
 
     Weights are f32. The verifier (rather than the operand types) says so,
     to point at what a bf16 weight most likely wants: f32 in the IR and
@@ -104,7 +107,8 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     OptionalAttr<MoE_GluClampAttr>:$glu_clamp,
     OptionalAttr<MoE_RouterInputNormAttr>:$router_input_norm,
     OptionalAttr<MoE_ActivationAttr>:$shared_activation,
-    OptionalAttr<MoE_GluClampAttr>:$shared_glu_clamp
+    OptionalAttr<MoE_GluClampAttr>:$shared_glu_clamp,
+    OptionalAttr<MoE_SharedCombineAttr>:$shared_combine
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
@@ -136,7 +140,8 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
             /*glu_clamp=*/GluClampAttr(),
             /*router_input_norm=*/RouterInputNormAttr(),
             /*shared_activation=*/ActivationAttr(),
-            /*shared_glu_clamp=*/GluClampAttr());
+            /*shared_glu_clamp=*/GluClampAttr(),
+            /*shared_combine=*/SharedCombineAttr());
     }]>
   ];
   let hasVerifier = 1;
@@ -152,6 +157,10 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     }
     int64_t getHiddenSize() { return getInput().getType().getDimSize(1); }
     bool hasSharedExpert() { return static_cast<bool>(getSharedUp()); }
+    /// Whether the output is the average of the routed and shared outputs.
+    bool averagesSharedExpert() {
+      return getSharedCombine() == SharedCombine::average;
+    }
     /// The shared expert's activation: its own, else the routed experts'.
     Activation getSharedExpertActivation() {
       return getSharedActivation().value_or(getActivation());
