@@ -49,6 +49,10 @@ const KeyAlias kDbrx[] = {{"d_model", "hidden_size"},
                           {"n_layers", "num_hidden_layers"}};
 const KeyAlias kErnie45Moe[] = {{"moe_num_experts", "num_experts"},
                                 {"moe_k", "num_experts_per_tok"}};
+const KeyAlias kStep3p7[] = {{"n_routed_experts", "num_local_experts"},
+                             {"n_routed_experts", "moe_num_experts"},
+                             {"num_experts_per_tok", "moe_top_k"},
+                             {"share_expert_dim", "share_expert_dims"}};
 const KeyAlias kMiniMaxM2[] = {{"n_routed_experts", "num_local_experts"},
                                {"n_routed_experts", "num_experts"},
                                {"moe_intermediate_size", "intermediate_size"}};
@@ -125,6 +129,11 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       {"dbrx", "", kDbrx, readDbrx},
       {"ernie4_5_moe", "", kErnie45Moe, readErnie45Moe},
       {"qwen3_vl_moe", "text_config", kNumExpertsIsLocal, readQwen3VLMoe},
+      // Clamped SwiGLUs other than GPT-OSS's (Families/ClampedSwiGlu.cpp).
+      {"glm5_next", "text_config", kNumExpertsIsRouted, readGlm5Next},
+      {"hy_v4", "", kNumExpertsIsRouted, readHyV4},
+      {"hy_v4_vl", "text_config", kNumExpertsIsRouted, readHyV4},
+      {"step3p7", "text_config", kStep3p7, readStep3p7},
   };
   return families;
 }
@@ -146,11 +155,6 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"gemma4_text",
        "Gemma 4's feed-forward: RMSNorms before and after the experts, a "
        "normalised router input and a dense MLP beside the experts"},
-      {"glm5_next", "GLM-5's clamped SwiGLU"},
-      {"hy_v4",
-       "the routed experts' clamped SwiGLU and the shared experts' gate"},
-      {"hy_v4_vl",
-       "the routed experts' clamped SwiGLU and the shared experts' gate"},
       {"inkling_mm_model",
        "sink routing (shared experts weighted by the router)"},
       {"inkling2", "a soft-capped SwiGLU"},
@@ -160,8 +164,8 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"longcat_flash", "zero (identity) experts"},
       {"muse_spark",
        "router logit scaling, latent projections and per-expert output norms"},
-      {"nllb-moe", "expert biases"},
-      {"step3p7", "per-layer limits of a clamped SwiGLU"},
+      {"nllb-moe",
+       "NLLB's capacity and second-expert rules, and ReLU experts with biases"},
       {"zaya", "MLP routers that carry state from layer to layer"},
   };
   return families;

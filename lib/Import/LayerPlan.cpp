@@ -176,6 +176,59 @@ addExpertBiases(const LayerPlan &plan, AddArg &addArg, SetView &setView) {
   return {gate, up, down};
 }
 
+namespace {
+/// An activation and its `#moe.glu_clamp` (set for clamped_swiglu only).
+struct ExpertActivation {
+  Activation activation;
+  GluClampAttr clamp;
+};
+
+ExpertActivation clampedOrPlain(MLIRContext *ctx, const LayerPlan &plan,
+                                double limit) {
+  if (limit <= 0.0)
+    return {Activation::swiglu, {}};
+  return {Activation::clamped_swiglu,
+          GluClampAttr::get(ctx, APFloat(plan.gluAlpha), APFloat(limit),
+                            plan.gluForm)};
+}
+
+/// The routed experts' activation in `layer`.
+ExpertActivation getExpertActivation(MLIRContext *ctx, const LayerPlan &plan,
+                                     int64_t layer) {
+  if (!plan.layerGluLimits.empty())
+    return clampedOrPlain(ctx, plan, plan.layerGluLimits[layer]);
+  if (plan.activation != Activation::clamped_swiglu)
+    return {plan.activation, {}};
+  return clampedOrPlain(ctx, plan, plan.gluLimit);
+}
+
+/// The shared expert's `shared_activation` and `shared_glu_clamp` in
+/// `layer`: both null when it takes the routed experts' activation.
+struct SharedActivationAttrs {
+  ActivationAttr activation;
+  GluClampAttr clamp;
+};
+
+SharedActivationAttrs
+getSharedActivation(MLIRContext *ctx, const LayerPlan &plan, int64_t layer) {
+  if (plan.sharedFfn == 0)
+    return {};
+  std::optional<ExpertActivation> shared;
+  if (!plan.layerSharedGluLimits.empty())
+    shared = clampedOrPlain(ctx, plan, plan.layerSharedGluLimits[layer]);
+  else if (plan.sharedActivation == Activation::clamped_swiglu)
+    shared = clampedOrPlain(ctx, plan, plan.sharedGluLimit);
+  else if (plan.sharedActivation)
+    shared = ExpertActivation{*plan.sharedActivation, {}};
+  if (!shared)
+    return {};
+  ExpertActivation routed = getExpertActivation(ctx, plan, layer);
+  if (shared->activation == routed.activation && shared->clamp == routed.clamp)
+    return {};
+  return {ActivationAttr::get(ctx, shared->activation), shared->clamp};
+}
+} // namespace
+
 void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
                                const LayerPlan &plan, int64_t layer) {
   MLIRContext *ctx = b.getContext();
@@ -297,6 +350,12 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     up = addArg({E, F, H}, "experts.expert_{e}.wi.weight");
     down = addArg({E, H, F}, "experts.expert_{e}.wo.weight");
     break;
+  case ExpertNaming::Stacked:
+    if (gated)
+      gate = addArg({E, F, H}, plan.stackedPrefix + "gate_proj.weight");
+    up = addArg({E, F, H}, plan.stackedPrefix + "up_proj.weight");
+    down = addArg({E, H, F}, plan.stackedPrefix + "down_proj.weight");
+    break;
   }
   std::optional<unsigned> sharedGate, sharedUp, sharedDown, sharedSigmoid;
   if (Fs > 0) {
@@ -336,6 +395,11 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
       setView(*sharedUp, {2 * Fs, H}, {0, Fs, Fs}, {0, 1});
       sharedDown = addShared({H, Fs}, "output_linear.weight");
       break;
+    case SharedNaming::LinearGate:
+      sharedGate = addShared({Fs, H}, "linear_gate.weight");
+      sharedUp = addShared({Fs, H}, "up_proj.weight");
+      sharedDown = addShared({H, Fs}, "down_proj.weight");
+      break;
     }
     if (plan.sharedSigmoidGate)
       sharedSigmoid = addArg({1, H}, "shared_expert_gate.weight");
@@ -370,6 +434,7 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   auto value = [&](std::optional<unsigned> index) -> Value {
     return index ? body->getArgument(*index) : Value();
   };
+  SharedActivationAttrs shared = getSharedActivation(ctx, plan, layer);
   Attribute routing;
   switch (plan.routerKind) {
   case RouterKind::TokenChoice:
@@ -396,10 +461,7 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
         DroppedSlot::zero, plan.capacity->count,
         APFloat(plan.capacity->tokenFraction), plan.capacity->renormalize,
         APFloat(plan.capacity->outputScale));
-  GluClampAttr gluClamp;
-  if (plan.activation == Activation::clamped_swiglu)
-    gluClamp =
-        GluClampAttr::get(ctx, APFloat(plan.gluAlpha), APFloat(plan.gluLimit));
+  ExpertActivation routed = getExpertActivation(ctx, plan, layer);
   Value output = LayerOp::create(
       b, loc, activationType, value(input), value(router), value(bias),
       value(routerBias), /*router_input_scale=*/Value(),
@@ -407,8 +469,12 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
       value(up), value(down), value(sharedGate), value(sharedUp),
       value(sharedDown), value(sharedSigmoid), value(gateBias), value(upBias),
       value(downBias), value(outputBias), routing,
-      ActivationAttr::get(ctx, plan.activation), capacity,
-      plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(), gluClamp,
-      /*router_input_norm=*/RouterInputNormAttr());
+      ActivationAttr::get(ctx, routed.activation), capacity,
+      plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(), routed.clamp,
+      /*router_input_norm=*/RouterInputNormAttr(), shared.activation,
+      shared.clamp,
+      plan.sharedAverage && Fs > 0
+          ? SharedCombineAttr::get(ctx, SharedCombine::average)
+          : SharedCombineAttr());
   func::ReturnOp::create(b, loc, output);
 }

@@ -22,6 +22,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mlir::moe::hf {
 
@@ -44,6 +45,9 @@ enum class ExpertNaming {
   /// experts.mlp.w1 (gate) / v1 (up) / w2 (down), each one [E·F, H] tensor
   /// read as [E, F, H]; w2 is the down projection transposed (DBRX)
   DbrxStacked,
+  /// One stacked tensor per projection, `stackedPrefix` + gate_proj /
+  /// up_proj `[E,F,H]`, down_proj `[E,H,F]` (Step-3.7's native names)
+  Stacked,
 };
 
 /// How a family names its shared expert's linears.
@@ -54,6 +58,8 @@ enum class SharedNaming {
   Mixtral,
   /// input_linear [2Fs,H] (gate rows first) and output_linear (Granite)
   FusedInput,
+  /// linear_gate / up_proj / down_proj: Hy-V4 as save_pretrained writes it
+  LinearGate,
 };
 
 /// A per-expert capacity (`#moe.capacity`): exactly one of `count` and
@@ -114,8 +120,20 @@ struct LayerPlan {
   /// The experts' (and the shared expert's) activation; an ungated one
   /// has no gate weights.
   Activation activation = Activation::swiglu;
-  /// clamped_swiglu's slope and clamp (`#moe.glu_clamp`).
+  /// clamped_swiglu's slope, clamp and form (`#moe.glu_clamp`).
   double gluAlpha = 1.702, gluLimit = 7.0;
+  GluClampForm gluForm = GluClampForm::gpt_oss;
+  /// The shared expert's own activation (moe.layer's `shared_activation`),
+  /// with its clamp in `gluForm` when it is clamped_swiglu; unset: the
+  /// routed experts'.
+  std::optional<Activation> sharedActivation;
+  double sharedGluLimit = 0.0;
+  /// The output is (routed + shared) / 2 (moe.layer's `shared_combine`).
+  bool sharedAverage = false;
+  /// Per-layer clamps in `gluForm` (Step-3.7's `swiglu_limits` and
+  /// `swiglu_limits_shared`, indexed by layer; 0: no clamp, plain swiglu).
+  /// When set they replace `activation` / `sharedActivation` layer by layer.
+  std::vector<double> layerGluLimits, layerSharedGluLimits;
   /// A shared MLP beside the MoE block: its own prefix pattern ("{L}" is
   /// the layer), used instead of `prefix` + `sharedPrefix`.
   std::string sharedLayerPrefix;
@@ -132,6 +150,9 @@ struct LayerPlan {
   /// (Ernie 4.5's moe_norm_min): `#moe.routing`'s renorm_p, renorm_clamp.
   double renormP = 1.0;
   bool renormClamp = false;
+  /// The stacked per-projection tensors' prefix (Stacked), relative to
+  /// `prefix`.
+  std::string stackedPrefix = "experts.";
   int64_t numLayers = 0;
   /// A per-layer list whose length is the layer count when the config has
   /// no `num_hidden_layers` (set before readCommon).
@@ -300,6 +321,13 @@ LogicalResult readGraniteMoeSwa(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readAria(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readCohere2Moe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readLlama4Text(const ConfigReader &config, LayerPlan &plan);
+
+/// Families with a clamped SwiGLU other than GPT-OSS's
+/// (Families/ClampedSwiGlu.cpp): GLM-5, Hy-V4 (and its multimodal model),
+/// Step-3.7.
+LogicalResult readGlm5Next(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readHyV4(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readStep3p7(const ConfigReader &config, LayerPlan &plan);
 /// Multimodal Llama 4: the text config nests in text_config.
 LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan);
 /// Switch Transformers' encoder (Families/Switch.cpp).

@@ -398,10 +398,20 @@ void moe::reference::applyFfn(const FfnWeights &weights, Activation activation,
       act[f] = silu(up);
       break;
     case Activation::ClampedSwiGLU: {
-      // GptOssExperts._apply_gate.
-      float g = std::min(gate, clamp.limit);
       float u = std::min(std::max(up, -clamp.limit), clamp.limit);
-      act[f] = (u + 1.0f) * (g * sigmoid(clamp.alpha * g));
+      switch (clamp.form) {
+      case GluClampForm::GptOss: { // GptOssExperts._apply_gate
+        float g = std::min(gate, clamp.limit);
+        act[f] = (u + 1.0f) * (g * sigmoid(clamp.alpha * g));
+        break;
+      }
+      case GluClampForm::ClampGate: // Glm5NextMLP, HYV4Experts
+        act[f] = silu(std::min(gate, clamp.limit)) * u;
+        break;
+      case GluClampForm::ClampSilu: // Step3p7's experts
+        act[f] = std::min(silu(gate), clamp.limit) * u;
+        break;
+      }
       break;
     }
     }
@@ -465,14 +475,20 @@ void addSharedExpert(const LayerConfig &config, const LayerWeights &weights,
   std::vector<float> y(hidden);
   for (int64_t t = 0; t < numTokens; ++t) {
     const float *token = x + t * hidden;
-    applyFfn(*weights.shared, config.activation, hidden, token, y.data(),
-             config.gluClamp);
+    applyFfn(*weights.shared,
+             config.sharedActivation.value_or(config.activation), hidden, token,
+             y.data(),
+             config.sharedActivation ? config.sharedGluClamp : config.gluClamp);
     float gate = weights.sharedSigmoidGate
                      ? sigmoid(static_cast<float>(
                            dot(token, weights.sharedSigmoidGate, hidden)))
                      : 1.0f;
-    for (int64_t h = 0; h < hidden; ++h)
-      out[t * hidden + h] += gate * y[h];
+    for (int64_t h = 0; h < hidden; ++h) {
+      float &o = out[t * hidden + h];
+      o += gate * y[h];
+      if (config.sharedAverage)
+        o /= 2.0f;
+    }
   }
 }
 } // namespace

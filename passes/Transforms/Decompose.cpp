@@ -12,6 +12,8 @@
 #include "moe/Transforms/Passes.h"
 #include "moe/Transforms/RouterLogits.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -55,15 +57,32 @@ Value buildSoftMoE(OpBuilder &b, Location loc, LayerOp op, Value logits,
   return SoftCombineOp::create(b, loc, inputType, slotOut, logits);
 }
 
-/// `routed` plus the layer's shared expert, when it has one.
+/// `sum` / 2, elementwise: the sum times an f32 0.5 splat, exact as the
+/// division (a power of two).
+Value halve(OpBuilder &b, Location loc, Value sum) {
+  auto type = cast<RankedTensorType>(sum.getType());
+  SmallVector<Value> dynamicSizes;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      dynamicSizes.push_back(tensor::DimOp::create(b, loc, sum, d));
+  Value empty = tensor::EmptyOp::create(b, loc, type, dynamicSizes);
+  Value half = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(type.getElementType(), 0.5));
+  Value halves = linalg::FillOp::create(b, loc, half, empty).getResult(0);
+  return arith::MulFOp::create(b, loc, sum, halves);
+}
+
+/// `routed` plus the layer's shared expert, when it has one (their average
+/// under `shared_combine = average`).
 Value addSharedExpert(OpBuilder &b, Location loc, LayerOp op, Value routed) {
   if (!op.hasSharedExpert())
     return routed;
   Value shared = SharedMlpOp::create(
       b, loc, op.getInput().getType(), op.getInput(), op.getSharedGate(),
       op.getSharedUp(), op.getSharedDown(), op.getSharedSigmoidGate(),
-      op.getActivation(), op.getGluClampAttr());
-  return arith::AddFOp::create(b, loc, routed, shared);
+      op.getSharedExpertActivation(), op.getSharedExpertGluClamp());
+  Value sum = arith::AddFOp::create(b, loc, routed, shared);
+  return op.averagesSharedExpert() ? halve(b, loc, sum) : sum;
 }
 
 struct DecomposeLayer : OpRewritePattern<LayerOp> {

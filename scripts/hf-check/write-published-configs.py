@@ -164,6 +164,15 @@ PUBLISHED = {
                      "the text defaults are Qwen1.5-MoE's sizes (60 experts "
                      "of 1408); Qwen3-VL-30B-A3B's are 128 of 768, top-8, "
                      "48 layers"),
+    "glm5_next": ("glm-5.3-flash", {}, ""),
+    "hy_v4": ("hy4-preview", {}, ""),
+    "hy_v4_vl": ("hy4", {}, ""),
+    "step3p7": (
+        "step-3.7-flash",
+        dict(swiglu_limits=[0.0] * 43 + [7.0] * 2,
+             swiglu_limits_shared=[0.0] * 43 + [16.0] * 2),
+        "the class leaves swiglu_limits null; Step-3.7-Flash clamps layers "
+        "43-44 (routed 7, shared 16), as modeling_step3p7's notes say"),
 }
 
 # Changes to a checker entry's config (in text_config where it has one): a
@@ -173,7 +182,6 @@ PUBLISHED = {
 TINY_FOLDER = {
     "hy_v3_nobias": "hy-v3-tiny",
     "nemotron_h_nolatent": "nemotron-h-tiny",
-    "cohere2_moe_sigmoid": "cohere2-moe-tiny",
 }
 
 TINY_CHANGES = {
@@ -192,7 +200,8 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "granitemoehybrid", "granitemoe_swa", "aria", "cohere2_moe_sigmoid",
         "lfm2_moe", "phimoe", "nemotron_h_nolatent", "minimax_m3_vl",
         "gpt_oss", "openai_privacy_filter", "jetmoe", "switch_transformers",
-        "dbrx", "ernie4_5_moe", "qwen3_vl_moe"]
+        "dbrx", "ernie4_5_moe", "qwen3_vl_moe",
+        "glm5_next", "hy_v4", "hy_v4_vl", "step3p7", "cohere2_moe"]
 
 
 def architecture(model_type):

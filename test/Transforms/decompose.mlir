@@ -163,3 +163,92 @@ func.func @clamped_swiglu(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
             tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
+
+// -----
+
+// Tests that a shared expert's own activation (Hy-V4: routed experts
+// clamped in GLM-5's form, shared expert plain SwiGLU) goes to its
+// moe.shared_mlp, and the routed one to moe.expert_mlp.
+// CHECK-LABEL: func.func @shared_activation
+// CHECK: moe.expert_mlp clamped_swiglu %{{.*}} {glu_clamp = #moe.glu_clamp<limit = 1.0e+01, form = clamp_gate>}
+// CHECK: moe.shared_mlp swiglu
+// CHECK-NOT: glu_clamp
+// CHECK: return
+func.func @shared_activation(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                             %g: tensor<4x16x32xf32>, %u: tensor<4x16x32xf32>,
+                             %d: tensor<4x32x16xf32>, %sg: tensor<24x32xf32>,
+                             %su: tensor<24x32xf32>, %sd: tensor<32x24xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 2>, activation = #moe<activation clamped_swiglu>,
+          glu_clamp = #moe.glu_clamp<limit = 10.0, form = clamp_gate>,
+          shared_activation = #moe<activation swiglu>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that a shared expert with its own clamp (Step-3.7) takes
+// shared_glu_clamp, not the routed experts' glu_clamp.
+// CHECK-LABEL: func.func @shared_glu_clamp
+// CHECK: moe.expert_mlp swiglu
+// CHECK: moe.shared_mlp clamped_swiglu %{{.*}} {glu_clamp = #moe.glu_clamp<limit = 0.5, form = clamp_silu>}
+func.func @shared_glu_clamp(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                            %g: tensor<4x16x32xf32>, %u: tensor<4x16x32xf32>,
+                            %d: tensor<4x32x16xf32>, %sg: tensor<24x32xf32>,
+                            %su: tensor<24x32xf32>, %sd: tensor<32x24xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 2>,
+          shared_activation = #moe<activation clamped_swiglu>,
+          shared_glu_clamp = #moe.glu_clamp<limit = 0.5, form = clamp_silu>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that a layer averaging its shared expert in (Cohere2-MoE) becomes
+// the sum of routed and shared outputs times a fill of 0.5; the sum alone
+// without the attribute.
+// CHECK-LABEL: func.func @shared_average
+// CHECK-DAG: %[[HALF:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK-DAG: %[[C:.*]] = moe.combine
+// CHECK: %[[S:.*]] = moe.shared_mlp swiglu
+// CHECK: %[[SUM:.*]] = arith.addf %[[C]], %[[S]] : tensor<?x32xf32>
+// CHECK: %[[FILL:.*]] = linalg.fill ins(%[[HALF]] : f32)
+// CHECK: %[[Y:.*]] = arith.mulf %[[SUM]], %[[FILL]] : tensor<?x32xf32>
+// CHECK: return %[[Y]]
+// CHECK-LABEL: func.func @shared_sum
+// CHECK: %[[SUM2:.*]] = arith.addf
+// CHECK-NOT: arith.mulf
+// CHECK: return %[[SUM2]]
+func.func @shared_average(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                          %g: tensor<4x16x32xf32>, %u: tensor<4x16x32xf32>,
+                          %d: tensor<4x32x16xf32>, %sg: tensor<24x32xf32>,
+                          %su: tensor<24x32xf32>, %sd: tensor<32x24xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 2>, shared_combine = #moe<shared_combine average>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+func.func @shared_sum(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                      %g: tensor<4x16x32xf32>, %u: tensor<4x16x32xf32>,
+                      %d: tensor<4x32x16xf32>, %sg: tensor<24x32xf32>,
+                      %su: tensor<24x32xf32>, %sd: tensor<32x24xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 2>, shared_combine = #moe<shared_combine sum>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

@@ -323,6 +323,50 @@ TEST(CompiledLayer, OutputBias) {
   checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
 }
 
+// Tests the other clamped SwiGLU forms, fused and unfused: GLM-5's
+// silu(min(g, l)) · clamp(u) on routed and shared experts; Hy-V4's on the
+// routed experts with a plain SwiGLU shared expert; Step-3.7's
+// min(silu(g), l) · clamp(u) with the shared expert's own limit. Limit 0.1
+// clamps most projections at these sizes.
+TEST(CompiledLayer, ClampedSwiGluForms) {
+  LayerSpec spec = deepSeekV3Spec();
+  spec.activation = Activation::ClampedSwiGLU;
+  spec.gluClamp = {1.702f, 0.1f, GluClampForm::ClampGate};
+  checkAgainstReference(spec, {1, 37});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+  spec.sharedActivation = Activation::SwiGLU;
+  checkAgainstReference(spec, {1, 37});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+  spec.gluClamp = {1.702f, 0.1f, GluClampForm::ClampSilu};
+  spec.sharedActivation = Activation::ClampedSwiGLU;
+  spec.sharedGluClamp = {1.702f, 0.05f, GluClampForm::ClampSilu};
+  checkAgainstReference(spec, {1, 37});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+}
+
+// Tests Cohere2-MoE's average of routed and shared experts, fused (the
+// shared expert folds into moe.fused_experts, the halving stays after it)
+// and unfused, against the reference and unlike the plain sum.
+TEST(CompiledLayer, SharedAverage) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  spec.sharedFfn = 16;
+  spec.sharedAverage = true;
+  checkAgainstReference(spec, {1, 37});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+
+  TestLayer layer = makeTestLayer(spec);
+  std::mt19937 rng(5);
+  std::vector<float> x = randomTensor(rng, 37 * spec.hidden, 1.0f);
+  reference::LayerConfig average = layer.referenceConfig();
+  reference::LayerConfig sum = average;
+  sum.sharedAverage = false;
+  EXPECT_GT(
+      normwiseError(runLayer(sum, layer.referenceWeights(), x.data(), 37),
+                    runLayer(average, layer.referenceWeights(), x.data(), 37)),
+      0.1f);
+}
+
 // Tests Soft MoE: one and three slots per expert, SwiGLU and GELU experts,
 // with a sigmoid-gated shared expert; one token (each slot is that token)
 // and a batch that the slots mix.

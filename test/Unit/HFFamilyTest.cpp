@@ -788,7 +788,7 @@ TEST(HFFamily, Cohere2Moe) {
   r.selectOn = reference::SelectOn::Logits;
   r.renormalize = true;
   checkFamily(
-      {"cohere2-moe-tiny", 1, config(32, 8, r),
+      {"cohere2-moe-sigmoid-tiny", 1, config(32, 8, r),
        projWeights("model.layers.1.mlp.", 8, 16, "shared_experts.", 32)});
 }
 
@@ -1018,5 +1018,103 @@ TEST(HFFamily, Ernie45Moe) {
   checkFamily({"ernie4-5-moe-tiny", 1, config(32, 8, r),
                projWeights("model.layers.1.mlp.", 8, 48, "shared_experts.", 96,
                            false, "moe_statics.e_score_correction_bias")});
+}
+
+/// Expert e's gate and up, rows [0,F) and [F,2F) of a fused gate_up_proj
+/// [E,2F,H], copied into `owned`; returns {gate, up}.
+std::pair<const float *, const float *>
+splitChunkedGateUp(const float *gateUp, int64_t E, int64_t F, int64_t H,
+                   std::vector<std::vector<float>> &owned) {
+  std::vector<float> g(E * F * H), u(E * F * H);
+  for (int64_t e = 0; e < E; ++e)
+    for (int64_t i = 0; i < F * H; ++i) {
+      g[e * F * H + i] = gateUp[e * 2 * F * H + i];
+      u[e * F * H + i] = gateUp[e * 2 * F * H + F * H + i];
+    }
+  owned.push_back(std::move(g));
+  owned.push_back(std::move(u));
+  return {owned[owned.size() - 2].data(), owned.back().data()};
+}
+
+// Tests GLM-5.3-Flash (glm5_next): DeepSeek-V3's router (4 groups keeping 2)
+// and Glm5NextMLP's clamp, silu(min(g, 1)) · clamp(u, ±1), on the routed
+// and the shared experts alike; tensors under model.language_model.
+TEST(HFFamily, Glm5Next) {
+  Family family =
+      glmTiny("glm5-next-tiny", "model.language_model.layers.1.mlp.",
+              "gate.e_score_correction_bias");
+  family.config.activation = reference::Activation::ClampedSwiGLU;
+  family.config.gluClamp = {1.702f, 1.0f, reference::GluClampForm::ClampGate};
+  checkFamily(family);
+}
+
+/// Hy-V4's block (hy_v4, hy_v4_vl), tiny: DeepSeek-V3's router (2 groups
+/// keeping 1) × 2.5, HYV4Experts fused as gate_up_proj [E,2F,H] and
+/// clamped at 1 in GLM-5's form, a shared expert of 32 that is not clamped,
+/// its gate saved as linear_gate.
+Family hyV4Tiny(std::string configDir) {
+  const int64_t H = 32, E = 8, F = 16;
+  reference::LayerConfig c = config(H, E, noauxTc(2, true, 2.5f, 2, 1));
+  c.activation = reference::Activation::ClampedSwiGLU;
+  c.gluClamp = {1.702f, 1.0f, reference::GluClampForm::ClampGate};
+  c.sharedActivation = reference::Activation::SwiGLU;
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    std::string prefix = "model.layers.1.mlp.";
+    auto [gate, up] = splitChunkedGateUp(
+        get(t, prefix + "experts.gate_up_proj"), E, F, H, owned);
+    reference::LayerWeights w;
+    w.router = get(t, prefix + "gate.weight");
+    w.correctionBias = get(t, prefix + "gate.e_score_correction_bias");
+    w.experts = {gate, up, get(t, prefix + "experts.down_proj"), F};
+    w.shared = reference::FfnWeights{
+        get(t, prefix + "shared_experts.linear_gate.weight"),
+        get(t, prefix + "shared_experts.up_proj.weight"),
+        get(t, prefix + "shared_experts.down_proj.weight"), 32};
+    return w;
+  };
+  return {configDir, 1, c, weights};
+}
+
+// Tests Hy-V4 (hy_v4): only the routed experts clamp.
+TEST(HFFamily, HyV4) { checkFamily(hyV4Tiny("hy-v4-tiny")); }
+
+// Tests Hy-V4-VL (hy_v4_vl): Hy-V4's block from text_config, its tensors
+// still under model.layers.
+TEST(HFFamily, HyV4Vl) { checkFamily(hyV4Tiny("hy-v4-vl-tiny")); }
+
+// Tests Step-3.7 (step3p7): σ scores, selection on score + router_bias,
+// renormalised × 2; layer 1's limits clamp min(silu(g), l) · clamp(u, ±l)
+// at 0.5 on the routed experts (one stacked tensor per projection) and at
+// 0.75 on the shared expert (share_expert., beside the block, 40 wide).
+TEST(HFFamily, Step3p7) {
+  const int64_t E = 8, F = 48;
+  reference::LayerConfig c = config(32, E, noauxTc(2, true, 2.0f));
+  c.activation = reference::Activation::ClampedSwiGLU;
+  c.gluClamp = {1.702f, 0.5f, reference::GluClampForm::ClampSilu};
+  c.sharedActivation = reference::Activation::ClampedSwiGLU;
+  c.sharedGluClamp = {1.702f, 0.75f, reference::GluClampForm::ClampSilu};
+  auto weights = [=](const TensorMap &t, std::vector<std::vector<float>> &) {
+    std::string prefix = "model.layers.1.";
+    reference::LayerWeights w;
+    w.router = get(t, prefix + "moe.gate.weight");
+    w.correctionBias = get(t, prefix + "moe.router_bias");
+    w.experts = {get(t, prefix + "moe.gate_proj.weight"),
+                 get(t, prefix + "moe.up_proj.weight"),
+                 get(t, prefix + "moe.down_proj.weight"), F};
+    addShared(w, t, prefix, "share_expert.", 40, false);
+    return w;
+  };
+  checkFamily({"step3p7-tiny", 1, c, weights});
+}
+
+// Tests Cohere2-MoE (cohere2_moe) with "average": softmax over the top-2
+// logits, one shared expert of 16, output (routed + shared) / 2.
+TEST(HFFamily, Cohere2MoeAverage) {
+  reference::LayerConfig c = config(32, 8, softmaxTopK(2, true));
+  c.sharedAverage = true;
+  checkFamily(
+      {"cohere2-moe-tiny", 1, c,
+       projWeights("model.layers.1.mlp.", 8, 16, "shared_experts.", 16)});
 }
 } // namespace

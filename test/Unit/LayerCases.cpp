@@ -56,6 +56,21 @@ std::string exactFloat(double value) {
   return os.str();
 }
 
+/// `#moe.glu_clamp` of `clamp` (alpha only where the form takes one).
+std::string gluClampAttr(const GluClamp &clamp) {
+  std::ostringstream os;
+  os << "#moe.glu_clamp<";
+  if (clamp.form == GluClampForm::GptOss)
+    os << "alpha = " << exactFloat(clamp.alpha) << ", ";
+  os << "limit = " << exactFloat(clamp.limit);
+  if (clamp.form == GluClampForm::ClampGate)
+    os << ", form = clamp_gate";
+  if (clamp.form == GluClampForm::ClampSilu)
+    os << ", form = clamp_silu";
+  os << ">";
+  return os.str();
+}
+
 std::string routerAttr(const LayerSpec &spec) {
   std::ostringstream os;
   os << std::fixed;
@@ -242,7 +257,7 @@ TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
   add("mlp.experts.{e}.up_proj.weight", {E, F, H}, scale);
   add("mlp.experts.{e}.down_proj.weight", {E, H, F}, scale);
   if (Fs) {
-    if (isGated(spec.activation))
+    if (isGated(spec.sharedActivation.value_or(spec.activation)))
       add("mlp.shared_expert.gate_proj.weight", {Fs, H}, scale);
     add("mlp.shared_expert.up_proj.weight", {Fs, H}, scale);
     add("mlp.shared_expert.down_proj.weight", {H, Fs}, scale);
@@ -292,8 +307,9 @@ std::string TestLayer::source() const {
   if (hasGate)
     names.push_back("%g");
   names.insert(names.end(), {"%u", "%d"});
+  bool sharedHasGate = isGated(spec.sharedActivation.value_or(spec.activation));
   if (spec.sharedFfn) {
-    if (hasGate)
+    if (sharedHasGate)
       names.push_back("%sg");
     names.insert(names.end(), {"%su", "%sd"});
     if (spec.sharedSigmoidGate)
@@ -327,16 +343,23 @@ std::string TestLayer::source() const {
     os << (hasGate ? ", gate_bias %bg" : "") << ", up_bias %bu, down_bias %bd";
   os << ")";
   if (spec.sharedFfn)
-    os << " shared(" << (hasGate ? "gate %sg, " : "") << "up %su, down %sd"
+    os << " shared(" << (sharedHasGate ? "gate %sg, " : "")
+       << "up %su, down %sd"
        << (spec.sharedSigmoidGate ? ", sigmoid_gate %ssg" : "") << ")";
   if (spec.outputBias)
     os << " output_bias(%ob)";
   os << " {router = " << routerAttr(spec) << ", activation = #moe<activation "
      << activationName(spec.activation) << ">";
   if (spec.activation == Activation::ClampedSwiGLU)
-    os << std::fixed
-       << ", glu_clamp = #moe.glu_clamp<alpha = " << spec.gluClamp.alpha
-       << ", limit = " << spec.gluClamp.limit << ">";
+    os << ", glu_clamp = " << gluClampAttr(spec.gluClamp);
+  if (spec.sharedActivation) {
+    os << ", shared_activation = #moe<activation "
+       << activationName(*spec.sharedActivation) << ">";
+    if (*spec.sharedActivation == Activation::ClampedSwiGLU)
+      os << ", shared_glu_clamp = " << gluClampAttr(spec.sharedGluClamp);
+  }
+  if (spec.sharedAverage)
+    os << ", shared_combine = #moe<shared_combine average>";
   if (spec.capacity)
     os << ", capacity = " << capacityAttr(*spec.capacity);
   if (spec.scaleExpertInput)
@@ -366,6 +389,9 @@ LayerConfig TestLayer::referenceConfig() const {
   config.numExperts = spec.numExperts;
   config.activation = spec.activation;
   config.gluClamp = spec.gluClamp;
+  config.sharedActivation = spec.sharedActivation;
+  config.sharedGluClamp = spec.sharedGluClamp;
+  config.sharedAverage = spec.sharedAverage;
   config.routing = spec.routing;
   config.expertChoiceFactor = spec.expertChoiceFactor;
   config.softMoESlots = spec.softMoESlots;

@@ -25,6 +25,12 @@ struct LayerSpec {
   reference::Activation activation = reference::Activation::SwiGLU;
   /// ClampedSwiGLU's `#moe.glu_clamp` (written only for that activation).
   reference::GluClamp gluClamp;
+  /// The shared expert's own activation (`shared_activation`) and its
+  /// `shared_glu_clamp`; unset: the routed experts'.
+  std::optional<reference::Activation> sharedActivation;
+  reference::GluClamp sharedGluClamp;
+  /// `shared_combine = average`: (routed + shared) / 2.
+  bool sharedAverage = false;
   std::optional<reference::RoutingConfig> routing = reference::RoutingConfig{2};
   double expertChoiceFactor = 1.0;
   /// Soft MoE with this many slots per expert when > 0 (routing unset).

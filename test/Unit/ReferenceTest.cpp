@@ -456,6 +456,29 @@ TEST(Ffn, ClampedSwiGlu) {
               kTol);
 }
 
+// Tests the clamped SwiGLU forms of GLM-5 / Hy-V4 (silu(min(g, l)) ·
+// clamp(u)) and Step-3.7 (min(silu(g), l) · clamp(u)) at limit 1 (values
+// in float64): the gate clamps before SiLU in one and after it in the other,
+// so g = 1.5 gives silu(1) in the first and 1 in the second.
+TEST(Ffn, ClampedSwiGluForms) {
+  GluClamp gate{1.702f, 1.0f, GluClampForm::ClampGate};
+  EXPECT_NEAR(activationOf(Activation::ClampedSwiGLU, 1.5f, 2.0f, gate),
+              0.73105858f, kTol);
+  EXPECT_NEAR(activationOf(Activation::ClampedSwiGLU, -2.0f, 0.5f, gate),
+              -0.11920292f, kTol);
+  EXPECT_NEAR(activationOf(Activation::ClampedSwiGLU, 0.5f, -3.0f, gate),
+              -0.31122967f, kTol);
+  GluClamp silu{1.702f, 1.0f, GluClampForm::ClampSilu};
+  EXPECT_NEAR(activationOf(Activation::ClampedSwiGLU, 1.5f, 2.0f, silu), 1.0f,
+              kTol);
+  EXPECT_NEAR(activationOf(Activation::ClampedSwiGLU, 0.5f, 2.0f, silu),
+              0.31122967f, kTol);
+  EXPECT_NEAR(activationOf(Activation::ClampedSwiGLU, -2.0f, -3.0f, silu),
+              0.23840584f, kTol);
+  EXPECT_NEAR(activationOf(Activation::ClampedSwiGLU, 0.8f, 0.3f, silu),
+              0.16559388f, kTol);
+}
+
 /// A layer whose experts are identity-weighted ReLU FFNs (F = H), so expert
 /// e computes relu(x) exactly.
 struct IdentityLayer {
@@ -536,6 +559,57 @@ TEST(Layer, SwiGluAndGatedShared) {
   float routed = 0.5f * silu(1.4f) * 2.1f; // weight 1: one expert
   float shared = sigmoid(2.8f) * silu(0.7f) * 0.7f;
   EXPECT_NEAR(y[0], routed + shared, kTol);
+}
+
+// Tests a shared expert with an activation of its own on one hand-sized
+// case (H = F = 1, x = 0.7): the routed expert clamps at 0.5 in GLM-5's form
+// (Hy-V4), the shared one not at all, then at 0.2 in Step-3.7's form.
+TEST(Layer, SharedActivationOfItsOwn) {
+  float gate[] = {2.0f}, up[] = {3.0f}, down[] = {0.5f};
+  float sGate[] = {1.0f}, sUp[] = {1.0f}, sDown[] = {1.0f};
+  float router[] = {1.0f};
+  LayerConfig config;
+  config.hidden = 1;
+  config.numExperts = 1;
+  config.routing = RoutingConfig{1};
+  config.activation = Activation::ClampedSwiGLU;
+  config.gluClamp = {1.702f, 0.5f, GluClampForm::ClampGate};
+  config.sharedActivation = Activation::SwiGLU;
+  LayerWeights w;
+  w.router = router;
+  w.experts = {gate, up, down, 1};
+  w.shared = FfnWeights{sGate, sUp, sDown, 1};
+  float x[] = {0.7f};
+  auto silu = [](float v) { return v * sigmoid(v); };
+  float routed = 0.5f * silu(0.5f) * 0.5f; // g = 1.4, u = 2.1, both clamp
+  EXPECT_NEAR(runLayer(config, w, x, 1)[0], routed + silu(0.7f) * 0.7f, kTol);
+  config.sharedActivation = Activation::ClampedSwiGLU;
+  config.sharedGluClamp = {1.702f, 0.2f, GluClampForm::ClampSilu};
+  float shared = 0.2f * 0.2f; // min(silu(0.7), 0.2) · clamp(0.7, ±0.2)
+  EXPECT_NEAR(runLayer(config, w, x, 1)[0], routed + shared, kTol);
+}
+
+// Tests Cohere2-MoE's "average": the output is (routed + shared) / 2, on
+// the hand-sized layer of SwiGluAndGatedShared without the sigmoid gate.
+TEST(Layer, SharedAverage) {
+  float gate[] = {2.0f}, up[] = {3.0f}, down[] = {0.5f};
+  float sGate[] = {1.0f}, sUp[] = {1.0f}, sDown[] = {1.0f};
+  float router[] = {1.0f};
+  LayerConfig config;
+  config.hidden = 1;
+  config.numExperts = 1;
+  config.routing = RoutingConfig{1};
+  config.sharedAverage = true;
+  LayerWeights w;
+  w.router = router;
+  w.experts = {gate, up, down, 1};
+  w.shared = FfnWeights{sGate, sUp, sDown, 1};
+  float x[] = {0.7f};
+  auto silu = [](float v) { return v * sigmoid(v); };
+  float routed = 0.5f * silu(1.4f) * 2.1f, shared = silu(0.7f) * 0.7f;
+  EXPECT_NEAR(runLayer(config, w, x, 1)[0], (routed + shared) / 2, kTol);
+  config.sharedAverage = false;
+  EXPECT_NEAR(runLayer(config, w, x, 1)[0], routed + shared, kTol);
 }
 
 // Tests Soft MoE by hand: H = F = 1, two experts of one slot, expert e

@@ -379,9 +379,16 @@ LogicalResult CapacityAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 //===----------------------------------------------------------------------===//
 
 LogicalResult GluClampAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                   APFloat alpha, APFloat limit) {
+                                   APFloat alpha, APFloat limit,
+                                   GluClampForm form) {
   if (failed(verifyPositiveFinite(emitError, "glu_clamp alpha", alpha)))
     return failure();
+  // Only GPT-OSS's form has a slope: another alpha elsewhere is a mistake,
+  // not a setting that would be ignored.
+  if (form != GluClampForm::gpt_oss && alpha != APFloat(1.702))
+    return emitError() << "glu_clamp alpha applies to form 'gpt_oss' only, "
+                          "not '"
+                       << stringifyGluClampForm(form) << "'";
   return verifyPositiveFinite(emitError, "glu_clamp limit", limit);
 }
 

@@ -327,16 +327,25 @@ LogicalResult LayerOp::verify() {
       return failure();
   }
 
+  if (failed(verifySharedActivation()))
+    return failure();
   if (getSharedUp()) {
     if (!getSharedDown())
       return emitOpError("'shared_up' needs 'shared_down'");
-    if (failed(check.ffnWeights(getActivation(), getSharedGate(), getSharedUp(),
-                                getSharedDown(), "shared_", std::nullopt,
-                                hidden)))
+    if (failed(check.ffnWeights(getSharedExpertActivation(), getSharedGate(),
+                                getSharedUp(), getSharedDown(), "shared_",
+                                std::nullopt, hidden)))
       return failure();
   } else if (getSharedGate() || getSharedDown() || getSharedSigmoidGate()) {
     return emitOpError("shared expert weights need 'shared_up'");
   }
+  if (getSharedCombine() && !hasSharedExpert())
+    return emitOpError("'shared_combine' needs a shared expert");
+  // No model has both; refusing keeps "the bias is added once, after the
+  // average" from needing a third place in the lowering.
+  if (getSharedCombine() && getOutputBias())
+    return emitOpError("'shared_combine' = average with an 'output_bias' is "
+                       "not supported");
   if (Value sigmoidGate = getSharedSigmoidGate()) {
     if (failed(check.dim(sigmoidGate, "shared_sigmoid_gate", 0, 1, "size")) ||
         failed(check.dim(sigmoidGate, "shared_sigmoid_gate", 1, hidden,
@@ -344,6 +353,29 @@ LogicalResult LayerOp::verify() {
       return failure();
   }
   return check.sameType(getOutput(), getInput(), "input");
+}
+
+LogicalResult LayerOp::verifySharedActivation() {
+  std::optional<Activation> activation = getSharedActivation();
+  GluClampAttr clamp = getSharedGluClampAttr();
+  if (!activation) {
+    if (clamp)
+      return emitOpError("'shared_glu_clamp' needs 'shared_activation' = "
+                         "clamped_swiglu");
+    return success();
+  }
+  if (!hasSharedExpert())
+    return emitOpError("'shared_activation' needs a shared expert");
+  bool wanted = *activation == Activation::clamped_swiglu;
+  if (wanted && !clamp)
+    return emitOpError("shared activation 'clamped_swiglu' needs a "
+                       "'shared_glu_clamp' attribute "
+                       "(#moe.glu_clamp<limit = ...>)");
+  if (!wanted && clamp)
+    return emitOpError() << "'shared_glu_clamp' applies to shared activation "
+                            "'clamped_swiglu' only, got '"
+                         << stringifyActivation(*activation) << "'";
+  return success();
 }
 
 namespace {

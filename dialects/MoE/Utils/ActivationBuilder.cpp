@@ -67,21 +67,38 @@ static Value createSilu(ImplicitLocOpBuilder &b, Value x) {
   return arith::MulFOp::create(b, x, createSigmoid(b, x));
 }
 
-/// GptOssExperts._apply_gate: (clamp(u, -l, l) + 1) · g' · sigmoid(α · g')
-/// with g' = min(g, l).
+/// clamp(u, -l, l) and the gate's part in each form of `#moe.glu_clamp`:
+/// GptOssExperts._apply_gate: (u' + 1) · g' · sigmoid(α · g'), g' = min(g, l);
+/// GLM-5 / Hy-V4: silu(min(g, l)) · u'; Step-3.7: min(silu(g), l) · u'.
 static Value createClampedSwiglu(ImplicitLocOpBuilder &b, GluClampAttr clamp,
                                  Value gate, Value up) {
   assert(clamp && "clamped_swiglu without its glu_clamp attribute");
   Value limit = f32(b, static_cast<float>(clamp.getLimit().convertToDouble()));
-  Value alpha = f32(b, static_cast<float>(clamp.getAlpha().convertToDouble()));
-  Value g = arith::MinimumFOp::create(b, gate, limit);
-  Value u =
-      arith::MaximumFOp::create(b, arith::MinimumFOp::create(b, up, limit),
-                                arith::NegFOp::create(b, limit));
-  Value glu = arith::MulFOp::create(
-      b, g, createSigmoid(b, arith::MulFOp::create(b, alpha, g)));
-  return arith::MulFOp::create(b, arith::AddFOp::create(b, u, f32(b, 1.0f)),
-                               glu);
+  auto clampUp = [&] {
+    return arith::MaximumFOp::create(b, arith::MinimumFOp::create(b, up, limit),
+                                     arith::NegFOp::create(b, limit));
+  };
+  switch (clamp.getForm()) {
+  case GluClampForm::gpt_oss: {
+    Value alpha =
+        f32(b, static_cast<float>(clamp.getAlpha().convertToDouble()));
+    Value g = arith::MinimumFOp::create(b, gate, limit);
+    Value u = clampUp();
+    Value glu = arith::MulFOp::create(
+        b, g, createSigmoid(b, arith::MulFOp::create(b, alpha, g)));
+    return arith::MulFOp::create(b, arith::AddFOp::create(b, u, f32(b, 1.0f)),
+                                 glu);
+  }
+  case GluClampForm::clamp_gate: {
+    Value act = createSilu(b, arith::MinimumFOp::create(b, gate, limit));
+    return arith::MulFOp::create(b, act, clampUp());
+  }
+  case GluClampForm::clamp_silu: {
+    Value act = arith::MinimumFOp::create(b, createSilu(b, gate), limit);
+    return arith::MulFOp::create(b, act, clampUp());
+  }
+  }
+  llvm_unreachable("unknown glu_clamp form");
 }
 
 Value moe::createActivation(ImplicitLocOpBuilder &b, Activation activation,

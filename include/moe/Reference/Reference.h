@@ -32,10 +32,19 @@ enum class Activation {
   ClampedSwiGLU, // GPT-OSS: (clamp(u, ±limit) + 1) · g'·sigmoid(α·g'), gated
 };
 
-/// The parameters of ClampedSwiGLU, as `#moe.glu_clamp` (g' = min(g, limit)).
+/// Where ClampedSwiGLU clamps, as `#moe.glu_clamp`'s form; every form takes
+/// u' = clamp(u, ±limit).
+enum class GluClampForm {
+  GptOss,    // (u' + 1) · g' · sigmoid(α · g'), g' = min(g, limit)
+  ClampGate, // GLM-5, Hy-V4: silu(min(g, limit)) · u'
+  ClampSilu, // Step-3.7: min(silu(g), limit) · u'
+};
+
+/// The parameters of ClampedSwiGLU, as `#moe.glu_clamp`.
 struct GluClamp {
   float alpha = 1.702f;
   float limit = 7.0f;
+  GluClampForm form = GluClampForm::GptOss;
 };
 
 /// Whether the activation reads a gate projection.
@@ -172,6 +181,12 @@ struct LayerConfig {
   int64_t numExperts = 0;
   Activation activation = Activation::SwiGLU;
   GluClamp gluClamp; // ClampedSwiGLU's parameters
+  /// The shared expert's own activation and its parameters; unset, it takes
+  /// `activation` and `gluClamp` (moe.layer's `shared_activation`).
+  std::optional<Activation> sharedActivation;
+  GluClamp sharedGluClamp;
+  /// The output is (routed + shared) / 2 instead of the sum (Cohere2-MoE).
+  bool sharedAverage = false;
   /// Token choice when set, expert choice (with `expertChoiceFactor`) when
   /// not; Soft MoE with `softMoESlots` slots per expert when that is > 0.
   std::optional<RoutingConfig> routing;

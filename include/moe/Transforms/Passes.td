@@ -22,7 +22,8 @@ def MoEDecompose : Pass<"moe-decompose"> {
       its input `scale` under `scale_expert_input`);
     * `moe.combine` back to token order (unweighted when the weight went to
       the input; `dropped` from the capacity attribute);
-    * `moe.shared_mlp` plus `arith.addf` when the layer has a shared expert.
+    * `moe.shared_mlp` plus `arith.addf` when the layer has a shared expert
+      (and `arith.mulf` by a `linalg.fill` of 0.5 when it averages them).
 
     Before:
     ```mlir

@@ -236,15 +236,12 @@ LogicalResult mlir::moe::hf::readCohere2Moe(const ConfigReader &config,
                             "intermediate_size", plan.ffn)))
     return failure();
   if (plan.sharedFfn > 0 && *combination != "sum") {
-    if (*combination == "average")
+    if (*combination != "average")
       return config.error("shared_expert_combination_strategy")
              << "config key 'shared_expert_combination_strategy' is "
-                "'average': moec adds shared experts to the routed sum and "
-                "cannot average them yet";
-    return config.error("shared_expert_combination_strategy")
-           << "config key 'shared_expert_combination_strategy' is "
-           << quote(*combination) << "; cohere2_moe combines by 'sum' or "
-           << "'average'";
+             << quote(*combination) << "; cohere2_moe combines by 'sum' or "
+             << "'average'";
+    plan.sharedAverage = true;
   }
   plan.prefix = "model.layers.{L}.mlp.";
   plan.routerName = "gate.weight";

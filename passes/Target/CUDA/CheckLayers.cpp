@@ -34,6 +34,19 @@ constexpr llvm::StringLiteral kClampedSwiglu =
     "grouped GEMM epilogues do not carry the glu_clamp parameters (use "
     "--target=cpu)";
 
+/// Why the CUDA target does not give the shared expert an activation of its
+/// own today.
+constexpr llvm::StringLiteral kSharedActivation =
+    "a shared expert with an activation of its own ('shared_activation') is "
+    "not supported by the CUDA target: its fused experts carry one "
+    "activation (use --target=cpu)";
+
+/// Why the CUDA target does not average the shared expert in today.
+constexpr llvm::StringLiteral kSharedAverage =
+    "shared_combine = average is not supported by the CUDA target: its "
+    "fused experts add the shared expert to the routed sum (use "
+    "--target=cpu)";
+
 /// Why the CUDA target does not run routing by token id today.
 constexpr llvm::StringLiteral kExpertTable =
     "routing by token id ('expert_table', 'token_ids') is not supported by "
@@ -85,14 +98,28 @@ struct MoECUDACheckLayersPass
   void runOnOperation() override {
     bool failed = false;
     getOperation().walk([&](Operation *op) {
-      // Every op carrying an activation names its parameters `glu_clamp`.
-      if (op->getAttrOfType<GluClampAttr>("glu_clamp")) {
+      // Every op carrying an activation names its parameters `glu_clamp`
+      // (moe.layer's shared expert: `shared_glu_clamp`).
+      if (op->getAttrOfType<GluClampAttr>("glu_clamp") ||
+          op->getAttrOfType<GluClampAttr>("shared_glu_clamp")) {
         op->emitOpError(kClampedSwiglu);
         failed = true;
         return;
       }
       if (hasLinearBias(op)) {
         op->emitOpError(kLinearBiases);
+        failed = true;
+        return;
+      }
+      if (auto layer = dyn_cast<LayerOp>(op);
+          layer && layer.getSharedActivation()) {
+        op->emitOpError(kSharedActivation);
+        failed = true;
+        return;
+      }
+      if (auto layer = dyn_cast<LayerOp>(op);
+          layer && layer.averagesSharedExpert()) {
+        op->emitOpError(kSharedAverage);
         failed = true;
         return;
       }

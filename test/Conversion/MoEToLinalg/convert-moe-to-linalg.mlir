@@ -390,3 +390,50 @@ func.func @shared_mlp(%x: tensor<?x64xf32>, %sg: tensor<96x64xf32>, %su: tensor<
   %s = moe.shared_mlp swiglu %x weights(gate %sg, up %su, down %sd) sigmoid_gate(%gate) : (tensor<?x64xf32>, tensor<96x64xf32>, tensor<96x64xf32>, tensor<64x96xf32>, tensor<1x64xf32>) -> tensor<?x64xf32>
   return %s : tensor<?x64xf32>
 }
+
+// -----
+
+// Tests GLM-5's clamp form: the gate is clamped before SiLU, no slope, no +1:
+// silu(min(gate, 0.25)) · clamp(up, -0.25, 0.25).
+// CHECK-LABEL: func.func @expert_mlp_clamp_gate
+// CHECK: linalg.generic
+// CHECK: %[[G:.*]] = arith.minimumf %{{.*}}, %{{.*}} : f32
+// CHECK: math.exp
+// CHECK: %[[S:.*]] = arith.mulf %[[G]], %{{.*}} : f32
+// CHECK: %[[U:.*]] = arith.minimumf
+// CHECK: %[[C:.*]] = arith.maximumf %[[U]]
+// CHECK: arith.mulf %[[S]], %[[C]] : f32
+// CHECK-NOT: arith.addf
+// CHECK: linalg.yield
+func.func @expert_mlp_clamp_gate(%rows: tensor<?x32xf32>, %off: tensor<9xi32>,
+                                 %g: tensor<8x16x32xf32>, %u: tensor<8x16x32xf32>,
+                                 %d: tensor<8x32x16xf32>) -> tensor<?x32xf32> {
+  %y = moe.expert_mlp clamped_swiglu %rows offsets(%off) weights(gate %g, up %u, down %d)
+      {glu_clamp = #moe.glu_clamp<limit = 0.25, form = clamp_gate>}
+      : (tensor<?x32xf32>, tensor<9xi32>, tensor<8x16x32xf32>,
+         tensor<8x16x32xf32>, tensor<8x32x16xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// Tests Step-3.7's clamp form: SiLU first, then its clamp from above:
+// min(silu(gate), 0.25) · clamp(up, -0.25, 0.25).
+// CHECK-LABEL: func.func @expert_mlp_clamp_silu
+// CHECK: linalg.generic
+// CHECK: math.exp
+// CHECK: %[[S:.*]] = arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK: %[[G:.*]] = arith.minimumf %[[S]], %{{.*}} : f32
+// CHECK: %[[U:.*]] = arith.minimumf
+// CHECK: %[[C:.*]] = arith.maximumf %[[U]]
+// CHECK: arith.mulf %[[G]], %[[C]] : f32
+// CHECK: linalg.yield
+func.func @expert_mlp_clamp_silu(%rows: tensor<?x32xf32>, %off: tensor<9xi32>,
+                                 %g: tensor<8x16x32xf32>, %u: tensor<8x16x32xf32>,
+                                 %d: tensor<8x32x16xf32>) -> tensor<?x32xf32> {
+  %y = moe.expert_mlp clamped_swiglu %rows offsets(%off) weights(gate %g, up %u, down %d)
+      {glu_clamp = #moe.glu_clamp<limit = 0.25, form = clamp_silu>}
+      : (tensor<?x32xf32>, tensor<9xi32>, tensor<8x16x32xf32>,
+         tensor<8x16x32xf32>, tensor<8x32x16xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

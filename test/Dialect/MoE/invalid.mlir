@@ -889,3 +889,86 @@ func.func @f(%x: tensor<?x8xf32>, %tok: tensor<?xi32>, %off: tensor<3xi32>, %u: 
   return %y : tensor<?x8xf32>
 }
 
+
+// -----
+
+// Tests that only GPT-OSS's clamp form takes a slope.
+func.func @f(%r: tensor<?x8xf32>, %o: tensor<5xi32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{glu_clamp alpha applies to form 'gpt_oss' only, not 'clamp_gate'}}
+  %y = moe.expert_mlp clamped_swiglu %r offsets(%o) weights(gate %g, up %u, down %d) {glu_clamp = #moe.glu_clamp<alpha = 1.0, limit = 7.0, form = clamp_gate>} : (tensor<?x8xf32>, tensor<5xi32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a clamp form must be one of the known ones.
+func.func @f(%r: tensor<?x8xf32>, %o: tensor<5xi32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+2 {{expected one of [gpt_oss, clamp_gate, clamp_silu] for where a clamped SwiGLU clamps its gate, got: clamp_up}}
+  // expected-error @+1 {{failed to parse MoE_GluClampAttr parameter 'form'}}
+  %y = moe.expert_mlp clamped_swiglu %r offsets(%o) weights(gate %g, up %u, down %d) {glu_clamp = #moe.glu_clamp<limit = 7.0, form = clamp_up>} : (tensor<?x8xf32>, tensor<5xi32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that shared_glu_clamp needs shared_activation = clamped_swiglu.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sg: tensor<16x8xf32>, %su: tensor<16x8xf32>, %sd: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'shared_glu_clamp' needs 'shared_activation' = clamped_swiglu}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd) {router = #moe.routing<top_k = 2>, shared_glu_clamp = #moe.glu_clamp<limit = 7.0>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that shared_activation needs a shared expert.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'shared_activation' needs a shared expert}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>, shared_activation = #moe<activation swiglu>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a clamped shared activation needs its shared_glu_clamp.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sg: tensor<16x8xf32>, %su: tensor<16x8xf32>, %sd: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{shared activation 'clamped_swiglu' needs a 'shared_glu_clamp' attribute}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd) {router = #moe.routing<top_k = 2>, shared_activation = #moe<activation clamped_swiglu>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that shared_glu_clamp belongs to a clamped shared activation only.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sg: tensor<16x8xf32>, %su: tensor<16x8xf32>, %sd: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'shared_glu_clamp' applies to shared activation 'clamped_swiglu' only, got 'swiglu'}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd) {router = #moe.routing<top_k = 2>, shared_activation = #moe<activation swiglu>, shared_glu_clamp = #moe.glu_clamp<limit = 7.0>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the shared expert's weights follow its own activation: an
+// ungated one takes no gate.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sg: tensor<16x8xf32>, %su: tensor<16x8xf32>, %sd: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{activation 'relu' takes no 'shared_gate' weights}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd) {router = #moe.routing<top_k = 2>, shared_activation = #moe<activation relu>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that averaging with the shared expert needs one.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'shared_combine' needs a shared expert}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>, shared_combine = #moe<shared_combine average>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that averaging with the shared expert refuses a block output bias.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sg: tensor<16x8xf32>, %su: tensor<16x8xf32>, %sd: tensor<8x16xf32>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'shared_combine' = average with an 'output_bias' is not supported}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd) output_bias(%b) {router = #moe.routing<top_k = 2>, shared_combine = #moe<shared_combine average>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

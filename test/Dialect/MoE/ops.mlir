@@ -382,3 +382,75 @@ func.func @clamped_swiglu(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
          tensor<4x16x32xf32>, tensor<4x16x32xf32>, tensor<4x32x16xf32>) -> tensor<?x32xf32>
   return %y, %a, %b, %c : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
 }
+
+// -----
+
+// Tests that the other clamped SwiGLU forms (GLM-5's clamp_gate, Step-3.7's
+// clamp_silu) and a shared expert's own activation round-trip; form
+// gpt_oss is the default and is not printed.
+// CHECK-LABEL: func.func @glu_clamp_forms
+// CHECK: moe.layer
+// CHECK-SAME: glu_clamp = #moe.glu_clamp<limit = 1.0, form = clamp_gate>
+// CHECK-SAME: shared_activation = #moe<activation swiglu>
+// CHECK: moe.layer
+// CHECK-SAME: glu_clamp = #moe.glu_clamp<limit = 1.0, form = clamp_silu>
+// CHECK-SAME: shared_activation = #moe<activation clamped_swiglu>
+// CHECK-SAME: shared_glu_clamp = #moe.glu_clamp<limit = 0.5, form = clamp_silu>
+// CHECK: moe.shared_mlp clamped_swiglu
+// CHECK-SAME: {glu_clamp = #moe.glu_clamp<limit = 7.0>}
+func.func @glu_clamp_forms(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                           %g: tensor<4x16x32xf32>, %u: tensor<4x16x32xf32>,
+                           %d: tensor<4x32x16xf32>, %sg: tensor<24x32xf32>,
+                           %su: tensor<24x32xf32>, %sd: tensor<32x24xf32>)
+    -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 2>, activation = #moe<activation clamped_swiglu>,
+          glu_clamp = #moe.glu_clamp<limit = 1.0, form = clamp_gate>,
+          shared_activation = #moe<activation swiglu>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  %z = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 2>, activation = #moe<activation clamped_swiglu>,
+          glu_clamp = #moe.glu_clamp<limit = 1.0, form = clamp_silu>,
+          shared_activation = #moe<activation clamped_swiglu>,
+          shared_glu_clamp = #moe.glu_clamp<limit = 0.5, form = clamp_silu>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  %s = moe.shared_mlp clamped_swiglu %x weights(gate %sg, up %su, down %sd)
+      {glu_clamp = #moe.glu_clamp<limit = 7.0, form = gpt_oss>}
+      : (tensor<?x32xf32>, tensor<24x32xf32>, tensor<24x32xf32>,
+         tensor<32x24xf32>) -> tensor<?x32xf32>
+  return %y, %z, %s : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that shared_combine round-trips in both spellings.
+// CHECK-LABEL: func.func @shared_combine
+// CHECK: moe.layer
+// CHECK-SAME: shared_combine = #moe<shared_combine average>
+// CHECK: moe.layer
+// CHECK-SAME: shared_combine = #moe<shared_combine sum>
+func.func @shared_combine(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                          %g: tensor<4x16x32xf32>, %u: tensor<4x16x32xf32>,
+                          %d: tensor<4x32x16xf32>, %sg: tensor<24x32xf32>,
+                          %su: tensor<24x32xf32>, %sd: tensor<32x24xf32>)
+    -> (tensor<?x32xf32>, tensor<?x32xf32>) {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 2>, shared_combine = #moe<shared_combine average>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  %z = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 2>, shared_combine = #moe<shared_combine sum>}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  return %y, %z : tensor<?x32xf32>, tensor<?x32xf32>
+}

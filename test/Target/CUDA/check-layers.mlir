@@ -181,3 +181,46 @@ func.func @layer_count_capacity(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>,
          -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+// -----
+
+// Tests that a shared expert's own clamp is refused like the routed one's.
+func.func @shared_glu_clamp(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>,
+                            %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sg: tensor<16x8xf32>,
+                            %su: tensor<16x8xf32>, %sd: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op activation 'clamped_swiglu' is not supported by the CUDA target}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 1>, shared_activation = #moe<activation clamped_swiglu>,
+          shared_glu_clamp = #moe.glu_clamp<limit = 7.0, form = clamp_silu>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>,
+            tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a shared expert with an activation of its own is refused.
+func.func @shared_activation(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>,
+                             %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sg: tensor<16x8xf32>,
+                             %su: tensor<16x8xf32>, %sd: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op a shared expert with an activation of its own ('shared_activation') is not supported by the CUDA target}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 1>, activation = #moe<activation geglu>,
+          shared_activation = #moe<activation swiglu>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>,
+            tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that averaging the shared expert in is refused.
+func.func @shared_average(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>,
+                          %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sg: tensor<16x8xf32>,
+                          %su: tensor<16x8xf32>, %sd: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op shared_combine = average is not supported by the CUDA target}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd)
+         {router = #moe.routing<top_k = 1>, shared_combine = #moe<shared_combine average>}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>,
+            tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

@@ -73,6 +73,18 @@ def MoE_DroppedSlot : MoE_I32Enum<"DroppedSlot",
       I32EnumAttrCase<"input", 1>]>;
 def MoE_DroppedSlotAttr : MoE_EnumAttr<MoE_DroppedSlot, "dropped">;
 
+def MoE_GluClampForm : MoE_I32Enum<"GluClampForm",
+    "where a clamped SwiGLU clamps its gate", [
+      I32EnumAttrCase<"gpt_oss", 0>,
+      I32EnumAttrCase<"clamp_gate", 1>,
+      I32EnumAttrCase<"clamp_silu", 2>]>;
+
+def MoE_SharedCombine : MoE_I32Enum<"SharedCombine",
+    "how the shared expert joins the routed sum", [
+      I32EnumAttrCase<"sum", 0>,
+      I32EnumAttrCase<"average", 1>]>;
+def MoE_SharedCombineAttr : MoE_EnumAttr<MoE_SharedCombine, "shared_combine">;
+
 //===----------------------------------------------------------------------===//
 // Configuration attributes
 //===----------------------------------------------------------------------===//
@@ -442,23 +454,29 @@ def MoE_PlacementAttr : MoE_Attr<"Placement", "placement"> {
 //===----------------------------------------------------------------------===//
 
 def MoE_GluClampAttr : MoE_Attr<"GluClamp", "glu_clamp"> {
-  let summary = "the slope and clamp of GPT-OSS's clamped SwiGLU";
+  let summary = "the form, slope and clamp of a clamped SwiGLU";
   let description = [{
-    The parameters of activation `clamped_swiglu` (transformers'
-    `GptOssExperts._apply_gate`), on `g = gate·x`, `u = up·x`:
+    The parameters of activation `clamped_swiglu`, on `g = gate·x`,
+    `u = up·x`, with `u' = clamp(u, -limit, limit)` in every form:
 
-    `g' = min(g, limit)`, `u' = clamp(u, -limit, limit)`,
-    `act(g, u) = (u' + 1) · g' · sigmoid(alpha · g')`.
+    | `form` | `act(g, u)` | models |
+    | --- | --- | --- |
+    | `gpt_oss` (default) | `(u' + 1) · g' · sigmoid(alpha · g')`, `g' = min(g, limit)` | GPT-OSS (`GptOssExperts._apply_gate`) |
+    | `clamp_gate` | `silu(min(g, limit)) · u'` | GLM-5, Hy-V4 |
+    | `clamp_silu` | `min(silu(g), limit) · u'` | Step-3.7 |
 
-    `alpha` defaults to GPT-OSS's 1.702; `limit` is the config's
-    `swiglu_limit` (7.0 in GPT-OSS). Both are positive and finite; the
-    compiled code uses them as f32.
+    `alpha` is GPT-OSS's slope (default 1.702) and only form `gpt_oss`
+    takes another; `limit` is the config's `swiglu_limit` (7.0 in
+    GPT-OSS). Both are positive and finite; the compiled code uses them as
+    f32.
 
-    Example: `#moe.glu_clamp<alpha = 1.702, limit = 7.0>`
+    Examples: `#moe.glu_clamp<alpha = 1.702, limit = 7.0>`,
+    `#moe.glu_clamp<limit = 10.0, form = clamp_gate>`
   }];
   let parameters = (ins
     MoE_F64Parameter<"1.702", "sigmoid slope">:$alpha,
-    MoE_F64Parameter<"", "clamp bound">:$limit
+    MoE_F64Parameter<"", "clamp bound">:$limit,
+    MoE_EnumParameter<MoE_GluClampForm, "gpt_oss", "where the gate is clamped">:$form
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;

@@ -64,11 +64,20 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     * `capacity`: an optional per-expert limit (token choice only).
     * `scale_expert_input`: the routing weight multiplies the expert
       *input* instead of its output (Llama 4).
-    * `glu_clamp`: the parameters of `clamped_swiglu` (GPT-OSS), present
-      exactly for that activation (`#moe.glu_clamp`).
+    * `glu_clamp`: the parameters of `clamped_swiglu` (`#moe.glu_clamp`:
+      GPT-OSS's, GLM-5's or Step-3.7's form), present exactly for that
+      activation.
     * `output_bias(%b)` `[H]`: added once to every token's output, after
       the routed (and shared) experts, not scaled by any routing weight
       (JetMoE's block `bias`). Token- and expert-choice routing only.
+    * `shared_activation` (with `shared_glu_clamp`, present exactly when it
+      is `clamped_swiglu`): the shared expert's own activation, where it
+      differs from the routed experts' (Hy-V4 clamps only the routed
+      experts, Step-3.7 the shared expert with its own limit). Absent, the
+      shared expert takes `activation` and `glu_clamp`.
+    * `shared_combine` (`#moe<shared_combine average>`): the output is
+      `(routed + shared) / 2` (Cohere2-MoE's "average") instead of the sum;
+      it needs a shared expert.
 
     Weights are f32. The verifier (rather than the operand types) says so,
     to point at what a bf16 weight most likely wants: f32 in the IR and
@@ -107,7 +116,10 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     OptionalAttr<MoE_CapacityAttr>:$capacity,
     UnitAttr:$scale_expert_input,
     OptionalAttr<MoE_GluClampAttr>:$glu_clamp,
-    OptionalAttr<MoE_RouterInputNormAttr>:$router_input_norm
+    OptionalAttr<MoE_RouterInputNormAttr>:$router_input_norm,
+    OptionalAttr<MoE_ActivationAttr>:$shared_activation,
+    OptionalAttr<MoE_GluClampAttr>:$shared_glu_clamp,
+    OptionalAttr<MoE_SharedCombineAttr>:$shared_combine
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
@@ -142,7 +154,10 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
             /*expert_down_bias=*/Value(), /*output_bias=*/Value(), router,
             activation, capacity, scale_expert_input,
             /*glu_clamp=*/GluClampAttr(),
-            /*router_input_norm=*/RouterInputNormAttr());
+            /*router_input_norm=*/RouterInputNormAttr(),
+            /*shared_activation=*/ActivationAttr(),
+            /*shared_glu_clamp=*/GluClampAttr(),
+            /*shared_combine=*/SharedCombineAttr());
     }]>
   ];
   let hasVerifier = 1;
@@ -158,6 +173,22 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     }
     int64_t getHiddenSize() { return getInput().getType().getDimSize(1); }
     bool hasSharedExpert() { return static_cast<bool>(getSharedUp()); }
+    /// Whether the output is the average of the routed and shared outputs.
+    bool averagesSharedExpert() {
+      return getSharedCombine() == SharedCombine::average;
+    }
+    /// The shared expert's activation: its own, else the routed experts'.
+    Activation getSharedExpertActivation() {
+      return getSharedActivation().value_or(getActivation());
+    }
+    /// The parameters of getSharedExpertActivation().
+    GluClampAttr getSharedExpertGluClamp() {
+      return getSharedActivation() ? getSharedGluClampAttr()
+                                   : getGluClampAttr();
+    }
+    /// `shared_activation` and `shared_glu_clamp` agree and need a shared
+    /// expert.
+    LogicalResult verifySharedActivation();
   }];
 }
 
@@ -413,12 +444,14 @@ def MoE_ExpertMlpOp : MoE_Op<"expert_mlp", [Pure, AttrSizedOperandSegments]> {
     | `relu` | `max(u, 0)` | `relu` |
     | `relu2` | `max(u, 0)²` | `relu2` (Nemotron-H) |
     | `silu` | `silu(u)` | `silu` |
-    | `clamped_swiglu` | `(u' + 1) · g' · sigmoid(α · g')` | GPT-OSS |
+    | `clamped_swiglu` | `(u' + 1) · g' · sigmoid(α · g')` | GPT-OSS (`form = gpt_oss`) |
+    | `clamped_swiglu` | `silu(min(g, limit)) · u'` | GLM-5, Hy-V4 (`form = clamp_gate`) |
+    | `clamped_swiglu` | `min(silu(g), limit) · u'` | Step-3.7 (`form = clamp_silu`) |
 
     where `silu(v) = v · sigmoid(v)`, `gelu(v) = v/2 · (1 + erf(v/√2))` (the
     exact form) and `gelu_tanh(v) = v/2 · (1 + tanh(√(2/π) · (v + 0.044715 ·
     v³)))`. `clamped_swiglu` takes `g' = min(g, limit)`, `u' = clamp(u,
-    -limit, limit)` and `α` from its `glu_clamp` attribute
+    -limit, limit)`, `α` and the form from its `glu_clamp` attribute
     (`#moe.glu_clamp`), which is present exactly for that activation, on
     this op as on every op carrying an activation.
     With `scale`, row `r` is first multiplied by `scale[r]` (Llama 4 applies

@@ -28,8 +28,8 @@ Value createSqrtSoftplus(ImplicitLocOpBuilder &b, Value l);
 /// The activation of a gated (`gate` set) or plain FFN on f32 scalars, as
 /// moe.expert_mlp's table: silu(gate)·up, gelu(gate)·up (exact GELU, through
 /// math.erf), gelu_tanh(gate)·up, gelu(up), gelu_tanh(up), max(up, 0),
-/// max(up, 0)², silu(up), and GPT-OSS's clamped SwiGLU with `clamp`'s
-/// alpha and limit (`clamp` is set exactly for `clamped_swiglu`, as the op
+/// max(up, 0)², silu(up), and the clamped SwiGLU of `clamp`'s form, limit
+/// and alpha (`clamp` is set exactly for `clamped_swiglu`, as the op
 /// verifiers require).
 Value createActivation(ImplicitLocOpBuilder &b, Activation activation,
                        Value gate, Value up, GluClampAttr clamp = {});
