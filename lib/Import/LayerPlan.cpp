@@ -229,6 +229,18 @@ getSharedActivation(MLIRContext *ctx, const LayerPlan &plan, int64_t layer) {
 }
 } // namespace
 
+LogicalResult mlir::moe::hf::refuseSharedMlpBias(const ConfigReader &config,
+                                                const LayerPlan &plan) {
+  FailureOr<bool> bias = config.optionalBool("mlp_bias", false);
+  if (failed(bias))
+    return failure();
+  if (*bias)
+    return config.error("mlp_bias")
+           << "config key 'mlp_bias' is true: moec's shared experts of "
+           << plan.modelType << " have no biases yet";
+  return success();
+}
+
 void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
                                const LayerPlan &plan, int64_t layer) {
   MLIRContext *ctx = b.getContext();

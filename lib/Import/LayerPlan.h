@@ -322,6 +322,18 @@ LogicalResult readAria(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readCohere2Moe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readLlama4Text(const ConfigReader &config, LayerPlan &plan);
 
+/// Refuses `mlp_bias` = true, which gives a family's shared expert biases
+/// that moe.layer's shared expert does not have.
+LogicalResult refuseSharedMlpBias(const ConfigReader &config,
+                                  const LayerPlan &plan);
+
+/// The `swiglu_limit` (default 10) of the families clamping their SwiGLU
+/// in GLM-5's form (GLM-5, Hy-V4, DeepSeek-V4). Their code clamps whatever
+/// the value, so a limit of 0 or below (which Hy-V4's docstring calls "no
+/// clamp") would zero every expert: refused rather than guessed.
+FailureOr<double> readSwigluLimit(const ConfigReader &config,
+                                  const LayerPlan &plan);
+
 /// Families with a clamped SwiGLU other than GPT-OSS's
 /// (Families/ClampedSwiGlu.cpp): GLM-5, Hy-V4 (and its multimodal model),
 /// Step-3.7.

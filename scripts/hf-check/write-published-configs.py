@@ -165,6 +165,7 @@ PUBLISHED = {
                      "of 1408); Qwen3-VL-30B-A3B's are 128 of 768, top-8, "
                      "48 layers"),
     "glm5_next": ("glm-5.3-flash", {}, ""),
+    "deepseek_v4": ("deepseek-v4-flash-base", {}, ""),
     "hy_v4": ("hy4-preview", {}, ""),
     "hy_v4_vl": ("hy4", {}, ""),
     "step3p7": (
@@ -201,7 +202,8 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "lfm2_moe", "phimoe", "nemotron_h_nolatent", "minimax_m3_vl",
         "gpt_oss", "openai_privacy_filter", "jetmoe", "switch_transformers",
         "dbrx", "ernie4_5_moe", "qwen3_vl_moe",
-        "glm5_next", "hy_v4", "hy_v4_vl", "step3p7", "cohere2_moe"]
+        "glm5_next", "hy_v4", "hy_v4_vl", "step3p7", "cohere2_moe",
+        "deepseek_v4"]
 
 
 def architecture(model_type):

@@ -255,9 +255,17 @@ void checkFamily(const Family &family, bool sharded = false) {
   std::vector<std::vector<float>> owned;
   reference::LayerWeights weights = family.weights(tensors, owned);
   const runtime::Entry *statsEntry = library->findStatsEntry(entry->name);
-  ASSERT_TRUE(statsEntry) << "no routing-statistics entry";
-  auto boundStats = runtime::BoundEntry::bind(*statsEntry, *checkpoint, error);
-  ASSERT_TRUE(boundStats) << error;
+  // moe.routing_stats defines router probabilities for softmax and sigmoid
+  // scores only, so sqrtsoftplus layers (DeepSeek-V4) get no entry.
+  bool hasStats = family.config.routing->scoring !=
+                  reference::Scoring::SqrtSoftplus;
+  ASSERT_EQ(static_cast<bool>(statsEntry), hasStats)
+      << "routing-statistics entry";
+  std::unique_ptr<runtime::BoundEntry> boundStats;
+  if (hasStats) {
+    boundStats = runtime::BoundEntry::bind(*statsEntry, *checkpoint, error);
+    ASSERT_TRUE(boundStats) << error;
+  }
   for (int64_t tokens : {1, 7, 37}) {
     std::vector<float> x =
         randomTensor(rng, tokens * family.config.hidden, 1.0f);
@@ -270,6 +278,8 @@ void checkFamily(const Family &family, bool sharded = false) {
         << family.configDir << " layer " << family.layer << ", T = " << tokens;
 
     // The routing statistics, against the reference's on the same routing.
+    if (!boundStats)
+      continue;
     int64_t E = family.config.numExperts;
     std::vector<float> logits = reference::routerLogits(
         x.data(), weights.router, tokens, family.config.hidden, E);
@@ -1046,6 +1056,31 @@ TEST(HFFamily, Glm5Next) {
   family.config.activation = reference::Activation::ClampedSwiGLU;
   family.config.gluClamp = {1.702f, 1.0f, reference::GluClampForm::ClampGate};
   checkFamily(family);
+}
+
+// Tests DeepSeek-V4 (deepseek_v4) at its learned layer: sqrtsoftplus scores,
+// selection on score + gate.bias, renormalised × 1.5, Mixtral names under
+// ffn., routed and shared experts clamped at 0.5 in GLM-5's form.
+TEST(HFFamily, DeepSeekV4) {
+  reference::RoutingConfig r = noauxTc(2, true, 1.5f);
+  r.scoring = reference::Scoring::SqrtSoftplus;
+  reference::LayerConfig c = config(32, 8, r);
+  c.activation = reference::Activation::ClampedSwiGLU;
+  c.gluClamp = {1.702f, 0.5f, reference::GluClampForm::ClampGate};
+  std::string prefix = "model.layers.1.ffn.";
+  WeightsFn experts =
+      perExpertWeights(prefix, "gate.weight", 8, 16, "w1.weight", "w3.weight",
+                       "w2.weight", "", 0, false, "gate.bias");
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    reference::LayerWeights w = experts(t, owned);
+    w.shared = reference::FfnWeights{
+        get(t, prefix + "shared_experts.w1.weight"),
+        get(t, prefix + "shared_experts.w3.weight"),
+        get(t, prefix + "shared_experts.w2.weight"), 16};
+    return w;
+  };
+  checkFamily({"deepseek-v4-tiny", 1, c, weights});
 }
 
 /// Hy-V4's block (hy_v4, hy_v4_vl), tiny: DeepSeek-V3's router (2 groups

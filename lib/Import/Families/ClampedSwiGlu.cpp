@@ -32,22 +32,6 @@ DeepSeekDefaults renormalizing() {
 /// Whether `limit` can be a `#moe.glu_clamp` limit: positive and within f32.
 bool isClampLimit(double limit) { return limit > 0.0 && limit <= FLT_MAX; }
 
-/// GLM-5's and Hy-V4's `swiglu_limit` (default 10). Their code clamps
-/// whatever the value, so a limit of 0 or below (which Hy-V4's docstring
-/// calls "no clamp") would zero every expert: refused rather than guessed.
-FailureOr<double> readSwigluLimit(const ConfigReader &config,
-                                  const LayerPlan &plan) {
-  FailureOr<double> limit = config.optionalNumber("swiglu_limit", 10.0);
-  if (failed(limit))
-    return failure();
-  if (!isClampLimit(*limit))
-    return config.error("swiglu_limit")
-           << "config key 'swiglu_limit' must be positive and within f32 (at "
-              "most "
-           << formatNumber(FLT_MAX) << "), got " << formatNumber(*limit) << "; "
-           << plan.modelType << " clamps its experts with it";
-  return *limit;
-}
 
 /// Step-3.7's per-layer limits `key`: a number or null per decoder layer
 /// (0 or null: no clamp), possibly followed by the MTP layers' entries,
@@ -128,6 +112,20 @@ LogicalResult readStepLayerRule(const ConfigReader &config, LayerPlan &plan) {
 }
 } // namespace
 
+FailureOr<double> mlir::moe::hf::readSwigluLimit(const ConfigReader &config,
+                                  const LayerPlan &plan) {
+  FailureOr<double> limit = config.optionalNumber("swiglu_limit", 10.0);
+  if (failed(limit))
+    return failure();
+  if (!isClampLimit(*limit))
+    return config.error("swiglu_limit")
+           << "config key 'swiglu_limit' must be positive and within f32 (at "
+              "most "
+           << formatNumber(FLT_MAX) << "), got " << formatNumber(*limit) << "; "
+           << plan.modelType << " clamps its experts with it";
+  return *limit;
+}
+
 LogicalResult mlir::moe::hf::readGlm5Next(const ConfigReader &config,
                                           LayerPlan &plan) {
   if (failed(readDeepSeekRouting(config, plan, renormalizing())) ||
@@ -176,8 +174,8 @@ LogicalResult mlir::moe::hf::readStep3p7(const ConfigReader &config,
       config.optionalInt("share_expert_dim", 1280, 0, limits::kMaxFfn);
   FailureOr<double> scaling =
       config.optionalNumber("moe_router_scaling_factor", 1.0);
-  FailureOr<bool> bias = config.optionalBool("mlp_bias", false);
-  if (failed(shared) || failed(scaling) || failed(bias))
+  if (failed(shared) || failed(scaling) ||
+      failed(refuseSharedMlpBias(config, plan)))
     return failure();
   if (!(*scaling >= FLT_MIN && *scaling <= FLT_MAX))
     return config.error("moe_router_scaling_factor")
@@ -185,10 +183,6 @@ LogicalResult mlir::moe::hf::readStep3p7(const ConfigReader &config,
               "within f32 ("
            << formatNumber(FLT_MIN) << " to " << formatNumber(FLT_MAX)
            << "), got " << formatNumber(*scaling);
-  if (*bias)
-    return config.error("mlp_bias")
-           << "config key 'mlp_bias' is true; moec's shared experts of "
-           << plan.modelType << " have no biases";
   FailureOr<std::vector<double>> routedLimits =
       readLayerLimits(config, "swiglu_limits", plan.numLayers);
   FailureOr<std::vector<double>> sharedLimits =

@@ -191,12 +191,14 @@ LogicalResult mlir::moe::hf::readDeepSeekV4(const ConfigReader &config,
     return config.error("scoring_func")
            << "config key 'scoring_func' is " << quote(*scoring)
            << "; deepseek_v4 scores with sqrtsoftplus or sigmoid";
-  // The experts' and shared expert's clamps (silu(min(g, L)) · clamp(u,
-  // ±L)) are not in moec yet.
-  if (config.has("swiglu_limit"))
-    return config.error("swiglu_limit")
-           << "config key 'swiglu_limit' is set: moec lacks DeepSeek-V4's "
-              "clamped SwiGLU (silu(min(g, limit)) * clamp(u, -limit, limit))";
+  FailureOr<double> limit = readSwigluLimit(config, plan);
+  if (failed(limit) || failed(refuseSharedMlpBias(config, plan)))
+    return failure();
+  // DeepseekV4Experts and DeepseekV4MLP (the shared expert) both compute
+  // silu(min(g, L)) · clamp(u, ±L): GLM-5's form.
+  plan.activation = Activation::clamped_swiglu;
+  plan.gluForm = GluClampForm::clamp_gate;
+  plan.gluLimit = *limit;
   plan.renormalize = true;
   plan.scalingFactor = *scaling;
   plan.correctionBias = true;

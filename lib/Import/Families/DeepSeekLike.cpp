@@ -198,15 +198,9 @@ LogicalResult mlir::moe::hf::readDeepSeekV2Ocr(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readHyV3(const ConfigReader &config,
                                       LayerPlan &plan) {
-  if (failed(readDeepSeekRouting(config, plan, DeepSeekDefaults())))
+  if (failed(readDeepSeekRouting(config, plan, DeepSeekDefaults())) ||
+      failed(refuseSharedMlpBias(config, plan)))
     return failure();
-  FailureOr<bool> mlpBias = config.optionalBool("mlp_bias", false);
-  if (failed(mlpBias))
-    return failure();
-  if (*mlpBias)
-    return config.error("mlp_bias")
-           << "config key 'mlp_bias' is true: moec's shared experts have no "
-              "biases yet";
   // HYV3MoE always renormalises.
   plan.renormalize = true;
   plan.routerName = "router.gate.weight";

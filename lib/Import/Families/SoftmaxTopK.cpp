@@ -185,13 +185,8 @@ LogicalResult mlir::moe::hf::readAria(const ConfigReader &config,
     return failure();
   FailureOr<int64_t> shared =
       config.optionalInt("moe_num_shared_experts", 2, 0, limits::kMaxExperts);
-  FailureOr<bool> mlpBias = config.optionalBool("mlp_bias", false);
-  if (failed(shared) || failed(mlpBias))
+  if (failed(shared) || failed(refuseSharedMlpBias(config, plan)))
     return failure();
-  if (*mlpBias)
-    return config.error("mlp_bias")
-           << "config key 'mlp_bias' is true: moec's shared experts have no "
-              "biases yet";
   if (failed(setSharedWidth(config, plan, "moe_num_shared_experts", *shared,
                             "intermediate_size", plan.ffn)))
     return failure();
