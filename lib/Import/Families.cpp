@@ -58,6 +58,8 @@ const KeyAlias kMiniMaxM2[] = {{"n_routed_experts", "num_local_experts"},
                                {"moe_intermediate_size", "intermediate_size"}};
 const KeyAlias kSwitchTransformers[] = {{"d_model", "hidden_size"},
                                         {"num_layers", "num_hidden_layers"}};
+const KeyAlias kNllbMoe[] = {{"d_model", "hidden_size"},
+                             {"encoder_layers", "num_hidden_layers"}};
 } // namespace
 
 ArrayRef<Family> mlir::moe::hf::getFamilies() {
@@ -124,6 +126,7 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       {"jetmoe", "", {}, readJetMoe},
       // Switch Transformers' encoder (Families/Switch.cpp).
       {"switch_transformers", "", kSwitchTransformers, readSwitchTransformers},
+      {"nllb-moe", "", kNllbMoe, readNllbMoe},
       // Checkpoints read through reshaped or either-orientation views
       // (Families/Dbrx.cpp, Ernie.cpp, Qwen.cpp).
       {"dbrx", "", kDbrx, readDbrx},
@@ -164,8 +167,6 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"longcat_flash", "zero (identity) experts"},
       {"muse_spark",
        "router logit scaling, latent projections and per-expert output norms"},
-      {"nllb-moe",
-       "NLLB's capacity and second-expert rules, and ReLU experts with biases"},
       {"zaya", "MLP routers that carry state from layer to layer"},
   };
   return families;

@@ -7,6 +7,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
+#include <algorithm>
+
 using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::hf;
@@ -150,9 +152,9 @@ LogicalResult mlir::moe::hf::readMlpLayerTypes(const ConfigReader &config,
   return readFirstDense(config, plan, "first_k_dense_replace", defaultDense);
 }
 
-/// The fused experts' linear biases of `plan`, as arguments: gate_up
-/// `[E,2F]` split like its weight (chunked or interleaved columns) and down
-/// `[E,H]`. `addArg(shape, name)` adds an argument, `setView(index, source,
+/// The experts' linear biases of `plan`, as arguments: a fused gate_up
+/// `[E,2F]` split like its weight (chunked or interleaved columns) or an
+/// ungated up `[E,F]`, and down `[E,H]`. `addArg(shape, name)` adds an argument, `setView(index, source,
 /// slice, transpose)` gives it a view of its checkpoint tensor.
 template <typename AddArg, typename SetView>
 static std::tuple<std::optional<unsigned>, std::optional<unsigned>,
@@ -171,6 +173,8 @@ addExpertBiases(const LayerPlan &plan, AddArg &addArg, SetView &setView) {
       setView(*up, {E, 2 * F}, {1, F, F}, {0, 1});
     }
   }
+  if (!plan.upBiasName.empty())
+    up = addArg({E, F}, plan.upBiasName);
   if (!plan.downBiasName.empty())
     down = addArg({E, H}, plan.downBiasName);
   return {gate, up, down};
@@ -358,9 +362,9 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
     setView(down, {E, F, H}, {}, {0, 2, 1});
     setStoredShape(down, {E * F, H});
     break;
-  case ExpertNaming::SwitchWiWo:
-    up = addArg({E, F, H}, "experts.expert_{e}.wi.weight");
-    down = addArg({E, H, F}, "experts.expert_{e}.wo.weight");
+  case ExpertNaming::UngatedPerExpert:
+    up = addArg({E, F, H}, "experts.expert_{e}." + plan.perExpertUpName);
+    down = addArg({E, H, F}, "experts.expert_{e}." + plan.perExpertDownName);
     break;
   case ExpertNaming::Stacked:
     if (gated)
@@ -435,7 +439,10 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   for (const Arg &arg : args)
     types.push_back(arg.type);
   Type activationType = types[input];
+  // A C identifier (the entry's _mlir_ciface_ symbol): nllb-moe's '-'
+  // becomes '_'.
   std::string name = plan.modelType + "_layer" + std::to_string(layer);
+  std::replace(name.begin(), name.end(), '-', '_');
   auto func = func::FuncOp::create(
       b, loc, name, FunctionType::get(ctx, types, {activationType}));
   for (unsigned i = 0; i < args.size(); ++i)

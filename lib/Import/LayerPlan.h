@@ -40,8 +40,9 @@ enum class ExpertNaming {
   /// experts.gate_up_proj [E,H,2F] with gate the even columns and up the
   /// odd ones, and experts.down_proj [E,F,H] (GPT-OSS)
   FusedTransposedInterleaved,
-  /// experts.expert_{e}.wi (up) / wo (down), ungated (Switch Transformers)
-  SwitchWiWo,
+  /// experts.expert_{e}.<upName> / <downName>, ungated: wi/wo (Switch
+  /// Transformers), fc1/fc2 (NLLB-MoE)
+  UngatedPerExpert,
   /// experts.mlp.w1 (gate) / v1 (up) / w2 (down), each one [E·F, H] tensor
   /// read as [E, F, H]; w2 is the down projection transposed (DBRX)
   DbrxStacked,
@@ -170,6 +171,11 @@ struct LayerPlan {
   /// gate_up `[E,2F]`, split as the fused weight is (FusedTransposed,
   /// FusedTransposedInterleaved), and down `[E,H]`.
   std::string gateUpBiasName, downBiasName;
+  /// An ungated expert's up-projection bias `[E,F]`, relative to prefix
+  /// (per-expert names hold "{e}"); empty: none.
+  std::string upBiasName;
+  /// The projections' names under `experts.expert_{e}.` (UngatedPerExpert).
+  std::string perExpertUpName = "wi.weight", perExpertDownName = "wo.weight";
   /// The block's output bias `[H]` (JetMoE), relative to prefix; empty:
   /// none.
   std::string outputBiasName;
@@ -345,6 +351,8 @@ LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan);
 /// Switch Transformers' encoder (Families/Switch.cpp).
 LogicalResult readSwitchTransformers(const ConfigReader &config,
                                      LayerPlan &plan);
+/// NLLB-MoE's encoder (Families/Nllb.cpp).
+LogicalResult readNllbMoe(const ConfigReader &config, LayerPlan &plan);
 
 /// Linear-bias families (Families/GptOss.cpp): GPT-OSS, OpenAI's privacy
 /// filter, JetMoE.

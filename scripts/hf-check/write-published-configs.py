@@ -166,6 +166,15 @@ PUBLISHED = {
                      "48 layers"),
     "glm5_next": ("glm-5.3-flash", {}, ""),
     "deepseek_v4": ("deepseek-v4-flash-base", {}, ""),
+    "nllb-moe": (
+        "nllb-moe-54b",
+        dict(d_model=2048, encoder_layers=24, decoder_layers=24,
+             encoder_ffn_dim=8192, decoder_ffn_dim=8192,
+             encoder_attention_heads=16, decoder_attention_heads=16,
+             vocab_size=256206),
+        "the defaults are a 1024-wide, 12-layer shape; NLLB-MoE-54B's 2048 "
+        "wide, 24 + 24 layers, experts of 8192 (as recalled from its "
+        "config.json, not checked against the hub)"),
     "hy_v4": ("hy4-preview", {}, ""),
     "hy_v4_vl": ("hy4", {}, ""),
     "step3p7": (
@@ -203,7 +212,7 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "gpt_oss", "openai_privacy_filter", "jetmoe", "switch_transformers",
         "dbrx", "ernie4_5_moe", "qwen3_vl_moe",
         "glm5_next", "hy_v4", "hy_v4_vl", "step3p7", "cohere2_moe",
-        "deepseek_v4"]
+        "deepseek_v4", "nllb_moe"]
 
 
 def architecture(model_type):

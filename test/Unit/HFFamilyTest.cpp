@@ -989,6 +989,36 @@ TEST(HFFamily, SwitchTransformers) {
   checkFamily({"switch-transformers-tiny", 1, c, weights});
 }
 
+// Tests NLLB-MoE (nllb-moe) at encoder layer 1: a router bias, softmax
+// top-2 weights, capacity ceil(0.25 T) with every first choice queued
+// before any second choice, the kept weights renormalised, × (1 - 0.2);
+// ReLU experts fc1/fc2 with biases. At T = 37 the capacity drops slots.
+TEST(HFFamily, NllbMoe) {
+  const int64_t H = 32, E = 8, F = 48;
+  reference::LayerConfig c = config(H, E, softmaxTopK(2, false));
+  c.activation = reference::Activation::ReLU;
+  reference::CapacityConfig capacity;
+  capacity.dropOrder = reference::DropOrder::ChoiceOrder;
+  capacity.tokenFraction = 0.25;
+  capacity.renormalize = true;
+  capacity.outputScale = 0.8;
+  c.capacity = capacity;
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    std::string prefix = "model.encoder.layers.1.ffn.";
+    std::string expert = prefix + "experts.expert_{e}.";
+    reference::LayerWeights w;
+    w.router = get(t, prefix + "router.classifier.weight");
+    w.routerBias = get(t, prefix + "router.classifier.bias");
+    w.experts = {nullptr, stack(t, expert + "fc1.weight", E, owned),
+                 stack(t, expert + "fc2.weight", E, owned), F};
+    w.experts.upBias = stack(t, expert + "fc1.bias", E, owned);
+    w.experts.downBias = stack(t, expert + "fc2.bias", E, owned);
+    return w;
+  };
+  checkFamily({"nllb-moe-tiny", 1, c, weights});
+}
+
 // Tests DBRX (dbrx): softmax top-2 divided by the selected weights' 1-norm
 // with nothing added (moe_normalize_expert_weights 1.0); w1 (gate), v1 (up)
 // and w2 each one [E·F, H] tensor, w2[e] the down projection transposed

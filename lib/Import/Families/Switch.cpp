@@ -36,10 +36,6 @@ LogicalResult mlir::moe::hf::readSwitchTransformers(const ConfigReader &config,
     return config.error("dense_act_fn")
            << "config key 'dense_act_fn' is " << quote(*act)
            << "; moec imports switch_transformers experts with 'relu'";
-  if (*routerBias)
-    return config.error("router_bias")
-           << "config key 'router_bias' is true: moec's switch_transformers "
-              "import has no router bias yet";
   // A float16 or bfloat16 router rounds its logits and probabilities.
   if (*routerType != "float32")
     return config.error("router_dtype")
@@ -48,9 +44,11 @@ LogicalResult mlir::moe::hf::readSwitchTransformers(const ConfigReader &config,
 
   plan.renormalize = false;
   plan.activation = Activation::relu;
-  plan.naming = ExpertNaming::SwitchWiWo;
+  plan.naming = ExpertNaming::UngatedPerExpert;
   plan.prefix = "encoder.block.{L}.layer.1.mlp.";
   plan.routerName = "router.classifier.weight";
+  if (*routerBias)
+    plan.routerBiasName = "router.classifier.bias";
   // Capacity counts the tokens of one sequence: one moec call.
   plan.capacity = CapacityPlan{};
   plan.capacity->count = *capacity;

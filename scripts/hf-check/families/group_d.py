@@ -16,6 +16,30 @@ QWEN_VISION = dict(depth=1, hidden_size=32, intermediate_size=32, num_heads=2,
                    patch_size=4, spatial_merge_size=2, temporal_patch_size=2)
 
 
+NLLB = dict(d_model=32, encoder_layers=2, decoder_layers=2,
+            encoder_attention_heads=4, decoder_attention_heads=4,
+            encoder_ffn_dim=48, decoder_ffn_dim=48, vocab_size=64,
+            num_experts=8, encoder_sparse_step=2, decoder_sparse_step=2,
+            max_position_embeddings=64)
+
+
+def _run_nllb_top2(block, x):
+    """NllbMoeSparseMLP with its expert loop as the router means it: every
+    kept slot (router_probs[t, e] > 0) runs expert e, weighted, times
+    1 - moe_token_dropout. transformers 5.24's NllbMoeExperts one-hots the
+    already one-hot top-1 mask instead and only runs experts 0 and 1."""
+    import torch
+
+    _, probs, _ = block.router(x)
+    out = torch.zeros_like(x)
+    for e in range(block.num_experts):
+        rows = torch.nonzero(probs[:, e] > 0).flatten()
+        if rows.numel():
+            y = block.experts[f"expert_{e}"](x[rows]) * probs[rows, e, None]
+            out.index_add_(0, rows, y)
+    return out * (1 - block.experts.moe_token_dropout)
+
+
 def _auto(kind):
     def build(config):
         import transformers
@@ -221,15 +245,23 @@ FAMILIES = {
         block=lambda m, l: m.model.layers[l].mixer),
     "nllb_moe": Family(
         "nllb-moe",
-        dict(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-             decoder_attention_heads=4, encoder_ffn_dim=48, decoder_ffn_dim=48,
-             vocab_size=64, num_experts=8, encoder_sparse_step=2, decoder_sparse_step=2,
-             max_position_embeddings=64),
+        dict(NLLB, moe_eval_capacity_token_fraction=0.25, router_bias=True),
         layer=1,
         build=_auto("AutoModelForSeq2SeqLM"),
         block=lambda m, l: m.model.encoder.layers[l].ffn,
-        notes="encoder layer 1; HF's NllbMoeExperts indexes experts by the one-hot top-1 "
-              "mask (see notes), so it does not compute the documented top-2 mixture"),
+        run=_run_nllb_top2,
+        notes="encoder layer 1; HF's router (top-2, capacity ceil(0.25 T) with first "
+              "choices queued first, renormalised after dropping) and HF's expert "
+              "modules, mixed as the router means (see _run_nllb_top2)"),
+    "nllb_moe_hf": Family(
+        "nllb-moe",
+        NLLB,
+        layer=1,
+        build=_auto("AutoModelForSeq2SeqLM"),
+        block=lambda m, l: m.model.encoder.layers[l].ffn,
+        notes="transformers 5.24's block as it is: NllbMoeExperts indexes experts by the "
+              "one-hot top-1 mask (see notes), so it runs experts 0 and 1 only and "
+              "reads MISMATCH against moec's top-2 mixture"),
     "switch_transformers": Family(
         "switch_transformers",
         dict(d_model=32, d_ff=48, d_kv=8, num_heads=4, num_layers=2, num_decoder_layers=2,
