@@ -58,6 +58,7 @@ const KeyAlias kMiniMaxM2[] = {{"n_routed_experts", "num_local_experts"},
                                {"moe_intermediate_size", "intermediate_size"}};
 const KeyAlias kSwitchTransformers[] = {{"d_model", "hidden_size"},
                                         {"num_layers", "num_hidden_layers"}};
+const KeyAlias kGemma4[] = {{"top_k_experts", "num_experts_per_tok"}};
 const KeyAlias kNllbMoe[] = {{"d_model", "hidden_size"},
                              {"encoder_layers", "num_hidden_layers"}};
 } // namespace
@@ -127,6 +128,10 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       // Switch Transformers' encoder (Families/Switch.cpp).
       {"switch_transformers", "", kSwitchTransformers, readSwitchTransformers},
       {"nllb-moe", "", kNllbMoe, readNllbMoe},
+      // Gemma 4's feed-forward half (Families/Gemma.cpp).
+      {"gemma4", "text_config", kGemma4, readGemma4Text},
+      {"gemma4_text", "", kGemma4, readGemma4Text},
+      {"diffusion_gemma", "text_config", kGemma4, readDiffusionGemma},
       // Checkpoints read through reshaped or either-orientation views
       // (Families/Dbrx.cpp, Ernie.cpp, Qwen.cpp).
       {"dbrx", "", kDbrx, readDbrx},
@@ -146,18 +151,9 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"axk1", "an RMSNorm of the block's output"},
       {"axk2", "group-limited routing that masks dropped groups to 0 instead "
                "of excluding them"},
-      {"diffusion_gemma",
-       "Gemma 4's feed-forward: RMSNorms before and after the experts, a "
-       "normalised router input and a dense MLP beside the experts"},
       {"doge", "product-key routing over single-neuron experts"},
       {"ernie4_5_vl_moe",
        "routing by token modality (text and vision experts)"},
-      {"gemma4",
-       "Gemma 4's feed-forward: RMSNorms before and after the experts, a "
-       "normalised router input and a dense MLP beside the experts"},
-      {"gemma4_text",
-       "Gemma 4's feed-forward: RMSNorms before and after the experts, a "
-       "normalised router input and a dense MLP beside the experts"},
       {"inkling_mm_model",
        "sink routing (shared experts weighted by the router)"},
       {"inkling2", "a soft-capped SwiGLU"},

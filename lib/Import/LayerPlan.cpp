@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <algorithm>
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -302,6 +303,11 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   }
   if (!plan.routerBiasName.empty())
     routerBias = addArg({E}, plan.routerBiasName);
+  std::optional<unsigned> routerInputScale, expertScale;
+  if (!plan.routerInputScaleName.empty())
+    routerInputScale = addArg({H}, plan.routerInputScaleName);
+  if (!plan.expertScaleName.empty())
+    expertScale = addArg({E}, plan.expertScaleName);
   std::optional<unsigned> gate;
   unsigned up = 0, down = 0;
   bool gated = isGated(plan.activation);
@@ -424,6 +430,20 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   std::optional<unsigned> outputBias;
   if (!plan.outputBiasName.empty())
     outputBias = addArg({H}, plan.outputBiasName);
+  auto addNorm = [&](const std::string &name) -> std::optional<unsigned> {
+    if (name.empty())
+      return std::nullopt;
+    return addArg({H}, name);
+  };
+  std::optional<unsigned> expertInputNorm = addNorm(plan.expertInputNormName),
+                          expertOutputNorm =
+                              addNorm(plan.expertOutputNormName),
+                          sharedInputNorm = addNorm(plan.sharedInputNormName),
+                          sharedOutputNorm =
+                              addNorm(plan.sharedOutputNormName),
+                          outputNorm = addNorm(plan.outputNormName);
+  bool hasNorms = expertInputNorm || expertOutputNorm || sharedInputNorm ||
+                  sharedOutputNorm || outputNorm;
 
   std::optional<unsigned> table;
   if (byTable) {
@@ -483,17 +503,24 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   ExpertActivation routed = getExpertActivation(ctx, plan, layer);
   Value output = LayerOp::create(
       b, loc, activationType, value(input), value(router), value(bias),
-      value(routerBias), /*router_input_scale=*/Value(),
-      /*expert_scale=*/Value(), value(table), value(tokenIds), value(gate),
+      value(routerBias), value(routerInputScale), value(expertScale),
+      value(table), value(tokenIds), value(gate),
       value(up), value(down), value(sharedGate), value(sharedUp),
       value(sharedDown), value(sharedSigmoid), value(gateBias), value(upBias),
       value(downBias), value(outputBias), routing,
       ActivationAttr::get(ctx, routed.activation), capacity,
       plan.scaleExpertInput ? b.getUnitAttr() : UnitAttr(), routed.clamp,
-      /*router_input_norm=*/RouterInputNormAttr(), shared.activation,
-      shared.clamp,
+      plan.routerInputNormEpsilon > 0.0
+          ? RouterInputNormAttr::get(
+                ctx, APFloat(plan.routerInputNormEpsilon),
+                APFloat(1.0 / std::sqrt(static_cast<double>(H))))
+          : RouterInputNormAttr(),
+      shared.activation, shared.clamp,
       plan.sharedAverage && Fs > 0
           ? SharedCombineAttr::get(ctx, SharedCombine::average)
-          : SharedCombineAttr());
+          : SharedCombineAttr(),
+      value(expertInputNorm), value(expertOutputNorm), value(sharedInputNorm),
+      value(sharedOutputNorm), value(outputNorm),
+      hasNorms ? b.getF64FloatAttr(plan.normEpsilon) : FloatAttr());
   func::ReturnOp::create(b, loc, output);
 }

@@ -181,6 +181,17 @@ struct LayerPlan {
   std::string outputBiasName;
   /// The layer's capacity; dropless when absent.
   std::optional<CapacityPlan> capacity;
+  /// Gemma 4's router: the RMS normalisation of its input (epsilon > 0;
+  /// multiplier H^-0.5) with the scale `[H]` `routerInputScaleName`, and the
+  /// per-expert weight scale `[E]` `expertScaleName` (relative to prefix;
+  /// empty: none).
+  double routerInputNormEpsilon = 0.0;
+  std::string routerInputScaleName, expertScaleName;
+  /// moe.layer's norms around the FFNs: weight names `[H]` relative to
+  /// prefix (empty: none), all with epsilon `normEpsilon`.
+  std::string expertInputNormName, expertOutputNormName, sharedInputNormName,
+      sharedOutputNormName, outputNormName;
+  double normEpsilon = 1e-6;
 };
 
 /// Reads the sizes every family has (hidden size, layers, experts, top-k,
@@ -351,6 +362,10 @@ LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan);
 /// Switch Transformers' encoder (Families/Switch.cpp).
 LogicalResult readSwitchTransformers(const ConfigReader &config,
                                      LayerPlan &plan);
+/// Gemma 4's feed-forward half (Families/Gemma.cpp): gemma4 and
+/// gemma4_text, and block-diffusion Gemma's decoder.
+LogicalResult readGemma4Text(const ConfigReader &config, LayerPlan &plan);
+LogicalResult readDiffusionGemma(const ConfigReader &config, LayerPlan &plan);
 /// NLLB-MoE's encoder (Families/Nllb.cpp).
 LogicalResult readNllbMoe(const ConfigReader &config, LayerPlan &plan);
 

@@ -465,16 +465,29 @@ std::vector<float> moe::reference::routerLogits(const float *x, const float *w,
 }
 
 namespace {
-/// Adds the layer's shared expert, when it has one, to `out` `[T,H]`.
+/// `v` `[T,H]` through the RMSNorm of weight `weight` in place, or as it is
+/// when `weight` is null.
+void applyNorm(std::vector<float> &v, int64_t numTokens, int64_t hidden,
+               double epsilon, const float *weight) {
+  if (weight)
+    v = normaliseRouterInput(v.data(), numTokens, hidden,
+                             RouterInputNorm{epsilon, 1.0}, weight);
+}
+
+/// Adds the layer's shared expert, when it has one, to `out` `[T,H]`
+/// (through its norms; averaged when the config says so).
 void addSharedExpert(const LayerConfig &config, const LayerWeights &weights,
                      const float *x, int64_t numTokens,
                      std::vector<float> &out) {
   if (!weights.shared)
     return;
   int64_t hidden = config.hidden;
-  std::vector<float> y(hidden);
+  std::vector<float> input(x, x + numTokens * hidden);
+  applyNorm(input, numTokens, hidden, config.normEpsilon,
+            weights.sharedInputNorm);
+  std::vector<float> shared(numTokens * hidden), y(hidden);
   for (int64_t t = 0; t < numTokens; ++t) {
-    const float *token = x + t * hidden;
+    const float *token = input.data() + t * hidden;
     applyFfn(*weights.shared,
              config.sharedActivation.value_or(config.activation), hidden, token,
              y.data(),
@@ -483,12 +496,15 @@ void addSharedExpert(const LayerConfig &config, const LayerWeights &weights,
                      ? sigmoid(static_cast<float>(
                            dot(token, weights.sharedSigmoidGate, hidden)))
                      : 1.0f;
-    for (int64_t h = 0; h < hidden; ++h) {
-      float &o = out[t * hidden + h];
-      o += gate * y[h];
-      if (config.sharedAverage)
-        o /= 2.0f;
-    }
+    for (int64_t h = 0; h < hidden; ++h)
+      shared[t * hidden + h] = gate * y[h];
+  }
+  applyNorm(shared, numTokens, hidden, config.normEpsilon,
+            weights.sharedOutputNorm);
+  for (int64_t i = 0; i < numTokens * hidden; ++i) {
+    out[i] += shared[i];
+    if (config.sharedAverage)
+      out[i] /= 2.0f;
   }
 }
 } // namespace
@@ -577,6 +593,15 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
           : expertChoice(logits.data(), numTokens, numExperts,
                          config.expertChoiceFactor);
 
+  // The experts see x, or its norm (Gemma 4).
+  std::vector<float> expertInput;
+  if (weights.expertInputNorm) {
+    expertInput.assign(x, x + numTokens * hidden);
+    applyNorm(expertInput, numTokens, hidden, config.normEpsilon,
+              weights.expertInputNorm);
+  }
+  const float *xe = weights.expertInputNorm ? expertInput.data() : x;
+
   // Every token's sum starts from the block's output bias (JetMoE), or 0.
   std::vector<float> out(numTokens * hidden, 0.0f);
   if (weights.outputBias)
@@ -589,7 +614,7 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
     FfnWeights expert = expertFfn(weights.experts, e, hidden);
     for (int64_t r = bundle.expertOffsets[e]; r < bundle.expertOffsets[e + 1];
          ++r) {
-      const float *token = x + bundle.rowToken[r] * hidden;
+      const float *token = xe + bundle.rowToken[r] * hidden;
       float inScale = config.scaleExpertInput ? bundle.rowWeight[r] : 1.0f;
       float outScale = config.scaleExpertInput ? 1.0f : bundle.rowWeight[r];
       for (int64_t h = 0; h < hidden; ++h)
@@ -610,7 +635,10 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
         dst[h] += bundle.rowWeight[r] * token[h];
     }
 
+  applyNorm(out, numTokens, hidden, config.normEpsilon,
+            weights.expertOutputNorm);
   addSharedExpert(config, weights, x, numTokens, out);
+  applyNorm(out, numTokens, hidden, config.normEpsilon, weights.outputNorm);
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Transforms/Passes.h"
+#include "moe/Transforms/RmsNorm.h"
 #include "moe/Transforms/RouterLogits.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -72,17 +73,35 @@ Value halve(OpBuilder &b, Location loc, Value sum) {
   return arith::MulFOp::create(b, loc, sum, halves);
 }
 
+/// `value` through the layer's RMSNorm of weight `weight`, or as it is
+/// when the layer has no such norm.
+Value applyNorm(OpBuilder &b, Location loc, LayerOp op, Value value,
+                Value weight) {
+  if (!weight)
+    return value;
+  return buildRmsNorm(b, loc, value, op.getNormEpsilonAttr().getValueAsDouble(),
+                      weight, /*multiplier=*/1.0,
+                      getElementTypeOrSelf(value.getType()));
+}
+
 /// `routed` plus the layer's shared expert, when it has one (their average
-/// under `shared_combine = average`).
+/// under `shared_combine = average`), each through its norms, then the
+/// output norm.
 Value addSharedExpert(OpBuilder &b, Location loc, LayerOp op, Value routed) {
+  routed = applyNorm(b, loc, op, routed, op.getExpertOutputNorm());
   if (!op.hasSharedExpert())
-    return routed;
+    return applyNorm(b, loc, op, routed, op.getOutputNorm());
+  Value sharedInput =
+      applyNorm(b, loc, op, op.getInput(), op.getSharedInputNorm());
   Value shared = SharedMlpOp::create(
-      b, loc, op.getInput().getType(), op.getInput(), op.getSharedGate(),
+      b, loc, op.getInput().getType(), sharedInput, op.getSharedGate(),
       op.getSharedUp(), op.getSharedDown(), op.getSharedSigmoidGate(),
       op.getSharedExpertActivation(), op.getSharedExpertGluClamp());
+  shared = applyNorm(b, loc, op, shared, op.getSharedOutputNorm());
   Value sum = arith::AddFOp::create(b, loc, routed, shared);
-  return op.averagesSharedExpert() ? halve(b, loc, sum) : sum;
+  if (op.averagesSharedExpert())
+    sum = halve(b, loc, sum);
+  return applyNorm(b, loc, op, sum, op.getOutputNorm());
 }
 
 struct DecomposeLayer : OpRewritePattern<LayerOp> {
@@ -105,6 +124,13 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
       return success();
     }
 
+    // What the experts see: the input, or its norm (Gemma 4); the router
+    // reads the input either way. The combine takes the same value (only
+    // capacity's dropped = input reads it, and norms exclude capacity), so
+    // that moe-fuse-experts sees one row bundle.
+    Value expertInput =
+        applyNorm(rewriter, loc, op, input, op.getExpertInputNorm());
+
     // Route and dispatch into the expert-major row bundle.
     SmallVector<Type, 4> bundleTypes =
         rowBundleTypes(rewriter, inputType, numExperts);
@@ -118,12 +144,13 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
           rewriter, loc, slotType(rewriter.getF32Type()),
           slotType(rewriter.getI32Type()), logits, op.getCorrectionBias(),
           op.getExpertScale(), op.getExpertTable(), op.getTokenIds(), routing);
-      bundle = DispatchOp::create(rewriter, loc, bundleTypes, input,
+      bundle = DispatchOp::create(rewriter, loc, bundleTypes, expertInput,
                                   route.getExperts(), route.getWeights(),
                                   op.getCapacityAttr())
                    .getResults();
     } else {
-      bundle = ExpertChoiceOp::create(rewriter, loc, bundleTypes, input, logits,
+      bundle = ExpertChoiceOp::create(rewriter, loc, bundleTypes, expertInput,
+                                      logits,
                                       cast<ExpertChoiceAttr>(op.getRouter()))
                    .getResults();
     }
@@ -143,8 +170,8 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     // The block's output bias is where every token's sum starts.
     Value output = CombineOp::create(
         rewriter, loc, inputType, expertOut, rowToken,
-        scaleInput ? Value() : rowWeight, offsets, input, op.getOutputBias(),
-        dropped);
+        scaleInput ? Value() : rowWeight, offsets, expertInput,
+        op.getOutputBias(), dropped);
     rewriter.replaceOp(op, addSharedExpert(rewriter, loc, op, output));
     return success();
   }

@@ -166,6 +166,20 @@ PUBLISHED = {
                      "48 layers"),
     "glm5_next": ("glm-5.3-flash", {}, ""),
     "deepseek_v4": ("deepseek-v4-flash-base", {}, ""),
+    "gemma4": ("gemma-4-26b-a4b-it",
+               dict(hidden_size=2816, intermediate_size=2112, num_hidden_layers=30,
+                  enable_moe_block=True, num_experts=128, top_k_experts=8,
+                  moe_intermediate_size=704),
+               "the docstring names gemma-4-e2b-it, which has no MoE; Gemma "
+               "4 26B-A4B's sizes (as recalled from its config.json, not "
+               "checked against the hub)"),
+    "diffusion_gemma": ("diffusiongemma-26b-a4b-it",
+                        dict(hidden_size=2816, intermediate_size=2112,
+                             num_experts=128, top_k_experts=8,
+                             moe_intermediate_size=704),
+                        "the class leaves the MoE sizes null; Gemma 4 "
+                        "26B-A4B's (as recalled, not checked against the "
+                        "hub)"),
     "nllb-moe": (
         "nllb-moe-54b",
         dict(d_model=2048, encoder_layers=24, decoder_layers=24,
@@ -212,7 +226,7 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "gpt_oss", "openai_privacy_filter", "jetmoe", "switch_transformers",
         "dbrx", "ernie4_5_moe", "qwen3_vl_moe",
         "glm5_next", "hy_v4", "hy_v4_vl", "step3p7", "cohere2_moe",
-        "deepseek_v4", "nllb_moe"]
+        "deepseek_v4", "nllb_moe", "gemma4", "gemma4_text", "diffusion_gemma"]
 
 
 def architecture(model_type):

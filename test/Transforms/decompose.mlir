@@ -252,3 +252,40 @@ func.func @shared_sum(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
             tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
+
+// -----
+
+// Tests that moe.layer's norms (Gemma 4) wrap the FFNs: the experts see the
+// normalised input (dispatch and combine alike) while the router reads %x;
+// the routed sum, the shared expert's input and output and their sum are
+// each normalised, with the norm's own weight.
+// CHECK-LABEL: func.func @norms(
+// CHECK-SAME: %[[X:[a-z0-9]+]]: tensor<?x32xf32>, %[[WG:[a-z0-9]+]]: tensor<4x32xf32>
+// CHECK-SAME: %[[N1:[a-z0-9]+]]: tensor<32xf32>, %[[N2:[a-z0-9]+]]: tensor<32xf32>, %[[N3:[a-z0-9]+]]: tensor<32xf32>, %[[N4:[a-z0-9]+]]: tensor<32xf32>, %[[N5:[a-z0-9]+]]: tensor<32xf32>)
+// CHECK: linalg.matmul {{.*}} ins(%[[X]], %[[WG]] :
+// CHECK: %[[XE:.*]] = linalg.generic {{.*}} ins(%[[X]], %{{.*}}, %[[N1]] :
+// CHECK: moe.dispatch %[[XE]],
+// CHECK: %[[ROUTED:.*]] = moe.combine {{.*}} input(%[[XE]])
+// CHECK: %[[ROUTEDN:.*]] = linalg.generic {{.*}} ins(%[[ROUTED]], %{{.*}}, %[[N2]] :
+// CHECK: %[[XS:.*]] = linalg.generic {{.*}} ins(%[[X]], %{{.*}}, %[[N3]] :
+// CHECK: %[[SHARED:.*]] = moe.shared_mlp swiglu %[[XS]]
+// CHECK: %[[SHAREDN:.*]] = linalg.generic {{.*}} ins(%[[SHARED]], %{{.*}}, %[[N4]] :
+// CHECK: %[[SUM:.*]] = arith.addf %[[ROUTEDN]], %[[SHAREDN]]
+// CHECK: %[[OUT:.*]] = linalg.generic {{.*}} ins(%[[SUM]], %{{.*}}, %[[N5]] :
+// CHECK: return %[[OUT]]
+func.func @norms(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                 %g: tensor<4x16x32xf32>, %u: tensor<4x16x32xf32>,
+                 %d: tensor<4x32x16xf32>, %sg: tensor<24x32xf32>,
+                 %su: tensor<24x32xf32>, %sd: tensor<32x24xf32>,
+                 %n1: tensor<32xf32>, %n2: tensor<32xf32>, %n3: tensor<32xf32>,
+                 %n4: tensor<32xf32>, %n5: tensor<32xf32>) -> tensor<?x32xf32> {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         norms(expert_input %n1, expert_output %n2, shared_input %n3, shared_output %n4, output %n5)
+         {router = #moe.routing<top_k = 2>, norm_epsilon = 1.0e-06}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>, tensor<32xf32>, tensor<32xf32>,
+            tensor<32xf32>, tensor<32xf32>, tensor<32xf32>) -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

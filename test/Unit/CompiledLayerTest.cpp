@@ -527,6 +527,36 @@ TEST(CompiledLayer, Gemma4RouterInputNormExpertScale) {
   checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
 }
 
+// Tests Gemma 4's feed-forward half: its router, RMSNorms on the experts'
+// input and on their sum, a dense MLP beside them as the shared expert with
+// its own input and output norms, and the norm of the sum; fused and
+// unfused. Then the norms one at a time (each moves the output: a compiler
+// that dropped one would fail), and expert choice with the experts' norms.
+TEST(CompiledLayer, Gemma4Norms) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  spec.activation = Activation::GeGLUTanh;
+  spec.routerInputNorm =
+      RouterInputNorm{1e-6, 1.0 / std::sqrt(static_cast<double>(spec.hidden))};
+  spec.expertScale = true;
+  spec.sharedFfn = 40;
+  spec.norms = {"expert_input", "expert_output", "shared_input",
+                "shared_output", "output"};
+  checkAgainstReference(spec, {1, 37, 64});
+  checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
+  for (const char *norm : kLayerNormNames) {
+    LayerSpec one = spec;
+    one.norms = {norm};
+    checkAgainstReference(one, {37});
+  }
+  LayerSpec choice;
+  choice.routing.reset();
+  choice.expertChoiceFactor = 2.0;
+  choice.norms = {"expert_input", "expert_output"};
+  choice.normEpsilon = 1e-5;
+  checkAgainstReference(choice, {37});
+}
+
 // Tests PhiMoE's sparsemixer (inference form), top-2, with a threshold
 // that masks most experts (0.01) and one that often keeps a rival (0.1).
 TEST(CompiledLayer, PhiMoESparseMixer) {

@@ -281,8 +281,15 @@ void checkFamily(const Family &family, bool sharded = false) {
     if (!boundStats)
       continue;
     int64_t E = family.config.numExperts;
+    // The router may read a normalised input (Gemma 4).
+    std::vector<float> routerInput =
+        family.config.routerInputNorm
+            ? reference::normaliseRouterInput(
+                  x.data(), tokens, family.config.hidden,
+                  *family.config.routerInputNorm, weights.routerInputScale)
+            : x;
     std::vector<float> logits = reference::routerLogits(
-        x.data(), weights.router, tokens, family.config.hidden, E);
+        routerInput.data(), weights.router, tokens, family.config.hidden, E);
     // The router's own bias (GPT-OSS) is part of the logits.
     if (weights.routerBias)
       for (int64_t t = 0; t < tokens; ++t)
@@ -1074,6 +1081,57 @@ splitChunkedGateUp(const float *gateUp, int64_t E, int64_t F, int64_t H,
   owned.push_back(std::move(g));
   owned.push_back(std::move(u));
   return {owned[owned.size() - 2].data(), owned.back().data()};
+}
+
+/// Gemma 4's feed-forward half, tiny (gemma4, gemma4_text, diffusion_gemma
+/// at layer 1 under `prefix`): the router reads RMSNorm(x) · router.scale ·
+/// 32^-0.5, softmax top-2 renormalised × per_expert_scale; GeGLU-tanh
+/// experts (fused gate_up_proj [E,2F,H]) between pre_feedforward_layernorm_2
+/// and post_feedforward_layernorm_2; the dense mlp (64) between
+/// pre_feedforward_layernorm and post_feedforward_layernorm_1;
+/// post_feedforward_layernorm on the sum.
+Family gemma4Tiny(std::string configDir, std::string prefix, int64_t F) {
+  const int64_t H = 32, E = 8;
+  reference::LayerConfig c = config(H, E, softmaxTopK(2, true));
+  c.activation = reference::Activation::GeGLUTanh;
+  c.routerInputNorm =
+      reference::RouterInputNorm{1e-6, 1.0 / std::sqrt(static_cast<double>(H))};
+  c.normEpsilon = 1e-6;
+  auto weights = [=](const TensorMap &t,
+                     std::vector<std::vector<float>> &owned) {
+    auto [gate, up] = splitChunkedGateUp(
+        get(t, prefix + "experts.gate_up_proj"), E, F, H, owned);
+    reference::LayerWeights w;
+    w.router = get(t, prefix + "router.proj.weight");
+    w.routerInputScale = get(t, prefix + "router.scale");
+    w.expertScale = get(t, prefix + "router.per_expert_scale");
+    w.experts = {gate, up, get(t, prefix + "experts.down_proj"), F};
+    addShared(w, t, prefix, "mlp.", 64, false);
+    w.expertInputNorm = get(t, prefix + "pre_feedforward_layernorm_2.weight");
+    w.expertOutputNorm = get(t, prefix + "post_feedforward_layernorm_2.weight");
+    w.sharedInputNorm = get(t, prefix + "pre_feedforward_layernorm.weight");
+    w.sharedOutputNorm = get(t, prefix + "post_feedforward_layernorm_1.weight");
+    w.outputNorm = get(t, prefix + "post_feedforward_layernorm.weight");
+    return w;
+  };
+  return {configDir, 1, c, weights};
+}
+
+// Tests Gemma 4 (gemma4, its text model in language_model).
+TEST(HFFamily, Gemma4) {
+  checkFamily(gemma4Tiny("gemma4-tiny", "model.language_model.layers.1.", 48));
+}
+
+// Tests text-only Gemma 4 (gemma4_text).
+TEST(HFFamily, Gemma4Text) {
+  checkFamily(gemma4Tiny("gemma4-text-tiny", "model.layers.1.", 48));
+}
+
+// Tests block-diffusion Gemma (diffusion_gemma): Gemma 4's block under the
+// decoder.
+TEST(HFFamily, DiffusionGemma) {
+  checkFamily(
+      gemma4Tiny("diffusion-gemma-tiny", "model.decoder.layers.1.", 16));
 }
 
 // Tests GLM-5.3-Flash (glm5_next): DeepSeek-V3's router (4 groups keeping 2)

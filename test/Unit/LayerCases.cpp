@@ -274,6 +274,8 @@ TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
   }
   if (spec.outputBias)
     add("mlp.bias", {H}, 0.5f);
+  for (const std::string &norm : spec.norms)
+    addScale("mlp." + norm + "_norm.weight", H);
   return layer;
 }
 
@@ -322,6 +324,8 @@ std::string TestLayer::source() const {
   }
   if (spec.outputBias)
     names.push_back("%ob");
+  for (const std::string &norm : spec.norms)
+    names.push_back("%n_" + norm);
   std::ostringstream os;
   os << "func.func @layer(%x: " << xType;
   if (byTable)
@@ -348,6 +352,9 @@ std::string TestLayer::source() const {
        << (spec.sharedSigmoidGate ? ", sigmoid_gate %ssg" : "") << ")";
   if (spec.outputBias)
     os << " output_bias(%ob)";
+  for (size_t i = 0; i < spec.norms.size(); ++i)
+    os << (i == 0 ? " norms(" : ", ") << spec.norms[i] << " %n_"
+       << spec.norms[i] << (i + 1 == spec.norms.size() ? ")" : "");
   os << " {router = " << routerAttr(spec) << ", activation = #moe<activation "
      << activationName(spec.activation) << ">";
   if (spec.activation == Activation::ClampedSwiGLU)
@@ -364,6 +371,8 @@ std::string TestLayer::source() const {
     os << ", capacity = " << capacityAttr(*spec.capacity);
   if (spec.scaleExpertInput)
     os << ", scale_expert_input";
+  if (!spec.norms.empty())
+    os << ", norm_epsilon = " << exactFloat(spec.normEpsilon);
   if (spec.routerInputNorm)
     os << ", router_input_norm = #moe.router_input_norm<epsilon = "
        << exactFloat(spec.routerInputNorm->epsilon)
@@ -398,6 +407,7 @@ LayerConfig TestLayer::referenceConfig() const {
   config.capacity = spec.capacity;
   config.scaleExpertInput = spec.scaleExpertInput;
   config.routerInputNorm = spec.routerInputNorm;
+  config.normEpsilon = spec.normEpsilon;
   return config;
 }
 
@@ -420,6 +430,11 @@ LayerWeights TestLayer::referenceWeights() const {
                data("experts.{e}.up_proj.bias"),
                data("experts.{e}.down_proj.bias")};
   w.outputBias = data("mlp.bias");
+  w.expertInputNorm = data("mlp.expert_input_norm.weight");
+  w.expertOutputNorm = data("mlp.expert_output_norm.weight");
+  w.sharedInputNorm = data("mlp.shared_input_norm.weight");
+  w.sharedOutputNorm = data("mlp.shared_output_norm.weight");
+  w.outputNorm = data("mlp.output_norm.weight");
   if (spec.sharedFfn)
     w.shared =
         FfnWeights{data("shared_expert.gate_proj.weight"),

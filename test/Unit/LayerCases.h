@@ -49,7 +49,17 @@ struct LayerSpec {
   /// The expert linears' biases (GPT-OSS; the gate's only when gated) and
   /// the block's output bias `[H]` (JetMoE).
   bool expertBiases = false, outputBias = false;
+  /// moe.layer's norms (Gemma 4), each a weight [H] named
+  /// `mlp.<name>_norm.weight`, with epsilon `normEpsilon`: a subset of
+  /// kLayerNormNames, in that order.
+  std::vector<std::string> norms;
+  double normEpsilon = 1e-6;
 };
+
+/// moe.layer's norms in operand order.
+inline constexpr const char *kLayerNormNames[] = {
+    "expert_input", "expert_output", "shared_input", "shared_output",
+    "output"};
 
 /// One weight argument: its checkpoint name ("{e}" for per-expert tensors),
 /// its full (stacked) shape and values.

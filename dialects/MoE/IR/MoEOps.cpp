@@ -231,8 +231,78 @@ static void printFfnBiases(OpAsmPrinter &printer, Operation *, Value gateBias,
 }
 
 //===----------------------------------------------------------------------===//
+// Custom assembly: moe.layer's norms `norms(expert_input %a, output %b)`
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The keyword of each of moe.layer's norms, in printing order.
+constexpr llvm::StringLiteral kLayerNormKeywords[] = {
+    "expert_input", "expert_output", "shared_input", "shared_output",
+    "output"};
+} // namespace
+
+static ParseResult
+parseLayerNorms(OpAsmParser &parser,
+                std::optional<OpAsmParser::UnresolvedOperand> &expertInput,
+                std::optional<OpAsmParser::UnresolvedOperand> &expertOutput,
+                std::optional<OpAsmParser::UnresolvedOperand> &sharedInput,
+                std::optional<OpAsmParser::UnresolvedOperand> &sharedOutput,
+                std::optional<OpAsmParser::UnresolvedOperand> &output) {
+  return parseKeywordOperands(
+      parser, kLayerNormKeywords,
+      {&expertInput, &expertOutput, &sharedInput, &sharedOutput, &output},
+      /*list=*/true);
+}
+
+static void printLayerNorms(OpAsmPrinter &printer, Operation *,
+                            Value expertInput, Value expertOutput,
+                            Value sharedInput, Value sharedOutput,
+                            Value output) {
+  printKeywordOperands(
+      printer, kLayerNormKeywords,
+      {expertInput, expertOutput, sharedInput, sharedOutput, output},
+      /*list=*/true);
+}
+
+//===----------------------------------------------------------------------===//
 // LayerOp
 //===----------------------------------------------------------------------===//
+
+LogicalResult LayerOp::verifyNorms() {
+  FloatAttr epsilon = getNormEpsilonAttr();
+  if (!hasNorms()) {
+    if (epsilon)
+      return emitOpError("'norm_epsilon' needs a norm");
+    return success();
+  }
+  if (!epsilon)
+    return emitOpError("norms need a 'norm_epsilon'");
+  double eps = epsilon.getValueAsDouble();
+  if (!(eps > 0.0 && eps <= 1.0))
+    return emitOpError() << "'norm_epsilon' must be in (0, 1], got " << eps;
+  ShapeChecker check(*this);
+  int64_t hidden = getHiddenSize();
+  for (auto [value, name] :
+       {std::pair<Value, StringRef>{getExpertInputNorm(), "expert_input_norm"},
+        {getExpertOutputNorm(), "expert_output_norm"},
+        {getSharedInputNorm(), "shared_input_norm"},
+        {getSharedOutputNorm(), "shared_output_norm"},
+        {getOutputNorm(), "output_norm"}})
+    if (value && failed(check.dim(value, name, 0, hidden, "hidden size")))
+      return failure();
+  if ((getSharedInputNorm() || getSharedOutputNorm()) && !hasSharedExpert())
+    return emitOpError("'shared_input' and 'shared_output' norms need a "
+                       "shared expert");
+  if (isa<SoftMoEAttr>(getRouter()))
+    return emitOpError("norms do not apply to #moe.soft_moe");
+  if (getCapacity())
+    return emitOpError("norms do not combine with a capacity: a dropped slot "
+                       "would pass a normalised input through");
+  if (getOutputBias() || getSharedCombine())
+    return emitOpError("norms do not combine with 'output_bias' or "
+                       "'shared_combine'");
+  return success();
+}
 
 LogicalResult LayerOp::verify() {
   ShapeChecker check(*this);
@@ -341,6 +411,8 @@ LogicalResult LayerOp::verify() {
   }
   if (getSharedCombine() && !hasSharedExpert())
     return emitOpError("'shared_combine' needs a shared expert");
+  if (failed(verifyNorms()))
+    return failure();
   // No model has both; refusing keeps "the bias is added once, after the
   // average" from needing a third place in the lowering.
   if (getSharedCombine() && getOutputBias())

@@ -16,6 +16,7 @@
 #include "mlir/IR/Operation.h"
 
 #include <optional>
+#include <utility>
 
 namespace mlir::moe::detail {
 /// Checks operands' shapes against what an op expects. Each check names the
@@ -217,12 +218,17 @@ inline void printGateUpWeights(OpAsmPrinter &printer, Operation *, Value gate,
 
 /// Parses `(, keyword %v)*` where each keyword is one of `keywords`, at most
 /// once and in that order, into the matching slot (moe.layer's router and
-/// the optional biases of the FFN weights).
+/// the optional biases of the FFN weights). A `list` is `keyword %v (,
+/// keyword %v)*` instead: at least one, no comma before the first
+/// (moe.layer's norms).
 inline ParseResult parseKeywordOperands(
     OpAsmParser &parser, ArrayRef<StringLiteral> keywords,
-    ArrayRef<std::optional<OpAsmParser::UnresolvedOperand> *> slots) {
+    ArrayRef<std::optional<OpAsmParser::UnresolvedOperand> *> slots,
+    bool list = false) {
   size_t next = 0;
-  while (succeeded(parser.parseOptionalComma())) {
+  bool first = list;
+  while (std::exchange(first, false) ||
+         succeeded(parser.parseOptionalComma())) {
     llvm::SMLoc loc = parser.getCurrentLocation();
     StringRef keyword;
     if (parser.parseKeyword(&keyword))
@@ -246,12 +252,17 @@ inline ParseResult parseKeywordOperands(
   return success();
 }
 
+/// Prints what parseKeywordOperands parses.
 inline void printKeywordOperands(OpAsmPrinter &printer,
                                  ArrayRef<StringLiteral> keywords,
-                                 ArrayRef<Value> values) {
-  for (auto [keyword, value] : llvm::zip_equal(keywords, values))
-    if (value)
-      printer << ", " << keyword << " " << value;
+                                 ArrayRef<Value> values, bool list = false) {
+  bool first = list;
+  for (auto [keyword, value] : llvm::zip_equal(keywords, values)) {
+    if (!value)
+      continue;
+    printer << (std::exchange(first, false) ? "" : ", ") << keyword << " "
+            << value;
+  }
 }
 
 /// The keywords of the optional FFN biases after the weights:

@@ -195,6 +195,8 @@ struct LayerConfig {
   std::optional<CapacityConfig> capacity;
   bool scaleExpertInput = false;
   std::optional<RouterInputNorm> routerInputNorm;
+  /// The epsilon of the norms around the FFNs (LayerWeights' `*Norm`).
+  double normEpsilon = 1e-6;
 };
 
 struct LayerWeights {
@@ -208,6 +210,14 @@ struct LayerWeights {
   const float *sharedSigmoidGate = nullptr; // [1,H] or null
   std::optional<ExpertTable> expertTable;   // routing by token id
   const float *outputBias = nullptr;        // [H] or null, added per token
+  /// RMSNorm weights [H] around the FFNs (Gemma 4), each null when absent:
+  /// the experts' input, the routed sum, the shared expert's input and
+  /// output, and the sum of routed and shared.
+  const float *expertInputNorm = nullptr;
+  const float *expertOutputNorm = nullptr;
+  const float *sharedInputNorm = nullptr;
+  const float *sharedOutputNorm = nullptr;
+  const float *outputNorm = nullptr;
 };
 
 /// Soft MoE's routed output `[T,H]` (shared expert excluded) for input `x`

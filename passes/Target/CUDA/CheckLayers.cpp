@@ -47,6 +47,11 @@ constexpr llvm::StringLiteral kSharedAverage =
     "fused experts add the shared expert to the routed sum (use "
     "--target=cpu)";
 
+/// Why the CUDA target does not run moe.layer's norms today.
+constexpr llvm::StringLiteral kLayerNorms =
+    "moe.layer's norms ('norms(...)', Gemma 4) are not supported by the CUDA "
+    "target: no kernel computes them yet (use --target=cpu)";
+
 /// Why the CUDA target does not run routing by token id today.
 constexpr llvm::StringLiteral kExpertTable =
     "routing by token id ('expert_table', 'token_ids') is not supported by "
@@ -114,6 +119,11 @@ struct MoECUDACheckLayersPass
       if (auto layer = dyn_cast<LayerOp>(op);
           layer && layer.getSharedActivation()) {
         op->emitOpError(kSharedActivation);
+        failed = true;
+        return;
+      }
+      if (auto layer = dyn_cast<LayerOp>(op); layer && layer.hasNorms()) {
+        op->emitOpError(kLayerNorms);
         failed = true;
         return;
       }

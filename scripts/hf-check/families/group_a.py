@@ -80,12 +80,18 @@ def _diffusion_gemma_layer(model, layer):
 
 
 def _run_diffusion_gemma(layer, x):
-    """The MoE branch of a (Gemma 4 style) layer, from the residual stream x:
-    router(x) picks and weighs, experts run on pre_feedforward_layernorm_2(x),
-    and post_feedforward_layernorm_2 normalises their sum."""
+    """The feed-forward half of a (Gemma 4 style) layer, from the residual
+    stream x, without the residual: the router reads x, the experts
+    pre_feedforward_layernorm_2(x) and post_feedforward_layernorm_2
+    normalises their sum; the dense mlp sits between
+    pre_feedforward_layernorm and post_feedforward_layernorm_1; and
+    post_feedforward_layernorm normalises the two's sum."""
     _, weights, index = layer.router(x)
-    out = layer.experts(layer.pre_feedforward_layernorm_2(x), index, weights)
-    return layer.post_feedforward_layernorm_2(out)
+    moe = layer.post_feedforward_layernorm_2(
+        layer.experts(layer.pre_feedforward_layernorm_2(x), index, weights))
+    dense = layer.post_feedforward_layernorm_1(
+        layer.mlp(layer.pre_feedforward_layernorm(x)))
+    return layer.post_feedforward_layernorm(dense + moe)
 
 
 def _build_text_only(cls_name, module):
@@ -269,5 +275,6 @@ FAMILIES = {
                            num_key_value_heads=4, head_dim=8)),
         layer=1, block=_diffusion_gemma_layer, run=_run_diffusion_gemma,
         build=lambda c: __import__("transformers").DiffusionGemmaForBlockDiffusion(c),
-        notes="Gemma 4 MoE: router-input RMSNorm*scale/sqrt(H), per-expert scale, gelu_tanh"),
+        notes="Gemma 4's feed-forward half: router-input RMSNorm*scale/sqrt(H), "
+              "per-expert scale, gelu_tanh experts and dense mlp, their norms"),
 }

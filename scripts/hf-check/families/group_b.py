@@ -116,6 +116,16 @@ FAMILIES = {
         run=_gemma4_run,
         notes="the MoE lives in the decoder layer (router/experts beside a "
               "dense mlp); compared: the feed-forward half without residual"),
+    "gemma4_text": Family(
+        "gemma4_text",
+        dict(TINY, intermediate_size=64, head_dim=8, global_head_dim=8,
+             enable_moe_block=True, num_experts=8, top_k_experts=2,
+             moe_intermediate_size=48, hidden_size_per_layer_input=0,
+             vocab_size_per_layer_input=64, sliding_window=16),
+        layer=1,
+        block=lambda m, l: m.model.layers[l],
+        run=_gemma4_run,
+        notes="text-only Gemma 4 (model.layers.{L}.): the feed-forward half as gemma4"),
     "glm4_moe": Family(
         "glm4_moe",
         dict(TINY, intermediate_size=64, moe_intermediate_size=48,

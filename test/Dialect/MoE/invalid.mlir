@@ -485,7 +485,7 @@ func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, 
 // Tests that shared expert weights without 'shared_up' are rejected (generic form).
 func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sd: tensor<8x32xf32>) -> tensor<?x8xf32> {
   // expected-error @+1 {{shared expert weights need 'shared_up'}}
-  %y = "moe.layer"(%x, %wg, %u, %d, %sd) <{activation = #moe<activation relu>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0>, router = #moe.routing<top_k = 2>}> : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<8x32xf32>) -> tensor<?x8xf32>
+  %y = "moe.layer"(%x, %wg, %u, %d, %sd) <{activation = #moe<activation relu>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0>, router = #moe.routing<top_k = 2>}> : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<8x32xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
 
@@ -494,7 +494,7 @@ func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, 
 // Tests that 'shared_up' without 'shared_down' is rejected (generic form).
 func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %su: tensor<32x8xf32>) -> tensor<?x8xf32> {
   // expected-error @+1 {{'shared_up' needs 'shared_down'}}
-  %y = "moe.layer"(%x, %wg, %u, %d, %su) <{activation = #moe<activation relu>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0>, router = #moe.routing<top_k = 2>}> : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<32x8xf32>) -> tensor<?x8xf32>
+  %y = "moe.layer"(%x, %wg, %u, %d, %su) <{activation = #moe<activation relu>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0>, router = #moe.routing<top_k = 2>}> : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<32x8xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
 
@@ -970,5 +970,68 @@ func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, 
 func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %sg: tensor<16x8xf32>, %su: tensor<16x8xf32>, %sd: tensor<8x16xf32>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
   // expected-error @+1 {{'shared_combine' = average with an 'output_bias' is not supported}}
   %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) shared(gate %sg, up %su, down %sd) output_bias(%b) {router = #moe.routing<top_k = 2>, shared_combine = #moe<shared_combine average>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a norm without its epsilon is refused.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %n: tensor<8xf32>, %n4: tensor<4xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{norms need a 'norm_epsilon'}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) norms(expert_input %n) {router = #moe.routing<top_k = 2>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that an epsilon without a norm is refused.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %n: tensor<8xf32>, %n4: tensor<4xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'norm_epsilon' needs a norm}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) {router = #moe.routing<top_k = 2>, norm_epsilon = 1.0e-06} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a non-positive epsilon is refused.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %n: tensor<8xf32>, %n4: tensor<4xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'norm_epsilon' must be in (0, 1], got 0}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) norms(output %n) {router = #moe.routing<top_k = 2>, norm_epsilon = 0.0} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a norm weight must span the hidden size.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %n: tensor<8xf32>, %n4: tensor<4xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{expert_output_norm}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) norms(expert_output %n4) {router = #moe.routing<top_k = 2>, norm_epsilon = 1.0e-06} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<4xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that the shared expert's norms need one.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %n: tensor<8xf32>, %n4: tensor<4xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'shared_input' and 'shared_output' norms need a shared expert}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) norms(shared_input %n) {router = #moe.routing<top_k = 2>, norm_epsilon = 1.0e-06} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that norms refuse a capacity.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %n: tensor<8xf32>, %n4: tensor<4xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{norms do not combine with a capacity}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) norms(expert_input %n) {router = #moe.routing<top_k = 2>, norm_epsilon = 1.0e-06, capacity = #moe.capacity<factor = 1.0>} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that norms are given in operand order.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %n: tensor<8xf32>, %n4: tensor<4xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{expected one of 'expert_input', 'expert_output', 'shared_input', 'shared_output', 'output' (each at most once, in this order), got 'expert_input'}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) norms(output %n, expert_input %n) {router = #moe.routing<top_k = 2>, norm_epsilon = 1.0e-06} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }

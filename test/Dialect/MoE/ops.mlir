@@ -10,7 +10,7 @@
 // CHECK-SAME: {router = #moe.routing<top_k = 2, renormalize = true>}
 // GENERIC-LABEL: sym_name = "mixtral"
 // GENERIC: "moe.layer"
-// GENERIC-SAME: operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0>
+// GENERIC-SAME: operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0>
 // GENERIC-SAME: router = #moe.routing<top_k = 2, renormalize = true>
 func.func @mixtral(%x: tensor<?x64xf32>, %wg: tensor<8x64xf32>,
                    %w1: tensor<8x128x64xf32>, %w3: tensor<8x128x64xf32>,
@@ -452,5 +452,39 @@ func.func @shared_combine(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
          : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
             tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
             tensor<24x32xf32>, tensor<32x24xf32>) -> tensor<?x32xf32>
+  return %y, %z : tensor<?x32xf32>, tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that moe.layer's norms round-trip, all five and a subset, in
+// operand order, with their epsilon.
+// CHECK-LABEL: func.func @layer_norms
+// CHECK: moe.layer %{{.*}} shared(gate %{{.*}}, up %{{.*}}, down %{{.*}}) norms(expert_input %{{.*}}, expert_output %{{.*}}, shared_input %{{.*}}, shared_output %{{.*}}, output %{{.*}}) {{{.*}}norm_epsilon = 9.9999999999999995E-7
+// CHECK: moe.layer %{{.*}} experts(gate %{{.*}}, up %{{.*}}, down %{{.*}}) norms(expert_input %{{.*}}, output %{{.*}}) {
+// GENERIC-LABEL: sym_name = "layer_norms"
+// GENERIC: "moe.layer"
+// GENERIC-SAME: operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1>
+func.func @layer_norms(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
+                       %g: tensor<4x16x32xf32>, %u: tensor<4x16x32xf32>,
+                       %d: tensor<4x32x16xf32>, %sg: tensor<24x32xf32>,
+                       %su: tensor<24x32xf32>, %sd: tensor<32x24xf32>,
+                       %n1: tensor<32xf32>, %n2: tensor<32xf32>, %n3: tensor<32xf32>,
+                       %n4: tensor<32xf32>, %n5: tensor<32xf32>)
+    -> (tensor<?x32xf32>, tensor<?x32xf32>) {
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         shared(gate %sg, up %su, down %sd)
+         norms(expert_input %n1, expert_output %n2, shared_input %n3, shared_output %n4, output %n5)
+         {router = #moe.routing<top_k = 2>, norm_epsilon = 1.0e-06}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<24x32xf32>,
+            tensor<24x32xf32>, tensor<32x24xf32>, tensor<32xf32>, tensor<32xf32>,
+            tensor<32xf32>, tensor<32xf32>, tensor<32xf32>) -> tensor<?x32xf32>
+  %z = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         norms(expert_input %n1, output %n5)
+         {router = #moe.routing<top_k = 2>, norm_epsilon = 1.0e-05}
+         : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
+            tensor<4x16x32xf32>, tensor<4x32x16xf32>, tensor<32xf32>,
+            tensor<32xf32>) -> tensor<?x32xf32>
   return %y, %z : tensor<?x32xf32>, tensor<?x32xf32>
 }

@@ -224,3 +224,16 @@ func.func @shared_average(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<
             tensor<16x8xf32>, tensor<16x8xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that moe.layer's norms (Gemma 4) are refused.
+func.func @layer_norms(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>,
+                       %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %n: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op moe.layer's norms ('norms(...)', Gemma 4) are not supported by the CUDA target}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) norms(expert_input %n)
+         {router = #moe.routing<top_k = 1>, norm_epsilon = 1.0e-06}
+         : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>,
+            tensor<8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

@@ -78,6 +78,15 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     * `shared_combine` (`#moe<shared_combine average>`): the output is
       `(routed + shared) / 2` (Cohere2-MoE's "average") instead of the sum;
       it needs a shared expert.
+    * `norms(...)`: Gemma 4's RMSNorms around the FFNs, each an optional
+      weight `[H]`, all with epsilon `norm_epsilon`, where
+      `N(v, w) = v / sqrt(mean_h(v²) + epsilon) · w` in f32 (weight as is):
+      `expert_input` normalises what the routed experts see (the router
+      still reads `x`), `expert_output` the routed sum, `shared_input` and
+      `shared_output` the shared expert's input and output (Gemma 4's dense
+      MLP beside the experts), and `output` the sum of the two. A token's
+      normalisation reads that token's row only. Token choice or expert
+      choice without capacity; no output bias or averaging with them.
 
     Weights are f32. The verifier (rather than the operand types) says so,
     to point at what a bf16 weight most likely wants: f32 in the IR and
@@ -119,7 +128,13 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     OptionalAttr<MoE_RouterInputNormAttr>:$router_input_norm,
     OptionalAttr<MoE_ActivationAttr>:$shared_activation,
     OptionalAttr<MoE_GluClampAttr>:$shared_glu_clamp,
-    OptionalAttr<MoE_SharedCombineAttr>:$shared_combine
+    OptionalAttr<MoE_SharedCombineAttr>:$shared_combine,
+    Optional<MoE_Weight1D>:$expert_input_norm,
+    Optional<MoE_Weight1D>:$expert_output_norm,
+    Optional<MoE_Weight1D>:$shared_input_norm,
+    Optional<MoE_Weight1D>:$shared_output_norm,
+    Optional<MoE_Weight1D>:$output_norm,
+    OptionalAttr<F64Attr>:$norm_epsilon
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
@@ -133,6 +148,9 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     (`shared` `(` custom<FfnWeights>($shared_gate, $shared_up, $shared_down)^
         (`,` `sigmoid_gate` $shared_sigmoid_gate^)? `)`)?
     (`output_bias` `(` $output_bias^ `)`)?
+    (`norms` `(` custom<LayerNorms>($expert_input_norm, $expert_output_norm,
+                                    $shared_input_norm, $shared_output_norm,
+                                    $output_norm)^ `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
   let builders = [
@@ -157,7 +175,10 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
             /*router_input_norm=*/RouterInputNormAttr(),
             /*shared_activation=*/ActivationAttr(),
             /*shared_glu_clamp=*/GluClampAttr(),
-            /*shared_combine=*/SharedCombineAttr());
+            /*shared_combine=*/SharedCombineAttr(),
+            /*expert_input_norm=*/Value(), /*expert_output_norm=*/Value(),
+            /*shared_input_norm=*/Value(), /*shared_output_norm=*/Value(),
+            /*output_norm=*/Value(), /*norm_epsilon=*/FloatAttr());
     }]>
   ];
   let hasVerifier = 1;
@@ -189,6 +210,13 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     /// `shared_activation` and `shared_glu_clamp` agree and need a shared
     /// expert.
     LogicalResult verifySharedActivation();
+    /// Whether any of the RMSNorms around the FFNs is present.
+    bool hasNorms() {
+      return getExpertInputNorm() || getExpertOutputNorm() ||
+             getSharedInputNorm() || getSharedOutputNorm() || getOutputNorm();
+    }
+    /// The norms' weights, their epsilon and where they sit.
+    LogicalResult verifyNorms();
   }];
 }
 
