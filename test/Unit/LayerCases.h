@@ -49,6 +49,10 @@ struct LayerSpec {
   /// The expert linears' biases (GPT-OSS; the gate's only when gated) and
   /// the block's output bias `[H]` (JetMoE).
   bool expertBiases = false, outputBias = false;
+  /// Identity experts after the numExperts real ones (`zero_experts`): the
+  /// router, correction bias, router bias and expert scale have
+  /// numExperts + zeroExperts rows.
+  int64_t zeroExperts = 0;
 };
 
 /// One weight argument: its checkpoint name ("{e}" for per-expert tensors),
