@@ -56,6 +56,10 @@ const KeyAlias kStep3p7[] = {{"n_routed_experts", "num_local_experts"},
 const KeyAlias kMiniMaxM2[] = {{"n_routed_experts", "num_local_experts"},
                                {"n_routed_experts", "num_experts"},
                                {"moe_intermediate_size", "intermediate_size"}};
+const KeyAlias kLongCatFlash[] = {
+    {"n_routed_experts", "num_local_experts"},
+    {"moe_topk", "num_experts_per_tok"},
+    {"expert_ffn_hidden_size", "moe_intermediate_size"}};
 const KeyAlias kSwitchTransformers[] = {{"d_model", "hidden_size"},
                                         {"num_layers", "num_hidden_layers"}};
 const KeyAlias kGemma4[] = {{"top_k_experts", "num_experts_per_tok"}};
@@ -142,6 +146,8 @@ ArrayRef<Family> mlir::moe::hf::getFamilies() {
       {"hy_v4", "", kNumExpertsIsRouted, readHyV4},
       {"hy_v4_vl", "text_config", kNumExpertsIsRouted, readHyV4},
       {"step3p7", "text_config", kStep3p7, readStep3p7},
+      // Zero (identity) experts (Families/LongCat.cpp).
+      {"longcat_flash", "", kLongCatFlash, readLongCatFlash},
   };
   return families;
 }
@@ -160,7 +166,6 @@ ArrayRef<RefusedFamily> mlir::moe::hf::getRefusedFamilies() {
       {"inkling2_loop", "a soft-capped SwiGLU"},
       {"kolibri1", "top-k on biased raw logits"},
       {"laguna", "a tanh soft cap on the router logits"},
-      {"longcat_flash", "zero (identity) experts"},
       {"muse_spark",
        "router logit scaling, latent projections and per-expert output norms"},
       {"zaya", "MLP routers that carry state from layer to layer"},

@@ -169,13 +169,13 @@ OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
   SmallVector<int64_t> layers;
   if (layer) {
     if (*layer < 0 || *layer >= plan.numLayers) {
-      config.error("num_hidden_layers")
-          << "layer " << *layer << " is out of range: 'num_hidden_layers' is "
-          << plan.numLayers;
+      config.error(plan.layerCountKey)
+          << "layer " << *layer << " is out of range: '" << plan.layerCountKey
+          << "' is " << plan.numLayers;
       return nullptr;
     }
     if (!plan.isMoELayer(*layer)) {
-      config.error("num_hidden_layers")
+      config.error(plan.layerCountKey)
           << "layer " << *layer << " is a dense layer (by " << plan.denseRule
           << ")";
       return nullptr;
@@ -186,7 +186,7 @@ OwningOpRef<ModuleOp> mlir::moe::importHFConfig(StringRef configText,
       if (plan.isMoELayer(l))
         layers.push_back(l);
     if (layers.empty()) {
-      config.error("num_hidden_layers")
+      config.error(plan.layerCountKey)
           << "the model has no MoE layer (by " << plan.denseRule << ")";
       return nullptr;
     }

@@ -32,10 +32,10 @@ LogicalResult mlir::moe::hf::readCommon(const ConfigReader &config,
   // Some configs (Nemotron-H) derive the layer count from a per-layer list
   // and save only the list.
   FailureOr<int64_t> layers =
-      !config.has("num_hidden_layers") && !plan.layerListKey.empty() &&
+      !config.has(plan.layerCountKey) && !plan.layerListKey.empty() &&
               config.has(plan.layerListKey)
           ? config.listSize(plan.layerListKey, 1, limits::kMaxLayers)
-          : config.requireInt("num_hidden_layers", 1, limits::kMaxLayers);
+          : config.requireInt(plan.layerCountKey, 1, limits::kMaxLayers);
   FailureOr<int64_t> experts =
       config.requireInt(expertsKey, 1, limits::kMaxExperts);
   FailureOr<int64_t> topK =
@@ -292,22 +292,25 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
   }
   // Soft MoE has a router row per slot (E·S within the bounds,
   // readRouterOverride checked).
-  int64_t routerRows =
-      plan.routerKind == RouterKind::SoftMoE ? E * plan.softMoESlots : E;
+  // Zero experts are router rows (and bias entries) without weights.
+  int64_t routedIds = E + plan.zeroExperts;
+  int64_t routerRows = plan.routerKind == RouterKind::SoftMoE
+                           ? E * plan.softMoESlots
+                           : routedIds;
   unsigned router = addArg({routerRows, H}, plan.routerName);
   std::optional<unsigned> bias, routerBias;
   if (plan.correctionBias && !byTable) {
-    bias = addArg({E}, plan.correctionBiasName);
+    bias = addArg({routedIds}, plan.correctionBiasName);
     if (plan.correctionBiasRow)
-      setStoredShape(*bias, {1, E});
+      setStoredShape(*bias, {1, routedIds});
   }
   if (!plan.routerBiasName.empty())
-    routerBias = addArg({E}, plan.routerBiasName);
+    routerBias = addArg({routedIds}, plan.routerBiasName);
   std::optional<unsigned> routerInputScale, expertScale;
   if (!plan.routerInputScaleName.empty())
     routerInputScale = addArg({H}, plan.routerInputScaleName);
   if (!plan.expertScaleName.empty())
-    expertScale = addArg({E}, plan.expertScaleName);
+    expertScale = addArg({routedIds}, plan.expertScaleName);
   std::optional<unsigned> gate;
   unsigned up = 0, down = 0;
   bool gated = isGated(plan.activation);
@@ -521,6 +524,8 @@ void mlir::moe::hf::buildLayer(OpBuilder &b, Location loc,
           : SharedCombineAttr(),
       value(expertInputNorm), value(expertOutputNorm), value(sharedInputNorm),
       value(sharedOutputNorm), value(outputNorm),
-      hasNorms ? b.getF64FloatAttr(plan.normEpsilon) : FloatAttr());
+      hasNorms ? b.getF64FloatAttr(plan.normEpsilon) : FloatAttr(),
+      plan.zeroExperts > 0 ? b.getI64IntegerAttr(plan.zeroExperts)
+                           : IntegerAttr());
   func::ReturnOp::create(b, loc, output);
 }

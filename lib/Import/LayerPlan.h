@@ -155,6 +155,9 @@ struct LayerPlan {
   /// `prefix`.
   std::string stackedPrefix = "experts.";
   int64_t numLayers = 0;
+  /// The config key of the layer count (LongCat-Flash: `num_layers`, whose
+  /// `num_hidden_layers` is a property, not saved).
+  std::string layerCountKey = "num_hidden_layers";
   /// A per-layer list whose length is the layer count when the config has
   /// no `num_hidden_layers` (set before readCommon).
   std::string layerListKey;
@@ -192,6 +195,10 @@ struct LayerPlan {
   std::string expertInputNormName, expertOutputNormName, sharedInputNormName,
       sharedOutputNormName, outputNormName;
   double normEpsilon = 1e-6;
+  /// Identity experts routed after the numExperts real ones (LongCat-Flash's
+  /// zero experts, moe.layer's `zero_experts`): the router and its biases
+  /// have numExperts + zeroExperts rows.
+  int64_t zeroExperts = 0;
 };
 
 /// Reads the sizes every family has (hidden size, layers, experts, top-k,
@@ -357,6 +364,8 @@ FailureOr<double> readSwigluLimit(const ConfigReader &config,
 LogicalResult readGlm5Next(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readHyV4(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readStep3p7(const ConfigReader &config, LayerPlan &plan);
+/// LongCat-Flash: zero (identity) experts (Families/LongCat.cpp).
+LogicalResult readLongCatFlash(const ConfigReader &config, LayerPlan &plan);
 /// Multimodal Llama 4: the text config nests in text_config.
 LogicalResult readLlama4(const ConfigReader &config, LayerPlan &plan);
 /// Switch Transformers' encoder (Families/Switch.cpp).

@@ -555,13 +555,54 @@ std::vector<float> moe::reference::softMoE(const float *x, const float *logits,
   return out;
 }
 
+namespace {
+/// Token-choice routing over E real and Z identity experts, each slot
+/// applied to its token directly (no row bundle): expert j < E adds
+/// `w · FFN_j(x)`, j >= E adds `w · x`.
+std::vector<float> runWithZeroExperts(const LayerConfig &config,
+                                      const LayerWeights &weights,
+                                      const float *x, int64_t numTokens,
+                                      const std::vector<float> &logits) {
+  int64_t hidden = config.hidden, numExperts = config.numExperts;
+  TokenRouting routing =
+      routeTokens(logits.data(), numTokens, numExperts + config.zeroExperts,
+                  *config.routing, weights.correctionBias, weights.expertScale);
+  std::vector<float> out(numTokens * hidden, 0.0f);
+  if (weights.outputBias)
+    for (int64_t t = 0; t < numTokens; ++t)
+      std::copy(weights.outputBias, weights.outputBias + hidden,
+                out.begin() + t * hidden);
+  std::vector<float> y(hidden);
+  for (int64_t t = 0; t < numTokens; ++t) {
+    const float *token = x + t * hidden;
+    float *dst = out.data() + t * hidden;
+    for (int64_t k = 0; k < routing.topK; ++k) {
+      int32_t e = routing.experts[t * routing.topK + k];
+      float weight = routing.weights[t * routing.topK + k];
+      if (e >= numExperts) {
+        for (int64_t h = 0; h < hidden; ++h)
+          dst[h] += weight * token[h];
+        continue;
+      }
+      applyFfn(expertFfn(weights.experts, e, hidden), config.activation, hidden,
+               token, y.data(), config.gluClamp);
+      for (int64_t h = 0; h < hidden; ++h)
+        dst[h] += weight * y[h];
+    }
+  }
+  addSharedExpert(config, weights, x, numTokens, out);
+  return out;
+}
+} // namespace
+
 std::vector<float> moe::reference::runLayer(const LayerConfig &config,
                                             const LayerWeights &weights,
                                             const float *x, int64_t numTokens) {
   int64_t hidden = config.hidden, numExperts = config.numExperts;
   // Soft MoE's router has a row per slot.
+  int64_t numRouted = numExperts + config.zeroExperts;
   int64_t routerRows =
-      config.softMoESlots > 0 ? numExperts * config.softMoESlots : numExperts;
+      config.softMoESlots > 0 ? numExperts * config.softMoESlots : numRouted;
   // The router may see a normalised input; the experts see x.
   std::vector<float> routerInput;
   if (config.routerInputNorm)
@@ -573,8 +614,8 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
                    weights.router, numTokens, hidden, routerRows);
   if (weights.routerBias)
     for (int64_t t = 0; t < numTokens; ++t)
-      for (int64_t e = 0; e < numExperts; ++e)
-        logits[t * numExperts + e] += weights.routerBias[e];
+      for (int64_t e = 0; e < numRouted; ++e)
+        logits[t * numRouted + e] += weights.routerBias[e];
   if (config.softMoESlots > 0) {
     std::vector<float> out = softMoE(
         x, logits.data(), numTokens, hidden, numExperts, config.softMoESlots,
@@ -582,6 +623,8 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
     addSharedExpert(config, weights, x, numTokens, out);
     return out;
   }
+  if (config.zeroExperts > 0)
+    return runWithZeroExperts(config, weights, x, numTokens, logits);
   RowBundle bundle =
       config.routing
           ? dispatch(routeTokens(logits.data(), numTokens, numExperts,

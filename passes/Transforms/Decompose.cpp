@@ -144,9 +144,11 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
           rewriter, loc, slotType(rewriter.getF32Type()),
           slotType(rewriter.getI32Type()), logits, op.getCorrectionBias(),
           op.getExpertScale(), op.getExpertTable(), op.getTokenIds(), routing);
+      // Zero (identity) experts are routed over E + Z logits; their slots
+      // follow the real experts' rows, for the combine to pass through.
       bundle = DispatchOp::create(rewriter, loc, bundleTypes, expertInput,
                                   route.getExperts(), route.getWeights(),
-                                  op.getCapacityAttr())
+                                  op.getCapacityAttr(), op.getZeroExpertsAttr())
                    .getResults();
     } else {
       bundle = ExpertChoiceOp::create(rewriter, loc, bundleTypes, expertInput,
@@ -164,9 +166,13 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
         op.getExpertUp(), op.getExpertDown(), scaleInput ? rowWeight : Value(),
         op.getExpertGateBias(), op.getExpertUpBias(), op.getExpertDownBias(),
         op.getActivation(), op.getGluClampAttr());
+    // An identity expert adds its weighted input, as a dropped slot does
+    // under dropped = input.
     DroppedSlot dropped = op.getCapacityAttr()
                               ? op.getCapacityAttr().getDropped()
                               : DroppedSlot::zero;
+    if (op.getZeroExperts())
+      dropped = DroppedSlot::input;
     // The block's output bias is where every token's sum starts.
     Value output = CombineOp::create(
         rewriter, loc, inputType, expertOut, rowToken,

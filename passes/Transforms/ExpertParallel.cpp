@@ -165,6 +165,11 @@ struct ExpertParallelPass
       return mlp.emitOpError()
              << "expert parallelism needs the rows, offsets and scale of one "
                 "moe.dispatch";
+    if (dispatch.getZeroExperts())
+      return mlp.emitOpError()
+             << "expert parallelism with zero (identity) experts is not "
+                "supported: their slots would need their input on the "
+                "sending rank";
     int64_t numExperts = dispatch.getNumExperts();
     FailureOr<::moe::ExpertPlacement> placement =
         makePlacement(mlp, numExperts);
@@ -242,7 +247,8 @@ struct ExpertParallelPass
     auto sharded = DispatchOp::create(
         b, loc, dispatch.getRows().getType(), dispatch.getRowToken().getType(),
         dispatch.getRowWeight().getType(), offsetsType, dispatch.getInput(),
-        physical, dispatch.getWeights(), dispatch.getCapacityAttr());
+        physical, dispatch.getWeights(), dispatch.getCapacityAttr(),
+        /*zero_experts=*/IntegerAttr());
     dispatch.getRows().replaceAllUsesWith(sharded.getRows());
     dispatch.getRowToken().replaceAllUsesWith(sharded.getRowToken());
     dispatch.getRowWeight().replaceAllUsesWith(sharded.getRowWeight());
@@ -274,7 +280,8 @@ struct ExpertParallelPass
         order.getOffsets(), mlp.getGate(), mlp.getUp(), mlp.getDown(), Value(),
         Value(), Value(), mlp.getGateBias(), mlp.getUpBias(), mlp.getDownBias(),
         /*output_bias=*/Value(), mlp.getActivation(),
-        /*scale_expert_input=*/static_cast<bool>(scale), mlp.getGluClampAttr());
+        /*scale_expert_input=*/static_cast<bool>(scale), mlp.getGluClampAttr(),
+        /*dropped=*/DroppedSlot::zero);
     auto back = AllToAllOp::create(b, loc, rowsType, receivedCounts.getType(),
                                    experts.getResult(), receivedCounts);
     back.setReturning(true);

@@ -49,9 +49,6 @@ struct FuseExpertMlpIntoCombine : OpRewritePattern<CombineOp> {
     auto mlp = combine.getExpertOut().getDefiningOp<ExpertMlpOp>();
     if (!mlp || !mlp->hasOneUse())
       return rewriter.notifyMatchFailure(combine, "not fed by one expert_mlp");
-    // Dropped rows that pass their input through need the row bundle.
-    if (combine.getDropped() != DroppedSlot::zero)
-      return rewriter.notifyMatchFailure(combine, "dropped = input");
     Value input;
     Operation *producer = rowBundleProducer(mlp.getRows(), input);
     if (!producer || mlp.getRows() != producer->getResult(0) ||
@@ -77,7 +74,7 @@ struct FuseExpertMlpIntoCombine : OpRewritePattern<CombineOp> {
         mlp.getGate(), mlp.getUp(), mlp.getDown(), Value(), Value(), Value(),
         mlp.getGateBias(), mlp.getUpBias(), mlp.getDownBias(),
         combine.getOutputBias(), mlp.getActivation(), scaleInput,
-        mlp.getGluClampAttr());
+        mlp.getGluClampAttr(), combine.getDropped());
     rewriter.eraseOp(mlp);
     return success();
   }
@@ -106,7 +103,8 @@ struct FuseSharedExpert : OpRewritePattern<arith::AddFOp> {
           shared.getUp(), shared.getDown(), fused.getExpertGateBias(),
           fused.getExpertUpBias(), fused.getExpertDownBias(),
           fused.getOutputBias(), fused.getActivation(),
-          fused.getScaleExpertInput(), fused.getGluClampAttr());
+          fused.getScaleExpertInput(), fused.getGluClampAttr(),
+          fused.getDropped());
       rewriter.eraseOp(fused);
       rewriter.eraseOp(shared);
       return success();

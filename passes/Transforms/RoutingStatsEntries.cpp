@@ -73,7 +73,8 @@ struct MoERoutingStatsEntriesPass
     Location loc = layer.getLoc();
     OpBuilder b(ctx);
     b.setInsertionPointAfter(func);
-    int64_t numExperts = layer.getNumExperts();
+    // Zero (identity) experts count as the ids E..E+Z-1 they are routed as.
+    int64_t numExperts = layer.getNumRoutedExperts();
 
     // Arguments: the input, the router weight, the bias, with their
     // original attributes (checkpoint names).

@@ -197,6 +197,7 @@ PUBLISHED = {
              swiglu_limits_shared=[0.0] * 43 + [16.0] * 2),
         "the class leaves swiglu_limits null; Step-3.7-Flash clamps layers "
         "43-44 (routed 7, shared 16), as modeling_step3p7's notes say"),
+    "longcat_flash": ("longcat-flash-chat", {}, ""),
 }
 
 # Changes to a checker entry's config (in text_config where it has one): a
@@ -226,7 +227,8 @@ TINY = ["qwen3_next", "qwen3_5_moe", "qwen4_exp", "glm4_moe", "glm4v_moe",
         "gpt_oss", "openai_privacy_filter", "jetmoe", "switch_transformers",
         "dbrx", "ernie4_5_moe", "qwen3_vl_moe",
         "glm5_next", "hy_v4", "hy_v4_vl", "step3p7", "cohere2_moe",
-        "deepseek_v4", "nllb_moe", "gemma4", "gemma4_text", "diffusion_gemma"]
+        "deepseek_v4", "nllb_moe", "gemma4", "gemma4_text", "diffusion_gemma",
+        "longcat_flash"]
 
 
 def architecture(model_type):

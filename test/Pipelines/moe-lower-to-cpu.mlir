@@ -8,7 +8,8 @@
 // each stage runs alone: tensors after the first (of the moe dialect only
 // the kernel layer and the routing's worker count), the kernels packed and
 // split among threads after the second, memrefs with frees after the
-// third.
+// third. Its experts fuse (dropped slots pass their input through in the
+// fused op) and run on the register tiles.
 // CHECK-LABEL: llvm.func @deepseek_v3_like
 // CHECK-NOT: moe.
 // CHECK-NOT: linalg.
@@ -16,7 +17,7 @@
 // CHECK-NOT: memref.
 // CHECK-NOT: tensor.
 // CHECK: llvm.call @omp_get_max_threads()
-// CHECK: llvm.call @erff
+// CHECK: llvm.call @moe_ukernel_tile_f32
 // CHECK: llvm.return
 // LINALG-LABEL: func.func @deepseek_v3_like
 // LINALG-NOT: moe.{{layer|route|dispatch|expert_mlp|combine|shared_mlp}}

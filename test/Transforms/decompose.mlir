@@ -289,3 +289,27 @@ func.func @norms(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
             tensor<32xf32>, tensor<32xf32>, tensor<32xf32>) -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
+// -----
+
+// Tests that a layer with zero (identity) experts routes over the E + Z
+// router rows, dispatches with zero_experts (those slots after the real
+// experts' rows) and passes their input through in the combine.
+// CHECK-LABEL: func.func @zero_experts
+// CHECK: %[[W:.*]], %[[IDS:.*]] = moe.route %{{.*}} bias(%{{.*}}) {routing = #moe.routing<top_k = 3, scaling_factor = 6.0>} : tensor<?x6xf32>, tensor<6xf32> -> tensor<?x3xf32>, tensor<?x3xi32>
+// CHECK: moe.dispatch %{{.*}}, %[[IDS]], %[[W]] {zero_experts = 2 : i64}
+// CHECK-SAME: tensor<5xi32>
+// CHECK: moe.expert_mlp swiglu
+// CHECK: moe.combine
+// CHECK-SAME: dropped = #moe<dropped input>
+func.func @zero_experts(%x: tensor<?x64xf32>, %wg: tensor<6x64xf32>,
+                        %b: tensor<6xf32>, %w1: tensor<4x128x64xf32>,
+                        %w3: tensor<4x128x64xf32>,
+                        %w2: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  %y = moe.layer %x router(%wg, bias %b) experts(gate %w1, up %w3, down %w2)
+         {router = #moe.routing<top_k = 3, scaling_factor = 6.0>,
+          zero_experts = 2}
+         : (tensor<?x64xf32>, tensor<6x64xf32>, tensor<6xf32>,
+            tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>)
+         -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

@@ -84,3 +84,15 @@ func.func @shared_weights(%x: tensor<?x64xf32>, %ids: tensor<?x2xi32>, %w: tenso
   %y = moe.combine %out tokens(%tok) weights(%rw) offsets(%off) input(%x) : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>, tensor<?x64xf32>) -> tensor<?x64xf32>
   return %y, %g : tensor<?x64xf32>, tensor<8x32x64xf32>
 }
+
+// -----
+
+// Tests that zero (identity) experts are refused.
+func.func @zero_experts(%x: tensor<?x64xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>,
+    %g: tensor<8x32x64xf32>, %u: tensor<8x32x64xf32>, %d: tensor<8x64x32xf32>) -> tensor<?x64xf32> {
+  %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w {zero_experts = 4} : tensor<?x64xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
+  // expected-error @below {{expert parallelism with zero (identity) experts is not supported}}
+  %out = moe.expert_mlp swiglu %rows offsets(%off) weights(gate %g, up %u, down %d) : (tensor<?x64xf32>, tensor<9xi32>, tensor<8x32x64xf32>, tensor<8x32x64xf32>, tensor<8x64x32xf32>) -> tensor<?x64xf32>
+  %y = moe.combine %out tokens(%tok) weights(%rw) offsets(%off) input(%x) {dropped = #moe<dropped input>} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

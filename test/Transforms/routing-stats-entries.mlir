@@ -109,3 +109,20 @@ func.func @hash(%x: tensor<?x8xf32>, %ids: tensor<?xi32>,
          -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that with zero (identity) experts the statistics cover every routed
+// id: 4 real + 2 zero experts give a load of 6 and 10 floats.
+// CHECK-LABEL: func.func @zero_experts_routing_stats(
+// CHECK-SAME: -> tensor<10xf32>
+// CHECK: moe.routing_stats %{{.*}}, %{{.*}} softmax : tensor<?x6xf32>, tensor<?x3xi32> -> tensor<6xi64>
+func.func @zero_experts(%x: tensor<?x16xf32>, %wg: tensor<6x16xf32> {moe.weight = "router.classifier.weight"},
+                        %b: tensor<6xf32> {moe.weight = "router.e_score_correction_bias"},
+                        %g: tensor<4x8x16xf32>, %u: tensor<4x8x16xf32>, %d: tensor<4x16x8xf32>) -> tensor<?x16xf32> {
+  %y = moe.layer %x router(%wg, bias %b) experts(gate %g, up %u, down %d)
+         {router = #moe.routing<top_k = 3, scaling_factor = 6.0>, zero_experts = 2}
+         : (tensor<?x16xf32>, tensor<6x16xf32>, tensor<6xf32>, tensor<4x8x16xf32>,
+            tensor<4x8x16xf32>, tensor<4x16x8xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}

@@ -323,6 +323,47 @@ TEST(CompiledLayer, OutputBias) {
   checkAgainstReference(spec, {37}, /*fuseExperts=*/false);
 }
 
+/// LongCat-Flash's router: softmax over 8 real and 4 zero (identity)
+/// experts, top-3 selected on the probabilities plus a correction bias,
+/// weights × 6 without renormalisation.
+LayerSpec longCatSpec() {
+  LayerSpec spec;
+  spec.zeroExperts = 4;
+  spec.routing = softmaxTopK(3, false);
+  spec.routing->scalingFactor = 6.0f;
+  spec.bias = true;
+  return spec;
+}
+
+// Tests zero (identity) experts, fused and unfused, with and without a
+// shared expert: slots routed to ids >= E add their weighted input. The
+// layer must route some slots to zero experts and some to real ones, or
+// the case would not test the pass-through.
+TEST(CompiledLayer, ZeroExperts) {
+  LayerSpec spec = longCatSpec();
+  checkAgainstReference(spec, {1, 37});
+  checkAgainstReference(spec, {1, 37}, /*fuseExperts=*/false);
+  spec.sharedFfn = 20;
+  checkAgainstReference(spec, {1, 37});
+  checkAgainstReference(spec, {1, 37}, /*fuseExperts=*/false);
+
+  TestLayer layer = makeTestLayer(spec);
+  std::mt19937 rng(99);
+  std::vector<float> x = randomTensor(rng, 37 * spec.hidden, 1.0f);
+  reference::LayerWeights weights = layer.referenceWeights();
+  std::vector<float> logits =
+      routerLogits(x.data(), weights.router, 37, spec.hidden,
+                   spec.numExperts + spec.zeroExperts);
+  TokenRouting routing =
+      routeTokens(logits.data(), 37, spec.numExperts + spec.zeroExperts,
+                  *spec.routing, weights.correctionBias);
+  int64_t toZero = 0;
+  for (int32_t e : routing.experts)
+    toZero += e >= spec.numExperts;
+  EXPECT_GT(toZero, 0);
+  EXPECT_LT(toZero, static_cast<int64_t>(routing.experts.size()));
+}
+
 // Tests the other clamped SwiGLU forms, fused and unfused: GLM-5's
 // silu(min(g, l)) · clamp(u) on routed and shared experts; Hy-V4's on the
 // routed experts with a plain SwiGLU shared expert; Step-3.7's

@@ -54,6 +54,10 @@ struct Family {
   int64_t layer;
   reference::LayerConfig config;
   WeightsFn weights;
+  /// When positive, the scale of the random 1-D tensors (biases) instead
+  /// of 1/sqrt(size): a correction bias on softmax probabilities
+  /// (LongCat-Flash) would otherwise decide every token's selection alike.
+  float vectorScale = 0.0f;
 };
 
 const float *get(const TensorMap &tensors, const std::string &name) {
@@ -206,7 +210,9 @@ void checkFamily(const Family &family, bool sharded = false) {
       int64_t count = 1;
       for (int64_t d : shape)
         count *= d;
-      float scale = 1.0f / std::sqrt(static_cast<float>(shape.back()));
+      float scale = shape.size() == 1 && family.vectorScale > 0.0f
+                        ? family.vectorScale
+                        : 1.0f / std::sqrt(static_cast<float>(shape.back()));
       // Stored as the config's torch_dtype says (bfloat16, every tiny
       // config): the reference sees the values the checkpoint holds.
       Tensor tensor{shape, randomTensor(rng, count, scale)};
@@ -277,10 +283,11 @@ void checkFamily(const Family &family, bool sharded = false) {
     EXPECT_LE(normwiseError(expected, actual), 1e-5f)
         << family.configDir << " layer " << family.layer << ", T = " << tokens;
 
-    // The routing statistics, against the reference's on the same routing.
+    // The routing statistics, against the reference's on the same routing:
+    // over every routed id, zero (identity) experts included.
     if (!boundStats)
       continue;
-    int64_t E = family.config.numExperts;
+    int64_t E = family.config.numExperts + family.config.zeroExperts;
     // The router may read a normalised input (Gemma 4).
     std::vector<float> routerInput =
         family.config.routerInputNorm
@@ -1239,5 +1246,19 @@ TEST(HFFamily, Cohere2MoeAverage) {
   checkFamily(
       {"cohere2-moe-tiny", 1, c,
        projWeights("model.layers.1.mlp.", 8, 16, "shared_experts.", 16)});
+}
+
+// Tests LongCat-Flash (longcat_flash): softmax over 8 real and 4 zero
+// (identity) experts, top-3 on the probabilities plus the correction bias,
+// × 2.5 without renormalisation; the router is router.classifier.
+TEST(HFFamily, LongCatFlash) {
+  reference::LayerConfig c = config(32, 8, softmaxTopK(3, false));
+  c.routing->scalingFactor = 2.5f;
+  c.zeroExperts = 4;
+  checkFamily({"longcat-flash-tiny", 1, c,
+               projWeights("model.layers.1.mlp.", 8, 16, "", 0, false,
+                           "router.e_score_correction_bias",
+                           "router.classifier.weight"),
+               /*vectorScale=*/0.02f});
 }
 } // namespace

@@ -223,8 +223,10 @@ TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
     layer.weights.push_back({std::move(name), shape, randomTensor(rng, n, s)});
   };
   // Soft MoE's router has a row per slot.
-  add("mlp.gate.weight", {E * std::max<int64_t>(spec.softMoESlots, 1), H},
-      1.0f);
+  // The ids the router chooses among: real and zero experts.
+  int64_t routed = E + spec.zeroExperts;
+  add("mlp.gate.weight",
+      {spec.softMoESlots > 0 ? E * spec.softMoESlots : routed, H}, 1.0f);
   if (spec.tableRows > 0) {
     int64_t K = spec.routing->topK;
     std::vector<int32_t> experts(E);
@@ -238,8 +240,11 @@ TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
   }
   for (int64_t h = 0; h < H && spec.collapseBoost != 0.0f; ++h)
     layer.weights.back().values[h] = spec.collapseBoost;
+  // With zero experts the bias corrects softmax probabilities (LongCat),
+  // which a bias of 0.5 would outweigh: every token would pick alike.
   if (spec.bias)
-    add("mlp.gate.e_score_correction_bias", {E}, 0.5f);
+    add("mlp.gate.e_score_correction_bias", {routed},
+        spec.zeroExperts > 0 ? 0.05f : 0.5f);
   // Scales stay positive, around 1, as trained ones are.
   auto addScale = [&](std::string name, int64_t n) {
     add(std::move(name), {n}, 0.5f);
@@ -247,11 +252,11 @@ TestLayer moe::test::makeTestLayer(const LayerSpec &spec, uint32_t seed) {
       v += 1.0f;
   };
   if (spec.routerBias)
-    add("mlp.router.bias", {E}, 0.5f);
+    add("mlp.router.bias", {routed}, 0.5f);
   if (spec.routerInputNorm)
     addScale("mlp.router.scale", H);
   if (spec.expertScale)
-    addScale("mlp.router.per_expert_scale", E);
+    addScale("mlp.router.per_expert_scale", routed);
   if (isGated(spec.activation))
     add("mlp.experts.{e}.gate_proj.weight", {E, F, H}, scale);
   add("mlp.experts.{e}.up_proj.weight", {E, F, H}, scale);
@@ -373,6 +378,8 @@ std::string TestLayer::source() const {
     os << ", scale_expert_input";
   if (!spec.norms.empty())
     os << ", norm_epsilon = " << exactFloat(spec.normEpsilon);
+  if (spec.zeroExperts > 0)
+    os << ", zero_experts = " << spec.zeroExperts;
   if (spec.routerInputNorm)
     os << ", router_input_norm = #moe.router_input_norm<epsilon = "
        << exactFloat(spec.routerInputNorm->epsilon)
@@ -408,6 +415,7 @@ LayerConfig TestLayer::referenceConfig() const {
   config.scaleExpertInput = spec.scaleExpertInput;
   config.routerInputNorm = spec.routerInputNorm;
   config.normEpsilon = spec.normEpsilon;
+  config.zeroExperts = spec.zeroExperts;
   return config;
 }
 

@@ -54,6 +54,10 @@ struct LayerSpec {
   /// kLayerNormNames, in that order.
   std::vector<std::string> norms;
   double normEpsilon = 1e-6;
+  /// Identity experts after the numExperts real ones (`zero_experts`): the
+  /// router, correction bias, router bias and expert scale have
+  /// numExperts + zeroExperts rows.
+  int64_t zeroExperts = 0;
 };
 
 /// moe.layer's norms in operand order.

@@ -538,6 +538,35 @@ TEST(Layer, DroppedSlots) {
   EXPECT_NEAR(input[0], zero[0], kTol);
 }
 
+// Tests zero (identity) experts as LongCat-Flash routes them: softmax over
+// E + Z = 3 ids, top-2 selected on the probabilities plus the correction
+// bias, weights the probabilities × 2 without renormalisation; the zero
+// expert (id 2) adds w·x, real expert e adds w·relu(x).
+TEST(Layer, ZeroExperts) {
+  IdentityLayer layer;
+  std::vector<float> router = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  // Lifts expert 1 (p = 0.039) above expert 0 (p = 0.175) for selection.
+  float bias[] = {0.0f, 0.2f, 0.0f};
+  LayerWeights w = layer.weights();
+  w.router = router.data();
+  w.correctionBias = bias;
+  LayerConfig config;
+  config.hidden = 3;
+  config.numExperts = 2;
+  config.zeroExperts = 1;
+  config.activation = Activation::ReLU;
+  config.routing = RoutingConfig{2};
+  config.routing->scalingFactor = 2.0f;
+  float x[] = {0.5f, -1.0f, 2.0f};
+  // Logits are x itself: p = softmax(0.5, -1, 2).
+  float sum = std::exp(0.5f) + std::exp(-1.0f) + std::exp(2.0f);
+  float p1 = std::exp(-1.0f) / sum, p2 = std::exp(2.0f) / sum;
+  std::vector<float> y = runLayer(config, w, x, 1);
+  for (int h = 0; h < 3; ++h)
+    EXPECT_NEAR(y[h], 2.0f * p2 * x[h] + 2.0f * p1 * std::max(x[h], 0.0f), kTol)
+        << h;
+}
+
 // Tests SwiGLU and the sigmoid-gated shared expert on one hand-sized case.
 TEST(Layer, SwiGluAndGatedShared) {
   // H = 1, F = 1: expert(x) = d · silu(g·x) · (u·x).

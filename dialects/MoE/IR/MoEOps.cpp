@@ -298,9 +298,9 @@ LogicalResult LayerOp::verifyNorms() {
   if (getCapacity())
     return emitOpError("norms do not combine with a capacity: a dropped slot "
                        "would pass a normalised input through");
-  if (getOutputBias() || getSharedCombine())
-    return emitOpError("norms do not combine with 'output_bias' or "
-                       "'shared_combine'");
+  if (getOutputBias() || getSharedCombine() || getZeroExperts())
+    return emitOpError("norms do not combine with 'output_bias', "
+                       "'shared_combine' or 'zero_experts'");
   return success();
 }
 
@@ -321,15 +321,19 @@ LogicalResult LayerOp::verify() {
                   {getOutputBias(), "output_bias"}})))
     return failure();
   int64_t hidden = getHiddenSize();
-  int64_t numExperts = getNumExperts();
   if (failed(check.dim(getRouterWeight(), "router_weight", 1, hidden,
-                       "hidden size")))
+                       "hidden size")) ||
+      failed(verifyZeroExperts()))
     return failure();
+  // The router's rows and per-expert vectors cover the zero experts too;
+  // the expert weights do not.
+  int64_t numRouted = getNumRoutedExperts();
+  int64_t numExperts = getNumExperts();
 
   if (Value routerBias = getRouterBias();
       routerBias && !isa<SoftMoEAttr>(getRouter()) &&
-      failed(check.dim(routerBias, "router_bias", 0, numExperts,
-                                     "expert count")))
+      failed(
+          check.dim(routerBias, "router_bias", 0, numRouted, "expert count")))
     return failure();
   if (Value inputScale = getRouterInputScale()) {
     if (!getRouterInputNormAttr())
@@ -342,10 +346,10 @@ LogicalResult LayerOp::verify() {
 
   auto emitError = [&] { return emitOpError(); };
   if (auto routing = dyn_cast<RoutingAttr>(getRouter())) {
-    if (failed(routing.verifyForExperts(emitError, numExperts)) ||
+    if (failed(routing.verifyForExperts(emitError, numRouted)) ||
         failed(verifyCorrectionBias(*this, routing, getCorrectionBias(),
-                                    numExperts)) ||
-        failed(verifyExpertScale(*this, getExpertScale(), numExperts)) ||
+                                    numRouted)) ||
+        failed(verifyExpertScale(*this, getExpertScale(), numRouted)) ||
         failed(verifyExpertTable(*this, routing, getExpertTable(),
                                  getTokenIds(), getCorrectionBias(),
                                  dimOf(getInput(), 0))))
@@ -425,6 +429,36 @@ LogicalResult LayerOp::verify() {
       return failure();
   }
   return check.sameType(getOutput(), getInput(), "input");
+}
+
+LogicalResult LayerOp::verifyZeroExperts() {
+  std::optional<int64_t> zero = getZeroExperts();
+  if (!zero)
+    return success();
+  if (*zero <= 0)
+    return emitOpError() << "'zero_experts' must be positive, got " << *zero;
+  if (!isa<RoutingAttr>(getRouter()))
+    return emitOpError("'zero_experts' applies to token-choice routing "
+                       "(#moe.routing) only: expert choice and Soft MoE have "
+                       "no identity experts");
+  if (getExpertTable())
+    return emitOpError("'zero_experts' does not combine with routing by "
+                       "token id ('expert_table')");
+  if (getCapacity())
+    return emitOpError("'zero_experts' does not combine with 'capacity': "
+                       "identity-expert slots take the rows that dropped "
+                       "slots would");
+  if (getScaleExpertInput())
+    return emitOpError("'zero_experts' does not combine with "
+                       "'scale_expert_input': an identity expert's weight "
+                       "scales its output");
+  if (getRouterWeight().getType().getDimSize(0) <= *zero)
+    return emitOpError() << "'zero_experts' (" << *zero
+                         << ") leaves no expert with weights: 'router_weight' "
+                            "has "
+                         << getRouterWeight().getType().getDimSize(0)
+                         << " rows (E + Z)";
+  return success();
 }
 
 LogicalResult LayerOp::verifySharedActivation() {
@@ -649,10 +683,19 @@ LogicalResult DispatchOp::verify() {
   if (ShapedType::isDynamic(topK))
     return emitOpError() << "'experts' must have a static top-k width, got "
                          << getExperts().getType();
-  if (topK > getNumExperts())
+  if (std::optional<int64_t> zero = getZeroExperts()) {
+    if (*zero <= 0)
+      return emitOpError() << "'zero_experts' must be positive, got " << *zero;
+    if (getCapacity())
+      return emitOpError("'zero_experts' does not combine with 'capacity': "
+                         "identity-expert slots take the rows that dropped "
+                         "slots would");
+  }
+  if (topK > getNumExperts() + getNumZeroExperts())
     return emitOpError() << "'experts' top-k width (" << topK
-                         << ") exceeds the expert count (" << getNumExperts()
-                         << ") given by 'expert_offsets'";
+                         << ") exceeds the expert count ("
+                         << getNumExperts() + getNumZeroExperts()
+                         << ") given by 'expert_offsets' and 'zero_experts'";
   return success();
 }
 
@@ -751,6 +794,10 @@ LogicalResult FusedExpertsOp::verify() {
                                       {getSharedDown(), "shared_down"}})))
     return failure();
   int64_t hidden = dimOf(getInput(), 1);
+  if (getDropped() == DroppedSlot::input &&
+      (!getRowWeight() || getScaleExpertInput()))
+    return emitOpError("dropped = input needs 'row_weight' scaling the "
+                       "output to weight the passed-through input");
   if (Value weight = getRowWeight())
     if (failed(check.dim(weight, "row_weight", 0, dimOf(getRowToken(), 0),
                          "row count")))

@@ -197,14 +197,19 @@ struct LayerConfig {
   std::optional<RouterInputNorm> routerInputNorm;
   /// The epsilon of the norms around the FFNs (LayerWeights' `*Norm`).
   double normEpsilon = 1e-6;
+  /// Identity experts routed as ids numExperts..numExperts+zeroExperts-1
+  /// (LongCat-Flash): such a slot adds its weight times the token's input.
+  /// Token choice without capacity; the router has numExperts+zeroExperts
+  /// rows.
+  int64_t zeroExperts = 0;
 };
 
 struct LayerWeights {
-  const float *router = nullptr;            // [E,H] (Soft MoE: [E·S,H])
-  const float *correctionBias = nullptr;    // [E] or null
-  const float *routerBias = nullptr;        // [E] or null
+  const float *router = nullptr;            // [E+Z,H] (Soft MoE: [E·S,H])
+  const float *correctionBias = nullptr;    // [E+Z] or null
+  const float *routerBias = nullptr;        // [E+Z] or null
   const float *routerInputScale = nullptr;  // [H] or null (norm's scale)
-  const float *expertScale = nullptr;       // [E] or null
+  const float *expertScale = nullptr;       // [E+Z] or null
   FfnWeights experts;                       // stacked [E,...]
   std::optional<FfnWeights> shared;         // dense
   const float *sharedSigmoidGate = nullptr; // [1,H] or null

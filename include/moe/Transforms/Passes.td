@@ -61,9 +61,11 @@ def MoEFuseExperts : Pass<"moe-fuse-experts"> {
     columns of routed and shared experts among threads alike. The gather
     itself becomes dead and is removed once lowered.
 
-    Left alone: a combine with `dropped = input` (its dropped rows pass the
-    gathered input through), a sigmoid-gated shared expert (Qwen2-MoE), and
-    anything whose operands do not come from one row bundle.
+    A combine with `dropped = input` (dropped slots, zero experts) fuses
+    too: the fused op keeps `dropped = input` and adds those rows' weighted
+    input from the layer input. Left alone: a sigmoid-gated shared expert
+    (Qwen2-MoE), and anything whose operands do not come from one row
+    bundle.
 
     Before:
     ```mlir
@@ -95,7 +97,9 @@ def MoERoutingStatsEntries : Pass<"moe-routing-stats-entries", "::mlir::ModuleOp
     and router weights (with their `moe.weight` names) and returning
     `tensor<(E+4)xf32>`: the load of each expert, then normalised entropy,
     largest share, mean router confidence and aux loss, as
-    `moe.routing_stats` defines them. The new function is marked
+    `moe.routing_stats` defines them. With `zero_experts = Z` the
+    statistics cover every routed id: E is then E + Z, the identity experts
+    counted as ids E..E+Z-1. The new function is marked
     `moe.entry_kind = "routing_stats"` and `moe.stats_of = "<name>"`, so
     moe-compile exports it beside the forward entry.
 

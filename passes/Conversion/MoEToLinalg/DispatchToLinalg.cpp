@@ -457,7 +457,10 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     CapacityAttr capacityAttr = op.getCapacityAttr();
     Slots slots;
-    slots.numExperts = op.getNumExperts();
+    // Identity experts are permuted as experts E..E+Z-1, after the real
+    // ones; only the real experts' offsets are the op's result.
+    int64_t numZero = op.getNumZeroExperts();
+    slots.numExperts = op.getNumExperts() + numZero;
     slots.topK = op.getExperts().getType().getDimSize(1);
     slots.experts = tensor::CollapseShapeOp::create(
         b, op.getExperts(), ArrayRef<ReassociationIndices>{{0, 1}});
@@ -492,6 +495,11 @@ struct DispatchOpLowering : OpRewritePattern<DispatchOp> {
     Permutation permutation =
         parallel ? permuteInParallel(b, slots) : permuteSerially(b, slots);
     Value rows = createGatherRows(b, op.getInput(), permutation.rowToken);
+    if (numZero > 0)
+      permutation.offsets = tensor::ExtractSliceOp::create(
+          b, permutation.offsets, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(op.getNumExperts() + 1)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
     rewriter.replaceOp(
         op, {castToType(b, rows, op.getRows().getType()),
              castToType(b, permutation.rowToken, op.getRowToken().getType()),

@@ -24,9 +24,14 @@ namespace {
 /// Why the CUDA target cannot lower capacity with dropped = input today.
 constexpr llvm::StringLiteral kDroppedInput =
     "capacity with dropped = input is not supported by the CUDA target: "
-    "moe-fuse-experts does not fuse its experts, and the unfused "
-    "moe.expert_mlp does not map to GPU kernels (use dropped = zero, or "
-    "--target=cpu)";
+    "the passed-through input of dropped slots is added by loops that do "
+    "not map to GPU kernels (use dropped = zero, or --target=cpu)";
+
+/// Why the CUDA target cannot lower zero (identity) experts today.
+constexpr llvm::StringLiteral kZeroExperts =
+    "zero (identity) experts ('zero_experts') are not supported by the CUDA "
+    "target: the passed-through input of their slots is added by loops that "
+    "do not map to GPU kernels (use --target=cpu)";
 
 /// Why the CUDA target cannot lower GPT-OSS's clamped SwiGLU today.
 constexpr llvm::StringLiteral kClampedSwiglu =
@@ -156,6 +161,12 @@ struct MoECUDACheckLayersPass
         failed = true;
         return;
       }
+      if (op->getAttrOfType<IntegerAttr>("zero_experts") &&
+          isa<LayerOp, DispatchOp>(op)) {
+        op->emitOpError(kZeroExperts);
+        failed = true;
+        return;
+      }
       bool passThrough = false;
       if (auto layer = dyn_cast<LayerOp>(op))
         passThrough =
@@ -163,6 +174,8 @@ struct MoECUDACheckLayersPass
             layer.getCapacityAttr().getDropped() == DroppedSlot::input;
       else if (auto combine = dyn_cast<CombineOp>(op))
         passThrough = combine.getDropped() == DroppedSlot::input;
+      else if (auto fused = dyn_cast<FusedExpertsOp>(op))
+        passThrough = fused.getDropped() == DroppedSlot::input;
       if (!passThrough)
         return;
       op->emitOpError(kDroppedInput);

@@ -437,3 +437,21 @@ func.func @expert_mlp_clamp_silu(%rows: tensor<?x32xf32>, %off: tensor<9xi32>,
          tensor<8x16x32xf32>, tensor<8x32x16xf32>) -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
+
+// -----
+
+// Tests that fused experts with dropped = input first add each row past
+// offsets[E] (dropped slots, zero experts) as its weight times its token's
+// input, then the routed experts' down projections into the same output.
+// CHECK-LABEL: func.func @fused_dropped_input
+// CHECK: %[[GU:.*]] = moe.gather_gate_up swiglu
+// CHECK: %[[PASSED:.*]] = scf.for
+// CHECK: scf.for
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: moe.down_scatter_add %[[GU]] {{.*}} outs(%[[PASSED]])
+func.func @fused_dropped_input(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %rw: tensor<?xf32>, %off: tensor<5xi32>,
+                               %g: tensor<4x128x64xf32>, %u: tensor<4x128x64xf32>, %d: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  %y = moe.fused_experts swiglu %x tokens(%tok) weights(%rw) offsets(%off) experts(gate %g, up %u, down %d) {dropped = #moe<dropped input>} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>, tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

@@ -172,3 +172,21 @@ func.func @expert_choice(%x: tensor<?x32xf32>, %logits: tensor<?x8xf32>)
       -> tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
   return %r, %t, %w, %o : tensor<?x32xf32>, tensor<?xi32>, tensor<?xf32>, tensor<9xi32>
 }
+
+// -----
+
+// Tests that a dispatch to zero (identity) experts permutes over E + Z = 6
+// buckets, both forms, and returns the E + 1 offsets of the real experts:
+// the identity slots are the rows past offsets[E].
+// CHECK-LABEL: func.func @zero_expert_dispatch
+// CHECK: tensor<?x6xi32>
+// CHECK: %[[OFF:.*]] = tensor.extract_slice %{{.*}}[0] [5] [1] : tensor<7xi32> to tensor<5xi32>
+// CHECK: return %[[OFF]]
+// SERIAL-LABEL: func.func @zero_expert_dispatch
+// SERIAL: linalg.fill ins(%{{.*}} : i32) outs(%{{.*}} : tensor<6xi32>)
+// SERIAL: %[[OFF:.*]] = tensor.extract_slice %{{.*}}[0] [5] [1] : tensor<7xi32> to tensor<5xi32>
+// SERIAL: return %[[OFF]]
+func.func @zero_expert_dispatch(%x: tensor<?x64xf32>, %ids: tensor<?x3xi32>, %w: tensor<?x3xf32>) -> tensor<5xi32> {
+  %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w {zero_experts = 2} : tensor<?x64xf32>, tensor<?x3xi32>, tensor<?x3xf32> -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return %off : tensor<5xi32>
+}

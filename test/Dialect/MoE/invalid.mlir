@@ -1035,3 +1035,131 @@ func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>, 
   %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) norms(output %n, expert_input %n) {router = #moe.routing<top_k = 2>, norm_epsilon = 1.0e-06} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+// -----
+
+// Tests that a non-positive zero expert count is rejected.
+func.func @f(%x: tensor<?x64xf32>, %wg: tensor<6x64xf32>, %w1: tensor<4x128x64xf32>, %w3: tensor<4x128x64xf32>, %w2: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'zero_experts' must be positive, got 0}}
+  %y = moe.layer %x router(%wg) experts(gate %w1, up %w3, down %w2) {router = #moe.routing<top_k = 2>, zero_experts = 0} : (tensor<?x64xf32>, tensor<6x64xf32>, tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that zero experts with expert-choice routing are rejected.
+func.func @f(%x: tensor<?x64xf32>, %wg: tensor<6x64xf32>, %w1: tensor<4x128x64xf32>, %w3: tensor<4x128x64xf32>, %w2: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'zero_experts' applies to token-choice routing (#moe.routing) only}}
+  %y = moe.layer %x router(%wg) experts(gate %w1, up %w3, down %w2) {router = #moe.expert_choice<capacity_factor = 1.0>, zero_experts = 2} : (tensor<?x64xf32>, tensor<6x64xf32>, tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that zero experts with a capacity are rejected.
+func.func @f(%x: tensor<?x64xf32>, %wg: tensor<6x64xf32>, %w1: tensor<4x128x64xf32>, %w3: tensor<4x128x64xf32>, %w2: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'zero_experts' does not combine with 'capacity'}}
+  %y = moe.layer %x router(%wg) experts(gate %w1, up %w3, down %w2) {router = #moe.routing<top_k = 2>, capacity = #moe.capacity<factor = 1.0>, zero_experts = 2} : (tensor<?x64xf32>, tensor<6x64xf32>, tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that zero experts with the routing weight on the expert input are rejected.
+func.func @f(%x: tensor<?x64xf32>, %wg: tensor<6x64xf32>, %w1: tensor<4x128x64xf32>, %w3: tensor<4x128x64xf32>, %w2: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'zero_experts' does not combine with 'scale_expert_input'}}
+  %y = moe.layer %x router(%wg) experts(gate %w1, up %w3, down %w2) {router = #moe.routing<top_k = 2>, scale_expert_input, zero_experts = 2} : (tensor<?x64xf32>, tensor<6x64xf32>, tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that zero experts that leave no real expert are rejected.
+func.func @f(%x: tensor<?x64xf32>, %wg: tensor<6x64xf32>, %w1: tensor<4x128x64xf32>, %w3: tensor<4x128x64xf32>, %w2: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'zero_experts' (6) leaves no expert with weights: 'router_weight' has 6 rows (E + Z)}}
+  %y = moe.layer %x router(%wg) experts(gate %w1, up %w3, down %w2) {router = #moe.routing<top_k = 2>, zero_experts = 6} : (tensor<?x64xf32>, tensor<6x64xf32>, tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that expert weights counting the zero experts are rejected (the router has E + Z = 6 rows, so E = 3).
+func.func @f(%x: tensor<?x64xf32>, %wg: tensor<6x64xf32>, %w1: tensor<4x128x64xf32>, %w3: tensor<4x128x64xf32>, %w2: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{expert}}
+  %y = moe.layer %x router(%wg) experts(gate %w1, up %w3, down %w2) {router = #moe.routing<top_k = 2>, zero_experts = 3} : (tensor<?x64xf32>, tensor<6x64xf32>, tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that zero experts with Soft MoE are rejected.
+func.func @f(%x: tensor<?x64xf32>, %wg: tensor<8x64xf32>, %w1: tensor<4x128x64xf32>, %w3: tensor<4x128x64xf32>, %w2: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'zero_experts' applies to token-choice routing (#moe.routing) only}}
+  %y = moe.layer %x router(%wg) experts(gate %w1, up %w3, down %w2) {router = #moe.soft_moe<slots_per_expert = 2>, zero_experts = 1} : (tensor<?x64xf32>, tensor<8x64xf32>, tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that zero experts with routing by token id are rejected.
+func.func @f(%x: tensor<?x64xf32>, %wg: tensor<6x64xf32>, %t: tensor<16x2xi32>, %ids: tensor<?xi32>, %w1: tensor<4x128x64xf32>, %w3: tensor<4x128x64xf32>, %w2: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'zero_experts' does not combine with routing by token id ('expert_table')}}
+  %y = moe.layer %x router(%wg) table(%t) token_ids(%ids) experts(gate %w1, up %w3, down %w2) {router = #moe.routing<top_k = 2, renormalize = true>, zero_experts = 2} : (tensor<?x64xf32>, tensor<6x64xf32>, tensor<16x2xi32>, tensor<?xi32>, tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that a correction bias sized for the real experts only is rejected:
+// it covers the E + Z ids the router chooses among.
+func.func @f(%x: tensor<?x64xf32>, %wg: tensor<6x64xf32>, %b: tensor<4xf32>, %w1: tensor<4x128x64xf32>, %w3: tensor<4x128x64xf32>, %w2: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{correction_bias}}
+  %y = moe.layer %x router(%wg, bias %b) experts(gate %w1, up %w3, down %w2) {router = #moe.routing<top_k = 2>, zero_experts = 2} : (tensor<?x64xf32>, tensor<6x64xf32>, tensor<4xf32>, tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that a dispatch to zero experts under a capacity is rejected.
+func.func @f(%x: tensor<?x64xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{'zero_experts' does not combine with 'capacity'}}
+  %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w {capacity = #moe.capacity<factor = 1.0>, zero_experts = 2} : tensor<?x64xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that a dispatch with a non-positive zero expert count is rejected.
+func.func @f(%x: tensor<?x64xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{'zero_experts' must be positive, got -1}}
+  %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w {zero_experts = -1} : tensor<?x64xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that a top-k wider than the real and zero experts together is
+// rejected.
+func.func @f(%x: tensor<?x64xf32>, %ids: tensor<?x7xi32>, %w: tensor<?x7xf32>) {
+  // expected-error @+1 {{'experts' top-k width (7) exceeds the expert count (6) given by 'expert_offsets' and 'zero_experts'}}
+  %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w {zero_experts = 2} : tensor<?x64xf32>, tensor<?x7xi32>, tensor<?x7xf32> -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  return
+}
+
+// -----
+
+// Tests that fused experts passing dropped rows' input through without a
+// row weight are rejected.
+func.func @f(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %off: tensor<5xi32>, %g: tensor<4x128x64xf32>, %u: tensor<4x128x64xf32>, %d: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{dropped = input needs 'row_weight' scaling the output to weight the passed-through input}}
+  %y = moe.fused_experts swiglu %x tokens(%tok) offsets(%off) experts(gate %g, up %u, down %d) {dropped = #moe<dropped input>} : (tensor<?x64xf32>, tensor<?xi32>, tensor<5xi32>, tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that norms refuse zero experts.
+func.func @f(%x: tensor<?x8xf32>, %wg: tensor<6x8xf32>, %g: tensor<4x16x8xf32>, %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>, %n: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{norms do not combine with 'output_bias', 'shared_combine' or 'zero_experts'}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d) norms(expert_input %n) {router = #moe.routing<top_k = 2>, norm_epsilon = 1.0e-06, zero_experts = 2} : (tensor<?x8xf32>, tensor<6x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

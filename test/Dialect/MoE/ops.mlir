@@ -488,3 +488,49 @@ func.func @layer_norms(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
             tensor<32xf32>) -> tensor<?x32xf32>
   return %y, %z : tensor<?x32xf32>, tensor<?x32xf32>
 }
+// -----
+
+// Tests that a LongCat-Flash layer with zero (identity) experts round-trips:
+// the router and its correction bias cover E + Z = 6 ids, the expert
+// weights the E = 4 real experts.
+// CHECK-LABEL: func.func @longcat_zero_experts
+// CHECK: moe.layer %{{[^ ]*}} router(%{{[^,]*}}, bias %{{[^)]*}}) experts(gate
+// CHECK-SAME: {router = #moe.routing<top_k = 3, scaling_factor = 6.0>, zero_experts = 2 : i64}
+// GENERIC-LABEL: sym_name = "longcat_zero_experts"
+// GENERIC: "moe.layer"
+// GENERIC-SAME: zero_experts = 2 : i64
+func.func @longcat_zero_experts(%x: tensor<?x64xf32>, %wg: tensor<6x64xf32>,
+                                %b: tensor<6xf32>, %w1: tensor<4x128x64xf32>,
+                                %w3: tensor<4x128x64xf32>,
+                                %w2: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  %y = moe.layer %x router(%wg, bias %b) experts(gate %w1, up %w3, down %w2)
+         {router = #moe.routing<top_k = 3, scaling_factor = 6.0>,
+          zero_experts = 2}
+         : (tensor<?x64xf32>, tensor<6x64xf32>, tensor<6xf32>,
+            tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>)
+         -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that a dispatch routing to zero experts and fused experts passing
+// dropped rows' input through round-trip.
+// CHECK-LABEL: func.func @zero_expert_dispatch
+// CHECK: moe.dispatch %{{.*}}, %{{.*}}, %{{.*}} {zero_experts = 2 : i64}
+// CHECK: moe.fused_experts swiglu
+// CHECK-SAME: dropped = #moe<dropped input>
+func.func @zero_expert_dispatch(%x: tensor<?x64xf32>, %ids: tensor<?x3xi32>,
+                                %w: tensor<?x3xf32>, %g: tensor<4x128x64xf32>,
+                                %u: tensor<4x128x64xf32>,
+                                %d: tensor<4x64x128xf32>) -> tensor<?x64xf32> {
+  %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w {zero_experts = 2}
+      : tensor<?x64xf32>, tensor<?x3xi32>, tensor<?x3xf32>
+      -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  %y = moe.fused_experts swiglu %x tokens(%tok) weights(%rw) offsets(%off)
+      experts(gate %g, up %u, down %d) {dropped = #moe<dropped input>}
+      : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>,
+         tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>)
+      -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

@@ -4,7 +4,7 @@
 // what is unsupported, at the first stage of the CUDA pipeline.
 func.func @layer_dropped_input(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x16x8xf32>,
                                %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
-  // expected-error @+1 {{'moe.layer' op capacity with dropped = input is not supported by the CUDA target: moe-fuse-experts does not fuse its experts, and the unfused moe.expert_mlp does not map to GPU kernels}}
+  // expected-error @+1 {{'moe.layer' op capacity with dropped = input is not supported by the CUDA target: the passed-through input of dropped slots is added by loops that do not map to GPU kernels}}
   %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
          {router = #moe.routing<top_k = 1>,
           capacity = #moe.capacity<factor = 1.0, drop_order = lowest_weight, dropped = input>}
@@ -236,4 +236,31 @@ func.func @layer_norms(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %g: tensor<4x1
          : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>,
             tensor<8xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
+}
+// -----
+
+// Tests that a layer with zero (identity) experts is refused, naming what is
+// unsupported.
+func.func @layer_zero_experts(%x: tensor<?x8xf32>, %wg: tensor<6x8xf32>, %g: tensor<4x16x8xf32>,
+                              %u: tensor<4x16x8xf32>, %d: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.layer' op zero (identity) experts ('zero_experts') are not supported by the CUDA target: the passed-through input of their slots is added by loops that do not map to GPU kernels (use --target=cpu)}}
+  %y = moe.layer %x router(%wg) experts(gate %g, up %u, down %d)
+         {router = #moe.routing<top_k = 2>, zero_experts = 2}
+         : (tensor<?x8xf32>, tensor<6x8xf32>, tensor<4x16x8xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>)
+         -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that a decomposed dispatch to zero experts and fused experts passing
+// dropped rows' input through are refused too.
+func.func @fused_zero_experts(%x: tensor<?x64xf32>, %ids: tensor<?x3xi32>, %w: tensor<?x3xf32>,
+                              %g: tensor<4x128x64xf32>, %u: tensor<4x128x64xf32>, %d: tensor<4x64x128xf32>)
+    -> tensor<?x64xf32> {
+  // expected-error @+1 {{'moe.dispatch' op zero (identity) experts ('zero_experts') are not supported by the CUDA target}}
+  %rows, %tok, %rw, %off = moe.dispatch %x, %ids, %w {zero_experts = 2} : tensor<?x64xf32>, tensor<?x3xi32>, tensor<?x3xf32> -> tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>
+  // expected-error @+1 {{'moe.fused_experts' op capacity with dropped = input is not supported by the CUDA target}}
+  %y = moe.fused_experts swiglu %x tokens(%tok) weights(%rw) offsets(%off) experts(gate %g, up %u, down %d) {dropped = #moe<dropped input>} : (tensor<?x64xf32>, tensor<?xi32>, tensor<?xf32>, tensor<5xi32>, tensor<4x128x64xf32>, tensor<4x128x64xf32>, tensor<4x64x128xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
 }

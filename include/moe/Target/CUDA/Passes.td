@@ -21,9 +21,9 @@ def MoECUDACheckLayers : Pass<"moe-cuda-check-layers", "::mlir::ModuleOp"> {
     each `moe.layer`, `moe.route` or `moe.combine` the later stages cannot lower, rather
     than a failure deep in the GPU mapping about a buffer. Today that is
     capacity with `dropped = input` (dropped slots pass their input
-    through): `moe-fuse-experts` does not fuse those experts, and the
-    unfused `moe.expert_mlp` allocates dynamically sized buffers inside
-    what would be GPU kernels. It is also routing by token id (a
+    through) and zero (identity) experts (`zero_experts`): the pass-through
+    of those slots is a serial loop over dynamically sized rows, not a GPU
+    kernel. It is also routing by token id (a
     `moe.layer` or `moe.route` with `expert_table`): the CUDA entries take
     no token ids.
   }];

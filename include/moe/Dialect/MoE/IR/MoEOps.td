@@ -87,6 +87,14 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
       MLP beside the experts), and `output` the sum of the two. A token's
       normalisation reads that token's row only. Token choice or expert
       choice without capacity; no output bias or averaging with them.
+    * `zero_experts = Z` (LongCat-Flash's zero-computation experts): the
+      router routes over `E + Z` experts, the last `Z` of them identity
+      experts. `router_weight` has `E + Z` rows, and `correction_bias`,
+      `router_bias` and `expert_scale` `E + Z` entries, while the expert
+      weights stay `[E,...]`. A slot whose expert id `j ≥ E` adds `w · x`
+      (the token's input times its routing weight); `j < E` adds
+      `w · FFN_j(x)`. Token-choice routing by top-k only: no expert choice,
+      Soft MoE, routing by token id, capacity or `scale_expert_input`.
 
     Weights are f32. The verifier (rather than the operand types) says so,
     to point at what a bf16 weight most likely wants: f32 in the IR and
@@ -134,7 +142,8 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     Optional<MoE_Weight1D>:$shared_input_norm,
     Optional<MoE_Weight1D>:$shared_output_norm,
     Optional<MoE_Weight1D>:$output_norm,
-    OptionalAttr<F64Attr>:$norm_epsilon
+    OptionalAttr<F64Attr>:$norm_epsilon,
+    OptionalAttr<I64Attr>:$zero_experts
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
@@ -178,15 +187,24 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
             /*shared_combine=*/SharedCombineAttr(),
             /*expert_input_norm=*/Value(), /*expert_output_norm=*/Value(),
             /*shared_input_norm=*/Value(), /*shared_output_norm=*/Value(),
-            /*output_norm=*/Value(), /*norm_epsilon=*/FloatAttr());
+            /*output_norm=*/Value(), /*norm_epsilon=*/FloatAttr(),
+            /*zero_experts=*/IntegerAttr());
     }]>
   ];
   let hasVerifier = 1;
   let hasCanonicalizer = 1;
   let extraClassDeclaration = [{
+    /// E, the experts with weights (zero experts excluded).
     int64_t getNumExperts() {
+      return getNumRoutedExperts() - getNumZeroExperts();
+    }
+    /// E + Z, the ids the router chooses among: one per router row (Soft
+    /// MoE: per S rows).
+    int64_t getNumRoutedExperts() {
       return getRouterWeight().getType().getDimSize(0) / getRouterRowsPerExpert();
     }
+    /// Z, the identity experts routed to after the E real ones.
+    int64_t getNumZeroExperts() { return getZeroExperts().value_or(0); }
     /// Soft MoE's router has a row per slot; the other routers one per expert.
     int64_t getRouterRowsPerExpert() {
       auto soft = ::llvm::dyn_cast<SoftMoEAttr>(getRouter());
@@ -217,6 +235,9 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments]> {
     }
     /// The norms' weights, their epsilon and where they sit.
     LogicalResult verifyNorms();
+    /// `zero_experts` is positive, leaves an expert with weights and comes
+    /// with plain token-choice routing.
+    LogicalResult verifyZeroExperts();
   }];
 }
 
@@ -384,6 +405,11 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
     `row_weight` is the slot's routing weight, or with the capacity's
     `renormalize` and `output_scale` the weight those make of it.
 
+    With `zero_experts = Z` expert ids lie in `[0, E + Z)` and the slots
+    routed to ids `≥ E` (identity experts) follow the kept rows from
+    `offsets[E]` on, in (id, token) order, where `moe.combine`'s
+    `dropped = input` adds their weighted input. Dropless only.
+
     Example:
     ```mlir
     %rows, %tok, %w, %off = moe.dispatch %x, %ids, %weights
@@ -396,7 +422,8 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
     MoE_Activations:$input,
     2DTensorOf<[I32]>:$experts,
     2DTensorOf<[F32]>:$weights,
-    OptionalAttr<MoE_CapacityAttr>:$capacity
+    OptionalAttr<MoE_CapacityAttr>:$capacity,
+    OptionalAttr<I64Attr>:$zero_experts
   );
   let results = (outs MoE_Activations:$rows, MoE_Index1D:$row_token,
                       MoE_Weight1D:$row_weight, MoE_Index1D:$expert_offsets);
@@ -410,6 +437,8 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure]> {
     int64_t getNumExperts() {
       return getExpertOffsets().getType().getDimSize(0) - 1;
     }
+    /// Z, the identity experts after the E of the offsets.
+    int64_t getNumZeroExperts() { return getZeroExperts().value_or(0); }
   }];
 }
 
@@ -577,7 +606,10 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
     `row_weight` rows are summed as they are. The experts' linear biases
     (`gate_bias`, `up_bias` `[E,F]`, `down_bias` `[E,H]`) are as in
     `moe.expert_mlp`, `w_r` scaling `b_d` too; `output_bias(%b)` `[H]` is
-    what every token's output starts from (moe.combine's). Weights are laid out as in
+    what every token's output starts from (moe.combine's). Rows at or past
+    `offsets[E]` (dropped slots, identity experts) add nothing under
+    `dropped = zero` and `w_r · x[row_token[r]]` under `dropped = input`,
+    as in `moe.combine`. Weights are laid out as in
     `moe.expert_mlp` and `moe.shared_mlp` (the checkpoint's); a target
     chooses another layout on the kernel layer it lowers to
     (`#moe.weight_layout`).
@@ -609,7 +641,8 @@ def MoE_FusedExpertsOp : MoE_Op<"fused_experts", [Pure, AttrSizedOperandSegments
     Optional<MoE_Weight1D>:$output_bias,
     MoE_ActivationAttr:$activation,
     UnitAttr:$scale_expert_input,
-    OptionalAttr<MoE_GluClampAttr>:$glu_clamp
+    OptionalAttr<MoE_GluClampAttr>:$glu_clamp,
+    DefaultValuedAttr<MoE_DroppedSlotAttr, "::mlir::moe::DroppedSlot::zero">:$dropped
   );
   let results = (outs MoE_Activations:$output);
   let assemblyFormat = [{
