@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 
 using namespace mlir;
@@ -233,6 +234,17 @@ getSharedActivation(MLIRContext *ctx, const LayerPlan &plan, int64_t layer) {
   return {ActivationAttr::get(ctx, shared->activation), shared->clamp};
 }
 } // namespace
+
+LogicalResult mlir::moe::hf::checkScalingFactor(const ConfigReader &config,
+                                               StringRef key, double scaling) {
+  if (scaling >= FLT_MIN && scaling <= FLT_MAX)
+    return success();
+  return config.error(key) << "config key '" << key
+                           << "' must be positive and within f32 ("
+                           << formatNumber(FLT_MIN) << " to "
+                           << formatNumber(FLT_MAX) << "), got "
+                           << formatNumber(scaling);
+}
 
 LogicalResult mlir::moe::hf::refuseSharedMlpBias(const ConfigReader &config,
                                                 const LayerPlan &plan) {

@@ -346,6 +346,11 @@ LogicalResult readAria(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readCohere2Moe(const ConfigReader &config, LayerPlan &plan);
 LogicalResult readLlama4Text(const ConfigReader &config, LayerPlan &plan);
 
+/// Requires the routing weights' scaling factor `key` to be a normal
+/// positive f32, so that scaled weights stay finite and nonzero.
+LogicalResult checkScalingFactor(const ConfigReader &config, StringRef key,
+                                 double scaling);
+
 /// Refuses `mlp_bias` = true, which gives a family's shared expert biases
 /// that moe.layer's shared expert does not have.
 LogicalResult refuseSharedMlpBias(const ConfigReader &config,

@@ -177,12 +177,9 @@ LogicalResult mlir::moe::hf::readStep3p7(const ConfigReader &config,
   if (failed(shared) || failed(scaling) ||
       failed(refuseSharedMlpBias(config, plan)))
     return failure();
-  if (!(*scaling >= FLT_MIN && *scaling <= FLT_MAX))
-    return config.error("moe_router_scaling_factor")
-           << "config key 'moe_router_scaling_factor' must be positive and "
-              "within f32 ("
-           << formatNumber(FLT_MIN) << " to " << formatNumber(FLT_MAX)
-           << "), got " << formatNumber(*scaling);
+  if (failed(checkScalingFactor(config, "moe_router_scaling_factor",
+                                *scaling)))
+    return failure();
   FailureOr<std::vector<double>> routedLimits =
       readLayerLimits(config, "swiglu_limits", plan.numLayers);
   FailureOr<std::vector<double>> sharedLimits =

@@ -12,25 +12,10 @@
 
 #include "llvm/ADT/STLExtras.h"
 
-#include <cfloat>
-
 using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::hf;
 namespace limits = ::moe::limits;
-
-/// routed_scaling_factor multiplies f32 routing weights: a normal f32 keeps
-/// them finite and nonzero.
-static LogicalResult checkScalingFactor(const ConfigReader &config,
-                                        double scaling) {
-  if (scaling >= FLT_MIN && scaling <= FLT_MAX)
-    return success();
-  return config.error("routed_scaling_factor")
-         << "config key 'routed_scaling_factor' must be positive and within "
-            "f32 ("
-         << formatNumber(FLT_MIN) << " to " << formatNumber(FLT_MAX)
-         << "), got " << formatNumber(scaling);
-}
 
 LogicalResult
 mlir::moe::hf::readDeepSeekRouting(const ConfigReader &config, LayerPlan &plan,
@@ -58,7 +43,7 @@ mlir::moe::hf::readDeepSeekRouting(const ConfigReader &config, LayerPlan &plan,
   if (failed(shared) || failed(scaling) || failed(norm) || failed(method) ||
       failed(scoring) || failed(nGroup) || failed(topkGroup))
     return failure();
-  if (failed(checkScalingFactor(config, *scaling)))
+  if (failed(checkScalingFactor(config, "routed_scaling_factor", *scaling)))
     return failure();
 
   StringRef expectedMethods =
@@ -181,7 +166,7 @@ LogicalResult mlir::moe::hf::readDeepSeekV4(const ConfigReader &config,
   if (failed(scaling) || failed(scoring) || failed(vocab) || failed(kinds) ||
       failed(hashLayers))
     return failure();
-  if (failed(checkScalingFactor(config, *scaling)))
+  if (failed(checkScalingFactor(config, "routed_scaling_factor", *scaling)))
     return failure();
   if (*scoring == "sqrtsoftplus")
     plan.scoring = ScoringFunc::sqrtsoftplus;

@@ -13,8 +13,6 @@
 
 #include "moe/Support/Limits.h"
 
-#include <cfloat>
-
 using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::hf;
@@ -44,12 +42,8 @@ LogicalResult mlir::moe::hf::readLongCatFlash(const ConfigReader &config,
            << limits::kMaxExperts << ")";
   // The weights are f32 probabilities times the factor: a normal f32 keeps
   // them finite and nonzero.
-  if (!(*scaling >= FLT_MIN && *scaling <= FLT_MAX))
-    return config.error("routed_scaling_factor")
-           << "config key 'routed_scaling_factor' must be positive and within "
-              "f32 ("
-           << formatNumber(FLT_MIN) << " to " << formatNumber(FLT_MAX)
-           << "), got " << formatNumber(*scaling);
+  if (failed(checkScalingFactor(config, "routed_scaling_factor", *scaling)))
+    return failure();
   // With router_bias true transformers builds the classifier's bias but
   // computes F.linear(x, classifier.weight): the bias is never added.
   // moec follows transformers and reads no router bias.
