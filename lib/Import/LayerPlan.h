@@ -294,6 +294,14 @@ struct DeepSeekDefaults {
   bool renormalize = false;
   /// Whether the family has `n_shared_experts` at all.
   bool sharedExperts = true;
+
+  /// The DeepSeek-V3-router families whose configs default norm_topk_prob
+  /// to true.
+  static DeepSeekDefaults renormalizing() {
+    DeepSeekDefaults defaults;
+    defaults.renormalize = true;
+    return defaults;
+  }
 };
 
 /// DeepSeek's routing, groups, scaling and shared experts (names as
@@ -356,12 +364,12 @@ LogicalResult checkScalingFactor(const ConfigReader &config, StringRef key,
 LogicalResult refuseSharedMlpBias(const ConfigReader &config,
                                   const LayerPlan &plan);
 
-/// The `swiglu_limit` (default 10) of the families clamping their SwiGLU
-/// in GLM-5's form (GLM-5, Hy-V4, DeepSeek-V4). Their code clamps whatever
-/// the value, so a limit of 0 or below (which Hy-V4's docstring calls "no
+/// GLM-5's clamped SwiGLU `silu(min(g, L))·clamp(u, ±L)` as `plan`'s
+/// activation, L the `swiglu_limit` (default 10) of the families clamping
+/// in that form (GLM-5, Hy-V4, DeepSeek-V4). Their code clamps whatever the
+/// value, so a limit of 0 or below (which Hy-V4's docstring calls "no
 /// clamp") would zero every expert: refused rather than guessed.
-FailureOr<double> readSwigluLimit(const ConfigReader &config,
-                                  const LayerPlan &plan);
+LogicalResult readGlm5Clamp(const ConfigReader &config, LayerPlan &plan);
 
 /// Families with a clamped SwiGLU other than GPT-OSS's
 /// (Families/ClampedSwiGlu.cpp): GLM-5, Hy-V4 (and its multimodal model),

@@ -1074,22 +1074,6 @@ TEST(HFFamily, Ernie45Moe) {
                            false, "moe_statics.e_score_correction_bias")});
 }
 
-/// Expert e's gate and up, rows [0,F) and [F,2F) of a fused gate_up_proj
-/// [E,2F,H], copied into `owned`; returns {gate, up}.
-std::pair<const float *, const float *>
-splitChunkedGateUp(const float *gateUp, int64_t E, int64_t F, int64_t H,
-                   std::vector<std::vector<float>> &owned) {
-  std::vector<float> g(E * F * H), u(E * F * H);
-  for (int64_t e = 0; e < E; ++e)
-    for (int64_t i = 0; i < F * H; ++i) {
-      g[e * F * H + i] = gateUp[e * 2 * F * H + i];
-      u[e * F * H + i] = gateUp[e * 2 * F * H + F * H + i];
-    }
-  owned.push_back(std::move(g));
-  owned.push_back(std::move(u));
-  return {owned[owned.size() - 2].data(), owned.back().data()};
-}
-
 /// Gemma 4's feed-forward half, tiny (gemma4, gemma4_text, diffusion_gemma
 /// at layer 1 under `prefix`): the router reads RMSNorm(x) · router.scale ·
 /// 32^-0.5, softmax top-2 renormalised × per_expert_scale; GeGLU-tanh
@@ -1106,7 +1090,7 @@ Family gemma4Tiny(std::string configDir, std::string prefix, int64_t F) {
   c.normEpsilon = 1e-6;
   auto weights = [=](const TensorMap &t,
                      std::vector<std::vector<float>> &owned) {
-    auto [gate, up] = splitChunkedGateUp(
+    auto [gate, up] = splitGateUpRows(
         get(t, prefix + "experts.gate_up_proj"), E, F, H, owned);
     reference::LayerWeights w;
     w.router = get(t, prefix + "router.proj.weight");
@@ -1191,7 +1175,7 @@ Family hyV4Tiny(std::string configDir) {
   auto weights = [=](const TensorMap &t,
                      std::vector<std::vector<float>> &owned) {
     std::string prefix = "model.layers.1.mlp.";
-    auto [gate, up] = splitChunkedGateUp(
+    auto [gate, up] = splitGateUpRows(
         get(t, prefix + "experts.gate_up_proj"), E, F, H, owned);
     reference::LayerWeights w;
     w.router = get(t, prefix + "gate.weight");

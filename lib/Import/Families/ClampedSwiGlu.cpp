@@ -21,17 +21,8 @@ using namespace mlir::moe::hf;
 namespace limits = ::moe::limits;
 
 namespace {
-/// The configs of the DeepSeek-V3-router families default norm_topk_prob
-/// to true.
-DeepSeekDefaults renormalizing() {
-  DeepSeekDefaults defaults;
-  defaults.renormalize = true;
-  return defaults;
-}
-
 /// Whether `limit` can be a `#moe.glu_clamp` limit: positive and within f32.
 bool isClampLimit(double limit) { return limit > 0.0 && limit <= FLT_MAX; }
-
 
 /// Step-3.7's per-layer limits `key`: a number or null per decoder layer
 /// (0 or null: no clamp), possibly followed by the MTP layers' entries,
@@ -112,8 +103,8 @@ LogicalResult readStepLayerRule(const ConfigReader &config, LayerPlan &plan) {
 }
 } // namespace
 
-FailureOr<double> mlir::moe::hf::readSwigluLimit(const ConfigReader &config,
-                                  const LayerPlan &plan) {
+LogicalResult mlir::moe::hf::readGlm5Clamp(const ConfigReader &config,
+                                           LayerPlan &plan) {
   FailureOr<double> limit = config.optionalNumber("swiglu_limit", 10.0);
   if (failed(limit))
     return failure();
@@ -123,40 +114,37 @@ FailureOr<double> mlir::moe::hf::readSwigluLimit(const ConfigReader &config,
               "most "
            << formatNumber(FLT_MAX) << "), got " << formatNumber(*limit) << "; "
            << plan.modelType << " clamps its experts with it";
-  return *limit;
+  plan.activation = Activation::clamped_swiglu;
+  plan.gluForm = GluClampForm::clamp_gate;
+  plan.gluLimit = *limit;
+  return success();
 }
 
 LogicalResult mlir::moe::hf::readGlm5Next(const ConfigReader &config,
                                           LayerPlan &plan) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())) ||
+  if (failed(readDeepSeekRouting(config, plan,
+                                 DeepSeekDefaults::renormalizing())) ||
       failed(readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/false,
                                /*defaultDense=*/3)))
     return failure();
-  FailureOr<double> limit = readSwigluLimit(config, plan);
-  if (failed(limit))
-    return failure();
   // Glm5NextMLP clamps the routed and the shared experts alike.
-  plan.activation = Activation::clamped_swiglu;
-  plan.gluForm = GluClampForm::clamp_gate;
-  plan.gluLimit = *limit;
+  if (failed(readGlm5Clamp(config, plan)))
+    return failure();
   plan.prefix = "model.language_model.layers.{L}.mlp.";
   return success();
 }
 
 LogicalResult mlir::moe::hf::readHyV4(const ConfigReader &config,
                                       LayerPlan &plan) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())) ||
+  if (failed(readDeepSeekRouting(config, plan,
+                                 DeepSeekDefaults::renormalizing())) ||
       failed(checkFusedGateUpSize(config, plan)) ||
       failed(readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/false,
                                /*defaultDense=*/1)))
     return failure();
-  FailureOr<double> limit = readSwigluLimit(config, plan);
-  if (failed(limit))
-    return failure();
   // HYV4Experts clamp; the shared MLP does not.
-  plan.activation = Activation::clamped_swiglu;
-  plan.gluForm = GluClampForm::clamp_gate;
-  plan.gluLimit = *limit;
+  if (failed(readGlm5Clamp(config, plan)))
+    return failure();
   plan.sharedActivation = Activation::swiglu;
   plan.naming = ExpertNaming::FusedChunked;
   // save_pretrained reverses the load-time `.linear_gate -> .gate_proj`
@@ -177,8 +165,7 @@ LogicalResult mlir::moe::hf::readStep3p7(const ConfigReader &config,
   if (failed(shared) || failed(scaling) ||
       failed(refuseSharedMlpBias(config, plan)))
     return failure();
-  if (failed(checkScalingFactor(config, "moe_router_scaling_factor",
-                                *scaling)))
+  if (failed(checkScalingFactor(config, "moe_router_scaling_factor", *scaling)))
     return failure();
   FailureOr<std::vector<double>> routedLimits =
       readLayerLimits(config, "swiglu_limits", plan.numLayers);

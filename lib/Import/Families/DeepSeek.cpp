@@ -176,14 +176,11 @@ LogicalResult mlir::moe::hf::readDeepSeekV4(const ConfigReader &config,
     return config.error("scoring_func")
            << "config key 'scoring_func' is " << quote(*scoring)
            << "; deepseek_v4 scores with sqrtsoftplus or sigmoid";
-  FailureOr<double> limit = readSwigluLimit(config, plan);
-  if (failed(limit) || failed(refuseSharedMlpBias(config, plan)))
-    return failure();
   // DeepseekV4Experts and DeepseekV4MLP (the shared expert) both compute
   // silu(min(g, L)) · clamp(u, ±L): GLM-5's form.
-  plan.activation = Activation::clamped_swiglu;
-  plan.gluForm = GluClampForm::clamp_gate;
-  plan.gluLimit = *limit;
+  if (failed(readGlm5Clamp(config, plan)) ||
+      failed(refuseSharedMlpBias(config, plan)))
+    return failure();
   plan.renormalize = true;
   plan.scalingFactor = *scaling;
   plan.correctionBias = true;

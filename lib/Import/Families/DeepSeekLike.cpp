@@ -21,18 +21,10 @@ using namespace mlir::moe;
 using namespace mlir::moe::hf;
 namespace limits = ::moe::limits;
 
-namespace {
-/// The configs of these families default norm_topk_prob to true.
-DeepSeekDefaults renormalizing() {
-  DeepSeekDefaults defaults;
-  defaults.renormalize = true;
-  return defaults;
-}
-} // namespace
-
 static LogicalResult readGlm4MoeLayers(const ConfigReader &config,
                                        LayerPlan &plan, bool multimodal) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())) ||
+  if (failed(readDeepSeekRouting(config, plan,
+                                 DeepSeekDefaults::renormalizing())) ||
       failed(readFirstDense(config, plan, "first_k_dense_replace", 1)))
     return failure();
   if (multimodal)
@@ -52,7 +44,8 @@ LogicalResult mlir::moe::hf::readGlm4vMoe(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readGlm4MoeLite(const ConfigReader &config,
                                              LayerPlan &plan) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+  if (failed(
+          readDeepSeekRouting(config, plan, DeepSeekDefaults::renormalizing())))
     return failure();
   // Glm4MoeLiteConfig has no first_k_dense_replace: one dense layer.
   return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/false,
@@ -61,7 +54,8 @@ LogicalResult mlir::moe::hf::readGlm4MoeLite(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readGlmMoeDsa(const ConfigReader &config,
                                            LayerPlan &plan) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+  if (failed(
+          readDeepSeekRouting(config, plan, DeepSeekDefaults::renormalizing())))
     return failure();
   return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
                            /*defaultDense=*/3);
@@ -69,7 +63,8 @@ LogicalResult mlir::moe::hf::readGlmMoeDsa(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readExaoneMoe(const ConfigReader &config,
                                            LayerPlan &plan) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+  if (failed(
+          readDeepSeekRouting(config, plan, DeepSeekDefaults::renormalizing())))
     return failure();
   plan.correctionBiasName = "e_score_correction_bias";
   return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
@@ -78,7 +73,8 @@ LogicalResult mlir::moe::hf::readExaoneMoe(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readKimiLinear(const ConfigReader &config,
                                             LayerPlan &plan) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+  if (failed(
+          readDeepSeekRouting(config, plan, DeepSeekDefaults::renormalizing())))
     return failure();
   plan.naming = ExpertNaming::Mixtral;
   plan.prefix = "model.layers.{L}.block_sparse_moe.";
@@ -88,7 +84,7 @@ LogicalResult mlir::moe::hf::readKimiLinear(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readMiMoV2Flash(const ConfigReader &config,
                                              LayerPlan &plan) {
-  DeepSeekDefaults defaults = renormalizing();
+  DeepSeekDefaults defaults = DeepSeekDefaults::renormalizing();
   defaults.sharedExperts = false;
   if (failed(readDeepSeekRouting(config, plan, defaults)))
     return failure();
@@ -124,7 +120,8 @@ LogicalResult mlir::moe::hf::readDots1(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readDots3Note(const ConfigReader &config,
                                            LayerPlan &plan) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+  if (failed(
+          readDeepSeekRouting(config, plan, DeepSeekDefaults::renormalizing())))
     return failure();
   // The shared experts' width has a key of its own here.
   FailureOr<int64_t> shared =
@@ -142,7 +139,8 @@ LogicalResult mlir::moe::hf::readDots3Note(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readDeepSeekV32(const ConfigReader &config,
                                              LayerPlan &plan) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+  if (failed(
+          readDeepSeekRouting(config, plan, DeepSeekDefaults::renormalizing())))
     return failure();
   return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
                            /*defaultDense=*/3);
@@ -150,7 +148,8 @@ LogicalResult mlir::moe::hf::readDeepSeekV32(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readSolarOpen(const ConfigReader &config,
                                            LayerPlan &plan) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+  if (failed(
+          readDeepSeekRouting(config, plan, DeepSeekDefaults::renormalizing())))
     return failure();
   setEveryLayer(plan);
   return success();
@@ -158,7 +157,8 @@ LogicalResult mlir::moe::hf::readSolarOpen(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readBailingHybrid(const ConfigReader &config,
                                                LayerPlan &plan) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+  if (failed(
+          readDeepSeekRouting(config, plan, DeepSeekDefaults::renormalizing())))
     return failure();
   plan.correctionBiasName = "gate.expert_bias";
   return readMlpLayerTypes(config, plan, /*readFirstDenseKey=*/true,
@@ -167,7 +167,7 @@ LogicalResult mlir::moe::hf::readBailingHybrid(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readBeam(const ConfigReader &config,
                                       LayerPlan &plan) {
-  DeepSeekDefaults defaults = renormalizing();
+  DeepSeekDefaults defaults = DeepSeekDefaults::renormalizing();
   defaults.sharedExperts = false;
   if (failed(readDeepSeekRouting(config, plan, defaults)))
     return failure();
@@ -214,7 +214,8 @@ namespace {
 /// Mistral 4's router: DeepSeek-V3's groups (top-two sums) over softmax
 /// scores, without a correction bias.
 LogicalResult readMistralRouting(const ConfigReader &config, LayerPlan &plan) {
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+  if (failed(
+          readDeepSeekRouting(config, plan, DeepSeekDefaults::renormalizing())))
     return failure();
   plan.scoring = ScoringFunc::softmax;
   plan.correctionBias = false;
@@ -248,7 +249,8 @@ LogicalResult mlir::moe::hf::readMistralLarge4(const ConfigReader &config,
 LogicalResult mlir::moe::hf::readNemotronH(const ConfigReader &config,
                                            LayerPlan &plan) {
   plan.layerListKey = "layers_block_type";
-  if (failed(readDeepSeekRouting(config, plan, renormalizing())))
+  if (failed(
+          readDeepSeekRouting(config, plan, DeepSeekDefaults::renormalizing())))
     return failure();
   FailureOr<std::string> act = config.optionalString("mlp_hidden_act", "relu2");
   FailureOr<int64_t> shared = config.optionalInt(
@@ -322,7 +324,7 @@ LogicalResult mlir::moe::hf::readMiniMaxM3VL(const ConfigReader &config,
 
 LogicalResult mlir::moe::hf::readLfm2Moe(const ConfigReader &config,
                                          LayerPlan &plan) {
-  DeepSeekDefaults defaults = renormalizing();
+  DeepSeekDefaults defaults = DeepSeekDefaults::renormalizing();
   defaults.sharedExperts = false;
   if (failed(readDeepSeekRouting(config, plan, defaults)))
     return failure();
