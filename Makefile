@@ -3,8 +3,14 @@
 #
 #   make demo            set up, build and run the main job on the CPU default
 #   make check           set up, build and run every test: check-release,
-#                        check-sanitize and fuzz (what .ci/run calls)
+#                        check-install, check-python, check-sanitize and
+#                        fuzz (what .ci/run calls)
 #   make check-release   the lit and unit tests on the release build (build/)
+#   make check-install   install build/ into a fresh prefix and build and run
+#                        examples/cpp (find_package) and examples/c
+#                        (pkg-config) against it
+#   make check-python    pip install ./python against a fresh prefix and run
+#                        examples/python and python/tests
 #   make check-sanitize  the same tests built with ASan + UBSan (build-asan/)
 #   make fuzz            each libFuzzer target for FUZZ_SECONDS (build-fuzz/)
 #   make docs            regenerate docs/ from the ODS
@@ -16,7 +22,7 @@ FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 SANITIZERS = address,undefined
 
-.PHONY: all deps build check check-release check-sanitize fuzz demo docs clean
+.PHONY: all deps build check check-release check-install check-python check-sanitize fuzz demo docs clean
 
 all: build
 
@@ -29,10 +35,16 @@ $(BUILD)/build.ninja: | deps
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD)
 
-check: check-release check-sanitize fuzz
+check: check-release check-install check-python check-sanitize fuzz
 
 check-release: build
 	cmake --build $(BUILD) --target check-moe check-docs
+
+check-install: build
+	bash scripts/check-install.sh $(BUILD)
+
+check-python: build
+	bash scripts/check-python.sh $(BUILD)
 
 $(SAN_BUILD)/build.ninja: | deps
 	cmake -S . -B $(SAN_BUILD) -G Ninja -DMOEC_SANITIZE=$(SANITIZERS) $(CMAKE_FLAGS)

@@ -65,10 +65,11 @@ for case in "${cases[@]}"; do
     read -r name tokens <<<"$phase"
     x="$work/$config-$tokens.npy"
     "$bin/moe-run" "$lib" --generate-input "$x" --tokens "$tokens" --seed 2 > /dev/null
-    stats=$("$bin/moe-run" "$lib" --weights "$work/$config.safetensors" --input "$x" \
+    "$bin/moe-run" "$lib" --weights "$work/$config.safetensors" --input "$x" \
       --output "$work/$config-$tokens-moec.npy" --threads "$threads" --repeat "$repeat" \
-      --timing-json "$work/$config-$tokens-moec.json" --stats)
-    load=$(sed -nE 's/^routing: [0-9]+ experts; load per expert: (.*)$/\1/p' <<<"$stats")
+      --timing-json "$work/$config-$tokens-moec.json" --stats-json "$work/$config-$tokens-stats.json" > /dev/null
+    load=$(/usr/bin/python3 -c 'import json, sys; print(*json.load(open(sys.argv[1]))["load"])' \
+      "$work/$config-$tokens-stats.json")
     torch=$(/usr/bin/python3 bench/pytorch_moe.py --family "$family" --prefix "$prefix" \
       --weights "$work/$config.safetensors" --input "$x" --experts "$E" --top-k "$K" \
       --threads "$threads" --repeat "$repeat" --output "$work/$config-$tokens-torch.npy")

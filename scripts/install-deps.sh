@@ -5,11 +5,16 @@
 set -euo pipefail
 
 # clang-22 and its runtimes build the libFuzzer targets (make fuzz); OpenMPI
-# is the CPU communicator of expert parallelism and runs its tests (mpirun).
+# is the CPU communicator of expert parallelism and runs its tests (mpirun);
+# pkg-config finds the installed runtime in make check-install; Debian's
+# python3 with venv, headers, pybind11, numpy and matplotlib builds and tests
+# the Python package (make check-python).
 packages=(
   cmake ninja-build g++ make ccache python3 libgtest-dev nlohmann-json3-dev
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools libomp-22-dev
-  clang-22 libclang-rt-22-dev openmpi-bin libopenmpi-dev
+  clang-22 libclang-rt-22-dev openmpi-bin libopenmpi-dev pkg-config
+  python3-venv python3-dev python3-pybind11 python3-numpy python3-setuptools
+  python3-wheel python3-matplotlib
 )
 
 missing=()

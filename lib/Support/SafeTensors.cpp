@@ -74,6 +74,12 @@ template <float (*decode)(uint8_t)> const float *codeTable() {
   return table.data();
 }
 
+std::string formatDims(const std::vector<int64_t> &shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
 } // namespace
 
 float moe::fp8e4m3ToFloat(uint8_t code) {
@@ -172,6 +178,9 @@ bool TensorView::copyToF32(float *out, int64_t begin, int64_t count) const {
 }
 
 void TensorView::releasePages(size_t begin, size_t end) const {
+  // Advice on anonymous memory would zero it: only mappings of a file.
+  if (!fileBacked)
+    return;
   uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   uintptr_t start = reinterpret_cast<uintptr_t>(data);
   uintptr_t lo =
@@ -234,6 +243,52 @@ bool normalizeShardName(const std::string &shard, std::string &normal) {
   return !normal.empty();
 }
 } // namespace
+
+std::unique_ptr<Checkpoint>
+Checkpoint::fromMemory(std::vector<TensorView> views, const std::string &label,
+                       std::string &error) {
+  std::unique_ptr<Checkpoint> checkpoint(new Checkpoint());
+  checkpoint->sourcePath = label;
+  for (TensorView &view : views) {
+    std::string where = label + ": tensor '" + view.name + "'";
+    if (view.name.empty()) {
+      error = label + ": a tensor has no name";
+      return nullptr;
+    }
+    if (view.shape.size() > limits::kMaxRank) {
+      error = where + ": rank " + std::to_string(view.shape.size()) +
+              " exceeds the limit " + std::to_string(limits::kMaxRank);
+      return nullptr;
+    }
+    int64_t count;
+    if (std::any_of(view.shape.begin(), view.shape.end(),
+                    [](int64_t d) { return d < 0; }) ||
+        !limits::checkedProduct(view.shape, limits::kMaxTensorElements,
+                                count)) {
+      error = where + ": shape " + formatDims(view.shape) +
+              " is negative or holds more than " +
+              std::to_string(limits::kMaxTensorElements) + " elements";
+      return nullptr;
+    }
+    if (view.bytes != static_cast<uint64_t>(count) * dtypeSize(view.dtype) ||
+        (view.bytes && !view.data)) {
+      error = where + ": " + std::to_string(view.bytes) + " bytes, but " +
+              dtypeName(view.dtype) + " " + formatDims(view.shape) +
+              " needs " +
+              std::to_string(static_cast<uint64_t>(count) *
+                             dtypeSize(view.dtype));
+      return nullptr;
+    }
+    view.file = label;
+    view.fileBacked = false;
+    std::string name = view.name;
+    if (!checkpoint->byName.emplace(name, std::move(view)).second) {
+      error = label + ": two tensors are named '" + name + "'";
+      return nullptr;
+    }
+  }
+  return checkpoint;
+}
 
 std::unique_ptr<Checkpoint> Checkpoint::open(const std::string &path,
                                              std::string &error) {
@@ -443,12 +498,6 @@ bool Checkpoint::addFile(const std::string &path, std::string &error) {
 }
 
 namespace {
-std::string formatDims(const std::vector<int64_t> &shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
 
 bool isE8M0(DType dtype) {
   return dtype == DType::F8E8M0 || dtype == DType::U8;

@@ -22,6 +22,7 @@
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -139,6 +140,8 @@ LogicalResult mlir::moe::emitHostLibrary(ModuleOp module,
   if (!machine)
     return module.emitError("no target machine for this host: ") << error;
   auto nestTiming = [&](StringRef stage) {
+    if (options.onStage)
+      options.onStage(stage);
     return options.timing ? options.timing->nest(stage) : TimingScope();
   };
 
@@ -230,4 +233,19 @@ LogicalResult mlir::moe::emitHostLibrary(ModuleOp module,
            << output << " failed (exit " << status << ")"
            << (linkError.empty() ? "" : ": ") << linkError;
   return success();
+}
+
+std::string mlir::moe::findEmbeddedArchive(StringRef buildTreePath) {
+  static int anchor;
+  std::string executable = llvm::sys::fs::getMainExecutable(nullptr, &anchor);
+  if (!executable.empty()) {
+    // <prefix>/bin/moe-compile -> <prefix>/lib/moec/<archive>
+    SmallString<256> installed(llvm::sys::path::parent_path(
+        llvm::sys::path::parent_path(executable)));
+    llvm::sys::path::append(installed, "lib", "moec",
+                            llvm::sys::path::filename(buildTreePath));
+    if (llvm::sys::fs::exists(installed))
+      return std::string(installed);
+  }
+  return buildTreePath.str();
 }

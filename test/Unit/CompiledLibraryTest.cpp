@@ -13,6 +13,7 @@
 #include "LayerCases.h"
 
 #include "moe/Runtime/Loader.h"
+#include "moe/Runtime/moe_loader.h"
 #include "moe/Support/Limits.h"
 #include "moe/Support/SafeTensors.h"
 
@@ -123,9 +124,14 @@ void expectReference(const TestLayer &layer, const runtime::BoundEntry &bound,
   }
 }
 
-void checkLibrary(const std::string &caseName, const LayerSpec &spec,
-                  Options options = {}) {
-  TestLayer layer = makeTestLayer(spec);
+/// A compiled library of `layer` and its checkpoint (one file, or two
+/// shards and their index): the paths.
+struct BuiltLibrary {
+  std::string library, weights;
+};
+
+void buildLibrary(const std::string &caseName, TestLayer &layer,
+                  const Options &options, BuiltLibrary &built) {
   std::string source = scratch(caseName + ".mlir");
   std::string library = scratch(caseName + ".so");
   std::ofstream(source) << layer.source();
@@ -165,12 +171,20 @@ void checkLibrary(const std::string &caseName, const LayerSpec &spec,
     weightsPath = scratch(caseName + ".index.json");
     std::ofstream(weightsPath) << index;
   }
+  built = {library, weightsPath};
+}
 
-  auto lib = runtime::Library::open(library, error);
+void checkLibrary(const std::string &caseName, const LayerSpec &spec,
+                  Options options = {}) {
+  TestLayer layer = makeTestLayer(spec);
+  BuiltLibrary built;
+  ASSERT_NO_FATAL_FAILURE(buildLibrary(caseName, layer, options, built));
+  std::string error;
+  auto lib = runtime::Library::open(built.library, error);
   ASSERT_TRUE(lib) << error;
   const runtime::Entry *entry = lib->findEntry("", error);
   ASSERT_TRUE(entry) << error;
-  auto checkpoint = Checkpoint::open(weightsPath, error);
+  auto checkpoint = Checkpoint::open(built.weights, error);
   ASSERT_TRUE(checkpoint) << error;
   auto bound = runtime::BoundEntry::bind(*entry, *checkpoint, error);
   ASSERT_TRUE(bound) << error;
@@ -1416,6 +1430,67 @@ TEST(CompiledLibrary, MissingWeightNamesFiles) {
                    "of shape [4, 8]; searched " +
                        path);
 }
+// Tests the C interface of the loader (moe_loader.h): a layer opened from a
+// sharded BF16 checkpoint runs within 1e-5 of the reference, and every
+// failure is a message (a missing library, an unknown entry, a missing
+// checkpoint, null buffers), never a crash.
+TEST(CompiledLibrary, LoaderCApi) {
+  LayerSpec spec;
+  spec.routing = softmaxTopK(2, true);
+  TestLayer layer = makeTestLayer(spec);
+  BuiltLibrary built;
+  Options options;
+  options.bf16 = options.sharded = true;
+  ASSERT_NO_FATAL_FAILURE(buildLibrary("c-api", layer, options, built));
+
+  char error[512] = "";
+  moe_layer *opened = moe_layer_open(built.library.c_str(), nullptr,
+                                     built.weights.c_str(), 2, error,
+                                     sizeof error);
+  ASSERT_NE(opened, nullptr) << error;
+  std::unique_ptr<moe_layer, void (*)(moe_layer *)> handle(opened,
+                                                           moe_layer_close);
+  EXPECT_EQ(moe_layer_hidden(opened), spec.hidden);
+  EXPECT_STREQ(moe_layer_entry(opened), "layer");
+  const int64_t tokens = 37;
+  std::mt19937 rng(11);
+  std::vector<float> x = randomTensor(rng, tokens * spec.hidden, 1.0f);
+  std::vector<float> expected = reference::runLayer(
+      layer.referenceConfig(), layer.referenceWeights(), x.data(), tokens);
+  std::vector<float> actual(expected.size());
+  ASSERT_EQ(moe_layer_forward(opened, x.data(), actual.data(), tokens, error,
+                              sizeof error),
+            0)
+      << error;
+  EXPECT_LE(normwiseError(expected, actual), 1e-5f);
+
+  EXPECT_NE(moe_layer_forward(opened, nullptr, actual.data(), tokens, error,
+                              sizeof error),
+            0);
+  EXPECT_NE(std::string(error).find("invalid argument"), std::string::npos)
+      << error;
+  EXPECT_NE(moe_layer_forward(nullptr, x.data(), actual.data(), tokens, error,
+                              sizeof error),
+            0);
+  EXPECT_STREQ(error, "moe_layer_forward: null layer");
+
+  EXPECT_EQ(moe_layer_open("/nonexistent/lib.so", nullptr,
+                           built.weights.c_str(), 0, error, sizeof error),
+            nullptr);
+  EXPECT_NE(std::string(error).find("/nonexistent/lib.so"), std::string::npos)
+      << error;
+  EXPECT_EQ(moe_layer_open(built.library.c_str(), "no_such_entry",
+                           built.weights.c_str(), 0, error, sizeof error),
+            nullptr);
+  EXPECT_NE(std::string(error).find("no_such_entry"), std::string::npos)
+      << error;
+  EXPECT_EQ(moe_layer_open(built.library.c_str(), nullptr,
+                           "/nonexistent/w.safetensors", 0, error, 8),
+            nullptr);
+  EXPECT_EQ(std::strlen(error), 7u) << "the message is cut to the buffer";
+  moe_layer_close(nullptr);
+}
+
 // Tests a library routed by token id end to end: the manifest says the
 // entry needs ids in [0, V) and binds the table (I64 in the checkpoint) as
 // an i32 slot bounded by E; forward with ids matches the reference; forward

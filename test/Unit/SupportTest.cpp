@@ -244,6 +244,60 @@ TEST(SafeTensors, ShardIndexIsChecked) {
             std::string::npos);
 }
 
+// Tests a checkpoint of tensors in the caller's memory: found by name,
+// converted like a file's, never released (releasePages leaves the
+// caller's bytes alone); and refused with the label and tensor named for a
+// missing name, a duplicate, a negative dimension or bytes the shape does
+// not fill.
+TEST(SafeTensors, FromMemory) {
+  std::vector<float> values = {1.5f, -2.0f, 3.25f, 0.0f};
+  std::vector<uint16_t> halves = {0x3fc0, 0xc000}; // bf16 1.5, -2
+  auto view = [](std::string name, DType dtype, std::vector<int64_t> shape,
+                 const void *data, size_t bytes) {
+    TensorView v;
+    v.name = std::move(name);
+    v.dtype = dtype;
+    v.shape = std::move(shape);
+    v.data = static_cast<const uint8_t *>(data);
+    v.bytes = bytes;
+    return v;
+  };
+  std::string error;
+  auto checkpoint = Checkpoint::fromMemory(
+      {view("w", DType::F32, {2, 2}, values.data(), 16),
+       view("h", DType::BF16, {2}, halves.data(), 4)},
+      "<dict>", error);
+  ASSERT_TRUE(checkpoint) << error;
+  EXPECT_EQ(checkpoint->path(), "<dict>");
+  EXPECT_EQ(checkpoint->mappedBytes(), 0u);
+  const TensorView *w = checkpoint->find("w");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->file, "<dict>");
+  w->releasePages();
+  EXPECT_EQ(values[2], 3.25f);
+  float out[2];
+  ASSERT_TRUE(checkpoint->find("h")->copyToF32(out));
+  EXPECT_EQ(out[0], 1.5f);
+  EXPECT_EQ(out[1], -2.0f);
+
+  EXPECT_FALSE(Checkpoint::fromMemory(
+      {view("", DType::F32, {1}, values.data(), 4)}, "<dict>", error));
+  EXPECT_EQ(error, "<dict>: a tensor has no name");
+  EXPECT_FALSE(Checkpoint::fromMemory(
+      {view("w", DType::F32, {1}, values.data(), 4),
+       view("w", DType::F32, {1}, values.data(), 4)},
+      "<dict>", error));
+  EXPECT_EQ(error, "<dict>: two tensors are named 'w'");
+  EXPECT_FALSE(Checkpoint::fromMemory(
+      {view("w", DType::F32, {-1, 2}, values.data(), 4)}, "<dict>", error));
+  EXPECT_NE(error.find("tensor 'w': shape [-1, 2] is negative"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(Checkpoint::fromMemory(
+      {view("w", DType::F32, {2, 2}, values.data(), 12)}, "<dict>", error));
+  EXPECT_EQ(error, "<dict>: tensor 'w': 12 bytes, but F32 [2, 2] needs 16");
+}
+
 // Tests that .npy arrays round-trip and that bad ones are refused.
 // Tests that the nesting scanners count what the parsers recurse on and
 // nothing else: brackets in strings and MLIR comments, and the `>` of `->`

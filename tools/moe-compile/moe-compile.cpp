@@ -16,6 +16,7 @@
 
 #include "moe/Dialect/MoE/IR/MoEOps.h"
 #include "moe/Support/Limits.h"
+#include "moe/Support/Progress.h"
 #include "moe/Target/CPU.h"
 #include "moe/Target/CUDA.h"
 #include "moe/Tools/ToolMain.h"
@@ -35,6 +36,8 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/TargetParser/Host.h"
+
+#include <functional>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -123,6 +126,14 @@ static cl::opt<bool>
                         "(default: off)"),
                cl::init(false), cl::cat(toolCategory));
 
+static cl::opt<bool> progress(
+    "progress",
+    cl::desc("Show each stage on stderr even when it is not a terminal "
+             "(default: on a terminal only)"),
+    cl::init(false), cl::cat(toolCategory));
+static cl::opt<bool> quiet("quiet", cl::desc("No progress on stderr"),
+                           cl::init(false), cl::cat(toolCategory));
+
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "moe-compile") << message << "\n";
   return 1;
@@ -198,18 +209,28 @@ static LogicalResult configurePassManager(PassManager &pm) {
 
 /// Parses `inputFile` and runs `compile` on it, timed under the tool's
 /// timing options; the exit code.
+/// The stage hook gets each stage's name for the progress line (--progress,
+/// --quiet; on a terminal by default).
+using StageHook = std::function<void(llvm::StringRef)>;
 static int parseAndCompile(
-    llvm::function_ref<LogicalResult(ModuleOp, TimingScope &)> compile) {
+    llvm::function_ref<LogicalResult(ModuleOp, TimingScope &, StageHook)>
+        compile) {
   DefaultTimingManager timingManager;
   applyDefaultTimingManagerCLOptions(timingManager);
   TimingScope timing = timingManager.getRootScope();
   MLIRContext context(allDialects());
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  ::moe::Progress stages("moe-compile", "compiling", "stage", 0,
+                         ::moe::progressMode(progress, quiet));
+  stages.next("parse");
   OwningOpRef<ModuleOp> module = parseInput(context, sourceMgr, timing);
   if (!module)
     return 1;
-  return failed(compile(*module, timing)) ? 1 : 0;
+  StageHook hook;
+  if (stages.enabled())
+    hook = [&](llvm::StringRef stage) { stages.next(stage.str()); };
+  return failed(compile(*module, timing, hook)) ? 1 : 0;
 }
 
 /// --target=cuda: the options the CPU alone has are refused, then the
@@ -237,7 +258,8 @@ static int compileCUDA() {
   if (outputFile == "-" && *emitKind == mlir::moe::CUDAEmitKind::SharedLibrary)
     return fail("--emit=so writes a binary file, not stdout: give one with "
                 "-o FILE");
-  return parseAndCompile([&](ModuleOp module, TimingScope &timing) {
+  return parseAndCompile([&](ModuleOp module, TimingScope &timing,
+                             StageHook onStage) {
     mlir::moe::CUDACompileOptions options;
     options.gpuArch = gpuArch;
     options.optLevel = optLevel;
@@ -246,6 +268,7 @@ static int compileCUDA() {
     options.dumpKernelsDir = dumpKernels;
     options.configurePassManager = configurePassManager;
     options.timing = &timing;
+    options.onStage = onStage;
     return mlir::moe::compileForCUDA(module, options, outputFile);
   });
 #endif
@@ -264,6 +287,8 @@ int main(int argc, char **argv) {
       "moec: compile a moe-dialect module into a shared library (or, with "
       "--emit, an earlier form)\n");
 
+  if (progress && quiet)
+    return fail("--progress and --quiet: give one or the other");
   if (target != "cpu" && target != "cuda")
     return fail("unknown --target '" + target + "' (supported: cpu, cuda)");
   if (optLevel > 3)
@@ -316,7 +341,8 @@ int main(int argc, char **argv) {
     return fail("--emit=" + emit +
                 " writes a binary file, not stdout: give one with -o FILE");
 
-  return parseAndCompile([&](ModuleOp module, TimingScope &timing) {
+  return parseAndCompile([&](ModuleOp module, TimingScope &timing,
+                             StageHook onStage) {
     mlir::moe::CPUCompileOptions options;
     options.cpu = mcpu;
     options.optLevel = optLevel;
@@ -329,6 +355,7 @@ int main(int argc, char **argv) {
     options.emit = *emitKind;
     options.configurePassManager = configurePassManager;
     options.timing = &timing;
+    options.onStage = onStage;
     return mlir::moe::compileForCPU(module, options, outputFile);
   });
 }

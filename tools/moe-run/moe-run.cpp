@@ -25,8 +25,10 @@
 
 #include "moe/Runtime/Loader.h"
 #include "moe/Runtime/MPICommunicator.h"
+#include "moe/Runtime/RoutingSummary.h"
 #include "moe/Support/Limits.h"
 #include "moe/Support/Npy.h"
+#include "moe/Support/Progress.h"
 #include "moe/Support/SafeTensors.h"
 
 #include <algorithm>
@@ -44,6 +46,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 // main's handler is what keeps an escaping exception from aborting; it
@@ -82,9 +85,10 @@ struct Options {
   std::string generateWeights, generateInput, dtype;
   /// The forward's activations: "f32" or "bf16" (moe_forward_args.io_dtype).
   std::string ioDType = "f32";
-  int64_t repeat = 1, tokens = 0, seed = 0, threads = 0, commTimeout = 60,
-          device = 0;
-  bool printManifest = false, stats = false, help = false, version = false;
+  int64_t repeat = 1, warmup = 0, tokens = 0, seed = 0, threads = 0,
+          commTimeout = 60, device = 0;
+  bool printManifest = false, stats = false, help = false, version = false,
+       progress = false, quiet = false;
   /// The options given, by name, in order.
   std::vector<std::string> given;
   Mode mode = kRun;
@@ -139,8 +143,14 @@ const OptionSpec kOptions[] = {
      "summaries (default: none)"},
     {"--repeat", "N", kRun, nullptr, &Options::repeat, nullptr, 1,
      limits::kMaxRepeat, "runs to time (default: 1)"},
+    {"--warmup", "N", kRun, nullptr, &Options::warmup, nullptr, 0,
+     limits::kMaxRepeat,
+     "untimed runs before them (default: 1 with --repeat > 1, else 0): the "
+     "first run pages the weights in and starts the thread team"},
     {"--timing-json", "FILE", kRun, &Options::timingJson, nullptr, nullptr, 0,
-     0, "write the run times and bind costs as JSON (default: none)"},
+     0,
+     "write the run times, tokens/s, weight GB/s, threads, dtypes and bind "
+     "costs as JSON (default: none)"},
     {"--threads", "N", kRun, nullptr, &Options::threads, nullptr, 1,
      limits::kMaxThreads,
      "OpenMP threads (default: OMP_NUM_THREADS, or one per core)"},
@@ -175,8 +185,15 @@ const OptionSpec kOptions[] = {
      0, 0,
      "dtype of the generated weights (default: bf16 when the library keeps "
      "bf16 panels, else f32)"},
+    {"--progress", nullptr, kRun | kGenerateWeights, nullptr, nullptr,
+     &Options::progress, 0, 0,
+     "show progress on stderr even when it is not a terminal (default: on "
+     "a terminal only)",
+     "GENERAL"},
+    {"--quiet", nullptr, kRun | kGenerateWeights, nullptr, nullptr,
+     &Options::quiet, 0, 0, "no progress on stderr"},
     {"--help", nullptr, kAllModes, nullptr, nullptr, &Options::help, 0, 0,
-     "print this help and exit (also -h)", "GENERAL"},
+     "print this help and exit (also -h)"},
     {"--version", nullptr, kAllModes, nullptr, nullptr, &Options::version, 0, 0,
      "print the version and exit"},
 };
@@ -315,6 +332,10 @@ bool parseArgs(int argc, char **argv, Options &options, std::string &error) {
                    "choose --print-manifest, --generate-weights or "
                    "--generate-input; see --help)",
            false;
+  if (options.progress && options.quiet)
+    return error = "--progress and --quiet: give one or the other", false;
+  if (!seen.count("--warmup") && options.repeat > 1)
+    options.warmup = 1;
   if (options.mode == kGenerateInput && !seen.count("--tokens"))
     return error = "--generate-input: needs --tokens T", false;
   if (options.ioDType != "f32" && options.ioDType != "bf16")
@@ -381,7 +402,11 @@ int generateWeights(const Entry &entry, const Options &options) {
       bf16 = bf16 || slot.dtype == "bf16";
   std::map<std::string, TensorData> tensors;
   std::string error;
+  Progress progress("moe-run", "generating", "weight slot",
+                    static_cast<int64_t>(entry.weights.size()),
+                    progressMode(options.progress, options.quiet));
   for (const WeightSlot &slot : entry.weights) {
+    progress.update(&slot - entry.weights.data(), slot.name);
     if (slot.dtype == "i32") {
       tensors[slot.name] = randomExpertTable(slot, rng);
       continue;
@@ -419,6 +444,7 @@ int generateWeights(const Entry &entry, const Options &options) {
       tensors[slot.tensorName(e)] = std::move(data);
     }
   }
+  progress.finish();
   if (!writeSafeTensors(options.generateWeights, tensors, error))
     return fail(error);
   std::printf("wrote %zu tensors for entry '%s' to %s\n", tensors.size(),
@@ -503,66 +529,6 @@ bool readTokenIds(const Entry &entry, const std::string &path, int64_t tokens,
               entry.name + "''s expert table)";
       return false;
     }
-  return true;
-}
-
-/// Prints what a compiled routing-statistics entry reports.
-/// The expert with the largest load (the lowest such id) in a routing
-/// statistics entry's output.
-int64_t largestExpert(const std::vector<float> &values, int64_t experts) {
-  int64_t largest = 0;
-  for (int64_t e = 0; e < experts; ++e)
-    if (values[e] > values[largest])
-      largest = e;
-  return largest;
-}
-
-void printRoutingStats(const std::vector<float> &values) {
-  int64_t experts =
-      static_cast<int64_t>(values.size()) - MOE_ROUTING_STATS_SUMMARIES;
-  int64_t largest = largestExpert(values, experts);
-  std::printf("routing: %lld experts; load per expert:",
-              static_cast<long long>(experts));
-  for (int64_t e = 0; e < experts; ++e)
-    std::printf(" %lld", static_cast<long long>(values[e]));
-  std::printf(
-      "\nrouting: entropy/log E %.4f, largest share %.4f (expert %lld), "
-      "mean router confidence %.4f, aux loss %.4f\n",
-      values[experts], values[experts + 1], static_cast<long long>(largest),
-      values[experts + 2], values[experts + 3]);
-}
-
-/// The routing statistics as JSON, for tools that place experts by load
-/// (each expert's load, the summaries as printRoutingStats names them; a
-/// summary that is not finite, as with no tokens, is null).
-bool writeRoutingStatsJson(const std::string &path, const std::string &entry,
-                           int64_t tokens, const std::vector<float> &values,
-                           std::string &error) {
-  int64_t experts =
-      static_cast<int64_t>(values.size()) - MOE_ROUTING_STATS_SUMMARIES;
-  auto number = [](float value) {
-    if (!std::isfinite(value))
-      return std::string("null");
-    char text[32];
-    std::snprintf(text, sizeof text, "%.9g", static_cast<double>(value));
-    return std::string(text);
-  };
-  int64_t largest = largestExpert(values, experts);
-  // Entry names are letters, digits and _.$- (parseManifest): no escaping.
-  std::ofstream json(path);
-  json << "{\"entry\": \"" << entry << "\", \"tokens\": " << tokens
-       << ", \"experts\": " << experts << ", \"load\": [";
-  for (int64_t e = 0; e < experts; ++e)
-    json << (e ? ", " : "") << static_cast<long long>(values[e]);
-  json << "], \"entropy_over_log_e\": " << number(values[experts])
-       << ", \"largest_share\": " << number(values[experts + 1])
-       << ", \"largest_expert\": " << largest
-       << ", \"mean_router_confidence\": " << number(values[experts + 2])
-       << ", \"aux_loss\": " << number(values[experts + 3]) << "}\n";
-  if (!json) {
-    error = path + ": cannot write";
-    return false;
-  }
   return true;
 }
 
@@ -688,6 +654,18 @@ bool checkOmpNumThreads(std::string &error) {
   return true;
 }
 
+/// The OpenMP threads a CPU forward runs on: --threads, else
+/// OMP_NUM_THREADS's first level (checkOmpNumThreads has read it), else one
+/// per core.
+int64_t threadCount(const Options &options) {
+  if (options.threads)
+    return options.threads;
+  const char *value = std::getenv("OMP_NUM_THREADS");
+  if (value && *value)
+    return std::strtoll(value, nullptr, 10);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 /// The forward entry --entry names (or the only one), with a pointer to
 /// --stats when it names a statistics entry.
 const Entry *selectEntry(const Library &library, const Options &options,
@@ -761,8 +739,12 @@ int run(int argc, char **argv) {
   if (wantStats && !(statsEntry = library->findStatsEntry(entry->name)))
     return fail(std::string(options.stats ? "--stats" : "--stats-json") +
                 ": entry '" + entry->name + "' has no routing statistics (" +
-                (entry->tokenIdBound ? "it routes by token id"
-                                     : "it is not a token-choice MoE layer") +
+                (entry->tokenIdBound
+                     ? std::string("it routes by token id")
+                     : std::string("moe-compile adds them to token-choice "
+                                   "layers with softmax or sigmoid scores; "
+                                   "expert choice, Soft MoE and sqrtsoftplus "
+                                   "scores have none")) +
                 ")");
   std::unique_ptr<Checkpoint> checkpoint =
       Checkpoint::open(options.weights, error);
@@ -823,8 +805,22 @@ int run(int argc, char **argv) {
     context.communicator = comm->get();
   }
   int32_t initStatus;
-  std::unique_ptr<BoundEntry> bound =
-      BoundEntry::bind(*entry, *checkpoint, error, &context, &initStatus);
+  std::unique_ptr<BoundEntry> bound;
+  {
+    // Each rank binds its own experts; the lead speaks for them.
+    Progress progress("moe-run", "binding", "weight slot",
+                      static_cast<int64_t>(entry->weights.size()),
+                      lead ? progressMode(options.progress, options.quiet)
+                           : ProgressMode::Never);
+    bound = BoundEntry::bind(
+        *entry, *checkpoint, error, &context, &initStatus,
+        [&](size_t done, size_t) {
+          progress.update(static_cast<int64_t>(done),
+                          done < entry->weights.size()
+                              ? entry->weights[done].name
+                              : std::string("init"));
+        });
+  }
   // A device failure (no driver, no GPU) is the library's to report.
   if (!bound)
     return failTogether(initStatus == MOE_STATUS_DEVICE
@@ -922,9 +918,9 @@ int run(int argc, char **argv) {
                             ? static_cast<void *>(outputBF16.data())
                             : myOutput;
   std::vector<double> times;
-  // Seconds per phase (MOE_PHASE_*), summed over the runs.
+  // Seconds per phase (MOE_PHASE_*), summed over the timed runs.
   double phaseSum[MOE_PHASE_COUNT] = {};
-  for (int64_t r = 0; r < options.repeat; ++r) {
+  for (int64_t r = -options.warmup; r < options.repeat; ++r) {
     double phases[MOE_PHASE_COUNT] = {};
     auto start = std::chrono::steady_clock::now();
     if (!bound->forward(forwardInput, forwardOutput, count, io, error,
@@ -937,6 +933,8 @@ int run(int argc, char **argv) {
       return fail(error);
     }
     auto end = std::chrono::steady_clock::now();
+    if (r < 0)
+      continue;
     times.push_back(
         std::chrono::duration<double, std::milli>(end - start).count());
     for (int p = 0; p < MOE_PHASE_COUNT; ++p)
@@ -964,12 +962,15 @@ int run(int argc, char **argv) {
     std::vector<float> values;
     if (!boundStats->routingStats(x.data(), tokens, values, error))
       return fail(error);
+    RoutingSummary summary = summarizeRouting(values, tokens);
     if (options.stats)
-      printRoutingStats(values);
-    if (!options.statsJson.empty() &&
-        !writeRoutingStatsJson(options.statsJson, entry->name, tokens, values,
-                               error))
-      return fail(error);
+      std::fputs(formatRoutingSummary(summary).c_str(), stdout);
+    if (!options.statsJson.empty()) {
+      std::ofstream json(options.statsJson);
+      json << routingSummaryJson(summary, entry->name);
+      if (!json)
+        return fail(options.statsJson + ": cannot write");
+    }
   }
 
   std::vector<double> sorted = times;
@@ -992,10 +993,11 @@ int run(int argc, char **argv) {
   if (!lead)
     return 0;
   if (options.repeat > 1)
-    std::printf(
-        "time: median %.3f ms, min %.3f ms, max %.3f ms over %lld runs\n",
-        median, sorted.front(), sorted.back(),
-        static_cast<long long>(options.repeat));
+    std::printf("time: median %.3f ms, min %.3f ms, max %.3f ms over %lld "
+                "runs (after %s)\n",
+                median, sorted.front(), sorted.back(),
+                static_cast<long long>(options.repeat),
+                ::count(options.warmup, "warm-up run").c_str());
   std::printf("memory: peak resident %s\n", formatBytes(peakResident).c_str());
   size_t ranks = reports.size() / kReportFields;
   if (ranks > 1)
@@ -1035,7 +1037,30 @@ int run(int argc, char **argv) {
          << ", \"packed_bytes\": " << bind.packedBytes
          << ", \"read_bytes\": " << bind.readBytes
          << ", \"bind_peak_rss_bytes\": " << bind.peakResidentBytes
-         << ", \"peak_rss_bytes\": " << peakResident << ", \"ranks\": [";
+         << ", \"peak_rss_bytes\": " << peakResident
+         << ", \"warmup\": " << options.warmup << ", \"threads\": ";
+    if (cuda)
+      json << "null";
+    else
+      json << threadCount(options);
+    // The weights a forward may read (every slot bound: an upper bound of
+    // what a few tokens touch) and that over the median time.
+    size_t weightBytes = bind.inPlaceBytes + bind.packedBytes;
+    json << ", \"io_dtype\": \"" << options.ioDType
+         << "\", \"weight_dtypes\": {";
+    std::map<std::string, int64_t> dtypes;
+    for (const WeightSlot &slot : entry->weights)
+      ++dtypes[slot.dtype];
+    for (auto it = dtypes.begin(); it != dtypes.end(); ++it)
+      json << (it == dtypes.begin() ? "" : ", ") << "\"" << it->first
+           << "\": " << it->second;
+    json << "}, \"weight_bytes\": " << weightBytes
+         << ", \"weight_gb_per_s\": ";
+    if (median > 0)
+      json << weightBytes / (median / 1000.0) / 1e9;
+    else
+      json << "null";
+    json << ", \"ranks\": [";
     for (size_t r = 0; r < ranks; ++r) {
       const double *report = &reports[r * kReportFields];
       json << (r ? ", " : "") << "{\"rank\": " << r

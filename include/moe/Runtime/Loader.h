@@ -24,6 +24,7 @@
 #include "moe/Support/AlignedBuffer.h"
 #include "moe/Support/SafeTensors.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -198,6 +199,14 @@ private:
   void *user = nullptr;
 };
 
+/// The context an entry runs with by default: moe_context_init_cpu()'s, or
+/// moe_context_init_cuda(0)'s for a cuda library.
+moe_context defaultContext(const Entry &entry);
+
+/// Called by BoundEntry::bind before each weight slot and once after the
+/// last: (slots bound so far, slots).
+using BindProgress = std::function<void(size_t, size_t)>;
+
 /// An entry with its weights bound and its state initialised, ready to
 /// run; destroying it destroys the state, then frees the weights.
 class BoundEntry {
@@ -214,10 +223,12 @@ public:
   /// as "no CUDA driver (...)"). `*initStatus`, when given, gets init's
   /// status (MOE_STATUS_OK when the loader refused before calling it). The
   /// checkpoint must outlive the bound entry (weights may be read in
-  /// place).
+  /// place). `progress`, when given, hears of each slot (a terminal's
+  /// progress line).
   static std::unique_ptr<BoundEntry>
   bind(const Entry &entry, const Checkpoint &checkpoint, std::string &error,
-       const moe_context *context = nullptr, int32_t *initStatus = nullptr);
+       const moe_context *context = nullptr, int32_t *initStatus = nullptr,
+       const BindProgress &progress = nullptr);
   ~BoundEntry();
   /// Runs a forward entry: `input` and `output` are [tokens, hidden]
   /// float32 in host memory (for a CUDA library too), 0 <= tokens <=

@@ -68,6 +68,10 @@ struct TensorView {
   size_t bytes = 0;
   /// The file it lives in, for messages.
   std::string file;
+  /// Whether `data` is a read-only file mapping, whose pages can be given
+  /// back (releasePages); false for a caller's memory
+  /// (Checkpoint::fromMemory), which is never touched.
+  bool fileBacked = true;
 
   int64_t numElements() const;
   /// Converts to float32 into `out` (numElements() values). Only the float
@@ -118,6 +122,13 @@ public:
   /// shard that holds it.
   static std::unique_ptr<Checkpoint> open(const std::string &path,
                                           std::string &error);
+  /// A checkpoint of tensors in the caller's memory (the Python package's
+  /// dict of arrays), which must outlive it and is only read. Each view
+  /// needs a name (unique), a dtype, a bounded shape and `bytes` that the
+  /// shape and dtype fill exactly; `label` stands for the file in messages.
+  static std::unique_ptr<Checkpoint> fromMemory(std::vector<TensorView> views,
+                                                const std::string &label,
+                                                std::string &error);
   /// Null when there is no tensor of that name.
   const TensorView *find(const std::string &name) const;
   const std::map<std::string, TensorView> &tensors() const { return byName; }

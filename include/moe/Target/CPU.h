@@ -77,6 +77,9 @@ struct CPUCompileOptions {
   /// When set (--mlir-timing), each stage and its passes are timed in a
   /// scope nested here.
   TimingScope *timing = nullptr;
+  /// Called as each stage begins, with its name (moe-compile's progress
+  /// line). May be empty.
+  std::function<void(StringRef)> onStage;
 };
 
 /// Whether `cpu` is "native" or a CPU LLVM knows for this host's target.

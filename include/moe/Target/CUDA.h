@@ -61,6 +61,9 @@ struct CUDACompileOptions {
   std::string dumpKernelsDir;
   std::function<LogicalResult(PassManager &)> configurePassManager;
   TimingScope *timing = nullptr;
+  /// Called as each stage begins, with its name (moe-compile's progress
+  /// line). May be empty.
+  std::function<void(StringRef)> onStage;
 };
 
 /// Compiles `module` (moe dialect) for CUDA and writes `options.emit` to

@@ -82,7 +82,17 @@ struct HostLibraryOptions {
   /// the builtin and LLVM ones.
   std::function<void(DialectRegistry &)> registerTranslations;
   TimingScope *timing = nullptr;
+  /// Called as each stage begins, with its name (moe-compile's progress
+  /// line). May be empty.
+  std::function<void(StringRef)> onStage;
 };
+
+/// Where the embedded runtime archive `buildTreePath` (the build tree's,
+/// fixed at configure time) is for this compiler: an installed moe-compile
+/// (<prefix>/bin) links <prefix>/lib/moec/<its file name>, so that the
+/// install works without the build tree; a build-tree one links
+/// `buildTreePath`.
+std::string findEmbeddedArchive(StringRef buildTreePath);
 
 /// Translates `module` (LLVM dialect) to LLVM IR, adds each entry's ABI
 /// functions and the manifest, optimises, and writes `options.emit` to

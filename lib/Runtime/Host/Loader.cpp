@@ -972,8 +972,10 @@ namespace {
 /// first shards.
 std::string searched(const Checkpoint &checkpoint) {
   std::vector<std::string> files = checkpoint.filePaths();
-  if (files.size() == 1 && files[0] == checkpoint.path())
-    return "searched " + files[0];
+  // One file, or tensors in memory (Checkpoint::fromMemory: the label).
+  if (files.empty() ||
+      (files.size() == 1 && files[0] == checkpoint.path()))
+    return "searched " + checkpoint.path();
   const std::string &index = checkpoint.path();
   std::string dir = index.substr(0, index.find_last_of('/') + 1);
   std::string text = "searched the " + std::to_string(files.size()) + " shard" +
@@ -1171,22 +1173,27 @@ moe_weight_buffer describe(const WeightSlot &slot, const void *data) {
 }
 } // namespace
 
+moe_context moe::runtime::defaultContext(const Entry &entry) {
+  moe_context context;
+  if (entry.target == MOE_TARGET_CUDA)
+    moe_context_init_cuda(&context, 0);
+  else
+    moe_context_init_cpu(&context);
+  return context;
+}
+
 std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
                                              const Checkpoint &checkpoint,
                                              std::string &error,
                                              const moe_context *context,
-                                             int32_t *initStatus) {
+                                             int32_t *initStatus,
+                                             const BindProgress &progress) {
   auto start = std::chrono::steady_clock::now();
   if (initStatus)
     *initStatus = MOE_STATUS_OK;
   std::unique_ptr<BoundEntry> bound(new BoundEntry());
   bound->boundEntry = &entry;
-  if (context)
-    bound->boundContext = *context;
-  else if (entry.target == MOE_TARGET_CUDA)
-    moe_context_init_cuda(&bound->boundContext, 0);
-  else
-    moe_context_init_cpu(&bound->boundContext);
+  bound->boundContext = context ? *context : defaultContext(entry);
   const moe_context &ctx = bound->boundContext;
   if (!checkContext(ctx, entry.target, error))
     return nullptr;
@@ -1205,6 +1212,8 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
   stats.mappedBytes = checkpoint.mappedBytes();
   std::vector<moe_weight_buffer> buffers;
   for (const WeightSlot &slot : entry.weights) {
+    if (progress)
+      progress(buffers.size(), entry.weights.size());
     // Shapes are bounded by parseManifest: these products cannot overflow.
     std::vector<int64_t> shape = slot.tensorShape();
     // One tensor of all experts, of which this rank binds its own rows.
@@ -1377,6 +1386,8 @@ std::unique_ptr<BoundEntry> BoundEntry::bind(const Entry &entry,
     buffers.push_back(describe(slot, buffer.data()));
     bound->owned.push_back(std::move(buffer));
   }
+  if (progress)
+    progress(buffers.size(), entry.weights.size());
   int32_t status = entry.init(&ctx, buffers.data(),
                               static_cast<int64_t>(buffers.size()),
                               &bound->state);

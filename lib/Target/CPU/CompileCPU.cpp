@@ -28,6 +28,8 @@ namespace {
 LogicalResult runPipeline(ModuleOp module, const CPUCompileOptions &options,
                           StringRef stage,
                           function_ref<void(PassManager &)> build) {
+  if (options.onStage)
+    options.onStage(stage);
   return runStage(module, stage, options.timing, options.configurePassManager,
                   build);
 }
@@ -149,6 +151,7 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   host.linker = options.linker;
   host.keepObject = options.keepObject;
   host.timing = options.timing;
+  host.onStage = options.onStage;
   host.registerTranslations = [](DialectRegistry &registry) {
     registerOpenMPDialectTranslation(registry);
   };
@@ -159,7 +162,7 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
                                                     : HostEmitKind::SharedLibrary;
   // The embedded runtime (memrefCopy, the tiles, the exchanges), LLVM's
   // OpenMP runtime (found through the rpath), libm for erff.
-  host.linkInputs = {MOEC_EMBEDDED_RUNTIME, "-L" MOEC_LIBOMP_DIR,
+  host.linkInputs = {findEmbeddedArchive(MOEC_EMBEDDED_RUNTIME), "-L" MOEC_LIBOMP_DIR,
                      "-Wl,-rpath," MOEC_LIBOMP_DIR, "-lomp", "-lm"};
   if (*MOEC_EMBEDDED_RUNTIME_LINK_FLAGS)
     host.linkInputs.push_back(MOEC_EMBEDDED_RUNTIME_LINK_FLAGS);

@@ -84,6 +84,8 @@ LogicalResult mlir::moe::compileForCUDA(ModuleOp module,
            << options.gpuArch << "' (sm_90a or sm_80)";
   pointAtCUDAToolkit();
   auto stage = [&](StringRef name, function_ref<void(PassManager &)> build) {
+    if (options.onStage)
+      options.onStage(name);
     return runStage(module, name, options.timing,
                     options.configurePassManager, build);
   };
@@ -130,6 +132,8 @@ LogicalResult mlir::moe::compileForCUDA(ModuleOp module,
     MoELoweringOptions isa;
     isa.gpuArch = options.gpuArch;
     isa.gpuBinaryFormat = "isa";
+    if (options.onStage)
+      options.onStage("kernels to PTX");
     if (failed(runStage(*copy, "kernels to PTX", options.timing,
                         options.configurePassManager, [&](PassManager &pm) {
                           buildMoECUDALowerToLLVMPipeline(pm, isa);
@@ -179,6 +183,7 @@ LogicalResult mlir::moe::compileForCUDA(ModuleOp module,
   host.linker = options.linker;
   host.keepObject = options.keepObject;
   host.timing = options.timing;
+  host.onStage = options.onStage;
   host.emit = options.emit == CUDAEmitKind::LLVMIR
                   ? HostEmitKind::LLVMIR
                   : HostEmitKind::SharedLibrary;
@@ -189,8 +194,9 @@ LogicalResult mlir::moe::compileForCUDA(ModuleOp module,
   // The CUDA runtime (mgpu* and the wrappers' calls; it loads the driver
   // with dlopen), and the CPU's embedded helpers for what host code may
   // still call (memrefCopy).
-  host.linkInputs = {MOEC_EMBEDDED_CUDA_RUNTIME, MOEC_EMBEDDED_RUNTIME,
-                     "-ldl", "-lpthread", "-lm"};
+  host.linkInputs = {findEmbeddedArchive(MOEC_EMBEDDED_CUDA_RUNTIME),
+                     findEmbeddedArchive(MOEC_EMBEDDED_RUNTIME), "-ldl",
+                     "-lpthread", "-lm"};
   if (*MOEC_EMBEDDED_RUNTIME_LINK_FLAGS)
     host.linkInputs.push_back(MOEC_EMBEDDED_RUNTIME_LINK_FLAGS);
   return emitHostLibrary(module, *entries, host, outputPath);

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make check-python`: install build/ into a fresh prefix, `pip install
+# ./python` against it into a virtual environment (Debian's python3 with
+# its numpy, pybind11 and matplotlib: --system-site-packages, no download),
+# then run examples/python/run_layer.py and python/tests. torch is used by
+# the tests where the environment has it, skipped where not.
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+cd "$(dirname "$0")/.."
+root=$(pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/moec-check-python.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
+/usr/bin/python3 -m venv --system-site-packages "$work/venv"
+# Build from a copy: pip's in-tree build would leave build/ and egg-info
+# in python/.
+cp -r python "$work/src"
+start=$(date +%s)
+MOEC_PREFIX="$work/prefix" "$work/venv/bin/pip" install --quiet --no-build-isolation \
+  --no-deps --disable-pip-version-check "$work/src" > "$work/pip.log" 2>&1 || {
+  cat "$work/pip.log" >&2
+  exit 1
+}
+echo "check-python: pip install ./python took $(( $(date +%s) - start )) s"
+# Out of the source tree, so that `import moec` is the installed package.
+cd "$work"
+"$work/venv/bin/python" "$root/examples/python/run_layer.py" \
+  "$root/examples/configs/mixtral-tiny/config.json" | sed 's/^/  /'
+MOEC_SOURCE="$root" "$work/venv/bin/python" -m unittest discover -s "$root/python/tests" -v 2>&1 |
+  tee "$work/unittest.log" | sed 's/^/  /'
+grep -q "^OK" "$work/unittest.log" || { echo "check-python: FAILED" >&2; exit 1; }
+echo "check-python: OK"
