@@ -60,7 +60,11 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) --target moe-fuzzers
 	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-demo: build
+# The demo builds the four tools it runs, not the tests.
+DEMO_TOOLS = moe-translate moe-opt moe-compile moe-run
+
+demo: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) --target $(DEMO_TOOLS)
 	@bash scripts/demo.sh $(BUILD)
 
 docs: build

@@ -14,29 +14,22 @@ usage: pytorch_moe.py --family mixtral|deepseek --prefix P --weights W
 """
 import argparse
 import json
-import struct
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python" / "moec"))
+from safetensors_numpy import read_safetensors  # noqa: E402
+
 
 def load_safetensors(path):
-    """name -> float32 tensor, parsed with the standard library and numpy."""
-    data = open(path, "rb").read()
-    (length,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + length])
-    base = 8 + length
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        assert info["dtype"] == "F32", f"{name}: {info['dtype']}"
-        array = np.frombuffer(data, dtype="<f4", count=(end - begin) // 4, offset=base + begin)
-        tensors[name] = torch.from_numpy(array.reshape(info["shape"]).copy())
-    return tensors
+    """name -> float32 tensor."""
+    return {name: torch.from_numpy(array.astype(np.float32))
+            for name, array in read_safetensors(path).items()}
 
 
 class Mlp(torch.nn.Module):

@@ -4,9 +4,13 @@
 # MoE layer with moe-translate, show the stages moe-decompose makes of it
 # and what moe-fuse-experts leaves of them, compile it into a shared library, generate seeded random weights under the
 # checkpoint's own names and a 37-token input, run it, and print the output
-# summary, the routing statistics and the median time of 20 runs. Then the
-# DeepSeek-V3 layer again, expert parallel on 2 ranks under mpirun (each
-# rank's experts and time per phase), against the single process.
+# summary, the routing statistics and the median time of 20 runs; check the
+# output against a float64 numpy block written from the family's modeling
+# code (scripts/demo-reference.py) and draw the routing as a PNG
+# (python/moec/plot.py). Then the DeepSeek-V3 layer again, expert parallel
+# on 2 ranks under mpirun (each rank's experts and time per phase), against
+# the single process. Debian's python3 runs the checks (its numpy and
+# matplotlib).
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 cd "$(dirname "$0")/.."
@@ -31,7 +35,11 @@ run_model() {
   "$bin/moe-run" "$work/$name.so" --generate-input "$work/$name-x.npy" --tokens 37 --seed 1
   echo "--- moe-run --stats"
   "$bin/moe-run" "$work/$name.so" --weights "$work/$name.safetensors" \
-    --input "$work/$name-x.npy" --output "$work/$name-y.npy" --repeat 20 --stats
+    --input "$work/$name-x.npy" --output "$work/$name-y.npy" --repeat 20 --stats \
+    --stats-json "$work/$name-stats.json"
+  /usr/bin/python3 scripts/demo-reference.py "$config" "$layer" "$work/$name.safetensors" \
+    "$work/$name-x.npy" "$work/$name-y.npy"
+  /usr/bin/python3 python/moec/plot.py "$work/$name-stats.json" "$work/$name-routing.png"
   echo
 }
 

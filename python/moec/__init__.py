@@ -271,6 +271,8 @@ class Layer:
         entry = bound.entry
         self.name = entry["name"]
         self.hidden = entry["hidden"]
+        # Ids in [0, this) are needed by a layer that routes by token id.
+        self.token_id_bound = entry["token_id_bound"]
         self.weights = entry["weights"]
 
     @property
@@ -278,9 +280,15 @@ class Layer:
         """What binding cost: seconds and bytes mapped, read, in place, packed."""
         return self._bound.bind_stats
 
-    def __call__(self, x):
+    def __call__(self, x, token_ids=None):
+        """The layer on `x`; `token_ids` (one per row, int) for a layer
+        that routes by token id (DeepSeek-V4's hash layers)."""
         rows, restore = self._rows(x)
-        return restore(self._bound.forward(rows))
+        if token_ids is not None:
+            if _is_torch(token_ids):
+                token_ids = token_ids.detach().cpu().numpy()
+            token_ids = np.ascontiguousarray(np.asarray(token_ids).reshape(-1), dtype=np.int32)
+        return restore(self._bound.forward(rows, token_ids))
 
     def routing_stats(self, x):
         """The routing statistics of `x`'s tokens (RoutingStats)."""

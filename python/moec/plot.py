@@ -3,16 +3,37 @@
     stats = layer.routing_stats(x)
     moec.plot.plot_routing(stats, "routing.png")
 
+or, from what `moe-run --stats-json` wrote, without the package installed:
+
+    python3 python/moec/plot.py stats.json routing.png
+
 The left panel is each expert's load against the uniform share (tokens x
 k / E), the busiest experts marked; the right one how many experts carry
 each load, the collapse verdict in its title.
 """
 
+import json
+import sys
 from pathlib import Path
+from types import SimpleNamespace
+
+
+def _fields(stats):
+    """A RoutingStats as it is; a --stats-json dict with its histogram
+    spread into bucket_width and the counts, as RoutingStats has them."""
+    if not isinstance(stats, dict):
+        return stats
+    fields = dict(stats)
+    histogram = fields.pop("histogram")
+    fields["bucket_width"] = histogram["bucket_width"]
+    fields["histogram"] = histogram["experts"]
+    return SimpleNamespace(**fields)
 
 
 def plot_routing(stats, path, title=None):
-    """Writes the plot of `stats` (moec.RoutingStats) to `path`; returns it."""
+    """Writes the plot of `stats` (a moec.RoutingStats, or the dict
+    `moe-run --stats-json` writes) to `path`; returns the path."""
+    stats = _fields(stats)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -44,3 +65,11 @@ def plot_routing(stats, path, title=None):
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: plot.py STATS.json OUT.png (STATS.json from moe-run --stats-json)")
+    stats = json.load(open(sys.argv[1]))
+    title = f"routing of {stats['entry']}: {stats['experts']} experts"
+    print(f"wrote {plot_routing(stats, sys.argv[2], title=title)}")

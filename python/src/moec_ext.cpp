@@ -19,6 +19,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 namespace py = pybind11;
@@ -128,6 +129,7 @@ py::dict summaryDict(const RoutingSummary &s) {
 }
 
 using FloatRows = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using TokenIds = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
 
 /// [tokens, hidden] float32 rows of `entry`.
 int64_t checkRows(const FloatRows &x, const Entry &entry) {
@@ -261,22 +263,36 @@ PYBIND11_MODULE(_moec, m) {
           [](const PyBound &b) { return bindStatsDict(b.bound->bindStats()); })
       .def_property_readonly("has_routing_stats",
                              [](const PyBound &b) { return bool(b.stats); })
-      .def("forward",
-           [](const PyBound &b, const FloatRows &x) {
-             int64_t tokens = checkRows(x, b.bound->entry());
-             py::array_t<float> y({static_cast<py::ssize_t>(tokens),
-                                   static_cast<py::ssize_t>(x.shape(1))});
-             std::string message;
-             bool ok;
-             {
-               py::gil_scoped_release release;
-               ok = b.bound->forward(x.data(), y.mutable_data(), tokens,
-                                     message);
-             }
-             if (!ok)
-               throw MoecError(message);
-             return y;
-           })
+      // `token_ids`: [tokens] int32, for an entry that routes by token id.
+      .def(
+          "forward",
+          [](const PyBound &b, const FloatRows &x, std::optional<TokenIds> ids) {
+            const Entry &entry = b.bound->entry();
+            int64_t tokens = checkRows(x, entry);
+            BoundEntry::IO io;
+            if (ids) {
+              if (!entry.tokenIdBound)
+                throw MoecError("entry '" + entry.name +
+                                "' does not route by token id: give no ids");
+              if (ids->ndim() != 1 || ids->shape(0) != tokens)
+                throw MoecError("entry '" + entry.name + "': token ids must be [" +
+                                std::to_string(tokens) + "], one per row");
+              io.tokenIds = ids->data();
+            }
+            py::array_t<float> y({static_cast<py::ssize_t>(tokens),
+                                  static_cast<py::ssize_t>(x.shape(1))});
+            std::string message;
+            bool ok;
+            {
+              py::gil_scoped_release release;
+              ok = b.bound->forward(x.data(), y.mutable_data(), tokens, io,
+                                    message);
+            }
+            if (!ok)
+              throw MoecError(message);
+            return y;
+          },
+          py::arg("x"), py::arg("token_ids") = py::none())
       .def("routing_stats",
            [](const PyBound &b, const FloatRows &x) {
              if (!b.stats)

@@ -141,6 +141,8 @@ class MoecTest(unittest.TestCase):
         layer = self.lib.bind(self.lib.generate_weights(self.dir / "e.safetensors", seed=8))
         with self.assertRaisesRegex(moec.Error, "input must be"):
             layer(np.zeros((3, layer.hidden + 1), np.float32))
+        with self.assertRaisesRegex(moec.Error, "does not route by token id"):
+            layer(np.zeros((3, layer.hidden), np.float32), token_ids=[1, 2, 3])
         with self.assertRaisesRegex(moec.Error, "dtype complex64"):
             self.lib.bind({"w": np.zeros(2, np.complex64)})
 

@@ -31,6 +31,8 @@
 #include "moe/Support/Progress.h"
 #include "moe/Support/SafeTensors.h"
 
+#include "Trace.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -77,7 +79,8 @@ enum Mode : unsigned {
 };
 
 struct Options {
-  std::string library, weights, input, output, entry, timingJson, statsJson;
+  std::string library, weights, input, output, entry, timingJson, statsJson,
+      trace;
   /// Token ids of routing by token id: read to run, written with
   /// --generate-input.
   std::string tokenIds;
@@ -151,6 +154,11 @@ const OptionSpec kOptions[] = {
      0,
      "write the run times, tokens/s, weight GB/s, threads, dtypes and bind "
      "costs as JSON (default: none)"},
+    {"--trace", "FILE", kRun, &Options::trace, nullptr, nullptr, 0, 0,
+     "write a Chrome/Perfetto trace of the run (ui.perfetto.dev opens it): "
+     "binding each slot, each forward (an expert-parallel entry's phases "
+     "inside it), the statistics; rank R > 0 writes FILE.rankR "
+     "(default: none)"},
     {"--threads", "N", kRun, nullptr, &Options::threads, nullptr, 1,
      limits::kMaxThreads,
      "OpenMP threads (default: OMP_NUM_THREADS, or one per core)"},
@@ -654,6 +662,31 @@ bool checkOmpNumThreads(std::string &error) {
   return true;
 }
 
+/// One forward in the trace: run `r` (negative: a warm-up run) of `tokens`
+/// rows; an expert-parallel entry's phases inside it, end to end in their
+/// order (with chunks they overlap in time, and each is their sum).
+void traceForward(tools::Trace &trace, int64_t r, int64_t tokens,
+                  double beginUs, double durationUs, const double *phases) {
+  std::string args = "\"run\": " + std::to_string(r) +
+                     ", \"tokens\": " + std::to_string(tokens);
+  trace.complete(r < 0 ? "warm-up forward" : "forward", "forward", beginUs,
+                 durationUs, args);
+  if (!phases)
+    return;
+  static const std::pair<int, const char *> kPhases[] = {
+      {MOE_PHASE_ROUTE, "route"},
+      {MOE_PHASE_EXCHANGE, "exchange"},
+      {MOE_PHASE_EXPERTS, "experts"},
+      {MOE_PHASE_EXCHANGE_BACK, "exchange back"},
+      {MOE_PHASE_COMBINE, "combine"}};
+  double at = beginUs;
+  for (auto [phase, name] : kPhases) {
+    double us = 1e6 * phases[phase];
+    trace.complete(name, "phase", at, us, args);
+    at += us;
+  }
+}
+
 /// The OpenMP threads a CPU forward runs on: --threads, else
 /// OMP_NUM_THREADS's first level (checkOmpNumThreads has read it), else one
 /// per core.
@@ -746,10 +779,15 @@ int run(int argc, char **argv) {
                                    "expert choice, Soft MoE and sqrtsoftplus "
                                    "scores have none")) +
                 ")");
+  std::unique_ptr<tools::Trace> trace;
+  if (!options.trace.empty())
+    trace = std::make_unique<tools::Trace>();
+  tools::TraceScope openScope(trace.get(), "open checkpoint", "io");
   std::unique_ptr<Checkpoint> checkpoint =
       Checkpoint::open(options.weights, error);
   if (!checkpoint)
     return fail(error);
+  openScope.end();
   if (!cuda && !options.threads && !checkOmpNumThreads(error))
     return fail(error);
 
@@ -768,6 +806,8 @@ int run(int argc, char **argv) {
                                    : error);
     if (comm->size() > 1)
       rankPrefix = "rank " + std::to_string(comm->rank()) + ": ";
+    if (trace)
+      trace->setProcess(comm->rank());
     if (entry->ranks > 1 && comm->size() != entry->ranks)
       return fail("entry '" + entry->name + "' was compiled for " +
                   std::to_string(entry->ranks) +
@@ -812,6 +852,9 @@ int run(int argc, char **argv) {
                       static_cast<int64_t>(entry->weights.size()),
                       lead ? progressMode(options.progress, options.quiet)
                            : ProgressMode::Never);
+    tools::TraceScope bindScope(trace.get(), "bind", "bind");
+    // Each slot's event ends where the next begins; init follows the last.
+    double slotBegin = trace ? trace->now() : 0;
     bound = BoundEntry::bind(
         *entry, *checkpoint, error, &context, &initStatus,
         [&](size_t done, size_t) {
@@ -819,7 +862,16 @@ int run(int argc, char **argv) {
                           done < entry->weights.size()
                               ? entry->weights[done].name
                               : std::string("init"));
+          if (!trace)
+            return;
+          double at = trace->now();
+          if (done > 0)
+            trace->complete(entry->weights[done - 1].name, "bind", slotBegin,
+                            at - slotBegin);
+          slotBegin = at;
         });
+    if (trace && bound)
+      trace->complete("init", "bind", slotBegin, trace->now() - slotBegin);
   }
   // A device failure (no driver, no GPU) is the library's to report.
   if (!bound)
@@ -922,6 +974,7 @@ int run(int argc, char **argv) {
   double phaseSum[MOE_PHASE_COUNT] = {};
   for (int64_t r = -options.warmup; r < options.repeat; ++r) {
     double phases[MOE_PHASE_COUNT] = {};
+    double traceBegin = trace ? trace->now() : 0;
     auto start = std::chrono::steady_clock::now();
     if (!bound->forward(forwardInput, forwardOutput, count, io, error,
                         phases)) {
@@ -933,6 +986,9 @@ int run(int argc, char **argv) {
       return fail(error);
     }
     auto end = std::chrono::steady_clock::now();
+    if (trace)
+      traceForward(*trace, r, count, traceBegin, trace->now() - traceBegin,
+                   entry->ranks > 1 ? phases : nullptr);
     if (r < 0)
       continue;
     times.push_back(
@@ -942,6 +998,8 @@ int run(int argc, char **argv) {
   }
   for (size_t i = 0; i < outputBF16.size(); ++i)
     myOutput[i] = bf16ToFloat(outputBF16[i]);
+  tools::TraceScope gatherScope(
+      comm && comm->size() > 1 ? trace.get() : nullptr, "gather output", "io");
   if (comm && comm->size() > 1) {
     std::vector<char> gathered;
     if (!comm->gather(myOutput, count * entry->hidden * sizeof(float),
@@ -958,10 +1016,13 @@ int run(int argc, char **argv) {
                 bound->zeroCopyBytes());
     printSummary(output, tokens, entry->hidden);
   }
+  gatherScope.end();
   if (boundStats) {
     std::vector<float> values;
+    tools::TraceScope statsScope(trace.get(), "routing statistics", "forward");
     if (!boundStats->routingStats(x.data(), tokens, values, error))
       return fail(error);
+    statsScope.end();
     RoutingSummary summary = summarizeRouting(values, tokens);
     if (options.stats)
       std::fputs(formatRoutingSummary(summary).c_str(), stdout);
@@ -971,6 +1032,14 @@ int run(int argc, char **argv) {
       if (!json)
         return fail(options.statsJson + ": cannot write");
     }
+  }
+
+  if (trace) {
+    std::string path = options.trace;
+    if (comm && comm->rank() > 0)
+      path += ".rank" + std::to_string(comm->rank());
+    if (!trace->write(path, error))
+      return fail(error);
   }
 
   std::vector<double> sorted = times;

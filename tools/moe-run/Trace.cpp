@@ -1,0 +1,63 @@
+//===- Trace.cpp - moe-run's Chrome/Perfetto trace of a run ---------------===//
+
+#include "Trace.h"
+
+#include <cstdio>
+#include <fstream>
+
+using namespace moe::tools;
+
+Trace::Trace(int pid) : pid(pid), start(Clock::now()) {}
+
+double Trace::now() const {
+  return std::chrono::duration<double, std::micro>(Clock::now() - start)
+      .count();
+}
+
+namespace {
+/// A JSON string's body: names come from manifests and checkpoints.
+std::string escape(const std::string &text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char code[8];
+      std::snprintf(code, sizeof code, "\\u%04x", c);
+      out += code;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+} // namespace
+
+void Trace::complete(const std::string &name, const std::string &category,
+                     double beginUs, double durationUs,
+                     const std::string &args) {
+  events.push_back({name, category, args, beginUs, durationUs});
+}
+
+bool Trace::write(const std::string &path, std::string &error) const {
+  std::ofstream out(path);
+  out << "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n";
+  out << "{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": " << pid
+      << ", \"args\": {\"name\": \"moe-run rank " << pid << "\"}}";
+  for (const Event &event : events) {
+    char times[96];
+    std::snprintf(times, sizeof times, "\"ts\": %.3f, \"dur\": %.3f",
+                  event.beginUs, event.durationUs);
+    out << ",\n{\"name\": \"" << escape(event.name) << "\", \"cat\": \""
+        << event.category << "\", \"ph\": \"X\", " << times
+        << ", \"pid\": " << pid << ", \"tid\": 0, \"args\": {" << event.args
+        << "}}";
+  }
+  out << "\n]}\n";
+  if (!out) {
+    error = path + ": cannot write";
+    return false;
+  }
+  return true;
+}
