@@ -14,8 +14,10 @@ what its entry's checkpoint names share ("model.layers.3.mlp"); its
 forward is replaced by the compiled layer, which takes [..., hidden] in
 any dtype and device and gives the output back in them (computed in
 float32 on the CPU); a block that also returned router scores or logits
-(GPT-OSS) returns None in their place. For inference: no gradient flows
-through moec.
+(GPT-OSS) returns None in their place. Where the decoder layer itself
+combines the parts (Granite's shared_mlp beside the block, Gemma 4's
+norms around its MLP and experts), one part runs the entry and the others
+pass its output through. For inference: no gradient flows through moec.
 
 The weights are a snapshot: patch again after changing them.
 """
@@ -81,19 +83,18 @@ def patch(model, threads=0, weight_type="f32"):
     plan = []
     for name in library.entries:
         entry = library.entry(name)
-        plan.append((name, *_find_block(entry, modules, rename)))
-    for name, path, shared in plan:
+        plan.append((name, _find_block(entry, modules, rename)))
+    for name, roles in plan:
         layer = library.bind(weights, entry=name, threads=threads)
-        module = modules[path]
-        extra = _extra_outputs(module, layer.hidden)
-        patched._replace(module, _forward(layer, extra))
-        # A shared MLP beside the block (Granite MoE's shared_mlp, added to
-        # the block's output by the decoder layer) is in the entry: it adds
-        # nothing more.
-        for sibling in shared:
-            patched._replace(modules[sibling], _zeros)
-        patched.blocks[path] = name
-        patched.layers[path] = layer
+        for path, role in roles.items():
+            module = modules[path]
+            if role == "block":
+                extra = _extra_outputs(module, layer.hidden)
+                patched._replace(module, _forward(layer, extra))
+                patched.blocks[path] = name
+                patched.layers[path] = layer
+            else:
+                patched._replace(module, _STAND_INS[role])
     return patched
 
 
@@ -101,6 +102,34 @@ def _zeros(hidden_states, *args, **kwargs):
     import torch
 
     return torch.zeros_like(hidden_states)
+
+
+def _identity(hidden_states, *args, **kwargs):
+    return hidden_states
+
+
+def _no_routing(hidden_states, *args, **kwargs):
+    return None, None, None
+
+
+# What the other modules of a patched MoE half do, so that the decoder
+# layer's own arithmetic passes the block's output through unchanged.
+_STAND_INS = {"zeros": _zeros, "identity": _identity, "no routing": _no_routing}
+
+# Gemma 4's decoder layer computes its feed-forward half itself:
+#   post_ff(post_ff_1(mlp(pre_ff(x))) + post_ff_2(experts(pre_ff_2(x), router(x))))
+# The entry holds all of it, so mlp becomes the entry and the rest pass it
+# through: the norms are identities, the experts add zeros, the router is
+# not run.
+_DECODER_LAYER_FORMS = {
+    frozenset({"pre_feedforward_layernorm", "mlp", "post_feedforward_layernorm_1", "router",
+               "pre_feedforward_layernorm_2", "experts", "post_feedforward_layernorm_2",
+               "post_feedforward_layernorm"}): {
+        "mlp": "block", "experts": "zeros", "router": "no routing",
+        "pre_feedforward_layernorm": "identity", "post_feedforward_layernorm_1": "identity",
+        "pre_feedforward_layernorm_2": "identity", "post_feedforward_layernorm_2": "identity",
+        "post_feedforward_layernorm": "identity"},
+}
 
 
 def _forward(layer, extra):
@@ -160,32 +189,34 @@ def _checkpoint_to_module_names(model):
 
 
 def _find_block(entry, modules, rename):
-    """The module path of an entry's MoE block and of the shared MLPs beside
-    it: what its checkpoint names share (as the model names them) is the
-    block; where that is a whole decoder layer, its one child that is not a
-    shared MLP, the shared ones beside it. Found in the model as named or by
-    the part from "layers." on (a checkpoint's prefix may differ from the
-    module tree's)."""
+    """The modules an entry replaces, by path, with their roles: "block"
+    (runs the entry), or a stand-in (_STAND_INS). What its checkpoint names
+    share (as the model names them) is the block; where that is a whole
+    decoder layer, its one child that is not a shared MLP is, and the
+    shared ones beside it add zeros, or its children are a known form of
+    feed-forward half (_DECODER_LAYER_FORMS). Found in the model as named
+    or by the part from "layers." on (a checkpoint's prefix may differ from
+    the module tree's)."""
     names = [rename(w["name"].replace("{e}", "0")).split(".") for w in entry["weights"]]
     common = []
     for parts in zip(*names):
         if len(set(parts)) != 1:
             break
         common.append(parts[0])
-    siblings = []
-    if common and common[-1].isdigit():
-        children = sorted({n[len(common)] for n in names if len(n) > len(common) + 1})
+    if not (common and common[-1].isdigit()):
+        return {_module_path(".".join(common), modules, entry): "block"}
+    children = sorted({n[len(common)] for n in names if len(n) > len(common) + 1})
+    roles = _DECODER_LAYER_FORMS.get(frozenset(children))
+    if roles is None:
         blocks = [c for c in children if not c.startswith("shared")]
         if len(blocks) != 1:
             raise moec.Error(
                 f"entry '{entry['name']}': its weights are the decoder layer's "
                 f"{', '.join(children)}: moec.torch.patch replaces an MoE block "
-                "(and shared MLPs beside it), not norms around it")
-        siblings = [c for c in children if c != blocks[0]]
-        common.append(blocks[0])
-    path = _module_path(".".join(common), modules, entry)
-    prefix = path[:-len(common[-1])]
-    return path, [_module_path(prefix + s, modules, entry) for s in siblings]
+                "(and shared MLPs beside it) or a known feed-forward half, not this")
+        roles = {c: "block" if c == blocks[0] else "zeros" for c in children}
+    layer = ".".join(common)
+    return {_module_path(f"{layer}.{c}", modules, entry): role for c, role in roles.items()}
 
 
 def _module_path(path, modules, entry):
