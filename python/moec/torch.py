@@ -64,20 +64,31 @@ class Patched:
 def patch(model, threads=0, weight_type="f32"):
     """Routes every MoE block of `model` through moec; returns a Patched.
 
+    `threads`: OpenMP threads per forward (0: OpenMP's default).
+    `weight_type`: moe-compile's --weight-type for the experts' panels:
+    "f32" keeps the model's weights exact, "bf16" halves their memory.
     Raises moec.Error when moec cannot import the model's config (the
-    message names the key) or a block cannot be replaced by itself (the
-    layer routes by token id, or its MoE half spans norms of the decoder
-    layer).
+    message names the key) or an entry's modules are neither a block nor
+    a known feed-forward half; the model is then left as it was.
     """
     workdir = tempfile.TemporaryDirectory(prefix="moec-patch-")
-    folder = Path(workdir.name)
+    patched = Patched(None, workdir)
+    try:
+        return _patch(model, patched, threads, weight_type)
+    except BaseException:
+        patched.undo()
+        raise
+
+
+def _patch(model, patched, threads, weight_type):
+    folder = Path(patched._workdir.name)
     model.save_pretrained(folder)
     weights = folder / "model.safetensors"
     if not weights.exists():
         weights = folder / "model.safetensors.index.json"
     library = moec.compile(folder / "config.json", output=folder / "moe.so",
                            weight_type=weight_type)
-    patched = Patched(library, workdir)
+    patched.library = library
     modules = dict(model.named_modules())
     rename = _checkpoint_to_module_names(model)
     plan = []

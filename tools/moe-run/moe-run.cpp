@@ -2,12 +2,13 @@
 //
 //   moe-run LIB.so --weights W.safetensors|model.safetensors.index.json
 //                  --input X.npy [--output Y.npy] [--entry NAME]
-//                  [--repeat N] [--timing-json FILE] [--threads N] [--stats]
+//                  [--repeat N] [--warmup N] [--timing-json FILE]
+//                  [--trace FILE] [--threads N] [--stats]
 //                  [--stats-json FILE] [--device N] [--io-dtype f32|bf16]
-//                  [--token-ids IDS.npy]
+//                  [--token-ids IDS.npy] [--progress | --quiet]
 //   moe-run LIB.so --print-manifest
 //   moe-run LIB.so --generate-weights OUT.safetensors [--seed S]
-//                  [--dtype f32|bf16]
+//                  [--dtype f32|bf16] [--progress | --quiet]
 //   moe-run LIB.so --generate-input X.npy --tokens T [--seed S]
 //                  [--token-ids IDS.npy]
 //
