@@ -285,6 +285,9 @@ mlir::moe::analyzeEntries(ModuleOp module, int32_t target) {
                                 << ranks;
       entry.ranks = value.getInt();
     }
+    func.walk([&](func::CallOp call) {
+      entry.marksPhases |= call.getCallee() == MOE_RT_PHASE_MARK;
+    });
     if (auto kind = func->getAttrOfType<StringAttr>(kEntryKindAttr)) {
       entry.kind = kind.str();
       if (auto of = func->getAttrOfType<StringAttr>(kStatsOfAttr))
@@ -968,8 +971,9 @@ LogicalResult addForward(llvm::Module &module, const EntrySignature &entry,
       sizes.push_back(b.getInt64(size));
     callArgs.push_back(buildDescriptor(b, pointer, sizes));
   }
-  // The exchanges inside use this call's communicator (Exchange.c).
-  bool exchanges = entry.ranks > 1;
+  // The exchanges inside use this call's communicator (Exchange.c); they,
+  // or a single process's phase marks, time the call's phases.
+  bool exchanges = entry.ranks > 1 || entry.marksPhases;
   if (exchanges) {
     llvm::FunctionCallee begin = module.getOrInsertFunction(
         MOE_RT_FORWARD_BEGIN,

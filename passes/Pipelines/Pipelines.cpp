@@ -47,6 +47,8 @@ void moe::buildMoELowerToLinalgPipeline(OpPassManager &pm,
   }
   if (options.fuseExperts)
     pm.addPass(moe::createMoEFuseExperts());
+  if (options.phaseMarks)
+    pm.addPass(moe::createMoEPhaseMarks());
   moe::ConvertMoEToLinalgOptions toLinalg;
   toLinalg.tokensPerPart = form.tokensPerPart;
   toLinalg.parallelDispatch = form.parallelDispatch;

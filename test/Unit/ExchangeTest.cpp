@@ -21,6 +21,7 @@ extern "C" {
 void moe_rt_forward_begin(const moe_communicator *communicator);
 int32_t moe_rt_forward_end(void);
 void moe_rt_forward_phases(double *seconds);
+void moe_rt_phase_mark(int32_t phase);
 int32_t moe_rt_rank(void);
 void moe_rt_exchange_counts(int64_t send, int64_t recv, int64_t ranks,
                             int64_t slots, int64_t returning);
@@ -102,6 +103,47 @@ TEST(Exchange, CountsAndRows) {
   moe_rt_forward_phases(phases);
   for (double seconds : phases)
     EXPECT_GE(seconds, 0);
+}
+
+// Tests a single process's phases from its marks (moe-phase-marks): each
+// phase lasts from its mark to the next, route from the beginning, the
+// last to the end, an unmarked phase 0 (exchange back, and here the
+// combine); marks out of range are ignored; they sum to the forward.
+TEST(Exchange, PhasesFromMarks) {
+  auto spin = [] {
+    volatile double sink = 0;
+    for (int i = 0; i < 200000; ++i)
+      sink = sink + i;
+  };
+  moe_rt_forward_begin(nullptr);
+  spin();
+  moe_rt_phase_mark(MOE_PHASE_EXCHANGE);
+  spin();
+  moe_rt_phase_mark(MOE_PHASE_EXPERTS);
+  moe_rt_phase_mark(MOE_PHASE_ROUTE);     // ignored: route begins with BEGIN
+  moe_rt_phase_mark(MOE_PHASE_COUNT);     // ignored
+  spin();
+  EXPECT_EQ(moe_rt_forward_end(), MOE_STATUS_OK);
+  double phases[MOE_PHASE_COUNT];
+  moe_rt_forward_phases(phases);
+  EXPECT_GT(phases[MOE_PHASE_ROUTE], 0);
+  EXPECT_GT(phases[MOE_PHASE_EXCHANGE], 0);
+  EXPECT_GT(phases[MOE_PHASE_EXPERTS], 0);
+  EXPECT_EQ(phases[MOE_PHASE_EXCHANGE_BACK], 0);
+  EXPECT_EQ(phases[MOE_PHASE_COMBINE], 0);
+
+  // The next forward starts unmarked: the combine mark alone splits it in
+  // route and combine.
+  moe_rt_forward_begin(nullptr);
+  spin();
+  moe_rt_phase_mark(MOE_PHASE_COMBINE);
+  spin();
+  EXPECT_EQ(moe_rt_forward_end(), MOE_STATUS_OK);
+  moe_rt_forward_phases(phases);
+  EXPECT_GT(phases[MOE_PHASE_ROUTE], 0);
+  EXPECT_EQ(phases[MOE_PHASE_EXCHANGE], 0);
+  EXPECT_EQ(phases[MOE_PHASE_EXPERTS], 0);
+  EXPECT_GT(phases[MOE_PHASE_COMBINE], 0);
 }
 
 // Tests that two exchanges in flight complete by their receive buffers in

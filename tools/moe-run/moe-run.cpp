@@ -664,28 +664,43 @@ bool checkOmpNumThreads(std::string &error) {
 }
 
 /// One forward in the trace: run `r` (negative: a warm-up run) of `tokens`
-/// rows; an expert-parallel entry's phases inside it, end to end in their
-/// order (with chunks they overlap in time, and each is their sum).
+/// rows; its phases inside it, when the library timed them, end to end in
+/// their order: expert parallelism's route, exchange, experts, exchange
+/// back and combine (with chunks they overlap in time, and each is their
+/// sum), or a single process's route, dispatch, experts and combine.
 void traceForward(tools::Trace &trace, int64_t r, int64_t tokens,
-                  double beginUs, double durationUs, const double *phases) {
+                  double beginUs, double durationUs, const double *phases,
+                  bool exchanges) {
   std::string args = "\"run\": " + std::to_string(r) +
                      ", \"tokens\": " + std::to_string(tokens);
   trace.complete(r < 0 ? "warm-up forward" : "forward", "forward", beginUs,
                  durationUs, args);
   if (!phases)
     return;
-  static const std::pair<int, const char *> kPhases[] = {
+  static const std::pair<int, const char *> kExchangePhases[] = {
       {MOE_PHASE_ROUTE, "route"},
       {MOE_PHASE_EXCHANGE, "exchange"},
       {MOE_PHASE_EXPERTS, "experts"},
       {MOE_PHASE_EXCHANGE_BACK, "exchange back"},
       {MOE_PHASE_COMBINE, "combine"}};
+  // A single process's dispatch is timed in the exchange's slot.
+  static const std::pair<int, const char *> kLocalPhases[] = {
+      {MOE_PHASE_ROUTE, "route"},
+      {MOE_PHASE_EXCHANGE, "dispatch"},
+      {MOE_PHASE_EXPERTS, "experts"},
+      {MOE_PHASE_COMBINE, "combine"}};
   double at = beginUs;
-  for (auto [phase, name] : kPhases) {
-    double us = 1e6 * phases[phase];
-    trace.complete(name, "phase", at, us, args);
-    at += us;
-  }
+  auto each = [&](auto &list) {
+    for (auto [phase, name] : list) {
+      double us = 1e6 * phases[phase];
+      trace.complete(name, "phase", at, us, args);
+      at += us;
+    }
+  };
+  if (exchanges)
+    each(kExchangePhases);
+  else
+    each(kLocalPhases);
 }
 
 /// The OpenMP threads a CPU forward runs on: --threads, else
@@ -974,7 +989,9 @@ int run(int argc, char **argv) {
   // Seconds per phase (MOE_PHASE_*), summed over the timed runs.
   double phaseSum[MOE_PHASE_COUNT] = {};
   for (int64_t r = -options.warmup; r < options.repeat; ++r) {
-    double phases[MOE_PHASE_COUNT] = {};
+    // NaN: a library that times no phases leaves them so.
+    double phases[MOE_PHASE_COUNT];
+    std::fill(std::begin(phases), std::end(phases), NAN);
     double traceBegin = trace ? trace->now() : 0;
     auto start = std::chrono::steady_clock::now();
     if (!bound->forward(forwardInput, forwardOutput, count, io, error,
@@ -989,13 +1006,14 @@ int run(int argc, char **argv) {
     auto end = std::chrono::steady_clock::now();
     if (trace)
       traceForward(*trace, r, count, traceBegin, trace->now() - traceBegin,
-                   entry->ranks > 1 ? phases : nullptr);
+                   std::isnan(phases[MOE_PHASE_ROUTE]) ? nullptr : phases,
+                   entry->ranks > 1);
     if (r < 0)
       continue;
     times.push_back(
         std::chrono::duration<double, std::milli>(end - start).count());
     for (int p = 0; p < MOE_PHASE_COUNT; ++p)
-      phaseSum[p] += phases[p];
+      phaseSum[p] += std::isnan(phases[p]) ? 0 : phases[p];
   }
   for (size_t i = 0; i < outputBF16.size(); ++i)
     myOutput[i] = bf16ToFloat(outputBF16[i]);

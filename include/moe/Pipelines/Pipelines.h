@@ -25,6 +25,12 @@ struct MoELoweringOptions : public PassPipelineOptions<MoELoweringOptions> {
                      "expert (moe-fuse-experts); off lowers each stage on "
                      "its own, as a reference path"),
       llvm::cl::init(true)};
+  Option<bool> phaseMarks{
+      *this, "phase-marks",
+      llvm::cl::desc("Mark where each single-process layer's dispatch, "
+                     "experts and combine begin, for the entry wrapper to "
+                     "time (moe-phase-marks; moe-compile's CPU target)"),
+      llvm::cl::init(false)};
   Option<std::string> weightType{
       *this, "weight-type",
       llvm::cl::desc("Element type the expert kernels' bound weights are "

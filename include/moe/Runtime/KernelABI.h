@@ -87,6 +87,15 @@
 #define MOE_RT_EXCHANGE_WAIT "moe_rt_exchange_wait"
 #define MOE_RT_FORWARD_PHASES "moe_rt_forward_phases"
 
+/* The phases of a single process (moe-phase-marks): its forward calls
+ *   void PHASE_MARK(int32_t phase);   // MOE_PHASE_EXCHANGE (the dispatch),
+ *                                     // MOE_PHASE_EXPERTS, MOE_PHASE_COMBINE
+ * as each phase begins, and its wrapper brackets it with FORWARD_BEGIN
+ * (a null communicator) and FORWARD_END, then PHASES as above: route from
+ * the beginning to the first mark, each phase to the next mark, combine to
+ * the end; exchange back is 0. */
+#define MOE_RT_PHASE_MARK "moe_rt_phase_mark"
+
 /* What the entry wrappers of a CUDA library call (the embedded CUDA
  * runtime, lib/Runtime/Embedded/CudaRuntime.h):
  *   int32_t BIND(const moe_context *ctx);        // driver, device, stream

@@ -298,12 +298,16 @@ typedef struct moe_forward_args {
    * MOE_STATUS_INVALID_ARGUMENT, checked before anything runs). Unread by
    * other entries. */
   const int32_t *token_ids;
-  /* Where a library of expert parallelism writes the call's seconds per
-   * phase (MOE_PHASE_*), or NULL. Time blocked in exchanges counts to
+  /* Where a library writes the call's seconds per phase (MOE_PHASE_*), or
+   * NULL. Expert parallelism: time blocked in exchanges counts to
    * "exchange" (rows out) or "exchange back" (results back); "route" is
    * the time before the first exchange, "combine" after the last, and
    * "experts" the rest (with chunks, the phases of different chunks
-   * overlap, and each second counts once). Untouched by other libraries. */
+   * overlap, and each second counts once). A single process of a CPU
+   * library (moe-phase-marks): "route" until the dispatch begins, the
+   * dispatch in "exchange", "experts", "combine" (fused experts combine as
+   * they go: what follows them), "exchange back" 0. Untouched by libraries
+   * that time no phases (CUDA, and a layer without a dispatch). */
   double *phase_seconds;
   /* The element type of `input` and a forward entry's `output`: 0 or
    * MOE_DTYPE_F32 for float32, MOE_DTYPE_BF16 for bf16 (16-bit values,

@@ -138,6 +138,9 @@ struct EntrySignature {
   /// the rows of its smallest expert table: ids must lie in [0, bound).
   std::optional<unsigned> tokenIdsArg;
   int64_t tokenIdBound = 0;
+  /// The function marks its phases (moe-phase-marks): the wrapper times
+  /// them as it times the exchanges of an entry of several ranks.
+  bool marksPhases = false;
 };
 
 /// Describes every public function of `module` as an entry point, or

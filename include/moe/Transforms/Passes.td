@@ -85,6 +85,40 @@ def MoEFuseExperts : Pass<"moe-fuse-experts"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def MoEPhaseMarks : Pass<"moe-phase-marks", "::mlir::ModuleOp"> {
+  let summary = "Mark where a layer's dispatch, experts and combine begin, for timing";
+  let description = [{
+    A forward of one process has no exchanges to time it by, so nothing
+    says how long its routing, dispatch, experts and combine took. This
+    pass inserts, in each public function holding one MoE layer and no
+    expert parallelism (after `moe-decompose` and `moe-fuse-experts`), a
+    call to the embedded runtime's `moe_rt_phase_mark(phase)` before the
+    first op of each phase: the dispatch (`moe.dispatch`,
+    `moe.expert_choice`, `moe.soft_dispatch`: phase 1), the experts
+    (`moe.expert_mlp`, `moe.fused_experts`: phase 2) and the combine
+    (`moe.combine`, `moe.soft_combine`, or the first op after fused experts:
+    phase 4), with the phase numbers of `MOE_PHASE_*` (moe_runtime.h:
+    route 0 and the combine 4; a single process's dispatch takes the
+    exchange's slot 1). The entry wrapper then brackets the call with
+    `moe_rt_forward_begin`/`_end` and writes the phases for a caller that
+    asks (`moe_forward_args.phase_seconds`). Calls have effects: the ops of
+    each phase stay between its marks through lowering and bufferization.
+    A function without those ops, or with `moe.ep_size` (its exchanges
+    time it), is left alone.
+
+    ```mlir
+    %ids, %w = moe.route ...
+    func.call @moe_rt_phase_mark(%c1) : (i32) -> ()
+    %rows, %tok, %rw, %off = moe.dispatch ...
+    func.call @moe_rt_phase_mark(%c2) : (i32) -> ()
+    %y = moe.fused_experts ...
+    func.call @moe_rt_phase_mark(%c4) : (i32) -> ()
+    return %y
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect"];
+}
+
 def MoERoutingStatsEntries : Pass<"moe-routing-stats-entries", "::mlir::ModuleOp"> {
   let summary = "Add a routing-statistics entry point next to each MoE layer";
   let description = [{

@@ -76,6 +76,10 @@ static void forgetSentCounts(void) {
  * exchange calls out and back; then the last forward's phases. */
 static _Thread_local double begunAt, firstCallAt, lastCallEnd, blocked[2];
 static _Thread_local double phases[MOE_PHASE_COUNT];
+/* A single process's marks (moe-phase-marks): when each phase began, and
+ * which phases were marked (bit per phase). */
+static _Thread_local double markedAt[MOE_PHASE_COUNT];
+static _Thread_local unsigned marked;
 
 static double now(void) {
   struct timespec t;
@@ -109,6 +113,28 @@ void moe_rt_forward_begin(const moe_communicator *communicator) {
   firstCallAt = -1;
   lastCallEnd = begunAt;
   blocked[0] = blocked[1] = 0;
+  marked = 0;
+}
+
+void moe_rt_phase_mark(int32_t phase) {
+  if (phase <= MOE_PHASE_ROUTE || phase >= MOE_PHASE_COUNT)
+    return;
+  markedAt[phase] = now();
+  marked |= 1u << phase;
+}
+
+/* A single process's phases from its marks: each phase lasts from its mark
+ * to the next one marked (route from the beginning, the last to `end`); an
+ * unmarked phase lasts 0. */
+static void phasesFromMarks(double end) {
+  double next = end;
+  for (int phase = MOE_PHASE_COUNT - 1; phase >= MOE_PHASE_ROUTE; --phase) {
+    int begins = phase == MOE_PHASE_ROUTE || (marked & (1u << phase));
+    double at = phase == MOE_PHASE_ROUTE ? begunAt : markedAt[phase];
+    phases[phase] = begins ? next - at : 0;
+    if (begins)
+      next = at;
+  }
 }
 
 void moe_rt_forward_phases(double *seconds) {
@@ -130,6 +156,10 @@ int32_t moe_rt_forward_end(void) {
   forgetSentCounts();
   current = NULL;
   double end = now();
+  if (marked && firstCallAt < 0) {
+    phasesFromMarks(end);
+    return failure;
+  }
   if (firstCallAt < 0)
     firstCallAt = end;
   phases[MOE_PHASE_ROUTE] = firstCallAt - begunAt;

@@ -118,6 +118,8 @@ LogicalResult mlir::moe::compileForCPU(ModuleOp module,
   lowering.placement = options.placement;
   lowering.chunks = options.chunks;
   lowering.tokensPerRank = options.tokensPerRank;
+  // The library reports a forward's seconds per phase (moe-run --trace).
+  lowering.phaseMarks = true;
   if (failed(
           runPipeline(module, options, "lower to linalg", [&](PassManager &pm) {
             buildMoELowerToLinalgPipeline(pm, lowering);

@@ -1,10 +1,12 @@
 """Checks a moe-run --trace file: Chrome trace JSON whose complete events
 have non-negative times; the bind's slot events (the manifest's slots, in
 order), then init, inside the bind event; the warm-up and timed forwards in
-order after it; with --phases, five phase events inside each forward, end
-to end; with --stats, the statistics event after the forwards.
+order after it; with --phases, expert parallelism's five phase events at
+the start of each forward, end to end, with --local-phases a single
+process's four; with --stats, the statistics event after the forwards.
 
-    check_trace.py TRACE.json MANIFEST.json WARMUP REPEAT [--phases] [--stats] [--pid N]
+    check_trace.py TRACE.json MANIFEST.json WARMUP REPEAT [--phases | --local-phases]
+                   [--stats] [--pid N]
 """
 
 import json
@@ -33,15 +35,17 @@ assert all(a["ts"] + a["dur"] <= b["ts"] for a, b in zip(forwards, forwards[1:])
 assert forwards[0]["ts"] >= bind["ts"] + bind["dur"], (forwards[0], bind)
 
 phases = [e for e in events if e["cat"] == "phase"]
-if "--phases" in flags:
-    assert len(phases) == 5 * len(forwards), phases
-    for i, forward in enumerate(forwards):
-        group = phases[5 * i:5 * i + 5]
-        assert [p["name"] for p in group] == ["route", "exchange", "experts", "exchange back",
-                                             "combine"], group
-        assert abs(group[0]["ts"] - forward["ts"]) < 1e-3, (group, forward)
-else:
-    assert not phases, phases
+expected = (["route", "exchange", "experts", "exchange back", "combine"] if "--phases" in flags
+            else ["route", "dispatch", "experts", "combine"] if "--local-phases" in flags
+            else [])
+n = len(expected)
+assert len(phases) == n * len(forwards), phases
+for i, forward in enumerate(forwards if n else []):
+    group = phases[n * i:n * i + n]
+    assert [p["name"] for p in group] == expected, group
+    assert abs(group[0]["ts"] - forward["ts"]) < 1e-3, (group, forward)
+    for a, b in zip(group, group[1:]):
+        assert abs(a["ts"] + a["dur"] - b["ts"]) < 1e-2, (a, b)
 if "--stats" in flags:
     stats = events[names.index("routing statistics")]
     assert stats["ts"] >= forwards[-1]["ts"] + forwards[-1]["dur"], stats
