@@ -26,7 +26,6 @@ Progress::Progress(std::string tool, std::string step, std::string unit,
 void Progress::update(int64_t done, const std::string &detail) {
   if (!shown || finished)
     return;
-  lastDone = done;
   auto now = std::chrono::steady_clock::now();
   // A terminal redraws ten times a second; a log gets a line a second.
   auto interval = terminal ? std::chrono::milliseconds(100)

@@ -55,7 +55,7 @@ private:
   std::string tool, step, unit;
   int64_t total;
   bool shown, terminal, finished = false, started = false;
-  int64_t lastDone = 0, begun = 0;
+  int64_t begun = 0;
   std::chrono::steady_clock::time_point begin, lastPrint;
 };
 
