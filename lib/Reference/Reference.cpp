@@ -687,11 +687,26 @@ std::vector<float> moe::reference::runLayer(const LayerConfig &config,
 
 RoutingStats moe::reference::routingStats(const float *logits,
                                           const TokenRouting &routing,
-                                          int64_t numExperts, Scoring scoring) {
+                                          int64_t numExperts, Scoring scoring,
+                                          double weightRange,
+                                          int64_t weightBins) {
   RoutingStats stats;
   stats.load.assign(numExperts, 0);
   for (int32_t e : routing.experts)
     ++stats.load[e];
+  // The op's f32 product, clamped to the bins; NaN (a failing comparison)
+  // counts in the first.
+  stats.weightHistogram.assign(weightBins, 0);
+  float binsPerWeight = static_cast<float>(weightBins / weightRange);
+  for (float w : routing.weights) {
+    float scaled = w * binsPerWeight;
+    int64_t bin = 0;
+    if (scaled >= static_cast<float>(weightBins - 1))
+      bin = weightBins - 1;
+    else if (scaled > 0)
+      bin = static_cast<int64_t>(scaled);
+    ++stats.weightHistogram[bin];
+  }
   int64_t numSlots = routing.numTokens * routing.topK;
   if (routing.numTokens == 0 || numSlots == 0)
     return stats;

@@ -297,11 +297,13 @@ mlir::moe::analyzeEntries(ModuleOp module, int32_t target) {
                         : RankedTensorType();
       if (entry.kind != MOE_ENTRY_KIND_ROUTING_STATS || !result ||
           result.getRank() != 1 || !result.hasStaticShape() ||
-          !result.getElementType().isF32())
+          !result.getElementType().isF32() ||
+          result.getDimSize(0) < 1 + MOE_ROUTING_STATS_TAIL)
         return func.emitError()
                << "entry point @" << entry.name << " of kind '" << entry.kind
                << "' must be 'routing_stats' returning a static 1-D f32 "
-                  "tensor";
+                  "tensor of E loads and "
+               << MOE_ROUTING_STATS_TAIL << " statistics (moe_runtime.h)";
       entry.outputSize = result.getDimSize(0);
     } else if (type.getNumResults() != 1 ||
                !isActivationType(type.getResult(0))) {

@@ -2,7 +2,8 @@
 //
 // Implements `moe-routing-stats-entries`: next to each public function with
 // one token-choice moe.layer, a function computing that layer's routing
-// statistics from the same input and router weights.
+// statistics (moe_runtime.h's layout: loads, summaries, the routing-weight
+// histogram) from the same input and router weights.
 //
 //===----------------------------------------------------------------------===//
 
@@ -98,7 +99,7 @@ struct MoERoutingStatsEntriesPass
           func.getArgAttrDict(cast<BlockArgument>(source).getArgNumber()));
     }
     auto resultType = RankedTensorType::get(
-        {numExperts + MOE_ROUTING_STATS_SUMMARIES}, b.getF32Type());
+        {numExperts + MOE_ROUTING_STATS_TAIL}, b.getF32Type());
     auto stats = func::FuncOp::create(
         b, loc, (func.getSymName() + "_routing_stats").str(),
         FunctionType::get(ctx, types, {resultType}));
@@ -128,36 +129,53 @@ struct MoERoutingStatsEntriesPass
         b, loc, slotType(b.getF32Type()), slotType(b.getI32Type()), logits,
         argument(biasArg), /*expert_scale=*/Value(), /*expert_table=*/Value(),
         /*token_ids=*/Value(), routing);
+    // Routing weights lie in [0, 1] (scores, softmaxes, weights divided by
+    // a norm of themselves) times the scaling factor.
+    double scaling = routing.getScalingFactor().convertToDouble();
+    double weightRange = scaling > 0 ? scaling : 1.0;
     auto statsOp = RoutingStatsOp::create(
         b, loc, RankedTensorType::get({numExperts}, b.getI64Type()),
-        b.getF32Type(), b.getF32Type(), b.getF32Type(), b.getF32Type(), logits,
-        route.getExperts(),
+        b.getF32Type(), b.getF32Type(), b.getF32Type(), b.getF32Type(),
+        RankedTensorType::get({MOE_ROUTING_STATS_WEIGHT_BINS}, b.getI64Type()),
+        logits, route.getExperts(), route.getWeights(),
         ScoringFuncAttr::get(ctx, routing.getScoring() == ScoringFunc::sigmoid
                                       ? ScoringFunc::sigmoid
-                                      : ScoringFunc::softmax));
+                                      : ScoringFunc::softmax),
+        b.getF64FloatAttr(weightRange));
 
-    // [load as f32 ..., entropy, max_share, confidence, aux_loss]
-    Value loads = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{numExperts},
-                                          b.getF32Type());
-    loads = linalg::GenericOp::create(
-                b, loc, TypeRange{loads.getType()},
-                ValueRange{statsOp.getLoad()}, ValueRange{loads},
-                ArrayRef<AffineMap>{b.getMultiDimIdentityMap(1),
-                                    b.getMultiDimIdentityMap(1)},
-                ArrayRef<utils::IteratorType>{utils::IteratorType::parallel},
-                [](OpBuilder &nested, Location l, ValueRange args) {
-                  linalg::YieldOp::create(
-                      nested, l,
-                      ValueRange{arith::UIToFPOp::create(
-                          nested, l, nested.getF32Type(), args[0])});
-                })
-                .getResult(0);
+    // [load as f32 ..., entropy, max_share, confidence, aux_loss,
+    //  weight range, weight histogram as f32 ...]
+    auto countsToF32 = [&](Value counts, int64_t size) -> Value {
+      Value floats = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{size},
+                                             b.getF32Type());
+      return linalg::GenericOp::create(
+                 b, loc, TypeRange{floats.getType()}, ValueRange{counts},
+                 ValueRange{floats},
+                 ArrayRef<AffineMap>{b.getMultiDimIdentityMap(1),
+                                     b.getMultiDimIdentityMap(1)},
+                 ArrayRef<utils::IteratorType>{utils::IteratorType::parallel},
+                 [](OpBuilder &nested, Location l, ValueRange args) {
+                   linalg::YieldOp::create(
+                       nested, l,
+                       ValueRange{arith::UIToFPOp::create(
+                           nested, l, nested.getF32Type(), args[0])});
+                 })
+          .getResult(0);
+    };
+    Value loads = countsToF32(statsOp.getLoad(), numExperts);
+    Value histogram = countsToF32(statsOp.getWeightHistogram(),
+                                  MOE_ROUTING_STATS_WEIGHT_BINS);
     Value scalars = tensor::FromElementsOp::create(
-        b, loc, RankedTensorType::get({4}, b.getF32Type()),
-        ValueRange{statsOp.getEntropy(), statsOp.getMaxShare(),
-                   statsOp.getConfidence(), statsOp.getAuxLoss()});
+        b, loc,
+        RankedTensorType::get({MOE_ROUTING_STATS_SUMMARIES + 1},
+                              b.getF32Type()),
+        ValueRange{
+            statsOp.getEntropy(), statsOp.getMaxShare(),
+            statsOp.getConfidence(), statsOp.getAuxLoss(),
+            arith::ConstantOp::create(
+                b, loc, b.getF32FloatAttr(static_cast<float>(weightRange)))});
     Value result = tensor::EmptyOp::create(
-        b, loc, ArrayRef<int64_t>{numExperts + MOE_ROUTING_STATS_SUMMARIES},
+        b, loc, ArrayRef<int64_t>{numExperts + MOE_ROUTING_STATS_TAIL},
         b.getF32Type());
     auto insert = [&](Value source, Value into, int64_t offset, int64_t size) {
       return tensor::InsertSliceOp::create(
@@ -166,7 +184,11 @@ struct MoERoutingStatsEntriesPass
           ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
     };
     result = insert(loads, result, 0, numExperts);
-    result = insert(scalars, result, numExperts, 4);
+    result =
+        insert(scalars, result, numExperts, MOE_ROUTING_STATS_SUMMARIES + 1);
+    result =
+        insert(histogram, result, numExperts + MOE_ROUTING_STATS_SUMMARIES + 1,
+               MOE_ROUTING_STATS_WEIGHT_BINS);
     func::ReturnOp::create(b, loc, result);
   }
 };

@@ -8,8 +8,9 @@ or, from what `moe-run --stats-json` wrote, without the package installed:
     python3 python/moec/plot.py stats.json routing.png
 
 The left panel is each expert's load against the uniform share (tokens x
-k / E), the busiest experts marked; the right one how many experts carry
-each load, the collapse verdict in its title.
+k / E), the busiest experts marked; the middle one how many experts carry
+each load, the collapse verdict in its title; the right one the
+distribution of the selected routing weights over [0, scaling factor].
 """
 
 import json
@@ -19,14 +20,18 @@ from types import SimpleNamespace
 
 
 def _fields(stats):
-    """A RoutingStats as it is; a --stats-json dict with its histogram
-    spread into bucket_width and the counts, as RoutingStats has them."""
+    """A RoutingStats as it is; a --stats-json dict with its histograms
+    spread into bucket_width and the counts, weight_range and the weights'
+    counts, as RoutingStats has them."""
     if not isinstance(stats, dict):
         return stats
     fields = dict(stats)
     histogram = fields.pop("histogram")
     fields["bucket_width"] = histogram["bucket_width"]
     fields["histogram"] = histogram["experts"]
+    weights = fields.pop("weight_histogram")
+    fields["weight_range"] = weights["range"]
+    fields["weight_histogram"] = weights["slots"]
     return SimpleNamespace(**fields)
 
 
@@ -41,7 +46,8 @@ def plot_routing(stats, path, title=None):
 
     experts = list(range(stats.experts))
     uniform = stats.slots / stats.experts if stats.experts else 0
-    figure, (loads, spread) = plt.subplots(1, 2, figsize=(11, 4), width_ratios=[2, 1])
+    figure, (loads, spread, weights) = plt.subplots(1, 3, figsize=(15, 4),
+                                                    width_ratios=[2, 1, 1])
     colors = ["tab:red" if e in stats.busiest_experts else "tab:blue" for e in experts]
     loads.bar(experts, stats.load, color=colors, width=0.85)
     loads.axhline(uniform, color="black", linestyle="--", linewidth=1,
@@ -59,6 +65,15 @@ def plot_routing(stats, path, title=None):
     spread.set_ylabel("experts")
     verdict = ("COLLAPSED: " + stats.collapse_reason) if stats.collapsed else "not collapsed"
     spread.set_title(verdict, fontsize=9)
+
+    bins = len(stats.weight_histogram)
+    bin_width = stats.weight_range / bins if bins else 0
+    weights.bar([b * bin_width for b in range(bins)], stats.weight_histogram,
+                width=bin_width * 0.9, align="edge", color="tab:green")
+    weights.set_xlim(0, stats.weight_range)
+    weights.set_xlabel("routing weight of a selected expert")
+    weights.set_ylabel("slots")
+    weights.set_title(f"routing weights over [0, {stats.weight_range:g}]", fontsize=9)
     figure.suptitle(title or f"routing of {stats.experts} experts")
     figure.tight_layout()
     path = Path(path)

@@ -124,6 +124,8 @@ py::dict summaryDict(const RoutingSummary &s) {
   d["collapse_reason"] = s.collapseReason;
   d["bucket_width"] = s.bucketWidth;
   d["histogram"] = s.histogram;
+  d["weight_range"] = s.weightRange;
+  d["weight_histogram"] = s.weightHistogram;
   d["text"] = formatRoutingSummary(s);
   return d;
 }

@@ -1,7 +1,8 @@
 """Tests of the moec Python package: compile, bind (file and dict, numpy
 and torch), run against an independent numpy Mixtral block (normwise
 relative error <= 1e-5) and against moe-run on the same library and data
-(the same bits), routing statistics, timing, the plot, and that each
+(the same bits), routing statistics (loads and the weights' histogram
+against the same numpy router), timing, the plot, and that each
 failure is a moec.Error carrying the tool's or loader's message.
 
 Run: python -m unittest discover -s python/tests (with moec installed;
@@ -23,18 +24,25 @@ SOURCE = Path(os.environ.get("MOEC_SOURCE", Path(__file__).resolve().parents[2])
 MIXTRAL = SOURCE / "examples" / "configs" / "mixtral-tiny" / "config.json"
 
 
-def mixtral_reference(x, weights, prefix, experts, top_k):
-    """Mixtral's sparse MoE block in float64 numpy: softmax, top-k,
-    renormalised, SwiGLU experts (w1 gate, w3 up, w2 down)."""
-    x = x.astype(np.float64)
-    logits = x @ weights[prefix + "gate.weight"].astype(np.float64).T
+def mixtral_routing(x, weights, prefix, top_k):
+    """Mixtral's router in float64 numpy: softmax, top-k, renormalised.
+    Returns each token's experts and weights, [T, k] each."""
+    logits = x.astype(np.float64) @ weights[prefix + "gate.weight"].astype(np.float64).T
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
+    chosen = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
+    w = np.take_along_axis(probs, chosen, axis=1)
+    return chosen, w / w.sum(axis=1, keepdims=True)
+
+
+def mixtral_reference(x, weights, prefix, experts, top_k):
+    """Mixtral's sparse MoE block in float64 numpy: the router above,
+    SwiGLU experts (w1 gate, w3 up, w2 down)."""
+    x = x.astype(np.float64)
+    chosen, routing = mixtral_routing(x, weights, prefix, top_k)
     y = np.zeros_like(x)
     for t in range(x.shape[0]):
-        chosen = np.argsort(-probs[t], kind="stable")[:top_k]
-        w = probs[t, chosen] / probs[t, chosen].sum()
-        for e, weight in zip(chosen, w):
+        for e, weight in zip(chosen[t], routing[t]):
             w1 = weights[f"{prefix}experts.{e}.w1.weight"].astype(np.float64)
             w3 = weights[f"{prefix}experts.{e}.w3.weight"].astype(np.float64)
             w2 = weights[f"{prefix}experts.{e}.w2.weight"].astype(np.float64)
@@ -111,13 +119,27 @@ class MoecTest(unittest.TestCase):
         self.assertTrue(np.array_equal(np.load(self.dir / "y.npy"), layer(x)))
 
     def test_routing_stats_timing_plot(self):
-        layer = self.lib.bind(self.lib.generate_weights(self.dir / "s.safetensors", seed=6))
+        template = self.lib.bind(self.lib.generate_weights(self.dir / "s.safetensors", seed=6))
+        weights = random_weights(template, seed=9)
+        layer = self.lib.bind(weights)
         x = np.random.default_rng(7).standard_normal((64, layer.hidden)).astype(np.float32)
         stats = layer.routing_stats(x)
         self.assertEqual(stats.tokens, 64)
         self.assertEqual(stats.experts, self.config["num_local_experts"])
-        self.assertEqual(sum(stats.load), 64 * self.config["num_experts_per_tok"])
+        top_k = self.config["num_experts_per_tok"]
+        self.assertEqual(sum(stats.load), 64 * top_k)
         self.assertEqual(stats.slots, sum(stats.load))
+        # The loads and the routing weights' histogram against the float64
+        # router: 20 bins over [0, 1] (Mixtral has no scaling factor); a
+        # weight within rounding of a bin edge may land in the next bin.
+        chosen, routing = mixtral_routing(x, weights, "model.layers.1.block_sparse_moe.", top_k)
+        self.assertEqual(stats.load, np.bincount(chosen.ravel(), minlength=stats.experts).tolist())
+        self.assertEqual(stats.weight_range, 1.0)
+        bins = np.minimum((routing.ravel() * 20).astype(int), 19)
+        expected = np.bincount(bins, minlength=20)
+        self.assertEqual(sum(stats.weight_histogram), 64 * top_k)
+        self.assertLessEqual(np.abs(expected - np.array(stats.weight_histogram)).sum(), 2)
+        self.assertIn("routing: selected weights per range (of [0, 1]):", stats.text)
         self.assertIn("routing: ", stats.text)
         self.assertEqual(stats.collapsed, bool(stats.collapse_reason))
         timing = layer.time(x, repeat=5, warmup=2)

@@ -2,17 +2,20 @@
 
 // Tests that a token-choice layer gets a statistics entry taking the input,
 // the router weight and the bias with their checkpoint names, routing as the
-// layer does and packing load and the four scalars into E+4 floats.
+// layer does and packing the load, the four scalars, the weights' range (1
+// without a scaling factor) and their 20-bin histogram into E+25 floats.
 // CHECK-LABEL: func.func @layer(
 // CHECK-LABEL: func.func @layer_routing_stats(
 // CHECK-SAME: %[[X:.*]]: tensor<?x16xf32>, %[[WG:.*]]: tensor<8x16xf32> {moe.weight = "gate.weight"}, %[[B:.*]]: tensor<8xf32> {moe.weight = "gate.bias"})
-// CHECK-SAME: -> tensor<12xf32> attributes {moe.entry_kind = "routing_stats", moe.stats_of = "layer"}
+// CHECK-SAME: -> tensor<33xf32> attributes {moe.entry_kind = "routing_stats", moe.stats_of = "layer"}
 // CHECK: %[[L:.*]] = linalg.matmul {{.*}} ins(%[[X]], %[[WG]] :
-// CHECK: %{{.*}}, %[[IDS:.*]] = moe.route %[[L]] bias(%[[B]]) {routing = #moe.routing<top_k = 2, scoring = sigmoid, renormalize = true>}
-// CHECK: %[[LOAD:.*]], %[[H:.*]], %[[MAX:.*]], %[[CONF:.*]], %[[AUX:.*]] = moe.routing_stats %[[L]], %[[IDS]] sigmoid
-// CHECK: tensor.from_elements %[[H]], %[[MAX]], %[[CONF]], %[[AUX]] : tensor<4xf32>
-// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0] [8] [1] : tensor<8xf32> into tensor<12xf32>
-// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[8] [4] [1] : tensor<4xf32> into tensor<12xf32>
+// CHECK: %[[W:.*]], %[[IDS:.*]] = moe.route %[[L]] bias(%[[B]]) {routing = #moe.routing<top_k = 2, scoring = sigmoid, renormalize = true>}
+// CHECK: %[[LOAD:.*]], %[[H:.*]], %[[MAX:.*]], %[[CONF:.*]], %[[AUX:.*]], %[[HIST:.*]] = moe.routing_stats %[[L]], %[[IDS]], %[[W]] sigmoid : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<8xi64>, tensor<20xi64>
+// CHECK: %[[RANGE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK: tensor.from_elements %[[H]], %[[MAX]], %[[CONF]], %[[AUX]], %[[RANGE]] : tensor<5xf32>
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0] [8] [1] : tensor<8xf32> into tensor<33xf32>
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[8] [5] [1] : tensor<5xf32> into tensor<33xf32>
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[13] [20] [1] : tensor<20xf32> into tensor<33xf32>
 func.func @layer(%x: tensor<?x16xf32>, %wg: tensor<8x16xf32> {moe.weight = "gate.weight"},
                  %b: tensor<8xf32> {moe.weight = "gate.bias"},
                  %u: tensor<8x8x16xf32>, %d: tensor<8x16x8xf32>) -> tensor<?x16xf32> {
@@ -60,7 +63,7 @@ func.func private @helper(%x: tensor<?x16xf32>, %wg: tensor<4x16xf32>,
 // CHECK: %[[INIT:.*]] = linalg.broadcast ins(%[[RB]] : tensor<8xf32>)
 // CHECK: %[[L:.*]] = linalg.matmul {{.*}} ins(%[[R]], %[[WG]] : {{.*}}) outs(%[[INIT]] :
 // CHECK: %{{.*}}, %[[IDS:.*]] = moe.route %[[L]] {routing = #moe.routing<top_k = 2, scoring = sparsemixer, select_on = logits, jitter_eps = 0.01>}
-// CHECK: moe.routing_stats %[[L]], %[[IDS]] softmax
+// CHECK: moe.routing_stats %[[L]], %[[IDS]], %{{.*}} softmax
 func.func @gpt_oss(%x: tensor<?x16xf32>, %wg: tensor<8x16xf32> {moe.weight = "router.weight"},
                    %rb: tensor<8xf32> {moe.weight = "router.bias"},
                    %is: tensor<16xf32> {moe.weight = "router.scale"},
@@ -113,10 +116,12 @@ func.func @hash(%x: tensor<?x8xf32>, %ids: tensor<?xi32>,
 // -----
 
 // Tests that with zero (identity) experts the statistics cover every routed
-// id: 4 real + 2 zero experts give a load of 6 and 10 floats.
+// id: 4 real + 2 zero experts give a load of 6 and 31 floats; and that the
+// weights' histogram spans the scaling factor.
 // CHECK-LABEL: func.func @zero_experts_routing_stats(
-// CHECK-SAME: -> tensor<10xf32>
-// CHECK: moe.routing_stats %{{.*}}, %{{.*}} softmax : tensor<?x6xf32>, tensor<?x3xi32> -> tensor<6xi64>
+// CHECK-SAME: -> tensor<31xf32>
+// CHECK: moe.routing_stats %{{.*}}, %{{.*}}, %{{.*}} softmax {weight_range = 6.000000e+00 : f64} : tensor<?x6xf32>, tensor<?x3xi32>, tensor<?x3xf32> -> tensor<6xi64>, tensor<20xi64>
+// CHECK: arith.constant 6.000000e+00 : f32
 func.func @zero_experts(%x: tensor<?x16xf32>, %wg: tensor<6x16xf32> {moe.weight = "router.classifier.weight"},
                         %b: tensor<6xf32> {moe.weight = "router.e_score_correction_bias"},
                         %g: tensor<4x8x16xf32>, %u: tensor<4x8x16xf32>, %d: tensor<4x16x8xf32>) -> tensor<?x16xf32> {

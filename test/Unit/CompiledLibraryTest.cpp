@@ -974,7 +974,7 @@ using json = nlohmann::json;
 /// A valid manifest: a forward entry with a single, a stacked and a viewed
 /// (slice, transpose, pack) slot, and its statistics entry.
 json validManifest() {
-  return json::parse(R"({"format": 3, "target": "cpu", "entries": [
+  return json::parse(R"({"format": 4, "target": "cpu", "entries": [
     {"name": "tiny", "kind": "forward",
      "symbols": {"init": "moe_entry_tiny_init",
                  "forward": "moe_entry_tiny_forward",
@@ -992,7 +992,7 @@ json validManifest() {
                  "forward": "moe_entry_tiny_routing_stats_forward",
                  "destroy": "moe_entry_tiny_routing_stats_destroy"},
      "hidden": 8, "of": "tiny",
-     "outputs": 8, "weights": [
+     "outputs": 29, "weights": [
       {"name": "gate", "shape": [4, 8], "layout": "single"}]}]})");
 }
 
@@ -1015,7 +1015,7 @@ TEST(Manifest, ValidParses) {
   EXPECT_EQ(viewed.viewShape(), (std::vector<int64_t>{4, 6, 8}));
   EXPECT_EQ(entries[0].weights[1].tensorShape(), (std::vector<int64_t>{6, 8}));
   EXPECT_EQ(entries[0].weights[1].tensorName(3), "e.3.w1");
-  EXPECT_EQ(entries[1].outputSize, 8);
+  EXPECT_EQ(entries[1].outputSize, 29);
   EXPECT_EQ(entries[1].statsOf, "tiny");
 }
 
@@ -1083,10 +1083,10 @@ TEST(Manifest, RefusesMalformed) {
       {"stats of stats",
        [](json &m) { m["entries"][1]["of"] = "tiny_routing_stats"; },
        "\"of\" names no forward entry"},
-      {"stats outputs", [](json &m) { m["entries"][1]["outputs"] = 4; },
-       "\"outputs\" is 4, not in [5, 65540]"},
-      {"stats outputs big", [](json &m) { m["entries"][1]["outputs"] = 65541; },
-       "\"outputs\" is 65541"},
+      {"stats outputs", [](json &m) { m["entries"][1]["outputs"] = 25; },
+       "\"outputs\" is 25, not in [26, 65561]"},
+      {"stats outputs big", [](json &m) { m["entries"][1]["outputs"] = 65562; },
+       "\"outputs\" is 65562"},
       {"stats outputs missing",
        [](json &m) { m["entries"][1].erase("outputs"); },
        "needs an integer \"outputs\""},
@@ -1291,16 +1291,22 @@ TEST(Manifest, RefusesOtherFormatOrTarget) {
          }
        },
        "built for manifest format 1; rebuild it with this moe-compile", true},
-      {"format 4", [](json &m) { m["format"] = 4; },
-       "manifest format 4; this loader reads format 3", true},
+      {"format 5", [](json &m) { m["format"] = 5; },
+       "manifest format 5; this loader reads format 4", true},
+      {"format 3, statistics of E + 4 floats",
+       [](json &m) {
+         m["format"] = 3;
+         m["entries"][1]["outputs"] = 8;
+       },
+       "built for manifest format 3; rebuild it with this moe-compile", true},
       {"format 2, ABI v2", [](json &m) { m["format"] = 2; },
-       "manifest format 2; this loader reads format 3", true},
+       "built for manifest format 2; rebuild it with this moe-compile", true},
       {"format 0, entries of another shape",
        [](json &m) {
          m["format"] = 0;
          m["entries"] = "elsewhere";
        },
-       "manifest format 0; this loader reads format 3", true},
+       "manifest format 0; this loader reads format 4", true},
       {"rocm without entries",
        [](json &m) {
          m["target"] = "rocm";
@@ -1343,7 +1349,7 @@ TEST(Manifest, RefusesOtherFormatOrTarget) {
 
 // Tests that entries run only as their kind allows: a statistics entry
 // through routingStats, sized from the manifest (run as a forward entry it
-// wrote E + 4 floats into a [T, hidden] buffer), a forward entry through
+// wrote E + 25 floats into a [T, hidden] buffer), a forward entry through
 // forward; and that the context's thread count and the token count are
 // bounded.
 TEST(CompiledLibrary, EntriesRunByKind) {
@@ -1389,11 +1395,18 @@ TEST(CompiledLibrary, EntriesRunByKind) {
   for (int64_t tokens : {0, 5}) {
     ASSERT_TRUE(boundStats->routingStats(x.data(), tokens, values, error))
         << error;
-    ASSERT_EQ(values.size(), static_cast<size_t>(spec.numExperts + 4));
+    ASSERT_EQ(values.size(),
+              static_cast<size_t>(spec.numExperts + MOE_ROUTING_STATS_TAIL));
     float load = 0;
     for (int64_t e = 0; e < spec.numExperts; ++e)
       load += values[e];
     EXPECT_EQ(load, 2.0f * tokens); // top-2: each token loads two experts
+    // Every slot's weight is in the histogram; renormalised top-2 weights
+    // are in [0, 1].
+    EXPECT_EQ(values[spec.numExperts + MOE_ROUTING_STATS_SUMMARIES], 1.0f);
+    EXPECT_EQ(std::accumulate(values.end() - MOE_ROUTING_STATS_WEIGHT_BINS,
+                              values.end(), 0.0f),
+              2.0f * tokens);
   }
   EXPECT_FALSE(bound->forward(x.data(), y.data(), -1, error));
   EXPECT_NE(error.find("token count -1 is not in [0, 2147483648]"),

@@ -206,7 +206,7 @@ TEST(CudaLibrary, MoeRunOnFakeDriver) {
 // target's weight rows) while a "cpu" one may not, and that each entry
 // carries its library's target.
 TEST(CudaLibrary, ManifestTargets) {
-  std::string manifest = R"({"format": 3, "target": "cuda", "entries": [
+  std::string manifest = R"({"format": 4, "target": "cuda", "entries": [
     {"name": "layer", "kind": "forward", "hidden": 8,
      "symbols": {"init": "moe_entry_layer_init",
                  "forward": "moe_entry_layer_forward",

@@ -20,7 +20,7 @@
 enum { kHidden = 4 };
 
 const char *moe_module_manifest(void) {
-  return "{\"format\": 3, \"target\": \"cuda\", \"entries\": [\n"
+  return "{\"format\": 4, \"target\": \"cuda\", \"entries\": [\n"
          " {\"name\": \"scale\", \"kind\": \"forward\", \"hidden\": 4,\n"
          "  \"symbols\": {\"init\": \"moe_entry_scale_init\",\n"
          "              \"forward\": \"moe_entry_scale_forward\",\n"

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <unistd.h>
 
 using namespace moe;
@@ -305,18 +306,32 @@ void checkFamily(const Family &family, bool sharded = false) {
     reference::TokenRouting routing =
         reference::routeTokens(logits.data(), tokens, E, *family.config.routing,
                                weights.correctionBias);
+    // The weights' histogram spans [0, 1] times the scaling factor.
+    double scaling = family.config.routing->scalingFactor;
+    double weightRange = scaling > 0 ? scaling : 1.0;
     reference::RoutingStats want = reference::routingStats(
-        logits.data(), routing, E, family.config.routing->scoring);
+        logits.data(), routing, E, family.config.routing->scoring, weightRange,
+        MOE_ROUTING_STATS_WEIGHT_BINS);
     std::vector<float> got;
     ASSERT_TRUE(boundStats->routingStats(x.data(), tokens, got, error))
         << error;
-    ASSERT_EQ(got.size(), static_cast<size_t>(E + 4));
+    ASSERT_EQ(got.size(), static_cast<size_t>(E + MOE_ROUTING_STATS_TAIL));
     for (int64_t e = 0; e < E; ++e)
       EXPECT_EQ(got[e], static_cast<float>(want.load[e])) << "load of " << e;
     EXPECT_NEAR(got[E], want.entropy, 1e-5f);
     EXPECT_NEAR(got[E + 1], want.maxShare, 1e-6f);
     EXPECT_NEAR(got[E + 2], want.confidence, 1e-5f);
     EXPECT_NEAR(got[E + 3], want.auxLoss, 1e-5f * std::max(1.0f, want.auxLoss));
+    EXPECT_EQ(got[E + 4], static_cast<float>(weightRange));
+    // Counts of the same routing: exact, but for a weight within rounding
+    // of a bin edge, which may count in the neighbouring bin.
+    int64_t moved = 0;
+    for (int64_t bin = 0; bin < MOE_ROUTING_STATS_WEIGHT_BINS; ++bin)
+      moved += std::abs(static_cast<int64_t>(got[E + 5 + bin]) -
+                        want.weightHistogram[bin]);
+    EXPECT_LE(moved, 2) << "weight histogram of " << tokens << " tokens";
+    EXPECT_EQ(std::accumulate(got.begin() + E + 5, got.end(), 0.0f),
+              static_cast<float>(tokens * family.config.routing->topK));
   }
 }
 

@@ -684,6 +684,27 @@ TEST(Stats, Collapsed) {
   EXPECT_NEAR(s.auxLoss, 3.0f * p0, kTol);
 }
 
+// Tests the routing-weight histogram's bins: equal widths over [0, range],
+// the range itself and anything above it in the last bin, negatives and NaN
+// in the first; every slot counted once.
+TEST(Stats, WeightHistogram) {
+  std::vector<float> weights = {0.0f, 0.04f, 0.26f, 0.5f,         0.99f,
+                                1.0f, 1.7f,  -0.1f, std::nanf("")};
+  std::vector<float> logits(weights.size() * 2, 0.0f);
+  TokenRouting r =
+      oneExpertEach(std::vector<int32_t>(weights.size(), 0), weights);
+  RoutingStats s = routingStats(logits.data(), r, 2, Scoring::Softmax);
+  std::vector<int64_t> expected(20, 0);
+  for (int64_t bin : {0, 0, 5, 10, 19, 19, 19, 0, 0})
+    ++expected[bin];
+  EXPECT_EQ(s.weightHistogram, expected);
+
+  // DeepSeek-V3's scaling factor 2.5: the weights lie in [0, 2.5].
+  r = oneExpertEach({0, 0, 0}, {2.5f, 1.25f, 0.1f});
+  s = routingStats(logits.data(), r, 2, Scoring::Softmax, 2.5, 4);
+  EXPECT_EQ(s.weightHistogram, (std::vector<int64_t>{1, 0, 1, 1}));
+}
+
 // Tests that perfectly balanced routing has entropy 1 and aux loss K.
 TEST(Stats, Balanced) {
   float logits[] = {0, 0, 0, 0};

@@ -1,25 +1,36 @@
 //===- RoutingSummaryTest.cpp - what --stats says of the loads ------------===//
 //
-// summarizeRouting on hand-made statistics outputs (E loads and the four
-// summaries): the spread, idle and busiest experts, the histogram, the
-// collapse rule's two parts and its edges, no tokens; and the text and
-// JSON forms.
+// summarizeRouting on hand-made statistics outputs (E loads, the four
+// summaries, the weights' range and histogram): the spread, idle and
+// busiest experts, the histogram, the collapse rule's two parts and its
+// edges, no tokens, the weights' histogram; and the text and JSON forms.
 //
 //===----------------------------------------------------------------------===//
 
 #include "moe/Runtime/RoutingSummary.h"
+#include "moe/Runtime/moe_runtime.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <numeric>
 
 using namespace moe::runtime;
 
 namespace {
-/// A statistics output: the loads, then entropy, share, confidence, aux.
-std::vector<float> statsOutput(const std::vector<float> &loads) {
+/// A statistics output: the loads, then entropy, share, confidence, aux,
+/// then the weights' range and histogram (all slots in bin 10 unless
+/// given).
+std::vector<float> statsOutput(const std::vector<float> &loads,
+                               std::vector<float> weightBins = {},
+                               float weightRange = 1.0f) {
   std::vector<float> values = loads;
-  values.insert(values.end(), {0.9f, 0.25f, 0.6f, 1.1f});
+  values.insert(values.end(), {0.9f, 0.25f, 0.6f, 1.1f, weightRange});
+  if (weightBins.empty()) {
+    weightBins.assign(MOE_ROUTING_STATS_WEIGHT_BINS, 0.0f);
+    weightBins[10] = std::accumulate(loads.begin(), loads.end(), 0.0f);
+  }
+  values.insert(values.end(), weightBins.begin(), weightBins.end());
   return values;
 }
 } // namespace
@@ -84,7 +95,8 @@ TEST(RoutingSummary, CollapseRule) {
 // Tests that no tokens is no collapse, no busiest expert, one bucket, and
 // JSON nulls for the undefined summaries.
 TEST(RoutingSummary, NoTokens) {
-  std::vector<float> values = {0, 0, 0, NAN, 0, NAN, 0};
+  std::vector<float> values = {0, 0, 0, NAN, 0, NAN, 0, 1};
+  values.resize(3 + MOE_ROUTING_STATS_TAIL, 0.0f);
   RoutingSummary s = summarizeRouting(values, 0);
   EXPECT_EQ(s.experts, 3);
   EXPECT_FALSE(s.collapsed);
@@ -128,4 +140,40 @@ TEST(RoutingSummary, Text) {
       << text;
   EXPECT_NE(formatRoutingSummary(s, 32).find("load per expert: 2 2"),
             std::string::npos);
+}
+
+// Tests the routing weights' histogram: read after the summaries, printed
+// in at most ten rows (20 bins merged in pairs) from the first row holding
+// a weight to the last, and written to JSON bin by bin.
+TEST(RoutingSummary, WeightHistogram) {
+  std::vector<float> bins(MOE_ROUTING_STATS_WEIGHT_BINS, 0.0f);
+  bins[4] = 6;  // [0.5, 0.625)
+  bins[5] = 2;  // [0.625, 0.75)
+  bins[12] = 4; // [1.5, 1.625)
+  RoutingSummary s = summarizeRouting(statsOutput({4, 4, 4}, bins, 2.5f), 6);
+  EXPECT_DOUBLE_EQ(s.weightRange, 2.5);
+  ASSERT_EQ(s.weightHistogram.size(),
+            static_cast<size_t>(MOE_ROUTING_STATS_WEIGHT_BINS));
+  EXPECT_EQ(s.weightHistogram[4], 6);
+  EXPECT_EQ(s.weightHistogram[12], 4);
+  std::string text = formatRoutingSummary(s);
+  EXPECT_NE(text.find("routing: selected weights per range (of [0, 2.5]):\n"
+                      "     0.5-0.75 | " +
+                      std::string(40, '#') + " 8\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("       0.75-1 |" + std::string(42, ' ') + "0\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("     1.5-1.75 | " + std::string(20, '#') +
+                      std::string(20, ' ') + " 4\nrouting: entropy"),
+            std::string::npos)
+      << text;
+  // Rows before the first weight are left out.
+  EXPECT_EQ(text.find("0-0.25"), std::string::npos) << text;
+  std::string json = routingSummaryJson(s, "layer");
+  EXPECT_NE(json.find("\"weight_histogram\": {\"range\": 2.5, \"slots\": "
+                      "[0, 0, 0, 0, 6, 2, 0, 0, 0, 0, 0, 0, 4, 0,"),
+            std::string::npos)
+      << json;
 }

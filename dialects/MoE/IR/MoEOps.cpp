@@ -13,6 +13,8 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::detail;
@@ -887,7 +889,22 @@ LogicalResult RoutingStatsOp::verify() {
       getScoring() != ScoringFunc::sigmoid)
     return emitOpError() << "'scoring' must be softmax or sigmoid, got "
                          << stringifyScoringFunc(getScoring());
-  return check.dim(getLoad(), "load", 0, numExperts, "expert count");
+  if (failed(check.dim(getLoad(), "load", 0, numExperts, "expert count")))
+    return failure();
+  for (unsigned dim : {0u, 1u})
+    if (failed(check.dim(getWeights(), "weights", dim, dimOf(getExperts(), dim),
+                         dim ? "top-k width" : "token count")))
+      return failure();
+  double range = getWeightRange().convertToDouble();
+  if (!std::isfinite(range) || range <= 0)
+    return emitOpError() << "'weight_range' must be finite and positive, got "
+                         << range;
+  int64_t bins = dimOf(getWeightHistogram(), 0);
+  if (ShapedType::isDynamic(bins) || bins < 1)
+    return emitOpError() << "'weight_histogram' must have a static, non-zero "
+                            "bin count, got "
+                         << getWeightHistogram().getType();
+  return success();
 }
 
 #define GET_OP_CLASSES

@@ -252,16 +252,19 @@ std::vector<float> routerLogits(const float *x, const float *w,
                                 int64_t numTokens, int64_t hidden,
                                 int64_t numExperts);
 
-/// As moe.routing_stats.
+/// As moe.routing_stats; `weightHistogram` has `weightBins` bins over
+/// [0, weightRange] of `routing.weights`.
 struct RoutingStats {
   std::vector<int64_t> load;
   float entropy = 0.0f;
   float maxShare = 0.0f;
   float confidence = 0.0f;
   float auxLoss = 0.0f;
+  std::vector<int64_t> weightHistogram;
 };
 RoutingStats routingStats(const float *logits, const TokenRouting &routing,
-                          int64_t numExperts, Scoring scoring);
+                          int64_t numExperts, Scoring scoring,
+                          double weightRange = 1.0, int64_t weightBins = 20);
 
 } // namespace moe::reference
 

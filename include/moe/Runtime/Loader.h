@@ -100,8 +100,9 @@ struct Entry {
   /// "forward" or "routing_stats".
   std::string kind = "forward";
   /// For routing statistics: the forward entry described, and the floats
-  /// written (E + 4: each expert's load, entropy / log E, largest share,
-  /// mean router confidence, aux loss).
+  /// written (E + MOE_ROUTING_STATS_TAIL: each expert's load, entropy / log
+  /// E, largest share, mean router confidence, aux loss, the routing-weight
+  /// histogram's range and bins).
   std::string statsOf;
   int64_t outputSize = 0;
   int64_t hidden = 0;
@@ -234,7 +235,7 @@ public:
   /// float32 in host memory (for a CUDA library too), 0 <= tokens <=
   /// limits::kMaxTokens; a device failure's message ends with the
   /// library's moe_error_message(). Refuses any other kind of
-  /// entry (a statistics entry writes E + 4 floats, not [tokens, hidden]).
+  /// entry (a statistics entry writes E + 25 floats, not [tokens, hidden]).
   /// An entry of expert parallelism writes its seconds per phase to
   /// `phaseSeconds` (MOE_PHASE_COUNT doubles) when given.
   bool forward(const float *input, float *output, int64_t tokens,

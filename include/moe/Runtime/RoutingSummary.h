@@ -1,14 +1,16 @@
-//===- RoutingSummary.h - what a routing-statistics entry's loads say -*- C++ -*-===//
+//===- RoutingSummary.h - what routing statistics say -----------*- C++ -*-===//
 //
-// A routing-statistics entry writes E loads (the slots each expert got) and
-// four summaries (moe_runtime.h). RoutingSummary reads them for a person:
-// the spread of the loads, the idle and the busiest experts, a histogram,
-// and whether routing has collapsed by the rule the project's seeds use
+// A routing-statistics entry writes E loads (the slots each expert got),
+// four summaries and a histogram of the selected routing weights
+// (moe_runtime.h). RoutingSummary reads them for a person: the spread of
+// the loads, the idle and the busiest experts, a histogram of the loads,
+// the weights' histogram, and whether routing has collapsed by the rule
+// the project's seeds use
 // (one expert takes more than half of the tokens, or fewer than half of
 // the experts get any; the first part only where half the tokens is at
 // least twice an expert's even share k/E: with top-2 of 4 experts every
-// expert gets half the tokens on average). moe-run --stats prints it and --stats-json writes
-// it; the Python package returns it. Plain C++.
+// expert gets half the tokens on average). moe-run --stats prints it and
+// --stats-json writes it; the Python package returns it. Plain C++.
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,10 +52,15 @@ struct RoutingSummary {
   /// [b * width, (b + 1) * width), the last bucket holding maxLoad.
   int64_t bucketWidth = 1;
   std::vector<int64_t> histogram;
+  /// The selected routing weights: bin b counts those in
+  /// [b, b + 1) * weightRange / bins (the range and above in the last, below
+  /// 0 in the first); they sum to `slots`.
+  double weightRange = 1;
+  std::vector<int64_t> weightHistogram;
 };
 
-/// Reads `values` (E loads, then MOE_ROUTING_STATS_SUMMARIES summaries) of
-/// a statistics entry run on `tokens` tokens. `buckets` bounds the
+/// Reads `values` (E loads, then MOE_ROUTING_STATS_TAIL statistics) of a
+/// statistics entry run on `tokens` tokens. `buckets` bounds the load
 /// histogram's length.
 RoutingSummary summarizeRouting(const std::vector<float> &values,
                                 int64_t tokens, int64_t buckets = 8);
@@ -65,7 +72,7 @@ std::string formatRoutingSummary(const RoutingSummary &summary,
                                  int64_t listUpTo = 16);
 
 /// The summary as one JSON object (loads, summaries, busiest, histogram,
-/// collapse); a number that is not finite is null.
+/// the weights' histogram, collapse); a number that is not finite is null.
 std::string routingSummaryJson(const RoutingSummary &summary,
                                const std::string &entry);
 

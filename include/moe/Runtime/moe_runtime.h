@@ -90,9 +90,10 @@
  * refuses such a library ("dtype 'i32' is not one the runtime binds").
  *
  * Entries are of "kind" "forward", or "routing_stats" ("of": the forward
- * entry it describes; "outputs": E+4 floats written to `output` whatever
- * `tokens` is: the load of each expert, then entropy / log E, largest
- * share, mean router confidence and aux loss).
+ * entry it describes; "outputs": E + MOE_ROUTING_STATS_TAIL floats written
+ * to `output` whatever `tokens` is: the load of each expert, then entropy /
+ * log E, largest share, mean router confidence and aux loss, then the
+ * routing-weight histogram's upper edge and its bins).
  *
  * "stacked" slots read the checkpoint tensors named by replacing "{e}" with
  * each expert index in "experts" [begin, end) and stack them; the range is
@@ -121,15 +122,15 @@
  * library whose manifest breaks these rules: "format" MOE_MANIFEST_FORMAT
  * and "target" MOE_MANIFEST_TARGET or MOE_MANIFEST_TARGET_CUDA, checked
  * first (a library of another format or target is refused as such, naming
- * both; one of format 1 is told to be rebuilt); entry names of letters, digits,
- *'_', '.', '$' or
- * '-', each once, and "symbols" exactly "moe_entry_<name>_init", "_forward"
- * and "_destroy"; "hidden" in [1, 2^18]; a "routing_stats" entry's "of"
- * naming a forward entry of the same hidden size (one statistics entry per
- * forward entry) and "outputs" in [5, 2^16 + 4]; slot names non-empty,
- * holding "{e}" once when stacked and never when single; "experts" with 0
- * <= begin < end <= 2^16, the stacked source shape leading with end -
- * begin; shapes of rank <= 8 with positive sizes and at most 2^40
+ * both; one of an older format is told to be rebuilt); entry names of
+ * letters, digits, '_', '.', '$' or '-', each once, and "symbols" exactly
+ * "moe_entry_<name>_init", "_forward" and "_destroy"; "hidden" in [1, 2^18];
+ * a "routing_stats" entry's "of" naming a forward entry of the same hidden
+ * size (one statistics entry per forward entry) and "outputs" in [1 +
+ * MOE_ROUTING_STATS_TAIL, 2^16 + MOE_ROUTING_STATS_TAIL]; slot names
+ * non-empty, holding "{e}" once when stacked and never when single;
+ * "experts" with 0 <= begin < end <= 2^16, the stacked source shape leading
+ * with end - begin; shapes of rank <= 8 with positive sizes and at most 2^40
  * elements; "slice" within the source shape, "transpose" a permutation of
  * its rank, "pack" a dimension of it and P >= 1; and the source shape,
  * viewed, giving exactly "shape".
@@ -148,7 +149,7 @@ extern "C" {
 /* The version a context states (moe_context.abi_version) and the manifest
  * format of the libraries this runtime loads. */
 #define MOE_ABI_VERSION 3
-#define MOE_MANIFEST_FORMAT 3
+#define MOE_MANIFEST_FORMAT 4
 /* The "target" of CPU libraries, and of CUDA libraries: the loader runs
  * both (a CUDA library needs a context of MOE_TARGET_CUDA). */
 #define MOE_MANIFEST_TARGET "cpu"
@@ -166,9 +167,16 @@ extern "C" {
 /* Entry kinds in the manifest. */
 #define MOE_ENTRY_KIND_FORWARD "forward"
 #define MOE_ENTRY_KIND_ROUTING_STATS "routing_stats"
-/* A routing-statistics entry writes E loads and then this many summaries
- * (entropy / log E, largest share, mean router confidence, aux loss). */
+/* A routing-statistics entry writes E loads, then this many summaries
+ * (entropy / log E, largest share, mean router confidence, aux loss), then
+ * the upper edge R of its routing-weight histogram and the histogram:
+ * MOE_ROUTING_STATS_WEIGHT_BINS counts of the selected routing weights in
+ * equal bins over [0, R] (moe.routing_stats). MOE_ROUTING_STATS_TAIL is
+ * everything after the loads. */
 #define MOE_ROUTING_STATS_SUMMARIES 4
+#define MOE_ROUTING_STATS_WEIGHT_BINS 20
+#define MOE_ROUTING_STATS_TAIL                                                 \
+  (MOE_ROUTING_STATS_SUMMARIES + 1 + MOE_ROUTING_STATS_WEIGHT_BINS)
 /* The largest rank of a weight buffer (and of a manifest shape). */
 #define MOE_MAX_RANK 8
 

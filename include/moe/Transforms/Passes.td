@@ -129,9 +129,11 @@ def MoERoutingStatsEntries : Pass<"moe-routing-stats-entries", "::mlir::ModuleOp
     arguments (not routed by token id: that would need the ids too), this
     pass adds `@<name>_routing_stats` taking the same input
     and router weights (with their `moe.weight` names) and returning
-    `tensor<(E+4)xf32>`: the load of each expert, then normalised entropy,
-    largest share, mean router confidence and aux loss, as
-    `moe.routing_stats` defines them. With `zero_experts = Z` the
+    `tensor<(E+25)xf32>` (moe_runtime.h's layout): the load of each expert,
+    then normalised entropy, largest share, mean router confidence and aux
+    loss, as `moe.routing_stats` defines them, then the upper edge R of the
+    routing-weight histogram (the routing's `scaling_factor`, 1 without
+    one) and the histogram's 20 bins over `[0, R]`. With `zero_experts = Z` the
     statistics cover every routed id: E is then E + Z, the identity experts
     counted as ids E..E+Z-1. The new function is marked
     `moe.entry_kind = "routing_stats"` and `moe.stats_of = "<name>"`, so
@@ -145,10 +147,10 @@ def MoERoutingStatsEntries : Pass<"moe-routing-stats-entries", "::mlir::ModuleOp
     After, additionally:
     ```mlir
     func.func @layer_routing_stats(%x: tensor<?x64xf32>, %wg: tensor<8x64xf32> {moe.weight = "gate.weight"})
-        -> tensor<12xf32> attributes {moe.entry_kind = "routing_stats", moe.stats_of = "layer"} {
+        -> tensor<33xf32> attributes {moe.entry_kind = "routing_stats", moe.stats_of = "layer"} {
       %l = linalg.matmul ...
       %w, %ids = moe.route %l {routing = #moe.routing<top_k = 2>} : ...
-      %load, %h, %max, %conf, %aux = moe.routing_stats %l, %ids softmax : ...
+      %load, %h, %max, %conf, %aux, %hist = moe.routing_stats %l, %ids, %w softmax : ...
       ...
     ```
   }];

@@ -727,9 +727,9 @@ bool ManifestReader::readEntry(const json &e, size_t index, Entry &entry) {
     return false;
   if (entry.kind == MOE_ENTRY_KIND_ROUTING_STATS) {
     if (!readString(e, "of", entry.statsOf, where) ||
-        !readInt(e, "outputs", 1 + MOE_ROUTING_STATS_SUMMARIES,
-                 limits::kMaxExperts + MOE_ROUTING_STATS_SUMMARIES,
-                 entry.outputSize, where))
+        !readInt(e, "outputs", 1 + MOE_ROUTING_STATS_TAIL,
+                 limits::kMaxExperts + MOE_ROUTING_STATS_TAIL, entry.outputSize,
+                 where))
       return false;
   } else if (entry.kind != MOE_ENTRY_KIND_FORWARD) {
     return fail(where, "unknown kind '" + entry.kind +
@@ -795,9 +795,10 @@ bool runtime::parseManifest(const std::string &text,
   if (format != MOE_MANIFEST_FORMAT) {
     if (foreign)
       *foreign = true;
-    if (format == 1)
-      return reader.fail("", "built for manifest format 1; rebuild it with "
-                             "this moe-compile");
+    if (format >= 1 && format < MOE_MANIFEST_FORMAT)
+      return reader.fail("", "built for manifest format " +
+                                 std::to_string(format) +
+                                 "; rebuild it with this moe-compile");
     return reader.fail("", "manifest format " + std::to_string(format) +
                                "; this loader reads format " +
                                std::to_string(MOE_MANIFEST_FORMAT));

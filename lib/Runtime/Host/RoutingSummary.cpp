@@ -1,4 +1,4 @@
-//===- RoutingSummary.cpp - what a routing-statistics entry's loads say ---===//
+//===- RoutingSummary.cpp - what routing statistics say -------------------===//
 
 #include "moe/Runtime/RoutingSummary.h"
 #include "moe/Runtime/moe_runtime.h"
@@ -14,8 +14,8 @@ RoutingSummary moe::runtime::summarizeRouting(const std::vector<float> &values,
                                               int64_t tokens,
                                               int64_t buckets) {
   RoutingSummary summary;
-  int64_t experts = std::max<int64_t>(
-      0, static_cast<int64_t>(values.size()) - MOE_ROUTING_STATS_SUMMARIES);
+  int64_t experts = std::max<int64_t>(0, static_cast<int64_t>(values.size()) -
+                                             MOE_ROUTING_STATS_TAIL);
   summary.experts = experts;
   summary.tokens = tokens;
   if (experts == 0)
@@ -52,6 +52,10 @@ RoutingSummary moe::runtime::summarizeRouting(const std::vector<float> &values,
   summary.largestShare = values[experts + 1];
   summary.meanRouterConfidence = values[experts + 2];
   summary.auxLoss = values[experts + 3];
+  const float *weights = values.data() + experts + MOE_ROUTING_STATS_SUMMARIES;
+  summary.weightRange = weights[0];
+  for (int64_t b = 1; b <= MOE_ROUTING_STATS_WEIGHT_BINS; ++b)
+    summary.weightHistogram.push_back(static_cast<int64_t>(weights[b]));
 
   int64_t active = experts - summary.idle;
   if (tokens > 0) {
@@ -98,6 +102,50 @@ std::string jsonNumber(double value) {
   return std::isfinite(value) ? format("%.9g", value) : "null";
 }
 
+/// One histogram row: the label right-aligned, a bar as long as `count`'s
+/// share of `tallest`, the count.
+std::string histogramRow(const std::string &label, int64_t count,
+                         int64_t tallest) {
+  const int64_t kBarWidth = 40;
+  int64_t bar = tallest ? (count * kBarWidth + tallest - 1) / tallest : 0;
+  char line[160];
+  std::snprintf(line, sizeof line, "  %11s | %-*s %lld\n", label.c_str(),
+                static_cast<int>(kBarWidth), std::string(bar, '#').c_str(),
+                static_cast<long long>(count));
+  return line;
+}
+
+/// The weights' histogram in at most kWeightRows rows (adjacent bins
+/// merged), from the first row holding a weight to the last.
+std::string formatWeightHistogram(const RoutingSummary &summary) {
+  const std::vector<int64_t> &bins = summary.weightHistogram;
+  if (summary.slots == 0 || bins.empty())
+    return "";
+  const int64_t kWeightRows = 10;
+  int64_t numBins = static_cast<int64_t>(bins.size());
+  int64_t perRow = (numBins + kWeightRows - 1) / kWeightRows;
+  std::vector<int64_t> rows((numBins + perRow - 1) / perRow, 0);
+  for (int64_t b = 0; b < numBins; ++b)
+    rows[b / perRow] += bins[b];
+  int64_t first = 0, last = static_cast<int64_t>(rows.size()) - 1;
+  while (first < last && rows[first] == 0)
+    ++first;
+  while (last > first && rows[last] == 0)
+    --last;
+  int64_t tallest = *std::max_element(rows.begin(), rows.end());
+  double width = summary.weightRange / static_cast<double>(numBins);
+  std::string text = "routing: selected weights per range (of [0, " +
+                     format("%g", summary.weightRange) + "]):\n";
+  for (int64_t r = first; r <= last; ++r) {
+    double low = static_cast<double>(r * perRow) * width;
+    double high = std::min<double>(
+        static_cast<double>((r + 1) * perRow) * width, summary.weightRange);
+    text += histogramRow(format("%.3g", low) + "-" + format("%.3g", high),
+                         rows[r], tallest);
+  }
+  return text;
+}
+
 template <typename T>
 std::string jsonList(const std::vector<T> &values) {
   std::string text = "[";
@@ -129,23 +177,17 @@ std::string moe::runtime::formatRoutingSummary(const RoutingSummary &summary,
   if (summary.busiest.empty())
     text += " none";
   text += "\nrouting: experts per load range:\n";
-  int64_t tallest = *std::max_element(summary.histogram.begin(),
-                                      summary.histogram.end());
-  const int64_t kBarWidth = 40;
+  int64_t tallest =
+      *std::max_element(summary.histogram.begin(), summary.histogram.end());
   for (size_t b = 0; b < summary.histogram.size(); ++b) {
     int64_t low = static_cast<int64_t>(b) * summary.bucketWidth;
     int64_t high = low + summary.bucketWidth - 1;
     std::string range = summary.bucketWidth == 1
                             ? std::to_string(low)
                             : std::to_string(low) + "-" + std::to_string(high);
-    int64_t count = summary.histogram[b];
-    int64_t bar = tallest ? (count * kBarWidth + tallest - 1) / tallest : 0;
-    char line[160];
-    std::snprintf(line, sizeof line, "  %11s | %-*s %lld\n", range.c_str(),
-                  static_cast<int>(kBarWidth), std::string(bar, '#').c_str(),
-                  static_cast<long long>(count));
-    text += line;
+    text += histogramRow(range, summary.histogram[b], tallest);
   }
+  text += formatWeightHistogram(summary);
   text += "routing: entropy/log E " + format("%.4f", summary.entropyOverLogE) +
           ", largest share " + format("%.4f", summary.largestShare) +
           ", mean router confidence " +
@@ -187,6 +229,9 @@ std::string moe::runtime::routingSummaryJson(const RoutingSummary &summary,
          ", \"histogram\": {\"bucket_width\": " +
          std::to_string(summary.bucketWidth) +
          ", \"experts\": " + jsonList(summary.histogram) +
+         "}, \"weight_histogram\": {\"range\": " +
+         jsonNumber(summary.weightRange) +
+         ", \"slots\": " + jsonList(summary.weightHistogram) +
          "}, \"collapsed\": " + (summary.collapsed ? "true" : "false") +
          ", \"collapse_reason\": " +
          (summary.collapsed ? "\"" + summary.collapseReason + "\"" : "null") +

@@ -1,9 +1,10 @@
 //===- StatsToLinalg.cpp - routing statistics to linalg -------------------===//
 //
-// moe.routing_stats: the per-expert load is a counting loop; router
-// probabilities, their row maxima and column means are linalg.generic ops;
-// the scalars are folded from those in a short loop over experts. An empty
-// batch gives zeros rather than NaN.
+// moe.routing_stats: the per-expert load and the routing-weight histogram
+// are one counting loop over the slots; router probabilities, their row
+// maxima and column means are linalg.generic ops; the scalars are folded
+// from those in a short loop over experts. An empty batch gives zeros
+// rather than NaN.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,31 +37,50 @@ struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
     Value zero = f32Constant(b, 0.0f), one = f32Constant(b, 1.0f);
     Value c0 = indexConstant(b, 0), c1 = indexConstant(b, 1);
 
-    // Load: slots per expert.
-    Value slots = tensor::CollapseShapeOp::create(
-        b, op.getExperts(), ArrayRef<ReassociationIndices>{{0, 1}});
+    // Load (slots per expert) and the weight histogram, counted in one
+    // pass over the slots: bin = clamp(floor(w · B/range), 0, B-1), where
+    // maxnumf sends NaN to bin 0.
+    auto collapse = [&](Value slotValues) -> Value {
+      return tensor::CollapseShapeOp::create(
+          b, slotValues, ArrayRef<ReassociationIndices>{{0, 1}});
+    };
+    Value slots = collapse(op.getExperts());
+    Value slotWeights = collapse(op.getWeights());
     Value numSlots =
         getValueOrCreateConstantIndexOp(b, b.getLoc(), getSizes(b, slots)[0]);
+    int64_t numBins = op.getWeightHistogram().getType().getDimSize(0);
+    Value binsPerWeight = f32Constant(
+        b, static_cast<float>(static_cast<double>(numBins) /
+                              op.getWeightRange().convertToDouble()));
+    Value lastBin = f32Constant(b, static_cast<float>(numBins - 1));
+    Value zeroCount = arith::ConstantOp::create(b, b.getI64IntegerAttr(0));
     Location loc = b.getLoc();
-    Value load =
-        scf::ForOp::create(
-            b, c0, numSlots, c1,
-            ValueRange{createFilled(
-                b, {b.getIndexAttr(numExperts)},
-                arith::ConstantOp::create(b, b.getI64IntegerAttr(0)))},
-            [&](OpBuilder &nested, Location, Value s, ValueRange iter) {
-              ImplicitLocOpBuilder nb(loc, nested);
-              Value e = arith::IndexCastOp::create(
-                  nb, nb.getIndexType(),
-                  tensor::ExtractOp::create(nb, slots, s));
-              Value old = tensor::ExtractOp::create(nb, iter[0], e);
-              Value next = arith::AddIOp::create(
-                  nb, old,
-                  arith::ConstantOp::create(nb, nb.getI64IntegerAttr(1)));
-              scf::YieldOp::create(nb, ValueRange{tensor::InsertOp::create(
-                                           nb, next, iter[0], e)});
-            })
-            .getResult(0);
+    auto counts = scf::ForOp::create(
+        b, c0, numSlots, c1,
+        ValueRange{createFilled(b, {b.getIndexAttr(numExperts)}, zeroCount),
+                   createFilled(b, {b.getIndexAttr(numBins)}, zeroCount)},
+        [&](OpBuilder &nested, Location, Value s, ValueRange iter) {
+          ImplicitLocOpBuilder nb(loc, nested);
+          Value oneCount =
+              arith::ConstantOp::create(nb, nb.getI64IntegerAttr(1));
+          auto increment = [&](Value counts, Value index) -> Value {
+            Value old = tensor::ExtractOp::create(nb, counts, index);
+            return tensor::InsertOp::create(
+                nb, arith::AddIOp::create(nb, old, oneCount), counts, index);
+          };
+          Value e = arith::IndexCastOp::create(
+              nb, nb.getIndexType(), tensor::ExtractOp::create(nb, slots, s));
+          Value scaled = arith::MulFOp::create(
+              nb, tensor::ExtractOp::create(nb, slotWeights, s), binsPerWeight);
+          Value clamped = arith::MinNumFOp::create(
+              nb, arith::MaxNumFOp::create(nb, scaled, zero), lastBin);
+          Value bin = arith::IndexCastUIOp::create(
+              nb, nb.getIndexType(),
+              arith::FPToUIOp::create(nb, nb.getI64Type(), clamped));
+          scf::YieldOp::create(
+              nb, ValueRange{increment(iter[0], e), increment(iter[1], bin)});
+        });
+    Value load = counts.getResult(0);
 
     // Router probabilities: softmax, or sigmoids normalised per token.
     Value probs;
@@ -148,7 +168,9 @@ struct RoutingStatsOpLowering : OpRewritePattern<RoutingStatsOp> {
                               arith::MulFOp::create(b, tokens, tokens)));
     rewriter.replaceOp(op, {castToType(b, load, op.getLoad().getType()),
                             guard(entropy), guard(maxShare), guard(confidence),
-                            guard(aux)});
+                            guard(aux),
+                            castToType(b, counts.getResult(1),
+                                       op.getWeightHistogram().getType())});
     return success();
   }
 };

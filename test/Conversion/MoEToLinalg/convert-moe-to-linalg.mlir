@@ -299,21 +299,32 @@ func.func @fused_clamped_swiglu(%x: tensor<?x64xf32>, %tok: tensor<?xi32>, %w: t
 // CHECK: %[[BUF:.*]] = tensor.empty(%[[TOTAL]]) : tensor<?x32xf32>
 // CHECK: moe.exchange_rows %{{.*}}, %{{.*}}, %[[RC]], %[[BUF]] : (tensor<?x32xf32>, tensor<2x2xi32>, tensor<2x2xi32>, tensor<?x32xf32>) -> tensor<?x32xf32>
 // CHECK-NOT: moe.routing_stats
+// The loads and the weights' histogram (8 bins over [0, 1]) count in one
+// loop over the slots.
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1]] : tensor<?x1xf32> into tensor<?xf32>
+// CHECK-DAG: %[[PER_WEIGHT:.*]] = arith.constant 8.000000e+00 : f32
+// CHECK-DAG: %[[LAST_BIN:.*]] = arith.constant 7.000000e+00 : f32
+// CHECK: scf.for {{.*}} -> (tensor<4xi64>, tensor<8xi64>)
+// CHECK: %[[SCALED:.*]] = arith.mulf %{{.*}}, %[[PER_WEIGHT]] : f32
+// CHECK: %[[ABOVE:.*]] = arith.maxnumf %[[SCALED]], %{{.*}} : f32
+// CHECK: %[[BELOW:.*]] = arith.minnumf %[[ABOVE]], %[[LAST_BIN]] : f32
+// CHECK: arith.fptoui %[[BELOW]] : f32 to i64
 // CHECK: math.log
 // CHECK: return
 func.func @layer_and_exchange(%x: tensor<?x32xf32>, %wg: tensor<4x32xf32>,
                               %u: tensor<4x16x32xf32>, %d: tensor<4x32x16xf32>,
-                              %c: tensor<2x2xi32>, %l: tensor<?x4xf32>, %ids: tensor<?x1xi32>)
-    -> (tensor<?x32xf32>, tensor<?x32xf32>, f32) {
+                              %c: tensor<2x2xi32>, %l: tensor<?x4xf32>, %ids: tensor<?x1xi32>,
+                              %w: tensor<?x1xf32>)
+    -> (tensor<?x32xf32>, tensor<?x32xf32>, f32, tensor<8xi64>) {
   %y = moe.layer %x router(%wg) experts(up %u, down %d)
          {router = #moe.expert_choice<capacity_factor = 2.0>,
           activation = #moe<activation gelu>}
          : (tensor<?x32xf32>, tensor<4x32xf32>, tensor<4x16x32xf32>,
             tensor<4x32x16xf32>) -> tensor<?x32xf32>
   %r, %c2 = moe.all_to_all %y, %c : tensor<?x32xf32>, tensor<2x2xi32>
-  %load, %h, %m, %conf, %aux = moe.routing_stats %l, %ids softmax
-      : tensor<?x4xf32>, tensor<?x1xi32> -> tensor<4xi64>
-  return %y, %r, %aux : tensor<?x32xf32>, tensor<?x32xf32>, f32
+  %load, %h, %m, %conf, %aux, %hist = moe.routing_stats %l, %ids, %w softmax
+      : tensor<?x4xf32>, tensor<?x1xi32>, tensor<?x1xf32> -> tensor<4xi64>, tensor<8xi64>
+  return %y, %r, %aux, %hist : tensor<?x32xf32>, tensor<?x32xf32>, f32, tensor<8xi64>
 }
 
 // -----

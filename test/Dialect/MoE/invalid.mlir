@@ -753,36 +753,89 @@ func.func @f(%h: !moe.exchange<tensor<?x8xf32>, tensor<2x2xi32>>) {
 // -----
 
 // Tests that routing statistics need a static expert count.
-func.func @f(%l: tensor<?x?xf32>, %ids: tensor<?x2xi32>) {
+func.func @f(%l: tensor<?x?xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
   // expected-error @+1 {{'logits' expert count must be static}}
-  %load, %h, %m, %c, %a = moe.routing_stats %l, %ids softmax : tensor<?x?xf32>, tensor<?x2xi32> -> tensor<4xi64>
+  %load, %h, %m, %c, %a, %hist = moe.routing_stats %l, %ids, %w softmax : tensor<?x?xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<4xi64>, tensor<20xi64>
   return
 }
 
 // -----
 
 // Tests that routing statistics reject more slots than experts.
-func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x5xi32>) {
+func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x5xi32>, %w: tensor<?x5xf32>) {
   // expected-error @+1 {{'experts' top-k width (5) exceeds the expert count (4)}}
-  %load, %h, %m, %c, %a = moe.routing_stats %l, %ids softmax : tensor<?x4xf32>, tensor<?x5xi32> -> tensor<4xi64>
+  %load, %h, %m, %c, %a, %hist = moe.routing_stats %l, %ids, %w softmax : tensor<?x4xf32>, tensor<?x5xi32>, tensor<?x5xf32> -> tensor<4xi64>, tensor<20xi64>
   return
 }
 
 // -----
 
 // Tests that routing statistics count one load per expert.
-func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x2xi32>) {
+func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
   // expected-error @+1 {{'load' expert count (dimension 0) is 3, expected 4}}
-  %load, %h, %m, %c, %a = moe.routing_stats %l, %ids softmax : tensor<?x4xf32>, tensor<?x2xi32> -> tensor<3xi64>
+  %load, %h, %m, %c, %a, %hist = moe.routing_stats %l, %ids, %w softmax : tensor<?x4xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<3xi64>, tensor<20xi64>
   return
 }
 
 // -----
 
 // Tests that routing statistics take slots for the logits' tokens.
-func.func @f(%l: tensor<3x4xf32>, %ids: tensor<2x2xi32>) {
+func.func @f(%l: tensor<3x4xf32>, %ids: tensor<2x2xi32>, %w: tensor<2x2xf32>) {
   // expected-error @+1 {{'experts' token count (dimension 0) is 2, expected 3}}
-  %load, %h, %m, %c, %a = moe.routing_stats %l, %ids softmax : tensor<3x4xf32>, tensor<2x2xi32> -> tensor<4xi64>
+  %load, %h, %m, %c, %a, %hist = moe.routing_stats %l, %ids, %w softmax : tensor<3x4xf32>, tensor<2x2xi32>, tensor<2x2xf32> -> tensor<4xi64>, tensor<20xi64>
+  return
+}
+
+// -----
+
+// Tests that routing statistics take one weight per selected expert: as
+// many tokens...
+func.func @f(%l: tensor<3x4xf32>, %ids: tensor<3x2xi32>, %w: tensor<2x2xf32>) {
+  // expected-error @+1 {{'weights' token count (dimension 0) is 2, expected 3}}
+  %load, %h, %m, %c, %a, %hist = moe.routing_stats %l, %ids, %w softmax : tensor<3x4xf32>, tensor<3x2xi32>, tensor<2x2xf32> -> tensor<4xi64>, tensor<20xi64>
+  return
+}
+
+// -----
+
+// ...and the same top-k width.
+func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x3xf32>) {
+  // expected-error @+1 {{'weights' top-k width (dimension 1) is 3, expected 2}}
+  %load, %h, %m, %c, %a, %hist = moe.routing_stats %l, %ids, %w softmax : tensor<?x4xf32>, tensor<?x2xi32>, tensor<?x3xf32> -> tensor<4xi64>, tensor<20xi64>
+  return
+}
+
+// -----
+
+// Tests that the weights' histogram spans a positive, finite range...
+func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{'weight_range' must be finite and positive, got 0}}
+  %load, %h, %m, %c, %a, %hist = moe.routing_stats %l, %ids, %w softmax {weight_range = 0.0 : f64} : tensor<?x4xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<4xi64>, tensor<20xi64>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{'weight_range' must be finite and positive, got INF}}
+  %load, %h, %m, %c, %a, %hist = moe.routing_stats %l, %ids, %w softmax {weight_range = 0x7FF0000000000000 : f64} : tensor<?x4xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<4xi64>, tensor<20xi64>
+  return
+}
+
+// -----
+
+// ...in a static, non-zero number of bins.
+func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{'weight_histogram' must have a static, non-zero bin count, got 'tensor<?xi64>'}}
+  %load, %h, %m, %c, %a, %hist = moe.routing_stats %l, %ids, %w softmax : tensor<?x4xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<4xi64>, tensor<?xi64>
+  return
+}
+
+// -----
+
+func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
+  // expected-error @+1 {{'weight_histogram' must have a static, non-zero bin count, got 'tensor<0xi64>'}}
+  %load, %h, %m, %c, %a, %hist = moe.routing_stats %l, %ids, %w softmax : tensor<?x4xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<4xi64>, tensor<0xi64>
   return
 }
 

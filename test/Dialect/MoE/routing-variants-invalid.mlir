@@ -157,8 +157,8 @@ func.func @f(%x: tensor<?x8xf32>, %wg: tensor<4x8xf32>, %b: tensor<4xf32>, %u: t
 // -----
 
 // Tests that routing statistics take softmax or sigmoid probabilities only.
-func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x2xi32>) {
+func.func @f(%l: tensor<?x4xf32>, %ids: tensor<?x2xi32>, %w: tensor<?x2xf32>) {
   // expected-error @+1 {{'scoring' must be softmax or sigmoid, got sqrtsoftplus}}
-  %load, %h, %max, %conf, %aux = moe.routing_stats %l, %ids sqrtsoftplus : tensor<?x4xf32>, tensor<?x2xi32> -> tensor<4xi64>
+  %load, %h, %max, %conf, %aux, %hist = moe.routing_stats %l, %ids, %w sqrtsoftplus : tensor<?x4xf32>, tensor<?x2xi32>, tensor<?x2xf32> -> tensor<4xi64>, tensor<20xi64>
   return
 }

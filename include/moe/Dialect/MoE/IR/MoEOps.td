@@ -847,7 +847,8 @@ def MoE_AllToAllWaitOp : MoE_Op<"all_to_all_wait", [
 def MoE_RoutingStatsOp : MoE_Op<"routing_stats", [Pure]> {
   let summary = "how evenly a router spreads its tokens";
   let description = [{
-    From router logits `[T,E]` and the selected experts `[T,K]`:
+    From router logits `[T,E]`, the selected experts `[T,K]` and their
+    routing weights `[T,K]` (what `moe.route` returns):
 
     * `load` `[E]`: slots routed to each expert;
     * `entropy`: entropy of the load distribution divided by `log E`
@@ -857,27 +858,40 @@ def MoE_RoutingStatsOp : MoE_Op<"routing_stats", [Pure]> {
     * `confidence`: the mean over tokens of the largest router probability;
     * `aux_loss`: the Switch/Mixtral load-balancing loss
       `E · Σ_e (load[e]/T) · P_e`, `P_e` the mean router probability of
-      expert `e` (`K` when perfectly balanced).
+      expert `e` (`K` when perfectly balanced);
+    * `weight_histogram` `[B]`: the selected routing weights counted in `B`
+      equal bins over `[0, weight_range]`. Weight `w` falls in bin
+      `floor(w · (B / weight_range))`, the product in f32, clamped to
+      `[0, B-1]`: `weight_range` itself and anything above it in the last
+      bin, negatives (and NaN) in the first, so the bins always sum to
+      `T·K`. Routing weights lie in `[0, 1]` times the routing's
+      `scaling_factor`, which is the range to give.
 
     Router probabilities are `softmax(l)`, or `sigmoid(l)` normalised to sum
     1 per token with `scoring = sigmoid`.
 
     Example:
     ```mlir
-    %load, %h, %max, %conf, %aux = moe.routing_stats %logits, %ids softmax
-        : tensor<?x8xf32>, tensor<?x2xi32> -> tensor<8xi64>
+    %load, %h, %max, %conf, %aux, %hist = moe.routing_stats %logits, %ids,
+        %weights softmax {weight_range = 2.5 : f64}
+        : tensor<?x8xf32>, tensor<?x2xi32>, tensor<?x2xf32>
+        -> tensor<8xi64>, tensor<20xi64>
     ```
   }];
   let arguments = (ins
     2DTensorOf<[F32]>:$logits,
     2DTensorOf<[I32]>:$experts,
-    DefaultValuedAttr<MoE_ScoringFuncAttr, "::mlir::moe::ScoringFunc::softmax">:$scoring
+    2DTensorOf<[F32]>:$weights,
+    DefaultValuedAttr<MoE_ScoringFuncAttr, "::mlir::moe::ScoringFunc::softmax">:$scoring,
+    DefaultValuedAttr<F64Attr, "1.0">:$weight_range
   );
   let results = (outs 1DTensorOf<[I64]>:$load, F32:$entropy, F32:$max_share,
-                      F32:$confidence, F32:$aux_loss);
+                      F32:$confidence, F32:$aux_loss,
+                      1DTensorOf<[I64]>:$weight_histogram);
   let assemblyFormat = [{
-    $logits `,` $experts $scoring attr-dict
-    `:` type($logits) `,` type($experts) `->` type($load)
+    $logits `,` $experts `,` $weights $scoring attr-dict
+    `:` type($logits) `,` type($experts) `,` type($weights)
+    `->` type($load) `,` type($weight_histogram)
   }];
   let hasVerifier = 1;
 }
