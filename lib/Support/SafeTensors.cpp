@@ -73,13 +73,6 @@ template <float (*decode)(uint8_t)> const float *codeTable() {
   }();
   return table.data();
 }
-
-std::string formatDims(const std::vector<int64_t> &shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
 } // namespace
 
 float moe::fp8e4m3ToFloat(uint8_t code) {
@@ -122,6 +115,20 @@ uint16_t moe::floatToBF16(float value) {
     return static_cast<uint16_t>((bits >> 16) | 0x40u);
   bits += 0x7fffu + ((bits >> 16) & 1u);
   return static_cast<uint16_t>(bits >> 16);
+}
+
+bool moe::dtypeFromName(const std::string &name, DType &dtype) {
+  const DTypeInfo *info = findDType(name);
+  if (info)
+    dtype = info->dtype;
+  return info;
+}
+
+std::string moe::formatShape(const std::vector<int64_t> &shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
 }
 
 const char *moe::dtypeName(DType dtype) {
@@ -265,18 +272,16 @@ Checkpoint::fromMemory(std::vector<TensorView> views, const std::string &label,
                     [](int64_t d) { return d < 0; }) ||
         !limits::checkedProduct(view.shape, limits::kMaxTensorElements,
                                 count)) {
-      error = where + ": shape " + formatDims(view.shape) +
+      error = where + ": shape " + formatShape(view.shape) +
               " is negative or holds more than " +
               std::to_string(limits::kMaxTensorElements) + " elements";
       return nullptr;
     }
-    if (view.bytes != static_cast<uint64_t>(count) * dtypeSize(view.dtype) ||
-        (view.bytes && !view.data)) {
+    uint64_t needed = static_cast<uint64_t>(count) * dtypeSize(view.dtype);
+    if (view.bytes != needed || (view.bytes && !view.data)) {
       error = where + ": " + std::to_string(view.bytes) + " bytes, but " +
-              dtypeName(view.dtype) + " " + formatDims(view.shape) +
-              " needs " +
-              std::to_string(static_cast<uint64_t>(count) *
-                             dtypeSize(view.dtype));
+              dtypeName(view.dtype) + " " + formatShape(view.shape) +
+              " needs " + std::to_string(needed);
       return nullptr;
     }
     view.file = label;
@@ -546,10 +551,10 @@ bool QuantizedTensor::find(const Checkpoint &checkpoint,
     }
     if (rank < 2 || scales->shape != expected)
       return fail(*scales,
-                  "FP8 block scales of shape " + formatDims(scales->shape) +
-                      " for '" + name + "' of shape " + formatDims(shape) +
+                  "FP8 block scales of shape " + formatShape(scales->shape) +
+                      " for '" + name + "' of shape " + formatShape(shape) +
                       (rank < 2 ? " (a matrix or a stack of them expected)"
-                                : "; expected " + formatDims(expected) +
+                                : "; expected " + formatShape(expected) +
                                       " (128 x 128 blocks)"));
     tensor.format = Format::FP8BlockScaled;
     tensor.shape = shape;
@@ -575,18 +580,18 @@ bool QuantizedTensor::find(const Checkpoint &checkpoint,
   // [E, N, G, 16] and [E, N, G].
   const std::vector<int64_t> &shape = blocks->shape;
   if (shape.size() != 4 || shape[3] != kMXFP4Block / 2)
-    return fail(*blocks, "MXFP4 blocks of shape " + formatDims(shape) +
+    return fail(*blocks, "MXFP4 blocks of shape " + formatShape(shape) +
                              "; [experts, rows, blocks, 16] expected");
   std::vector<int64_t> expected(shape.begin(), shape.end() - 1);
   if (scales->shape != expected)
-    return fail(*scales, "MXFP4 scales of shape " + formatDims(scales->shape) +
-                             " for blocks " + formatDims(shape) +
-                             "; expected " + formatDims(expected));
+    return fail(*scales, "MXFP4 scales of shape " + formatShape(scales->shape) +
+                             " for blocks " + formatShape(shape) +
+                             "; expected " + formatShape(expected));
   int64_t count;
   std::vector<int64_t> dequantized = {shape[0], shape[2] * kMXFP4Block,
                                       shape[1]};
   if (!limits::checkedProduct(dequantized, limits::kMaxTensorElements, count))
-    return fail(*blocks, "MXFP4 blocks of shape " + formatDims(shape) +
+    return fail(*blocks, "MXFP4 blocks of shape " + formatShape(shape) +
                              " dequantise to more than " +
                              std::to_string(limits::kMaxTensorElements) +
                              " elements");

@@ -14,6 +14,7 @@ a moec.Error carrying the tool's or the loader's message.
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -245,14 +246,11 @@ class Timing:
     """Times of repeated forwards, after warm-up runs."""
 
     def __init__(self, times_ms, tokens, warmup, weight_bytes):
-        ordered = sorted(times_ms)
-        middle = len(ordered) // 2
-        self.runs = len(ordered)
+        self.runs = len(times_ms)
         self.warmup = warmup
         self.times_ms = list(times_ms)
-        self.median_ms = (ordered[middle] if len(ordered) % 2
-                          else 0.5 * (ordered[middle - 1] + ordered[middle]))
-        self.min_ms, self.max_ms = ordered[0], ordered[-1]
+        self.median_ms = statistics.median(times_ms)
+        self.min_ms, self.max_ms = min(times_ms), max(times_ms)
         seconds = self.median_ms / 1000
         self.tokens_per_s = tokens / seconds if seconds > 0 else None
         self.weight_gb_per_s = weight_bytes / seconds / 1e9 if seconds > 0 else None

@@ -17,7 +17,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -55,16 +54,12 @@ struct PyBound {
   std::unique_ptr<BoundEntry> stats;
 };
 
+/// A safetensors dtype spelling ("F32", "BF16", ...).
 DType parseDType(const std::string &name) {
-  static const std::map<std::string, DType> kNames = {
-      {"F32", DType::F32},   {"F16", DType::F16}, {"BF16", DType::BF16},
-      {"I64", DType::I64},   {"I32", DType::I32}, {"F64", DType::F64},
-      {"U8", DType::U8},     {"I8", DType::I8},   {"F8_E4M3", DType::F8E4M3},
-      {"F8_E8M0", DType::F8E8M0}};
-  auto it = kNames.find(name);
-  if (it == kNames.end())
+  DType dtype;
+  if (!dtypeFromName(name, dtype))
     throw MoecError("unknown dtype '" + name + "'");
-  return it->second;
+  return dtype;
 }
 
 py::dict describeEntry(const Entry &entry) {
@@ -211,10 +206,9 @@ PYBIND11_MODULE(_moec, m) {
                   tuple[3]));
             }
             std::string message;
-            c->checkpoint =
-                Checkpoint::fromMemory(std::move(views), label, message);
-            if (!c->checkpoint)
-              throw MoecError(message);
+            c->checkpoint = orRaise(
+                Checkpoint::fromMemory(std::move(views), label, message),
+                message);
             return c;
           })
       .def_property_readonly("names", [](const PyCheckpoint &c) {
@@ -231,10 +225,8 @@ PYBIND11_MODULE(_moec, m) {
              std::shared_ptr<PyCheckpoint> checkpoint, int32_t threads,
              bool withStats) {
             std::string message;
-            const Entry *entry =
-                library->library->findEntry(entryName, message);
-            if (!entry)
-              throw MoecError(message);
+            const Entry *entry = orRaise(
+                library->library->findEntry(entryName, message), message);
             moe_context context = defaultContext(*entry);
             context.num_threads = threads;
             auto bound = std::make_shared<PyBound>();

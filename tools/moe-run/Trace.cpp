@@ -2,6 +2,8 @@
 
 #include "Trace.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <fstream>
 
@@ -15,22 +17,11 @@ double Trace::now() const {
 }
 
 namespace {
-/// A JSON string's body: names come from manifests and checkpoints.
-std::string escape(const std::string &text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char code[8];
-      std::snprintf(code, sizeof code, "\\u%04x", c);
-      out += code;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
+/// `text` as a JSON string, quotes included: names come from manifests and
+/// checkpoints.
+std::string jsonString(const std::string &text) {
+  return nlohmann::json(text).dump(-1, ' ', /*ensure_ascii=*/false,
+                                   nlohmann::json::error_handler_t::replace);
 }
 } // namespace
 
@@ -49,7 +40,7 @@ bool Trace::write(const std::string &path, std::string &error) const {
     char times[96];
     std::snprintf(times, sizeof times, "\"ts\": %.3f, \"dur\": %.3f",
                   event.beginUs, event.durationUs);
-    out << ",\n{\"name\": \"" << escape(event.name) << "\", \"cat\": \""
+    out << ",\n{\"name\": " << jsonString(event.name) << ", \"cat\": \""
         << event.category << "\", \"ph\": \"X\", " << times
         << ", \"pid\": " << pid << ", \"tid\": 0, \"args\": {" << event.args
         << "}}";

@@ -294,8 +294,8 @@ bool parseManifest(const std::string &text, std::vector<Entry> &entries,
 /// ru_maxrss), or 0 where the system does not say.
 size_t peakResidentBytes();
 
-/// "[8, 64]"
-std::string formatShape(const std::vector<int64_t> &shape);
+/// "[8, 64]" (SafeTensors.h's, for the runtime's callers too).
+using moe::formatShape;
 
 } // namespace moe::runtime
 

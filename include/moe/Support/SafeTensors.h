@@ -43,6 +43,11 @@ enum class DType {
 
 /// "F32", "BF16", ...: the safetensors spelling.
 const char *dtypeName(DType dtype);
+/// The dtype of a safetensors spelling; false (dtype untouched) for a name
+/// that is none.
+bool dtypeFromName(const std::string &name, DType &dtype);
+/// "[8, 64]": a shape as messages write it.
+std::string formatShape(const std::vector<int64_t> &shape);
 size_t dtypeSize(DType dtype);
 /// bf16 is the upper half of an f32: widening is exact; narrowing rounds to
 /// nearest, ties to even (NaN stays NaN).

@@ -23,13 +23,6 @@ using namespace moe;
 using namespace moe::runtime;
 using json = nlohmann::json;
 
-std::string runtime::formatShape(const std::vector<int64_t> &shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 std::string WeightSlot::tensorName(int64_t expert) const {
   if (!stacked)
     return name;
